@@ -1,0 +1,54 @@
+"""Shared set-up for benchmarks: a scratch database on the local PostgreSQL (or BENCH_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+
+from storage.db import normalise_url
+from storage.migrate import upgrade
+
+SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def scratch_database(prefix: str = "pipebot_bench") -> Iterator[tuple[str, Engine]]:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(normalise_url(SERVER)).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+        yield url.replace("postgresql+psycopg://", "postgresql://"), engine
+    finally:
+        engine.dispose()
+        with psycopg.connect(SERVER, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    """Milliseconds per call, n calls."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def summary(xs: list[float]) -> str:
+    return f"p50 {statistics.median(xs):7.3f} ms   p99 {pct(xs, 99):7.3f} ms"

@@ -1,0 +1,217 @@
+"""`pipebot`: the process entry points. Configuration problems end in one line, not a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("pipebot")
+
+SLACK_SETUP = """\
+Slack is not connected yet. To connect it: open https://api.slack.com/apps, choose
+"Create New App" > "From a manifest", pick your workspace and paste manifest.yml from this
+repository. Install the app, then set SLACK_BOT_TOKEN (OAuth & Permissions, xoxb-...),
+SLACK_SIGNING_SECRET (Basic Information) and, for Socket Mode, SLACK_APP_TOKEN (Basic
+Information > App-Level Tokens, scope connections:write, xapp-...) in .env or the
+environment, and run `make run` again. Provider keys are added in Slack with
+`/pipebot settings`, or deployment-wide with ANTHROPIC_API_KEY / OPENAI_API_KEY."""
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"pipebot: {message}", file=sys.stderr)
+    return code
+
+
+def _context(settings: Settings, *, create_key: bool = False, local_services: bool = False):  # type: ignore[no-untyped-def]
+    """Resolve services (embedded when allowed) and build the process context."""
+    from bot.services import DATA_DIR, resolve_services
+    from core.context import AppContext, secret_keys
+
+    if local_services:
+        services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL)
+    else:
+        missing = [n for n in ("DATABASE_URL", "REDIS_URL") if not getattr(settings, n)]
+        if missing and not (DATA_DIR / "postgres").exists():
+            raise ConfigError(f"{missing[0]} is not set; set it, or use `pipebot dev` for embedded services")
+        services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL)
+    keys = secret_keys(settings, DATA_DIR, create=create_key)
+    ctx = AppContext.create(settings, services.database_url, services.redis_url, keys)
+    return ctx, services
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from storage.secrets import new_key
+
+    print(new_key())
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from storage.migrate import downgrade, upgrade
+
+    ctx, services = _context(load_settings(), local_services=True)
+    try:
+        if args.action == "upgrade":
+            upgrade(ctx.engine, args.revision or "head")
+        else:
+            downgrade(ctx.engine, args.revision or "base")
+        print(f"database {args.action}d to {args.revision or ('head' if args.action == 'upgrade' else 'base')}")
+    finally:
+        ctx.close()
+        services.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = load_settings()  # before the heavy imports, so a bad value fails fast
+    from bot.worker import run_worker
+
+    ctx, services = _context(settings)
+    try:
+        return run_worker(ctx, burst=args.burst, name=args.name)
+    finally:
+        ctx.close()
+        services.close()
+
+
+def _serve_http(ctx, port: int, host: str = "0.0.0.0") -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from bot.server import build_app
+
+    app = build_app(ctx)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=5)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    settings = load_settings()
+    ctx, services = _context(settings)
+    try:
+        upgrade(ctx.engine)
+        _serve_http(ctx, args.port or settings.PORT)
+    finally:
+        ctx.close()
+        services.close()
+    return 0
+
+
+def _stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM asks RQ for a warm shutdown; a second one is its cold shutdown; then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout / 2), (signal.SIGTERM, timeout / 2), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    settings = load_settings()
+    ctx, services = _context(settings, create_key=True, local_services=True)
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        upgrade(ctx.engine)
+        if services.embedded:
+            print(f"pipebot: embedded {' and '.join(services.embedded)} running, data in {Path('.pipebot').resolve()}")
+        env = dict(os.environ, DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url,
+                   PIPEBOT_SECRET_KEY=",".join(ctx.keys))
+        worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, start_new_session=True)
+        if not (settings.SLACK_BOT_TOKEN or settings.slack_oauth_enabled):
+            print("\n" + SLACK_SETUP + "\n")
+        port = args.port or settings.PORT
+        print(f"pipebot: serving on http://localhost:{port} (health: http://localhost:{port}/healthz)")
+        _serve_http(ctx, port)
+    finally:
+        if worker is not None:
+            _stop_process_group(worker)
+        ctx.close()
+        services.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    from bot.cli_run import run_from_cli
+
+    ctx, services = _context(settings)
+    try:
+        return run_from_cli(ctx, args.pipeline, team_id=args.team, input_text=args.input,
+                            wait=not args.no_wait, timeout=args.timeout)
+    finally:
+        ctx.close()
+        services.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pipebot", description="AI agents and pipelines in Slack")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("dev", help="everything in one process tree (embedded services when no URLs)")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_dev)
+
+    s = sub.add_parser("serve", help="web server and the Slack HTTP endpoint")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("worker", help="an RQ worker for pipeline runs")
+    s.add_argument("--burst", action="store_true", help="drain the queue, then exit")
+    s.add_argument("--name", help="worker name (default: generated)")
+    s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("db", help="database migrations")
+    s.add_argument("action", choices=["upgrade", "downgrade"])
+    s.add_argument("revision", nargs="?")
+    s.set_defaults(func=cmd_db)
+
+    s = sub.add_parser("run", help="run a pipeline without Slack and print its output")
+    s.add_argument("pipeline", metavar="PIPELINE")
+    s.add_argument("--team", required=True, help="Slack team id (workspace) that owns the pipeline")
+    s.add_argument("--input", required=True, help="the run's input text ('-' reads standard input)")
+    s.add_argument("--no-wait", action="store_true", help="enqueue and print the run id only")
+    s.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("keygen", help="print a new PIPEBOT_SECRET_KEY")
+    s.set_defaults(func=cmd_keygen)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.services import ServiceError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ServiceError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

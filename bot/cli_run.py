@@ -1,0 +1,88 @@
+"""`pipebot run`: start a run through the queue and follow it live over Redis pub/sub."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from core.context import AppContext
+from core.errors import RunRejected
+from core.events import channel
+from core.runs import start_run
+from storage import repos
+from storage.db import transaction
+
+
+def _print(*parts: str, err: bool = False) -> None:
+    print(*parts, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: str, wait: bool = True,
+                 timeout: float = 900) -> int:
+    if input_text == "-":
+        input_text = sys.stdin.read()
+    pubsub = ctx.redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        try:
+            run = start_run(ctx, team_id, pipeline, input_text, source="cli")
+        except RunRejected as exc:
+            _print(f"pipebot: {exc.message}", err=True)
+            return 2
+        if not wait:
+            _print(str(run.id))
+            return 0
+        pubsub.subscribe(channel(str(run.id)))
+        _print(f"run {run.id} queued for pipeline “{run.pipeline_name}”", err=True)
+        deadline = time.monotonic() + timeout
+        streaming = False
+        while time.monotonic() < deadline:
+            msg = pubsub.get_message(timeout=1.0)
+            if msg is None:
+                with transaction(ctx.sessions) as s:
+                    current = repos.get_run(s, team_id, run.id)
+                    if current is not None and current.status in ("succeeded", "failed"):
+                        art = repos.get_artifact_for_run(s, team_id, run.id)
+                if current is not None and current.status in ("succeeded", "failed"):
+                    return _final(ctx, team_id, current.status, current.output, current.error_message,
+                                  str(art.id) if art else None)
+                continue
+            ev = json.loads(msg["data"])
+            kind = ev["event"]
+            if kind == "step_started":
+                st = ev["step"]
+                _print(f"\n▶ step {st['position']}: {st['agent_name']} ({st['model_display'] or st['model']})", err=True)
+                streaming = True
+            elif kind == "text_delta" and streaming:
+                sys.stderr.write(ev["text"])
+                sys.stderr.flush()
+            elif kind == "step_finished":
+                r = ev["result"]
+                cost = f"${float(r['cost_usd']):.4f}" if r.get("cost_usd") is not None else "cost unknown"
+                _print(f"\n✓ step {r['position']} done: {r['input_tokens']}→{r['output_tokens']} tokens, {cost}, {r['latency_ms']} ms", err=True)
+            elif kind == "run_finished":
+                o = ev["outcome"]
+                return _final(ctx, team_id, o["status"], o["output"], o["error_message"], o["artifact_id"],
+                              o.get("permalink"), o.get("cost_usd"))
+        _print(f"pipebot: run {run.id} did not finish within {timeout:g} s; is a worker running? (`pipebot worker`)", err=True)
+        return 3
+    finally:
+        pubsub.close()
+
+
+def _final(ctx: AppContext, team_id: str, status: str, output: str | None, error: str | None,
+           artifact_id: str | None, link: str | None = None, cost: str | None = None) -> int:
+    from core.links import artifact_permalink
+
+    if artifact_id and not link:
+        link = artifact_permalink(ctx, team_id, artifact_id)
+    _print("", err=True)
+    if status == "succeeded":
+        _print(output or "")
+    else:
+        _print(f"pipebot: run failed: {error}", err=True)
+    if cost is not None:
+        _print(f"cost: ${float(cost):.4f}", err=True)
+    if link:
+        _print(f"artifact: {link}", err=True)
+    return 0 if status == "succeeded" else 1

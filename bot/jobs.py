@@ -1,0 +1,52 @@
+"""The RQ job. Plain `rq worker pipebot` can run it too: the context is then built from the
+environment on first use in the work horse."""
+
+from __future__ import annotations
+
+import logging
+
+from core.context import AppContext, secret_keys
+from core.events import RedisEventReporter
+from core.executor import execute
+from core.reporter import Reporter, RunOutcome
+from core.settings import ConfigError, load_settings
+
+log = logging.getLogger(__name__)
+
+_ctx: AppContext | None = None
+
+
+def set_context(ctx: AppContext) -> None:
+    """The worker builds the context before forking; engines and Redis pools reset in the child."""
+    global _ctx
+    _ctx = ctx
+
+
+def context() -> AppContext:
+    global _ctx
+    if _ctx is None:
+        settings = load_settings()
+        if not settings.DATABASE_URL or not settings.REDIS_URL:
+            raise ConfigError("DATABASE_URL and REDIS_URL must be set for a worker started with `rq worker`")
+        from bot.services import DATA_DIR
+
+        _ctx = AppContext.create(settings, settings.DATABASE_URL, settings.REDIS_URL, secret_keys(settings, DATA_DIR))
+    return _ctx
+
+
+def reporters_for(ctx: AppContext, team_id: str, run_id: str) -> list[Reporter]:
+    from bot.slack_reporter import slack_reporter_for  # preloaded by the worker before it forks
+
+    reporters: list[Reporter] = [RedisEventReporter(ctx.redis)]
+    slack = slack_reporter_for(ctx, team_id, run_id)
+    if slack is not None:
+        reporters.append(slack)
+    return reporters
+
+
+def execute_run_job(team_id: str, run_id: str) -> str | None:
+    from core.reporter import SafeReporter
+
+    ctx = context()
+    outcome: RunOutcome | None = execute(ctx, team_id, run_id, SafeReporter(*reporters_for(ctx, team_id, run_id)))
+    return outcome.status if outcome else None

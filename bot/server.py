@@ -1,0 +1,14 @@
+"""Assemble the ASGI app: health, artifact pages, and Slack's endpoint."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from bot.artifact_routes import artifact_routes
+from bot.slack_app import slack_routes
+from bot.web import create_web_app
+from core.context import AppContext
+
+
+def build_app(ctx: AppContext) -> Starlette:
+    return create_web_app(ctx, extra_routes=[*artifact_routes(ctx), *slack_routes(ctx)])

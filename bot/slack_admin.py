@@ -1,0 +1,36 @@
+"""Who may change pipebot's settings (provider keys): workspace admins and owners, plus
+the user ids in PIPEBOT_ADMINS.
+
+Why ask Slack each time: admin status changes in Slack, not here, and settings are
+opened rarely; ``users.info`` is Tier 4 (100+/min). PIPEBOT_ADMINS is checked first so
+a listed user costs no API call and works even where users:read is missing.
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from core.context import AppContext
+
+REFUSED = ("Only workspace admins and owners can change pipebot's settings (and people listed in "
+           "PIPEBOT_ADMINS by whoever runs pipebot). Ask one of them to run `/pipebot settings`.")
+
+
+class AdminCheckFailed(Exception):
+    """Slack would not tell us who the user is; the message says what to fix."""
+
+
+def is_admin(ctx: AppContext, client: WebClient, user_id: str) -> bool:
+    """True for PIPEBOT_ADMINS and for Slack admins, owners and primary owners."""
+    if user_id in ctx.settings.admin_ids:
+        return True
+    try:
+        user = client.users_info(user=user_id)["user"]
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else "unknown_error"
+        hint = " The app needs the users:read scope: reinstall it from the manifest." if error == "missing_scope" else ""
+        raise AdminCheckFailed(f"I couldn't check whether you are a workspace admin (Slack said `{error}`).{hint}") from None
+    if user.get("deleted") or user.get("is_bot"):
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))

@@ -1,0 +1,186 @@
+"""`/pipebot artifacts [PIPELINE] [search WORDS…]`, its paging, and the artifact "View" modal.
+
+Lists are ephemeral (only the person who asked sees them) and read list columns only,
+never the JSONB content, so they stay fast however long the outputs are. Search uses
+PostgreSQL full-text search over the output (storage.repos.search_artifacts). Every
+query takes the workspace from the signed payload, never from a button's value, so a
+crafted value can at most name another row of the caller's own workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import slack_messages as msgs
+from bot.command_args import ARTIFACTS, parse_command
+from bot.slack_text import escape_mrkdwn
+from core.context import AppContext
+from core.links import artifact_permalink
+from storage import repos
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/pipebot"
+PAGE_SIZE = 10
+Respond = Callable[..., Any]
+
+
+def _team_of(body: Mapping[str, Any]) -> str:
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") \
+        or (body.get("view") or {}).get("team_id")
+    if not team:
+        raise ValueError("payload without a team id")
+    return str(team)
+
+
+def _not_found(name: str, names: list[str]) -> str:
+    from bot.command_args import did_you_mean
+
+    text = f"No pipeline named “{escape_mrkdwn(name)}” in this workspace."
+    guesses = did_you_mean(name, names)
+    if guesses:
+        text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
+    return text + f" `{COMMAND} pipelines` lists them."
+
+
+def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
+              ) -> tuple[str, list[dict[str, Any]]]:
+    """One page of the latest artifacts (text, blocks), with Previous/Next buttons as needed."""
+    offset = max(0, offset)
+    with transaction(ctx.sessions) as s:
+        pipeline_name = None
+        if pipeline_id is not None:
+            pipeline = repos.get_pipeline(s, team_id, pipeline_id)
+            if pipeline is None:
+                return "That pipeline no longer exists.", []
+            pipeline_name = pipeline.name
+        rows = list(repos.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    scope = f" for *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
+    title = f"*Latest artifacts*{scope} ({offset + 1}–{offset + len(rows)})"
+    if not rows:
+        empty = (f"No artifacts{scope} yet. Run a pipeline with `{COMMAND} run NAME your input…`."
+                 if offset == 0 else "No more artifacts.")
+    else:
+        empty = ""
+
+    def page(at: int) -> str:
+        return json.dumps({"p": pipeline_id, "o": at}, separators=(",", ":"))
+
+    text, blocks = msgs.artifact_list_message(
+        rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
+        next_value=page(offset + PAGE_SIZE) if more else None,
+        prev_value=page(max(0, offset - PAGE_SIZE)) if offset > 0 else None, empty=empty)
+    return text, [b.to_dict() for b in blocks]
+
+
+def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int | None,
+                pipeline_name: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The 10 most recent artifacts whose output matches ``words`` (web-search syntax)."""
+    with transaction(ctx.sessions) as s:
+        rows = list(repos.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
+    scope = f" of *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
+    quoted = escape_mrkdwn(msgs.one_line(words, 100))
+    title = f"*Artifacts{scope} matching “{quoted}”*"
+    if len(rows) == PAGE_SIZE:
+        title += f" (the {PAGE_SIZE} most recent)"
+    text, blocks = msgs.artifact_list_message(
+        rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
+        empty=f"No artifacts{scope} match “{quoted}”.")
+    return text, [b.to_dict() for b in blocks]
+
+
+def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str,
+                     respond: Respond) -> None:
+    """`/pipebot artifacts [PIPELINE] [search WORDS…]`, after the ack; answers ephemerally."""
+    team_id = _team_of(body)
+
+    def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=False)
+
+    cmd = parse_command(f"{ARTIFACTS} {args_text}".strip())
+    if cmd.error:
+        tell(cmd.error)
+        return
+    pipeline_id, pipeline_name = None, None
+    if cmd.arg:
+        with transaction(ctx.sessions) as s:
+            pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
+            if pipeline is None:
+                tell(_not_found(cmd.arg, [p.name for p in repos.list_pipelines(s, team_id)]))
+                return
+            pipeline_id, pipeline_name = pipeline.id, pipeline.name
+    if cmd.rest.strip():
+        text, blocks = search_page(ctx, team_id, cmd.rest.strip(), pipeline_id=pipeline_id,
+                                   pipeline_name=pipeline_name)
+    else:
+        text, blocks = list_page(ctx, team_id, pipeline_id=pipeline_id)
+    tell(text, blocks)
+
+
+def _action_value(body: Mapping[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value") or "")
+
+
+def show_page(ctx: AppContext, body: Mapping[str, Any], respond: Respond) -> None:
+    """Previous/Next: replaces the list message in place."""
+    try:
+        value = json.loads(_action_value(body))
+        pipeline_id = int(value["p"]) if value.get("p") is not None else None
+        offset = int(value.get("o") or 0)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        respond(text="That list is out of date. Run `/pipebot artifacts` again.", response_type="ephemeral",
+                replace_original=False)
+        return
+    text, blocks = list_page(ctx, _team_of(body), pipeline_id=pipeline_id, offset=offset)
+    respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=True)
+
+
+def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
+    """"View": a read-only modal with the output (cut to fit) and the permalink."""
+    team_id = _team_of(body)
+    artifact_id = _action_value(body)
+    with transaction(ctx.sessions) as s:
+        artifact = repos.get_artifact(s, team_id, artifact_id)
+        if artifact is None:
+            view = msgs.info_modal("Run result", "That artifact doesn't exist in this workspace any more.")
+        else:
+            view = msgs.artifact_modal(artifact, artifact_permalink(ctx, team_id, str(artifact.id)))
+    try:
+        client.views_open(trigger_id=body.get("trigger_id") or "", view=view.to_dict())
+    except SlackApiError as exc:
+        log.info("could not open the artifact modal: %s", exc.response.get("error"))
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """Paging buttons, the View button (lists, Home, anywhere) and URL buttons' acks."""
+
+    def ack_only(ack: Callable[..., None]) -> None:
+        ack()
+
+    def page(body: dict[str, Any], respond: Respond) -> None:
+        try:
+            show_page(ctx, body, respond)
+        except Exception:  # noqa: BLE001
+            log.exception("artifact paging failed")
+
+    def view(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        try:
+            open_artifact(ctx, client, body)  # at once: the trigger_id lives 3 s
+        except Exception:  # noqa: BLE001
+            log.exception("opening an artifact failed")
+
+    app.action(msgs.ARTIFACTS_PAGE)(ack=ack_only, lazy=[page])
+    app.action(msgs.VIEW_ARTIFACT)(view)
+    app.action(msgs.OPEN_ARTIFACT_LINK)(ack_only)

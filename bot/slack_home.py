@@ -1,0 +1,137 @@
+"""The App Home tab: what this workspace has (pipelines, agents) and what ran lately.
+
+Published with ``views.publish`` whenever someone opens the tab (``app_home_opened``),
+so it is always current without any bookkeeping. Buttons:
+
+* ``home_run_pipeline`` (value: pipeline id) → the run modal with that pipeline picked,
+  an input field and "Post results in" (empty: a DM from pipebot);
+* ``home_edit_pipeline`` (value: pipeline id) → the pipeline builder of
+  bot/slack_commands.py (``open_pipeline_modal``); if that module ever registers the same
+  action id itself, its listener wins (it registers first) and this one never runs;
+* ``home_new_agent`` / ``home_new_pipeline`` → the same modals as `/pipebot agent new` /
+  `pipeline new`;
+* ``artifact_view`` (value: artifact id) → the artifact modal (bot/slack_artifacts.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
+
+from bot import slack_messages as msgs
+from core import pipelines as core_pipelines
+from core.context import AppContext
+from storage import repos
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def build_home(ctx: AppContext, team_id: str) -> View:
+    """The Home tab for workspace ``team_id`` (≤ 100 blocks, whatever the workspace holds)."""
+    with transaction(ctx.sessions) as s:
+        agents = list(repos.list_agents(s, team_id))
+        pipelines = list(repos.list_pipelines(s, team_id))
+        orphans = {p.id: {o.position for o in core_pipelines.orphans(p)} for p in pipelines}
+        runs = list(repos.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
+        artifacts = {}
+        for run in runs:
+            if run.status in ("succeeded", "failed"):
+                art = repos.get_artifact_for_run(s, team_id, run.id)
+                if art is not None:
+                    artifacts[run.id] = art.id
+        return msgs.home_view(agents, pipelines, orphans, runs, artifacts)
+
+
+def publish_home(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:
+    client.views_publish(user_id=user_id, view=build_home(ctx, team_id).to_dict())
+
+
+def _team_of(body: Mapping[str, Any]) -> str:
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") \
+        or (body.get("view") or {}).get("team_id")
+    if not team:
+        raise ValueError("payload without a team id")
+    return str(team)
+
+
+def _pipeline_id(body: Mapping[str, Any]) -> int | None:
+    try:
+        return int(((body.get("actions") or [{}])[0]).get("value") or "")
+    except ValueError:
+        return None
+
+
+def _explain(client: WebClient, body: Mapping[str, Any], text: str) -> None:
+    """Tell the user in a small modal (Home has no response_url)."""
+    try:
+        client.views_open(trigger_id=body.get("trigger_id") or "", view=msgs.info_modal("pipebot", text).to_dict())
+    except SlackApiError as exc:
+        log.info("could not explain on Home: %s", exc.response.get("error"))
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """app_home_opened and the Home tab's buttons."""
+
+    def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        try:
+            publish_home(ctx, client, _team_of(body), event["user"])
+        except Exception:  # noqa: BLE001
+            log.exception("publishing the Home tab failed")
+
+    app.event("app_home_opened")(home_opened)
+
+    def run_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        from bot.slack_runs import open_run_modal
+
+        try:
+            open_run_modal(ctx, client, body.get("trigger_id") or "", _team_of(body), metadata={"src": "home"},
+                           selected_id=_pipeline_id(body), pick_channel=True)
+        except Exception:  # noqa: BLE001
+            log.exception("opening the run modal from Home failed")
+
+    def edit_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        pipeline_id = _pipeline_id(body)
+        try:
+            from bot.slack_commands import Reply, open_pipeline_modal
+        except ImportError:
+            _explain(client, body, "Edit it with `/pipebot pipeline edit NAME`.")
+            return
+        try:
+            open_pipeline_modal(ctx, client, body.get("trigger_id") or "", _team_of(body), pipeline_id=pipeline_id)
+        except Reply as exc:
+            _explain(client, body, str(exc))
+        except Exception:  # noqa: BLE001
+            log.exception("opening the pipeline builder from Home failed")
+
+    def new_item(kind: str) -> Callable[..., None]:
+        def handler(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+            ack()
+            try:
+                from bot.slack_commands import Reply, open_agent_modal, open_pipeline_modal
+            except ImportError:
+                _explain(client, body, f"Create one with `/pipebot {kind} new`.")
+                return
+            opener = open_agent_modal if kind == "agent" else open_pipeline_modal
+            try:
+                opener(ctx, client, body.get("trigger_id") or "", _team_of(body))
+            except Reply as exc:
+                _explain(client, body, str(exc))
+            except Exception:  # noqa: BLE001
+                log.exception("opening the %s modal from Home failed", kind)
+        return handler
+
+    app.action(msgs.HOME_RUN_PIPELINE)(run_pipeline)
+    app.action(msgs.HOME_EDIT_PIPELINE)(edit_pipeline)
+    app.action(msgs.HOME_NEW_AGENT)(new_item("agent"))
+    app.action(msgs.HOME_NEW_PIPELINE)(new_item("pipeline"))

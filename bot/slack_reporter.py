@@ -1,0 +1,347 @@
+"""The run's Slack thread, written from the RQ worker: a `core.reporter.Reporter`.
+
+What a person sees in the thread under the run's parent message:
+
+1. a progress reply: one task per pipeline step (pending → in progress → complete/error,
+   with tokens, cost and time once done), streamed with Slack's chat streaming API
+   (``chat.startStream``/``appendStream``/``stopStream`` through ``client.chat_stream``,
+   ``task_display_mode="plan"``). Streaming in a channel needs the requester's user
+   and team ids, which the run keeps (``requested_by``, ``recipient_team_id``). Where
+   streaming is refused (older workspaces, a feature error, an expired stream) the same
+   progress goes into an ordinary reply edited with ``chat.update`` at most about once a
+   second;
+2. the final reply: the output (Slack renders the model's Markdown), cut at a clean
+   boundary to fit Slack's limits with "full output:" and the artifact permalink, then
+   time, cost and models; or, for a failed run, the reason (already written for people);
+3. the parent message edited to ✅ or ❌.
+
+A reporter must never fail a run: every public method catches and logs, even though
+core also wraps reporters in ``SafeReporter``. Model output is untrusted and goes out
+escaped (see bot/slack_messages.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import slack_messages as msgs
+from core.context import AppContext
+from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
+from storage import repos
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+UPDATE_INTERVAL_S = 1.0       # chat.update fallback: at most about one edit per second
+POST_INTERVAL_S = 1.0         # chat.postMessage: about one per second per channel
+STATUS_TS_TTL_S = 2 * 86400   # how long the ts of a run's status message is remembered
+# Errors after which a retry with plain text (no blocks) is worth it.
+_BLOCK_ERRORS = ("msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _status_key(run_id: uuid.UUID | str) -> str:
+    return f"pipebot:run:{run_id}:status_ts"
+
+
+def remember_status_message(ctx: AppContext, run_id: uuid.UUID | str, ts: str) -> None:
+    """Say which message shows the run's ✅/❌ when it is not the thread's parent.
+
+    A run started from a message shortcut replies in someone else's thread; the bot
+    can only edit its own "running…" reply, whose ts is kept here (Redis, with a TTL).
+    """
+    ctx.redis.set(_status_key(run_id), ts, ex=STATUS_TS_TTL_S)
+
+
+def _error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__
+
+
+def _never_raises(fn: F) -> F:
+    """A Slack outage or a bug here must not fail a run someone paid for."""
+
+    @functools.wraps(fn)
+    def wrapper(self: SlackRunReporter, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except Exception:  # noqa: BLE001
+            log.exception("Slack reporter %s failed for channel %s thread %s", fn.__name__,
+                          self.channel_id, self.thread_ts)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class SlackRunReporter:
+    """Posts one run's progress and result into its Slack thread (see the module docstring)."""
+
+    def __init__(self, client: WebClient, *, channel_id: str, thread_ts: str, status_ts: str | None = None,
+                 recipient_user_id: str | None = None, recipient_team_id: str | None = None,
+                 streaming: bool = True, update_interval: float = UPDATE_INTERVAL_S,
+                 post_interval: float = POST_INTERVAL_S) -> None:
+        self.client = client
+        self.channel_id = channel_id
+        self.thread_ts = thread_ts
+        self.status_ts = status_ts or thread_ts
+        self.recipient_user_id = recipient_user_id
+        self.recipient_team_id = recipient_team_id
+        self.streaming = streaming
+        self.update_interval = update_interval
+        self.post_interval = post_interval
+        self.mode: str | None = None  # None: nothing shown yet | "stream" | "update"
+        self.progress_ts: str | None = None  # the reply edited with chat.update
+        self._lock = threading.RLock()
+        self._stream: Any = None
+        self._steps: dict[int, msgs.StepView] = {}
+        self._pipeline = ""
+        self._requested_by: str | None = None
+        self._input = ""
+        self._last_update = 0.0
+        self._last_post = 0.0
+        self._dirty = False
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    # ---- Reporter ----------------------------------------------------------------------------
+    @_never_raises
+    def run_started(self, info: RunInfo) -> None:
+        """Remember the plan; nothing is posted until a step starts, so a run that fails its
+        preflight (orphaned step, missing key) shows just the reason."""
+        with self._lock:
+            self._pipeline = info.pipeline_name
+            self._requested_by = info.requested_by
+            self._input = info.input
+            for sp in info.steps:
+                view = msgs.StepView(sp.position, sp.agent_name, sp.model_display or msgs.model_label(sp.model))
+                if sp.position <= info.resumed_from:
+                    view.status, view.note = "complete", "done in an earlier attempt"
+                self._steps[sp.position] = view
+
+    @_never_raises
+    def step_started(self, info: RunInfo, step: StepPlan) -> None:
+        with self._lock:
+            view = self._step(step.position, step.agent_name, step.model_display or msgs.model_label(step.model))
+            view.status, view.note = "in_progress", ""
+            if self.mode is None:
+                self._open(info)
+            else:
+                self._push([view])
+
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
+        """Not shown: the thread gets the finished output once, cut to fit, instead of every
+        intermediate step's text (pub/sub subscribers such as the CLI still get the deltas)."""
+
+    @_never_raises
+    def step_finished(self, info: RunInfo, result: StepResult) -> None:
+        with self._lock:
+            view = self._step(result.position, result.agent_name, msgs.model_label(result.model))
+            view.status = "complete"
+            view.note = msgs.step_stats(result.input_tokens, result.output_tokens, result.cost_usd,
+                                        result.latency_ms)
+            self._push([view])
+
+    @_never_raises
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        with self._lock:
+            self._pipeline = self._pipeline or info.pipeline_name
+            self._requested_by = self._requested_by or info.requested_by
+            self._input = self._input or info.input
+            self._cancel_timer()
+            try:
+                if self.mode is not None:
+                    self._finish_progress(outcome)
+            except Exception:  # noqa: BLE001 - the result and the ✅/❌ matter more than the plan
+                log.exception("finishing the progress reply failed in %s", self.channel_id)
+            finally:
+                self._closed = True
+        try:
+            self._post_final(outcome)
+        finally:
+            self._update_status(outcome)
+
+    # ---- progress ------------------------------------------------------------------------------
+    def _step(self, position: int, agent_name: str, model_display: str) -> msgs.StepView:
+        view = self._steps.get(position)
+        if view is None:
+            view = self._steps[position] = msgs.StepView(position, agent_name, model_display)
+        else:  # the agent as it is now (live link), not as it was when the run was queued
+            view.agent_name, view.model_display = agent_name or view.agent_name, model_display or view.model_display
+        return view
+
+    def _ordered(self) -> list[msgs.StepView]:
+        return [self._steps[k] for k in sorted(self._steps)]
+
+    def _open(self, info: RunInfo) -> None:
+        """Start the streamed plan (one call carrying every task), else the fallback reply."""
+        if self.streaming and self.recipient_user_id:
+            try:
+                from slack_sdk.models.messages.chunk import PlanUpdateChunk
+
+                stream = self.client.chat_stream(
+                    channel=self.channel_id, thread_ts=self.thread_ts, recipient_user_id=self.recipient_user_id,
+                    recipient_team_id=self.recipient_team_id, task_display_mode="plan")
+                self._stream = stream
+                stream.append(chunks=[PlanUpdateChunk(title=msgs.plan_title(self._pipeline, len(self._steps))),
+                                      *[msgs.task_chunk(v) for v in self._ordered()]])
+                if not stream.ts:
+                    raise RuntimeError("chat.startStream returned no ts")
+                self.mode = "stream"
+                return
+            except Exception as exc:  # noqa: BLE001 - no streaming here: edit a plain reply instead
+                log.info("chat streaming unavailable in %s (%s); using chat.update", self.channel_id, _error(exc))
+                self.progress_ts = getattr(self._stream, "ts", None)
+                self._stream = None
+        self.mode = "update"
+        self._render(force=True)
+
+    def _push(self, views: list[msgs.StepView]) -> None:
+        if self.mode == "stream":
+            try:
+                self._stream.append(chunks=[msgs.task_chunk(v) for v in views])
+                return
+            except Exception as exc:  # noqa: BLE001 - e.g. the stream expired: keep editing its message
+                log.info("chat.appendStream failed in %s (%s); switching to chat.update", self.channel_id,
+                         _error(exc))
+                self.progress_ts = getattr(self._stream, "ts", None)
+                self._stream = None
+                self.mode = "update"
+        if self.mode == "update":
+            self._render()
+
+    def _finish_progress(self, outcome: RunOutcome) -> None:
+        if outcome.status != "succeeded":
+            reason = outcome.error_message or "failed"
+            running = [v for v in self._ordered() if v.status == "in_progress"]
+            pending = [v for v in self._ordered() if v.status == "pending"]
+            target = running[0] if running else (pending[0] if pending else None)
+            if target is not None:
+                target.status, target.note = "error", reason
+        if self.mode == "stream":
+            try:
+                self._stream.stop(chunks=[msgs.task_chunk(v) for v in self._ordered()])
+                return
+            except Exception as exc:  # noqa: BLE001
+                log.info("chat.stopStream failed in %s (%s); editing the message instead", self.channel_id,
+                         _error(exc))
+                self.progress_ts = getattr(self._stream, "ts", None)
+                self._stream = None
+                self.mode = "update"
+        self._render(force=True, finished=outcome.status)
+
+    def _render(self, *, force: bool = False, finished: str | None = None) -> None:
+        """Post or edit the fallback progress reply, at most once per ``update_interval``;
+        an edit skipped by the throttle is sent by a timer, so the last state always shows."""
+        now = time.monotonic()
+        wait = self.update_interval - (now - self._last_update)
+        if force and wait > 0:  # even the last edit keeps to about one per second
+            time.sleep(wait)
+            now = time.monotonic()
+        elif wait > 0:
+            self._dirty = True
+            if self._timer is None:
+                self._timer = threading.Timer(wait, self._flush)
+                self._timer.daemon = True
+                self._timer.start()
+            return
+        self._cancel_timer()
+        self._dirty = False
+        self._last_update = now
+        text, blocks = msgs.progress_message(self._pipeline, self._ordered(), finished=finished)
+        payload = [b.to_dict() for b in blocks]
+        if self.progress_ts is not None:
+            try:
+                self.client.chat_update(channel=self.channel_id, ts=self.progress_ts, text=text, blocks=payload)
+                return
+            except SlackApiError as exc:
+                log.info("chat.update of the progress reply failed (%s); posting a new one", _error(exc))
+                self.progress_ts = None
+        resp = self._post(text=text, blocks=payload)
+        self.progress_ts = resp.get("ts")
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._dirty and not self._closed:
+                try:
+                    self._render(force=True)
+                except Exception:  # noqa: BLE001
+                    log.exception("throttled progress update failed")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # ---- result ----------------------------------------------------------------------------------
+    def _post(self, **kwargs: Any) -> Any:
+        """chat.postMessage in the thread, spaced from our previous post (about 1/s per channel)."""
+        wait = self.post_interval - (time.monotonic() - self._last_post)
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            return self.client.chat_postMessage(channel=self.channel_id, thread_ts=self.thread_ts,
+                                                unfurl_links=False, unfurl_media=False, **kwargs)
+        finally:
+            self._last_post = time.monotonic()
+
+    def _post_final(self, outcome: RunOutcome) -> None:
+        text, blocks = msgs.final_message(self._pipeline, outcome)
+        try:
+            self._post(text=text, blocks=[b.to_dict() for b in blocks])
+        except SlackApiError as exc:
+            if _error(exc) not in _BLOCK_ERRORS:
+                raise
+            log.warning("Slack refused the result blocks (%s); posting plain text", _error(exc))
+            self._post(text=msgs.final_text_only(self._pipeline, outcome))
+
+    def _update_status(self, outcome: RunOutcome) -> None:
+        text, blocks = msgs.parent_message(
+            self._pipeline, self._requested_by, self._input, status=outcome.status,
+            duration_ms=outcome.duration_ms, cost=outcome.cost_usd, permalink=outcome.permalink,
+            reason=outcome.error_message)
+        try:
+            self.client.chat_update(channel=self.channel_id, ts=self.status_ts, text=text,
+                                    blocks=[b.to_dict() for b in blocks])
+        except SlackApiError as exc:  # e.g. the message was deleted: the thread still has the result
+            log.info("could not mark the run's message %s: %s", self.status_ts, _error(exc))
+
+
+def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter | None:
+    """The reporter for a run that has a Slack thread, or None (CLI runs, Slack not configured).
+
+    Called by the RQ job (bot/jobs.py) in the work horse; the client comes from
+    bot.slack_client.client_for, so multi-workspace installs use each workspace's token.
+    """
+    with transaction(ctx.sessions) as s:
+        run = repos.get_run(s, team_id, run_id)
+        if run is None or not run.channel_id or not run.thread_ts:
+            return None
+        channel_id, thread_ts = run.channel_id, run.thread_ts
+        requested_by, recipient_team = run.requested_by, run.recipient_team_id or team_id
+    try:
+        from bot.slack_client import client_for
+
+        client = client_for(ctx, team_id)
+    except Exception as exc:  # noqa: BLE001 - Slack not configured here: the run still runs
+        log.warning("run %s has a Slack thread but no Slack client: %s", run_id, exc)
+        return None
+    status_ts = None
+    try:
+        raw = ctx.redis.get(_status_key(run_id))
+        status_ts = raw.decode() if isinstance(raw, bytes) else raw
+    except Exception:  # noqa: BLE001 - without it the parent message is updated, which is the usual case
+        log.warning("could not read the status message of run %s", run_id)
+    return SlackRunReporter(client, channel_id=channel_id, thread_ts=thread_ts, status_ts=status_ts,
+                            recipient_user_id=requested_by, recipient_team_id=recipient_team)

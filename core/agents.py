@@ -1,0 +1,156 @@
+"""Agents: validation with messages a user can act on, and their lifecycle.
+
+Errors are keyed by the modal field they belong to (`name`, `system_prompt`, `model`,
+`temperature`, `max_output_tokens`), so the Slack layer can show each inline.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.errors import NotFound, ValidationFailed
+from providers import catalog
+from providers.registry import parse_model_ref
+from storage import repos
+from storage.models import Agent
+
+NAME_MAX = 80
+PROMPT_MAX = 3000
+
+
+@dataclass
+class AgentDraft:
+    name: str
+    system_prompt: str
+    model: str
+    temperature: float | str | None = None
+    max_output_tokens: int | str | None = None
+    tools: list[str] = field(default_factory=list)
+
+
+def clean_name(raw: str | None) -> str:
+    return " ".join((raw or "").split())
+
+
+def name_error(name: str, kind: str) -> str | None:
+    if not name:
+        return f"Give the {kind} a name."
+    if len(name) > NAME_MAX:
+        return f"Keep the name to {NAME_MAX} characters or fewer (it has {len(name)})."
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        return "The name cannot contain control characters."
+    return None
+
+
+def _number(raw: Any, kind: type) -> Any:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return kind(str(raw).strip()) if isinstance(raw, str) else kind(raw)
+
+
+def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | None = None) -> dict[str, Any]:
+    """Return the cleaned values, or raise ValidationFailed with one message per bad field."""
+    errors: dict[str, str] = {}
+    name = clean_name(draft.name)
+    if err := name_error(name, "agent"):
+        errors["name"] = err
+    else:
+        other = repos.get_agent_by_name(s, team_id, name)
+        if other is not None and other.id != agent_id:
+            errors["name"] = f"An agent named “{other.name}” already exists in this workspace. Pick another name."
+    prompt = (draft.system_prompt or "").strip()
+    if len(prompt) > PROMPT_MAX:
+        errors["system_prompt"] = f"Keep the system prompt to {PROMPT_MAX} characters or fewer (it has {len(prompt)})."
+
+    info = None
+    model = (draft.model or "").strip()
+    if not model:
+        errors["model"] = "Pick a model."
+    else:
+        try:
+            parse_model_ref(model)
+            info = catalog.lookup(model)
+        except ValueError as exc:
+            errors["model"] = str(exc)
+        else:
+            if info is None:
+                errors["model"] = f"“{model}” is not a model pipebot knows. Pick one from the menu."
+
+    temperature = None
+    try:
+        temperature = _number(draft.temperature, float)
+    except ValueError:
+        errors["temperature"] = "Temperature must be a number such as 0.7, or left empty."
+    if temperature is not None and info is not None:
+        if not info.supports_temperature:
+            errors["temperature"] = f"{info.display_name} does not accept a temperature. Leave it empty."
+        elif info.temperature_range is not None:
+            lo, hi = info.temperature_range
+            if not lo <= temperature <= hi:
+                errors["temperature"] = f"Temperature for {info.display_name} must be between {lo:g} and {hi:g}."
+
+    max_tokens = None
+    try:
+        max_tokens = _number(draft.max_output_tokens, int)
+    except ValueError:
+        errors["max_output_tokens"] = "Max output tokens must be a whole number such as 1024, or left empty."
+    if max_tokens is not None:
+        limit = info.max_output_tokens if info is not None else None
+        if max_tokens < 1:
+            errors["max_output_tokens"] = "Max output tokens must be at least 1."
+        elif limit and max_tokens > limit:
+            errors["max_output_tokens"] = f"{info.display_name} writes at most {limit:,} tokens per reply."  # type: ignore[union-attr]
+
+    from core.tools import TOOLS
+
+    unknown = [t for t in draft.tools if t not in TOOLS]
+    if unknown:
+        errors["tools"] = f"Unknown tool(s): {', '.join(unknown)}."
+    if errors:
+        raise ValidationFailed(errors)
+    return {
+        "name": name,
+        "system_prompt": prompt,
+        "model": f"{info.provider}:{info.id}" if info else model,
+        "temperature": temperature,
+        "max_output_tokens": max_tokens,
+        "tools": list(dict.fromkeys(draft.tools)),
+    }
+
+
+def create(s: Session, team_id: str, draft: AgentDraft, user_id: str | None = None) -> Agent:
+    values = validate(s, team_id, draft)
+    return repos.create_agent(s, team_id, created_by=user_id, **values)
+
+
+def update(s: Session, team_id: str, agent_id: int, draft: AgentDraft) -> Agent:
+    values = validate(s, team_id, draft, agent_id=agent_id)
+    agent = repos.update_agent(s, team_id, agent_id, **values)
+    if agent is None:
+        raise NotFound("That agent no longer exists; it may have been deleted.")
+    return agent
+
+
+def find(s: Session, team_id: str, name: str) -> Agent:
+    agent = repos.get_agent_by_name(s, team_id, clean_name(name))
+    if agent is None:
+        raise NotFound(f"No agent named “{clean_name(name)}” in this workspace.")
+    return agent
+
+
+def snapshot(agent: Agent) -> dict[str, Any]:
+    """The agent as a run step used it: kept with the step so a result can be explained later."""
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "system_prompt": agent.system_prompt,
+        "model": agent.model,
+        "temperature": agent.temperature,
+        "max_output_tokens": agent.max_output_tokens,
+        "tools": list(agent.tools or []),
+        "updated_at": agent.updated_at.isoformat() if agent.updated_at else None,
+    }

@@ -1,0 +1,61 @@
+"""Provider keys: one per provider per workspace, checked with the provider before saving,
+falling back to the deployment-wide key from the environment."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core.context import AppContext
+from core.errors import ValidationFailed
+from providers.errors import ErrorKind, ProviderError
+from providers.registry import PROVIDER_IDS, PROVIDER_NAMES, get_provider
+from storage import repos
+
+
+def deployment_key(ctx: AppContext, provider: str) -> str | None:
+    return {"anthropic": ctx.settings.ANTHROPIC_API_KEY, "openai": ctx.settings.OPENAI_API_KEY}.get(provider)
+
+
+def base_url(ctx: AppContext, provider: str) -> str | None:
+    return {"anthropic": ctx.settings.ANTHROPIC_BASE_URL, "openai": ctx.settings.OPENAI_BASE_URL}.get(provider)
+
+
+def effective_key(s: Session, ctx: AppContext, team_id: str, provider: str) -> str | None:
+    return repos.get_credential(s, team_id, provider, ctx.box) or deployment_key(ctx, provider)
+
+
+def available_providers(s: Session, ctx: AppContext, team_id: str) -> list[str]:
+    stored = repos.credential_hints(s, team_id)
+    return [p for p in PROVIDER_IDS if p in stored or deployment_key(ctx, p)]
+
+
+def describe(s: Session, ctx: AppContext, team_id: str) -> dict[str, str]:
+    """What the settings modal may show: never the key, only whether and how it is set."""
+    hints = repos.credential_hints(s, team_id)
+    out = {}
+    for p in PROVIDER_IDS:
+        if p in hints:
+            out[p] = f"configured, ends in …{hints[p]}" if hints[p] else "configured"
+        elif deployment_key(ctx, p):
+            out[p] = "using the deployment-wide key"
+        else:
+            out[p] = "not configured"
+    return out
+
+
+def check_key(ctx: AppContext, provider: str, key: str, *, field: str) -> None:
+    """Ask the provider whether the key works; raise ValidationFailed keyed by the modal field."""
+    name = PROVIDER_NAMES[provider]
+    key = key.strip()
+    if any(c.isspace() for c in key) or len(key) < 8:
+        raise ValidationFailed({field: f"That does not look like an {name} API key. Paste the whole key."})
+    try:
+        get_provider(provider, key, base_url=base_url(ctx, provider), timeout=10, max_attempts=2).validate_key()
+    except ProviderError as exc:
+        if exc.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
+            raise ValidationFailed({field: f"{name} rejected this key ({exc.kind.value}). Check it and paste it again."}) from None
+        raise ValidationFailed({field: f"Could not check the key with {name} right now ({exc.kind.value}). Try again in a minute."}) from None
+
+
+def save_key(s: Session, ctx: AppContext, team_id: str, provider: str, key: str, user_id: str | None) -> None:
+    repos.set_credential(s, team_id, provider, key.strip(), ctx.box, user_id)

@@ -1,0 +1,398 @@
+"""Running a pipeline: claim the run, resume after its last finished step, call each agent as it
+is when its step starts, record every step, and write exactly one artifact.
+
+Idempotent by construction: a finished step is committed before the next begins, and a
+re-run (after a killed worker) skips every finished step, so none is paid for twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from core import agents as agents_mod
+from core.context import AppContext
+from core.credentials import base_url, effective_key
+from core.errors import RunRejected
+from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
+from core.runs import HEARTBEAT_S, RUN_TIME_LIMIT_S, STALE_AFTER_S
+from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
+from providers import catalog
+from providers.errors import ProviderError
+from providers.registry import PROVIDER_NAMES, get_provider, parse_model_ref
+from providers.types import ChatRequest, Done, Message, TextDelta, TextPart, ToolResult, Usage
+from storage import repos
+from storage.db import transaction
+from storage.models import Artifact, Run, RunStep
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+PROVIDER_TIMEOUT_S = 120.0
+ProviderFactory = Callable[..., Any]
+
+
+@dataclass
+class _Plan:
+    position: int
+    agent_id: int | None
+    agent_name: str
+    model: str = ""
+
+
+@dataclass
+class _StepCall:
+    output: str
+    usage: Usage
+    raw_usage: list[dict[str, Any]] = field(default_factory=list)
+    cost_usd: Decimal | None = Decimal(0)
+    price_version: str | None = None
+    rounds: int = 0
+
+
+def _claim(ctx: AppContext, team_id: str, run_id: uuid.UUID) -> bool:
+    """Take the run if it is queued, or running with a dead heartbeat. One winner, ever."""
+    with transaction(ctx.sessions) as s:
+        row = s.execute(text(
+            "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
+            "started_at = coalesce(started_at, now()) "
+            "WHERE team_id = :t AND id = :id AND (status = 'queued' OR "
+            "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) RETURNING id"),
+            {"t": team_id, "id": run_id, "stale": STALE_AFTER_S}).first()
+    return row is not None
+
+
+class _Heartbeat(threading.Thread):
+    """Proves the worker is alive; the reaper requeues runs whose heartbeat stops."""
+
+    def __init__(self, ctx: AppContext, team_id: str, run_id: uuid.UUID) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self._ctx, self._team_id, self._run_id = ctx, team_id, run_id
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                with self._ctx.engine.begin() as conn:
+                    conn.execute(text("UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id "
+                                      "AND status = 'running'"), {"t": self._team_id, "id": self._run_id})
+            except Exception:  # noqa: BLE001 - a missed beat is not fatal; many are
+                log.exception("heartbeat for run %s failed", self._run_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def warm_statements(ctx: AppContext, team_id: str, rid: uuid.UUID) -> None:
+    """Run the executor's read paths against ids that match nothing (see bot.worker.warm_up)."""
+    _claim(ctx, team_id, rid)
+    with transaction(ctx.sessions) as s:
+        repos.get_run(s, team_id, rid)
+        repos.get_run(s, team_id, rid, lock=True)
+        repos.get_pipeline(s, team_id, 0)
+        repos.list_agents(s, team_id)
+        repos.get_agent(s, team_id, 0)
+        repos.get_credential(s, team_id, "anthropic", ctx.box)
+        repos.get_artifact_for_run(s, team_id, rid)
+        s.get(RunStep, 0)
+
+
+def execute(ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Reporter | None = None, *,
+            provider_factory: ProviderFactory = get_provider) -> RunOutcome | None:
+    """Run the pipeline of `run_id`; None when another worker owns it or it already finished."""
+    rid = uuid.UUID(str(run_id))
+    if not _claim(ctx, team_id, rid):
+        log.info("run %s is not claimable (finished or owned by a live worker)", rid)
+        return None
+    beat = _Heartbeat(ctx, team_id, rid)
+    beat.start()
+    safe = SafeReporter(reporter or NullReporter())
+    try:
+        return _execute(ctx, team_id, rid, safe, provider_factory)
+    finally:
+        beat.stop()
+
+
+def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, reporter: SafeReporter,
+             factory: ProviderFactory) -> RunOutcome:
+    started = time.monotonic()
+    deadline = started + RUN_TIME_LIMIT_S
+    with transaction(ctx.sessions) as s:
+        run = repos.get_run(s, team_id, rid)
+        assert run is not None
+        pipeline = repos.get_pipeline(s, team_id, run.pipeline_id) if run.pipeline_id else None
+        done = {st.position: st for st in run.steps if st.status == "succeeded"}
+        budget = pipeline.budget_usd if pipeline else None
+        plan = [_Plan(st.position, st.agent_id, st.agent_name) for st in (pipeline.steps if pipeline else [])]
+        agents_now = {a.id: a for a in repos.list_agents(s, team_id)}
+        for p in plan:
+            if p.agent_id in agents_now:
+                p.model = agents_now[p.agent_id].model
+                p.agent_name = agents_now[p.agent_id].name
+        info = RunInfo(
+            run_id=str(rid), team_id=team_id, pipeline_name=run.pipeline_name, input=run.input,
+            requested_by=run.requested_by, source=run.source, channel_id=run.channel_id,
+            thread_ts=run.thread_ts, recipient_team_id=run.recipient_team_id,
+            steps=[StepPlan(p.position, p.agent_name, p.model, _display(p.model)) for p in plan],
+            resumed_from=len(done),
+        )
+        try:
+            _preflight(s, ctx, team_id, pipeline is not None, plan, done)
+        except RunRejected as exc:
+            reporter.run_started(info)
+            return _fail(ctx, team_id, rid, info, reporter, exc.kind, exc.message)
+        current = done[max(done)].output if done else run.input
+        spent = sum((st.cost_usd or Decimal(0) for st in done.values()), Decimal(0))
+
+    reporter.run_started(info)
+    tool_ctx = ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid))
+    for p in plan:
+        if p.position in done:
+            continue
+        step_plan = next(sp for sp in info.steps if sp.position == p.position)
+        if time.monotonic() > deadline:
+            return _fail(ctx, team_id, rid, info, reporter, "time_limit",
+                         f"The run hit its time limit of {RUN_TIME_LIMIT_S // 60} minutes before step {p.position}.", p.position)
+        if budget is not None and spent >= budget:
+            return _fail(ctx, team_id, rid, info, reporter, "budget_exceeded",
+                         f"The pipeline's budget of ${budget:.2f} was used up (${spent:.4f}) before step {p.position}.", p.position)
+        with transaction(ctx.sessions) as s:
+            agent = repos.get_agent(s, team_id, p.agent_id) if p.agent_id else None
+            if agent is None:  # deleted while earlier steps ran: the live link breaks cleanly
+                return _fail(ctx, team_id, rid, info, reporter, "orphaned_step",
+                             f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
+                             f"Edit the pipeline and pick another agent for step {p.position}.", p.position)
+            snap = agents_mod.snapshot(agent)
+            provider_id, _ = parse_model_ref(agent.model)
+            key = effective_key(s, ctx, team_id, provider_id)
+            s.execute(RunStep.__table__.delete().where(RunStep.run_id == rid, RunStep.position == p.position))
+            step_row = repos.add_run_step(s, repos.get_run(s, team_id, rid), position=p.position, status="running",
+                                          agent_id=agent.id, agent_snapshot=snap, model=agent.model, input=current)
+            step_id = step_row.id
+        step_plan = StepPlan(p.position, snap["name"], snap["model"], _display(snap["model"]))
+        reporter.step_started(info, step_plan)
+        t0 = time.monotonic()
+        try:
+            if not key:
+                raise RunRejected("missing_key", _missing_key_message(provider_id))
+            call = _call_agent(ctx, snap, current, key, factory, reporter, info, step_plan, tool_ctx,
+                               timeout=max(1.0, min(PROVIDER_TIMEOUT_S, deadline - time.monotonic())))
+        except ProviderError as exc:
+            _record_step_failure(ctx, step_id, exc.kind.value, str(exc), int((time.monotonic() - t0) * 1000))
+            return _fail(ctx, team_id, rid, info, reporter, exc.kind.value,
+                         f"Step {p.position} ({snap['name']}, {_display(snap['model'])}) failed: "
+                         f"{PROVIDER_NAMES.get(provider_id, provider_id)} {_kind_words(exc.kind.value)}. {exc.message}", p.position)
+        except RunRejected as exc:
+            _record_step_failure(ctx, step_id, exc.kind, exc.message, 0)
+            return _fail(ctx, team_id, rid, info, reporter, exc.kind, exc.message, p.position)
+        latency = int((time.monotonic() - t0) * 1000)
+        with transaction(ctx.sessions) as s:
+            st = s.get(RunStep, step_id)
+            st.status, st.output, st.latency_ms = "succeeded", call.output, latency
+            st.usage, st.raw_usage = call.usage.to_dict(), call.raw_usage
+            st.cost_usd, st.price_version, st.finished_at = call.cost_usd, call.price_version, datetime.now(timezone.utc)
+        spent += call.cost_usd or Decimal(0)
+        current = call.output
+        reporter.step_finished(info, StepResult(p.position, snap["name"], snap["model"], call.output, call.cost_usd,
+                                                call.usage.input_tokens, call.usage.output_tokens, latency))
+    outcome = write_outcome(ctx, team_id, rid, status="succeeded", output=current)
+    reporter.run_finished(info, outcome)
+    return outcome
+
+
+def _preflight(s: Any, ctx: AppContext, team_id: str, pipeline_exists: bool, plan: list[_Plan],
+               done: dict[int, RunStep]) -> None:
+    """Fail before any provider is called: deleted pipeline, orphaned steps, missing keys."""
+    if not pipeline_exists:
+        raise RunRejected("pipeline_deleted", "The pipeline was deleted before this run started.")
+    if not plan:
+        raise RunRejected("empty_pipeline", "The pipeline has no steps. Add a step with `/pipebot pipeline edit`.")
+    for p in plan:
+        if p.position not in done and p.agent_id is None:
+            raise RunRejected("orphaned_step",
+                              f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
+                              f"Edit the pipeline and pick another agent for step {p.position}.")
+    needed = []
+    for p in plan:
+        if p.position in done or not p.model:
+            continue
+        provider_id, _ = parse_model_ref(p.model)
+        if provider_id not in needed:
+            needed.append(provider_id)
+    for provider_id in needed:
+        if not effective_key(s, ctx, team_id, provider_id):
+            raise RunRejected("missing_key", _missing_key_message(provider_id))
+
+
+def _missing_key_message(provider_id: str) -> str:
+    name = PROVIDER_NAMES.get(provider_id, provider_id)
+    return f"No {name} API key is set for this workspace. An admin can add one with `/pipebot settings`."
+
+
+def _kind_words(kind: str) -> str:
+    return {
+        "auth": "rejected the API key", "permission": "refused access", "not_found": "does not know the model",
+        "rate_limit": "kept rate-limiting the request", "overloaded": "stayed overloaded",
+        "bad_request": "rejected the request", "context_too_long": "found the input too long for the model",
+        "timeout": "timed out", "connection": "could not be reached", "server": "kept failing with server errors",
+    }.get(kind, f"failed ({kind})")
+
+
+def _display(model_ref: str) -> str:
+    if not model_ref:
+        return ""
+    info = catalog.lookup(model_ref)
+    return info.display_name if info else model_ref
+
+
+def _call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str, factory: ProviderFactory,
+                reporter: SafeReporter, info: RunInfo, step: StepPlan, tool_ctx: ToolContext,
+                *, timeout: float) -> _StepCall:
+    """One step: stream the reply, run requested tools, loop a bounded number of rounds."""
+    provider_id, model_id = parse_model_ref(snap["model"])
+    model = catalog.resolve(snap["model"])
+    provider = factory(provider_id, key, base_url=base_url(ctx, provider_id), timeout=timeout)
+    max_out = snap.get("max_output_tokens") or min(DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
+    tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
+    messages = [Message(role="user", parts=[TextPart(user_input)])]
+    call = _StepCall(output="", usage=Usage(0, 0))
+    for round_no in range(MAX_TOOL_ROUNDS + 1):
+        req = ChatRequest(model=model_id, system=snap.get("system_prompt") or None, messages=messages,
+                          tools=tools if round_no < MAX_TOOL_ROUNDS else [],
+                          temperature=snap.get("temperature"), max_output_tokens=max_out)
+        response = None
+        if model.supports_streaming:
+            for ev in provider.stream(req):
+                if isinstance(ev, TextDelta):
+                    reporter.text_delta(info, step, ev.text)
+                elif isinstance(ev, Done):
+                    response = ev.response
+        else:
+            response = provider.complete(req)
+            if response.text:
+                reporter.text_delta(info, step, response.text)
+        assert response is not None, "a provider stream ended without Done"
+        call.rounds += 1
+        call.usage = call.usage + response.usage
+        call.raw_usage.append(response.raw_usage)
+        call.price_version = response.price_version or call.price_version
+        call.cost_usd = None if call.cost_usd is None or response.cost_usd is None else call.cost_usd + response.cost_usd
+        if not response.tool_calls:
+            call.output = response.text
+            return call
+        messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
+        results = []
+        for tc in response.tool_calls:
+            if tc.arguments_error:
+                results.append(ToolResult(tc.id, f"invalid arguments: {tc.arguments_error}", True))
+                continue
+            content, is_error = run_tool(tool_ctx, tc.name, tc.arguments)
+            results.append(ToolResult(tc.id, content, is_error))
+        messages.append(Message(role="user", parts=results))
+    call.output = response.text if response else ""
+    return call
+
+
+def _record_step_failure(ctx: AppContext, step_id: int, kind: str, message: str, latency_ms: int) -> None:
+    with transaction(ctx.sessions) as s:
+        st = s.get(RunStep, step_id)
+        if st is not None:
+            st.status, st.error_kind, st.error_message = "failed", kind, message[:4000]
+            st.latency_ms, st.finished_at = latency_ms, datetime.now(timezone.utc)
+
+
+def _fail(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, reporter: SafeReporter,
+          kind: str, message: str, step: int | None = None) -> RunOutcome:
+    log.info("run %s failed: %s: %s", rid, kind, message)
+    outcome = write_outcome(ctx, team_id, rid, status="failed", error_kind=kind, error_message=message, error_step=step)
+    reporter.run_finished(info, outcome)
+    return outcome
+
+
+def _load_artifact(ctx: AppContext, team_id: str, artifact_id: str) -> dict[str, Any] | None:
+    with transaction(ctx.sessions) as s:
+        art = repos.get_artifact(s, team_id, artifact_id)
+        return dict(art.content) if art else None
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str | None = None,
+                  output: str | None = None, error_kind: str | None = None, error_message: str | None = None,
+                  error_step: int | None = None) -> RunOutcome:
+    """Close the run and write its one artifact, in one transaction (the artifact insert is
+    idempotent on run_id, so a second call changes nothing)."""
+    from core.links import artifact_permalink, thread_url
+
+    with transaction(ctx.sessions) as s:
+        run = repos.get_run(s, team_id, rid, lock=True)
+        assert run is not None
+        if status is not None and run.status not in ("succeeded", "failed"):
+            run.status = status
+            run.output = output
+            run.error_kind, run.error_message = error_kind, error_message
+            run.finished_at = datetime.now(timezone.utc)
+        s.flush()
+        s.refresh(run)
+        steps = sorted(run.steps, key=lambda st: st.position)
+        finished = [st for st in steps if st.status == "succeeded"]
+        costs = [st.cost_usd for st in finished]
+        total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
+        run.cost_usd = total
+        usage = Usage(0, 0)
+        for st in finished:
+            if st.usage:
+                usage = usage + Usage(**{k: st.usage.get(k, 0) for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")})
+        models = list(dict.fromkeys(st.model for st in steps))
+        duration = int(((run.finished_at or datetime.now(timezone.utc)) - (run.started_at or run.created_at)).total_seconds() * 1000)
+        content = {
+            "version": 1, "run_id": str(run.id), "team_id": team_id, "status": run.status,
+            "pipeline": {"id": run.pipeline_id, "name": run.pipeline_name},
+            "input": run.input, "output": run.output, "requested_by": run.requested_by, "source": run.source,
+            "created_at": _iso(run.created_at), "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+            "duration_ms": duration, "cost_usd": _dec(total), "models": models, "usage": usage.to_dict(),
+            "attempts": run.attempts,
+            "slack": ({"channel_id": run.channel_id, "thread_ts": run.thread_ts,
+                       "thread_url": thread_url(run.channel_id, run.thread_ts, team_id)} if run.channel_id else None),
+            "error": ({"kind": run.error_kind, "message": run.error_message, "step": error_step}
+                      if run.status == "failed" else None),
+            "steps": [{
+                "position": st.position, "status": st.status, "agent": st.agent_snapshot, "model": st.model,
+                "model_display": _display(st.model), "input": st.input, "output": st.output,
+                "usage": st.usage, "raw_usage": st.raw_usage, "cost_usd": _dec(st.cost_usd),
+                "price_version": st.price_version, "latency_ms": st.latency_ms,
+                "error": {"kind": st.error_kind, "message": st.error_message} if st.error_kind else None,
+            } for st in steps],
+        }
+        stmt = pg_insert(Artifact).values(
+            team_id=team_id, run_id=run.id, pipeline_id=run.pipeline_id, pipeline_name=run.pipeline_name,
+            status=run.status, cost_usd=total, models=models, created_by=run.requested_by, content=content,
+        ).on_conflict_do_nothing(index_elements=[Artifact.run_id]).returning(Artifact.id)
+        artifact_id = s.execute(stmt).scalar()
+        if artifact_id is None:
+            artifact_id = repos.get_artifact_for_run(s, team_id, run.id).id
+        outcome = RunOutcome(
+            run_id=str(run.id), status=run.status, output=run.output, error_kind=run.error_kind,
+            error_message=run.error_message, cost_usd=total, models=models, duration_ms=duration,
+            artifact_id=str(artifact_id), permalink=artifact_permalink(ctx, team_id, str(artifact_id)),
+            steps=[StepResult(st.position, (st.agent_snapshot or {}).get("name", ""), st.model, st.output or "",
+                              st.cost_usd, (st.usage or {}).get("input_tokens", 0),
+                              (st.usage or {}).get("output_tokens", 0), st.latency_ms or 0) for st in finished],
+        )
+    return outcome

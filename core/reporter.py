@@ -1,0 +1,98 @@
+"""How a run tells the world about its progress. `core` defines it; the CLI prints, the Slack
+app posts into a thread. A reporter that fails must never fail the run: `SafeReporter`
+logs and carries on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    position: int
+    agent_name: str
+    model: str
+    model_display: str = ""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    team_id: str
+    pipeline_name: str
+    input: str
+    requested_by: str | None
+    source: str
+    channel_id: str | None
+    thread_ts: str | None
+    recipient_team_id: str | None
+    steps: list[StepPlan]
+    resumed_from: int = 0  # number of steps already finished by an earlier attempt
+
+
+@dataclass(frozen=True)
+class StepResult:
+    position: int
+    agent_name: str
+    model: str
+    output: str
+    cost_usd: Decimal | None
+    input_tokens: int
+    output_tokens: int
+    latency_ms: int
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    status: str  # "succeeded" | "failed"
+    output: str | None
+    error_kind: str | None
+    error_message: str | None
+    cost_usd: Decimal | None
+    models: list[str]
+    duration_ms: int
+    artifact_id: str | None
+    permalink: str | None
+    steps: list[StepResult] = field(default_factory=list)
+
+
+class Reporter(Protocol):
+    def run_started(self, info: RunInfo) -> None: ...
+    def step_started(self, info: RunInfo, step: StepPlan) -> None: ...
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: ...
+    def step_finished(self, info: RunInfo, result: StepResult) -> None: ...
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: ...
+
+
+class NullReporter:
+    def run_started(self, info: RunInfo) -> None: pass
+    def step_started(self, info: RunInfo, step: StepPlan) -> None: pass
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: pass
+    def step_finished(self, info: RunInfo, result: StepResult) -> None: pass
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: pass
+
+
+class SafeReporter:
+    """Wraps reporters so a Slack outage or a bug in a reporter cannot fail a paid-for run."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self._reporters = reporters
+
+    def _call(self, name: str, *args: Any) -> None:
+        for r in self._reporters:
+            try:
+                getattr(r, name)(*args)
+            except Exception:  # noqa: BLE001
+                log.exception("reporter %s.%s failed", type(r).__name__, name)
+
+    def run_started(self, info: RunInfo) -> None: self._call("run_started", info)
+    def step_started(self, info: RunInfo, step: StepPlan) -> None: self._call("step_started", info, step)
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: self._call("text_delta", info, step, text)
+    def step_finished(self, info: RunInfo, result: StepResult) -> None: self._call("step_finished", info, result)
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: self._call("run_finished", info, outcome)

@@ -1,0 +1,145 @@
+"""Process configuration, read once from the environment and `.env`.
+
+Every entry point calls `load_settings()`, which turns a validation problem into one
+line naming the variable and the fix (`ConfigError`), so nobody sees a traceback for a
+typo in their environment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message is one actionable line."""
+
+
+def _check_url(name: str, value: str | None, schemes: tuple[str, ...], example: str) -> str | None:
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path or parts.query):
+        raise ValueError(f"{name} must be a URL like {example} (got {value!r})")
+    return value
+
+
+class Settings(BaseSettings):
+    """The variables of DESIGN §3. Names match the environment exactly."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    DATABASE_URL: str | None = None
+    REDIS_URL: str | None = None
+    SLACK_BOT_TOKEN: str | None = None
+    SLACK_SIGNING_SECRET: str | None = None
+    SLACK_APP_TOKEN: str | None = None
+    SLACK_CLIENT_ID: str | None = None
+    SLACK_CLIENT_SECRET: str | None = None
+    SLACK_API_URL: str = DEFAULT_SLACK_API_URL
+    ANTHROPIC_BASE_URL: str | None = None
+    OPENAI_BASE_URL: str | None = None
+    ANTHROPIC_API_KEY: str | None = None
+    OPENAI_API_KEY: str | None = None
+    PIPEBOT_SECRET_KEY: str | None = None
+    PIPEBOT_PUBLIC_URL: str | None = None
+    PIPEBOT_ADMINS: str = ""
+    PORT: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        return _check_url(
+            "DATABASE_URL", v, ("postgres", "postgresql", "postgresql+psycopg"),
+            "postgresql://user:password@host:5432/dbname",
+        )
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        return _check_url("REDIS_URL", v, ("redis", "rediss", "unix"), "redis://localhost:6379/0")
+
+    @field_validator("SLACK_API_URL", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "PIPEBOT_PUBLIC_URL")
+    @classmethod
+    def _http_url(cls, v: str | None, info) -> str | None:  # type: ignore[no-untyped-def]
+        return _check_url(info.field_name, v, ("http", "https"), "https://example.com")
+
+    @field_validator("SLACK_BOT_TOKEN")
+    @classmethod
+    def _bot_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xoxb-"):
+            raise ValueError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (OAuth & Permissions page)")
+        return v or None
+
+    @field_validator("SLACK_APP_TOKEN")
+    @classmethod
+    def _app_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xapp-"):
+            raise ValueError(
+                "SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information > App-Level Tokens, scope connections:write)"
+            )
+        return v or None
+
+    @field_validator("PIPEBOT_SECRET_KEY")
+    @classmethod
+    def _secret_key(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        for key in (k.strip() for k in v.split(",")):
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "PIPEBOT_SECRET_KEY must be one or more comma-separated Fernet keys; create one with `pipebot keygen`"
+                ) from None
+        return v
+
+    @field_validator("PIPEBOT_ADMINS")
+    @classmethod
+    def _admins(cls, v: str) -> str:
+        for uid in _split(v):
+            if not uid.isalnum() or not uid[0] in "UW":
+                raise ValueError(f"PIPEBOT_ADMINS must be comma-separated Slack user ids like U012ABCDEF (got {uid!r})")
+        return v
+
+    @cached_property
+    def admin_ids(self) -> frozenset[str]:
+        return frozenset(_split(self.PIPEBOT_ADMINS))
+
+    @cached_property
+    def secret_keys(self) -> list[str]:
+        """Fernet keys, newest first: the first encrypts, all decrypt (rotation)."""
+        return [k.strip() for k in (self.PIPEBOT_SECRET_KEY or "").split(",") if k.strip()]
+
+    @property
+    def public_url(self) -> str:
+        return (self.PIPEBOT_PUBLIC_URL or f"http://localhost:{self.PORT}").rstrip("/")
+
+    @property
+    def slack_oauth_enabled(self) -> bool:
+        return bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
+
+
+def _split(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings or raise `ConfigError` with one line naming the variable and the fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err.get("loc", ())) or "configuration"
+        msg = str(err.get("msg", "invalid value"))
+        msg = msg.removeprefix("Value error, ")
+        if name not in msg:
+            got = err.get("input")
+            msg = f"{name}: {msg[:1].lower() + msg[1:]}" + (f" (got {got!r})" if isinstance(got, str) else "")
+        raise ConfigError(f"{msg}; fix it in the environment or .env") from None

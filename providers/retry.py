@@ -1,0 +1,76 @@
+"""The one retry loop for provider calls.
+
+Both SDKs are built with ``max_retries=0`` so that this is the only place that
+retries: exponential backoff with jitter, ``retry-after`` honoured (capped), a
+bounded number of attempts, and the final error keeping its kind. ``sleep`` and
+``random`` are injectable so tests never sleep for real.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, TypeVar
+
+from .errors import ProviderError
+
+log = logging.getLogger("providers.retry")
+
+T = TypeVar("T")
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 4  # total attempts, first one included
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0  # a server's retry-after is honoured up to this
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    random: Callable[[], float] = field(default=_random.random, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def delay(self, attempt: int, error: ProviderError) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if error.retry_after is not None:
+            return min(max(error.retry_after, 0.0), self.max_retry_after)
+        backoff = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
+        # "equal jitter": never less than half the backoff, so retries do spread out
+        # but a fleet of workers does not retry in lockstep.
+        return backoff / 2 + backoff / 2 * self.random()
+
+    def attempts(self) -> Iterator[int]:
+        return iter(range(1, self.max_attempts + 1))
+
+    def should_retry(self, attempt: int, error: ProviderError) -> bool:
+        return error.retryable and attempt < self.max_attempts
+
+    def wait(self, attempt: int, error: ProviderError) -> None:
+        seconds = self.delay(attempt, error)
+        log.info(
+            "%s: %s; retrying in %.2fs (attempt %d of %d)",
+            error.provider or "provider",
+            error.kind.value,
+            seconds,
+            attempt + 1,
+            self.max_attempts,
+        )
+        if seconds > 0:
+            self.sleep(seconds)
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Call ``fn`` until it succeeds, fails for good, or attempts run out."""
+        attempt = 1
+        while True:
+            try:
+                return fn()
+            except ProviderError as error:
+                error.attempts = attempt
+                if not self.should_retry(attempt, error):
+                    raise
+                self.wait(attempt, error)
+                attempt += 1

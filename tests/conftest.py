@@ -1,0 +1,105 @@
+"""Real PostgreSQL and Redis for every test (DESIGN §2): TEST_DATABASE_URL / TEST_REDIS_URL,
+else the local servers if reachable, else embedded ones started from wheels.
+
+The session gets a database of its own (created here, dropped at the end) with the
+migrations applied once; each test starts from empty tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# A queue of this test session's own, so concurrent sessions sharing a Redis never take
+# each other's jobs (set before core.runs is imported anywhere).
+os.environ.setdefault("PIPEBOT_QUEUE", f"pipebot-test-{uuid.uuid4().hex[:8]}")
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.services import Services, resolve_services
+from core.context import AppContext
+from core.settings import load_settings
+from storage.db import normalise_url
+from storage.migrate import upgrade
+from storage.models import Base
+from storage.secrets import new_key
+
+LOCAL_PG = os.environ.get("TEST_LOCAL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+LOCAL_REDIS = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    svc = resolve_services(
+        os.environ.get("TEST_DATABASE_URL"),
+        os.environ.get("TEST_REDIS_URL"),
+        data_dir=ROOT / ".pipebot" / "test",
+        fallback_database_url=LOCAL_PG,
+        fallback_redis_url=LOCAL_REDIS,
+    )
+    yield svc
+    svc.close()
+
+
+def _plain(url: str) -> str:
+    return normalise_url(url).replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def database_url(services: Services) -> Iterator[str]:
+    """A fresh database for this test session, so runs never collide with other users of the server."""
+    base = make_url(normalise_url(services.database_url))
+    name = f"pipebot_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_plain(services.database_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with psycopg.connect(_plain(services.database_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def secret_key() -> str:
+    return new_key()
+
+
+@pytest.fixture(scope="session")
+def base_env(database_url: str, services: Services, secret_key: str) -> dict[str, str]:
+    """The environment a pipebot process of this test session runs with."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "ANTHROPIC_", "OPENAI_"))}
+    keep.update(PIPEBOT_QUEUE=os.environ["PIPEBOT_QUEUE"], DATABASE_URL=database_url, REDIS_URL=services.redis_url, PIPEBOT_SECRET_KEY=secret_key,
+                PIPEBOT_PUBLIC_URL="http://pipebot.test")
+    keep.pop("DATABASE_URL_OVERRIDE", None)
+    return keep
+
+
+@pytest.fixture(scope="session")
+def _session_ctx(database_url: str, services: Services, secret_key: str) -> Iterator[AppContext]:
+    settings = load_settings(_env_file=None, DATABASE_URL=database_url, REDIS_URL=services.redis_url,
+                             PIPEBOT_SECRET_KEY=secret_key, PIPEBOT_PUBLIC_URL="http://pipebot.test")
+    ctx = AppContext.create(settings, database_url, services.redis_url, settings.secret_keys)
+    upgrade(ctx.engine)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def ctx(_session_ctx: AppContext) -> Iterator[AppContext]:
+    """Empty tables and an empty queue for each test."""
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with _session_ctx.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    from rq import Queue
+
+    from core.runs import QUEUE
+
+    Queue(QUEUE, connection=_session_ctx.redis).empty()
+    stale = list(_session_ctx.redis.scan_iter("pipebot:slack:*", count=500))
+    if stale:  # dedupe claims and stashes of an earlier test must not answer for this one
+        _session_ctx.redis.delete(*stale)
+    yield _session_ctx

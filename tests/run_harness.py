@@ -1,0 +1,114 @@
+"""Fixtures for running pipelines end to end: fake providers, keys, agents, real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from core import agents, pipelines
+from core.agents import AgentDraft
+from core.pipelines import PipelineDraft
+from storage import repos
+from storage.db import transaction
+from tests.fakes.fake_anthropic import FakeAnthropic
+from tests.fakes.fake_openai import FakeOpenAI
+
+HAIKU = "anthropic:claude-haiku-4-5"
+GPT = "openai:gpt-5.4-mini"
+
+
+@pytest.fixture(scope="session")
+def _fake_providers() -> Iterator[tuple[FakeAnthropic, FakeOpenAI]]:
+    a, o = FakeAnthropic().start(), FakeOpenAI().start()
+    yield a, o
+    a.stop()
+    o.stop()
+
+
+@pytest.fixture
+def fake_anthropic(_fake_providers) -> FakeAnthropic:
+    _fake_providers[0].reset()
+    return _fake_providers[0]
+
+
+@pytest.fixture
+def fake_openai(_fake_providers) -> FakeOpenAI:
+    _fake_providers[1].reset()
+    return _fake_providers[1]
+
+
+@pytest.fixture
+def worker_env(base_env, fake_anthropic, fake_openai) -> dict[str, str]:
+    return dict(base_env, ANTHROPIC_BASE_URL=fake_anthropic.url, OPENAI_BASE_URL=fake_openai.url,
+                PIPEBOT_HEARTBEAT_SECONDS="0.5", PIPEBOT_STALE_AFTER_SECONDS="3", PIPEBOT_REAP_SECONDS="1")
+
+
+def with_keys(ctx, team: str, *providers: str) -> None:
+    with transaction(ctx.sessions) as s:
+        for p in providers:
+            repos.set_credential(s, team, p, f"sk-test-{p}-key-0001", ctx.box, "U1")
+
+
+def make_agent(ctx, team: str, name: str, model: str = HAIKU, prompt: str = "", **kw) -> int:
+    with transaction(ctx.sessions) as s:
+        return agents.create(s, team, AgentDraft(name=name, system_prompt=prompt or f"You are {name}.", model=model, **kw), "U1").id
+
+
+def make_pipeline(ctx, team: str, name: str, agent_ids: list[int], **kw) -> int:
+    with transaction(ctx.sessions) as s:
+        return pipelines.create(s, team, PipelineDraft(name=name, agent_ids=agent_ids, **kw), "U1").id
+
+
+def drain(env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A real `pipebot worker --burst` process: runs what is queued, then exits."""
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "worker", "--burst"], env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def kill_hard(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the worker and its work horse (which RQ puts in a process group of its own)."""
+    victims = [psutil.Process(proc.pid)]
+    try:
+        victims += victims[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        pass
+    for p in victims:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait(10)
+    psutil.wait_procs(victims, timeout=10)
+
+
+def stop_worker(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            kill_hard(proc)
+
+
+def wait_until(pred, timeout: float = 30, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")

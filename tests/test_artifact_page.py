@@ -1,0 +1,550 @@
+"""The artifact page shows untrusted model output: it must be inert and readable.
+
+Unit tests check the generated HTML/Markdown; the browser test loads the page
+in real headless Chromium (Debian's, via Playwright) and checks that nothing
+executed, then saves phone-sized screenshots under /tmp for a human look.
+"""
+
+from __future__ import annotations
+
+import copy
+import html as html_mod
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    from tests import browser as browser_helpers
+except ImportError:  # tests/ not importable as a package (plain `pytest` without rootdir on sys.path)
+    import browser as browser_helpers  # type: ignore[no-redef]
+
+from bot.artifact_page import (
+    CSP,
+    META_CSP,
+    SECURITY_HEADERS,
+    format_duration,
+    format_tokens,
+    format_usd,
+    render_artifact_html,
+    render_artifact_markdown,
+    render_markdown_safe,
+    render_not_found_html,
+)
+
+# Everything an attacker might get a model (or a pipeline/agent name) to emit.
+HOSTILE = [
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    '"><svg onload=window.__pwned=1>',
+    "'><iframe srcdoc='<script>parent.__pwned=1</script>'>",
+    "<a href=\"javascript:window.__pwned=1\">click</a>",
+    "</textarea></title></style><script>window.__pwned=1</script>",
+    "<details open ontoggle=window.__pwned=1>",
+    "<body onload=window.__pwned=1>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=window.__pwned=1>",
+]
+HOSTILE_MD = [
+    "[x](javascript:window.__pwned=1)",
+    "[y](JaVaScRiPt:window.__pwned=1)",
+    "[z](java&#x09;script:window.__pwned=1)",
+    "<javascript:window.__pwned=1>",
+    "[v](vbscript:msgbox(1))",
+    "[d](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "![i](javascript:window.__pwned=1)",
+    '[t](https://ok.example "x\\" onmouseover=\\"window.__pwned=1")',
+    "![remote](https://tracker.example/pixel.png)",
+]
+ALL_HOSTILE = "\n\n".join(HOSTILE + HOSTILE_MD)
+
+URLS = dict(
+    slack_thread_url="https://acme.slack.com/archives/C1/p1700000000000100",
+    json_url="/artifacts/0b5c7d0e-8d5b-4c59-9d0a-1a2b3c4d5e6f.json?s=sig",
+    markdown_url="/artifacts/0b5c7d0e-8d5b-4c59-9d0a-1a2b3c4d5e6f.md?s=sig",
+)
+
+
+def make_artifact(**overrides: Any) -> dict[str, Any]:
+    """A realistic two-step artifact in the shape the run executor writes."""
+    art: dict[str, Any] = {
+        "version": 1,
+        "run_id": "0b5c7d0e-8d5b-4c59-9d0a-1a2b3c4d5e6f",
+        "team_id": "T1",
+        "status": "succeeded",
+        "pipeline": {"id": 12, "name": "Weekly digest"},
+        "input": "Summarise this week's #eng channel",
+        "output": (
+            "# Weekly digest\n\nShipped **billing v2** ([PR](https://github.com/acme/app/pull/123)).\n\n"
+            "| Risk | Owner | Severity |\n|:--|:-:|--:|\n| API deprecation | Ana | High |\n\n"
+            "~~old plan~~ new plan\n\n```python\nprint('hi')\n```\n"
+        ),
+        "requested_by": "U123ABC",
+        "created_at": "2026-11-24T10:00:00+00:00",
+        "started_at": "2026-11-24T10:00:00+00:00",
+        "finished_at": "2026-11-24T10:00:03.400000+00:00",
+        "duration_ms": 3400,
+        "cost_usd": "0.001234",
+        "models": ["anthropic:claude-haiku-4-5", "openai:gpt-5-mini"],
+        "usage": {"input_tokens": 1520, "output_tokens": 812, "cache_read_tokens": 64, "cache_write_tokens": 0},
+        "slack": {"channel_id": "C1", "thread_ts": "1700000000.000100", "thread_url": URLS["slack_thread_url"]},
+        "error": None,
+        "steps": [
+            {
+                "position": 1,
+                "status": "succeeded",
+                "agent": {
+                    "id": 3,
+                    "name": "Summariser",
+                    "system_prompt": "You summarise Slack channels.",
+                    "model": "anthropic:claude-haiku-4-5",
+                    "temperature": None,
+                    "max_output_tokens": 1024,
+                },
+                "model": "anthropic:claude-haiku-4-5",
+                "model_display": "Claude Haiku 4.5",
+                "input": "Summarise this week's #eng channel",
+                "output": "Draft: billing v2 shipped.",
+                "usage": {"input_tokens": 1000, "output_tokens": 500},
+                "raw_usage": {"input_tokens": 1000, "output_tokens": 500},
+                "cost_usd": "0.0008",
+                "price_version": "2026-11-01",
+                "latency_ms": 1850,
+                "error": None,
+            },
+            {
+                "position": 2,
+                "status": "succeeded",
+                "agent": {
+                    "id": 4,
+                    "name": "Editor",
+                    "system_prompt": "Polish the draft.",
+                    "model": "openai:gpt-5-mini",
+                    "temperature": 0.3,
+                    "max_output_tokens": 2048,
+                },
+                "model": "openai:gpt-5-mini",
+                "model_display": "GPT-5 mini",
+                "input": "Draft: billing v2 shipped.",
+                "output": "Final: billing v2 shipped.",
+                "usage": {"input_tokens": 520, "output_tokens": 312},
+                "cost_usd": None,
+                "latency_ms": 1550,
+                "error": None,
+            },
+        ],
+    }
+    art.update(overrides)
+    return art
+
+
+def hostile_artifact() -> dict[str, Any]:
+    """Every free-text field carries every hostile string."""
+    art = make_artifact(status="failed", output="Result:\n\n" + ALL_HOSTILE, input=ALL_HOSTILE, requested_by=HOSTILE[2])
+    art["pipeline"]["name"] = "Digest " + HOSTILE[0] + HOSTILE[2]
+    art["error"] = {"kind": "rate_limit" + HOSTILE[1], "message": "429 " + ALL_HOSTILE, "step": 2}
+    art["models"] = [HOSTILE[2]]
+    for step in art["steps"]:
+        step["agent"]["name"] = "Agent " + HOSTILE[2] + HOSTILE[0]
+        step["agent"]["system_prompt"] = ALL_HOSTILE
+        step["model_display"] = HOSTILE[1]
+        step["input"] = ALL_HOSTILE
+        step["output"] = ALL_HOSTILE
+    art["steps"][1]["status"] = "failed"
+    art["steps"][1]["error"] = {"kind": HOSTILE[0], "message": HOSTILE[1]}
+    return art
+
+
+def _body(page: str) -> str:
+    return page.split("<body>", 1)[1]
+
+
+class _Tags(HTMLParser):
+    """Collect (tag, attrs) the way a browser tokenizer would see them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def _tags(markup: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    parser = _Tags()
+    parser.feed(markup)
+    parser.close()
+    return parser.tags
+
+
+def assert_inert(markup: str) -> None:
+    """No script-capable tag, no on* attribute, no script URL in any URL attribute."""
+    allowed = {"html", "head", "meta", "title", "link", "style", "body", "main", "header", "nav", "section",
+               "footer", "div", "p", "span", "strong", "em", "s", "code", "pre", "a", "h1", "h2", "h3", "h4",
+               "h5", "h6", "ul", "ol", "li", "blockquote", "hr", "br", "table", "thead", "tbody", "tr", "th",
+               "td", "dl", "dt", "dd", "details", "summary", "time", "img"}
+    styles = 0
+    for tag, attrs in _tags(markup):
+        assert tag in allowed, tag
+        styles += tag == "style"
+        for name, value in attrs:
+            assert not name.startswith("on"), (tag, name)
+            assert name not in ("style", "srcdoc", "formaction", "action"), (tag, name)
+            if name in ("href", "src"):
+                v = re.sub(r"[\x00-\x20]", "", value or "").lower()
+                assert not v.startswith(("javascript:", "vbscript:", "data:text")), (tag, value)
+                if tag == "img":
+                    assert v.startswith("data:image/"), value
+    assert styles <= 1
+
+
+# --------------------------------------------------------------------------- #
+# HTML: escaping
+# --------------------------------------------------------------------------- #
+
+
+def test_no_markup_from_artifact_survives() -> None:
+    page = render_artifact_html(hostile_artifact(), **URLS)
+    body = _body(page)
+    assert_inert(page)
+    for tag in ("<script", "<img", "<svg", "<iframe", "<math", "<body", "<style", "<textarea"):
+        assert tag not in body.lower(), tag
+    # The hostile text is shown, escaped, not dropped.
+    assert html_mod.escape(HOSTILE[0]) in body
+    assert html_mod.escape("<img src=x onerror=") in body
+    assert "&lt;script&gt;" in page.split("<title>", 1)[1].split("</title>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["output", "input", "pipeline", "requested_by", "error_message", "error_kind", "agent_name",
+     "system_prompt", "step_input", "step_output", "step_error", "model_display", "models"],
+)
+def test_each_field_is_escaped(field: str) -> None:
+    marker = '<script>window.__pwned="FIELD"</script><img src=x onerror=alert(1)>"><svg onload=alert(1)>'
+    art = make_artifact()
+    step = art["steps"][0]
+    if field == "pipeline":
+        art["pipeline"]["name"] = marker
+    elif field == "error_message":
+        art["error"] = {"kind": "provider_error", "message": marker, "step": 1}
+    elif field == "error_kind":
+        art["error"] = {"kind": marker, "message": "boom"}
+    elif field == "agent_name":
+        step["agent"]["name"] = marker
+    elif field == "system_prompt":
+        step["agent"]["system_prompt"] = marker
+    elif field == "step_input":
+        step["input"] = marker
+    elif field == "step_output":
+        step["output"] = marker
+    elif field == "step_error":
+        step["error"] = {"kind": marker, "message": marker}
+    elif field == "model_display":
+        step["model_display"] = marker
+    elif field == "models":
+        art["models"] = [marker]
+        step["model"] = marker
+    else:
+        art[field] = marker
+    page = render_artifact_html(art, **URLS)
+    body = _body(page)
+    assert "<script" not in body and "<img" not in body and "<svg" not in body
+    assert "&lt;script&gt;" in body
+    assert_inert(page)
+
+
+def test_javascript_links_are_not_clickable() -> None:
+    out = render_markdown_safe("\n\n".join(HOSTILE_MD))
+    hrefs = re.findall(r'href="([^"]*)"', out)
+    srcs = re.findall(r'src="([^"]*)"', out)
+    for url in hrefs + srcs:
+        scheme = url.split(":", 1)[0].lower() if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", url) else ""
+        assert scheme in ("", "http", "https", "mailto"), url
+    assert "javascript:" not in "".join(hrefs + srcs).lower()
+    # Refused links are left as their (escaped) source text.
+    assert "[x](javascript:window.__pwned=1)" in out
+    # The title attribute cannot break out into an event handler.
+    assert_inert(out)
+    assert 'title="x&quot; onmouseover=&quot;window.__pwned=1"' in out
+
+
+def test_markdown_features_and_link_hardening() -> None:
+    out = render_markdown_safe(make_artifact()["output"] + "\n![remote](https://tracker.example/p.png)\n<b>raw</b>")
+    assert "<h1>Weekly digest</h1>" in out
+    assert "<strong>billing v2</strong>" in out
+    assert "<table>" in out and "<s>old plan</s>" in out
+    assert '<code class="language-python">' in out
+    assert 'href="https://github.com/acme/app/pull/123" rel="nofollow noopener noreferrer ugc"' in out
+    # Table alignment is a class, not style= (the hash-based CSP blocks style attributes).
+    assert "style=" not in out and 'class="al-center"' in out and 'class="al-right"' in out
+    # Remote images become links: nothing is fetched from third parties.
+    assert "<img" not in out and 'href="https://tracker.example/p.png"' in out
+    assert "&lt;b&gt;raw&lt;/b&gt;" in out
+
+
+def test_inline_data_images_allowed_but_not_svg() -> None:
+    png = "data:image/png;base64,iVBORw0KGgo="
+    out = render_markdown_safe(f"![dot]({png}) ![svg](data:image/svg+xml;base64,PHN2Zz4=)")
+    assert f'<img src="{png}" alt="dot">' in out
+    assert "image/svg" not in re.sub(r"\[svg\]\([^)]*\)", "", out)  # left as text, not rendered
+
+
+def test_slack_thread_link_only_for_http_urls() -> None:
+    page = render_artifact_html(make_artifact(), **{**URLS, "slack_thread_url": "javascript:alert(1)"})
+    assert "javascript:" not in page
+    assert "Open in Slack" not in page
+    # None falls back to the artifact's own https thread URL.
+    page = render_artifact_html(make_artifact(), **{**URLS, "slack_thread_url": None})
+    assert f'href="{URLS["slack_thread_url"]}"' in page
+    art = make_artifact(slack={"thread_url": "javascript:alert(1)"})
+    page = render_artifact_html(art, **{**URLS, "slack_thread_url": None})
+    assert "javascript:" not in page and "Open in Slack" not in page
+
+
+# --------------------------------------------------------------------------- #
+# HTML: content, structure, tolerance
+# --------------------------------------------------------------------------- #
+
+
+def test_page_content_and_structure() -> None:
+    page = render_artifact_html(make_artifact(), **URLS)
+    assert page.startswith("<!doctype html>")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "prefers-color-scheme:dark" in page
+    assert "<script" not in page.lower()
+    assert "<title>Weekly digest · 2026-11-24 10:00 UTC · pipebot</title>" in page
+    for text in (
+        "Weekly digest", "U123ABC", "Succeeded", "$0.0012", "Claude Haiku 4.5", "GPT-5 mini",
+        "anthropic:claude-haiku-4-5", "2,332 (1,520 in · 812 out · 64 cache read)", "3.4 s",
+        "2026-11-24 10:00 UTC", "Summariser", "Editor", "$0.0008", "1.9 s", "Draft: billing v2 shipped.",
+        "Final: billing v2 shipped.", "You summarise Slack channels.", "0b5c7d0e-8d5b-4c59-9d0a-1a2b3c4d5e6f",
+    ):
+        assert text in page, text
+    assert page.count("<details") >= 2 + 2 * 2  # each step, its input and its system prompt
+    assert f'href="{html_mod.escape(URLS["json_url"])}"' in page
+    assert f'href="{html_mod.escape(URLS["markdown_url"])}" download' in page
+    assert "Download as Markdown" in page and "Open in Slack" in page
+    assert 'datetime="2026-11-24T10:00:00+00:00"' in page
+
+
+def test_failed_run_shows_error_and_opens_failed_step() -> None:
+    art = make_artifact(status="failed", output=None, cost_usd=None)
+    art["error"] = {"kind": "rate_limit", "message": "Anthropic said 429 after 5 retries", "step": 2}
+    art["steps"][1].update(status="failed", output=None, error={"kind": "rate_limit", "message": "429"})
+    page = render_artifact_html(art, **URLS)
+    assert "Run failed: rate_limit" in page
+    assert "At step 2 (Editor)" in page
+    assert "Anthropic said 429 after 5 retries" in page
+    assert "No output: the run failed before producing one." in page
+    assert '<details class="step" open>' in page
+    assert page.count('<details class="step" open>') == 1
+    # Unknown cost is a dash, never "$0".
+    assert re.search(r"<dt>Cost</dt><dd>—</dd>", page)
+
+
+@pytest.mark.parametrize(
+    "art",
+    [
+        {},
+        {"version": 1},
+        {"pipeline": None, "steps": None, "usage": None, "slack": None, "error": None},
+        {"pipeline": "Old style name", "steps": [{"output": "x"}, "junk", None], "models": "not-a-list"},
+        {"steps": [{"agent": None, "usage": "bad", "cost_usd": "abc", "latency_ms": "n/a", "position": "x"}]},
+        {"created_at": "not a date", "duration_ms": -5, "cost_usd": -1, "usage": {"input_tokens": "7"}},
+        {"error": "plain string error", "status": "weird<status>"},
+    ],
+)
+def test_missing_or_odd_keys_are_tolerated(art: dict[str, Any]) -> None:
+    page = render_artifact_html(art, slack_thread_url=None, json_url="/a.json", markdown_url="/a.md")
+    assert "<h1>" in page and "</html>" in page
+    assert "<script" not in page
+    md = render_artifact_markdown(art)
+    assert md.startswith("# ")
+
+
+def test_usage_and_models_derived_from_steps_for_old_artifacts() -> None:
+    art = make_artifact()
+    del art["usage"], art["models"], art["duration_ms"]
+    page = render_artifact_html(art, **URLS)
+    assert "2,332 (1,520 in · 812 out)" in page
+    assert "Claude Haiku 4.5" in page and "GPT-5 mini" in page
+    assert "3.4 s" in page  # from started_at / finished_at
+
+
+def test_csp_constants() -> None:
+    for directive in ("default-src 'none'", "script-src 'none'", "base-uri 'none'", "form-action 'none'", "img-src data:"):
+        assert directive in CSP and directive in META_CSP
+    assert "frame-ancestors 'none'" in CSP
+    assert "frame-ancestors" not in META_CSP  # ignored (and logged) in <meta>
+    assert "unsafe-inline" not in CSP and "style-src 'sha256-" in CSP
+    assert SECURITY_HEADERS["Content-Security-Policy"] == CSP
+    assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer"
+    page = render_artifact_html(make_artifact(), **URLS)
+    assert f'content="{html_mod.escape(META_CSP)}"' in page
+    assert ' style="' not in _body(page)  # inline style attributes would be blocked by the CSP
+
+
+def test_not_found_page() -> None:
+    page = render_not_found_html()
+    assert page.startswith("<!doctype html>") and "<script" not in page.lower()
+    assert "doesn't work" in page and 'name="robots" content="noindex, nofollow"' in page
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("0.0123", "$0.0123"), ("0.001234", "$0.0012"), (None, "—"), ("", "—"), ("abc", "—"), ("0", "$0.00"),
+     ("12.5", "$12.50"), ("1234.5", "$1,234.50"), ("0.0000123", "$0.000012"), ("1e-12", "<$0.000001"), (0.5, "$0.5000")],
+)
+def test_format_usd(value: Any, expected: str) -> None:
+    assert format_usd(value) == expected
+
+
+def test_format_duration_and_tokens() -> None:
+    assert format_duration(850) == "850 ms"
+    assert format_duration(1234) == "1.2 s"
+    assert format_duration(125_000) == "2 min 05 s"
+    assert format_duration(3_720_000) == "1 h 02 min"
+    assert format_duration(None) == "—"
+    assert format_tokens(1234567) == "1,234,567" and format_tokens(None) == "—"
+
+
+# --------------------------------------------------------------------------- #
+# Markdown export
+# --------------------------------------------------------------------------- #
+
+
+def test_markdown_export_content() -> None:
+    md = render_artifact_markdown(make_artifact())
+    assert md.startswith("# Weekly digest\n")
+    assert "| Cost | $0.0012 |" in md
+    assert "| Run by | `U123ABC` |" in md
+    assert "Claude Haiku 4.5 (`anthropic:claude-haiku-4-5`)" in md
+    assert "| Slack thread | <https://acme.slack.com/archives/C1/p1700000000000100> |" in md
+    assert "## Output\n\n# Weekly digest\n" in md  # model output verbatim
+    assert "### Step 1: Summariser" in md and "### Step 2: Editor" in md
+    assert "- Cost: —" in md  # step 2's price unknown
+    assert "```text\nSummarise this week's #eng channel\n```" in md
+
+
+def test_markdown_export_is_well_formed_when_hostile() -> None:
+    art = hostile_artifact()
+    art["pipeline"]["name"] = "A | B\nC ``` D"
+    art["input"] = "contains ``` a fence\n````\nand more"
+    md = render_artifact_markdown(art)
+    # Metadata table stays one row per line with escaped pipes.
+    assert "| Pipeline | A \\| B C \\`\\`\\` D |" in md
+    # The input fence is longer than any backtick run inside it.
+    assert "`````text\ncontains ``` a fence\n````\nand more\n`````" in md
+    # Rendering the export itself with the safe renderer produces no live markup.
+    rendered = render_markdown_safe(md)
+    assert "<script" not in rendered and "<img" not in rendered
+    assert_inert(rendered)
+    assert "## Error" in md and "rate\\_limit" in md
+
+
+def test_markdown_export_failed_run() -> None:
+    art = make_artifact(status="failed", output="")
+    art["error"] = {"kind": "auth", "message": "Anthropic key rejected", "step": 1}
+    md = render_artifact_markdown(art)
+    assert "**auth** (step 1)" in md and "Anthropic key rejected" in md and "_No output._" in md
+
+
+# --------------------------------------------------------------------------- #
+# Real browser
+# --------------------------------------------------------------------------- #
+
+SCREENSHOT_DIR = Path("/tmp/pipebot-artifact-screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    exe = browser_helpers.ensure_chromium()  # installs Debian's chromium if missing and we are root
+    if exe is None:
+        pytest.skip("Chromium is missing and could not be installed: run scripts/install-chromium.sh as root")
+    with browser_helpers.browser_session(exe) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def served() -> Any:
+    pages = {
+        "/hostile": render_artifact_html(hostile_artifact(), **URLS),
+        "/ok": render_artifact_html(make_artifact(), **URLS),
+        "/notfound": render_not_found_html(),
+    }
+    with browser_helpers.serve_html(pages, SECURITY_HEADERS) as base:
+        yield base
+
+
+PWNED = "JSON.stringify({p: typeof window.__pwned, alerted: typeof window.__alerted})"
+
+
+@pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "escaping-only"])
+def test_hostile_artifact_is_inert_in_chromium(browser: Any, served: str, bypass_csp: bool) -> None:
+    report = browser.open(served + "hostile", bypass_csp=bypass_csp, click_links=True, evaluate=PWNED)
+    assert report.status == 200
+    assert report.evaluated == '{"p":"undefined","alerted":"undefined"}'
+    assert report.dialogs == []
+    assert report.page_errors == []
+    assert report.scripts_ran == []
+    assert report.script_elements == 0 and report.inline_handlers == [] and report.javascript_links == []
+    assert set(report.link_protocols) <= {"http:", "https:", "mailto:"}
+    assert report.console_errors == []  # incl. no CSP violations: our own stylesheet passes the hash
+    # Only the page itself was fetched: no remote images, no script, no iframe.
+    assert all(u.startswith(served) for u in report.requests), report.requests
+    # Clicking every link only ever navigates to http(s) URLs.
+    assert report.clicked_navigations, "links were clicked"
+    assert all(u.startswith(("http://", "https://")) for u in report.clicked_navigations), report.clicked_navigations
+    assert "Digest <script>window.__pwned=1</script>" in report.title
+    assert "<script>window.__pwned=1</script>" in report.text
+    assert "[x](javascript:window.__pwned=1)" in report.text
+
+
+def test_page_renders_on_a_phone(browser: Any, served: str) -> None:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    light = browser.open(served + "ok", screenshot=str(SCREENSHOT_DIR / "artifact-mobile.png"))
+    assert light.title == "Weekly digest · 2026-11-24 10:00 UTC · pipebot"
+    assert "Weekly digest" in light.text and "Final: billing v2 shipped." not in light.text  # steps collapsed
+    assert "Claude Haiku 4.5" in light.text
+    assert light.console_errors == [] and light.scripts_ran == []
+    # The page fits the phone: nothing forces horizontal scrolling of the whole page.
+    width = browser_page_width(browser, served + "ok")
+    assert width <= 390, width
+    dark = browser.open(
+        served + "ok", color_scheme="dark", screenshot=str(SCREENSHOT_DIR / "artifact-mobile-dark.png"), full_page=False
+    )
+    assert dark.console_errors == []
+    hostile = browser.open(
+        served + "hostile", screenshot=str(SCREENSHOT_DIR / "artifact-hostile-mobile.png"), full_page=False
+    )
+    assert hostile.console_errors == []
+    nf = browser.open(served + "notfound", screenshot=str(SCREENSHOT_DIR / "notfound-mobile.png"))
+    assert "doesn't work" in nf.text and nf.console_errors == []
+    for name in ("artifact-mobile.png", "artifact-mobile-dark.png", "artifact-hostile-mobile.png"):
+        assert (SCREENSHOT_DIR / name).stat().st_size > 10_000
+
+
+def browser_page_width(browser: Any, url: str) -> int:
+    report = browser.open(url, evaluate="document.documentElement.scrollWidth", settle_ms=0)
+    return int(report.evaluated)
+
+
+def test_styles_apply_under_csp(browser: Any, served: str) -> None:
+    """If the CSP style hash were wrong the page would be unstyled (and log an error)."""
+    report = browser.open(
+        served + "ok",
+        evaluate="getComputedStyle(document.querySelector('.wrap')).maxWidth",
+        settle_ms=0,
+    )
+    assert report.evaluated == "768px"  # 48rem
+    assert report.console_errors == []
+
+
+def test_copy_is_not_mutated() -> None:
+    art = make_artifact()
+    before = copy.deepcopy(art)
+    render_artifact_html(art, **URLS)
+    render_artifact_markdown(art)
+    assert art == before

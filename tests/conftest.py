@@ -30,6 +30,7 @@ from storage.secrets import new_key
 
 LOCAL_PG = os.environ.get("TEST_LOCAL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LOCAL_REDIS = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
+SESSION_LOCK = "pipebot:test-session"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,26 +64,60 @@ def database_url(services: Services) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _with_db(url: str, db: int) -> str:
+    """``url`` pointed at Redis database ``db``: a path for redis://, a query for unix://."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query), db=str(db))
+        return f"unix://{parts.path}?{urlencode(query)}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(scope="session")
+def redis_url(services: Services) -> Iterator[str]:
+    """A Redis database of this session's own (1-15, claimed with a key in it), so a test
+    may empty it without touching another session's queues, claims or stashes."""
+    import redis
+
+    token = uuid.uuid4().hex
+    for db in range(1, 16):
+        url = _with_db(services.redis_url, db)
+        client = redis.Redis.from_url(url)
+        if client.set(SESSION_LOCK, token, nx=True, ex=4 * 3600):
+            client.flushdb()
+            client.set(SESSION_LOCK, token, ex=4 * 3600)
+            yield url
+            if client.get(SESSION_LOCK) == token.encode():
+                client.flushdb()
+            client.close()
+            return
+        client.close()
+    raise RuntimeError("every Redis database 1-15 is held by another test session; "
+                       "delete the key pipebot:test-session where a session died")
+
+
 @pytest.fixture(scope="session")
 def secret_key() -> str:
     return new_key()
 
 
 @pytest.fixture(scope="session")
-def base_env(database_url: str, services: Services, secret_key: str) -> dict[str, str]:
+def base_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
     """The environment a pipebot process of this test session runs with."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "ANTHROPIC_", "OPENAI_"))}
-    keep.update(PIPEBOT_QUEUE=os.environ["PIPEBOT_QUEUE"], DATABASE_URL=database_url, REDIS_URL=services.redis_url, PIPEBOT_SECRET_KEY=secret_key,
+    keep.update(PIPEBOT_QUEUE=os.environ["PIPEBOT_QUEUE"], DATABASE_URL=database_url, REDIS_URL=redis_url, PIPEBOT_SECRET_KEY=secret_key,
                 PIPEBOT_PUBLIC_URL="http://pipebot.test")
     keep.pop("DATABASE_URL_OVERRIDE", None)
     return keep
 
 
 @pytest.fixture(scope="session")
-def _session_ctx(database_url: str, services: Services, secret_key: str) -> Iterator[AppContext]:
-    settings = load_settings(_env_file=None, DATABASE_URL=database_url, REDIS_URL=services.redis_url,
+def _session_ctx(database_url: str, redis_url: str, secret_key: str) -> Iterator[AppContext]:
+    settings = load_settings(_env_file=None, DATABASE_URL=database_url, REDIS_URL=redis_url,
                              PIPEBOT_SECRET_KEY=secret_key, PIPEBOT_PUBLIC_URL="http://pipebot.test")
-    ctx = AppContext.create(settings, database_url, services.redis_url, settings.secret_keys)
+    ctx = AppContext.create(settings, database_url, redis_url, settings.secret_keys)
     upgrade(ctx.engine)
     yield ctx
     ctx.close()
@@ -99,7 +134,10 @@ def ctx(_session_ctx: AppContext) -> Iterator[AppContext]:
     from core.runs import QUEUE
 
     Queue(QUEUE, connection=_session_ctx.redis).empty()
-    stale = list(_session_ctx.redis.scan_iter("pipebot:slack:*", count=500))
-    if stale:  # dedupe claims and stashes of an earlier test must not answer for this one
-        _session_ctx.redis.delete(*stale)
+    # dedupe claims and stashes of an earlier test must not answer for this one; the
+    # database is this session's own, so only the lock that says so is kept
+    token = _session_ctx.redis.get(SESSION_LOCK)
+    _session_ctx.redis.flushdb()
+    if token:
+        _session_ctx.redis.set(SESSION_LOCK, token, ex=4 * 3600)
     yield _session_ctx

@@ -8,7 +8,7 @@ import logging
 from core.context import AppContext, secret_keys
 from core.events import RedisEventReporter
 from core.executor import execute
-from core.reporter import Reporter, RunOutcome
+from core.reporter import DeferredReporter, Reporter, RunOutcome, SafeReporter
 from core.settings import ConfigError, load_settings
 
 log = logging.getLogger(__name__)
@@ -34,19 +34,15 @@ def context() -> AppContext:
     return _ctx
 
 
-def reporters_for(ctx: AppContext, team_id: str, run_id: str) -> list[Reporter]:
-    from bot.slack_reporter import slack_reporter_for  # preloaded by the worker before it forks
+def reporters_for(ctx: AppContext) -> list[Reporter]:
+    """Redis events for `pipebot run` and the web; the Slack thread when the run has one
+    (built from the claimed run, see core.reporter.DeferredReporter)."""
+    from bot.slack_reporter import slack_reporter_from_info  # preloaded by the worker before it forks
 
-    reporters: list[Reporter] = [RedisEventReporter(ctx.redis)]
-    slack = slack_reporter_for(ctx, team_id, run_id)
-    if slack is not None:
-        reporters.append(slack)
-    return reporters
+    return [RedisEventReporter(ctx.redis), DeferredReporter(lambda info: slack_reporter_from_info(ctx, info))]
 
 
 def execute_run_job(team_id: str, run_id: str) -> str | None:
-    from core.reporter import SafeReporter
-
     ctx = context()
-    outcome: RunOutcome | None = execute(ctx, team_id, run_id, SafeReporter(*reporters_for(ctx, team_id, run_id)))
+    outcome: RunOutcome | None = execute(ctx, team_id, run_id, SafeReporter(*reporters_for(ctx)))
     return outcome.status if outcome else None

@@ -319,17 +319,30 @@ class SlackRunReporter:
 
 
 def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter | None:
-    """The reporter for a run that has a Slack thread, or None (CLI runs, Slack not configured).
-
-    Called by the RQ job (bot/jobs.py) in the work horse; the client comes from
-    bot.slack_client.client_for, so multi-workspace installs use each workspace's token.
-    """
+    """The reporter for a run that has a Slack thread, or None (CLI runs, Slack not configured)."""
     with transaction(ctx.sessions) as s:
         run = repos.get_run(s, team_id, run_id)
-        if run is None or not run.channel_id or not run.thread_ts:
+        if run is None:
             return None
-        channel_id, thread_ts = run.channel_id, run.thread_ts
-        requested_by, recipient_team = run.requested_by, run.recipient_team_id or team_id
+        channel_id, thread_ts, requested_by, recipient_team = (run.channel_id, run.thread_ts, run.requested_by,
+                                                               run.recipient_team_id)
+    return _reporter(ctx, team_id, run_id, channel_id, thread_ts, requested_by, recipient_team)
+
+
+def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
+    """The same, from the run as the executor read it when it claimed the run: the RQ job
+    (bot/jobs.py) builds its reporter this way, without another database round trip."""
+    return _reporter(ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by,
+                     info.recipient_team_id)
+
+
+def _reporter(ctx: AppContext, team_id: str, run_id: str, channel_id: str | None, thread_ts: str | None,
+              requested_by: str | None, recipient_team: str | None) -> Reporter | None:
+    """Called in the work horse; the client comes from bot.slack_client.client_for, so
+    multi-workspace installs use each workspace's token."""
+    if not channel_id or not thread_ts:
+        return None
+    recipient_team = recipient_team or team_id
     try:
         from bot.slack_client import client_for
 

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 
 from core.context import AppContext
 from core.runs import QUEUE, reap_stale_runs
@@ -27,16 +27,20 @@ def preload() -> None:
 
     import bot.jobs  # noqa: F401
     import bot.slack_reporter  # noqa: F401
+    import core.permalinks  # noqa: F401
     import providers.registry  # noqa: F401
 
 
 def warm_up(ctx: AppContext) -> None:
-    """Compile the executor's statements and open nothing that survives: every forked horse
-    inherits the compiled-statement cache instead of rebuilding it per job."""
+    """Compile the executor's statements and stream a canned reply through each provider,
+    opening nothing that survives: every forked horse inherits the compiled-statement
+    cache, the TLS context and the SDKs' validators instead of rebuilding them per job."""
     import uuid
 
     from core.executor import warm_statements
+    from providers.warmup import warm_providers
 
+    warm_providers()
     try:
         warm_statements(ctx, "__warmup__", uuid.uuid4())
     except Exception:  # noqa: BLE001 - only an optimisation
@@ -56,7 +60,10 @@ def start_reaper(ctx: AppContext, stop: threading.Event, every: float = REAP_EVE
     return t
 
 
-def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None) -> int:
+def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None, fork: bool = True) -> int:
+    """Work the queue. ``fork``: a work horse per job (rq.Worker, RQ's default, isolates each
+    run); else jobs run in this process (rq.SimpleWorker), which keeps the warm database pool
+    and the providers' keep-alive connections from one run to the next."""
     preload()
     from bot import jobs
 
@@ -67,7 +74,8 @@ def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None)
     if not burst:
         start_reaper(ctx, stop)
     ctx.engine.dispose()  # nothing pooled crosses the fork
-    worker = Worker([Queue(QUEUE, connection=ctx.redis)], connection=ctx.redis, name=name,
+    worker_class = Worker if fork else SimpleWorker
+    worker = worker_class([Queue(QUEUE, connection=ctx.redis)], connection=ctx.redis, name=name,
                     maintenance_interval=60)
     try:
         ok = worker.work(burst=burst, logging_level="INFO", with_scheduler=False)

@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from core import agents as agents_mod
 from core.context import AppContext
-from core.credentials import base_url, effective_key
+from core.credentials import base_url, deployment_key, effective_key
 from core.errors import RunRejected
 from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs import HEARTBEAT_S, RUN_TIME_LIMIT_S, STALE_AFTER_S
@@ -33,7 +33,7 @@ from providers.registry import PROVIDER_NAMES, get_provider, parse_model_ref
 from providers.types import ChatRequest, Done, Message, TextDelta, TextPart, ToolResult, Usage
 from storage import repos
 from storage.db import transaction
-from storage.models import Artifact, Run, RunStep
+from storage.models import Agent, Artifact, Pipeline, PipelineStep, ProviderCredential, Run, RunStep
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,114 @@ class _StepCall:
     rounds: int = 0
 
 
-def _claim(ctx: AppContext, team_id: str, run_id: uuid.UUID) -> bool:
-    """Take the run if it is queued, or running with a dead heartbeat. One winner, ever."""
+_CLAIM = text(
+    "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
+    "started_at = coalesce(started_at, now()) "
+    "WHERE team_id = :t AND id = :id AND (status = 'queued' OR "
+    "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) "
+    "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id")
+
+
+@dataclass
+class _Start:
+    """What a claimed run needs, read in the transaction that claims it."""
+
+    info: RunInfo
+    plan: list[_Plan]
+    done: dict[int, Any]  # position -> (output, cost_usd) of steps an earlier attempt finished
+    budget: Decimal | None
+    keys: dict[str, str | None]
+    problem: RunRejected | None = None
+    first: _StepStart | None = None  # the first pending step, already recorded as running
+
+
+@dataclass
+class _StepStart:
+    step_id: int
+    snap: dict[str, Any]
+    provider_id: str
+    key: str | None
+
+
+def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | None:
+    """Take the run (if queued, or running with a dead heartbeat: one winner, ever) and read
+    its pipeline, agents, finished steps and keys in the same transaction; when nothing
+    stands in the way, the first pending step is recorded as running there too. A forked
+    work horse pays a round trip per statement, so a run's bookkeeping is kept to a few."""
     with transaction(ctx.sessions) as s:
-        row = s.execute(text(
-            "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
-            "started_at = coalesce(started_at, now()) "
-            "WHERE team_id = :t AND id = :id AND (status = 'queued' OR "
-            "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) RETURNING id"),
-            {"t": team_id, "id": run_id, "stale": STALE_AFTER_S}).first()
-    return row is not None
+        run = s.execute(_CLAIM, {"t": team_id, "id": rid, "stale": STALE_AFTER_S}).mappings().first()
+        if run is None:
+            return None
+        done = {r.position: r for r in s.execute(
+            select(RunStep.position, RunStep.output, RunStep.cost_usd)
+            .where(RunStep.run_id == rid, RunStep.status == "succeeded"))}
+        rows = s.execute(
+            select(Pipeline.budget_usd, PipelineStep.position, PipelineStep.agent_id, PipelineStep.agent_name, Agent)
+            .select_from(Pipeline)
+            .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
+            .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
+            .where(Pipeline.team_id == team_id, Pipeline.id == run["pipeline_id"])
+            .order_by(PipelineStep.position)).all() if run["pipeline_id"] is not None else []
+        stored = dict(s.execute(select(ProviderCredential.provider, ProviderCredential.ciphertext)
+                                .where(ProviderCredential.team_id == team_id)).tuples().all())
+        keys = {p: (ctx.box.decrypt(stored[p]) if p in stored else None) or deployment_key(ctx, p)
+                for p in PROVIDER_NAMES}
+        plan, agents = [], {}
+        for row in rows:
+            if row.position is None:  # a pipeline without steps
+                continue
+            agent = row.Agent if row.agent_id is not None else None
+            plan.append(_Plan(row.position, agent.id if agent else None, agent.name if agent else row.agent_name,
+                              agent.model if agent else ""))
+            if agent is not None:
+                agents[row.position] = agent
+        info = RunInfo(
+            run_id=str(rid), team_id=team_id, pipeline_name=run["pipeline_name"], input=run["input"],
+            requested_by=run["requested_by"], source=run["source"], channel_id=run["channel_id"],
+            thread_ts=run["thread_ts"], recipient_team_id=run["recipient_team_id"],
+            steps=[StepPlan(p.position, p.agent_name, p.model, _display(p.model)) for p in plan],
+            resumed_from=len(done),
+        )
+        start = _Start(info, plan, done, rows[0].budget_usd if rows else None, keys)
+        try:
+            _preflight(keys, bool(rows), plan, done)
+        except RunRejected as exc:
+            start.problem = exc
+            return start
+        pending = next((p for p in plan if p.position not in done), None)
+        if pending is not None and not _over_budget(start.budget, _spent(done)):
+            start.first = _start_step(s, rid, pending.position, agents[pending.position], _current(done, info), keys)
+        return start
+
+
+def _spent(done: dict[int, Any]) -> Decimal:
+    return sum((st.cost_usd or Decimal(0) for st in done.values()), Decimal(0))
+
+
+def _current(done: dict[int, Any], info: RunInfo) -> str:
+    return done[max(done)].output if done else info.input
+
+
+def _over_budget(budget: Decimal | None, spent: Decimal) -> bool:
+    return budget is not None and spent >= budget
+
+
+def _start_step(s: Any, rid: uuid.UUID, position: int, agent: Agent, step_input: str,
+                keys: dict[str, str | None]) -> _StepStart:
+    """Record the step as running with the agent as it is now (a retry of the step replaces
+    the row its failed attempt left)."""
+    snap = agents_mod.snapshot(agent)
+    provider_id, _ = parse_model_ref(agent.model)
+    fields = {"status": "running", "agent_id": agent.id, "agent_snapshot": snap, "model": agent.model,
+              "input": step_input}
+    reset = {"output": None, "usage": None, "raw_usage": None, "cost_usd": None, "price_version": None,
+             "latency_ms": None, "error_kind": None, "error_message": None, "finished_at": None,
+             "started_at": func.now()}
+    step_id = s.execute(
+        pg_insert(RunStep).values(run_id=rid, position=position, **fields)
+        .on_conflict_do_update(constraint="uq_run_steps_run_position", set_={**fields, **reset})
+        .returning(RunStep.id)).scalar_one()
+    return _StepStart(step_id, snap, provider_id, keys.get(provider_id))
 
 
 class _Heartbeat(threading.Thread):
@@ -94,113 +192,98 @@ class _Heartbeat(threading.Thread):
 
 
 def warm_statements(ctx: AppContext, team_id: str, rid: uuid.UUID) -> None:
-    """Run the executor's read paths against ids that match nothing (see bot.worker.warm_up)."""
-    _claim(ctx, team_id, rid)
-    with transaction(ctx.sessions) as s:
-        repos.get_run(s, team_id, rid)
-        repos.get_run(s, team_id, rid, lock=True)
-        repos.get_pipeline(s, team_id, 0)
-        repos.list_agents(s, team_id)
+    """Run the executor's statements against ids that match nothing, then roll back (see
+    bot.worker.warm_up): a forked horse inherits them compiled."""
+    with ctx.sessions() as s:
+        s.execute(_CLAIM, {"t": team_id, "id": rid, "stale": STALE_AFTER_S})
+        for _ in s.execute(select(RunStep.position, RunStep.output, RunStep.cost_usd)
+                           .where(RunStep.run_id == rid, RunStep.status == "succeeded")):
+            pass
+        s.execute(select(Pipeline.budget_usd, PipelineStep.position, PipelineStep.agent_id, PipelineStep.agent_name,
+                         Agent).select_from(Pipeline)
+                  .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
+                  .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
+                  .where(Pipeline.team_id == team_id, Pipeline.id == 0).order_by(PipelineStep.position)).all()
+        s.execute(select(ProviderCredential.provider, ProviderCredential.ciphertext)
+                  .where(ProviderCredential.team_id == team_id)).all()
         repos.get_agent(s, team_id, 0)
         repos.get_credential(s, team_id, "anthropic", ctx.box)
-        repos.get_artifact_for_run(s, team_id, rid)
-        s.get(RunStep, 0)
+        _finish_step(s, 0, status="succeeded", output="", latency_ms=0, usage={}, raw_usage=[], cost_usd=None,
+                     price_version=None)
+        _finish_step(s, 0, status="failed", error_kind="", error_message="", latency_ms=0)
+        s.execute(_close_run_stmt(team_id, rid, "succeeded", "", None, None))
+        s.execute(_steps_of(rid)).all()
+        s.rollback()
 
 
 def execute(ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Reporter | None = None, *,
             provider_factory: ProviderFactory = get_provider) -> RunOutcome | None:
     """Run the pipeline of `run_id`; None when another worker owns it or it already finished."""
     rid = uuid.UUID(str(run_id))
-    if not _claim(ctx, team_id, rid):
+    start = _claim_and_load(ctx, team_id, rid)
+    if start is None:
         log.info("run %s is not claimable (finished or owned by a live worker)", rid)
         return None
     beat = _Heartbeat(ctx, team_id, rid)
     beat.start()
     safe = SafeReporter(reporter or NullReporter())
     try:
-        return _execute(ctx, team_id, rid, safe, provider_factory)
+        return _execute(ctx, team_id, rid, start, safe, provider_factory)
     finally:
         beat.stop()
 
 
-def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, reporter: SafeReporter,
+def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, reporter: SafeReporter,
              factory: ProviderFactory) -> RunOutcome:
-    started = time.monotonic()
-    deadline = started + RUN_TIME_LIMIT_S
-    with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team_id, rid)
-        assert run is not None
-        pipeline = repos.get_pipeline(s, team_id, run.pipeline_id) if run.pipeline_id else None
-        done = {st.position: st for st in run.steps if st.status == "succeeded"}
-        budget = pipeline.budget_usd if pipeline else None
-        plan = [_Plan(st.position, st.agent_id, st.agent_name) for st in (pipeline.steps if pipeline else [])]
-        agents_now = {a.id: a for a in repos.list_agents(s, team_id)}
-        for p in plan:
-            if p.agent_id in agents_now:
-                p.model = agents_now[p.agent_id].model
-                p.agent_name = agents_now[p.agent_id].name
-        info = RunInfo(
-            run_id=str(rid), team_id=team_id, pipeline_name=run.pipeline_name, input=run.input,
-            requested_by=run.requested_by, source=run.source, channel_id=run.channel_id,
-            thread_ts=run.thread_ts, recipient_team_id=run.recipient_team_id,
-            steps=[StepPlan(p.position, p.agent_name, p.model, _display(p.model)) for p in plan],
-            resumed_from=len(done),
-        )
-        try:
-            _preflight(s, ctx, team_id, pipeline is not None, plan, done)
-        except RunRejected as exc:
-            reporter.run_started(info)
-            return _fail(ctx, team_id, rid, info, reporter, exc.kind, exc.message)
-        current = done[max(done)].output if done else run.input
-        spent = sum((st.cost_usd or Decimal(0) for st in done.values()), Decimal(0))
-
+    deadline = time.monotonic() + RUN_TIME_LIMIT_S
+    info, done = start.info, start.done
     reporter.run_started(info)
+    if start.problem is not None:
+        return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message)
+    current, spent = _current(done, info), _spent(done)
     tool_ctx = ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid))
-    for p in plan:
+    for p in start.plan:
         if p.position in done:
             continue
-        step_plan = next(sp for sp in info.steps if sp.position == p.position)
         if time.monotonic() > deadline:
             return _fail(ctx, team_id, rid, info, reporter, "time_limit",
                          f"The run hit its time limit of {RUN_TIME_LIMIT_S // 60} minutes before step {p.position}.", p.position)
-        if budget is not None and spent >= budget:
+        if _over_budget(start.budget, spent):
             return _fail(ctx, team_id, rid, info, reporter, "budget_exceeded",
-                         f"The pipeline's budget of ${budget:.2f} was used up (${spent:.4f}) before step {p.position}.", p.position)
-        with transaction(ctx.sessions) as s:
-            agent = repos.get_agent(s, team_id, p.agent_id) if p.agent_id else None
-            if agent is None:  # deleted while earlier steps ran: the live link breaks cleanly
-                return _fail(ctx, team_id, rid, info, reporter, "orphaned_step",
-                             f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
-                             f"Edit the pipeline and pick another agent for step {p.position}.", p.position)
-            snap = agents_mod.snapshot(agent)
-            provider_id, _ = parse_model_ref(agent.model)
-            key = effective_key(s, ctx, team_id, provider_id)
-            s.execute(RunStep.__table__.delete().where(RunStep.run_id == rid, RunStep.position == p.position))
-            step_row = repos.add_run_step(s, repos.get_run(s, team_id, rid), position=p.position, status="running",
-                                          agent_id=agent.id, agent_snapshot=snap, model=agent.model, input=current)
-            step_id = step_row.id
+                         f"The pipeline's budget of ${start.budget:.2f} was used up (${spent:.4f}) before step {p.position}.", p.position)
+        step, start.first = start.first, None
+        if step is None:  # a later step: the agent and the key as they are now (live link)
+            with transaction(ctx.sessions) as s:
+                agent = repos.get_agent(s, team_id, p.agent_id) if p.agent_id else None
+                if agent is None:  # deleted while earlier steps ran: the live link breaks cleanly
+                    return _fail(ctx, team_id, rid, info, reporter, "orphaned_step",
+                                 f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
+                                 f"Edit the pipeline and pick another agent for step {p.position}.", p.position)
+                provider_id, _ = parse_model_ref(agent.model)
+                keys = {provider_id: effective_key(s, ctx, team_id, provider_id)}
+                step = _start_step(s, rid, p.position, agent, current, keys)
+        snap, provider_id = step.snap, step.provider_id
         step_plan = StepPlan(p.position, snap["name"], snap["model"], _display(snap["model"]))
         reporter.step_started(info, step_plan)
         t0 = time.monotonic()
         try:
-            if not key:
+            if not step.key:
                 raise RunRejected("missing_key", _missing_key_message(provider_id))
-            call = _call_agent(ctx, snap, current, key, factory, reporter, info, step_plan, tool_ctx,
+            call = _call_agent(ctx, snap, current, step.key, factory, reporter, info, step_plan, tool_ctx,
                                timeout=max(1.0, min(PROVIDER_TIMEOUT_S, deadline - time.monotonic())))
         except ProviderError as exc:
-            _record_step_failure(ctx, step_id, exc.kind.value, str(exc), int((time.monotonic() - t0) * 1000))
+            _record_step_failure(ctx, step.step_id, exc.kind.value, str(exc), int((time.monotonic() - t0) * 1000))
             return _fail(ctx, team_id, rid, info, reporter, exc.kind.value,
                          f"Step {p.position} ({snap['name']}, {_display(snap['model'])}) failed: "
                          f"{PROVIDER_NAMES.get(provider_id, provider_id)} {_kind_words(exc.kind.value)}. {exc.message}", p.position)
         except RunRejected as exc:
-            _record_step_failure(ctx, step_id, exc.kind, exc.message, 0)
+            _record_step_failure(ctx, step.step_id, exc.kind, exc.message, 0)
             return _fail(ctx, team_id, rid, info, reporter, exc.kind, exc.message, p.position)
         latency = int((time.monotonic() - t0) * 1000)
         with transaction(ctx.sessions) as s:
-            st = s.get(RunStep, step_id)
-            st.status, st.output, st.latency_ms = "succeeded", call.output, latency
-            st.usage, st.raw_usage = call.usage.to_dict(), call.raw_usage
-            st.cost_usd, st.price_version, st.finished_at = call.cost_usd, call.price_version, datetime.now(timezone.utc)
+            _finish_step(s, step.step_id, status="succeeded", output=call.output, latency_ms=latency,
+                         usage=call.usage.to_dict(), raw_usage=call.raw_usage, cost_usd=call.cost_usd,
+                         price_version=call.price_version)
         spent += call.cost_usd or Decimal(0)
         current = call.output
         reporter.step_finished(info, StepResult(p.position, snap["name"], snap["model"], call.output, call.cost_usd,
@@ -210,8 +293,12 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, reporter: SafeReport
     return outcome
 
 
-def _preflight(s: Any, ctx: AppContext, team_id: str, pipeline_exists: bool, plan: list[_Plan],
-               done: dict[int, RunStep]) -> None:
+def _finish_step(s: Any, step_id: int, **values: Any) -> None:
+    s.execute(update(RunStep).where(RunStep.id == step_id).values(finished_at=func.now(), **values),
+              execution_options={"synchronize_session": False})
+
+
+def _preflight(keys: dict[str, str | None], pipeline_exists: bool, plan: list[_Plan], done: dict[int, Any]) -> None:
     """Fail before any provider is called: deleted pipeline, orphaned steps, missing keys."""
     if not pipeline_exists:
         raise RunRejected("pipeline_deleted", "The pipeline was deleted before this run started.")
@@ -222,15 +309,11 @@ def _preflight(s: Any, ctx: AppContext, team_id: str, pipeline_exists: bool, pla
             raise RunRejected("orphaned_step",
                               f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
                               f"Edit the pipeline and pick another agent for step {p.position}.")
-    needed = []
     for p in plan:
         if p.position in done or not p.model:
             continue
         provider_id, _ = parse_model_ref(p.model)
-        if provider_id not in needed:
-            needed.append(provider_id)
-    for provider_id in needed:
-        if not effective_key(s, ctx, team_id, provider_id):
+        if not keys.get(provider_id):
             raise RunRejected("missing_key", _missing_key_message(provider_id))
 
 
@@ -305,10 +388,7 @@ def _call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str
 
 def _record_step_failure(ctx: AppContext, step_id: int, kind: str, message: str, latency_ms: int) -> None:
     with transaction(ctx.sessions) as s:
-        st = s.get(RunStep, step_id)
-        if st is not None:
-            st.status, st.error_kind, st.error_message = "failed", kind, message[:4000]
-            st.latency_ms, st.finished_at = latency_ms, datetime.now(timezone.utc)
+        _finish_step(s, step_id, status="failed", error_kind=kind, error_message=message[:4000], latency_ms=latency_ms)
 
 
 def _fail(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, reporter: SafeReporter,
@@ -333,6 +413,17 @@ def _dec(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
+def _close_run_stmt(team_id: str, rid: uuid.UUID, status: str, output: str | None, error_kind: str | None,
+                    error_message: str | None) -> Any:
+    return (update(Run).where(Run.team_id == team_id, Run.id == rid, Run.status.not_in(("succeeded", "failed")))
+            .values(status=status, output=output, error_kind=error_kind, error_message=error_message,
+                    finished_at=func.now()).execution_options(synchronize_session=False))
+
+
+def _steps_of(rid: uuid.UUID) -> Any:
+    return select(RunStep).where(RunStep.run_id == rid).order_by(RunStep.position)
+
+
 def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str | None = None,
                   output: str | None = None, error_kind: str | None = None, error_message: str | None = None,
                   error_step: int | None = None) -> RunOutcome:
@@ -341,20 +432,14 @@ def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str 
     from core.links import artifact_permalink, thread_url
 
     with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team_id, rid, lock=True)
-        assert run is not None
-        if status is not None and run.status not in ("succeeded", "failed"):
-            run.status = status
-            run.output = output
-            run.error_kind, run.error_message = error_kind, error_message
-            run.finished_at = datetime.now(timezone.utc)
-        s.flush()
-        s.refresh(run)
-        steps = sorted(run.steps, key=lambda st: st.position)
+        if status is not None:  # a run that already ended keeps how it ended
+            s.execute(_close_run_stmt(team_id, rid, status, output, error_kind, error_message))
+        steps = s.execute(_steps_of(rid)).scalars().all()
         finished = [st for st in steps if st.status == "succeeded"]
         costs = [st.cost_usd for st in finished]
         total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
-        run.cost_usd = total
+        run = s.execute(update(Run.__table__).where(Run.team_id == team_id, Run.id == rid).values(cost_usd=total)
+                        .returning(*Run.__table__.c)).one()
         usage = Usage(0, 0)
         for st in finished:
             if st.usage:

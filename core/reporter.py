@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -96,3 +97,35 @@ class SafeReporter:
     def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: self._call("text_delta", info, step, text)
     def step_finished(self, info: RunInfo, result: StepResult) -> None: self._call("step_finished", info, result)
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: self._call("run_finished", info, outcome)
+
+
+class DeferredReporter:
+    """A reporter made from the run itself when it starts: what it needs (the Slack thread,
+    who asked) is in the RunInfo the executor read while claiming the run, so building it
+    then costs no database read of its own. Before that, and when ``build`` gives None,
+    calls go nowhere."""
+
+    def __init__(self, build: Callable[[RunInfo], Reporter | None]) -> None:
+        self._build = build
+        self._inner: Reporter | None = None
+
+    def run_started(self, info: RunInfo) -> None:
+        self._inner = self._build(info)
+        if self._inner is not None:
+            self._inner.run_started(info)
+
+    def step_started(self, info: RunInfo, step: StepPlan) -> None:
+        if self._inner is not None:
+            self._inner.step_started(info, step)
+
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
+        if self._inner is not None:
+            self._inner.text_delta(info, step, text)
+
+    def step_finished(self, info: RunInfo, result: StepResult) -> None:
+        if self._inner is not None:
+            self._inner.step_finished(info, result)
+
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        if self._inner is not None:
+            self._inner.run_finished(info, outcome)

@@ -29,6 +29,7 @@ import httpx2
 from . import catalog
 from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
+from .http import shared_ssl_context
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -190,15 +191,18 @@ class AnthropicProvider(BaseProvider):
         *,
         base_url: str | None = None,
         cache_min_chars: int = 4_000,
+        http_client: httpx2.Client | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.cache_min_chars = cache_min_chars
+        timeout = httpx2.Timeout(self.timeout, connect=self.connect_timeout)
         self._client = anthropic.Anthropic(
             api_key=api_key,
             base_url=base_url,  # None: the SDK reads ANTHROPIC_BASE_URL itself
-            timeout=httpx2.Timeout(self.timeout, connect=self.connect_timeout),
+            timeout=timeout,
             max_retries=0,  # the one retry loop is ours
+            http_client=http_client or anthropic.DefaultHttpxClient(verify=shared_ssl_context(), timeout=timeout),
         )
 
     # ---- request -------------------------------------------------------------

@@ -38,6 +38,7 @@ import openai
 from . import catalog
 from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
+from .http import shared_ssl_context
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -238,13 +239,16 @@ class OpenAIProvider(BaseProvider):
     requires_max_tokens = False
     min_output_tokens = 16
 
-    def __init__(self, api_key: str, *, base_url: str | None = None, **options: Any) -> None:
+    def __init__(self, api_key: str, *, base_url: str | None = None, http_client: httpx2.Client | None = None,
+                 **options: Any) -> None:
         super().__init__(**options)
+        timeout = httpx2.Timeout(self.timeout, connect=self.connect_timeout)
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,  # None: the SDK reads OPENAI_BASE_URL itself
-            timeout=httpx2.Timeout(self.timeout, connect=self.connect_timeout),
+            timeout=timeout,
             max_retries=0,  # the one retry loop is ours
+            http_client=http_client or openai.DefaultHttpxClient(verify=shared_ssl_context(), timeout=timeout),
         )
 
     # ---- request -------------------------------------------------------------

@@ -66,16 +66,20 @@ def make_pipeline(ctx, team: str, name: str, agent_ids: list[int], **kw) -> int:
         return pipelines.create(s, team, PipelineDraft(name=name, agent_ids=agent_ids, **kw), "U1").id
 
 
-def drain(env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _worker_cmd(in_process: bool) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", "worker"] + (["--in-process"] if in_process else [])
+
+
+def drain(env: dict[str, str], timeout: float = 120, *, in_process: bool = False) -> subprocess.CompletedProcess[str]:
     """A real `pipebot worker --burst` process: runs what is queued, then exits."""
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "worker", "--burst"], env=env,
+    out = subprocess.run(_worker_cmd(in_process) + ["--burst"], env=env,
                          capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, stdout=subprocess.DEVNULL,
+def start_worker(env: dict[str, str], *, in_process: bool = False) -> subprocess.Popen[str]:
+    return subprocess.Popen(_worker_cmd(in_process), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 

@@ -86,6 +86,19 @@ def test_three_step_pipeline_across_both_providers(ctx, worker_env, fake_anthrop
     assert step0["agent"]["system_prompt"] == "Draft it." and step0["raw_usage"] and step0["price_version"]
 
 
+def test_in_process_worker_keeps_provider_connections_between_runs(ctx, worker_env, fake_anthropic):
+    """`pipebot worker --in-process` runs jobs without forking: the second run reuses the
+    first one's keep-alive connection to the provider (no new TCP/TLS handshake)."""
+    with_keys(ctx, "T1", "anthropic")
+    make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU, "Be brief.")])
+    runs = [start_run(ctx, "T1", "P", f"input {i}") for i in range(3)]
+    drain(worker_env, in_process=True)
+    assert [_run(ctx, "T1", r.id).status for r in runs] == ["succeeded"] * 3
+    assert [_artifact(ctx, "T1", r.id).content["input"] for r in runs] == ["input 0", "input 1", "input 2"]
+    ports = [c.client_port for c in fake_anthropic.calls("/v1/messages")]
+    assert len(ports) == 3 and len(set(ports)) == 1, ports
+
+
 def test_live_link_next_run_uses_the_edited_agent(ctx, worker_env, fake_anthropic):
     with_keys(ctx, "T1", "anthropic")
     a = make_agent(ctx, "T1", "Writer", HAIKU, "Version one.")
@@ -189,7 +202,8 @@ def test_agent_tool_loop_runs_built_in_tools(ctx, worker_env, fake_anthropic):
     assert len(_steps(ctx, run.id)[0].raw_usage) == 2  # both rounds counted
 
 
-def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fake_anthropic, fake_openai):
+@pytest.mark.parametrize("in_process", [False, True], ids=["fork-per-job", "in-process"])
+def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fake_anthropic, fake_openai, in_process):
     with_keys(ctx, "T1", "anthropic", "openai")
     a = make_agent(ctx, "T1", "First", HAIKU)
     b = make_agent(ctx, "T1", "Second", GPT)
@@ -198,7 +212,7 @@ def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fak
     fake_openai.enqueue(Turn(text="never delivered", delay=60))  # the worker dies while waiting for this
     fake_openai.reply("step two output")
     run = start_run(ctx, "T1", "Long", "the input")
-    worker = start_worker(worker_env)
+    worker = start_worker(worker_env, in_process=in_process)
     try:
         wait_until(lambda: fake_openai.count("/v1/responses") >= 1, timeout=60)
         assert _run(ctx, "T1", run.id).status == "running"
@@ -206,7 +220,7 @@ def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fak
     finally:
         stop_worker(worker)
     time.sleep(3.5)  # the heartbeat goes stale
-    drain(worker_env)  # a new worker reaps the run and resumes it
+    drain(worker_env, in_process=in_process)  # a new worker reaps the run and resumes it
     done = _run(ctx, "T1", run.id)
     assert done.status == "succeeded", (done.error_kind, done.error_message)
     assert done.output == "step two output" and done.attempts == 2

@@ -51,6 +51,7 @@ class RecordedRequest:
     body: bytes
     json: Any
     status: int = 0  # filled in once answered
+    client_port: int = 0  # the client's TCP port: equal ports mean a reused keep-alive connection
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -194,6 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
             json=payload,
+            client_port=self.client_address[1],
         )
         fake = self.server.fake
         fake._record(req)

@@ -77,7 +77,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     ctx, services = _context(settings)
     try:
-        return run_worker(ctx, burst=args.burst, name=args.name)
+        return run_worker(ctx, burst=args.burst, name=args.name, fork=not args.in_process)
     finally:
         ctx.close()
         services.close()
@@ -122,12 +122,32 @@ def _stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 10) -> N
             continue
 
 
+def _start_socket_mode(ctx):  # type: ignore[no-untyped-def]
+    """Socket Mode beside the HTTP server (SLACK_APP_TOKEN set); a failure is one config line."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack_app import start_socket_mode
+
+    try:
+        return start_socket_mode(ctx)
+    except RuntimeError as exc:  # a variable is missing
+        raise ConfigError(f"{exc}: set it (see README, Connecting Slack) or unset SLACK_APP_TOKEN") from None
+    except SlackApiError as exc:
+        raise ConfigError(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level "
+                          "token with the connections:write scope (Basic Information > App-Level Tokens) "
+                          "and enable Socket Mode") from None
+    except OSError as exc:
+        raise ConfigError(f"could not reach Slack for Socket Mode ({type(exc).__name__}); check the network "
+                          "or unset SLACK_APP_TOKEN to use the HTTP endpoint only") from None
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
     settings = load_settings()
     ctx, services = _context(settings, create_key=True, local_services=True)
     worker: subprocess.Popen[bytes] | None = None
+    socket_mode = None
     try:
         upgrade(ctx.engine)
         if services.embedded:
@@ -137,10 +157,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
         worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, start_new_session=True)
         if not (settings.SLACK_BOT_TOKEN or settings.slack_oauth_enabled):
             print("\n" + SLACK_SETUP + "\n")
+        if settings.SLACK_APP_TOKEN:
+            socket_mode = _start_socket_mode(ctx)
+            print("pipebot: connected to Slack over Socket Mode (SLACK_APP_TOKEN)")
         port = args.port or settings.PORT
         print(f"pipebot: serving on http://localhost:{port} (health: http://localhost:{port}/healthz)")
         _serve_http(ctx, port)
     finally:
+        if socket_mode is not None:
+            socket_mode.close()
         if worker is not None:
             _stop_process_group(worker)
         ctx.close()
@@ -177,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="an RQ worker for pipeline runs")
     s.add_argument("--burst", action="store_true", help="drain the queue, then exit")
     s.add_argument("--name", help="worker name (default: generated)")
+    s.add_argument("--in-process", action="store_true",
+                   help="run jobs in the worker process (rq.SimpleWorker) instead of a forked work horse per job: "
+                        "faster, and provider and database connections stay open between runs, but a job that "
+                        "crashes the process takes the worker with it")
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("db", help="database migrations")

@@ -5,8 +5,10 @@ Timing rules (Slack's, DESIGN §5) shape every handler here. The app runs with
 
 * Read-only answers (help, lists, "delete X?") go in the ack itself: Slack shows an
   ack's body to the user as an ephemeral reply, so that is one round trip instead of
-  two and no work left behind. The database read runs under ``ACK_BUDGET``; if it is
-  slower, the ack goes out empty and the answer follows through the response_url.
+  two and no work left behind. `/pipebot agents` reads through bot/slack_ack_reads.py
+  (one lean, statement_timeout-bounded query, no thread hop); the other reads run in a
+  thread under ``ACK_BUDGET``. Either way, if the database is slow the ack goes out empty
+  and the answer follows through the response_url.
 * Everything that calls Slack (views.open, users.info, posts) runs after the ack in a
   small thread pool (``after_ack``). Not Bolt's ``lazy=[...]``: it deep-copies the whole
   request, WebClient included, on the ack path (about 0.8 ms of a 1.5 ms dispatch,
@@ -27,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -38,7 +40,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import slack_views as views
 from bot.command_args import (
@@ -60,6 +63,7 @@ from bot.command_args import (
     help_text,
     parse_command,
 )
+from bot.slack_ack_reads import AckReads
 from bot.slack_admin import REFUSED, AdminCheckFailed, is_admin
 from bot.slack_text import escape_mrkdwn
 from core import agents as core_agents
@@ -116,8 +120,10 @@ def team_of(body: Mapping[str, Any], context: BoltContext | None = None) -> str:
     return str(team)
 
 
-def _blocks(blocks: list[Block]) -> list[dict[str, Any]]:
-    return [b.to_dict() for b in blocks]  # to_dict() validates Slack's limits
+def _blocks(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]]:
+    """Models are rendered with to_dict() (which validates Slack's limits); dicts (the list
+    messages, built lean for the ack path) pass as they are."""
+    return [b if isinstance(b, dict) else b.to_dict() for b in blocks]
 
 
 def notify(client: WebClient, *, text: str, user_id: str, response_url: str | None = None,
@@ -295,15 +301,17 @@ def is_quick(cmd: Command) -> bool:
     return cmd.name in FAST or (cmd.error is not None and cmd.name not in (RUN, ARTIFACTS))
 
 
-def _ephemeral(text: str, blocks: list[Block] | None = None) -> dict[str, Any]:
+def _ephemeral(text: str, blocks: Sequence[Block | dict[str, Any]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"text": text, "response_type": "ephemeral"}
     if blocks:
         out["blocks"] = _blocks(blocks)
     return out
 
 
-def quick_answer(ctx: AppContext, body: Mapping[str, Any], cmd: Command) -> dict[str, Any]:
-    """The reply to a quick command, as keyword arguments for ``ack()`` / ``respond()``."""
+def quick_answer(ctx: AppContext, body: Mapping[str, Any], cmd: Command,
+                 reads: AckReads | None = None) -> dict[str, Any]:
+    """The reply to a quick command, as keyword arguments for ``ack()`` / ``respond()``.
+    ``reads``: the lean, time-bounded read path for the ack (bot/slack_ack_reads.py)."""
     team_id = team_of(body)
     if cmd.name == UNKNOWN:
         if cmd.error:
@@ -320,9 +328,12 @@ def quick_answer(ctx: AppContext, body: Mapping[str, Any], cmd: Command) -> dict
         if cmd.name in (AGENT_DELETE, PIPELINE_DELETE):
             kind = "agent" if cmd.name == AGENT_DELETE else "pipeline"
             return _ephemeral(*confirm_delete(ctx, team_id, kind, name=cmd.arg))
-        with transaction(ctx.sessions) as s:
-            if cmd.name == AGENTS:
+        if cmd.name == AGENTS:
+            if reads is not None:
+                return _ephemeral(*views.agents_message(reads.agents(team_id)))
+            with transaction(ctx.sessions) as s:
                 return _ephemeral(*views.agents_message(repos.list_agents(s, team_id)))
+        with transaction(ctx.sessions) as s:
             return _ephemeral(*views.pipelines_message(repos.list_pipelines(s, team_id)))
     except Reply as exc:
         return _ephemeral(str(exc))
@@ -358,7 +369,7 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
 
 
 def handle_command(ctx: AppContext, ack: Callable[..., None], body: Mapping[str, Any], client: WebClient,
-                   respond: Callable[..., Any]) -> None:
+                   respond: Callable[..., Any], reads: AckReads | None = None) -> None:
     """The `/pipebot` listener: answer in the ack when quick, else ack and continue after it."""
     cmd = parse_command(body.get("text") or "", body.get("command") or COMMAND)
     if not is_quick(cmd):
@@ -367,6 +378,20 @@ def handle_command(ctx: AppContext, ack: Callable[..., None], body: Mapping[str,
         return
     if cmd.name in (HELP, UNKNOWN) or cmd.error:  # no database: nothing to wait for
         ack(**quick_answer(ctx, body, cmd))
+        return
+    if cmd.name == AGENTS and reads is not None:
+        # Bounded by the read engine itself (statement_timeout, pool timeout): no thread hop.
+        try:
+            answer = quick_answer(ctx, body, cmd, reads)
+        except (DBAPIError, PoolTimeout):
+            log.warning("the agents list missed the ack budget; answering through the response_url")
+            ack()
+            after_ack(_guarded, respond, lambda: respond(**quick_answer(ctx, body, cmd)))
+            return
+        except Exception:  # noqa: BLE001 - the user must hear something
+            log.exception("pipebot command failed")
+            answer = _ephemeral(OOPS)
+        ack(**answer)
         return
     future = _reads.submit(quick_answer, ctx, body, cmd)
     try:
@@ -649,9 +674,11 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
 def register(app: App, ctx: AppContext) -> None:
     """Attach `/pipebot`, the three modals' submissions and the buttons/menus to ``app``."""
 
+    reads = AckReads(ctx.engine)
+
     def pipebot_command(ack: Callable[..., None], body: dict[str, Any], client: WebClient,
                         respond: Callable[..., Any]) -> None:
-        handle_command(ctx, ack, body, client, respond)
+        handle_command(ctx, ack, body, client, respond, reads)
 
     app.command(COMMAND)(pipebot_command)
 

@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot import slack_messages as msgs
+from bot.slack_commands import after_ack
 from core import pipelines as core_pipelines
 from core.context import AppContext
 from storage import repos
@@ -80,55 +81,43 @@ def register(app: App, ctx: AppContext) -> None:
     """app_home_opened and the Home tab's buttons."""
 
     def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        # With process_before_response=True Slack gets the event's ack only when this
+        # returns: the database reads and views.publish run after it.
         if event.get("tab", "home") != "home":
             return
-        try:
-            publish_home(ctx, client, _team_of(body), event["user"])
-        except Exception:  # noqa: BLE001
-            log.exception("publishing the Home tab failed")
+        after_ack(publish_home, ctx, client, _team_of(body), event["user"])
 
     app.event("app_home_opened")(home_opened)
 
     def run_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
         ack()
+        after_ack(_run_pipeline, body, client)
+
+    def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
         from bot.slack_runs import open_run_modal
 
-        try:
-            open_run_modal(ctx, client, body.get("trigger_id") or "", _team_of(body), metadata={"src": "home"},
-                           selected_id=_pipeline_id(body), pick_channel=True)
-        except Exception:  # noqa: BLE001
-            log.exception("opening the run modal from Home failed")
+        open_run_modal(ctx, client, body.get("trigger_id") or "", _team_of(body), metadata={"src": "home"},
+                       selected_id=_pipeline_id(body), pick_channel=True)
 
     def edit_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
         ack()
-        pipeline_id = _pipeline_id(body)
+        after_ack(_open_builder, "pipeline", body, client, _pipeline_id(body))
+
+    def _open_builder(kind: str, body: dict[str, Any], client: WebClient, pipeline_id: int | None = None) -> None:
+        """After the ack: the agent or pipeline modal (new, or an existing pipeline)."""
+        from bot.slack_commands import Reply, open_agent_modal, open_pipeline_modal
+
+        opener = open_agent_modal if kind == "agent" else open_pipeline_modal
+        extra = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}
         try:
-            from bot.slack_commands import Reply, open_pipeline_modal
-        except ImportError:
-            _explain(client, body, "Edit it with `/pipebot pipeline edit NAME`.")
-            return
-        try:
-            open_pipeline_modal(ctx, client, body.get("trigger_id") or "", _team_of(body), pipeline_id=pipeline_id)
+            opener(ctx, client, body.get("trigger_id") or "", _team_of(body), **extra)
         except Reply as exc:
             _explain(client, body, str(exc))
-        except Exception:  # noqa: BLE001
-            log.exception("opening the pipeline builder from Home failed")
 
     def new_item(kind: str) -> Callable[..., None]:
         def handler(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
             ack()
-            try:
-                from bot.slack_commands import Reply, open_agent_modal, open_pipeline_modal
-            except ImportError:
-                _explain(client, body, f"Create one with `/pipebot {kind} new`.")
-                return
-            opener = open_agent_modal if kind == "agent" else open_pipeline_modal
-            try:
-                opener(ctx, client, body.get("trigger_id") or "", _team_of(body))
-            except Reply as exc:
-                _explain(client, body, str(exc))
-            except Exception:  # noqa: BLE001
-                log.exception("opening the %s modal from Home failed", kind)
+            after_ack(_open_builder, kind, body, client)
         return handler
 
     app.action(msgs.HOME_RUN_PIPELINE)(run_pipeline)

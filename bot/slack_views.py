@@ -27,13 +27,11 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     CheckboxesElement,
     ContextBlock,
-    HeaderBlock,
     InputBlock,
     MarkdownTextObject,
     NumberInputElement,
     Option,
     OptionGroup,
-    OverflowMenuElement,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
@@ -515,13 +513,43 @@ def agent_line(agent: Any) -> str:
             f"{_temperature(agent.temperature)} · {_max_tokens(agent.max_output_tokens)}")
 
 
-def _menu(action_id: str, item_id: int, *, run: bool = False) -> OverflowMenuElement:
-    options = [Option(value=json.dumps({"do": "edit", "id": item_id}), text="Edit"),
-               Option(value=json.dumps({"do": "delete", "id": item_id}), text="Delete…")]
-    return OverflowMenuElement(action_id=action_id, options=options)
+# The two list messages answer `/pipebot agents` / `pipelines` in the ack itself, so they
+# are built as plain dicts: slack_sdk's to_dict() validation cost more CPU than the rest of
+# the ack put together (bench/bench_slack_ack.py). Every limit is kept by construction
+# (clip); tests/test_slack_views.py runs the output through the SDK's models to prove it.
+
+def _md_dict(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
 
 
-def _packed(lines: list[str], budget: int = 11000) -> list[Block]:
+def _plain_dict(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _section_dict(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": _md_dict(clip(text, 3000))}
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def _context_dict(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_md_dict(clip(text, 3000))]}
+
+
+def _header_dict(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": _plain_dict(clip(text, 150))}
+
+
+def _menu(action_id: str, item_id: int) -> dict[str, Any]:
+    """Edit / Delete… overflow next to a list item; the value carries the id, never the name."""
+    return {"type": "overflow", "action_id": action_id, "options": [
+        {"text": _plain_dict("Edit"), "value": json.dumps({"do": "edit", "id": item_id})},
+        {"text": _plain_dict("Delete…"), "value": json.dumps({"do": "delete", "id": item_id})},
+    ]}
+
+
+def _packed(lines: list[str], budget: int = 11000) -> list[dict[str, Any]]:
     """Lines packed into as few sections as fit (3000 chars each, ~11k in all: Slack rejects
     messages past about 13k chars of blocks), with a note when some had to be left out."""
     sections: list[list[str]] = [[]]
@@ -537,25 +565,31 @@ def _packed(lines: list[str], budget: int = 11000) -> list[Block]:
         size += len(line) + 1
         used += len(line) + 1
         shown += 1
-    blocks: list[Block] = [_section("\n".join(chunk)) for chunk in sections if chunk]
+    blocks = [_section_dict("\n".join(chunk)) for chunk in sections if chunk]
     if shown < len(lines):
-        blocks.append(_context(f"…and {len(lines) - shown} more."))
+        blocks.append(_context_dict(f"…and {len(lines) - shown} more."))
     return blocks
 
 
-def agents_message(agents: Sequence[Any]) -> tuple[str, list[Block]]:
-    """`/pipebot agents`: (fallback text, blocks); each agent with an Edit/Delete menu."""
-    if not agents:
-        text = "There are no agents yet. Create one with `/pipebot agent new`."
-        return text, [_section(text)]
-    blocks: list[Block] = [HeaderBlock(text=f"Agents ({len(agents)})")]
-    if len(agents) <= LIST_ITEMS_WITH_MENUS:
-        blocks += [SectionBlock(text=_md(clip(agent_line(a), 3000)), accessory=_menu(AGENT_MENU, a.id))
-                   for a in agents]
+def _list_message(kind: str, lines: list[str], ids: list[int], menu: str, empty: str,
+                  footer: str) -> tuple[str, list[dict[str, Any]]]:
+    if not lines:
+        return empty, [_section_dict(empty)]
+    blocks = [_header_dict(f"{kind.capitalize()}s ({len(lines)})")]
+    if len(lines) <= LIST_ITEMS_WITH_MENUS:
+        blocks += [_section_dict(line, _menu(menu, item_id)) for line, item_id in zip(lines, ids)]
     else:
-        blocks += _packed([agent_line(a) for a in agents])
-    blocks.append(_context("`/pipebot agent new` adds one · `/pipebot agent edit NAME` changes one"))
-    return f"{len(agents)} agent(s)", blocks
+        blocks += _packed(lines)
+    blocks.append(_context_dict(footer))
+    return f"{len(lines)} {kind}(s)", blocks
+
+
+def agents_message(agents: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """`/pipebot agents`: (fallback text, block dicts); each agent with an Edit/Delete menu.
+    ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens."""
+    return _list_message("agent", [agent_line(a) for a in agents], [a.id for a in agents], AGENT_MENU,
+                         "There are no agents yet. Create one with `/pipebot agent new`.",
+                         "`/pipebot agent new` adds one · `/pipebot agent edit NAME` changes one")
 
 
 def pipeline_line(pipeline: Any) -> str:
@@ -576,19 +610,12 @@ def pipeline_line(pipeline: Any) -> str:
     return f"{head}{extra}\n{flow}{note}"
 
 
-def pipelines_message(pipelines: Sequence[Any]) -> tuple[str, list[Block]]:
+def pipelines_message(pipelines: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot pipelines`: steps in order; pipelines with a deleted agent marked ⚠️."""
-    if not pipelines:
-        text = "There are no pipelines yet. Chain agents into one with `/pipebot pipeline new`."
-        return text, [_section(text)]
-    blocks: list[Block] = [HeaderBlock(text=f"Pipelines ({len(pipelines)})")]
-    if len(pipelines) <= LIST_ITEMS_WITH_MENUS:
-        blocks += [SectionBlock(text=_md(clip(pipeline_line(p), 3000)), accessory=_menu(PIPELINE_MENU, p.id))
-                   for p in pipelines]
-    else:
-        blocks += _packed([pipeline_line(p) for p in pipelines])
-    blocks.append(_context("`/pipebot run NAME INPUT…` runs one · `/pipebot pipeline new` adds one"))
-    return f"{len(pipelines)} pipeline(s)", blocks
+    return _list_message("pipeline", [pipeline_line(p) for p in pipelines], [p.id for p in pipelines],
+                         PIPELINE_MENU,
+                         "There are no pipelines yet. Chain agents into one with `/pipebot pipeline new`.",
+                         "`/pipebot run NAME INPUT…` runs one · `/pipebot pipeline new` adds one")
 
 
 def confirm_delete_message(kind: str, item_id: int, name: str, used_by: Sequence[str] = ()) -> tuple[str, list[Block]]:

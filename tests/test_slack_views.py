@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import Block
 
 from bot import slack_views as views
 from providers import catalog
@@ -27,7 +28,11 @@ def assert_valid_view(view: Any) -> dict[str, Any]:
 
 
 def assert_valid_message(blocks: list[Any]) -> list[dict[str, Any]]:
-    data = [b.to_dict() for b in blocks]
+    """Blocks as models or as dicts (the list messages are built as dicts for the ack path):
+    dicts go through slack_sdk's models too, so its limit checks run, and must come back equal."""
+    data = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
+    for b in data:
+        assert Block.parse(b).to_dict() == b  # type: ignore[union-attr]
     errs: list[str] = []
     fake_slack._validate_blocks(data, "/blocks", fake_slack.MSG_BLOCKS_LIMIT, errs, fake_slack.OPTIONS_LIMIT)
     assert not errs, errs
@@ -229,6 +234,21 @@ def test_long_lists_fit_a_message() -> None:
     _, blocks = views.agents_message(many)
     data = assert_valid_message(blocks)
     assert "more." in json.dumps(data)
+
+
+def test_list_blocks_respect_limits_the_sdk_checks() -> None:
+    """Built as dicts, so the SDK's to_dict() limits must hold by construction."""
+    from slack_sdk.errors import SlackObjectFormationError
+
+    with pytest.raises(SlackObjectFormationError):  # the check used below does fire on a bad block
+        Block.parse({"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}).to_dict()
+    long = agent(id=7, name="N" * 80, model="openai:" + "m" * 140)
+    _, blocks = views.agents_message([long])
+    data = assert_valid_message(blocks)
+    menu = data[1]["accessory"]
+    assert menu["type"] == "overflow" and json.loads(menu["options"][1]["value"]) == {"do": "delete", "id": 7}
+    text, empty = views.agents_message([])
+    assert "agent new" in text and assert_valid_message(empty)[0]["type"] == "section"
 
 
 def test_pipelines_message_marks_orphans() -> None:

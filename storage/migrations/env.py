@@ -9,17 +9,33 @@ from storage.models import Base
 config = context.config
 target_metadata = Base.metadata
 
+# Tables that live in our database but are not ours to model: slack_sdk's OAuth
+# installation and state stores (slack_bots, slack_installations, slack_oauth_states…)
+# are created by the migration that installs them, from slack_sdk's own definitions.
+# Without this filter autogenerate/compare would propose dropping them.
+FOREIGN_TABLE_PREFIXES = ("slack_",)
+
+
+def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    """Alembic's hook: leave slack_sdk's tables (and their indexes) out of comparisons."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    if reflected and compare_to is None and table and table.startswith(FOREIGN_TABLE_PREFIXES):
+        return False
+    return True
+
 
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(connection=connectable, target_metadata=target_metadata)
+        context.configure(connection=connectable, target_metadata=target_metadata,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_engine(normalise_url(config.get_main_option("sqlalchemy.url")), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -41,6 +41,7 @@ Usage::
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import secrets
@@ -541,6 +542,7 @@ class FakeSlack:
         self._faults: list[_Fault] = []
         self._rate_limits: dict[str, _RateLimit] = {}
         self._latency: dict[str, float] = {}
+        self._holds: dict[str, threading.Event] = {}
         self.teams: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -783,6 +785,21 @@ class FakeSlack:
         with self._lock:
             self._latency[method] = seconds
 
+    @contextlib.contextmanager
+    def hold(self, method: str) -> Iterator[None]:
+        """Keep calls to ``method`` unanswered (and unrecorded) until the block exits (at
+        most 10 s, so a wrong app cannot hang a test): shows whether the app waited for Slack before answering
+        something else (e.g. acked an event before calling ``views.publish``)."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds[method] = gate
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds.pop(method, None)
+            gate.set()
+
     # ----------------------------------------------------------------- recorded calls
     def calls(self, method: str | None = None) -> list[Call]:
         """All recorded calls (of ``method``), oldest first."""
@@ -934,6 +951,10 @@ class FakeSlack:
         delay = self._latency.get(method, self._latency.get("*", 0.0))
         if delay:
             time.sleep(delay)
+        with self._lock:
+            gate = self._holds.get(method)
+        if gate is not None:
+            gate.wait(10.0)
         status, extra_headers, response = self._answer(call, parse_error)
         call.status, call.response = status, response
         with self._cond:

@@ -813,6 +813,54 @@ def _md_code(value: Any) -> str:
     return f"{ticks}{pad}{t}{pad}{ticks}"
 
 
+# Block structure only (raw HTML on, as GitHub and most viewers parse it): inline parsing is
+# not needed to find an open fence, and would cost 10x more on a long output.
+_MD_BLOCKS = MarkdownIt("commonmark").disable(["inline", "text_join"])
+_HTML_BLOCK_ENDS = (
+    (re.compile(r"^ {0,3}<(pre|script|style|textarea)(?:\s|>|$)", re.IGNORECASE), None),
+    (re.compile(r"^ {0,3}<!--"), "-->"),
+    (re.compile(r"^ {0,3}<\?"), "?>"),
+    (re.compile(r"^ {0,3}<!\[CDATA\["), "]]>"),
+    (re.compile(r"^ {0,3}<![A-Za-z]"), ">"),
+)
+
+
+def _md_verbatim(text: Any) -> str:
+    """Model output, verbatim, but with any block it leaves open closed at its end.
+
+    Outputs are pasted into the export as Markdown; an unclosed code fence (a
+    reply cut at max tokens does that) or an unterminated ``<!--``/``<pre>``
+    HTML block would otherwise run on and swallow every later section. Only
+    top-level blocks matter: a fence inside a list item or block quote ends
+    with its container at the next unindented line.
+    """
+    t = _text(text).strip("\n")
+    if not t.strip():
+        return t
+    tokens = [tok for tok in _MD_BLOCKS.parse(t) if tok.level == 0 and tok.map]
+    if not tokens:
+        return t
+    last = tokens[-1]
+    lines = t.split("\n")
+    if last.type == "fence" and last.map[1] >= len(lines):
+        opener = last.markup
+        closer = re.compile(rf"^ {{0,3}}{re.escape(opener[0])}{{{len(opener)},}}[ \t]*$")
+        end = last.map[1] - 1
+        if end == last.map[0] or not closer.match(lines[end]):
+            t += "\n" + opener
+    elif last.type == "html_block" and last.map[1] >= len(lines):
+        first = lines[last.map[0]]
+        for start, end_marker in _HTML_BLOCK_ENDS:
+            m = start.match(first)
+            if m:
+                rest = last.content.lower()[m.end():]
+                ends = [end_marker] if end_marker else ["</pre>", "</script>", "</style>", "</textarea>"]
+                if not any(e in rest for e in ends):
+                    t += "\n" + (end_marker or f"</{m.group(1).lower()}>")
+                break
+    return t
+
+
 def render_artifact_markdown(artifact: dict[str, Any]) -> str:
     """The artifact as a standalone Markdown document ("Download as Markdown").
 
@@ -869,7 +917,7 @@ def render_artifact_markdown(artifact: dict[str, Any]) -> str:
         out += ["## Input", "", _md_fence(_get(a, "input")), ""]
 
     out += ["## Output", ""]
-    output = _text(_get(a, "output")).strip("\n")
+    output = _md_verbatim(_get(a, "output"))
     out += [output if output.strip() else "_No output._", ""]
 
     if steps:
@@ -901,7 +949,7 @@ def render_artifact_markdown(artifact: dict[str, Any]) -> str:
             if _text(_get(agent, "system_prompt")).strip():
                 out += ["#### System prompt", "", _md_fence(_get(agent, "system_prompt")), ""]
             out += ["#### Input", "", _md_fence(_get(s, "input")) if _text(_get(s, "input")).strip() else "_None._", ""]
-            step_out = _text(_get(s, "output")).strip("\n")
+            step_out = _md_verbatim(_get(s, "output"))
             out += ["#### Output", "", step_out if step_out.strip() else "_No output._", ""]
 
     return "\n".join(out).rstrip("\n") + "\n"

@@ -54,7 +54,9 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             return HTMLResponse(render_not_found_html(), status_code=404, headers=headers)
         team_id = content["team_id"]
         if suffix == ".json":
-            body = json.dumps(content, ensure_ascii=False, default=str)
+            # "<", ">" and "&" as \u escapes: the same JSON, but inert even if something sniffs it as HTML
+            body = (json.dumps(content, ensure_ascii=False, default=str)
+                    .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
             return Response(body, media_type="application/json", headers=headers)
         if suffix == ".md":
             md_headers = dict(headers, **{"Content-Disposition": f'attachment; filename="artifact-{artifact_id}.md"'})

@@ -299,7 +299,9 @@ def _fts_document() -> Any:
 
 def search_artifacts(s: Session, team_id: str, words: str, *, pipeline_id: int | None = None,
                      limit: int = 10) -> Sequence[Any]:
-    query = func.websearch_to_tsquery("english", words)
+    # The configuration is a literal, spelled as in the index expression, so the only bind
+    # parameter is the user's words (the planner sees the same query a hand-written one would).
+    query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), words)
     stmt = select(*ARTIFACT_LIST_COLUMNS).where(Artifact.team_id == team_id, _fts_document().op("@@")(query))
     if pipeline_id is not None:
         stmt = stmt.where(Artifact.pipeline_id == pipeline_id)

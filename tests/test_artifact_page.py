@@ -451,6 +451,45 @@ def test_markdown_export_failed_run() -> None:
     assert "**auth** (step 1)" in md and "Anthropic key rejected" in md and "_No output._" in md
 
 
+def _md_headings(md: str) -> list[str]:
+    """The headings a CommonMark viewer with raw HTML on (GitHub, most editors) shows."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(md)
+    return [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+
+
+EXPORT_HEADINGS = [
+    "Weekly digest", "Input", "Output", "Steps",
+    "Step 1: Summariser", "System prompt", "Input", "Output",
+    "Step 2: Editor", "System prompt", "Input", "Output",
+]
+
+
+@pytest.mark.parametrize("unclosed", [
+    "```python\nprint('cut off at max tokens",
+    "~~~~\ncode\n~~~",               # a shorter fence does not close a longer one
+    "````\n```\nstill inside",        # nor does a shorter backtick run
+    "<!-- a comment never closed",
+    "<pre>\npreformatted, never closed",
+])
+def test_markdown_export_unclosed_blocks_do_not_swallow_later_sections(unclosed: str) -> None:
+    art = make_artifact(output="Final answer.\n\n" + unclosed)
+    art["steps"][0]["output"] = "Draft.\n\n" + unclosed
+    art["steps"][1]["output"] = unclosed
+    md = render_artifact_markdown(art)
+    assert _md_headings(md) == EXPORT_HEADINGS
+    assert md.count(unclosed) == 3  # the outputs themselves are kept verbatim
+
+
+def test_markdown_export_leaves_closed_blocks_alone() -> None:
+    closed = "```python\nprint(1)\n```\n\n<!-- note -->\n\nDone."
+    art = make_artifact(output=closed)
+    md = render_artifact_markdown(art)
+    assert "## Output\n\n" + closed + "\n\n## Steps" in md
+    assert _md_headings(md) == EXPORT_HEADINGS
+
+
 # --------------------------------------------------------------------------- #
 # Real browser
 # --------------------------------------------------------------------------- #

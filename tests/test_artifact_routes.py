@@ -77,3 +77,77 @@ def test_tampered_and_cross_workspace_links_are_refused(ctx, site):
 def test_healthz_over_http(ctx, site):
     r = httpx.get(f"{site}/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+NAMES = ['<script>alert("p")</script>', "<img src=x onerror=alert('a')>"]
+
+
+def _run_with_steps(ctx, team: str, *, pipeline: str, agent: str, steps: list[dict], status: str,
+                    output: str | None, error: tuple[str, str, int] | None = None) -> str:
+    with transaction(ctx.sessions) as s:
+        a = repos.create_agent(s, team, name=agent, model="anthropic:claude-haiku-4-5", system_prompt=HOSTILE)
+        p = repos.create_pipeline(s, team, pipeline, [a.id])
+        run = repos.create_run(s, team, p, "input " + HOSTILE, requested_by="U1")
+        for st in steps:
+            repos.add_run_step(s, run, agent_id=a.id, model="anthropic:claude-haiku-4-5",
+                               agent_snapshot={"name": agent, "model": "anthropic:claude-haiku-4-5",
+                                               "system_prompt": HOSTILE}, **st)
+        run_id = run.id
+    kind, message, step = error or (None, None, None)
+    return write_outcome(ctx, team, run_id, status=status, output=output, error_kind=kind,
+                         error_message=message, error_step=step).artifact_id
+
+
+def _all_formats(ctx, site: str, team: str, aid: str) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+    out = tuple(httpx.get(_local(artifact_permalink(ctx, team, aid, sfx), site), timeout=30) for sfx in ("", ".json", ".md"))
+    for r in out:
+        assert r.status_code == 200, r.text[:200]
+    return out  # type: ignore[return-value]
+
+
+def test_failed_run_with_no_finished_step_renders_in_every_format(ctx, site):
+    aid = _run_with_steps(ctx, "T1", pipeline="Digest", agent="Writer", steps=[], status="failed", output=None,
+                          error=("orphaned_step", "Step 1 uses deleted agent " + HOSTILE, 1))
+    page, js, md = _all_formats(ctx, site, "T1", aid)
+    assert "Run failed: orphaned_step" in page.text and "No output: the run failed" in page.text
+    assert "Step 1 uses deleted agent &lt;script&gt;" in page.text and "<script>alert" not in page.text
+    assert js.json()["status"] == "failed" and js.json()["steps"] == []
+    assert js.json()["error"] == {"kind": "orphaned_step", "message": "Step 1 uses deleted agent " + HOSTILE, "step": 1}
+    assert "## Error" in md.text and "_No output._" in md.text and "## Steps" not in md.text
+
+
+def test_huge_output_renders_in_every_format(ctx, site):
+    paragraph = "Line with **bold**, `code` and a [link](https://example.com/x).\n\n"
+    huge = paragraph * (2_000_000 // len(paragraph) + 1) + "THE-END-MARKER"
+    assert len(huge) >= 2_000_000
+    aid = _run_with_steps(ctx, "T1", pipeline="Digest", agent="Writer", status="succeeded", output=huge,
+                          steps=[dict(position=1, status="succeeded", input="in", output=huge)])
+    page, js, md = _all_formats(ctx, site, "T1", aid)
+    assert page.text.count("THE-END-MARKER") == 2 and page.text.rstrip().endswith("</html>")
+    assert js.json()["output"] == huge and js.json()["steps"][0]["output"] == huge
+    assert md.text.count("THE-END-MARKER") == 2
+
+
+def test_untrusted_names_and_outputs_are_escaped_in_every_format(ctx, site):
+    pipeline, agent = NAMES
+    aid = _run_with_steps(ctx, "T1", pipeline=pipeline, agent=agent, status="failed", output=None,
+                          steps=[dict(position=1, status="failed", input=HOSTILE, output=HOSTILE,
+                                      error_kind="bad_request", error_message=HOSTILE)],
+                          error=("bad_request", HOSTILE, 1))
+    page, js, md = _all_formats(ctx, site, "T1", aid)
+    for raw in (HOSTILE, pipeline, agent, "<script", "<img"):
+        assert raw not in page.text, raw
+    assert "&lt;script&gt;alert(&quot;p&quot;)&lt;/script&gt;" in page.text  # pipeline name, escaped
+    assert "&lt;img src=x onerror=alert(&#x27;a&#x27;)&gt;" in page.text    # agent name, escaped
+    # JSON: exactly the stored strings, but no raw markup characters in the body at all
+    assert "<" not in js.text and ">" not in js.text
+    data = js.json()
+    assert data["pipeline"]["name"] == pipeline and data["steps"][0]["agent"]["name"] == agent
+    assert data["steps"][0]["output"] == HOSTILE and data["error"]["message"] == HOSTILE
+    # Markdown: names are backslash-escaped, so a viewer with raw HTML on shows them as text
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").render(md.text)
+    assert "<script" not in rendered.split("<h2>Steps</h2>")[0]  # title, table, error: no live tags
+    assert '# \\<script\\>alert("p")\\</script\\>' in md.text
+    assert "### Step 1: \\<img src=x onerror=alert('a')\\>" in md.text

@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import slack_messages as msgs
+from bot.slack_payloads import team_of
 from bot.command_args import ARTIFACTS, parse_command
 from bot.slack_text import escape_mrkdwn
 from core.context import AppContext
@@ -31,14 +32,6 @@ log = logging.getLogger(__name__)
 COMMAND = "/pipebot"
 PAGE_SIZE = 10
 Respond = Callable[..., Any]
-
-
-def _team_of(body: Mapping[str, Any]) -> str:
-    team = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") \
-        or (body.get("view") or {}).get("team_id")
-    if not team:
-        raise ValueError("payload without a team id")
-    return str(team)
 
 
 def _not_found(name: str, names: list[str]) -> str:
@@ -102,7 +95,7 @@ def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int |
 def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str,
                      respond: Respond) -> None:
     """`/pipebot artifacts [PIPELINE] [search WORDS…]`, after the ack; answers ephemerally."""
-    team_id = _team_of(body)
+    team_id = team_of(body)
 
     def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=False)
@@ -142,13 +135,13 @@ def show_page(ctx: AppContext, body: Mapping[str, Any], respond: Respond) -> Non
         respond(text="That list is out of date. Run `/pipebot artifacts` again.", response_type="ephemeral",
                 replace_original=False)
         return
-    text, blocks = list_page(ctx, _team_of(body), pipeline_id=pipeline_id, offset=offset)
+    text, blocks = list_page(ctx, team_of(body), pipeline_id=pipeline_id, offset=offset)
     respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=True)
 
 
 def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """"View": a read-only modal with the output (cut to fit) and the permalink."""
-    team_id = _team_of(body)
+    team_id = team_of(body)
     artifact_id = _action_value(body)
     with transaction(ctx.sessions) as s:
         artifact = repos.get_artifact(s, team_id, artifact_id)

@@ -65,6 +65,7 @@ from bot.command_args import (
 )
 from bot.slack_ack_reads import AckReads
 from bot.slack_admin import REFUSED, AdminCheckFailed, is_admin
+from bot.slack_payloads import team_of
 from bot.slack_text import escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
@@ -107,17 +108,6 @@ def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         except Exception:  # noqa: BLE001 - background work: log, never crash the pool
             log.exception("pipebot background task %s failed", getattr(fn, "__name__", fn))
     _background.submit(run)
-
-
-def team_of(body: Mapping[str, Any], context: BoltContext | None = None) -> str:
-    """The workspace of a signed payload (slash command, interaction or event)."""
-    team = (context.team_id if context is not None else None) or body.get("team_id")
-    if not team:
-        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") \
-            or (body.get("view") or {}).get("team_id")
-    if not team:
-        raise ValueError("payload without a team id")
-    return str(team)
 
 
 def _blocks(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]]:

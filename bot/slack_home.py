@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot import slack_messages as msgs
+from bot.slack_payloads import team_of
 from bot.slack_commands import after_ack
 from core import pipelines as core_pipelines
 from core.context import AppContext
@@ -54,14 +55,6 @@ def publish_home(ctx: AppContext, client: WebClient, team_id: str, user_id: str)
     client.views_publish(user_id=user_id, view=build_home(ctx, team_id).to_dict())
 
 
-def _team_of(body: Mapping[str, Any]) -> str:
-    team = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") \
-        or (body.get("view") or {}).get("team_id")
-    if not team:
-        raise ValueError("payload without a team id")
-    return str(team)
-
-
 def _pipeline_id(body: Mapping[str, Any]) -> int | None:
     try:
         return int(((body.get("actions") or [{}])[0]).get("value") or "")
@@ -85,7 +78,7 @@ def register(app: App, ctx: AppContext) -> None:
         # returns: the database reads and views.publish run after it.
         if event.get("tab", "home") != "home":
             return
-        after_ack(publish_home, ctx, client, _team_of(body), event["user"])
+        after_ack(publish_home, ctx, client, team_of(body), event["user"])
 
     app.event("app_home_opened")(home_opened)
 
@@ -96,7 +89,7 @@ def register(app: App, ctx: AppContext) -> None:
     def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
         from bot.slack_runs import open_run_modal
 
-        open_run_modal(ctx, client, body.get("trigger_id") or "", _team_of(body), metadata={"src": "home"},
+        open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata={"src": "home"},
                        selected_id=_pipeline_id(body), pick_channel=True)
 
     def edit_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
@@ -110,7 +103,7 @@ def register(app: App, ctx: AppContext) -> None:
         opener = open_agent_modal if kind == "agent" else open_pipeline_modal
         extra = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}
         try:
-            opener(ctx, client, body.get("trigger_id") or "", _team_of(body), **extra)
+            opener(ctx, client, body.get("trigger_id") or "", team_of(body), **extra)
         except Reply as exc:
             _explain(client, body, str(exc))
 

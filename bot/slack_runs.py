@@ -36,6 +36,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot import slack_messages as msgs
+from bot.slack_payloads import team_of
 from bot.command_args import ArgumentError, did_you_mean, match_name, tokenize
 from bot.slack_reporter import remember_status_message
 from bot.slack_text import escape_mrkdwn
@@ -373,14 +374,6 @@ def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id:
     client.views_open(trigger_id=trigger_id, view=view.to_dict())
 
 
-def _team_of(body: Mapping[str, Any]) -> str:
-    team = (body.get("team") or {}).get("id") or body.get("team_id") or (body.get("user") or {}).get("team_id") \
-        or (body.get("view") or {}).get("team_id")
-    if not team:
-        raise ValueError("payload without a team id")
-    return str(team)
-
-
 def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any], respond: Respond) -> None:
     """The message shortcut: the message's text is the input, results go to its thread."""
     message = body.get("message") or {}
@@ -393,7 +386,7 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
     root = message.get("thread_ts") or message.get("ts")
     meta = {"src": "msg", "c": channel_id, "t": root, "m": message.get("ts"),
             "n": (body.get("channel") or {}).get("name")}
-    open_run_modal(ctx, client, body.get("trigger_id") or "", _team_of(body), metadata=meta, input_text=text)
+    open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata=meta, input_text=text)
 
 
 def _selected(values: Mapping[str, Any], block_id: str, key: str) -> Any:
@@ -408,7 +401,7 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
     """Validate, post where the results go, start the run, then close the modal; every
     problem the user can fix comes back as an inline error on the modal."""
     view = body.get("view") or {}
-    team_id = _team_of(body)
+    team_id = team_of(body)
     user_id = (body.get("user") or {}).get("id") or ""
     values = (view.get("state") or {}).get("values") or {}
     try:

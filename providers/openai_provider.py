@@ -23,6 +23,19 @@ Mapping notes:
 * usage: OpenAI's ``input_tokens`` already includes ``cached_tokens`` (and cache
   writes), which is our convention too.
 * ``max_output_tokens`` below 16 is rejected by the API, so it is raised to 16.
+* reasoning items: with ``store=False`` nothing lives on OpenAI's side, so a reasoning
+  model's reasoning survives a tool loop only if we ask for it encrypted
+  (``include=["reasoning.encrypted_content"]``, reasoning models only: the others
+  answer 400 "Encrypted content is not supported with this model") and send each
+  reasoning item (``id``, ``summary``, ``encrypted_content``) back in ``input`` right
+  before the item it led to. They travel as ``OpaquePart("openai", item)`` on the
+  assistant message, in output order (``Response.parts``). A reasoning item without
+  its encrypted content is dropped: sent back by id alone, it would be a 404 ("Items
+  are not persisted when `store` is set to false"). In a stream the finished item is
+  the one in ``response.output_item.done`` (``output_item.added`` may carry an
+  incomplete ``encrypted_content``); ``response.completed`` repeats it.
+* ``function_call`` items go back without their ``fc_`` item ``id``: with an id, the
+  API insists on finding the reasoning item that preceded the call.
 
 The SDK's own retries are off (``max_retries=0``): providers/retry.py is the one loop.
 """
@@ -30,6 +43,7 @@ The SDK's own retries are off (``max_retries=0``): providers/retry.py is the one
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterator
 
 import httpx2
@@ -51,6 +65,8 @@ from .params import Prepared
 from .types import (
     ChatRequest,
     Message,
+    OpaquePart,
+    Part,
     Response,
     StopReason,
     StreamEvent,
@@ -101,9 +117,51 @@ _NOT_CHAT = (
 )
 _CHAT_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-")
 
+#: Ask for reasoning items' encrypted content (store=False: the only way to send them back).
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+# Ids of reasoning models, for ids the catalog does not know: GPT-5 onwards and the
+# o-series, but not the ``-chat`` variants (gpt-5-chat-latest refuses encrypted content).
+_REASONING_ID = re.compile(r"^(gpt-([5-9]|\d{2,})|o\d)")
+
 
 def is_chat_model_id(model_id: str) -> bool:
     return model_id.startswith(_CHAT_PREFIXES) and not any(word in model_id for word in _NOT_CHAT)
+
+
+def is_reasoning_model(info: ModelInfo) -> bool:
+    """Whether the model reasons (and so accepts ``include=[ENCRYPTED_REASONING]``).
+
+    The catalog marks OpenAI's reasoning models by their refusing ``temperature``
+    (GPT-5 and GPT-6 families); an id the catalog does not know is judged by its name.
+    """
+    if info.known:
+        return not info.supports_temperature
+    return bool(_REASONING_ID.match(info.id)) and "-chat" not in info.id
+
+
+def _reasoning_part(item: Any) -> OpaquePart | None:
+    """A reasoning output item as the opaque part that carries it to the next request;
+    None when it has no encrypted content (with store=False it cannot be sent back)."""
+    encrypted = getattr(item, "encrypted_content", None)
+    if not encrypted or not getattr(item, "id", None):
+        return None
+    summary = [{"type": "summary_text", "text": s.text} for s in (getattr(item, "summary", None) or ())]
+    return OpaquePart(PROVIDER_ID, {"type": "reasoning", "id": item.id, "summary": summary, "encrypted_content": encrypted})
+
+
+def _is_reasoning_part(part: Part) -> bool:
+    """An OpenAI reasoning item we can send back: ours, well formed. Anything else
+    opaque (another provider's block, a malformed item) never reaches OpenAI."""
+    if type(part) is not OpaquePart or part.provider != PROVIDER_ID:
+        return False
+    data = part.data
+    return (
+        isinstance(data, dict)
+        and data.get("type") == "reasoning"
+        and isinstance(data.get("id"), str)
+        and isinstance(data.get("encrypted_content"), str)
+        and isinstance(data.get("summary"), list)
+    )
 
 
 def _error_from_code(code: str | None, message: str, *, request_id: str | None = None) -> ProviderError:
@@ -170,13 +228,60 @@ def _text_message(role: str, texts: list[str]) -> dict[str, Any]:
     return {"role": role, "content": "\n\n".join(texts)}
 
 
-def to_input_items(messages: list[Message]) -> list[dict[str, Any]]:
+def _function_call(call: ToolCall) -> dict[str, Any]:
+    # No "id" (the fc_ item id): with one, the API requires the call's reasoning item.
+    return {"type": "function_call", "call_id": call.id, "name": call.name, "arguments": json.dumps(call.arguments)}
+
+
+def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: bool) -> None:
+    """An assistant turn in its parts' order: words as messages, tool calls as
+    function_call items, and (for a reasoning model) each reasoning item right before
+    the item it led to. A reasoning item with nothing after it in the turn (a turn
+    cut off while reasoning) is dropped: the API refuses a reasoning item "without its
+    required following item"."""
+    texts: list[str] = []
+    held: list[dict[str, Any]] = []  # reasoning items waiting for the item they precede
+
+    def flush_text() -> None:
+        if texts:
+            items.extend(held)
+            held.clear()
+            items.append(_text_message("assistant", texts))
+            texts.clear()
+
+    for part in parts:
+        kind = type(part)
+        if kind is TextPart:
+            if part.text:
+                texts.append(part.text)
+        elif kind is ToolCall:
+            flush_text()
+            items.extend(held)
+            held.clear()
+            items.append(_function_call(part))
+        elif kind is OpaquePart:
+            if reasoning and _is_reasoning_part(part):
+                flush_text()
+                held.append(dict(part.data))
+        elif kind is ToolResult:  # not expected in an assistant turn; keep it answerable
+            flush_text()
+            output = f"Error: {part.content}" if part.is_error else part.content
+            items.append({"type": "function_call_output", "call_id": part.call_id, "output": output})
+    flush_text()
+
+
+def to_input_items(messages: list[Message], *, reasoning: bool = True) -> list[dict[str, Any]]:
+    """Our messages as Responses ``input`` items. ``reasoning``: the target model
+    reasons, so OpenAI reasoning items are sent back (never to other models)."""
     items: list[dict[str, Any]] = []
     for m in messages:
         parts = m.parts
         if len(parts) == 1 and type(parts[0]) is TextPart:  # the common case: plain text turn
             if parts[0].text:
                 items.append({"role": m.role, "content": parts[0].text})
+            continue
+        if m.role == "assistant":
+            _assistant_items(parts, items, reasoning)
             continue
         texts: list[str] = []
         calls: list[dict[str, Any]] = []
@@ -187,14 +292,12 @@ def to_input_items(messages: list[Message]) -> list[dict[str, Any]]:
                 if part.text:
                     texts.append(part.text)
             elif kind is ToolCall:
-                calls.append(
-                    {"type": "function_call", "call_id": part.id, "name": part.name, "arguments": json.dumps(part.arguments)}
-                )
+                calls.append(_function_call(part))
             elif kind is ToolResult:
                 output = f"Error: {part.content}" if part.is_error else part.content
                 results.append({"type": "function_call_output", "call_id": part.call_id, "output": output})
-        # Assistant: its words, then the calls it made. User: the results answering
-        # those calls first (they must follow the calls), then any new words.
+        # A user turn: the results answering the calls first (they must follow the
+        # calls), then any new words. Opaque parts never belong to a user turn.
         items.extend(results)
         if texts:
             items.append(_text_message(m.role, texts))
@@ -253,8 +356,15 @@ class OpenAIProvider(BaseProvider):
 
     # ---- request -------------------------------------------------------------
 
-    def _params(self, req: ChatRequest, p: Prepared) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": req.model, "input": to_input_items(req.messages), "store": False}
+    def _params(self, req: ChatRequest, info: ModelInfo, p: Prepared) -> dict[str, Any]:
+        reasoning = is_reasoning_model(info)
+        params: dict[str, Any] = {
+            "model": req.model,
+            "input": to_input_items(req.messages, reasoning=reasoning),
+            "store": False,
+        }
+        if reasoning:
+            params["include"] = [ENCRYPTED_REASONING]
         if req.system:
             params["instructions"] = req.system
         if p.tools:
@@ -274,13 +384,27 @@ class OpenAIProvider(BaseProvider):
             params["max_output_tokens"] = p.max_output_tokens
         return params
 
-    def _response(self, resp: Any, request_id: str | None, texts: list[str] | None = None) -> Response:
+    def _response(
+        self,
+        resp: Any,
+        request_id: str | None,
+        texts: list[str] | None = None,
+        streamed_calls: list[ToolCall] | None = None,
+        streamed_reasoning: dict[int, Any] | None = None,
+    ) -> Response:
+        """The Response for a finished ``resp``. From a stream: ``texts`` and
+        ``streamed_calls`` as streamed, and the reasoning items of the
+        ``output_item.done`` events by output index (they win over ``resp.output``'s)."""
         calls: list[ToolCall] = []
         refused = False
         collected: list[str] = []
-        for item in resp.output or ():
+        opaque: list[OpaquePart] = []
+        parts: list[Part] = []  # the assistant turn in output order
+        output = resp.output or ()
+        for index, item in enumerate(output):
             itype = item.type
             if itype == "message":
+                start = len(collected)
                 for content in item.content:
                     ctype = content.type
                     if ctype == "output_text":
@@ -288,16 +412,41 @@ class OpenAIProvider(BaseProvider):
                     elif ctype == "refusal":
                         collected.append(content.refusal)
                         refused = True
+                if len(collected) > start:
+                    parts.append(TextPart("".join(collected[start:])))
             elif itype == "function_call":
-                calls.append(_call_from_item(item))
+                call = _call_from_item(item)
+                calls.append(call)
+                parts.append(call)
+            elif itype == "reasoning":
+                if streamed_reasoning is not None and index in streamed_reasoning:
+                    item = streamed_reasoning.pop(index)
+                part = _reasoning_part(item)
+                if part is not None:
+                    opaque.append(part)
+                    parts.append(part)
+        if streamed_reasoning:  # finished in the stream, missing from response.completed
+            opaque.extend(p for p in map(_reasoning_part, streamed_reasoning.values()) if p is not None)
+            parts = []
         if resp.status == "failed":
             error = resp.error
             raise _error_from_code(
                 getattr(error, "code", None), getattr(error, "message", None) or "the response failed", request_id=request_id
             )
+        text = "".join(collected if texts is None else texts)
+        if streamed_calls:
+            calls = streamed_calls  # same content as the output's, already built
         stop, raw_stop = _stop_reason(resp, bool(calls), refused)
+        ordered: list[Part] | None = None
+        if opaque and parts:
+            # Keep the output order only if it is the whole turn (a stream's text and
+            # calls as streamed); otherwise to_message's order: reasoning, text, calls.
+            in_order = [p for p in parts if type(p) is ToolCall]
+            if in_order == calls and "".join(p.text for p in parts if type(p) is TextPart) == text:
+                swap = iter(calls)
+                ordered = [next(swap) if type(p) is ToolCall else p for p in parts]
         return Response(
-            text="".join(collected if texts is None else texts),
+            text=text,
             tool_calls=calls,
             stop_reason=stop,
             usage=_usage(resp.usage),
@@ -308,13 +457,15 @@ class OpenAIProvider(BaseProvider):
             price_version=None,
             provider=PROVIDER_ID,
             raw_stop_reason=raw_stop,
+            opaque=opaque,
+            parts=ordered,
         )
 
     # ---- complete ------------------------------------------------------------
 
     def _complete_once(self, req: ChatRequest, info: ModelInfo, p: Prepared) -> Response:
         try:
-            resp = self._client.responses.create(**self._params(req, p))
+            resp = self._client.responses.create(**self._params(req, info, p))
         except Exception as exc:
             mapped = map_error(exc)
             if mapped is None:
@@ -329,6 +480,7 @@ class OpenAIProvider(BaseProvider):
         calls = state.calls
         add_text = texts.append
         pending: dict[int, tuple[str, str, list[str]]] = {}  # output_index → (call_id, name, fragments)
+        reasoning: dict[int, Any] = {}  # output_index → finished reasoning item (output_item.done)
         model = req.model
         request_id: str | None = None
         final: Any = None
@@ -338,7 +490,7 @@ class OpenAIProvider(BaseProvider):
             return Response("".join(texts), list(calls), "other", Usage(), model, request_id, {}, None, None, PROVIDER_ID)
 
         try:
-            stream = self._client.responses.create(**self._params(req, p), stream=True)
+            stream = self._client.responses.create(**self._params(req, info, p), stream=True)
             request_id = stream.response.headers.get("x-request-id")
             for event in stream:
                 etype = event.type
@@ -363,6 +515,9 @@ class OpenAIProvider(BaseProvider):
                         call = _call_from_item(item)
                         calls.append(call)
                         yield ToolCallEvent(call)
+                    elif item.type == "reasoning":
+                        # the finished item: output_item.added's encrypted_content may be incomplete
+                        reasoning[event.output_index] = item
                 elif etype == "response.refusal.delta":
                     texts.append(event.delta)
                     yield TextDelta(event.delta)
@@ -399,10 +554,7 @@ class OpenAIProvider(BaseProvider):
                 request_id=request_id,
                 partial=partial(),
             )
-        response = self._response(final, request_id, texts)
-        # Calls as streamed (same content as final.output, already built).
-        response.tool_calls = calls if calls else response.tool_calls
-        state.response = response
+        state.response = self._response(final, request_id, texts, calls, reasoning)
 
     # ---- models and keys -----------------------------------------------------
 

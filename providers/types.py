@@ -203,10 +203,16 @@ class Response:
     raw_stop_reason: str | None = None
     notes: list[str] = field(default_factory=list)  # e.g. parameters dropped for this model
     opaque: list[OpaquePart] = field(default_factory=list)  # e.g. signed thinking blocks
+    #: The assistant turn's parts in the provider's own output order, when that order
+    #: matters and differs from "opaque, text, tool calls" (OpenAI: each reasoning item
+    #: goes back right before the message or function call it led to). None: that order.
+    parts: list[Part] | None = None
 
     def to_message(self) -> Message:
         """The assistant turn to append to the conversation (for tool loops); keeps
         the provider's opaque blocks, which some models require back."""
+        if self.parts is not None:
+            return Message("assistant", list(self.parts))
         return Message.assistant(self.text, self.tool_calls, self.opaque)
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from providers.types import (
     ChatRequest,
     Done,
     Message,
+    OpaquePart,
     TextDelta,
     ToolCall,
     ToolCallEvent,
@@ -223,7 +224,8 @@ def test_tool_round_trip(env: Env, mode: str) -> None:
 
 
 # Models that always reason: Anthropic returns signed thinking blocks that must come
-# back first in the next tool-loop turn; OpenAI returns reasoning items we need not send.
+# back first in the next tool-loop turn; OpenAI (store=False) returns reasoning items
+# with encrypted content, sent back before the function call they led to.
 THINKING_MODEL = {"anthropic": "claude-fable-5-2", "openai": "gpt-6-astra"}
 
 
@@ -255,8 +257,200 @@ def test_tool_round_trip_on_a_thinking_model(env: Env, mode: str) -> None:
             provider.complete(env.request(messages=[Message.user("Weather in Lima?"), bare, results], model=model, tools=[WEATHER]))
         assert exc.value.kind is ErrorKind.BAD_REQUEST and "thinking" in exc.value.message
     else:
-        assert first.opaque == []
-        assert [i.get("type", "message") for i in sent["input"]] == ["message", "function_call", "function_call_output"]
+        (thought,) = first.opaque
+        assert env.fake.calls("/v1/responses")[0].json["include"] == ["reasoning.encrypted_content"]
+        assert [i.get("type", "message") for i in sent["input"]] == ["message", "reasoning", "function_call", "function_call_output"]
+        assert sent["input"][1] == thought.data == {
+            "type": "reasoning",
+            "id": thought.data["id"],
+            "summary": [],
+            # the whole content as issued (a stream's output_item.added carries a truncated one)
+            "encrypted_content": env.fake.issued_reasoning[thought.data["id"]],
+        }
+        assert "id" not in sent["input"][2]  # no fc_ id: it would make the API demand the reasoning item
+
+
+# ---- OpenAI reasoning items (store=False) ------------------------------------------
+
+
+@pytest.fixture
+def oai(fakes: dict[str, FakeLLMServer]) -> Any:
+    fake = fakes["openai"]
+    fake.reset()
+    yield Env("openai", fake, THINKING_MODEL["openai"])
+    assert not fake.errors, f"the fake server raised: {fake.errors}"
+    assert fake.pending() == 0, "a scripted reply was left unused"
+
+
+def _types(items: list[dict[str, Any]]) -> list[str]:
+    return [i.get("type", "message") for i in items]
+
+
+@pytest.mark.parametrize("mode", ["complete", "stream"])
+def test_openai_reasoning_items_go_back_in_output_order(oai: Env, mode: str) -> None:
+    """A model that reasons before its preamble and before each call: every reasoning
+    item goes back right before the item it led to, with its summary and content."""
+    provider = oai.provider()
+
+    def call(req: ChatRequest):
+        return provider.complete(req) if mode == "complete" else list(provider.stream(req))[-1].response
+
+    oai.fake.reasoning_per_item = True
+    oai.fake.reply_tool_calls(
+        [("get_weather", {"city": "Lima"}), ("get_weather", {"city": "Quito"})], text="Checking both.", thinking="Two cities."
+    )
+    first = call(oai.request("Weather in Lima and Quito?", tools=[WEATHER]))
+    assert first.text == "Checking both." and [c.arguments["city"] for c in first.tool_calls] == ["Lima", "Quito"]
+    assert len(first.opaque) == 3
+    turn = first.to_message()
+    assert turn.text == first.text and turn.tool_calls == first.tool_calls
+
+    lima, quito = first.tool_calls
+    results = Message.tool_results([ToolResult(lima.id, "cloudy"), ToolResult(quito.id, "sunny")])
+    oai.fake.reply("Cloudy in Lima, sunny in Quito.")
+    final = call(oai.request(messages=[Message.user("Weather in Lima and Quito?"), turn, results], tools=[WEATHER]))
+    assert final.text == "Cloudy in Lima, sunny in Quito."
+
+    sent = oai.fake.last.json
+    assert sent["include"] == ["reasoning.encrypted_content"] and sent["store"] is False
+    assert _types(sent["input"]) == [
+        "message", "reasoning", "message", "reasoning", "function_call", "reasoning", "function_call",
+        "function_call_output", "function_call_output",
+    ]  # fmt: skip
+    reasoning = [i for i in sent["input"] if i.get("type") == "reasoning"]
+    assert [r["id"] for r in reasoning] == [p.data["id"] for p in first.opaque]
+    assert [r["encrypted_content"] for r in reasoning] == [oai.fake.issued_reasoning[r["id"]] for r in reasoning]
+    assert reasoning[0]["summary"] == [{"type": "summary_text", "text": "Two cities."}]
+    assert sent["input"][2] == {"role": "assistant", "content": "Checking both."}
+    assert [i["call_id"] for i in sent["input"] if i.get("type") == "function_call"] == [lima.id, quito.id]
+
+
+def test_openai_non_reasoning_model_asks_for_no_reasoning(oai: Env) -> None:
+    provider = oai.provider()
+    oai.fake.reply_tool_calls([("get_weather", {"city": "Oslo"})])
+    first = provider.complete(oai.request("Weather in Oslo?", model="gpt-4.1", tools=[WEATHER]))
+    assert "include" not in oai.fake.last.json
+    assert first.opaque == [] and first.parts is None
+
+    # a reasoning item from an earlier reasoning-model turn is not sent to gpt-4.1
+    oai.fake.reply_tool_calls([("get_weather", {"city": "Oslo"})])
+    reasoned = provider.complete(oai.request("Weather in Oslo?", tools=[WEATHER]))
+    assert len(reasoned.opaque) == 1
+    history = [Message.user("Weather in Oslo?"), reasoned.to_message(), Message.tool_results([ToolResult(reasoned.tool_calls[0].id, "snow")])]
+    provider.complete(oai.request(messages=history, model="gpt-4.1", tools=[WEATHER]))
+    assert _types(oai.fake.last.json["input"]) == ["message", "function_call", "function_call_output"]
+    assert "include" not in oai.fake.last.json
+    # ...and the fake refuses encrypted reasoning for that model, as the API does
+    client = openai.OpenAI(api_key=KEY, base_url=oai.fake.url, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.responses.create(model="gpt-4.1", input="hi", store=False, include=["reasoning.encrypted_content"])
+    assert exc.value.body["message"] == "Encrypted content is not supported with this model."
+    assert exc.value.body["param"] == "include"
+
+
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        ("gpt-6-astra", True),  # catalog: refuses temperature → reasons
+        ("gpt-4o", False),  # catalog: takes temperature
+        ("gpt-7-nova", True),  # unknown ids: by name
+        ("gpt-5-chat-latest", False),
+        ("o5-mini", True),
+        ("gpt-4.5-preview", False),
+    ],
+)
+def test_openai_which_models_reason(model: str, expected: bool) -> None:
+    from providers.openai_provider import is_reasoning_model
+
+    assert is_reasoning_model(catalog.resolve_id("openai", model)) is expected
+
+
+def test_openai_opaque_parts_never_cross_providers(oai: Env, fakes: dict[str, FakeLLMServer]) -> None:
+    anthropic_env = Env("anthropic", fakes["anthropic"], THINKING_MODEL["anthropic"])
+    anthropic_env.fake.reset()
+    anthropic_env.fake.reply_tool_calls([("get_weather", {"city": "Rome"})])
+    (thinking,) = anthropic_env.provider().complete(anthropic_env.request("Weather in Rome?", tools=[WEATHER])).opaque
+    oai.fake.reply_tool_calls([("get_weather", {"city": "Rome"})])
+    reasoned = oai.provider().complete(oai.request("Weather in Rome?", tools=[WEATHER]))
+    (reasoning,) = reasoned.opaque
+    (tc,) = reasoned.tool_calls
+    results = Message.tool_results([ToolResult(tc.id, "hot")])
+    broken = OpaquePart("openai", {"type": "reasoning", "id": "rs_x", "summary": []})  # no encrypted_content
+
+    # Anthropic's thinking block (and an unusable OpenAI item) never reach OpenAI
+    oai.fake.reply("Hot in Rome.")
+    mixed = Message("assistant", [thinking, broken, reasoning, tc])
+    oai.provider().complete(oai.request(messages=[Message.user("Weather in Rome?"), mixed, results], tools=[WEATHER]))
+    sent = oai.fake.last.json["input"]
+    assert _types(sent) == ["message", "reasoning", "function_call", "function_call_output"]
+    assert sent[1] == reasoning.data
+
+    # OpenAI's reasoning item never reaches Anthropic (its signed thinking block does)
+    anthropic_env.fake.reply("Hot in Rome.")
+    anthropic_env.provider().complete(anthropic_env.request(messages=[Message.user("Weather in Rome?"), mixed, results], tools=[WEATHER]))
+    blocks = anthropic_env.fake.last.json["messages"][1]["content"]
+    assert [b["type"] for b in blocks] == ["thinking", "tool_use"] and blocks[0] == thinking.data
+    assert not anthropic_env.fake.errors and anthropic_env.fake.pending() == 0
+
+
+def test_openai_reasoning_without_a_following_item_is_not_sent(oai: Env) -> None:
+    """A turn cut off while reasoning leaves a reasoning item with nothing after it;
+    the API refuses such an item, so it stays out of the next request."""
+    oai.fake.reply("Fine.")
+    (reasoning,) = oai.provider().complete(oai.request("How are you?")).opaque
+    oai.fake.reply("Going on.")
+    history = [Message.user("Think hard."), Message("assistant", [reasoning]), Message.user("Go on.")]
+    r = oai.provider().complete(oai.request(messages=history))
+    assert r.text == "Going on."
+    assert _types(oai.fake.last.json["input"]) == ["message", "message"]
+
+
+def test_fake_openai_validates_reasoning_items_like_the_api(oai: Env) -> None:
+    client = openai.OpenAI(api_key=KEY, base_url=oai.fake.url, max_retries=0)
+    tool = {"type": "function", "name": WEATHER.name, "description": WEATHER.description, "parameters": WEATHER.input_schema}
+    oai.fake.reply_tool_calls([("get_weather", {"city": "Bern"})])
+    first = client.responses.create(
+        model=oai.model, input="Weather in Bern?", store=False, include=["reasoning.encrypted_content"], tools=[tool]
+    )
+    rs, fc = first.output
+    assert rs.type == "reasoning" and rs.encrypted_content == oai.fake.issued_reasoning[rs.id]
+    reasoning = {"type": "reasoning", "id": rs.id, "summary": [], "encrypted_content": rs.encrypted_content}
+    call = {"type": "function_call", "call_id": fc.call_id, "name": fc.name, "arguments": fc.arguments}
+    answer = {"type": "function_call_output", "call_id": fc.call_id, "output": "rain"}
+    user = {"role": "user", "content": "Weather in Bern?"}
+
+    def send(*items: dict[str, Any], **kw: Any) -> Any:
+        kw.setdefault("store", False)
+        return client.responses.create(model=oai.model, input=list(items), tools=[tool], **kw)
+
+    without_summary = {k: v for k, v in reasoning.items() if k != "summary"}
+    with pytest.raises(openai.BadRequestError) as exc:
+        send(user, without_summary, call, answer)
+    assert exc.value.body["message"] == "Missing required parameter: 'input[1].summary'."
+    assert exc.value.body["param"] == "input[1].summary"
+
+    by_id_only = {k: v for k, v in reasoning.items() if k != "encrypted_content"}
+    with pytest.raises(openai.NotFoundError) as not_found:
+        send(user, by_id_only, call, answer)
+    assert "Items are not persisted when `store` is set to false" in not_found.value.body["message"]
+
+    forged = dict(reasoning, encrypted_content=oai.fake.encrypt_reasoning("rs_someone_else"))
+    with pytest.raises(openai.BadRequestError) as exc:
+        send(user, forged, call, answer)
+    assert exc.value.body["code"] == "invalid_encrypted_content" and "could not be verified" in exc.value.body["message"]
+
+    with pytest.raises(openai.BadRequestError) as exc:
+        send(user, reasoning, user)
+    assert exc.value.body["message"] == f"Item '{rs.id}' of type 'reasoning' was provided without its required following item."
+
+    with pytest.raises(openai.BadRequestError) as exc:
+        send(user, dict(call, id=fc.id), answer)
+    assert exc.value.body["message"] == (
+        f"Item '{fc.id}' of type 'function_call' was provided without its required 'reasoning' item: '{rs.id}'."
+    )
+
+    oai.fake.reply("Rain in Bern.")
+    assert send(user, reasoning, dict(call, id=fc.id), answer).output_text == "Rain in Bern."
 
 
 def test_tool_error_result_is_marked(env: Env) -> None:

@@ -21,12 +21,33 @@ header on every response):
   must answer a ``function_call`` earlier in ``input`` ("No tool call found for
   function call output with call_id ..."); a prompt over the context window → 400
   ``context_length_exceeded``.
+* ``include``: known values only; ``reasoning.encrypted_content`` on a model that does
+  not reason → 400 "Encrypted content is not supported with this model." (``param:
+  include``).
+* reasoning items in ``input``: ``id`` and ``summary`` (an array, ``[]`` is fine) are
+  required (400 "Missing required parameter: 'input[N].summary'."); without
+  ``encrypted_content`` the item is looked up by id, which fails (404 "Item with id
+  'rs_…' not found. Items are not persisted when `store` is set to false. ...") unless
+  this fake produced it under ``store: true``; an ``encrypted_content`` this fake did
+  not issue for that item id → 400 ``invalid_encrypted_content`` ("The encrypted
+  content gAAA...== could not be verified."); a reasoning item must be followed by
+  the item it led to (a message of the assistant, a function call or another reasoning
+  item), else 400 "Item 'rs_…' of type 'reasoning' was provided without its required
+  following item."; a ``function_call`` sent with its item ``id`` (``fc_…``) that
+  this fake produced after a reasoning item needs that reasoning item earlier in
+  ``input`` (400 "Item 'fc_…' of type 'function_call' was provided without its
+  required 'reasoning' item: 'rs_…'.").
 
 Replies: ``Turn`` → a Response object (JSON) or the Responses SSE stream
 (``response.created`` / ``in_progress`` / ``output_item.added`` /
 ``content_part.added`` / ``output_text.delta`` ... / ``function_call_arguments.delta``
 / ``output_item.done`` / ``response.completed``, with ``sequence_number``s). A
-reasoning model's output starts with a ``reasoning`` item. A turn's tool calls come
+reasoning model's output starts with a ``reasoning`` item (``summary`` from
+``Turn.thinking``, else ``[]``), carrying ``encrypted_content`` when ``include`` asks for
+it; in a stream its ``output_item.added`` carries a truncated ``encrypted_content`` and
+``output_item.done`` / ``response.completed`` the whole one. With
+``fake.reasoning_per_item = True`` a reasoning item precedes every output item (as
+models that reason between a preamble and their calls do). A turn's tool calls come
 out as separate ``function_call`` items, each with its own ``call_id`` and argument
 deltas; ``ToolCallSpec.arguments`` may be a raw (even malformed) string. Usage is
 estimated at ~4 chars/token, ``input_tokens`` including ``cached_tokens``: an
@@ -52,7 +73,11 @@ Usage::
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -158,6 +183,20 @@ DEFAULT_MODELS: tuple[FakeOpenAIModel, ...] = (
 )
 
 
+INCLUDABLE = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+_REASONING_KEYS = frozenset({"type", "id", "summary", "encrypted_content", "content", "status"})
+
+
 class _Invalid(Exception):
     def __init__(
         self, message: str, *, param: str | None = None, code: str | None = None, status: int = 400, err_type: str = "invalid_request_error"
@@ -187,6 +226,11 @@ class FakeOpenAI(FakeLLMServer):
         self.cache_min_tokens = cache_min_tokens
         self._cache: set[str] = set()
         self._cache_lock = threading.Lock()
+        self.reasoning_per_item = False  # a reasoning item before every output item
+        self._secret = secrets.token_bytes(16)  # signs the encrypted_content this fake issues
+        self._fc_reasoning: dict[str, str] = {}  # fc_ item id → the rs_ item that preceded it
+        self._stored_reasoning: set[str] = set()  # rs_ ids produced under store: true
+        self.issued_reasoning: dict[str, str] = {}  # rs_ id → the encrypted_content sent out
 
     @property
     def url(self) -> str:
@@ -198,8 +242,39 @@ class FakeOpenAI(FakeLLMServer):
 
     def reset(self) -> None:
         super().reset()
+        self.reasoning_per_item = False
         with self._cache_lock:
             self._cache.clear()
+            self._fc_reasoning.clear()
+            self._stored_reasoning.clear()
+            self.issued_reasoning.clear()
+
+    # ---- encrypted reasoning -------------------------------------------------
+
+    def _mac(self, item_id: str) -> str:
+        return hmac.new(self._secret, item_id.encode(), hashlib.sha256).hexdigest()
+
+    def encrypt_reasoning(self, item_id: str) -> str:
+        """The ``encrypted_content`` this fake issues for reasoning item ``item_id``
+        (opaque to clients; only this fake instance can verify it)."""
+        token = json.dumps({"id": item_id, "mac": self._mac(item_id), "pad": secrets.token_hex(24)})
+        content = "gAAAAAB" + base64.urlsafe_b64encode(token.encode()).decode()
+        with self._cache_lock:
+            self.issued_reasoning[item_id] = content
+        return content
+
+    def _verify_reasoning(self, item_id: str, content: str) -> bool:
+        if not content.startswith("gAAAAAB"):
+            return False
+        try:
+            token = json.loads(base64.urlsafe_b64decode(content[7:].encode()))
+        except (ValueError, TypeError):
+            return False
+        return (
+            isinstance(token, dict)
+            and token.get("id") == item_id
+            and hmac.compare_digest(str(token.get("mac")), self._mac(item_id))
+        )
 
     # ---- errors --------------------------------------------------------------
 
@@ -346,8 +421,10 @@ class FakeOpenAI(FakeLLMServer):
         instructions = body.get("instructions") or ""
         if not isinstance(instructions, str):
             raise _Invalid("Invalid type for 'instructions': expected a string.", param="instructions", code="invalid_type")
+        include = self._check_include(body.get("include"), model)
+        store = body.get("store", True) is not False
         tools_text = self._check_tools(body.get("tools"))
-        input_text, last_user = self._check_input(body.get("input"))
+        input_text, last_user = self._check_input(body.get("input"), store)
 
         prompt_tokens = estimate_tokens(instructions) + estimate_tokens(tools_text) + estimate_tokens(input_text)
         if prompt_tokens > model.context:
@@ -369,7 +446,7 @@ class FakeOpenAI(FakeLLMServer):
         turn = scripted if isinstance(scripted, Turn) else self.default_turn(req, model_id, last_user)
         reply_model = turn.model or model.snapshot or model.id
         headers.update(turn.headers)
-        output = self._output(turn, model.reasoning)
+        output = self._output(turn, model.reasoning, ENCRYPTED_REASONING in include, store)
         out_tokens = max(1, sum(estimate_tokens(self._item_text(it)) for it in output))
         status = "completed"
         incomplete = None
@@ -425,11 +502,27 @@ class FakeOpenAI(FakeLLMServer):
             return item["arguments"]
         return ""
 
-    def _output(self, turn: Turn, reasoning: bool) -> list[dict[str, Any]]:
+    def _output(self, turn: Turn, reasoning: bool, encrypted: bool = False, store: bool = True) -> list[dict[str, Any]]:
         output: list[dict[str, Any]] = []
+        last_reasoning: list[str] = []  # the latest reasoning item's id, if any
+
+        def think() -> None:
+            item: dict[str, Any] = {"id": new_id("rs_", 48), "type": "reasoning", "summary": []}
+            if turn.thinking and not last_reasoning:
+                item["summary"] = [{"type": "summary_text", "text": turn.thinking}]
+            if encrypted:
+                item["encrypted_content"] = self.encrypt_reasoning(item["id"])
+            if store:
+                with self._cache_lock:
+                    self._stored_reasoning.add(item["id"])
+            output.append(item)
+            last_reasoning[:] = [item["id"]]
+
         if reasoning:
-            output.append({"id": new_id("rs_", 48), "type": "reasoning", "summary": []})
+            think()
         if turn.text:
+            if reasoning and self.reasoning_per_item and output[-1]["type"] != "reasoning":
+                think()
             output.append(
                 {
                     "id": new_id("msg_", 48),
@@ -440,10 +533,16 @@ class FakeOpenAI(FakeLLMServer):
                 }
             )
         for call in turn.tool_calls:
+            if reasoning and self.reasoning_per_item and output[-1]["type"] != "reasoning":
+                think()
             args = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+            fc_id = new_id("fc_", 48)
+            if last_reasoning:
+                with self._cache_lock:
+                    self._fc_reasoning[fc_id] = last_reasoning[0]
             output.append(
                 {
-                    "id": new_id("fc_", 48),
+                    "id": fc_id,
                     "type": "function_call",
                     "status": "completed",
                     "arguments": args,
@@ -468,7 +567,10 @@ class FakeOpenAI(FakeLLMServer):
         for index, item in enumerate(response["output"]):
             itype = item["type"]
             if itype == "reasoning":
-                emit("response.output_item.added", output_index=index, item=item)
+                added = dict(item)
+                if "encrypted_content" in added:  # documented: may be incomplete in .added
+                    added["encrypted_content"] = added["encrypted_content"][:24]
+                emit("response.output_item.added", output_index=index, item=added)
                 emit("response.output_item.done", output_index=index, item=item)
             elif itype == "message":
                 text = item["content"][0]["text"]
@@ -543,7 +645,81 @@ class FakeOpenAI(FakeLLMServer):
                 )
         return json.dumps(tools)
 
-    def _check_input(self, items: Any) -> tuple[str, str]:
+    @staticmethod
+    def _check_include(include: Any, model: FakeOpenAIModel) -> list[str]:
+        if include is None:
+            return []
+        if not isinstance(include, list):
+            raise _Invalid("Invalid type for 'include': expected an array of strings.", param="include", code="invalid_type")
+        for i, value in enumerate(include):
+            if value not in INCLUDABLE:
+                supported = ", ".join(f"'{v}'" for v in INCLUDABLE)
+                raise _Invalid(
+                    f"Invalid value: '{value}'. Supported values are: {supported}.", param=f"include[{i}]", code="invalid_value"
+                )
+        if ENCRYPTED_REASONING in include and not model.reasoning:
+            raise _Invalid("Encrypted content is not supported with this model.", param="include")
+        return include
+
+    def _check_reasoning_item(self, i: int, item: dict[str, Any], store: bool) -> str:
+        for name in item:
+            if name not in _REASONING_KEYS:
+                raise _Invalid(f"Unknown parameter: 'input[{i}].{name}'.", param=f"input[{i}].{name}", code="unknown_parameter")
+        item_id = item.get("id")
+        if not isinstance(item_id, str) or not item_id:
+            raise _Invalid(f"Missing required parameter: 'input[{i}].id'.", param=f"input[{i}].id", code="missing_required_parameter")
+        summary = item.get("summary")
+        if summary is None:
+            raise _Invalid(
+                f"Missing required parameter: 'input[{i}].summary'.", param=f"input[{i}].summary", code="missing_required_parameter"
+            )
+        if not isinstance(summary, list):
+            raise _Invalid(
+                f"Invalid type for 'input[{i}].summary': expected an array of objects, but got {type(summary).__name__} instead.",
+                param=f"input[{i}].summary",
+                code="invalid_type",
+            )
+        for j, entry in enumerate(summary):
+            if not isinstance(entry, dict) or entry.get("type") != "summary_text" or not isinstance(entry.get("text"), str):
+                raise _Invalid(
+                    f"Invalid value for 'input[{i}].summary[{j}]': expected a summary_text object with a text string.",
+                    param=f"input[{i}].summary[{j}]",
+                    code="invalid_value",
+                )
+        content = item.get("encrypted_content")
+        if content is None:
+            with self._cache_lock:
+                stored = item_id in self._stored_reasoning
+            if not (store and stored):
+                message = f"Item with id '{item_id}' not found."
+                if not store:
+                    message += (
+                        " Items are not persisted when `store` is set to false. Try again with `store` set to true, "
+                        "or remove this item from your input."
+                    )
+                raise _Invalid(message, param="input", status=404)
+        elif not isinstance(content, str):
+            raise _Invalid(
+                f"Invalid type for 'input[{i}].encrypted_content': expected a string.",
+                param=f"input[{i}].encrypted_content",
+                code="invalid_type",
+            )
+        elif not self._verify_reasoning(item_id, content):
+            shown = f"{content[:4]}...{content[-4:]}" if len(content) > 8 else content
+            raise _Invalid(f"The encrypted content {shown} could not be verified.", code="invalid_encrypted_content")
+        return item_id
+
+    @staticmethod
+    def _follows_reasoning(item: Any) -> bool:
+        """Whether ``item`` can be what a reasoning item led to."""
+        if not isinstance(item, dict):
+            return False
+        itype = item.get("type", "message")
+        if itype == "message":
+            return item.get("role") == "assistant"
+        return itype not in ("function_call_output", "item_reference")
+
+    def _check_input(self, items: Any, store: bool = True) -> tuple[str, str]:
         if items is None:
             raise _Invalid("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
         if isinstance(items, str):
@@ -553,6 +729,7 @@ class FakeOpenAI(FakeLLMServer):
         texts: list[str] = []
         last_user = ""
         calls: set[str] = set()
+        reasoning_ids: set[str] = set()
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 raise _Invalid(f"Invalid type for 'input[{i}]': expected an object.", param=f"input[{i}]", code="invalid_type")
@@ -579,6 +756,15 @@ class FakeOpenAI(FakeLLMServer):
                 for name in ("call_id", "name", "arguments"):
                     if not isinstance(item.get(name), str):
                         raise _Invalid(f"Missing required parameter: 'input[{i}].{name}'.", param=f"input[{i}].{name}", code="missing_required_parameter")
+                fc_id = item.get("id")
+                if fc_id is not None:
+                    with self._cache_lock:
+                        needed = self._fc_reasoning.get(fc_id)
+                    if needed is not None and needed not in reasoning_ids:
+                        raise _Invalid(
+                            f"Item '{fc_id}' of type 'function_call' was provided without its required 'reasoning' item: '{needed}'.",
+                            param="input",
+                        )
                 calls.add(item["call_id"])
                 texts.append(item["arguments"])
             elif itype == "function_call_output":
@@ -589,7 +775,14 @@ class FakeOpenAI(FakeLLMServer):
                 if not isinstance(output, (str, list)):
                     raise _Invalid(f"Missing required parameter: 'input[{i}].output'.", param=f"input[{i}].output", code="missing_required_parameter")
                 texts.append(output if isinstance(output, str) else json.dumps(output))
-            elif itype in ("reasoning", "item_reference"):
+            elif itype == "reasoning":
+                item_id = self._check_reasoning_item(i, item, store)
+                if i + 1 >= len(items) or not self._follows_reasoning(items[i + 1]):
+                    raise _Invalid(
+                        f"Item '{item_id}' of type 'reasoning' was provided without its required following item.", param="input"
+                    )
+                reasoning_ids.add(item_id)
+            elif itype == "item_reference":
                 pass
             else:
                 raise _Invalid(f"Invalid value: '{itype}'.", param=f"input[{i}].type", code="invalid_value")

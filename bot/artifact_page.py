@@ -551,9 +551,74 @@ def _dl(rows: Iterable[tuple[str, str]], cls: str = "meta") -> str:
     return f'<dl class="{cls}">{items}</dl>'
 
 
-def _md_block(text: Any, empty: str) -> str:
-    rendered = render_markdown_safe(text).strip() if _text(text).strip() else ""
-    return f'<div class="md">{rendered}</div>' if rendered else f'<p class="muted">{_esc(empty)}</p>'
+#: At most this many characters of one output are rendered as Markdown...
+MARKDOWN_OUTPUT_LIMIT = 64_000
+#: ...and of all the outputs on one page together (the final output first, then the steps').
+#: Rendering costs about 0.3-1.5 µs a character (links and emphasis are the dear part): a page
+#: with two 2 MB outputs took 5-6 s rendered in full, 0.17 s with these limits. Past them an
+#: output is shown as escaped plain text, in full, and the download links carry it as Markdown.
+MARKDOWN_PAGE_LIMIT = 160_000
+
+# Top-level block structure as _MD sees it (raw HTML off, tables on), without inline parsing:
+# finds where a long output can be cut between blocks, at a tenth of the cost of rendering.
+_MD_CUT = MarkdownIt("commonmark", {"html": False}).enable(["table"]).disable(["inline", "text_join"])
+
+
+class _Budget:
+    """What is left of :data:`MARKDOWN_PAGE_LIMIT` while one page is rendered."""
+
+    def __init__(self, chars: int, markdown_href: str | None) -> None:
+        self.chars = chars
+        self.markdown_href = markdown_href
+
+
+def _split_markdown(text: str, limit: int) -> tuple[str, str]:
+    """(head, tail): ``head`` is at most ``limit`` characters and ends between two top-level
+    blocks (never inside a code fence, list or table), or at a line end if the first block is
+    already longer than ``limit``."""
+    if len(text) <= limit:
+        return text, ""
+    if limit <= 0:
+        return "", text
+    window = text[:limit]
+    blocks = [tok for tok in _MD_CUT.parse(window) if tok.level == 0 and tok.map and tok.nesting >= 0]
+    # the last block may run past the window: cut before it
+    cut_line = blocks[-1].map[0] if len(blocks) >= 2 else 0
+    if cut_line > 0:
+        lines = window.split("\n")
+        cut = sum(len(line) + 1 for line in lines[:cut_line])
+    else:
+        cut = window.rfind("\n") + 1 or limit
+    return text[:cut], text[cut:]
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{max(1, round(n / 1000))} KB"
+
+
+def _md_block(text: Any, empty: str, budget: _Budget | None = None) -> str:
+    t = _text(text)
+    if not t.strip():
+        return f'<p class="muted">{_esc(empty)}</p>'
+    limit = MARKDOWN_OUTPUT_LIMIT if budget is None else min(MARKDOWN_OUTPUT_LIMIT, budget.chars)
+    head, tail = _split_markdown(t, limit)
+    if budget is not None:  # a cut output uses up its whole allowance: no scraps for the next
+        budget.chars -= limit if tail else len(head)
+    rendered = render_markdown_safe(head).strip() if head.strip() else ""
+    out = f'<div class="md">{rendered}</div>' if rendered else ""
+    if not tail:
+        return out or f'<p class="muted">{_esc(empty)}</p>'
+    download = ""
+    if budget is not None and budget.markdown_href:
+        download = f' <a href="{_esc(budget.markdown_href)}" download>Download as Markdown</a> for all of it formatted.'
+    raw = f'<pre class="raw">{_esc(tail)}</pre>'
+    if not out:
+        note = f"This output is long ({_size(len(t))}): it is shown as plain text.{download}"
+        return f'<p class="muted small" role="note">{note}</p>{raw}'
+    note = (f"This output is long ({_size(len(t))}): the first {_size(len(head))} are shown formatted, "
+            f"the remaining {_size(len(tail))} as plain text below.{download}")
+    return (f'{out}<p class="muted small" role="note">{note}</p>'
+            f'{_collapsible(f"Rest of the output ({_esc(_size(len(tail)))}, plain text)", raw, cls="rest")}')
 
 
 def _raw_block(text: Any) -> str:
@@ -574,7 +639,7 @@ def _model_html(mid: str, display: str) -> str:
     return f"<code>{_esc(mid)}</code>" if mid else _MISSING
 
 
-def _step_html(step: Mapping[str, Any], index: int, *, open_: bool) -> str:
+def _step_html(step: Mapping[str, Any], index: int, *, open_: bool, budget: _Budget | None = None) -> str:
     pos = _int(_get(step, "position")) or index
     agent = _get(step, "agent")
     name = _agent_name(step)
@@ -617,7 +682,7 @@ def _step_html(step: Mapping[str, Any], index: int, *, open_: bool) -> str:
             + "</div>"
         )
     parts.append('<p class="label">Output</p>')
-    parts.append(_md_block(_get(step, "output"), "No output."))
+    parts.append(_md_block(_get(step, "output"), "No output.", budget))
     parts.append(_collapsible("Input", _raw_block(_get(step, "input"))))
     system_prompt = _get(agent, "system_prompt")
     if _text(system_prompt).strip():
@@ -643,6 +708,11 @@ def render_artifact_html(
     ``json_url`` / ``markdown_url`` are the signed URLs of the other formats
     (build them with :func:`core.permalinks.permalink` and ``suffix``).
     Serve the result with :data:`SECURITY_HEADERS`.
+
+    Markdown is rendered for at most :data:`MARKDOWN_OUTPUT_LIMIT` characters of an output
+    and :data:`MARKDOWN_PAGE_LIMIT` for the page (final output first): two 2 MB outputs took
+    6 s to render in full. The rest of a long output follows as escaped plain text, collapsed,
+    with a note and the Markdown download link.
     """
     a: Any = artifact if isinstance(artifact, Mapping) else {}
     pipeline = _pipeline_name(a)
@@ -708,7 +778,8 @@ def render_artifact_html(
     output = _get(a, "output")
     empty_output = "No output: the run failed before producing one." if err else "No output."
     body.append('<section aria-labelledby="h-output"><h2 id="h-output">Output</h2>')
-    body.append(f'<div class="card">{_md_block(output, empty_output)}</div></section>')
+    budget = _Budget(MARKDOWN_PAGE_LIMIT, md_href)
+    body.append(f'<div class="card">{_md_block(output, empty_output, budget)}</div></section>')
 
     models = _model_names(a)
     models_html = (
@@ -744,7 +815,7 @@ def render_artifact_html(
         for i, s in enumerate(steps, start=1):
             pos = _int(_get(s, "position")) or i
             is_failed = _text(_get(s, "status")).lower() == "failed" or (failed_pos is not None and pos == failed_pos)
-            body.append(_step_html(s, i, open_=is_failed))
+            body.append(_step_html(s, i, open_=is_failed, budget=budget))
         body.append("</section>")
 
     links = []

@@ -79,10 +79,14 @@ def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset:
 def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int | None,
                 pipeline_name: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The 10 most recent artifacts whose output matches ``words`` (web-search syntax)."""
-    with transaction(ctx.sessions) as s:
-        rows = list(repos.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
     scope = f" of *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
     quoted = escape_mrkdwn(msgs.one_line(words, 100))
+    try:
+        with transaction(ctx.sessions) as s:
+            rows = list(repos.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
+    except repos.SearchTooBroad:
+        return (f"Searching{scope} for “{quoted}” takes too long: those words are common but (almost) never "
+                f"appear in that order. Add a rarer word, or drop the quotes."), []
     title = f"*Artifacts{scope} matching “{quoted}”*"
     if len(rows) == PAGE_SIZE:
         title += f" (the {PAGE_SIZE} most recent)"

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
@@ -190,16 +191,27 @@ class RunStep(Base):
     run: Mapped[Run] = relationship(back_populates="steps")
 
 
+#: The text full-text search looks at: the run's final output (DESIGN §5, "artifacts whose output
+#: matches"), not the input or the steps' outputs. Migration 0003 spells the same expression.
+ARTIFACT_SEARCH_EXPRESSION = "to_tsvector('english'::regconfig, coalesce(content->>'output', ''))"
+
+
 class Artifact(Base):
+    """One per finished run.
+
+    ``output_tsv`` is the search vector of the output, a column PostgreSQL generates and stores
+    (``GENERATED ALWAYS AS … STORED``): every insert fills it, including the executor's
+    ``INSERT … ON CONFLICT DO NOTHING``, and nothing can write it by mistake. Storing it, rather
+    than indexing the expression, means a row is checked against a query without re-parsing its
+    output, which is what lets the planner walk ``created_at`` order cheaply for frequent words.
+    Deferred, so loading an artifact never reads it.
+    """
+
     __tablename__ = "artifacts"
     __table_args__ = (
         Index("ix_artifacts_team_created", "team_id", text("created_at DESC"), text("id DESC")),
         Index("ix_artifacts_team_pipeline_created", "team_id", "pipeline_id", text("created_at DESC"), text("id DESC")),
-        Index(
-            "ix_artifacts_output_fts",
-            text("to_tsvector('english'::regconfig, coalesce(content->>'output', ''))"),
-            postgresql_using="gin",
-        ),
+        Index("ix_artifacts_output_tsv", "output_tsv", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -213,3 +225,6 @@ class Artifact(Base):
     created_by: Mapped[str | None] = mapped_column(String(32))
     content: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = _now()
+    output_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(ARTIFACT_SEARCH_EXPRESSION, persisted=True), nullable=False, deferred=True
+    )

@@ -587,3 +587,56 @@ def test_copy_is_not_mutated() -> None:
     render_artifact_html(art, **URLS)
     render_artifact_markdown(art)
     assert art == before
+
+
+# --------------------------------------------------------------------------- #
+# Long outputs: Markdown is rendered for a bounded prefix, the rest as plain text
+# --------------------------------------------------------------------------- #
+
+from bot.artifact_page import MARKDOWN_OUTPUT_LIMIT, MARKDOWN_PAGE_LIMIT  # noqa: E402
+
+
+def _long_markdown(n_chars: int, marker: str) -> str:
+    para = f"{marker} paragraph with **bold** text and a [link](https://example.com/{marker}).\n\n"
+    return para * (n_chars // len(para) + 1)
+
+
+def test_long_output_is_rendered_as_markdown_up_to_the_limit_then_as_plain_text() -> None:
+    fence = "```python\nprint('inside the fence')\n```\n\n"
+    head = _long_markdown(MARKDOWN_OUTPUT_LIMIT - 30, "Head")  # the fence straddles the limit
+    tail = "After **the fence** <script>window.__pwned=1</script>\n\nTHE-END"
+    art = make_artifact(output=head + fence + tail, steps=[])
+    page = render_artifact_html(art, **URLS)
+    output = page.split('id="h-output"')[1].split('id="h-details"')[0]
+    assert output.count("<strong>bold</strong>") > 100  # the head is rendered
+    assert "<strong>the fence</strong>" not in output  # the tail is not...
+    assert "After **the fence** &lt;script&gt;" in output and "THE-END" in output  # ...but shown, escaped
+    assert "<script>" not in page
+    # cut between blocks: the fence is not split, it is all in the plain-text rest
+    assert "<code" not in output.split('<details class="rest"')[0].split("</strong>")[-1]
+    assert "```python\nprint(&#x27;inside the fence&#x27;)\n```" in output
+    assert re.search(r'<p class="muted small" role="note">This output is long \(\d+ KB\): the first \d+ KB '
+                     r"are shown formatted, the remaining \d+ KB as plain text below\.", output)
+    assert f'href="{html_mod.escape(URLS["markdown_url"])}" download>Download as Markdown</a>' in output
+    rest = output.split('<details class="rest">')[1]
+    assert rest.startswith("<summary>Rest of the output (") and '<pre class="raw">' in rest
+
+
+def test_markdown_budget_is_shared_by_the_page_final_output_first() -> None:
+    big = MARKDOWN_OUTPUT_LIMIT + 5_000
+    steps = [dict(make_artifact()["steps"][0], position=i, output=_long_markdown(big, f"Step{i}")) for i in (1, 2, 3)]
+    art = make_artifact(output=_long_markdown(big, "Final"), steps=steps)
+    page = render_artifact_html(art, **URLS)
+    rendered = {name: page.count(f'href="https://example.com/{name}"') for name in ("Final", "Step1", "Step2", "Step3")}
+    per_output = len(_long_markdown(0, "Final"))
+    assert rendered["Final"] * per_output <= MARKDOWN_OUTPUT_LIMIT and rendered["Final"] > 0
+    assert rendered["Step1"] > 0
+    assert sum(rendered.values()) * per_output <= MARKDOWN_PAGE_LIMIT
+    assert rendered["Step3"] == 0  # nothing left for it: plain text only, and said so
+    assert "it is shown as plain text." in page
+    assert page.count("Step3 paragraph with **bold**") == big // per_output + 1  # every line still there
+
+
+def test_short_output_has_no_long_output_note() -> None:
+    page = render_artifact_html(make_artifact(), **URLS)
+    assert "This output is long" not in page and 'class="rest"' not in page

@@ -124,6 +124,9 @@ def test_huge_output_renders_in_every_format(ctx, site):
                           steps=[dict(position=1, status="succeeded", input="in", output=huge)])
     page, js, md = _all_formats(ctx, site, "T1", aid)
     assert page.text.count("THE-END-MARKER") == 2 and page.text.rstrip().endswith("</html>")
+    # Markdown is rendered for a bounded prefix only; the rest is there as escaped plain text
+    assert page.text.count("This output is long (2.0 MB)") == 2 and page.text.count('<details class="rest">') == 2
+    assert page.text.count("<strong>bold</strong>") < 2 * 64_000 // len(paragraph) + 2
     assert js.json()["output"] == huge and js.json()["steps"][0]["output"] == huge
     assert md.text.count("THE-END-MARKER") == 2
 

@@ -29,12 +29,47 @@ def test_upgrade_from_empty_and_downgrade_to_empty(services, database_url):
         assert {"workspaces", "provider_credentials", "agents", "pipelines", "pipeline_steps", "runs",
                 "run_steps", "artifacts", "alembic_version"} <= tables
         indexes = {i["name"] for i in inspect(engine).get_indexes("artifacts")}
-        assert {"ix_artifacts_team_pipeline_created", "ix_artifacts_team_created", "ix_artifacts_output_fts"} <= indexes
+        assert {"ix_artifacts_team_pipeline_created", "ix_artifacts_team_created", "ix_artifacts_output_tsv"} <= indexes
+        assert "ix_artifacts_output_fts" not in indexes  # replaced by the stored column's index
         upgrade(engine)  # idempotent
         downgrade(engine)
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         upgrade(engine)
         assert "artifacts" in inspect(engine).get_table_names()
+        engine.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_0003_fills_the_search_vector_of_existing_rows_and_downgrades(services, database_url):
+    """Upgrading a database that already holds artifacts fills output_tsv for them; the
+    downgrade puts the expression index back and drops the column."""
+    name = f"pipebot_mig_{uuid.uuid4().hex[:8]}"
+    admin = normalise_url(database_url).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        from sqlalchemy.engine import make_url
+
+        engine = create_engine(make_url(normalise_url(database_url)).set(database=name))
+        upgrade(engine, "0002")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO workspaces (team_id) VALUES ('T1')"))
+            conn.execute(text("INSERT INTO artifacts (id, team_id, pipeline_name, status, content) VALUES "
+                              "(gen_random_uuid(), 'T1', 'P', 'succeeded', '{\"output\": \"Quarterly revenue grew\"}'), "
+                              "(gen_random_uuid(), 'T1', 'P', 'failed', '{\"output\": null}')"))
+        upgrade(engine)
+        with engine.begin() as conn:
+            vectors = conn.execute(text("SELECT output_tsv::text FROM artifacts ORDER BY status DESC")).scalars().all()
+            assert vectors == ["'grew':3 'quarter':1 'revenu':2", ""]
+        downgrade(engine, "0002")
+        columns = {c["name"] for c in inspect(engine).get_columns("artifacts")}
+        indexes = {i["name"] for i in inspect(engine).get_indexes("artifacts")}
+        assert "output_tsv" not in columns
+        assert "ix_artifacts_output_fts" in indexes and "ix_artifacts_output_tsv" not in indexes
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM artifacts")).scalar() == 2
         engine.dispose()
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -165,3 +200,93 @@ def test_secret_key_rotation():
     assert SecretBox([new]).decrypt(rotated) == "sk-test-1234"
     with pytest.raises(SecretError, match="PIPEBOT_SECRET_KEY"):
         SecretBox([new]).decrypt(token)
+
+
+def _artifact(s, team, pipeline, output, *, input_text="the input", step_outputs=(), age_s=0):
+    run = repos.create_run(s, team, pipeline, input_text)
+    content = {"input": input_text, "output": output,
+               "steps": [{"position": i, "output": o} for i, o in enumerate(step_outputs, 1)]}
+    art = repos.create_artifact(s, team, run, content, models=[], cost_usd=None)
+    s.execute(text("UPDATE artifacts SET created_at = now() - make_interval(secs => :a) WHERE id = :id"),
+              {"a": age_s, "id": art.id})
+    return art.id
+
+
+def test_search_matches_the_output_only_newest_first(ctx):
+    with transaction(ctx.sessions) as s:
+        a = _agent(s, "T1")
+        p, q = repos.create_pipeline(s, "T1", "One", [a.id]), repos.create_pipeline(s, "T1", "Two", [a.id])
+        old = _artifact(s, "T1", p, "The Northwind account renewed.", age_s=300)
+        new = _artifact(s, "T1", p, "Northwind asked about invoices.", age_s=100)
+        other_pipeline = _artifact(s, "T1", q, "Northwind again.", age_s=200)
+        _artifact(s, "T1", p, "Nothing relevant.", input_text="Northwind in the input",
+                  step_outputs=["Northwind in a step's output"])
+        _artifact(s, "T1", p, None)  # a run that failed before any output
+        _artifact(s, "T2", p, "Northwind, but another workspace")
+    with transaction(ctx.sessions) as s:
+        assert [r.id for r in repos.search_artifacts(s, "T1", "northwind")] == [new, other_pipeline, old]
+        assert [r.id for r in repos.search_artifacts(s, "T1", "Northwind", pipeline_id=p.id)] == [new, old]
+        assert [r.id for r in repos.search_artifacts(s, "T1", "northwind", limit=1)] == [new]
+        assert [r.id for r in repos.search_artifacts(s, "T1", "renewing")] == [old]  # English stemming
+        assert [r.id for r in repos.search_artifacts(s, "T1", '"Northwind account"')] == [old]  # phrase
+        assert repos.search_artifacts(s, "T1", '"account Northwind"') == []  # phrase: order matters
+        assert [r.id for r in repos.search_artifacts(s, "T1", "northwind -invoices")] == [other_pipeline, old]
+        assert repos.search_artifacts(s, "T1", "input") == []  # the input is not searched
+        assert repos.search_artifacts(s, "T1", "step") == []  # nor the steps' outputs
+        row = repos.search_artifacts(s, "T1", "invoices")[0]
+        assert not hasattr(row, "content") and not hasattr(row, "output_tsv")  # list columns only
+
+
+def test_search_beyond_the_walked_rows_uses_the_gin_index(ctx):
+    """A word that is not among the newest SEARCH_WALK_ROWS artifacts is still found (step 2),
+    and that step reads the GIN index rather than the whole workspace."""
+    with transaction(ctx.sessions) as s:
+        a = _agent(s, "T1")
+        p = repos.create_pipeline(s, "T1", "One", [a.id])
+        rare = _artifact(s, "T1", p, "The zeppelin incident report.", age_s=10_000_000)
+        run = repos.create_run(s, "T1", p, "bulk")
+        s.execute(text(
+            "INSERT INTO artifacts (id, team_id, pipeline_id, pipeline_name, status, content, created_at) "
+            "SELECT gen_random_uuid(), 'T1', :p, 'One', 'succeeded', "
+            "jsonb_build_object('output', 'Weekly digest number ' || g || ' about billing'), now() - make_interval(secs => g) "
+            "FROM generate_series(1, :n) g"), {"p": p.id, "n": repos.SEARCH_WALK_ROWS + 500})
+        del run
+    with ctx.engine.begin() as conn:
+        conn.execute(text("ANALYZE artifacts"))
+    with transaction(ctx.sessions) as s:
+        assert [r.id for r in repos.search_artifacts(s, "T1", "zeppelin")] == [rare]
+        assert [r.id for r in repos.search_artifacts(s, "T1", "zeppelin", pipeline_id=p.id)] == [rare]
+        assert len(repos.search_artifacts(s, "T1", "billing")) == 10
+        assert repos.search_artifacts(s, "T1", "nowhere") == []
+        s.execute(text("SET LOCAL enable_seqscan = off"))  # 2,500 rows fit in a few pages
+        plan = "\n".join(r[0] for r in s.execute(text(
+            "EXPLAIN WITH matches AS MATERIALIZED (SELECT id, created_at FROM artifacts WHERE team_id = 'T1' "
+            "AND output_tsv @@ websearch_to_tsquery('english'::regconfig, 'zeppelin')) "
+            "SELECT id FROM matches ORDER BY created_at DESC, id DESC LIMIT 10")))
+        assert "ix_artifacts_output_tsv" in plan, plan
+
+
+def test_executor_insert_fills_the_search_vector(ctx):
+    from core.executor import write_outcome
+
+    with transaction(ctx.sessions) as s:
+        a = _agent(s, "T1")
+        p = repos.create_pipeline(s, "T1", "Digest", [a.id])
+        run_id = repos.create_run(s, "T1", p, "hello").id
+    aid = write_outcome(ctx, "T1", run_id, status="succeeded", output="Kubernetes upgrade finished").artifact_id
+    again = write_outcome(ctx, "T1", run_id, status="succeeded", output="Kubernetes upgrade finished").artifact_id
+    assert again == aid  # ON CONFLICT DO NOTHING: still one artifact
+    with transaction(ctx.sessions) as s:
+        assert [str(r.id) for r in repos.search_artifacts(s, "T1", "kubernetes upgrades")] == [aid]
+
+
+def test_permalink_lookup_reads_content_and_team_by_id(ctx):
+    with transaction(ctx.sessions) as s:
+        a = _agent(s, "T1")
+        p = repos.create_pipeline(s, "T1", "Digest", [a.id])
+        aid = _artifact(s, "T1", p, "hello")
+    with ctx.engine.connect() as conn:
+        team, content = repos.artifact_content_unscoped(conn, str(aid))
+        assert team == "T1" and content["output"] == "hello"
+        assert repos.artifact_content_unscoped(conn, uuid.uuid4()) is None
+        assert repos.artifact_content_unscoped(conn, "not-a-uuid") is None

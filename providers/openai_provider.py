@@ -265,9 +265,13 @@ def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: 
                 held.append(dict(part.data))
         elif kind is ToolResult:  # not expected in an assistant turn; keep it answerable
             flush_text()
-            output = f"Error: {part.content}" if part.is_error else part.content
-            items.append({"type": "function_call_output", "call_id": part.call_id, "output": output})
+            items.append(_function_call_output(part))
     flush_text()
+
+
+def _function_call_output(result: ToolResult) -> dict[str, Any]:
+    output = f"Error: {result.content}" if result.is_error else result.content
+    return {"type": "function_call_output", "call_id": result.call_id, "output": output}
 
 
 def to_input_items(messages: list[Message], *, reasoning: bool = True) -> list[dict[str, Any]]:
@@ -294,8 +298,7 @@ def to_input_items(messages: list[Message], *, reasoning: bool = True) -> list[d
             elif kind is ToolCall:
                 calls.append(_function_call(part))
             elif kind is ToolResult:
-                output = f"Error: {part.content}" if part.is_error else part.content
-                results.append({"type": "function_call_output", "call_id": part.call_id, "output": output})
+                results.append(_function_call_output(part))
         # A user turn: the results answering the calls first (they must follow the
         # calls), then any new words. Opaque parts never belong to a user turn.
         items.extend(results)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from storage import repos
@@ -15,15 +17,26 @@ from storage.migrate import downgrade, upgrade
 from storage.secrets import SecretBox, SecretError, new_key
 
 
-def test_upgrade_from_empty_and_downgrade_to_empty(services, database_url):
+@contextmanager
+def _empty_database(database_url: str) -> Iterator[Engine]:
+    """A database of its own, with no schema, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
     name = f"pipebot_mig_{uuid.uuid4().hex[:8]}"
     admin = normalise_url(database_url).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    engine = create_engine(make_url(normalise_url(database_url)).set(database=name))
     try:
-        from sqlalchemy.engine import make_url
+        yield engine
+    finally:
+        engine.dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-        engine = create_engine(make_url(normalise_url(database_url)).set(database=name))
+
+def test_upgrade_from_empty_and_downgrade_to_empty(services, database_url):
+    with _empty_database(database_url) as engine:
         upgrade(engine)
         tables = set(inspect(engine).get_table_names())
         assert {"workspaces", "provider_credentials", "agents", "pipelines", "pipeline_steps", "runs",
@@ -36,23 +49,12 @@ def test_upgrade_from_empty_and_downgrade_to_empty(services, database_url):
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         upgrade(engine)
         assert "artifacts" in inspect(engine).get_table_names()
-        engine.dispose()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_0003_fills_the_search_vector_of_existing_rows_and_downgrades(services, database_url):
     """Upgrading a database that already holds artifacts fills output_tsv for them; the
     downgrade puts the expression index back and drops the column."""
-    name = f"pipebot_mig_{uuid.uuid4().hex[:8]}"
-    admin = normalise_url(database_url).replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        from sqlalchemy.engine import make_url
-
-        engine = create_engine(make_url(normalise_url(database_url)).set(database=name))
+    with _empty_database(database_url) as engine:
         upgrade(engine, "0002")
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO workspaces (team_id) VALUES ('T1')"))
@@ -70,10 +72,6 @@ def test_0003_fills_the_search_vector_of_existing_rows_and_downgrades(services, 
         assert "ix_artifacts_output_fts" in indexes and "ix_artifacts_output_tsv" not in indexes
         with engine.begin() as conn:
             assert conn.execute(text("SELECT count(*) FROM artifacts")).scalar() == 2
-        engine.dispose()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _agent(s, team, name="Writer", model="anthropic:claude-haiku-4-5"):

@@ -55,19 +55,46 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _revision(engine) -> str | None:  # type: ignore[no-untyped-def]
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def cmd_db(args: argparse.Namespace) -> int:
+    """Migrations need the database only: no Redis, no PIPEBOT_SECRET_KEY."""
+    from bot.services import ServiceError, _reachable_postgres, _redact, resolve_services
+    from storage.db import make_engine, normalise_url
     from storage.migrate import downgrade, upgrade
 
-    ctx, services = _context(load_settings(), local_services=True)
+    settings = load_settings()
+    services = None
+    if settings.DATABASE_URL:
+        url = normalise_url(settings.DATABASE_URL)
+        if not _reachable_postgres(url):
+            raise ServiceError(f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(settings.DATABASE_URL)}; "
+                               "check the host, port and credentials")
+    else:  # local development: the embedded database (and, as ever, its Redis)
+        services = resolve_services(None, settings.REDIS_URL)
+        url = services.database_url
+    engine = make_engine(url, pool_size=1)
     try:
+        before = _revision(engine)
+        target = args.revision or ("head" if args.action == "upgrade" else "base")
         if args.action == "upgrade":
-            upgrade(ctx.engine, args.revision or "head")
+            upgrade(engine, target)
         else:
-            downgrade(ctx.engine, args.revision or "base")
-        print(f"database {args.action}d to {args.revision or ('head' if args.action == 'upgrade' else 'base')}")
+            downgrade(engine, target)
+        after = _revision(engine)
+        if before == after:
+            print(f"database already at {after or 'base'}; nothing to do")
+        else:
+            print(f"database {args.action}d from {before or 'base'} to {after or 'base'}")
     finally:
-        ctx.close()
-        services.close()
+        engine.dispose()
+        if services is not None:
+            services.close()
     return 0
 
 
@@ -180,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx, services = _context(settings)
     try:
         return run_from_cli(ctx, args.pipeline, team_id=args.team, input_text=args.input,
-                            wait=not args.no_wait, timeout=args.timeout)
+                            wait=not args.no_wait, timeout=args.timeout, queue_timeout=args.queue_timeout)
     finally:
         ctx.close()
         services.close()
@@ -219,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True, help="the run's input text ('-' reads standard input)")
     s.add_argument("--no-wait", action="store_true", help="enqueue and print the run id only")
     s.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
+    s.add_argument("--queue-timeout", type=float, default=60,
+                   help="seconds to wait for a worker to pick the run up before giving up on following it")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("keygen", help="print a new PIPEBOT_SECRET_KEY")
@@ -230,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "openai"):
+    for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "openai") + (() if args.verbose else ("alembic",)):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from bot.services import ServiceError
 

@@ -18,11 +18,35 @@ def _print(*parts: str, err: bool = False) -> None:
     print(*parts, file=sys.stderr if err else sys.stdout, flush=True)
 
 
+def _workers(ctx: AppContext) -> int:
+    """RQ workers listening on our queue (`pipebot worker` and plain `rq worker` alike)."""
+    from rq import Queue, Worker
+
+    from core.runs import QUEUE
+
+    try:
+        return Worker.count(connection=ctx.redis, queue=Queue(QUEUE, connection=ctx.redis))
+    except Exception:  # noqa: BLE001 - only a hint; assume one is there
+        return 1
+
+
 def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: str, wait: bool = True,
-                 timeout: float = 900) -> int:
+                 timeout: float = 900, queue_timeout: float = 60) -> int:
     if input_text == "-":
         input_text = sys.stdin.read()
     pubsub = ctx.redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        return _follow(ctx, pubsub, pipeline, team_id, input_text, wait, timeout, queue_timeout)
+    except KeyboardInterrupt:  # Ctrl-C: said what happens to the run, exit 130 without a traceback
+        return 130
+    finally:
+        pubsub.close()
+
+
+def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: str, wait: bool,  # type: ignore[no-untyped-def]
+            timeout: float, queue_timeout: float) -> int:
+    """Start the run and print it live: the steps, their text as it streams, the result."""
+    run = None
     try:
         try:
             run = start_run(ctx, team_id, pipeline, input_text, source="cli")
@@ -34,7 +58,11 @@ def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: st
             return 0
         pubsub.subscribe(channel(str(run.id)))
         _print(f"run {run.id} queued for pipeline “{run.pipeline_name}”", err=True)
-        deadline = time.monotonic() + timeout
+        if _workers(ctx) == 0:
+            _print("pipebot: no worker is running, so the run waits in the queue; start one with `pipebot worker`",
+                   err=True)
+        started = time.monotonic()
+        deadline = started + timeout
         streaming = False
         while time.monotonic() < deadline:
             msg = pubsub.get_message(timeout=1.0)
@@ -46,6 +74,11 @@ def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: st
                 if current is not None and current.status in ("succeeded", "failed"):
                     return _final(ctx, team_id, current.status, current.output, current.error_message,
                                   str(art.id) if art else None)
+                if (current is not None and current.status == "queued" and not streaming
+                        and time.monotonic() - started > queue_timeout):
+                    _print(f"pipebot: no worker picked up run {run.id} within {queue_timeout:g} s; it stays queued "
+                           "and starts when a worker runs (`pipebot worker`)", err=True)
+                    return 3
                 continue
             ev = json.loads(msg["data"])
             kind = ev["event"]
@@ -56,6 +89,8 @@ def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: st
             elif kind == "text_delta" and streaming:
                 sys.stderr.write(ev["text"])
                 sys.stderr.flush()
+            elif kind == "step_retrying":
+                _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
             elif kind == "step_finished":
                 r = ev["result"]
                 cost = f"${float(r['cost_usd']):.4f}" if r.get("cost_usd") is not None else "cost unknown"
@@ -64,10 +99,14 @@ def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: st
                 o = ev["outcome"]
                 return _final(ctx, team_id, o["status"], o["output"], o["error_message"], o["artifact_id"],
                               o.get("permalink"), o.get("cost_usd"))
-        _print(f"pipebot: run {run.id} did not finish within {timeout:g} s; is a worker running? (`pipebot worker`)", err=True)
+        _print(f"pipebot: run {run.id} did not finish within {timeout:g} s; it goes on in the worker, and its "
+               "artifact appears when it finishes", err=True)
         return 3
-    finally:
-        pubsub.close()
+    except KeyboardInterrupt:
+        if run is not None:
+            _print(f"\npipebot: stopped following run {run.id}; it goes on in the worker (`--no-wait` skips "
+                   "following)", err=True)
+        raise
 
 
 def _final(ctx: AppContext, team_id: str, status: str, output: str | None, error: str | None,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound, ValidationFailed
+from core.text import clean_text
 from providers import catalog
 from providers.registry import parse_model_ref
 from storage import repos
@@ -62,7 +63,7 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
         other = repos.get_agent_by_name(s, team_id, name)
         if other is not None and other.id != agent_id:
             errors["name"] = f"An agent named “{other.name}” already exists in this workspace. Pick another name."
-    prompt = (draft.system_prompt or "").strip()
+    prompt = clean_text(draft.system_prompt or "").strip()  # PostgreSQL text rejects NUL
     if len(prompt) > PROMPT_MAX:
         errors["system_prompt"] = f"Keep the system prompt to {PROMPT_MAX} characters or fewer (it has {len(prompt)})."
 

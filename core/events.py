@@ -40,6 +40,9 @@ class RedisEventReporter:
     def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
         self._publish(info, "text_delta", position=step.position, text=text)
 
+    def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
+        self._publish(info, "step_retrying", position=step.position, reason=reason)
+
     def step_finished(self, info: RunInfo, result: StepResult) -> None:
         self._publish(info, "step_finished", result=asdict(result))
 

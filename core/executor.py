@@ -8,6 +8,7 @@ re-run (after a killed worker) skips every finished step, so none is paid for tw
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -26,11 +27,12 @@ from core.credentials import base_url, deployment_key, effective_key
 from core.errors import RunRejected
 from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs import HEARTBEAT_S, RUN_TIME_LIMIT_S, STALE_AFTER_S
+from core.text import clean_text
 from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
 from providers import catalog
 from providers.errors import ProviderError
 from providers.registry import PROVIDER_NAMES, get_provider, parse_model_ref
-from providers.types import ChatRequest, Done, Message, TextDelta, TextPart, ToolResult, Usage
+from providers.types import ChatRequest, Done, Message, Response, TextDelta, TextPart, ToolResult, Usage
 from storage import repos
 from storage.db import transaction
 from storage.models import Agent, Artifact, Pipeline, PipelineStep, ProviderCredential, Run, RunStep
@@ -38,7 +40,12 @@ from storage.models import Agent, Artifact, Pipeline, PipelineStep, ProviderCred
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
-PROVIDER_TIMEOUT_S = 120.0
+# Longest wait for the provider's next bytes (a stalled stream ends as a timeout); tunable.
+PROVIDER_TIMEOUT_S = float(os.environ.get("PIPEBOT_PROVIDER_TIMEOUT_SECONDS", "120"))
+# A reply that broke off after some of it had streamed (the provider layer retries only
+# before the first byte) is asked again this many times when the failure is transient.
+STREAM_RETRIES = 2
+STREAM_RETRY_DELAY_S = 1.0
 ProviderFactory = Callable[..., Any]
 
 
@@ -58,6 +65,15 @@ class _StepCall:
     cost_usd: Decimal | None = Decimal(0)
     price_version: str | None = None
     rounds: int = 0
+
+
+class _StepFailed(Exception):
+    """A step that got an answer which cannot go on down the pipeline (a refusal, nothing
+    at all); ``output`` is what the step shows for it, ``call`` what it cost."""
+
+    def __init__(self, kind: str, message: str, output: str | None = None, call: _StepCall | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.output, self.call = kind, message, output, call
 
 
 _CLAIM = text(
@@ -229,6 +245,20 @@ def execute(ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Re
     safe = SafeReporter(reporter or NullReporter())
     try:
         return _execute(ctx, team_id, rid, start, safe, provider_factory)
+    except Exception as exc:  # noqa: BLE001 - a bug or an outage must not leave the run "running"
+        timed_out = type(exc).__name__ == "JobTimeoutException"  # RQ's job timeout, raised in the job
+        log.exception("run %s stopped by an unexpected error", rid)
+        try:
+            _fail_running_step(ctx, rid, "time_limit" if timed_out else "internal_error", str(exc))
+            if timed_out:
+                return _fail(ctx, team_id, rid, start.info, safe, "time_limit",
+                             f"The run hit its time limit of {RUN_TIME_LIMIT_S // 60} minutes and was stopped.")
+            return _fail(ctx, team_id, rid, start.info, safe, "internal_error",
+                         f"pipebot hit an internal error running this pipeline ({type(exc).__name__}). "
+                         "Try again; if it keeps happening, tell the admin of this app.")
+        except Exception:  # noqa: BLE001 - e.g. the database is gone too: the reaper takes over
+            log.exception("could not mark run %s failed", rid)
+            raise exc from None
     finally:
         beat.stop()
 
@@ -270,12 +300,20 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
             if not step.key:
                 raise RunRejected("missing_key", _missing_key_message(provider_id))
             call = _call_agent(ctx, snap, current, step.key, factory, reporter, info, step_plan, tool_ctx,
-                               timeout=max(1.0, min(PROVIDER_TIMEOUT_S, deadline - time.monotonic())))
+                               timeout=max(1.0, min(PROVIDER_TIMEOUT_S, deadline - time.monotonic())),
+                               deadline=deadline)
         except ProviderError as exc:
             _record_step_failure(ctx, step.step_id, exc.kind.value, str(exc), int((time.monotonic() - t0) * 1000))
             return _fail(ctx, team_id, rid, info, reporter, exc.kind.value,
                          f"Step {p.position} ({snap['name']}, {_display(snap['model'])}) failed: "
-                         f"{PROVIDER_NAMES.get(provider_id, provider_id)} {_kind_words(exc.kind.value)}. {exc.message}", p.position)
+                         f"{PROVIDER_NAMES.get(provider_id, provider_id)} {_kind_words(exc.kind.value)}. "
+                         f"{exc.message.rstrip('.')}.{_kind_advice(exc.kind.value, provider_id)}", p.position)
+        except _StepFailed as exc:
+            call_ = exc.call
+            _record_step_failure(ctx, step.step_id, exc.kind, exc.message, int((time.monotonic() - t0) * 1000),
+                                 output=exc.output, call=call_)
+            return _fail(ctx, team_id, rid, info, reporter, exc.kind,
+                         f"Step {p.position} ({snap['name']}, {_display(snap['model'])}): {exc.message}", p.position)
         except RunRejected as exc:
             _record_step_failure(ctx, step.step_id, exc.kind, exc.message, 0)
             return _fail(ctx, team_id, rid, info, reporter, exc.kind, exc.message, p.position)
@@ -331,6 +369,19 @@ def _kind_words(kind: str) -> str:
     }.get(kind, f"failed ({kind})")
 
 
+def _kind_advice(kind: str, provider_id: str) -> str:
+    """What a person can do about a failure of this kind (leading space), or nothing."""
+    name = PROVIDER_NAMES.get(provider_id, provider_id)
+    return {
+        "auth": f" The workspace's {name} API key may have been revoked or rotated: an admin can set a "
+                f"working key with `/pipebot settings`.",
+        "permission": f" Check the {name} account's access and billing, or have an admin set another key "
+                      f"with `/pipebot settings`.",
+        "not_found": " Edit the agent and pick another model.",
+        "context_too_long": " Try a shorter input, or an agent whose model has a larger context window.",
+    }.get(kind, "")
+
+
 def _display(model_ref: str) -> str:
     if not model_ref:
         return ""
@@ -340,7 +391,7 @@ def _display(model_ref: str) -> str:
 
 def _call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str, factory: ProviderFactory,
                 reporter: SafeReporter, info: RunInfo, step: StepPlan, tool_ctx: ToolContext,
-                *, timeout: float) -> _StepCall:
+                *, timeout: float, deadline: float | None = None) -> _StepCall:
     """One step: stream the reply, run requested tools, loop a bounded number of rounds."""
     provider_id, model_id = parse_model_ref(snap["model"])
     model = catalog.resolve(snap["model"])
@@ -349,30 +400,15 @@ def _call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str
     tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
     messages = [Message(role="user", parts=[TextPart(user_input)])]
     call = _StepCall(output="", usage=Usage(0, 0))
+    response = None
     for round_no in range(MAX_TOOL_ROUNDS + 1):
         req = ChatRequest(model=model_id, system=snap.get("system_prompt") or None, messages=messages,
                           tools=tools if round_no < MAX_TOOL_ROUNDS else [],
-                          temperature=snap.get("temperature"), max_output_tokens=max_out)
-        response = None
-        if model.supports_streaming:
-            for ev in provider.stream(req):
-                if isinstance(ev, TextDelta):
-                    reporter.text_delta(info, step, ev.text)
-                elif isinstance(ev, Done):
-                    response = ev.response
-        else:
-            response = provider.complete(req)
-            if response.text:
-                reporter.text_delta(info, step, response.text)
-        assert response is not None, "a provider stream ended without Done"
-        call.rounds += 1
-        call.usage = call.usage + response.usage
-        call.raw_usage.append(response.raw_usage)
-        call.price_version = response.price_version or call.price_version
-        call.cost_usd = None if call.cost_usd is None or response.cost_usd is None else call.cost_usd + response.cost_usd
+                          temperature=snap.get("temperature"), max_output_tokens=max_out, deadline=deadline)
+        response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline)
+        _count(call, response)
         if not response.tool_calls:
-            call.output = response.text
-            return call
+            break
         messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
         results = []
         for tc in response.tool_calls:
@@ -382,18 +418,104 @@ def _call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str
             content, is_error = run_tool(tool_ctx, tc.name, tc.arguments)
             results.append(ToolResult(tc.id, content, is_error))
         messages.append(Message(role="user", parts=results))
-    call.output = response.text if response else ""
+    text_out = clean_text(response.text if response else "")
+    stop = response.stop_reason if response else "other"
+    if stop == "refusal":
+        said = text_out.strip()
+        detail = (response.stop_detail if response else None) or ""
+        raw = response.raw_stop_reason if response else None
+        if raw == "refusal" and response is not None and response.provider == "openai" and said and not detail:
+            detail, said = said, ""  # OpenAI's refusal part is the model's own words of refusal
+        elif raw == "content_filter" and not detail:
+            detail = "the provider's content filter stopped the reply"
+        why = f": {detail}" if detail else " (no reason given)"
+        note = f"The model declined to answer{why}"
+        call.output = f"{said}\n\n[{note}]" if said else note
+        raise _StepFailed("refusal", f"{note}. Rephrase the input or pick another model for this agent.",
+                          call.output, call)
+    if not text_out.strip():
+        if stop == "max_tokens":
+            why = (f"it used its whole output budget ({max_out:,} tokens) before writing any text; raise "
+                   f"Max output tokens on the agent")
+        else:
+            why = f"the model returned no text (stop reason: {response.raw_stop_reason or stop if response else 'none'})"
+        raise _StepFailed("empty_output", f"no text came back: {why}.", "", call)
+    call.output = text_out
     return call
 
 
-def _record_step_failure(ctx: AppContext, step_id: int, kind: str, message: str, latency_ms: int) -> None:
+def _count(call: _StepCall, response: Response) -> None:
+    call.rounds += 1
+    call.usage = call.usage + response.usage
+    call.raw_usage.append(response.raw_usage)
+    call.price_version = response.price_version or call.price_version
+    call.cost_usd = None if call.cost_usd is None or response.cost_usd is None else call.cost_usd + response.cost_usd
+
+
+def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeReporter, info: RunInfo,
+               step: StepPlan, call: _StepCall, deadline: float | None) -> Response:
+    """One model call. The provider retries transient failures before the first byte; a
+    stream that breaks off after some text (an `error` event inside a 200 stream, a cut
+    connection, a stall) is asked again here, a bounded number of times within the run's
+    time, and the reporters are told the text so far is void. What the broken attempt
+    cost is counted."""
+    if not streaming:
+        response = provider.complete(req)
+        if response.text:
+            reporter.text_delta(info, step, response.text)
+        return response
+    for attempt in range(STREAM_RETRIES + 1):
+        response = None
+        try:
+            for ev in provider.stream(req):
+                if isinstance(ev, TextDelta):
+                    reporter.text_delta(info, step, ev.text)
+                elif isinstance(ev, Done):
+                    response = ev.response
+        except ProviderError as exc:
+            partial = exc.partial
+            streamed = partial is not None and (partial.text or partial.tool_calls)
+            if partial is not None and streamed:
+                _count(call, partial)  # the provider bills what it sent before it broke off
+                call.rounds -= 1
+            wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)
+            if (not streamed or not exc.retryable or attempt >= STREAM_RETRIES
+                    or (deadline is not None and time.monotonic() + wait + 1 >= deadline)):
+                raise
+            log.info("step %s of run %s: the reply broke off (%s); asking again", step.position, info.run_id, exc)
+            reporter.step_retrying(info, step, f"{exc.kind.value}: {exc.message}")
+            time.sleep(wait)
+            continue
+        if response is None:  # a provider bug, not a fault: fail the step, never hang or crash
+            raise ProviderError("server", "the reply ended without its final event", provider=provider.id)
+        return response
+    raise AssertionError("unreachable")
+
+
+def _record_step_failure(ctx: AppContext, step_id: int, kind: str, message: str, latency_ms: int, *,
+                         output: str | None = None, call: _StepCall | None = None) -> None:
+    values: dict[str, Any] = {}
+    if output is not None:
+        values["output"] = clean_text(output)
+    if call is not None and call.rounds:  # an answer came (and was paid for), it just cannot go on
+        values.update(usage=call.usage.to_dict(), raw_usage=call.raw_usage, cost_usd=call.cost_usd,
+                      price_version=call.price_version)
     with transaction(ctx.sessions) as s:
-        _finish_step(s, step_id, status="failed", error_kind=kind, error_message=message[:4000], latency_ms=latency_ms)
+        _finish_step(s, step_id, status="failed", error_kind=kind, error_message=clean_text(message)[:4000],
+                     latency_ms=latency_ms, **values)
+
+
+def _fail_running_step(ctx: AppContext, rid: uuid.UUID, kind: str, message: str) -> None:
+    with transaction(ctx.sessions) as s:
+        s.execute(update(RunStep).where(RunStep.run_id == rid, RunStep.status == "running")
+                  .values(status="failed", error_kind=kind, error_message=clean_text(message)[:4000],
+                          finished_at=func.now()), execution_options={"synchronize_session": False})
 
 
 def _fail(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, reporter: SafeReporter,
           kind: str, message: str, step: int | None = None) -> RunOutcome:
     log.info("run %s failed: %s: %s", rid, kind, message)
+    message = clean_text(message)
     outcome = write_outcome(ctx, team_id, rid, status="failed", error_kind=kind, error_message=message, error_step=step)
     reporter.run_finished(info, outcome)
     return outcome
@@ -436,7 +558,10 @@ def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str 
             s.execute(_close_run_stmt(team_id, rid, status, output, error_kind, error_message))
         steps = s.execute(_steps_of(rid)).scalars().all()
         finished = [st for st in steps if st.status == "succeeded"]
-        costs = [st.cost_usd for st in finished]
+        # What the run cost: every finished step (an unknown price makes the total unknown),
+        # plus whatever a failed step was charged before it failed (a refusal is paid for).
+        costs = [st.cost_usd for st in finished] + [st.cost_usd for st in steps
+                                                     if st.status == "failed" and st.cost_usd is not None]
         total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
         run = s.execute(update(Run.__table__).where(Run.team_id == team_id, Run.id == rid).values(cost_usd=total)
                         .returning(*Run.__table__.c)).one()

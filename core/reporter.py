@@ -71,6 +71,12 @@ class Reporter(Protocol):
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: ...
 
 
+# Optional: a reporter may also define
+#     def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None
+# called when a step's reply broke off after some text had been reported and the step is
+# asked again from the start: what was reported for it since step_started is void.
+
+
 class NullReporter:
     def run_started(self, info: RunInfo) -> None: pass
     def step_started(self, info: RunInfo, step: StepPlan) -> None: pass
@@ -88,7 +94,10 @@ class SafeReporter:
     def _call(self, name: str, *args: Any) -> None:
         for r in self._reporters:
             try:
-                getattr(r, name)(*args)
+                method = getattr(r, name, None)
+                if method is None:  # an optional method this reporter does without
+                    continue
+                method(*args)
             except Exception:  # noqa: BLE001
                 log.exception("reporter %s.%s failed", type(r).__name__, name)
 
@@ -97,6 +106,8 @@ class SafeReporter:
     def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: self._call("text_delta", info, step, text)
     def step_finished(self, info: RunInfo, result: StepResult) -> None: self._call("step_finished", info, result)
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: self._call("run_finished", info, outcome)
+    def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
+        self._call("step_retrying", info, step, reason)
 
 
 class DeferredReporter:
@@ -121,6 +132,11 @@ class DeferredReporter:
     def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
         if self._inner is not None:
             self._inner.text_delta(info, step, text)
+
+    def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
+        method = getattr(self._inner, "step_retrying", None)
+        if method is not None:
+            method(info, step, reason)
 
     def step_finished(self, info: RunInfo, result: StepResult) -> None:
         if self._inner is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import func, update
 from core import pipelines as pipelines_mod
 from core.context import AppContext
 from core.errors import NotFound, RunRejected
+from core.text import clean_text
 from storage import repos
 from storage.db import transaction
 from storage.models import Run
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 QUEUE = os.environ.get("PIPEBOT_QUEUE", "pipebot")  # one deployment, one queue; tests use their own
 JOB_FUNC = "bot.jobs.execute_run_job"
-RUN_TIME_LIMIT_S = 900          # a run that takes longer is stopped and failed
+# A run that takes longer is stopped and failed (operators may lower it; tests do).
+RUN_TIME_LIMIT_S = int(float(os.environ.get("PIPEBOT_RUN_TIME_LIMIT_SECONDS", "900")))
 JOB_TIMEOUT_S = RUN_TIME_LIMIT_S + 120
 # Tunable for operators (and for tests that kill workers without waiting half a minute).
 HEARTBEAT_S = float(os.environ.get("PIPEBOT_HEARTBEAT_SECONDS", "5"))      # the job touches heartbeat_at
@@ -52,7 +54,7 @@ def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str
               thread_ts: str | None = None, recipient_team_id: str | None = None,
               dedupe_key: str | None = None) -> Run:
     """Create the run row and enqueue it. A repeated `dedupe_key` (Slack's retries) returns the first run."""
-    text = (input_text or "").strip()
+    text = clean_text(input_text or "").strip()
     if not text:
         raise RunRejected("bad_input", "Give the run some input: `/pipebot run NAME your text…`")
     if len(text) > INPUT_MAX:
@@ -61,7 +63,7 @@ def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str
         if dedupe_key and (prior := repos.get_run_by_dedupe_key(s, team_id, dedupe_key)) is not None:
             return prior
         try:
-            pipeline = pipelines_mod.find(s, team_id, pipeline_name)
+            pipeline = pipelines_mod.find(s, team_id, clean_text(pipeline_name or ""))
         except NotFound as exc:
             raise RunRejected("not_found", str(exc)) from None
         run = repos.create_run(s, team_id, pipeline, text, requested_by=requested_by, source=source,

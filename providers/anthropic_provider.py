@@ -163,6 +163,17 @@ def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
     return out
 
 
+def _stop_detail(details: Any) -> str | None:
+    """A refusal's ``stop_details`` (category, explanation) in words, if any."""
+    if details is None:
+        return None
+    category = getattr(details, "category", None)
+    explanation = getattr(details, "explanation", None)
+    if category and explanation:
+        return f"{explanation} (category: {category})"
+    return explanation or (f"category: {category}" if category else None)
+
+
 def _tool_call(block_id: str, name: str, value: Any, raw: str | None = None) -> ToolCall:
     if isinstance(value, dict):
         return ToolCall(block_id, name, value)
@@ -261,6 +272,7 @@ class AnthropicProvider(BaseProvider):
             provider=PROVIDER_ID,
             raw_stop_reason=msg.stop_reason,
             opaque=opaque,
+            stop_detail=_stop_detail(getattr(msg, "stop_details", None)),
         )
 
     # ---- stream --------------------------------------------------------------
@@ -276,6 +288,7 @@ class AnthropicProvider(BaseProvider):
         model = req.model
         request_id: str | None = None
         stop_reason: str | None = None
+        stop_detail: str | None = None
         finished = False
         stream = None
 
@@ -346,6 +359,7 @@ class AnthropicProvider(BaseProvider):
                         opaque.append(OpaquePart(PROVIDER_ID, data))
                 elif etype == "message_delta":
                     stop_reason = event.delta.stop_reason
+                    stop_detail = _stop_detail(getattr(event.delta, "stop_details", None)) or stop_detail
                     raw_usage.update(usage_dict(event.usage))  # cumulative counts; absent ones keep their start value
                 elif etype == "message_start":
                     message = event.message
@@ -383,6 +397,7 @@ class AnthropicProvider(BaseProvider):
             provider=PROVIDER_ID,
             raw_stop_reason=stop_reason,
             opaque=opaque,
+            stop_detail=stop_detail,
         )
 
     # ---- models and keys -----------------------------------------------------

@@ -127,7 +127,7 @@ class BaseProvider:
 
     def complete(self, req: ChatRequest) -> Response:
         info, p = self._prepare(req)
-        response = self.retry.run(lambda: self._complete_once(req, info, p))
+        response = self.retry.run(lambda: self._complete_once(req, info, p), req.deadline)
         return self._finish(response, req, p)
 
     def stream(self, req: ChatRequest) -> Iterator[StreamEvent]:
@@ -148,11 +148,10 @@ class BaseProvider:
                 break
             except ProviderError as error:
                 error.attempts = attempt
-                if state.yielded or not policy.should_retry(attempt, error):
+                if state.yielded or not policy.should_retry(attempt, error) or not policy.wait(attempt, error, req.deadline):
                     if error.partial is not None and error.partial.price_version is None:
                         self._finish(error.partial, req, p)  # what was received, priced
                     raise
-                policy.wait(attempt, error)
                 attempt += 1
         response = state.response
         if response is None:  # an implementation bug, not a provider failure

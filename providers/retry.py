@@ -49,8 +49,16 @@ class RetryPolicy:
     def should_retry(self, attempt: int, error: ProviderError) -> bool:
         return error.retryable and attempt < self.max_attempts
 
-    def wait(self, attempt: int, error: ProviderError) -> None:
+    def wait(self, attempt: int, error: ProviderError, deadline: float | None = None) -> bool:
+        """Sleep before the next attempt; False (no sleep) when the wait would end past
+        ``deadline`` (a ``time.monotonic()`` value): the caller gives up instead, and the
+        error says why."""
         seconds = self.delay(attempt, error)
+        if deadline is not None and time.monotonic() + seconds >= deadline:
+            hint = f"the server asked to wait {error.retry_after:g} s" if error.retry_after else f"a retry in {seconds:.1f} s"
+            error.message = f"{error.message} (not retried: {hint} would pass the time limit)"
+            error.args = (error.message,)
+            return False
         log.info(
             "%s: %s; retrying in %.2fs (attempt %d of %d)",
             error.provider or "provider",
@@ -61,8 +69,9 @@ class RetryPolicy:
         )
         if seconds > 0:
             self.sleep(seconds)
+        return True
 
-    def run(self, fn: Callable[[], T]) -> T:
+    def run(self, fn: Callable[[], T], deadline: float | None = None) -> T:
         """Call ``fn`` until it succeeds, fails for good, or attempts run out."""
         attempt = 1
         while True:
@@ -70,7 +79,6 @@ class RetryPolicy:
                 return fn()
             except ProviderError as error:
                 error.attempts = attempt
-                if not self.should_retry(attempt, error):
+                if not self.should_retry(attempt, error) or not self.wait(attempt, error, deadline):
                     raise
-                self.wait(attempt, error)
                 attempt += 1

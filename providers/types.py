@@ -186,6 +186,9 @@ class ChatRequest:
     tools: list[ToolSpec] = field(default_factory=list)
     temperature: float | None = None
     max_output_tokens: int | None = None
+    #: ``time.monotonic()`` by which the call must be over: no retry waits past it
+    #: (a run's time budget). None: the retry policy's own limits only.
+    deadline: float | None = None
 
 
 @dataclass(slots=True)
@@ -207,6 +210,9 @@ class Response:
     #: matters and differs from "opaque, text, tool calls" (OpenAI: each reasoning item
     #: goes back right before the message or function call it led to). None: that order.
     parts: list[Part] | None = None
+    #: Why the output stopped, in the provider's words, when it says more than the stop
+    #: reason (Anthropic's refusal ``stop_details``: category and explanation).
+    stop_detail: str | None = None
 
     def to_message(self) -> Message:
         """The assistant turn to append to the conversation (for tool loops); keeps
@@ -227,6 +233,7 @@ class Response:
             ],
             "stop_reason": self.stop_reason,
             "raw_stop_reason": self.raw_stop_reason,
+            "stop_detail": self.stop_detail,
             "usage": self.usage.to_dict(),
             "raw_usage": self.raw_usage,
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd),

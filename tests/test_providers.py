@@ -987,3 +987,63 @@ def test_usage_arithmetic_and_response_dict() -> None:
     msg = Message.assistant("hi", [call])
     assert msg.text == "hi" and msg.tool_calls == [call]
     assert json.loads(json.dumps({"m": Message.user("x").text})) == {"m": "x"}
+
+
+# ---- the run's time budget, refusals ------------------------------------------------
+
+
+def test_retry_waits_never_pass_the_requests_deadline(env: Env) -> None:
+    """A retry-after that would end past ChatRequest.deadline is not waited out: the error
+    comes back at once (kind kept, the reason in its message), for complete and stream."""
+    import time as _time
+
+    for call in ("complete", "stream"):
+        env.sleeps.clear()
+        env.fail(ERRORS["rate_limit"], headers={"retry-after": "30"})
+        req = env.request(deadline=_time.monotonic() + 10)
+        provider = env.provider(max_retry_after=60)
+        with pytest.raises(ProviderError) as exc:
+            if call == "complete":
+                provider.complete(req)
+            else:
+                list(provider.stream(req))
+        assert exc.value.kind is ErrorKind.RATE_LIMIT and env.sleeps == []
+        assert "time limit" in exc.value.message and "30" in exc.value.message
+    # within the deadline it is honoured as before
+    env.fail(ERRORS["rate_limit"], headers={"retry-after": "0.2"})
+    env.provider().complete(env.request(deadline=_time.monotonic() + 10))
+    assert env.sleeps == [0.2]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_anthropic_refusal_keeps_stop_details(fakes: dict[str, FakeLLMServer], stream: bool) -> None:
+    fake = fakes["anthropic"]
+    fake.reset()
+    details = {"type": "refusal", "category": "cyber", "explanation": "This request was declined because it could enable cyber harm."}
+    fake.reply("Hello..", stop_reason="refusal", stop_details=details)
+    env = Env("anthropic", fake, MODEL["anthropic"])
+    provider = env.provider()
+    if stream:
+        events, err = collect(provider.stream(env.request()))
+        assert err is None
+        response = events[-1].response
+    else:
+        response = provider.complete(env.request())
+    assert response.stop_reason == "refusal" and response.text == "Hello.."
+    assert response.stop_detail and "cyber harm" in response.stop_detail and "cyber" in response.stop_detail
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_openai_refusal_part_is_a_refusal(fakes: dict[str, FakeLLMServer], stream: bool) -> None:
+    fake = fakes["openai"]
+    fake.reset()
+    fake.reply("", refusal="I'm sorry, I can't help with that.")
+    env = Env("openai", fake, MODEL["openai"])
+    provider = env.provider()
+    if stream:
+        events, err = collect(provider.stream(env.request()))
+        assert err is None
+        response = events[-1].response
+    else:
+        response = provider.complete(env.request())
+    assert response.stop_reason == "refusal" and response.text == "I'm sorry, I can't help with that."

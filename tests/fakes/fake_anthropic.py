@@ -402,6 +402,8 @@ class FakeAnthropic(FakeLLMServer):
             "stop_sequence": None,
             "usage": usage,
         }
+        if turn.stop_details:
+            message["stop_details"] = turn.stop_details
         return self.json_reply(200, message, headers, turn.delay)
 
     def _content(self, turn: Turn, model: FakeModel | None = None) -> list[dict[str, Any]]:
@@ -534,7 +536,8 @@ class FakeAnthropic(FakeLLMServer):
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None,
+                              **({"stop_details": turn.stop_details} if turn.stop_details else {})},
                     "usage": {
                         "input_tokens": usage["input_tokens"],
                         "cache_creation_input_tokens": usage["cache_creation_input_tokens"],

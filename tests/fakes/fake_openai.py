@@ -452,6 +452,8 @@ class FakeOpenAI(FakeLLMServer):
         incomplete = None
         if max_out is not None and out_tokens > max_out and not turn.tool_calls:
             status, incomplete = "incomplete", {"reason": "max_output_tokens"}
+        elif turn.stop_reason in ("max_output_tokens", "content_filter"):  # e.g. all spent on reasoning
+            status, incomplete = "incomplete", {"reason": turn.stop_reason}
         reasoning_tokens = 8 if model.reasoning else 0
         usage = {
             "input_tokens": prompt_tokens,
@@ -497,7 +499,7 @@ class FakeOpenAI(FakeLLMServer):
     @staticmethod
     def _item_text(item: dict[str, Any]) -> str:
         if item["type"] == "message":
-            return "".join(c.get("text", "") for c in item["content"])
+            return "".join(c.get("text") or c.get("refusal", "") for c in item["content"])
         if item["type"] == "function_call":
             return item["arguments"]
         return ""
@@ -520,16 +522,21 @@ class FakeOpenAI(FakeLLMServer):
 
         if reasoning:
             think()
-        if turn.text:
+        if turn.text or turn.refusal:
             if reasoning and self.reasoning_per_item and output[-1]["type"] != "reasoning":
                 think()
+            content: list[dict[str, Any]] = []
+            if turn.text:
+                content.append({"type": "output_text", "text": turn.text, "annotations": [], "logprobs": []})
+            if turn.refusal:
+                content.append({"type": "refusal", "refusal": turn.refusal})
             output.append(
                 {
                     "id": new_id("msg_", 48),
                     "type": "message",
                     "status": "completed",
                     "role": "assistant",
-                    "content": [{"type": "output_text", "text": turn.text, "annotations": [], "logprobs": []}],
+                    "content": content,
                 }
             )
         for call in turn.tool_calls:
@@ -573,26 +580,36 @@ class FakeOpenAI(FakeLLMServer):
                 emit("response.output_item.added", output_index=index, item=added)
                 emit("response.output_item.done", output_index=index, item=item)
             elif itype == "message":
-                text = item["content"][0]["text"]
                 emit("response.output_item.added", output_index=index, item=dict(item, status="in_progress", content=[]))
-                part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-                emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=0, part=part)
-                # rendered by hand: a 2,000-token stream must not keep the fake busy
-                head = (
-                    'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
-                    f'"item_id":"{item["id"]}","output_index":{index},"content_index":0,"delta":'
-                ).encode()
-                for piece in turn.deltas if turn.deltas is not None else words(text):
-                    events.append(head + b'%s,"logprobs":[],"sequence_number":%d}\n\n' % (json.dumps(piece).encode(), seq))
-                    seq += 1
-                emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=0, text=text, logprobs=[])
-                emit(
-                    "response.content_part.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    content_index=0,
-                    part=dict(part, text=text),
-                )
+                for ci, full in enumerate(item["content"]):
+                    if full["type"] == "refusal":
+                        part = {"type": "refusal", "refusal": ""}
+                        emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=ci, part=part)
+                        for piece in words(full["refusal"]):
+                            emit("response.refusal.delta", item_id=item["id"], output_index=index, content_index=ci, delta=piece)
+                        emit("response.refusal.done", item_id=item["id"], output_index=index, content_index=ci,
+                             refusal=full["refusal"])
+                        emit("response.content_part.done", item_id=item["id"], output_index=index, content_index=ci, part=full)
+                        continue
+                    text = full["text"]
+                    part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+                    emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=ci, part=part)
+                    # rendered by hand: a 2,000-token stream must not keep the fake busy
+                    head = (
+                        'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+                        f'"item_id":"{item["id"]}","output_index":{index},"content_index":{ci},"delta":'
+                    ).encode()
+                    for piece in turn.deltas if turn.deltas is not None else words(text):
+                        events.append(head + b'%s,"logprobs":[],"sequence_number":%d}\n\n' % (json.dumps(piece).encode(), seq))
+                        seq += 1
+                    emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=ci, text=text, logprobs=[])
+                    emit(
+                        "response.content_part.done",
+                        item_id=item["id"],
+                        output_index=index,
+                        content_index=ci,
+                        part=dict(part, text=text),
+                    )
                 emit("response.output_item.done", output_index=index, item=item)
             elif itype == "function_call":
                 emit("response.output_item.added", output_index=index, item=dict(item, status="in_progress", arguments=""))

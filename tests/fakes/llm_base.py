@@ -85,6 +85,8 @@ class Turn:
     cut_after: int | None = None  # stream: drop the connection after this many events
     cut_mode: str = "abrupt"  # "abrupt": no end of the chunked body; "clean": body ended early
     headers: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None  # OpenAI: a refusal content part with this text (after any text)
+    stop_details: dict[str, Any] | None = None  # Anthropic: e.g. {"type": "refusal", "category": ..., "explanation": ...}
 
 
 @dataclass

@@ -29,7 +29,13 @@ def is_admin(ctx: AppContext, client: WebClient, user_id: str) -> bool:
         user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else "unknown_error"
-        hint = " The app needs the users:read scope: reinstall it from the manifest." if error == "missing_scope" else ""
+        if error == "missing_scope":
+            hint = " The app needs the users:read scope: reinstall it from the manifest."
+        elif error in ("ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
+                       "request_timeout"):
+            hint = " Slack is busy right now; please try again in a minute."
+        else:
+            hint = ""
         raise AdminCheckFailed(f"I couldn't check whether you are a workspace admin (Slack said `{error}`).{hint}") from None
     if user.get("deleted") or user.get("is_bot"):
         return False

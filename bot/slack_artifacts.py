@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import slack_messages as msgs
+from bot.slack_commands import TRIGGER_ERRORS, TRIGGER_EXPIRED, notify
 from bot.slack_payloads import team_of
 from bot.command_args import ARTIFACTS, parse_command
 from bot.slack_text import escape_mrkdwn
@@ -149,14 +150,20 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
     artifact_id = _action_value(body)
     with transaction(ctx.sessions) as s:
         artifact = repos.get_artifact(s, team_id, artifact_id)
+        link = artifact_permalink(ctx, team_id, str(artifact.id)) if artifact is not None else None
         if artifact is None:
             view = msgs.info_modal("Run result", "That artifact doesn't exist in this workspace any more.")
         else:
-            view = msgs.artifact_modal(artifact, artifact_permalink(ctx, team_id, str(artifact.id)))
+            view = msgs.artifact_modal(artifact, link)
     try:
         client.views_open(trigger_id=body.get("trigger_id") or "", view=view.to_dict())
     except SlackApiError as exc:
-        log.info("could not open the artifact modal: %s", exc.response.get("error"))
+        error = exc.response.get("error")
+        log.info("could not open the artifact modal: %s", error)
+        if error in TRIGGER_ERRORS:  # the click came too late for Slack: say so, with the way round
+            user_id = (body.get("user") or {}).get("id") or ""
+            also = f" The result is also at {link}" if link else ""
+            notify(client, text=TRIGGER_EXPIRED + also, user_id=user_id, response_url=body.get("response_url"))
 
 
 def register(app: App, ctx: AppContext) -> None:

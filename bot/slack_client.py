@@ -57,16 +57,18 @@ def client_for(ctx: AppContext, team_id: str) -> WebClient:
     """The bot's client for workspace ``team_id``.
 
     OAuth mode reads the latest installation's bot token (ignoring enterprise ids, so an
-    Enterprise Grid workspace is found by its team id alone); otherwise SLACK_BOT_TOKEN.
+    Enterprise Grid workspace is found by its team id alone), and only that; otherwise
+    SLACK_BOT_TOKEN.
     """
     settings = ctx.settings
     if settings.slack_oauth_enabled:
+        # No fallback to SLACK_BOT_TOKEN here: that token belongs to one workspace, and a
+        # workspace that uninstalled the app must not get posts made with another's token.
         token = installation_store(ctx).bot_token_for_team(team_id)
         if token:
             return make_client(ctx, token)
-        if not settings.SLACK_BOT_TOKEN:
-            raise SlackNotConfigured(f"pipebot is not installed in Slack workspace {team_id}; "
-                                     "install it from /slack/install")
+        raise SlackNotConfigured(f"pipebot is not installed in Slack workspace {team_id}; "
+                                 "install it from /slack/install")
     if settings.SLACK_BOT_TOKEN:
         return make_client(ctx, settings.SLACK_BOT_TOKEN)
     raise SlackNotConfigured("Slack is not configured: set SLACK_BOT_TOKEN (OAuth & Permissions, xoxb-...) "

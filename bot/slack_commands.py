@@ -66,7 +66,7 @@ from bot.command_args import (
 from bot.slack_ack_reads import AckReads
 from bot.slack_admin import REFUSED, AdminCheckFailed, is_admin
 from bot.slack_payloads import team_of
-from bot.slack_text import escape_mrkdwn
+from bot.slack_text import decode_slack_text, escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
 from core import pipelines as core_pipelines
@@ -361,7 +361,11 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
 def handle_command(ctx: AppContext, ack: Callable[..., None], body: Mapping[str, Any], client: WebClient,
                    respond: Callable[..., Any], reads: AckReads | None = None) -> None:
     """The `/pipebot` listener: answer in the ack when quick, else ack and continue after it."""
-    cmd = parse_command(body.get("text") or "", body.get("command") or COMMAND)
+    # Slack sends &, < and > as entities and mentions/links as <…> entities: decode once
+    # here, so names ("R&D") match and run input reaches the model as typed.
+    text = decode_slack_text(body.get("text") or "")
+    body = {**body, "text": text}
+    cmd = parse_command(text, body.get("command") or COMMAND)
     if not is_quick(cmd):
         ack()
         after_ack(_guarded, respond, lambda: slow_command(ctx, client, body, cmd, respond))

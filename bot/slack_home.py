@@ -63,11 +63,19 @@ def _pipeline_id(body: Mapping[str, Any]) -> int | None:
 
 
 def _explain(client: WebClient, body: Mapping[str, Any], text: str) -> None:
-    """Tell the user in a small modal (Home has no response_url)."""
+    """Tell the user in a small modal (Home has no response_url); when the trigger has
+    expired (that may be the very thing to tell), in a DM from the app instead."""
     try:
         client.views_open(trigger_id=body.get("trigger_id") or "", view=msgs.info_modal("pipebot", text).to_dict())
+        return
     except SlackApiError as exc:
-        log.info("could not explain on Home: %s", exc.response.get("error"))
+        log.info("could not explain on Home (%s); sending a DM", exc.response.get("error"))
+    user_id = (body.get("user") or {}).get("id")
+    if user_id:
+        try:
+            client.chat_postMessage(channel=user_id, text=text)
+        except SlackApiError as exc:
+            log.warning("could not tell %s either: %s", user_id, exc.response.get("error"))
 
 
 def register(app: App, ctx: AppContext) -> None:
@@ -87,10 +95,14 @@ def register(app: App, ctx: AppContext) -> None:
         after_ack(_run_pipeline, body, client)
 
     def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
+        from bot.slack_commands import Reply
         from bot.slack_runs import open_run_modal
 
-        open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata={"src": "home"},
-                       selected_id=_pipeline_id(body), pick_channel=True)
+        try:
+            open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata={"src": "home"},
+                           selected_id=_pipeline_id(body), pick_channel=True)
+        except Reply as exc:
+            _explain(client, body, str(exc))
 
     def edit_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
         ack()

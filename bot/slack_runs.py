@@ -36,10 +36,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot import slack_messages as msgs
+from bot.slack_commands import Reply, open_modal
 from bot.slack_payloads import team_of
 from bot.command_args import ArgumentError, did_you_mean, match_name, tokenize
 from bot.slack_reporter import remember_status_message
-from bot.slack_text import escape_mrkdwn
+from bot.slack_text import decode_slack_text, escape_mrkdwn
 from core import credentials
 from core import pipelines as core_pipelines
 from core.context import AppContext
@@ -113,8 +114,10 @@ def parse_run_args(args_text: str, pipeline_names: list[str]) -> tuple[str, str]
 
 def slack_unescape(text: str) -> str:
     """Text as the person typed it: Slack sends ``&``, ``<`` and ``>`` as entities in message
-    and command text, and the model should see the characters, not the entities."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    and command text, and the model should see the characters, not the entities
+    (bot/slack_text.decode_slack_text). Slash command text arrives here decoded already
+    (bot/slack_commands.handle_command decodes it once for every subcommand)."""
+    return decode_slack_text(text)
 
 
 def _missing_key(provider: str) -> str:
@@ -196,7 +199,12 @@ def post_run_message(client: WebClient, channel_id: str, text: str, blocks: list
         if error != "not_in_channel":
             if error in ("channel_not_found", "is_archived", "restricted_action", "ekm_access_denied"):
                 raise CannotPost(cannot_post_message(channel_id, channel_name, error)) from None
-            raise
+            log.warning("Slack refused the run's first message in %s: %s", channel_id, error)
+            if error in ("ratelimited", "rate_limited"):
+                raise CannotPost("Slack is limiting how fast I can post here right now, so nothing was started. "
+                                 "Please try again in a minute.") from None
+            raise CannotPost(f"Slack refused the message that starts the run (`{error}`), so nothing was "
+                             "started. Please try again; if it keeps happening, tell whoever runs pipebot.") from None
     try:  # a public channel: join it (needs the channels:join scope), then post
         client.conversations_join(channel=channel_id)
     except SlackApiError as exc:
@@ -304,7 +312,6 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         if pipeline is None:
             tell(_not_found(name, names))
             return
-        input_text = slack_unescape(input_text)
         if not input_text.strip():
             tell(f"What should *{escape_mrkdwn(pipeline.name)}* run on? Put the input after the name: "
                  f"`{COMMAND} run \"{escape_mrkdwn(pipeline.name)}\" your input…`")
@@ -350,14 +357,16 @@ def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id:
                    metadata: Mapping[str, Any], selected_id: int | None = None, input_text: str | None = None,
                    pick_channel: bool = False) -> None:
     """Open the pick-a-pipeline modal. Message text longer than a modal input may hold (3,000)
-    waits in Redis and is shown as a preview instead of an editable field."""
+    waits in Redis and is shown as a preview instead of an editable field. An expired
+    trigger raises bot.slack_commands.Reply with what to tell the user."""
+
     with transaction(ctx.sessions) as s:
         pipelines = list(repos.list_pipelines(s, team_id))
         orphaned = {p.id for p in pipelines if core_pipelines.orphans(p)}
         if not pipelines:
             view = msgs.info_modal("Run a pipeline", "There are no pipelines in this workspace yet. "
                                    f"Create one with `{COMMAND} pipeline new`.")
-            client.views_open(trigger_id=trigger_id, view=view.to_dict())
+            open_modal(client, trigger_id, view)
             return
         meta = dict(metadata)
         editable, note = True, None
@@ -371,7 +380,7 @@ def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id:
         view = msgs.run_modal(pipelines, orphaned, metadata=json.dumps(meta, separators=(",", ":")),
                               selected_id=selected_id, input_text=input_text, input_editable=editable,
                               input_note=note, pick_channel=pick_channel)
-    client.views_open(trigger_id=trigger_id, view=view.to_dict())
+    open_modal(client, trigger_id, view)
 
 
 def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any], respond: Respond) -> None:
@@ -480,6 +489,8 @@ def register(app: App, ctx: AppContext) -> None:
     def shortcut(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         try:
             open_from_message(ctx, client, body, respond)
+        except Reply as exc:  # e.g. the trigger expired before the form could open
+            respond(text=str(exc), response_type="ephemeral", replace_original=False)
         except Exception:  # noqa: BLE001 - the user must hear something
             log.exception("run_on_message failed")
             try:

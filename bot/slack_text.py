@@ -30,6 +30,7 @@ __all__ = [
     "STREAM_CHUNK_LIMIT",
     "VIEW_BLOCKS_LIMIT",
     "clip",
+    "decode_slack_text",
     "escape_mrkdwn",
     "fit_message",
     "fit_section",
@@ -80,6 +81,42 @@ def escape_mrkdwn(text: str) -> str:
     these three characters are escaped; ``*_~``` stay so mrkdwn formatting still works.
     """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_SLACK_ENTITY = re.compile(r"<([^<>\n]*)>")
+
+
+def _plain_entity(inner: str) -> str:
+    """One ``<…>`` entity as a person reads it (``inner`` still has &amp; escapes)."""
+    target, _, label = inner.partition("|")
+    target, label = unescape_slack(target), unescape_slack(label)
+    if target.startswith("@"):  # a user: <@U123|casey>
+        return f"@{label}" if label else f"<{target}>"
+    if target.startswith("#"):  # a channel: <#C123|general>
+        return f"#{label}" if label else f"<{target}>"
+    if target.startswith("!"):  # <!here>, <!subteam^S1|@devs>, <!date^…|fallback>
+        if label:
+            return label if label.startswith("@") or not target.startswith("!subteam") else f"@{label}"
+        word = target[1:].split("^")[0]
+        return f"@{word}" if word in ("here", "channel", "everyone") else f"<{target}>"
+    if label and label not in (target, target.removeprefix("mailto:")) \
+            and target.split("://", 1)[-1].rstrip("/") != label.rstrip("/"):
+        return f"{label} ({target.removeprefix('mailto:')})"
+    return target.removeprefix("mailto:")
+
+
+def unescape_slack(text: str) -> str:
+    """``&lt;``, ``&gt;``, ``&amp;`` back to the characters (``&amp;`` last, so a typed
+    ``&lt;`` — sent as ``&amp;lt;`` — stays ``&lt;``)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def decode_slack_text(text: str) -> str:
+    """Text from Slack (a slash command's ``text``, a message's ``text``) as its author
+    typed it: mentions, channels and links (``<@U1|casey>``, ``<#C1|general>``,
+    ``<https://x|label>``) become ``@casey``, ``#general``, ``label (https://x)``, and the
+    three escaped characters come back. Apply once: the result is plain text."""
+    return unescape_slack(_SLACK_ENTITY.sub(lambda m: escape_mrkdwn(_plain_entity(m.group(1))), text))
 
 
 def _escape_link_url(url: str) -> str:

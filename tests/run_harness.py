@@ -17,6 +17,7 @@ from core.agents import AgentDraft
 from core.pipelines import PipelineDraft
 from storage import repos
 from storage.db import transaction
+from storage.models import RunStep
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 
@@ -116,3 +117,28 @@ def wait_until(pred, timeout: float = 30, every: float = 0.05):
             return value
         time.sleep(every)
     raise AssertionError("condition not met in time")
+
+
+# ---- reading what a run left behind (detached rows, safe to use after the session) ---------
+
+def read_run(ctx, team: str, run_id):
+    with transaction(ctx.sessions) as s:
+        run = repos.get_run(s, team, run_id)
+        s.expunge_all()
+        return run
+
+
+def read_steps(ctx, run_id) -> list[RunStep]:
+    from sqlalchemy import select
+
+    with transaction(ctx.sessions) as s:
+        rows = list(s.scalars(select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.position)))
+        s.expunge_all()
+        return rows
+
+
+def read_artifact(ctx, team: str, run_id):
+    with transaction(ctx.sessions) as s:
+        art = repos.get_artifact_for_run(s, team, run_id)
+        s.expunge_all()
+        return art

@@ -1015,20 +1015,23 @@ def test_retry_waits_never_pass_the_requests_deadline(env: Env) -> None:
     assert env.sleeps == [0.2]
 
 
+def _final_response(env: Env, stream: bool) -> Any:
+    """The provider's final Response for env's request, by complete() or from the stream's Done."""
+    provider = env.provider()
+    if not stream:
+        return provider.complete(env.request())
+    events, err = collect(provider.stream(env.request()))
+    assert err is None
+    return events[-1].response
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
 def test_anthropic_refusal_keeps_stop_details(fakes: dict[str, FakeLLMServer], stream: bool) -> None:
     fake = fakes["anthropic"]
     fake.reset()
     details = {"type": "refusal", "category": "cyber", "explanation": "This request was declined because it could enable cyber harm."}
     fake.reply("Hello..", stop_reason="refusal", stop_details=details)
-    env = Env("anthropic", fake, MODEL["anthropic"])
-    provider = env.provider()
-    if stream:
-        events, err = collect(provider.stream(env.request()))
-        assert err is None
-        response = events[-1].response
-    else:
-        response = provider.complete(env.request())
+    response = _final_response(Env("anthropic", fake, MODEL["anthropic"]), stream)
     assert response.stop_reason == "refusal" and response.text == "Hello.."
     assert response.stop_detail and "cyber harm" in response.stop_detail and "cyber" in response.stop_detail
 
@@ -1038,12 +1041,5 @@ def test_openai_refusal_part_is_a_refusal(fakes: dict[str, FakeLLMServer], strea
     fake = fakes["openai"]
     fake.reset()
     fake.reply("", refusal="I'm sorry, I can't help with that.")
-    env = Env("openai", fake, MODEL["openai"])
-    provider = env.provider()
-    if stream:
-        events, err = collect(provider.stream(env.request()))
-        assert err is None
-        response = events[-1].response
-    else:
-        response = provider.complete(env.request())
+    response = _final_response(Env("openai", fake, MODEL["openai"]), stream)
     assert response.stop_reason == "refusal" and response.text == "I'm sorry, I can't help with that."

@@ -16,33 +16,13 @@ from core.errors import RunRejected
 from core.runs import start_run
 from storage import repos
 from storage.db import transaction
-from storage.models import Artifact, RunStep
+from storage.models import Artifact
 from tests.fakes.llm_base import Fault, ToolCallSpec, Turn
 from tests.run_harness import (  # noqa: F401 - fixtures
+    read_artifact as _artifact, read_run as _run, read_steps as _steps,
     GPT, HAIKU, _fake_providers, drain, fake_anthropic, fake_openai, kill_hard, make_agent, make_pipeline,
     start_worker, stop_worker, wait_until, with_keys, worker_env,
 )
-
-
-def _run(ctx, team, run_id):
-    with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team, run_id)
-        s.expunge_all()
-        return run
-
-
-def _steps(ctx, run_id):
-    with transaction(ctx.sessions) as s:
-        rows = s.scalars(select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.position)).all()
-        s.expunge_all()
-        return rows
-
-
-def _artifact(ctx, team, run_id):
-    with transaction(ctx.sessions) as s:
-        art = repos.get_artifact_for_run(s, team, run_id)
-        s.expunge_all()
-        return art
 
 
 def test_three_step_pipeline_across_both_providers(ctx, worker_env, fake_anthropic, fake_openai):

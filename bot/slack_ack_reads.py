@@ -13,29 +13,24 @@ Bounded: PostgreSQL cancels the statement after ``STATEMENT_TIMEOUT_MS`` and the
 at most ``POOL_TIMEOUT`` for a free connection, so a slow database turns into an empty ack
 plus a later reply (slack_commands.handle_command), never a missed 3 s deadline.
 
-The SELECT mirrors ``storage.repos.list_agents`` (same rows, same order); it lives here
-rather than in storage/repos.py only because that module has another owner.
+The SELECT is ``storage.repos.agent_list_rows`` (the rows and order of ``list_agents``).
 """
 
 from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
-from storage.models import Agent
+from storage import repos
 
 STATEMENT_TIMEOUT_MS = 800
 POOL_TIMEOUT = 0.5  # seconds to wait for a free connection
 POOL_SIZE = 8  # connections kept open; more concurrent readers wait for one (no overflow: no churn)
-
-_AGENTS = (select(Agent.id, Agent.name, Agent.model, Agent.temperature, Agent.max_output_tokens)
-           .where(Agent.team_id == bindparam("team_id"))
-           .order_by(func.lower(Agent.name)))
 
 
 class AckReads:
@@ -62,11 +57,11 @@ class AckReads:
         if hasattr(os, "register_at_fork"):  # pooled connections must not cross a fork
             os.register_at_fork(after_in_child=lambda: dispose(close=False))
 
-    def _rows(self, statement: Any, params: dict[str, Any]) -> Sequence[Row[Any]]:
+    def _rows(self, read: Callable[[Connection], Sequence[Row[Any]]]) -> Sequence[Row[Any]]:
         for attempt in (1, 2):
             try:
                 with self.engine.connect() as conn:
-                    return conn.execute(statement, params).all()
+                    return read(conn)
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
@@ -75,7 +70,7 @@ class AckReads:
     def agents(self, team_id: str) -> Sequence[Row[Any]]:
         """The workspace's agents for the list (id, name, model, temperature, max_output_tokens),
         by name, case-insensitively."""
-        return self._rows(_AGENTS, {"team_id": team_id})
+        return self._rows(lambda conn: repos.agent_list_rows(conn, team_id))
 
     def close(self) -> None:
         self.engine.dispose()

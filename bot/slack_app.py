@@ -234,7 +234,8 @@ def _signature_ok(secret: str, headers: Any, raw: bytes) -> bool:
 
     Bolt checks too, but only after decoding and parsing the body: a malformed timestamp
     header, a body that is not UTF-8 or not the JSON it claims to be made it raise (500)
-    instead of refusing the request (401)."""
+    instead of refusing the request (401). slack_sdk's SignatureVerifier is not used for the
+    same reason: it decodes the body as UTF-8 and int()s the timestamp, and raises on both."""
     timestamp = headers.get("x-slack-request-timestamp") or ""
     given = headers.get("x-slack-signature") or ""
     if not secret or not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12 or not given:

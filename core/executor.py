@@ -114,18 +114,10 @@ def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | N
         run = s.execute(_CLAIM, {"t": team_id, "id": rid, "stale": STALE_AFTER_S}).mappings().first()
         if run is None:
             return None
-        done = {r.position: r for r in s.execute(
-            select(RunStep.position, RunStep.output, RunStep.cost_usd)
-            .where(RunStep.run_id == rid, RunStep.status == "succeeded"))}
-        rows = s.execute(
-            select(Pipeline.budget_usd, PipelineStep.position, PipelineStep.agent_id, PipelineStep.agent_name, Agent)
-            .select_from(Pipeline)
-            .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
-            .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
-            .where(Pipeline.team_id == team_id, Pipeline.id == run["pipeline_id"])
-            .order_by(PipelineStep.position)).all() if run["pipeline_id"] is not None else []
-        stored = dict(s.execute(select(ProviderCredential.provider, ProviderCredential.ciphertext)
-                                .where(ProviderCredential.team_id == team_id)).tuples().all())
+        done = {r.position: r for r in s.execute(_finished_steps(rid))}
+        rows = s.execute(_pipeline_plan(team_id, run["pipeline_id"])).all() \
+            if run["pipeline_id"] is not None else []
+        stored = dict(s.execute(_stored_keys(team_id)).tuples().all())
         keys = {p: (ctx.box.decrypt(stored[p]) if p in stored else None) or deployment_key(ctx, p)
                 for p in PROVIDER_NAMES}
         plan, agents = [], {}
@@ -154,6 +146,25 @@ def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | N
         if pending is not None and not _over_budget(start.budget, _spent(done)):
             start.first = _start_step(s, rid, pending.position, agents[pending.position], _current(done, info), keys)
         return start
+
+
+def _finished_steps(rid: uuid.UUID) -> Any:
+    return (select(RunStep.position, RunStep.output, RunStep.cost_usd)
+            .where(RunStep.run_id == rid, RunStep.status == "succeeded"))
+
+
+def _pipeline_plan(team_id: str, pipeline_id: int) -> Any:
+    """The pipeline's budget and steps, each with its agent as it is now (None: deleted)."""
+    return (select(Pipeline.budget_usd, PipelineStep.position, PipelineStep.agent_id, PipelineStep.agent_name, Agent)
+            .select_from(Pipeline)
+            .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
+            .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
+            .where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id)
+            .order_by(PipelineStep.position))
+
+
+def _stored_keys(team_id: str) -> Any:
+    return select(ProviderCredential.provider, ProviderCredential.ciphertext).where(ProviderCredential.team_id == team_id)
 
 
 def _spent(done: dict[int, Any]) -> Decimal:
@@ -212,16 +223,9 @@ def warm_statements(ctx: AppContext, team_id: str, rid: uuid.UUID) -> None:
     bot.worker.warm_up): a forked horse inherits them compiled."""
     with ctx.sessions() as s:
         s.execute(_CLAIM, {"t": team_id, "id": rid, "stale": STALE_AFTER_S})
-        for _ in s.execute(select(RunStep.position, RunStep.output, RunStep.cost_usd)
-                           .where(RunStep.run_id == rid, RunStep.status == "succeeded")):
-            pass
-        s.execute(select(Pipeline.budget_usd, PipelineStep.position, PipelineStep.agent_id, PipelineStep.agent_name,
-                         Agent).select_from(Pipeline)
-                  .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
-                  .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
-                  .where(Pipeline.team_id == team_id, Pipeline.id == 0).order_by(PipelineStep.position)).all()
-        s.execute(select(ProviderCredential.provider, ProviderCredential.ciphertext)
-                  .where(ProviderCredential.team_id == team_id)).all()
+        s.execute(_finished_steps(rid)).all()
+        s.execute(_pipeline_plan(team_id, 0)).all()
+        s.execute(_stored_keys(team_id)).all()
         repos.get_agent(s, team_id, 0)
         repos.get_credential(s, team_id, "anthropic", ctx.box)
         _finish_step(s, 0, status="succeeded", output="", latency_ms=0, usage={}, raw_usage=[], cost_usd=None,
@@ -286,9 +290,7 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
             with transaction(ctx.sessions) as s:
                 agent = repos.get_agent(s, team_id, p.agent_id) if p.agent_id else None
                 if agent is None:  # deleted while earlier steps ran: the live link breaks cleanly
-                    return _fail(ctx, team_id, rid, info, reporter, "orphaned_step",
-                                 f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
-                                 f"Edit the pipeline and pick another agent for step {p.position}.", p.position)
+                    return _fail(ctx, team_id, rid, info, reporter, "orphaned_step", _orphan_message(p), p.position)
                 provider_id, _ = parse_model_ref(agent.model)
                 keys = {provider_id: effective_key(s, ctx, team_id, provider_id)}
                 step = _start_step(s, rid, p.position, agent, current, keys)
@@ -309,9 +311,8 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
                          f"{PROVIDER_NAMES.get(provider_id, provider_id)} {_kind_words(exc.kind.value)}. "
                          f"{exc.message.rstrip('.')}.{_kind_advice(exc.kind.value, provider_id)}", p.position)
         except _StepFailed as exc:
-            call_ = exc.call
             _record_step_failure(ctx, step.step_id, exc.kind, exc.message, int((time.monotonic() - t0) * 1000),
-                                 output=exc.output, call=call_)
+                                 output=exc.output, call=exc.call)
             return _fail(ctx, team_id, rid, info, reporter, exc.kind,
                          f"Step {p.position} ({snap['name']}, {_display(snap['model'])}): {exc.message}", p.position)
         except RunRejected as exc:
@@ -344,15 +345,18 @@ def _preflight(keys: dict[str, str | None], pipeline_exists: bool, plan: list[_P
         raise RunRejected("empty_pipeline", "The pipeline has no steps. Add a step with `/pipebot pipeline edit`.")
     for p in plan:
         if p.position not in done and p.agent_id is None:
-            raise RunRejected("orphaned_step",
-                              f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
-                              f"Edit the pipeline and pick another agent for step {p.position}.")
+            raise RunRejected("orphaned_step", _orphan_message(p))
     for p in plan:
         if p.position in done or not p.model:
             continue
         provider_id, _ = parse_model_ref(p.model)
         if not keys.get(provider_id):
             raise RunRejected("missing_key", _missing_key_message(provider_id))
+
+
+def _orphan_message(p: _Plan) -> str:
+    return (f"Step {p.position} uses the agent “{p.agent_name}”, which was deleted. "
+            f"Edit the pipeline and pick another agent for step {p.position}.")
 
 
 def _missing_key_message(provider_id: str) -> str:
@@ -418,13 +422,14 @@ def _call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str
             content, is_error = run_tool(tool_ctx, tc.name, tc.arguments)
             results.append(ToolResult(tc.id, content, is_error))
         messages.append(Message(role="user", parts=results))
-    text_out = clean_text(response.text if response else "")
-    stop = response.stop_reason if response else "other"
+    assert response is not None  # the loop runs at least once, and each round answers or raises
+    text_out = clean_text(response.text)
+    stop = response.stop_reason
     if stop == "refusal":
         said = text_out.strip()
-        detail = (response.stop_detail if response else None) or ""
-        raw = response.raw_stop_reason if response else None
-        if raw == "refusal" and response is not None and response.provider == "openai" and said and not detail:
+        detail = response.stop_detail or ""
+        raw = response.raw_stop_reason
+        if raw == "refusal" and response.provider == "openai" and said and not detail:
             detail, said = said, ""  # OpenAI's refusal part is the model's own words of refusal
         elif raw == "content_filter" and not detail:
             detail = "the provider's content filter stopped the reply"
@@ -438,7 +443,7 @@ def _call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str
             why = (f"it used its whole output budget ({max_out:,} tokens) before writing any text; raise "
                    f"Max output tokens on the agent")
         else:
-            why = f"the model returned no text (stop reason: {response.raw_stop_reason or stop if response else 'none'})"
+            why = f"the model returned no text (stop reason: {response.raw_stop_reason or stop})"
         raise _StepFailed("empty_output", f"no text came back: {why}.", "", call)
     call.output = text_out
     return call
@@ -475,7 +480,7 @@ def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeR
         except ProviderError as exc:
             partial = exc.partial
             streamed = partial is not None and (partial.text or partial.tool_calls)
-            if partial is not None and streamed:
+            if streamed:
                 _count(call, partial)  # the provider bills what it sent before it broke off
                 call.rounds -= 1
             wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)

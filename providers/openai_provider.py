@@ -242,11 +242,14 @@ def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: 
     texts: list[str] = []
     held: list[dict[str, Any]] = []  # reasoning items waiting for the item they precede
 
+    def emit(item: dict[str, Any]) -> None:  # an item, after the reasoning items that led to it
+        items.extend(held)
+        held.clear()
+        items.append(item)
+
     def flush_text() -> None:
         if texts:
-            items.extend(held)
-            held.clear()
-            items.append(_text_message("assistant", texts))
+            emit(_text_message("assistant", texts))
             texts.clear()
 
     for part in parts:
@@ -256,9 +259,7 @@ def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: 
                 texts.append(part.text)
         elif kind is ToolCall:
             flush_text()
-            items.extend(held)
-            held.clear()
-            items.append(_function_call(part))
+            emit(_function_call(part))
         elif kind is OpaquePart:
             if reasoning and _is_reasoning_part(part):
                 flush_text()

@@ -586,7 +586,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="pipebot-bench-")  # no stray .env is read
     pipebot = [str(Path(sys.executable).with_name("pipebot"))]
     if not Path(pipebot[0]).exists():
-        pipebot = [sys.executable, "-m", "bot.cli"]
+        pipebot = [sys.executable, "-m", "bot.cli.main"]
     ours_proc = subprocess.Popen([*pipebot, "serve", "--port", str(port_ours)], env=env, cwd=workdir,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     bare_proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port_bare), url],

@@ -25,7 +25,7 @@ from rq.job import Job  # noqa: E402
 
 from bench._common import pct, scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs import job_id, start_run  # noqa: E402
+from core.runs.queue import job_id, start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from storage import repos  # noqa: E402
 from storage.db import transaction  # noqa: E402
@@ -97,8 +97,8 @@ def _bare(redis: Redis, env: dict[str, str], worker_class: str, n: int) -> list[
 
 
 MODES = (  # (label, the RQ worker class, how pipebot's worker is started with that class)
-    ("fork per job", "rq.Worker", [sys.executable, "-m", "bot.cli", "worker"]),
-    ("in process", "rq.SimpleWorker", [sys.executable, "-m", "bot.cli", "worker", "--in-process"]),
+    ("fork per job", "rq.Worker", [sys.executable, "-m", "bot.cli.main", "worker"]),
+    ("in process", "rq.SimpleWorker", [sys.executable, "-m", "bot.cli.main", "worker", "--in-process"]),
 )
 
 

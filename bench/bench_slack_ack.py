@@ -47,7 +47,7 @@ def serve(kind: str, port: int, slack_url: str) -> None:
     import uvicorn
 
     if kind == "pipebot":
-        from bot.server import build_app
+        from bot.web.server import build_app
         from core.context import AppContext
         from core.settings import load_settings
 
@@ -63,7 +63,7 @@ def serve(kind: str, port: int, slack_url: str) -> None:
         from starlette.applications import Starlette
         from starlette.routing import Route
 
-        from bot.slack_app import bolt_endpoint
+        from bot.slack.app import bolt_endpoint
 
         bare = App(signing_secret=SECRET, token_verification_enabled=False, process_before_response=True,
                    client=WebClient(token="xoxb-fake-bot-token", base_url=slack_url),

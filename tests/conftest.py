@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 # A queue of this test session's own, so concurrent sessions sharing a Redis never take
-# each other's jobs (set before core.runs is imported anywhere).
+# each other's jobs (set before core.runs.queue is imported anywhere).
 os.environ.setdefault("PIPEBOT_QUEUE", f"pipebot-test-{uuid.uuid4().hex[:8]}")
 
 import psycopg
@@ -131,7 +131,7 @@ def ctx(_session_ctx: AppContext) -> Iterator[AppContext]:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     from rq import Queue
 
-    from core.runs import QUEUE
+    from core.runs.queue import QUEUE
 
     Queue(QUEUE, connection=_session_ctx.redis).empty()
     # dedupe claims and stashes of an earlier test must not answer for this one; the

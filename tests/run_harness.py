@@ -68,7 +68,7 @@ def make_pipeline(ctx, team: str, name: str, agent_ids: list[int], **kw) -> int:
 
 
 def _worker_cmd(in_process: bool) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "worker"] + (["--in-process"] if in_process else [])
+    return [sys.executable, "-m", "bot.cli.main", "worker"] + (["--in-process"] if in_process else [])
 
 
 def drain(env: dict[str, str], timeout: float = 120, *, in_process: bool = False) -> subprocess.CompletedProcess[str]:

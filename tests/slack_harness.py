@@ -1,4 +1,4 @@
-"""A real pipebot web server for Slack tests: uvicorn serving ``bot.server.build_app(ctx)``
+"""A real pipebot web server for Slack tests: uvicorn serving ``bot.web.server.build_app(ctx)``
 on 127.0.0.1, with SLACK_SIGNING_SECRET / SLACK_BOT_TOKEN set and SLACK_API_URL pointing
 at a :class:`FakeSlack`. Tests send signed requests (tests/slack_signing.py) to
 ``/slack/events`` and read what the app did back from the fake.
@@ -31,7 +31,7 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.server import build_app
+from bot.web.server import build_app
 from core.context import AppContext
 from core.settings import Settings, load_settings
 from tests.fakes.fake_slack import USER_ID, FakeSlack

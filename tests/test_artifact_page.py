@@ -21,7 +21,7 @@ try:
 except ImportError:  # tests/ not importable as a package (plain `pytest` without rootdir on sys.path)
     import browser as browser_helpers  # type: ignore[no-redef]
 
-from bot.artifact_page import (
+from bot.web.page import (
     CSP,
     META_CSP,
     SECURITY_HEADERS,
@@ -593,7 +593,7 @@ def test_copy_is_not_mutated() -> None:
 # Long outputs: Markdown is rendered for a bounded prefix, the rest as plain text
 # --------------------------------------------------------------------------- #
 
-from bot.artifact_page import MARKDOWN_OUTPUT_LIMIT, MARKDOWN_PAGE_LIMIT  # noqa: E402
+from bot.web.page import MARKDOWN_OUTPUT_LIMIT, MARKDOWN_PAGE_LIMIT  # noqa: E402
 
 
 def _long_markdown(n_chars: int, marker: str) -> str:

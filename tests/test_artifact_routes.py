@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bot.server import build_app
-from core.executor import write_outcome
+from bot.web.server import build_app
+from core.runs.executor import write_outcome
 from core.links import artifact_permalink
 from storage import repos
 from storage.db import transaction

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-PIPEBOT = [sys.executable, "-m", "bot.cli"]
+PIPEBOT = [sys.executable, "-m", "bot.cli.main"]
 
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:

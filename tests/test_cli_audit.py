@@ -17,7 +17,7 @@ from tests.run_harness import (  # noqa: F401 - fixtures
 )
 from tests.test_storage import _empty_database
 
-PIPEBOT = [sys.executable, "-m", "bot.cli"]
+PIPEBOT = [sys.executable, "-m", "bot.cli.main"]
 
 
 def _pipebot(args, env, timeout=60):
@@ -102,7 +102,7 @@ def test_ctrl_c_stops_following_and_says_the_run_goes_on(ctx, worker_env):
 
 def test_plain_rq_worker_runs_a_pipeline_with_env_configured_context(ctx, worker_env, fake_anthropic):
     """DESIGN §4: `rq worker` on the same queue works; the job builds its context from the env."""
-    from core.runs import QUEUE, start_run
+    from core.runs.queue import QUEUE, start_run
 
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])

@@ -1,10 +1,10 @@
-"""bot.command_args: what the user typed after /pipebot, as Slack delivers it."""
+"""bot.slack.command_args: what the user typed after /pipebot, as Slack delivers it."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.command_args import (
+from bot.slack.command_args import (
     AGENT_DELETE,
     AGENT_EDIT,
     AGENT_NEW,

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from core.runs import start_run
+from core.runs.queue import start_run
 from storage import repos
 from storage.db import transaction
 from tests.run_harness import (  # noqa: F401 - fixtures

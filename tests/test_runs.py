@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core import agents
 from core.agents import AgentDraft
 from core.errors import RunRejected
-from core.runs import start_run
+from core.runs.queue import start_run
 from storage import repos
 from storage.db import transaction
 from storage.models import Artifact
@@ -212,7 +212,7 @@ def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fak
 
 
 def test_run_gives_up_after_too_many_lost_workers(ctx, worker_env):
-    from core.runs import MAX_ATTEMPTS, reap_stale_runs
+    from core.runs.queue import MAX_ATTEMPTS, reap_stale_runs
 
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU)])
@@ -229,7 +229,7 @@ def test_run_gives_up_after_too_many_lost_workers(ctx, worker_env):
 
 
 def test_double_enqueue_runs_once_and_tenancy_holds(ctx, worker_env, fake_anthropic):
-    from core.runs import enqueue
+    from core.runs.queue import enqueue
 
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])
@@ -264,13 +264,13 @@ def test_cli_run_prints_output_and_permalink(ctx, worker_env, fake_anthropic):
     fake_anthropic.reply("the digest")
     worker = start_worker(worker_env)
     try:
-        out = subprocess.run([sys.executable, "-m", "bot.cli", "run", "weekly DIGEST", "--team", "T1",
+        out = subprocess.run([sys.executable, "-m", "bot.cli.main", "run", "weekly DIGEST", "--team", "T1",
                               "--input", "this week"], env=worker_env, capture_output=True, text=True, timeout=120)
     finally:
         stop_worker(worker)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "the digest"
     assert "step 1: One" in out.stderr and "http://pipebot.test/artifacts/" in out.stderr
-    bad = subprocess.run([sys.executable, "-m", "bot.cli", "run", "nope", "--team", "T1", "--input", "x"],
+    bad = subprocess.run([sys.executable, "-m", "bot.cli.main", "run", "nope", "--team", "T1", "--input", "x"],
                          env=worker_env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "No pipeline named “nope”" in bad.stderr

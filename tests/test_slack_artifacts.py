@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack_messages import VIEW_BLOCKS_MAX
+from bot.slack.blocks.messages import VIEW_BLOCKS_MAX
 from core.links import artifact_permalink
 from storage import repos
 from storage.db import transaction

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot import slack_messages as msgs
-from bot import slack_views as views
+from bot.slack.blocks import messages as msgs
+from bot.slack.blocks import views
 from core.context import AppContext
 from storage import repos
 from storage.db import transaction

@@ -14,8 +14,8 @@ import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import text
 
-from bot.slack_client import SlackNotConfigured, client_for, installation_store
-from bot.slack_reporter import _reporter
+from bot.slack.client import SlackNotConfigured, client_for, installation_store
+from bot.slack.reporter import _reporter
 from core.context import AppContext
 from tests.fakes.fake_slack import CLIENT_ID, CLIENT_SECRET, FakeSlack
 from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack

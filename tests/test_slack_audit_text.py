@@ -109,6 +109,6 @@ def test_command_from_enterprise_grid_and_dm(ctx: AppContext, slack: SlackServer
     ("no entities 🤖", "no entities 🤖"),
 ])
 def test_decode_slack_text(sent: str, typed: str) -> None:
-    from bot.slack_text import decode_slack_text
+    from bot.slack.text import decode_slack_text
 
     assert decode_slack_text(sent) == typed

@@ -22,9 +22,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from bot import slack_views as views
-from bot.slack_admin import is_admin
-from bot.slack_client import client_for, make_client
+from bot.slack.blocks import views
+from bot.slack.admin import is_admin
+from bot.slack.client import client_for, make_client
 from core.context import AppContext
 from storage import repos
 from storage.db import transaction
@@ -132,8 +132,7 @@ def test_lists_come_in_the_ack_or_after_it_when_the_database_is_slow(
         assert sent.response.status_code == 200 and sent.response.content == b""
         locker.rollback()
     assert "*Quick*" in slack.reply_text(sent.hook)
-    from bot import slack_commands
-
+    from bot.slack.listeners import commands as slack_commands
     monkeypatch.setattr(slack_commands, "ACK_BUDGET", 0.0)  # other lists: a time budget in a thread
     sent = slack.command("pipelines")
     assert sent.response.content == b""
@@ -154,7 +153,7 @@ def test_app_home_opened_is_acked_before_slack_is_called(ctx: AppContext, slack:
 def test_unconfigured_slack_answers_503_with_the_fix(_session_ctx: AppContext, fake_slack: FakeSlack) -> None:
     from starlette.testclient import TestClient
 
-    from bot.server import build_app
+    from bot.web.server import build_app
 
     ctx = dataclasses.replace(_session_ctx, settings=slack_settings(
         _session_ctx.settings, fake_slack, SLACK_SIGNING_SECRET=None, SLACK_BOT_TOKEN=None))
@@ -167,7 +166,7 @@ def test_unconfigured_slack_answers_503_with_the_fix(_session_ctx: AppContext, f
 def test_url_verification_and_socket_mode_configuration(ctx: AppContext, slack: SlackServer) -> None:
     r = slack.post(slack.signer.url_verification("challenge-123"))
     assert r.status_code == 200 and r.json() == {"challenge": "challenge-123"}
-    from bot.slack_app import build_bolt_app, start_socket_mode
+    from bot.slack.app import build_bolt_app, start_socket_mode
 
     with pytest.raises(RuntimeError, match="SLACK_APP_TOKEN"):
         start_socket_mode(slack.ctx)

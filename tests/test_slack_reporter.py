@@ -17,10 +17,10 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack_messages import ZWSP, parent_message
-from bot.slack_reporter import SlackRunReporter, remember_status_message, slack_reporter_for
+from bot.slack.blocks.messages import ZWSP, parent_message
+from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_reporter_for
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
-from core.runs import start_run
+from core.runs.queue import start_run
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.run_harness import HAIKU, make_agent, make_pipeline, with_keys
 from tests.slack_harness import slack_settings
@@ -36,7 +36,7 @@ def fake() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def client(fake: FakeSlack) -> WebClient:
-    """Built like bot.slack_client.make_client: SLACK_API_URL and 429 retries after Retry-After."""
+    """Built like bot.slack.client.make_client: SLACK_API_URL and 429 retries after Retry-After."""
     return WebClient(token=fake.token, base_url=fake.url, timeout=10,
                      retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
 

@@ -1,6 +1,6 @@
 """Runs started from Slack, end to end: signed requests to the real `/slack/events` endpoint,
 the fake Slack Web API, real PostgreSQL/Redis, fake provider servers and a real RQ worker
-process (`python -m bot.cli worker --burst`) posting into the threads.
+process (`python -m bot.cli.main worker --burst`) posting into the threads.
 
 Starting a worker process costs seconds on a busy machine, so the worker scenarios share
 one drain (the `scenario` fixture) and each test checks one aspect of what it left behind.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack_messages import ZWSP
+from bot.slack.blocks.messages import ZWSP
 from core.links import artifact_permalink
 from storage import repos
 from storage.db import transaction

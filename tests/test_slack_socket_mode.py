@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from bot import cli
+from bot.cli import main as cli
 from core.context import AppContext
 from core.settings import ConfigError
 from tests.fakes.fake_slack import FakeSlack

@@ -1,4 +1,4 @@
-"""bot.slack_text: escaping and cutting text so Slack shows it and never rejects it."""
+"""bot.slack.text: escaping and cutting text so Slack shows it and never rejects it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.slack_text import (
+from bot.slack.text import (
     PRACTICAL_MESSAGE_LIMIT,
     SECTION_TEXT_LIMIT,
     STREAM_CHUNK_LIMIT,

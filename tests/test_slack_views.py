@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot import slack_views as views
+from bot.slack.blocks import views
 from providers import catalog
 from tests.fakes import fake_slack
 from tests.slack_signing import state_from_view
@@ -291,7 +291,7 @@ def test_manifest_matches_the_app() -> None:
     """The scopes requested at OAuth install are the manifest's, and its ids are the app's."""
     from pathlib import Path
 
-    from bot.slack_app import BOT_SCOPES
+    from bot.slack.app import BOT_SCOPES
 
     text = (Path(__file__).resolve().parent.parent / "manifest.yml").read_text()
     section = text.split("    bot:\n", 1)[1].split("\nsettings:", 1)[0]

@@ -265,7 +265,7 @@ def test_search_beyond_the_walked_rows_uses_the_gin_index(ctx):
 
 
 def test_executor_insert_fills_the_search_vector(ctx):
-    from core.executor import write_outcome
+    from core.runs.executor import write_outcome
 
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")

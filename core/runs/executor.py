@@ -26,7 +26,7 @@ from core.context import AppContext
 from core.credentials import base_url, deployment_key, effective_key
 from core.errors import RunRejected
 from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
-from core.runs import HEARTBEAT_S, RUN_TIME_LIMIT_S, STALE_AFTER_S
+from core.runs.queue import HEARTBEAT_S, RUN_TIME_LIMIT_S, STALE_AFTER_S
 from core.text import clean_text
 from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
 from providers import catalog
@@ -220,7 +220,7 @@ class _Heartbeat(threading.Thread):
 
 def warm_statements(ctx: AppContext, team_id: str, rid: uuid.UUID) -> None:
     """Run the executor's statements against ids that match nothing, then roll back (see
-    bot.worker.warm_up): a forked horse inherits them compiled."""
+    bot.worker.main.warm_up): a forked horse inherits them compiled."""
     with ctx.sessions() as s:
         s.execute(_CLAIM, {"t": team_id, "id": rid, "stale": STALE_AFTER_S})
         s.execute(_finished_steps(rid)).all()

@@ -51,8 +51,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot import slack_commands
-from bot.slack_client import installation_store, make_client, oauth_state_store
+from bot.slack.listeners import commands as slack_commands
+from bot.slack.client import installation_store, make_client, oauth_state_store
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ BOLT_LOGGER = "pipebot.bolt"
 BOLT_APP_NAME = "pipebot-slack"
 
 # Modules of the run/artifacts/App Home surface; each exposes register(app, ctx).
-PEER_MODULES = ("bot.slack_runs", "bot.slack_artifacts", "bot.slack_home", "bot.slack_reporter")
+PEER_MODULES = ("bot.slack.listeners.runs", "bot.slack.listeners.artifacts", "bot.slack.listeners.home", "bot.slack.reporter")
 
 NOT_CONFIGURED = ("Slack is not configured on this pipebot server: set {missing} (see manifest.yml and the "
                   "README), then restart. Health: /healthz.")

@@ -18,11 +18,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import slack_messages as msgs
-from bot.slack_commands import TRIGGER_ERRORS, TRIGGER_EXPIRED, notify
-from bot.slack_payloads import team_of
-from bot.command_args import ARTIFACTS, parse_command
-from bot.slack_text import escape_mrkdwn
+from bot.slack.blocks import messages as msgs
+from bot.slack.listeners.commands import TRIGGER_ERRORS, TRIGGER_EXPIRED, notify
+from bot.slack.payloads import team_of
+from bot.slack.command_args import ARTIFACTS, parse_command
+from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.links import artifact_permalink
 from storage import repos
@@ -36,7 +36,7 @@ Respond = Callable[..., Any]
 
 
 def _not_found(name: str, names: list[str]) -> str:
-    from bot.command_args import did_you_mean
+    from bot.slack.command_args import did_you_mean
 
     text = f"No pipeline named “{escape_mrkdwn(name)}” in this workspace."
     guesses = did_you_mean(name, names)

@@ -39,7 +39,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slack_text import clip, escape_mrkdwn
+from bot.slack.text import clip, escape_mrkdwn
 from providers import catalog
 from providers.catalog import ModelInfo
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES

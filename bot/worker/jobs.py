@@ -7,7 +7,7 @@ import logging
 
 from core.context import AppContext, secret_keys
 from core.events import RedisEventReporter
-from core.executor import execute
+from core.runs.executor import execute
 from core.reporter import DeferredReporter, Reporter, RunOutcome, SafeReporter
 from core.settings import ConfigError, load_settings
 
@@ -37,7 +37,7 @@ def context() -> AppContext:
 def reporters_for(ctx: AppContext) -> list[Reporter]:
     """Redis events for `pipebot run` and the web; the Slack thread when the run has one
     (built from the claimed run, see core.reporter.DeferredReporter)."""
-    from bot.slack_reporter import slack_reporter_from_info  # preloaded by the worker before it forks
+    from bot.slack.reporter import slack_reporter_from_info  # preloaded by the worker before it forks
 
     return [RedisEventReporter(ctx.redis), DeferredReporter(lambda info: slack_reporter_from_info(ctx, info))]
 

@@ -14,7 +14,7 @@ import threading
 from rq import Queue, SimpleWorker, Worker
 
 from core.context import AppContext
-from core.runs import QUEUE, reap_stale_runs
+from core.runs.queue import QUEUE, reap_stale_runs
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ def preload() -> None:
     import anthropic  # noqa: F401
     import openai  # noqa: F401
 
-    import bot.jobs  # noqa: F401
-    import bot.slack_reporter  # noqa: F401
+    import bot.worker.jobs  # noqa: F401
+    import bot.slack.reporter  # noqa: F401
     import core.permalinks  # noqa: F401
     import providers.registry  # noqa: F401
 
@@ -37,7 +37,7 @@ def warm_up(ctx: AppContext) -> None:
     cache, the TLS context and the SDKs' validators instead of rebuilding them per job."""
     import uuid
 
-    from core.executor import warm_statements
+    from core.runs.executor import warm_statements
     from providers.warmup import warm_providers
 
     warm_providers()
@@ -65,8 +65,7 @@ def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None,
     run); else jobs run in this process (rq.SimpleWorker), which keeps the warm database pool
     and the providers' keep-alive connections from one run to the next."""
     preload()
-    from bot import jobs
-
+    from bot.worker import jobs
     jobs.set_context(ctx)
     warm_up(ctx)
     reap_stale_runs(ctx)  # a worker that starts after a crash picks up the pieces at once

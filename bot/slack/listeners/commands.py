@@ -43,8 +43,8 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot import slack_views as views
-from bot.command_args import (
+from bot.slack.blocks import views
+from bot.slack.command_args import (
     AGENT_DELETE,
     AGENT_EDIT,
     AGENT_NEW,
@@ -63,10 +63,10 @@ from bot.command_args import (
     help_text,
     parse_command,
 )
-from bot.slack_ack_reads import AckReads
-from bot.slack_admin import REFUSED, AdminCheckFailed, is_admin
-from bot.slack_payloads import team_of
-from bot.slack_text import decode_slack_text, escape_mrkdwn
+from bot.slack.ack_reads import AckReads
+from bot.slack.admin import REFUSED, AdminCheckFailed, is_admin
+from bot.slack.payloads import team_of
+from bot.slack.text import decode_slack_text, escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
 from core import pipelines as core_pipelines
@@ -339,7 +339,7 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
     trigger_id = body.get("trigger_id") or ""
     where = {"channel_id": channel_id, "response_url": response_url}
     if cmd.name in (RUN, ARTIFACTS):
-        module, fn = ("bot.slack_runs", "handle_run") if cmd.name == RUN else ("bot.slack_artifacts", "handle_artifacts")
+        module, fn = ("bot.slack.listeners.runs", "handle_run") if cmd.name == RUN else ("bot.slack.listeners.artifacts", "handle_artifacts")
         handler = _optional_handler(module, fn)
         if handler is None:
             raise Reply(f"`{COMMAND} {cmd.name}` is not available on this server yet.")

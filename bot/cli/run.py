@@ -9,7 +9,7 @@ import time
 from core.context import AppContext
 from core.errors import RunRejected
 from core.events import channel
-from core.runs import start_run
+from core.runs.queue import start_run
 from storage import repos
 from storage.db import transaction
 
@@ -22,7 +22,7 @@ def _workers(ctx: AppContext) -> int:
     """RQ workers listening on our queue (`pipebot worker` and plain `rq worker` alike)."""
     from rq import Queue, Worker
 
-    from core.runs import QUEUE
+    from core.runs.queue import QUEUE
 
     try:
         return Worker.count(connection=ctx.redis, queue=Queue(QUEUE, connection=ctx.redis))

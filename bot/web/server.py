@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from bot.artifact_routes import artifact_routes
-from bot.slack_app import slack_routes
-from bot.web import create_web_app
+from bot.web.routes import artifact_routes
+from bot.slack.app import slack_routes
+from bot.web.app import create_web_app
 from core.context import AppContext
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.artifact_page import SECURITY_HEADERS, render_artifact_html, render_artifact_markdown, render_not_found_html
+from bot.web.page import SECURITY_HEADERS, render_artifact_html, render_artifact_markdown, render_not_found_html
 from core.context import AppContext
 from core.links import artifact_permalink, signing_keys
 from core.permalinks import verify

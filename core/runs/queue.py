@@ -23,7 +23,7 @@ from storage.models import Run
 log = logging.getLogger(__name__)
 
 QUEUE = os.environ.get("PIPEBOT_QUEUE", "pipebot")  # one deployment, one queue; tests use their own
-JOB_FUNC = "bot.jobs.execute_run_job"
+JOB_FUNC = "bot.worker.jobs.execute_run_job"
 # A run that takes longer is stopped and failed (operators may lower it; tests do).
 RUN_TIME_LIMIT_S = int(float(os.environ.get("PIPEBOT_RUN_TIME_LIMIT_SECONDS", "900")))
 JOB_TIMEOUT_S = RUN_TIME_LIMIT_S + 120
@@ -127,6 +127,6 @@ def _job_pending(ctx: AppContext, run: Run) -> bool:
 
 
 def _finish_failed_artifact(ctx: AppContext, team_id: str, run_id: uuid.UUID) -> None:
-    from core.executor import write_outcome  # the executor owns the artifact format
+    from core.runs.executor import write_outcome  # the executor owns the artifact format
 
     write_outcome(ctx, team_id, run_id)

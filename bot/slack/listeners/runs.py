@@ -12,7 +12,7 @@ The flow, and why each step is where it is:
 2. Post the message that opens the thread. A bot outside a public channel joins it
    (``conversations.join``); a private channel or a DM it cannot post in gets
    instructions (``/invite @pipebot``), never silence.
-3. ``core.runs.start_run`` with that message's ts as the thread and the requester as the
+3. ``core.runs.queue.start_run`` with that message's ts as the thread and the requester as the
    streaming recipient. The dedupe key (the slash command's ``trigger_id``, or the modal's
    view id) makes a retried request return the first run instead of starting another.
 
@@ -35,17 +35,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
-from bot import slack_messages as msgs
-from bot.slack_commands import Reply, open_modal
-from bot.slack_payloads import team_of
-from bot.command_args import ArgumentError, did_you_mean, match_name, tokenize
-from bot.slack_reporter import remember_status_message
-from bot.slack_text import decode_slack_text, escape_mrkdwn
+from bot.slack.blocks import messages as msgs
+from bot.slack.listeners.commands import Reply, open_modal
+from bot.slack.payloads import team_of
+from bot.slack.command_args import ArgumentError, did_you_mean, match_name, tokenize
+from bot.slack.reporter import remember_status_message
+from bot.slack.text import decode_slack_text, escape_mrkdwn
 from core import credentials
 from core import pipelines as core_pipelines
 from core.context import AppContext
 from core.errors import RunRejected
-from core.runs import start_run
+from core.runs.queue import start_run
 from providers.registry import PROVIDER_NAMES, parse_model_ref
 from storage import repos
 from storage.db import transaction
@@ -358,7 +358,7 @@ def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id:
                    pick_channel: bool = False) -> None:
     """Open the pick-a-pipeline modal. Message text longer than a modal input may hold (3,000)
     waits in Redis and is shown as a preview instead of an editable field. An expired
-    trigger raises bot.slack_commands.Reply with what to tell the user."""
+    trigger raises bot.slack.listeners.commands.Reply with what to tell the user."""
 
     with transaction(ctx.sessions) as s:
         pipelines = list(repos.list_pipelines(s, team_id))

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import slack_messages as msgs
+from bot.slack.blocks import messages as msgs
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
 from storage import repos
@@ -338,13 +338,13 @@ def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
 
 def _reporter(ctx: AppContext, team_id: str, run_id: str, channel_id: str | None, thread_ts: str | None,
               requested_by: str | None, recipient_team: str | None) -> Reporter | None:
-    """Called in the work horse; the client comes from bot.slack_client.client_for, so
+    """Called in the work horse; the client comes from bot.slack.client.client_for, so
     multi-workspace installs use each workspace's token."""
     if not channel_id or not thread_ts:
         return None
     recipient_team = recipient_team or team_id
     try:
-        from bot.slack_client import client_for
+        from bot.slack.client import client_for
 
         client = client_for(ctx, team_id)
     except Exception as exc:  # noqa: BLE001 - Slack not configured here: the run still runs

@@ -100,7 +100,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()  # before the heavy imports, so a bad value fails fast
-    from bot.worker import run_worker
+    from bot.worker.main import run_worker
 
     ctx, services = _context(settings)
     try:
@@ -113,7 +113,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _serve_http(ctx, port: int, host: str = "0.0.0.0") -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from bot.server import build_app
+    from bot.web.server import build_app
 
     app = build_app(ctx)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=5)
@@ -153,7 +153,7 @@ def _start_socket_mode(ctx):  # type: ignore[no-untyped-def]
     """Socket Mode beside the HTTP server (SLACK_APP_TOKEN set); a failure is one config line."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack_app import start_socket_mode
+    from bot.slack.app import start_socket_mode
 
     try:
         return start_socket_mode(ctx)
@@ -181,7 +181,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"pipebot: embedded {' and '.join(services.embedded)} running, data in {Path('.pipebot').resolve()}")
         env = dict(os.environ, DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url,
                    PIPEBOT_SECRET_KEY=",".join(ctx.keys))
-        worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, start_new_session=True)
+        worker = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker"], env=env, start_new_session=True)
         if not (settings.SLACK_BOT_TOKEN or settings.slack_oauth_enabled):
             print("\n" + SLACK_SETUP + "\n")
         if settings.SLACK_APP_TOKEN:
@@ -202,7 +202,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    from bot.cli_run import run_from_cli
+    from bot.cli.run import run_from_cli
 
     ctx, services = _context(settings)
     try:

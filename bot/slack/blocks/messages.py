@@ -8,7 +8,7 @@ limits without Slack.
 Two rules hold everywhere here:
 
 * Model output and user-typed names are untrusted. In ``mrkdwn`` they go through
-  :func:`bot.slack_text.escape_mrkdwn`; in ``markdown`` blocks and streamed markdown
+  :func:`bot.slack.text.escape_mrkdwn`; in ``markdown`` blocks and streamed markdown
   (standard Markdown, so entity-escaping would show up literally inside code) Slack's
   control sequences ``<!channel>``, ``<@U…>``, ``<#C…>`` are defused by
   :func:`safe_markdown` instead.
@@ -47,7 +47,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slack_text import (
+from bot.slack.text import (
     ELLIPSIS,
     PRACTICAL_MESSAGE_LIMIT,
     SECTION_TEXT_LIMIT,

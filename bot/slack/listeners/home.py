@@ -24,9 +24,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
-from bot import slack_messages as msgs
-from bot.slack_payloads import team_of
-from bot.slack_commands import after_ack
+from bot.slack.blocks import messages as msgs
+from bot.slack.payloads import team_of
+from bot.slack.listeners.commands import after_ack
 from core import pipelines as core_pipelines
 from core.context import AppContext
 from storage import repos
@@ -95,8 +95,8 @@ def register(app: App, ctx: AppContext) -> None:
         after_ack(_run_pipeline, body, client)
 
     def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
-        from bot.slack_commands import Reply
-        from bot.slack_runs import open_run_modal
+        from bot.slack.listeners.commands import Reply
+        from bot.slack.listeners.runs import open_run_modal
 
         try:
             open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata={"src": "home"},
@@ -110,7 +110,7 @@ def register(app: App, ctx: AppContext) -> None:
 
     def _open_builder(kind: str, body: dict[str, Any], client: WebClient, pipeline_id: int | None = None) -> None:
         """After the ack: the agent or pipeline modal (new, or an existing pipeline)."""
-        from bot.slack_commands import Reply, open_agent_modal, open_pipeline_modal
+        from bot.slack.listeners.commands import Reply, open_agent_modal, open_pipeline_modal
 
         opener = open_agent_modal if kind == "agent" else open_pipeline_modal
         extra = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}

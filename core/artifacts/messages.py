@@ -11,6 +11,7 @@ BAD_TARGET = "An edit changes the final output or one step's output, not “{tar
 NOTE_TOO_LONG = "The note is {length} characters long: keep it to {limit}."
 VERSION_CONFLICT = ("Someone saved version {version} meanwhile. Your text was not saved and is kept below: "
                     "open version {version}, then apply your change again.")
+NO_VERSION = "This artifact has no version {version}."
 ARTIFACT_GONE = "This artifact was deleted, or belongs to another workspace."
 
 EDIT_LINK_TAMPERED = "This edit link is not valid: open Edit again from Slack."

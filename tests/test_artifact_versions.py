@@ -235,3 +235,90 @@ def test_votes_are_scoped_to_the_workspace(ctx):
         assert feedback.counts(s, "T2", aid, 1) == feedback.VoteCounts()
         assert feedback.counts_for_artifacts(s, "T2", [aid]) == {}
         assert feedback.counts(s, "T1", aid, 1) == feedback.VoteCounts(up=1)
+
+
+# ---- the edit rules (pure) ----------------------------------------------------------------
+
+from core.artifacts import messages  # noqa: E402
+from core.artifacts.versions import EditRefused, EditTarget, apply_edit, clean_note, parse_target  # noqa: E402
+
+
+def _run_content() -> dict:
+    return {"version": 1, "output": "final text", "input": "in",
+            "steps": [{"position": 1, "output": "draft", "model": "m1"},
+                      {"position": 2, "output": "final text", "model": "m2"}]}
+
+
+def test_an_edit_makes_a_new_content_and_leaves_the_base_alone():
+    base = _run_content()
+    v2 = apply_edit(base, parse_target("step:1"), "better draft", base_version=1)
+    assert v2["steps"][0]["output"] == "better draft" and v2["output"] == "final text"
+    assert v2["steps"][1] == base["steps"][1] and v2["input"] == "in" and v2["version"] == 1
+    assert base == _run_content()  # the base is never changed
+    # the final output is the last step's output: while they agree, either edit changes both
+    v3 = apply_edit(v2, parse_target("output"), "new final", base_version=2)
+    assert v3["output"] == v3["steps"][1]["output"] == "new final"
+    v4 = apply_edit(v3, EditTarget(2), "newer final", base_version=3)
+    assert v4["output"] == v4["steps"][1]["output"] == "newer final"
+    # where they differ (a run that failed after its last step, say), each edit changes its own
+    differ = {**base, "output": None}
+    v5 = apply_edit(differ, EditTarget(None), "only the output", base_version=1)
+    assert (v5["output"], v5["steps"][1]["output"]) == ("only the output", "final text")
+    v6 = apply_edit(differ, EditTarget(2), "only the step", base_version=1)
+    assert (v6["output"], v6["steps"][1]["output"]) == (None, "only the step")
+
+
+def test_empty_unchanged_and_out_of_range_edits_are_refused_with_clear_messages():
+    base = _run_content()
+    for empty in ("", "   \n\t", "\x00"):
+        with pytest.raises(EditRefused, match="empty"):
+            apply_edit(base, EditTarget(), empty, base_version=1)
+    with pytest.raises(EditRefused) as err:
+        apply_edit(base, EditTarget(), "final text", base_version=4)
+    assert str(err.value) == messages.NO_CHANGE.format(version=4)
+    # a browser's textarea sends CRLF: unchanged text still reads as unchanged
+    multi = {**base, "output": "line one\nline two"}
+    with pytest.raises(EditRefused, match="Nothing changed"):
+        apply_edit(multi, EditTarget(), "line one\r\nline two", base_version=1)
+    with pytest.raises(EditRefused) as err:
+        apply_edit(base, EditTarget(3), "text", base_version=1)
+    assert str(err.value) == "There is no step 3: this artifact has steps 1–2."
+    with pytest.raises(EditRefused, match="no steps"):
+        apply_edit({"output": "x", "steps": []}, EditTarget(1), "text", base_version=1)
+    for bad in ("step:0", "step:-1", "steps:1", "input", ""):
+        with pytest.raises(EditRefused):
+            parse_target(bad)
+    assert parse_target("step:12") == EditTarget(12) and parse_target("step:12").key == "step:12"
+
+
+def test_any_length_is_kept_and_bad_characters_are_cleaned():
+    long_text = "word " * 200_000  # a megabyte: no 3,000-character cut
+    assert apply_edit(_run_content(), EditTarget(1), long_text, base_version=1)["steps"][0]["output"] == long_text
+    cleaned = apply_edit(_run_content(), EditTarget(1), "a\x00b \ud800c", base_version=1)["steps"][0]["output"]
+    assert cleaned == "ab \ufffdc"
+
+
+def test_notes_are_trimmed_optional_and_bounded():
+    assert clean_note(None) is None and clean_note("   ") is None
+    assert clean_note("  tightened the intro ") == "tightened the intro"
+    assert clean_note("x" * 500) == "x" * 500
+    with pytest.raises(EditRefused, match="501 characters"):
+        clean_note("x" * 501)
+
+
+def test_save_edit_numbers_versions_and_a_stale_base_hands_the_text_back(ctx):
+    from core.artifacts import editing
+
+    with transaction(ctx.sessions) as s:
+        aid = str(_artifact(s).id)
+    assert editing.save_edit(ctx, "T1", aid, base_version=1, target="step:1", text="v2 draft", author="U1") == 2
+    with pytest.raises(VersionConflict) as err:
+        editing.save_edit(ctx, "T1", aid, base_version=1, target="output", text="late edit", author="U2")
+    assert err.value.latest == 2 and err.value.content["output"] == "late edit"
+    assert messages.VERSION_CONFLICT.format(version=err.value.latest).startswith("Someone saved version 2 meanwhile")
+    with pytest.raises(EditRefused, match="no version 7"):
+        editing.save_edit(ctx, "T1", aid, base_version=7, target="output", text="x", author="U1")
+    with pytest.raises(ArtifactNotFound):
+        editing.save_edit(ctx, "T2", aid, base_version=1, target="output", text="x", author="U1")
+    with transaction(ctx.sessions) as s:
+        assert [v.number for v in versions.list_versions(s, "T1", aid)] == [2, 1]

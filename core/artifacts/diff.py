@@ -66,6 +66,22 @@ class _Builder:
             self.ops.append(DiffOp(op, text))
 
 
+def _replace(out: _Builder, old: str, new: str) -> None:
+    """A deletion then an insertion; the whitespace both end with (tokens carry their trailing
+    whitespace) is shared, so a changed last word of a line does not mark the line break."""
+    wa, wb = old[len(old.rstrip()):], new[len(new.rstrip()):]
+    common = 0
+    while common < min(len(wa), len(wb)) and wa[-1 - common] == wb[-1 - common]:
+        common += 1
+    if common and old.strip() and new.strip():
+        out.add("delete", old[:-common])
+        out.add("insert", new[:-common])
+        out.add("equal", old[-common:])
+    else:
+        out.add("delete", old)
+        out.add("insert", new)
+
+
 def _words(out: _Builder, a: list[str], b: list[str]) -> None:
     """Word-level match of two changed regions (token lists)."""
     if not a or not b:
@@ -83,8 +99,7 @@ def _words(out: _Builder, a: list[str], b: list[str]) -> None:
         if tag == "equal":
             out.add("equal", "".join(a[i1:i2]))
         else:
-            out.add("delete", "".join(a[i1:i2]))
-            out.add("insert", "".join(b[j1:j2]))
+            _replace(out, "".join(a[i1:i2]), "".join(b[j1:j2]))
 
 
 def _segments(text: str) -> list[str]:

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 from urllib.parse import quote
@@ -86,7 +86,7 @@ class EditLink:
 
     @property
     def expires(self) -> datetime:
-        return datetime.fromtimestamp(self.expires_at, timezone.utc)
+        return datetime.fromtimestamp(self.expires_at, UTC)
 
 
 def _first(keys: Secret | Sequence[Secret]) -> Secret:

@@ -129,7 +129,7 @@ def _decode(token: str) -> tuple[str, list[Any]]:
 
 
 def read(token: str, keys: Secret | Sequence[Secret], *, artifact_id: str, user_id: str | None = None,
-         now: float | None = None, ttl_s: int = DEFAULT_TTL_S) -> EditLink:
+         now: float | None = None) -> EditLink:
     """Check a token for the editor of ``artifact_id`` and return what it grants.
 
     Refused, each with its own reason: a token not signed by us or altered (``TAMPERED``), one
@@ -151,7 +151,7 @@ def read(token: str, keys: Secret | Sequence[Secret], *, artifact_id: str, user_
     if link.artifact_id != wanted:
         raise EditLinkError(Reason.WRONG_ARTIFACT, messages.EDIT_LINK_WRONG_ARTIFACT)
     if (time.time() if now is None else now) >= link.expires_at:
-        raise EditLinkError(Reason.EXPIRED, messages.EDIT_LINK_EXPIRED.format(minutes=max(1, ttl_s // 60)))
+        raise EditLinkError(Reason.EXPIRED, messages.EDIT_LINK_EXPIRED)
     if user_id is not None and user_id != link.user_id:
         raise EditLinkError(Reason.WRONG_USER, messages.EDIT_LINK_WRONG_USER)
     return link

@@ -15,7 +15,7 @@ NO_VERSION = "This artifact has no version {version}."
 ARTIFACT_GONE = "This artifact was deleted, or belongs to another workspace."
 
 EDIT_LINK_TAMPERED = "This edit link is not valid: open Edit again from Slack."
-EDIT_LINK_EXPIRED = "This edit link expired {minutes} minutes after it was made: open Edit again from Slack."
+EDIT_LINK_EXPIRED = "This edit link has expired (they work for a few minutes): open Edit again from Slack."
 EDIT_LINK_REUSED = "This edit link was used already: each link saves once. Open Edit again from Slack."
 EDIT_LINK_WRONG_ARTIFACT = "This edit link is for another artifact."
 EDIT_LINK_WRONG_USER = "This edit link was made for someone else: press Edit in Slack to get your own."

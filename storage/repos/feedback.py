@@ -14,7 +14,7 @@ from sqlalchemy import ARRAY, Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session
 
-from storage.repos.artifact_versions import _uuid
+from storage.repos.artifact_versions import artifact_uuid
 
 __all__ = ["VoteCounts", "counts", "counts_for_artifacts", "vote"]
 
@@ -44,7 +44,7 @@ def vote(s: Session, team_id: str, artifact_id: uuid.UUID | str, version: int, u
     vote to clear)."""
     if value not in (1, -1, None):
         raise ValueError("a vote is +1, -1 or None")
-    aid = _uuid(artifact_id)
+    aid = artifact_uuid(artifact_id)
     if aid is None:
         return False
     params = {"team": team_id, "aid": aid, "version": version, "user": user_id, "vote": value}
@@ -63,7 +63,7 @@ _COUNTS_MANY = text(
 
 def counts(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, version: int) -> VoteCounts:
     """👍 and 👎 on one version."""
-    aid = _uuid(artifact_id)
+    aid = artifact_uuid(artifact_id)
     if aid is None:
         return VoteCounts()
     row = s.execute(_COUNTS, {"team": team_id, "aid": aid, "version": version}).one()
@@ -74,7 +74,7 @@ def counts_for_artifacts(s: Session | Connection, team_id: str,
                          artifact_ids: Iterable[uuid.UUID | str]) -> dict[uuid.UUID, VoteCounts]:
     """👍 and 👎 of many artifacts at once (all their versions together), for lists: one query
     over the feedback key's prefix. Artifacts without votes are absent from the result."""
-    aids = [a for a in (_uuid(x) for x in artifact_ids) if a is not None]
+    aids = [a for a in (artifact_uuid(x) for x in artifact_ids) if a is not None]
     if not aids:
         return {}
     rows = s.execute(_COUNTS_MANY, {"team": team_id, "aids": aids})

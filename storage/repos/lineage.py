@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from storage.repos.artifact_versions import _uuid
+from storage.repos.artifact_versions import artifact_uuid
 
 __all__ = ["ArtifactSummary", "Parent", "list_branches", "parent_of", "related_artifacts", "set_parent"]
 
@@ -68,7 +68,7 @@ def set_parent(s: Session, team_id: str, artifact_id: uuid.UUID | str, *, parent
     ``branched_from_step`` with ``branch_changes`` (what changed for that step: agent, model,
     input). False, and nothing written, unless both artifacts are this workspace's and that
     version of the parent exists."""
-    aid, parent = _uuid(artifact_id), _uuid(parent_artifact_id)
+    aid, parent = artifact_uuid(artifact_id), artifact_uuid(parent_artifact_id)
     if aid is None or parent is None:
         return False
     res = s.execute(_SET_PARENT, {"team": team_id, "aid": aid, "parent": parent, "version": parent_version,
@@ -83,7 +83,7 @@ _PARENT = text(
 
 def parent_of(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str) -> Parent | None:
     """The lineage of a branch; None for an artifact that is not a branch (or not found)."""
-    aid = _uuid(artifact_id)
+    aid = artifact_uuid(artifact_id)
     if aid is None:
         return None
     row = s.execute(_PARENT, {"team": team_id, "aid": aid}).first()
@@ -113,7 +113,7 @@ def _summaries(rows: Any) -> list[ArtifactSummary]:
 def list_branches(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *,
                   limit: int = 20) -> Sequence[ArtifactSummary]:
     """Artifacts that branched from this one, newest first."""
-    aid = _uuid(artifact_id)
+    aid = artifact_uuid(artifact_id)
     if aid is None:
         return []
     return _summaries(s.execute(_BRANCHES, {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}))
@@ -123,7 +123,7 @@ def related_artifacts(s: Session | Connection, team_id: str, artifact_id: uuid.U
                       limit: int = 20) -> Sequence[ArtifactSummary]:
     """The newest other artifacts of the same pipeline in the workspace, for a compare picker.
     Empty when the artifact's pipeline was deleted (its artifacts no longer share an id)."""
-    aid = _uuid(artifact_id)
+    aid = artifact_uuid(artifact_id)
     if aid is None:
         return []
     return _summaries(s.execute(_RELATED, {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}))

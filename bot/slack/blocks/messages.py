@@ -57,6 +57,7 @@ from bot.slack.text import (
     split_for_stream,
     truncate_at_boundary,
 )
+from core.formatting import format_cost, format_datetime, format_duration, format_tokens
 
 # ---- ids shared with the listeners (and, for home_edit_pipeline, with bot/slack_commands) ----
 MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
@@ -122,33 +123,6 @@ def name_md(name: str) -> str:
     return f"*{escape_mrkdwn(name)}*"
 
 
-def format_cost(cost: Decimal | str | float | None) -> str:
-    """USD for people: small costs keep their significant digits, unknown says so."""
-    if cost is None or cost == "":
-        return "cost unknown"
-    value = Decimal(str(cost))
-    if value == 0:
-        return "$0.00"
-    if value < Decimal("0.0001"):
-        return "< $0.0001"
-    if value < 1:
-        digits = f"{value:.4f}".rstrip("0")
-        return "$" + (digits if len(digits.split(".")[1]) >= 2 else f"{value:.2f}")
-    return f"${value:,.2f}"
-
-
-def format_duration(ms: int | None) -> str:
-    if ms is None:
-        return "?"
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {secs} s"
-
-
 def model_label(ref: str | None) -> str:
     """The catalog's display name for a model ref ("Claude Haiku 4.5"), else the ref."""
     if not ref:
@@ -173,8 +147,7 @@ def slack_date(when: datetime | None) -> str:
         return "unknown date"
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    fallback = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{format_datetime(when)}>"
 
 
 def link(url: str | None, label: str) -> str:
@@ -276,7 +249,7 @@ def task_title(step: StepView) -> str:
 
 
 def step_stats(input_tokens: int, output_tokens: int, cost: Decimal | None, latency_ms: int) -> str:
-    return (f"{input_tokens:,} → {output_tokens:,} tokens · {format_cost(cost)} · "
+    return (f"{format_tokens(input_tokens)} → {format_tokens(output_tokens)} tokens · {format_cost(cost)} · "
             f"{format_duration(latency_ms)}")
 
 

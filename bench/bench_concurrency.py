@@ -63,10 +63,10 @@ class PeakPSS(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.pid, self.peak, self._halt = pid, 0, threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(0.1):
+        while not self._halt.wait(0.1):
             try:
                 root = psutil.Process(self.pid)
                 procs = [root] + root.children(recursive=True)
@@ -81,7 +81,7 @@ class PeakPSS(threading.Thread):
                 return
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join(2)
         return self.peak
 

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     PIPEBOT_PUBLIC_URL: str | None = None
     PIPEBOT_ADMINS: str = ""
     PORT: int = Field(default=3000, ge=1, le=65535)
+    # Runs one `pipebot worker` keeps in flight (each mostly waits on a model, so threads fit).
+    PIPEBOT_WORKER_CONCURRENCY: int = Field(default=32, ge=1, le=1024)
+    # Runs of one workspace in flight at once across all workers, so one team cannot take every slot.
+    PIPEBOT_WORKSPACE_CONCURRENCY: int = Field(default=8, ge=1, le=1024)
 
     @field_validator("DATABASE_URL")
     @classmethod

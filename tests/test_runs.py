@@ -72,7 +72,7 @@ def test_in_process_worker_keeps_provider_connections_between_runs(ctx, worker_e
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU, "Be brief.")])
     runs = [start_run(ctx, "T1", "P", f"input {i}") for i in range(3)]
-    drain(worker_env, in_process=True)
+    drain(dict(worker_env, PIPEBOT_WORKER_CONCURRENCY="1"), in_process=True)  # one after another
     assert [_run(ctx, "T1", r.id).status for r in runs] == ["succeeded"] * 3
     assert [_artifact(ctx, "T1", r.id).content["input"] for r in runs] == ["input 0", "input 1", "input 2"]
     ports = [c.client_port for c in fake_anthropic.calls("/v1/messages")]

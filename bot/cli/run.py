@@ -7,7 +7,7 @@ import sys
 import time
 
 from core.context import AppContext
-from core.errors import RunRejected
+from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
 from core.runs.queue import start_run
@@ -54,6 +54,10 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
         except RunRejected as exc:
             _print(f"pipebot: {exc.message}", err=True)
             return 2
+        except QueueUnavailable as exc:  # saved as queued; the workers enqueue it once Redis is back
+            _print(f"pipebot: {exc.message}", err=True)
+            _print(str(exc.run.id))
+            return 0
         if not wait:
             _print(str(run.id))
             return 0

@@ -9,12 +9,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 from rq import Queue
 from sqlalchemy import func, update
 
 from core import pipelines as pipelines_mod
 from core.context import AppContext
-from core.errors import NotFound, RunRejected
+from core.errors import NotFound, QueueUnavailable, RunRejected
 from core.text import clean_text
 from storage import repos
 from storage.db import transaction
@@ -53,7 +54,10 @@ def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str
               requested_by: str | None = None, source: str = "cli", channel_id: str | None = None,
               thread_ts: str | None = None, recipient_team_id: str | None = None,
               dedupe_key: str | None = None) -> Run:
-    """Create the run row and enqueue it. A repeated `dedupe_key` (Slack's retries) returns the first run."""
+    """Create the run row and enqueue it. A repeated `dedupe_key` (Slack's retries) returns the first run.
+
+    Raises QueueUnavailable (carrying the run) when Redis cannot be reached: the run stays
+    queued in PostgreSQL and the workers' maintenance enqueues it once Redis is back."""
     text = clean_text(input_text or "").strip()
     if not text:
         raise RunRejected("bad_input", "Give the run some input: `/pipebot run NAME your text…`")
@@ -69,7 +73,11 @@ def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str
         run = repos.create_run(s, team_id, pipeline, text, requested_by=requested_by, source=source,
                                channel_id=channel_id, thread_ts=thread_ts,
                                recipient_team_id=recipient_team_id or team_id, dedupe_key=dedupe_key)
-    enqueue(ctx.redis, team_id, run.id)
+    try:
+        enqueue(ctx.redis, team_id, run.id)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("run %s kept queued: Redis is unreachable (%s)", run.id, type(exc).__name__)
+        raise QueueUnavailable(run) from None
     return run
 
 

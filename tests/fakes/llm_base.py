@@ -16,6 +16,9 @@ to a path (by default the generation endpoint):
   its stream (``error_after=N`` sends an SSE error event after N events,
   ``cut_after=N`` drops the connection after N events) or be slow (``delay``,
   ``chunk_delay``).
+* Each recorded request carries ``started_at`` / ``ended_at`` (``time.monotonic()``), so a
+  test can tell whether calls overlapped without timing anything itself; ``slow_turns(s)``
+  makes every unscripted reply stream over ``s`` seconds.
 * ``Fault(status, body, headers)`` - an HTTP error answer (sent after the key is
   checked, before the request body is validated).
 
@@ -52,6 +55,8 @@ class RecordedRequest:
     json: Any
     status: int = 0  # filled in once answered
     client_port: int = 0  # the client's TCP port: equal ports mean a reused keep-alive connection
+    started_at: float = 0.0  # time.monotonic() when the request arrived
+    ended_at: float = 0.0  # time.monotonic() when its answer was fully written (0: not yet)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -198,6 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             json=payload,
             client_port=self.client_address[1],
+            started_at=time.monotonic(),
         )
         fake = self.server.fake
         fake._record(req)
@@ -214,6 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout fired)
+        finally:
+            req.ended_at = time.monotonic()
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         lines = [f"HTTP/1.1 {status} {_reason(status)}"]
@@ -359,6 +367,17 @@ class FakeLLMServer:
                     return entry
         return None
 
+    def slow_turns(self, seconds: float, chunks: int = 20) -> None:
+        """Every unscripted reply streams its words over about ``seconds`` (a model that takes
+        its time), until ``reset()``."""
+
+        def turn(req: RecordedRequest, model_id: str, last_user: str) -> Turn:
+            text = f"[{model_id}] {last_user[:40]}"
+            deltas = [text] + [" ."] * (chunks - 1)
+            return Turn(text=text + " ." * (chunks - 1), deltas=deltas, chunk_delay=seconds / (chunks + 4))
+
+        self.default_turn = turn
+
     @staticmethod
     def echo_turn(req: RecordedRequest, model_id: str, last_user: str) -> Turn:
         """The default reply: deterministic, and recognisable in end-to-end tests."""
@@ -390,11 +409,12 @@ class FakeLLMServer:
             return [r for r in self.requests if path is None or r.path == path]
 
     def reset(self) -> None:
-        """Forget requests and the script (not the configuration)."""
+        """Forget requests, the script and a replaced default reply (not the configuration)."""
         with self._lock:
             self.requests.clear()
             self._script.clear()
             self.errors.clear()
+        self.default_turn = self.echo_turn
 
     def handle(self, req: RecordedRequest) -> HTTPReply | SSEReply:
         raise NotImplementedError

@@ -44,7 +44,7 @@ from bot.slack.text import decode_slack_text, escape_mrkdwn
 from core import credentials
 from core import pipelines as core_pipelines
 from core.context import AppContext
-from core.errors import RunRejected
+from core.errors import QueueUnavailable, RunRejected
 from core.runs.queue import start_run
 from providers.registry import PROVIDER_NAMES, parse_model_ref
 from storage import repos
@@ -341,6 +341,9 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         _mark_rejected(client, posted, pipeline_name, user_id, input_text, exc.message)
         tell(exc.message)
         return
+    except QueueUnavailable as exc:  # saved as queued: it starts once the queue is back
+        tell(exc.message)
+        run = exc.run
     if run.thread_ts != posted.ts:  # a concurrent duplicate won: remove our extra message
         _delete_quietly(client, posted.channel, posted.ts)
         return
@@ -473,6 +476,8 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
         _release(ctx, dedupe_key)
         _mark_rejected(client, posted, name, user_id, input_text, exc.message)
         return error(msgs.PIPELINE_BLOCK, exc.message)
+    except QueueUnavailable as exc:  # saved as queued: it starts once the queue is back
+        run = exc.run
     if run.thread_ts != thread_ts or (run.channel_id and run.channel_id != posted.channel):
         _delete_quietly(client, posted.channel, posted.ts)  # a double submit: the first one runs
     elif posted.ts != thread_ts:

@@ -305,6 +305,24 @@ def test_refused_streaming_shows_the_words_in_the_edited_reply(fake, client):
     assert fake.message(GENERAL, parent)["text"].startswith("✅")
 
 
+def test_rate_limited_appends_wait_their_turn_and_lose_nothing(fake, client):
+    fake.set_rate_limit("chat.appendStream", 1, 1.0, retry_after=1)
+    parent = post_parent(client)
+    info = info_for(parent, plan(1))
+    rep = reporter(client, parent, append_interval=0.05)
+    rep.run_started(info)
+    rep.step_started(info, info.steps[0])
+    for i in range(30):
+        rep.text_delta(info, info.steps[0], f"t{i} ")
+        time.sleep(0.03)
+    rep.step_finished(info, result(info.steps[0]))
+    rep.run_finished(info, outcome())
+    assert any(c.status == 429 for c in fake.calls("chat.appendStream"))
+    [stream] = fake.streams(GENERAL)  # still the one stream: a 429 is no reason to give up streaming
+    assert "".join(f"t{i} " for i in range(30)) in stream["text"]
+    assert stream["tasks"]["step-1"]["status"] == "complete"
+
+
 def test_rate_limited_result_is_retried_after_retry_after_and_delivered_once(fake, client):
     parent = post_parent(client)
     fake.fail_next("chat.postMessage", status=429, retry_after=1,

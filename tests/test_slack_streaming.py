@@ -129,3 +129,14 @@ def test_refused_streaming_falls_back_to_an_edited_reply_with_the_words(ctx, fak
     assert live and live[0].time < model_done  # the words showed while the model wrote
     assert all(b.time - a.time >= 0.9 for a, b in zip(edits, edits[1:])), [c.time for c in edits]
     assert "all 1 steps done" in str(progress["blocks"])
+
+
+def test_the_live_tail_fits_keeps_code_open_and_names_are_literal():
+    from bot.slack.blocks.stream import live_tail
+
+    text = "intro\n```python\n" + "x = 1\n" * 2000
+    tail = live_tail(text, 1000)
+    assert len(tail) <= 1000 and tail.startswith("…\n```\n") and text.endswith(tail.split("```\n", 1)[1])
+    assert live_tail("short", 1000) == "short"
+    heading = step_heading(StepView(1, "*Bold* <!channel> [x](y)", "Claude Haiku 4.5"))
+    assert "<!channel>" not in heading and r"\*Bold\*" in heading and r"\[x\](y)" in heading

@@ -45,7 +45,7 @@ TRANSIENT_FAILURES_MAX = 3   # consecutive transient errors before giving stream
 CLOSE_JOIN_S = 60.0
 CLOSE_CALLS_MAX = 50          # calls that may finish a stream (pieces of text, renewals)
 EXPIRED = "message_not_in_streaming_state"
-_TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
 def _error(exc: Exception) -> str:
@@ -54,13 +54,24 @@ def _error(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def _retry_after(exc: Exception) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return float(value[0] if isinstance(value, list) else value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def _kind(exc: Exception) -> str:
-    """expired | transient | refused: what a failed stream call means for the reply."""
+    """expired | ratelimited | transient | refused: what a failed stream call means."""
     if isinstance(exc, SlackApiError):
         err = exc.response.get("error")
         if err == EXPIRED:
             return "expired"
-        if err in _TRANSIENT or exc.response.status_code == 429 or exc.response.status_code >= 500:
+        if err == "ratelimited" or exc.response.status_code == 429:
+            return "ratelimited"
+        if err in _TRANSIENT or exc.response.status_code >= 500:
             return "transient"
         return "refused"
     if isinstance(exc, OSError):  # connection refused/reset, timeouts
@@ -130,7 +141,7 @@ class ProgressReply:
         self._accepted = 0                     # ...of which Slack accepted this many
         self._marks: list[tuple[int, int]] = []  # (offset in the queued text, step position)
         self._carry: dict[int, str] = {}
-        self._live: dict[int, str] = {}        # each step's escaped text so far
+        self._live: dict[int, list[str]] = {}  # each step's escaped text so far, in pieces
         self._live_step: int | None = None
         self._stream_started = 0.0
         self._failures = 0
@@ -176,10 +187,10 @@ class ProgressReply:
             pos = step.position
             safe, self._carry[pos] = live.escape_live(self._carry.get(pos, ""), clean_text(delta))
             if pos not in self._live:
-                self._live[pos] = ""
+                self._live[pos] = []
                 self._queue(live.step_heading(self._views.get(pos, step)), pos)
             self._live_step = pos
-            self._live[pos] += safe
+            self._live[pos].append(safe)
             self._queue(safe, pos)
 
     def step_done(self, step: StepView) -> None:
@@ -188,7 +199,7 @@ class ProgressReply:
             pos = step.position
             carry = self._carry.pop(pos, "")
             if pos in self._live:
-                self._live[pos] += carry
+                self._live[pos].append(carry)
                 self._queue(carry + live.STEP_SEPARATOR, pos)
         self.update(step)
 
@@ -198,7 +209,7 @@ class ProgressReply:
             pos = step.position
             self._carry.pop(pos, None)
             if self._live.get(pos):
-                self._live[pos] = ""
+                self._live[pos] = []
                 self._queue(live.RETRY_NOTE, pos)
 
     def close(self, steps: Sequence[StepView], finished: str) -> None:
@@ -225,14 +236,14 @@ class ProgressReply:
 
     # ---- the pacer -----------------------------------------------------------------------------
     def _queue(self, text: str, pos: int) -> None:
-        if not text:
+        self._changed = True
+        self._cond.notify_all()
+        if not text or self.mode != "stream":  # the chat.update fallback shows the live text instead
             return
         if not self._marks or self._marks[-1][1] != pos:
             self._marks.append((self._queued, pos))
         self._pending += text
         self._queued += len(text)
-        self._changed = True
-        self._cond.notify_all()
 
     def _has_work(self) -> bool:
         if self.mode == "stream":
@@ -292,7 +303,9 @@ class ProgressReply:
                 self._renew(stop_old=False)
                 return False
             with self._cond:
-                if kind == "transient" and self._failures + 1 < TRANSIENT_FAILURES_MAX:
+                if kind == "ratelimited":  # never a reason to give streaming up: the text waits
+                    self._append_gate.hold_off(_retry_after(exc) or 2 * self._append_gate.interval)
+                elif kind == "transient" and self._failures + 1 < TRANSIENT_FAILURES_MAX:
                     self._failures += 1
                     self._append_gate.hold_off(max(1.0, self._append_gate.interval))
                 else:
@@ -379,8 +392,8 @@ class ProgressReply:
             view = self._views.get(pos) if pos is not None else None
             if view is not None and view.status != "in_progress":
                 view = None
-            text, blocks = live.live_progress_message(self._pipeline, steps, view, self._live.get(pos or 0, ""),
-                                                      finished=finished)
+            text, blocks = live.live_progress_message(self._pipeline, steps, view,
+                                                      "".join(self._live.get(pos or 0, [])), finished=finished)
             progress_ts = self.progress_ts
         payload = [b.to_dict() for b in blocks]
         try:
@@ -389,7 +402,7 @@ class ProgressReply:
                     self.client.chat_update(channel=self.channel_id, ts=progress_ts, text=text, blocks=payload)
                     return
                 except SlackApiError as exc:
-                    if _kind(exc) == "transient":
+                    if _kind(exc) in ("transient", "ratelimited"):
                         raise
                     log.info("chat.update of the progress reply failed (%s); posting a new one", _error(exc))
             resp = self._post(text=text, blocks=payload)

@@ -52,6 +52,7 @@ class RecordedRequest:
     json: Any
     status: int = 0  # filled in once answered
     client_port: int = 0  # the client's TCP port: equal ports mean a reused keep-alive connection
+    received: float = field(default_factory=time.time)  # wall clock, when the request was read
     sent: list[tuple[float, bytes]] = field(default_factory=list)  # (time.time(), event) per SSE event written
 
     def sent_at(self, needle: str) -> float | None:

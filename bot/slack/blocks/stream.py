@@ -84,8 +84,14 @@ def live_tail(text: str, limit: int) -> str:
             start = found + 1
             break
     head, tail = text[:start], text[start:]
-    reopen = f"{_FENCE}\n" if head.count(_FENCE) % 2 == 1 else ""
-    return f"{ELLIPSIS}{reopen}{tail}" if reopen else f"{ELLIPSIS} {tail.lstrip()}"
+    if head.count(_FENCE) % 2 == 1:  # a fence only opens at the start of a line
+        return f"{ELLIPSIS}\n{_FENCE}\n{tail}"
+    return f"{ELLIPSIS} {tail.lstrip()}"
+
+
+def _text_of(block: Block) -> str:
+    text = block.to_dict().get("text")
+    return text if isinstance(text, str) else (text or {}).get("text", "")
 
 
 def live_progress_message(pipeline_name: str, steps: Sequence[StepView], live: StepView | None, text: str, *,
@@ -96,7 +102,7 @@ def live_progress_message(pipeline_name: str, steps: Sequence[StepView], live: S
     fallback, blocks = progress_message(pipeline_name, steps, finished=finished)
     if finished is not None or live is None or not text.strip():
         return fallback, blocks
-    used = sum(len(b.to_dict().get("text", {}).get("text", "")) for b in blocks)
+    used = sum(len(_text_of(b)) for b in blocks)
     head = f"**{_label(live)}** is writing…\n\n"
     room = max(LIVE_TAIL_MIN, limit - used - len(head))
     return fallback, [*blocks, MarkdownBlock(text=head + live_tail(text, room))]

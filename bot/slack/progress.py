@@ -43,6 +43,7 @@ UPDATE_INTERVAL_S = 1.0      # chat.update fallback: about one edit per second
 STREAM_RENEW_AFTER_S = 240.0  # streams end after about 5 minutes: start a new one at 4
 TRANSIENT_FAILURES_MAX = 3   # consecutive transient errors before giving streaming up
 CLOSE_JOIN_S = 60.0
+PACER_IDLE_S = 600.0         # the pacer thread ends after this long with nothing to send
 CLOSE_CALLS_MAX = 50          # calls that may finish a stream (pieces of text, renewals)
 EXPIRED = "message_not_in_streaming_state"
 _TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -167,8 +168,15 @@ class ProgressReply:
                     self._send_update(None)
                 except Exception as exc:  # noqa: BLE001 - the pacer tries again
                     log.warning("posting the progress reply in %s failed (%s)", self.channel_id, _error(exc))
-        self._pacer = threading.Thread(target=self._run, name=f"slack-progress-{self.channel_id}", daemon=True)
-        self._pacer.start()
+            self._wake()
+
+    def _wake(self) -> None:
+        """Notify the pacer, starting it if it is not running (it ends after a quiet spell,
+        so a run abandoned without run_finished leaves no thread behind)."""
+        self._cond.notify_all()
+        if self._pacer is None and self.mode is not None and not self._closing:
+            self._pacer = threading.Thread(target=self._run, name=f"slack-progress-{self.channel_id}", daemon=True)
+            self._pacer.start()
 
     def update(self, *views: StepView) -> None:
         """Task changes (status, stats) to show."""
@@ -177,7 +185,7 @@ class ProgressReply:
                 copy = dataclasses.replace(v)
                 self._views[v.position] = self._dirty[v.position] = copy
             self._changed = True
-            self._cond.notify_all()
+            self._wake()
 
     def text(self, step: StepView, delta: str) -> None:
         """Words the model just wrote for ``step``."""
@@ -237,7 +245,7 @@ class ProgressReply:
     # ---- the pacer -----------------------------------------------------------------------------
     def _queue(self, text: str, pos: int) -> None:
         self._changed = True
-        self._cond.notify_all()
+        self._wake()
         if not text or self.mode != "stream":  # the chat.update fallback shows the live text instead
             return
         if not self._marks or self._marks[-1][1] != pos:
@@ -262,8 +270,9 @@ class ProgressReply:
                         if wait <= 0:
                             break
                         self._cond.wait(wait)
-                    else:
-                        self._cond.wait()
+                    elif not self._cond.wait(PACER_IDLE_S) and not self._has_work():
+                        self._pacer = None
+                        return
                 streaming = self.mode == "stream"
             try:  # Slack is called without the lock: the model's words keep being queued meanwhile
                 if streaming:

@@ -57,6 +57,13 @@ class RecordedRequest:
     client_port: int = 0  # the client's TCP port: equal ports mean a reused keep-alive connection
     started_at: float = 0.0  # time.monotonic() when the request arrived
     ended_at: float = 0.0  # time.monotonic() when its answer was fully written (0: not yet)
+    received: float = field(default_factory=time.time)  # wall clock, when the request was read
+    sent: list[tuple[float, bytes]] = field(default_factory=list)  # (time.time(), event) per SSE event written
+
+    def sent_at(self, needle: str) -> float | None:
+        """When the first SSE event holding ``needle`` went out (wall clock), or None."""
+        raw = needle.encode()
+        return next((t for t, ev in self.sent if raw in ev), None)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -215,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
         req.status = reply.status
         try:
             if isinstance(reply, SSEReply):
-                self._write_sse(reply)
+                self._write_sse(reply, req)
             else:
                 self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
@@ -234,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"Content-Type": "application/json", **reply.headers, "Content-Length": str(len(reply.body))}
         self.wfile.write(self._head(reply.status, headers) + reply.body)
 
-    def _write_sse(self, reply: SSEReply) -> None:
+    def _write_sse(self, reply: SSEReply, req: RecordedRequest) -> None:
         if reply.delay:
             time.sleep(reply.delay)
         headers = {
@@ -248,6 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.cut_after is None and not reply.chunk_delay:
             body = b"".join(events)
             self.wfile.write(head + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+            now = time.time()
+            req.sent.extend((now, ev) for ev in events)
             return
         self.wfile.write(head)
         for i, event in enumerate(events):
@@ -255,6 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._cut(reply.cut_mode)
                 return
             self.wfile.write(b"%x\r\n" % len(event) + event + b"\r\n")
+            req.sent.append((time.time(), event))
             if reply.chunk_delay:
                 time.sleep(reply.chunk_delay)
         if reply.cut_after is not None and reply.cut_after <= len(events):

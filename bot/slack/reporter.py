@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import messages as msgs
+from bot.slack.blocks import runs as msgs
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
 from storage import repos

@@ -438,11 +438,15 @@ def args_after_first_word(text: str) -> str:
     return text[m.end():].lstrip() if m else ""
 
 
-def not_found_hint(kind: str, name: str, names: Iterable[str], command: str = COMMAND) -> str:
+def not_found_hint(kind: str, name: str, names: Iterable[str], *, if_none: str | None = None,
+                   command: str = COMMAND) -> str:
     """mrkdwn for "no such agent/pipeline": the name as typed (escaped), did-you-mean, and
-    the command that lists them."""
+    the command that lists them, or ``if_none`` when the workspace has none at all."""
+    names = list(names)
     text = f"No {kind} named “{escape_mrkdwn(' '.join(name.split()))}” in this workspace."
     guesses = did_you_mean(name, names)
     if guesses:
         text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
+    elif not names and if_none:
+        return f"{text} {if_none}"
     return text + f" `{command} {kind}s` lists them."

@@ -30,9 +30,9 @@ from bot.slack.blocks.common import (
     encode_metadata,
     join_words,
     list_message,
+    modal_title,
     model_label,
     section,
-    modal_title,
 )
 from bot.slack.blocks.limits import (
     HINT_TEXT_LIMIT,
@@ -41,11 +41,11 @@ from bot.slack.blocks.limits import (
     PLAIN_TEXT_INPUT_LIMIT,
     SELECT_OPTIONS_LIMIT,
 )
+from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
 from providers import catalog
 from providers.catalog import ModelInfo
 from providers.registry import PROVIDER_NAMES
-
 
 AGENT_CALLBACK = "pipebot_agent_save"
 
@@ -142,8 +142,8 @@ def no_provider_modal(*, is_new: bool = True) -> View:
         blocks=[
             section("*No AI provider is set up for this workspace yet.*\n"
                      "An agent needs a model from Anthropic or OpenAI, and that needs an API key. "
-                     "A workspace admin can add one with `/pipebot settings`; then run "
-                     "`/pipebot agent new` again."),
+                     f"A workspace admin can add one with `{COMMAND} settings`; then run "
+                     f"`{COMMAND} agent new` again."),
         ],
     )
 
@@ -168,7 +168,7 @@ def agent_modal(providers: Sequence[str], *, agent: Any = None, name: str | None
                    element=PlainTextInputElement(action_id=INPUT, max_length=NAME_MAX,
                                                  initial_value=clip(initial_name, NAME_MAX) if initial_name else None,
                                                  placeholder="e.g. Summariser"),
-                   hint="Unique in this workspace; used in `/pipebot run` and in pipelines."),
+                   hint=f"Unique in this workspace; used in `{COMMAND} run` and in pipelines."),
         InputBlock(block_id="system_prompt", label="System prompt",
                    element=PlainTextInputElement(action_id=INPUT, multiline=True, max_length=PROMPT_MAX,
                                                  initial_value=prompt[:PROMPT_MAX] if prompt else None,
@@ -214,5 +214,5 @@ def agents_message(agents: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot agents`: (fallback text, block dicts); each agent with an Edit/Delete menu.
     ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens."""
     return list_message("agent", [agent_line(a) for a in agents], [a.id for a in agents], AGENT_MENU,
-                         "There are no agents yet. Create one with `/pipebot agent new`.",
-                         "`/pipebot agent new` adds one · `/pipebot agent edit NAME` changes one")
+                         f"There are no agents yet. Create one with `{COMMAND} agent new`.",
+                         f"`{COMMAND} agent new` adds one · `{COMMAND} agent edit NAME` changes one")

@@ -10,8 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, SectionBlock
-from slack_sdk.models.blocks import PlainTextObject
+from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, PlainTextObject, SectionBlock
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.common import (
@@ -32,7 +31,6 @@ from bot.slack.blocks.common import (
 )
 from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
 from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
-
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
 

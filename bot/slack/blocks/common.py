@@ -41,7 +41,6 @@ from bot.slack.blocks.limits import (
 from bot.slack.text import ELLIPSIS, clip, escape_mrkdwn, truncate_at_boundary
 from providers import catalog
 
-
 INFO_CALLBACK = "pipebot_info"  # views without inputs (no key yet, checking…, saved)
 
 INPUT = "value"  # action_id of every modal input: block_ids say which field it is

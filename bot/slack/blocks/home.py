@@ -24,8 +24,8 @@ from bot.slack.blocks.common import (
     slack_date,
 )
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
+from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
-
 
 HOME_RUN_PIPELINE = "home_run_pipeline"      # button value: the pipeline id
 
@@ -78,7 +78,7 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
     """
     blocks: list[Block] = [
         HeaderBlock(text="pipebot"),
-        section("Run AI agents and pipelines right here in Slack. `/pipebot help` lists every command; "
+        section(f"Run AI agents and pipelines right here in Slack. `{COMMAND} help` lists every command; "
                  "results land in a thread with a link to the full artifact."),
         ActionsBlock(block_id="home_new", elements=[button("New agent", HOME_NEW_AGENT, value="new"),
                                                     button("New pipeline", HOME_NEW_PIPELINE, value="new")]),
@@ -87,7 +87,7 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
     ]
     tail_reserve = 6 + 1 + HOME_RUNS_MAX + 2  # agents header/sections/context, runs header, runs, notes
     if not pipelines:
-        blocks.append(section("No pipelines yet. Chain agents into one with `/pipebot pipeline new`."))
+        blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
     room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
     shown = list(pipelines)[:min(HOME_PIPELINES_MAX, room)]
     for p in shown:
@@ -98,19 +98,19 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
             button("Edit", HOME_EDIT_PIPELINE, value=str(p.id)),
         ]))
     if len(pipelines) > len(shown):
-        blocks.append(context(f"…and {len(pipelines) - len(shown)} more: `/pipebot pipelines` lists them all."))
+        blocks.append(context(f"…and {len(pipelines) - len(shown)} more: `{COMMAND} pipelines` lists them all."))
     blocks += [DividerBlock(), HeaderBlock(text=f"Agents ({len(agents)})")]
     if agents:
         lines = [f"*{escape_mrkdwn(a.name)}* — {escape_mrkdwn(model_label(a.model))}" for a in agents]
         packed, fit = _packed_lines(lines)
         blocks += packed
         if fit < len(lines):
-            blocks.append(context(f"…and {len(lines) - fit} more: `/pipebot agents` lists them all."))
+            blocks.append(context(f"…and {len(lines) - fit} more: `{COMMAND} agents` lists them all."))
     else:
-        blocks.append(section("No agents yet. Create one with `/pipebot agent new`."))
+        blocks.append(section(f"No agents yet. Create one with `{COMMAND} agent new`."))
     blocks += [DividerBlock(), HeaderBlock(text="Recent runs")]
     if not runs:
-        blocks.append(section("No runs yet. Try `/pipebot run NAME your input…` in a channel."))
+        blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))
     for run in list(runs)[:HOME_RUNS_MAX]:
         if len(blocks) >= VIEW_BLOCKS_LIMIT:
             break

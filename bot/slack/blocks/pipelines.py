@@ -32,19 +32,19 @@ from bot.slack.blocks.common import (
     decode_metadata,
     encode_metadata,
     list_message,
+    modal_title,
     model_label,
     money,
     section,
     text_value,
-    modal_title,
 )
 from bot.slack.blocks.limits import (
     OPTION_TEXT_LIMIT,
     PLACEHOLDER_TEXT_LIMIT,
     SELECT_OPTIONS_LIMIT,
 )
+from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
-
 
 PIPELINE_CALLBACK = "pipebot_pipeline_save"
 
@@ -145,11 +145,11 @@ def agent_options(agents: Sequence[Any], keep: Iterable[int] = ()) -> list[Optio
 
 def no_agents_modal(*, editing: bool = False) -> View:
     """A pipeline needs agents to pick from: say how to make one instead of empty menus."""
-    again = "`/pipebot pipeline edit NAME`" if editing else "`/pipebot pipeline new`"
+    again = f"`{COMMAND} pipeline edit NAME`" if editing else f"`{COMMAND} pipeline new`"
     return View(type="modal", callback_id=INFO_CALLBACK, title=modal_title("Edit pipeline" if editing else "New pipeline"),
                 close=PlainTextObject(text="Close"),
                 blocks=[section("*There are no agents in this workspace.*\nA pipeline chains agents, "
-                                 f"so create one first with `/pipebot agent new`, then run {again} again.")])
+                                 f"so create one first with `{COMMAND} agent new`, then run {again} again.")])
 
 def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
     """The builder: Name, Step 1…N (each a select of agents), Add step / remove a step,
@@ -163,7 +163,7 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
                    element=PlainTextInputElement(action_id=INPUT, max_length=NAME_MAX,
                                                  initial_value=clip(form.name, NAME_MAX) or None,
                                                  placeholder="e.g. Weekly digest"),
-                   hint="Unique in this workspace; run it with /pipebot run NAME INPUT."),
+                   hint=f"Unique in this workspace; run it with {COMMAND} run NAME INPUT."),
     ]
     for pos, step in enumerate(form.steps, 1):
         initial = by_value.get(str(step.agent_id)) if step.agent_id is not None else None
@@ -228,5 +228,5 @@ def pipelines_message(pipelines: Sequence[Any]) -> tuple[str, list[dict[str, Any
     """`/pipebot pipelines`: steps in order; pipelines with a deleted agent marked ⚠️."""
     return list_message("pipeline", [pipeline_line(p) for p in pipelines], [p.id for p in pipelines],
                          PIPELINE_MENU,
-                         "There are no pipelines yet. Chain agents into one with `/pipebot pipeline new`.",
-                         "`/pipebot run NAME INPUT…` runs one · `/pipebot pipeline new` adds one")
+                         f"There are no pipelines yet. Chain agents into one with `{COMMAND} pipeline new`.",
+                         f"`{COMMAND} run NAME INPUT…` runs one · `{COMMAND} pipeline new` adds one")

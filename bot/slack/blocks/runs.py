@@ -58,6 +58,7 @@ from bot.slack.blocks.limits import (
     TASK_TEXT_LIMIT,
     TASK_TITLE_LIMIT,
 )
+from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 
 __all__ = ["ZWSP", "model_label"]  # re-exported for the reporter, which reads them from here
@@ -234,7 +235,7 @@ def run_modal(pipelines: Sequence[Any], orphaned_ids: set[int], *, metadata: str
         block_id=PIPELINE_BLOCK, label="Pipeline",
         element=StaticSelectElement(action_id=FIELD, placeholder="Pick a pipeline", options=options,
                                     initial_option=initial),
-        hint=(f"Showing {SELECT_OPTIONS_LIMIT} of {len(ordered)}; `/pipebot run NAME …` runs any of them."
+        hint=(f"Showing {SELECT_OPTIONS_LIMIT} of {len(ordered)}; `{COMMAND} run NAME …` runs any of them."
               if len(ordered) > SELECT_OPTIONS_LIMIT else None),
     )]
     if input_editable:

@@ -20,7 +20,6 @@ from bot.slack.blocks.limits import (
 from bot.slack.text import clip, escape_mrkdwn
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
 
-
 SETTINGS_CALLBACK = "pipebot_settings_save"
 
 def key_block(provider: str) -> str:

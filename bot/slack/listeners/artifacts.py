@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import artifacts as msgs
 from bot.slack.blocks.common import info_modal, one_line
-from bot.slack.commands_text import ARTIFACTS, COMMAND, did_you_mean, parse_command
+from bot.slack.commands_text import ARTIFACTS, COMMAND, not_found_hint, parse_command
 from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, notify
 from bot.slack.payloads import team_of
 from bot.slack.text import escape_mrkdwn
@@ -32,14 +32,6 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
-
-
-def _not_found(name: str, names: list[str]) -> str:
-    text = f"No pipeline named “{escape_mrkdwn(name)}” in this workspace."
-    guesses = did_you_mean(name, names)
-    if guesses:
-        text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
-    return text + f" `{COMMAND} pipelines` lists them."
 
 
 def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
@@ -111,7 +103,7 @@ def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], a
         with transaction(ctx.sessions) as s:
             pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
             if pipeline is None:
-                tell(_not_found(cmd.arg, [p.name for p in repos.list_pipelines(s, team_id)]))
+                tell(not_found_hint("pipeline", cmd.arg, [p.name for p in repos.list_pipelines(s, team_id)]))
                 return
             pipeline_id, pipeline_name = pipeline.id, pipeline.name
     if cmd.rest.strip():

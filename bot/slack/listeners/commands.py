@@ -1,6 +1,6 @@
 """`/pipebot`: the dispatcher of its subcommands, and the answers it gives in the ack.
 
-Timing rules (Slack's, DESIGN §5) shape this module. The app runs with
+Slack's timing rules shape this module. The app runs with
 ``process_before_response=True``: Slack gets its HTTP answer when the listener returns.
 
 * Read-only answers (help, lists, "delete X?") go in the ack itself: Slack shows an
@@ -79,7 +79,7 @@ def is_quick(cmd: Command) -> bool:
 def quick_answer(ctx: AppContext, body: Mapping[str, Any], cmd: Command,
                  reads: AckReads | None = None) -> dict[str, Any]:
     """The reply to a quick command, as keyword arguments for ``ack()`` / ``respond()``.
-    ``reads``: the lean, time-bounded read path for the ack (bot/slack_ack_reads.py)."""
+    ``reads``: the lean, time-bounded read path for the ack (bot/slack/ack_reads.py)."""
     team_id = team_of(body)
     if cmd.name == UNKNOWN:
         if cmd.error:
@@ -131,7 +131,7 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
         pipelines.open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_name=cmd.arg, **where)
     elif cmd.name == SETTINGS:
         settings.open_settings_modal(ctx, client, trigger_id, team_id, user_id, **where)
-    else:  # a subcommand command_args knows and this dispatcher does not
+    else:  # a subcommand commands_text knows and this dispatcher does not
         respond(**ephemeral(help_text(COMMAND)))
 
 

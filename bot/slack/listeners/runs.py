@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.common import info_modal, preview
 from bot.slack.blocks.limits import PLAIN_TEXT_INPUT_LIMIT
-from bot.slack.commands_text import COMMAND, ArgumentError, did_you_mean, parse_run_args
+from bot.slack.commands_text import COMMAND, ArgumentError, not_found_hint, parse_run_args
 from bot.slack.listeners.support import open_modal
 from bot.slack.payloads import team_of
 from bot.slack.reporter import remember_status_message
@@ -104,16 +104,6 @@ def preflight_problem(s: Any, ctx: AppContext, team_id: str, pipeline: Any) -> s
         if not credentials.effective_key(s, ctx, team_id, provider):
             return _missing_key(provider)
     return None
-
-
-def _not_found(name: str, names: list[str]) -> str:
-    text = f"No pipeline named “{escape_mrkdwn(' '.join(name.split()))}” in this workspace."
-    guesses = did_you_mean(name, names)
-    if guesses:
-        text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
-    elif not names:
-        return text + f" There are no pipelines yet: create one with `{COMMAND} pipeline new`."
-    return text + f" `{COMMAND} pipelines` lists them."
 
 
 # ---- posting where the run was asked for ---------------------------------------------------------
@@ -260,7 +250,8 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
             return
         pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(name.split()))
         if pipeline is None:
-            tell(_not_found(name, names))
+            tell(not_found_hint("pipeline", name, names, if_none=(
+                f"There are no pipelines yet: create one with `{COMMAND} pipeline new`.")))
             return
         if not input_text.strip():
             tell(f"What should *{escape_mrkdwn(pipeline.name)}* run on? Put the input after the name: "

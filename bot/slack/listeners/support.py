@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -60,7 +60,7 @@ def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     _background.submit(run)
 
 
-def guarded(respond: Callable[..., Any], fn: Callable[[], None]) -> None:
+def guarded(respond: Respond, fn: Callable[[], None]) -> None:
     """Reply → ephemeral message; anything else → logged, and the user told."""
     try:
         fn()

@@ -36,7 +36,16 @@ from slack_sdk import WebClient
 
 from bot.slack.client import make_client
 from bot.slack.hostile_text import clean_request_body
-from bot.slack.listeners import agents, artifacts, commands, home, pipelines, runs, settings, shortcut
+from bot.slack.listeners import (
+    agents,
+    artifacts,
+    commands,
+    home,
+    pipelines,
+    runs,
+    settings,
+    shortcut,
+)
 from bot.slack.oauth import oauth_settings
 from core.context import AppContext
 

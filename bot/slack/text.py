@@ -15,7 +15,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.slack.blocks.limits import PRACTICAL_MESSAGE_LIMIT, SECTION_TEXT_LIMIT, STREAM_CHUNK_LIMIT
+from bot.slack.blocks.limits import (
+    PRACTICAL_MESSAGE_LIMIT,
+    SECTION_TEXT_LIMIT,
+    STREAM_CHUNK_LIMIT,
+)
 
 __all__ = [
     "PRACTICAL_MESSAGE_LIMIT",

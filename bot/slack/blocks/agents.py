@@ -64,7 +64,8 @@ def _model_option(info: ModelInfo) -> Option:
         detail += f" · temperature {lo:g}–{hi:g}"
     if info.deprecated:
         detail += " · older"
-    return Option(value=info.ref, text=clip(info.display_name, OPTION_TEXT_LIMIT), description=clip(detail, OPTION_TEXT_LIMIT))
+    return Option(value=info.ref, text=clip(info.display_name, OPTION_TEXT_LIMIT),
+                  description=clip(detail, OPTION_TEXT_LIMIT))
 
 def menu_models(providers: Sequence[str], *, current: str | None = None,
                 limit: int = SELECT_OPTIONS_LIMIT) -> dict[str, list[ModelInfo]]:
@@ -115,7 +116,8 @@ def model_select(providers: Sequence[str], *, current: str | None = None) -> tup
         for opt in options:
             if opt.value == current_ref:
                 initial = opt
-        groups.append(OptionGroup(label=clip(PROVIDER_NAMES.get(provider, provider), OPTION_TEXT_LIMIT), options=options))
+        label = clip(PROVIDER_NAMES.get(provider, provider), OPTION_TEXT_LIMIT)
+        groups.append(OptionGroup(label=label, options=options))
     select = StaticSelectElement(action_id=INPUT, placeholder="Pick a model", option_groups=groups,
                                  initial_option=initial)
     return select, initial is not None
@@ -130,7 +132,8 @@ def temperature_hint(providers: Sequence[str]) -> str:
     hi = max(m.temperature_range[1] for m in takers if m.temperature_range) if any(
         m.temperature_range for m in takers) else 2
     names = join_words([m.display_name for m in takers])
-    return clip(f"Optional. Only {names} accept a temperature ({lo:g}–{hi:g}); leave it empty for the others.", HINT_TEXT_LIMIT)
+    return clip(f"Optional. Only {names} accept a temperature ({lo:g}–{hi:g}); leave it empty for the others.",
+                HINT_TEXT_LIMIT)
 
 # ---- the agent modal ----------------------------------------------------------------------
 

@@ -10,7 +10,13 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    DividerBlock,
+    PlainTextObject,
+    SectionBlock,
+)
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.common import (

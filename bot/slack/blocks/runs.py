@@ -31,7 +31,6 @@ from slack_sdk.models.views import View
 
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
 from bot.slack.blocks.common import (
-    ZWSP,
     blocks_size,
     button,
     context,
@@ -39,7 +38,7 @@ from bot.slack.blocks.common import (
     format_cost,
     format_duration,
     link,
-    model_label,
+    model_label,  # noqa: F401 - the reporter reads it from here
     models_text,
     name_md,
     one_line,
@@ -60,9 +59,6 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
-
-__all__ = ["ZWSP", "model_label"]  # re-exported for the reporter, which reads them from here
-
 
 MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from slack_sdk.models.blocks import Block, CheckboxesElement, InputBlock, Option, PlainTextInputElement, PlainTextObject
+from slack_sdk.models.blocks import (
+    Block,
+    CheckboxesElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+)
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.common import INPUT, context, encode_metadata, modal_title

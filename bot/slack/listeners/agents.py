@@ -17,7 +17,11 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy.exc import IntegrityError
 
 from bot.slack.blocks import agents as blocks
-from bot.slack.blocks.common import DELETE_AGENT, confirm_delete_message, decode_metadata
+from bot.slack.blocks.common import (
+    DELETE_AGENT,
+    confirm_delete_message,
+    decode_metadata,
+)
 from bot.slack.commands_text import COMMAND, not_found_hint
 from bot.slack.listeners.support import (
     Reply,
@@ -117,7 +121,8 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
-def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
+def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
+               context: BoltContext | None) -> SaveResult:
     """Validate and save the agent modal. Returns (ack kwargs for errors, or None to close;
     a follow-up to run after the ack)."""
     view = body["view"]

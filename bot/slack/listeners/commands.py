@@ -178,7 +178,8 @@ def handle_command(ctx: AppContext, ack: Ack, body: Mapping[str, Any], client: W
 
 
 def register(app: App, ctx: AppContext) -> AckReads:
-    """Attach `/pipebot` and the Cancel of its delete question; returns the lean read path it answers lists with (for the catch-all)."""
+    """Attach `/pipebot` and the Cancel of its delete question; returns the lean read path
+    it answers lists with."""
     reads = AckReads(ctx.engine)
 
     def pipebot_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:

@@ -112,7 +112,8 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
-def save_pipeline(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
+def save_pipeline(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
+                  context: BoltContext | None) -> SaveResult:
     """Validate and save the builder; errors land on the step (or name/budget) they concern."""
     view = body["view"]
     team_id, user_id = team_of(body, context), body["user"]["id"]

@@ -38,7 +38,12 @@ from sqlalchemy.exc import IntegrityError
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.common import info_modal, preview
 from bot.slack.blocks.limits import PLAIN_TEXT_INPUT_LIMIT
-from bot.slack.commands_text import COMMAND, ArgumentError, not_found_hint, parse_run_args
+from bot.slack.commands_text import (
+    COMMAND,
+    ArgumentError,
+    not_found_hint,
+    parse_run_args,
+)
 from bot.slack.listeners.support import open_modal
 from bot.slack.payloads import team_of
 from bot.slack.reporter import remember_status_message

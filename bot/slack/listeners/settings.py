@@ -18,7 +18,15 @@ from slack_sdk import WebClient
 from bot.slack.admin import REFUSED, AdminCheckFailed, is_admin
 from bot.slack.blocks import settings as blocks
 from bot.slack.blocks.common import decode_metadata, info_modal
-from bot.slack.listeners.support import Reply, SaveResult, checked, notify, open_modal, submission, text_value
+from bot.slack.listeners.support import (
+    Reply,
+    SaveResult,
+    checked,
+    notify,
+    open_modal,
+    submission,
+    text_value,
+)
 from bot.slack.payloads import team_of
 from core import credentials
 from core.context import AppContext

@@ -13,6 +13,7 @@ deep-copies the whole request (WebClient included) on the ack path for nothing w
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from core.context import AppContext
 log = logging.getLogger(__name__)
 
 SaveResult = tuple[dict[str, Any] | None, Callable[[WebClient], None] | None]
+Save = Callable[[AppContext, WebClient, Mapping[str, Any], BoltContext | None], SaveResult]
 
 TRIGGER_ERRORS = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id")
 
@@ -146,8 +148,7 @@ def field_errors(errors: Mapping[str, str], known: tuple[str, ...], fallback: st
     return out
 
 
-def submission(ctx: AppContext, save: Callable[[AppContext, WebClient, Mapping[str, Any], BoltContext | None], SaveResult],
-               first_field: str) -> Callable[..., None]:
+def submission(ctx: AppContext, save: Save, first_field: str) -> Callable[..., None]:
     """A view_submission listener around ``save``: its errors (or nothing, to close the modal)
     go in the ack; its follow-up (a confirmation, a views.update) runs after the ack. An
     unexpected failure keeps the modal open with OOPS under ``first_field``."""
@@ -168,8 +169,6 @@ def submission(ctx: AppContext, save: Callable[[AppContext, WebClient, Mapping[s
 
 def menu_choice(body: Mapping[str, Any]) -> tuple[int, str]:
     """(item id, "edit" | "delete") from an Edit/Delete… overflow menu; Reply when stale."""
-    import json
-
     try:
         choice = json.loads(action_value(body))
         return int(choice["id"]), str(choice["do"])
@@ -179,8 +178,6 @@ def menu_choice(body: Mapping[str, Any]) -> tuple[int, str]:
 
 def item_id_of(body: Mapping[str, Any]) -> int | None:
     """The id a Delete button carries (``{"id": N}``), or None for a stale button."""
-    import json
-
     try:
         return int(json.loads(action_value(body))["id"])
     except (ValueError, KeyError, TypeError):

@@ -52,14 +52,8 @@ from core.context import AppContext
 log = logging.getLogger(__name__)
 
 EVENT_SEEN_TTL = 3600  # seconds an event_id is remembered (Slack retries within minutes)
-
-
 LISTENER_THREADS = 8  # Bolt's pool, for any peer listener that uses lazy=[...] (its default is 5)
-
-
 BOLT_LOGGER = "pipebot.bolt"
-
-
 # Bolt configures a logger named after the app from its base logger; "pipebot" would
 # reconfigure the CLI's own logger, hence the distinct name.
 BOLT_APP_NAME = "pipebot-slack"

@@ -39,7 +39,6 @@ from core.context import AppContext
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-
 NOT_CONFIGURED = ("Slack is not configured on this pipebot server: set {missing} (see manifest.yml and the "
                   "README), then restart. Health: /healthz.")
 

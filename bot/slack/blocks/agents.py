@@ -48,12 +48,10 @@ from providers.catalog import ModelInfo
 from providers.registry import PROVIDER_NAMES
 
 AGENT_CALLBACK = "pipebot_agent_save"
-
 AGENT_FIELDS = ("name", "system_prompt", "model", "temperature", "max_output_tokens")
-
 AGENT_MENU = "pipebot_agent_menu"  # overflow on an agent in the list: edit / delete
-
 PROMPT_MAX = PLAIN_TEXT_INPUT_LIMIT
+
 
 # ---- the model menu ----------------------------------------------------------------------
 
@@ -66,6 +64,7 @@ def _model_option(info: ModelInfo) -> Option:
         detail += " · older"
     return Option(value=info.ref, text=clip(info.display_name, OPTION_TEXT_LIMIT),
                   description=clip(detail, OPTION_TEXT_LIMIT))
+
 
 def menu_models(providers: Sequence[str], *, current: str | None = None,
                 limit: int = SELECT_OPTIONS_LIMIT) -> dict[str, list[ModelInfo]]:
@@ -100,6 +99,7 @@ def menu_models(providers: Sequence[str], *, current: str | None = None,
         pass
     return {p: ms for p, ms in lists.items() if ms}
 
+
 def model_select(providers: Sequence[str], *, current: str | None = None) -> tuple[StaticSelectElement, bool]:
     """A ``static_select`` grouped by provider, and whether ``current`` could be preselected."""
     groups: list[OptionGroup] = []
@@ -122,6 +122,7 @@ def model_select(providers: Sequence[str], *, current: str | None = None) -> tup
                                  initial_option=initial)
     return select, initial is not None
 
+
 def temperature_hint(providers: Sequence[str]) -> str:
     """Which of the menu's models take a temperature: most current ones take none."""
     takers = [m for p in providers for m in catalog.models_for(p) if m.supports_temperature]
@@ -134,6 +135,7 @@ def temperature_hint(providers: Sequence[str]) -> str:
     names = join_words([m.display_name for m in takers])
     return clip(f"Optional. Only {names} accept a temperature ({lo:g}–{hi:g}); leave it empty for the others.",
                 HINT_TEXT_LIMIT)
+
 
 # ---- the agent modal ----------------------------------------------------------------------
 
@@ -149,6 +151,7 @@ def no_provider_modal(*, is_new: bool = True) -> View:
                      f"`{COMMAND} agent new` again."),
         ],
     )
+
 
 def agent_modal(providers: Sequence[str], *, agent: Any = None, name: str | None = None,
                 metadata: Mapping[str, Any] | None = None) -> View:
@@ -201,17 +204,21 @@ def agent_modal(providers: Sequence[str], *, agent: Any = None, name: str | None
         private_metadata=encode_metadata(metadata or {}), blocks=blocks,
     )
 
+
 # ---- the list ----------------------------------------------------------------------------
 
 def _temperature(value: float | None) -> str:
     return "default temperature" if value is None else f"temperature {value:g}"
 
+
 def _max_tokens(value: int | None) -> str:
     return "default max tokens" if value is None else f"max {value:,} tokens"
+
 
 def agent_line(agent: Any) -> str:
     return (f"*{escape_mrkdwn(agent.name)}* — {escape_mrkdwn(model_label(agent.model))} · "
             f"{_temperature(agent.temperature)} · {_max_tokens(agent.max_output_tokens)}")
+
 
 def agents_message(agents: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot agents`: (fallback text, block dicts); each agent with an Edit/Delete menu.

@@ -39,14 +39,11 @@ from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
 from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
-
 VIEW_ARTIFACT = "artifact_view"              # button value: the artifact id
-
 ARTIFACTS_PAGE = "artifacts_page"            # button value: {"p": pipeline id | null, "o": offset}
-
 OPEN_ARTIFACT_LINK = "artifact_open_link"    # URL buttons still send an action; it is only acked
-
 MODAL_OUTPUT_BUDGET = 8_700           # artifact modal: three sections of ≤ 2,900
+
 
 def artifact_line(row: Any, permalink: str | None) -> str:
     """One artifact in a list: date, pipeline, status, cost, link."""
@@ -56,6 +53,7 @@ def artifact_line(row: Any, permalink: str | None) -> str:
     if permalink:
         line += f"\n{link(permalink, 'open the artifact')}"
     return line
+
 
 def artifact_list_message(rows: Sequence[Any], permalink_for: Callable[[Any], str | None], *, title: str,
                           next_value: str | None = None, prev_value: str | None = None,
@@ -75,6 +73,7 @@ def artifact_list_message(rows: Sequence[Any], permalink_for: Callable[[Any], st
     if nav:
         blocks.append(ActionsBlock(block_id="artifacts_nav", elements=nav))
     return clip(re.sub(r"[*]", "", title), SECTION_TEXT_LIMIT), blocks
+
 
 def artifact_modal(artifact: Any, permalink: str | None) -> View:
     """A view-only modal: what ran, what it cost, the output cut to Slack's limits with the link."""

@@ -42,28 +42,18 @@ from bot.slack.text import ELLIPSIS, clip, escape_mrkdwn, truncate_at_boundary
 from providers import catalog
 
 INFO_CALLBACK = "pipebot_info"  # views without inputs (no key yet, checking…, saved)
-
 INPUT = "value"  # action_id of every modal input: block_ids say which field it is
-
 NAME_MAX = 80
-
 LIST_ITEMS_WITH_MENUS = 40  # 50 blocks per message: a header, items, a footer
-
 DELETE_AGENT = "pipebot_delete_agent"
-
 DELETE_PIPELINE = "pipebot_delete_pipeline"
-
 DELETE_CANCEL = "pipebot_delete_cancel"
-
 ZWSP = "\u200b"
-
 _CONTROL = re.compile(r"<(?=[@#!])")
-
 _SPACES = re.compile(r"\s+")
-
 STATUS_EMOJI = {"queued": "⏳", "running": "⏳", "succeeded": "✅", "failed": "❌"}
-
 PREVIEW_CHARS = 200
+
 
 # ---- private_metadata ----------------------------------------------------------------------
 
@@ -79,6 +69,7 @@ def encode_metadata(meta: Mapping[str, Any]) -> str:
         raise ValueError(f"private_metadata would be {len(text)} chars (limit {PRIVATE_METADATA_LIMIT})")
     return text
 
+
 def decode_metadata(text: str | None) -> dict[str, Any]:
     """The dict ``encode_metadata`` wrote, or {} for anything else (it comes back from Slack)."""
     try:
@@ -86,6 +77,7 @@ def decode_metadata(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
 
 # ---- text --------------------------------------------------------------------------------
 
@@ -99,17 +91,21 @@ def safe_markdown(text: str) -> str:
     """
     return _CONTROL.sub("<" + ZWSP, text)
 
+
 def one_line(text: str, limit: int = PREVIEW_CHARS) -> str:
     """Whitespace collapsed and cut at a word with an ellipsis (not escaped)."""
     return clip(_SPACES.sub(" ", text or "").strip(), limit)
+
 
 def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
     """A one-line, mrkdwn-escaped preview of untrusted text."""
     return escape_mrkdwn(one_line(text, limit))
 
+
 def name_md(name: str) -> str:
     """A user-chosen name in bold, escaped for mrkdwn."""
     return f"*{escape_mrkdwn(name)}*"
+
 
 def format_cost(cost: Decimal | str | float | None) -> str:
     """USD for people: small costs keep their significant digits, unknown says so."""
@@ -125,6 +121,7 @@ def format_cost(cost: Decimal | str | float | None) -> str:
         return "$" + (digits if len(digits.split(".")[1]) >= 2 else f"{value:.2f}")
     return f"${value:,.2f}"
 
+
 def format_duration(ms: int | None) -> str:
     if ms is None:
         return "?"
@@ -136,6 +133,7 @@ def format_duration(ms: int | None) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes} min {secs} s"
 
+
 def model_label(ref: str | None) -> str:
     """A model's display name for lists ("Claude Haiku 4.5"), or the raw ref if unknown."""
     if not ref:
@@ -146,9 +144,11 @@ def model_label(ref: str | None) -> str:
         info = None
     return info.display_name if info else ref
 
+
 def models_text(models: Sequence[str]) -> str:
     labels = list(dict.fromkeys(model_label(m) for m in models if m))
     return ", ".join(labels) if labels else "no model called"
+
 
 def slack_date(when: datetime | None) -> str:
     """``<!date^…>``: Slack shows it in each reader's own time zone."""
@@ -159,15 +159,18 @@ def slack_date(when: datetime | None) -> str:
     fallback = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
+
 def link(url: str | None, label: str) -> str:
     """An mrkdwn link; nothing when there is no URL."""
     if not url:
         return ""
     return f"<{escape_mrkdwn(url).replace('|', '%7C')}|{escape_mrkdwn(label)}>"
 
+
 def blocks_size(blocks: Sequence[Block | Mapping[str, Any]]) -> int:
     """Characters of the blocks' JSON, as Slack counts them for ``msg_blocks_too_long``."""
     return len(json.dumps([b.to_dict() if isinstance(b, Block) else b for b in blocks], ensure_ascii=False))
+
 
 def fit_markdown(text: str, url: str | None, limit: int) -> str:
     """Standard-Markdown ``text`` in at most ``limit`` characters: cut at a clean boundary
@@ -185,10 +188,12 @@ def fit_markdown(text: str, url: str | None, limit: int) -> str:
             head += closing
     return head + tail
 
+
 def join_words(items: Sequence[str]) -> str:
     if len(items) <= 2:
         return " and ".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
 
 def as_int(value: Any) -> int | None:
     try:
@@ -196,36 +201,45 @@ def as_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
 
+
 def text_value(values: Mapping[str, Any], block_id: str) -> str:
     state = (values.get(block_id) or {}).get(INPUT) or {}
     return state.get("value") or ""
 
+
 def money(value: Decimal | float | str) -> str:
     d = Decimal(str(value)).normalize()
     return f"{d:f}"
+
 
 # ---- Block Kit models ----------------------------------------------------------------------
 
 def md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text)
 
+
 def section(text: str, accessory: Any = None) -> SectionBlock:
     return SectionBlock(text=md(clip(text, SECTION_TEXT_LIMIT)), accessory=accessory)
+
 
 def context(text: str) -> ContextBlock:
     return ContextBlock(elements=[md(clip(text, SECTION_TEXT_LIMIT))])
 
+
 def modal_title(text: str) -> PlainTextObject:
     return PlainTextObject(text=clip(text, MODAL_TITLE_LIMIT))
+
 
 def button(text: str, action_id: str, *, value: str | None = None, url: str | None = None,
             style: str | None = None) -> ButtonElement:
     return ButtonElement(text=clip(text, BUTTON_TEXT_LIMIT), action_id=action_id, value=value, url=url, style=style)
 
+
 def info_modal(title: str, text: str, *, close: str = "Close") -> View:
     """A modal with one message and no inputs (checking a key, saved, could not save)."""
     return View(type="modal", callback_id=INFO_CALLBACK, title=modal_title(title), close=PlainTextObject(text=close),
                 blocks=[section(text)])
+
 
 def confirm_delete_message(kind: str, item_id: int, name: str, used_by: Sequence[str] = ()) -> tuple[str, list[Block]]:
     """The ephemeral question before a delete; the Delete button carries the id, not the name."""
@@ -246,13 +260,16 @@ def confirm_delete_message(kind: str, item_id: int, name: str, used_by: Sequence
     ]
     return f"Delete the {kind} {name}?", blocks
 
+
 # ---- plain dicts for the lists answered in the ack ----------------------------------------
 
 def md_dict(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
 
+
 def plain_dict(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
+
 
 def section_dict(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "section", "text": md_dict(clip(text, SECTION_TEXT_LIMIT))}
@@ -260,11 +277,14 @@ def section_dict(text: str, accessory: dict[str, Any] | None = None) -> dict[str
         block["accessory"] = accessory
     return block
 
+
 def context_dict(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [md_dict(clip(text, SECTION_TEXT_LIMIT))]}
 
+
 def header_dict(text: str) -> dict[str, Any]:
     return {"type": "header", "text": plain_dict(clip(text, HEADER_TEXT_LIMIT))}
+
 
 def item_menu(action_id: str, item_id: int) -> dict[str, Any]:
     """Edit / Delete… overflow next to a list item; the value carries the id, never the name."""
@@ -272,6 +292,7 @@ def item_menu(action_id: str, item_id: int) -> dict[str, Any]:
         {"text": plain_dict("Edit"), "value": json.dumps({"do": "edit", "id": item_id})},
         {"text": plain_dict("Delete…"), "value": json.dumps({"do": "delete", "id": item_id})},
     ]}
+
 
 def packed_sections(lines: list[str], budget: int = 11000) -> list[dict[str, Any]]:
     """Lines packed into as few sections as fit (3000 chars each, ~11k in all: Slack rejects
@@ -293,6 +314,7 @@ def packed_sections(lines: list[str], budget: int = 11000) -> list[dict[str, Any
     if shown < len(lines):
         blocks.append(context_dict(f"…and {len(lines) - shown} more."))
     return blocks
+
 
 def list_message(kind: str, lines: list[str], ids: list[int], menu: str, empty: str,
                   footer: str) -> tuple[str, list[dict[str, Any]]]:

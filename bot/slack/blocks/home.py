@@ -28,16 +28,12 @@ from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
 
 HOME_RUN_PIPELINE = "home_run_pipeline"      # button value: the pipeline id
-
 HOME_EDIT_PIPELINE = "home_edit_pipeline"    # button value: the pipeline id
-
 HOME_NEW_AGENT = "home_new_agent"
-
 HOME_NEW_PIPELINE = "home_new_pipeline"
-
 HOME_PIPELINES_MAX = 20
-
 HOME_RUNS_MAX = 10
+
 
 def _pipeline_home_text(pipeline: Any, orphaned_positions: set[int]) -> str:
     flow = []
@@ -51,6 +47,7 @@ def _pipeline_home_text(pipeline: Any, orphaned_positions: set[int]) -> str:
     if orphaned_positions:
         text += "\n_Uses a deleted agent: edit it and pick another before running it._"
     return text
+
 
 def _packed_lines(lines: Sequence[str], sections: int = 2, size: int = 2900) -> tuple[list[Block], int]:
     """Lines packed into at most ``sections`` sections; returns the blocks and how many fit."""
@@ -68,6 +65,7 @@ def _packed_lines(lines: Sequence[str], sections: int = 2, size: int = 2900) -> 
         used += len(line) + 1
         shown += 1
     return [section("\n".join(chunk)) for chunk in out if chunk], shown
+
 
 def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[int, set[int]],
               runs: Sequence[Any], artifact_ids: Mapping[Any, Any]) -> View:

@@ -8,6 +8,7 @@ blocks (``msg_blocks_too_long``). Lengths are counted in Python characters.
 
 from __future__ import annotations
 
+
 # ---- messages -------------------------------------------------------------------------------
 MESSAGE_TEXT_LIMIT = 4000          # text of a message, in practice
 PRACTICAL_MESSAGE_LIMIT = 3900     # leaves room for the "full output" link line
@@ -17,6 +18,7 @@ MARKDOWN_BLOCK_BUDGET = 11_000     # markdown blocks: 12,000 cumulative per mess
 STREAM_CHUNK_LIMIT = 12000         # markdown per chat.appendStream call
 TASK_TEXT_LIMIT = 256              # a streamed task's details/output
 
+
 # ---- blocks and elements ----------------------------------------------------------------------
 SECTION_TEXT_LIMIT = 3000          # section text, context element
 HEADER_TEXT_LIMIT = 150
@@ -25,6 +27,7 @@ SELECT_OPTIONS_LIMIT = 100         # options per select, groups included
 OPTION_TEXT_LIMIT = 75             # option text, description and group label
 OPTION_VALUE_LIMIT = 150
 PLAIN_TEXT_INPUT_LIMIT = 3000      # plain_text_input.max_length (not checked by slack_sdk)
+
 
 # ---- views (modals and the Home tab) ----------------------------------------------------------
 MODAL_TITLE_LIMIT = 24             # modal title, submit and close buttons

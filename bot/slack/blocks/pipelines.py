@@ -47,18 +47,13 @@ from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
 
 PIPELINE_CALLBACK = "pipebot_pipeline_save"
-
 BUDGET_BLOCK = "budget_usd"
-
 ADD_STEP = "pipebot_add_step"
-
 REMOVE_STEP = "pipebot_remove_step"
-
 PIPELINE_MENU = "pipebot_pipeline_menu"
-
 MAX_STEPS = 10
-
 _STEP_BLOCK = re.compile(r"^step_(\d+)(?:-r\d+)?$")
+
 
 # ---- the builder --------------------------------------------------------------------------
 
@@ -127,9 +122,11 @@ class PipelineForm:
             return self.step_block(max(pos, 1))
         return key
 
+
 def _agent_option(agent: Any) -> Option:
     return Option(value=str(agent.id), text=clip(agent.name, OPTION_TEXT_LIMIT),
                   description=clip(model_label(getattr(agent, "model", None)), OPTION_TEXT_LIMIT))
+
 
 def agent_options(agents: Sequence[Any], keep: Iterable[int] = ()) -> list[Option]:
     """At most 100 agents for a step select, alphabetical; agents already used are kept."""
@@ -143,6 +140,7 @@ def agent_options(agents: Sequence[Any], keep: Iterable[int] = ()) -> list[Optio
     chosen.sort(key=lambda a: a.name.casefold())
     return [_agent_option(a) for a in chosen]
 
+
 def no_agents_modal(*, editing: bool = False) -> View:
     """A pipeline needs agents to pick from: say how to make one instead of empty menus."""
     again = f"`{COMMAND} pipeline edit NAME`" if editing else f"`{COMMAND} pipeline new`"
@@ -150,6 +148,7 @@ def no_agents_modal(*, editing: bool = False) -> View:
                 close=PlainTextObject(text="Close"),
                 blocks=[section("*There are no agents in this workspace.*\nA pipeline chains agents, "
                                  f"so create one first with `{COMMAND} agent new`, then run {again} again.")])
+
 
 def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
     """The builder: Name, Step 1…N (each a select of agents), Add step / remove a step,
@@ -196,6 +195,7 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
                 submit=PlainTextObject(text="Save"), close=PlainTextObject(text="Cancel"),
                 private_metadata=encode_metadata(form.metadata()), blocks=blocks)
 
+
 def form_from_pipeline(pipeline: Any, *, channel_id: str | None = None,
                        response_url: str | None = None) -> PipelineForm:
     """The builder's starting state for `pipeline edit`: orphaned steps keep their old name."""
@@ -204,6 +204,7 @@ def form_from_pipeline(pipeline: Any, *, channel_id: str | None = None,
     return PipelineForm(name=pipeline.name, budget=money(budget) if budget is not None else "",
                         steps=steps or [StepPick()], pipeline_id=pipeline.id, channel_id=channel_id,
                         response_url=response_url)
+
 
 # ---- the list ----------------------------------------------------------------------------
 
@@ -223,6 +224,7 @@ def pipeline_line(pipeline: Any) -> str:
         extra = f" · budget ${money(pipeline.budget_usd)}"
     note = "\n_Uses a deleted agent: edit it and pick another before running it._" if orphaned else ""
     return f"{head}{extra}\n{flow}{note}"
+
 
 def pipelines_message(pipelines: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot pipelines`: steps in order; pipelines with a deleted agent marked ⚠️."""

@@ -61,16 +61,12 @@ from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 
 MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
-
 RUN_MODAL_CALLBACK = "pipebot_run_modal"     # the pick-a-pipeline modal (shortcut and Home)
-
 PIPELINE_BLOCK = "pipeline"
-
 INPUT_BLOCK = "input"
-
 CHANNEL_BLOCK = "channel"
-
 FIELD = "value"  # action_id of every input in the run modal
+
 
 # ---- the run's parent message in the channel ----------------------------------------------
 
@@ -105,6 +101,7 @@ def parent_message(pipeline_name: str, user_id: str | None, input_text: str, *, 
     fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
     return clip(fallback, SECTION_TEXT_LIMIT), blocks
 
+
 # ---- progress: task chunks (streaming) and the chat.update fallback ----------------------
 
 @dataclass
@@ -117,13 +114,16 @@ class StepView:
     status: str = "pending"  # pending | in_progress | complete | error
     note: str = ""           # stats when complete, the reason on error
 
+
 def task_title(step: StepView) -> str:
     model = f" · {step.model_display}" if step.model_display else ""
     return clip(f"Step {step.position} · {one_line(step.agent_name, 80)}{model}", TASK_TITLE_LIMIT)
 
+
 def step_stats(input_tokens: int, output_tokens: int, cost: Decimal | None, latency_ms: int) -> str:
     return (f"{input_tokens:,} → {output_tokens:,} tokens · {format_cost(cost)} · "
             f"{format_duration(latency_ms)}")
+
 
 def task_chunk(step: StepView) -> Any:
     """A TaskUpdateChunk for chat.startStream/appendStream/stopStream."""
@@ -133,10 +133,12 @@ def task_chunk(step: StepView) -> Any:
     return TaskUpdateChunk(id=f"step-{step.position}", title=task_title(step), status=step.status,
                            output=output)
 
+
 def plan_title(pipeline_name: str, steps: int) -> str:
     return clip(f"{one_line(pipeline_name, 80)} · {steps} step{'s' if steps != 1 else ''}", TASK_TITLE_LIMIT)
 
 _STEP_ICON = {"pending": "◻️", "in_progress": "⏳", "complete": "✅", "error": "❌"}
+
 
 def progress_message(pipeline_name: str, steps: Sequence[StepView], *, finished: str | None = None
                      ) -> tuple[str, list[Block]]:
@@ -158,6 +160,7 @@ def progress_message(pipeline_name: str, steps: Sequence[StepView], *, finished:
         lines.append(line)
     return clip(re.sub(r"[*]", "", head), SECTION_TEXT_LIMIT), [section(head), section("\n".join(lines) or "no steps")]
 
+
 # ---- the final message in the thread -----------------------------------------------------
 
 def _footer(outcome: Any, permalink: str | None) -> str:
@@ -165,6 +168,7 @@ def _footer(outcome: Any, permalink: str | None) -> str:
     if permalink:
         parts.append(link(permalink, "artifact"))
     return " · ".join(parts)
+
 
 def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None,
                   budget: int = MESSAGE_BLOCKS_JSON_BUDGET) -> tuple[str, list[Block]]:
@@ -198,6 +202,7 @@ def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None
         # JSON escapes (\n, \", non-BMP) make the payload longer than the text: shrink by the excess
         limit = max(500, min(limit - over - 50, len(body_md) - over - 50))
 
+
 def final_text_only(pipeline_name: str, outcome: Any, permalink: str | None = None) -> str:
     """A plain mrkdwn version of :func:`final_message` for when Slack refuses the blocks."""
     permalink = permalink or getattr(outcome, "permalink", None)
@@ -211,11 +216,13 @@ def final_text_only(pipeline_name: str, outcome: Any, permalink: str | None = No
     room = PRACTICAL_MESSAGE_LIMIT - len(head) - len(footer)
     return head + fit_message(body, permalink, room) + footer
 
+
 # ---- the run modal (message shortcut and Home "Run") --------------------------------------
 
 def _pipeline_option(pipeline: Any, orphaned: bool) -> Option:
     label = ("⚠️ " if orphaned else "") + one_line(pipeline.name, 70)
     return Option(value=str(pipeline.id), text=clip(label, OPTION_TEXT_LIMIT))
+
 
 def run_modal(pipelines: Sequence[Any], orphaned_ids: set[int], *, metadata: str,
               selected_id: int | None = None, input_text: str | None = None, input_editable: bool = True,

@@ -29,13 +29,16 @@ from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
 
 SETTINGS_CALLBACK = "pipebot_settings_save"
 
+
 def key_block(provider: str) -> str:
     return f"{provider}_key"
+
 
 def remove_block(provider: str) -> str:
     return f"{provider}_remove"
 
 _PLACEHOLDERS = {"anthropic": "sk-ant-…", "openai": "sk-…"}
+
 
 def settings_modal(status: Mapping[str, str], stored: Iterable[str], *,
                    metadata: Mapping[str, Any] | None = None, notes: Mapping[str, str] | None = None) -> View:

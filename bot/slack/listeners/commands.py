@@ -64,10 +64,7 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 
 ACK_BUDGET = 1.0  # seconds a read-only answer may take before it is sent after the ack instead
-
 _reads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pipebot-ack-read")
-
-
 FAST = (HELP, UNKNOWN, AGENTS, PIPELINES, AGENT_DELETE, PIPELINE_DELETE)
 
 

@@ -66,7 +66,6 @@ STASH_TTL_S = 3600          # a long message's text waits this long for the moda
 class CannotPost(Exception):
     """The bot cannot post where the run was asked for; the message says what to do."""
 
-
 @dataclass(frozen=True)
 class Posted:
     channel: str

@@ -38,8 +38,6 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 
 KEY_CHECK_BUDGET = 1.8  # seconds a settings submission waits for the provider before "checking…"
-
-
 _key_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pipebot-key-check")
 
 

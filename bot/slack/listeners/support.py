@@ -35,15 +35,11 @@ SaveResult = tuple[dict[str, Any] | None, Callable[[WebClient], None] | None]
 Save = Callable[[AppContext, WebClient, Mapping[str, Any], BoltContext | None], SaveResult]
 
 TRIGGER_ERRORS = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id")
-
-
 TRIGGER_EXPIRED = ("Slack gives an app 3 seconds to open a form, and that passed before I could open it "
                    "(the server may be busy). Please run the command again.")
 
 
 OOPS = "Something went wrong on pipebot's side (it has been logged). Please try again."
-
-
 _background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pipebot-after-ack")
 
 

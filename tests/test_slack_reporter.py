@@ -17,7 +17,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack.blocks.messages import ZWSP, StepView, parent_message
+from bot.slack.blocks.common import ZWSP
+from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_reporter_for
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks.messages import ZWSP
+from bot.slack.blocks.common import ZWSP
 from core.links import artifact_permalink
 from storage import repos
 from storage.db import transaction

@@ -155,7 +155,7 @@ def _start_socket_mode(ctx):  # type: ignore[no-untyped-def]
     """Socket Mode beside the HTTP server (SLACK_APP_TOKEN set); a failure is one config line."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack.app import start_socket_mode
+    from bot.slack.socket_mode import start_socket_mode
 
     try:
         return start_socket_mode(ctx)

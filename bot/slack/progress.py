@@ -32,7 +32,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import stream as live
-from bot.slack.blocks.messages import StepView, task_chunk
+from bot.slack.blocks.runs import StepView, task_chunk
 from core.text import clean_text
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import messages as msgs
+from bot.slack.blocks import runs as msgs
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult

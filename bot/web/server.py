@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from bot.slack.app import slack_routes
+from bot.slack.http import slack_routes
 from bot.web.app import create_web_app
 from bot.web.routes import artifact_routes
 from core.context import AppContext

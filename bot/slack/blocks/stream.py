@@ -16,7 +16,8 @@ from typing import Any
 from slack_sdk.models.blocks import Block, MarkdownBlock
 from slack_sdk.models.messages.chunk import MarkdownTextChunk, PlanUpdateChunk
 
-from bot.slack.blocks.messages import StepView, plan_title, progress_message, safe_markdown, task_chunk, task_title
+from bot.slack.blocks.common import safe_markdown
+from bot.slack.blocks.runs import StepView, plan_title, progress_message, task_chunk, task_title
 from bot.slack.text import ELLIPSIS, PRACTICAL_MESSAGE_LIMIT, STREAM_CHUNK_LIMIT, split_for_stream
 
 APPEND_MARKDOWN_LIMIT = STREAM_CHUNK_LIMIT  # markdown per start/append/stop call

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bot.web.server import build_app
-from core.runs.executor import write_outcome
+from core.runs.outcome import write_outcome
 from core.links import artifact_permalink
 from storage import repos
 from storage.db import transaction

@@ -307,3 +307,33 @@ def test_cli_run_prints_output_and_permalink(ctx, worker_env, fake_anthropic):
     bad = subprocess.run([sys.executable, "-m", "bot.cli.main", "run", "nope", "--team", "T1", "--input", "x"],
                          env=worker_env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "No pipeline named “nope”" in bad.stderr
+
+
+def test_a_one_step_run_takes_ten_statements_in_three_transactions(ctx, fake_anthropic):
+    """The bookkeeping a run pays a round trip for: claim and load with the first step's start,
+    the step's finish, the close with its artifact (bench/README.md, "SQL")."""
+    from sqlalchemy import event
+
+    from core.context import AppContext
+    from core.runs.executor import execute
+    from core.settings import load_settings
+
+    with_keys(ctx, "T1", "anthropic")
+    make_pipeline(ctx, "T1", "Solo", [make_agent(ctx, "T1", "One", HAIKU)])
+    run = start_run(ctx, "T1", "Solo", "hello")
+    fake_anthropic.reply("hi back")
+    settings = load_settings(_env_file=None, **{**ctx.settings.model_dump(include={"DATABASE_URL", "REDIS_URL",
+                             "PIPEBOT_SECRET_KEY", "PIPEBOT_PUBLIC_URL", "PIPEBOT_QUEUE"}),
+                             "ANTHROPIC_BASE_URL": fake_anthropic.url, "PIPEBOT_HEARTBEAT_SECONDS": "3600"})
+    runner = AppContext.create(settings, ctx.database_url, ctx.redis_url, ctx.keys)
+    statements: list[str] = []
+    commits: list[object] = []
+    event.listen(runner.engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, params, context, many: statements.append(sql))
+    event.listen(runner.engine, "commit", commits.append)
+    try:
+        outcome = execute(runner, "T1", run.id)
+    finally:
+        runner.close()
+    assert outcome is not None and outcome.status == "succeeded" and outcome.output == "hi back"
+    assert (len(statements), len(commits)) == (10, 3), "\n".join(statements)

@@ -14,11 +14,11 @@ from storage.repos.artifacts import (ARTIFACT_LIST_COLUMNS, SEARCH_TIMEOUT_MS, S
 from storage.repos.credentials import credential_hints, delete_credential, get_credential, set_credential
 from storage.repos.pipelines import (create_pipeline, delete_pipeline, get_pipeline, get_pipeline_by_name,
                                      list_pipelines, update_pipeline)
-from storage.repos.runs import create_run, get_run, get_run_by_dedupe_key, latest_runs, stale_running_runs
+from storage.repos.runs import add_run_step, create_run, get_run, get_run_by_dedupe_key, latest_runs, stale_running_runs
 from storage.repos.workspaces import ensure_workspace
 
 __all__ = [
-    "ARTIFACT_LIST_COLUMNS", "SEARCH_TIMEOUT_MS", "SEARCH_WALK_ROWS", "SearchTooBroad", "agent_list_rows",
+    "ARTIFACT_LIST_COLUMNS", "SEARCH_TIMEOUT_MS", "SEARCH_WALK_ROWS", "SearchTooBroad", "add_run_step", "agent_list_rows",
     "artifact_content_unscoped", "create_agent", "create_pipeline", "create_run", "credential_hints",
     "delete_agent", "delete_credential", "delete_pipeline", "ensure_workspace", "get_agent", "get_agent_by_name",
     "get_artifact", "get_artifact_for_run", "get_credential", "get_pipeline", "get_pipeline_by_name", "get_run",

@@ -50,7 +50,7 @@ def artifact_content_unscoped(conn: Connection | Session, artifact_id: uuid.UUID
     the workspace and is checked by the caller against this team id.
 
     A Core select of two columns, not the ORM: the page needs nothing else. With the caller's
-    autocommit connection (bot/artifact_routes.py) the lookup took 0.42 ms at p50 at 1M
+    autocommit connection (bot/web/routes.py) the lookup took 0.42 ms at p50 at 1M
     artifacts, against 0.58 ms for ``session.get`` (bench/bench_artifacts_viewer.py).
     """
     aid = parse_uuid(artifact_id)

@@ -192,8 +192,8 @@ class RunStep(Base):
     run: Mapped[Run] = relationship(back_populates="steps")
 
 
-#: The text full-text search looks at: the run's final output (DESIGN §5, "artifacts whose output
-#: matches"), not the input or the steps' outputs. Migration 0003 spells the same expression.
+#: The text full-text search looks at: the run's final output only, not the input or the steps'
+#: outputs. Migration 0003 spells the same expression.
 ARTIFACT_SEARCH_EXPRESSION = "to_tsvector('english'::regconfig, coalesce(content->>'output', ''))"
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from bot.web.server import build_app
 from core.links import artifact_permalink
-from core.runs.executor import write_outcome
+from core.runs.outcome import write_outcome
 from storage import repos
 from storage.db import transaction
 from tests.http_server import serve

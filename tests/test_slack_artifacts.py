@@ -35,7 +35,8 @@ def make_artifacts(ctx, team: str, pipeline_id: int, outputs: list[str], *, star
                        "error": {"message": "Anthropic rejected the API key."} if status == "failed" else None,
                        "steps": [{"position": 1, "status": status, "agent": {"name": "Drafter"}, "model": HAIKU,
                                   "cost_usd": "0.0012", "latency_ms": 1500}]}
-            art = repos.create_artifact(s, team, run, content, models=[HAIKU], cost_usd=Decimal("0.0012"))
+            art = repos.get_artifact(s, team, repos.insert_for_run(s, team, run, content, models=[HAIKU],
+                                                                   cost_usd=Decimal("0.0012")))
             art.created_at = run.created_at = NOW - timedelta(minutes=start + i)
             s.flush()
             ids.append(str(art.id))

@@ -34,17 +34,16 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _context(settings: Settings, *, create_key: bool = False, local_services: bool = False):  # type: ignore[no-untyped-def]
     """Resolve services (embedded when allowed) and build the process context."""
-    from bot.services import DATA_DIR, resolve_services
+    from bot.services import resolve_services
     from core.context import AppContext, secret_keys
 
-    if local_services:
-        services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL)
-    else:
+    data_dir = settings.PIPEBOT_DATA_DIR
+    if not local_services:
         missing = [n for n in ("DATABASE_URL", "REDIS_URL") if not getattr(settings, n)]
-        if missing and not (DATA_DIR / "postgres").exists():
+        if missing and not (data_dir / "postgres").exists():
             raise ConfigError(f"{missing[0]} is not set; set it, or use `pipebot dev` for embedded services")
-        services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL)
-    keys = secret_keys(settings, DATA_DIR, create=create_key)
+    services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL, data_dir=data_dir)
+    keys = secret_keys(settings, data_dir, create=create_key)
     ctx = AppContext.create(settings, services.database_url, services.redis_url, keys)
     return ctx, services
 
@@ -77,7 +76,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             raise ServiceError(f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(settings.DATABASE_URL)}; "
                                "check the host, port and credentials")
     else:  # local development: the embedded database (and, as ever, its Redis)
-        services = resolve_services(None, settings.REDIS_URL)
+        services = resolve_services(None, settings.REDIS_URL, data_dir=settings.PIPEBOT_DATA_DIR)
         url = services.database_url
     engine = make_engine(url, pool_size=1)
     try:

@@ -10,7 +10,7 @@ from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
-from core.runs.queue import start_run
+from core.runs.queue import run_queue, start_run
 from storage import repos
 from storage.db import transaction
 
@@ -21,12 +21,10 @@ def _print(*parts: str, err: bool = False) -> None:
 
 def _workers(ctx: AppContext) -> int:
     """RQ workers listening on our queue (`pipebot worker` and plain `rq worker` alike)."""
-    from rq import Queue, Worker
-
-    from core.runs.queue import QUEUE
+    from rq import Worker
 
     try:
-        return Worker.count(connection=ctx.redis, queue=Queue(QUEUE, connection=ctx.redis))
+        return Worker.count(connection=ctx.redis, queue=run_queue(ctx))
     except Exception:  # noqa: BLE001 - only a hint; assume one is there
         return 1
 
@@ -50,7 +48,7 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
     run = None
     try:
         try:
-            run = start_run(ctx, team_id, pipeline, input_text, source="cli")
+            run = start_run(ctx, team_id, pipeline, input_text, source="cli", preflight=True)
         except RunRejected as exc:
             _print(f"pipebot: {exc.message}", err=True)
             return 2

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 
 import redis
-from rq import Queue, SimpleWorker, Worker
+from rq import SimpleWorker, Worker
 from rq.exceptions import StopRequested
 
 from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
 from core.runs.dispatch import requeue_lost_runs
-from core.runs.queue import QUEUE, reap_stale_runs
+from core.runs.queue import reap_stale_runs, run_queue
 from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
-REAP_EVERY_S = float(os.environ.get("PIPEBOT_REAP_SECONDS", "10"))
 RECONNECT_MAX_S = 30.0
 MODES = ("threads", "fork", "simple")
 
@@ -77,7 +75,9 @@ def maintain(ctx: AppContext) -> None:
             log.exception("maintenance (%s) failed", task.__name__)
 
 
-def start_maintenance(ctx: AppContext, stop: threading.Event, every: float = REAP_EVERY_S) -> threading.Thread:
+def start_maintenance(ctx: AppContext, stop: threading.Event, every: float | None = None) -> threading.Thread:
+    every = every or ctx.settings.PIPEBOT_REAP_SECONDS
+
     def loop() -> None:
         while not stop.wait(every):
             maintain(ctx)
@@ -86,8 +86,6 @@ def start_maintenance(ctx: AppContext, stop: threading.Event, every: float = REA
     t.start()
     return t
 
-
-start_reaper = start_maintenance  # the older name
 
 
 def wait_for_redis(client: redis.Redis, stop: threading.Event | None = None) -> None:
@@ -109,11 +107,11 @@ def _stopping(worker: Worker | SimpleWorker | ThreadedWorker) -> bool:
 
 def _queue_idle(ctx: AppContext, worker: object) -> bool:
     in_flight = getattr(worker, "in_flight", 0)
-    return in_flight == 0 and Queue(QUEUE, connection=ctx.redis).count == 0
+    return in_flight == 0 and run_queue(ctx).count == 0
 
 
 def build_worker(ctx: AppContext, mode: str, name: str | None, concurrency: int) -> Worker | SimpleWorker | ThreadedWorker:
-    queues = [Queue(QUEUE, connection=ctx.redis)]
+    queues = [run_queue(ctx)]
     if mode == "threads":
         return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60,
                               concurrency=concurrency)

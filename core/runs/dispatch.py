@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from core.context import AppContext
-from core.runs.queue import QUEUE, enqueue, job_id
+from core.runs.queue import enqueue, job_id
 from storage.db import transaction
 from storage.repos.run_queue import queued_runs
 
@@ -39,7 +38,6 @@ def requeue_lost_runs(ctx: AppContext, *, now: datetime | None = None) -> list[s
     now = now or datetime.now(timezone.utc)
     with transaction(ctx.sessions) as s:
         waiting = queued_runs(s, now - timedelta(seconds=GRACE_S))
-    queue = Queue(QUEUE, connection=ctx.redis)
     requeued: list[str] = []
     for team_id, run_id, attempts in waiting:
         ids = [job_id(run_id, a) for a in range(attempts + 1)]
@@ -50,6 +48,6 @@ def requeue_lost_runs(ctx: AppContext, *, now: datetime | None = None) -> list[s
         if statuses[-1] is not None:  # ended without the run leaving "queued": make room for a fresh job
             Job.fetch(jid, connection=ctx.redis).delete()
         log.warning("run %s is queued but its job is gone; enqueued again", run_id)
-        enqueue(queue.connection, team_id, run_id, attempt=attempts)
+        enqueue(ctx, team_id, run_id, attempt=attempts)
         requeued.append(str(run_id))
     return requeued

@@ -48,12 +48,11 @@ from bot.slack.listeners.support import open_modal
 from bot.slack.payloads import team_of
 from bot.slack.reporter import remember_status_message
 from bot.slack.text import escape_mrkdwn
-from core import credentials
 from core import pipelines as core_pipelines
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
+from core.preflight import Orphaned, check_pipeline
 from core.runs.queue import start_run
-from providers.registry import PROVIDER_NAMES, parse_model_ref
 from storage import repos
 from storage.db import transaction
 
@@ -74,40 +73,23 @@ class Posted:
 
 # ---- parsing and validation -------------------------------------------------------------------
 
-def _missing_key(provider: str) -> str:
-    name = PROVIDER_NAMES.get(provider, provider)
-    return f"No {name} API key is set for this workspace. An admin can add one with `{COMMAND} settings`."
 
 
 def preflight_problem(s: Any, ctx: AppContext, team_id: str, pipeline: Any) -> str | None:
     """Why this pipeline cannot run now (mrkdwn, for the requester), or None.
 
-    Mirrors the executor's preflight so the common problems are caught before a message
-    goes to the channel; the executor checks again when the run starts.
+    core.preflight decides, before a message goes to the channel; this says it in Slack's
+    words. The executor asks core.preflight again when the run starts.
     """
+    problem = check_pipeline(s, ctx, team_id, pipeline.id)
+    if problem is None:
+        return None
     name = escape_mrkdwn(pipeline.name)
-    if not pipeline.steps:
+    if problem.kind == "empty_pipeline":
         return f"*{name}* has no steps. Add one with `{COMMAND} pipeline edit {name}`."
-    orphans = core_pipelines.orphans(pipeline)
-    if orphans:
-        lines = [escape_mrkdwn(o.message()) for o in orphans]
-        return f"*{name}* can't run yet: " + " ".join(lines)
-    needed: list[str] = []
-    for st in pipeline.steps:
-        agent = repos.get_agent(s, team_id, st.agent_id) if st.agent_id else None
-        if agent is None:
-            return (f"*{name}* can't run yet: step {st.position} uses an agent that was deleted. "
-                    f"Edit the pipeline and pick another agent for step {st.position}.")
-        try:
-            provider, _ = parse_model_ref(agent.model)
-        except ValueError:
-            return f"The agent *{escape_mrkdwn(agent.name)}* uses an unknown model. Edit it and pick another."
-        if provider not in needed:
-            needed.append(provider)
-    for provider in needed:
-        if not credentials.effective_key(s, ctx, team_id, provider):
-            return _missing_key(provider)
-    return None
+    if isinstance(problem, Orphaned):
+        return f"*{name}* can't run yet: " + " ".join(escape_mrkdwn(m) for m in problem.messages)
+    return escape_mrkdwn(problem.message)
 
 
 # ---- posting where the run was asked for ---------------------------------------------------------

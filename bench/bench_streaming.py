@@ -26,7 +26,7 @@ from redis import Redis  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
 from bench._common import pct, scratch_database  # noqa: E402
-from bot.slack.blocks.messages import parent_message  # noqa: E402
+from bot.slack.blocks.runs import parent_message  # noqa: E402
 from core.context import AppContext  # noqa: E402
 from core.runs.queue import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
-from bot.slack.blocks.messages import ZWSP, StepView, parent_message
+from bot.slack.blocks.common import ZWSP
+from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from core.runs.queue import start_run
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack

@@ -15,7 +15,7 @@ What a person sees in the thread under the run's parent message:
 
 A reporter must never fail a run: every public method catches and logs, even though
 core also wraps reporters in ``SafeReporter``. Model output is untrusted and goes out
-escaped (see bot/slack/blocks/messages.py).
+escaped (see bot/slack/blocks/common.py).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def _artifact(s, team: str = "T1", output: str = "first output", *, pipeline=Non
         agent = repos.create_agent(s, team, name=f"Writer {uuid.uuid4().hex[:6]}", system_prompt="", model="anthropic:claude-haiku-4-5")
         pipeline = repos.create_pipeline(s, team, f"Digest {uuid.uuid4().hex[:6]}", [agent.id])
     run = repos.create_run(s, team, pipeline, "in")
-    return repos.create_artifact(s, team, run, _content(output), models=["m"], cost_usd=None)
+    return repos.get_artifact(s, team, repos.insert_for_run(s, team, run, _content(output), models=["m"], cost_usd=None))
 
 
 def _save(s, aid, base, output, *, team="T1", author="U1", note=None, edited="output"):

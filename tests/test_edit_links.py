@@ -79,7 +79,7 @@ def _artifact(ctx, team="T1", output="the run's output"):
         pipeline = repos.create_pipeline(s, team, "Digest", [agent.id])
         run = repos.create_run(s, team, pipeline, "in")
         content = {"output": output, "steps": [{"position": 1, "output": output}]}
-        return str(repos.create_artifact(s, team, run, content, models=[], cost_usd=None).id)
+        return str(repos.insert_for_run(s, team, run, content, models=[], cost_usd=None))
 
 
 def test_a_link_saves_once_and_a_replay_is_refused(ctx):

@@ -87,7 +87,6 @@ def start_maintenance(ctx: AppContext, stop: threading.Event, every: float | Non
     return t
 
 
-
 def wait_for_redis(client: redis.Redis, stop: threading.Event | None = None) -> None:
     """Back off (1 s, 2 s, … 30 s) until Redis answers."""
     delay = 1.0

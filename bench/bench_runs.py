@@ -97,8 +97,8 @@ def _bare(redis: Redis, env: dict[str, str], worker_class: str, n: int) -> list[
 
 
 MODES = (  # (label, the RQ worker class, how pipebot's worker is started with that class)
-    ("fork per job", "rq.Worker", [sys.executable, "-m", "bot.cli.main", "worker"]),
-    ("in process", "rq.SimpleWorker", [sys.executable, "-m", "bot.cli.main", "worker", "--in-process"]),
+    ("fork per job", "rq.Worker", [sys.executable, "-m", "bot.cli.main", "worker", "--fork"]),
+    ("in process (threads)", "rq.SimpleWorker", [sys.executable, "-m", "bot.cli.main", "worker"]),
 )
 
 

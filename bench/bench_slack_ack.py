@@ -63,7 +63,7 @@ def serve(kind: str, port: int, slack_url: str) -> None:
         from starlette.applications import Starlette
         from starlette.routing import Route
 
-        from bot.slack.app import bolt_endpoint
+        from bot.slack.http import bolt_endpoint
 
         bare = App(signing_secret=SECRET, token_verification_enabled=False, process_before_response=True,
                    client=WebClient(token="xoxb-fake-bot-token", base_url=slack_url),

@@ -22,9 +22,6 @@ import redis
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(os.environ.get("PIPEBOT_DATA_DIR", ".pipebot"))
-
-
 class ServiceError(Exception):
     """A service could not be reached or started; the message says what to do."""
 
@@ -131,7 +128,7 @@ def resolve_services(
     database_url: str | None,
     redis_url: str | None,
     *,
-    data_dir: Path = DATA_DIR,
+    data_dir: Path,
     fallback_database_url: str | None = None,
     fallback_redis_url: str | None = None,
 ) -> Services:

@@ -10,14 +10,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from core.errors import NotFound, ValidationFailed
 from core.text import clean_text
 from providers import catalog
 from providers.registry import parse_model_ref
-from storage import repos
+from storage.db import Session
 from storage.models import Agent
+from storage.repos import agents as agent_repo
 
 NAME_MAX = 80
 PROMPT_MAX = 3000
@@ -60,7 +59,7 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
     if err := name_error(name, "agent"):
         errors["name"] = err
     else:
-        other = repos.get_agent_by_name(s, team_id, name)
+        other = agent_repo.get_agent_by_name(s, team_id, name)
         if other is not None and other.id != agent_id:
             errors["name"] = f"An agent named “{other.name}” already exists in this workspace. Pick another name."
     prompt = clean_text(draft.system_prompt or "").strip()  # PostgreSQL text rejects NUL
@@ -125,19 +124,19 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
 
 def create(s: Session, team_id: str, draft: AgentDraft, user_id: str | None = None) -> Agent:
     values = validate(s, team_id, draft)
-    return repos.create_agent(s, team_id, created_by=user_id, **values)
+    return agent_repo.create_agent(s, team_id, created_by=user_id, **values)
 
 
 def update(s: Session, team_id: str, agent_id: int, draft: AgentDraft) -> Agent:
     values = validate(s, team_id, draft, agent_id=agent_id)
-    agent = repos.update_agent(s, team_id, agent_id, **values)
+    agent = agent_repo.update_agent(s, team_id, agent_id, **values)
     if agent is None:
         raise NotFound("That agent no longer exists; it may have been deleted.")
     return agent
 
 
 def find(s: Session, team_id: str, name: str) -> Agent:
-    agent = repos.get_agent_by_name(s, team_id, clean_name(name))
+    agent = agent_repo.get_agent_by_name(s, team_id, clean_name(name))
     if agent is None:
         raise NotFound(f"No agent named “{clean_name(name)}” in this workspace.")
     return agent

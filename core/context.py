@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import ConfigError, Settings
-from storage.db import make_engine, make_sessionmaker
+from storage.db import Engine, SessionFactory, make_engine, make_sessionmaker
 from storage.secrets import SecretBox, new_key
 
 LOCAL_KEY_FILE = "secret.key"
@@ -39,7 +37,7 @@ def secret_keys(settings: Settings, data_dir: Path | None = None, *, create: boo
 class AppContext:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: SessionFactory
     redis: redis.Redis
     box: SecretBox
     keys: list[str]

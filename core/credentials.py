@@ -3,13 +3,12 @@ falling back to the deployment-wide key from the environment."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from core.context import AppContext
 from core.errors import ValidationFailed
 from providers.errors import ErrorKind, ProviderError
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES, get_provider
-from storage import repos
+from storage.db import Session
+from storage.repos import credentials as credential_repo
 
 
 def deployment_key(ctx: AppContext, provider: str) -> str | None:
@@ -21,17 +20,17 @@ def base_url(ctx: AppContext, provider: str) -> str | None:
 
 
 def effective_key(s: Session, ctx: AppContext, team_id: str, provider: str) -> str | None:
-    return repos.get_credential(s, team_id, provider, ctx.box) or deployment_key(ctx, provider)
+    return credential_repo.get_credential(s, team_id, provider, ctx.box) or deployment_key(ctx, provider)
 
 
 def available_providers(s: Session, ctx: AppContext, team_id: str) -> list[str]:
-    stored = repos.credential_hints(s, team_id)
+    stored = credential_repo.credential_hints(s, team_id)
     return [p for p in PROVIDER_IDS if p in stored or deployment_key(ctx, p)]
 
 
 def describe(s: Session, ctx: AppContext, team_id: str) -> dict[str, str]:
     """What the settings modal may show: never the key, only whether and how it is set."""
-    hints = repos.credential_hints(s, team_id)
+    hints = credential_repo.credential_hints(s, team_id)
     out = {}
     for p in PROVIDER_IDS:
         if p in hints:
@@ -58,4 +57,11 @@ def check_key(ctx: AppContext, provider: str, key: str, *, field: str) -> None:
 
 
 def save_key(s: Session, ctx: AppContext, team_id: str, provider: str, key: str, user_id: str | None) -> None:
-    repos.set_credential(s, team_id, provider, key.strip(), ctx.box, user_id)
+    credential_repo.set_credential(s, team_id, provider, key.strip(), ctx.box, user_id)
+
+
+def run_keys(s: Session, ctx: AppContext, team_id: str) -> dict[str, str | None]:
+    """provider -> the key a run of this workspace uses (its own, else the deployment's), for
+    every provider, in one statement."""
+    stored = credential_repo.stored_keys(s, team_id, ctx.box)
+    return {p: stored.get(p) or deployment_key(ctx, p) for p in PROVIDER_NAMES}

@@ -22,3 +22,16 @@ class RunRejected(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class QueueUnavailable(Exception):
+    """The run is saved (queued in the database) but the job queue could not be reached: it
+    starts by itself once the queue is back, so callers say so rather than report a failure."""
+
+    MESSAGE = ("The job queue is unreachable right now. Your run is saved and will start by itself "
+               "as soon as the queue is back.")
+
+    def __init__(self, run: object) -> None:
+        super().__init__(self.MESSAGE)
+        self.run = run
+        self.message = self.MESSAGE

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.orm import Session
-
+from core import messages
 from core.agents import clean_name, name_error
 from core.errors import NotFound, ValidationFailed
-from storage import repos
+from storage.db import Session
 from storage.models import Pipeline
+from storage.repos import agents as agent_repo
+from storage.repos import pipelines as pipeline_repo
 
 MAX_STEPS = 10
 
@@ -29,8 +30,7 @@ class Orphan:
     agent_name: str
 
     def message(self) -> str:
-        return (f"Step {self.position} uses the agent “{self.agent_name}”, which was deleted. "
-                f"Edit the pipeline and pick another agent for step {self.position}.")
+        return messages.orphaned_step(self.position, self.agent_name)
 
 
 def orphans(pipeline: Pipeline) -> list[Orphan]:
@@ -43,7 +43,7 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
     if err := name_error(name, "pipeline"):
         errors["name"] = err
     else:
-        other = repos.get_pipeline_by_name(s, team_id, name)
+        other = pipeline_repo.get_pipeline_by_name(s, team_id, name)
         if other is not None and other.id != pipeline_id:
             errors["name"] = f"A pipeline named “{other.name}” already exists in this workspace. Pick another name."
     steps = list(draft.agent_ids)
@@ -53,7 +53,7 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
         errors["step_1"] = "A pipeline needs at least one step."
     elif len(steps) > MAX_STEPS:
         errors[f"step_{MAX_STEPS + 1}"] = f"A pipeline can have at most {MAX_STEPS} steps."
-    known = {a.id for a in repos.list_agents(s, team_id)}
+    known = {a.id for a in agent_repo.list_agents(s, team_id)}
     for i, agent_id in enumerate(steps[:MAX_STEPS], 1):
         if agent_id is None:
             errors[f"step_{i}"] = f"Pick an agent for step {i}."
@@ -74,19 +74,19 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
 
 def create(s: Session, team_id: str, draft: PipelineDraft, user_id: str | None = None) -> Pipeline:
     v = validate(s, team_id, draft)
-    return repos.create_pipeline(s, team_id, v["name"], v["agent_ids"], budget_usd=v["budget_usd"], created_by=user_id)
+    return pipeline_repo.create_pipeline(s, team_id, v["name"], v["agent_ids"], budget_usd=v["budget_usd"], created_by=user_id)
 
 
 def update(s: Session, team_id: str, pipeline_id: int, draft: PipelineDraft) -> Pipeline:
     v = validate(s, team_id, draft, pipeline_id=pipeline_id)
-    p = repos.update_pipeline(s, team_id, pipeline_id, v["agent_ids"], name=v["name"], budget_usd=v["budget_usd"])
+    p = pipeline_repo.update_pipeline(s, team_id, pipeline_id, v["agent_ids"], name=v["name"], budget_usd=v["budget_usd"])
     if p is None:
         raise NotFound("That pipeline no longer exists; it may have been deleted.")
     return p
 
 
 def find(s: Session, team_id: str, name: str) -> Pipeline:
-    p = repos.get_pipeline_by_name(s, team_id, clean_name(name))
+    p = pipeline_repo.get_pipeline_by_name(s, team_id, clean_name(name))
     if p is None:
         raise NotFound(f"No pipeline named “{clean_name(name)}” in this workspace.")
     return p

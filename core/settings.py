@@ -8,6 +8,7 @@ typo in their environment.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -31,7 +32,7 @@ def _check_url(name: str, value: str | None, schemes: tuple[str, ...], example: 
 
 
 class Settings(BaseSettings):
-    """The variables of DESIGN §3. Names match the environment exactly."""
+    """The variables of the README's configuration tables. Names match the environment exactly."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
 
@@ -51,6 +52,19 @@ class Settings(BaseSettings):
     PIPEBOT_PUBLIC_URL: str | None = None
     PIPEBOT_ADMINS: str = ""
     PORT: int = Field(default=3000, ge=1, le=65535)
+    # Runs one `pipebot worker` keeps in flight (each mostly waits on a model, so threads fit).
+    PIPEBOT_WORKER_CONCURRENCY: int = Field(default=32, ge=1, le=1024)
+    # Runs of one workspace in flight at once across all workers, so one team cannot take every slot.
+    PIPEBOT_WORKSPACE_CONCURRENCY: int = Field(default=8, ge=1, le=1024)
+
+    # Tuning (README "Tuning"): operators may change these; tests shorten the timings.
+    PIPEBOT_QUEUE: str = Field(default="pipebot", min_length=1)  # one deployment, one RQ queue
+    PIPEBOT_RUN_TIME_LIMIT_SECONDS: float = Field(default=900, gt=0)  # longer runs are stopped and failed
+    PIPEBOT_PROVIDER_TIMEOUT_SECONDS: float = Field(default=120, gt=0)  # longest wait for a model's next bytes
+    PIPEBOT_HEARTBEAT_SECONDS: float = Field(default=5, gt=0)  # how often a running run proves its worker alive
+    PIPEBOT_STALE_AFTER_SECONDS: float = Field(default=30, gt=0)  # no heartbeat for longer: its worker is gone
+    PIPEBOT_REAP_SECONDS: float = Field(default=10, gt=0)  # how often a worker looks for such runs
+    PIPEBOT_DATA_DIR: Path = Path(".pipebot")  # embedded services' data and the local secret key
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -120,6 +134,11 @@ class Settings(BaseSettings):
     @property
     def public_url(self) -> str:
         return (self.PIPEBOT_PUBLIC_URL or f"http://localhost:{self.PORT}").rstrip("/")
+
+    @property
+    def run_time_limit_s(self) -> int:
+        """Whole seconds: the limit is said in minutes and the RQ job timeout is set above it."""
+        return int(self.PIPEBOT_RUN_TIME_LIMIT_SECONDS)
 
     @property
     def slack_oauth_enabled(self) -> bool:

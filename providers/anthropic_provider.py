@@ -144,18 +144,17 @@ def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         blocks: list[dict[str, Any]] = []
         for part in parts:
-            kind = type(part)
-            if kind is TextPart:
+            if type(part) is TextPart:
                 if part.text:  # the API rejects empty text blocks
                     blocks.append({"type": "text", "text": part.text})
-            elif kind is ToolCall:
+            elif type(part) is ToolCall:
                 blocks.append({"type": "tool_use", "id": part.id, "name": part.name, "input": part.arguments})
-            elif kind is ToolResult:
+            elif type(part) is ToolResult:
                 block: dict[str, Any] = {"type": "tool_result", "tool_use_id": part.call_id, "content": part.content}
                 if part.is_error:
                     block["is_error"] = True
                 results.append(block)
-            elif kind is OpaquePart and part.provider == PROVIDER_ID:
+            elif type(part) is OpaquePart and part.provider == PROVIDER_ID:
                 blocks.append(part.data)  # e.g. a signed thinking block, exactly as received
         content = results + blocks if results else blocks
         if content:

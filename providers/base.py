@@ -180,5 +180,5 @@ def usage_dict(obj: Any) -> dict[str, Any]:
         return {}
     to_dict = getattr(obj, "to_dict", None)
     if to_dict is not None:
-        return to_dict(exclude_none=True)
+        return dict(to_dict(exclude_none=True))
     return dict(obj)

@@ -253,18 +253,17 @@ def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: 
             texts.clear()
 
     for part in parts:
-        kind = type(part)
-        if kind is TextPart:
+        if type(part) is TextPart:
             if part.text:
                 texts.append(part.text)
-        elif kind is ToolCall:
+        elif type(part) is ToolCall:
             flush_text()
             emit(_function_call(part))
-        elif kind is OpaquePart:
+        elif type(part) is OpaquePart:
             if reasoning and _is_reasoning_part(part):
                 flush_text()
                 held.append(dict(part.data))
-        elif kind is ToolResult:  # not expected in an assistant turn; keep it answerable
+        elif type(part) is ToolResult:  # not expected in an assistant turn; keep it answerable
             flush_text()
             items.append(_function_call_output(part))
     flush_text()
@@ -292,13 +291,12 @@ def to_input_items(messages: list[Message], *, reasoning: bool = True) -> list[d
         calls: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
         for part in parts:
-            kind = type(part)
-            if kind is TextPart:
+            if type(part) is TextPart:
                 if part.text:
                     texts.append(part.text)
-            elif kind is ToolCall:
+            elif type(part) is ToolCall:
                 calls.append(_function_call(part))
-            elif kind is ToolResult:
+            elif type(part) is ToolResult:
                 results.append(_function_call_output(part))
         # A user turn: the results answering the calls first (they must follow the
         # calls), then any new words. Opaque parts never belong to a user turn.

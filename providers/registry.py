@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from .anthropic_provider import AnthropicProvider
@@ -22,7 +23,8 @@ from .openai_provider import OpenAIProvider
 PROVIDER_IDS: tuple[str, ...] = ("anthropic", "openai")
 PROVIDER_NAMES: dict[str, str] = {"anthropic": "Anthropic", "openai": "OpenAI"}
 
-_CLASSES: dict[str, type[BaseProvider]] = {"anthropic": AnthropicProvider, "openai": OpenAIProvider}
+# Each class takes (api_key, *, base_url, timeout, max_attempts, **options).
+_CLASSES: dict[str, Callable[..., Provider]] = {"anthropic": AnthropicProvider, "openai": OpenAIProvider}
 
 _CACHE_SIZE = 64
 _cache: OrderedDict[tuple[Any, ...], Provider] = OrderedDict()

@@ -41,7 +41,7 @@ class RetryPolicy:
         backoff = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
         # "equal jitter": never less than half the backoff, so retries do spread out
         # but a fleet of workers does not retry in lockstep.
-        return backoff / 2 + backoff / 2 * self.random()
+        return float(backoff / 2 + backoff / 2 * self.random())
 
     def attempts(self) -> Iterator[int]:
         return iter(range(1, self.max_attempts + 1))

@@ -285,8 +285,10 @@ def parse_tool_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
         return {}, None
     try:
         value = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return {}, f"arguments are not valid JSON ({exc.msg} at position {exc.pos})"
+    except ValueError as exc:  # e.g. a number too long to convert
+        return {}, f"arguments are not valid JSON ({exc})"
     if not isinstance(value, dict):
         return {}, f"arguments must be a JSON object, got {type(value).__name__}"
     return value, None

@@ -45,16 +45,16 @@ def _anthropic_stream(model: str) -> bytes:
 
 
 def _openai_stream(model: str) -> bytes:
-    response = {"id": "resp_warmup", "object": "response", "created_at": 0, "status": "in_progress",
+    response: dict[str, Any] = {"id": "resp_warmup", "object": "response", "created_at": 0, "status": "in_progress",
                 "error": None, "incomplete_details": None, "instructions": None, "model": model, "output": [],
                 "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "usage": None, "metadata": {}}
-    message = {"id": "msg_warmup", "type": "message", "status": "completed", "role": "assistant",
+    message: dict[str, Any] = {"id": "msg_warmup", "type": "message", "status": "completed", "role": "assistant",
                "content": [{"type": "output_text", "text": "ok", "annotations": []}]}
-    part = {"item_id": "msg_warmup", "output_index": 0, "content_index": 0}
+    part: dict[str, Any] = {"item_id": "msg_warmup", "output_index": 0, "content_index": 0}
     done = {**response, "status": "completed", "output": [message],
             "usage": {"input_tokens": 1, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1,
                       "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 2}}
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "response.created", "response": response},
         {"type": "response.output_item.added", "output_index": 0,
          "item": {**message, "status": "in_progress", "content": []}},

@@ -9,6 +9,11 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+#: The types the layers above name in annotations, so that only storage imports SQLAlchemy.
+SessionFactory = sessionmaker[Session]
+__all__ = ["Engine", "Session", "SessionFactory", "make_engine", "make_sessionmaker", "normalise_url", "ping",
+           "transaction"]
+
 
 def normalise_url(url: str) -> str:
     """Accept the `postgres://` and `postgresql://` spellings people paste; use psycopg 3."""
@@ -32,8 +37,6 @@ def make_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 5) -> En
 
 def _dispose_after_fork(engine: Engine) -> None:
     """RQ forks a work horse per job; inherited pooled connections must be dropped, not shared."""
-    pid = os.getpid()
-
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
         connection_record.info["pid"] = os.getpid()
@@ -48,15 +51,14 @@ def _dispose_after_fork(engine: Engine) -> None:
 
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
-    del pid
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine) -> SessionFactory:
     return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+def transaction(factory: SessionFactory) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any exception."""
     with factory() as session, session.begin():
         yield session

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -191,8 +192,8 @@ class RunStep(Base):
     run: Mapped[Run] = relationship(back_populates="steps")
 
 
-#: The text full-text search looks at: the run's final output (DESIGN §5, "artifacts whose output
-#: matches"), not the input or the steps' outputs. Migration 0003 spells the same expression.
+#: The text full-text search looks at: the run's final output only, not the input or the steps'
+#: outputs. Migration 0003 spells the same expression.
 ARTIFACT_SEARCH_EXPRESSION = "to_tsvector('english'::regconfig, coalesce(content->>'output', ''))"
 
 
@@ -228,3 +229,78 @@ class Artifact(Base):
     output_tsv: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(ARTIFACT_SEARCH_EXPRESSION, persisted=True), nullable=False, deferred=True
     )
+    # The lifecycle (migration 0004). ``latest_version`` is the number of the newest version, so a
+    # page reads the latest in one query; version 1 is ``content`` itself (storage/repos/
+    # artifact_versions.py says why). A branch records where it came from; the parent may be
+    # deleted later (SET NULL), the other facts stay.
+    latest_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    parent_artifact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
+    parent_version: Mapped[int | None] = mapped_column(Integer)
+    branched_from_step: Mapped[int | None] = mapped_column(Integer)
+    branch_changes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+#: "Branches of this artifact, newest first"; partial, since almost no artifact is a branch. It
+#: also serves the SET NULL of a deleted parent.
+Index("ix_artifacts_parent_created", Artifact.parent_artifact_id, Artifact.created_at.desc(), Artifact.id.desc(),
+      postgresql_where=Artifact.parent_artifact_id.is_not(None))
+
+#: What an edit changed: the final output, or one step's output (by its 1-based position).
+ARTIFACT_EDIT_TARGET_PATTERN = "^(output|step:[1-9][0-9]*)$"
+
+
+class ArtifactVersion(Base):
+    """Version 2 and later of an artifact: its whole content as of that version (version 1 is
+    ``artifacts.content``). Rows are only ever inserted; the unique (artifact_id, number) index
+    serves "versions of this artifact, newest first" and "version N" alike."""
+
+    __tablename__ = "artifact_versions"
+    __table_args__ = (
+        UniqueConstraint("artifact_id", "number", name="uq_artifact_versions_artifact_number"),
+        CheckConstraint("number >= 2", name="number"),
+        CheckConstraint(f"edited ~ '{ARTIFACT_EDIT_TARGET_PATTERN}'", name="edited"),
+        CheckConstraint("char_length(note) <= 500", name="note"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    artifact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    edited: Mapped[str] = mapped_column(String(16), nullable=False)
+    author: Mapped[str] = mapped_column(String(32), nullable=False)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _now()
+
+
+class ArtifactFeedback(Base):
+    """One vote per person per version of an artifact; the key serves the counts of one version
+    and, by its prefix, of many artifacts at once."""
+
+    __tablename__ = "artifact_feedback"
+    __table_args__ = (
+        CheckConstraint("vote IN (-1, 1)", name="vote"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    artifact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    vote: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    updated_at: Mapped[datetime] = _now()
+
+
+class EditLinkUse(Base):
+    """The nonce of every edit link that was used: its primary key is what refuses a replay.
+    Rows past ``expires_at`` can be purged, since an expired link is refused anyway."""
+
+    __tablename__ = "edit_link_uses"
+    __table_args__ = (Index("ix_edit_link_uses_expires", "expires_at"),)
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    artifact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    used_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

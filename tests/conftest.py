@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 # A queue of this test session's own, so concurrent sessions sharing a Redis never take
-# each other's jobs (set before core.runs.queue is imported anywhere).
-os.environ.setdefault("PIPEBOT_QUEUE", f"pipebot-test-{uuid.uuid4().hex[:8]}")
+# each other's jobs. The settings of every context and process of the session name it; the
+# environment carries it too, for code that reads the process's settings without a context.
+TEST_QUEUE = os.environ.setdefault("PIPEBOT_QUEUE", f"pipebot-test-{uuid.uuid4().hex[:8]}")
 
 import psycopg
 import pytest
@@ -107,7 +108,7 @@ def secret_key() -> str:
 def base_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
     """The environment a pipebot process of this test session runs with."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "ANTHROPIC_", "OPENAI_"))}
-    keep.update(PIPEBOT_QUEUE=os.environ["PIPEBOT_QUEUE"], DATABASE_URL=database_url, REDIS_URL=redis_url, PIPEBOT_SECRET_KEY=secret_key,
+    keep.update(PIPEBOT_QUEUE=TEST_QUEUE, DATABASE_URL=database_url, REDIS_URL=redis_url, PIPEBOT_SECRET_KEY=secret_key,
                 PIPEBOT_PUBLIC_URL="http://pipebot.test")
     keep.pop("DATABASE_URL_OVERRIDE", None)
     return keep
@@ -115,7 +116,7 @@ def base_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, st
 
 @pytest.fixture(scope="session")
 def _session_ctx(database_url: str, redis_url: str, secret_key: str) -> Iterator[AppContext]:
-    settings = load_settings(_env_file=None, DATABASE_URL=database_url, REDIS_URL=redis_url,
+    settings = load_settings(_env_file=None, PIPEBOT_QUEUE=TEST_QUEUE, DATABASE_URL=database_url, REDIS_URL=redis_url,
                              PIPEBOT_SECRET_KEY=secret_key, PIPEBOT_PUBLIC_URL="http://pipebot.test")
     ctx = AppContext.create(settings, database_url, redis_url, settings.secret_keys)
     upgrade(ctx.engine)
@@ -129,11 +130,9 @@ def ctx(_session_ctx: AppContext) -> Iterator[AppContext]:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with _session_ctx.engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    from rq import Queue
+    from core.runs.queue import run_queue
 
-    from core.runs.queue import QUEUE
-
-    Queue(QUEUE, connection=_session_ctx.redis).empty()
+    run_queue(_session_ctx).empty()
     # dedupe claims and stashes of an earlier test must not answer for this one; the
     # database is this session's own, so only the lock that says so is kept
     token = _session_ctx.redis.get(SESSION_LOCK)

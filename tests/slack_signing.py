@@ -90,7 +90,9 @@ def _form(fields: Mapping[str, Any]) -> bytes:
     """Form-encode like Slack: ``%20`` for spaces, ``/`` and ``:`` left as they are."""
     clean = {k: ("true" if v is True else "false" if v is False else str(v))
              for k, v in fields.items() if v is not None}
-    return urllib.parse.urlencode(clean, quote_via=urllib.parse.quote, safe="/:").encode("ascii")
+    # surrogatepass: a lone surrogate goes out as the bytes a broken client would send
+    return urllib.parse.urlencode(clean, quote_via=urllib.parse.quote, safe="/:",
+                                  errors="surrogatepass").encode("ascii")
 
 
 def _payload_form(payload: Mapping[str, Any]) -> bytes:

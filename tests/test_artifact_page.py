@@ -7,9 +7,13 @@ executed, then saves phone-sized screenshots under /tmp for a human look.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import html as html_mod
 import re
+import tomllib
+from fnmatch import fnmatch
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,18 +25,10 @@ try:
 except ImportError:  # tests/ not importable as a package (plain `pytest` without rootdir on sys.path)
     import browser as browser_helpers  # type: ignore[no-redef]
 
-from bot.web.page import (
-    CSP,
-    META_CSP,
-    SECURITY_HEADERS,
-    format_duration,
-    format_tokens,
-    format_usd,
-    render_artifact_html,
-    render_artifact_markdown,
-    render_markdown_safe,
-    render_not_found_html,
-)
+import bot.web
+from bot.web.markdown import MARKDOWN_OUTPUT_LIMIT, MARKDOWN_PAGE_LIMIT, render_artifact_markdown, render_markdown_safe
+from bot.web.pages import render_artifact_html, render_not_found_html
+from bot.web.security import CSP, META_CSP, SECURITY_HEADERS
 
 # Everything an attacker might get a model (or a pipeline/agent name) to emit.
 HOSTILE = [
@@ -386,28 +382,59 @@ def test_csp_constants() -> None:
     assert ' style="' not in _body(page)  # inline style attributes would be blocked by the CSP
 
 
+WEB_ROOT = Path(bot.web.__file__).parent
+
+
+def test_csp_style_hash_is_the_hash_of_the_stylesheet_file() -> None:
+    css = (WEB_ROOT / "static" / "artifact.css").read_bytes()
+    digest = base64.b64encode(hashlib.sha256(css).digest()).decode("ascii")
+    assert f"style-src 'sha256-{digest}';" in CSP and f"style-src 'sha256-{digest}';" in META_CSP
+    for page in (render_artifact_html(make_artifact(), **URLS), render_not_found_html()):
+        (inline,) = re.findall(r"<style>(.*?)</style>", page, flags=re.DOTALL)
+        assert inline.encode("utf-8") == css  # the browser hashes exactly what is between the tags
+
+
+def test_templates_and_stylesheet_ship_as_package_data() -> None:
+    """A plain `pip install .` must carry the templates and the CSS, or every page fails."""
+    pyproject = tomllib.loads((WEB_ROOT.parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["bot.web"]
+    files = [p.relative_to(WEB_ROOT).as_posix() for folder in ("templates", "static")
+             for p in (WEB_ROOT / folder).iterdir() if p.is_file()]
+    assert "templates/artifact.html" in files and "static/artifact.css" in files
+    assert all(any(fnmatch(f, g) for g in globs) for f in files), (files, globs)
+    assert any(d.lower().startswith("jinja2>=3.1") for d in pyproject["project"]["dependencies"])
+
+
+OUTPUT_SCRIPT = "<script>window.__pwned=1</script>"
+
+
+@pytest.mark.parametrize("shape", ["short", "long", "past-page-budget"])
+def test_template_shows_script_in_model_output_as_text(shape: str) -> None:
+    """Each way the template lays out an output: rendered, rendered + plain rest, plain only."""
+    long = _long_markdown(MARKDOWN_OUTPUT_LIMIT, "Fill")
+    art = make_artifact(output=("" if shape == "short" else long) + "Done " + OUTPUT_SCRIPT)
+    steps = art["steps"]
+    if shape == "past-page-budget":  # two long steps spend what the final output left
+        for step in steps:
+            step["output"] = long
+        steps.append(dict(steps[0], position=3, output="Step " + OUTPUT_SCRIPT))
+    else:
+        steps[0]["output"] = "Step " + OUTPUT_SCRIPT
+    page = render_artifact_html(art, **URLS)
+    assert "<script" not in page
+    assert page.count("&lt;script&gt;window.__pwned=1&lt;/script&gt;") == 2  # final output and one step
+    last_step = page.split('<span class="step-n">')[-1]
+    assert "Step &lt;script&gt;window.__pwned=1&lt;/script&gt;" in last_step or shape != "past-page-budget"
+    if shape == "long":
+        assert "the remaining" in page and '<details class="rest">' in page
+    if shape == "past-page-budget":
+        assert "it is shown as plain text." in last_step and '<pre class="raw">Step &lt;script&gt;' in last_step
+
+
 def test_not_found_page() -> None:
     page = render_not_found_html()
     assert page.startswith("<!doctype html>") and "<script" not in page.lower()
     assert "doesn't work" in page and 'name="robots" content="noindex, nofollow"' in page
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [("0.0123", "$0.0123"), ("0.001234", "$0.0012"), (None, "—"), ("", "—"), ("abc", "—"), ("0", "$0.00"),
-     ("12.5", "$12.50"), ("1234.5", "$1,234.50"), ("0.0000123", "$0.000012"), ("1e-12", "<$0.000001"), (0.5, "$0.5000")],
-)
-def test_format_usd(value: Any, expected: str) -> None:
-    assert format_usd(value) == expected
-
-
-def test_format_duration_and_tokens() -> None:
-    assert format_duration(850) == "850 ms"
-    assert format_duration(1234) == "1.2 s"
-    assert format_duration(125_000) == "2 min 05 s"
-    assert format_duration(3_720_000) == "1 h 02 min"
-    assert format_duration(None) == "—"
-    assert format_tokens(1234567) == "1,234,567" and format_tokens(None) == "—"
 
 
 # --------------------------------------------------------------------------- #
@@ -593,7 +620,6 @@ def test_copy_is_not_mutated() -> None:
 # Long outputs: Markdown is rendered for a bounded prefix, the rest as plain text
 # --------------------------------------------------------------------------- #
 
-from bot.web.page import MARKDOWN_OUTPUT_LIMIT, MARKDOWN_PAGE_LIMIT  # noqa: E402
 
 
 def _long_markdown(n_chars: int, marker: str) -> str:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import uuid
+from importlib.resources import files
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from bot.web.server import build_app
-from core.runs.executor import write_outcome
 from core.links import artifact_permalink
+from core.runs.outcome import write_outcome
 from storage import repos
 from storage.db import transaction
 from tests.http_server import serve
@@ -154,3 +158,28 @@ def test_untrusted_names_and_outputs_are_escaped_in_every_format(ctx, site):
     assert "<script" not in rendered.split("<h2>Steps</h2>")[0]  # title, table, error: no live tags
     assert '# \\<script\\>alert("p")\\</script\\>' in md.text
     assert "### Step 1: \\<img src=x onerror=alert('a')\\>" in md.text
+
+
+def test_served_page_style_hash_matches_the_stylesheet_file(ctx, site):
+    css = files("bot.web").joinpath("static", "artifact.css").read_bytes()
+    digest = base64.b64encode(hashlib.sha256(css).digest()).decode("ascii")
+    aid = _finished_run(ctx, "T1", "styled")
+    for r in (httpx.get(_local(artifact_permalink(ctx, "T1", aid), site)), httpx.get(f"{site}/artifacts/{uuid.uuid4()}")):
+        (inline,) = re.findall(r"<style>(.*?)</style>", r.text, flags=re.DOTALL)
+        assert inline.encode("utf-8") == css
+        assert f"style-src 'sha256-{digest}';" in r.headers["content-security-policy"]
+
+
+def test_json_and_markdown_read_the_artifact_through_the_model(ctx, site):
+    aid = _finished_run(ctx, "T1", "kept")
+    with transaction(ctx.sessions) as s:  # content a newer writer might add, and an older one lacks
+        art = repos.get_artifact(s, "T1", aid)
+        content = dict(art.content, branch={"parent": "p1", "from_step": 1})
+        del content["usage"], content["attempts"]
+        art.content = content
+    page, js, md = _all_formats(ctx, site, "T1", aid)
+    data = js.json()
+    assert data["branch"] == {"parent": "p1", "from_step": 1}       # unknown keys are kept
+    assert "usage" not in data and "attempts" not in data            # missing keys are not invented
+    assert data["artifact_id"] == aid and data["team_id"] == "T1" and data["output"] == "kept"
+    assert "kept" in page.text and "| Tokens | — |" in md.text

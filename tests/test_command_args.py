@@ -1,10 +1,10 @@
-"""bot.slack.command_args: what the user typed after /pipebot, as Slack delivers it."""
+"""bot.slack.commands_text: what the user typed after /pipebot, as Slack delivers it."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.slack.command_args import (
+from bot.slack.commands_text import (
     AGENT_DELETE,
     AGENT_EDIT,
     AGENT_NEW,

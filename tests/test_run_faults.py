@@ -12,8 +12,8 @@ import threading
 import pytest
 
 from core.runs.queue import start_run
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
 from tests.run_harness import (  # noqa: F401 - fixtures
     read_artifact as _artifact, read_run as _run, read_steps as _steps,
     GPT, HAIKU, _fake_providers, drain, fake_anthropic, fake_openai, make_agent, make_pipeline, with_keys, worker_env,
@@ -333,7 +333,7 @@ def test_nul_in_a_pipeline_name_or_a_system_prompt_is_not_a_database_error(ctx):
     a = make_agent(ctx, "T1", "Nully", HAIKU, "Be\x00 brief.")
     make_pipeline(ctx, "T1", "P", [a])
     with transaction(ctx.sessions) as s:
-        assert repos.get_agent(s, "T1", a).system_prompt == "Be brief."
+        assert agent_repo.get_agent(s, "T1", a).system_prompt == "Be brief."
     run = start_run(ctx, "T1", "P\x00", "hello")  # the name as typed, NUL dropped
     assert run.pipeline_name == "P"
     with pytest.raises(RunRejected) as exc:

@@ -14,9 +14,11 @@ from core import agents
 from core.agents import AgentDraft
 from core.errors import RunRejected
 from core.runs.queue import start_run
-from storage import repos
 from storage.db import transaction
 from storage.models import Artifact
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import runs as run_repo
 from tests.fakes.llm_base import Fault, ToolCallSpec, Turn
 from tests.run_harness import (  # noqa: F401 - fixtures
     read_artifact as _artifact, read_run as _run, read_steps as _steps,
@@ -72,7 +74,7 @@ def test_in_process_worker_keeps_provider_connections_between_runs(ctx, worker_e
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU, "Be brief.")])
     runs = [start_run(ctx, "T1", "P", f"input {i}") for i in range(3)]
-    drain(worker_env, in_process=True)
+    drain(dict(worker_env, PIPEBOT_WORKER_CONCURRENCY="1"), in_process=True)  # one after another
     assert [_run(ctx, "T1", r.id).status for r in runs] == ["succeeded"] * 3
     assert [_artifact(ctx, "T1", r.id).content["input"] for r in runs] == ["input 0", "input 1", "input 2"]
     ports = [c.client_port for c in fake_anthropic.calls("/v1/messages")]
@@ -103,7 +105,7 @@ def test_orphaned_step_fails_before_any_provider_call(ctx, worker_env, fake_anth
     b = make_agent(ctx, "T1", "Goner", GPT)
     make_pipeline(ctx, "T1", "Broken", [a, b])
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, "T1", b)
+        agent_repo.delete_agent(s, "T1", b)
     run = start_run(ctx, "T1", "Broken", "input")
     drain(worker_env)
     done = _run(ctx, "T1", run.id)
@@ -112,6 +114,37 @@ def test_orphaned_step_fails_before_any_provider_call(ctx, worker_env, fake_anth
     assert fake_anthropic.count("/v1/messages") == 0 and fake_openai.count("/v1/responses") == 0
     art = _artifact(ctx, "T1", run.id)
     assert art.status == "failed" and art.content["error"]["kind"] == "orphaned_step"
+
+
+def test_preflight_refuses_before_a_run_exists_with_the_executors_words(ctx, worker_env, fake_anthropic):
+    """What the CLI asks for: the preflight the executor applies, before anything is queued."""
+    from core.runs.queue import run_queue
+
+    with_keys(ctx, "T1", "anthropic")
+    a = make_agent(ctx, "T1", "Keeper", HAIKU)
+    b = make_agent(ctx, "T1", "Goner", HAIKU)
+    c = make_agent(ctx, "T1", "Other", GPT)
+    make_pipeline(ctx, "T1", "Broken", [a, b])
+    make_pipeline(ctx, "T1", "Keyless", [a, c])
+    with transaction(ctx.sessions) as s:
+        agent_repo.delete_agent(s, "T1", b)
+    with pytest.raises(RunRejected) as orphaned:
+        start_run(ctx, "T1", "Broken", "input", preflight=True)
+    assert orphaned.value.kind == "orphaned_step"
+    assert orphaned.value.message == ("Step 2 uses the agent “Goner”, which was deleted. "
+                                      "Edit the pipeline and pick another agent for step 2.")
+    with pytest.raises(RunRejected) as keyless:
+        start_run(ctx, "T1", "Keyless", "input", preflight=True)
+    assert keyless.value.kind == "missing_key" and "No OpenAI API key is set" in keyless.value.message
+    with transaction(ctx.sessions) as s:
+        assert run_repo.latest_runs(s, "T1") == []
+    assert run_queue(ctx).count == 0
+    # unchecked, the same pipeline is queued and the executor fails it with the same words
+    run = start_run(ctx, "T1", "Broken", "input")
+    drain(worker_env)
+    done = _run(ctx, "T1", run.id)
+    assert (done.error_kind, done.error_message) == ("orphaned_step", orphaned.value.message)
+    assert fake_anthropic.count("/v1/messages") == 0
 
 
 def test_missing_key_fails_fast_naming_the_provider(ctx, worker_env, fake_anthropic, fake_openai):
@@ -218,7 +251,7 @@ def test_run_gives_up_after_too_many_lost_workers(ctx, worker_env):
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU)])
     run = start_run(ctx, "T1", "P", "x")
     with transaction(ctx.sessions) as s:  # as if MAX_ATTEMPTS workers had claimed it and died
-        r = repos.get_run(s, "T1", run.id)
+        r = run_repo.get_run(s, "T1", run.id)
         r.status, r.attempts = "running", MAX_ATTEMPTS
         from sqlalchemy import func, text
         r.heartbeat_at = func.now() - text("interval '10 minutes'")
@@ -236,15 +269,15 @@ def test_double_enqueue_runs_once_and_tenancy_holds(ctx, worker_env, fake_anthro
     run = start_run(ctx, "T1", "Mine", "x", dedupe_key="slack:trigger-1")
     again = start_run(ctx, "T1", "Mine", "x", dedupe_key="slack:trigger-1")
     assert again.id == run.id
-    enqueue(ctx.redis, "T1", run.id)
+    enqueue(ctx, "T1", run.id)
     drain(worker_env)
     assert fake_anthropic.count("/v1/messages") == 1
     with pytest.raises(RunRejected) as exc:
         start_run(ctx, "T2", "Mine", "x")
     assert exc.value.kind == "not_found"
     with transaction(ctx.sessions) as s:
-        assert repos.get_run(s, "T2", run.id) is None
-        assert repos.latest_artifacts(s, "T2") == []
+        assert run_repo.get_run(s, "T2", run.id) is None
+        assert artifact_repo.latest_artifacts(s, "T2") == []
 
 
 def test_budget_stops_the_run_before_the_next_step(ctx, worker_env, fake_anthropic):
@@ -274,3 +307,33 @@ def test_cli_run_prints_output_and_permalink(ctx, worker_env, fake_anthropic):
     bad = subprocess.run([sys.executable, "-m", "bot.cli.main", "run", "nope", "--team", "T1", "--input", "x"],
                          env=worker_env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "No pipeline named “nope”" in bad.stderr
+
+
+def test_a_one_step_run_takes_ten_statements_in_three_transactions(ctx, fake_anthropic):
+    """The bookkeeping a run pays a round trip for: claim and load with the first step's start,
+    the step's finish, the close with its artifact (bench/README.md, "SQL")."""
+    from sqlalchemy import event
+
+    from core.context import AppContext
+    from core.runs.executor import execute
+    from core.settings import load_settings
+
+    with_keys(ctx, "T1", "anthropic")
+    make_pipeline(ctx, "T1", "Solo", [make_agent(ctx, "T1", "One", HAIKU)])
+    run = start_run(ctx, "T1", "Solo", "hello")
+    fake_anthropic.reply("hi back")
+    settings = load_settings(_env_file=None, **{**ctx.settings.model_dump(include={"DATABASE_URL", "REDIS_URL",
+                             "PIPEBOT_SECRET_KEY", "PIPEBOT_PUBLIC_URL", "PIPEBOT_QUEUE"}),
+                             "ANTHROPIC_BASE_URL": fake_anthropic.url, "PIPEBOT_HEARTBEAT_SECONDS": "3600"})
+    runner = AppContext.create(settings, ctx.database_url, ctx.redis_url, ctx.keys)
+    statements: list[str] = []
+    commits: list[object] = []
+    event.listen(runner.engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, params, context, many: statements.append(sql))
+    event.listen(runner.engine, "commit", commits.append)
+    try:
+        outcome = execute(runner, "T1", run.id)
+    finally:
+        runner.close()
+    assert outcome is not None and outcome.status == "succeeded" and outcome.output == "hi back"
+    assert (len(statements), len(commits)) == (10, 3), "\n".join(statements)

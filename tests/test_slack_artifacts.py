@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks.messages import VIEW_BLOCKS_MAX
+from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from core.links import artifact_permalink
 from storage import repos
 from storage.db import transaction
@@ -35,7 +35,8 @@ def make_artifacts(ctx, team: str, pipeline_id: int, outputs: list[str], *, star
                        "error": {"message": "Anthropic rejected the API key."} if status == "failed" else None,
                        "steps": [{"position": 1, "status": status, "agent": {"name": "Drafter"}, "model": HAIKU,
                                   "cost_usd": "0.0012", "latency_ms": 1500}]}
-            art = repos.create_artifact(s, team, run, content, models=[HAIKU], cost_usd=Decimal("0.0012"))
+            art = repos.get_artifact(s, team, repos.insert_for_run(s, team, run, content, models=[HAIKU],
+                                                                   cost_usd=Decimal("0.0012")))
             art.created_at = run.created_at = NOW - timedelta(minutes=start + i)
             s.flush()
             ids.append(str(art.id))
@@ -117,7 +118,7 @@ def test_view_opens_a_modal_with_the_output_cut_to_fit_and_the_link(ctx, slack, 
     call = slack.fake.wait_for("views.open", count=count + 1)
     assert call.ok, call.response
     view = call.params["view"]
-    assert view["type"] == "modal" and "submit" not in view and len(view["blocks"]) <= VIEW_BLOCKS_MAX
+    assert view["type"] == "modal" and "submit" not in view and len(view["blocks"]) <= VIEW_BLOCKS_LIMIT
     texts = json.dumps(view["blocks"], ensure_ascii=False)
     link = artifact_permalink(ctx, TEAM_ID, art_id)
     assert "full output: <" in texts and link.replace("&", "&amp;") in texts
@@ -156,7 +157,7 @@ def test_home_tab_lists_pipelines_agents_and_runs_within_100_blocks(ctx, slack, 
     ids = make_artifacts(ctx, TEAM_ID, essay["essay"], [f"out {i}" for i in range(12)])
 
     home = _open_home(slack)
-    assert home["type"] == "home" and len(home["blocks"]) <= VIEW_BLOCKS_MAX
+    assert home["type"] == "home" and len(home["blocks"]) <= VIEW_BLOCKS_LIMIT
     text = json.dumps(home["blocks"], ensure_ascii=False)
     assert "⚠️ *Aardvark*" in text and "~Gone~ (deleted)" in text
     assert "more: `/pipebot pipelines`" in text and "Agents (7)" in text and "Claude Haiku 4.5" in text

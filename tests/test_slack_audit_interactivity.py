@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks import messages as msgs
-from bot.slack.blocks import views
+from bot.slack.blocks import artifacts as artifact_blocks
+from bot.slack.blocks import common as common_blocks
+from bot.slack.blocks import home as home_blocks
+from bot.slack.blocks import pipelines as pipeline_blocks
+from bot.slack.blocks import runs as run_blocks
 from core.context import AppContext
 from storage import repos
 from storage.db import transaction
@@ -45,7 +48,7 @@ def _button(action_id: str, value: str) -> list[dict[str, Any]]:
 def test_delete_button_for_another_workspaces_agent_is_refused(ctx: AppContext, slack: SlackServer,
                                                                 foreign: dict[str, int]) -> None:
     hook = slack.fake.new_response_url()
-    r = slack.post(slack.signer.block_actions(_button(views.DELETE_AGENT, json.dumps({"id": foreign["agent"]})),
+    r = slack.post(slack.signer.block_actions(_button(common_blocks.DELETE_AGENT, json.dumps({"id": foreign["agent"]})),
                                               response_url=hook))
     assert r.status_code == 200
     assert "already deleted" in slack.reply_text(hook)
@@ -54,7 +57,7 @@ def test_delete_button_for_another_workspaces_agent_is_refused(ctx: AppContext, 
 
 def test_home_buttons_for_another_workspaces_pipeline_show_nothing_of_it(ctx: AppContext, slack: SlackServer,
                                                                          foreign: dict[str, int]) -> None:
-    for action in (msgs.HOME_EDIT_PIPELINE, msgs.HOME_RUN_PIPELINE):
+    for action in (home_blocks.HOME_EDIT_PIPELINE, home_blocks.HOME_RUN_PIPELINE):
         count = len(slack.fake.calls("views.open"))
         trigger = slack.fake.new_trigger_id()
         r = slack.post(slack.signer.block_actions(_button(action, str(foreign["pipeline"])), trigger_id=trigger,
@@ -78,11 +81,11 @@ def test_agent_modal_submission_cannot_edit_another_workspaces_agent(ctx: AppCon
 
 def test_run_modal_submission_with_another_workspaces_pipeline_is_refused(ctx: AppContext, slack: SlackServer,
                                                                           foreign: dict[str, int]) -> None:
-    view = {"id": "VRUN1", "type": "modal", "callback_id": msgs.RUN_MODAL_CALLBACK, "private_metadata": "{}",
+    view = {"id": "VRUN1", "type": "modal", "callback_id": run_blocks.RUN_MODAL_CALLBACK, "private_metadata": "{}",
             "blocks": [], "team_id": TEAM_ID}
-    state = {"values": {msgs.PIPELINE_BLOCK: {msgs.FIELD: {"type": "static_select",
+    state = {"values": {run_blocks.PIPELINE_BLOCK: {run_blocks.FIELD: {"type": "static_select",
                                                            "selected_option": {"value": str(foreign["pipeline"])}}},
-                        msgs.INPUT_BLOCK: {msgs.FIELD: {"type": "plain_text_input", "value": "go"}}}}
+                        run_blocks.INPUT_BLOCK: {run_blocks.FIELD: {"type": "plain_text_input", "value": "go"}}}}
     r = slack.post(slack.signer.view_submission(view, state=state))
     assert r.status_code == 200 and r.json()["response_action"] == "errors"
     with transaction(ctx.sessions) as s:
@@ -92,14 +95,14 @@ def test_run_modal_submission_with_another_workspaces_pipeline_is_refused(ctx: A
 @pytest.mark.parametrize("value", ["00000000-0000-0000-0000-000000000000", "not-a-uuid", "", "' OR 1=1 --"])
 def test_artifact_view_of_unknown_or_garbage_id_says_so(ctx: AppContext, slack: SlackServer, value: str) -> None:
     count = len(slack.fake.calls("views.open"))
-    r = slack.post(slack.signer.block_actions(_button(msgs.VIEW_ARTIFACT, value),
+    r = slack.post(slack.signer.block_actions(_button(artifact_blocks.VIEW_ARTIFACT, value),
                                               trigger_id=slack.fake.new_trigger_id()))
     assert r.status_code == 200
     call = slack.fake.wait_for("views.open", count=count + 1)
     assert call.ok and "doesn't exist" in json.dumps(call.params["view"])
 
 
-@pytest.mark.parametrize("action", [msgs.HOME_NEW_AGENT, msgs.HOME_RUN_PIPELINE, msgs.HOME_EDIT_PIPELINE])
+@pytest.mark.parametrize("action", [home_blocks.HOME_NEW_AGENT, home_blocks.HOME_RUN_PIPELINE, home_blocks.HOME_EDIT_PIPELINE])
 def test_home_button_with_an_expired_trigger_tells_the_user(ctx: AppContext, slack: SlackServer, action: str) -> None:
     with_keys(ctx, TEAM_ID, "anthropic")
     agent = make_agent(ctx, TEAM_ID, "Drafter")
@@ -117,7 +120,7 @@ def test_message_shortcut_with_an_expired_trigger_tells_the_user(ctx: AppContext
     with_keys(ctx, TEAM_ID, "anthropic")
     make_pipeline(ctx, TEAM_ID, "Essay", [make_agent(ctx, TEAM_ID, "Drafter")])
     hook = slack.fake.new_response_url()
-    r = slack.post(slack.signer.message_action(msgs.MESSAGE_SHORTCUT, {"type": "message", "ts": "1.1",
+    r = slack.post(slack.signer.message_action(run_blocks.MESSAGE_SHORTCUT, {"type": "message", "ts": "1.1",
                                                                        "text": "hello", "user": USER_ID},
                                                trigger_id=slack.fake.new_trigger_id(age=3.5), response_url=hook))
     assert r.status_code == 200
@@ -133,7 +136,7 @@ def test_view_submission_with_missing_and_extra_state(ctx: AppContext, slack: Sl
         assert r.status_code == 200 and r.content and r.json()["response_action"] == "errors", (state, r.text)
     make_agent(ctx, TEAM_ID, "Drafter")
     view = slack.open_modal("pipeline new")
-    assert view["callback_id"] == views.PIPELINE_CALLBACK
+    assert view["callback_id"] == pipeline_blocks.PIPELINE_CALLBACK
     for state in ({"values": {}}, {}):
         r = slack.post(slack.signer.view_submission(view, state=state))
         assert r.status_code == 200 and r.content and r.json()["response_action"] == "errors", (state, r.text)
@@ -157,7 +160,7 @@ def test_values_at_the_limits_are_saved(ctx: AppContext, slack: SlackServer) -> 
 
 def test_artifact_view_with_an_expired_trigger_tells_the_user(ctx: AppContext, slack: SlackServer) -> None:
     hook = slack.fake.new_response_url()
-    r = slack.post(slack.signer.block_actions(_button(msgs.VIEW_ARTIFACT, "00000000-0000-0000-0000-000000000000"),
+    r = slack.post(slack.signer.block_actions(_button(artifact_blocks.VIEW_ARTIFACT, "00000000-0000-0000-0000-000000000000"),
                                               trigger_id=slack.fake.new_trigger_id(age=3.5), response_url=hook))
     assert r.status_code == 200
     assert "3 seconds" in slack.reply_text(hook)

@@ -22,7 +22,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from bot.slack.blocks import views
+from bot.slack.blocks import agents as agent_blocks
+from bot.slack.blocks import common as common_blocks
+from bot.slack.blocks import pipelines as pipeline_blocks
+from bot.slack.blocks import settings as settings_blocks
 from bot.slack.admin import is_admin
 from bot.slack.client import client_for, make_client
 from core.context import AppContext
@@ -166,7 +169,8 @@ def test_unconfigured_slack_answers_503_with_the_fix(_session_ctx: AppContext, f
 def test_url_verification_and_socket_mode_configuration(ctx: AppContext, slack: SlackServer) -> None:
     r = slack.post(slack.signer.url_verification("challenge-123"))
     assert r.status_code == 200 and r.json() == {"challenge": "challenge-123"}
-    from bot.slack.app import build_bolt_app, start_socket_mode
+    from bot.slack.app import build_bolt_app
+    from bot.slack.socket_mode import start_socket_mode
 
     with pytest.raises(RuntimeError, match="SLACK_APP_TOKEN"):
         start_socket_mode(slack.ctx)
@@ -264,7 +268,7 @@ def test_agent_validation_errors_inline(ctx: AppContext, slack: SlackServer, val
     answer = submit(slack, view, form)
     assert answer["response_action"] == "errors"
     assert words in answer["errors"][block], answer
-    assert set(answer["errors"]) <= set(views.AGENT_FIELDS)
+    assert set(answer["errors"]) <= set(agent_blocks.AGENT_FIELDS)
     assert "New one" not in agents_in_db(ctx)
 
 
@@ -300,17 +304,17 @@ def test_agent_delete_confirms_and_warns(ctx: AppContext, slack: SlackServer) ->
     assert "Digest" in json.dumps(ask["blocks"]) and "writer" not in agents_in_db(ctx)
     assert "Writer" in agents_in_db(ctx)  # nothing deleted yet
     cancel_hook = slack.fake.new_response_url()
-    slack.post(slack.signer.block_actions(message=ask, action_id=views.DELETE_CANCEL, response_url=cancel_hook))
+    slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_CANCEL, response_url=cancel_hook))
     assert "nothing was deleted" in slack.reply_text(cancel_hook) and "Writer" in agents_in_db(ctx)
     click_hook = slack.fake.new_response_url()
-    r = slack.post(slack.signer.block_actions(message=ask, action_id=views.DELETE_AGENT, response_url=click_hook))
+    r = slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_AGENT, response_url=click_hook))
     assert r.status_code == 200
     done = slack.replies(click_hook)[-1]
     assert done["replace_original"] is True and "Deleted the agent *Writer*" in done["text"]
     assert agents_in_db(ctx) == {}
     # a second click (or a stale message) does no harm
     again = slack.fake.new_response_url()
-    slack.post(slack.signer.block_actions(message=ask, action_id=views.DELETE_AGENT, response_url=again))
+    slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_AGENT, response_url=again))
     assert "already deleted" in slack.reply_text(again)
 
 
@@ -320,12 +324,12 @@ def test_list_menu_edits_and_deletes(ctx: AppContext, slack: SlackServer) -> Non
     listing = slack.command("agents").message()
     calls = len(slack.fake.calls("views.open"))
     edit = json.dumps({"do": "edit", "id": agent_id})
-    slack.post(slack.signer.block_actions(message=listing, action_id=views.AGENT_MENU, value=edit,
+    slack.post(slack.signer.block_actions(message=listing, action_id=agent_blocks.AGENT_MENU, value=edit,
                                           trigger_id=slack.fake.new_trigger_id()))
     opened = slack.fake.wait_for("views.open", count=calls + 1)
     assert opened.ok and opened.params["view"]["title"]["text"] == "Edit agent"
     menu_hook = slack.fake.new_response_url()
-    slack.post(slack.signer.block_actions(message=listing, action_id=views.AGENT_MENU,
+    slack.post(slack.signer.block_actions(message=listing, action_id=agent_blocks.AGENT_MENU,
                                           value=json.dumps({"do": "delete", "id": agent_id}), response_url=menu_hook))
     assert "Delete the agent *Helper*?" in slack.reply_text(menu_hook)
 
@@ -337,7 +341,7 @@ def test_pipeline_builder_add_and_remove_keep_picks(ctx: AppContext, slack: Slac
     view = slack.open_modal("pipeline new")
     assert [x["label"]["text"] for x in view["blocks"] if x["type"] == "input"] == ["Name", "Step 1", "Budget (USD)"]
     count = len(slack.fake.calls("views.update"))
-    slack.post(slack.signer.block_actions(view=view, action_id=views.ADD_STEP,
+    slack.post(slack.signer.block_actions(view=view, action_id=pipeline_blocks.ADD_STEP,
                                           values={"Name": "Chain", "Step 1": str(b)}))
     updated = slack.fake.wait_for("views.update", count=count + 1)
     assert updated.ok, updated.response
@@ -347,8 +351,8 @@ def test_pipeline_builder_add_and_remove_keep_picks(ctx: AppContext, slack: Slac
     assert inputs["Name"]["element"]["initial_value"] == "Chain"
     assert inputs["Step 1"]["element"]["initial_option"]["value"] == str(b)
     # remove step 1: step 2 (Alpha) moves up, under a new block id so Slack shows the move
-    _, remove = find_element(new["blocks"], views.REMOVE_STEP)
-    slack.post(slack.signer.block_actions(view=new, action_id=views.REMOVE_STEP, value="1",
+    _, remove = find_element(new["blocks"], pipeline_blocks.REMOVE_STEP)
+    slack.post(slack.signer.block_actions(view=new, action_id=pipeline_blocks.REMOVE_STEP, value="1",
                                           values={"Name": "Chain", "Step 1": str(b), "Step 2": str(a)}))
     final = slack.fake.wait_for("views.update", count=count + 2).response["view"]
     steps = [x for x in final["blocks"] if x["type"] == "input" and x["label"]["text"].startswith("Step")]
@@ -398,7 +402,7 @@ def test_pipeline_delete(ctx: AppContext, slack: SlackServer) -> None:
     assert "Did you mean *Digest*?" in slack.command("pipeline delete digets").text()
     ask = slack.command("pipeline delete digest").message()
     click = slack.fake.new_response_url()
-    slack.post(slack.signer.block_actions(message=ask, action_id=views.DELETE_PIPELINE, response_url=click))
+    slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_PIPELINE, response_url=click))
     assert "Deleted the pipeline *Digest*" in slack.reply_text(click)
     with transaction(ctx.sessions) as s:
         assert repos.list_pipelines(s, TEAM_ID) == []
@@ -500,7 +504,7 @@ def test_settings_slow_provider_finishes_after_ack(ctx: AppContext, slack: Slack
     again = slack.fake.wait_for("views.update", count=count + 2, timeout=10).params["view"]
     text = json.dumps(again, ensure_ascii=False)
     assert "Anthropic rejected this key" in text and "Nothing was saved" in text
-    assert again["callback_id"] == views.SETTINGS_CALLBACK and "revoked-key" not in text
+    assert again["callback_id"] == settings_blocks.SETTINGS_CALLBACK and "revoked-key" not in text
     with transaction(ctx.sessions) as s:
         assert repos.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
 

@@ -17,7 +17,9 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack.blocks.messages import ZWSP, parent_message
+from bot.slack.blocks.common import ZWSP
+from bot.slack.blocks.runs import StepView, parent_message
+from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_reporter_for
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
 from core.runs.queue import start_run
@@ -198,13 +200,128 @@ def test_without_streaming_progress_is_edited_at_most_once_per_interval(fake, cl
     assert final["blocks"][0]["type"] == "markdown"
 
 
-def test_a_stream_that_breaks_midway_is_finished_with_chat_update(fake, client):
+def test_a_stream_that_expires_midway_continues_in_a_new_stream(fake, client):
     parent = post_parent(client)
     fake.fail_next("chat.appendStream", "message_not_in_streaming_state")
-    drive(reporter(client, parent, update_interval=0.05), info_for(parent, plan(2)), outcome())
-    [stream] = fake.streams(GENERAL)
-    assert "all 2 steps done" in all_text(fake.message(GENERAL, stream["ts"]))
+    info = info_for(parent, plan(2))
+    rep = reporter(client, parent, append_interval=0.05)
+    rep.run_started(info)
+    rep.step_started(info, info.steps[0])
+    rep.text_delta(info, info.steps[0], "first words ")
+    fake.wait_for("chat.appendStream", lambda c: c.error == "message_not_in_streaming_state")
+    rep.text_delta(info, info.steps[0], "and the rest.")
+    rep.step_finished(info, result(info.steps[0]))
+    rep.step_started(info, info.steps[1])
+    rep.text_delta(info, info.steps[1], "critique")
+    rep.step_finished(info, result(info.steps[1]))
+    rep.run_finished(info, outcome())
+
+    first, second = fake.streams(GENERAL)
+    assert second["thread_ts"] == parent and second["plan_title"] == first["plan_title"]
+    assert [second["tasks"][k]["status"] for k in ("step-1", "step-2")] == ["complete", "complete"]
+    assert "first words" not in first["text"]  # never accepted there: carried into the new stream
+    views = [StepView(st.position, st.agent_name, st.model_display) for st in info.steps]
+    assert (first["text"] + second["text"]).replace(continued_heading(views[0]), "") == (
+        step_heading(views[0]) + "first words and the rest." + STEP_SEPARATOR
+        + step_heading(views[1]) + "critique" + STEP_SEPARATOR)
     assert fake.message(GENERAL, parent)["text"].startswith("✅")
+
+
+def test_an_old_stream_is_renewed_before_slack_ends_it(fake, client):
+    parent = post_parent(client)
+    info = info_for(parent, plan(1))
+    rep = reporter(client, parent, append_interval=0.05, stream_renew_after=0.3)
+    rep.run_started(info)
+    rep.step_started(info, info.steps[0])
+    rep.text_delta(info, info.steps[0], "early words, ")
+    fake.wait_for("chat.appendStream")
+    time.sleep(0.4)
+    rep.text_delta(info, info.steps[0], "late words.")
+    fake.wait_for("chat.startStream", count=2)
+    rep.step_finished(info, result(info.steps[0]))
+    rep.run_finished(info, outcome())
+    first, second = fake.streams(GENERAL)
+    assert first["streaming"] is False and second["streaming"] is False  # the old one was stopped, not left to expire
+    assert first["text"].endswith("early words, ")
+    view = StepView(1, "Drafter", "Claude Haiku 4.5")
+    assert second["text"].startswith(continued_heading(view) + "late words.")
+    assert all(c.ok for c in fake.stream_calls()) and not [c for c in fake.calls() if c.error]
+
+
+def test_streamed_text_cannot_ping_even_split_across_deltas(fake, client):
+    parent = post_parent(client)
+    info = info_for(parent, plan(1))
+    rep = reporter(client, parent, append_interval=0.05)
+    rep.run_started(info)
+    rep.step_started(info, info.steps[0])
+    for piece in ["Hi <", "!channel> and <", "@U0ADMIN> <#C0GENERAL|x> <", "!here>"]:
+        rep.text_delta(info, info.steps[0], piece)
+        time.sleep(0.08)  # several appends, so the split "<" meets its rest in another call
+    rep.step_finished(info, result(info.steps[0]))
+    rep.run_finished(info, outcome())
+    [stream] = fake.streams(GENERAL)
+    text = stream["text"]
+    for raw in ("<!channel>", "<@U0ADMIN>", "<#C0GENERAL", "<!here>"):
+        assert raw not in text
+        assert raw.replace("<", "<" + ZWSP) in text
+    assert len([c for c in fake.stream_calls() if fake.streamed_markdown(c)]) >= 2
+
+
+def test_a_huge_piece_of_text_is_split_into_calls_of_12000(fake, client):
+    parent = post_parent(client)
+    info = info_for(parent, plan(1))
+    big = ("All work and no play makes a dull otter. " * 800)  # 33,600 characters in one delta
+    rep = reporter(client, parent, append_interval=0.05)
+    rep.run_started(info)
+    rep.step_started(info, info.steps[0])
+    rep.text_delta(info, info.steps[0], big)
+    rep.step_finished(info, result(info.steps[0]))
+    rep.run_finished(info, outcome())
+    calls = fake.stream_calls()
+    sizes = [len(fake.streamed_markdown(c)) for c in calls]
+    assert max(sizes) <= 12_000 and sum(1 for n in sizes if n) >= 3, sizes
+    assert not [c for c in fake.calls() if c.error]
+    [stream] = fake.streams(GENERAL)
+    assert big in stream["text"]
+
+
+def test_refused_streaming_shows_the_words_in_the_edited_reply(fake, client):
+    fake.refuse_streaming("not_allowed")
+    parent = post_parent(client)
+    info = info_for(parent, plan(1))
+    rep = reporter(client, parent, update_interval=0.1)
+    rep.run_started(info)
+    rep.step_started(info, info.steps[0])
+    words = " ".join(f"word{i}" for i in range(1500))  # far past a message's 4,000 characters
+    rep.text_delta(info, info.steps[0], words + " <!channel>")
+    edit = fake.wait_for("chat.update", lambda c: "word1499" in json.dumps(c.params.get("blocks")))
+    assert edit.ok, edit.response
+    shown = edit.params["blocks"][-1]["text"]
+    assert shown.startswith("**Step 1 · Drafter · Claude Haiku 4.5** is writing…") and "\n\n…" in shown
+    assert len(json.dumps(edit.params["blocks"])) < 13_000 and len(shown) < 4_000
+    assert "<!channel>" not in shown and f"<{ZWSP}!channel>" in shown
+    rep.step_finished(info, result(info.steps[0]))
+    rep.run_finished(info, outcome())
+    assert fake.calls("chat.startStream")[0].error == "not_allowed" and fake.streams(GENERAL) == []
+    assert fake.message(GENERAL, parent)["text"].startswith("✅")
+
+
+def test_rate_limited_appends_wait_their_turn_and_lose_nothing(fake, client):
+    fake.set_rate_limit("chat.appendStream", 1, 1.0, retry_after=1)
+    parent = post_parent(client)
+    info = info_for(parent, plan(1))
+    rep = reporter(client, parent, append_interval=0.05)
+    rep.run_started(info)
+    rep.step_started(info, info.steps[0])
+    for i in range(30):
+        rep.text_delta(info, info.steps[0], f"t{i} ")
+        time.sleep(0.03)
+    rep.step_finished(info, result(info.steps[0]))
+    rep.run_finished(info, outcome())
+    assert any(c.status == 429 for c in fake.calls("chat.appendStream"))
+    [stream] = fake.streams(GENERAL)  # still the one stream: a 429 is no reason to give up streaming
+    assert "".join(f"t{i} " for i in range(30)) in stream["text"]
+    assert stream["tasks"]["step-1"]["status"] == "complete"
 
 
 def test_rate_limited_result_is_retried_after_retry_after_and_delivered_once(fake, client):

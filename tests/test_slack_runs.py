@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks.messages import ZWSP
+from bot.slack.blocks.common import ZWSP
 from core.links import artifact_permalink
 from storage import repos
 from storage.db import transaction
@@ -101,7 +101,8 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
         repos.delete_agent(s, TEAM_ID, doomed_agent)
 
     env = dict(base_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token,
-               ANTHROPIC_BASE_URL=anthropic.url, OPENAI_BASE_URL=openai.url)
+               ANTHROPIC_BASE_URL=anthropic.url, OPENAI_BASE_URL=openai.url,
+               PIPEBOT_WORKER_CONCURRENCY="1")  # the replies above are scripted in run order
     started = time.monotonic()
     worker = drain(env)
     assert "Traceback" not in worker.stderr, worker.stderr[-3000:]  # the reporter never failed

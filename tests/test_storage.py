@@ -11,9 +11,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from storage import repos
 from storage.db import normalise_url, transaction
 from storage.migrate import downgrade, upgrade
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import credentials as credential_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from storage.secrets import SecretBox, SecretError, new_key
 
 
@@ -75,7 +79,7 @@ def test_0003_fills_the_search_vector_of_existing_rows_and_downgrades(services, 
 
 
 def _agent(s, team, name="Writer", model="anthropic:claude-haiku-4-5"):
-    return repos.create_agent(s, team, name=name, system_prompt="Be brief.", model=model)
+    return agent_repo.create_agent(s, team, name=name, system_prompt="Be brief.", model=model)
 
 
 def test_names_unique_per_workspace_case_insensitive(ctx):
@@ -86,46 +90,46 @@ def test_names_unique_per_workspace_case_insensitive(ctx):
         with transaction(ctx.sessions) as s:
             _agent(s, "T1", "WRITER")
     with transaction(ctx.sessions) as s:
-        assert repos.get_agent_by_name(s, "T1", "  wRiTeR ").name == "Writer"
+        assert agent_repo.get_agent_by_name(s, "T1", "  wRiTeR ").name == "Writer"
 
 
 def test_every_query_is_scoped_to_its_workspace(ctx):
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")
-        p = repos.create_pipeline(s, "T1", "Digest", [a.id])
-        run = repos.create_run(s, "T1", p, "hello")
-        art = repos.create_artifact(s, "T1", run, {"output": "secret plans"}, models=[a.model], cost_usd=None)
+        p = pipeline_repo.create_pipeline(s, "T1", "Digest", [a.id])
+        run = run_repo.create_run(s, "T1", p, "hello")
+        art = artifact_repo.insert_for_run(s, "T1", run, {"output": "secret plans"}, models=[a.model], cost_usd=None)
     with transaction(ctx.sessions) as s:
-        assert repos.get_agent(s, "T2", a.id) is None
-        assert repos.get_pipeline(s, "T2", p.id) is None
-        assert repos.get_pipeline_by_name(s, "T2", "Digest") is None
-        assert repos.get_run(s, "T2", run.id) is None
-        assert repos.get_artifact(s, "T2", art.id) is None
-        assert repos.latest_artifacts(s, "T2") == []
-        assert repos.search_artifacts(s, "T2", "secret") == []
-        assert repos.list_agents(s, "T2") == [] and repos.list_pipelines(s, "T2") == []
-        assert not repos.delete_agent(s, "T2", a.id)
-        assert not repos.delete_pipeline(s, "T2", p.id)
-        assert repos.update_agent(s, "T2", a.id, name="Stolen") is None
+        assert agent_repo.get_agent(s, "T2", a.id) is None
+        assert pipeline_repo.get_pipeline(s, "T2", p.id) is None
+        assert pipeline_repo.get_pipeline_by_name(s, "T2", "Digest") is None
+        assert run_repo.get_run(s, "T2", run.id) is None
+        assert artifact_repo.get_artifact(s, "T2", art) is None
+        assert artifact_repo.latest_artifacts(s, "T2") == []
+        assert artifact_repo.search_artifacts(s, "T2", "secret") == []
+        assert agent_repo.list_agents(s, "T2") == [] and pipeline_repo.list_pipelines(s, "T2") == []
+        assert not agent_repo.delete_agent(s, "T2", a.id)
+        assert not pipeline_repo.delete_pipeline(s, "T2", p.id)
+        assert agent_repo.update_agent(s, "T2", a.id, name="Stolen") is None
         with pytest.raises(LookupError):
-            repos.create_pipeline(s, "T2", "Borrow", [a.id])  # cannot reference another workspace's agent
+            pipeline_repo.create_pipeline(s, "T2", "Borrow", [a.id])  # cannot reference another workspace's agent
     with transaction(ctx.sessions) as s:
-        assert repos.get_artifact(s, "T1", art.id).content["output"] == "secret plans"
-        assert [r.id for r in repos.search_artifacts(s, "T1", "secret")] == [art.id]
-        assert repos.get_artifact(s, "T1", "not-a-uuid") is None
+        assert artifact_repo.get_artifact(s, "T1", art).content["output"] == "secret plans"
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "secret")] == [art]
+        assert artifact_repo.get_artifact(s, "T1", "not-a-uuid") is None
 
 
 def test_deleted_agent_leaves_an_orphaned_step_with_its_last_name(ctx):
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1", "Summariser")
         b = _agent(s, "T1", "Critic")
-        p = repos.create_pipeline(s, "T1", "Review", [a.id, b.id])
+        p = pipeline_repo.create_pipeline(s, "T1", "Review", [a.id, b.id])
     with transaction(ctx.sessions) as s:
-        repos.update_agent(s, "T1", b.id, name="Harsh critic")
-        assert repos.pipelines_using_agent(s, "T1", b.id) == ["Review"]
-        assert repos.delete_agent(s, "T1", b.id)
+        agent_repo.update_agent(s, "T1", b.id, name="Harsh critic")
+        assert agent_repo.pipelines_using_agent(s, "T1", b.id) == ["Review"]
+        assert agent_repo.delete_agent(s, "T1", b.id)
     with transaction(ctx.sessions) as s:
-        steps = repos.get_pipeline(s, "T1", p.id).steps
+        steps = pipeline_repo.get_pipeline(s, "T1", p.id).steps
         assert [(st.position, st.agent_id, st.agent_name) for st in steps] == [
             (1, a.id, "Summariser"), (2, None, "Harsh critic")]
 
@@ -133,33 +137,33 @@ def test_deleted_agent_leaves_an_orphaned_step_with_its_last_name(ctx):
 def test_pipeline_steps_can_be_replaced_in_order(ctx):
     with transaction(ctx.sessions) as s:
         a, b = _agent(s, "T1", "A"), _agent(s, "T1", "B")
-        p = repos.create_pipeline(s, "T1", "P", [a.id, b.id])
+        p = pipeline_repo.create_pipeline(s, "T1", "P", [a.id, b.id])
     with transaction(ctx.sessions) as s:
-        repos.update_pipeline(s, "T1", p.id, [b.id, a.id, b.id], name="P2")
+        pipeline_repo.update_pipeline(s, "T1", p.id, [b.id, a.id, b.id], name="P2")
     with transaction(ctx.sessions) as s:
-        p2 = repos.get_pipeline(s, "T1", p.id)
+        p2 = pipeline_repo.get_pipeline(s, "T1", p.id)
         assert p2.name == "P2" and [st.agent_id for st in p2.steps] == [b.id, a.id, b.id]
 
 
 def test_latest_artifacts_per_pipeline_newest_first_and_uses_index(ctx):
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")
-        p1 = repos.create_pipeline(s, "T1", "One", [a.id])
-        p2 = repos.create_pipeline(s, "T1", "Two", [a.id])
+        p1 = pipeline_repo.create_pipeline(s, "T1", "One", [a.id])
+        p2 = pipeline_repo.create_pipeline(s, "T1", "Two", [a.id])
         ids = []
         for i in range(5):
             for p in (p1, p2):
-                run = repos.create_run(s, "T1", p, f"in {i}")
+                run = run_repo.create_run(s, "T1", p, f"in {i}")
                 s.execute(text("SELECT pg_sleep(0.001)"))
-                art = repos.create_artifact(s, "T1", run, {"output": f"out {i}"}, models=[], cost_usd=None)
+                art = artifact_repo.insert_for_run(s, "T1", run, {"output": f"out {i}"}, models=[], cost_usd=None)
                 s.execute(text("UPDATE artifacts SET created_at = now() + make_interval(secs => :i) WHERE id = :id"),
-                          {"i": i, "id": art.id})
+                          {"i": i, "id": art})
                 if p is p1:
-                    ids.append(art.id)
+                    ids.append(art)
     with transaction(ctx.sessions) as s:
-        rows = repos.latest_artifacts(s, "T1", pipeline_id=p1.id, limit=3)
+        rows = artifact_repo.latest_artifacts(s, "T1", pipeline_id=p1.id, limit=3)
         assert [r.id for r in rows] == ids[::-1][:3]
-        assert len(repos.latest_artifacts(s, "T1", limit=20)) == 10
+        assert len(artifact_repo.latest_artifacts(s, "T1", limit=20)) == 10
         s.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(r[0] for r in s.execute(text(
             "EXPLAIN SELECT id FROM artifacts WHERE team_id = 'T1' AND pipeline_id = :p "
@@ -170,11 +174,11 @@ def test_latest_artifacts_per_pipeline_newest_first_and_uses_index(ctx):
 def test_provider_key_is_encrypted_at_rest_and_never_stored_raw(ctx):
     raw = "sk-ant-api03-" + uuid.uuid4().hex + "WXYZ"
     with transaction(ctx.sessions) as s:
-        repos.set_credential(s, "T1", "anthropic", raw, ctx.box, "U1")
+        credential_repo.set_credential(s, "T1", "anthropic", raw, ctx.box, "U1")
     with transaction(ctx.sessions) as s:
-        assert repos.get_credential(s, "T1", "anthropic", ctx.box) == raw
-        assert repos.get_credential(s, "T2", "anthropic", ctx.box) is None
-        assert repos.credential_hints(s, "T1") == {"anthropic": "WXYZ"}
+        assert credential_repo.get_credential(s, "T1", "anthropic", ctx.box) == raw
+        assert credential_repo.get_credential(s, "T2", "anthropic", ctx.box) is None
+        assert credential_repo.credential_hints(s, "T1") == {"anthropic": "WXYZ"}
     # the raw key is nowhere in the database: dump every table's rows as text and search
     with ctx.engine.connect() as conn:
         tables = [r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
@@ -183,10 +187,10 @@ def test_provider_key_is_encrypted_at_rest_and_never_stored_raw(ctx):
             assert raw not in dump and raw.encode().hex() not in dump
     # a second save replaces the first (one per provider per workspace)
     with transaction(ctx.sessions) as s:
-        repos.set_credential(s, "T1", "anthropic", "sk-other-key-0000", ctx.box)
-        assert repos.get_credential(s, "T1", "anthropic", ctx.box) == "sk-other-key-0000"
-        assert repos.delete_credential(s, "T1", "anthropic")
-        assert repos.get_credential(s, "T1", "anthropic", ctx.box) is None
+        credential_repo.set_credential(s, "T1", "anthropic", "sk-other-key-0000", ctx.box)
+        assert credential_repo.get_credential(s, "T1", "anthropic", ctx.box) == "sk-other-key-0000"
+        assert credential_repo.delete_credential(s, "T1", "anthropic")
+        assert credential_repo.get_credential(s, "T1", "anthropic", ctx.box) is None
 
 
 def test_secret_key_rotation():
@@ -201,19 +205,19 @@ def test_secret_key_rotation():
 
 
 def _artifact(s, team, pipeline, output, *, input_text="the input", step_outputs=(), age_s=0):
-    run = repos.create_run(s, team, pipeline, input_text)
+    run = run_repo.create_run(s, team, pipeline, input_text)
     content = {"input": input_text, "output": output,
                "steps": [{"position": i, "output": o} for i, o in enumerate(step_outputs, 1)]}
-    art = repos.create_artifact(s, team, run, content, models=[], cost_usd=None)
+    art = artifact_repo.insert_for_run(s, team, run, content, models=[], cost_usd=None)
     s.execute(text("UPDATE artifacts SET created_at = now() - make_interval(secs => :a) WHERE id = :id"),
-              {"a": age_s, "id": art.id})
-    return art.id
+              {"a": age_s, "id": art})
+    return art
 
 
 def test_search_matches_the_output_only_newest_first(ctx):
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")
-        p, q = repos.create_pipeline(s, "T1", "One", [a.id]), repos.create_pipeline(s, "T1", "Two", [a.id])
+        p, q = pipeline_repo.create_pipeline(s, "T1", "One", [a.id]), pipeline_repo.create_pipeline(s, "T1", "Two", [a.id])
         old = _artifact(s, "T1", p, "The Northwind account renewed.", age_s=300)
         new = _artifact(s, "T1", p, "Northwind asked about invoices.", age_s=100)
         other_pipeline = _artifact(s, "T1", q, "Northwind again.", age_s=200)
@@ -222,16 +226,16 @@ def test_search_matches_the_output_only_newest_first(ctx):
         _artifact(s, "T1", p, None)  # a run that failed before any output
         _artifact(s, "T2", p, "Northwind, but another workspace")
     with transaction(ctx.sessions) as s:
-        assert [r.id for r in repos.search_artifacts(s, "T1", "northwind")] == [new, other_pipeline, old]
-        assert [r.id for r in repos.search_artifacts(s, "T1", "Northwind", pipeline_id=p.id)] == [new, old]
-        assert [r.id for r in repos.search_artifacts(s, "T1", "northwind", limit=1)] == [new]
-        assert [r.id for r in repos.search_artifacts(s, "T1", "renewing")] == [old]  # English stemming
-        assert [r.id for r in repos.search_artifacts(s, "T1", '"Northwind account"')] == [old]  # phrase
-        assert repos.search_artifacts(s, "T1", '"account Northwind"') == []  # phrase: order matters
-        assert [r.id for r in repos.search_artifacts(s, "T1", "northwind -invoices")] == [other_pipeline, old]
-        assert repos.search_artifacts(s, "T1", "input") == []  # the input is not searched
-        assert repos.search_artifacts(s, "T1", "step") == []  # nor the steps' outputs
-        row = repos.search_artifacts(s, "T1", "invoices")[0]
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "northwind")] == [new, other_pipeline, old]
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "Northwind", pipeline_id=p.id)] == [new, old]
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "northwind", limit=1)] == [new]
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "renewing")] == [old]  # English stemming
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", '"Northwind account"')] == [old]  # phrase
+        assert artifact_repo.search_artifacts(s, "T1", '"account Northwind"') == []  # phrase: order matters
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "northwind -invoices")] == [other_pipeline, old]
+        assert artifact_repo.search_artifacts(s, "T1", "input") == []  # the input is not searched
+        assert artifact_repo.search_artifacts(s, "T1", "step") == []  # nor the steps' outputs
+        row = artifact_repo.search_artifacts(s, "T1", "invoices")[0]
         assert not hasattr(row, "content") and not hasattr(row, "output_tsv")  # list columns only
 
 
@@ -240,22 +244,22 @@ def test_search_beyond_the_walked_rows_uses_the_gin_index(ctx):
     and that step reads the GIN index rather than the whole workspace."""
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")
-        p = repos.create_pipeline(s, "T1", "One", [a.id])
+        p = pipeline_repo.create_pipeline(s, "T1", "One", [a.id])
         rare = _artifact(s, "T1", p, "The zeppelin incident report.", age_s=10_000_000)
-        run = repos.create_run(s, "T1", p, "bulk")
+        run = run_repo.create_run(s, "T1", p, "bulk")
         s.execute(text(
             "INSERT INTO artifacts (id, team_id, pipeline_id, pipeline_name, status, content, created_at) "
             "SELECT gen_random_uuid(), 'T1', :p, 'One', 'succeeded', "
             "jsonb_build_object('output', 'Weekly digest number ' || g || ' about billing'), now() - make_interval(secs => g) "
-            "FROM generate_series(1, :n) g"), {"p": p.id, "n": repos.SEARCH_WALK_ROWS + 500})
+            "FROM generate_series(1, :n) g"), {"p": p.id, "n": artifact_repo.SEARCH_WALK_ROWS + 500})
         del run
     with ctx.engine.begin() as conn:
         conn.execute(text("ANALYZE artifacts"))
     with transaction(ctx.sessions) as s:
-        assert [r.id for r in repos.search_artifacts(s, "T1", "zeppelin")] == [rare]
-        assert [r.id for r in repos.search_artifacts(s, "T1", "zeppelin", pipeline_id=p.id)] == [rare]
-        assert len(repos.search_artifacts(s, "T1", "billing")) == 10
-        assert repos.search_artifacts(s, "T1", "nowhere") == []
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "zeppelin")] == [rare]
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "zeppelin", pipeline_id=p.id)] == [rare]
+        assert len(artifact_repo.search_artifacts(s, "T1", "billing")) == 10
+        assert artifact_repo.search_artifacts(s, "T1", "nowhere") == []
         s.execute(text("SET LOCAL enable_seqscan = off"))  # 2,500 rows fit in a few pages
         plan = "\n".join(r[0] for r in s.execute(text(
             "EXPLAIN WITH matches AS MATERIALIZED (SELECT id, created_at FROM artifacts WHERE team_id = 'T1' "
@@ -265,26 +269,26 @@ def test_search_beyond_the_walked_rows_uses_the_gin_index(ctx):
 
 
 def test_executor_insert_fills_the_search_vector(ctx):
-    from core.runs.executor import write_outcome
+    from core.runs.outcome import write_outcome
 
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")
-        p = repos.create_pipeline(s, "T1", "Digest", [a.id])
-        run_id = repos.create_run(s, "T1", p, "hello").id
+        p = pipeline_repo.create_pipeline(s, "T1", "Digest", [a.id])
+        run_id = run_repo.create_run(s, "T1", p, "hello").id
     aid = write_outcome(ctx, "T1", run_id, status="succeeded", output="Kubernetes upgrade finished").artifact_id
     again = write_outcome(ctx, "T1", run_id, status="succeeded", output="Kubernetes upgrade finished").artifact_id
     assert again == aid  # ON CONFLICT DO NOTHING: still one artifact
     with transaction(ctx.sessions) as s:
-        assert [str(r.id) for r in repos.search_artifacts(s, "T1", "kubernetes upgrades")] == [aid]
+        assert [str(r.id) for r in artifact_repo.search_artifacts(s, "T1", "kubernetes upgrades")] == [aid]
 
 
 def test_permalink_lookup_reads_content_and_team_by_id(ctx):
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")
-        p = repos.create_pipeline(s, "T1", "Digest", [a.id])
+        p = pipeline_repo.create_pipeline(s, "T1", "Digest", [a.id])
         aid = _artifact(s, "T1", p, "hello")
     with ctx.engine.connect() as conn:
-        team, content = repos.artifact_content_unscoped(conn, str(aid))
+        team, content = artifact_repo.artifact_content_unscoped(conn, str(aid))
         assert team == "T1" and content["output"] == "hello"
-        assert repos.artifact_content_unscoped(conn, uuid.uuid4()) is None
-        assert repos.artifact_content_unscoped(conn, "not-a-uuid") is None
+        assert artifact_repo.artifact_content_unscoped(conn, uuid.uuid4()) is None
+        assert artifact_repo.artifact_content_unscoped(conn, "not-a-uuid") is None

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,17 +34,16 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _context(settings: Settings, *, create_key: bool = False, local_services: bool = False):  # type: ignore[no-untyped-def]
     """Resolve services (embedded when allowed) and build the process context."""
-    from bot.services import DATA_DIR, resolve_services
+    from bot.services import resolve_services
     from core.context import AppContext, secret_keys
 
-    if local_services:
-        services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL)
-    else:
+    data_dir = settings.PIPEBOT_DATA_DIR
+    if not local_services:
         missing = [n for n in ("DATABASE_URL", "REDIS_URL") if not getattr(settings, n)]
-        if missing and not (DATA_DIR / "postgres").exists():
+        if missing and not (data_dir / "postgres").exists():
             raise ConfigError(f"{missing[0]} is not set; set it, or use `pipebot dev` for embedded services")
-        services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL)
-    keys = secret_keys(settings, DATA_DIR, create=create_key)
+    services = resolve_services(settings.DATABASE_URL, settings.REDIS_URL, data_dir=data_dir)
+    keys = secret_keys(settings, data_dir, create=create_key)
     ctx = AppContext.create(settings, services.database_url, services.redis_url, keys)
     return ctx, services
 
@@ -76,7 +76,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             raise ServiceError(f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(settings.DATABASE_URL)}; "
                                "check the host, port and credentials")
     else:  # local development: the embedded database (and, as ever, its Redis)
-        services = resolve_services(None, settings.REDIS_URL)
+        services = resolve_services(None, settings.REDIS_URL, data_dir=settings.PIPEBOT_DATA_DIR)
         url = services.database_url
     engine = make_engine(url, pool_size=1)
     try:
@@ -104,7 +104,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     ctx, services = _context(settings)
     try:
-        return run_worker(ctx, burst=args.burst, name=args.name, fork=not args.in_process)
+        return run_worker(ctx, burst=args.burst, name=args.name, mode="fork" if args.fork else "threads",
+                          concurrency=args.concurrency)
     finally:
         ctx.close()
         services.close()
@@ -153,7 +154,7 @@ def _start_socket_mode(ctx):  # type: ignore[no-untyped-def]
     """Socket Mode beside the HTTP server (SLACK_APP_TOKEN set); a failure is one config line."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack.app import start_socket_mode
+    from bot.slack.socket_mode import start_socket_mode
 
     try:
         return start_socket_mode(ctx)
@@ -181,7 +182,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"pipebot: embedded {' and '.join(services.embedded)} running, data in {Path('.pipebot').resolve()}")
         env = dict(os.environ, DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url,
                    PIPEBOT_SECRET_KEY=",".join(ctx.keys))
-        worker = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker"], env=env, start_new_session=True)
+        keeper = _WorkerKeeper([sys.executable, "-m", "bot.cli.main", "worker"], env)
+        worker = keeper.start()
         if not (settings.SLACK_BOT_TOKEN or settings.slack_oauth_enabled):
             print("\n" + SLACK_SETUP + "\n")
         if settings.SLACK_APP_TOKEN:
@@ -194,10 +196,44 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if socket_mode is not None:
             socket_mode.close()
         if worker is not None:
-            _stop_process_group(worker)
+            keeper.stop()
         ctx.close()
         services.close()
     return 0
+
+
+class _WorkerKeeper:
+    """`pipebot dev`'s worker child, started again (after a pause that grows while it keeps
+    dying) whenever it exits, so one bad moment never leaves the app without a worker."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self._cmd, self._env = cmd, env
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self._proc = subprocess.Popen(self._cmd, env=self._env, start_new_session=True)
+        threading.Thread(target=self._watch, name="pipebot-worker-keeper", daemon=True).start()
+        return self._proc
+
+    def _watch(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            assert self._proc is not None
+            started = time.monotonic()
+            code = self._proc.wait()
+            if self._stopping.is_set():
+                return
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
+            print(f"pipebot: the worker exited (code {code}); starting it again in {delay:.0f} s", file=sys.stderr)
+            if self._stopping.wait(delay):
+                return
+            self._proc = subprocess.Popen(self._cmd, env=self._env, start_new_session=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._proc is not None:
+            _stop_process_group(self._proc)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -211,6 +247,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         ctx.close()
         services.close()
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {value!r})")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,10 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="an RQ worker for pipeline runs")
     s.add_argument("--burst", action="store_true", help="drain the queue, then exit")
     s.add_argument("--name", help="worker name (default: generated)")
+    s.add_argument("--concurrency", type=_positive_int, metavar="N",
+                   help="runs in flight at once in this process (default: PIPEBOT_WORKER_CONCURRENCY, 32)")
     s.add_argument("--in-process", action="store_true",
-                   help="run jobs in the worker process (rq.SimpleWorker) instead of a forked work horse per job: "
-                        "faster, and provider and database connections stay open between runs, but a job that "
-                        "crashes the process takes the worker with it")
+                   help="run jobs in threads of the worker process (the default; kept for older scripts)")
+    s.add_argument("--fork", action="store_true",
+                   help="RQ's classic worker instead: a forked work horse per job, one run at a time")
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("db", help="database migrations")

@@ -7,9 +7,10 @@ import sys
 import time
 
 from core.context import AppContext
-from core.errors import RunRejected
+from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
-from core.runs.queue import start_run
+from core.formatting import format_cost, format_duration, format_tokens
+from core.runs.queue import run_queue, start_run
 from storage import repos
 from storage.db import transaction
 
@@ -20,12 +21,10 @@ def _print(*parts: str, err: bool = False) -> None:
 
 def _workers(ctx: AppContext) -> int:
     """RQ workers listening on our queue (`pipebot worker` and plain `rq worker` alike)."""
-    from rq import Queue, Worker
-
-    from core.runs.queue import QUEUE
+    from rq import Worker
 
     try:
-        return Worker.count(connection=ctx.redis, queue=Queue(QUEUE, connection=ctx.redis))
+        return Worker.count(connection=ctx.redis, queue=run_queue(ctx))
     except Exception:  # noqa: BLE001 - only a hint; assume one is there
         return 1
 
@@ -49,10 +48,14 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
     run = None
     try:
         try:
-            run = start_run(ctx, team_id, pipeline, input_text, source="cli")
+            run = start_run(ctx, team_id, pipeline, input_text, source="cli", preflight=True)
         except RunRejected as exc:
             _print(f"pipebot: {exc.message}", err=True)
             return 2
+        except QueueUnavailable as exc:  # saved as queued; the workers enqueue it once Redis is back
+            _print(f"pipebot: {exc.message}", err=True)
+            _print(str(exc.run.id))
+            return 0
         if not wait:
             _print(str(run.id))
             return 0
@@ -93,8 +96,8 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
                 _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
             elif kind == "step_finished":
                 r = ev["result"]
-                cost = f"${float(r['cost_usd']):.4f}" if r.get("cost_usd") is not None else "cost unknown"
-                _print(f"\n✓ step {r['position']} done: {r['input_tokens']}→{r['output_tokens']} tokens, {cost}, {r['latency_ms']} ms", err=True)
+                _print(f"\n✓ step {r['position']} done: {format_tokens(r['input_tokens'])}→{format_tokens(r['output_tokens'])} "
+                       f"tokens, {format_cost(r.get('cost_usd'))}, {format_duration(r['latency_ms'])}", err=True)
             elif kind == "run_finished":
                 o = ev["outcome"]
                 return _final(ctx, team_id, o["status"], o["output"], o["error_message"], o["artifact_id"],
@@ -121,7 +124,7 @@ def _final(ctx: AppContext, team_id: str, status: str, output: str | None, error
     else:
         _print(f"pipebot: run failed: {error}", err=True)
     if cost is not None:
-        _print(f"cost: ${float(cost):.4f}", err=True)
+        _print(f"cost: {format_cost(cost)}", err=True)
     if link:
         _print(f"artifact: {link}", err=True)
     return 0 if status == "succeeded" else 1

@@ -1,6 +1,6 @@
 """Database reads that answer a slash command inside its ack: lean and bounded.
 
-Why a separate engine: `/pipebot agents` is answered in the HTTP ack (bot/slack_commands.py),
+Why a separate engine: `/pipebot agents` is answered in the HTTP ack (bot/slack/listeners/commands.py),
 so its read sits on the path Slack times. Through the ORM session with the main engine's
 ``pool_pre_ping`` it cost about 0.45 ms of CPU and three round trips (ping, SELECT,
 COMMIT); this engine does one: a Core select of the five columns the list shows, on an
@@ -11,7 +11,7 @@ which is what the ping would have done, paid only when it happens.
 
 Bounded: PostgreSQL cancels the statement after ``STATEMENT_TIMEOUT_MS`` and the pool waits
 at most ``POOL_TIMEOUT`` for a free connection, so a slow database turns into an empty ack
-plus a later reply (slack_commands.handle_command), never a missed 3 s deadline.
+plus a later reply (bot.slack.listeners.commands.handle_command), never a missed 3 s deadline.
 
 The SELECT is ``storage.repos.agent_list_rows`` (the rows and order of ``list_agents``).
 """

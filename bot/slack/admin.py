@@ -11,10 +11,11 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.commands_text import COMMAND
 from core.context import AppContext
 
 REFUSED = ("Only workspace admins and owners can change pipebot's settings (and people listed in "
-           "PIPEBOT_ADMINS by whoever runs pipebot). Ask one of them to run `/pipebot settings`.")
+           f"PIPEBOT_ADMINS by whoever runs pipebot). Ask one of them to run `{COMMAND} settings`.")
 
 
 class AdminCheckFailed(Exception):

@@ -2,14 +2,12 @@
 
 What a person sees in the thread under the run's parent message:
 
-1. a progress reply: one task per pipeline step (pending → in progress → complete/error,
-   with tokens, cost and time once done), streamed with Slack's chat streaming API
-   (``chat.startStream``/``appendStream``/``stopStream`` through ``client.chat_stream``,
-   ``task_display_mode="plan"``). Streaming in a channel needs the requester's user
-   and team ids, which the run keeps (``requested_by``, ``recipient_team_id``). Where
-   streaming is refused (older workspaces, a feature error, an expired stream) the same
-   progress goes into an ordinary reply edited with ``chat.update`` at most about once a
-   second;
+1. a progress reply (bot/slack/progress.py): one task per pipeline step (pending → in
+   progress → complete/error, with tokens, cost and time once done) and, as each step's
+   model writes, its words, streamed with Slack's chat streaming API. Streaming in a
+   channel needs the requester's user and team ids, which the run keeps
+   (``requested_by``, ``recipient_team_id``). Where streaming is refused the same
+   progress goes into an ordinary reply edited with ``chat.update`` about once a second;
 2. the final reply: the output (Slack renders the model's Markdown), cut at a clean
    boundary to fit Slack's limits with "full output:" and the artifact permalink, then
    time, cost and models; or, for a failed run, the reason (already written for people);
@@ -17,7 +15,7 @@ What a person sees in the thread under the run's parent message:
 
 A reporter must never fail a run: every public method catches and logs, even though
 core also wraps reporters in ``SafeReporter``. Model output is untrusted and goes out
-escaped (see bot/slack_messages.py).
+escaped (see bot/slack/blocks/common.py).
 """
 
 from __future__ import annotations
@@ -33,7 +31,8 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import messages as msgs
+from bot.slack.blocks import runs as msgs
+from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
 from storage import repos
@@ -41,7 +40,6 @@ from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
-UPDATE_INTERVAL_S = 1.0       # chat.update fallback: at most about one edit per second
 POST_INTERVAL_S = 1.0         # chat.postMessage: about one per second per channel
 STATUS_TS_TTL_S = 2 * 86400   # how long the ts of a run's status message is remembered
 # Errors after which a retry with plain text (no blocks) is worth it.
@@ -90,6 +88,7 @@ class SlackRunReporter:
     def __init__(self, client: WebClient, *, channel_id: str, thread_ts: str, status_ts: str | None = None,
                  recipient_user_id: str | None = None, recipient_team_id: str | None = None,
                  streaming: bool = True, update_interval: float = UPDATE_INTERVAL_S,
+                 append_interval: float = APPEND_INTERVAL_S, stream_renew_after: float = STREAM_RENEW_AFTER_S,
                  post_interval: float = POST_INTERVAL_S) -> None:
         self.client = client
         self.channel_id = channel_id
@@ -97,22 +96,18 @@ class SlackRunReporter:
         self.status_ts = status_ts or thread_ts
         self.recipient_user_id = recipient_user_id
         self.recipient_team_id = recipient_team_id
-        self.streaming = streaming
-        self.update_interval = update_interval
         self.post_interval = post_interval
-        self.mode: str | None = None  # None: nothing shown yet | "stream" | "update"
-        self.progress_ts: str | None = None  # the reply edited with chat.update
+        self.progress = ProgressReply(client, channel_id=channel_id, thread_ts=thread_ts,
+                                      recipient_user_id=recipient_user_id, recipient_team_id=recipient_team_id,
+                                      post=self._post, streaming=streaming, append_interval=append_interval,
+                                      update_interval=update_interval, renew_after=stream_renew_after)
         self._lock = threading.RLock()
-        self._stream: Any = None
+        self._post_lock = threading.Lock()
         self._steps: dict[int, msgs.StepView] = {}
         self._pipeline = ""
         self._requested_by: str | None = None
         self._input = ""
-        self._last_update = 0.0
         self._last_post = 0.0
-        self._dirty = False
-        self._timer: threading.Timer | None = None
-        self._closed = False
 
     # ---- Reporter ----------------------------------------------------------------------------
     @_never_raises
@@ -134,14 +129,24 @@ class SlackRunReporter:
         with self._lock:
             view = self._step(step.position, step.agent_name, step.model_display or msgs.model_label(step.model))
             view.status, view.note = "in_progress", ""
-            if self.mode is None:
-                self._open(info)
+            if self.progress.mode is None:
+                self.progress.open(self._pipeline or info.pipeline_name, self._ordered())
             else:
-                self._push([view])
+                self.progress.update(view)
 
+    @_never_raises
     def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
-        """Not shown: the thread gets the finished output once, cut to fit, instead of every
-        intermediate step's text (pub/sub subscribers such as the CLI still get the deltas)."""
+        """The step's words, queued for the thread (sent in batches, see bot/slack/progress.py)."""
+        if self.progress.mode is not None:
+            self.progress.text(self._steps.get(step.position) or msgs.StepView(step.position, step.agent_name,
+                                                                                step.model_display), text)
+
+    @_never_raises
+    def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
+        with self._lock:
+            view = self._steps.get(step.position)
+            if view is not None and self.progress.mode is not None:
+                self.progress.retrying(view)
 
     @_never_raises
     def step_finished(self, info: RunInfo, result: StepResult) -> None:
@@ -150,7 +155,8 @@ class SlackRunReporter:
             view.status = "complete"
             view.note = msgs.step_stats(result.input_tokens, result.output_tokens, result.cost_usd,
                                         result.latency_ms)
-            self._push([view])
+            if self.progress.mode is not None:
+                self.progress.step_done(view)
 
     @_never_raises
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
@@ -158,14 +164,11 @@ class SlackRunReporter:
             self._pipeline = self._pipeline or info.pipeline_name
             self._requested_by = self._requested_by or info.requested_by
             self._input = self._input or info.input
-            self._cancel_timer()
             try:
-                if self.mode is not None:
+                if self.progress.mode is not None:
                     self._finish_progress(outcome)
             except Exception:  # noqa: BLE001 - the result and the ✅/❌ matter more than the plan
                 log.exception("finishing the progress reply failed in %s", self.channel_id)
-            finally:
-                self._closed = True
         try:
             self._post_final(outcome)
         finally:
@@ -183,43 +186,6 @@ class SlackRunReporter:
     def _ordered(self) -> list[msgs.StepView]:
         return [self._steps[k] for k in sorted(self._steps)]
 
-    def _open(self, info: RunInfo) -> None:
-        """Start the streamed plan (one call carrying every task), else the fallback reply."""
-        if self.streaming and self.recipient_user_id:
-            try:
-                from slack_sdk.models.messages.chunk import PlanUpdateChunk
-
-                stream = self.client.chat_stream(
-                    channel=self.channel_id, thread_ts=self.thread_ts, recipient_user_id=self.recipient_user_id,
-                    recipient_team_id=self.recipient_team_id, task_display_mode="plan")
-                self._stream = stream
-                stream.append(chunks=[PlanUpdateChunk(title=msgs.plan_title(self._pipeline, len(self._steps))),
-                                      *[msgs.task_chunk(v) for v in self._ordered()]])
-                if not stream.ts:
-                    raise RuntimeError("chat.startStream returned no ts")
-                self.mode = "stream"
-                return
-            except Exception as exc:  # noqa: BLE001 - no streaming here: edit a plain reply instead
-                log.info("chat streaming unavailable in %s (%s); using chat.update", self.channel_id, _error(exc))
-                self.progress_ts = getattr(self._stream, "ts", None)
-                self._stream = None
-        self.mode = "update"
-        self._render(force=True)
-
-    def _push(self, views: list[msgs.StepView]) -> None:
-        if self.mode == "stream":
-            try:
-                self._stream.append(chunks=[msgs.task_chunk(v) for v in views])
-                return
-            except Exception as exc:  # noqa: BLE001 - e.g. the stream expired: keep editing its message
-                log.info("chat.appendStream failed in %s (%s); switching to chat.update", self.channel_id,
-                         _error(exc))
-                self.progress_ts = getattr(self._stream, "ts", None)
-                self._stream = None
-                self.mode = "update"
-        if self.mode == "update":
-            self._render()
-
     def _finish_progress(self, outcome: RunOutcome) -> None:
         if outcome.status != "succeeded":
             reason = outcome.error_message or "failed"
@@ -228,73 +194,20 @@ class SlackRunReporter:
             target = running[0] if running else (pending[0] if pending else None)
             if target is not None:
                 target.status, target.note = "error", reason
-        if self.mode == "stream":
-            try:
-                self._stream.stop(chunks=[msgs.task_chunk(v) for v in self._ordered()])
-                return
-            except Exception as exc:  # noqa: BLE001
-                log.info("chat.stopStream failed in %s (%s); editing the message instead", self.channel_id,
-                         _error(exc))
-                self.progress_ts = getattr(self._stream, "ts", None)
-                self._stream = None
-                self.mode = "update"
-        self._render(force=True, finished=outcome.status)
-
-    def _render(self, *, force: bool = False, finished: str | None = None) -> None:
-        """Post or edit the fallback progress reply, at most once per ``update_interval``;
-        an edit skipped by the throttle is sent by a timer, so the last state always shows."""
-        now = time.monotonic()
-        wait = self.update_interval - (now - self._last_update)
-        if force and wait > 0:  # even the last edit keeps to about one per second
-            time.sleep(wait)
-            now = time.monotonic()
-        elif wait > 0:
-            self._dirty = True
-            if self._timer is None:
-                self._timer = threading.Timer(wait, self._flush)
-                self._timer.daemon = True
-                self._timer.start()
-            return
-        self._cancel_timer()
-        self._dirty = False
-        self._last_update = now
-        text, blocks = msgs.progress_message(self._pipeline, self._ordered(), finished=finished)
-        payload = [b.to_dict() for b in blocks]
-        if self.progress_ts is not None:
-            try:
-                self.client.chat_update(channel=self.channel_id, ts=self.progress_ts, text=text, blocks=payload)
-                return
-            except SlackApiError as exc:
-                log.info("chat.update of the progress reply failed (%s); posting a new one", _error(exc))
-                self.progress_ts = None
-        resp = self._post(text=text, blocks=payload)
-        self.progress_ts = resp.get("ts")
-
-    def _flush(self) -> None:
-        with self._lock:
-            self._timer = None
-            if self._dirty and not self._closed:
-                try:
-                    self._render(force=True)
-                except Exception:  # noqa: BLE001
-                    log.exception("throttled progress update failed")
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.progress.close(self._ordered(), outcome.status)
 
     # ---- result ----------------------------------------------------------------------------------
     def _post(self, **kwargs: Any) -> Any:
         """chat.postMessage in the thread, spaced from our previous post (about 1/s per channel)."""
-        wait = self.post_interval - (time.monotonic() - self._last_post)
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            return self.client.chat_postMessage(channel=self.channel_id, thread_ts=self.thread_ts,
-                                                unfurl_links=False, unfurl_media=False, **kwargs)
-        finally:
-            self._last_post = time.monotonic()
+        with self._post_lock:  # the progress reply's pacer posts too
+            wait = self.post_interval - (time.monotonic() - self._last_post)
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                return self.client.chat_postMessage(channel=self.channel_id, thread_ts=self.thread_ts,
+                                                    unfurl_links=False, unfurl_media=False, **kwargs)
+            finally:
+                self._last_post = time.monotonic()
 
     def _post_final(self, outcome: RunOutcome) -> None:
         text, blocks = msgs.final_message(self._pipeline, outcome)

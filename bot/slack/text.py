@@ -15,20 +15,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.slack.blocks.limits import (
+    PRACTICAL_MESSAGE_LIMIT,
+    SECTION_TEXT_LIMIT,
+    STREAM_CHUNK_LIMIT,
+)
+
 __all__ = [
-    "BUTTON_TEXT_LIMIT",
-    "HEADER_TEXT_LIMIT",
-    "MESSAGE_BLOCKS_LIMIT",
-    "MESSAGE_TEXT_LIMIT",
-    "MODAL_TITLE_LIMIT",
-    "OPTION_TEXT_LIMIT",
-    "OPTION_VALUE_LIMIT",
     "PRACTICAL_MESSAGE_LIMIT",
-    "PRIVATE_METADATA_LIMIT",
     "SECTION_TEXT_LIMIT",
-    "SELECT_OPTIONS_LIMIT",
     "STREAM_CHUNK_LIMIT",
-    "VIEW_BLOCKS_LIMIT",
     "clip",
     "decode_slack_text",
     "escape_mrkdwn",
@@ -38,21 +34,6 @@ __all__ = [
     "truncate_at_boundary",
 ]
 
-# Slack's limits (DESIGN.md §5). Messages fail in practice past about 4,000 chars of
-# text; 3,900 leaves room for the "full output" link line.
-MESSAGE_TEXT_LIMIT = 4000
-PRACTICAL_MESSAGE_LIMIT = 3900
-SECTION_TEXT_LIMIT = 3000
-STREAM_CHUNK_LIMIT = 12000
-HEADER_TEXT_LIMIT = 150
-MODAL_TITLE_LIMIT = 24
-BUTTON_TEXT_LIMIT = 75
-OPTION_TEXT_LIMIT = 75
-OPTION_VALUE_LIMIT = 150
-PRIVATE_METADATA_LIMIT = 3000
-SELECT_OPTIONS_LIMIT = 100
-MESSAGE_BLOCKS_LIMIT = 50
-VIEW_BLOCKS_LIMIT = 100
 
 ELLIPSIS = "…"
 _FENCE = "```"

@@ -1,13 +1,14 @@
-"""The HTTP surface: health, the artifact viewer and (when Slack is configured) /slack/events.
+"""The web app's base: a Starlette app with /healthz, to which the server adds its routes.
 
-Starlette because the pages are few and small; uvicorn serves it.
+Starlette because the pages are few and small; uvicorn serves it. bot/web/server.py
+composes it with the artifact routes (bot/web/routes.py) and Slack's endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from storage.db import ping
 log = logging.getLogger(__name__)
 
 
-def _check(fn: Any) -> dict[str, str]:
+def _check(fn: Callable[[], object]) -> dict[str, str]:
     try:
         fn()
         return {"status": "ok"}

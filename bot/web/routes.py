@@ -14,13 +14,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.web.page import SECURITY_HEADERS, render_artifact_html, render_artifact_markdown, render_not_found_html
+from bot.web.markdown import render_artifact_markdown
+from bot.web.pages import render_artifact_html, render_not_found_html
+from bot.web.security import SECURITY_HEADERS
 from core.context import AppContext
 from core.links import artifact_permalink, signing_keys
 from core.permalinks import verify
+from core.runs.artifact import Artifact
 from storage import repos
 
-SUFFIXES = {"": "html", ".json": "json", ".md": "md"}
+_HEADERS = dict(SECURITY_HEADERS, **{"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
 
 
 def _split(raw: str) -> tuple[str, str]:
@@ -30,10 +33,17 @@ def _split(raw: str) -> tuple[str, str]:
     return raw, ""
 
 
+def _json_body(artifact: Artifact) -> str:
+    """The content as stored; "<", ">" and "&" as \\u escapes, so it stays inert even if
+    something sniffs it as HTML."""
+    return (json.dumps(artifact.to_content(), ensure_ascii=False, default=str)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
 def artifact_routes(ctx: AppContext) -> list[Route]:
     keys = signing_keys(ctx)
 
-    def load(artifact_id: str, sig: str | None) -> dict | None:
+    def load(artifact_id: str, sig: str | None) -> tuple[str, Artifact] | None:
         try:
             uuid.UUID(artifact_id)
         except ValueError:
@@ -46,32 +56,28 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
         team_id, content = found
         if not verify(artifact_id, team_id, sig, keys):
             return None
-        return dict(content, artifact_id=str(uuid.UUID(artifact_id)), team_id=team_id)
+        return team_id, Artifact.from_content(dict(content, artifact_id=str(uuid.UUID(artifact_id)), team_id=team_id))
 
     async def artifact(request: Request) -> Response:
         artifact_id, suffix = _split(request.path_params["ident"])
-        content = await run_in_threadpool(load, artifact_id, request.query_params.get("s"))
-        headers = dict(SECURITY_HEADERS, **{"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
-        if content is None:
+        found = await run_in_threadpool(load, artifact_id, request.query_params.get("s"))
+        if found is None:
             if suffix == ".json":
-                return JSONResponse({"error": "not_found"}, status_code=404, headers=headers)
-            return HTMLResponse(render_not_found_html(), status_code=404, headers=headers)
-        team_id = content["team_id"]
+                return JSONResponse({"error": "not_found"}, status_code=404, headers=_HEADERS)
+            return HTMLResponse(render_not_found_html(), status_code=404, headers=_HEADERS)
+        team_id, art = found
         if suffix == ".json":
-            # "<", ">" and "&" as \u escapes: the same JSON, but inert even if something sniffs it as HTML
-            body = (json.dumps(content, ensure_ascii=False, default=str)
-                    .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-            return Response(body, media_type="application/json", headers=headers)
+            return Response(_json_body(art), media_type="application/json", headers=_HEADERS)
         if suffix == ".md":
-            md_headers = dict(headers, **{"Content-Disposition": f'attachment; filename="artifact-{artifact_id}.md"'})
-            return PlainTextResponse(render_artifact_markdown(content), media_type="text/markdown; charset=utf-8",
+            md_headers = dict(_HEADERS, **{"Content-Disposition": f'attachment; filename="artifact-{artifact_id}.md"'})
+            return PlainTextResponse(render_artifact_markdown(art), media_type="text/markdown; charset=utf-8",
                                      headers=md_headers)
         html = render_artifact_html(
-            content,
+            art,
             slack_thread_url=None,
             json_url=artifact_permalink(ctx, team_id, artifact_id, ".json"),
             markdown_url=artifact_permalink(ctx, team_id, artifact_id, ".md"),
         )
-        return HTMLResponse(html, headers=headers)
+        return HTMLResponse(html, headers=_HEADERS)
 
     return [Route("/artifacts/{ident}", artifact, methods=["GET", "HEAD"])]

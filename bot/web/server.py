@@ -1,12 +1,12 @@
-"""Assemble the ASGI app: health, artifact pages, and Slack's endpoint."""
+"""The one ASGI app: health and the artifact viewer (bot/web), and Slack's endpoint (bot/slack)."""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from bot.web.routes import artifact_routes
-from bot.slack.app import slack_routes
+from bot.slack.http import slack_routes
 from bot.web.app import create_web_app
+from bot.web.routes import artifact_routes
 from core.context import AppContext
 
 

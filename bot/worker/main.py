@@ -1,24 +1,33 @@
-"""`pipebot worker`: an RQ worker that is ready before it forks.
+"""`pipebot worker`: an RQ worker that is ready before it takes work, keeps many runs in
+flight, and outlives Redis outages.
 
-The provider SDKs are imported here, in the parent, because each forked work horse would
-otherwise import them again (over a second per job). A reaper thread requeues runs whose
-worker died, so none stays "running".
+The provider SDKs are imported here, once, because a forked work horse would otherwise
+import them again (over a second per job). A maintenance thread requeues runs whose worker
+died and runs whose RQ job was lost with Redis, so none stays "running" or "queued" for
+ever (PostgreSQL is the source of truth, Redis only the dispatch).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 import threading
+import time
 
-from rq import Queue, SimpleWorker, Worker
+import redis
+from rq import SimpleWorker, Worker
+from rq.exceptions import StopRequested
 
+from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
-from core.runs.queue import QUEUE, reap_stale_runs
+from core.runs.dispatch import requeue_lost_runs
+from core.runs.queue import reap_stale_runs, run_queue
+from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
-REAP_EVERY_S = float(os.environ.get("PIPEBOT_REAP_SECONDS", "10"))
+RECONNECT_MAX_S = 30.0
+MODES = ("threads", "fork", "simple")
 
 
 def preload() -> None:
@@ -47,37 +56,117 @@ def warm_up(ctx: AppContext) -> None:
         log.exception("warm-up failed")
 
 
-def start_reaper(ctx: AppContext, stop: threading.Event, every: float = REAP_EVERY_S) -> threading.Thread:
+def sized_for(ctx: AppContext, concurrency: int) -> AppContext:
+    """The context with a database pool for ``concurrency`` runs: each run holds a
+    connection only for its short transactions, its heartbeat one now and then."""
+    engine = make_engine(ctx.database_url, pool_size=min(concurrency + 2, 64))
+    ctx.engine.dispose()
+    return dataclasses.replace(ctx, engine=engine, sessions=make_sessionmaker(engine))
+
+
+def maintain(ctx: AppContext) -> None:
+    """One round: take over runs whose worker died, enqueue runs whose job was lost."""
+    for task in (reap_stale_runs, requeue_lost_runs):
+        try:
+            task(ctx)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("maintenance (%s) waits for Redis: %s", task.__name__, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - keep maintaining; the next round may work
+            log.exception("maintenance (%s) failed", task.__name__)
+
+
+def start_maintenance(ctx: AppContext, stop: threading.Event, every: float | None = None) -> threading.Thread:
+    every = every or ctx.settings.PIPEBOT_REAP_SECONDS
+
     def loop() -> None:
         while not stop.wait(every):
-            try:
-                reap_stale_runs(ctx)
-            except Exception:  # noqa: BLE001 - keep reaping; the next round may work
-                log.exception("reaping stale runs failed")
+            maintain(ctx)
 
-    t = threading.Thread(target=loop, name="pipebot-reaper", daemon=True)
+    t = threading.Thread(target=loop, name="pipebot-maintenance", daemon=True)
     t.start()
     return t
 
 
-def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None, fork: bool = True) -> int:
-    """Work the queue. ``fork``: a work horse per job (rq.Worker, RQ's default, isolates each
-    run); else jobs run in this process (rq.SimpleWorker), which keeps the warm database pool
-    and the providers' keep-alive connections from one run to the next."""
+def wait_for_redis(client: redis.Redis, stop: threading.Event | None = None) -> None:
+    """Back off (1 s, 2 s, … 30 s) until Redis answers."""
+    delay = 1.0
+    while stop is None or not stop.is_set():
+        try:
+            client.ping()
+            return
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            log.warning("Redis is unreachable; trying again in %.0f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+
+def _stopping(worker: Worker | SimpleWorker | ThreadedWorker) -> bool:
+    return bool(worker._stop_requested or worker._shutdown_requested_date is not None)
+
+
+def _queue_idle(ctx: AppContext, worker: object) -> bool:
+    in_flight = getattr(worker, "in_flight", 0)
+    return in_flight == 0 and run_queue(ctx).count == 0
+
+
+def build_worker(ctx: AppContext, mode: str, name: str | None, concurrency: int) -> Worker | SimpleWorker | ThreadedWorker:
+    queues = [run_queue(ctx)]
+    if mode == "threads":
+        return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60,
+                              concurrency=concurrency)
+    worker_class = Worker if mode == "fork" else SimpleWorker
+    return worker_class(queues, connection=ctx.redis, name=name, maintenance_interval=60)
+
+
+def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None, mode: str = "threads",
+               concurrency: int | None = None) -> int:
+    """Work the queue until asked to stop (or, ``burst``, until it is empty).
+
+    ``mode``: "threads" (the default) keeps up to ``concurrency`` runs in flight in this
+    process; "fork" is RQ's default worker (a work horse per job, one at a time); "simple"
+    runs one job at a time in this process. A loop that RQ ends on a Redis error is started
+    again once Redis answers; the runs in flight go on meanwhile."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    concurrency = concurrency or ctx.settings.PIPEBOT_WORKER_CONCURRENCY
+    if mode == "threads":
+        ctx = sized_for(ctx, concurrency)
     preload()
     from bot.worker import jobs
+
     jobs.set_context(ctx)
     warm_up(ctx)
-    reap_stale_runs(ctx)  # a worker that starts after a crash picks up the pieces at once
+    wait_for_redis(ctx.redis)
+    maintain(ctx)  # a worker that starts after a crash or an outage picks up the pieces at once
     stop = threading.Event()
-    if not burst:
-        start_reaper(ctx, stop)
-    ctx.engine.dispose()  # nothing pooled crosses the fork
-    worker_class = Worker if fork else SimpleWorker
-    worker = worker_class([Queue(QUEUE, connection=ctx.redis)], connection=ctx.redis, name=name,
-                    maintenance_interval=60)
+    start_maintenance(ctx, stop)
+    if mode == "fork":
+        ctx.engine.dispose()  # nothing pooled crosses the fork
+    worker = build_worker(ctx, mode, name, concurrency)
     try:
-        ok = worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+        while True:
+            try:
+                worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                log.warning("worker lost Redis (%s)", type(exc).__name__)
+            if _stopping(worker):
+                break
+            try:
+                if burst and _queue_idle(ctx, worker):
+                    break
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                pass
+            time.sleep(1.0)  # not a hot loop, whatever ended it
+            wait_for_redis(ctx.redis)
+            try:  # a registration left by the loop that died would block the next one's
+                worker.register_death()
+            except redis.exceptions.RedisError:
+                continue
+            log.info("Redis answers again; worker %s takes work again", worker.name)
+    except StopRequested:  # asked to stop between two loops
+        pass
     finally:
         stop.set()
-    return 0 if ok or burst else 1
+    if isinstance(worker, ThreadedWorker):
+        worker.wait_idle()
+    return 0

@@ -24,7 +24,10 @@ It behaves as real Slack does where that matters to pipebot:
 * ``chat.startStream`` needs ``thread_ts`` and, outside a DM, ``recipient_user_id``
   and ``recipient_team_id`` (``missing_recipient_user_id`` /
   ``missing_recipient_team_id``); the streamed text is reconstructed so a test can
-  read it back.
+  read it back. A call carries at most 12,000 characters of markdown (``msg_too_long``);
+  streams stop taking appends after ``stream_ttl`` seconds
+  (``message_not_in_streaming_state``, :meth:`FakeSlack.expire_streams_after`), and a
+  workspace can refuse streaming altogether (:meth:`FakeSlack.refuse_streaming`).
 
 Every request is recorded as a :class:`Call` (method, parsed params, headers, time,
 HTTP status, response) and can be awaited with :meth:`FakeSlack.wait_for`. Faults are
@@ -526,6 +529,7 @@ class FakeSlack:
         check only Slack's per-group and group-count limits."""
         self.trigger_ttl = trigger_ttl
         self.stream_ttl = stream_ttl
+        self.streaming_refused: str | None = None
         self.max_total_options = max_total_options_in_groups
         self.client_id = client_id
         self.client_secret = client_secret
@@ -780,6 +784,18 @@ class FakeSlack:
         with self._lock:
             self._rate_limits[method] = _RateLimit(max_calls, per_seconds, per_channel, retry_after)
 
+    def expire_streams_after(self, seconds: float) -> None:
+        """Streams (new and running) stop accepting appends ``seconds`` after they started,
+        as Slack's do after about 5 minutes."""
+        with self._lock:
+            self.stream_ttl = seconds
+
+    def refuse_streaming(self, error: str | None = "not_allowed") -> None:
+        """Answer every ``chat.startStream`` with ``error`` (None: stream again), like a
+        workspace or plan without chat streaming."""
+        with self._lock:
+            self.streaming_refused = error
+
     def set_latency(self, method: str, seconds: float) -> None:
         """Delay answers to ``method`` (simulate a slow Slack; ``"*"`` for all methods)."""
         with self._lock:
@@ -883,6 +899,19 @@ class FakeSlack:
         with self._lock:
             return [dict(m) for cid, msgs in self._messages.items() for m in msgs
                     if m.get("_stream") and (channel is None or cid == channel)]
+
+    def stream_calls(self, channel: str | None = None) -> list[Call]:
+        """The start/append/stop calls Slack accepted (in ``channel``), oldest first."""
+        return [c for c in self.calls() if c.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
+                and c.ok and (channel is None or c.params.get("channel") == channel)]
+
+    @staticmethod
+    def streamed_markdown(call: Call) -> str:
+        """The markdown one stream call appended (``markdown_text`` and markdown chunks)."""
+        parts = [str(call.params.get("markdown_text") or "")]
+        parts += [c.get("text", "") for c in call.params.get("chunks") or []
+                  if isinstance(c, dict) and c.get("type") == "markdown_text"]
+        return "".join(parts)
 
     def stream_text(self, channel: str, ts: str) -> str:
         """The markdown a stream has shown so far, reassembled from its chunks."""
@@ -1244,6 +1273,9 @@ class FakeSlack:
                         not chunk.get("id") or not chunk.get("title")
                         or chunk.get("status") not in ("pending", "in_progress", "complete", "error")):
                     raise _ApiError("invalid_chunks")
+        total = len(str(markdown or "")) + sum(len(c["text"]) for c in chunks or [] if c["type"] == "markdown_text")
+        if total > STREAM_TEXT_LIMIT:  # per call, whichever way the markdown came
+            raise _ApiError("msg_too_long")
         if markdown:
             msg["text"] += str(markdown)
             msg["_chunks"].append({"type": "markdown_text", "text": str(markdown)})
@@ -1277,6 +1309,8 @@ class FakeSlack:
     def _m_chat_startStream(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
         chan = self._postable(params.get("channel"))
         self._require(params, "thread_ts")
+        if self.streaming_refused:
+            raise _ApiError(self.streaming_refused)
         if not chan["is_im"]:
             if not params.get("recipient_user_id"):
                 raise _ApiError("missing_recipient_user_id")

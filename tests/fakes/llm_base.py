@@ -16,6 +16,9 @@ to a path (by default the generation endpoint):
   its stream (``error_after=N`` sends an SSE error event after N events,
   ``cut_after=N`` drops the connection after N events) or be slow (``delay``,
   ``chunk_delay``).
+* Each recorded request carries ``started_at`` / ``ended_at`` (``time.monotonic()``), so a
+  test can tell whether calls overlapped without timing anything itself; ``slow_turns(s)``
+  makes every unscripted reply stream over ``s`` seconds.
 * ``Fault(status, body, headers)`` - an HTTP error answer (sent after the key is
   checked, before the request body is validated).
 
@@ -52,6 +55,15 @@ class RecordedRequest:
     json: Any
     status: int = 0  # filled in once answered
     client_port: int = 0  # the client's TCP port: equal ports mean a reused keep-alive connection
+    started_at: float = 0.0  # time.monotonic() when the request arrived
+    ended_at: float = 0.0  # time.monotonic() when its answer was fully written (0: not yet)
+    received: float = field(default_factory=time.time)  # wall clock, when the request was read
+    sent: list[tuple[float, bytes]] = field(default_factory=list)  # (time.time(), event) per SSE event written
+
+    def sent_at(self, needle: str) -> float | None:
+        """When the first SSE event holding ``needle`` went out (wall clock), or None."""
+        raw = needle.encode()
+        return next((t for t, ev in self.sent if raw in ev), None)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -198,6 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             json=payload,
             client_port=self.client_address[1],
+            started_at=time.monotonic(),
         )
         fake = self.server.fake
         fake._record(req)
@@ -209,11 +222,13 @@ class _Handler(BaseHTTPRequestHandler):
         req.status = reply.status
         try:
             if isinstance(reply, SSEReply):
-                self._write_sse(reply)
+                self._write_sse(reply, req)
             else:
                 self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout fired)
+        finally:
+            req.ended_at = time.monotonic()
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         lines = [f"HTTP/1.1 {status} {_reason(status)}"]
@@ -226,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"Content-Type": "application/json", **reply.headers, "Content-Length": str(len(reply.body))}
         self.wfile.write(self._head(reply.status, headers) + reply.body)
 
-    def _write_sse(self, reply: SSEReply) -> None:
+    def _write_sse(self, reply: SSEReply, req: RecordedRequest) -> None:
         if reply.delay:
             time.sleep(reply.delay)
         headers = {
@@ -240,6 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.cut_after is None and not reply.chunk_delay:
             body = b"".join(events)
             self.wfile.write(head + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+            now = time.time()
+            req.sent.extend((now, ev) for ev in events)
             return
         self.wfile.write(head)
         for i, event in enumerate(events):
@@ -247,6 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._cut(reply.cut_mode)
                 return
             self.wfile.write(b"%x\r\n" % len(event) + event + b"\r\n")
+            req.sent.append((time.time(), event))
             if reply.chunk_delay:
                 time.sleep(reply.chunk_delay)
         if reply.cut_after is not None and reply.cut_after <= len(events):
@@ -359,6 +377,17 @@ class FakeLLMServer:
                     return entry
         return None
 
+    def slow_turns(self, seconds: float, chunks: int = 20) -> None:
+        """Every unscripted reply streams its words over about ``seconds`` (a model that takes
+        its time), until ``reset()``."""
+
+        def turn(req: RecordedRequest, model_id: str, last_user: str) -> Turn:
+            text = f"[{model_id}] {last_user[:40]}"
+            deltas = [text] + [" ."] * (chunks - 1)
+            return Turn(text=text + " ." * (chunks - 1), deltas=deltas, chunk_delay=seconds / (chunks + 4))
+
+        self.default_turn = turn
+
     @staticmethod
     def echo_turn(req: RecordedRequest, model_id: str, last_user: str) -> Turn:
         """The default reply: deterministic, and recognisable in end-to-end tests."""
@@ -390,11 +419,12 @@ class FakeLLMServer:
             return [r for r in self.requests if path is None or r.path == path]
 
     def reset(self) -> None:
-        """Forget requests and the script (not the configuration)."""
+        """Forget requests, the script and a replaced default reply (not the configuration)."""
         with self._lock:
             self.requests.clear()
             self._script.clear()
             self.errors.clear()
+        self.default_turn = self.echo_turn
 
     def handle(self, req: RecordedRequest) -> HTTPReply | SSEReply:
         raise NotImplementedError

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import messages as msgs
-from bot.slack.listeners.commands import TRIGGER_ERRORS, TRIGGER_EXPIRED, notify
+from bot.slack.blocks import artifacts as msgs
+from bot.slack.blocks.common import info_modal, one_line
+from bot.slack.commands_text import ARTIFACTS, COMMAND, not_found_hint, parse_command
+from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, notify
 from bot.slack.payloads import team_of
-from bot.slack.command_args import ARTIFACTS, parse_command
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.links import artifact_permalink
@@ -30,19 +31,7 @@ from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/pipebot"
 PAGE_SIZE = 10
-Respond = Callable[..., Any]
-
-
-def _not_found(name: str, names: list[str]) -> str:
-    from bot.slack.command_args import did_you_mean
-
-    text = f"No pipeline named “{escape_mrkdwn(name)}” in this workspace."
-    guesses = did_you_mean(name, names)
-    if guesses:
-        text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
-    return text + f" `{COMMAND} pipelines` lists them."
 
 
 def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
@@ -81,7 +70,7 @@ def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int |
                 pipeline_name: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The 10 most recent artifacts whose output matches ``words`` (web-search syntax)."""
     scope = f" of *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
-    quoted = escape_mrkdwn(msgs.one_line(words, 100))
+    quoted = escape_mrkdwn(one_line(words, 100))
     try:
         with transaction(ctx.sessions) as s:
             rows = list(repos.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
@@ -114,7 +103,7 @@ def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], a
         with transaction(ctx.sessions) as s:
             pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
             if pipeline is None:
-                tell(_not_found(cmd.arg, [p.name for p in repos.list_pipelines(s, team_id)]))
+                tell(not_found_hint("pipeline", cmd.arg, [p.name for p in repos.list_pipelines(s, team_id)]))
                 return
             pipeline_id, pipeline_name = pipeline.id, pipeline.name
     if cmd.rest.strip():
@@ -137,7 +126,7 @@ def show_page(ctx: AppContext, body: Mapping[str, Any], respond: Respond) -> Non
         pipeline_id = int(value["p"]) if value.get("p") is not None else None
         offset = int(value.get("o") or 0)
     except (ValueError, TypeError, KeyError, AttributeError):
-        respond(text="That list is out of date. Run `/pipebot artifacts` again.", response_type="ephemeral",
+        respond(text=f"That list is out of date. Run `{COMMAND} artifacts` again.", response_type="ephemeral",
                 replace_original=False)
         return
     text, blocks = list_page(ctx, team_of(body), pipeline_id=pipeline_id, offset=offset)
@@ -152,7 +141,7 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
         artifact = repos.get_artifact(s, team_id, artifact_id)
         link = artifact_permalink(ctx, team_id, str(artifact.id)) if artifact is not None else None
         if artifact is None:
-            view = msgs.info_modal("Run result", "That artifact doesn't exist in this workspace any more.")
+            view = info_modal("Run result", "That artifact doesn't exist in this workspace any more.")
         else:
             view = msgs.artifact_modal(artifact, link)
     try:
@@ -169,7 +158,7 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
 def register(app: App, ctx: AppContext) -> None:
     """Paging buttons, the View button (lists, Home, anywhere) and URL buttons' acks."""
 
-    def ack_only(ack: Callable[..., None]) -> None:
+    def ack_only(ack: Ack) -> None:
         ack()
 
     def page(body: dict[str, Any], respond: Respond) -> None:
@@ -178,7 +167,7 @@ def register(app: App, ctx: AppContext) -> None:
         except Exception:  # noqa: BLE001
             log.exception("artifact paging failed")
 
-    def view(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+    def view(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         try:
             open_artifact(ctx, client, body)  # at once: the trigger_id lives 3 s

@@ -5,12 +5,11 @@ so it is always current without any bookkeeping. Buttons:
 
 * ``home_run_pipeline`` (value: pipeline id) → the run modal with that pipeline picked,
   an input field and "Post results in" (empty: a DM from pipebot);
-* ``home_edit_pipeline`` (value: pipeline id) → the pipeline builder of
-  bot/slack_commands.py (``open_pipeline_modal``); if that module ever registers the same
-  action id itself, its listener wins (it registers first) and this one never runs;
+* ``home_edit_pipeline`` (value: pipeline id) → the pipeline builder
+  (bot/slack/listeners/pipelines.py, ``open_pipeline_modal``);
 * ``home_new_agent`` / ``home_new_pipeline`` → the same modals as `/pipebot agent new` /
   `pipeline new`;
-* ``artifact_view`` (value: artifact id) → the artifact modal (bot/slack_artifacts.py).
+* ``artifact_view`` (value: artifact id) → the artifact modal (bot/slack/listeners/artifacts.py).
 """
 
 from __future__ import annotations
@@ -19,14 +18,18 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
-from bot.slack.blocks import messages as msgs
+from bot.slack.blocks import home as msgs
+from bot.slack.blocks.common import info_modal
+from bot.slack.listeners.agents import open_agent_modal
+from bot.slack.listeners.pipelines import open_pipeline_modal
+from bot.slack.listeners.runs import open_run_modal
+from bot.slack.listeners.support import Reply, after_ack
 from bot.slack.payloads import team_of
-from bot.slack.listeners.commands import after_ack
 from core import pipelines as core_pipelines
 from core.context import AppContext
 from storage import repos
@@ -66,7 +69,7 @@ def _explain(client: WebClient, body: Mapping[str, Any], text: str) -> None:
     """Tell the user in a small modal (Home has no response_url); when the trigger has
     expired (that may be the very thing to tell), in a DM from the app instead."""
     try:
-        client.views_open(trigger_id=body.get("trigger_id") or "", view=msgs.info_modal("pipebot", text).to_dict())
+        client.views_open(trigger_id=body.get("trigger_id") or "", view=info_modal("pipebot", text).to_dict())
         return
     except SlackApiError as exc:
         log.info("could not explain on Home (%s); sending a DM", exc.response.get("error"))
@@ -90,28 +93,23 @@ def register(app: App, ctx: AppContext) -> None:
 
     app.event("app_home_opened")(home_opened)
 
-    def run_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+    def run_pipeline(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         after_ack(_run_pipeline, body, client)
 
     def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
-        from bot.slack.listeners.commands import Reply
-        from bot.slack.listeners.runs import open_run_modal
-
         try:
             open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata={"src": "home"},
                            selected_id=_pipeline_id(body), pick_channel=True)
         except Reply as exc:
             _explain(client, body, str(exc))
 
-    def edit_pipeline(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+    def edit_pipeline(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         after_ack(_open_builder, "pipeline", body, client, _pipeline_id(body))
 
     def _open_builder(kind: str, body: dict[str, Any], client: WebClient, pipeline_id: int | None = None) -> None:
         """After the ack: the agent or pipeline modal (new, or an existing pipeline)."""
-        from bot.slack.listeners.commands import Reply, open_agent_modal, open_pipeline_modal
-
         opener = open_agent_modal if kind == "agent" else open_pipeline_modal
         extra = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}
         try:
@@ -120,7 +118,7 @@ def register(app: App, ctx: AppContext) -> None:
             _explain(client, body, str(exc))
 
     def new_item(kind: str) -> Callable[..., None]:
-        def handler(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        def handler(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
             ack()
             after_ack(_open_builder, kind, body, client)
         return handler

@@ -16,7 +16,7 @@ The flow, and why each step is where it is:
    streaming recipient. The dedupe key (the slash command's ``trigger_id``, or the modal's
    view id) makes a retried request return the first run instead of starting another.
 
-The worker then reports into the thread (bot/slack_reporter.py).
+The worker then reports into the thread (bot/slack/reporter.py).
 """
 
 from __future__ import annotations
@@ -26,42 +26,44 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
-from bot.slack.blocks import messages as msgs
-from bot.slack.listeners.commands import Reply, open_modal
+from bot.slack.blocks import runs as msgs
+from bot.slack.blocks.common import info_modal, preview
+from bot.slack.blocks.limits import PLAIN_TEXT_INPUT_LIMIT
+from bot.slack.commands_text import (
+    COMMAND,
+    ArgumentError,
+    not_found_hint,
+    parse_run_args,
+)
+from bot.slack.listeners.support import open_modal
 from bot.slack.payloads import team_of
-from bot.slack.command_args import ArgumentError, did_you_mean, match_name, tokenize
 from bot.slack.reporter import remember_status_message
-from bot.slack.text import decode_slack_text, escape_mrkdwn
-from core import credentials
+from bot.slack.text import escape_mrkdwn
 from core import pipelines as core_pipelines
 from core.context import AppContext
-from core.errors import RunRejected
+from core.errors import QueueUnavailable, RunRejected
+from core.preflight import Orphaned, check_pipeline
 from core.runs.queue import start_run
-from providers.registry import PROVIDER_NAMES, parse_model_ref
 from storage import repos
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/pipebot"
 INVITE = "/invite @pipebot"
 STASH_TTL_S = 3600          # a long message's text waits this long for the modal's submission
-MAX_NAME_WORDS = 8          # unquoted multi-word names: longest prefix of the words that names a pipeline
-Respond = Callable[..., Any]
 
 
 class CannotPost(Exception):
     """The bot cannot post where the run was asked for; the message says what to do."""
-
 
 @dataclass(frozen=True)
 class Posted:
@@ -71,99 +73,23 @@ class Posted:
 
 # ---- parsing and validation -------------------------------------------------------------------
 
-def _raw_rest(text: str, pos: int) -> str:
-    """The input as typed after the name: leading blank lines go, the rest stays verbatim."""
-    rest = text[pos:]
-    m = re.match(r"(?:[ \t]*\r?\n)+", rest)
-    return rest[m.end():] if m else rest.lstrip(" \t")
-
-
-def parse_run_args(args_text: str, pipeline_names: list[str]) -> tuple[str, str]:
-    """(NAME, INPUT) from the text after ``run``.
-
-    A quoted NAME is taken as typed. Unquoted, the longest run of leading words that names
-    an existing pipeline wins, so ``run Weekly digest some text`` finds "Weekly digest"
-    without quotes; otherwise the first word is the name. Raises ArgumentError (its text
-    is for the user) for an unbalanced quote.
-    """
-    tokens = []
-    words = tokenize(args_text)
-    while len(tokens) < MAX_NAME_WORDS:
-        try:
-            tok = next(words, None)
-        except ArgumentError:
-            if not tokens:  # the NAME itself has an unbalanced quote
-                raise
-            break  # a stray quote inside the input is the input's business
-        if tok is None:
-            break
-        tokens.append(tok)
-        if tok.quoted:
-            break
-    if not tokens:
-        return "", ""
-    if tokens[0].quoted:
-        return tokens[0].value, _raw_rest(args_text, tokens[0].end)
-    plain = [t for t in tokens if not t.quoted]
-    for n in range(len(plain), 1, -1):
-        candidate = " ".join(t.value for t in plain[:n])
-        if match_name(candidate, pipeline_names) is not None:
-            return candidate, _raw_rest(args_text, plain[n - 1].end)
-    return tokens[0].value, _raw_rest(args_text, tokens[0].end)
-
-
-def slack_unescape(text: str) -> str:
-    """Text as the person typed it: Slack sends ``&``, ``<`` and ``>`` as entities in message
-    and command text, and the model should see the characters, not the entities
-    (bot/slack_text.decode_slack_text). Slash command text arrives here decoded already
-    (bot/slack_commands.handle_command decodes it once for every subcommand)."""
-    return decode_slack_text(text)
-
-
-def _missing_key(provider: str) -> str:
-    name = PROVIDER_NAMES.get(provider, provider)
-    return f"No {name} API key is set for this workspace. An admin can add one with `{COMMAND} settings`."
 
 
 def preflight_problem(s: Any, ctx: AppContext, team_id: str, pipeline: Any) -> str | None:
     """Why this pipeline cannot run now (mrkdwn, for the requester), or None.
 
-    Mirrors the executor's preflight so the common problems are caught before a message
-    goes to the channel; the executor checks again when the run starts.
+    core.preflight decides, before a message goes to the channel; this says it in Slack's
+    words. The executor asks core.preflight again when the run starts.
     """
+    problem = check_pipeline(s, ctx, team_id, pipeline.id)
+    if problem is None:
+        return None
     name = escape_mrkdwn(pipeline.name)
-    if not pipeline.steps:
+    if problem.kind == "empty_pipeline":
         return f"*{name}* has no steps. Add one with `{COMMAND} pipeline edit {name}`."
-    orphans = core_pipelines.orphans(pipeline)
-    if orphans:
-        lines = [escape_mrkdwn(o.message()) for o in orphans]
-        return f"*{name}* can't run yet: " + " ".join(lines)
-    needed: list[str] = []
-    for st in pipeline.steps:
-        agent = repos.get_agent(s, team_id, st.agent_id) if st.agent_id else None
-        if agent is None:
-            return (f"*{name}* can't run yet: step {st.position} uses an agent that was deleted. "
-                    f"Edit the pipeline and pick another agent for step {st.position}.")
-        try:
-            provider, _ = parse_model_ref(agent.model)
-        except ValueError:
-            return f"The agent *{escape_mrkdwn(agent.name)}* uses an unknown model. Edit it and pick another."
-        if provider not in needed:
-            needed.append(provider)
-    for provider in needed:
-        if not credentials.effective_key(s, ctx, team_id, provider):
-            return _missing_key(provider)
-    return None
-
-
-def _not_found(name: str, names: list[str]) -> str:
-    text = f"No pipeline named “{escape_mrkdwn(' '.join(name.split()))}” in this workspace."
-    guesses = did_you_mean(name, names)
-    if guesses:
-        text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
-    elif not names:
-        return text + f" There are no pipelines yet: create one with `{COMMAND} pipeline new`."
-    return text + f" `{COMMAND} pipelines` lists them."
+    if isinstance(problem, Orphaned):
+        return f"*{name}* can't run yet: " + " ".join(escape_mrkdwn(m) for m in problem.messages)
+    return escape_mrkdwn(problem.message)
 
 
 # ---- posting where the run was asked for ---------------------------------------------------------
@@ -310,7 +236,8 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
             return
         pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(name.split()))
         if pipeline is None:
-            tell(_not_found(name, names))
+            tell(not_found_hint("pipeline", name, names, if_none=(
+                f"There are no pipelines yet: create one with `{COMMAND} pipeline new`.")))
             return
         if not input_text.strip():
             tell(f"What should *{escape_mrkdwn(pipeline.name)}* run on? Put the input after the name: "
@@ -341,6 +268,9 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         _mark_rejected(client, posted, pipeline_name, user_id, input_text, exc.message)
         tell(exc.message)
         return
+    except QueueUnavailable as exc:  # saved as queued: it starts once the queue is back
+        tell(exc.message)
+        run = exc.run
     if run.thread_ts != posted.ts:  # a concurrent duplicate won: remove our extra message
         _delete_quietly(client, posted.channel, posted.ts)
         return
@@ -358,44 +288,29 @@ def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id:
                    pick_channel: bool = False) -> None:
     """Open the pick-a-pipeline modal. Message text longer than a modal input may hold (3,000)
     waits in Redis and is shown as a preview instead of an editable field. An expired
-    trigger raises bot.slack.listeners.commands.Reply with what to tell the user."""
+    trigger raises bot.slack.listeners.support.Reply with what to tell the user."""
 
     with transaction(ctx.sessions) as s:
         pipelines = list(repos.list_pipelines(s, team_id))
         orphaned = {p.id for p in pipelines if core_pipelines.orphans(p)}
         if not pipelines:
-            view = msgs.info_modal("Run a pipeline", "There are no pipelines in this workspace yet. "
+            view = info_modal("Run a pipeline", "There are no pipelines in this workspace yet. "
                                    f"Create one with `{COMMAND} pipeline new`.")
             open_modal(client, trigger_id, view)
             return
         meta = dict(metadata)
         editable, note = True, None
-        if input_text is not None and len(input_text) > msgs.MODAL_INPUT_MAX:
+        if input_text is not None and len(input_text) > PLAIN_TEXT_INPUT_LIMIT:
             token = secrets.token_urlsafe(16)
             ctx.redis.set(_stash_key(token), input_text, ex=STASH_TTL_S)
             meta["k"] = token
             editable = False
             note = (f"*Input:* the message ({len(input_text):,} characters)\n> "
-                    f"{msgs.preview(input_text, 300)}")
+                    f"{preview(input_text, 300)}")
         view = msgs.run_modal(pipelines, orphaned, metadata=json.dumps(meta, separators=(",", ":")),
                               selected_id=selected_id, input_text=input_text, input_editable=editable,
                               input_note=note, pick_channel=pick_channel)
     open_modal(client, trigger_id, view)
-
-
-def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any], respond: Respond) -> None:
-    """The message shortcut: the message's text is the input, results go to its thread."""
-    message = body.get("message") or {}
-    channel_id = (body.get("channel") or {}).get("id") or ""
-    text = slack_unescape(message.get("text") or "")
-    if not text.strip():
-        respond(text="That message has no text to run a pipeline on.", response_type="ephemeral",
-                replace_original=False)
-        return
-    root = message.get("thread_ts") or message.get("ts")
-    meta = {"src": "msg", "c": channel_id, "t": root, "m": message.get("ts"),
-            "n": (body.get("channel") or {}).get("name")}
-    open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata=meta, input_text=text)
 
 
 def _selected(values: Mapping[str, Any], block_id: str, key: str) -> Any:
@@ -406,7 +321,7 @@ def _selected(values: Mapping[str, Any], block_id: str, key: str) -> Any:
     return value
 
 
-def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ack: Callable[..., Any]) -> None:
+def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ack: Ack) -> None:
     """Validate, post where the results go, start the run, then close the modal; every
     problem the user can fix comes back as an inline error on the modal."""
     view = body.get("view") or {}
@@ -473,6 +388,8 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
         _release(ctx, dedupe_key)
         _mark_rejected(client, posted, name, user_id, input_text, exc.message)
         return error(msgs.PIPELINE_BLOCK, exc.message)
+    except QueueUnavailable as exc:  # saved as queued: it starts once the queue is back
+        run = exc.run
     if run.thread_ts != thread_ts or (run.channel_id and run.channel_id != posted.channel):
         _delete_quietly(client, posted.channel, posted.ts)  # a double submit: the first one runs
     elif posted.ts != thread_ts:
@@ -481,27 +398,9 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
 
 
 def register(app: App, ctx: AppContext) -> None:
-    """The message shortcut `run_on_message` and the run modal's submission."""
+    """The run modal's submission (the modal opens from the message shortcut and App Home)."""
 
-    def ack_only(ack: Callable[..., None]) -> None:
-        ack()
-
-    def shortcut(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        try:
-            open_from_message(ctx, client, body, respond)
-        except Reply as exc:  # e.g. the trigger expired before the form could open
-            respond(text=str(exc), response_type="ephemeral", replace_original=False)
-        except Exception:  # noqa: BLE001 - the user must hear something
-            log.exception("run_on_message failed")
-            try:
-                respond(text="Something went wrong opening the run form (it has been logged). Please try again.",
-                        response_type="ephemeral", replace_original=False)
-            except Exception:  # noqa: BLE001
-                log.exception("could not tell the user")
-
-    app.shortcut(msgs.MESSAGE_SHORTCUT)(ack=ack_only, lazy=[shortcut])
-
-    def submission(ack: Callable[..., Any], body: dict[str, Any], client: WebClient) -> None:
+    def submission(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         try:
             submit_run_modal(ctx, client, body, ack)
         except Exception:  # noqa: BLE001 - keep the modal open and say so

@@ -1,4 +1,4 @@
-"""Parse the text of ``/pipebot ...`` into a :class:`Command` (pure, no Slack calls).
+"""The `/pipebot` command: its name, its help, and the parsing of what follows it (pure).
 
 Why not :mod:`shlex`: Slack sends what the user's client typed, and macOS/iOS turn
 ``"`` into “smart quotes” and ``'`` into ’ (also inside words: ``don’t``). shlex
@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from bot.slack.text import escape_mrkdwn
+
 __all__ = [
     "AGENTS",
     "AGENT_DELETE",
@@ -36,6 +38,7 @@ __all__ = [
     "RUN",
     "SETTINGS",
     "UNKNOWN",
+    "COMMAND",
     "ArgumentError",
     "Command",
     "CommandSpec",
@@ -43,10 +46,15 @@ __all__ = [
     "did_you_mean",
     "help_text",
     "match_name",
+    "not_found_hint",
     "parse_command",
+    "parse_run_args",
     "split_args",
     "tokenize",
 ]
+
+COMMAND = "/pipebot"  # the one slash command (manifest.yml)
+MAX_NAME_WORDS = 8  # unquoted multi-word run names: longest prefix of the words that names a pipeline
 
 HELP = "help"
 AGENT_NEW = "agent new"
@@ -274,7 +282,7 @@ def _name_from(tokens: Sequence[Token]) -> str:
     return " ".join(t.value for t in tokens).strip()
 
 
-def parse_command(text: str, command: str = "/pipebot") -> Command:
+def parse_command(text: str, command: str = COMMAND) -> Command:
     """Parse the text after ``/pipebot`` (``command`` only shapes error messages).
 
     Empty text means help. Subcommands and actions ignore case and accept a few
@@ -321,14 +329,13 @@ def _parse(text: str, command: str) -> Command:
     if word in ("agent", "pipeline"):
         return _parse_thing(word, list(tokens), command)
     if word == RUN:
-        name = next(tokens, None)
-        if name is None or not name.value.strip():
+        name, rest = parse_run_args(text[first.end:], ())
+        if not name.strip():
             return Command(RUN, error=f"Which pipeline should I run? Usage: {_usage(RUN, command)}")
-        rest = _raw_rest(text, name.end)
         if not rest.strip():
-            return Command(RUN, (name.value,), error=(
-                f"What should *{name.value}* run on? Put the input after the name: {_usage(RUN, command)}"))
-        return Command(RUN, (name.value,), rest)
+            return Command(RUN, (name,), error=(
+                f"What should *{name}* run on? Put the input after the name: {_usage(RUN, command)}"))
+        return Command(RUN, (name,), rest)
     if word == ARTIFACTS:
         parts: list[Token] = []
         for tok in tokens:
@@ -372,7 +379,7 @@ def _parse_thing(thing: str, tokens: list[Token], command: str) -> Command:
     return Command(name, (target,))
 
 
-def help_text(command: str = "/pipebot", *, unknown: str | None = None,
+def help_text(command: str = COMMAND, *, unknown: str | None = None,
               suggestions: Sequence[str] = ()) -> str:
     """The help message (mrkdwn): one line per subcommand, led by "did you mean …?"
     when the user typed something unknown. User text is escaped."""
@@ -387,3 +394,59 @@ def help_text(command: str = "/pipebot", *, unknown: str | None = None,
     lines += [f"• `{command} {spec.usage}` — {spec.summary}" for spec in COMMANDS]
     lines.append('Names with spaces go in quotes: `run "Weekly digest" …`')
     return "\n".join(lines)
+
+
+def parse_run_args(args_text: str, pipeline_names: Iterable[str]) -> tuple[str, str]:
+    """(NAME, INPUT) from the text after ``run``: the one parser of run arguments.
+
+    A quoted NAME is taken as typed. Unquoted, the longest run of leading words that names
+    one of ``pipeline_names`` wins, so ``run Weekly digest some text`` finds "Weekly digest"
+    without quotes; otherwise the first word is the name. INPUT is the rest as typed (see
+    :func:`_raw_rest`), quotes and all. Raises ArgumentError (its text is for the user)
+    for an unbalanced quote in NAME; a stray quote inside the input is the input's business.
+    """
+    names = list(pipeline_names)
+    tokens: list[Token] = []
+    words = tokenize(args_text)
+    while len(tokens) < MAX_NAME_WORDS:
+        try:
+            tok = next(words, None)
+        except ArgumentError:
+            if not tokens:  # the NAME itself has an unbalanced quote
+                raise
+            break
+        if tok is None:
+            break
+        tokens.append(tok)
+        if tok.quoted:
+            break
+    if not tokens:
+        return "", ""
+    if tokens[0].quoted:
+        return tokens[0].value, _raw_rest(args_text, tokens[0].end)
+    plain = [t for t in tokens if not t.quoted]
+    for n in range(len(plain), 1, -1):
+        candidate = " ".join(t.value for t in plain[:n])
+        if match_name(candidate, names) is not None:
+            return candidate, _raw_rest(args_text, plain[n - 1].end)
+    return tokens[0].value, _raw_rest(args_text, tokens[0].end)
+
+
+def args_after_first_word(text: str) -> str:
+    """What follows the subcommand word (``run``, ``artifacts``), as typed."""
+    m = re.match(r"\s*\S+", text)
+    return text[m.end():].lstrip() if m else ""
+
+
+def not_found_hint(kind: str, name: str, names: Iterable[str], *, if_none: str | None = None,
+                   command: str = COMMAND) -> str:
+    """mrkdwn for "no such agent/pipeline": the name as typed (escaped), did-you-mean, and
+    the command that lists them, or ``if_none`` when the workspace has none at all."""
+    names = list(names)
+    text = f"No {kind} named “{escape_mrkdwn(' '.join(name.split()))}” in this workspace."
+    guesses = did_you_mean(name, names)
+    if guesses:
+        text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
+    elif not names and if_none:
+        return f"{text} {if_none}"
+    return text + f" `{command} {kind}s` lists them."

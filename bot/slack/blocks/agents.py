@@ -1,0 +1,228 @@
+"""Block Kit for agents: the agent modal (with its model menu) and the agents list.
+
+Pure builders. They take ORM rows or anything with the same attributes, so tests build
+every view without PostgreSQL. Block ids are the field names core.agents uses for its
+errors, so a ValidationFailed maps straight onto ``response_action: errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    InputBlock,
+    NumberInputElement,
+    Option,
+    OptionGroup,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.slack.blocks.common import (
+    INFO_CALLBACK,
+    INPUT,
+    NAME_MAX,
+    context,
+    encode_metadata,
+    join_words,
+    list_message,
+    modal_title,
+    model_label,
+    section,
+)
+from bot.slack.blocks.limits import (
+    HINT_TEXT_LIMIT,
+    OPTION_TEXT_LIMIT,
+    OPTION_VALUE_LIMIT,
+    PLAIN_TEXT_INPUT_LIMIT,
+    SELECT_OPTIONS_LIMIT,
+)
+from bot.slack.commands_text import COMMAND
+from bot.slack.text import clip, escape_mrkdwn
+from providers import catalog
+from providers.catalog import ModelInfo
+from providers.registry import PROVIDER_NAMES
+
+AGENT_CALLBACK = "pipebot_agent_save"
+AGENT_FIELDS = ("name", "system_prompt", "model", "temperature", "max_output_tokens")
+AGENT_MENU = "pipebot_agent_menu"  # overflow on an agent in the list: edit / delete
+PROMPT_MAX = PLAIN_TEXT_INPUT_LIMIT
+
+
+# ---- the model menu ----------------------------------------------------------------------
+
+def _model_option(info: ModelInfo) -> Option:
+    detail = info.id
+    if info.supports_temperature and info.temperature_range:
+        lo, hi = info.temperature_range
+        detail += f" · temperature {lo:g}–{hi:g}"
+    if info.deprecated:
+        detail += " · older"
+    return Option(value=info.ref, text=clip(info.display_name, OPTION_TEXT_LIMIT),
+                  description=clip(detail, OPTION_TEXT_LIMIT))
+
+
+def menu_models(providers: Sequence[str], *, current: str | None = None,
+                limit: int = SELECT_OPTIONS_LIMIT) -> dict[str, list[ModelInfo]]:
+    """The catalog models each provider contributes to the menu, at most ``limit`` in all.
+
+    When the catalog outgrows the limit, older (deprecated) models go first, then the
+    tail of the longest list; the agent's current model always stays so an edit can
+    show it selected.
+    """
+    current_info = None
+    if current:
+        try:
+            current_info = catalog.lookup(current)
+        except ValueError:
+            current_info = None
+    lists = {p: [m for m in catalog.models_for(p) if len(m.ref) <= OPTION_VALUE_LIMIT] for p in providers}
+
+    def total() -> int:
+        return sum(len(v) for v in lists.values())
+
+    def drop_one(pred: Any) -> bool:
+        candidates = [(p, i) for p, ms in lists.items() for i, m in enumerate(ms) if pred(m) and m != current_info]
+        if not candidates:
+            return False
+        p, i = max(candidates, key=lambda c: (len(lists[c[0]]), c[1]))
+        del lists[p][i]
+        return True
+
+    while total() > limit and drop_one(lambda m: m.deprecated):
+        pass
+    while total() > limit and drop_one(lambda m: True):
+        pass
+    return {p: ms for p, ms in lists.items() if ms}
+
+
+def model_select(providers: Sequence[str], *, current: str | None = None) -> tuple[StaticSelectElement, bool]:
+    """A ``static_select`` grouped by provider, and whether ``current`` could be preselected."""
+    groups: list[OptionGroup] = []
+    initial: Option | None = None
+    current_ref = None
+    if current:
+        try:
+            info = catalog.lookup(current)
+            current_ref = info.ref if info else current
+        except ValueError:
+            current_ref = None
+    for provider, models in menu_models(providers, current=current).items():
+        options = [_model_option(m) for m in models]
+        for opt in options:
+            if opt.value == current_ref:
+                initial = opt
+        label = clip(PROVIDER_NAMES.get(provider, provider), OPTION_TEXT_LIMIT)
+        groups.append(OptionGroup(label=label, options=options))
+    select = StaticSelectElement(action_id=INPUT, placeholder="Pick a model", option_groups=groups,
+                                 initial_option=initial)
+    return select, initial is not None
+
+
+def temperature_hint(providers: Sequence[str]) -> str:
+    """Which of the menu's models take a temperature: most current ones take none."""
+    takers = [m for p in providers for m in catalog.models_for(p) if m.supports_temperature]
+    if not takers:
+        return "None of the models available here accepts a temperature: leave this empty."
+    lo = min(m.temperature_range[0] for m in takers if m.temperature_range) if any(
+        m.temperature_range for m in takers) else 0
+    hi = max(m.temperature_range[1] for m in takers if m.temperature_range) if any(
+        m.temperature_range for m in takers) else 2
+    names = join_words([m.display_name for m in takers])
+    return clip(f"Optional. Only {names} accept a temperature ({lo:g}–{hi:g}); leave it empty for the others.",
+                HINT_TEXT_LIMIT)
+
+
+# ---- the agent modal ----------------------------------------------------------------------
+
+def no_provider_modal(*, is_new: bool = True) -> View:
+    """What `agent new` shows when no provider has a key: a way forward, not an empty menu."""
+    return View(
+        type="modal", callback_id=INFO_CALLBACK, title=modal_title("New agent" if is_new else "Edit agent"),
+        close=PlainTextObject(text="Close"),
+        blocks=[
+            section("*No AI provider is set up for this workspace yet.*\n"
+                     "An agent needs a model from Anthropic or OpenAI, and that needs an API key. "
+                     f"A workspace admin can add one with `{COMMAND} settings`; then run "
+                     f"`{COMMAND} agent new` again."),
+        ],
+    )
+
+
+def agent_modal(providers: Sequence[str], *, agent: Any = None, name: str | None = None,
+                metadata: Mapping[str, Any] | None = None) -> View:
+    """The agent form. ``agent`` (with name, system_prompt, model, temperature,
+    max_output_tokens) prefills an edit; ``name`` prefills a new one (`agent new Foo`).
+
+    Block ids are the field names core.agents uses for its errors, so a ValidationFailed
+    maps straight onto ``response_action: errors``.
+    """
+    if not providers:
+        return no_provider_modal(is_new=agent is None)
+    current_model = getattr(agent, "model", None)
+    select, preselected = model_select(providers, current=current_model)
+    initial_name = getattr(agent, "name", None) or name or None
+    prompt = getattr(agent, "system_prompt", None) or None
+    temperature = getattr(agent, "temperature", None)
+    max_tokens = getattr(agent, "max_output_tokens", None)
+    blocks: list[Block] = [
+        InputBlock(block_id="name", label="Name",
+                   element=PlainTextInputElement(action_id=INPUT, max_length=NAME_MAX,
+                                                 initial_value=clip(initial_name, NAME_MAX) if initial_name else None,
+                                                 placeholder="e.g. Summariser"),
+                   hint=f"Unique in this workspace; used in `{COMMAND} run` and in pipelines."),
+        InputBlock(block_id="system_prompt", label="System prompt",
+                   element=PlainTextInputElement(action_id=INPUT, multiline=True, max_length=PROMPT_MAX,
+                                                 initial_value=prompt[:PROMPT_MAX] if prompt else None,
+                                                 placeholder="You are a careful editor. Summarise the input in five bullet points."),
+                   hint=f"Instructions the model follows on every run (up to {PROMPT_MAX:,} characters)."),
+        InputBlock(block_id="model", label="Model", element=select,
+                   hint="Only providers with an API key in this workspace are listed."),
+    ]
+    if current_model and not preselected:
+        blocks.append(context(f"⚠️ The current model, *{escape_mrkdwn(model_label(current_model))}*, "
+                               "is not available here any more (no key for its provider). Pick another."))
+    blocks += [
+        InputBlock(block_id="temperature", label="Temperature", optional=True,
+                   element=PlainTextInputElement(action_id=INPUT, max_length=10,
+                                                 initial_value=f"{temperature:g}" if temperature is not None else None,
+                                                 placeholder="e.g. 0.7"),
+                   hint=temperature_hint(providers)),
+        InputBlock(block_id="max_output_tokens", label="Max output tokens", optional=True,
+                   element=NumberInputElement(action_id=INPUT, is_decimal_allowed=False, min_value="1",
+                                              initial_value=str(max_tokens) if max_tokens is not None else None,
+                                              placeholder="e.g. 2048"),
+                   hint="Optional. The longest reply the model may write; empty uses a sensible default."),
+    ]
+    return View(
+        type="modal", callback_id=AGENT_CALLBACK, title=modal_title("Edit agent" if agent is not None else "New agent"),
+        submit=PlainTextObject(text="Save"), close=PlainTextObject(text="Cancel"),
+        private_metadata=encode_metadata(metadata or {}), blocks=blocks,
+    )
+
+
+# ---- the list ----------------------------------------------------------------------------
+
+def _temperature(value: float | None) -> str:
+    return "default temperature" if value is None else f"temperature {value:g}"
+
+
+def _max_tokens(value: int | None) -> str:
+    return "default max tokens" if value is None else f"max {value:,} tokens"
+
+
+def agent_line(agent: Any) -> str:
+    return (f"*{escape_mrkdwn(agent.name)}* — {escape_mrkdwn(model_label(agent.model))} · "
+            f"{_temperature(agent.temperature)} · {_max_tokens(agent.max_output_tokens)}")
+
+
+def agents_message(agents: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """`/pipebot agents`: (fallback text, block dicts); each agent with an Edit/Delete menu.
+    ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens."""
+    return list_message("agent", [agent_line(a) for a in agents], [a.id for a in agents], AGENT_MENU,
+                         f"There are no agents yet. Create one with `{COMMAND} agent new`.",
+                         f"`{COMMAND} agent new` adds one · `{COMMAND} agent edit NAME` changes one")

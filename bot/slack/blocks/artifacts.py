@@ -1,0 +1,118 @@
+"""Block Kit for artifacts: the list (`/pipebot artifacts`, with paging) and the View modal.
+
+Pure builders. Lists carry only list columns; the modal shows the output cut to Slack's
+limits with the permalink to the whole artifact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    DividerBlock,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.slack.blocks.common import (
+    STATUS_EMOJI,
+    button,
+    context,
+    link,
+    md,
+    model_label,
+    models_text,
+    name_md,
+    one_line,
+    preview,
+    section,
+    slack_date,
+)
+from core.formatting import format_cost, format_duration
+from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
+from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
+
+ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
+VIEW_ARTIFACT = "artifact_view"              # button value: the artifact id
+ARTIFACTS_PAGE = "artifacts_page"            # button value: {"p": pipeline id | null, "o": offset}
+OPEN_ARTIFACT_LINK = "artifact_open_link"    # URL buttons still send an action; it is only acked
+MODAL_OUTPUT_BUDGET = 8_700           # artifact modal: three sections of ≤ 2,900
+
+
+def artifact_line(row: Any, permalink: str | None) -> str:
+    """One artifact in a list: date, pipeline, status, cost, link."""
+    emoji = STATUS_EMOJI.get(row.status, "•")
+    parts = [f"{emoji} {name_md(row.pipeline_name)}", slack_date(row.created_at), row.status, format_cost(row.cost_usd)]
+    line = " · ".join(parts)
+    if permalink:
+        line += f"\n{link(permalink, 'open the artifact')}"
+    return line
+
+
+def artifact_list_message(rows: Sequence[Any], permalink_for: Callable[[Any], str | None], *, title: str,
+                          next_value: str | None = None, prev_value: str | None = None,
+                          empty: str = "No artifacts yet.") -> tuple[str, list[Block]]:
+    """`/pipebot artifacts`: each row with a View button; Previous/Next when there are more."""
+    if not rows:
+        return empty, [section(empty)]
+    blocks: list[Block] = [section(title)]
+    for row in rows:
+        blocks.append(section(artifact_line(row, permalink_for(row)),
+                               accessory=button("View", VIEW_ARTIFACT, value=str(row.id))))
+    nav = []
+    if prev_value:
+        nav.append(button("Previous page", ARTIFACTS_PAGE, value=prev_value))
+    if next_value:
+        nav.append(button("Next page", ARTIFACTS_PAGE, value=next_value))
+    if nav:
+        blocks.append(ActionsBlock(block_id="artifacts_nav", elements=nav))
+    return clip(re.sub(r"[*]", "", title), SECTION_TEXT_LIMIT), blocks
+
+
+def artifact_modal(artifact: Any, permalink: str | None) -> View:
+    """A view-only modal: what ran, what it cost, the output cut to Slack's limits with the link."""
+    content = artifact.content or {}
+    emoji = STATUS_EMOJI.get(artifact.status, "•")
+    fields = [
+        md(f"*Pipeline*\n{escape_mrkdwn(artifact.pipeline_name)}"),
+        md(f"*Status*\n{emoji} {artifact.status}"),
+        md(f"*Date*\n{slack_date(artifact.created_at)}"),
+        md(f"*Cost*\n{format_cost(artifact.cost_usd)}"),
+        md(f"*Models*\n{escape_mrkdwn(models_text(artifact.models or []))}"),
+        md(f"*Time*\n{format_duration(content.get('duration_ms'))}"),
+    ]
+    if artifact.created_by:
+        fields.append(md(f"*Requested by*\n<@{artifact.created_by}>"))
+    blocks: list[Block] = [SectionBlock(fields=fields)]
+    if content.get("input"):
+        blocks.append(context(f"*Input:* {preview(content['input'], 500)}"))
+    blocks.append(DividerBlock())
+    if artifact.status == "failed":
+        err = (content.get("error") or {}).get("message") or "The run failed."
+        blocks.append(section(f"❌ {escape_mrkdwn(err)}"))
+    output = (content.get("output") or "").strip()
+    if output:
+        body = fit_message(escape_mrkdwn(output), permalink, MODAL_OUTPUT_BUDGET)
+        for piece in split_for_stream(body, SECTION_TEXT_LIMIT - 100)[:3]:
+            if piece.strip():
+                blocks.append(section(piece))
+    elif artifact.status == "succeeded":
+        blocks.append(section("_The last step returned no text._"))
+    step_lines = []
+    for st in (content.get("steps") or [])[:10]:
+        agent = (st.get("agent") or {}).get("name") or "?"
+        icon = {"succeeded": "✅", "failed": "❌"}.get(st.get("status"), "◻️")
+        step_lines.append(f"{icon} Step {st.get('position')} · {escape_mrkdwn(one_line(agent, 80))} · "
+                          f"{escape_mrkdwn(st.get('model_display') or model_label(st.get('model')))} · "
+                          f"{format_cost(st.get('cost_usd'))} · {format_duration(st.get('latency_ms'))}")
+    if step_lines:
+        blocks.append(context("\n".join(step_lines)))
+    if permalink:
+        blocks.append(ActionsBlock(elements=[button("Open full artifact", OPEN_ARTIFACT_LINK, url=permalink)]))
+    return View(type="modal", callback_id=ARTIFACT_MODAL_CALLBACK, title=PlainTextObject(text="Run result"),
+                close=PlainTextObject(text="Close"), blocks=blocks)

@@ -1,0 +1,123 @@
+"""Block Kit for the App Home tab: pipelines with Run/Edit, agents, recent runs with View.
+
+Pure builders; never more than Slack's 100 blocks per Home tab, whatever the workspace holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock
+from slack_sdk.models.views import View
+
+from bot.slack.blocks.artifacts import VIEW_ARTIFACT
+from bot.slack.blocks.common import (
+    STATUS_EMOJI,
+    button,
+    context,
+    model_label,
+    name_md,
+    preview,
+    section,
+    slack_date,
+)
+from core.formatting import format_cost
+from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
+from bot.slack.commands_text import COMMAND
+from bot.slack.text import clip, escape_mrkdwn
+
+HOME_RUN_PIPELINE = "home_run_pipeline"      # button value: the pipeline id
+HOME_EDIT_PIPELINE = "home_edit_pipeline"    # button value: the pipeline id
+HOME_NEW_AGENT = "home_new_agent"
+HOME_NEW_PIPELINE = "home_new_pipeline"
+HOME_PIPELINES_MAX = 20
+HOME_RUNS_MAX = 10
+
+
+def _pipeline_home_text(pipeline: Any, orphaned_positions: set[int]) -> str:
+    flow = []
+    for st in pipeline.steps:
+        if st.position in orphaned_positions:
+            flow.append(f"⚠️ ~{escape_mrkdwn(st.agent_name)}~ (deleted)")
+        else:
+            flow.append(escape_mrkdwn(st.agent_name))
+    head = f"{'⚠️ ' if orphaned_positions else ''}{name_md(pipeline.name)}"
+    text = f"{head}\n{' → '.join(flow) or 'no steps'}"
+    if orphaned_positions:
+        text += "\n_Uses a deleted agent: edit it and pick another before running it._"
+    return text
+
+
+def _packed_lines(lines: Sequence[str], sections: int = 2, size: int = 2900) -> tuple[list[Block], int]:
+    """Lines packed into at most ``sections`` sections; returns the blocks and how many fit."""
+    out: list[list[str]] = [[]]
+    used = 0
+    shown = 0
+    for line in lines:
+        line = clip(line, size)
+        if used + len(line) + 1 > size:
+            if len(out) >= sections:
+                break
+            out.append([])
+            used = 0
+        out[-1].append(line)
+        used += len(line) + 1
+        shown += 1
+    return [section("\n".join(chunk)) for chunk in out if chunk], shown
+
+
+def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[int, set[int]],
+              runs: Sequence[Any], artifact_ids: Mapping[Any, Any]) -> View:
+    """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with View.
+
+    ``orphans``: pipeline id → positions whose agent was deleted; ``artifact_ids``: run id →
+    artifact id. Never more than 100 blocks: lists are capped and say how many are left out.
+    """
+    blocks: list[Block] = [
+        HeaderBlock(text="pipebot"),
+        section(f"Run AI agents and pipelines right here in Slack. `{COMMAND} help` lists every command; "
+                 "results land in a thread with a link to the full artifact."),
+        ActionsBlock(block_id="home_new", elements=[button("New agent", HOME_NEW_AGENT, value="new"),
+                                                    button("New pipeline", HOME_NEW_PIPELINE, value="new")]),
+        DividerBlock(),
+        HeaderBlock(text=f"Pipelines ({len(pipelines)})"),
+    ]
+    tail_reserve = 6 + 1 + HOME_RUNS_MAX + 2  # agents header/sections/context, runs header, runs, notes
+    if not pipelines:
+        blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
+    room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
+    shown = list(pipelines)[:min(HOME_PIPELINES_MAX, room)]
+    for p in shown:
+        positions = orphans.get(p.id, set())
+        blocks.append(section(_pipeline_home_text(p, positions)))
+        blocks.append(ActionsBlock(block_id=f"pipeline_{p.id}", elements=[
+            button("Run…", HOME_RUN_PIPELINE, value=str(p.id), style=None if positions else "primary"),
+            button("Edit", HOME_EDIT_PIPELINE, value=str(p.id)),
+        ]))
+    if len(pipelines) > len(shown):
+        blocks.append(context(f"…and {len(pipelines) - len(shown)} more: `{COMMAND} pipelines` lists them all."))
+    blocks += [DividerBlock(), HeaderBlock(text=f"Agents ({len(agents)})")]
+    if agents:
+        lines = [f"*{escape_mrkdwn(a.name)}* — {escape_mrkdwn(model_label(a.model))}" for a in agents]
+        packed, fit = _packed_lines(lines)
+        blocks += packed
+        if fit < len(lines):
+            blocks.append(context(f"…and {len(lines) - fit} more: `{COMMAND} agents` lists them all."))
+    else:
+        blocks.append(section(f"No agents yet. Create one with `{COMMAND} agent new`."))
+    blocks += [DividerBlock(), HeaderBlock(text="Recent runs")]
+    if not runs:
+        blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))
+    for run in list(runs)[:HOME_RUNS_MAX]:
+        if len(blocks) >= VIEW_BLOCKS_LIMIT:
+            break
+        emoji = STATUS_EMOJI.get(run.status, "•")
+        line = (f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {run.status}"
+                f" · {format_cost(run.cost_usd)}")
+        if run.requested_by:
+            line += f" · <@{run.requested_by}>"
+        line += f"\n> {preview(run.input, 120)}"
+        art = artifact_ids.get(run.id)
+        blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
+    return View(type="home", blocks=blocks[:VIEW_BLOCKS_LIMIT])

@@ -1,0 +1,262 @@
+"""Block Kit for runs: the message that opens a run's thread, its progress, its final
+result, and the run modal (message shortcut, App Home's "Run…").
+
+Pure builders. Model output is untrusted: in mrkdwn it goes through ``escape_mrkdwn``, in
+markdown blocks through ``safe_markdown``; nothing is sent that Slack would reject (text
+is cut at a clean boundary with a link to the full artifact, and the blocks are measured
+against the ~13k characters Slack accepts in practice).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ConversationFilter,
+    ConversationSelectElement,
+    InputBlock,
+    MarkdownBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
+from bot.slack.blocks.common import (
+    blocks_size,
+    button,
+    context,
+    fit_markdown,
+    link,
+    model_label,  # noqa: F401 - the reporter reads it from here
+    models_text,
+    name_md,
+    one_line,
+    preview,
+    safe_markdown,
+    section,
+)
+from core.formatting import format_cost, format_duration, format_tokens
+from bot.slack.blocks.limits import (
+    MARKDOWN_BLOCK_BUDGET,
+    MESSAGE_BLOCKS_JSON_BUDGET,
+    OPTION_TEXT_LIMIT,
+    PLAIN_TEXT_INPUT_LIMIT,
+    PRACTICAL_MESSAGE_LIMIT,
+    SECTION_TEXT_LIMIT,
+    SELECT_OPTIONS_LIMIT,
+    TASK_TEXT_LIMIT,
+    TASK_TITLE_LIMIT,
+)
+from bot.slack.commands_text import COMMAND
+from bot.slack.text import clip, escape_mrkdwn, fit_message
+
+MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
+RUN_MODAL_CALLBACK = "pipebot_run_modal"     # the pick-a-pipeline modal (shortcut and Home)
+PIPELINE_BLOCK = "pipeline"
+INPUT_BLOCK = "input"
+CHANNEL_BLOCK = "channel"
+FIELD = "value"  # action_id of every input in the run modal
+
+
+# ---- the run's parent message in the channel ----------------------------------------------
+
+def parent_message(pipeline_name: str, user_id: str | None, input_text: str, *, status: str = "running",
+                   duration_ms: int | None = None, cost: Decimal | None = None, permalink: str | None = None,
+                   reason: str | None = None, in_thread: bool = True) -> tuple[str, list[Block]]:
+    """The message that opens the run's thread; updated to ✅/❌ when the run ends.
+
+    ``status``: running | succeeded | failed | rejected (the run could not start).
+    """
+    who = f" for <@{user_id}>" if user_id else ""
+    name = name_md(pipeline_name)
+    if status == "succeeded":
+        head = f"✅ {name}{who} finished in {format_duration(duration_ms)} · {format_cost(cost)}"
+    elif status == "failed":
+        head = f"❌ {name}{who} failed"
+        if reason:
+            head += f": {preview(reason, 300)}"
+    elif status == "rejected":
+        head = f"❌ {name}{who} could not start"
+        if reason:
+            head += f": {preview(reason, 300)}"
+    else:
+        head = f"⏳ Running {name}{who}…"
+    if permalink:
+        head += f" · {link(permalink, 'artifact')}"
+    blocks: list[Block] = [section(head)]
+    note = f"> {preview(input_text)}"
+    if status == "running" and in_thread:
+        note += "\nProgress and results in the thread 🧵"
+    blocks.append(context(note))
+    fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
+    return clip(fallback, SECTION_TEXT_LIMIT), blocks
+
+
+# ---- progress: task chunks (streaming) and the chat.update fallback ----------------------
+
+@dataclass
+class StepView:
+    """What the thread shows for one step."""
+
+    position: int
+    agent_name: str
+    model_display: str
+    status: str = "pending"  # pending | in_progress | complete | error
+    note: str = ""           # stats when complete, the reason on error
+
+
+def task_title(step: StepView) -> str:
+    model = f" · {step.model_display}" if step.model_display else ""
+    return clip(f"Step {step.position} · {one_line(step.agent_name, 80)}{model}", TASK_TITLE_LIMIT)
+
+
+def step_stats(input_tokens: int, output_tokens: int, cost: Decimal | None, latency_ms: int) -> str:
+    return (f"{format_tokens(input_tokens)} → {format_tokens(output_tokens)} tokens · {format_cost(cost)} · "
+            f"{format_duration(latency_ms)}")
+
+
+def task_chunk(step: StepView) -> Any:
+    """A TaskUpdateChunk for chat.startStream/appendStream/stopStream."""
+    from slack_sdk.models.messages.chunk import TaskUpdateChunk
+
+    output = clip(one_line(step.note, TASK_TEXT_LIMIT), TASK_TEXT_LIMIT) if step.note else None
+    return TaskUpdateChunk(id=f"step-{step.position}", title=task_title(step), status=step.status,
+                           output=output)
+
+
+def plan_title(pipeline_name: str, steps: int) -> str:
+    return clip(f"{one_line(pipeline_name, 80)} · {steps} step{'s' if steps != 1 else ''}", TASK_TITLE_LIMIT)
+
+_STEP_ICON = {"pending": "◻️", "in_progress": "⏳", "complete": "✅", "error": "❌"}
+
+
+def progress_message(pipeline_name: str, steps: Sequence[StepView], *, finished: str | None = None
+                     ) -> tuple[str, list[Block]]:
+    """The progress reply used when chat streaming is not available (edited with chat.update)."""
+    done = sum(1 for st in steps if st.status == "complete")
+    if finished == "succeeded":
+        head = f"✅ {name_md(pipeline_name)}: all {len(steps)} steps done"
+    elif finished == "failed":
+        head = f"❌ {name_md(pipeline_name)}: stopped after {done} of {len(steps)} steps"
+    else:
+        head = f"⏳ {name_md(pipeline_name)}: step {min(done + 1, len(steps))} of {len(steps)}"
+    lines = []
+    for st in steps:
+        line = f"{_STEP_ICON.get(st.status, '◻️')} {escape_mrkdwn(task_title(st))}"
+        if st.note:
+            line += f" — {escape_mrkdwn(one_line(st.note, TASK_TEXT_LIMIT))}"
+        elif st.status == "in_progress":
+            line += " — running…"
+        lines.append(line)
+    return clip(re.sub(r"[*]", "", head), SECTION_TEXT_LIMIT), [section(head), section("\n".join(lines) or "no steps")]
+
+
+# ---- the final message in the thread -----------------------------------------------------
+
+def _footer(outcome: Any, permalink: str | None) -> str:
+    parts = [f"{format_duration(outcome.duration_ms)}", format_cost(outcome.cost_usd), models_text(outcome.models)]
+    if permalink:
+        parts.append(link(permalink, "artifact"))
+    return " · ".join(parts)
+
+
+def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None,
+                  budget: int = MESSAGE_BLOCKS_JSON_BUDGET) -> tuple[str, list[Block]]:
+    """The run's result for its thread (``outcome``: core.reporter.RunOutcome).
+
+    Success: the output in a markdown block (Slack renders the model's Markdown), cut
+    cleanly to fit with "full output:" and the permalink, then cost, models and time.
+    Failure: the reason (already written for people) and the same footer.
+    """
+    permalink = permalink or getattr(outcome, "permalink", None)
+    footer = context(_footer(outcome, permalink))
+    actions = ActionsBlock(elements=[button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)]) if permalink else None
+    tail = [footer] + ([actions] if actions else [])
+    if outcome.status != "succeeded":
+        reason = escape_mrkdwn(outcome.error_message or "The run failed.")
+        body = section(f"❌ {name_md(pipeline_name)} failed\n{clip(reason, 2800)}")
+        text = f"❌ {escape_mrkdwn(pipeline_name)} failed: {preview(outcome.error_message or '', 300)}"
+        return text, [body, *tail]
+    output = (outcome.output or "").strip()
+    text = f"✅ {escape_mrkdwn(pipeline_name)}: {preview(output, 300) or 'no output'}"
+    if not output:
+        return text, [section(f"✅ {name_md(pipeline_name)} finished, but the last step returned no text."), *tail]
+    md = safe_markdown(output)
+    limit = MARKDOWN_BLOCK_BUDGET
+    while True:
+        body_md = fit_markdown(md, permalink, limit)
+        blocks: list[Block] = [MarkdownBlock(text=body_md), *tail]
+        over = blocks_size(blocks) - budget
+        if over <= 0 or limit <= 500:
+            return text, blocks
+        # JSON escapes (\n, \", non-BMP) make the payload longer than the text: shrink by the excess
+        limit = max(500, min(limit - over - 50, len(body_md) - over - 50))
+
+
+def final_text_only(pipeline_name: str, outcome: Any, permalink: str | None = None) -> str:
+    """A plain mrkdwn version of :func:`final_message` for when Slack refuses the blocks."""
+    permalink = permalink or getattr(outcome, "permalink", None)
+    if outcome.status == "succeeded":
+        body = escape_mrkdwn((outcome.output or "").strip() or "(no output)")
+        head = f"✅ {name_md(pipeline_name)}\n"
+    else:
+        body = escape_mrkdwn(outcome.error_message or "The run failed.")
+        head = f"❌ {name_md(pipeline_name)} failed\n"
+    footer = "\n" + _footer(outcome, permalink)
+    room = PRACTICAL_MESSAGE_LIMIT - len(head) - len(footer)
+    return head + fit_message(body, permalink, room) + footer
+
+
+# ---- the run modal (message shortcut and Home "Run") --------------------------------------
+
+def _pipeline_option(pipeline: Any, orphaned: bool) -> Option:
+    label = ("⚠️ " if orphaned else "") + one_line(pipeline.name, 70)
+    return Option(value=str(pipeline.id), text=clip(label, OPTION_TEXT_LIMIT))
+
+
+def run_modal(pipelines: Sequence[Any], orphaned_ids: set[int], *, metadata: str,
+              selected_id: int | None = None, input_text: str | None = None, input_editable: bool = True,
+              input_note: str | None = None, pick_channel: bool = False) -> View:
+    """Pick a pipeline (≤ 100 options) and confirm the input; ``metadata`` says where results go."""
+    ordered = list(pipelines)
+    if selected_id is not None:  # the chosen one must be among the 100 shown
+        ordered.sort(key=lambda p: p.id != selected_id)
+    shown = ordered[:SELECT_OPTIONS_LIMIT]
+    options = [_pipeline_option(p, p.id in orphaned_ids) for p in shown]
+    initial = next((o for o, p in zip(options, shown) if p.id == selected_id), None)
+    blocks: list[Block] = [InputBlock(
+        block_id=PIPELINE_BLOCK, label="Pipeline",
+        element=StaticSelectElement(action_id=FIELD, placeholder="Pick a pipeline", options=options,
+                                    initial_option=initial),
+        hint=(f"Showing {SELECT_OPTIONS_LIMIT} of {len(ordered)}; `{COMMAND} run NAME …` runs any of them."
+              if len(ordered) > SELECT_OPTIONS_LIMIT else None),
+    )]
+    if input_editable:
+        blocks.append(InputBlock(
+            block_id=INPUT_BLOCK, label="Input",
+            element=PlainTextInputElement(action_id=FIELD, multiline=True, max_length=PLAIN_TEXT_INPUT_LIMIT,
+                                          initial_value=input_text or None,
+                                          placeholder="What should the pipeline work on?"),
+        ))
+    if input_note:
+        blocks.append(context(input_note))
+    if pick_channel:
+        blocks.append(InputBlock(
+            block_id=CHANNEL_BLOCK, label="Post results in", optional=True,
+            element=ConversationSelectElement(action_id=FIELD, placeholder="A channel (empty: a DM from pipebot)",
+                                              filter=ConversationFilter(include=["public", "private"],
+                                                                        exclude_bot_users=True)),
+            hint="Leave it empty to get the results in a direct message from pipebot.",
+        ))
+    return View(type="modal", callback_id=RUN_MODAL_CALLBACK, title=PlainTextObject(text="Run a pipeline"),
+                submit=PlainTextObject(text="Run"), close=PlainTextObject(text="Cancel"),
+                private_metadata=metadata, blocks=blocks)

@@ -1,0 +1,168 @@
+"""Agents in Slack: `/pipebot agent new|edit|delete`, the agent modal's submission, and the
+Edit/Delete… menu and Delete button of the agents list.
+
+Tenancy: the team id always comes from the signed payload, never from button values or
+private_metadata, so a crafted value can only name rows of the caller's workspace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import Block
+from sqlalchemy.exc import IntegrityError
+
+from bot.slack.blocks import agents as blocks
+from bot.slack.blocks.common import (
+    DELETE_AGENT,
+    confirm_delete_message,
+    decode_metadata,
+)
+from bot.slack.commands_text import COMMAND, not_found_hint
+from bot.slack.listeners.support import (
+    Reply,
+    SaveResult,
+    after_ack,
+    block_dicts,
+    channel_of,
+    field_errors,
+    guarded,
+    item_id_of,
+    menu_choice,
+    notify,
+    open_modal,
+    selected_value,
+    submission,
+    text_value,
+)
+from bot.slack.payloads import team_of
+from bot.slack.text import escape_mrkdwn
+from core import agents as core_agents
+from core import credentials
+from core.agents import AgentDraft, clean_name
+from core.context import AppContext
+from core.errors import NotFound, ValidationFailed
+from storage import repos
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def find_agent(s: Any, team_id: str, name: str) -> Any:
+    """The agent called ``name`` (any case, quotes already removed) or Reply with did-you-mean."""
+    agent = repos.get_agent_by_name(s, team_id, clean_name(name))
+    if agent is None:
+        raise Reply(not_found_hint("agent", name, [a.name for a in repos.list_agents(s, team_id)]))
+    return agent
+
+
+def open_agent_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id: str, *,
+                     agent_name: str | None = None, agent_id: int | None = None, new_name: str | None = None,
+                     channel_id: str | None = None, response_url: str | None = None) -> None:
+    """New agent (no name/id) or edit; raises Reply when the agent does not exist."""
+    with transaction(ctx.sessions) as s:
+        agent = None
+        if agent_id is not None:
+            agent = repos.get_agent(s, team_id, agent_id)
+            if agent is None:
+                raise Reply("That agent no longer exists; it may have been deleted.")
+        elif agent_name is not None:
+            agent = find_agent(s, team_id, agent_name)
+        providers = credentials.available_providers(s, ctx, team_id)
+        meta = {"c": channel_id, "r": response_url, "a": agent.id if agent else None}
+        view = blocks.agent_modal(providers, agent=agent, name=new_name, metadata=meta)
+    open_modal(client, trigger_id, view)
+
+
+def confirm_delete(ctx: AppContext, team_id: str, *, name: str | None = None,
+                   item_id: int | None = None) -> tuple[str, list[Block]]:
+    """The "are you sure?" message, naming the pipelines that use the agent."""
+    with transaction(ctx.sessions) as s:
+        agent = repos.get_agent(s, team_id, item_id) if item_id is not None else find_agent(s, team_id, name or "")
+        if agent is None:
+            raise Reply("That agent no longer exists.")
+        used = list(repos.pipelines_using_agent(s, team_id, agent.id))
+        return confirm_delete_message("agent", agent.id, agent.name, used)
+
+
+def delete_agent(ctx: AppContext, body: Mapping[str, Any]) -> str:
+    """Delete after the Delete button; says what happened (including an already-gone agent)."""
+    team_id = team_of(body)
+    item_id = item_id_of(body)
+    if item_id is None:
+        return "That button is out of date. Run the command again."
+    with transaction(ctx.sessions) as s:
+        agent = repos.get_agent(s, team_id, item_id)
+        if agent is None:
+            return "That agent was already deleted."
+        name = agent.name
+        used = list(repos.pipelines_using_agent(s, team_id, item_id))
+        repos.delete_agent(s, team_id, item_id)
+    text = f"🗑️ Deleted the agent *{escape_mrkdwn(name)}*."
+    if used:
+        text += (" ⚠️ " + ", ".join(f"*{escape_mrkdwn(n)}*" for n in used) +
+                 f" now use a deleted agent; edit them with `{COMMAND} pipeline edit NAME` and pick another.")
+    return text
+
+
+def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], respond: Respond) -> None:
+    """Edit / Delete… from the overflow menu next to an agent in the list."""
+    item_id, what = menu_choice(body)
+    team_id = team_of(body)
+    if what == "edit":
+        open_agent_modal(ctx, client, body.get("trigger_id") or "", team_id, agent_id=item_id,
+                         channel_id=channel_of(body), response_url=body.get("response_url"))
+    elif what == "delete":
+        fallback, question = confirm_delete(ctx, team_id, item_id=item_id)
+        respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
+
+
+def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
+               context: BoltContext | None) -> SaveResult:
+    """Validate and save the agent modal. Returns (ack kwargs for errors, or None to close;
+    a follow-up to run after the ack)."""
+    view = body["view"]
+    team_id, user_id = team_of(body, context), body["user"]["id"]
+    meta = decode_metadata(view.get("private_metadata"))
+    values = (view.get("state") or {}).get("values") or {}
+    draft = AgentDraft(name=text_value(values, "name"), system_prompt=text_value(values, "system_prompt"),
+                       model=selected_value(values, "model"), temperature=text_value(values, "temperature") or None,
+                       max_output_tokens=text_value(values, "max_output_tokens") or None)
+    agent_id = meta.get("a")
+    try:
+        with transaction(ctx.sessions) as s:
+            if agent_id:
+                agent = core_agents.update(s, team_id, int(agent_id), draft)
+            else:
+                agent = core_agents.create(s, team_id, draft, user_id)
+            line = blocks.agent_line(agent)
+    except ValidationFailed as exc:
+        return {"response_action": "errors", "errors": field_errors(exc.errors, blocks.AGENT_FIELDS, "name")}, None
+    except NotFound as exc:
+        return {"response_action": "errors", "errors": {"name": str(exc)}}, None
+    except IntegrityError:  # someone saved the same name a moment ago
+        return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
+    verb = "Updated" if agent_id else "Created"
+    text = f"✅ {verb} the agent {line}"
+    return None, lambda client: notify(client, text=text, user_id=user_id, response_url=meta.get("r"),
+                                       channel_id=meta.get("c"))
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """The agent modal's submission, the list's menu and the Delete button."""
+    app.view(blocks.AGENT_CALLBACK)(submission(ctx, save_agent, "name"))
+
+    def menu(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        after_ack(guarded, respond, lambda: menu_action(ctx, client, body, respond))
+
+    def delete(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        after_ack(guarded, respond, lambda: respond(text=delete_agent(ctx, body), replace_original=True))
+
+    app.action(blocks.AGENT_MENU)(menu)
+    app.action(DELETE_AGENT)(delete)

@@ -1,0 +1,209 @@
+"""Pipelines in Slack: `/pipebot pipeline new|edit|delete`, the builder modal (Add step,
+Remove a step, its submission), and the Edit/Delete… menu and Delete button of the list.
+
+Tenancy: the team id always comes from the signed payload, never from button values or
+private_metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from sqlalchemy.exc import IntegrityError
+
+from bot.slack.blocks import pipelines as blocks
+from bot.slack.blocks.common import DELETE_PIPELINE, confirm_delete_message
+from bot.slack.commands_text import not_found_hint
+from bot.slack.listeners.support import (
+    Reply,
+    SaveResult,
+    action_value,
+    after_ack,
+    block_dicts,
+    channel_of,
+    guarded,
+    item_id_of,
+    menu_choice,
+    notify,
+    open_modal,
+    submission,
+)
+from bot.slack.payloads import team_of
+from bot.slack.text import escape_mrkdwn
+from core import pipelines as core_pipelines
+from core.agents import clean_name
+from core.context import AppContext
+from core.errors import NotFound, ValidationFailed
+from core.pipelines import PipelineDraft
+from storage import repos
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def find_pipeline(s: Any, team_id: str, name: str) -> Any:
+    """The pipeline called ``name`` (any case) or Reply with did-you-mean."""
+    pipeline = repos.get_pipeline_by_name(s, team_id, clean_name(name))
+    if pipeline is None:
+        raise Reply(not_found_hint("pipeline", name, [p.name for p in repos.list_pipelines(s, team_id)]))
+    return pipeline
+
+
+def open_pipeline_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id: str, *,
+                        pipeline_name: str | None = None, pipeline_id: int | None = None,
+                        new_name: str | None = None, channel_id: str | None = None,
+                        response_url: str | None = None) -> None:
+    """The pipeline builder, new or prefilled from an existing pipeline (orphans flagged)."""
+    with transaction(ctx.sessions) as s:
+        if pipeline_id is not None or pipeline_name is not None:
+            pipeline = (repos.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None
+                        else find_pipeline(s, team_id, pipeline_name or ""))
+            if pipeline is None:
+                raise Reply("That pipeline no longer exists; it may have been deleted.")
+            form = blocks.form_from_pipeline(pipeline, channel_id=channel_id, response_url=response_url)
+        else:
+            form = blocks.PipelineForm(name=new_name or "", channel_id=channel_id, response_url=response_url)
+        view = blocks.pipeline_modal(list(repos.list_agents(s, team_id)), form)
+    open_modal(client, trigger_id, view)
+
+
+def confirm_delete(ctx: AppContext, team_id: str, *, name: str | None = None,
+                   item_id: int | None = None) -> tuple[str, list[Block]]:
+    """The "are you sure?" message for deleting a pipeline."""
+    with transaction(ctx.sessions) as s:
+        pipeline = (repos.get_pipeline(s, team_id, item_id) if item_id is not None
+                    else find_pipeline(s, team_id, name or ""))
+        if pipeline is None:
+            raise Reply("That pipeline no longer exists.")
+        return confirm_delete_message("pipeline", pipeline.id, pipeline.name, [])
+
+
+def delete_pipeline(ctx: AppContext, body: Mapping[str, Any]) -> str:
+    """Delete after the Delete button; says what happened (including an already-gone pipeline)."""
+    team_id = team_of(body)
+    item_id = item_id_of(body)
+    if item_id is None:
+        return "That button is out of date. Run the command again."
+    with transaction(ctx.sessions) as s:
+        pipeline = repos.get_pipeline(s, team_id, item_id)
+        if pipeline is None:
+            return "That pipeline was already deleted."
+        name = pipeline.name
+        repos.delete_pipeline(s, team_id, item_id)
+    return f"🗑️ Deleted the pipeline *{escape_mrkdwn(name)}*."
+
+
+def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], respond: Respond) -> None:
+    """Edit / Delete… from the overflow menu next to a pipeline in the list."""
+    item_id, what = menu_choice(body)
+    team_id = team_of(body)
+    if what == "edit":
+        open_pipeline_modal(ctx, client, body.get("trigger_id") or "", team_id, pipeline_id=item_id,
+                            channel_id=channel_of(body), response_url=body.get("response_url"))
+    elif what == "delete":
+        fallback, question = confirm_delete(ctx, team_id, item_id=item_id)
+        respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
+
+
+def save_pipeline(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
+                  context: BoltContext | None) -> SaveResult:
+    """Validate and save the builder; errors land on the step (or name/budget) they concern."""
+    view = body["view"]
+    team_id, user_id = team_of(body, context), body["user"]["id"]
+    form = blocks.PipelineForm.from_view(view)
+    draft = PipelineDraft(name=form.name, agent_ids=[st.agent_id for st in form.steps], budget_usd=form.budget or None)
+    # A step whose agent was deleted must be re-picked (or removed with "Remove a step"):
+    # core would quietly drop it when it is the last one.
+    orphaned = {f"step_{i}": "" for i, st in enumerate(form.steps, 1) if st.agent_id is None and st.deleted_name}
+    try:
+        with transaction(ctx.sessions) as s:
+            if orphaned:
+                try:
+                    core_pipelines.validate(s, team_id, draft, pipeline_id=form.pipeline_id)
+                except ValidationFailed as exc:
+                    raise ValidationFailed({**exc.errors, **orphaned}) from None
+                raise ValidationFailed(orphaned)
+            if form.pipeline_id:
+                pipeline = core_pipelines.update(s, team_id, form.pipeline_id, draft)
+            else:
+                pipeline = core_pipelines.create(s, team_id, draft, user_id)
+            line = blocks.pipeline_line(pipeline)
+    except ValidationFailed as exc:
+        errors: dict[str, str] = {}
+        for key, message in exc.errors.items():
+            m = re.match(r"^step_(\d+)$", key)
+            if m and int(m.group(1)) <= len(form.steps):
+                step = form.steps[int(m.group(1)) - 1]
+                if step.agent_id is None and step.deleted_name:
+                    message = (f"Step {m.group(1)} used the agent “{step.deleted_name}”, which was deleted. "
+                               "Pick another agent.")
+            block = form.error_block(key) if (m or key in ("name", blocks.BUDGET_BLOCK)) else "name"
+            errors[block] = f"{errors[block]} {message}" if block in errors else message
+        return {"response_action": "errors", "errors": errors}, None
+    except NotFound as exc:
+        return {"response_action": "errors", "errors": {"name": str(exc)}}, None
+    except IntegrityError:
+        return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
+    verb = "Updated" if form.pipeline_id else "Created"
+    text = f"✅ {verb} the pipeline {line}"
+    return None, lambda client: notify(client, text=text, user_id=user_id, response_url=form.response_url,
+                                       channel_id=form.channel_id)
+
+
+def rebuild_pipeline_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any], *,
+                           add: bool = False, remove: int | None = None) -> None:
+    """Add step / remove a step: rebuild the builder from the view's state (so picks made
+    so far survive) and views.update it (hash-guarded against double clicks)."""
+    view = body["view"]
+    team_id = team_of(body)
+    form = blocks.PipelineForm.from_view(view)
+    if add and len(form.steps) < blocks.MAX_STEPS:
+        form.steps.append(blocks.StepPick())
+    if remove is not None and 1 <= remove <= len(form.steps) and len(form.steps) > 1:
+        del form.steps[remove - 1]
+    form.rev += 1
+    with transaction(ctx.sessions) as s:
+        new_view = blocks.pipeline_modal(list(repos.list_agents(s, team_id)), form)
+    try:
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view.to_dict())
+    except SlackApiError as exc:
+        if exc.response.get("error") != "hash_conflict":
+            raise
+        log.info("pipeline builder changed meanwhile (double click?); update skipped")
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """The builder's submission and buttons, the list's menu and the Delete button."""
+    app.view(blocks.PIPELINE_CALLBACK)(submission(ctx, save_pipeline, "name"))
+
+    def add_step(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        after_ack(guarded, respond, lambda: rebuild_pipeline_modal(ctx, client, body, add=True))
+
+    def remove_step(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        try:
+            position = int(action_value(body))
+        except ValueError:
+            return
+        after_ack(guarded, respond, lambda: rebuild_pipeline_modal(ctx, client, body, remove=position))
+
+    def menu(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        after_ack(guarded, respond, lambda: menu_action(ctx, client, body, respond))
+
+    def delete(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        after_ack(guarded, respond, lambda: respond(text=delete_pipeline(ctx, body), replace_original=True))
+
+    app.action(blocks.ADD_STEP)(add_step)
+    app.action(blocks.REMOVE_STEP)(remove_step)
+    app.action(blocks.PIPELINE_MENU)(menu)
+    app.action(DELETE_PIPELINE)(delete)

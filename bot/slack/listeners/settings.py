@@ -1,0 +1,158 @@
+"""`/pipebot settings`: the provider-keys modal (admins only) and its submission.
+
+A ``view_submission`` must be answered within 3 s *with* its validation errors, and keys
+are checked with their provider before they are saved: a slow provider turns the modal
+into "checking…" and the outcome arrives by ``views.update`` (see ``save_settings``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.slack.admin import REFUSED, AdminCheckFailed, is_admin
+from bot.slack.blocks import settings as blocks
+from bot.slack.blocks.common import decode_metadata, info_modal
+from bot.slack.listeners.support import (
+    Reply,
+    SaveResult,
+    checked,
+    notify,
+    open_modal,
+    submission,
+    text_value,
+)
+from bot.slack.payloads import team_of
+from core import credentials
+from core.context import AppContext
+from core.errors import ValidationFailed
+from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
+from storage import repos
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+KEY_CHECK_BUDGET = 1.8  # seconds a settings submission waits for the provider before "checking…"
+_key_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pipebot-key-check")
+
+
+def open_settings_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id: str, user_id: str, *,
+                        channel_id: str | None = None, response_url: str | None = None) -> None:
+    """Admins only; everyone else gets Reply(REFUSED) and no modal."""
+    try:
+        allowed = is_admin(ctx, client, user_id)
+    except AdminCheckFailed as exc:
+        raise Reply(str(exc)) from None
+    if not allowed:
+        raise Reply(REFUSED)
+    with transaction(ctx.sessions) as s:
+        status = credentials.describe(s, ctx, team_id)
+        stored = repos.credential_hints(s, team_id)
+    view = blocks.settings_modal(status, stored, metadata={"c": channel_id, "r": response_url})
+    open_modal(client, trigger_id, view)
+
+
+def _check_all(ctx: AppContext, keys: Mapping[str, str]) -> dict[str, Future[None]]:
+    return {p: _key_checks.submit(credentials.check_key, ctx, p, key, field=blocks.key_block(p))
+            for p, key in keys.items()}
+
+
+def _check_errors(futures: Mapping[str, Future[None]]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for provider, future in futures.items():
+        try:
+            future.result()
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+        except Exception:  # noqa: BLE001 - never echo an SDK error (it may carry request data)
+            log.exception("checking the %s key failed unexpectedly", provider)
+            errors[blocks.key_block(provider)] = (f"Could not check the key with {PROVIDER_NAMES[provider]} "
+                                                  "right now. Try again in a minute.")
+    return errors
+
+
+def _apply_settings(ctx: AppContext, team_id: str, user_id: str, keys: Mapping[str, str],
+                    removes: set[str]) -> str:
+    lines = []
+    with transaction(ctx.sessions) as s:
+        for provider, key in keys.items():
+            credentials.save_key(s, ctx, team_id, provider, key, user_id)
+            lines.append(f"Saved the {PROVIDER_NAMES[provider]} key (ends in …{key.strip()[-4:]}).")
+        for provider in sorted(removes):
+            if repos.delete_credential(s, team_id, provider):
+                lines.append(f"Removed the {PROVIDER_NAMES[provider]} key.")
+    return " ".join(lines) or "Nothing changed."
+
+
+def save_settings(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
+                  context: BoltContext | None) -> SaveResult:
+    """Check new keys with their providers, then save them and apply removals.
+
+    Why a budget: the answer must reach Slack within 3 s. Checks run in parallel; if they
+    finish within KEY_CHECK_BUDGET, bad keys get inline errors as usual. Otherwise the
+    modal is replaced by a "checking…" view and the follow-up finishes the checks and
+    updates that view with the outcome (errors shown under the fields, or "saved").
+    Keys live only in this process's memory meanwhile: never in private_metadata or logs.
+    """
+    view = body["view"]
+    team_id, user_id = team_of(body, context), body["user"]["id"]
+    meta = decode_metadata(view.get("private_metadata"))
+    first = blocks.key_block(PROVIDER_IDS[0])
+    try:
+        allowed = is_admin(ctx, client, user_id)
+    except AdminCheckFailed as exc:
+        return {"response_action": "errors", "errors": {first: str(exc)}}, None
+    if not allowed:
+        return {"response_action": "errors", "errors": {first: REFUSED}}, None
+    values = (view.get("state") or {}).get("values") or {}
+    keys = {p: text_value(values, blocks.key_block(p)).strip() for p in PROVIDER_IDS}
+    keys = {p: k for p, k in keys.items() if k}
+    removes = {p for p in PROVIDER_IDS if checked(values, blocks.remove_block(p))}
+    both = {blocks.key_block(p): "Paste a new key or tick Remove, not both." for p in keys.keys() & removes}
+    if both:
+        return {"response_action": "errors", "errors": both}, None
+
+    def done_text(summary: str) -> str:
+        return f"✅ {summary}"
+
+    futures = _check_all(ctx, keys)
+    _, pending = wait(futures.values(), timeout=KEY_CHECK_BUDGET)
+    if not pending:
+        errors = _check_errors(futures)
+        if errors:
+            return {"response_action": "errors", "errors": errors}, None
+        summary = _apply_settings(ctx, team_id, user_id, keys, removes)
+        return None, lambda c: notify(c, text=done_text(summary), user_id=user_id, response_url=meta.get("r"),
+                                      channel_id=meta.get("c"))
+
+    names = " and ".join(PROVIDER_NAMES[p] for p in keys)
+    checking = info_modal("pipebot settings", f"⏳ Checking the key with {names}… this takes a few seconds.")
+    view_id = view.get("id")
+
+    def finish(c: WebClient) -> None:
+        wait(futures.values())
+        errors = _check_errors(futures)
+        if errors:
+            with transaction(ctx.sessions) as s:
+                status = credentials.describe(s, ctx, team_id)
+                stored = repos.credential_hints(s, team_id)
+            notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
+            again = blocks.settings_modal(status, stored, metadata=meta, notes=notes)
+            c.views_update(view_id=view_id, view=again.to_dict())
+            return
+        summary = _apply_settings(ctx, team_id, user_id, keys, removes)
+        c.views_update(view_id=view_id, view=info_modal("pipebot settings", done_text(summary),
+                                                              close="Done").to_dict())
+        notify(c, text=done_text(summary), user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c"))
+
+    return {"response_action": "update", "view": checking.to_dict()}, finish
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """The settings modal's submission."""
+    app.view(blocks.SETTINGS_CALLBACK)(submission(ctx, save_settings, blocks.key_block(PROVIDER_IDS[0])))

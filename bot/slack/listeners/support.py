@@ -1,0 +1,185 @@
+"""What every listener module shares: the Reply exception, the after-ack pool, ephemeral
+notes, opening a modal, reading a payload's values, and the view-submission wrapper.
+
+Why a module of its own: the surfaces (commands, agents, pipelines, settings, runs,
+artifacts, home, shortcut) each import it, and none imports another surface's listener
+module back except the dispatcher, so there is no cycle.
+
+Timing (Slack's rules): the app runs with ``process_before_response=True``, so Slack
+gets its HTTP answer when the listener returns. Anything that calls Slack or a provider
+runs after the ack in ``after_ack``'s small pool; not Bolt's ``lazy=[...]``, which
+deep-copies the whole request (WebClient included) on the ack path for nothing we need.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+from slack_sdk.webhook import WebhookClient
+
+from bot.slack.blocks.common import INPUT
+from core.context import AppContext
+
+log = logging.getLogger(__name__)
+
+SaveResult = tuple[dict[str, Any] | None, Callable[[WebClient], None] | None]
+Save = Callable[[AppContext, WebClient, Mapping[str, Any], BoltContext | None], SaveResult]
+
+TRIGGER_ERRORS = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id")
+TRIGGER_EXPIRED = ("Slack gives an app 3 seconds to open a form, and that passed before I could open it "
+                   "(the server may be busy). Please run the command again.")
+
+
+OOPS = "Something went wrong on pipebot's side (it has been logged). Please try again."
+_background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pipebot-after-ack")
+
+
+class Reply(Exception):
+    """A message for the person who typed the command (ephemeral), not an error to log."""
+
+
+def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run ``fn`` in the background pool: the listener returns (and Slack gets its ack)
+    without waiting for it. Exceptions are logged."""
+    def run() -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - background work: log, never crash the pool
+            log.exception("pipebot background task %s failed", getattr(fn, "__name__", fn))
+    _background.submit(run)
+
+
+def guarded(respond: Respond, fn: Callable[[], None]) -> None:
+    """Reply → ephemeral message; anything else → logged, and the user told."""
+    try:
+        fn()
+    except Reply as exc:
+        respond(text=str(exc), response_type="ephemeral", replace_original=False)
+    except Exception:  # noqa: BLE001 - the user must hear something
+        log.exception("pipebot command failed")
+        try:
+            respond(text=OOPS, response_type="ephemeral", replace_original=False)
+        except Exception:  # noqa: BLE001
+            log.exception("could not tell the user about the failure")
+
+
+def block_dicts(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]]:
+    """Models are rendered with to_dict() (which validates Slack's limits); dicts (the list
+    messages, built lean for the ack path) pass as they are."""
+    return [b if isinstance(b, dict) else b.to_dict() for b in blocks]
+
+
+def ephemeral(text: str, blocks: Sequence[Block | dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": text, "response_type": "ephemeral"}
+    if blocks:
+        out["blocks"] = block_dicts(blocks)
+    return out
+
+
+def notify(client: WebClient, *, text: str, user_id: str, response_url: str | None = None,
+           channel_id: str | None = None, blocks: list[Block] | None = None) -> None:
+    """An ephemeral note for ``user_id``: through the command's response_url (works in any
+    channel for 30 minutes), else chat.postEphemeral, else a DM from the app."""
+    payload = block_dicts(blocks) if blocks else None
+    if response_url:
+        try:
+            resp = WebhookClient(response_url, timeout=10).send(text=text, blocks=payload,
+                                                                response_type="ephemeral")
+            if resp.status_code == 200:
+                return
+        except Exception:  # noqa: BLE001 - fall through to the Web API
+            log.info("response_url post failed; trying chat.postEphemeral")
+    if channel_id:
+        try:
+            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=payload)
+            return
+        except SlackApiError as exc:
+            log.info("chat.postEphemeral failed (%s); sending a DM", exc.response.get("error"))
+    client.chat_postMessage(channel=user_id, text=text, blocks=payload)
+
+
+def open_modal(client: WebClient, trigger_id: str, view: View) -> None:
+    """views.open, turning Slack's trigger errors into a message the user can act on."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=view.to_dict())
+    except SlackApiError as exc:
+        if exc.response.get("error") in TRIGGER_ERRORS:
+            raise Reply(TRIGGER_EXPIRED) from None
+        raise
+
+
+def action_value(body: Mapping[str, Any]) -> str:
+    action = (body.get("actions") or [{}])[0]
+    return (action.get("selected_option") or {}).get("value") or action.get("value") or ""
+
+
+def text_value(values: Mapping[str, Any], block_id: str) -> str:
+    return ((values.get(block_id) or {}).get(INPUT) or {}).get("value") or ""
+
+
+def selected_value(values: Mapping[str, Any], block_id: str) -> str:
+    option = ((values.get(block_id) or {}).get(INPUT) or {}).get("selected_option") or {}
+    return option.get("value") or ""
+
+
+def checked(values: Mapping[str, Any], block_id: str) -> bool:
+    return bool(((values.get(block_id) or {}).get(INPUT) or {}).get("selected_options"))
+
+
+def field_errors(errors: Mapping[str, str], known: tuple[str, ...], fallback: str) -> dict[str, str]:
+    """core errors → ``response_action: errors``; a key with no input joins ``fallback``."""
+    out: dict[str, str] = {}
+    for key, message in errors.items():
+        target = key if key in known else fallback
+        out[target] = f"{out[target]} {message}" if target in out else message
+    return out
+
+
+def submission(ctx: AppContext, save: Save, first_field: str) -> Callable[..., None]:
+    """A view_submission listener around ``save``: its errors (or nothing, to close the modal)
+    go in the ack; its follow-up (a confirmation, a views.update) runs after the ack. An
+    unexpected failure keeps the modal open with OOPS under ``first_field``."""
+
+    def handle(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        try:
+            answer, follow_up = save(ctx, client, body, context)
+        except Exception:  # noqa: BLE001 - keep the modal open and say so
+            log.exception("saving %s failed", body.get("view", {}).get("callback_id"))
+            ack(response_action="errors", errors={first_field: OOPS})
+            return
+        ack(**answer) if answer else ack()
+        if follow_up is not None:
+            after_ack(follow_up, client)
+
+    return handle
+
+
+def menu_choice(body: Mapping[str, Any]) -> tuple[int, str]:
+    """(item id, "edit" | "delete") from an Edit/Delete… overflow menu; Reply when stale."""
+    try:
+        choice = json.loads(action_value(body))
+        return int(choice["id"]), str(choice["do"])
+    except (ValueError, KeyError, TypeError):
+        raise Reply("That menu is out of date. Run the list command again.") from None
+
+
+def item_id_of(body: Mapping[str, Any]) -> int | None:
+    """The id a Delete button carries (``{"id": N}``), or None for a stale button."""
+    try:
+        return int(json.loads(action_value(body))["id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def channel_of(body: Mapping[str, Any]) -> str | None:
+    """The conversation a block action came from, if any."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")

@@ -1,0 +1,423 @@
+"""One run's progress reply in its thread: the task plan and the words each step is writing.
+
+Where Slack allows it, the reply is a chat stream (``chat.startStream`` /
+``appendStream`` / ``stopStream``, ``task_display_mode="plan"``): markdown chunks carry
+the text beside task-update chunks. Why a thread of its own (the *pacer*): the model's
+words arrive far more often than Slack takes calls, and a slow or rate-limited Slack must
+not slow the model's reply down. So the caller only queues text and task changes; the
+pacer sends what accumulated, a burst of ``append_burst`` calls and then one per
+``append_interval`` on average (appendStream is Tier 4, about 100 a minute), at most
+12,000 characters of markdown per call.
+
+A stream lives about 5 minutes; after that Slack answers ``message_not_in_streaming_state``.
+The reply renews it before then (``renew_after``) or when told so: a new stream in the
+same thread picks up with the whole plan and the text the old one did not accept.
+
+Where streaming is refused (the method errors, ``not_allowed``, a workspace without it, no
+recipient ids) or breaks for good, the same progress goes into an ordinary reply edited
+with ``chat.update`` at most once per ``update_interval``, showing the running step's text
+so far (its tail, within Slack's message limit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.blocks import stream as live
+from bot.slack.blocks.runs import StepView, task_chunk
+from core.text import clean_text
+
+log = logging.getLogger(__name__)
+
+APPEND_INTERVAL_S = 0.75     # one appendStream per stream per 0.75 s on average (80/min)
+APPEND_BURST = 2             # ...after a burst of two (a task update and the first words)
+UPDATE_INTERVAL_S = 1.0      # chat.update fallback: about one edit per second
+STREAM_RENEW_AFTER_S = 240.0  # streams end after about 5 minutes: start a new one at 4
+TRANSIENT_FAILURES_MAX = 3   # consecutive transient errors before giving streaming up
+CLOSE_JOIN_S = 60.0
+PACER_IDLE_S = 600.0         # the pacer thread ends after this long with nothing to send
+CLOSE_CALLS_MAX = 50          # calls that may finish a stream (pieces of text, renewals)
+EXPIRED = "message_not_in_streaming_state"
+_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+def _error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__
+
+
+def _retry_after(exc: Exception) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return float(value[0] if isinstance(value, list) else value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _kind(exc: Exception) -> str:
+    """expired | ratelimited | transient | refused: what a failed stream call means."""
+    if isinstance(exc, SlackApiError):
+        err = exc.response.get("error")
+        if err == EXPIRED:
+            return "expired"
+        if err == "ratelimited" or exc.response.status_code == 429:
+            return "ratelimited"
+        if err in _TRANSIENT or exc.response.status_code >= 500:
+            return "transient"
+        return "refused"
+    if isinstance(exc, OSError):  # connection refused/reset, timeouts
+        return "transient"
+    return "refused"
+
+
+class _Bucket:
+    """A token bucket: ``burst`` calls at once, then one per ``interval`` on average."""
+
+    def __init__(self, interval: float, burst: int) -> None:
+        self.interval, self.burst = interval, max(1, burst)
+        self._tokens = float(self.burst)
+        self._at = time.monotonic()
+
+    def _refill(self, now: float) -> None:
+        if self.interval <= 0:
+            self._tokens = float(self.burst)
+        else:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) / self.interval)
+        self._at = now
+
+    def wait(self) -> float:
+        """Seconds until a call may go."""
+        now = time.monotonic()
+        self._refill(now)
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.interval
+
+    def take(self) -> None:
+        self._refill(time.monotonic())
+        self._tokens -= 1
+
+    def hold_off(self, seconds: float) -> None:
+        """No call for ``seconds`` (Slack said Retry-After, or a call failed)."""
+        self._tokens = min(self._tokens, 0.0) - seconds / self.interval if self.interval > 0 else 0.0
+        self._at = time.monotonic()
+
+
+class ProgressReply:
+    """The progress reply of one run (see the module docstring). Thread-safe; never raises
+    from :meth:`text`, :meth:`update`, :meth:`step_done` or :meth:`retrying`."""
+
+    def __init__(self, client: WebClient, *, channel_id: str, thread_ts: str, recipient_user_id: str | None,
+                 recipient_team_id: str | None, post: Callable[..., Any], streaming: bool = True,
+                 append_interval: float = APPEND_INTERVAL_S, append_burst: int = APPEND_BURST,
+                 update_interval: float = UPDATE_INTERVAL_S, renew_after: float = STREAM_RENEW_AFTER_S) -> None:
+        self.client = client
+        self.channel_id, self.thread_ts = channel_id, thread_ts
+        self.recipient_user_id, self.recipient_team_id = recipient_user_id, recipient_team_id
+        self._post = post
+        self.streaming = streaming
+        self.renew_after = renew_after
+        self.update_interval = update_interval
+        self.mode: str | None = None          # None | "stream" | "update"
+        self.stream_ts: str | None = None     # the live stream's message
+        self.stream_ts_history: list[str] = []
+        self.progress_ts: str | None = None   # the reply edited with chat.update
+        self._append_gate = _Bucket(append_interval, append_burst)
+        self._update_gate = _Bucket(update_interval, 1)
+        self._cond = threading.Condition(threading.RLock())
+        self._pipeline = ""
+        self._views: dict[int, StepView] = {}
+        self._dirty: dict[int, StepView] = {}   # task changes not yet sent
+        self._changed = False                  # update mode: something to render
+        self._pending = ""                     # escaped markdown not yet accepted by Slack
+        self._queued = 0                       # characters ever queued
+        self._accepted = 0                     # ...of which Slack accepted this many
+        self._marks: list[tuple[int, int]] = []  # (offset in the queued text, step position)
+        self._carry: dict[int, str] = {}
+        self._live: dict[int, list[str]] = {}  # each step's escaped text so far, in pieces
+        self._live_step: int | None = None
+        self._stream_started = 0.0
+        self._failures = 0
+        self._closing = False
+        self._pacer: threading.Thread | None = None
+
+    # ---- what the reporter tells it --------------------------------------------------------
+    def open(self, pipeline_name: str, steps: Sequence[StepView]) -> None:
+        """Show the plan (one startStream carrying every task), else post the fallback reply;
+        then start the pacer."""
+        with self._cond:
+            self._pipeline = pipeline_name
+            for v in steps:
+                self._views[v.position] = dataclasses.replace(v)
+            if self.streaming and self.recipient_user_id:
+                self.mode = "stream"
+                if not self._start_stream(""):
+                    self._to_update_mode()
+            else:
+                self._to_update_mode()
+            if self.mode == "update":
+                try:
+                    self._send_update(None)
+                except Exception as exc:  # noqa: BLE001 - the pacer tries again
+                    log.warning("posting the progress reply in %s failed (%s)", self.channel_id, _error(exc))
+            self._wake()
+
+    def _wake(self) -> None:
+        """Notify the pacer, starting it if it is not running (it ends after a quiet spell,
+        so a run abandoned without run_finished leaves no thread behind)."""
+        self._cond.notify_all()
+        if self._pacer is None and self.mode is not None and not self._closing:
+            self._pacer = threading.Thread(target=self._run, name=f"slack-progress-{self.channel_id}", daemon=True)
+            self._pacer.start()
+
+    def update(self, *views: StepView) -> None:
+        """Task changes (status, stats) to show."""
+        with self._cond:
+            for v in views:
+                copy = dataclasses.replace(v)
+                self._views[v.position] = self._dirty[v.position] = copy
+            self._changed = True
+            self._wake()
+
+    def text(self, step: StepView, delta: str) -> None:
+        """Words the model just wrote for ``step``."""
+        if not delta:
+            return
+        with self._cond:
+            pos = step.position
+            safe, self._carry[pos] = live.escape_live(self._carry.get(pos, ""), clean_text(delta))
+            if pos not in self._live:
+                self._live[pos] = []
+                self._queue(live.step_heading(self._views.get(pos, step)), pos)
+            self._live_step = pos
+            self._live[pos].append(safe)
+            self._queue(safe, pos)
+
+    def step_done(self, step: StepView) -> None:
+        """The step's last words (a held-back ``<``) and a gap before the next step's text."""
+        with self._cond:
+            pos = step.position
+            carry = self._carry.pop(pos, "")
+            if pos in self._live:
+                self._live[pos].append(carry)
+                self._queue(carry + live.STEP_SEPARATOR, pos)
+        self.update(step)
+
+    def retrying(self, step: StepView) -> None:
+        """The step's reply broke off and is asked again: what it showed so far is void."""
+        with self._cond:
+            pos = step.position
+            self._carry.pop(pos, None)
+            if self._live.get(pos):
+                self._live[pos] = []
+                self._queue(live.RETRY_NOTE, pos)
+
+    def close(self, steps: Sequence[StepView], finished: str) -> None:
+        """Stop the pacer, then send everything left and end the stream (or the final edit)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._pacer is not None:
+            self._pacer.join(CLOSE_JOIN_S)
+        with self._cond:
+            for v in steps:
+                self._views[v.position] = self._dirty[v.position] = dataclasses.replace(v)
+            for pos, carry in list(self._carry.items()):
+                self._queue(carry, pos)
+            self._carry.clear()
+            for _ in range(CLOSE_CALLS_MAX):
+                if self.mode != "stream":
+                    break
+                time.sleep(self._append_gate.wait())
+                if self._deliver(stop=True):
+                    return
+            time.sleep(self._update_gate.wait())
+            self._send_update(finished)
+
+    # ---- the pacer -----------------------------------------------------------------------------
+    def _queue(self, text: str, pos: int) -> None:
+        self._changed = True
+        self._wake()
+        if not text or self.mode != "stream":  # the chat.update fallback shows the live text instead
+            return
+        if not self._marks or self._marks[-1][1] != pos:
+            self._marks.append((self._queued, pos))
+        self._pending += text
+        self._queued += len(text)
+
+    def _has_work(self) -> bool:
+        if self.mode == "stream":
+            return bool(self._pending or self._dirty)
+        return self._changed
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._closing:
+                        return
+                    if self._has_work():
+                        gate = self._append_gate if self.mode == "stream" else self._update_gate
+                        wait = gate.wait()
+                        if wait <= 0:
+                            break
+                        self._cond.wait(wait)
+                    elif not self._cond.wait(PACER_IDLE_S) and not self._has_work():
+                        self._pacer = None
+                        return
+                streaming = self.mode == "stream"
+            try:  # Slack is called without the lock: the model's words keep being queued meanwhile
+                if streaming:
+                    self._deliver()
+                else:
+                    self._send_update(None)
+            except Exception:  # noqa: BLE001 - the progress reply must never take the run down
+                log.exception("progress reply in %s failed", self.channel_id)
+
+    # ---- stream calls: only the pacer makes them (open and close: before and after it runs) ----
+    def _chunks(self, piece: str, tasks: Sequence[StepView]) -> list[Any]:
+        return ([live.markdown_chunk(piece)] if piece else []) + [task_chunk(v) for v in tasks]
+
+    def _deliver(self, *, stop: bool = False) -> bool:
+        """Send the next piece of pending text and the task changes in one call (the last
+        one with ``stop``); renew the stream when it is old or expired, fall back to
+        chat.update when streaming is refused. True when Slack took it."""
+        with self._cond:
+            renew = time.monotonic() - self._stream_started >= self.renew_after
+        if renew:
+            self._renew(stop_old=True)
+            return False
+        with self._cond:
+            piece = live.next_piece(self._pending)
+            if stop and len(piece) < len(self._pending):
+                stop = False  # more than one call's worth is left: this one is an append
+            tasks = list(self._dirty.values())
+            ts = self.stream_ts
+            self._append_gate.take()
+        method = self.client.chat_stopStream if stop else self.client.chat_appendStream
+        try:
+            method(channel=self.channel_id, ts=ts, chunks=self._chunks(piece, tasks))
+        except Exception as exc:  # noqa: BLE001
+            kind = _kind(exc)
+            log.info("chat.%sStream failed in %s (%s)", "stop" if stop else "append", self.channel_id, _error(exc))
+            if kind == "expired":
+                self._renew(stop_old=False)
+                return False
+            with self._cond:
+                if kind == "ratelimited":  # never a reason to give streaming up: the text waits
+                    self._append_gate.hold_off(_retry_after(exc) or 2 * self._append_gate.interval)
+                elif kind == "transient" and self._failures + 1 < TRANSIENT_FAILURES_MAX:
+                    self._failures += 1
+                    self._append_gate.hold_off(max(1.0, self._append_gate.interval))
+                else:
+                    self._to_update_mode()
+            return False
+        with self._cond:
+            self._failures = 0
+            self._accept(len(piece), tasks)
+        return stop
+
+    def _accept(self, n: int, tasks: Sequence[StepView]) -> None:
+        self._pending = self._pending[n:]
+        self._accepted += n
+        for v in tasks:
+            if self._dirty.get(v.position) is v:  # not changed again meanwhile
+                del self._dirty[v.position]
+
+    def _step_at(self, offset: int) -> tuple[int, int] | None:
+        """The (offset, position) mark of the step whose text is at ``offset``."""
+        found = None
+        for mark in self._marks:
+            if mark[0] > offset:
+                break
+            found = mark
+        return found
+
+    def _start_stream(self, lead: str) -> bool:
+        """A new stream: the plan, every task, ``lead`` and the next piece of pending text."""
+        with self._cond:
+            piece = live.next_piece(self._pending, live.APPEND_MARKDOWN_LIMIT - len(lead))
+            tasks = [self._views[k] for k in sorted(self._views)]
+            chunks = live.plan_chunks(self._pipeline, tasks)
+            if lead or piece:
+                chunks.append(live.markdown_chunk(lead + piece))
+        try:
+            resp = self.client.chat_startStream(
+                channel=self.channel_id, thread_ts=self.thread_ts, recipient_user_id=self.recipient_user_id,
+                recipient_team_id=self.recipient_team_id, task_display_mode="plan", chunks=chunks)
+            ts = resp.get("ts")
+            if not ts:
+                raise RuntimeError("chat.startStream returned no ts")
+        except Exception as exc:  # noqa: BLE001 - no streaming here: edit a plain reply instead
+            log.info("chat streaming unavailable in %s (%s); using chat.update", self.channel_id, _error(exc))
+            return False
+        with self._cond:
+            self.stream_ts = str(ts)
+            self.stream_ts_history.append(self.stream_ts)
+            self._stream_started = time.monotonic()
+            self._append_gate.take()
+            self._accept(len(piece), tasks)
+        return True
+
+    def _renew(self, *, stop_old: bool) -> None:
+        """Carry on in a new stream; the text the old one did not accept goes into it, after
+        a "continued" line when it picks a step up in the middle."""
+        if stop_old:
+            try:
+                self.client.chat_stopStream(channel=self.channel_id, ts=self.stream_ts,
+                                            chunks=self._chunks("", [self._views[k] for k in sorted(self._views)]))
+            except Exception as exc:  # noqa: BLE001 - it may have ended already; the new one carries on
+                log.info("chat.stopStream of an old stream failed in %s (%s)", self.channel_id, _error(exc))
+        with self._cond:
+            lead = ""
+            mark = self._step_at(self._accepted)
+            if mark is not None and mark[0] < self._accepted and self._pending:
+                lead = live.continued_heading(self._views[mark[1]])
+        if not self._start_stream(lead):
+            with self._cond:
+                self._to_update_mode()
+
+    # ---- the chat.update fallback ------------------------------------------------------------
+    def _to_update_mode(self) -> None:
+        self.mode = "update"
+        self._pending = ""
+        self._dirty.clear()
+        self._changed = True
+
+    def _send_update(self, finished: str | None) -> None:
+        with self._cond:
+            self._update_gate.take()
+            self._changed = False
+            steps = [self._views[k] for k in sorted(self._views)]
+            pos = self._live_step
+            view = self._views.get(pos) if pos is not None else None
+            if view is not None and view.status != "in_progress":
+                view = None
+            text, blocks = live.live_progress_message(self._pipeline, steps, view,
+                                                      "".join(self._live.get(pos or 0, [])), finished=finished)
+            progress_ts = self.progress_ts
+        payload = [b.to_dict() for b in blocks]
+        try:
+            if progress_ts is not None:
+                try:
+                    self.client.chat_update(channel=self.channel_id, ts=progress_ts, text=text, blocks=payload)
+                    return
+                except SlackApiError as exc:
+                    if _kind(exc) in ("transient", "ratelimited"):
+                        raise
+                    log.info("chat.update of the progress reply failed (%s); posting a new one", _error(exc))
+            resp = self._post(text=text, blocks=payload)
+        except Exception:
+            with self._cond:
+                self._changed = True  # shown at the next turn
+            raise
+        with self._cond:
+            self.progress_ts = resp.get("ts")

@@ -1,0 +1,60 @@
+"""Render the artifact viewer's pages from Jinja2 templates (``bot/web/templates``).
+
+One Environment, built once, with autoescaping on: every value a template prints is
+escaped unless it is explicitly marked safe, and the only such value is sanitised
+Markdown (see bot/web/markdown.py). Printed values go through :func:`html.escape` (quotes
+included, so text is inert in attributes as well as in content) rather than MarkupSafe's
+equivalent: both are safe, and this keeps the page's escaped text exactly as it always was
+(``&#x27;`` for ``'``). Serve the pages with :data:`bot.web.security.SECURITY_HEADERS`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from bot.web.security import META_CSP, STYLESHEET
+from bot.web.view import artifact_page
+from core.runs.artifact import Artifact
+
+__all__ = ["render_artifact_html", "render_not_found_html"]
+
+
+def _escape(value: Any) -> Any:
+    """Every printed value: markup stays as it is, ``None`` prints nothing, the rest is escaped."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
+
+
+_ENV = Environment(
+    loader=PackageLoader("bot.web", "templates"),
+    autoescape=True,
+    finalize=_escape,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_ENV.globals.update(meta_csp=META_CSP, stylesheet=Markup(STYLESHEET))
+
+
+def render_artifact_html(artifact: Artifact | Mapping[str, Any], *, slack_thread_url: str | None, json_url: str,
+                         markdown_url: str) -> str:
+    """The permalink page of one artifact, as a complete HTML document.
+
+    ``json_url`` / ``markdown_url`` are the signed URLs of the other formats. Stored
+    content (a mapping) is read through :class:`~core.runs.artifact.Artifact` first.
+    """
+    page = artifact_page(Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url,
+                         markdown_url=markdown_url)
+    return _ENV.get_template("artifact.html").render(page=page)
+
+
+def render_not_found_html() -> str:
+    """The page for a missing artifact and a bad signature alike (they must look the same)."""
+    return _ENV.get_template("not_found.html").render()

@@ -1,0 +1,103 @@
+"""The one place that decides whether a run may start: the pipeline still exists, has steps,
+no step waiting to run has lost its agent, every provider those steps need has a key, and
+the budget is not spent.
+
+The executor asks when it claims a run (and again, for the budget, before each step);
+Slack asks before it posts a run's thread, and the CLI before it queues, so that a problem
+the requester must fix reaches them alone instead of as a failed run in a channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from core import messages
+from core.context import AppContext
+from core.credentials import run_keys
+from core.errors import RunRejected
+from providers.registry import parse_model_ref
+from storage.db import Session
+from storage.models import Agent
+from storage.repos import pipelines as pipeline_repo
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    position: int
+    agent_id: int | None  # None: the agent was deleted (the step keeps its last name)
+    agent_name: str
+    model: str = ""
+
+
+@dataclass
+class Plan:
+    """A pipeline as a run would use it now: each step with its agent as it is (live link)."""
+
+    exists: bool
+    budget: Decimal | None = None
+    steps: list[PlannedStep] = field(default_factory=list)
+    agents: dict[int, Agent] = field(default_factory=dict)  # position -> the step's agent
+
+
+class Orphaned(RunRejected):
+    """Steps whose agent is gone: ``messages`` has one line for each, the message is the first."""
+
+    def __init__(self, orphans: list[PlannedStep]) -> None:
+        super().__init__("orphaned_step", messages.orphaned_step(orphans[0].position, orphans[0].agent_name))
+        self.messages = [messages.orphaned_step(o.position, o.agent_name) for o in orphans]
+
+
+def load_plan(s: Session, team_id: str, pipeline_id: int | None) -> Plan:
+    """One statement: the pipeline's budget and its steps with their agents."""
+    rows = pipeline_repo.plan_rows(s, team_id, pipeline_id) if pipeline_id is not None else []
+    if not rows:
+        return Plan(exists=False)
+    plan = Plan(exists=True, budget=rows[0].budget_usd)
+    for row in rows:
+        if row.position is None:  # a pipeline without steps
+            continue
+        agent = row.Agent if row.agent_id is not None else None
+        plan.steps.append(PlannedStep(row.position, agent.id if agent else None,
+                                      agent.name if agent else row.agent_name, agent.model if agent else ""))
+        if agent is not None:
+            plan.agents[row.position] = agent
+    return plan
+
+
+def check(plan: Plan, keys: Mapping[str, str | None], done: Collection[int] = (),
+          spent: Decimal = Decimal(0)) -> RunRejected | None:
+    """Why a run of ``plan`` cannot go on, or None. ``done``: positions an earlier attempt
+    finished (they need neither an agent nor a key any more); ``spent``: what they cost."""
+    if not plan.exists:
+        return RunRejected("pipeline_deleted", messages.PIPELINE_DELETED)
+    if not plan.steps:
+        return RunRejected("empty_pipeline", messages.EMPTY_PIPELINE)
+    pending = [p for p in plan.steps if p.position not in done]
+    orphans = [p for p in pending if p.agent_id is None]
+    if orphans:
+        return Orphaned(orphans)
+    for p in pending:
+        try:
+            provider_id, _ = parse_model_ref(p.model)
+        except ValueError:
+            return RunRejected("unknown_model", messages.unknown_model(p.agent_name))
+        if not keys.get(provider_id):
+            return RunRejected("missing_key", messages.missing_key(provider_id))
+    if pending and (problem := budget_problem(plan.budget, spent, pending[0].position)) is not None:
+        return problem
+    return None
+
+
+def budget_problem(budget: Decimal | None, spent: Decimal, position: int) -> RunRejected | None:
+    """The budget rule, also asked before every later step: a spent budget stops the run
+    before step ``position``."""
+    if budget is not None and spent >= budget:
+        return RunRejected("budget_exceeded", messages.over_budget(budget, spent, position))
+    return None
+
+
+def check_pipeline(s: Session, ctx: AppContext, team_id: str, pipeline_id: int) -> RunRejected | None:
+    """Whether a new run of the pipeline could start now (two statements: plan, keys)."""
+    return check(load_plan(s, team_id, pipeline_id), run_keys(s, ctx, team_id))

@@ -1,0 +1,164 @@
+"""One step's model call: the request built from the agent as the step snapshotted it, the
+rounds of tool use, a reply that broke off mid-stream asked again, and the answers that
+cannot go on down the pipeline (a refusal, no text at all) turned into a step failure."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from core.context import AppContext
+from core.credentials import base_url
+from core.reporter import RunInfo, SafeReporter, StepPlan
+from core.text import clean_text
+from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
+from providers import catalog
+from providers.errors import ProviderError
+from providers.registry import parse_model_ref
+from providers.types import ChatRequest, Done, Message, Response, TextDelta, TextPart, ToolResult, Usage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+# A reply that broke off after some of it had streamed (the provider layer retries only
+# before the first byte) is asked again this many times when the failure is transient.
+STREAM_RETRIES = 2
+STREAM_RETRY_DELAY_S = 1.0
+ProviderFactory = Callable[..., Any]
+
+
+@dataclass
+class StepCall:
+    """What a step's model call produced and cost, over all its rounds."""
+
+    output: str
+    usage: Usage
+    raw_usage: list[dict[str, Any]] = field(default_factory=list)
+    cost_usd: Decimal | None = Decimal(0)
+    price_version: str | None = None
+    rounds: int = 0
+
+
+class StepFailed(Exception):
+    """A step that got an answer which cannot go on down the pipeline (a refusal, nothing
+    at all); ``output`` is what the step shows for it, ``call`` what it cost."""
+
+    def __init__(self, kind: str, message: str, output: str | None = None, call: StepCall | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.output, self.call = kind, message, output, call
+
+
+def model_display(model_ref: str) -> str:
+    """The catalog's name for a model reference (the reference itself when unknown)."""
+    if not model_ref:
+        return ""
+    info = catalog.lookup(model_ref)
+    return info.display_name if info else model_ref
+
+
+def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str, factory: ProviderFactory,
+               reporter: SafeReporter, info: RunInfo, step: StepPlan, tool_ctx: ToolContext,
+               *, timeout: float, deadline: float | None = None) -> StepCall:
+    """One step: stream the reply, run requested tools, loop a bounded number of rounds."""
+    provider_id, model_id = parse_model_ref(snap["model"])
+    model = catalog.resolve(snap["model"])
+    provider = factory(provider_id, key, base_url=base_url(ctx, provider_id), timeout=timeout)
+    max_out = snap.get("max_output_tokens") or min(DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
+    tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
+    messages = [Message(role="user", parts=[TextPart(user_input)])]
+    call = StepCall(output="", usage=Usage(0, 0))
+    response = None
+    for round_no in range(MAX_TOOL_ROUNDS + 1):
+        req = ChatRequest(model=model_id, system=snap.get("system_prompt") or None, messages=messages,
+                          tools=tools if round_no < MAX_TOOL_ROUNDS else [],
+                          temperature=snap.get("temperature"), max_output_tokens=max_out, deadline=deadline)
+        response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline)
+        _count(call, response)
+        if not response.tool_calls:
+            break
+        messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
+        results = []
+        for tc in response.tool_calls:
+            if tc.arguments_error:
+                results.append(ToolResult(tc.id, f"invalid arguments: {tc.arguments_error}", True))
+                continue
+            content, is_error = run_tool(tool_ctx, tc.name, tc.arguments)
+            results.append(ToolResult(tc.id, content, is_error))
+        messages.append(Message(role="user", parts=results))
+    assert response is not None  # the loop runs at least once, and each round answers or raises
+    text_out = clean_text(response.text)
+    stop = response.stop_reason
+    if stop == "refusal":
+        said = text_out.strip()
+        detail = response.stop_detail or ""
+        raw = response.raw_stop_reason
+        if raw == "refusal" and response.provider == "openai" and said and not detail:
+            detail, said = said, ""  # OpenAI's refusal part is the model's own words of refusal
+        elif raw == "content_filter" and not detail:
+            detail = "the provider's content filter stopped the reply"
+        why = f": {detail}" if detail else " (no reason given)"
+        note = f"The model declined to answer{why}"
+        call.output = f"{said}\n\n[{note}]" if said else note
+        raise StepFailed("refusal", f"{note}. Rephrase the input or pick another model for this agent.",
+                          call.output, call)
+    if not text_out.strip():
+        if stop == "max_tokens":
+            why = (f"it used its whole output budget ({max_out:,} tokens) before writing any text; raise "
+                   f"Max output tokens on the agent")
+        else:
+            why = f"the model returned no text (stop reason: {response.raw_stop_reason or stop})"
+        raise StepFailed("empty_output", f"no text came back: {why}.", "", call)
+    call.output = text_out
+    return call
+
+
+def _count(call: StepCall, response: Response) -> None:
+    call.rounds += 1
+    call.usage = call.usage + response.usage
+    call.raw_usage.append(response.raw_usage)
+    call.price_version = response.price_version or call.price_version
+    call.cost_usd = None if call.cost_usd is None or response.cost_usd is None else call.cost_usd + response.cost_usd
+
+
+def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeReporter, info: RunInfo,
+               step: StepPlan, call: StepCall, deadline: float | None) -> Response:
+    """One model call. The provider retries transient failures before the first byte; a
+    stream that breaks off after some text (an `error` event inside a 200 stream, a cut
+    connection, a stall) is asked again here, a bounded number of times within the run's
+    time, and the reporters are told the text so far is void. What the broken attempt
+    cost is counted."""
+    if not streaming:
+        response = provider.complete(req)
+        if response.text:
+            reporter.text_delta(info, step, response.text)
+        return response
+    for attempt in range(STREAM_RETRIES + 1):
+        response = None
+        try:
+            for ev in provider.stream(req):
+                if isinstance(ev, TextDelta):
+                    reporter.text_delta(info, step, ev.text)
+                elif isinstance(ev, Done):
+                    response = ev.response
+        except ProviderError as exc:
+            partial = exc.partial
+            streamed = partial is not None and (partial.text or partial.tool_calls)
+            if streamed:
+                _count(call, partial)  # the provider bills what it sent before it broke off
+                call.rounds -= 1
+            wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)
+            if (not streamed or not exc.retryable or attempt >= STREAM_RETRIES
+                    or (deadline is not None and time.monotonic() + wait + 1 >= deadline)):
+                raise
+            log.info("step %s of run %s: the reply broke off (%s); asking again", step.position, info.run_id, exc)
+            reporter.step_retrying(info, step, f"{exc.kind.value}: {exc.message}")
+            time.sleep(wait)
+            continue
+        if response is None:  # a provider bug, not a fault: fail the step, never hang or crash
+            raise ProviderError("server", "the reply ended without its final event", provider=provider.id)
+        return response
+    raise AssertionError("unreachable")

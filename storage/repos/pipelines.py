@@ -1,0 +1,76 @@
+"""Pipelines of a workspace and their steps (each names an agent by id, keeping its last name)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Agent, Pipeline, PipelineStep
+from storage.repos.common import utcnow
+from storage.repos.workspaces import ensure_workspace
+
+
+def list_pipelines(s: Session, team_id: str) -> Sequence[Pipeline]:
+    return s.scalars(select(Pipeline).where(Pipeline.team_id == team_id).order_by(func.lower(Pipeline.name))).all()
+
+
+def get_pipeline(s: Session, team_id: str, pipeline_id: int) -> Pipeline | None:
+    return s.scalar(select(Pipeline).where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id))
+
+
+def get_pipeline_by_name(s: Session, team_id: str, name: str) -> Pipeline | None:
+    return s.scalar(
+        select(Pipeline).where(Pipeline.team_id == team_id, func.lower(Pipeline.name) == name.strip().lower())
+    )
+
+
+def _steps(s: Session, team_id: str, agent_ids: Sequence[int]) -> list[PipelineStep]:
+    agents = {a.id: a for a in s.scalars(select(Agent).where(Agent.team_id == team_id, Agent.id.in_(agent_ids)))}
+    missing = [a for a in agent_ids if a not in agents]
+    if missing:
+        raise LookupError(f"unknown agent id(s) {missing} in this workspace")
+    return [PipelineStep(position=i, agent_id=a, agent_name=agents[a].name) for i, a in enumerate(agent_ids, 1)]
+
+
+def create_pipeline(s: Session, team_id: str, name: str, agent_ids: Sequence[int], **fields: Any) -> Pipeline:
+    ensure_workspace(s, team_id)
+    pipeline = Pipeline(team_id=team_id, name=name, steps=_steps(s, team_id, agent_ids), **fields)
+    s.add(pipeline)
+    s.flush()
+    return pipeline
+
+
+def update_pipeline(s: Session, team_id: str, pipeline_id: int, agent_ids: Sequence[int] | None = None, **fields: Any) -> Pipeline | None:
+    pipeline = get_pipeline(s, team_id, pipeline_id)
+    if pipeline is None:
+        return None
+    for key, value in fields.items():
+        setattr(pipeline, key, value)
+    if agent_ids is not None:
+        pipeline.steps.clear()
+        s.flush()  # the unique (pipeline, position) must be free before new steps go in
+        pipeline.steps.extend(_steps(s, team_id, agent_ids))
+    pipeline.updated_at = utcnow()
+    s.flush()
+    return pipeline
+
+
+def delete_pipeline(s: Session, team_id: str, pipeline_id: int) -> bool:
+    res = s.execute(delete(Pipeline).where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id))
+    return bool(res.rowcount)
+
+
+def plan_rows(s: Session, team_id: str, pipeline_id: int) -> Sequence[Row[Any]]:
+    """The pipeline's budget and steps, each with its agent as it is now (``Agent`` None:
+    deleted), in step order, in one statement. A pipeline without steps gives one row whose
+    ``position`` is None; a pipeline that is gone gives none."""
+    return s.execute(
+        select(Pipeline.budget_usd, PipelineStep.position, PipelineStep.agent_id, PipelineStep.agent_name, Agent)
+        .select_from(Pipeline)
+        .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
+        .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
+        .where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id)
+        .order_by(PipelineStep.position)).all()

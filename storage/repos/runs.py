@@ -1,0 +1,161 @@
+"""Runs and their steps: creating and reading them, and every statement the executor and
+the reaper use to move a run along (claim, heartbeat, step start and finish, close).
+
+A forked work horse pays a round trip per statement, so each of these is one statement,
+and the executor composes them into as few transactions as it can."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from storage.models import Pipeline, Run, RunStep
+from storage.repos.common import parse_uuid
+from storage.repos.workspaces import ensure_workspace
+
+
+def create_run(s: Session, team_id: str, pipeline: Pipeline, input_text: str, **fields: Any) -> Run:
+    ensure_workspace(s, team_id)
+    run = Run(team_id=team_id, pipeline_id=pipeline.id, pipeline_name=pipeline.name, input=input_text,
+              status="queued", **fields)
+    s.add(run)
+    s.flush()
+    return run
+
+
+def get_run(s: Session, team_id: str, run_id: uuid.UUID | str, *, lock: bool = False) -> Run | None:
+    rid = parse_uuid(run_id)
+    if rid is None:
+        return None
+    stmt = select(Run).where(Run.team_id == team_id, Run.id == rid)
+    if lock:
+        stmt = stmt.with_for_update()
+    return s.scalar(stmt)
+
+
+def get_run_by_dedupe_key(s: Session, team_id: str, key: str) -> Run | None:
+    return s.scalar(select(Run).where(Run.team_id == team_id, Run.dedupe_key == key))
+
+
+def latest_runs(s: Session, team_id: str, limit: int = 10) -> Sequence[Run]:
+    return s.scalars(
+        select(Run).where(Run.team_id == team_id).order_by(Run.created_at.desc()).limit(limit)
+    ).all()
+
+
+def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, uuid.UUID]]:
+    """Across workspaces on purpose: the reaper is the deployment's, not a tenant's."""
+    rows = s.execute(
+        select(Run.team_id, Run.id).where(
+            Run.status.in_(("running", "queued")),
+            func.coalesce(Run.heartbeat_at, Run.created_at) < older_than,
+        )
+    )
+    return [(t, i) for t, i in rows]
+
+
+def add_run_step(s: Session, run: Run, **fields: Any) -> RunStep:
+    step = RunStep(run_id=run.id, **fields)
+    s.add(step)
+    s.flush()
+    return step
+
+
+
+# ---- the executor's statements ---------------------------------------------------------
+
+_CLAIM = text(
+    "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
+    "started_at = coalesce(started_at, now()) "
+    "WHERE team_id = :t AND id = :id AND (status = 'queued' OR "
+    "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) "
+    "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id")
+
+_HEARTBEAT = text("UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id AND status = 'running'")
+
+_STEP_RESET = {"output": None, "usage": None, "raw_usage": None, "cost_usd": None, "price_version": None,
+               "latency_ms": None, "error_kind": None, "error_message": None, "finished_at": None}
+
+
+def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) -> Mapping[str, Any] | None:
+    """Take the run if it is queued, or running with a heartbeat older than ``stale_after_s``
+    (its worker is gone): one conditional UPDATE, so exactly one claimant ever wins. Returns
+    what the executor needs of the run, or None when it is not claimable."""
+    return s.execute(_CLAIM, {"t": team_id, "id": run_id, "stale": stale_after_s}).mappings().first()
+
+
+def heartbeat(engine: Engine, team_id: str, run_id: uuid.UUID) -> None:
+    """Prove the run's worker alive, in a transaction of its own (it runs beside the steps)."""
+    with engine.begin() as conn:
+        conn.execute(_HEARTBEAT, {"t": team_id, "id": run_id})
+
+
+def finished_steps(s: Session, run_id: uuid.UUID) -> dict[int, Row[Any]]:
+    """position -> (position, output, cost_usd) of the steps an earlier attempt finished."""
+    rows = s.execute(select(RunStep.position, RunStep.output, RunStep.cost_usd)
+                     .where(RunStep.run_id == run_id, RunStep.status == "succeeded"))
+    return {r.position: r for r in rows}
+
+
+def start_step(s: Session, run_id: uuid.UUID, position: int, *, agent_id: int, agent_snapshot: dict[str, Any],
+               model: str, step_input: str) -> int:
+    """Record the step as running and return its id; a retry of the step replaces the row its
+    failed attempt left (one row per run and position)."""
+    fields = {"status": "running", "agent_id": agent_id, "agent_snapshot": agent_snapshot, "model": model,
+              "input": step_input}
+    return s.execute(
+        pg_insert(RunStep).values(run_id=run_id, position=position, **fields)
+        .on_conflict_do_update(constraint="uq_run_steps_run_position",
+                               set_={**fields, **_STEP_RESET, "started_at": func.now()})
+        .returning(RunStep.id)).scalar_one()
+
+
+def finish_step(s: Session, step_id: int, **values: Any) -> None:
+    """Close a step with its status and whatever it produced (output, usage, cost, error)."""
+    s.execute(update(RunStep).where(RunStep.id == step_id).values(finished_at=func.now(), **values),
+              execution_options={"synchronize_session": False})
+
+
+def fail_running_steps(s: Session, run_id: uuid.UUID, kind: str, message: str) -> None:
+    s.execute(update(RunStep).where(RunStep.run_id == run_id, RunStep.status == "running")
+              .values(status="failed", error_kind=kind, error_message=message, finished_at=func.now()),
+              execution_options={"synchronize_session": False})
+
+
+def close(s: Session, team_id: str, run_id: uuid.UUID, *, status: str, output: str | None,
+          error_kind: str | None, error_message: str | None) -> None:
+    """End the run; one that already ended keeps how it ended."""
+    s.execute(update(Run).where(Run.team_id == team_id, Run.id == run_id, Run.status.not_in(("succeeded", "failed")))
+              .values(status=status, output=output, error_kind=error_kind, error_message=error_message,
+                      finished_at=func.now()).execution_options(synchronize_session=False))
+
+
+def steps_of(s: Session, run_id: uuid.UUID) -> Sequence[RunStep]:
+    return s.execute(select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.position)).scalars().all()
+
+
+def set_cost(s: Session, team_id: str, run_id: uuid.UUID, cost_usd: Any) -> Row[Any]:
+    """Store what the run cost and return the whole run row as it now is (one statement)."""
+    table = Run.__table__
+    return s.execute(update(table).where(table.c.team_id == team_id, table.c.id == run_id)  # type: ignore[attr-defined]
+                     .values(cost_usd=cost_usd).returning(*table.c)).one()  # type: ignore[attr-defined]
+
+
+def mark_requeued(run: Run) -> None:
+    """A locked run whose worker died goes back to the queue (written when the caller commits)."""
+    run.status = "queued"
+    run.heartbeat_at = func.now()
+
+
+def mark_given_up(run: Run, kind: str, message: str) -> None:
+    """A locked run is failed for good (written when the caller commits)."""
+    run.status = "failed"
+    run.error_kind = kind
+    run.error_message = message
+    run.finished_at = func.now()

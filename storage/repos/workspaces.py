@@ -1,0 +1,17 @@
+"""Workspaces (Slack teams): the row every tenant-scoped row hangs off."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from storage.models import Workspace
+
+
+def ensure_workspace(s: Session, team_id: str, name: str | None = None) -> None:
+    stmt = pg_insert(Workspace).values(team_id=team_id, name=name)
+    if name:
+        stmt = stmt.on_conflict_do_update(index_elements=[Workspace.team_id], set_={"name": name})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[Workspace.team_id])
+    s.execute(stmt)

@@ -106,7 +106,7 @@ def test_a_cancelled_queued_run_never_starts(ctx, slack, fake, fake_anthropic, w
     done = wait_until(lambda: (r := read_run(ctx, TEAM_ID, run.id)).status == "failed" and r, 10)
     assert (done.error_kind, done.error_message, done.cancel_requested_by) == ("cancelled", "cancelled by U0USER",
                                                                                USER_ID)
-    update = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts)
+    update = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts, timeout=15)
     assert update.params["text"].startswith("❌ *Essay* for <@U0USER> failed: cancelled by <@U0USER>")
     assert not [b for b in update.params["blocks"] if b["type"] == "actions"]  # no Cancel on a finished run
     art = read_artifact(ctx, TEAM_ID, run.id)
@@ -136,7 +136,7 @@ def test_only_the_requester_or_an_admin_may_cancel(ctx, slack, fake):
     _click(slack, run, ADMIN_ID)  # a workspace admin may
     done = wait_until(lambda: (r := read_run(ctx, TEAM_ID, run.id)).status == "failed" and r, 10)
     assert (done.error_message, done.cancel_requested_by) == ("cancelled by U0ADMIN", ADMIN_ID)
-    update = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts)
+    update = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts, timeout=15)
     assert "cancelled by <@U0ADMIN>" in update.params["text"]
 
 
@@ -171,7 +171,48 @@ def test_cancel_stops_a_running_run_mid_stream_and_keeps_its_finished_steps(ctx,
     assert art.content["steps"][0]["output"] == "first draft about otters"
     # Slack: the parent says who cancelled it, with a mention, and so does the result in the thread
     parent = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts
-                           and c.params["text"].startswith("❌"))
+                           and c.params["text"].startswith("❌"), timeout=15)
     assert "cancelled by <@U0USER>" in parent.params["text"]
     final = [m for m in fake.replies(GENERAL, run.thread_ts) if not m.get("_stream")][-1]
     assert "cancelled by <@U0USER>" in message_text(final)
+
+
+def _home_event(slack: SlackServer, user_id: str) -> None:
+    response = slack.post(slack.signer.event({"type": "app_home_opened", "user": user_id, "tab": "home"}))
+    assert response.status_code == 200, response.text
+
+
+def test_app_home_lists_a_waiting_run_with_cancel_and_a_click_cancels_it(ctx, slack, fake):
+    _essay(ctx)
+    run = _start(ctx, slack, "run Essay write about otters")
+    _home_event(slack, USER_ID)
+    fake.wait_for("views.publish", timeout=15)
+    home = fake.home_view(USER_ID)
+    cancels = [b["accessory"] for b in home["blocks"] if (b.get("accessory") or {}).get("action_id") == RUN_CANCEL]
+    assert [c["value"] for c in cancels] == [str(run.id)]
+    published = len(fake.calls("views.publish"))
+    response = slack.post(slack.signer.block_actions(action_id=RUN_CANCEL, view=home, user_id=USER_ID))
+    assert response.status_code == 200, response.text
+    done = wait_until(lambda: (r := read_run(ctx, TEAM_ID, run.id)).status == "failed" and r, 10)
+    assert (done.error_kind, done.cancel_requested_by) == ("cancelled", USER_ID)
+    republished = fake.wait_for("views.publish", count=published + 1, timeout=15)
+    assert not [b for b in republished.params["view"]["blocks"]
+                if (b.get("accessory") or {}).get("action_id") == RUN_CANCEL]  # finished: no Cancel any more
+
+
+def test_pipebot_cancel_from_the_cli(ctx, slack, fake, worker_env):
+    import subprocess
+    import sys
+
+    _essay(ctx)
+    run = _start(ctx, slack, "run Essay write about otters")
+    cmd = [sys.executable, "-m", "bot.cli.main", "cancel", str(run.id), "--team", TEAM_ID]
+    out = subprocess.run(cmd, env=_env(worker_env, fake), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "cancelled: it was queued and will never start" in out.stdout
+    done = read_run(ctx, TEAM_ID, run.id)
+    assert (done.status, done.error_message) == ("failed", "cancelled by cli")
+    update = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts, timeout=15)
+    assert "failed: cancelled by cli" in update.params["text"]
+    again = subprocess.run(cmd, env=_env(worker_env, fake), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "already finished" in again.stderr

@@ -39,14 +39,14 @@ class RunCancelled(Exception):
 
 class CancelWatch:
     """Whether the run's cancel was asked for, cheap enough to ask between stream events:
-    the answer is read from PostgreSQL at most every ``poll_s`` seconds, and once yes it
-    stays yes."""
+    the answer is read from PostgreSQL at most every ``poll_s`` seconds (so a run whose
+    steps are quick pays no statement for it), and once yes it stays yes."""
 
     def __init__(self, ctx: AppContext, team_id: str, run_id: uuid.UUID, *, poll_s: float = POLL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._ctx, self._team_id, self._run_id = ctx, team_id, run_id
         self._poll_s, self._clock = poll_s, clock
-        self._checked = float("-inf")
+        self._checked = clock()  # made right after the claim, which refused a run with a cancel request
         self._lock = threading.Lock()
         self.by: str | None = None
 

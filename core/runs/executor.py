@@ -208,7 +208,7 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
             if step is None:  # deleted while earlier steps ran: the live link breaks cleanly
                 return _fail(ctx, team_id, rid, info, reporter, "orphaned_step",
                              messages.orphaned_step(p.position, p.agent_name), p.position)
-        if (by := cancel.requested(now=True)) is not None:  # asked between two steps
+        if (by := cancel.requested()) is not None:  # asked between two steps
             _record_step_failure(ctx, step.step_id, CANCELLED, cancelled_message(by), 0)
             return _fail(ctx, team_id, rid, info, reporter, CANCELLED, cancelled_message(by), p.position)
         outcome_or_call = _run_step(ctx, team_id, rid, info, reporter, factory, tool_ctx, p, step, current,

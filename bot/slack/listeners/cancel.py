@@ -93,8 +93,8 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any], 
     answer = cancel_run(ctx, team_id, run_id, user_id)
     if answer.result is CancelResult.CANCELLED:
         if run_channel and thread_ts:
-            _mark_cancelled(ctx, client, run_id, run_channel, thread_ts, name, requester, input_text, user_id,
-                            answer.permalink)
+            mark_cancelled(ctx, client, run_id, run_channel, thread_ts, name, requester, input_text, user_id,
+                           answer.permalink)
     elif answer.result is CancelResult.STOPPING:
         say(stopping_text(name))
     elif answer.result is CancelResult.ALREADY_REQUESTED:
@@ -105,9 +105,10 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any], 
         say(NOT_FOUND)
 
 
-def _mark_cancelled(ctx: AppContext, client: WebClient, run_id: uuid.UUID, channel_id: str, thread_ts: str,
-                    name: str, requester: str | None, input_text: str, by: str, permalink: str | None) -> None:
-    """A queued run ended at once: no worker reports on it, so its message says ❌ here."""
+def mark_cancelled(ctx: AppContext, client: WebClient, run_id: uuid.UUID, channel_id: str, thread_ts: str,
+                   name: str, requester: str | None, input_text: str, by: str, permalink: str | None) -> None:
+    """A queued run ended at once: no worker reports on it, so its message says ❌ here
+    (and from `pipebot cancel`)."""
     try:
         ts = parent_status.status_ts(ctx.redis, run_id) or thread_ts
     except Exception:  # noqa: BLE001 - Redis away: the usual case is the thread's parent

@@ -19,11 +19,8 @@ from bot.slack.blocks.runs import RUN_CANCEL
 from storage.db import transaction
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.run_harness import (  # noqa: F401 - fixtures
-    _fake_providers,
+from tests.run_harness import (
     drain,
-    fake_anthropic,
-    fake_openai,
     make_agent,
     make_pipeline,
     read_artifact,
@@ -33,10 +30,11 @@ from tests.run_harness import (  # noqa: F401 - fixtures
     stop_worker,
     wait_until,
     with_keys,
-    worker_env,
 )
-from tests.slack_harness import SlackServer, fake_slack, slack, slack_overrides  # noqa: F401 - fixtures
-from tests.slack_harness import message_text
+from tests.slack_harness import SlackServer, message_text
+
+# fixtures: fake providers, worker_env (run harness); fake_slack, slack (Slack harness)
+pytest_plugins = ["tests.run_harness", "tests.slack_harness"]
 
 OTHER_ID = "U0OTHER"
 DELTAS = [f"w{i:03d} " for i in range(200)]

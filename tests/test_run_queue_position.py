@@ -26,20 +26,11 @@ from core.runs.queue import start_run
 from storage.db import transaction
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.run_harness import (  # noqa: F401 - fixtures
-    _fake_providers,
-    fake_anthropic,
-    fake_openai,
-    make_agent,
-    make_pipeline,
-    read_run,
-    start_worker,
-    stop_worker,
-    wait_until,
-    with_keys,
-    worker_env,
-)
-from tests.slack_harness import SlackServer, fake_slack, slack, slack_overrides, slack_settings  # noqa: F401
+from tests.run_harness import make_agent, make_pipeline, read_run, start_worker, stop_worker, wait_until, with_keys
+from tests.slack_harness import SlackServer, slack_settings
+
+# fixtures: fake providers, worker_env (run harness); fake_slack, slack (Slack harness)
+pytest_plugins = ["tests.run_harness", "tests.slack_harness"]
 
 QUEUED = re.compile(r"^⏳ Queued: (\d+) runs? ahead · \*Essay\* for <@U0USER>")
 
@@ -71,7 +62,7 @@ def test_waiting_runs_say_how_many_are_ahead_and_switch_to_running(ctx, slack, f
     for i in range(4):  # all queued before any worker runs: the queue's order is theirs
         response, _hook = slack.command(f"run Essay otters part {i}")
         assert response.status_code == 200
-        wait_until(lambda: len(_runs(ctx)) == i + 1, 10)
+        wait_until(lambda i=i: len(_runs(ctx)) == i + 1, 10)
     first, *waiting = _runs(ctx)
     gate, held = threading.Event(), []
 
@@ -105,7 +96,7 @@ def test_waiting_runs_say_how_many_are_ahead_and_switch_to_running(ctx, slack, f
         texts = _updates(fake, run.thread_ts)
         shown = _shown(fake, run.thread_ts)
         assert shown and all(k <= n for k in shown), texts  # never more ahead than were queued before it
-        assert all(a > b for a, b in zip(shown, shown[1:])), texts  # edited only when N changed
+        assert all(a > b for a, b in zip(shown, shown[1:], strict=False)), texts  # edited only when N changed
         running = [i for i, t in enumerate(texts) if t.startswith("⏳ Running *Essay*")]
         assert running, texts  # it said running once it started ...
         queued_at = [i for i, t in enumerate(texts) if QUEUED.match(t)]

@@ -140,5 +140,6 @@ def test_one_round_with_200_waiting_runs_is_one_statement_and_a_few_edits(ctx, f
     updates = fake.calls("chat.update")
     assert [c.params["ts"] for c in updates] == [r.thread_ts for r in runs[:rounds * per_round]]
     assert [QUEUED.match(c.params["text"]).group(1) for c in updates] == [str(i) for i in range(rounds * per_round)]
-    # a round only for the same figures edits nothing more
-    assert queue_position.update_queue_positions(sctx, now=later) == 0  # another worker holds this round
+    # one worker per round: a second worker asking during the same round edits nothing
+    assert queue_position.update_queue_positions(sctx, now=later) == 0
+    assert len(fake.calls("chat.update")) == rounds * per_round

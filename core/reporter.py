@@ -61,6 +61,7 @@ class RunOutcome:
     artifact_id: str | None
     permalink: str | None
     steps: list[StepResult] = field(default_factory=list)
+    cancelled_by: str | None = None  # who cancelled the run (error kind "cancelled"), for a mention
 
 
 class Reporter(Protocol):

@@ -134,6 +134,7 @@ class Run(Base):
         CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),
         Index("ix_runs_team_created", "team_id", text("created_at DESC")),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_runs_queued_created", "created_at", "id", postgresql_where=text("status = 'queued'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -157,6 +158,8 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(32))  # a Slack user id, or "cli"
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     steps: Mapped[list[RunStep]] = relationship(
         back_populates="run", order_by="RunStep.position", cascade="all, delete-orphan", lazy="selectin"

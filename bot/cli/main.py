@@ -249,6 +249,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         services.close()
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    from bot.cli.cancel import cancel_from_cli
+
+    ctx, services = _context(settings)
+    try:
+        return cancel_from_cli(ctx, args.run_id, team_id=args.team)
+    finally:
+        ctx.close()
+        services.close()
+
+
 def _positive_int(value: str) -> int:
     try:
         n = int(value)
@@ -297,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--queue-timeout", type=float, default=60,
                    help="seconds to wait for a worker to pick the run up before giving up on following it")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("cancel", help="cancel a queued or running run")
+    s.add_argument("run_id", metavar="RUN_ID")
+    s.add_argument("--team", required=True, help="Slack team id (workspace) that owns the run")
+    s.set_defaults(func=cmd_cancel)
 
     s = sub.add_parser("keygen", help="print a new PIPEBOT_SECRET_KEY")
     s.set_defaults(func=cmd_keygen)

@@ -11,7 +11,8 @@ What a person sees in the thread under the run's parent message:
 2. the final reply: the output (Slack renders the model's Markdown), cut at a clean
    boundary to fit Slack's limits with "full output:" and the artifact permalink, then
    time, cost and models; or, for a failed run, the reason (already written for people);
-3. the parent message edited to ✅ or ❌.
+3. the parent message edited to ✅ or ❌. A run whose message said "Queued: N runs ahead"
+   (bot/slack/parent_status.py) has it switched back to running when it starts.
 
 A reporter must never fail a run: every public method catches and logs, even though
 core also wraps reporters in ``SafeReporter``. Model output is untrusted and goes out
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
@@ -48,17 +50,13 @@ _BLOCK_ERRORS = ("msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _status_key(run_id: uuid.UUID | str) -> str:
-    return f"pipebot:run:{run_id}:status_ts"
-
-
 def remember_status_message(ctx: AppContext, run_id: uuid.UUID | str, ts: str) -> None:
     """Say which message shows the run's ✅/❌ when it is not the thread's parent.
 
     A run started from a message shortcut replies in someone else's thread; the bot
     can only edit its own "running…" reply, whose ts is kept here (Redis, with a TTL).
     """
-    ctx.redis.set(_status_key(run_id), ts, ex=STATUS_TS_TTL_S)
+    ctx.redis.set(parent_status.status_key(run_id), ts, ex=STATUS_TS_TTL_S)
 
 
 def _error(exc: Exception) -> str:
@@ -89,7 +87,7 @@ class SlackRunReporter:
                  recipient_user_id: str | None = None, recipient_team_id: str | None = None,
                  streaming: bool = True, update_interval: float = UPDATE_INTERVAL_S,
                  append_interval: float = APPEND_INTERVAL_S, stream_renew_after: float = STREAM_RENEW_AFTER_S,
-                 post_interval: float = POST_INTERVAL_S) -> None:
+                 post_interval: float = POST_INTERVAL_S, redis: Any = None, run_id: str | None = None) -> None:
         self.client = client
         self.channel_id = channel_id
         self.thread_ts = thread_ts
@@ -97,6 +95,7 @@ class SlackRunReporter:
         self.recipient_user_id = recipient_user_id
         self.recipient_team_id = recipient_team_id
         self.post_interval = post_interval
+        self._redis, self._run_id = redis, run_id  # for the parent message's queued state
         self.progress = ProgressReply(client, channel_id=channel_id, thread_ts=thread_ts,
                                       recipient_user_id=recipient_user_id, recipient_team_id=recipient_team_id,
                                       post=self._post, streaming=streaming, append_interval=append_interval,
@@ -123,6 +122,23 @@ class SlackRunReporter:
                 if sp.position <= info.resumed_from:
                     view.status, view.note = "complete", "done in an earlier attempt"
                 self._steps[sp.position] = view
+        self._show_running()
+
+    def _show_running(self) -> None:
+        """A message that said "Queued" says running now (under the message's lock, so the
+        queue-position updater cannot write "Queued" back over it)."""
+        if self._redis is None or not self._run_id:
+            return
+        with parent_status.message_lock(self._redis, self._run_id):
+            if not parent_status.take_queued(self._redis, self._run_id):
+                return
+            text, blocks = msgs.parent_message(self._pipeline, self._requested_by, self._input, status="running",
+                                               run_id=self._run_id, in_thread=self.status_ts == self.thread_ts)
+            try:
+                self.client.chat_update(channel=self.channel_id, ts=self.status_ts, text=text,
+                                        blocks=[b.to_dict() for b in blocks])
+            except SlackApiError as exc:
+                log.info("could not mark the run's message %s running: %s", self.status_ts, _error(exc))
 
     @_never_raises
     def step_started(self, info: RunInfo, step: StepPlan) -> None:
@@ -223,7 +239,7 @@ class SlackRunReporter:
         text, blocks = msgs.parent_message(
             self._pipeline, self._requested_by, self._input, status=outcome.status,
             duration_ms=outcome.duration_ms, cost=outcome.cost_usd, permalink=outcome.permalink,
-            reason=outcome.error_message)
+            reason=outcome.error_message, error_kind=outcome.error_kind, cancelled_by=outcome.cancelled_by)
         try:
             self.client.chat_update(channel=self.channel_id, ts=self.status_ts, text=text,
                                     blocks=[b.to_dict() for b in blocks])
@@ -265,9 +281,9 @@ def _reporter(ctx: AppContext, team_id: str, run_id: str, channel_id: str | None
         return None
     status_ts = None
     try:
-        raw = ctx.redis.get(_status_key(run_id))
-        status_ts = raw.decode() if isinstance(raw, bytes) else raw
+        status_ts = parent_status.status_ts(ctx.redis, run_id)
     except Exception:  # noqa: BLE001 - without it the parent message is updated, which is the usual case
         log.warning("could not read the status message of run %s", run_id)
     return SlackRunReporter(client, channel_id=channel_id, thread_ts=thread_ts, status_ts=status_ts,
-                            recipient_user_id=requested_by, recipient_team_id=recipient_team)
+                            recipient_user_id=requested_by, recipient_team_id=recipient_team, redis=ctx.redis,
+                            run_id=str(run_id))

@@ -4,7 +4,8 @@ flight, and outlives Redis outages.
 The provider SDKs are imported here, once, because a forked work horse would otherwise
 import them again (over a second per job). A maintenance thread requeues runs whose worker
 died and runs whose RQ job was lost with Redis, so none stays "running" or "queued" for
-ever (PostgreSQL is the source of truth, Redis only the dispatch).
+ever (PostgreSQL is the source of truth, Redis only the dispatch); another refreshes
+"Queued: N runs ahead" on the messages of runs that wait (bot/worker/queue_position.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import redis
 from rq import SimpleWorker, Worker
 from rq.exceptions import StopRequested
 
+from bot.worker.queue_position import start_queue_status
 from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
 from core.runs.dispatch import requeue_lost_runs
@@ -140,6 +142,7 @@ def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None,
     maintain(ctx)  # a worker that starts after a crash or an outage picks up the pieces at once
     stop = threading.Event()
     start_maintenance(ctx, stop)
+    start_queue_status(ctx, stop)
     if mode == "fork":
         ctx.engine.dispose()  # nothing pooled crosses the fork
     worker = build_worker(ctx, mode, name, concurrency)

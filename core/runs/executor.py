@@ -25,6 +25,8 @@ from core.credentials import effective_key, run_keys
 from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep, budget_problem, check, load_plan
 from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
+from core.runs.cancel_watch import KIND as CANCELLED
+from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
 from core.runs.outcome import write_outcome
 from core.runs.steps import ProviderFactory, StepCall, StepFailed, call_agent, model_display
 from core.text import clean_text
@@ -191,6 +193,7 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
         return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message, step)
     current, spent = _current(done, info), _spent(done)
     tool_ctx = ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid))
+    cancel = CancelWatch(ctx, team_id, rid)
     for p in start.plan.steps:
         if p.position in done:
             continue
@@ -205,8 +208,11 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
             if step is None:  # deleted while earlier steps ran: the live link breaks cleanly
                 return _fail(ctx, team_id, rid, info, reporter, "orphaned_step",
                              messages.orphaned_step(p.position, p.agent_name), p.position)
+        if (by := cancel.requested()) is not None:  # asked between two steps
+            _record_step_failure(ctx, step.step_id, CANCELLED, cancelled_message(by), 0)
+            return _fail(ctx, team_id, rid, info, reporter, CANCELLED, cancelled_message(by), p.position)
         outcome_or_call = _run_step(ctx, team_id, rid, info, reporter, factory, tool_ctx, p, step, current,
-                                    deadline)
+                                    deadline, cancel)
         if isinstance(outcome_or_call, RunOutcome):
             return outcome_or_call
         call, latency = outcome_or_call
@@ -237,8 +243,9 @@ def _start_later_step(ctx: AppContext, team_id: str, rid: uuid.UUID, p: PlannedS
 
 def _run_step(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, reporter: SafeReporter,
               factory: ProviderFactory, tool_ctx: ToolContext, p: PlannedStep, step: _StepStart, current: str,
-              deadline: float) -> tuple[StepCall, int] | RunOutcome:
-    """Call the step's model: (what it produced, its latency), or the failed run's outcome."""
+              deadline: float, cancel: CancelWatch | None = None) -> tuple[StepCall, int] | RunOutcome:
+    """Call the step's model: (what it produced, its latency), or the failed run's outcome.
+    A cancelled run's step keeps what the model had written and what it cost so far."""
     snap, provider_id = step.snap, step.provider_id
     step_plan = StepPlan(p.position, snap["name"], snap["model"], model_display(snap["model"]))
     reporter.step_started(info, step_plan)
@@ -248,7 +255,11 @@ def _run_step(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, repo
             raise RunRejected("missing_key", messages.missing_key(provider_id))
         timeout = max(1.0, min(ctx.settings.PIPEBOT_PROVIDER_TIMEOUT_SECONDS, deadline - time.monotonic()))
         call = call_agent(ctx, snap, current, step.key, factory, reporter, info, step_plan, tool_ctx,
-                          timeout=timeout, deadline=deadline)
+                          timeout=timeout, deadline=deadline, cancel=cancel)
+    except RunCancelled as exc:
+        _record_step_failure(ctx, step.step_id, CANCELLED, str(exc), int((time.monotonic() - t0) * 1000),
+                             output=exc.output, call=exc.call)
+        return _fail(ctx, team_id, rid, info, reporter, CANCELLED, str(exc), p.position)
     except ProviderError as exc:
         _record_step_failure(ctx, step.step_id, exc.kind.value, str(exc), int((time.monotonic() - t0) * 1000))
         return _fail(ctx, team_id, rid, info, reporter, exc.kind.value,

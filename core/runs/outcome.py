@@ -79,6 +79,7 @@ def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str 
             run_id=str(run.id), status=run.status, output=run.output, error_kind=run.error_kind,
             error_message=run.error_message, cost_usd=total, models=models, duration_ms=duration,
             artifact_id=str(artifact_id), permalink=artifact_permalink(ctx, team_id, str(artifact_id)),
+            cancelled_by=run.cancel_requested_by if run.status == "failed" else None,
             steps=[StepResult(st.position, (st.agent_snapshot or {}).get("name", ""), st.model, st.output or "",
                               st.cost_usd, (st.usage or {}).get("input_tokens", 0),
                               (st.usage or {}).get("output_tokens", 0), st.latency_ms or 0) for st in finished],

@@ -15,6 +15,8 @@ from core import pipelines as pipelines_mod
 from core.context import AppContext
 from core.errors import NotFound, QueueUnavailable, RunRejected
 from core.preflight import check_pipeline
+from core.runs.cancel_watch import KIND as CANCELLED
+from core.runs.cancel_watch import cancelled_message
 from core.runs.outcome import write_outcome
 from core.settings import Settings, load_settings
 from core.text import clean_text
@@ -65,8 +67,11 @@ def enqueue(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, attempt: int
 def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str, *,
               requested_by: str | None = None, source: str = "cli", channel_id: str | None = None,
               thread_ts: str | None = None, recipient_team_id: str | None = None,
-              dedupe_key: str | None = None, preflight: bool = False) -> Run:
+              dedupe_key: str | None = None, preflight: bool = False, run_id: uuid.UUID | None = None) -> Run:
     """Create the run row and enqueue it. A repeated `dedupe_key` (Slack's retries) returns the first run.
+
+    ``run_id``: the id to give the run, for a caller that shows it before the run exists
+    (Slack's parent message carries a Cancel button naming it).
 
     ``preflight``: refuse (RunRejected) a pipeline that cannot run now, before any run exists;
     for callers that did not check already (Slack checks before it posts the thread).
@@ -89,7 +94,8 @@ def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str
             raise problem
         run = run_repo.create_run(s, team_id, pipeline, text, requested_by=requested_by, source=source,
                                   channel_id=channel_id, thread_ts=thread_ts,
-                                  recipient_team_id=recipient_team_id or team_id, dedupe_key=dedupe_key)
+                                  recipient_team_id=recipient_team_id or team_id, dedupe_key=dedupe_key,
+                                  **({"id": run_id} if run_id is not None else {}))
     try:
         enqueue(ctx, team_id, run.id)
     except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -119,7 +125,10 @@ def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str
                     continue
             elif run.status != "running" or beat >= now - stale_after:
                 continue
-            if run.attempts >= MAX_ATTEMPTS:
+            if run.cancel_requested_by is not None:  # its worker died after the cancel: it ends now
+                run_repo.mark_given_up(run, CANCELLED, cancelled_message(run.cancel_requested_by))
+                requeue = None
+            elif run.attempts >= MAX_ATTEMPTS:
                 run_repo.mark_given_up(run, "worker_lost", messages.worker_lost(run.attempts))
                 requeue = None
             else:

@@ -14,6 +14,7 @@ from typing import Any
 from core.context import AppContext
 from core.credentials import base_url
 from core.reporter import RunInfo, SafeReporter, StepPlan
+from core.runs.cancel_watch import CancelWatch, RunCancelled
 from core.text import clean_text
 from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
 from providers import catalog
@@ -62,8 +63,11 @@ def model_display(model_ref: str) -> str:
 
 def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str, factory: ProviderFactory,
                reporter: SafeReporter, info: RunInfo, step: StepPlan, tool_ctx: ToolContext,
-               *, timeout: float, deadline: float | None = None) -> StepCall:
-    """One step: stream the reply, run requested tools, loop a bounded number of rounds."""
+               *, timeout: float, deadline: float | None = None, cancel: CancelWatch | None = None) -> StepCall:
+    """One step: stream the reply, run requested tools, loop a bounded number of rounds.
+
+    ``cancel``: asked between stream events and between rounds; a cancelled run's step
+    raises RunCancelled carrying what it had written and what it cost so far."""
     provider_id, model_id = parse_model_ref(snap["model"])
     model = catalog.resolve(snap["model"])
     provider = factory(provider_id, key, base_url=base_url(ctx, provider_id), timeout=timeout)
@@ -76,7 +80,12 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
         req = ChatRequest(model=model_id, system=snap.get("system_prompt") or None, messages=messages,
                           tools=tools if round_no < MAX_TOOL_ROUNDS else [],
                           temperature=snap.get("temperature"), max_output_tokens=max_out, deadline=deadline)
-        response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline)
+        try:
+            response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline,
+                                  cancel)
+        except RunCancelled as exc:
+            exc.call = call
+            raise
         _count(call, response)
         if not response.tool_calls:
             break
@@ -89,6 +98,12 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
             content, is_error = run_tool(tool_ctx, tc.name, tc.arguments)
             results.append(ToolResult(tc.id, content, is_error))
         messages.append(Message(role="user", parts=results))
+        if cancel is not None:
+            try:
+                cancel.check(clean_text(response.text))
+            except RunCancelled as exc:
+                exc.call = call
+                raise
     assert response is not None  # the loop runs at least once, and each round answers or raises
     text_out = clean_text(response.text)
     stop = response.stop_reason
@@ -116,6 +131,15 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
     return call
 
 
+def _close(events: Any) -> None:
+    close = getattr(events, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - closing a stream that already broke must not hide the cancel
+            log.info("closing a cancelled stream failed", exc_info=True)
+
+
 def _count(call: StepCall, response: Response) -> None:
     call.rounds += 1
     call.usage = call.usage + response.usage
@@ -125,12 +149,16 @@ def _count(call: StepCall, response: Response) -> None:
 
 
 def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeReporter, info: RunInfo,
-               step: StepPlan, call: StepCall, deadline: float | None) -> Response:
+               step: StepPlan, call: StepCall, deadline: float | None, cancel: CancelWatch | None = None) -> Response:
     """One model call. The provider retries transient failures before the first byte; a
     stream that breaks off after some text (an `error` event inside a 200 stream, a cut
     connection, a stall) is asked again here, a bounded number of times within the run's
     time, and the reporters are told the text so far is void. What the broken attempt
-    cost is counted."""
+    cost is counted.
+
+    A cancelled run closes the stream (closing the provider's generator closes the HTTP
+    response, so the model stops writing) and raises RunCancelled; a non-streaming call
+    cannot be interrupted and ends first."""
     if not streaming:
         response = provider.complete(req)
         if response.text:
@@ -138,12 +166,18 @@ def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeR
         return response
     for attempt in range(STREAM_RETRIES + 1):
         response = None
+        written: list[str] = []
+        events = provider.stream(req)
         try:
-            for ev in provider.stream(req):
+            for ev in events:
                 if isinstance(ev, TextDelta):
+                    written.append(ev.text)
                     reporter.text_delta(info, step, ev.text)
                 elif isinstance(ev, Done):
                     response = ev.response
+                if cancel is not None and response is None and cancel.requested() is not None:
+                    _close(events)
+                    raise RunCancelled(cancel.requested() or "", clean_text("".join(written)))
         except ProviderError as exc:
             partial = exc.partial
             streamed = partial is not None and (partial.text or partial.tool_calls)

@@ -73,7 +73,7 @@ def add_run_step(s: Session, run: Run, **fields: Any) -> RunStep:
 _CLAIM = text(
     "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
     "started_at = coalesce(started_at, now()) "
-    "WHERE team_id = :t AND id = :id AND (status = 'queued' OR "
+    "WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = 'queued' OR "
     "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) "
     "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id")
 
@@ -85,7 +85,8 @@ _STEP_RESET = {"output": None, "usage": None, "raw_usage": None, "cost_usd": Non
 
 def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) -> Mapping[str, Any] | None:
     """Take the run if it is queued, or running with a heartbeat older than ``stale_after_s``
-    (its worker is gone): one conditional UPDATE, so exactly one claimant ever wins. Returns
+    (its worker is gone), and nobody asked to cancel it: one conditional UPDATE, so exactly
+    one claimant ever wins and a cancelled run never starts. Returns
     what the executor needs of the run, or None when it is not claimable."""
     return s.execute(_CLAIM, {"t": team_id, "id": run_id, "stale": stale_after_s}).mappings().first()
 
@@ -159,3 +160,68 @@ def mark_given_up(run: Run, kind: str, message: str) -> None:
     run.error_kind = kind
     run.error_message = message
     run.finished_at = func.now()
+
+
+# ---- cancel ------------------------------------------------------------------------------
+
+_REQUEST_CANCEL = text(
+    "UPDATE runs SET cancel_requested_by = :by, cancel_requested_at = now() "
+    "WHERE team_id = :t AND id = :id AND status IN ('queued', 'running') AND cancel_requested_at IS NULL "
+    "RETURNING status")
+
+_CLOSE_QUEUED_CANCELLED = text(
+    "UPDATE runs SET status = 'failed', error_kind = :kind, error_message = :message, finished_at = now() "
+    "WHERE team_id = :t AND id = :id AND status = 'queued' AND cancel_requested_at IS NOT NULL "
+    "RETURNING id")
+
+_CANCEL_REQUESTED = text("SELECT cancel_requested_by FROM runs WHERE team_id = :t AND id = :id")
+
+
+def request_cancel(s: Session, team_id: str, run_id: uuid.UUID, by: str) -> str | None:
+    """Record who asked to cancel an unfinished run, once: the status it had, or None when it
+    has finished or a cancel was already asked for (a double click changes nothing)."""
+    row = s.execute(_REQUEST_CANCEL, {"t": team_id, "id": run_id, "by": by}).first()
+    return str(row[0]) if row else None
+
+
+def close_cancelled_queued(s: Session, team_id: str, run_id: uuid.UUID, *, kind: str, message: str) -> bool:
+    """End a queued run whose cancel was asked for; False when a worker claimed it first."""
+    return s.execute(_CLOSE_QUEUED_CANCELLED, {"t": team_id, "id": run_id, "kind": kind,
+                                               "message": message}).first() is not None
+
+
+def cancel_requested_by(engine: Engine, team_id: str, run_id: uuid.UUID) -> str | None:
+    """Who asked to cancel the run (None: nobody), in a transaction of its own: the running
+    step asks between stream events, beside its own transactions."""
+    with engine.connect() as conn:
+        return conn.execute(_CANCEL_REQUESTED, {"t": team_id, "id": run_id}).scalar()
+
+
+# ---- queue positions -----------------------------------------------------------------------
+
+def queue_positions(s: Session, queued_before: datetime, limit: int = 1000) -> list[Row[Any]]:
+    """Queued runs with a Slack message, each with ``ahead``: how many runs (of any workspace,
+    Slack or not) were queued before it and are still waiting. One statement over the
+    partial index ``ix_runs_queued_created``; the deployment has one first-in, first-out
+    queue, so that order is the order in which runs start (but see core.runs.cancel for fair
+    share). Only runs queued since before ``queued_before`` are returned, oldest first.
+    Across workspaces on purpose: the queue is the deployment's."""
+    ranked = (
+        select(Run.id, Run.team_id, Run.channel_id, Run.thread_ts, Run.pipeline_name, Run.requested_by,
+               func.left(Run.input, 400).label("input"), Run.created_at,
+               (func.row_number().over(order_by=(Run.created_at, Run.id)) - 1).label("ahead"))
+        .where(Run.status == "queued", Run.cancel_requested_at.is_(None))
+        .subquery()
+    )
+    rows = s.execute(
+        select(ranked)
+        .where(ranked.c.channel_id.is_not(None), ranked.c.thread_ts.is_not(None),
+               ranked.c.created_at < queued_before)
+        .order_by(ranked.c.created_at, ranked.c.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def is_queued(s: Session, team_id: str, run_id: uuid.UUID) -> bool:
+    return s.scalar(select(Run.status).where(Run.team_id == team_id, Run.id == run_id)) == "queued"

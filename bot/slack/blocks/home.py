@@ -1,4 +1,5 @@
-"""Block Kit for the App Home tab: pipelines with Run/Edit, agents, recent runs with View.
+"""Block Kit for the App Home tab: pipelines with Run/Edit, agents, recent runs with View
+(finished) or Cancel (queued or running).
 
 Pure builders; never more than Slack's 100 blocks per Home tab, whatever the workspace holds.
 """
@@ -12,6 +13,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlo
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.artifacts import VIEW_ARTIFACT
+from bot.slack.blocks.runs import cancel_button
 from bot.slack.blocks.common import (
     STATUS_EMOJI,
     button,
@@ -119,5 +121,9 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
             line += f" · <@{run.requested_by}>"
         line += f"\n> {preview(run.input, 120)}"
         art = artifact_ids.get(run.id)
-        blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
+        if run.status in ("queued", "running"):
+            accessory = cancel_button(str(run.id))
+        else:
+            accessory = button("View", VIEW_ARTIFACT, value=str(art)) if art else None
+        blocks.append(section(line, accessory=accessory))
     return View(type="home", blocks=blocks[:VIEW_BLOCKS_LIMIT])

@@ -45,6 +45,8 @@ from bot.slack.blocks.common import (
     section,
 )
 from core.formatting import format_cost, format_duration, format_tokens
+from core.runs.cancel_watch import KIND as CANCELLED
+from core.runs.cancel_watch import cancelled_message
 from bot.slack.blocks.limits import (
     MARKDOWN_BLOCK_BUDGET,
     MESSAGE_BLOCKS_JSON_BUDGET,
@@ -65,16 +67,48 @@ PIPELINE_BLOCK = "pipeline"
 INPUT_BLOCK = "input"
 CHANNEL_BLOCK = "channel"
 FIELD = "value"  # action_id of every input in the run modal
+RUN_CANCEL = "run_cancel"                    # the Cancel button (value: the run id), message and Home
+CANCEL_LABEL = "Cancel"
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def queued_text(ahead: int) -> str:
+    """How a waiting run says where it is in the queue (see core.runs.cancel for what N counts)."""
+    return f"Queued: {ahead} run{'' if ahead == 1 else 's'} ahead"
+
+
+def mention(user_id: str | None) -> str | None:
+    """``<@U…>`` for a Slack user id; None for anything else (``cli``, nothing)."""
+    return f"<@{user_id}>" if user_id and _USER_ID.match(user_id) else None
+
+
+def failure_reason_md(reason: str | None, error_kind: str | None = None, cancelled_by: str | None = None,
+                      limit: int = 300) -> str:
+    """A failed run's reason for mrkdwn: escaped, except that a cancelled run names who
+    cancelled it with a mention."""
+    who = mention(cancelled_by) if error_kind == CANCELLED else None
+    if who is not None:
+        return cancelled_message(who)
+    return preview(reason or "", limit)
+
+
+def cancel_button(run_id: str) -> Any:
+    return button(CANCEL_LABEL, RUN_CANCEL, value=run_id, style="danger")
 
 
 # ---- the run's parent message in the channel ----------------------------------------------
 
 def parent_message(pipeline_name: str, user_id: str | None, input_text: str, *, status: str = "running",
                    duration_ms: int | None = None, cost: Decimal | None = None, permalink: str | None = None,
-                   reason: str | None = None, in_thread: bool = True) -> tuple[str, list[Block]]:
-    """The message that opens the run's thread; updated to ✅/❌ when the run ends.
+                   reason: str | None = None, in_thread: bool = True, run_id: str | None = None,
+                   ahead: int | None = None, error_kind: str | None = None,
+                   cancelled_by: str | None = None) -> tuple[str, list[Block]]:
+    """The message that opens the run's thread; "Queued: N runs ahead" while it waits, then
+    running, then ✅/❌ when the run ends. A queued or running run with a ``run_id`` has a
+    Cancel button.
 
-    ``status``: running | succeeded | failed | rejected (the run could not start).
+    ``status``: queued (``ahead`` runs before it) | running | succeeded | failed | rejected
+    (the run could not start).
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
@@ -83,20 +117,24 @@ def parent_message(pipeline_name: str, user_id: str | None, input_text: str, *, 
     elif status == "failed":
         head = f"❌ {name}{who} failed"
         if reason:
-            head += f": {preview(reason, 300)}"
+            head += f": {failure_reason_md(reason, error_kind, cancelled_by)}"
     elif status == "rejected":
         head = f"❌ {name}{who} could not start"
         if reason:
             head += f": {preview(reason, 300)}"
+    elif status == "queued":
+        head = f"⏳ {queued_text(ahead or 0)} · {name}{who}"
     else:
         head = f"⏳ Running {name}{who}…"
     if permalink:
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}"
-    if status == "running" and in_thread:
+    if status in ("running", "queued") and in_thread:
         note += "\nProgress and results in the thread 🧵"
     blocks.append(context(note))
+    if status in ("running", "queued") and run_id:
+        blocks.append(ActionsBlock(block_id="run_actions", elements=[cancel_button(run_id)]))
     fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
     return clip(fallback, SECTION_TEXT_LIMIT), blocks
 
@@ -182,7 +220,9 @@ def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None
     actions = ActionsBlock(elements=[button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)]) if permalink else None
     tail = [footer] + ([actions] if actions else [])
     if outcome.status != "succeeded":
-        reason = escape_mrkdwn(outcome.error_message or "The run failed.")
+        cancelled_by = mention(getattr(outcome, "cancelled_by", None)) if outcome.error_kind == CANCELLED else None
+        reason = (cancelled_message(cancelled_by) if cancelled_by
+                  else escape_mrkdwn(outcome.error_message or "The run failed."))
         body = section(f"❌ {name_md(pipeline_name)} failed\n{clip(reason, 2800)}")
         text = f"❌ {escape_mrkdwn(pipeline_name)} failed: {preview(outcome.error_message or '', 300)}"
         return text, [body, *tail]

@@ -9,7 +9,10 @@ so it is always current without any bookkeeping. Buttons:
   (bot/slack/listeners/pipelines.py, ``open_pipeline_modal``);
 * ``home_new_agent`` / ``home_new_pipeline`` → the same modals as `/pipebot agent new` /
   `pipeline new`;
-* ``artifact_view`` (value: artifact id) → the artifact modal (bot/slack/listeners/artifacts.py).
+* ``artifact_view`` (value: artifact id) → the artifact modal (bot/slack/listeners/artifacts.py);
+* ``run_cancel`` (value: run id) → cancel the run (bot/slack/listeners/cancel.py). The run's
+  parent message carries the same button, so this one listener serves both; it is here
+  because a click on Home republishes the tab.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot.slack.blocks import home as msgs
+from bot.slack.blocks import runs as run_msgs
 from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.agents import open_agent_modal
+from bot.slack.listeners.cancel import cancel_clicked
 from bot.slack.listeners.pipelines import open_pipeline_modal
 from bot.slack.listeners.runs import open_run_modal
 from bot.slack.listeners.support import Reply, after_ack
@@ -123,6 +128,21 @@ def register(app: App, ctx: AppContext) -> None:
             after_ack(_open_builder, kind, body, client)
         return handler
 
+    def cancel(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        after_ack(_cancel, body, client)
+
+    def _cancel(body: dict[str, Any], client: WebClient) -> None:
+        on_home = (body.get("container") or {}).get("type") == "view"
+        if not on_home:
+            cancel_clicked(ctx, client, body)
+            return
+        cancel_clicked(ctx, client, body, tell=lambda text: _explain(client, body, text))
+        user_id = (body.get("user") or {}).get("id")
+        if user_id:
+            publish_home(ctx, client, team_of(body), user_id)
+
+    app.action(run_msgs.RUN_CANCEL)(cancel)
     app.action(msgs.HOME_RUN_PIPELINE)(run_pipeline)
     app.action(msgs.HOME_EDIT_PIPELINE)(edit_pipeline)
     app.action(msgs.HOME_NEW_AGENT)(new_item("agent"))

@@ -158,12 +158,13 @@ def _mark_rejected(client: WebClient, posted: Posted, name: str, user_id: str, i
 
 
 def _start(ctx: AppContext, team_id: str, name: str, input_text: str, *, user_id: str, posted: Posted,
-           thread_ts: str, dedupe_key: str | None) -> Any:
-    """start_run, where a concurrent duplicate (same dedupe key) returns the first run."""
+           thread_ts: str, dedupe_key: str | None, run_id: uuid.UUID) -> Any:
+    """start_run, where a concurrent duplicate (same dedupe key) returns the first run.
+    ``run_id`` is the id the posted message's Cancel button already names."""
     try:
         return start_run(ctx, team_id, name, input_text, requested_by=user_id, source="slack",
                          channel_id=posted.channel, thread_ts=thread_ts, recipient_team_id=team_id,
-                         dedupe_key=dedupe_key)
+                         dedupe_key=dedupe_key, run_id=run_id)
     except IntegrityError:
         if not dedupe_key:
             raise
@@ -252,7 +253,8 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         log.info("run request %s was already handled; ignoring the repeat", dedupe_key)
         return
 
-    text, blocks = msgs.parent_message(pipeline_name, user_id, input_text)
+    run_id = uuid.uuid4()
+    text, blocks = msgs.parent_message(pipeline_name, user_id, input_text, run_id=str(run_id))
     try:
         posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks],
                                   channel_name=channel_name)
@@ -262,7 +264,7 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         return
     try:
         run = _start(ctx, team_id, pipeline_name, input_text, user_id=user_id, posted=posted,
-                     thread_ts=posted.ts, dedupe_key=dedupe_key)
+                     thread_ts=posted.ts, dedupe_key=dedupe_key, run_id=run_id)
     except RunRejected as exc:
         _release(ctx, dedupe_key)
         _mark_rejected(client, posted, pipeline_name, user_id, input_text, exc.message)
@@ -373,7 +375,8 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
     if not _claim(ctx, dedupe_key):  # the same form submitted twice: the first one runs
         ack()
         return
-    text, blocks = msgs.parent_message(name, user_id, input_text, in_thread=not from_message)
+    run_id = uuid.uuid4()
+    text, blocks = msgs.parent_message(name, user_id, input_text, in_thread=not from_message, run_id=str(run_id))
     try:
         posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks],
                                   thread_ts=thread_ts or None, channel_name=meta.get("n"))
@@ -383,7 +386,7 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
     thread_ts = thread_ts or posted.ts
     try:
         run = _start(ctx, team_id, name, input_text, user_id=user_id, posted=posted, thread_ts=thread_ts,
-                     dedupe_key=dedupe_key)
+                     dedupe_key=dedupe_key, run_id=run_id)
     except RunRejected as exc:
         _release(ctx, dedupe_key)
         _mark_rejected(client, posted, name, user_id, input_text, exc.message)

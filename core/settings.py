@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     @classmethod
     def _admins(cls, v: str) -> str:
         for uid in _split(v):
-            if not uid.isalnum() or not uid[0] in "UW":
+            if not uid.isalnum() or uid[0] not in "UW":
                 raise ValueError(f"PIPEBOT_ADMINS must be comma-separated Slack user ids like U012ABCDEF (got {uid!r})")
         return v
 

@@ -21,8 +21,8 @@ defaults (``resolve``) so a model new to the provider's list is usable at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 @dataclass(frozen=True, slots=True)

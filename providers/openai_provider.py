@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 import openai
@@ -52,7 +53,6 @@ import openai
 from . import catalog
 from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
-from .http import shared_ssl_context
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -61,6 +61,7 @@ from .errors import (
     parse_retry_after,
     should_retry_header,
 )
+from .http import shared_ssl_context
 from .params import Prepared
 from .types import (
     ChatRequest,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .anthropic_provider import AnthropicProvider
-from .base import BaseProvider, Provider
+from .base import Provider
 from .openai_provider import OpenAIProvider
 
 PROVIDER_IDS: tuple[str, ...] = ("anthropic", "openai")

@@ -12,9 +12,9 @@ from rq import Retry
 
 from core.context import AppContext, secret_keys
 from core.events import RedisEventReporter
+from core.reporter import DeferredReporter, Reporter, RunOutcome, SafeReporter
 from core.runs.executor import execute
 from core.runs.fair_share import WorkspaceSlot
-from core.reporter import DeferredReporter, Reporter, RunOutcome, SafeReporter
 from core.settings import ConfigError, load_settings
 
 log = logging.getLogger(__name__)

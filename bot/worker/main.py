@@ -34,8 +34,8 @@ def preload() -> None:
     import anthropic  # noqa: F401
     import openai  # noqa: F401
 
-    import bot.worker.jobs  # noqa: F401
     import bot.slack.reporter  # noqa: F401
+    import bot.worker.jobs  # noqa: F401
     import core.permalinks  # noqa: F401
     import providers.registry  # noqa: F401
 

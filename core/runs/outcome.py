@@ -7,7 +7,7 @@ too often) close runs here, so the artifact has one format and one writer.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -53,7 +53,7 @@ def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str 
             if st.usage:
                 usage = usage + Usage(**{k: st.usage.get(k, 0) for k in _USAGE_KEYS})
         models = list(dict.fromkeys(st.model for st in steps))
-        duration = int(((run.finished_at or datetime.now(timezone.utc))
+        duration = int(((run.finished_at or datetime.now(UTC))
                         - (run.started_at or run.created_at)).total_seconds() * 1000)
         content: dict[str, Any] = {
             "version": 1, "run_id": str(run.id), "team_id": team_id, "status": run.status,

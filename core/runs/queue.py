@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 
 from core import messages
@@ -103,7 +104,7 @@ def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str
 
     Safe to run from many processes at once: each decision is a conditional UPDATE.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     stale_after = timedelta(seconds=ctx.settings.PIPEBOT_STALE_AFTER_SECONDS)
     touched: list[str] = []
     with transaction(ctx.sessions) as s:

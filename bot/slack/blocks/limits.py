@@ -8,7 +8,6 @@ blocks (``msg_blocks_too_long``). Lengths are counted in Python characters.
 
 from __future__ import annotations
 
-
 # ---- messages -------------------------------------------------------------------------------
 MESSAGE_TEXT_LIMIT = 4000          # text of a message, in practice
 PRACTICAL_MESSAGE_LIMIT = 3900     # leaves room for the "full output" link line

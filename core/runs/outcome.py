@@ -46,7 +46,8 @@ def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str 
         # plus whatever a failed step was charged before it failed (a refusal is paid for).
         costs = [st.cost_usd for st in finished] + [st.cost_usd for st in steps
                                                      if st.status == "failed" and st.cost_usd is not None]
-        total = None if any(c is None for c in costs) else sum(costs, Decimal(0))  # type: ignore[arg-type]
+        known = [c for c in costs if c is not None]
+        total = sum(known, Decimal(0)) if len(known) == len(costs) else None
         run = run_repo.set_cost(s, team_id, rid, total)
         usage = Usage(0, 0)
         for st in finished:

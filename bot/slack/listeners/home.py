@@ -110,10 +110,12 @@ def register(app: App, ctx: AppContext) -> None:
 
     def _open_builder(kind: str, body: dict[str, Any], client: WebClient, pipeline_id: int | None = None) -> None:
         """After the ack: the agent or pipeline modal (new, or an existing pipeline)."""
-        opener = open_agent_modal if kind == "agent" else open_pipeline_modal
-        extra = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}
+        trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
         try:
-            opener(ctx, client, body.get("trigger_id") or "", team_of(body), **extra)
+            if kind == "agent":
+                open_agent_modal(ctx, client, trigger_id, team_id)
+            else:
+                open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id)
         except Reply as exc:
             _explain(client, body, str(exc))
 

@@ -11,8 +11,9 @@ from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
 from core.runs.queue import run_queue, start_run
-from storage import repos
 from storage.db import transaction
+from storage.repos import artifacts as artifact_repo
+from storage.repos import runs as run_repo
 
 
 def _print(*parts: str, err: bool = False) -> None:
@@ -71,9 +72,9 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
             msg = pubsub.get_message(timeout=1.0)
             if msg is None:
                 with transaction(ctx.sessions) as s:
-                    current = repos.get_run(s, team_id, run.id)
+                    current = run_repo.get_run(s, team_id, run.id)
                     if current is not None and current.status in ("succeeded", "failed"):
-                        art = repos.get_artifact_for_run(s, team_id, run.id)
+                        art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if current is not None and current.status in ("succeeded", "failed"):
                     return _final(ctx, team_id, current.status, current.output, current.error_message,
                                   str(art.id) if art else None)

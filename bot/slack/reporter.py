@@ -35,8 +35,8 @@ from bot.slack.blocks import runs as msgs
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
-from storage import repos
 from storage.db import transaction
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class SlackRunReporter:
 def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter | None:
     """The reporter for a run that has a Slack thread, or None (CLI runs, Slack not configured)."""
     with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team_id, run_id)
+        run = run_repo.get_run(s, team_id, run_id)
         if run is None:
             return None
         channel_id, thread_ts, requested_by, recipient_team = (run.channel_id, run.thread_ts, run.requested_by,

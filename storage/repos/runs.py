@@ -61,13 +61,6 @@ def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, 
     return [(t, i) for t, i in rows]
 
 
-def add_run_step(s: Session, run: Run, **fields: Any) -> RunStep:
-    step = RunStep(run_id=run.id, **fields)
-    s.add(step)
-    s.flush()
-    return step
-
-
 
 # ---- the executor's statements ---------------------------------------------------------
 

@@ -32,8 +32,11 @@ from bot.slack.listeners.support import Reply, after_ack
 from bot.slack.payloads import team_of
 from core import pipelines as core_pipelines
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +44,14 @@ log = logging.getLogger(__name__)
 def build_home(ctx: AppContext, team_id: str) -> View:
     """The Home tab for workspace ``team_id`` (≤ 100 blocks, whatever the workspace holds)."""
     with transaction(ctx.sessions) as s:
-        agents = list(repos.list_agents(s, team_id))
-        pipelines = list(repos.list_pipelines(s, team_id))
+        agents = list(agent_repo.list_agents(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         orphans = {p.id: {o.position for o in core_pipelines.orphans(p)} for p in pipelines}
-        runs = list(repos.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
+        runs = list(run_repo.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
         artifacts = {}
         for run in runs:
             if run.status in ("succeeded", "failed"):
-                art = repos.get_artifact_for_run(s, team_id, run.id)
+                art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if art is not None:
                     artifacts[run.id] = art.id
         return msgs.home_view(agents, pipelines, orphans, runs, artifacts)

@@ -97,8 +97,3 @@ def get_provider(
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return provider
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()

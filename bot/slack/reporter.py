@@ -244,7 +244,7 @@ def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter |
 
 def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
     """The same, from the run as the executor read it when it claimed the run: the RQ job
-    (bot/jobs.py) builds its reporter this way, without another database round trip."""
+    (core/runs/job.py) builds its reporter this way, without another database round trip."""
     return _reporter(ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by,
                      info.recipient_team_id)
 

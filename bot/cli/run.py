@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
@@ -14,6 +15,9 @@ from core.runs.queue import run_queue, start_run
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
+
+if TYPE_CHECKING:
+    from redis.client import PubSub
 
 
 def _print(*parts: str, err: bool = False) -> None:
@@ -43,7 +47,7 @@ def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: st
         pubsub.close()
 
 
-def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: str, wait: bool,  # type: ignore[no-untyped-def]
+def _follow(ctx: AppContext, pubsub: PubSub, pipeline: str, team_id: str, input_text: str, wait: bool,
             timeout: float, queue_timeout: float) -> int:
     """Start the run and print it live: the steps, their text as it streams, the result."""
     run = None

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -79,7 +79,7 @@ def _never_raises(fn: F) -> F:
                           self.channel_id, self.thread_ts)
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 class SlackRunReporter:

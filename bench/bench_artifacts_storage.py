@@ -19,8 +19,10 @@ import psycopg  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench._common import scratch_database, summary, timed  # noqa: E402
-from storage import repos  # noqa: E402
-from storage.models import Pipeline, Run  # noqa: E402
+from storage.models import Run  # noqa: E402
+from storage.repos import agents as agent_repo  # noqa: E402
+from storage.repos import artifacts as artifact_repo  # noqa: E402
+from storage.repos import pipelines as pipeline_repo  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 TEAM = "TBENCH"
@@ -35,8 +37,8 @@ def main() -> None:
     with scratch_database() as (url, engine):
         Session = sessionmaker(engine)
         with Session.begin() as s:
-            a = repos.create_agent(s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="")
-            pipes = [repos.create_pipeline(s, TEAM, f"P{i}", [a.id]) for i in range(20)]
+            a = agent_repo.create_agent(s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="")
+            pipes = [pipeline_repo.create_pipeline(s, TEAM, f"P{i}", [a.id]) for i in range(20)]
             pipe_ids = [p.id for p in pipes]
         # runs to hang artifacts on (artifacts.run_id is unique)
         with psycopg.connect(url) as conn:
@@ -58,7 +60,7 @@ def main() -> None:
             next(runs_iter)
             with Session.begin() as s:
                 r = s.merge(run_objs[rid], load=False)
-                repos.insert_for_run(s, TEAM, r, content(0), models=["anthropic:claude-haiku-4-5"], cost_usd=None)
+                artifact_repo.insert_for_run(s, TEAM, r, content(0), models=["anthropic:claude-haiku-4-5"], cost_usd=None)
         ours_insert = (time.perf_counter() - t0) / k * 1000
         with psycopg.connect(url) as conn:
             t0 = time.perf_counter()
@@ -88,7 +90,7 @@ def main() -> None:
         # --- latest 20 for a pipeline
         reps = 500
         with Session() as s:
-            ours = timed(lambda: repos.latest_artifacts(s, TEAM, pipeline_id=random.choice(pipe_ids), limit=20), reps)
+            ours = timed(lambda: artifact_repo.latest_artifacts(s, TEAM, pipeline_id=random.choice(pipe_ids), limit=20), reps)
         with psycopg.connect(url) as conn:
             sql = ("SELECT id, pipeline_name, status, cost_usd, models, created_at, created_by, run_id FROM artifacts "
                    "WHERE team_id = %s AND pipeline_id = %s ORDER BY created_at DESC, id DESC LIMIT 20")

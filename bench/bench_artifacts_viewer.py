@@ -8,7 +8,7 @@ In one run, on the local PostgreSQL (or BENCH_DATABASE_URL's server):
 * opening a permalink page over HTTP: our real app started by ``pipebot serve`` (uvicorn), vs the
   plain ``SELECT content FROM artifacts WHERE id = %s`` in psycopg, vs a bare Starlette route
   serving that plain query through the same uvicorn settings (the cost of HTTP itself);
-* the permalink lookup in-process: ``repos.artifact_content_unscoped`` (a Core select of two
+* the permalink lookup in-process: ``artifact_repo.artifact_content_unscoped`` (a Core select of two
   columns) vs the ORM ``session.get`` it replaced;
 * full-text search through ``storage.repos.search_artifacts`` vs one plain SQL statement over the
   same stored ``output_tsv`` column in psycopg (the planner's own choice of plan), for a rare word,
@@ -461,8 +461,8 @@ def main() -> None:
     import httpx
 
     from core.permalinks import derive_key, permalink
-    from storage import repos
     from storage.db import make_engine, make_sessionmaker
+    from storage.repos import artifacts as artifact_repo
     from storage.secrets import new_key
 
     rng = random.Random(7)
@@ -493,7 +493,7 @@ def main() -> None:
         for i in range(reps + 20):
             team, pid = rng.choice(pipes)
             t0 = time.perf_counter()
-            rows = repos.latest_artifacts(s, team, pipeline_id=pid, limit=10)
+            rows = artifact_repo.latest_artifacts(s, team, pipeline_id=pid, limit=10)
             t1 = time.perf_counter()
             prow = plain.execute(sql_latest, (team, pid)).fetchall()
             t2 = time.perf_counter()
@@ -521,7 +521,7 @@ def main() -> None:
             for i in range(n_reps + 3):
                 cap.clear()
                 t0 = time.perf_counter()
-                rows = repos.search_artifacts(s, team0, q, limit=10)
+                rows = artifact_repo.search_artifacts(s, team0, q, limit=10)
                 t1 = time.perf_counter()
                 prow = plain.execute(sql_fts, (team0, q)).fetchall()
                 t2 = time.perf_counter()
@@ -546,7 +546,7 @@ def main() -> None:
             for i in range(fts_reps + 3):
                 cap.clear()
                 t0 = time.perf_counter()
-                repos.search_artifacts(s, team0, q, pipeline_id=pipe0, limit=10)
+                artifact_repo.search_artifacts(s, team0, q, pipeline_id=pipe0, limit=10)
                 if i >= 3:
                     fts_ours[label].append((time.perf_counter() - t0) * 1000)
                 if i == 0:
@@ -564,7 +564,7 @@ def main() -> None:
     for i, (aid, _) in enumerate(sample[:20] + sample):
         t0 = time.perf_counter()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # as bot/artifact_routes
-            found = repos.artifact_content_unscoped(conn, aid)
+            found = artifact_repo.artifact_content_unscoped(conn, aid)
         t1 = time.perf_counter()
         with Session() as s:
             art = s.get(Artifact, uuid.UUID(aid))
@@ -620,7 +620,7 @@ def main() -> None:
                 page_json.append((time.perf_counter() - t0) * 1000)
         with engine.connect() as conn:
             cap.clear()
-            repos.artifact_content_unscoped(conn, sample[0][0])
+            artifact_repo.artifact_content_unscoped(conn, sample[0][0])
         plans["permalink page lookup (ours)"] = explain(plain, *cap.queries[0])
     finally:
         for proc in (ours_proc, bare_proc):

@@ -32,12 +32,16 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bench._common import scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.queue import QUEUE, start_run  # noqa: E402
+from core.runs.queue import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from storage import repos  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.models import Artifact  # noqa: E402
+from storage.repos import agents as agent_repo  # noqa: E402
+from storage.repos import credentials as credential_repo  # noqa: E402
+from storage.repos import pipelines as pipeline_repo  # noqa: E402
 from storage.secrets import new_key  # noqa: E402
+
+QUEUE = load_settings().PIPEBOT_QUEUE
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 TEAM = "TBENCH"
@@ -130,9 +134,9 @@ def main() -> None:
         settings = load_settings(_env_file=None, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key)
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
-            repos.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
-            a = repos.create_agent(s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief.")
-            repos.create_pipeline(s, TEAM, "Two steps", [a.id, a.id])
+            credential_repo.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
+            a = agent_repo.create_agent(s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief.")
+            pipeline_repo.create_pipeline(s, TEAM, "Two steps", [a.id, a.id])
         ours = [sys.executable, "-m", "bot.cli.main", "worker"]
         bare = [sys.executable, "-m", "rq.cli", "worker", QUEUE, "--url", REDIS]
         results: dict[tuple[str, int], tuple[float, int]] = {}

@@ -172,8 +172,8 @@ def _cpu_seconds(pid: int) -> float:
 def _seed(database_url: str, secret_key: str) -> None:
     from core.context import AppContext
     from core.settings import load_settings
-    from storage import repos
     from storage.db import transaction
+    from storage.repos import agents as agent_repo
     from tests.fakes.fake_slack import TEAM_ID
 
     settings = load_settings(_env_file=None, DATABASE_URL=database_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=secret_key)
@@ -181,7 +181,7 @@ def _seed(database_url: str, secret_key: str) -> None:
     with transaction(ctx.sessions) as s:
         for i, model in enumerate(("anthropic:claude-haiku-4-5", "openai:gpt-4o", "openai:gpt-5.4-mini",
                                    "anthropic:claude-sonnet-5-5", "openai:gpt-4.1")):
-            repos.create_agent(s, TEAM_ID, name=f"Agent {i + 1}", system_prompt="Summarise.", model=model,
+            agent_repo.create_agent(s, TEAM_ID, name=f"Agent {i + 1}", system_prompt="Summarise.", model=model,
                                temperature=0.5 if "gpt-4" in model else None, max_output_tokens=1024)
     ctx.close()
 

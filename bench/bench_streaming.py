@@ -30,8 +30,11 @@ from bot.slack.blocks.runs import parent_message  # noqa: E402
 from core.context import AppContext  # noqa: E402
 from core.runs.queue import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from storage import repos  # noqa: E402
 from storage.db import transaction  # noqa: E402
+from storage.repos import agents as agent_repo  # noqa: E402
+from storage.repos import credentials as credential_repo  # noqa: E402
+from storage.repos import pipelines as pipeline_repo  # noqa: E402
+from storage.repos import runs as run_repo  # noqa: E402
 from storage.secrets import new_key  # noqa: E402
 from tests.fakes.fake_anthropic import FakeAnthropic  # noqa: E402
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack  # noqa: E402
@@ -59,7 +62,7 @@ def _run_once(ctx: AppContext, client: WebClient, anthropic: FakeAnthropic, slac
     deadline = time.monotonic() + 60
     while True:
         with transaction(ctx.sessions) as s:
-            status = repos.get_run(s, TEAM_ID, run.id).status
+            status = run_repo.get_run(s, TEAM_ID, run.id).status
         if status in ("succeeded", "failed"):
             break
         if time.monotonic() > deadline:
@@ -90,10 +93,10 @@ def main() -> None:
                                  SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.url)
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
-            repos.set_credential(s, TEAM_ID, "anthropic", "sk-bench-key-0001", ctx.box)
-            a = repos.create_agent(s, TEAM_ID, name="Drafter", model="anthropic:claude-haiku-4-5",
+            credential_repo.set_credential(s, TEAM_ID, "anthropic", "sk-bench-key-0001", ctx.box)
+            a = agent_repo.create_agent(s, TEAM_ID, name="Drafter", model="anthropic:claude-haiku-4-5",
                                    system_prompt="Be brief.")
-            repos.create_pipeline(s, TEAM_ID, "Essay", [a.id, a.id])
+            pipeline_repo.create_pipeline(s, TEAM_ID, "Essay", [a.id, a.id])
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "ANTHROPIC_"))}
         env.update(DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key, ANTHROPIC_BASE_URL=anthropic.url,
                    SLACK_API_URL=slack.url, SLACK_BOT_TOKEN=slack.token, PYTHONPATH=str(ROOT))

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 import redis
 
@@ -168,7 +167,3 @@ def _redact(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-
-def redis_from_url(url: str, **kwargs: Any) -> redis.Redis:
-    return redis.Redis.from_url(url, **kwargs)

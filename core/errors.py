@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.models import Run
+
 
 class ValidationFailed(Exception):
     """Field-keyed messages, so a modal can put each next to its input."""
@@ -31,7 +36,7 @@ class QueueUnavailable(Exception):
     MESSAGE = ("The job queue is unreachable right now. Your run is saved and will start by itself "
                "as soon as the queue is back.")
 
-    def __init__(self, run: object) -> None:
+    def __init__(self, run: Run) -> None:
         super().__init__(self.MESSAGE)
         self.run = run
         self.message = self.MESSAGE

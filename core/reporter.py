@@ -5,9 +5,9 @@ logs and carries on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)

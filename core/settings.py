@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -82,8 +83,8 @@ class Settings(BaseSettings):
 
     @field_validator("SLACK_API_URL", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "PIPEBOT_PUBLIC_URL")
     @classmethod
-    def _http_url(cls, v: str | None, info) -> str | None:  # type: ignore[no-untyped-def]
-        return _check_url(info.field_name, v, ("http", "https"), "https://example.com")
+    def _http_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _check_url(info.field_name or "URL", v, ("http", "https"), "https://example.com")
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -119,7 +120,7 @@ class Settings(BaseSettings):
     @classmethod
     def _admins(cls, v: str) -> str:
         for uid in _split(v):
-            if not uid.isalnum() or not uid[0] in "UW":
+            if not uid.isalnum() or uid[0] not in "UW":
                 raise ValueError(f"PIPEBOT_ADMINS must be comma-separated Slack user ids like U012ABCDEF (got {uid!r})")
         return v
 
@@ -150,10 +151,10 @@ def _split(value: str) -> list[str]:
     return [p.strip() for p in value.split(",") if p.strip()]
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build settings or raise `ConfigError` with one line naming the variable and the fix."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = ".".join(str(p) for p in err.get("loc", ())) or "configuration"

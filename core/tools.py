@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from providers.types import ToolSpec
@@ -28,7 +28,7 @@ class Tool:
 
 
 def _current_time(ctx: ToolContext, args: dict[str, Any]) -> str:
-    return json.dumps({"utc": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return json.dumps({"utc": datetime.now(UTC).isoformat(timespec="seconds")})
 
 
 def _read_artifact(ctx: ToolContext, args: dict[str, Any]) -> str:

@@ -21,7 +21,8 @@ The SDK's own retries are off (``max_retries=0``): providers/retry.py is the one
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import httpx2
@@ -29,7 +30,6 @@ import httpx2
 from . import catalog
 from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
-from .http import shared_ssl_context
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -38,6 +38,7 @@ from .errors import (
     parse_retry_after,
     should_retry_header,
 )
+from .http import shared_ssl_context
 from .params import Prepared
 from .types import (
     ChatRequest,

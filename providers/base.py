@@ -10,7 +10,8 @@ maps one request and one response to and from its SDK.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
 from . import catalog, pricing
 from .catalog import ModelInfo

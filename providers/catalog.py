@@ -21,8 +21,8 @@ defaults (``resolve``) so a model new to the provider's list is usable at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +234,6 @@ def models_for(provider_id: str, *, include_deprecated: bool = True) -> list[Mod
     return [m for m in _CATALOG if m.provider == provider_id and (include_deprecated or not m.deprecated)]
 
 
-def all_models() -> list[ModelInfo]:
-    return list(_CATALOG)
-
-
 def defaults_for(
     provider: str,
     model_id: str,
@@ -265,10 +261,6 @@ def defaults_for(
 def resolve(ref: str) -> ModelInfo:
     """Like ``lookup`` but never None: unknown ids get conservative defaults."""
     provider, model_id = split_ref(ref)
-    return find(provider, model_id) or defaults_for(provider, model_id)
-
-
-def resolve_id(provider: str, model_id: str) -> ModelInfo:
     return find(provider, model_id) or defaults_for(provider, model_id)
 
 

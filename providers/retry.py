@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import random as _random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from .errors import ProviderError
 

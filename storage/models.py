@@ -46,7 +46,7 @@ class Base(DeclarativeBase):
     pass
 
 
-Base.metadata.naming_convention = NAMING  # type: ignore[assignment]
+Base.metadata.naming_convention = NAMING
 
 Money = Numeric(18, 8)
 

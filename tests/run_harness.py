@@ -15,9 +15,11 @@ import pytest
 from core import agents, pipelines
 from core.agents import AgentDraft
 from core.pipelines import PipelineDraft
-from storage import repos
 from storage.db import transaction
 from storage.models import RunStep
+from storage.repos import artifacts as artifact_repo
+from storage.repos import credentials as credential_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 
@@ -54,7 +56,7 @@ def worker_env(base_env, fake_anthropic, fake_openai) -> dict[str, str]:
 def with_keys(ctx, team: str, *providers: str) -> None:
     with transaction(ctx.sessions) as s:
         for p in providers:
-            repos.set_credential(s, team, p, f"sk-test-{p}-key-0001", ctx.box, "U1")
+            credential_repo.set_credential(s, team, p, f"sk-test-{p}-key-0001", ctx.box, "U1")
 
 
 def make_agent(ctx, team: str, name: str, model: str = HAIKU, prompt: str = "", **kw) -> int:
@@ -123,7 +125,7 @@ def wait_until(pred, timeout: float = 30, every: float = 0.05):
 
 def read_run(ctx, team: str, run_id):
     with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team, run_id)
+        run = run_repo.get_run(s, team, run_id)
         s.expunge_all()
         return run
 
@@ -139,6 +141,6 @@ def read_steps(ctx, run_id) -> list[RunStep]:
 
 def read_artifact(ctx, team: str, run_id):
     with transaction(ctx.sessions) as s:
-        art = repos.get_artifact_for_run(s, team, run_id)
+        art = artifact_repo.get_artifact_for_run(s, team, run_id)
         s.expunge_all()
         return art

@@ -12,8 +12,11 @@ import pytest
 
 from core.runs.artifact import Artifact, TokenUsage
 from core.runs.executor import write_outcome
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from tests.test_artifact_page import make_artifact
 
 
@@ -31,16 +34,17 @@ def test_current_content_round_trips_exactly() -> None:
 
 def test_content_the_executor_writes_round_trips(ctx: Any) -> None:
     with transaction(ctx.sessions) as s:
-        agent = repos.create_agent(s, "T1", name="Writer", model="anthropic:claude-haiku-4-5", system_prompt="Be brief.")
-        pipeline = repos.create_pipeline(s, "T1", "Digest", [agent.id])
-        run = repos.create_run(s, "T1", pipeline, "the input", requested_by="U1")
-        repos.add_run_step(s, run, agent_id=agent.id, model="anthropic:claude-haiku-4-5",
-                           agent_snapshot={"name": "Writer", "model": "anthropic:claude-haiku-4-5"},
-                           position=1, status="succeeded", input="the input", output="done")
+        agent = agent_repo.create_agent(s, "T1", name="Writer", model="anthropic:claude-haiku-4-5", system_prompt="Be brief.")
+        pipeline = pipeline_repo.create_pipeline(s, "T1", "Digest", [agent.id])
+        run = run_repo.create_run(s, "T1", pipeline, "the input", requested_by="U1")
+        step_id = run_repo.start_step(s, run.id, 1, agent_id=agent.id, model="anthropic:claude-haiku-4-5",
+                                      agent_snapshot={"name": "Writer", "model": "anthropic:claude-haiku-4-5"},
+                                      step_input="the input")
+        run_repo.finish_step(s, step_id, status="succeeded", output="done")
         run_id = run.id
     aid = write_outcome(ctx, "T1", run_id, status="succeeded", output="done").artifact_id
     with transaction(ctx.sessions) as s:
-        stored = dict(repos.get_artifact(s, "T1", aid).content)
+        stored = dict(artifact_repo.get_artifact(s, "T1", aid).content)
     art = Artifact.from_content(stored)
     assert art.to_content() == stored
     assert art.status == "succeeded" and art.output == "done" and art.requested_by == "U1"

@@ -15,8 +15,11 @@ import pytest
 from bot.web.server import build_app
 from core.links import artifact_permalink
 from core.runs.outcome import write_outcome
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from tests.http_server import serve
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -24,9 +27,9 @@ HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 
 def _finished_run(ctx, team: str, output: str) -> str:
     with transaction(ctx.sessions) as s:
-        a = repos.create_agent(s, team, name="Writer", model="anthropic:claude-haiku-4-5", system_prompt="")
-        p = repos.create_pipeline(s, team, "Digest", [a.id])
-        run = repos.create_run(s, team, p, "the input", requested_by="U1")
+        a = agent_repo.create_agent(s, team, name="Writer", model="anthropic:claude-haiku-4-5", system_prompt="")
+        p = pipeline_repo.create_pipeline(s, team, "Digest", [a.id])
+        run = run_repo.create_run(s, team, p, "the input", requested_by="U1")
         run_id = run.id
     return write_outcome(ctx, team, run_id, status="succeeded", output=output).artifact_id
 
@@ -89,13 +92,16 @@ NAMES = ['<script>alert("p")</script>', "<img src=x onerror=alert('a')>"]
 def _run_with_steps(ctx, team: str, *, pipeline: str, agent: str, steps: list[dict], status: str,
                     output: str | None, error: tuple[str, str, int] | None = None) -> str:
     with transaction(ctx.sessions) as s:
-        a = repos.create_agent(s, team, name=agent, model="anthropic:claude-haiku-4-5", system_prompt=HOSTILE)
-        p = repos.create_pipeline(s, team, pipeline, [a.id])
-        run = repos.create_run(s, team, p, "input " + HOSTILE, requested_by="U1")
+        a = agent_repo.create_agent(s, team, name=agent, model="anthropic:claude-haiku-4-5", system_prompt=HOSTILE)
+        p = pipeline_repo.create_pipeline(s, team, pipeline, [a.id])
+        run = run_repo.create_run(s, team, p, "input " + HOSTILE, requested_by="U1")
         for st in steps:
-            repos.add_run_step(s, run, agent_id=a.id, model="anthropic:claude-haiku-4-5",
-                               agent_snapshot={"name": agent, "model": "anthropic:claude-haiku-4-5",
-                                               "system_prompt": HOSTILE}, **st)
+            fields = dict(st)
+            step_id = run_repo.start_step(s, run.id, fields.pop("position"), agent_id=a.id,
+                                          model="anthropic:claude-haiku-4-5", step_input=fields.pop("input"),
+                                          agent_snapshot={"name": agent, "model": "anthropic:claude-haiku-4-5",
+                                                          "system_prompt": HOSTILE})
+            run_repo.finish_step(s, step_id, **fields)
         run_id = run.id
     kind, message, step = error or (None, None, None)
     return write_outcome(ctx, team, run_id, status=status, output=output, error_kind=kind,
@@ -173,7 +179,7 @@ def test_served_page_style_hash_matches_the_stylesheet_file(ctx, site):
 def test_json_and_markdown_read_the_artifact_through_the_model(ctx, site):
     aid = _finished_run(ctx, "T1", "kept")
     with transaction(ctx.sessions) as s:  # content a newer writer might add, and an older one lacks
-        art = repos.get_artifact(s, "T1", aid)
+        art = artifact_repo.get_artifact(s, "T1", aid)
         content = dict(art.content, branch={"parent": "p1", "from_step": 1})
         del content["usage"], content["attempts"]
         art.content = content

@@ -9,10 +9,14 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as versions
+from storage.repos import artifacts as artifact_repo
 from storage.repos import feedback, lineage
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
+from storage.repos import workspaces as workspace_repo
 from storage.repos.artifact_versions import ArtifactNotFound, VersionConflict
 
 
@@ -23,10 +27,11 @@ def _content(output: str, steps: tuple[str, ...] = ("draft",)) -> dict:
 
 def _artifact(s, team: str = "T1", output: str = "first output", *, pipeline=None):
     if pipeline is None:
-        agent = repos.create_agent(s, team, name=f"Writer {uuid.uuid4().hex[:6]}", system_prompt="", model="anthropic:claude-haiku-4-5")
-        pipeline = repos.create_pipeline(s, team, f"Digest {uuid.uuid4().hex[:6]}", [agent.id])
-    run = repos.create_run(s, team, pipeline, "in")
-    return repos.get_artifact(s, team, repos.insert_for_run(s, team, run, _content(output), models=["m"], cost_usd=None))
+        agent = agent_repo.create_agent(s, team, name=f"Writer {uuid.uuid4().hex[:6]}", system_prompt="", model="anthropic:claude-haiku-4-5")
+        pipeline = pipeline_repo.create_pipeline(s, team, f"Digest {uuid.uuid4().hex[:6]}", [agent.id])
+    run = run_repo.create_run(s, team, pipeline, "in")
+    aid = artifact_repo.insert_for_run(s, team, run, _content(output), models=["m"], cost_usd=None)
+    return artifact_repo.get_artifact(s, team, aid)
 
 
 def _save(s, aid, base, output, *, team="T1", author="U1", note=None, edited="output"):
@@ -111,7 +116,7 @@ def test_another_workspace_never_reads_or_writes_a_version(ctx):
     with transaction(ctx.sessions) as s:
         aid = _artifact(s, "T1").id
         _save(s, aid, 1, "second")
-        repos.ensure_workspace(s, "T2")
+        workspace_repo.ensure_workspace(s, "T2")
     with transaction(ctx.sessions) as s:
         with pytest.raises(ArtifactNotFound):
             _save(s, aid, 2, "intruder", team="T2")
@@ -138,7 +143,7 @@ def test_version_reads_use_the_indexes(ctx):
 def test_lineage_branches_parent_and_related(ctx):
     with transaction(ctx.sessions) as s:
         source = _artifact(s, output="source")
-        pipeline = repos.get_pipeline(s, "T1", source.pipeline_id)
+        pipeline = pipeline_repo.get_pipeline(s, "T1", source.pipeline_id)
         _save(s, source.id, 1, "edited source")
         branch_a = _artifact(s, pipeline=pipeline)
         branch_b = _artifact(s, pipeline=pipeline)
@@ -227,7 +232,7 @@ def test_votes_last_click_wins_and_a_clear_deletes(ctx):
 def test_votes_are_scoped_to_the_workspace(ctx):
     with transaction(ctx.sessions) as s:
         aid = _artifact(s, "T1").id
-        repos.ensure_workspace(s, "T2")
+        workspace_repo.ensure_workspace(s, "T2")
         assert feedback.vote(s, "T1", aid, 1, "U1", 1)
     with transaction(ctx.sessions) as s:
         assert not feedback.vote(s, "T2", aid, 1, "U1", -1)

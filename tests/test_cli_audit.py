@@ -10,10 +10,18 @@ import sys
 
 import pytest
 
-from storage import repos
 from storage.db import transaction
+from storage.repos import artifacts as artifact_repo
+from storage.repos import runs as run_repo
 from tests.run_harness import (  # noqa: F401 - fixtures
-    HAIKU, _fake_providers, fake_anthropic, fake_openai, make_agent, make_pipeline, with_keys, worker_env,
+    HAIKU,
+    _fake_providers,
+    fake_anthropic,
+    fake_openai,
+    make_agent,
+    make_pipeline,
+    with_keys,
+    worker_env,
 )
 from tests.test_storage import _empty_database
 
@@ -71,7 +79,7 @@ def test_run_bad_input_and_wrong_team_say_what_to_fix(ctx, worker_env):
     missing = _pipebot(["run", "--team", "T1", "--input", "hello"], worker_env)
     assert missing.returncode == 2 and "PIPELINE" in missing.stderr
     with transaction(ctx.sessions) as s:  # none of these left a run behind
-        assert repos.latest_artifacts(s, "T1") == []
+        assert artifact_repo.latest_artifacts(s, "T1") == []
 
 
 def test_run_without_a_worker_says_so_and_stops_waiting(ctx, worker_env):
@@ -102,18 +110,18 @@ def test_ctrl_c_stops_following_and_says_the_run_goes_on(ctx, worker_env):
 
 def test_plain_rq_worker_runs_a_pipeline_with_env_configured_context(ctx, worker_env, fake_anthropic):
     """DESIGN §4: `rq worker` on the same queue works; the job builds its context from the env."""
-    from core.runs.queue import QUEUE, start_run
+    from core.runs.queue import start_run
 
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])
     fake_anthropic.reply("done by rq")
     run = start_run(ctx, "T1", "Mine", "hello")
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
-    out = subprocess.run([rq, "worker", QUEUE, "--burst", "--url", worker_env["REDIS_URL"]], env=worker_env,
+    out = subprocess.run([rq, "worker", ctx.settings.PIPEBOT_QUEUE, "--burst", "--url", worker_env["REDIS_URL"]], env=worker_env,
                          capture_output=True, text=True, timeout=120, cwd=os.getcwd())
     assert out.returncode == 0, out.stderr[-3000:]
     with transaction(ctx.sessions) as s:
-        done = repos.get_run(s, "T1", run.id)
+        done = run_repo.get_run(s, "T1", run.id)
         assert done.status == "succeeded", (done.error_kind, done.error_message, out.stderr[-2000:])
         assert done.output == "done by rq"
-        assert repos.get_artifact_for_run(s, "T1", run.id) is not None
+        assert artifact_repo.get_artifact_for_run(s, "T1", run.id) is not None

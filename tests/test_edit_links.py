@@ -11,9 +11,12 @@ from core.artifacts import edit_links, editing
 from core.artifacts.edit_links import EditLinkError, Reason
 from core.links import signing_keys
 from core.permalinks import derive_key, sign
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as versions
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 
 KEY = derive_key("a deployment secret")
 AID = str(uuid.uuid4())
@@ -75,11 +78,11 @@ def test_the_form_must_echo_the_links_csrf_token():
 
 def _artifact(ctx, team="T1", output="the run's output"):
     with transaction(ctx.sessions) as s:
-        agent = repos.create_agent(s, team, name="Writer", system_prompt="", model="anthropic:claude-haiku-4-5")
-        pipeline = repos.create_pipeline(s, team, "Digest", [agent.id])
-        run = repos.create_run(s, team, pipeline, "in")
+        agent = agent_repo.create_agent(s, team, name="Writer", system_prompt="", model="anthropic:claude-haiku-4-5")
+        pipeline = pipeline_repo.create_pipeline(s, team, "Digest", [agent.id])
+        run = run_repo.create_run(s, team, pipeline, "in")
         content = {"output": output, "steps": [{"position": 1, "output": output}]}
-        return str(repos.insert_for_run(s, team, run, content, models=[], cost_usd=None))
+        return str(artifact_repo.insert_for_run(s, team, run, content, models=[], cost_usd=None))
 
 
 def test_a_link_saves_once_and_a_replay_is_refused(ctx):

@@ -362,7 +362,7 @@ def test_openai_non_reasoning_model_asks_for_no_reasoning(oai: Env) -> None:
 def test_openai_which_models_reason(model: str, expected: bool) -> None:
     from providers.openai_provider import is_reasoning_model
 
-    assert is_reasoning_model(catalog.resolve_id("openai", model)) is expected
+    assert is_reasoning_model(catalog.resolve(f"openai:{model}")) is expected
 
 
 def test_openai_opaque_parts_never_cross_providers(oai: Env, fakes: dict[str, FakeLLMServer]) -> None:

@@ -12,8 +12,11 @@ import pytest
 
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from core.links import artifact_permalink
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import GPT, HAIKU, make_agent, make_pipeline, with_keys
 from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
@@ -27,15 +30,15 @@ def make_artifacts(ctx, team: str, pipeline_id: int, outputs: list[str], *, star
     """Finished runs with their artifacts, newest first, one minute apart from minute ``start``."""
     ids = []
     with transaction(ctx.sessions) as s:
-        pipeline = repos.get_pipeline(s, team, pipeline_id)
+        pipeline = pipeline_repo.get_pipeline(s, team, pipeline_id)
         for i, output in enumerate(outputs):
-            run = repos.create_run(s, team, pipeline, f"input {start + i}", requested_by=USER_ID, source="slack")
+            run = run_repo.create_run(s, team, pipeline, f"input {start + i}", requested_by=USER_ID, source="slack")
             run.status, run.output, run.cost_usd = status, output, Decimal("0.0012")
             content = {"input": run.input, "output": output, "duration_ms": 1500, "status": status,
                        "error": {"message": "Anthropic rejected the API key."} if status == "failed" else None,
                        "steps": [{"position": 1, "status": status, "agent": {"name": "Drafter"}, "model": HAIKU,
                                   "cost_usd": "0.0012", "latency_ms": 1500}]}
-            art = repos.get_artifact(s, team, repos.insert_for_run(s, team, run, content, models=[HAIKU],
+            art = artifact_repo.get_artifact(s, team, artifact_repo.insert_for_run(s, team, run, content, models=[HAIKU],
                                                                    cost_usd=Decimal("0.0012")))
             art.created_at = run.created_at = NOW - timedelta(minutes=start + i)
             s.flush()
@@ -153,7 +156,7 @@ def test_home_tab_lists_pipelines_agents_and_runs_within_100_blocks(ctx, slack, 
     gone = make_agent(ctx, TEAM_ID, "Gone")
     make_pipeline(ctx, TEAM_ID, "Aardvark", [essay["agent"], gone])
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, gone)
+        agent_repo.delete_agent(s, TEAM_ID, gone)
     ids = make_artifacts(ctx, TEAM_ID, essay["essay"], [f"out {i}" for i in range(12)])
 
     home = _open_home(slack)
@@ -183,7 +186,7 @@ def test_home_run_button_starts_a_run_where_the_user_says(ctx, slack, essay):
                                                         "Post results in": GENERAL}))
     assert r.status_code == 200 and r.text in ("", "null"), r.text
     with transaction(ctx.sessions) as s:
-        [run] = repos.latest_runs(s, TEAM_ID)
+        [run] = run_repo.latest_runs(s, TEAM_ID)
         assert (run.pipeline_name, run.channel_id, run.input) == ("Weekly digest", GENERAL, "the week")
         parent = fake.message(GENERAL, run.thread_ts)
     assert len(fake.messages(GENERAL)) == before + 1 and parent["text"].startswith("⏳ Running *Weekly digest*")
@@ -195,7 +198,7 @@ def test_home_run_button_starts_a_run_where_the_user_says(ctx, slack, essay):
     r = slack.post(slack.signer.view_submission(modal, {"Pipeline": str(essay["essay"]), "Input": "in private"}))
     assert r.status_code == 200, r.text
     with transaction(ctx.sessions) as s:
-        run = repos.latest_runs(s, TEAM_ID)[0]
+        run = run_repo.latest_runs(s, TEAM_ID)[0]
         assert run.channel_id == fake.dm_channel(USER_ID) and run.input == "in private"
 
 

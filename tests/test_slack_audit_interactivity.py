@@ -14,8 +14,9 @@ from bot.slack.blocks import home as home_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import runs as run_blocks
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
 from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
@@ -26,7 +27,7 @@ OTHER = "T0OTHERWS"
 
 def _agent(ctx: AppContext, team: str, agent_id: int) -> Any:
     with transaction(ctx.sessions) as s:
-        a = repos.get_agent(s, team, agent_id)
+        a = agent_repo.get_agent(s, team, agent_id)
         if a is not None:
             s.expunge(a)
         return a
@@ -89,7 +90,7 @@ def test_run_modal_submission_with_another_workspaces_pipeline_is_refused(ctx: A
     r = slack.post(slack.signer.view_submission(view, state=state))
     assert r.status_code == 200 and r.json()["response_action"] == "errors"
     with transaction(ctx.sessions) as s:
-        assert list(repos.latest_runs(s, OTHER, limit=5)) == []
+        assert list(run_repo.latest_runs(s, OTHER, limit=5)) == []
 
 
 @pytest.mark.parametrize("value", ["00000000-0000-0000-0000-000000000000", "not-a-uuid", "", "' OR 1=1 --"])
@@ -153,7 +154,7 @@ def test_values_at_the_limits_are_saved(ctx: AppContext, slack: SlackServer) -> 
                                                        "Model": "anthropic:claude-haiku-4-5"}))
     assert r.status_code == 200 and not r.content, r.text
     with transaction(ctx.sessions) as s:
-        [agent] = repos.list_agents(s, TEAM_ID)
+        [agent] = agent_repo.list_agents(s, TEAM_ID)
         assert agent.name == name and agent.system_prompt == prompt
     assert "Created" in slack.reply_text(view["_response_url"])
 

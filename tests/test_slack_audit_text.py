@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import TEAM_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
 from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
@@ -20,7 +20,7 @@ from tests.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests, sign
 
 def _runs(ctx: AppContext) -> list[Any]:
     with transaction(ctx.sessions) as s:
-        runs = list(repos.latest_runs(s, TEAM_ID, limit=50))
+        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
         s.expunge_all()
     return runs
 

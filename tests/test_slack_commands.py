@@ -22,15 +22,17 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bot.slack.admin import is_admin
 from bot.slack.blocks import agents as agent_blocks
 from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
-from bot.slack.admin import is_admin
 from bot.slack.client import client_for, make_client
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import credentials as credential_repo
+from storage.repos import pipelines as pipeline_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_slack import ADMIN_ID, CLIENT_ID, CLIENT_SECRET, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
@@ -66,22 +68,22 @@ def slack_overrides(fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI) -> d
 
 def set_key(ctx: AppContext, provider: str, key: str = "sk-test-key-00001234") -> None:
     with transaction(ctx.sessions) as s:
-        repos.set_credential(s, TEAM_ID, provider, key, ctx.box, "U0SETUP")
+        credential_repo.set_credential(s, TEAM_ID, provider, key, ctx.box, "U0SETUP")
 
 
 def make_agent(ctx: AppContext, name: str, model: str = "anthropic:claude-haiku-4-5", **kw: Any) -> int:
     with transaction(ctx.sessions) as s:
-        return repos.create_agent(s, TEAM_ID, name=name, system_prompt="Be brief.", model=model, **kw).id
+        return agent_repo.create_agent(s, TEAM_ID, name=name, system_prompt="Be brief.", model=model, **kw).id
 
 
 def make_pipeline(ctx: AppContext, name: str, agent_ids: list[int]) -> int:
     with transaction(ctx.sessions) as s:
-        return repos.create_pipeline(s, TEAM_ID, name, agent_ids).id
+        return pipeline_repo.create_pipeline(s, TEAM_ID, name, agent_ids).id
 
 
 def agents_in_db(ctx: AppContext) -> dict[str, Any]:
     with transaction(ctx.sessions) as s:
-        return {a.name: a for a in repos.list_agents(s, TEAM_ID)}
+        return {a.name: a for a in agent_repo.list_agents(s, TEAM_ID)}
 
 
 def submit(slack: SlackServer, view: dict[str, Any], values: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -362,7 +364,7 @@ def test_pipeline_builder_add_and_remove_keep_picks(ctx: AppContext, slack: Slac
     answer = submit(slack, final, {"Name": "Chain", "Step 1": str(a), "Budget (USD)": "0.25"})
     assert answer == {}
     with transaction(ctx.sessions) as s:
-        p = repos.get_pipeline_by_name(s, TEAM_ID, "chain")
+        p = pipeline_repo.get_pipeline_by_name(s, TEAM_ID, "chain")
         assert [st.agent_id for st in p.steps] == [a] and str(p.budget_usd).startswith("0.25")
 
 
@@ -382,7 +384,7 @@ def test_pipeline_edit_with_deleted_agent(ctx: AppContext, slack: SlackServer) -
     a, gone = make_agent(ctx, "Alpha"), make_agent(ctx, "Old helper")
     make_pipeline(ctx, "Weekly digest", [a, gone])
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, gone)
+        agent_repo.delete_agent(s, TEAM_ID, gone)
     listing = slack.command("pipelines").text()
     assert "⚠️ *Weekly digest*" in listing and "Old helper" in listing
     view = slack.open_modal('pipeline edit "weekly digest"')
@@ -405,7 +407,7 @@ def test_pipeline_delete(ctx: AppContext, slack: SlackServer) -> None:
     slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_PIPELINE, response_url=click))
     assert "Deleted the pipeline *Digest*" in slack.reply_text(click)
     with transaction(ctx.sessions) as s:
-        assert repos.list_pipelines(s, TEAM_ID) == []
+        assert pipeline_repo.list_pipelines(s, TEAM_ID) == []
 
 
 def test_pipeline_new_without_agents(ctx: AppContext, slack: SlackServer) -> None:
@@ -451,7 +453,7 @@ def test_settings_submission_by_non_admin_is_refused(ctx: AppContext, slack: Sla
     answer = submit(slack, view, {"OpenAI API key": GOOD_OPENAI}, user_id=USER_ID)
     assert "Only workspace admins" in answer["errors"]["anthropic_key"]
     with transaction(ctx.sessions) as s:
-        assert repos.credential_hints(s, TEAM_ID) == {}
+        assert credential_repo.credential_hints(s, TEAM_ID) == {}
 
 
 def test_settings_save_check_and_remove(ctx: AppContext, slack: SlackServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -468,14 +470,14 @@ def test_settings_save_check_and_remove(ctx: AppContext, slack: SlackServer, cap
     # a good OpenAI key is saved; the blank Anthropic field keeps the stored key
     assert submit(slack, view, {"OpenAI API key": f"  {GOOD_OPENAI} "}, user_id=ADMIN_ID) == {}
     with transaction(ctx.sessions) as s:
-        assert repos.get_credential(s, TEAM_ID, "openai", ctx.box) == GOOD_OPENAI
-        assert repos.get_credential(s, TEAM_ID, "anthropic", ctx.box) == "sk-ant-old-key-0000"
+        assert credential_repo.get_credential(s, TEAM_ID, "openai", ctx.box) == GOOD_OPENAI
+        assert credential_repo.get_credential(s, TEAM_ID, "anthropic", ctx.box) == "sk-ant-old-key-0000"
     assert "Saved the OpenAI key (ends in …5678)" in slack.reply_text(view["_response_url"])
     # Remove deletes the stored key
     view = slack.open_modal("settings", user_id=ADMIN_ID)
     assert submit(slack, view, {"anthropic_remove": ["remove"]}, user_id=ADMIN_ID) == {}
     with transaction(ctx.sessions) as s:
-        assert set(repos.credential_hints(s, TEAM_ID)) == {"openai"}
+        assert set(credential_repo.credential_hints(s, TEAM_ID)) == {"openai"}
     for secret in (GOOD_OPENAI, "sk-bad-key-123456789", GOOD_ANTHROPIC):
         assert secret not in caplog.text
         assert secret[6:] not in caplog.text
@@ -494,7 +496,7 @@ def test_settings_slow_provider_finishes_after_ack(ctx: AppContext, slack: Slack
     done = slack.fake.wait_for("views.update", count=count + 1, timeout=10)
     assert done.params["view_id"] == view["id"] and "Saved the Anthropic key" in json.dumps(done.params["view"])
     with transaction(ctx.sessions) as s:
-        assert repos.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
+        assert credential_repo.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
     # a slow refusal: the form comes back with the reason under the field, nothing saved
     view = slack.open_modal("settings", user_id=OWNER_ID)
     fake_anthropic.enqueue(Fault(401, fake_anthropic.error_body(401, message="invalid x-api-key"), delay=2.5),
@@ -506,7 +508,7 @@ def test_settings_slow_provider_finishes_after_ack(ctx: AppContext, slack: Slack
     assert "Anthropic rejected this key" in text and "Nothing was saved" in text
     assert again["callback_id"] == settings_blocks.SETTINGS_CALLBACK and "revoked-key" not in text
     with transaction(ctx.sessions) as s:
-        assert repos.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
+        assert credential_repo.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
 
 
 def test_pipebot_admins_need_no_users_info(_session_ctx: AppContext, fake_slack: FakeSlack) -> None:

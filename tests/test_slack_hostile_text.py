@@ -21,8 +21,11 @@ import pytest
 from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import runs as run_blocks
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import credentials as credential_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
@@ -71,17 +74,17 @@ def _storable(text: str) -> bool:
 
 def _agents(ctx: AppContext) -> dict[str, Any]:
     with transaction(ctx.sessions) as s:
-        return {a.name: (a.id, a.system_prompt) for a in repos.list_agents(s, TEAM_ID)}
+        return {a.name: (a.id, a.system_prompt) for a in agent_repo.list_agents(s, TEAM_ID)}
 
 
 def _pipelines(ctx: AppContext) -> list[str]:
     with transaction(ctx.sessions) as s:
-        return [p.name for p in repos.list_pipelines(s, TEAM_ID)]
+        return [p.name for p in pipeline_repo.list_pipelines(s, TEAM_ID)]
 
 
 def _runs(ctx: AppContext) -> list[Any]:
     with transaction(ctx.sessions) as s:
-        runs = list(repos.latest_runs(s, TEAM_ID, limit=10))
+        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=10))
         s.expunge_all()
     return runs
 
@@ -177,7 +180,7 @@ def test_settings_with_hostile_key(ctx: AppContext, slack: SlackServer, errors: 
     r = slack.post(slack.signer.view_submission(view, {"OpenAI API key": key}, user_id=ADMIN_ID))
     assert r.status_code == 200
     with transaction(ctx.sessions) as s:
-        stored = repos.get_credential(s, TEAM_ID, "openai", ctx.box)
+        stored = credential_repo.get_credential(s, TEAM_ID, "openai", ctx.box)
     if bad == NUL:  # the NUL goes, the key is the good one and is saved
         assert not r.content and stored == GOOD_OPENAI
     else:  # the provider is asked with the replaced character; whatever it says, nothing raw is stored

@@ -17,12 +17,13 @@ import pytest
 
 from bot.slack.blocks.common import ZWSP
 from core.links import artifact_permalink
-from storage import repos
 from storage.db import transaction
 from storage.models import Base
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
-from tests.run_harness import _fake_providers, drain, make_agent, make_pipeline, with_keys  # noqa: F401
-from tests.run_harness import GPT
+from tests.run_harness import GPT, _fake_providers, drain, make_agent, make_pipeline, with_keys  # noqa: F401
 from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 
@@ -40,7 +41,7 @@ def _truncate(ctx) -> None:
 
 def _runs(ctx) -> list[Any]:
     with transaction(ctx.sessions) as s:
-        runs = list(repos.latest_runs(s, TEAM_ID, limit=50))
+        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
         s.expunge_all()
     return sorted(runs, key=lambda r: r.created_at)
 
@@ -98,7 +99,7 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
         hooks[key] = _command(slack, text, channel_id=channel)
         wait_until(lambda: len(_runs(ctx)) == i + 1, 10, f"run {key} to be queued")
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, doomed_agent)
+        agent_repo.delete_agent(s, TEAM_ID, doomed_agent)
 
     env = dict(base_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token,
                ANTHROPIC_BASE_URL=anthropic.url, OPENAI_BASE_URL=openai.url,
@@ -108,7 +109,7 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
     assert "Traceback" not in worker.stderr, worker.stderr[-3000:]  # the reporter never failed
     runs = dict(zip(("essay", "digest", "doomed"), _runs(ctx)))
     with transaction(ctx.sessions) as s:
-        artifacts = {k: repos.get_artifact_for_run(s, TEAM_ID, r.id).id for k, r in runs.items()}
+        artifacts = {k: artifact_repo.get_artifact_for_run(s, TEAM_ID, r.id).id for k, r in runs.items()}
     links = {k: artifact_permalink(ctx, TEAM_ID, str(a)) for k, a in artifacts.items()}
     yield {"runs": runs, "hooks": hooks, "artifacts": artifacts, "links": links,
            "drain_s": time.monotonic() - started, "fake": fake}
@@ -242,7 +243,7 @@ def test_problems_the_run_would_hit_are_told_up_front(ctx, slack, essay):
     orphan = make_agent(ctx, TEAM_ID, "Gone")
     make_pipeline(ctx, TEAM_ID, "Broken", [orphan])
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, orphan)
+        agent_repo.delete_agent(s, TEAM_ID, orphan)
     before = len(slack.fake.messages(GENERAL))
     assert "No OpenAI API key is set" in _ephemeral(slack, _command(slack, "run review hi"))
     text = _ephemeral(slack, _command(slack, "run Broken hi"))

@@ -10,10 +10,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.services import Services
+    from core.context import AppContext
+    from storage.db import Engine
 
 log = logging.getLogger("pipebot")
 
@@ -32,7 +40,7 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _context(settings: Settings, *, create_key: bool = False, local_services: bool = False):  # type: ignore[no-untyped-def]
+def _context(settings: Settings, *, create_key: bool = False, local_services: bool = False) -> tuple[AppContext, Services]:
     """Resolve services (embedded when allowed) and build the process context."""
     from bot.services import resolve_services
     from core.context import AppContext, secret_keys
@@ -55,7 +63,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _revision(engine) -> str | None:  # type: ignore[no-untyped-def]
+def _revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
@@ -111,7 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         services.close()
 
 
-def _serve_http(ctx, port: int, host: str = "0.0.0.0") -> None:  # type: ignore[no-untyped-def]
+def _serve_http(ctx: AppContext, port: int, host: str = "0.0.0.0") -> None:
     import uvicorn
 
     from bot.web.server import build_app
@@ -150,7 +158,7 @@ def _stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 10) -> N
             continue
 
 
-def _start_socket_mode(ctx):  # type: ignore[no-untyped-def]
+def _start_socket_mode(ctx: AppContext) -> SocketModeHandler:
     """Socket Mode beside the HTTP server (SLACK_APP_TOKEN set); a failure is one config line."""
     from slack_sdk.errors import SlackApiError
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
 from core.runs.queue import run_queue, start_run
-from storage import repos
 from storage.db import transaction
+from storage.repos import artifacts as artifact_repo
+from storage.repos import runs as run_repo
+
+if TYPE_CHECKING:
+    from redis.client import PubSub
 
 
 def _print(*parts: str, err: bool = False) -> None:
@@ -42,7 +47,7 @@ def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: st
         pubsub.close()
 
 
-def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: str, wait: bool,  # type: ignore[no-untyped-def]
+def _follow(ctx: AppContext, pubsub: PubSub, pipeline: str, team_id: str, input_text: str, wait: bool,
             timeout: float, queue_timeout: float) -> int:
     """Start the run and print it live: the steps, their text as it streams, the result."""
     run = None
@@ -71,9 +76,9 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
             msg = pubsub.get_message(timeout=1.0)
             if msg is None:
                 with transaction(ctx.sessions) as s:
-                    current = repos.get_run(s, team_id, run.id)
+                    current = run_repo.get_run(s, team_id, run.id)
                     if current is not None and current.status in ("succeeded", "failed"):
-                        art = repos.get_artifact_for_run(s, team_id, run.id)
+                        art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if current is not None and current.status in ("succeeded", "failed"):
                     return _final(ctx, team_id, current.status, current.output, current.error_message,
                                   str(art.id) if art else None)

@@ -93,7 +93,7 @@ def _dedupe_events(ctx: AppContext) -> Callable[..., BoltResponse | None]:
     """Global middleware: an Events API delivery whose event_id was already taken is acked
     and dropped (``_release_event`` forgets the id when handling failed, so a retry works)."""
 
-    def middleware(req: BoltRequest, resp: BoltResponse, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+    def middleware(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
         key = _event_key(req.body)
         if key is None:
             return next()

@@ -301,6 +301,7 @@ class ProgressReply:
                 stop = False  # more than one call's worth is left: this one is an append
             tasks = list(self._dirty.values())
             ts = self.stream_ts
+            assert ts is not None  # the pacer delivers only in "stream" mode, once a stream is open
             self._append_gate.take()
         method = self.client.chat_stopStream if stop else self.client.chat_appendStream
         try:
@@ -370,7 +371,7 @@ class ProgressReply:
     def _renew(self, *, stop_old: bool) -> None:
         """Carry on in a new stream; the text the old one did not accept goes into it, after
         a "continued" line when it picks a step up in the middle."""
-        if stop_old:
+        if stop_old and self.stream_ts is not None:
             try:
                 self.client.chat_stopStream(channel=self.channel_id, ts=self.stream_ts,
                                             chunks=self._chunks("", [self._views[k] for k in sorted(self._views)]))

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -37,8 +37,8 @@ from bot.slack.blocks import runs as msgs
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
-from storage import repos
 from storage.db import transaction
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _never_raises(fn: F) -> F:
                           self.channel_id, self.thread_ts)
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 class SlackRunReporter:
@@ -250,7 +250,7 @@ class SlackRunReporter:
 def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter | None:
     """The reporter for a run that has a Slack thread, or None (CLI runs, Slack not configured)."""
     with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team_id, run_id)
+        run = run_repo.get_run(s, team_id, run_id)
         if run is None:
             return None
         channel_id, thread_ts, requested_by, recipient_team = (run.channel_id, run.thread_ts, run.requested_by,
@@ -260,7 +260,7 @@ def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter |
 
 def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
     """The same, from the run as the executor read it when it claimed the run: the RQ job
-    (bot/jobs.py) builds its reporter this way, without another database round trip."""
+    (core/runs/job.py) builds its reporter this way, without another database round trip."""
     return _reporter(ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by,
                      info.recipient_team_id)
 

@@ -130,9 +130,9 @@ def _safe_cut(text: str, pos: int) -> int:
         moved = pos
         # &amp; &lt; &#123; ... : never cut inside one.
         amp = text.rfind("&", max(0, pos - 10), pos)
-        if amp != -1 and _ENTITY_HEAD.match(text, amp, pos) and _ENTITY.match(text, amp):
-            if amp + len(_ENTITY.match(text, amp).group(0)) > pos:  # type: ignore[union-attr]
-                moved = amp
+        entity = _ENTITY.match(text, amp) if amp != -1 and _ENTITY_HEAD.match(text, amp, pos) else None
+        if entity is not None and amp + len(entity.group(0)) > pos:
+            moved = amp
         # <@U123>, <#C1|name>, <https://x|label>, <!here>: never cut inside one.
         lt = text.rfind("<", max(0, moved - _MAX_ENTITY), moved)
         if lt != -1 and text.find(">", lt, moved) == -1 and text.find(">", moved, lt + _MAX_ENTITY) != -1:

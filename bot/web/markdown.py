@@ -80,7 +80,7 @@ def _new_markdown() -> MarkdownIt:
     # breaks=True: model output is chat text; a single newline means a new line.
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
     md.enable(["table", "strikethrough"])
-    md.validateLink = _validate_link  # type: ignore[method-assign]
+    md.validateLink = _validate_link  # type: ignore[method-assign]  # markdown-it's documented hook is this attribute
     md.add_render_rule("image", _render_image)
     return md
 

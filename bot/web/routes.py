@@ -21,7 +21,7 @@ from core.context import AppContext
 from core.links import artifact_permalink, signing_keys
 from core.permalinks import verify
 from core.runs.artifact import Artifact
-from storage import repos
+from storage.repos import artifacts as artifact_repo
 
 _HEADERS = dict(SECURITY_HEADERS, **{"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
 
@@ -50,7 +50,7 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             return None
         # One read: no ORM session, and autocommit spares the BEGIN and ROLLBACK round trips.
         with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            found = repos.artifact_content_unscoped(conn, artifact_id)
+            found = artifact_repo.artifact_content_unscoped(conn, artifact_id)
         if found is None:
             return None
         team_id, content = found

@@ -36,10 +36,12 @@ def preload() -> None:
     import anthropic  # noqa: F401
     import openai  # noqa: F401
 
-    import bot.worker.jobs  # noqa: F401
     import bot.slack.reporter  # noqa: F401
     import core.permalinks  # noqa: F401
     import providers.registry  # noqa: F401
+    from core.runs.job import reporter_factories
+
+    reporter_factories()
 
 
 def warm_up(ctx: AppContext) -> None:
@@ -134,9 +136,9 @@ def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None,
     if mode == "threads":
         ctx = sized_for(ctx, concurrency)
     preload()
-    from bot.worker import jobs
+    from core.runs import job
 
-    jobs.set_context(ctx)
+    job.set_context(ctx)
     warm_up(ctx)
     wait_for_redis(ctx.redis)
     maintain(ctx)  # a worker that starts after a crash or an outage picks up the pieces at once

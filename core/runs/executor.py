@@ -187,10 +187,10 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
     info, done = start.info, start.done
     reporter.run_started(info)
     if start.problem is not None:
-        step = None
+        failed_at = None
         if start.problem.kind == "budget_exceeded":  # spent by the steps an earlier attempt finished
-            step = next(p.position for p in start.plan.steps if p.position not in done)
-        return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message, step)
+            failed_at = next(p.position for p in start.plan.steps if p.position not in done)
+        return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message, failed_at)
     current, spent = _current(done, info), _spent(done)
     tool_ctx = ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid))
     cancel = CancelWatch(ctx, team_id, rid)

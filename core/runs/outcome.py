@@ -7,7 +7,7 @@ too often) close runs here, so the artifact has one format and one writer.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -46,14 +46,15 @@ def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str 
         # plus whatever a failed step was charged before it failed (a refusal is paid for).
         costs = [st.cost_usd for st in finished] + [st.cost_usd for st in steps
                                                      if st.status == "failed" and st.cost_usd is not None]
-        total = None if any(c is None for c in costs) else sum(costs, Decimal(0))  # type: ignore[arg-type]
+        known = [c for c in costs if c is not None]
+        total = sum(known, Decimal(0)) if len(known) == len(costs) else None
         run = run_repo.set_cost(s, team_id, rid, total)
         usage = Usage(0, 0)
         for st in finished:
             if st.usage:
                 usage = usage + Usage(**{k: st.usage.get(k, 0) for k in _USAGE_KEYS})
         models = list(dict.fromkeys(st.model for st in steps))
-        duration = int(((run.finished_at or datetime.now(timezone.utc))
+        duration = int(((run.finished_at or datetime.now(UTC))
                         - (run.started_at or run.created_at)).total_seconds() * 1000)
         content: dict[str, Any] = {
             "version": 1, "run_id": str(run.id), "team_id": team_id, "status": run.status,

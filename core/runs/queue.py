@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 
 from core import messages
@@ -17,8 +18,9 @@ from core.errors import NotFound, QueueUnavailable, RunRejected
 from core.preflight import check_pipeline
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
+from core.runs.job import execute_run_job
 from core.runs.outcome import write_outcome
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.text import clean_text
 from storage.db import transaction
 from storage.models import Run
@@ -26,19 +28,10 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-JOB_FUNC = "bot.worker.jobs.execute_run_job"
 JOB_TIMEOUT_MARGIN_S = 120      # the RQ job outlives the run's own time limit by this much
 QUEUED_STALE_AFTER_S = 600      # a queued run no worker picked up (e.g. Redis lost the job)
 MAX_ATTEMPTS = 3
 INPUT_MAX = 100_000
-
-
-def __getattr__(name: str) -> str:
-    """``QUEUE``: the queue name of this process's settings, for callers that hold no context
-    (a worker building its queue list); code with a context reads ``ctx.settings.PIPEBOT_QUEUE``."""
-    if name == "QUEUE":
-        return load_settings().PIPEBOT_QUEUE
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def job_id(run_id: uuid.UUID | str, attempt: int = 0) -> str:
@@ -60,7 +53,7 @@ def enqueue(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, attempt: int
     jid = job_id(run_id, attempt)
     if q.fetch_job(jid) is not None:
         return
-    q.enqueue(JOB_FUNC, team_id, str(run_id), job_id=jid, job_timeout=job_timeout_s(ctx.settings),
+    q.enqueue(execute_run_job, team_id, str(run_id), job_id=jid, job_timeout=job_timeout_s(ctx.settings),
               result_ttl=3600, failure_ttl=7 * 86400, description=f"pipebot run {run_id}")
 
 
@@ -109,7 +102,7 @@ def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str
 
     Safe to run from many processes at once: each decision is a conditional UPDATE.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     stale_after = timedelta(seconds=ctx.settings.PIPEBOT_STALE_AFTER_SECONDS)
     touched: list[str] = []
     with transaction(ctx.sessions) as s:

@@ -18,9 +18,10 @@ from core.runs.cancel_watch import CancelWatch, RunCancelled
 from core.text import clean_text
 from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
 from providers import catalog
-from providers.errors import ProviderError
+from providers.base import Provider
+from providers.errors import ErrorKind, ProviderError
 from providers.registry import parse_model_ref
-from providers.types import ChatRequest, Done, Message, Response, TextDelta, TextPart, ToolResult, Usage
+from providers.types import ChatRequest, Done, Message, Part, Response, TextDelta, TextPart, ToolResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ DEFAULT_MAX_OUTPUT_TOKENS = 4096
 # before the first byte) is asked again this many times when the failure is transient.
 STREAM_RETRIES = 2
 STREAM_RETRY_DELAY_S = 1.0
-ProviderFactory = Callable[..., Any]
+ProviderFactory = Callable[..., Provider]
 
 
 @dataclass
@@ -90,7 +91,7 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
         if not response.tool_calls:
             break
         messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
-        results = []
+        results: list[Part] = []
         for tc in response.tool_calls:
             if tc.arguments_error:
                 results.append(ToolResult(tc.id, f"invalid arguments: {tc.arguments_error}", True))
@@ -148,7 +149,7 @@ def _count(call: StepCall, response: Response) -> None:
     call.cost_usd = None if call.cost_usd is None or response.cost_usd is None else call.cost_usd + response.cost_usd
 
 
-def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeReporter, info: RunInfo,
+def _one_round(provider: Provider, req: ChatRequest, streaming: bool, reporter: SafeReporter, info: RunInfo,
                step: StepPlan, call: StepCall, deadline: float | None, cancel: CancelWatch | None = None) -> Response:
     """One model call. The provider retries transient failures before the first byte; a
     stream that breaks off after some text (an `error` event inside a 200 stream, a cut
@@ -160,12 +161,12 @@ def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeR
     response, so the model stops writing) and raises RunCancelled; a non-streaming call
     cannot be interrupted and ends first."""
     if not streaming:
-        response = provider.complete(req)
-        if response.text:
-            reporter.text_delta(info, step, response.text)
-        return response
+        answer = provider.complete(req)
+        if answer.text:
+            reporter.text_delta(info, step, answer.text)
+        return answer
     for attempt in range(STREAM_RETRIES + 1):
-        response = None
+        response: Response | None = None
         written: list[str] = []
         events = provider.stream(req)
         try:
@@ -180,8 +181,8 @@ def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeR
                     raise RunCancelled(cancel.requested() or "", clean_text("".join(written)))
         except ProviderError as exc:
             partial = exc.partial
-            streamed = partial is not None and (partial.text or partial.tool_calls)
-            if streamed:
+            streamed = partial is not None and bool(partial.text or partial.tool_calls)
+            if partial is not None and streamed:
                 _count(call, partial)  # the provider bills what it sent before it broke off
                 call.rounds -= 1
             wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)
@@ -193,6 +194,6 @@ def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeR
             time.sleep(wait)
             continue
         if response is None:  # a provider bug, not a fault: fail the step, never hang or crash
-            raise ProviderError("server", "the reply ended without its final event", provider=provider.id)
+            raise ProviderError(ErrorKind.SERVER, "the reply ended without its final event", provider=provider.id)
         return response
     raise AssertionError("unreachable")

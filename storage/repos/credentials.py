@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -46,9 +48,10 @@ def credential_hints(s: Session, team_id: str) -> dict[str, str]:
 
 
 def delete_credential(s: Session, team_id: str, provider: str) -> bool:
-    res = s.execute(
+    # A DELETE's result is a CursorResult at run time; Session.execute is typed as the base Result.
+    res = cast(CursorResult[Any], s.execute(
         delete(ProviderCredential).where(ProviderCredential.team_id == team_id, ProviderCredential.provider == provider)
-    )
+    ))
     return bool(res.rowcount)
 
 

@@ -7,11 +7,12 @@ and the executor composes them into as few transactions as it can."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import Engine, Row, func, select, text, update
+from sqlalchemy import Engine, Row, RowMapping, Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -60,13 +61,6 @@ def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, 
     return [(t, i) for t, i in rows]
 
 
-def add_run_step(s: Session, run: Run, **fields: Any) -> RunStep:
-    step = RunStep(run_id=run.id, **fields)
-    s.add(step)
-    s.flush()
-    return step
-
-
 
 # ---- the executor's statements ---------------------------------------------------------
 
@@ -83,7 +77,7 @@ _STEP_RESET = {"output": None, "usage": None, "raw_usage": None, "cost_usd": Non
                "latency_ms": None, "error_kind": None, "error_message": None, "finished_at": None}
 
 
-def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) -> Mapping[str, Any] | None:
+def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) -> RowMapping | None:
     """Take the run if it is queued, or running with a heartbeat older than ``stale_after_s``
     (its worker is gone), and nobody asked to cancel it: one conditional UPDATE, so exactly
     one claimant ever wins and a cancelled run never starts. Returns
@@ -97,7 +91,7 @@ def heartbeat(engine: Engine, team_id: str, run_id: uuid.UUID) -> None:
         conn.execute(_HEARTBEAT, {"t": team_id, "id": run_id})
 
 
-def finished_steps(s: Session, run_id: uuid.UUID) -> dict[int, Row[Any]]:
+def finished_steps(s: Session, run_id: uuid.UUID) -> dict[int, Row[int, str | None, Decimal | None]]:
     """position -> (position, output, cost_usd) of the steps an earlier attempt finished."""
     rows = s.execute(select(RunStep.position, RunStep.output, RunStep.cost_usd)
                      .where(RunStep.run_id == run_id, RunStep.status == "succeeded"))
@@ -143,9 +137,9 @@ def steps_of(s: Session, run_id: uuid.UUID) -> Sequence[RunStep]:
 
 def set_cost(s: Session, team_id: str, run_id: uuid.UUID, cost_usd: Any) -> Row[Any]:
     """Store what the run cost and return the whole run row as it now is (one statement)."""
-    table = Run.__table__
-    return s.execute(update(table).where(table.c.team_id == team_id, table.c.id == run_id)  # type: ignore[attr-defined]
-                     .values(cost_usd=cost_usd).returning(*table.c)).one()  # type: ignore[attr-defined]
+    table = cast(Table, Run.__table__)  # a declarative class with __tablename__ maps a Table
+    return s.execute(update(table).where(table.c.team_id == team_id, table.c.id == run_id)
+                     .values(cost_usd=cost_usd).returning(*table.c)).one()
 
 
 def mark_requeued(run: Run) -> None:

@@ -33,9 +33,9 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from core.formatting import format_cost, format_duration
 from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
 from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
+from core.formatting import format_cost, format_duration
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
 VIEW_ARTIFACT = "artifact_view"              # button value: the artifact id

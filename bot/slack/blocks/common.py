@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,8 +38,8 @@ from bot.slack.blocks.limits import (
     PRIVATE_METADATA_LIMIT,
     SECTION_TEXT_LIMIT,
 )
-from core.formatting import format_datetime
 from bot.slack.text import ELLIPSIS, clip, escape_mrkdwn, truncate_at_boundary
+from core.formatting import format_datetime
 from providers import catalog
 
 INFO_CALLBACK = "pipebot_info"  # views without inputs (no key yet, checking…, saved)
@@ -129,7 +129,7 @@ def slack_date(when: datetime | None) -> str:
     if when is None:
         return "unknown date"
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{format_datetime(when)}>"
 
 
@@ -295,7 +295,7 @@ def list_message(kind: str, lines: list[str], ids: list[int], menu: str, empty: 
         return empty, [section_dict(empty)]
     blocks = [header_dict(f"{kind.capitalize()}s ({len(lines)})")]
     if len(lines) <= LIST_ITEMS_WITH_MENUS:
-        blocks += [section_dict(line, item_menu(menu, item_id)) for line, item_id in zip(lines, ids)]
+        blocks += [section_dict(line, item_menu(menu, item_id)) for line, item_id in zip(lines, ids, strict=True)]
     else:
         blocks += packed_sections(lines)
     blocks.append(context_dict(footer))

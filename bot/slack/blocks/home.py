@@ -24,10 +24,10 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from core.formatting import format_cost
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
+from core.formatting import format_cost
 
 HOME_RUN_PIPELINE = "home_run_pipeline"      # button value: the pipeline id
 HOME_EDIT_PIPELINE = "home_edit_pipeline"    # button value: the pipeline id

@@ -8,11 +8,8 @@ blocks (``msg_blocks_too_long``). Lengths are counted in Python characters.
 
 from __future__ import annotations
 
-
 # ---- messages -------------------------------------------------------------------------------
-MESSAGE_TEXT_LIMIT = 4000          # text of a message, in practice
 PRACTICAL_MESSAGE_LIMIT = 3900     # leaves room for the "full output" link line
-MESSAGE_BLOCKS_LIMIT = 50          # blocks per message
 MESSAGE_BLOCKS_JSON_BUDGET = 12_000  # Slack rejects ~13k of blocks JSON; keep a margin
 MARKDOWN_BLOCK_BUDGET = 11_000     # markdown blocks: 12,000 cumulative per message
 STREAM_CHUNK_LIMIT = 12000         # markdown per chat.appendStream call

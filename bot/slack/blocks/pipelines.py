@@ -176,7 +176,7 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
                                       initial_option=initial)
         blocks.append(InputBlock(block_id=form.step_block(pos), label=f"Step {pos}", element=element,
                                  hint=hint, optional=True))
-    controls = []
+    controls: list[ButtonElement | StaticSelectElement] = []
     if len(form.steps) < MAX_STEPS:
         controls.append(ButtonElement(action_id=ADD_STEP, text="➕ Add step", value="add"))
     if len(form.steps) > 1:

@@ -44,9 +44,6 @@ from bot.slack.blocks.common import (
     safe_markdown,
     section,
 )
-from core.formatting import format_cost, format_duration, format_tokens
-from core.runs.cancel_watch import KIND as CANCELLED
-from core.runs.cancel_watch import cancelled_message
 from bot.slack.blocks.limits import (
     MARKDOWN_BLOCK_BUDGET,
     MESSAGE_BLOCKS_JSON_BUDGET,
@@ -60,6 +57,7 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
+from core.formatting import format_cost, format_duration, format_tokens
 
 MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
 RUN_MODAL_CALLBACK = "pipebot_run_modal"     # the pick-a-pipeline modal (shortcut and Home)
@@ -272,7 +270,7 @@ def run_modal(pipelines: Sequence[Any], orphaned_ids: set[int], *, metadata: str
         ordered.sort(key=lambda p: p.id != selected_id)
     shown = ordered[:SELECT_OPTIONS_LIMIT]
     options = [_pipeline_option(p, p.id in orphaned_ids) for p in shown]
-    initial = next((o for o, p in zip(options, shown) if p.id == selected_id), None)
+    initial = next((o for o, p in zip(options, shown, strict=True) if p.id == selected_id), None)
     blocks: list[Block] = [InputBlock(
         block_id=PIPELINE_BLOCK, label="Pipeline",
         element=StaticSelectElement(action_id=FIELD, placeholder="Pick a pipeline", options=options,

@@ -46,17 +46,17 @@ from core import credentials
 from core.agents import AgentDraft, clean_name
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
 
 log = logging.getLogger(__name__)
 
 
 def find_agent(s: Any, team_id: str, name: str) -> Any:
     """The agent called ``name`` (any case, quotes already removed) or Reply with did-you-mean."""
-    agent = repos.get_agent_by_name(s, team_id, clean_name(name))
+    agent = agent_repo.get_agent_by_name(s, team_id, clean_name(name))
     if agent is None:
-        raise Reply(not_found_hint("agent", name, [a.name for a in repos.list_agents(s, team_id)]))
+        raise Reply(not_found_hint("agent", name, [a.name for a in agent_repo.list_agents(s, team_id)]))
     return agent
 
 
@@ -67,7 +67,7 @@ def open_agent_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_i
     with transaction(ctx.sessions) as s:
         agent = None
         if agent_id is not None:
-            agent = repos.get_agent(s, team_id, agent_id)
+            agent = agent_repo.get_agent(s, team_id, agent_id)
             if agent is None:
                 raise Reply("That agent no longer exists; it may have been deleted.")
         elif agent_name is not None:
@@ -82,10 +82,10 @@ def confirm_delete(ctx: AppContext, team_id: str, *, name: str | None = None,
                    item_id: int | None = None) -> tuple[str, list[Block]]:
     """The "are you sure?" message, naming the pipelines that use the agent."""
     with transaction(ctx.sessions) as s:
-        agent = repos.get_agent(s, team_id, item_id) if item_id is not None else find_agent(s, team_id, name or "")
+        agent = agent_repo.get_agent(s, team_id, item_id) if item_id is not None else find_agent(s, team_id, name or "")
         if agent is None:
             raise Reply("That agent no longer exists.")
-        used = list(repos.pipelines_using_agent(s, team_id, agent.id))
+        used = list(agent_repo.pipelines_using_agent(s, team_id, agent.id))
         return confirm_delete_message("agent", agent.id, agent.name, used)
 
 
@@ -96,12 +96,12 @@ def delete_agent(ctx: AppContext, body: Mapping[str, Any]) -> str:
     if item_id is None:
         return "That button is out of date. Run the command again."
     with transaction(ctx.sessions) as s:
-        agent = repos.get_agent(s, team_id, item_id)
+        agent = agent_repo.get_agent(s, team_id, item_id)
         if agent is None:
             return "That agent was already deleted."
         name = agent.name
-        used = list(repos.pipelines_using_agent(s, team_id, item_id))
-        repos.delete_agent(s, team_id, item_id)
+        used = list(agent_repo.pipelines_using_agent(s, team_id, item_id))
+        agent_repo.delete_agent(s, team_id, item_id)
     text = f"🗑️ Deleted the agent *{escape_mrkdwn(name)}*."
     if used:
         text += (" ⚠️ " + ", ".join(f"*{escape_mrkdwn(n)}*" for n in used) +

@@ -26,8 +26,9 @@ from bot.slack.payloads import team_of
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.links import artifact_permalink
-from storage import repos
 from storage.db import transaction
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,11 @@ def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset:
     with transaction(ctx.sessions) as s:
         pipeline_name = None
         if pipeline_id is not None:
-            pipeline = repos.get_pipeline(s, team_id, pipeline_id)
+            pipeline = pipeline_repo.get_pipeline(s, team_id, pipeline_id)
             if pipeline is None:
                 return "That pipeline no longer exists.", []
             pipeline_name = pipeline.name
-        rows = list(repos.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset))
+        rows = list(artifact_repo.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     scope = f" for *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
@@ -73,8 +74,8 @@ def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int |
     quoted = escape_mrkdwn(one_line(words, 100))
     try:
         with transaction(ctx.sessions) as s:
-            rows = list(repos.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
-    except repos.SearchTooBroad:
+            rows = list(artifact_repo.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
+    except artifact_repo.SearchTooBroad:
         return (f"Searching{scope} for “{quoted}” takes too long: those words are common but (almost) never "
                 f"appear in that order. Add a rarer word, or drop the quotes."), []
     title = f"*Artifacts{scope} matching “{quoted}”*"
@@ -101,9 +102,9 @@ def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], a
     pipeline_id, pipeline_name = None, None
     if cmd.arg:
         with transaction(ctx.sessions) as s:
-            pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
+            pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
             if pipeline is None:
-                tell(not_found_hint("pipeline", cmd.arg, [p.name for p in repos.list_pipelines(s, team_id)]))
+                tell(not_found_hint("pipeline", cmd.arg, [p.name for p in pipeline_repo.list_pipelines(s, team_id)]))
                 return
             pipeline_id, pipeline_name = pipeline.id, pipeline.name
     if cmd.rest.strip():
@@ -138,7 +139,7 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
     team_id = team_of(body)
     artifact_id = _action_value(body)
     with transaction(ctx.sessions) as s:
-        artifact = repos.get_artifact(s, team_id, artifact_id)
+        artifact = artifact_repo.get_artifact(s, team_id, artifact_id)
         link = artifact_permalink(ctx, team_id, str(artifact.id)) if artifact is not None else None
         if artifact is None:
             view = info_modal("Run result", "That artifact doesn't exist in this workspace any more.")

@@ -58,8 +58,9 @@ from bot.slack.listeners.support import OOPS, Reply, after_ack, ephemeral, guard
 from bot.slack.payloads import team_of
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,9 @@ def quick_answer(ctx: AppContext, body: Mapping[str, Any], cmd: Command,
             if reads is not None:
                 return ephemeral(*agents_message(reads.agents(team_id)))
             with transaction(ctx.sessions) as s:
-                return ephemeral(*agents_message(repos.list_agents(s, team_id)))
+                return ephemeral(*agents_message(agent_repo.list_agents(s, team_id)))
         with transaction(ctx.sessions) as s:
-            return ephemeral(*pipelines_message(repos.list_pipelines(s, team_id)))
+            return ephemeral(*pipelines_message(pipeline_repo.list_pipelines(s, team_id)))
     except Reply as exc:
         return ephemeral(str(exc))
 

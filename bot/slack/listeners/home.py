@@ -37,8 +37,11 @@ from bot.slack.listeners.support import Reply, after_ack
 from bot.slack.payloads import team_of
 from core import pipelines as core_pipelines
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +49,14 @@ log = logging.getLogger(__name__)
 def build_home(ctx: AppContext, team_id: str) -> View:
     """The Home tab for workspace ``team_id`` (≤ 100 blocks, whatever the workspace holds)."""
     with transaction(ctx.sessions) as s:
-        agents = list(repos.list_agents(s, team_id))
-        pipelines = list(repos.list_pipelines(s, team_id))
+        agents = list(agent_repo.list_agents(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         orphans = {p.id: {o.position for o in core_pipelines.orphans(p)} for p in pipelines}
-        runs = list(repos.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
+        runs = list(run_repo.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
         artifacts = {}
         for run in runs:
             if run.status in ("succeeded", "failed"):
-                art = repos.get_artifact_for_run(s, team_id, run.id)
+                art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if art is not None:
                     artifacts[run.id] = art.id
         return msgs.home_view(agents, pipelines, orphans, runs, artifacts)
@@ -115,10 +118,12 @@ def register(app: App, ctx: AppContext) -> None:
 
     def _open_builder(kind: str, body: dict[str, Any], client: WebClient, pipeline_id: int | None = None) -> None:
         """After the ack: the agent or pipeline modal (new, or an existing pipeline)."""
-        opener = open_agent_modal if kind == "agent" else open_pipeline_modal
-        extra = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}
+        trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
         try:
-            opener(ctx, client, body.get("trigger_id") or "", team_of(body), **extra)
+            if kind == "agent":
+                open_agent_modal(ctx, client, trigger_id, team_id)
+            else:
+                open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id)
         except Reply as exc:
             _explain(client, body, str(exc))
 

@@ -42,17 +42,18 @@ from core.agents import clean_name
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
 from core.pipelines import PipelineDraft
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
 
 
 def find_pipeline(s: Any, team_id: str, name: str) -> Any:
     """The pipeline called ``name`` (any case) or Reply with did-you-mean."""
-    pipeline = repos.get_pipeline_by_name(s, team_id, clean_name(name))
+    pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, clean_name(name))
     if pipeline is None:
-        raise Reply(not_found_hint("pipeline", name, [p.name for p in repos.list_pipelines(s, team_id)]))
+        raise Reply(not_found_hint("pipeline", name, [p.name for p in pipeline_repo.list_pipelines(s, team_id)]))
     return pipeline
 
 
@@ -63,14 +64,14 @@ def open_pipeline_modal(ctx: AppContext, client: WebClient, trigger_id: str, tea
     """The pipeline builder, new or prefilled from an existing pipeline (orphans flagged)."""
     with transaction(ctx.sessions) as s:
         if pipeline_id is not None or pipeline_name is not None:
-            pipeline = (repos.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None
+            pipeline = (pipeline_repo.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None
                         else find_pipeline(s, team_id, pipeline_name or ""))
             if pipeline is None:
                 raise Reply("That pipeline no longer exists; it may have been deleted.")
             form = blocks.form_from_pipeline(pipeline, channel_id=channel_id, response_url=response_url)
         else:
             form = blocks.PipelineForm(name=new_name or "", channel_id=channel_id, response_url=response_url)
-        view = blocks.pipeline_modal(list(repos.list_agents(s, team_id)), form)
+        view = blocks.pipeline_modal(list(agent_repo.list_agents(s, team_id)), form)
     open_modal(client, trigger_id, view)
 
 
@@ -78,7 +79,7 @@ def confirm_delete(ctx: AppContext, team_id: str, *, name: str | None = None,
                    item_id: int | None = None) -> tuple[str, list[Block]]:
     """The "are you sure?" message for deleting a pipeline."""
     with transaction(ctx.sessions) as s:
-        pipeline = (repos.get_pipeline(s, team_id, item_id) if item_id is not None
+        pipeline = (pipeline_repo.get_pipeline(s, team_id, item_id) if item_id is not None
                     else find_pipeline(s, team_id, name or ""))
         if pipeline is None:
             raise Reply("That pipeline no longer exists.")
@@ -92,11 +93,11 @@ def delete_pipeline(ctx: AppContext, body: Mapping[str, Any]) -> str:
     if item_id is None:
         return "That button is out of date. Run the command again."
     with transaction(ctx.sessions) as s:
-        pipeline = repos.get_pipeline(s, team_id, item_id)
+        pipeline = pipeline_repo.get_pipeline(s, team_id, item_id)
         if pipeline is None:
             return "That pipeline was already deleted."
         name = pipeline.name
-        repos.delete_pipeline(s, team_id, item_id)
+        pipeline_repo.delete_pipeline(s, team_id, item_id)
     return f"🗑️ Deleted the pipeline *{escape_mrkdwn(name)}*."
 
 
@@ -170,7 +171,7 @@ def rebuild_pipeline_modal(ctx: AppContext, client: WebClient, body: Mapping[str
         del form.steps[remove - 1]
     form.rev += 1
     with transaction(ctx.sessions) as s:
-        new_view = blocks.pipeline_modal(list(repos.list_agents(s, team_id)), form)
+        new_view = blocks.pipeline_modal(list(agent_repo.list_agents(s, team_id)), form)
     try:
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view.to_dict())
     except SlackApiError as exc:

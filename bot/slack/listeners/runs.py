@@ -53,8 +53,9 @@ from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.preflight import Orphaned, check_pipeline
 from core.runs.queue import start_run
-from storage import repos
 from storage.db import transaction
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def _start(ctx: AppContext, team_id: str, name: str, input_text: str, *, user_id
         if not dedupe_key:
             raise
         with transaction(ctx.sessions) as s:
-            prior = repos.get_run_by_dedupe_key(s, team_id, dedupe_key)
+            prior = run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key)
             if prior is None:
                 raise
             s.expunge(prior)
@@ -188,7 +189,7 @@ def _claim(ctx: AppContext, dedupe_key: str | None) -> bool:
         return True
     team_id = dedupe_key.split(":")[1]
     with transaction(ctx.sessions) as s:
-        if repos.get_run_by_dedupe_key(s, team_id, dedupe_key) is not None:
+        if run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key) is not None:
             return False
     try:
         return bool(ctx.redis.set(_claim_key(dedupe_key), "1", nx=True, ex=STASH_TTL_S))
@@ -225,7 +226,7 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         respond(text=text, response_type="ephemeral", replace_original=False)
 
     with transaction(ctx.sessions) as s:
-        pipelines = list(repos.list_pipelines(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         names = [p.name for p in pipelines]
         try:
             name, input_text = parse_run_args(args_text, names)
@@ -235,7 +236,7 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         if not name:
             tell(f"Which pipeline should I run? Usage: `{COMMAND} run NAME your input…`")
             return
-        pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(name.split()))
+        pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, " ".join(name.split()))
         if pipeline is None:
             tell(not_found_hint("pipeline", name, names, if_none=(
                 f"There are no pipelines yet: create one with `{COMMAND} pipeline new`.")))
@@ -293,7 +294,7 @@ def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id:
     trigger raises bot.slack.listeners.support.Reply with what to tell the user."""
 
     with transaction(ctx.sessions) as s:
-        pipelines = list(repos.list_pipelines(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         orphaned = {p.id for p in pipelines if core_pipelines.orphans(p)}
         if not pipelines:
             view = info_modal("Run a pipeline", "There are no pipelines in this workspace yet. "
@@ -353,7 +354,7 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
                                               "Run the shortcut on the message again.")
     with transaction(ctx.sessions) as s:
         try:
-            pipeline = repos.get_pipeline(s, team_id, int(raw_id))
+            pipeline = pipeline_repo.get_pipeline(s, team_id, int(raw_id))
         except ValueError:
             pipeline = None
         if pipeline is None:

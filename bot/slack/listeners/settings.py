@@ -32,8 +32,8 @@ from core import credentials
 from core.context import AppContext
 from core.errors import ValidationFailed
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
-from storage import repos
 from storage.db import transaction
+from storage.repos import credentials as credential_repo
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def open_settings_modal(ctx: AppContext, client: WebClient, trigger_id: str, tea
         raise Reply(REFUSED)
     with transaction(ctx.sessions) as s:
         status = credentials.describe(s, ctx, team_id)
-        stored = repos.credential_hints(s, team_id)
+        stored = credential_repo.credential_hints(s, team_id)
     view = blocks.settings_modal(status, stored, metadata={"c": channel_id, "r": response_url})
     open_modal(client, trigger_id, view)
 
@@ -84,7 +84,7 @@ def _apply_settings(ctx: AppContext, team_id: str, user_id: str, keys: Mapping[s
             credentials.save_key(s, ctx, team_id, provider, key, user_id)
             lines.append(f"Saved the {PROVIDER_NAMES[provider]} key (ends in …{key.strip()[-4:]}).")
         for provider in sorted(removes):
-            if repos.delete_credential(s, team_id, provider):
+            if credential_repo.delete_credential(s, team_id, provider):
                 lines.append(f"Removed the {PROVIDER_NAMES[provider]} key.")
     return " ".join(lines) or "Nothing changed."
 
@@ -140,7 +140,7 @@ def save_settings(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
         if errors:
             with transaction(ctx.sessions) as s:
                 status = credentials.describe(s, ctx, team_id)
-                stored = repos.credential_hints(s, team_id)
+                stored = credential_repo.credential_hints(s, team_id)
             notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
             again = blocks.settings_modal(status, stored, metadata=meta, notes=notes)
             c.views_update(view_id=view_id, view=again.to_dict())

@@ -13,7 +13,6 @@ from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlo
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.artifacts import VIEW_ARTIFACT
-from bot.slack.blocks.runs import cancel_button
 from bot.slack.blocks.common import (
     STATUS_EMOJI,
     button,
@@ -25,6 +24,7 @@ from bot.slack.blocks.common import (
     slack_date,
 )
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
+from bot.slack.blocks.runs import cancel_button
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost

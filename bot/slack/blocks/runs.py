@@ -58,6 +58,8 @@ from bot.slack.blocks.limits import (
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
+from core.runs.cancel_watch import KIND as CANCELLED
+from core.runs.cancel_watch import cancelled_message
 
 MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
 RUN_MODAL_CALLBACK = "pipebot_run_modal"     # the pick-a-pipeline modal (shortcut and Home)

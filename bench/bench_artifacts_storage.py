@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench._common import scratch_database, summary, timed  # noqa: E402
 from storage import repos  # noqa: E402
-from storage.models import Pipeline, Run  # noqa: E402
+from storage.models import Run  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 TEAM = "TBENCH"

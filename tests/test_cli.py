@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +10,8 @@ import time
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+
+from tests.http_server import free_port
 
 PIPEBOT = [sys.executable, "-m", "bot.cli.main"]
 
@@ -46,14 +46,8 @@ def test_bad_configuration_gives_one_clear_line(base_env, var, value, needle):
     assert needle in lines[0] and "Traceback" not in out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_answers_healthz_with_database_and_redis_status(base_env):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(PIPEBOT + ["serve", "--port", str(port)], env=base_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -12,8 +12,11 @@ import pytest
 
 from storage import repos
 from storage.db import transaction
-from tests.run_harness import (  # noqa: F401 - fixtures
-    HAIKU, _fake_providers, fake_anthropic, fake_openai, make_agent, make_pipeline, with_keys, worker_env,
+from tests.run_harness import (
+    HAIKU,
+    make_agent,
+    make_pipeline,
+    with_keys,
 )
 from tests.test_storage import _empty_database
 
@@ -102,14 +105,14 @@ def test_ctrl_c_stops_following_and_says_the_run_goes_on(ctx, worker_env):
 
 def test_plain_rq_worker_runs_a_pipeline_with_env_configured_context(ctx, worker_env, fake_anthropic):
     """DESIGN §4: `rq worker` on the same queue works; the job builds its context from the env."""
-    from core.runs.queue import QUEUE, start_run
+    from core.runs.queue import start_run
 
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])
     fake_anthropic.reply("done by rq")
     run = start_run(ctx, "T1", "Mine", "hello")
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
-    out = subprocess.run([rq, "worker", QUEUE, "--burst", "--url", worker_env["REDIS_URL"]], env=worker_env,
+    out = subprocess.run([rq, "worker", worker_env["PIPEBOT_QUEUE"], "--burst", "--url", worker_env["REDIS_URL"]], env=worker_env,
                          capture_output=True, text=True, timeout=120, cwd=os.getcwd())
     assert out.returncode == 0, out.stderr[-3000:]
     with transaction(ctx.sessions) as s:

@@ -18,7 +18,6 @@ from storage import repos
 from storage.db import transaction
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
 
 OTHER = "T0OTHERWS"

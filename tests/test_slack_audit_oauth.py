@@ -16,17 +16,18 @@ from sqlalchemy import text
 
 from bot.slack.client import SlackNotConfigured, client_for, installation_store
 from bot.slack.reporter import _reporter
+from bot.web.server import build_app
 from core.context import AppContext
 from tests.fakes.fake_slack import CLIENT_ID, CLIENT_SECRET, FakeSlack
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack
-from tests.slack_harness import ServerThread, slack_settings, start_server
+from tests.http_server import serve
+from tests.slack_harness import slack_settings
 from tests.slack_signing import SlackRequests
 
 GONE, STAYS = "T0GONE", "T0STAYS"
 
 
 @pytest.fixture
-def oauth(_session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> Iterator[tuple[AppContext, ServerThread]]:
+def oauth(_session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> Iterator[tuple[AppContext, str]]:
     settings = slack_settings(_session_ctx.settings, fake_slack, SLACK_BOT_TOKEN=None,
                               SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
     octx = dataclasses.replace(_session_ctx, settings=settings)
@@ -36,11 +37,10 @@ def oauth(_session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> I
         store.save(Installation(app_id="A0PIPEBOT", team_id=team, team_name=f"Team {team}", user_id="U0INSTALLER",
                                 bot_token=token, bot_id=f"B0{team}", bot_user_id=f"U0BOT{team}",
                                 bot_scopes=["commands", "chat:write"], installed_at=time.time()))
-    server = start_server(octx)
     try:
-        yield octx, server
+        with serve(build_app(octx)) as url:
+            yield octx, url
     finally:
-        server.stop()
         with octx.engine.begin() as conn:
             for table in ("slack_bots", "slack_installations"):
                 conn.execute(text(f"DELETE FROM {table} WHERE team_id IN (:a, :b)"), {"a": GONE, "b": STAYS})
@@ -52,21 +52,21 @@ def rows(octx: AppContext, team: str) -> dict[str, int]:
                 for t in ("slack_bots", "slack_installations")}
 
 
-def post(server: ServerThread, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
-    return httpx.post(server.url + "/slack/events", content=signed[0], headers=signed[1], timeout=10)
+def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
+    return httpx.post(url + "/slack/events", content=signed[0], headers=signed[1], timeout=10)
 
 
 @pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
 def test_revocation_cleans_the_workspace_and_others_keep_working(
-        oauth: tuple[AppContext, ServerThread], fake_slack: FakeSlack, kind: str,
+        oauth: tuple[AppContext, str], fake_slack: FakeSlack, kind: str,
         caplog: pytest.LogCaptureFixture) -> None:
-    octx, server = oauth
+    octx, url = oauth
     assert rows(octx, GONE) == {"slack_bots": 1, "slack_installations": 1}
     signer = SlackRequests(team_id=GONE, user_id="U0INSTALLER")
     event: dict[str, Any] = {"type": kind}
     if kind == "tokens_revoked":
         event["tokens"] = {"oauth": ["U0INSTALLER"], "bot": [f"U0BOT{GONE}"]}
-    r = post(server, signer.event(event))
+    r = post(url, signer.event(event))
     assert r.status_code == 200, r.text
     deadline = time.monotonic() + 5
     while rows(octx, GONE)["slack_bots"] and time.monotonic() < deadline:
@@ -84,7 +84,7 @@ def test_revocation_cleans_the_workspace_and_others_keep_working(
     # the other workspace still works
     other = SlackRequests(team_id=STAYS, user_id="U0STAYER")
     hook = fake_slack.new_response_url()
-    r = post(server, other.slash_command("help", response_url=hook))
+    r = post(url, other.slash_command("help", response_url=hook))
     assert r.status_code == 200 and "agent new" in r.text
     assert client_for(octx, STAYS).token.startswith(f"xoxb-{STAYS}")
 

@@ -22,12 +22,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bot.slack.admin import is_admin
 from bot.slack.blocks import agents as agent_blocks
 from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
-from bot.slack.admin import is_admin
 from bot.slack.client import client_for, make_client
+from bot.web.server import build_app
 from core.context import AppContext
 from storage import repos
 from storage.db import transaction
@@ -35,8 +36,8 @@ from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_slack import ADMIN_ID, CLIENT_ID, CLIENT_SECRET, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
 from tests.fakes.llm_base import Fault
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
-from tests.slack_harness import SlackServer, slack_settings, start_server
+from tests.http_server import serve
+from tests.slack_harness import SlackServer, slack_settings
 from tests.slack_signing import SlackRequests, find_element
 
 GOOD_ANTHROPIC = "sk-ant-api03-good-key-AAAA1234"
@@ -155,8 +156,6 @@ def test_app_home_opened_is_acked_before_slack_is_called(ctx: AppContext, slack:
 
 def test_unconfigured_slack_answers_503_with_the_fix(_session_ctx: AppContext, fake_slack: FakeSlack) -> None:
     from starlette.testclient import TestClient
-
-    from bot.web.server import build_app
 
     ctx = dataclasses.replace(_session_ctx, settings=slack_settings(
         _session_ctx.settings, fake_slack, SLACK_SIGNING_SECRET=None, SLACK_BOT_TOKEN=None))
@@ -533,32 +532,31 @@ def test_oauth_install_stores_encrypted_token_and_serves_the_team(
     settings = slack_settings(_session_ctx.settings, fake_slack, SLACK_BOT_TOKEN=None,
                               SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
     octx = dataclasses.replace(_session_ctx, settings=settings)
-    server = start_server(octx)
     team = "T0OAUTH1"
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            page = http.get("/slack/install")
-            assert page.status_code == 200 and "slack.com/oauth/v2/authorize" in page.text
-            state = page.headers["set-cookie"].split("slack-app-oauth-state=")[1].split(";")[0]
-            code = fake_slack.new_oauth_code(team_id=team, team_name="OAuth Co",
-                                             redirect_uri="http://pipebot.test/slack/oauth_redirect")
-            done = http.get("/slack/oauth_redirect", params={"code": code, "state": state},
-                            headers={"Cookie": f"slack-app-oauth-state={state}"})
-            assert done.status_code == 200, done.text
-        with octx.engine.connect() as conn:
-            stored = conn.execute(text("SELECT bot_token FROM slack_bots WHERE team_id = :t"), {"t": team}).scalar()
-        token = client_for(octx, team).token
-        assert stored.startswith("fernet:") and token.startswith(f"xoxb-{team}") and token not in stored
-        # the new workspace's admin opens settings: users.info and views.open use its token
-        signer = SlackRequests(team_id=team, user_id="U0INSTALLER")
-        trigger = fake_slack.new_trigger_id(user_id="U0INSTALLER", team_id=team)
-        r = httpx.post(server.url + "/slack/events", content=(s := signer.slash_command(
-            "settings", trigger_id=trigger, response_url=fake_slack.new_response_url()))[0], headers=s[1])
-        assert r.status_code == 200
-        opened = fake_slack.wait_for("views.open", lambda c: c.token == token)
-        assert opened.ok
+        with serve(build_app(octx)) as url:
+            with httpx.Client(base_url=url, timeout=10) as http:
+                page = http.get("/slack/install")
+                assert page.status_code == 200 and "slack.com/oauth/v2/authorize" in page.text
+                state = page.headers["set-cookie"].split("slack-app-oauth-state=")[1].split(";")[0]
+                code = fake_slack.new_oauth_code(team_id=team, team_name="OAuth Co",
+                                                 redirect_uri="http://pipebot.test/slack/oauth_redirect")
+                done = http.get("/slack/oauth_redirect", params={"code": code, "state": state},
+                                headers={"Cookie": f"slack-app-oauth-state={state}"})
+                assert done.status_code == 200, done.text
+            with octx.engine.connect() as conn:
+                stored = conn.execute(text("SELECT bot_token FROM slack_bots WHERE team_id = :t"), {"t": team}).scalar()
+            token = client_for(octx, team).token
+            assert stored.startswith("fernet:") and token.startswith(f"xoxb-{team}") and token not in stored
+            # the new workspace's admin opens settings: users.info and views.open use its token
+            signer = SlackRequests(team_id=team, user_id="U0INSTALLER")
+            trigger = fake_slack.new_trigger_id(user_id="U0INSTALLER", team_id=team)
+            r = httpx.post(url + "/slack/events", content=(s := signer.slash_command(
+                "settings", trigger_id=trigger, response_url=fake_slack.new_response_url()))[0], headers=s[1])
+            assert r.status_code == 200
+            opened = fake_slack.wait_for("views.open", lambda c: c.token == token)
+            assert opened.ok
     finally:
-        server.stop()
         with octx.engine.begin() as conn:
             for table in ("slack_bots", "slack_installations"):
                 conn.execute(text(f"DELETE FROM {table} WHERE team_id = :t"), {"t": team})

@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis for every test (DESIGN §2): TEST_DATABASE_URL / TEST_REDIS_URL,
+"""Real PostgreSQL and Redis for every test: TEST_DATABASE_URL / TEST_REDIS_URL,
 else the local servers if reachable, else embedded ones started from wheels.
 
 The session gets a database of its own (created here, dropped at the end) with the

@@ -1,5 +1,6 @@
-"""Multi-workspace (OAuth) mode: uninstalling or revoking in one workspace cleans its
-installation, later runs there fail with a clear log, and other workspaces keep working."""
+"""Multi-workspace (OAuth) mode: installing stores the workspace's token encrypted and serves
+the workspace; uninstalling or revoking in one workspace cleans its installation, later runs
+there fail with a clear log, and other workspaces keep working."""
 
 from __future__ import annotations
 
@@ -99,3 +100,39 @@ def test_oauth_mode_never_lends_the_single_workspace_token_to_another_workspace(
     octx = dataclasses.replace(_session_ctx, settings=settings)
     with pytest.raises(SlackNotConfigured, match="not installed in Slack workspace T0NEVER"):
         client_for(octx, "T0NEVER")
+
+
+def test_oauth_install_stores_encrypted_token_and_serves_the_team(
+        _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> None:
+    settings = slack_settings(_session_ctx.settings, fake_slack, SLACK_BOT_TOKEN=None,
+                              SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    octx = dataclasses.replace(_session_ctx, settings=settings)
+    team = "T0OAUTH1"
+    try:
+        with serve(build_app(octx)) as url:
+            with httpx.Client(base_url=url, timeout=10) as http:
+                page = http.get("/slack/install")
+                assert page.status_code == 200 and "slack.com/oauth/v2/authorize" in page.text
+                state = page.headers["set-cookie"].split("slack-app-oauth-state=")[1].split(";")[0]
+                code = fake_slack.new_oauth_code(team_id=team, team_name="OAuth Co",
+                                                 redirect_uri="http://pipebot.test/slack/oauth_redirect")
+                done = http.get("/slack/oauth_redirect", params={"code": code, "state": state},
+                                headers={"Cookie": f"slack-app-oauth-state={state}"})
+                assert done.status_code == 200, done.text
+            with octx.engine.connect() as conn:
+                stored = conn.execute(text("SELECT bot_token FROM slack_bots WHERE team_id = :t"), {"t": team}).scalar()
+            token = client_for(octx, team).token
+            assert stored.startswith("fernet:") and token.startswith(f"xoxb-{team}") and token not in stored
+            # the new workspace's admin opens settings: users.info and views.open use its token
+            signer = SlackRequests(team_id=team, user_id="U0INSTALLER")
+            trigger = fake_slack.new_trigger_id(user_id="U0INSTALLER", team_id=team)
+            r = httpx.post(url + "/slack/events", content=(s := signer.slash_command(
+                "settings", trigger_id=trigger, response_url=fake_slack.new_response_url()))[0], headers=s[1])
+            assert r.status_code == 200
+            opened = fake_slack.wait_for("views.open", lambda c: c.token == token)
+            assert opened.ok
+    finally:
+        with octx.engine.begin() as conn:
+            for table in ("slack_bots", "slack_installations"):
+                conn.execute(text(f"DELETE FROM {table} WHERE team_id = :t"), {"t": team})
+            conn.execute(text("DELETE FROM slack_oauth_states"))

@@ -599,7 +599,7 @@ def main() -> None:
                    "bare server")
         with httpx.Client(timeout=10) as client:  # keep-alive, like a browser
             links = [permalink(f"http://127.0.0.1:{port_ours}", aid, team, key) for aid, team in sample]
-            for i, ((aid, _), link) in enumerate(zip(sample[:20] + sample, links[:20] + links)):
+            for i, ((aid, _), link) in enumerate(zip(sample[:20] + sample, links[:20] + links, strict=True)):
                 t0 = time.perf_counter()
                 r = client.get(link)
                 t1 = time.perf_counter()

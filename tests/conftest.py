@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis for every test (DESIGN §2): TEST_DATABASE_URL / TEST_REDIS_URL,
+"""Real PostgreSQL and Redis for every test: TEST_DATABASE_URL / TEST_REDIS_URL,
 else the local servers if reachable, else embedded ones started from wheels.
 
 The session gets a database of its own (created here, dropped at the end) with the
@@ -11,11 +11,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-# A queue of this test session's own, so concurrent sessions sharing a Redis never take
-# each other's jobs. The settings of every context and process of the session name it; the
-# environment carries it too, for code that reads the process's settings without a context.
-TEST_QUEUE = os.environ.setdefault("PIPEBOT_QUEUE", f"pipebot-test-{uuid.uuid4().hex[:8]}")
 
 import psycopg
 import pytest
@@ -33,6 +28,16 @@ LOCAL_PG = os.environ.get("TEST_LOCAL_DATABASE_URL", "postgresql://postgres@127.
 LOCAL_REDIS = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
 SESSION_LOCK = "pipebot:test-session"
 ROOT = Path(__file__).resolve().parent.parent
+# A queue of this test session's own, so concurrent sessions sharing a Redis never take each
+# other's jobs. It reaches code through settings only: the session context's, the settings
+# tests derive from it (tests/slack_harness.py) and the environment of every process started
+# (``base_env``); the test process's own os.environ is left alone.
+TEST_QUEUE = f"pipebot-test-{uuid.uuid4().hex[:8]}"
+
+# Fixtures shared by many modules live in plugin modules of their own, registered once here
+# (no star imports): the Slack harness (fake Slack + pipebot over HTTP) and the run harness
+# (fake providers + real worker processes).
+pytest_plugins = ["tests.slack_harness", "tests.run_harness"]
 
 
 @pytest.fixture(scope="session")

@@ -473,7 +473,7 @@ def test_parallel_tool_calls_in_one_streamed_turn(env: Env) -> None:
     calls = [e.call for e in events if isinstance(e, ToolCallEvent)]
     assert [c.arguments["city"] for c in calls] == cities
     assert len({c.id for c in calls}) == 3
-    assert all(c.arguments == {"city": city, "unit": "celsius"} for c, city in zip(calls, cities))
+    assert all(c.arguments == {"city": city, "unit": "celsius"} for c, city in zip(calls, cities, strict=True))
     assert events[-1].response.tool_calls == calls
     assert events[-1].response.stop_reason == "tool_use"
 
@@ -676,7 +676,7 @@ def test_transient_errors_exhaust_attempts_keeping_the_kind(env: Env) -> None:
     assert env.fake.count(env.fake.generation_path) == 4
     # exponential backoff with jitter: each wait within [backoff/2, backoff]
     assert len(env.sleeps) == 3
-    for sleep, backoff in zip(env.sleeps, (0.5, 1.0, 2.0)):
+    for sleep, backoff in zip(env.sleeps, (0.5, 1.0, 2.0), strict=True):
         assert backoff / 2 <= sleep <= backoff
 
 

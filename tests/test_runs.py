@@ -20,10 +20,26 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.fakes.llm_base import Fault, ToolCallSpec, Turn
-from tests.run_harness import (  # noqa: F401 - fixtures
-    read_artifact as _artifact, read_run as _run, read_steps as _steps,
-    GPT, HAIKU, _fake_providers, drain, fake_anthropic, fake_openai, kill_hard, make_agent, make_pipeline,
-    start_worker, stop_worker, wait_until, with_keys, worker_env,
+from tests.run_harness import (
+    GPT,
+    HAIKU,
+    drain,
+    kill_hard,
+    make_agent,
+    make_pipeline,
+    start_worker,
+    stop_worker,
+    wait_until,
+    with_keys,
+)
+from tests.run_harness import (
+    read_artifact as _artifact,
+)
+from tests.run_harness import (
+    read_run as _run,
+)
+from tests.run_harness import (
+    read_steps as _steps,
 )
 
 

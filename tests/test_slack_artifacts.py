@@ -4,7 +4,7 @@ tab, through the real `/slack/events` endpoint against the fake Slack Web API.""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +19,9 @@ from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import GPT, HAIKU, make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def make_artifacts(ctx, team: str, pipeline_id: int, outputs: list[str], *, start: int = 0,

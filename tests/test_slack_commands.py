@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
@@ -28,6 +27,7 @@ from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
 from bot.slack.client import client_for, make_client
+from bot.web.server import build_app
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import agents as agent_repo
@@ -35,11 +35,10 @@ from storage.repos import credentials as credential_repo
 from storage.repos import pipelines as pipeline_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_slack import ADMIN_ID, CLIENT_ID, CLIENT_SECRET, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.fake_slack import ADMIN_ID, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
 from tests.fakes.llm_base import Fault
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
-from tests.slack_harness import SlackServer, slack_settings, start_server
-from tests.slack_signing import SlackRequests, find_element
+from tests.slack_harness import SlackServer, slack_settings
+from tests.slack_signing import find_element
 
 GOOD_ANTHROPIC = "sk-ant-api03-good-key-AAAA1234"
 GOOD_OPENAI = "sk-proj-good-key-BBBB5678"
@@ -157,8 +156,6 @@ def test_app_home_opened_is_acked_before_slack_is_called(ctx: AppContext, slack:
 
 def test_unconfigured_slack_answers_503_with_the_fix(_session_ctx: AppContext, fake_slack: FakeSlack) -> None:
     from starlette.testclient import TestClient
-
-    from bot.web.server import build_app
 
     ctx = dataclasses.replace(_session_ctx, settings=slack_settings(
         _session_ctx.settings, fake_slack, SLACK_SIGNING_SECRET=None, SLACK_BOT_TOKEN=None))
@@ -521,50 +518,13 @@ def test_pipebot_admins_need_no_users_info(_session_ctx: AppContext, fake_slack:
     assert is_admin(ctx, client, ADMIN_ID) is True and is_admin(ctx, client, "U0PIPEBOT") is False
 
 
-# ---- clients and OAuth ---------------------------------------------------------------------
+# ---- the Slack client and its tables -------------------------------------------------------
 
 def test_client_for_uses_slack_api_url_and_retries_429(ctx: AppContext, slack: SlackServer) -> None:
     client = client_for(slack.ctx, TEAM_ID)
     assert client.base_url == slack.fake.url and client.token == slack.fake.token
     slack.fake.fail_next("auth.test", status=429, retry_after=0)
     assert client.auth_test()["team_id"] == TEAM_ID
-
-
-def test_oauth_install_stores_encrypted_token_and_serves_the_team(
-        _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> None:
-    settings = slack_settings(_session_ctx.settings, fake_slack, SLACK_BOT_TOKEN=None,
-                              SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
-    octx = dataclasses.replace(_session_ctx, settings=settings)
-    server = start_server(octx)
-    team = "T0OAUTH1"
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            page = http.get("/slack/install")
-            assert page.status_code == 200 and "slack.com/oauth/v2/authorize" in page.text
-            state = page.headers["set-cookie"].split("slack-app-oauth-state=")[1].split(";")[0]
-            code = fake_slack.new_oauth_code(team_id=team, team_name="OAuth Co",
-                                             redirect_uri="http://pipebot.test/slack/oauth_redirect")
-            done = http.get("/slack/oauth_redirect", params={"code": code, "state": state},
-                            headers={"Cookie": f"slack-app-oauth-state={state}"})
-            assert done.status_code == 200, done.text
-        with octx.engine.connect() as conn:
-            stored = conn.execute(text("SELECT bot_token FROM slack_bots WHERE team_id = :t"), {"t": team}).scalar()
-        token = client_for(octx, team).token
-        assert stored.startswith("fernet:") and token.startswith(f"xoxb-{team}") and token not in stored
-        # the new workspace's admin opens settings: users.info and views.open use its token
-        signer = SlackRequests(team_id=team, user_id="U0INSTALLER")
-        trigger = fake_slack.new_trigger_id(user_id="U0INSTALLER", team_id=team)
-        r = httpx.post(server.url + "/slack/events", content=(s := signer.slash_command(
-            "settings", trigger_id=trigger, response_url=fake_slack.new_response_url()))[0], headers=s[1])
-        assert r.status_code == 200
-        opened = fake_slack.wait_for("views.open", lambda c: c.token == token)
-        assert opened.ok
-    finally:
-        server.stop()
-        with octx.engine.begin() as conn:
-            for table in ("slack_bots", "slack_installations"):
-                conn.execute(text(f"DELETE FROM {table} WHERE team_id = :t"), {"t": team})
-            conn.execute(text("DELETE FROM slack_oauth_states"))
 
 
 def test_migration_compare_leaves_slack_sdk_tables_alone(ctx: AppContext) -> None:

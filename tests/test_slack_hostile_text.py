@@ -30,7 +30,6 @@ from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 
 NUL = "\x00"

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from slack_sdk import WebClient
@@ -195,7 +196,7 @@ def test_without_streaming_progress_is_edited_at_most_once_per_interval(fake, cl
     assert not progress.get("_stream") and len(replies) == 2
     assert "all 5 steps done" in all_text(progress) and all_text(progress).count("✅") >= 5
     edits = [c.time for c in fake.calls("chat.update") if c.params["ts"] == progress["ts"]]
-    assert edits and all(b - a >= 0.25 for a, b in zip(edits, edits[1:])), edits
+    assert edits and all(b - a >= 0.25 for a, b in pairwise(edits)), edits
     assert len(edits) <= 4  # ten events, throttled
     assert final["blocks"][0]["type"] == "markdown"
 

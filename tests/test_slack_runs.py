@@ -23,8 +23,7 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
-from tests.run_harness import GPT, _fake_providers, drain, make_agent, make_pipeline, with_keys  # noqa: F401
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
+from tests.run_harness import GPT, drain, make_agent, make_pipeline, with_keys
 from tests.slack_harness import SlackServer, wait_until
 
 LONG = "\n\n".join(f"Paragraph {i}: " + "the otters hold hands while they sleep. " * 12 for i in range(40))
@@ -97,7 +96,7 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
                                               ("digest", "run Weekly digest summarise the week", RANDOM),
                                               ("doomed", "run doomed critique this", GENERAL)]):
         hooks[key] = _command(slack, text, channel_id=channel)
-        wait_until(lambda: len(_runs(ctx)) == i + 1, 10, f"run {key} to be queued")
+        wait_until(lambda i=i: len(_runs(ctx)) == i + 1, 10, f"run {key} to be queued")
     with transaction(ctx.sessions) as s:
         agent_repo.delete_agent(s, TEAM_ID, doomed_agent)
 
@@ -107,7 +106,7 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
     started = time.monotonic()
     worker = drain(env)
     assert "Traceback" not in worker.stderr, worker.stderr[-3000:]  # the reporter never failed
-    runs = dict(zip(("essay", "digest", "doomed"), _runs(ctx)))
+    runs = dict(zip(("essay", "digest", "doomed"), _runs(ctx), strict=True))
     with transaction(ctx.sessions) as s:
         artifacts = {k: artifact_repo.get_artifact_for_run(s, TEAM_ID, r.id).id for k, r in runs.items()}
     links = {k: artifact_permalink(ctx, TEAM_ID, str(a)) for k, a in artifacts.items()}

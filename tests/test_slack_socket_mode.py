@@ -14,7 +14,6 @@ from bot.cli import main as cli
 from core.context import AppContext
 from core.settings import ConfigError
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack
 from tests.slack_harness import slack_settings
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from slack_sdk import WebClient
@@ -18,16 +19,12 @@ from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from core.runs.queue import start_run
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.run_harness import (  # noqa: F401 - fixtures
-    _fake_providers,
+from tests.run_harness import (
     drain,
-    fake_anthropic,
-    fake_openai,
     make_agent,
     make_pipeline,
     read_run,
     with_keys,
-    worker_env,
 )
 from tests.slack_harness import slack_settings
 
@@ -128,7 +125,7 @@ def test_refused_streaming_falls_back_to_an_edited_reply_with_the_words(ctx, fak
     edits = [c for c in fake.calls("chat.update") if c.params.get("ts") == progress["ts"]]
     live = [c for c in edits if "w0" in str(c.params.get("blocks"))]
     assert live and live[0].time < model_done  # the words showed while the model wrote
-    assert all(b.time - a.time >= 0.9 for a, b in zip(edits, edits[1:])), [c.time for c in edits]
+    assert all(b.time - a.time >= 0.9 for a, b in pairwise(edits)), [c.time for c in edits]
     assert "all 1 steps done" in str(progress["blocks"])
 
 

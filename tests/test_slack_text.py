@@ -12,6 +12,7 @@ from bot.slack.text import (
     SECTION_TEXT_LIMIT,
     STREAM_CHUNK_LIMIT,
     clip,
+    decode_slack_text,
     escape_mrkdwn,
     fit_message,
     fit_section,
@@ -191,3 +192,24 @@ def test_split_for_stream_default_chunk_is_slacks_limit() -> None:
     pieces = split_for_stream(text)
     assert len(pieces) == 3 and all(len(p) <= 12000 for p in pieces)
     assert all(p.endswith("\n") for p in pieces)
+
+
+# ----------------------------------------------------------------------------- decoding
+
+@pytest.mark.parametrize("sent, typed", [
+    ("R&amp;D", "R&D"),
+    ("a &lt;b&gt; c", "a <b> c"),
+    ("&amp;lt;", "&lt;"),  # the user typed the entity itself
+    ("<@U1|casey>", "@casey"),
+    ("<@U1>", "<@U1>"),
+    ("<#C1|general>", "#general"),
+    ("<!here>", "@here"),
+    ("<!subteam^S1|@devs>", "@devs"),
+    ("<https://a.b/c?x=1&amp;y=2>", "https://a.b/c?x=1&y=2"),
+    ("<https://a.b|a.b>", "https://a.b"),
+    ("<https://a.b/doc|the doc>", "the doc (https://a.b/doc)"),
+    ("<mailto:x@y.z|x@y.z>", "x@y.z"),
+    ("no entities 🤖", "no entities 🤖"),
+])
+def test_decode_slack_text(sent: str, typed: str) -> None:
+    assert decode_slack_text(sent) == typed

@@ -59,8 +59,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .llm_base import (
-    Fault,
     FakeLLMServer,
+    Fault,
     HTTPReply,
     RecordedRequest,
     SSEReply,

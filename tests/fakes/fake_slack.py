@@ -96,7 +96,7 @@ GENERAL = "C0GENERAL"  # public, bot is a member
 RANDOM = "C0RANDOM"  # public, bot is not a member (join it)
 PRIVATE = "C0PRIVATE"  # private, bot is not a member (cannot join)
 
-# --- Slack's limits (DESIGN.md §5, NOTES.md) ---------------------------------------
+# --- Slack's limits, as its API documentation states them -----------------------------
 MSG_TEXT_LIMIT = 4000
 MSG_BLOCKS_JSON_LIMIT = 13000
 MSG_BLOCKS_LIMIT = 50
@@ -525,7 +525,7 @@ class FakeSlack:
                  max_total_options_in_groups: int | None = OPTIONS_LIMIT,
                  client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> None:
         """``max_total_options_in_groups`` caps options summed over all groups of one
-        select (DESIGN.md §5: "100 options per select (groups included)"); pass None to
+        select (Slack allows 100 options per select, groups included); pass None to
         check only Slack's per-group and group-count limits."""
         self.trigger_ttl = trigger_ttl
         self.stream_ttl = stream_ttl

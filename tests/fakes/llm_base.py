@@ -37,10 +37,11 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Fault", "FakeLLMServer", "HTTPReply", "RecordedRequest", "SSEReply", "ToolCallSpec", "Turn", "estimate_tokens"]
 

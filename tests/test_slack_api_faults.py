@@ -12,7 +12,6 @@ from storage.db import transaction
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 
 

@@ -13,7 +13,6 @@ from storage.db import transaction
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import TEAM_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 from tests.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests, sign
 
@@ -91,24 +90,3 @@ def test_command_from_enterprise_grid_and_dm(ctx: AppContext, slack: SlackServer
     assert r.status_code == 200 and "agent" in r.text.lower()
     sent = slack.command("agents", channel_id="D0USERDM", channel_name="directmessage")
     assert sent.response.status_code == 200 and sent.text()
-
-
-@pytest.mark.parametrize("sent, typed", [
-    ("R&amp;D", "R&D"),
-    ("a &lt;b&gt; c", "a <b> c"),
-    ("&amp;lt;", "&lt;"),  # the user typed the entity itself
-    ("<@U1|casey>", "@casey"),
-    ("<@U1>", "<@U1>"),
-    ("<#C1|general>", "#general"),
-    ("<!here>", "@here"),
-    ("<!subteam^S1|@devs>", "@devs"),
-    ("<https://a.b/c?x=1&amp;y=2>", "https://a.b/c?x=1&y=2"),
-    ("<https://a.b|a.b>", "https://a.b"),
-    ("<https://a.b/doc|the doc>", "the doc (https://a.b/doc)"),
-    ("<mailto:x@y.z|x@y.z>", "x@y.z"),
-    ("no entities 🤖", "no entities 🤖"),
-])
-def test_decode_slack_text(sent: str, typed: str) -> None:
-    from bot.slack.text import decode_slack_text
-
-    assert decode_slack_text(sent) == typed

@@ -19,7 +19,6 @@ from storage.repos import agents as agent_repo
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
 
 OTHER = "T0OTHERWS"

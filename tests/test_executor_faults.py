@@ -14,9 +14,22 @@ import pytest
 from core.runs.queue import start_run
 from storage.db import transaction
 from storage.repos import agents as agent_repo
-from tests.run_harness import (  # noqa: F401 - fixtures
-    read_artifact as _artifact, read_run as _run, read_steps as _steps,
-    GPT, HAIKU, _fake_providers, drain, fake_anthropic, fake_openai, make_agent, make_pipeline, with_keys, worker_env,
+from tests.run_harness import (
+    GPT,
+    HAIKU,
+    drain,
+    make_agent,
+    make_pipeline,
+    with_keys,
+)
+from tests.run_harness import (
+    read_artifact as _artifact,
+)
+from tests.run_harness import (
+    read_run as _run,
+)
+from tests.run_harness import (
+    read_steps as _steps,
 )
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from core.context import AppContext
 from tests.fakes.fake_slack import TEAM_ID, USER_ID
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
 from tests.slack_signing import DEFAULT_SIGNING_SECRET, sign
 

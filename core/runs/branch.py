@@ -35,7 +35,7 @@ from storage.repos import artifact_versions as version_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
 
-__all__ = ["BranchSource", "branch_plan", "branch_source", "start_branch"]
+__all__ = ["BranchSource", "branch_plan", "branch_source", "check_branch", "start_branch"]
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,41 @@ def _changes(source: BranchSource, from_step: int, agent: Any, model: str | None
     return changes
 
 
+def _prepare(s: Session, team_id: str, *, artifact_id: str, version: int | None, from_step: int,
+             agent_id: int | None, model: str | None, input_text: str | None
+             ) -> tuple[BranchSource, BranchSpec, list[StepRecord]]:
+    """Every rule a branch must pass, in the caller's transaction: its spec and reused steps."""
+    new_input = clean_text(input_text).strip() if input_text is not None else ""
+    if len(new_input) > INPUT_MAX:
+        raise RunRejected("bad_input", f"The input is too long ({len(new_input):,} characters; "
+                                       f"the limit is {INPUT_MAX:,}).")
+    if model is not None and (not model.strip() or _known_model(model) is None):
+        raise RunRejected("unknown_model", MODEL_UNKNOWN)
+    src = branch_source(s, team_id, artifact_id, version)
+    reused = _check_step(src, from_step)
+    agent = None
+    if agent_id is not None:
+        agent = agent_repo.get_agent(s, team_id, agent_id)
+        if agent is None:
+            raise RunRejected("bad_agent", AGENT_GONE)
+    changed_input = new_input if new_input and new_input != src.input_of(from_step) else None
+    spec = BranchSpec(
+        artifact_id=src.artifact_id, version=src.version, from_step=from_step,
+        agent_id=agent.id if agent else None, agent_name=agent.name if agent else None, model=model,
+        input=changed_input, changes=_changes(src, from_step, agent, model, changed_input),
+        original_costs={st.position: _decimal(st.cost_usd) for st in reused if st.position is not None})
+    return src, spec, reused
+
+
+def check_branch(ctx: AppContext, team_id: str, *, artifact_id: str, version: int | None = None, from_step: int,
+                 agent_id: int | None = None, model: str | None = None, input_text: str | None = None) -> None:
+    """Raise the RunRejected :func:`start_branch` would, without starting anything: for a
+    surface that must say what is wrong before it posts where the run will report."""
+    with transaction(ctx.sessions) as s:
+        _prepare(s, team_id, artifact_id=artifact_id, version=version, from_step=from_step, agent_id=agent_id,
+                 model=model, input_text=input_text)
+
+
 def start_branch(ctx: AppContext, team_id: str, *, artifact_id: str, version: int | None = None, from_step: int,
                  agent_id: int | None = None, model: str | None = None, input_text: str | None = None,
                  requested_by: str | None, source: str, channel_id: str | None = None,
@@ -139,31 +174,14 @@ def start_branch(ctx: AppContext, team_id: str, *, artifact_id: str, version: in
     ``pipeline_deleted``, ``nothing_to_reuse``), and QueueUnavailable (carrying the run) when
     Redis cannot be reached: the run stays queued and starts once it is back.
     """
-    new_input = clean_text(input_text).strip() if input_text is not None else ""
-    if len(new_input) > INPUT_MAX:
-        raise RunRejected("bad_input", f"The input is too long ({len(new_input):,} characters; "
-                                       f"the limit is {INPUT_MAX:,}).")
-    if model is not None and (not model.strip() or _known_model(model) is None):
-        raise RunRejected("unknown_model", MODEL_UNKNOWN)
     with transaction(ctx.sessions) as s:
         if dedupe_key and (prior := run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key)) is not None:
             return prior
-        src = branch_source(s, team_id, artifact_id, version)
-        reused = _check_step(src, from_step)
-        agent = None
-        if agent_id is not None:
-            agent = agent_repo.get_agent(s, team_id, agent_id)
-            if agent is None:
-                raise RunRejected("bad_agent", AGENT_GONE)
-        changed_input = new_input if new_input and new_input != src.input_of(from_step) else None
-        spec = BranchSpec(
-            artifact_id=src.artifact_id, version=src.version, from_step=from_step,
-            agent_id=agent.id if agent else None, agent_name=agent.name if agent else None, model=model,
-            input=changed_input, changes=_changes(src, from_step, agent, model, changed_input),
-            original_costs={st.position: _decimal(st.cost_usd) for st in reused if st.position is not None})
+        src, spec, reused = _prepare(s, team_id, artifact_id=artifact_id, version=version, from_step=from_step,
+                                     agent_id=agent_id, model=model, input_text=input_text)
         pipeline = pipeline_repo.get_pipeline(s, team_id, src.pipeline_id) if src.pipeline_id else None
         assert pipeline is not None  # branch_source found it in this transaction
-        run_input = (changed_input if from_step == 1 and changed_input else None) or src.content.input or ""
+        run_input = (spec.input if from_step == 1 and spec.input else None) or src.content.input or ""
         run = run_repo.create_run(s, team_id, pipeline, run_input, requested_by=requested_by, source=source,
                                   channel_id=channel_id, thread_ts=thread_ts,
                                   recipient_team_id=recipient_team_id or team_id, dedupe_key=dedupe_key,

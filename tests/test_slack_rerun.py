@@ -13,10 +13,13 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.slack.blocks.rerun import RERUN_ACTION, RERUN_STEP_ACTION
+from bot.slack.blocks.runs import final_message, parent_message
+from bot.slack.reporter import SlackRunReporter
+from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
 from core.runs.branch_spec import BranchSpec
 from storage import repos
 from storage.db import transaction
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
+from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.run_harness import HAIKU, make_agent, make_pipeline, with_keys
 from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
@@ -152,3 +155,40 @@ def test_a_stale_button_or_another_workspaces_artifact_says_so(ctx, slack, sourc
         assert "out of date" in text or "no longer exists" in text, text
     view = _open(slack, f"{source['artifact']}:5")
     assert "no version 5" in json.dumps(view["blocks"])
+
+
+def _outcome(status: str = "succeeded") -> RunOutcome:
+    return RunOutcome(run_id="00000000-0000-0000-0000-000000000001", status=status,
+                      output="final" if status == "succeeded" else None, error_kind=None,
+                      error_message="boom" if status == "failed" else None, cost_usd=Decimal("0.001"),
+                      models=[HAIKU], duration_ms=1000, artifact_id="0b6f", permalink="http://pipebot.test/a/0b6f")
+
+
+def test_a_branch_thread_shows_reused_steps_with_their_original_cost():
+    steps = [StepPlan(n, f"Agent {n}", HAIKU, "Claude Haiku 4.5") for n in (1, 2, 3)]
+    with FakeSlack() as fake:
+        client = WebClient(token=fake.token, base_url=fake.url, timeout=10)
+        text, blocks = parent_message("Trio", USER_ID, "the input")
+        parent = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
+        info = RunInfo(run_id="00000000-0000-0000-0000-000000000001", team_id=TEAM_ID, pipeline_name="Trio",
+                       input="the input", requested_by=USER_ID, source="slack", channel_id=GENERAL,
+                       thread_ts=parent, recipient_team_id=TEAM_ID, steps=steps, resumed_from=2,
+                       reused={1: Decimal("0.0123"), 2: None})
+        rep = SlackRunReporter(client, channel_id=GENERAL, thread_ts=parent, recipient_user_id=USER_ID,
+                               recipient_team_id=TEAM_ID, post_interval=0.0)
+        rep.run_started(info)
+        rep.step_started(info, steps[2])
+        rep.step_finished(info, StepResult(3, "Agent 3", HAIKU, "new", Decimal("0.001"), 10, 5, 100))
+        rep.run_finished(info, _outcome())
+        [stream] = fake.streams(GENERAL)
+    assert stream["tasks"]["step-1"]["output"] == "reused, $0.0123 originally"
+    assert stream["tasks"]["step-2"]["output"] == "reused, cost unknown originally"
+    assert [stream["tasks"][f"step-{i}"]["status"] for i in (1, 2, 3)] == ["complete"] * 3
+
+
+def test_the_final_run_message_carries_the_rerun_button():
+    for status in ("succeeded", "failed"):
+        _, blocks = final_message("Trio", _outcome(status))
+        buttons = [el for b in blocks if b.to_dict()["type"] == "actions" for el in b.to_dict()["elements"]]
+        rerun = [b for b in buttons if b["action_id"] == RERUN_ACTION]
+        assert [b["value"] for b in rerun] == ["0b6f:1"] and rerun[0]["text"]["text"] == "Re-run from…"

@@ -30,6 +30,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
+from bot.slack.blocks.rerun import rerun_button
 from bot.slack.blocks.common import (
     blocks_size,
     button,
@@ -179,7 +180,10 @@ def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None
     """
     permalink = permalink or getattr(outcome, "permalink", None)
     footer = context(_footer(outcome, permalink))
-    actions = ActionsBlock(elements=[button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)]) if permalink else None
+    buttons = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
+    if getattr(outcome, "artifact_id", None):  # the run just wrote its artifact: version 1
+        buttons.append(rerun_button(str(outcome.artifact_id), 1))
+    actions = ActionsBlock(elements=buttons) if buttons else None
     tail = [footer] + ([actions] if actions else [])
     if outcome.status != "succeeded":
         reason = escape_mrkdwn(outcome.error_message or "The run failed.")

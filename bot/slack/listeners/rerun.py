@@ -147,8 +147,10 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
                                 input_text=text_value(values, msgs.input_block(shown)) or None)
     dedupe_key = dedupe_key_for(team_id, "view", view.get("id"))
     with transaction(ctx.sessions) as s:
-        if dedupe_key and run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key) is not None:
-            return ack()  # the same form submitted twice: the first one runs
+        repeated = bool(dedupe_key) and run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key or "") is not None
+    if repeated:  # the same form submitted twice: the first one runs
+        ack()
+        return
     try:
         check_branch(ctx, team_id, **args)
     except RunRejected as exc:
@@ -164,6 +166,7 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
     except CannotPost as exc:
         return error(msgs.STEP_BLOCK, str(exc).replace("*", "").replace("`", ""))
     thread = thread or posted.ts
+    run: Any
     try:
         run = start_branch(ctx, team_id, **args, requested_by=user_id, source="slack", channel_id=posted.channel,
                            thread_ts=thread, recipient_team_id=team_id, dedupe_key=dedupe_key)

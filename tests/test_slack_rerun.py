@@ -192,3 +192,12 @@ def test_the_final_run_message_carries_the_rerun_button():
         buttons = [el for b in blocks if b.to_dict()["type"] == "actions" for el in b.to_dict()["elements"]]
         rerun = [b for b in buttons if b["action_id"] == RERUN_ACTION]
         assert [b["value"] for b in rerun] == ["0b6f:1"] and rerun[0]["text"]["text"] == "Re-run from…"
+
+
+def test_the_modal_stays_valid_without_keys_or_agents():
+    from bot.slack.blocks.rerun import RerunForm, rerun_modal
+
+    view = rerun_modal(RerunForm("Trio", 2, [(1, "Gone")], 1, [], None, [], "the input"), {"a": "x", "v": 2})
+    data = view.to_dict()  # slack_sdk validates the limits here
+    assert [b["label"]["text"] for b in data["blocks"] if b["type"] == "input"] == ["Step", "Input"]
+    assert json.loads(data["private_metadata"]) == {"a": "x", "v": 2, "s": 1}

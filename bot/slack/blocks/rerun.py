@@ -86,7 +86,6 @@ def rerun_modal(form: RerunForm, metadata: Mapping[str, Any]) -> View:
     agents = sorted(form.agents, key=lambda a: a[0] != form.agent_id)[:SELECT_OPTIONS_LIMIT]
     agent_options = [_option(str(aid), name) for aid, name in agents]
     initial_agent = next((o for o in agent_options if o.value == str(form.agent_id)), None)
-    model, _ = model_select(form.providers)
     fits = len(form.input_text) <= PLAIN_TEXT_INPUT_LIMIT
     hint = (f"Replaces what reaches step {form.step}; leave it as it is to keep it." if fits else
             f"What reached step {form.step} is {len(form.input_text):,} characters, more than a Slack form "
@@ -99,12 +98,18 @@ def rerun_modal(form: RerunForm, metadata: Mapping[str, Any]) -> View:
                    element=StaticSelectElement(action_id=RERUN_STEP_ACTION, placeholder="Pick a step",
                                                options=steps, initial_option=initial_step),
                    hint="The step to run again; the steps after it run too."),
-        InputBlock(block_id=agent_block(form.step), label="Agent",
-                   element=StaticSelectElement(action_id=INPUT, placeholder="Pick an agent", options=agent_options,
-                                               initial_option=initial_agent),
-                   hint="The step's agent, or another of this workspace."),
-        InputBlock(block_id=MODEL_BLOCK, label="Model", optional=True, element=model,
-                   hint="Optional: overrides the agent's model for this step."),
+    ]
+    if agent_options:  # none: every agent was deleted, and the step fails as orphaned steps do
+        blocks.append(InputBlock(
+            block_id=agent_block(form.step), label="Agent",
+            element=StaticSelectElement(action_id=INPUT, placeholder="Pick an agent", options=agent_options,
+                                        initial_option=initial_agent),
+            hint="The step's agent, or another of this workspace."))
+    if form.providers:  # a select needs options: no key, no models to offer
+        blocks.append(InputBlock(block_id=MODEL_BLOCK, label="Model", optional=True,
+                                 element=model_select(form.providers)[0],
+                                 hint="Optional: overrides the agent's model for this step."))
+    blocks += [
         InputBlock(block_id=input_block(form.step), label="Input", optional=True, hint=hint,
                    element=PlainTextInputElement(action_id=INPUT, multiline=True, max_length=PLAIN_TEXT_INPUT_LIMIT,
                                                  initial_value=form.input_text if fits and form.input_text else None)),

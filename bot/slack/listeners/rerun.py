@@ -30,6 +30,7 @@ from bot.slack.reporter import remember_status_message
 from core import credentials
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
+from core.messages import EMPTY_PIPELINE
 from core.preflight import load_plan
 from core.runs.branch import BranchSource, branch_source, check_branch, start_branch
 from storage.db import Session, transaction
@@ -89,6 +90,9 @@ def open_rerun_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
         except RunRejected as exc:
             view = info_modal(TITLE, exc.message)
         else:
+            if not src.pipeline_steps:
+                open_modal(client, body.get("trigger_id") or "", info_modal(TITLE, EMPTY_PIPELINE))
+                return
             meta = {"a": src.artifact_id, "v": src.version, **_where(src, body)}
             view = msgs.rerun_modal(_form(s, ctx, team_id, src, _default_step(src)), meta)
     open_modal(client, body.get("trigger_id") or "", view)
@@ -139,10 +143,10 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
     if step != shown:  # the form had not caught up with the step picked
         return error(msgs.STEP_BLOCK, f"The form still shows step {shown}'s agent and input. Pick the step again.")
     raw_agent = selected_value(values, msgs.agent_block(shown))
-    if not raw_agent.isdigit():
+    if msgs.agent_block(shown) in values and not raw_agent.isdigit():
         return error(msgs.agent_block(shown), "Pick an agent.")
     args: dict[str, Any] = dict(artifact_id=str(meta.get("a") or ""), version=int(meta.get("v") or 1),
-                                from_step=step, agent_id=int(raw_agent),
+                                from_step=step, agent_id=int(raw_agent) if raw_agent.isdigit() else None,
                                 model=selected_value(values, msgs.MODEL_BLOCK) or None,
                                 input_text=text_value(values, msgs.input_block(shown)) or None)
     dedupe_key = dedupe_key_for(team_id, "view", view.get("id"))

@@ -19,6 +19,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import rerun as msgs
 from bot.slack.blocks import runs as run_msgs
@@ -123,6 +124,17 @@ def _field(kind: str, shown: int) -> str:
             "bad_input": msgs.input_block(shown)}.get(kind, msgs.STEP_BLOCK)
 
 
+def _mark_rejected(client: WebClient, channel: str, ts: str, pipeline_name: str, user_id: str, step: int,
+                   version: int, reason: str) -> None:
+    """The "running…" message of a branch that could not start after all says so."""
+    text, blocks = run_msgs.parent_message(pipeline_name, user_id, msgs.branch_note(step, version),
+                                           status="rejected", reason=reason)
+    try:
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
+    except SlackApiError as exc:
+        log.info("could not mark re-run message %s as rejected: %s", ts, exc.response.get("error"))
+
+
 def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ack: Ack) -> None:
     """Validate (inline errors), post the "running…" message in the thread, start the branch."""
     view = body.get("view") or {}
@@ -175,6 +187,7 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
         run = start_branch(ctx, team_id, **args, requested_by=user_id, source="slack", channel_id=posted.channel,
                            thread_ts=thread, recipient_team_id=team_id, dedupe_key=dedupe_key)
     except RunRejected as exc:  # changed since the check (an agent deleted meanwhile)
+        _mark_rejected(client, posted.channel, posted.ts, pipeline_name, user_id, step, args["version"], exc.message)
         return error(_field(exc.kind, shown), exc.message)
     except QueueUnavailable as exc:  # saved as queued: it starts once the queue is back
         run = exc.run

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.formatting import format_cost
 from providers.registry import PROVIDER_NAMES
 
 #: The slash command the texts tell people to use.
@@ -24,6 +25,11 @@ def orphaned_step(position: int, agent_name: str) -> str:
 def missing_key(provider_id: str) -> str:
     return (f"No {provider_name(provider_id)} API key is set for this workspace. "
             f"An admin can add one with `{COMMAND} settings`.")
+
+
+def reused_step(original_cost: Decimal | str | None) -> str:
+    """A step a branch took over from its source artifact instead of running it again."""
+    return f"reused, {format_cost(original_cost)} originally"
 
 
 PIPELINE_DELETED = "The pipeline was deleted before this run started."

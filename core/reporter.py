@@ -34,6 +34,8 @@ class RunInfo:
     recipient_team_id: str | None
     steps: list[StepPlan]
     resumed_from: int = 0  # number of steps already finished by an earlier attempt
+    # A branch's steps taken over from its source artifact: position -> what it cost there
+    reused: dict[int, Decimal | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

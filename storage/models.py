@@ -160,6 +160,9 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested_by: Mapped[str | None] = mapped_column(String(32))  # a Slack user id, or "cli"
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A run from a step of an artifact (core/runs/branch.py): its source, the step it starts
+    # from and what that step uses instead (migration 0006). NULL for an ordinary run.
+    branch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     steps: Mapped[list[RunStep]] = relationship(
         back_populates="run", order_by="RunStep.position", cascade="all, delete-orphan", lazy="selectin"

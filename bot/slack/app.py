@@ -42,6 +42,7 @@ from bot.slack.listeners import (
     commands,
     home,
     pipelines,
+    rerun,
     runs,
     settings,
     shortcut,
@@ -134,6 +135,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     pipelines.register(app, ctx)
     settings.register(app, ctx)
     runs.register(app, ctx)
+    rerun.register(app, ctx)
     shortcut.register(app, ctx)
     artifacts.register(app, ctx)
     home.register(app, ctx)

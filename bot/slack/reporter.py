@@ -36,6 +36,7 @@ from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
+from core.messages import reused_step
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
 from storage.db import transaction
 from storage.repos import runs as run_repo
@@ -119,7 +120,9 @@ class SlackRunReporter:
             self._input = info.input
             for sp in info.steps:
                 view = msgs.StepView(sp.position, sp.agent_name, sp.model_display or msgs.model_label(sp.model))
-                if sp.position <= info.resumed_from:
+                if sp.position in info.reused:
+                    view.status, view.note = "complete", reused_step(info.reused[sp.position])
+                elif sp.position <= info.resumed_from:
                     view.status, view.note = "complete", "done in an earlier attempt"
                 self._steps[sp.position] = view
         self._show_running()

@@ -25,6 +25,8 @@ from core.credentials import effective_key, run_keys
 from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep, budget_problem, check, load_plan
 from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
+from core.runs.branch import branch_plan
+from core.runs.branch_spec import BranchSpec
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
 from core.runs.outcome import write_outcome
@@ -53,6 +55,7 @@ class _Start:
     info: RunInfo
     plan: Plan
     done: dict[int, Any]  # position -> (output, cost_usd) of steps an earlier attempt finished
+    branch: BranchSpec | None = None  # a run from a step of an artifact: what it changes
     problem: RunRejected | None = None
     first: _StepStart | None = None  # the first pending step, already recorded as running
 
@@ -74,8 +77,10 @@ def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | N
         run = run_repo.claim(s, team_id, rid, stale_after_s=ctx.settings.PIPEBOT_STALE_AFTER_SECONDS)
         if run is None:
             return None
-        done = run_repo.finished_steps(s, rid)
+        done = run_repo.finished_steps(s, rid)  # a branch's reused steps are among them
         plan = load_plan(s, team_id, run["pipeline_id"])
+        branch = BranchSpec.from_json(run["branch"])
+        branch_plan(s, team_id, plan, branch)
         keys = run_keys(s, ctx, team_id)
         info = RunInfo(
             run_id=str(rid), team_id=team_id, pipeline_name=run["pipeline_name"], input=run["input"],
@@ -83,15 +88,16 @@ def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | N
             thread_ts=run["thread_ts"], recipient_team_id=run["recipient_team_id"],
             steps=[StepPlan(p.position, p.agent_name, p.model, model_display(p.model)) for p in plan.steps],
             resumed_from=len(done),
+            reused={p: branch.original_cost(p) for p in done if branch.reused(p)} if branch else {},
         )
-        start = _Start(info, plan, done)
+        start = _Start(info, plan, done, branch)
         start.problem = check(plan, keys, done, _spent(done))
         if start.problem is not None:
             return start
         pending = next((p for p in plan.steps if p.position not in done), None)
         if pending is not None:
             start.first = _start_step(s, rid, pending.position, plan.agents[pending.position],
-                                      _current(done, info), keys)
+                                      _current(done, info, branch), keys, model=pending.model)
         return start
 
 
@@ -99,16 +105,23 @@ def _spent(done: dict[int, Any]) -> Decimal:
     return sum((st.cost_usd or Decimal(0) for st in done.values()), Decimal(0))
 
 
-def _current(done: dict[int, Any], info: RunInfo) -> str:
-    return done[max(done)].output if done else info.input
+def _current(done: dict[int, Any], info: RunInfo, branch: BranchSpec | None = None) -> str:
+    """What the next step gets: the last finished step's output, the run's input before any,
+    or the input a branch gives the step it starts from."""
+    last = max(done, default=0)
+    if branch is not None and branch.input is not None and last == branch.from_step - 1:
+        return branch.input
+    return done[last].output if done else info.input
 
 
 def _start_step(s: Session, rid: uuid.UUID, position: int, agent: Agent, step_input: str,
-                keys: dict[str, str | None]) -> _StepStart:
-    """Record the step as running with the agent as it is now."""
+                keys: dict[str, str | None], *, model: str | None = None) -> _StepStart:
+    """Record the step as running with the agent as it is now (and ``model`` instead of the
+    agent's, for the step a branch gives another model)."""
     snap = agents_mod.snapshot(agent)
-    provider_id, _ = parse_model_ref(agent.model)
-    step_id = run_repo.start_step(s, rid, position, agent_id=agent.id, agent_snapshot=snap, model=agent.model,
+    snap["model"] = model = model or agent.model
+    provider_id, _ = parse_model_ref(model)
+    step_id = run_repo.start_step(s, rid, position, agent_id=agent.id, agent_snapshot=snap, model=model,
                                   step_input=step_input)
     return _StepStart(step_id, snap, provider_id, keys.get(provider_id))
 
@@ -191,7 +204,7 @@ def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, repor
         if start.problem.kind == "budget_exceeded":  # spent by the steps an earlier attempt finished
             failed_at = next(p.position for p in start.plan.steps if p.position not in done)
         return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message, failed_at)
-    current, spent = _current(done, info), _spent(done)
+    current, spent = _current(done, info, start.branch), _spent(done)
     tool_ctx = ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid))
     cancel = CancelWatch(ctx, team_id, rid)
     for p in start.plan.steps:

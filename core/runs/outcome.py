@@ -14,10 +14,12 @@ from typing import Any
 from core.context import AppContext
 from core.links import artifact_permalink, thread_url
 from core.reporter import RunOutcome, StepResult
+from core.runs.branch_spec import BranchSpec
 from core.runs.steps import model_display
 from providers.types import Usage
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
+from storage.repos import lineage as lineage_repo
 from storage.repos import runs as run_repo
 
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -29,6 +31,16 @@ def _iso(dt: datetime | None) -> str | None:
 
 def _dec(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
+
+
+def _record_lineage(content: dict[str, Any], branch: BranchSpec) -> None:
+    """A branch's artifact says where it came from, and which steps it took over (they cost
+    nothing here; ``original_cost_usd`` is what they cost in the source)."""
+    content["branch"] = branch.lineage()
+    for step in content["steps"]:
+        if branch.reused(step["position"]):
+            step["reused"] = True
+            step["original_cost_usd"] = _dec(branch.original_cost(step["position"]))
 
 
 def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str | None = None,
@@ -75,7 +87,14 @@ def write_outcome(ctx: AppContext, team_id: str, rid: uuid.UUID, *, status: str 
                 "error": {"kind": st.error_kind, "message": st.error_message} if st.error_kind else None,
             } for st in steps],
         }
+        branch = BranchSpec.from_json(getattr(run, "branch", None))
+        if branch is not None:
+            _record_lineage(content, branch)
         artifact_id = artifact_repo.insert_for_run(s, team_id, run, content, models=models, cost_usd=total)
+        if branch is not None:  # the parent may be gone by now: then the content alone says it
+            lineage_repo.set_parent(s, team_id, artifact_id, parent_artifact_id=branch.artifact_id,
+                                    parent_version=branch.version, branched_from_step=branch.from_step,
+                                    branch_changes=branch.changes)
         outcome = RunOutcome(
             run_id=str(run.id), status=run.status, output=run.output, error_kind=run.error_kind,
             error_message=run.error_message, cost_usd=total, models=models, duration_ms=duration,

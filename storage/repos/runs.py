@@ -7,7 +7,7 @@ and the executor composes them into as few transactions as it can."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -61,6 +61,18 @@ def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, 
     return [(t, i) for t, i in rows]
 
 
+def add_reused_steps(s: Session, run_id: uuid.UUID, steps: Sequence[Mapping[str, Any]]) -> None:
+    """Record the steps a branch takes over from its source artifact as finished, at no cost,
+    in one statement: the executor resumes after them as after any finished step, so no
+    attempt ever calls a model for them. Each mapping holds position, agent_id,
+    agent_snapshot, model, input and output."""
+    if not steps:
+        return
+    rows = [{"run_id": run_id, "status": "succeeded", "cost_usd": 0, "latency_ms": 0, "finished_at": func.now(),
+             **{k: st[k] for k in ("position", "agent_id", "agent_snapshot", "model", "input", "output")}}
+            for st in steps]
+    s.execute(pg_insert(RunStep).values(rows))
+
 
 # ---- the executor's statements ---------------------------------------------------------
 
@@ -69,7 +81,8 @@ _CLAIM = text(
     "started_at = coalesce(started_at, now()) "
     "WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = 'queued' OR "
     "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) "
-    "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id")
+    "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id, "
+    "branch")
 
 _HEARTBEAT = text("UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id AND status = 'running'")
 

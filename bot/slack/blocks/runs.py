@@ -55,6 +55,7 @@ from bot.slack.blocks.limits import (
     TASK_TEXT_LIMIT,
     TASK_TITLE_LIMIT,
 )
+from bot.slack.blocks.rerun import rerun_button
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
@@ -217,7 +218,10 @@ def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None
     """
     permalink = permalink or getattr(outcome, "permalink", None)
     footer = context(_footer(outcome, permalink))
-    actions = ActionsBlock(elements=[button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)]) if permalink else None
+    buttons = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
+    if getattr(outcome, "artifact_id", None):  # the run just wrote its artifact: version 1
+        buttons.append(rerun_button(str(outcome.artifact_id), 1))
+    actions = ActionsBlock(elements=buttons) if buttons else None
     tail = [footer] + ([actions] if actions else [])
     if outcome.status != "succeeded":
         cancelled_by = mention(getattr(outcome, "cancelled_by", None)) if outcome.error_kind == CANCELLED else None

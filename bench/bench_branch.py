@@ -31,8 +31,11 @@ from core.context import AppContext  # noqa: E402
 from core.runs.branch import start_branch  # noqa: E402
 from core.runs.queue import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from storage import repos  # noqa: E402
 from storage.db import transaction  # noqa: E402
+from storage.repos import agents as agent_repo  # noqa: E402
+from storage.repos import artifacts as artifact_repo  # noqa: E402
+from storage.repos import credentials as credential_repo  # noqa: E402
+from storage.repos import pipelines as pipeline_repo  # noqa: E402
 from storage.secrets import new_key  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20
@@ -119,10 +122,10 @@ def main() -> None:
         settings = load_settings(_env_file=None, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key)
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
-            repos.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
-            ids = [repos.create_agent(s, TEAM, name=f"Step {n}", model="anthropic:claude-haiku-4-5",
+            credential_repo.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
+            ids = [agent_repo.create_agent(s, TEAM, name=f"Step {n}", model="anthropic:claude-haiku-4-5",
                                       system_prompt="Be brief.").id for n in range(1, 5)]
-            repos.create_pipeline(s, TEAM, "Four steps", ids)
+            pipeline_repo.create_pipeline(s, TEAM, "Four steps", ids)
         worker = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker"], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
@@ -132,7 +135,7 @@ def main() -> None:
                 runs: list[Any] = []
                 f = _measure(ctx, here, partial(_full_run, ctx, f"input {i}", runs))
                 with transaction(ctx.sessions) as s:
-                    artifact = str(repos.get_artifact_for_run(s, TEAM, runs[-1].id).id)
+                    artifact = str(artifact_repo.get_artifact_for_run(s, TEAM, runs[-1].id).id)
                 b3 = _measure(ctx, here, partial(_branch, ctx, artifact, 3))
                 b4 = _measure(ctx, here, partial(_branch, ctx, artifact, 4))
                 if i >= 2:

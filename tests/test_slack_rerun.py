@@ -17,8 +17,10 @@ from bot.slack.blocks.runs import final_message, parent_message
 from bot.slack.reporter import SlackRunReporter
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
 from core.runs.branch_spec import BranchSpec
-from storage import repos
 from storage.db import transaction
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.run_harness import HAIKU, make_agent, make_pipeline, with_keys
 from tests.slack_harness import SlackServer
@@ -35,8 +37,8 @@ def source(ctx, slack: SlackServer) -> dict[str, Any]:
     root = WebClient(token=slack.fake.token, base_url=slack.fake.url).chat_postMessage(channel=GENERAL, text="run")
     outputs = ["first output", LONG, "third output"]
     with transaction(ctx.sessions) as s:
-        pipeline = repos.get_pipeline(s, TEAM_ID, pipeline_id)
-        run = repos.create_run(s, TEAM_ID, pipeline, "the input", requested_by=USER_ID, source="slack",
+        pipeline = pipeline_repo.get_pipeline(s, TEAM_ID, pipeline_id)
+        run = run_repo.create_run(s, TEAM_ID, pipeline, "the input", requested_by=USER_ID, source="slack",
                                channel_id=GENERAL, thread_ts=root["ts"])
         run.status, run.output = "succeeded", outputs[-1]
         content = {"pipeline": {"id": pipeline_id, "name": "Trio"}, "input": "the input", "output": outputs[-1],
@@ -44,7 +46,7 @@ def source(ctx, slack: SlackServer) -> dict[str, Any]:
                    "steps": [{"position": n, "status": "succeeded", "agent": {"id": agents[n - 1], "name": f"Agent {n}"},
                               "model": HAIKU, "input": "the input" if n == 1 else outputs[n - 2],
                               "output": outputs[n - 1], "cost_usd": "0.001"} for n in (1, 2, 3)]}
-        artifact_id = repos.insert_for_run(s, TEAM_ID, run, content, models=[HAIKU], cost_usd=Decimal("0.003"))
+        artifact_id = artifact_repo.insert_for_run(s, TEAM_ID, run, content, models=[HAIKU], cost_usd=Decimal("0.003"))
     return {"agents": agents, "artifact": str(artifact_id), "thread": root["ts"]}
 
 
@@ -117,7 +119,7 @@ def test_bad_step_and_another_workspaces_agent_are_inline_errors(ctx, slack, sou
     errors = r.json()["errors"]
     assert list(errors) == [agent_block] and "not in this workspace" in errors[agent_block]
     with transaction(ctx.sessions) as s:
-        assert [r.branch for r in repos.latest_runs(s, TEAM_ID)] == [None]  # nothing started
+        assert [r.branch for r in run_repo.latest_runs(s, TEAM_ID)] == [None]  # nothing started
 
 
 def test_a_good_submission_starts_the_branch_in_the_source_thread(ctx, slack, source):
@@ -128,7 +130,7 @@ def test_a_good_submission_starts_the_branch_in_the_source_thread(ctx, slack, so
                                                        "Input": "a shorter input"}))
     assert r.status_code == 200 and r.text in ("", "null"), r.text
     with transaction(ctx.sessions) as s:
-        run = repos.latest_runs(s, TEAM_ID)[0]
+        run = run_repo.latest_runs(s, TEAM_ID)[0]
         spec = BranchSpec.from_json(run.branch)
         assert (run.channel_id, run.thread_ts, run.status, run.requested_by) == (GENERAL, source["thread"], "queued",
                                                                                  USER_ID)
@@ -143,7 +145,7 @@ def test_a_good_submission_starts_the_branch_in_the_source_thread(ctx, slack, so
     r = slack.post(slack.signer.view_submission(view, {"Step": "3", "Agent": str(source["agents"][0])}))
     assert r.status_code == 200 and r.text in ("", "null"), r.text
     with transaction(ctx.sessions) as s:
-        assert len([r for r in repos.latest_runs(s, TEAM_ID) if r.branch]) == 1
+        assert len([r for r in run_repo.latest_runs(s, TEAM_ID) if r.branch]) == 1
     assert len(fake.replies(GENERAL, source["thread"])) == before + 1
 
 

@@ -18,7 +18,6 @@ from core.errors import NotFound, QueueUnavailable, RunRejected
 from core.preflight import check_pipeline
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
-from core.runs.job import execute_run_job
 from core.runs.outcome import write_outcome
 from core.settings import Settings
 from core.text import clean_text
@@ -27,6 +26,10 @@ from storage.models import Run
 from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
+
+# The job by its import path, as RQ stores it: core.runs.job imports the executor, which
+# imports this module (branches enqueue too), so importing the function here would be a cycle.
+JOB_FUNC = "core.runs.job.execute_run_job"
 
 JOB_TIMEOUT_MARGIN_S = 120      # the RQ job outlives the run's own time limit by this much
 QUEUED_STALE_AFTER_S = 600      # a queued run no worker picked up (e.g. Redis lost the job)
@@ -53,7 +56,7 @@ def enqueue(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, attempt: int
     jid = job_id(run_id, attempt)
     if q.fetch_job(jid) is not None:
         return
-    q.enqueue(execute_run_job, team_id, str(run_id), job_id=jid, job_timeout=job_timeout_s(ctx.settings),
+    q.enqueue(JOB_FUNC, team_id, str(run_id), job_id=jid, job_timeout=job_timeout_s(ctx.settings),
               result_ttl=3600, failure_ttl=7 * 86400, description=f"pipebot run {run_id}")
 
 

@@ -104,3 +104,49 @@ def test_long_outputs_are_compared_whole(ctx, web):
     save_version(ctx, "T1", aid, 1, content([right]))
     page = httpx.get(local(compare_url(ctx, "T1", aid, aid, left_version=1, right_version=2), web)).text
     assert "<ins>CHANGED</ins>" in page and "<del>word15000</del>" in page and "word19999" in page
+
+
+# --------------------------------------------------------------------------- #
+# Real headless Chromium
+# --------------------------------------------------------------------------- #
+
+SCREENSHOT_DIR = "/tmp/pipebot-viewer-screenshots"
+
+_LAYOUT_PROBE = """() => {
+  const diffs = [...document.querySelectorAll('pre.diff')];
+  const cols = [...document.querySelectorAll('.cols')].map(c => [...c.children].map(ch => ch.getBoundingClientRect().left));
+  return {doc: document.documentElement.scrollWidth, view: window.innerWidth,
+          overflowing: diffs.filter(d => d.scrollWidth > d.clientWidth + 1).length, diffs: diffs.length,
+          stacked: cols.every(lefts => lefts.every(x => Math.abs(x - lefts[0]) < 1)),
+          ins: document.querySelectorAll('pre.diff ins').length, del: document.querySelectorAll('pre.diff del').length};
+}"""
+
+
+def test_compare_page_runs_no_script_and_reads_on_a_420px_phone(ctx, web):
+    from tests.browser import browser_session, ensure_chromium
+
+    exe = ensure_chromium()
+    assert exe, "Chromium is missing: run scripts/install-chromium.sh as root"
+    unbroken = "x" * 3000  # one 3,000-character word: must wrap, not widen the page
+    left = "Intro paragraph about the quarter. " * 40 + HOSTILE + " " + unbroken
+    right = "Intro paragraph about the year. " * 40 + HOSTILE + ' <a href="javascript:alert(3)">x</a> ' + unbroken
+    aid, _ = make_artifact(ctx, "T1", content(["step one " + HOSTILE, left]))
+    save_version(ctx, "T1", aid, 1, content(["step one changed " + HOSTILE, right]))
+    url = local(compare_url(ctx, "T1", aid, aid, left_version=1, right_version=2), web)
+    with browser_session(exe) as b:
+        for bypass in (False, True):  # escaping alone keeps script out, the CSP is a second line
+            report = b.open(url, bypass_csp=bypass, click_links=True, evaluate="typeof window.__pwned")
+            assert report.status == 200
+            assert not report.any_script and not report.scripts_ran and not report.dialogs, report
+            assert not report.page_errors
+        context = b.browser.new_context(viewport={"width": 420, "height": 900}, is_mobile=True, has_touch=True)
+        try:
+            page = context.new_page()
+            page.goto(url, wait_until="load")
+            layout = page.evaluate(_LAYOUT_PROBE)
+            page.screenshot(path=f"{SCREENSHOT_DIR}/compare-420.png", full_page=False)
+        finally:
+            context.close()
+    assert layout["view"] == 420 and layout["doc"] <= layout["view"], layout
+    assert layout["overflowing"] == 0 and layout["diffs"] >= 4 and layout["stacked"], layout
+    assert layout["ins"] >= 2 and layout["del"] >= 2, layout

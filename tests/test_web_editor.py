@@ -148,3 +148,26 @@ def test_another_workspaces_artifact_is_refused(ctx, web):
     assert r.status_code == 403
     with transaction(ctx.sessions) as s:
         assert versions.latest_version(s, "T2", theirs).number == 1
+
+
+def test_editor_and_version_pages_run_no_script_in_chromium(ctx, web):
+    from tests.browser import browser_session, ensure_chromium
+
+    exe = ensure_chromium()
+    assert exe, "Chromium is missing: run scripts/install-chromium.sh as root"
+    aid, _ = make_artifact(ctx, "T1", content(["step " + HOSTILE, "final " + HOSTILE]))
+    save_version(ctx, "T1", aid, 1, content(["step " + HOSTILE, "final, edited " + HOSTILE]), note=HOSTILE)
+    editor = _editor_url(ctx, web, aid, base=2)
+    with browser_session(exe) as b:
+        for url, shot in ((editor, "editor"), (local(version_permalink(ctx, "T1", aid, 1), web), "version-1")):
+            for bypass in (False, True):
+                report = b.open(url, bypass_csp=bypass, screenshot=f"/tmp/pipebot-viewer-screenshots/{shot}.png")
+                assert report.status == 200
+                assert not report.any_script and not report.scripts_ran and not report.dialogs, report
+            if shot == "editor":  # the textarea holds the text as text
+                value = b.open(url, evaluate="document.querySelector('textarea').value").evaluated
+                assert value == "final, edited " + HOSTILE
+            else:
+                assert HOSTILE.split(">")[0] + ">" in report.text  # shown as text
+            width = b.open(url, evaluate="document.documentElement.scrollWidth <= window.innerWidth").evaluated
+            assert width is True

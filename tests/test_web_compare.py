@@ -48,17 +48,32 @@ def test_two_versions_side_by_side_with_word_marks_escaped_and_totals(ctx, web):
 
 
 def test_parent_and_branch_and_sibling_runs_with_totals_difference(ctx, web):
-    parent, pid = make_artifact(ctx, "T1", content(["one", "two", "parent end"], cost="0.0100", tokens=(100, 50),
-                                                    duration_ms=4000))
-    child, _ = make_artifact(ctx, "T1", content(["one", "two", "branch end"], cost="0.0300", tokens=(300, 80),
-                                                duration_ms=6000, models=("openai:gpt-5-mini",)), pipeline_id=pid)
+    parent, pid = make_artifact(
+        ctx, "T1", content(["one", "two", "parent end"], cost="0.0100", tokens=(100, 50), duration_ms=4000)
+    )
+    child, _ = make_artifact(
+        ctx,
+        "T1",
+        content(
+            ["one", "two", "branch end"],
+            cost="0.0300",
+            tokens=(300, 80),
+            duration_ms=6000,
+            models=("openai:gpt-5-mini",),
+        ),
+        pipeline_id=pid,
+    )
     branch(ctx, "T1", child, parent, version=1, step=3, changes={"model": "openai:gpt-5-mini"})
     sibling, _ = make_artifact(ctx, "T1", content(["other"]), pipeline_id=pid)
     page = httpx.get(local(compare_url(ctx, "T1", parent, child), web)).text
     assert "<del>parent</del>" in page and "<ins>branch</ins>" in page
-    assert "+$0.0600" in page          # 3 × 0.03 − 3 × 0.01
-    rows = dict((label, (left, right, diff)) for label, left, right, diff in re.findall(
-        r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>', page))
+    assert "+$0.0600" in page  # 3 × 0.03 − 3 × 0.01
+    rows = dict(
+        (label, (left, right, diff))
+        for label, left, right, diff in re.findall(
+            r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>', page
+        )
+    )
     assert rows["Input tokens"] == ("300", "900", "+600")
     assert rows["Output tokens"] == ("150", "240", "+90")
     assert rows["Duration"] == ("4.0 s", "6.0 s", "+2.0 s")
@@ -81,11 +96,11 @@ def test_compare_links_only_open_what_they_were_signed_for(ctx, web):
     sig = good.split("?s=")[1]
     permalink_sig = artifact_permalink(ctx, "T1", a).split("?s=")[1]
     bad = [
-        f"{web}/artifacts/{a}/compare/{theirs}?s={sig}",                       # swapped in another workspace's id
+        f"{web}/artifacts/{a}/compare/{theirs}?s={sig}",  # swapped in another workspace's id
         f"{web}/artifacts/{a}/compare/{theirs}?s=" + local(compare_url(ctx, "T2", a, theirs), web).split("?s=")[1],
-        f"{web}/artifacts/{b}/compare/{a}?s={sig}",                            # the order is signed too
+        f"{web}/artifacts/{b}/compare/{a}?s={sig}",  # the order is signed too
         f"{web}/artifacts/{a}/compare/{uuid.uuid4()}?s={sig}",
-        f"{web}/artifacts/{a}/compare/{a}?s={permalink_sig}",                   # a permalink is not a compare link
+        f"{web}/artifacts/{a}/compare/{a}?s={permalink_sig}",  # a permalink is not a compare link
         f"{web}/artifacts/{a}/compare/{b}",
         f"{web}/artifacts/{a}/compare/{b}?s={sig}&av=9",
         f"{web}/artifacts/{a}/compare/not-a-uuid?s={sig}",

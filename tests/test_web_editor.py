@@ -143,8 +143,9 @@ def test_another_workspaces_artifact_is_refused(ctx, web):
     r = httpx.get(f"{web}/artifacts/{theirs}/edit?t={token}")
     assert r.status_code == 403 and "another artifact" in r.text and "their secret" not in r.text
     form = _form(httpx.get(url).text)
-    r = httpx.post(f"{web}/artifacts/{theirs}/edit?t={token}", data={"csrf": form["csrf"], "target": "output",
-                                                                    "text": "overwrite"})
+    r = httpx.post(
+        f"{web}/artifacts/{theirs}/edit?t={token}", data={"csrf": form["csrf"], "target": "output", "text": "overwrite"}
+    )
     assert r.status_code == 403
     with transaction(ctx.sessions) as s:
         assert versions.latest_version(s, "T2", theirs).number == 1

@@ -20,8 +20,7 @@ def web(ctx):
 def test_permalink_shows_the_latest_and_lists_every_version_with_its_own_link(ctx, web):
     aid, _ = make_artifact(ctx, "T1", content(["draft one", "the original final text"]))
     assert save_version(ctx, "T1", aid, 1, content(["draft one", "second text"]), note="tightened " + HOSTILE) == 2
-    assert save_version(ctx, "T1", aid, 2, content(["draft edited", "second text"]), edited="step:1",
-                        author="U3") == 3
+    assert save_version(ctx, "T1", aid, 2, content(["draft edited", "second text"]), edited="step:1", author="U3") == 3
     page = httpx.get(local(artifact_permalink(ctx, "T1", aid), web))
     assert page.status_code == 200
     assert "Version 3 (latest)" in page.text and "draft edited" in page.text
@@ -56,7 +55,7 @@ def test_exports_take_a_version(ctx, web):
     assert (v1["output"], v1["artifact_version"]) == ("first final", 1)
     md1 = httpx.get(local(version_permalink(ctx, "T1", aid, 1, ".md"), web))
     assert md1.status_code == 200 and "first final" in md1.text and "edited final" not in md1.text
-    assert f'artifact-{aid}-v1.md' in md1.headers["content-disposition"]
+    assert f"artifact-{aid}-v1.md" in md1.headers["content-disposition"]
     md = httpx.get(local(artifact_permalink(ctx, "T1", aid, ".md"), web))
     assert "edited final" in md.text
     # the page of a version links that version's exports
@@ -94,8 +93,11 @@ def test_another_workspaces_version_link_is_refused(ctx, web):
     theirs, _ = make_artifact(ctx, "T2", content(["their secret"]))
     save_version(ctx, "T2", theirs, 1, content(["their secret v2"]))
     sig = artifact_permalink(ctx, "T1", mine).split("?s=")[1]
-    for url in (f"{web}/artifacts/{theirs}?s={sig}&v=2", f"{web}/artifacts/{theirs}.json?s={sig}&v=1",
-                f"{web}/artifacts/{theirs}.md?s={sig}&v=2"):
+    for url in (
+        f"{web}/artifacts/{theirs}?s={sig}&v=2",
+        f"{web}/artifacts/{theirs}.json?s={sig}&v=1",
+        f"{web}/artifacts/{theirs}.md?s={sig}&v=2",
+    ):
         r = httpx.get(url)
         assert r.status_code == 404, url
         assert "their secret" not in r.text

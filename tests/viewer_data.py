@@ -4,8 +4,8 @@ PostgreSQL), with steps, usage, cost and time, plus versions, branches and votes
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,28 +19,55 @@ from tests.http_server import serve
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 
 
-def content(outputs: list[str], *, cost: str = "0.0100", tokens: tuple[int, int] = (100, 50),
-            duration_ms: int = 4000, models: tuple[str, ...] = ("anthropic:claude-haiku-4-5",)) -> dict[str, Any]:
+def content(
+    outputs: list[str],
+    *,
+    cost: str = "0.0100",
+    tokens: tuple[int, int] = (100, 50),
+    duration_ms: int = 4000,
+    models: tuple[str, ...] = ("anthropic:claude-haiku-4-5",),
+) -> dict[str, Any]:
     steps = []
     for i, out in enumerate(outputs, start=1):
         model = models[(i - 1) % len(models)]
-        steps.append({"position": i, "status": "succeeded", "model": model, "model_display": model.split(":")[-1],
-                      "agent": {"id": i, "name": f"Agent {i}", "model": model, "system_prompt": ""},
-                      "input": "in", "output": out, "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]},
-                      "cost_usd": cost, "latency_ms": duration_ms // max(1, len(outputs))})
+        steps.append(
+            {
+                "position": i,
+                "status": "succeeded",
+                "model": model,
+                "model_display": model.split(":")[-1],
+                "agent": {"id": i, "name": f"Agent {i}", "model": model, "system_prompt": ""},
+                "input": "in",
+                "output": out,
+                "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]},
+                "cost_usd": cost,
+                "latency_ms": duration_ms // max(1, len(outputs)),
+            }
+        )
     n = len(outputs)
-    return {"version": 1, "status": "succeeded", "pipeline": {"id": None, "name": "Digest"}, "input": "the input",
-            "output": outputs[-1], "requested_by": "U1", "created_at": "2026-11-30T10:00:00+00:00",
-            "duration_ms": duration_ms, "cost_usd": str(float(cost) * n), "models": list(models),
-            "usage": {"input_tokens": tokens[0] * n, "output_tokens": tokens[1] * n}, "steps": steps}
+    return {
+        "version": 1,
+        "status": "succeeded",
+        "pipeline": {"id": None, "name": "Digest"},
+        "input": "the input",
+        "output": outputs[-1],
+        "requested_by": "U1",
+        "created_at": "2026-11-30T10:00:00+00:00",
+        "duration_ms": duration_ms,
+        "cost_usd": str(float(cost) * n),
+        "models": list(models),
+        "usage": {"input_tokens": tokens[0] * n, "output_tokens": tokens[1] * n},
+        "steps": steps,
+    }
 
 
 def make_artifact(ctx: Any, team: str, body: dict[str, Any], *, pipeline_id: int | None = None) -> tuple[str, int]:
     """A stored artifact of ``body``; returns its id and the pipeline id (reuse it for siblings)."""
     with transaction(ctx.sessions) as s:
         if pipeline_id is None:
-            agent = repos.create_agent(s, team, name=f"Writer {uuid.uuid4().hex[:6]}", system_prompt="",
-                                       model="anthropic:claude-haiku-4-5")
+            agent = repos.create_agent(
+                s, team, name=f"Writer {uuid.uuid4().hex[:6]}", system_prompt="", model="anthropic:claude-haiku-4-5"
+            )
             pipeline = repos.create_pipeline(s, team, f"Digest {uuid.uuid4().hex[:6]}", [agent.id])
         else:
             pipeline = repos.get_pipeline(s, team, pipeline_id)
@@ -49,18 +76,36 @@ def make_artifact(ctx: Any, team: str, body: dict[str, Any], *, pipeline_id: int
         return str(aid), int(pipeline.id)
 
 
-def save_version(ctx: Any, team: str, aid: str, base: int, body: dict[str, Any], *, author: str = "U2",
-                 note: str | None = None, edited: str = "output") -> int:
+def save_version(
+    ctx: Any,
+    team: str,
+    aid: str,
+    base: int,
+    body: dict[str, Any],
+    *,
+    author: str = "U2",
+    note: str | None = None,
+    edited: str = "output",
+) -> int:
     with transaction(ctx.sessions) as s:
-        return versions.save_version(s, team, aid, base_version=base, content=body, edited=edited, author=author,
-                                     note=note)
+        return versions.save_version(
+            s, team, aid, base_version=base, content=body, edited=edited, author=author, note=note
+        )
 
 
-def branch(ctx: Any, team: str, child: str, parent: str, *, version: int, step: int,
-           changes: dict[str, Any] | None = None) -> None:
+def branch(
+    ctx: Any, team: str, child: str, parent: str, *, version: int, step: int, changes: dict[str, Any] | None = None
+) -> None:
     with transaction(ctx.sessions) as s:
-        assert lineage.set_parent(s, team, child, parent_artifact_id=parent, parent_version=version,
-                                  branched_from_step=step, branch_changes=changes)
+        assert lineage.set_parent(
+            s,
+            team,
+            child,
+            parent_artifact_id=parent,
+            parent_version=version,
+            branched_from_step=step,
+            branch_changes=changes,
+        )
 
 
 def vote(ctx: Any, team: str, aid: str, version: int, user: str, value: int) -> None:

@@ -43,8 +43,12 @@ def _side(ctx: AppContext, loaded: Loaded, aid: str, other: str | None) -> SideV
     when = format_datetime(loaded.artifact.when)
     same = other == aid
     label = f"Version {loaded.number}" if same else f"Version {loaded.number} of run {aid[:8]}"
-    return SideView(label=label, title=loaded.artifact.pipeline_name or "Untitled pipeline", created=when,
-                    href=version_permalink(ctx, loaded.team_id, aid, loaded.number))
+    return SideView(
+        label=label,
+        title=loaded.artifact.pipeline_name or "Untitled pipeline",
+        created=when,
+        href=version_permalink(ctx, loaded.team_id, aid, loaded.number),
+    )
 
 
 def _related(ctx: AppContext, conn: Connection, team: str, left: str, right: str) -> list[PickLink]:
@@ -55,18 +59,28 @@ def _related(ctx: AppContext, conn: Connection, team: str, left: str, right: str
     if parent is not None and parent.artifact_id is not None and str(parent.artifact_id) not in seen:
         pid = str(parent.artifact_id)
         seen.add(pid)
-        links.append(PickLink(f"The parent (version {parent.version})",
-                              compare_url(ctx, team, pid, left, left_version=parent.version)))
+        links.append(
+            PickLink(
+                f"The parent (version {parent.version})", compare_url(ctx, team, pid, left, left_version=parent.version)
+            )
+        )
     for b in lineage.list_branches(conn, team, left, limit=RELATED_LIMIT):
         if str(b.id) not in seen:
             seen.add(str(b.id))
-            links.append(PickLink(f"Branch from step {b.branched_from_step} · {format_datetime(b.created_at)}",
-                                  compare_url(ctx, team, left, str(b.id))))
+            links.append(
+                PickLink(
+                    f"Branch from step {b.branched_from_step} · {format_datetime(b.created_at)}",
+                    compare_url(ctx, team, left, str(b.id)),
+                )
+            )
     for r in lineage.related_artifacts(conn, team, left, limit=RELATED_LIMIT):
         if str(r.id) not in seen:
             seen.add(str(r.id))
-            links.append(PickLink(f"Run of {format_datetime(r.created_at)} · {r.status}",
-                                  compare_url(ctx, team, left, str(r.id))))
+            links.append(
+                PickLink(
+                    f"Run of {format_datetime(r.created_at)} · {r.status}", compare_url(ctx, team, left, str(r.id))
+                )
+            )
     if left != right:
         links.append(PickLink("Its own versions", compare_url(ctx, team, left, left)))
     return links
@@ -88,21 +102,38 @@ def compare_routes(ctx: AppContext) -> list[Route]:
                 return None
             team = a.team_id
             lv = [v.number for v in versions.list_versions(conn, team, left, limit=VERSION_LIMIT)]
-            rv = lv if left == right else [v.number for v in versions.list_versions(conn, team, right,
-                                                                                      limit=VERSION_LIMIT)]
+            rv = (
+                lv
+                if left == right
+                else [v.number for v in versions.list_versions(conn, team, right, limit=VERSION_LIMIT)]
+            )
             related = _related(ctx, conn, team, left, right)
-        return compare_page(a.artifact, b.artifact, left_side=_side(ctx, a, left, right),
-                            right_side=_side(ctx, b, right, left), left_content=a.content, right_content=b.content,
-                            signature=sig or "", left_version=a.number, right_version=b.number,
-                            left_versions=lv, right_versions=rv,
-                            swap_href=compare_url(ctx, team, right, left, left_version=b.number,
-                                                  right_version=a.number),
-                            related=related)
+        return compare_page(
+            a.artifact,
+            b.artifact,
+            left_side=_side(ctx, a, left, right),
+            right_side=_side(ctx, b, right, left),
+            left_content=a.content,
+            right_content=b.content,
+            signature=sig or "",
+            left_version=a.number,
+            right_version=b.number,
+            left_versions=lv,
+            right_versions=rv,
+            swap_href=compare_url(ctx, team, right, left, left_version=b.number, right_version=a.number),
+            related=related,
+        )
 
     async def compare(request: Request) -> Response:
         q = request.query_params
-        page = await run_in_threadpool(build, request.path_params["left"], request.path_params["right"], q.get("s"),
-                                       requested_version(q.get("av")), requested_version(q.get("bv")))
+        page = await run_in_threadpool(
+            build,
+            request.path_params["left"],
+            request.path_params["right"],
+            q.get("s"),
+            requested_version(q.get("av")),
+            requested_version(q.get("bv")),
+        )
         if page is None:
             return HTMLResponse(render_not_found_html(), status_code=404, headers=FORM_HEADERS)
         return HTMLResponse(render_compare_html(page), headers=FORM_HEADERS)

@@ -103,9 +103,15 @@ def _tokens(side: StepSide) -> str:
 def _step_side(side: StepSide | None) -> StepSideView | None:
     if side is None:
         return None
-    return StepSideView(agent=side.agent or "Unnamed agent", model=side.model_display or side.model or UNKNOWN,
-                        tokens=_tokens(side), cost=format_usd(side.cost_usd), latency=format_duration(side.latency_ms),
-                        status=(side.status or "").capitalize() or UNKNOWN, reused=side.reused)
+    return StepSideView(
+        agent=side.agent or "Unnamed agent",
+        model=side.model_display or side.model or UNKNOWN,
+        tokens=_tokens(side),
+        cost=format_usd(side.cost_usd),
+        latency=format_duration(side.latency_ms),
+        status=(side.status or "").capitalize() or UNKNOWN,
+        reused=side.reused,
+    )
 
 
 def _facts_changed(left: StepSideView | None, right: StepSideView | None) -> list[str]:
@@ -123,8 +129,12 @@ def _signed(value: Decimal | int, text: str) -> str:
 
 def _row_usd(label: str, d: Delta[Decimal]) -> TotalRow:
     diff = d.difference
-    return TotalRow(label, format_usd(d.left), format_usd(d.right),
-                    UNKNOWN if diff is None else _signed(diff, format_usd(abs(diff))))
+    return TotalRow(
+        label,
+        format_usd(d.left),
+        format_usd(d.right),
+        UNKNOWN if diff is None else _signed(diff, format_usd(abs(diff))),
+    )
 
 
 def _row_int(label: str, d: Delta[int], fmt: str) -> TotalRow:
@@ -137,25 +147,61 @@ def _row_int(label: str, d: Delta[int], fmt: str) -> TotalRow:
 
 def totals(c: Comparison) -> list[TotalRow]:
     """Cost, tokens and duration of both sides and right minus left."""
-    return [_row_usd("Cost", c.cost_usd), _row_int("Input tokens", c.tokens_in, "tokens"),
-            _row_int("Output tokens", c.tokens_out, "tokens"), _row_int("Duration", c.duration_ms, "ms")]
+    return [
+        _row_usd("Cost", c.cost_usd),
+        _row_int("Input tokens", c.tokens_in, "tokens"),
+        _row_int("Output tokens", c.tokens_out, "tokens"),
+        _row_int("Duration", c.duration_ms, "ms"),
+    ]
 
 
-def compare_page(left: Artifact, right: Artifact, *, left_side: SideView, right_side: SideView,
-                 left_content: dict[str, object], right_content: dict[str, object], signature: str,
-                 left_version: int, right_version: int, left_versions: list[int], right_versions: list[int],
-                 swap_href: str, related: list[PickLink]) -> ComparePage:
+def compare_page(
+    left: Artifact,
+    right: Artifact,
+    *,
+    left_side: SideView,
+    right_side: SideView,
+    left_content: dict[str, object],
+    right_content: dict[str, object],
+    signature: str,
+    left_version: int,
+    right_version: int,
+    left_versions: list[int],
+    right_versions: list[int],
+    swap_href: str,
+    related: list[PickLink],
+) -> ComparePage:
     """Everything the compare template shows, from two stored contents."""
     c = compare(left_content, right_content)
     steps = []
     for st in c.steps:
         lv, rv = _step_side(st.left), _step_side(st.right)
-        steps.append(StepCompareView(position=st.position, left=lv, right=rv, left_ops=side_ops(st.diff, "left"),
-                                     right_ops=side_ops(st.diff, "right"), changed=st.changed,
-                                     facts_changed=_facts_changed(lv, rv)))
+        steps.append(
+            StepCompareView(
+                position=st.position,
+                left=lv,
+                right=rv,
+                left_ops=side_ops(st.diff, "left"),
+                right_ops=side_ops(st.diff, "right"),
+                changed=st.changed,
+                facts_changed=_facts_changed(lv, rv),
+            )
+        )
     title = left.pipeline_name or "Untitled pipeline"
-    return ComparePage(title=f"Compare · {title} · pipebot", left=left_side, right=right_side,
-                       output_left=side_ops(c.output_diff, "left"), output_right=side_ops(c.output_diff, "right"),
-                       output_changed=c.output_changed, steps=steps, totals=totals(c), signature=signature,
-                       left_version=left_version, right_version=right_version, left_versions=left_versions,
-                       right_versions=right_versions, swap_href=swap_href, related=related)
+    return ComparePage(
+        title=f"Compare · {title} · pipebot",
+        left=left_side,
+        right=right_side,
+        output_left=side_ops(c.output_diff, "left"),
+        output_right=side_ops(c.output_diff, "right"),
+        output_changed=c.output_changed,
+        steps=steps,
+        totals=totals(c),
+        signature=signature,
+        left_version=left_version,
+        right_version=right_version,
+        left_versions=left_versions,
+        right_versions=right_versions,
+        swap_href=swap_href,
+        related=related,
+    )

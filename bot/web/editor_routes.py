@@ -42,16 +42,34 @@ def _query(token: str, target: str | None = None) -> str:
     return q + (f"&part={quote(target, safe='')}" if target and target != "output" else "")
 
 
-def _page(editor: Editor, token: str, *, text: str | None = None, note: str = "", error: str = "",
-          can_save: bool = True, latest_href: str | None = None) -> EditorPage:
+def _page(
+    editor: Editor,
+    token: str,
+    *,
+    text: str | None = None,
+    note: str = "",
+    error: str = "",
+    can_save: bool = True,
+    latest_href: str | None = None,
+) -> EditorPage:
     targets = ["output", *[f"step:{n}" for n in editor.steps]]
     return EditorPage(
-        title="Edit artifact · pipebot", pipeline="Edit artifact", action=_query(token, editor.target),
-        target=editor.target, target_label=part_label(editor.target),
-        text=editor.text if text is None else text, note=note, csrf=editor.csrf,
-        base_version=editor.link.base_version, latest=editor.latest, user=editor.link.user_id,
+        title="Edit artifact · pipebot",
+        pipeline="Edit artifact",
+        action=_query(token, editor.target),
+        target=editor.target,
+        target_label=part_label(editor.target),
+        text=editor.text if text is None else text,
+        note=note,
+        csrf=editor.csrf,
+        base_version=editor.link.base_version,
+        latest=editor.latest,
+        user=editor.link.user_id,
         parts=[PartLink(part_label(t), _query(token, t), t == editor.target) for t in targets],
-        error=error, can_save=can_save, latest_href=latest_href)
+        error=error,
+        can_save=can_save,
+        latest_href=latest_href,
+    )
 
 
 def _refused(err: edit_links.EditLinkError, text: str = "") -> Response:
@@ -83,8 +101,11 @@ def editor_routes(ctx: AppContext) -> list[Route]:
     async def save(request: Request, artifact_id: str, token: str) -> Response:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-            return HTMLResponse(render_refusal_html(RefusalPage("This edit is too large", "Nothing was saved.")),
-                                status_code=413, headers=FORM_HEADERS)
+            return HTMLResponse(
+                render_refusal_html(RefusalPage("This edit is too large", "Nothing was saved.")),
+                status_code=413,
+                headers=FORM_HEADERS,
+            )
         body = (await request.body())[: MAX_FORM_BYTES + 1]
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
 
@@ -94,8 +115,9 @@ def editor_routes(ctx: AppContext) -> list[Route]:
         text, note, target = field("text"), field("note"), field("target") or "output"
         csrf = form.get("csrf", [None])[0]
         try:
-            number = await run_in_threadpool(save_from_link, ctx, token, artifact_id, csrf=csrf, target=target,
-                                             text=text, note=note or None)
+            number = await run_in_threadpool(
+                save_from_link, ctx, token, artifact_id, csrf=csrf, target=target, text=text, note=note or None
+            )
         except edit_links.EditLinkError as err:
             # a form that did not come from this link gets nothing echoed back
             return _refused(err, "" if err.reason is edit_links.Reason.CSRF else text)
@@ -110,8 +132,15 @@ def editor_routes(ctx: AppContext) -> list[Route]:
                 return _refused(edit_links.EditLinkError(edit_links.Reason.TAMPERED, str(err)), text)
             if isinstance(err, VersionConflict):
                 latest_href = version_permalink(ctx, editor.link.team_id, editor.link.artifact_id, err.latest)
-                page = _page(editor, token, text=text, note=note, can_save=False, latest_href=latest_href,
-                             error=messages.VERSION_CONFLICT.format(version=err.latest))
+                page = _page(
+                    editor,
+                    token,
+                    text=text,
+                    note=note,
+                    can_save=False,
+                    latest_href=latest_href,
+                    error=messages.VERSION_CONFLICT.format(version=err.latest),
+                )
                 return HTMLResponse(render_editor_html(page), status_code=409, headers=FORM_HEADERS)
             page = _page(editor, token, text=text, note=note, error=str(err))
             return HTMLResponse(render_editor_html(page), status_code=400, headers=FORM_HEADERS)

@@ -111,34 +111,70 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
 
 
-def lifecycle_view(*, shown: int, latest: int, versions: Sequence[Any], parent: Any | None,
-                   branches: Sequence[Any], up: int, down: int, version_href: Callable[[int], str],
-                   parent_href: Callable[[str, int | None], str], compare_href: Callable[..., str],
-                   artifact_id: str) -> LifecycleView:
+def lifecycle_view(
+    *,
+    shown: int,
+    latest: int,
+    versions: Sequence[Any],
+    parent: Any | None,
+    branches: Sequence[Any],
+    up: int,
+    down: int,
+    version_href: Callable[[int], str],
+    parent_href: Callable[[str, int | None], str],
+    compare_href: Callable[..., str],
+    artifact_id: str,
+) -> LifecycleView:
     """The lifecycle part of the page. ``versions`` are storage's ``VersionInfo`` (newest
     first), ``parent`` its ``Parent``, ``branches`` its ``ArtifactSummary`` rows.
     ``compare_href(left_id, right_id, av, bv)`` builds a signed compare link."""
-    items = [VersionItem(number=v.number, author=(v.author or "").strip(), created=format_datetime(v.created_at),
-                         created_iso=_iso(v.created_at), note=(v.note or "").strip(), changed=changed_text(v.edited),
-                         href=version_href(v.number), shown=v.number == shown) for v in versions]
+    items = [
+        VersionItem(
+            number=v.number,
+            author=(v.author or "").strip(),
+            created=format_datetime(v.created_at),
+            created_iso=_iso(v.created_at),
+            note=(v.note or "").strip(),
+            changed=changed_text(v.edited),
+            href=version_href(v.number),
+            shown=v.number == shown,
+        )
+        for v in versions
+    ]
     parent_view = None
     if parent is not None:
         pid = str(parent.artifact_id) if parent.artifact_id else None
         parent_view = ParentView(
-            href=parent_href(pid, parent.version) if pid else None, version=parent.version,
+            href=parent_href(pid, parent.version) if pid else None,
+            version=parent.version,
             step=parent.step,
             changes=change_lines(parent.changes),
-            compare_href=compare_href(pid, artifact_id, parent.version, shown) if pid else None)
-    branch_items = [BranchItem(href=parent_href(str(b.id), None),
-                               compare_href=compare_href(artifact_id, str(b.id), b.parent_version, None),
-                               title=b.pipeline_name or "Branch", created=format_datetime(b.created_at),
-                               step=b.branched_from_step, version=b.parent_version,
-                               changes=change_lines(b.branch_changes)) for b in branches]
+            compare_href=compare_href(pid, artifact_id, parent.version, shown) if pid else None,
+        )
+    branch_items = [
+        BranchItem(
+            href=parent_href(str(b.id), None),
+            compare_href=compare_href(artifact_id, str(b.id), b.parent_version, None),
+            title=b.pipeline_name or "Branch",
+            created=format_datetime(b.created_at),
+            step=b.branched_from_step,
+            version=b.parent_version,
+            changes=change_lines(b.branch_changes),
+        )
+        for b in branches
+    ]
     previous = compare_href(artifact_id, artifact_id, shown - 1, shown) if shown > 1 else None
-    return LifecycleView(shown=shown, latest=latest, versions=items, parent=parent_view, branches=branch_items,
-                         up=up, down=down, previous_compare_href=previous,
-                         compare_href=compare_href(artifact_id, artifact_id, shown, shown))
+    return LifecycleView(
+        shown=shown,
+        latest=latest,
+        versions=items,
+        parent=parent_view,
+        branches=branch_items,
+        up=up,
+        down=down,
+        previous_compare_href=previous,
+        compare_href=compare_href(artifact_id, artifact_id, shown, shown),
+    )
 
 
-__all__ = ["BranchItem", "LifecycleView", "ParentView", "VersionItem", "change_lines", "changed_text",
-           "lifecycle_view"]
+__all__ = ["BranchItem", "LifecycleView", "ParentView", "VersionItem", "change_lines", "changed_text", "lifecycle_view"]

@@ -34,8 +34,15 @@ class Loaded:
     content: dict[str, Any]
 
 
-def load_version(conn: Connection, keys: list[bytes], artifact_id: str, number: int | None,
-                 sig: str | None, *, verified: bool = False) -> Loaded | None:
+def load_version(
+    conn: Connection,
+    keys: list[bytes],
+    artifact_id: str,
+    number: int | None,
+    sig: str | None,
+    *,
+    verified: bool = False,
+) -> Loaded | None:
     """One query for the version (the latest when ``number`` is None), then the signature check
     against the workspace stored with it. None for anything that must not open. ``verified``
     skips the check for a caller that has checked another signature naming this artifact (the
@@ -44,8 +51,11 @@ def load_version(conn: Connection, keys: list[bytes], artifact_id: str, number: 
         canonical = str(uuid.UUID(artifact_id))
     except ValueError:
         return None
-    row = (versions.latest_version_unscoped(conn, canonical) if number is None
-           else versions.version_unscoped(conn, canonical, number))
+    row = (
+        versions.latest_version_unscoped(conn, canonical)
+        if number is None
+        else versions.version_unscoped(conn, canonical, number)
+    )
     if row is None or (not verified and not verify(canonical, row.team_id, sig, keys)):
         return None
     art = Artifact.from_content(dict(row.content, artifact_id=canonical, team_id=row.team_id))
@@ -56,5 +66,3 @@ def read_conn(ctx: AppContext) -> Connection:
     """A connection for a page's reads: no ORM session, and autocommit spares the BEGIN and
     ROLLBACK round trips."""
     return ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-

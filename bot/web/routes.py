@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from bot.web.compare_routes import compare_routes
 from bot.web.editor_routes import editor_routes
-from bot.web.loading import Loaded, load_version, read_conn, requested_version
 from bot.web.lineage_view import LifecycleView, lifecycle_view
+from bot.web.loading import Loaded, load_version, read_conn, requested_version
 from bot.web.markdown import render_artifact_markdown
 from bot.web.pages import render_artifact_html, render_not_found_html
 from bot.web.security import SECURITY_HEADERS

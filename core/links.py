@@ -58,8 +58,15 @@ def verify_compare(keys: Sequence[bytes], team_id: str, left_id: str, right_id: 
     return verify(_compare_subject(left_id, right_id), team_id, sig, keys)
 
 
-def compare_url(ctx: AppContext, team_id: str, left_id: str, right_id: str, *, left_version: int | None = None,
-                right_version: int | None = None) -> str:
+def compare_url(
+    ctx: AppContext,
+    team_id: str,
+    left_id: str,
+    right_id: str,
+    *,
+    left_version: int | None = None,
+    right_version: int | None = None,
+) -> str:
     """``{public_url}/artifacts/{left}/compare/{right}?s=SIG[&av=N][&bv=M]``: the compare page.
     Versions are left out of the signature (the link opens both artifacts, any version)."""
     sig = compare_signature(signing_keys(ctx), team_id, left_id, right_id)

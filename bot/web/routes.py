@@ -51,8 +51,12 @@ def _json_body(artifact: Artifact, number: int, latest: int) -> str:
     """The content as stored, with which version it is; "<", ">" and "&" as \\u escapes, so it
     stays inert even if something sniffs it as HTML."""
     body = dict(artifact.to_content(), artifact_version=number, latest_version=latest)
-    return (json.dumps(body, ensure_ascii=False, default=str)
-            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    return (
+        json.dumps(body, ensure_ascii=False, default=str)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
 
 
 def lifecycle(ctx: AppContext, conn: Connection, loaded: Loaded, artifact_id: str) -> LifecycleView:
@@ -69,10 +73,19 @@ def lifecycle(ctx: AppContext, conn: Connection, loaded: Loaded, artifact_id: st
     def compare_href(left: str, right: str, av: int | None, bv: int | None) -> str:
         return compare_url(ctx, team, left, right, left_version=av, right_version=bv)
 
-    return lifecycle_view(shown=loaded.number, latest=loaded.latest, versions=listed, parent=parent,
-                          branches=branches, up=votes.up, down=votes.down,
-                          version_href=lambda n: version_permalink(ctx, team, artifact_id, n),
-                          parent_href=parent_href, compare_href=compare_href, artifact_id=artifact_id)
+    return lifecycle_view(
+        shown=loaded.number,
+        latest=loaded.latest,
+        versions=listed,
+        parent=parent,
+        branches=branches,
+        up=votes.up,
+        down=votes.down,
+        version_href=lambda n: version_permalink(ctx, team, artifact_id, n),
+        parent_href=parent_href,
+        compare_href=compare_href,
+        artifact_id=artifact_id,
+    )
 
 
 def artifact_routes(ctx: AppContext) -> list[Route]:
@@ -97,22 +110,24 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
         loaded, life = found
         team_id, art = loaded.team_id, loaded.artifact
         if suffix == ".json":
-            return Response(_json_body(art, loaded.number, loaded.latest), media_type="application/json",
-                            headers=_HEADERS)
+            return Response(
+                _json_body(art, loaded.number, loaded.latest), media_type="application/json", headers=_HEADERS
+            )
         if suffix == ".md":
             name = f"artifact-{artifact_id}" + (f"-v{loaded.number}" if number is not None else "")
             md_headers = dict(_HEADERS, **{"Content-Disposition": f'attachment; filename="{name}.md"'})
-            return PlainTextResponse(render_artifact_markdown(art), media_type="text/markdown; charset=utf-8",
-                                     headers=md_headers)
+            return PlainTextResponse(
+                render_artifact_markdown(art), media_type="text/markdown; charset=utf-8", headers=md_headers
+            )
 
         def other(fmt: str) -> str:
             if number is None:
                 return artifact_permalink(ctx, team_id, artifact_id, fmt)
             return version_permalink(ctx, team_id, artifact_id, loaded.number, fmt)
 
-        html = render_artifact_html(art, slack_thread_url=None, json_url=other(".json"), markdown_url=other(".md"),
-                                    lifecycle=life)
+        html = render_artifact_html(
+            art, slack_thread_url=None, json_url=other(".json"), markdown_url=other(".md"), lifecycle=life
+        )
         return HTMLResponse(html, headers=_HEADERS)
 
-    return [Route("/artifacts/{ident}", artifact, methods=["GET", "HEAD"]), *compare_routes(ctx),
-            *editor_routes(ctx)]
+    return [Route("/artifacts/{ident}", artifact, methods=["GET", "HEAD"]), *compare_routes(ctx), *editor_routes(ctx)]

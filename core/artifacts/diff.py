@@ -243,7 +243,17 @@ def _side(step: dict[str, Any]) -> StepSide:
 
 def compare(left: dict[str, Any], right: dict[str, Any]) -> Comparison:
     """Two artifact contents (or two versions of one) side by side: the final output's diff,
-    every step by position (output diff, model, tokens, cost, time), and the totals."""
+    every step by position (output diff, model, tokens, cost, time), and the totals. The final
+    output is usually the last step's output on both sides: a pair of texts already diffed is
+    not diffed again."""
+    done: dict[tuple[str, str], list[DiffOp]] = {}
+
+    def diff_once(a: str | None, b: str | None) -> list[DiffOp]:
+        key = (a or "", b or "")
+        if key not in done:
+            done[key] = diff_words(a, b)
+        return done[key]
+
     lsteps = {int(st["position"]): st for st in left.get("steps") or []}
     rsteps = {int(st["position"]): st for st in right.get("steps") or []}
     steps = []
@@ -251,10 +261,10 @@ def compare(left: dict[str, Any], right: dict[str, Any]) -> Comparison:
         ls, rs = lsteps.get(position), rsteps.get(position)
         steps.append(StepComparison(
             position=position, left=_side(ls) if ls else None, right=_side(rs) if rs else None,
-            diff=diff_words((ls or {}).get("output"), (rs or {}).get("output"))))
+            diff=diff_once((ls or {}).get("output"), (rs or {}).get("output"))))
     lu, ru = left.get("usage") or {}, right.get("usage") or {}
     return Comparison(
-        output_diff=diff_words(left.get("output"), right.get("output")),
+        output_diff=diff_once(left.get("output"), right.get("output")),
         steps=steps,
         cost_usd=Delta(_decimal(left.get("cost_usd")), _decimal(right.get("cost_usd"))),
         tokens_in=Delta(_int(lu.get("input_tokens")), _int(ru.get("input_tokens"))),

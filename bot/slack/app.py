@@ -40,11 +40,15 @@ from bot.slack.listeners import (
     agents,
     artifacts,
     commands,
+    compare,
+    edit,
+    feedback,
     home,
     pipelines,
     runs,
     settings,
     shortcut,
+    unfurl,
 )
 from bot.slack.oauth import oauth_settings
 from core.context import AppContext
@@ -136,6 +140,10 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     runs.register(app, ctx)
     shortcut.register(app, ctx)
     artifacts.register(app, ctx)
+    edit.register(app, ctx)
+    compare.register(app, ctx)
+    feedback.register(app, ctx)
+    unfurl.register(app, ctx)
     home.register(app, ctx)
     _register_fallbacks(app, ctx)
 

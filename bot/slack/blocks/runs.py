@@ -44,7 +44,7 @@ from bot.slack.blocks.common import (
     safe_markdown,
     section,
 )
-from core.formatting import format_cost, format_duration, format_tokens
+from bot.slack.blocks.lifecycle import feedback_block, lifecycle_buttons
 from bot.slack.blocks.limits import (
     MARKDOWN_BLOCK_BUDGET,
     MESSAGE_BLOCKS_JSON_BUDGET,
@@ -58,6 +58,7 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
+from core.formatting import format_cost, format_duration, format_tokens
 
 MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
 RUN_MODAL_CALLBACK = "pipebot_run_modal"     # the pick-a-pipeline modal (shortcut and Home)
@@ -174,14 +175,22 @@ def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None
     """The run's result for its thread (``outcome``: core.reporter.RunOutcome).
 
     Success: the output in a markdown block (Slack renders the model's Markdown), cut
-    cleanly to fit with "full output:" and the permalink, then cost, models and time.
-    Failure: the reason (already written for people) and the same footer.
+    cleanly to fit with "full output:" and the permalink, then cost, models and time, the
+    buttons (*Open artifact*, *Edit*, *Re-run from…*, *Compare*) and 👍/👎.
+    Failure: the reason (already written for people), the same footer, and the buttons
+    but *Edit* and the feedback (there is no result to edit or rate).
     """
     permalink = permalink or getattr(outcome, "permalink", None)
     footer = context(_footer(outcome, permalink))
-    actions = ActionsBlock(elements=[button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)]) if permalink else None
-    tail = [footer] + ([actions] if actions else [])
-    if outcome.status != "succeeded":
+    succeeded = outcome.status == "succeeded"
+    artifact_id = getattr(outcome, "artifact_id", None)
+    elements = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
+    if artifact_id:  # version 1 is what this run produced; Edit needs an output to edit
+        elements += lifecycle_buttons(artifact_id, 1, edit=succeeded)
+    tail: list[Block] = [footer] + ([ActionsBlock(elements=elements)] if elements else [])
+    if artifact_id and succeeded:
+        tail.append(feedback_block(artifact_id, 1))
+    if not succeeded:
         reason = escape_mrkdwn(outcome.error_message or "The run failed.")
         body = section(f"❌ {name_md(pipeline_name)} failed\n{clip(reason, 2800)}")
         text = f"❌ {escape_mrkdwn(pipeline_name)} failed: {preview(outcome.error_message or '', 300)}"

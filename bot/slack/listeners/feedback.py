@@ -42,6 +42,9 @@ def register(app: App, ctx: AppContext) -> None:
 
     def clicked(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        after_ack(record_vote, ctx, body)
+        after_ack(_record, body)
+
+    def _record(body: dict[str, Any]) -> None:
+        record_vote(ctx, body)
 
     app.action(msgs.FEEDBACK)(clicked)

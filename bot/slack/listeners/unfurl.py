@@ -34,7 +34,7 @@ from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
-MAX_LINKS = 5  # Slack sends a handful per message; each card costs a query
+MAX_LINKS = 10  # links a message gets cards for; each costs a query
 _SUFFIXES = (".json", ".md")
 
 
@@ -63,10 +63,10 @@ def read_permalink(public_url: str, url: str) -> Permalink | None:
         return None  # a compare or editor page, or not ours
     query = parse_qs(link.query)
     sig = (query.get("s") or [""])[0]
-    raw = (query.get("v") or [None])[0]
-    if raw is not None and not raw.isdigit():
+    raw = query.get("v")
+    if raw is not None and not raw[0].isdigit():
         return None
-    return Permalink(artifact_id, sig, int(raw) if raw is not None else None)
+    return Permalink(artifact_id, sig, int(raw[0]) if raw is not None else None)
 
 
 def card_for(ctx: AppContext, team_id: str, url: str) -> dict[str, Any] | None:

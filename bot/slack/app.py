@@ -40,12 +40,16 @@ from bot.slack.listeners import (
     agents,
     artifacts,
     commands,
+    compare,
+    edit,
+    feedback,
     home,
     pipelines,
     rerun,
     runs,
     settings,
     shortcut,
+    unfurl,
 )
 from bot.slack.oauth import oauth_settings
 from core.context import AppContext
@@ -138,6 +142,10 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     rerun.register(app, ctx)
     shortcut.register(app, ctx)
     artifacts.register(app, ctx)
+    edit.register(app, ctx)
+    compare.register(app, ctx)
+    feedback.register(app, ctx)
+    unfurl.register(app, ctx)
     home.register(app, ctx)
     _register_fallbacks(app, ctx)
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from storage.repos.artifact_versions import artifact_uuid
 
-__all__ = ["VoteCounts", "counts", "counts_for_artifacts", "vote"]
+__all__ = ["VoteCounts", "counts", "counts_for_artifacts", "toggle", "vote", "vote_of"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,41 @@ def vote(s: Session, team_id: str, artifact_id: uuid.UUID | str, version: int, u
     params = {"team": team_id, "aid": aid, "version": version, "user": user_id, "vote": value}
     res = s.execute(_CLEAR if value is None else _UPSERT, params)
     return bool(getattr(res, "rowcount", 0))
+
+
+_VOTE_OF = text("SELECT vote FROM artifact_feedback WHERE team_id = :team AND artifact_id = :aid "
+                "AND version = :version AND user_id = :user")
+
+
+def vote_of(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, version: int,
+            user_id: str) -> int | None:
+    """``user_id``'s vote on ``version`` (+1 or -1), or None: a click on the same button again
+    clears it, so the caller needs to know what is stored."""
+    aid = artifact_uuid(artifact_id)
+    if aid is None:
+        return None
+    value = s.execute(_VOTE_OF, {"team": team_id, "aid": aid, "version": version, "user": user_id}).scalar()
+    return None if value is None else int(value)
+
+
+# Two quick clicks of one person arrive as two requests handled at once: a lock of that
+# person's vote on that version (held to the end of the transaction) applies them in turn.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def toggle(s: Session, team_id: str, artifact_id: uuid.UUID | str, version: int, user_id: str,
+           value: int) -> int | None:
+    """A click on Slack's feedback buttons: the button already chosen clears the vote, the other
+    one replaces it. Returns the vote now stored (None: cleared, or nothing written because the
+    artifact or version is not this workspace's)."""
+    aid = artifact_uuid(artifact_id)
+    if aid is None:
+        return None
+    s.execute(_LOCK, {"key": f"artifact_feedback:{aid}:{version}:{user_id}"})
+    new = None if vote_of(s, team_id, aid, version, user_id) == value else value
+    if not vote(s, team_id, aid, version, user_id, new):
+        return None
+    return new
 
 
 _COUNTS = text(

@@ -21,6 +21,13 @@ It behaves as real Slack does where that matters to pipebot:
   ``response_metadata.messages``; trigger ids expire after 3 s
   (``expired_trigger_id``), are single use (``exchanged_trigger_id``) and must have
   been issued (``invalid_trigger_id``).
+* ``link_shared`` / ``chat.unfurl``: :meth:`FakeSlack.share_links` posts a person's message
+  with links (or a draft in the composer) and returns the ``link_shared`` event Slack would
+  send; ``chat.unfurl`` must then name that message (``channel`` + ``ts``, or ``unfurl_id``
+  + ``source``) from the same workspace and only URLs it holds (``cannot_unfurl_url``), with
+  blocks checked like a message's. Cards are read back with :meth:`FakeSlack.unfurls`.
+* ``feedback_buttons`` elements are valid only inside a ``context_actions`` block (at most
+  5 elements), each with a ``positive_button`` and a ``negative_button``.
 * ``chat.startStream`` needs ``thread_ts`` and, outside a DM, ``recipient_user_id``
   and ``recipient_team_id`` (``missing_recipient_user_id`` /
   ``missing_recipient_team_id``); the streamed text is reconstructed so a test can
@@ -115,6 +122,7 @@ OPTION_TEXT_LIMIT = 75
 OPTION_VALUE_LIMIT = 150
 BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
+CONTEXT_ACTIONS_MAX = 5
 ACTION_ID_LIMIT = 255
 BLOCK_ID_LIMIT = 255
 INPUT_LABEL_LIMIT = 2000
@@ -127,7 +135,7 @@ RESPONSE_URL_USES = 5
 
 _MAX_MESSAGES = 20  # response_metadata.messages kept per error
 # Parameters that Slack accepts as JSON strings inside form bodies.
-_JSON_FIELDS = ("blocks", "view", "chunks", "attachments", "metadata", "user_auth_blocks")
+_JSON_FIELDS = ("blocks", "view", "chunks", "attachments", "metadata", "user_auth_blocks", "unfurls")
 # Methods that authenticate with client credentials, not a token.
 _NO_TOKEN_METHODS = {"oauth.v2.access", "api.test"}
 
@@ -284,6 +292,18 @@ def _element(el: Any, ptr: str, errs: list[str], max_total_options: int | None) 
                 total += _options(group.get("options"), f"{gptr}/{gi}/options", errs)
             if max_total_options is not None and total > max_total_options:
                 errs.append(_too_many(gptr, max_total_options))
+    elif kind == "feedback_buttons":
+        for side in ("positive_button", "negative_button"):
+            obj = el.get(side)
+            if not isinstance(obj, dict):
+                errs.append(_missing(f"{ptr}/{side}"))
+                continue
+            _text_obj(obj.get("text"), f"{ptr}/{side}/text", BUTTON_TEXT_LIMIT, errs, plain_only=True)
+            value = obj.get("value")
+            if not isinstance(value, str) or not value:
+                errs.append(_missing(f"{ptr}/{side}/value"))
+            elif len(value) > BUTTON_VALUE_LIMIT:
+                errs.append(_too_long(f"{ptr}/{side}/value", BUTTON_VALUE_LIMIT))
     elif kind == "overflow":
         _options(el.get("options"), f"{ptr}/options", errs, limit=5)
     elif kind in ("radio_buttons", "checkboxes"):
@@ -361,6 +381,22 @@ def _validate_blocks(blocks: Any, ptr: str, limit: int, errs: list[str],
                 if len(elements) > 25:
                     errs.append(_too_many(f"{bptr}/elements", 25))
                 for ei, el in enumerate(elements):
+                    if isinstance(el, dict) and el.get("type") in ("feedback_buttons", "icon_button"):
+                        errs.append(f"[ERROR] {el['type']} is only allowed in context_actions "
+                                    f"[json-pointer:{bptr}/elements/{ei}/type]")
+                    _element(el, f"{bptr}/elements/{ei}", errs, max_total_options)
+        elif kind == "context_actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not elements:
+                errs.append(_missing(f"{bptr}/elements"))
+            else:
+                if len(elements) > CONTEXT_ACTIONS_MAX:
+                    errs.append(_too_many(f"{bptr}/elements", CONTEXT_ACTIONS_MAX))
+                for ei, el in enumerate(elements):
+                    if not isinstance(el, dict) or el.get("type") not in ("feedback_buttons", "icon_button"):
+                        errs.append(f"[ERROR] must be feedback_buttons or icon_button "
+                                    f"[json-pointer:{bptr}/elements/{ei}]")
+                        continue
                     _element(el, f"{bptr}/elements/{ei}", errs, max_total_options)
         elif kind == "input":
             _text_obj(block.get("label"), f"{bptr}/label", INPUT_LABEL_LIMIT, errs, plain_only=True)
@@ -559,6 +595,8 @@ class FakeSlack:
         self._home: dict[str, str] = {}
         self._oauth_codes: dict[str, dict[str, Any]] = {}
         self._response_urls: dict[str, dict[str, Any]] = {}
+        self._shared: dict[str, dict[str, Any]] = {}  # unfurl_id -> the shared links and where
+        self._unfurls: list[dict[str, Any]] = []
         self._seed()
 
     # ----------------------------------------------------------------- lifecycle
@@ -755,6 +793,37 @@ class FakeSlack:
             rid = secrets.token_hex(10)
             self._response_urls[rid] = {"channel": channel_id, "user": user_id, "uses": 0, "posts": []}
             return f"{self.base}/response/{rid}"
+
+    def share_links(self, urls: list[str], *, channel: str = GENERAL, user_id: str = USER_ID,
+                    team_id: str = TEAM_ID, source: str = "conversations_history",
+                    thread_ts: str | None = None) -> dict[str, Any]:
+        """A person posts ``urls`` (``source="conversations_history"``: a message in
+        ``channel``; ``"composer"``: still a draft, so there is no message yet) and Slack
+        tells the app: returns the ``link_shared`` event to send to it (``signer.event(...)``)."""
+        with self._lock:
+            unfurl_id = f"U{next(self._ids)}.{secrets.token_hex(8)}"
+            links = [{"domain": urllib.parse.urlsplit(u).hostname or "", "url": u} for u in urls]
+            if source == "composer":
+                where, ts = "COMPOSER", f"{user_id}-{secrets.token_hex(8)}"
+            else:
+                where, ts = channel, self._next_ts()
+                msg = {"type": "message", "ts": ts, "user": user_id, "team": team_id, "text": " ".join(urls)}
+                if thread_ts:
+                    msg["thread_ts"] = thread_ts
+                self._store(self.channels[channel], msg)
+            self._shared[unfurl_id] = {"channel": where, "ts": ts, "urls": set(urls), "team_id": team_id,
+                                       "source": source}
+            event: dict[str, Any] = {"type": "link_shared", "channel": where, "is_bot_user_member": True,
+                                     "user": user_id, "message_ts": ts, "unfurl_id": unfurl_id, "source": source,
+                                     "links": links}
+            if thread_ts:
+                event["thread_ts"] = thread_ts
+            return event
+
+    def unfurls(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Cards set with chat.unfurl (``url``, ``blocks``, ``channel``, ``ts``, ``unfurl_id``)."""
+        with self._lock:
+            return [dict(u) for u in self._unfurls if channel is None or u["channel"] == channel]
 
     # ----------------------------------------------------------------- scripted faults
     def fail_next(self, method: str, error: str | None = None, *, status: int = 200,
@@ -1240,6 +1309,48 @@ class FakeSlack:
         msg["edited"] = {"user": ctx["team"]["bot_user_id"], "ts": self._next_ts()}
         return {"channel": chan["id"], "ts": msg["ts"], "text": msg.get("text", ""),
                 "message": self._public(msg)}
+
+    def _m_chat_unfurl(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
+        unfurl_id, source = params.get("unfurl_id"), params.get("source")
+        if unfurl_id or source:
+            if not unfurl_id:
+                raise _ApiError("missing_unfurl_id")
+            if source not in ("composer", "conversations_history"):
+                raise _ApiError("invalid_source")
+            shared = self._shared.get(str(unfurl_id))
+            if shared is None or shared["source"] != source:
+                raise _ApiError("invalid_unfurl_id")
+        else:
+            if not params.get("channel"):
+                raise _ApiError("missing_channel")
+            if not params.get("ts"):
+                raise _ApiError("missing_ts")
+            shared = next((sh for sh in self._shared.values()
+                           if sh["channel"] == params["channel"] and sh["ts"] == params["ts"]), None)
+            if shared is None:
+                raise _ApiError("cannot_unfurl_message")
+        if shared["team_id"] != ctx["team"]["id"]:
+            raise _ApiError("cannot_unfurl_message")
+        unfurls = params.get("unfurls")
+        if unfurls in (None, ""):
+            raise _ApiError("missing_unfurls")
+        if not isinstance(unfurls, dict):
+            raise _ApiError("invalid_unfurls_format")
+        for url, card in unfurls.items():
+            if url not in shared["urls"]:
+                raise _ApiError("cannot_unfurl_url")
+            if not isinstance(card, dict):
+                raise _ApiError("invalid_unfurls_format")
+            if card.get("blocks") is not None:
+                errs: list[str] = []
+                _validate_blocks(card["blocks"], f"/unfurls/{url}/blocks", MSG_BLOCKS_LIMIT, errs,
+                                 self.max_total_options)
+                if errs:
+                    raise _ApiError("invalid_blocks", errs)
+        for url, card in unfurls.items():
+            self._unfurls.append({"url": url, "blocks": _fill_ids(card.get("blocks") or []),
+                                  "channel": shared["channel"], "ts": shared["ts"], "unfurl_id": unfurl_id})
+        return {}
 
     def _m_chat_getPermalink(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
         chan = self._resolve_channel(params.get("channel"))

@@ -1,5 +1,5 @@
-"""Block Kit for the App Home tab: pipelines with Run/Edit, agents, recent runs with View
-(finished) or Cancel (queued or running).
+"""Block Kit for the App Home tab: pipelines with Run/Edit, agents, recent runs with Cancel
+(queued or running) or View and the lifecycle buttons (Edit, Re-run from…, Compare).
 
 Pure builders; never more than Slack's 100 blocks per Home tab, whatever the workspace holds.
 """
@@ -23,6 +23,7 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
+from bot.slack.blocks.lifecycle import lifecycle_buttons
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.blocks.runs import cancel_button
 from bot.slack.commands_text import COMMAND
@@ -70,11 +71,14 @@ def _packed_lines(lines: Sequence[str], sections: int = 2, size: int = 2900) -> 
 
 
 def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[int, set[int]],
-              runs: Sequence[Any], artifact_ids: Mapping[Any, Any]) -> View:
-    """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with View.
+              runs: Sequence[Any], artifact_ids: Mapping[Any, Any],
+              artifact_versions: Mapping[Any, int] | None = None) -> View:
+    """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with
+    View, *Edit*, *Re-run from…* and *Compare*.
 
     ``orphans``: pipeline id → positions whose agent was deleted; ``artifact_ids``: run id →
-    artifact id. Never more than 100 blocks: lists are capped and say how many are left out.
+    artifact id; ``artifact_versions``: run id → its artifact's latest version (1 if absent).
+    Never more than 100 blocks: lists are capped and say how many are left out.
     """
     blocks: list[Block] = [
         HeaderBlock(text="pipebot"),
@@ -85,7 +89,8 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
         DividerBlock(),
         HeaderBlock(text=f"Pipelines ({len(pipelines)})"),
     ]
-    tail_reserve = 6 + 1 + HOME_RUNS_MAX + 2  # agents header/sections/context, runs header, runs, notes
+    # agents header/sections/context, runs header, runs with their buttons, notes
+    tail_reserve = 6 + 1 + 2 * HOME_RUNS_MAX + 2
     if not pipelines:
         blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
     room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
@@ -112,7 +117,7 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
     if not runs:
         blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))
     for run in list(runs)[:HOME_RUNS_MAX]:
-        if len(blocks) >= VIEW_BLOCKS_LIMIT:
+        if len(blocks) + 2 > VIEW_BLOCKS_LIMIT:
             break
         emoji = STATUS_EMOJI.get(run.status, "•")
         line = (f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {run.status}"
@@ -122,8 +127,11 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
         line += f"\n> {preview(run.input, 120)}"
         art = artifact_ids.get(run.id)
         if run.status in ("queued", "running"):
-            accessory = cancel_button(str(run.id))
-        else:
-            accessory = button("View", VIEW_ARTIFACT, value=str(art)) if art else None
-        blocks.append(section(line, accessory=accessory))
+            blocks.append(section(line, accessory=cancel_button(str(run.id))))
+            continue
+        blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
+        if art:
+            version = (artifact_versions or {}).get(run.id, 1)
+            blocks.append(ActionsBlock(block_id=f"run_{run.id}",
+                                       elements=lifecycle_buttons(art, version, edit=run.status == "succeeded")))
     return View(type="home", blocks=blocks[:VIEW_BLOCKS_LIMIT])

@@ -44,6 +44,7 @@ from bot.slack.blocks.common import (
     safe_markdown,
     section,
 )
+from bot.slack.blocks.lifecycle import feedback_block, lifecycle_buttons
 from bot.slack.blocks.limits import (
     MARKDOWN_BLOCK_BUDGET,
     MESSAGE_BLOCKS_JSON_BUDGET,
@@ -55,7 +56,6 @@ from bot.slack.blocks.limits import (
     TASK_TEXT_LIMIT,
     TASK_TITLE_LIMIT,
 )
-from bot.slack.blocks.rerun import rerun_button
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
@@ -213,17 +213,22 @@ def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None
     """The run's result for its thread (``outcome``: core.reporter.RunOutcome).
 
     Success: the output in a markdown block (Slack renders the model's Markdown), cut
-    cleanly to fit with "full output:" and the permalink, then cost, models and time.
-    Failure: the reason (already written for people) and the same footer.
+    cleanly to fit with "full output:" and the permalink, then cost, models and time, the
+    buttons (*Open artifact*, *Edit*, *Re-run from…*, *Compare*) and 👍/👎.
+    Failure: the reason (already written for people), the same footer, and the buttons
+    but *Edit* and the feedback (there is no result to edit or rate).
     """
     permalink = permalink or getattr(outcome, "permalink", None)
     footer = context(_footer(outcome, permalink))
-    buttons = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
-    if getattr(outcome, "artifact_id", None):  # the run just wrote its artifact: version 1
-        buttons.append(rerun_button(str(outcome.artifact_id), 1))
-    actions = ActionsBlock(elements=buttons) if buttons else None
-    tail = [footer] + ([actions] if actions else [])
-    if outcome.status != "succeeded":
+    succeeded = outcome.status == "succeeded"
+    artifact_id = getattr(outcome, "artifact_id", None)
+    elements = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
+    if artifact_id:  # version 1 is what this run produced; Edit needs an output to edit
+        elements += lifecycle_buttons(artifact_id, 1, edit=succeeded)
+    tail: list[Block] = [footer] + ([ActionsBlock(elements=elements)] if elements else [])
+    if artifact_id and succeeded:
+        tail.append(feedback_block(artifact_id, 1))
+    if not succeeded:
         cancelled_by = mention(getattr(outcome, "cancelled_by", None)) if outcome.error_kind == CANCELLED else None
         reason = (cancelled_message(cancelled_by) if cancelled_by
                   else escape_mrkdwn(outcome.error_message or "The run failed."))

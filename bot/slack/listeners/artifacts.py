@@ -28,6 +28,7 @@ from core.context import AppContext
 from core.links import artifact_permalink
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
+from storage.repos import feedback
 from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset:
                 return "That pipeline no longer exists.", []
             pipeline_name = pipeline.name
         rows = list(artifact_repo.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset))
+        votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows[:PAGE_SIZE]])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     scope = f" for *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
@@ -63,7 +65,7 @@ def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset:
     text, blocks = msgs.artifact_list_message(
         rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
         next_value=page(offset + PAGE_SIZE) if more else None,
-        prev_value=page(max(0, offset - PAGE_SIZE)) if offset > 0 else None, empty=empty)
+        prev_value=page(max(0, offset - PAGE_SIZE)) if offset > 0 else None, empty=empty, votes=votes)
     return text, [b.to_dict() for b in blocks]
 
 
@@ -75,6 +77,7 @@ def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int |
     try:
         with transaction(ctx.sessions) as s:
             rows = list(artifact_repo.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
+            votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows])
     except artifact_repo.SearchTooBroad:
         return (f"Searching{scope} for “{quoted}” takes too long: those words are common but (almost) never "
                 f"appear in that order. Add a rarer word, or drop the quotes."), []
@@ -83,7 +86,7 @@ def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int |
         title += f" (the {PAGE_SIZE} most recent)"
     text, blocks = msgs.artifact_list_message(
         rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
-        empty=f"No artifacts{scope} match “{quoted}”.")
+        empty=f"No artifacts{scope} match “{quoted}”.", votes=votes)
     return text, [b.to_dict() for b in blocks]
 
 

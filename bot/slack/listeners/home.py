@@ -53,13 +53,13 @@ def build_home(ctx: AppContext, team_id: str) -> View:
         pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         orphans = {p.id: {o.position for o in core_pipelines.orphans(p)} for p in pipelines}
         runs = list(run_repo.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
-        artifacts = {}
+        artifacts, versions = {}, {}
         for run in runs:
             if run.status in ("succeeded", "failed"):
                 art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if art is not None:
-                    artifacts[run.id] = art.id
-        return msgs.home_view(agents, pipelines, orphans, runs, artifacts)
+                    artifacts[run.id], versions[run.id] = art.id, art.latest_version
+        return msgs.home_view(agents, pipelines, orphans, runs, artifacts, versions)
 
 
 def publish_home(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:

@@ -71,8 +71,9 @@ def _finish(ctx: AppContext, run_id: Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with ctx.engine.connect() as conn:
-            status = conn.execute(text("SELECT status FROM artifacts WHERE team_id = :t AND run_id = :r"),
-                                  {"t": TEAM, "r": run_id}).scalar()
+            status = conn.execute(
+                text("SELECT status FROM artifacts WHERE team_id = :t AND run_id = :r"), {"t": TEAM, "r": run_id}
+            ).scalar()
         if status is not None:
             assert status == "succeeded", status
             return
@@ -104,8 +105,10 @@ def _branch(ctx: AppContext, artifact_id: str, step: int) -> Any:
 def _line(name: str, xs: list[tuple[float, int]]) -> str:
     ms = [m for m, _ in xs]
     calls = sorted({c for _, c in xs})
-    return (f"{name:<26} model calls per run {'/'.join(map(str, calls)):>3}   "
-            f"p50 {statistics.median(ms):8.1f} ms   p99 {pct(ms, 99):8.1f} ms")
+    return (
+        f"{name:<26} model calls per run {'/'.join(map(str, calls)):>3}   "
+        f"p50 {statistics.median(ms):8.1f} ms   p99 {pct(ms, 99):8.1f} ms"
+    )
 
 
 def main() -> None:
@@ -117,17 +120,33 @@ def main() -> None:
     fake_url = here.recv()
     key = new_key()
     with scratch_database() as (db_url, _engine):
-        env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key,
-                   ANTHROPIC_BASE_URL=fake_url, PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ,
+            DATABASE_URL=db_url,
+            REDIS_URL=REDIS,
+            PIPEBOT_SECRET_KEY=key,
+            ANTHROPIC_BASE_URL=fake_url,
+            PYTHONPATH=str(ROOT),
+        )
         settings = load_settings(_env_file=None, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key)
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
             credential_repo.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
-            ids = [agent_repo.create_agent(s, TEAM, name=f"Step {n}", model="anthropic:claude-haiku-4-5",
-                                      system_prompt="Be brief.").id for n in range(1, 5)]
+            ids = [
+                agent_repo.create_agent(
+                    s, TEAM, name=f"Step {n}", model="anthropic:claude-haiku-4-5", system_prompt="Be brief."
+                ).id
+                for n in range(1, 5)
+            ]
             pipeline_repo.create_pipeline(s, TEAM, "Four steps", ids)
-        worker = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli.main", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             time.sleep(6)
             full, from3, from4 = [], [], []

@@ -55,7 +55,12 @@ QUESTION = "Summarise the main risks in the quarterly plan and propose two mitig
 TOOL = ToolSpec(
     "lookup_doc",
     "Fetch a document by id.",
-    {"type": "object", "properties": {"doc_id": {"type": "string"}}, "required": ["doc_id"], "additionalProperties": False},
+    {
+        "type": "object",
+        "properties": {"doc_id": {"type": "string"}},
+        "required": ["doc_id"],
+        "additionalProperties": False,
+    },
 )
 
 cpu = time.thread_time

@@ -40,8 +40,12 @@ TEAM = "TBENCH"
 
 
 def _workers(cmd: list[str], env: dict[str, str], n: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True) for _ in range(n)]
+    return [
+        subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        for _ in range(n)
+    ]
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -85,7 +89,9 @@ def _latency(redis: Redis, ctx: AppContext, pipeline: str, n: int) -> list[float
 
 
 def _bare(redis: Redis, env: dict[str, str], worker_class: str, n: int) -> list[float]:
-    bare = _workers([sys.executable, "-m", "rq.cli", "worker", "bench-bare", "--url", REDIS, "-w", worker_class], env, 1)
+    bare = _workers(
+        [sys.executable, "-m", "rq.cli", "worker", "bench-bare", "--url", REDIS, "-w", worker_class], env, 1
+    )
     q = Queue("bench-bare", connection=redis)
     time.sleep(2)
     out = []
@@ -115,13 +121,21 @@ def main() -> None:
     key = new_key()
     lines = []
     with scratch_database() as (db_url, _engine):
-        env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key,
-                   ANTHROPIC_BASE_URL=fake_url, PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ,
+            DATABASE_URL=db_url,
+            REDIS_URL=REDIS,
+            PIPEBOT_SECRET_KEY=key,
+            ANTHROPIC_BASE_URL=fake_url,
+            PYTHONPATH=str(ROOT),
+        )
         settings = load_settings(_env_file=None, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key)
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
             credential_repo.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
-            a = agent_repo.create_agent(s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief.")
+            a = agent_repo.create_agent(
+                s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief."
+            )
             pipeline_repo.create_pipeline(s, TEAM, "One step", [a.id])
             pipeline_repo.create_pipeline(s, TEAM, "Three steps", [a.id, a.id, a.id])
 

@@ -33,8 +33,10 @@ class QueueUnavailable(Exception):
     """The run is saved (queued in the database) but the job queue could not be reached: it
     starts by itself once the queue is back, so callers say so rather than report a failure."""
 
-    MESSAGE = ("The job queue is unreachable right now. Your run is saved and will start by itself "
-               "as soon as the queue is back.")
+    MESSAGE = (
+        "The job queue is unreachable right now. Your run is saved and will start by itself "
+        "as soon as the queue is back."
+    )
 
     def __init__(self, run: Run) -> None:
         super().__init__(self.MESSAGE)

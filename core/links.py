@@ -79,8 +79,9 @@ def compare_url(
     return url
 
 
-def compare_permalink(ctx: AppContext, team_id: str, a_id: str, a_version: int | None, b_id: str,
-                      b_version: int | None) -> str:
+def compare_permalink(
+    ctx: AppContext, team_id: str, a_id: str, a_version: int | None, b_id: str, b_version: int | None
+) -> str:
     """The compare page of version ``a_version`` of ``a_id`` (left) and ``b_version`` of
     ``b_id`` (right): :func:`compare_url` with the versions given in order."""
     return compare_url(ctx, team_id, a_id, b_id, left_version=a_version, right_version=b_version)

@@ -81,11 +81,20 @@ class Reporter(Protocol):
 
 
 class NullReporter:
-    def run_started(self, info: RunInfo) -> None: pass
-    def step_started(self, info: RunInfo, step: StepPlan) -> None: pass
-    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: pass
-    def step_finished(self, info: RunInfo, result: StepResult) -> None: pass
-    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: pass
+    def run_started(self, info: RunInfo) -> None:
+        pass
+
+    def step_started(self, info: RunInfo, step: StepPlan) -> None:
+        pass
+
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
+        pass
+
+    def step_finished(self, info: RunInfo, result: StepResult) -> None:
+        pass
+
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        pass
 
 
 class SafeReporter:
@@ -104,11 +113,21 @@ class SafeReporter:
             except Exception:  # noqa: BLE001
                 log.exception("reporter %s.%s failed", type(r).__name__, name)
 
-    def run_started(self, info: RunInfo) -> None: self._call("run_started", info)
-    def step_started(self, info: RunInfo, step: StepPlan) -> None: self._call("step_started", info, step)
-    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: self._call("text_delta", info, step, text)
-    def step_finished(self, info: RunInfo, result: StepResult) -> None: self._call("step_finished", info, result)
-    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: self._call("run_finished", info, outcome)
+    def run_started(self, info: RunInfo) -> None:
+        self._call("run_started", info)
+
+    def step_started(self, info: RunInfo, step: StepPlan) -> None:
+        self._call("step_started", info, step)
+
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
+        self._call("text_delta", info, step, text)
+
+    def step_finished(self, info: RunInfo, result: StepResult) -> None:
+        self._call("step_finished", info, result)
+
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        self._call("run_finished", info, outcome)
+
     def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
         self._call("step_retrying", info, step, reason)
 

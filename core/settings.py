@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, v: str | None) -> str | None:
         return _check_url(
-            "DATABASE_URL", v, ("postgres", "postgresql", "postgresql+psycopg"),
+            "DATABASE_URL",
+            v,
+            ("postgres", "postgresql", "postgresql+psycopg"),
             "postgresql://user:password@host:5432/dbname",
         )
 

@@ -189,7 +189,9 @@ def _usage(u: Any) -> Usage:
 def _usage_from_raw(d: dict[str, Any]) -> Usage:
     cache_read = d.get("cache_read_input_tokens") or 0
     cache_write = d.get("cache_creation_input_tokens") or 0
-    return Usage((d.get("input_tokens") or 0) + cache_read + cache_write, d.get("output_tokens") or 0, cache_read, cache_write)
+    return Usage(
+        (d.get("input_tokens") or 0) + cache_read + cache_write, d.get("output_tokens") or 0, cache_read, cache_write
+    )
 
 
 class AnthropicProvider(BaseProvider):

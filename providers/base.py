@@ -149,7 +149,11 @@ class BaseProvider:
                 break
             except ProviderError as error:
                 error.attempts = attempt
-                if state.yielded or not policy.should_retry(attempt, error) or not policy.wait(attempt, error, req.deadline):
+                if (
+                    state.yielded
+                    or not policy.should_retry(attempt, error)
+                    or not policy.wait(attempt, error, req.deadline)
+                ):
                     if error.partial is not None and error.partial.price_version is None:
                         self._finish(error.partial, req, p)  # what was received, priced
                     raise

@@ -115,7 +115,9 @@ _CATALOG: tuple[ModelInfo, ...] = (
     _claude("claude-opus-4-7", "Claude Opus 4.7"),
     _claude("claude-opus-4-6", "Claude Opus 4.6"),
     _claude("claude-sonnet-4-6", "Claude Sonnet 4.6", output=64_000),
-    _claude("claude-haiku-4-5", "Claude Haiku 4.5", aliases=("claude-haiku-4-5-20251001",), context=200_000, output=64_000),
+    _claude(
+        "claude-haiku-4-5", "Claude Haiku 4.5", aliases=("claude-haiku-4-5-20251001",), context=200_000, output=64_000
+    ),
     _claude(
         "claude-opus-4-5",
         "Claude Opus 4.5",
@@ -206,7 +208,9 @@ _DEFAULT_CONTEXT = {"anthropic": 200_000, "openai": 128_000}
 def split_ref(ref: str) -> tuple[str, str]:
     provider, sep, model_id = ref.partition(":")
     if not sep or not provider or not model_id:
-        raise ValueError(f"model reference {ref!r} must look like 'provider:model_id', e.g. 'anthropic:claude-sonnet-5-5'")
+        raise ValueError(
+            f"model reference {ref!r} must look like 'provider:model_id', e.g. 'anthropic:claude-sonnet-5-5'"
+        )
     return provider, model_id
 
 

@@ -89,8 +89,9 @@ class OpenAIProvider(BaseProvider):
     requires_max_tokens = False
     min_output_tokens = 16
 
-    def __init__(self, api_key: str, *, base_url: str | None = None, http_client: httpx2.Client | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self, api_key: str, *, base_url: str | None = None, http_client: httpx2.Client | None = None, **options: Any
+    ) -> None:
         super().__init__(**options)
         timeout = httpx2.Timeout(self.timeout, connect=self.connect_timeout)
         self._client = openai.OpenAI(
@@ -178,7 +179,9 @@ class OpenAIProvider(BaseProvider):
         if resp.status == "failed":
             error = resp.error
             raise error_from_code(
-                getattr(error, "code", None), getattr(error, "message", None) or "the response failed", request_id=request_id
+                getattr(error, "code", None),
+                getattr(error, "message", None) or "the response failed",
+                request_id=request_id,
             )
         text = "".join(collected if texts is None else texts)
         if streamed_calls:
@@ -234,7 +237,9 @@ class OpenAIProvider(BaseProvider):
         stream = None
 
         def partial() -> Response:
-            return Response("".join(texts), list(calls), "other", Usage(), model, request_id, {}, None, None, PROVIDER_ID)
+            return Response(
+                "".join(texts), list(calls), "other", Usage(), model, request_id, {}, None, None, PROVIDER_ID
+            )
 
         try:
             stream = self._client.responses.create(**self._params(req, info, p), stream=True)

@@ -100,7 +100,9 @@ def reasoning_part(item: Any) -> OpaquePart | None:
     if not encrypted or not getattr(item, "id", None):
         return None
     summary = [{"type": "summary_text", "text": s.text} for s in (getattr(item, "summary", None) or ())]
-    return OpaquePart(PROVIDER_ID, {"type": "reasoning", "id": item.id, "summary": summary, "encrypted_content": encrypted})
+    return OpaquePart(
+        PROVIDER_ID, {"type": "reasoning", "id": item.id, "summary": summary, "encrypted_content": encrypted}
+    )
 
 
 def _is_reasoning_part(part: Part) -> bool:

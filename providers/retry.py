@@ -56,7 +56,11 @@ class RetryPolicy:
         error says why."""
         seconds = self.delay(attempt, error)
         if deadline is not None and time.monotonic() + seconds >= deadline:
-            hint = f"the server asked to wait {error.retry_after:g} s" if error.retry_after else f"a retry in {seconds:.1f} s"
+            hint = (
+                f"the server asked to wait {error.retry_after:g} s"
+                if error.retry_after
+                else f"a retry in {seconds:.1f} s"
+            )
             error.message = f"{error.message} (not retried: {hint} would pass the time limit)"
             error.args = (error.message,)
             return False

@@ -14,15 +14,23 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 #: The types the layers above name in annotations, so that only storage imports SQLAlchemy.
 SessionFactory = sessionmaker[Session]
-__all__ = ["Engine", "Session", "SessionFactory", "make_engine", "make_sessionmaker", "normalise_url", "ping",
-           "transaction"]
+__all__ = [
+    "Engine",
+    "Session",
+    "SessionFactory",
+    "make_engine",
+    "make_sessionmaker",
+    "normalise_url",
+    "ping",
+    "transaction",
+]
 
 
 def normalise_url(url: str) -> str:
     """Accept the `postgres://` and `postgresql://` spellings people paste; use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -40,6 +48,7 @@ def make_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 5) -> En
 
 def _dispose_after_fork(engine: Engine) -> None:
     """RQ forks a work horse per job; inherited pooled connections must be dropped, not shared."""
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry) -> None:
         connection_record.info["pid"] = os.getpid()

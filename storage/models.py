@@ -79,9 +79,7 @@ class ProviderCredential(Base):
 
 class Agent(Base):
     __tablename__ = "agents"
-    __table_args__ = (
-        Index("uq_agents_team_lower_name", "team_id", text("lower(name)"), unique=True),
-    )
+    __table_args__ = (Index("uq_agents_team_lower_name", "team_id", text("lower(name)"), unique=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
@@ -98,9 +96,7 @@ class Agent(Base):
 
 class Pipeline(Base):
     __tablename__ = "pipelines"
-    __table_args__ = (
-        Index("uq_pipelines_team_lower_name", "team_id", text("lower(name)"), unique=True),
-    )
+    __table_args__ = (Index("uq_pipelines_team_lower_name", "team_id", text("lower(name)"), unique=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
@@ -248,8 +244,13 @@ class Artifact(Base):
 
 #: "Branches of this artifact, newest first"; partial, since almost no artifact is a branch. It
 #: also serves the SET NULL of a deleted parent.
-Index("ix_artifacts_parent_created", Artifact.parent_artifact_id, Artifact.created_at.desc(), Artifact.id.desc(),
-      postgresql_where=Artifact.parent_artifact_id.is_not(None))
+Index(
+    "ix_artifacts_parent_created",
+    Artifact.parent_artifact_id,
+    Artifact.created_at.desc(),
+    Artifact.id.desc(),
+    postgresql_where=Artifact.parent_artifact_id.is_not(None),
+)
 
 #: What an edit changed: the final output, or one step's output (by its 1-based position).
 ARTIFACT_EDIT_TARGET_PATTERN = "^(output|step:[1-9][0-9]*)$"

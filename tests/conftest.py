@@ -100,8 +100,10 @@ def redis_url(services: Services) -> Iterator[str]:
             client.close()
             return
         client.close()
-    raise RuntimeError("every Redis database 1-15 is held by another test session; "
-                       "delete the key pipebot:test-session where a session died")
+    raise RuntimeError(
+        "every Redis database 1-15 is held by another test session; "
+        "delete the key pipebot:test-session where a session died"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -113,16 +115,27 @@ def secret_key() -> str:
 def base_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
     """The environment a pipebot process of this test session runs with."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "ANTHROPIC_", "OPENAI_"))}
-    keep.update(PIPEBOT_QUEUE=TEST_QUEUE, DATABASE_URL=database_url, REDIS_URL=redis_url, PIPEBOT_SECRET_KEY=secret_key,
-                PIPEBOT_PUBLIC_URL="http://pipebot.test")
+    keep.update(
+        PIPEBOT_QUEUE=TEST_QUEUE,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PIPEBOT_SECRET_KEY=secret_key,
+        PIPEBOT_PUBLIC_URL="http://pipebot.test",
+    )
     keep.pop("DATABASE_URL_OVERRIDE", None)
     return keep
 
 
 @pytest.fixture(scope="session")
 def _session_ctx(database_url: str, redis_url: str, secret_key: str) -> Iterator[AppContext]:
-    settings = load_settings(_env_file=None, PIPEBOT_QUEUE=TEST_QUEUE, DATABASE_URL=database_url, REDIS_URL=redis_url,
-                             PIPEBOT_SECRET_KEY=secret_key, PIPEBOT_PUBLIC_URL="http://pipebot.test")
+    settings = load_settings(
+        _env_file=None,
+        PIPEBOT_QUEUE=TEST_QUEUE,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PIPEBOT_SECRET_KEY=secret_key,
+        PIPEBOT_PUBLIC_URL="http://pipebot.test",
+    )
     ctx = AppContext.create(settings, database_url, redis_url, settings.secret_keys)
     upgrade(ctx.engine)
     yield ctx

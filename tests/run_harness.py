@@ -49,8 +49,14 @@ def fake_openai(_fake_providers) -> FakeOpenAI:
 
 @pytest.fixture
 def worker_env(base_env, fake_anthropic, fake_openai) -> dict[str, str]:
-    return dict(base_env, ANTHROPIC_BASE_URL=fake_anthropic.url, OPENAI_BASE_URL=fake_openai.url,
-                PIPEBOT_HEARTBEAT_SECONDS="0.5", PIPEBOT_STALE_AFTER_SECONDS="3", PIPEBOT_REAP_SECONDS="1")
+    return dict(
+        base_env,
+        ANTHROPIC_BASE_URL=fake_anthropic.url,
+        OPENAI_BASE_URL=fake_openai.url,
+        PIPEBOT_HEARTBEAT_SECONDS="0.5",
+        PIPEBOT_STALE_AFTER_SECONDS="3",
+        PIPEBOT_REAP_SECONDS="1",
+    )
 
 
 def with_keys(ctx, team: str, *providers: str) -> None:
@@ -61,7 +67,9 @@ def with_keys(ctx, team: str, *providers: str) -> None:
 
 def make_agent(ctx, team: str, name: str, model: str = HAIKU, prompt: str = "", **kw) -> int:
     with transaction(ctx.sessions) as s:
-        return agents.create(s, team, AgentDraft(name=name, system_prompt=prompt or f"You are {name}.", model=model, **kw), "U1").id
+        return agents.create(
+            s, team, AgentDraft(name=name, system_prompt=prompt or f"You are {name}.", model=model, **kw), "U1"
+        ).id
 
 
 def make_pipeline(ctx, team: str, name: str, agent_ids: list[int], **kw) -> int:
@@ -75,15 +83,22 @@ def _worker_cmd(in_process: bool) -> list[str]:
 
 def drain(env: dict[str, str], timeout: float = 120, *, in_process: bool = False) -> subprocess.CompletedProcess[str]:
     """A real `pipebot worker --burst` process: runs what is queued, then exits."""
-    out = subprocess.run(_worker_cmd(in_process) + ["--burst"], env=env,
-                         capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(
+        _worker_cmd(in_process) + ["--burst"], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
 
 def start_worker(env: dict[str, str], *, in_process: bool = False) -> subprocess.Popen[str]:
-    return subprocess.Popen(_worker_cmd(in_process), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        _worker_cmd(in_process),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def kill_hard(proc: subprocess.Popen[str]) -> None:
@@ -122,6 +137,7 @@ def wait_until(pred, timeout: float = 30, every: float = 0.05):
 
 
 # ---- reading what a run left behind (detached rows, safe to use after the session) ---------
+
 
 def read_run(ctx, team: str, run_id):
     with transaction(ctx.sessions) as s:

@@ -40,11 +40,21 @@ def slack_settings(base: Settings, fake: FakeSlack, **overrides: Any) -> Setting
     developer's environment cannot leak in."""
     values: dict[str, Any] = dict(
         _env_file=None,
-        DATABASE_URL=base.DATABASE_URL, REDIS_URL=base.REDIS_URL, PIPEBOT_SECRET_KEY=base.PIPEBOT_SECRET_KEY,
-        PIPEBOT_PUBLIC_URL=base.PIPEBOT_PUBLIC_URL, PIPEBOT_QUEUE=base.PIPEBOT_QUEUE,
-        SLACK_SIGNING_SECRET=DEFAULT_SIGNING_SECRET, SLACK_BOT_TOKEN=fake.token, SLACK_API_URL=fake.url,
-        SLACK_APP_TOKEN=None, SLACK_CLIENT_ID=None, SLACK_CLIENT_SECRET=None,
-        ANTHROPIC_API_KEY=None, OPENAI_API_KEY=None, ANTHROPIC_BASE_URL=None, OPENAI_BASE_URL=None,
+        DATABASE_URL=base.DATABASE_URL,
+        REDIS_URL=base.REDIS_URL,
+        PIPEBOT_SECRET_KEY=base.PIPEBOT_SECRET_KEY,
+        PIPEBOT_PUBLIC_URL=base.PIPEBOT_PUBLIC_URL,
+        PIPEBOT_QUEUE=base.PIPEBOT_QUEUE,
+        SLACK_SIGNING_SECRET=DEFAULT_SIGNING_SECRET,
+        SLACK_BOT_TOKEN=fake.token,
+        SLACK_API_URL=fake.url,
+        SLACK_APP_TOKEN=None,
+        SLACK_CLIENT_ID=None,
+        SLACK_CLIENT_SECRET=None,
+        ANTHROPIC_API_KEY=None,
+        OPENAI_API_KEY=None,
+        ANTHROPIC_BASE_URL=None,
+        OPENAI_BASE_URL=None,
         PIPEBOT_ADMINS="",
     )
     values.update(overrides)
@@ -74,8 +84,9 @@ class SlackServer:
 
     def replies(self, hook: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait for ``count`` posts to a response_url (work done after the ack answers there)."""
-        wait_until(lambda: len(self.fake.response_url_posts(hook)) >= count, timeout,
-                   f"{count} post(s) to the response_url")
+        wait_until(
+            lambda: len(self.fake.response_url_posts(hook)) >= count, timeout, f"{count} post(s) to the response_url"
+        )
         return self.fake.response_url_posts(hook)
 
     def reply_text(self, hook: str, timeout: float = 5.0) -> str:

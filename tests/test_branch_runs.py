@@ -65,8 +65,7 @@ def _branch_artifact(ctx, team: str, run_id) -> Artifact:
     return art
 
 
-def test_branch_from_step_3_of_4_calls_the_model_twice_and_reuses_steps_at_no_cost(ctx, worker_env,
-                                                                                   fake_anthropic):
+def test_branch_from_step_3_of_4_calls_the_model_twice_and_reuses_steps_at_no_cost(ctx, worker_env, fake_anthropic):
     _, source_id = _four_steps(ctx, worker_env, fake_anthropic)
     with transaction(ctx.sessions) as s:
         source = Content.from_content(s.get(Artifact, source_id).content)
@@ -83,8 +82,12 @@ def test_branch_from_step_3_of_4_calls_the_model_twice_and_reuses_steps_at_no_co
     done = read_run(ctx, "T1", run.id)
     assert done.status == "succeeded" and done.output == "new output of step 4"
     steps = read_steps(ctx, run.id)
-    assert [(st.position, st.status) for st in steps] == [(1, "succeeded"), (2, "succeeded"), (3, "succeeded"),
-                                                          (4, "succeeded")]
+    assert [(st.position, st.status) for st in steps] == [
+        (1, "succeeded"),
+        (2, "succeeded"),
+        (3, "succeeded"),
+        (4, "succeeded"),
+    ]
     assert [st.cost_usd for st in steps[:2]] == [Decimal(0), Decimal(0)]
     assert [st.output for st in steps[:2]] == ["output of step 1", "output of step 2"]
     assert all(st.cost_usd and st.cost_usd > 0 for st in steps[2:])
@@ -100,8 +103,12 @@ def test_branch_from_step_3_of_4_calls_the_model_twice_and_reuses_steps_at_no_co
     assert [Decimal(st["original_cost_usd"]) for st in stored[:2]] == [s.cost_usd for s in source.steps[:2]]
     assert all(s.cost_usd and s.cost_usd > 0 for s in source.steps[:2])
     assert [s.output for s in content.steps[:2]] == ["output of step 1", "output of step 2"]
-    assert art.content["branch"] == {"parent_artifact_id": source_id, "parent_version": 1, "from_step": 3,
-                                     "changes": {}}
+    assert art.content["branch"] == {
+        "parent_artifact_id": source_id,
+        "parent_version": 1,
+        "from_step": 3,
+        "changes": {},
+    }
     assert content.input == "the original input"
 
 
@@ -117,8 +124,7 @@ def test_branch_of_the_last_step_calls_the_model_exactly_once(ctx, worker_env, f
     assert [st.cost_usd == 0 for st in read_steps(ctx, run.id)] == [True, True, True, False]
 
 
-def test_branch_of_an_edited_version_with_another_agent_model_and_input(ctx, worker_env, fake_anthropic,
-                                                                        fake_openai):
+def test_branch_of_an_edited_version_with_another_agent_model_and_input(ctx, worker_env, fake_anthropic, fake_openai):
     _, source_id = _four_steps(ctx, worker_env, fake_anthropic)
     v2 = save_edit(ctx, "T1", source_id, base_version=1, target="step:2", text="edited step two", author="U3")
     assert v2 == 2
@@ -128,8 +134,17 @@ def test_branch_of_an_edited_version_with_another_agent_model_and_input(ctx, wor
     fake_anthropic.reply("step 4 again")
 
     # the version's edited output is what reaches step 3 when the input is left unchanged
-    run = start_branch(ctx, "T1", artifact_id=source_id, version=2, from_step=3, agent_id=other, model=GPT,
-                       requested_by="U1", source="slack")
+    run = start_branch(
+        ctx,
+        "T1",
+        artifact_id=source_id,
+        version=2,
+        from_step=3,
+        agent_id=other,
+        model=GPT,
+        requested_by="U1",
+        source="slack",
+    )
     drain(worker_env)
     assert fake_openai.count("/v1/responses") == 1 and fake_anthropic.count(MESSAGES) == 1
     assert "edited step two" in json.dumps(fake_openai.last.json)
@@ -144,14 +159,16 @@ def test_branch_of_an_edited_version_with_another_agent_model_and_input(ctx, wor
 
     # an edited input replaces what reaches the step
     fake_anthropic.reset()
-    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=2, input_text="a different input",
-                       requested_by="U1", source="slack")
+    run = start_branch(
+        ctx, "T1", artifact_id=source_id, from_step=2, input_text="a different input", requested_by="U1", source="slack"
+    )
     drain(worker_env)
     assert fake_anthropic.count(MESSAGES) == 3
     assert "a different input" in _sent(fake_anthropic.calls(MESSAGES)[0])
     art = _branch_artifact(ctx, "T1", run.id)
-    assert art.branch_changes == {"input": {"from_chars": len("output of step 1"),
-                                            "to_chars": len("a different input")}}
+    assert art.branch_changes == {
+        "input": {"from_chars": len("output of step 1"), "to_chars": len("a different input")}
+    }
     assert read_steps(ctx, run.id)[1].input == "a different input"
 
 
@@ -231,14 +248,18 @@ def test_refusals(ctx, worker_env, fake_anthropic):
     assert failed_art.status == "failed"
     exc = refused(artifact_id=str(failed_art.id), from_step=3)
     assert exc.kind == "nothing_to_reuse" and "Step 2" in exc.message
-    assert start_branch(ctx, "T1", artifact_id=str(failed_art.id), from_step=2, requested_by="U1",
-                        source="cli").status == "queued"
+    assert (
+        start_branch(ctx, "T1", artifact_id=str(failed_art.id), from_step=2, requested_by="U1", source="cli").status
+        == "queued"
+    )
 
 
 def test_a_repeated_dedupe_key_returns_the_first_branch(ctx, worker_env, fake_anthropic):
     _, source_id = _four_steps(ctx, worker_env, fake_anthropic)
-    first = start_branch(ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", source="slack",
-                         dedupe_key="slack:T1:view:V1")
-    again = start_branch(ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", source="slack",
-                         dedupe_key="slack:T1:view:V1")
+    first = start_branch(
+        ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", source="slack", dedupe_key="slack:T1:view:V1"
+    )
+    again = start_branch(
+        ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", source="slack", dedupe_key="slack:T1:view:V1"
+    )
     assert again.id == first.id

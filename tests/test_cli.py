@@ -56,8 +56,13 @@ def test_bad_configuration_gives_one_clear_line(base_env, var, value, needle):
 
 def test_serve_answers_healthz_with_database_and_redis_status(base_env):
     port = free_port()
-    proc = subprocess.Popen(PIPEBOT + ["serve", "--port", str(port)], env=base_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        PIPEBOT + ["serve", "--port", str(port)],
+        env=base_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -78,6 +83,7 @@ def test_serve_answers_healthz_with_database_and_redis_status(base_env):
 
 
 # ---- when things are off ---------------------------------------------------------------
+
 
 def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
@@ -102,9 +108,15 @@ _NO_REDIS = ("REDIS_URL", "redis://127.0.0.1:1/0")
 _RUN = ["run", "P", "--team", "T1", "--input", "x"]
 
 
-@pytest.mark.parametrize(("command", "var", "value"), [
-    (["db", "upgrade"], *_NO_DB), (_RUN, *_NO_DB), (_RUN, *_NO_REDIS), (["worker", "--burst"], *_NO_REDIS),
-])
+@pytest.mark.parametrize(
+    ("command", "var", "value"),
+    [
+        (["db", "upgrade"], *_NO_DB),
+        (_RUN, *_NO_DB),
+        (_RUN, *_NO_REDIS),
+        (["worker", "--burst"], *_NO_REDIS),
+    ],
+)
 def test_unreachable_services_give_one_line_naming_the_variable(base_env, command, var, value):
     out = _run(command, dict(base_env, **{var: value}))
     assert out.returncode == 2
@@ -118,8 +130,14 @@ def test_run_bad_input_and_wrong_team_say_what_to_fix(ctx, worker_env):
     make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])
     empty = _run(["run", "Mine", "--team", "T1", "--input", "   "], worker_env)
     assert empty.returncode == 2 and "input" in empty.stderr.lower() and "Traceback" not in empty.stderr
-    stdin_empty = subprocess.run(PIPEBOT + ["run", "Mine", "--team", "T1", "--input", "-"], env=worker_env,
-                                 input="", capture_output=True, text=True, timeout=60)
+    stdin_empty = subprocess.run(
+        PIPEBOT + ["run", "Mine", "--team", "T1", "--input", "-"],
+        env=worker_env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert stdin_empty.returncode == 2 and "input" in stdin_empty.stderr.lower()
     other = _run(["run", "Mine", "--team", "T2", "--input", "hello"], worker_env)
     assert other.returncode == 2 and "No pipeline named “Mine”" in other.stderr
@@ -141,8 +159,13 @@ def test_run_without_a_worker_says_so_and_stops_waiting(ctx, worker_env):
 def test_ctrl_c_stops_following_and_says_the_run_goes_on(ctx, worker_env):
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])
-    proc = subprocess.Popen(PIPEBOT + ["run", "Mine", "--team", "T1", "--input", "hello"], env=worker_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        PIPEBOT + ["run", "Mine", "--team", "T1", "--input", "hello"],
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline()
         assert "queued" in line, line
@@ -164,8 +187,14 @@ def test_plain_rq_worker_runs_a_pipeline_with_env_configured_context(ctx, worker
     fake_anthropic.reply("done by rq")
     run = start_run(ctx, "T1", "Mine", "hello")
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
-    out = subprocess.run([rq, "worker", worker_env["PIPEBOT_QUEUE"], "--burst", "--url", worker_env["REDIS_URL"]], env=worker_env,
-                         capture_output=True, text=True, timeout=120, cwd=os.getcwd())
+    out = subprocess.run(
+        [rq, "worker", worker_env["PIPEBOT_QUEUE"], "--burst", "--url", worker_env["REDIS_URL"]],
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=os.getcwd(),
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     with transaction(ctx.sessions) as s:
         done = run_repo.get_run(s, "T1", run.id)

@@ -52,8 +52,12 @@ def test_expired_wrong_artifact_wrong_user_and_tampered_are_refused_each_with_it
     assert "someone else" in str(_refused(Reason.WRONG_USER, token, user_id="U2"))
     payload, sig = token.split(".")
     # another workspace's key, a flipped signature, a payload altered (user swapped), garbage
-    _refused(Reason.TAMPERED, edit_links.mint([derive_key("another deployment")], team_id="T1", artifact_id=AID,
-                                              user_id="U1", base_version=1, now=NOW))
+    _refused(
+        Reason.TAMPERED,
+        edit_links.mint(
+            [derive_key("another deployment")], team_id="T1", artifact_id=AID, user_id="U1", base_version=1, now=NOW
+        ),
+    )
     _refused(Reason.TAMPERED, f"{payload}.{sig[::-1]}")
     forged = _mint(user_id="U2").split(".")[0]
     _refused(Reason.TAMPERED, f"{forged}.{sig}")
@@ -100,8 +104,7 @@ def test_a_link_saves_once_and_a_replay_is_refused(ctx):
     with pytest.raises(editing.EditRefused):
         editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text="   ")
     long_text = "a long output line\n" * 1000
-    assert editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text=long_text,
-                                  note="fixed") == 2
+    assert editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text=long_text, note="fixed") == 2
     with pytest.raises(EditLinkError) as err:
         editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text="again")
     assert err.value.reason is Reason.REUSED and "used already" in str(err.value)
@@ -123,15 +126,17 @@ def test_an_expired_link_and_a_link_of_another_workspace_save_nothing(ctx):
     token = edit_links.mint(keys, team_id="T1", artifact_id=mine, user_id="U1", base_version=1, now=NOW)
     link = edit_links.read(token, keys, artifact_id=mine, now=NOW)
     with pytest.raises(EditLinkError) as err:
-        editing.save_from_link(ctx, token, mine, csrf=edit_links.csrf_token(link, keys), target="output",
-                               text="late", now=NOW + 601)
+        editing.save_from_link(
+            ctx, token, mine, csrf=edit_links.csrf_token(link, keys), target="output", text="late", now=NOW + 601
+        )
     assert err.value.reason is Reason.EXPIRED
     # a link minted for T1 naming T2's artifact finds nothing to edit
     cross = edit_links.mint(keys, team_id="T1", artifact_id=theirs, user_id="U1", base_version=1, now=NOW)
     cross_link = edit_links.read(cross, keys, artifact_id=theirs, now=NOW)
     with pytest.raises(editing.ArtifactNotFound):
-        editing.save_from_link(ctx, cross, theirs, csrf=edit_links.csrf_token(cross_link, keys), target="output",
-                               text="intrusion", now=NOW)
+        editing.save_from_link(
+            ctx, cross, theirs, csrf=edit_links.csrf_token(cross_link, keys), target="output", text="intrusion", now=NOW
+        )
     with transaction(ctx.sessions) as s:
         assert versions.latest_version(s, "T1", mine).number == 1
         assert versions.latest_version(s, "T2", theirs).number == 1

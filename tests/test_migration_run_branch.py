@@ -25,15 +25,21 @@ def test_runs_survive_the_branch_column_coming_and_going(services, database_url)
         rid = str(uuid.uuid4())
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO workspaces (team_id) VALUES ('T1')"))
-            conn.execute(text("INSERT INTO runs (id, team_id, pipeline_name, status, input, source, attempts) "
-                              "VALUES (:id, 'T1', 'P', 'succeeded', 'the input', 'cli', 1)"), {"id": rid})
+            conn.execute(
+                text(
+                    "INSERT INTO runs (id, team_id, pipeline_name, status, input, source, attempts) "
+                    "VALUES (:id, 'T1', 'P', 'succeeded', 'the input', 'cli', 1)"
+                ),
+                {"id": rid},
+            )
         upgrade(engine)
         assert "branch" in {c["name"] for c in inspect(engine).get_columns("runs")}
         spec = {"artifact_id": str(uuid.uuid4()), "version": 1, "from_step": 2}
         with engine.begin() as conn:
             assert conn.execute(text("SELECT branch FROM runs WHERE id = :id"), {"id": rid}).scalar() is None
-            conn.execute(text("UPDATE runs SET branch = CAST(:b AS jsonb) WHERE id = :id"),
-                         {"b": json.dumps(spec), "id": rid})
+            conn.execute(
+                text("UPDATE runs SET branch = CAST(:b AS jsonb) WHERE id = :id"), {"b": json.dumps(spec), "id": rid}
+            )
         downgrade(engine, "0005")
         assert "branch" not in {c["name"] for c in inspect(engine).get_columns("runs")}
         with engine.connect() as conn:

@@ -72,8 +72,11 @@ def _click(slack: SlackServer, run: Any, user_id: str, parent: dict[str, Any] | 
     clicker's Slack still shows) as ``user_id``; returns the response_url used."""
     parent = parent or slack.fake.message(GENERAL, run.thread_ts)
     hook = slack.fake.new_response_url(GENERAL, user_id)
-    response = slack.post(slack.signer.block_actions(action_id=RUN_CANCEL, message=parent, user_id=user_id,
-                                                     channel_id=GENERAL, response_url=hook))
+    response = slack.post(
+        slack.signer.block_actions(
+            action_id=RUN_CANCEL, message=parent, user_id=user_id, channel_id=GENERAL, response_url=hook
+        )
+    )
     assert response.status_code == 200, response.text
     return hook
 
@@ -102,8 +105,11 @@ def test_a_cancelled_queued_run_never_starts(ctx, slack, fake, fake_anthropic, w
     shown = fake.message(GENERAL, run.thread_ts)
     _click(slack, run, USER_ID)
     done = wait_until(lambda: (r := read_run(ctx, TEAM_ID, run.id)).status == "failed" and r, 10)
-    assert (done.error_kind, done.error_message, done.cancel_requested_by) == ("cancelled", "cancelled by U0USER",
-                                                                               USER_ID)
+    assert (done.error_kind, done.error_message, done.cancel_requested_by) == (
+        "cancelled",
+        "cancelled by U0USER",
+        USER_ID,
+    )
     update = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts, timeout=15)
     assert update.params["text"].startswith("❌ *Essay* for <@U0USER> failed: cancelled by <@U0USER>")
     assert not [b for b in update.params["blocks"] if b["type"] == "actions"]  # no Cancel on a finished run
@@ -138,8 +144,9 @@ def test_only_the_requester_or_an_admin_may_cancel(ctx, slack, fake):
     assert "cancelled by <@U0ADMIN>" in update.params["text"]
 
 
-def test_cancel_stops_a_running_run_mid_stream_and_keeps_its_finished_steps(ctx, slack, fake, fake_anthropic,
-                                                                           worker_env):
+def test_cancel_stops_a_running_run_mid_stream_and_keeps_its_finished_steps(
+    ctx, slack, fake, fake_anthropic, worker_env
+):
     _essay(ctx, steps=2)
     fake_anthropic.reply("first draft about otters")
     fake_anthropic.reply(SLOW_TEXT, deltas=DELTAS, chunk_delay=0.05)  # about 10 s of writing
@@ -168,8 +175,9 @@ def test_cancel_stops_a_running_run_mid_stream_and_keeps_its_finished_steps(ctx,
     assert art.content["steps"][0]["status"] == "succeeded"
     assert art.content["steps"][0]["output"] == "first draft about otters"
     # Slack: the parent says who cancelled it, with a mention, and so does the result in the thread
-    parent = fake.wait_for("chat.update", lambda c: c.params.get("ts") == run.thread_ts
-                           and c.params["text"].startswith("❌"), timeout=15)
+    parent = fake.wait_for(
+        "chat.update", lambda c: c.params.get("ts") == run.thread_ts and c.params["text"].startswith("❌"), timeout=15
+    )
     assert "cancelled by <@U0USER>" in parent.params["text"]
     final = [m for m in fake.replies(GENERAL, run.thread_ts) if not m.get("_stream")][-1]
     assert "cancelled by <@U0USER>" in message_text(final)
@@ -194,8 +202,9 @@ def test_app_home_lists_a_waiting_run_with_cancel_and_a_click_cancels_it(ctx, sl
     done = wait_until(lambda: (r := read_run(ctx, TEAM_ID, run.id)).status == "failed" and r, 10)
     assert (done.error_kind, done.cancel_requested_by) == ("cancelled", USER_ID)
     republished = fake.wait_for("views.publish", count=published + 1, timeout=15)
-    assert not [b for b in republished.params["view"]["blocks"]
-                if (b.get("accessory") or {}).get("action_id") == RUN_CANCEL]  # finished: no Cancel any more
+    assert not [
+        b for b in republished.params["view"]["blocks"] if (b.get("accessory") or {}).get("action_id") == RUN_CANCEL
+    ]  # finished: no Cancel any more
 
 
 def test_pipebot_cancel_from_the_cli(ctx, slack, fake, worker_env):

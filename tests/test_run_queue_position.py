@@ -1,4 +1,4 @@
-""""Queued: N runs ahead" on the parent message of a run that waits, end to end: runs started
+""" "Queued: N runs ahead" on the parent message of a run that waits, end to end: runs started
 through the real `/slack/events` endpoint, one real worker process with a single slot, the
 fake Anthropic API holding the first run's model call until the test lets it go, and the
 fake Slack Web API recording every chat.update.
@@ -72,18 +72,25 @@ def test_waiting_runs_say_how_many_are_ahead_and_switch_to_running(ctx, slack, f
             gate.wait(60)
 
     fake_anthropic.on_request = hold_first
-    env = dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token, PIPEBOT_WORKER_CONCURRENCY="1",
-               PIPEBOT_QUEUE_STATUS_SECONDS="0.3")
+    env = dict(
+        worker_env,
+        SLACK_API_URL=fake.url,
+        SLACK_BOT_TOKEN=fake.token,
+        PIPEBOT_WORKER_CONCURRENCY="1",
+        PIPEBOT_QUEUE_STATUS_SECONDS="0.3",
+    )
     worker = start_worker(env)
     try:
         wait_until(lambda: held, 60)  # the first run is in its model call; the three others wait
         for n, run in enumerate(waiting):
             wait_until(lambda run=run, n=n: _shown(fake, run.thread_ts)[-1:] == [n], 30)
         assert [_updates(fake, r.thread_ts)[-1] for r in waiting] == [
-            parent_message("Essay", USER_ID, f"otters part {i + 1}", status="queued", ahead=i)[0] for i in range(3)]
+            parent_message("Essay", USER_ID, f"otters part {i + 1}", status="queued", ahead=i)[0] for i in range(3)
+        ]
         last = fake.last("chat.update")
-        assert [el["action_id"] for b in last.params["blocks"] if b["type"] == "actions" for el in b["elements"]] \
-            == [RUN_CANCEL]
+        assert [el["action_id"] for b in last.params["blocks"] if b["type"] == "actions" for el in b["elements"]] == [
+            RUN_CANCEL
+        ]
         gate.set()
         wait_until(lambda: all(read_run(ctx, TEAM_ID, r.id).status == "succeeded" for r in [first, *waiting]), 90)
         for r in [first, *waiting]:
@@ -114,8 +121,9 @@ def test_one_round_with_200_waiting_runs_is_one_statement_and_a_few_edits(ctx, f
     for i in range(200):
         text, blocks = parent_message("Essay", USER_ID, f"part {i}")
         ts = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
-        start_run(sctx, TEAM_ID, "Essay", f"part {i}", requested_by=USER_ID, source="slack", channel_id=GENERAL,
-                  thread_ts=ts)
+        start_run(
+            sctx, TEAM_ID, "Essay", f"part {i}", requested_by=USER_ID, source="slack", channel_id=GENERAL, thread_ts=ts
+        )
     runs = _runs(ctx)
     later = datetime.now(UTC) + timedelta(seconds=30)
     statements: list[str] = []
@@ -138,7 +146,7 @@ def test_one_round_with_200_waiting_runs_is_one_statement_and_a_few_edits(ctx, f
         sctx.redis.delete(queue_position.ROUND_KEY)  # the next round (another worker's, or later)
         assert queue_position.update_queue_positions(sctx, now=later) == per_round
     updates = fake.calls("chat.update")
-    assert [c.params["ts"] for c in updates] == [r.thread_ts for r in runs[:rounds * per_round]]
+    assert [c.params["ts"] for c in updates] == [r.thread_ts for r in runs[: rounds * per_round]]
     assert [QUEUED.match(c.params["text"]).group(1) for c in updates] == [str(i) for i in range(rounds * per_round)]
     # one worker per round: a second worker asking during the same round edits nothing
     assert queue_position.update_queue_positions(sctx, now=later) == 0

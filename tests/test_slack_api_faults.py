@@ -28,16 +28,20 @@ def essay(ctx: AppContext) -> None:
     make_pipeline(ctx, TEAM_ID, "Essay", [make_agent(ctx, TEAM_ID, "Drafter")])
 
 
-@pytest.mark.parametrize("error, expected", [
-    ("is_archived", "archived"),
-    ("channel_not_found", "Invite me"),
-    ("msg_too_long", "Slack refused the message that starts the run (`msg_too_long`)"),
-    ("invalid_blocks", "Slack refused the message that starts the run (`invalid_blocks`)"),
-    ("ratelimited", "try again in a minute"),
-    ("restricted_action", "Invite me"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        ("is_archived", "archived"),
+        ("channel_not_found", "Invite me"),
+        ("msg_too_long", "Slack refused the message that starts the run (`msg_too_long`)"),
+        ("invalid_blocks", "Slack refused the message that starts the run (`invalid_blocks`)"),
+        ("ratelimited", "try again in a minute"),
+        ("restricted_action", "Invite me"),
+    ],
+)
 def test_run_post_refused_by_slack_is_explained_and_starts_nothing(
-        ctx: AppContext, slack: SlackServer, essay: None, error: str, expected: str) -> None:
+    ctx: AppContext, slack: SlackServer, essay: None, error: str, expected: str
+) -> None:
     slack.fake.fail_next("chat.postMessage", error, when=lambda p: p.get("channel") == GENERAL)
     sent = slack.command("run Essay hello")
     assert sent.response.status_code == 200
@@ -74,7 +78,8 @@ def test_users_info_ratelimited_during_the_admin_check(ctx: AppContext, slack: S
 
 
 def test_very_long_command_input_starts_a_run_and_the_first_message_fits(
-        ctx: AppContext, slack: SlackServer, essay: None) -> None:
+    ctx: AppContext, slack: SlackServer, essay: None
+) -> None:
     long_input = ("Paragraph with R&amp;D &lt;tags&gt; and emoji 🦦. " * 400).strip()
     before = len(slack.fake.calls("chat.postMessage"))
     slack.command("run Essay " + long_input)

@@ -47,20 +47,45 @@ def test_run_input_entities_are_decoded_for_the_model(ctx: AppContext, slack: Sl
     with_keys(ctx, TEAM_ID, "anthropic")
     agent = make_agent(ctx, TEAM_ID, "Drafter")
     make_pipeline(ctx, TEAM_ID, "Q&A digest", [agent])
-    typed = ("see <https://example.com/a?b=1&amp;c=2|the page> and <https://x.org> for <@U0USER|casey> "
-             "and <@U0OTHER> in <#C0GENERAL|general> <!here> <!subteam^S0TEAM|@devs>: a &lt; b &amp;&amp; c &gt; d "
-             "&amp;lt;kept&amp;gt;")
+    typed = (
+        "see <https://example.com/a?b=1&amp;c=2|the page> and <https://x.org> for <@U0USER|casey> "
+        "and <@U0OTHER> in <#C0GENERAL|general> <!here> <!subteam^S0TEAM|@devs>: a &lt; b &amp;&amp; c &gt; d "
+        "&amp;lt;kept&amp;gt;"
+    )
     sent = slack.command('run "Q&amp;A digest" ' + typed)
     assert sent.response.status_code == 200
     wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
-    assert _runs(ctx)[0].input == ("see the page (https://example.com/a?b=1&c=2) and https://x.org for @casey "
-                                   "and <@U0OTHER> in #general @here @devs: a < b && c > d &lt;kept&gt;")
+    assert _runs(ctx)[0].input == (
+        "see the page (https://example.com/a?b=1&c=2) and https://x.org for @casey "
+        "and <@U0OTHER> in #general @here @devs: a < b && c > d &lt;kept&gt;"
+    )
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\u3000", "🤖", "agent", "agent 🤖", "run", "run   ",
-                                  'run "', "run “Essay", "agent edit \"", "pipeline delete 'x",
-                                  "x" * 4000, "run Essay " + "y" * 12000, "<@U0USER>", "&lt;&gt;&amp;",
-                                  "agent edit <#C0GENERAL|general>", "artifacts search", "help me"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\n\t ",
+        "\u3000",
+        "🤖",
+        "agent",
+        "agent 🤖",
+        "run",
+        "run   ",
+        'run "',
+        "run “Essay",
+        'agent edit "',
+        "pipeline delete 'x",
+        "x" * 4000,
+        "run Essay " + "y" * 12000,
+        "<@U0USER>",
+        "&lt;&gt;&amp;",
+        "agent edit <#C0GENERAL|general>",
+        "artifacts search",
+        "help me",
+    ],
+)
 def test_odd_text_always_gets_an_answer(ctx: AppContext, slack: SlackServer, text: str) -> None:
     sent = slack.command(text)
     assert sent.response.status_code == 200

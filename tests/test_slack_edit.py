@@ -21,17 +21,12 @@ from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.lifecycle_harness import click, element, finished_run, guest_click
-from tests.run_harness import (  # noqa: F401 - fixtures
-    _fake_providers,
+from tests.run_harness import (
     drain,
-    fake_anthropic,
-    fake_openai,
     make_agent,
     make_pipeline,
     with_keys,
-    worker_env,
 )
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 
 OTHER_USER = "U0ADMIN"
@@ -63,8 +58,13 @@ def _submit(slack: SlackServer, view: dict[str, Any], values: dict[str, Any], us
     return r.json() if r.content and r.text != "null" else None
 
 
-def test_final_message_buttons_and_a_saved_edit_through_a_real_run(ctx, slack, essay, worker_env,  # noqa: F811
-                                                                   fake_anthropic):  # noqa: F811
+def test_final_message_buttons_and_a_saved_edit_through_a_real_run(
+    ctx,
+    slack,
+    essay,
+    worker_env,
+    fake_anthropic,
+):
     fake = slack.fake
     fake_anthropic.reply("a first draft about otters")
     fake_anthropic.reply("**The essay**: otters hold hands while they sleep.")
@@ -85,12 +85,16 @@ def test_final_message_buttons_and_a_saved_edit_through_a_real_run(ctx, slack, e
     assert [el["text"]["text"] for el in actions["elements"]] == ["Open artifact", "Edit", "Re-run from…", "Compare"]
     assert all(len(el["text"]["text"]) <= 24 for el in actions["elements"])
     assert {el["action_id"]: el.get("value") for el in actions["elements"][1:]} == {
-        "artifact_edit": f"{artifact_id}:1", "artifact_rerun": f"{artifact_id}:1",
-        "artifact_compare": f"{artifact_id}:1"}
+        "artifact_edit": f"{artifact_id}:1",
+        "artifact_rerun": f"{artifact_id}:1",
+        "artifact_compare": f"{artifact_id}:1",
+    }
     feedback = next(b for b in final["blocks"] if b["type"] == "context_actions")["elements"][0]
     assert feedback["type"] == "feedback_buttons"
     assert (feedback["positive_button"]["value"], feedback["negative_button"]["value"]) == (
-        f"up:{artifact_id}:1", f"down:{artifact_id}:1")
+        f"up:{artifact_id}:1",
+        f"down:{artifact_id}:1",
+    )
 
     # Edit opens the modal on the final output, prefilled
     view = _open_edit(slack, final)
@@ -104,14 +108,21 @@ def test_final_message_buttons_and_a_saved_edit_through_a_real_run(ctx, slack, e
 
     # saving: version 2, the modal closes, the thread says so
     before = len(fake.replies(GENERAL, run.thread_ts))
-    answer = _submit(slack, view, {"Part": "output", "Text": "A better essay about <b>otters</b>.",
-                                   "Note": "tightened the <!channel> intro"})
+    answer = _submit(
+        slack,
+        view,
+        {"Part": "output", "Text": "A better essay about <b>otters</b>.", "Note": "tightened the <!channel> intro"},
+    )
     assert answer is None  # closes the modal
     with transaction(ctx.sessions) as s:
         latest = versions.latest_version(s, TEAM_ID, artifact_id)
         first = versions.get_version(s, TEAM_ID, artifact_id, 1)
     assert (latest.number, latest.author, latest.note, latest.edited) == (
-        2, USER_ID, "tightened the <!channel> intro", "output")
+        2,
+        USER_ID,
+        "tightened the <!channel> intro",
+        "output",
+    )
     assert latest.content["output"] == "A better essay about <b>otters</b>."
     assert first.content["output"] == original  # version 1 is never changed
     wait_until(lambda: len(fake.replies(GENERAL, run.thread_ts)) == before + 1, 5, "the thread reply")
@@ -140,8 +151,10 @@ def test_a_conflict_keeps_the_text_and_empty_or_unchanged_edits_are_refused(ctx,
     assert "keep it to 500" in answer["errors"][lifecycle.EDIT_NOTE_BLOCK]
 
     # someone else saves meanwhile: the second save gets an inline error, nothing is lost
-    assert save_edit(ctx, TEAM_ID, done.artifact_id, base_version=1, target="output", text="Theirs.",
-                     author=OTHER_USER) == 2
+    assert (
+        save_edit(ctx, TEAM_ID, done.artifact_id, base_version=1, target="output", text="Theirs.", author=OTHER_USER)
+        == 2
+    )
     answer = _submit(slack, view, {"Text": "Mine, typed at length."})
     assert answer["response_action"] == "errors"  # Slack keeps the form, with what was typed
     assert answer["errors"][block].startswith("Someone saved version 2 meanwhile. Your text was not saved")
@@ -161,7 +174,10 @@ def test_long_output_gets_an_ephemeral_editor_link_for_that_user_only(ctx, slack
     call = fake.wait_for("chat.postEphemeral", lambda c: "web" in (c.params.get("text") or ""))
     assert call.ok, call.response
     assert (call.params["channel"], call.params["user"], call.params.get("thread_ts")) == (
-        GENERAL, USER_ID, done.thread_ts)
+        GENERAL,
+        USER_ID,
+        done.thread_ts,
+    )
     assert "7,200 characters" in call.params["text"]
     url = element(call.params["blocks"], lifecycle.OPEN_LINK)["url"]
     assert url.startswith(f"http://pipebot.test/artifacts/{done.artifact_id}/edit?t=")
@@ -176,8 +192,11 @@ def test_long_output_gets_an_ephemeral_editor_link_for_that_user_only(ctx, slack
 
 def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, slack, essay):
     fake = slack.fake
-    steps = [("Drafter", "Short draft.", "0.001", 900), ("Critic", "Long critique. " * 300, "0.002", 1200),
-             ("Polisher", "Final words.", "0.001", 800)]
+    steps = [
+        ("Drafter", "Short draft.", "0.001", 900),
+        ("Critic", "Long critique. " * 300, "0.002", 1200),
+        ("Polisher", "Final words.", "0.001", 800),
+    ]
     done = finished_run(ctx, TEAM_ID, essay["essay"], "Final words.", steps=steps, fake=fake)
     view = _open_edit(slack, done.final)
     stored = fake.view(view["id"])
@@ -185,8 +204,11 @@ def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, sla
     assert "web editor" in part["options"][2]["text"]["text"]  # the long step says so in the list
 
     updates = len(fake.calls("views.update"))
-    r = slack.post(slack.signer.block_actions(action_id=lifecycle.EDIT_PART_ACTION, value="step:1", view=stored,
-                                              values={"Note": "kept note"}))
+    r = slack.post(
+        slack.signer.block_actions(
+            action_id=lifecycle.EDIT_PART_ACTION, value="step:1", view=stored, values={"Note": "kept note"}
+        )
+    )
     assert r.status_code == 200
     call = fake.wait_for("views.update", count=updates + 1)
     assert call.ok, call.response
@@ -209,8 +231,9 @@ def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, sla
     ephemerals = len(fake.calls("chat.postEphemeral"))
     slack.post(slack.signer.block_actions(action_id=lifecycle.EDIT_PART_ACTION, value="step:2", view=stored))
     call = fake.wait_for("views.update", count=updates + 2)
-    assert not [b for b in call.response["view"]["blocks"]
-                if str(b.get("block_id", "")).startswith(lifecycle.EDIT_TEXT_BLOCK)]
+    assert not [
+        b for b in call.response["view"]["blocks"] if str(b.get("block_id", "")).startswith(lifecycle.EDIT_TEXT_BLOCK)
+    ]
     assert "sent you a link" in json.dumps(call.response["view"]["blocks"])
     sent = fake.wait_for("chat.postEphemeral", count=ephemerals + 1)
     assert (sent.params["user"], sent.params["channel"]) == (USER_ID, GENERAL)
@@ -240,20 +263,41 @@ def test_artifact_modal_and_home_carry_the_buttons_and_edit_opens_over_the_modal
     fake = slack.fake
     done = finished_run(ctx, TEAM_ID, essay["essay"], "Modal result.", fake=fake)
     failed = finished_run(ctx, TEAM_ID, essay["essay"], "", status="failed", minutes_ago=1)
-    listed = [{"type": "section", "block_id": "x", "text": {"type": "mrkdwn", "text": "x"},
-               "accessory": {"type": "button", "action_id": "artifact_view", "value": done.artifact_id,
-                             "text": {"type": "plain_text", "text": "View"}}}]
+    listed = [
+        {
+            "type": "section",
+            "block_id": "x",
+            "text": {"type": "mrkdwn", "text": "x"},
+            "accessory": {
+                "type": "button",
+                "action_id": "artifact_view",
+                "value": done.artifact_id,
+                "text": {"type": "plain_text", "text": "View"},
+            },
+        }
+    ]
     opened = len(fake.calls("views.open"))
-    slack.post(slack.signer.block_actions(action_id="artifact_view", message={"type": "message", "ts": "1.0",
-                                                                              "text": "", "blocks": listed},
-                                          trigger_id=fake.new_trigger_id()))
+    slack.post(
+        slack.signer.block_actions(
+            action_id="artifact_view",
+            message={"type": "message", "ts": "1.0", "text": "", "blocks": listed},
+            trigger_id=fake.new_trigger_id(),
+        )
+    )
     modal = fake.wait_for("views.open", count=opened + 1).response["view"]
     actions = [b for b in modal["blocks"] if b["type"] == "actions"][-1]
     assert [el["text"]["text"] for el in actions["elements"]] == [
-        "Open full artifact", "Edit", "Re-run from…", "Compare"]
+        "Open full artifact",
+        "Edit",
+        "Re-run from…",
+        "Compare",
+    ]
     pushes = len(fake.calls("views.push"))
-    slack.post(slack.signer.block_actions(action_id=lifecycle.EDIT_ARTIFACT, view=fake.view(modal["id"]),
-                                          trigger_id=fake.new_trigger_id()))
+    slack.post(
+        slack.signer.block_actions(
+            action_id=lifecycle.EDIT_ARTIFACT, view=fake.view(modal["id"]), trigger_id=fake.new_trigger_id()
+        )
+    )
     pushed = fake.wait_for("views.push", count=pushes + 1)
     assert pushed.ok and pushed.response["view"]["callback_id"] == "pipebot_artifact_edit"
 
@@ -261,8 +305,13 @@ def test_artifact_modal_and_home_carry_the_buttons_and_edit_opens_over_the_modal
     count = len(fake.calls("views.publish"))
     slack.post(slack.signer.app_home_opened(USER_ID))
     home = fake.wait_for("views.publish", count=count + 1).response["view"]
-    rows = {b["block_id"]: [el["action_id"] for el in b["elements"]] for b in home["blocks"]
-            if str(b.get("block_id", "")).startswith("run_")}
-    assert rows == {f"run_{done.run_id}": ["artifact_edit", "artifact_rerun", "artifact_compare"],
-                    f"run_{failed.run_id}": ["artifact_rerun", "artifact_compare"]}
+    rows = {
+        b["block_id"]: [el["action_id"] for el in b["elements"]]
+        for b in home["blocks"]
+        if str(b.get("block_id", "")).startswith("run_")
+    }
+    assert rows == {
+        f"run_{done.run_id}": ["artifact_edit", "artifact_rerun", "artifact_compare"],
+        f"run_{failed.run_id}": ["artifact_rerun", "artifact_compare"],
+    }
     assert len(home["blocks"]) <= 100

@@ -16,7 +16,6 @@ from storage.repos import feedback
 from tests.fakes.fake_slack import ADMIN_ID, GENERAL, OWNER_ID, TEAM_ID, USER_ID
 from tests.lifecycle_harness import finished_run
 from tests.run_harness import make_agent, make_pipeline
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 
 
@@ -32,8 +31,11 @@ def _vote(ctx, artifact_id: str, user_id: str = USER_ID) -> int | None:
 
 def _press(slack: SlackServer, message: dict, which: str, user_id: str = USER_ID) -> None:
     button = next(b for b in message["blocks"] if b["type"] == "context_actions")["elements"][0][f"{which}_button"]
-    r = slack.post(slack.signer.block_actions(action_id=lifecycle.FEEDBACK, message=message, channel_id=GENERAL,
-                                              value=button["value"], user_id=user_id))
+    r = slack.post(
+        slack.signer.block_actions(
+            action_id=lifecycle.FEEDBACK, message=message, channel_id=GENERAL, value=button["value"], user_id=user_id
+        )
+    )
     assert r.status_code == 200 and r.text in ("", "null"), r.text
 
 
@@ -74,13 +76,18 @@ def test_a_forged_or_foreign_vote_writes_nothing(ctx, essay):
     theirs = finished_run(ctx, "T0OTHER", other, "Theirs.")
 
     def body(value: str, user: dict) -> dict:
-        return {"type": "block_actions", "team": {"id": TEAM_ID}, "user": user, "container": {"type": "message"},
-                "channel": {"id": GENERAL}, "actions": [{"type": "feedback_buttons", "action_id": "artifact_feedback",
-                                                         "value": value}]}
+        return {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": user,
+            "container": {"type": "message"},
+            "channel": {"id": GENERAL},
+            "actions": [{"type": "feedback_buttons", "action_id": "artifact_feedback", "value": value}],
+        }
 
     member = {"id": USER_ID, "team_id": TEAM_ID}
     assert record_vote(ctx, body(f"up:{theirs.artifact_id}:1", member)) is None  # another workspace's artifact
-    assert record_vote(ctx, body(f"up:{mine.artifact_id}:7", member)) is None    # no such version
+    assert record_vote(ctx, body(f"up:{mine.artifact_id}:7", member)) is None  # no such version
     assert record_vote(ctx, body("sideways:x:1", member)) is None
     assert record_vote(ctx, body(f"up:{mine.artifact_id}:1", {"id": "U0GUEST", "team_id": "T0GUEST"})) is None
     with transaction(ctx.sessions) as s:

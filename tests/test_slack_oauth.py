@@ -29,15 +29,30 @@ GONE, STAYS = "T0GONE", "T0STAYS"
 
 @pytest.fixture
 def oauth(_session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> Iterator[tuple[AppContext, str]]:
-    settings = slack_settings(_session_ctx.settings, fake_slack, SLACK_BOT_TOKEN=None,
-                              SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    settings = slack_settings(
+        _session_ctx.settings,
+        fake_slack,
+        SLACK_BOT_TOKEN=None,
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET=CLIENT_SECRET,
+    )
     octx = dataclasses.replace(_session_ctx, settings=settings)
     store = installation_store(octx)
     for team in (GONE, STAYS):
         token = fake_slack.add_team(team, f"Team {team}")
-        store.save(Installation(app_id="A0PIPEBOT", team_id=team, team_name=f"Team {team}", user_id="U0INSTALLER",
-                                bot_token=token, bot_id=f"B0{team}", bot_user_id=f"U0BOT{team}",
-                                bot_scopes=["commands", "chat:write"], installed_at=time.time()))
+        store.save(
+            Installation(
+                app_id="A0PIPEBOT",
+                team_id=team,
+                team_name=f"Team {team}",
+                user_id="U0INSTALLER",
+                bot_token=token,
+                bot_id=f"B0{team}",
+                bot_user_id=f"U0BOT{team}",
+                bot_scopes=["commands", "chat:write"],
+                installed_at=time.time(),
+            )
+        )
     try:
         with serve(build_app(octx)) as url:
             yield octx, url
@@ -49,8 +64,10 @@ def oauth(_session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> I
 
 def rows(octx: AppContext, team: str) -> dict[str, int]:
     with octx.engine.connect() as conn:
-        return {t: conn.execute(text(f"SELECT count(*) FROM {t} WHERE team_id = :t"), {"t": team}).scalar()
-                for t in ("slack_bots", "slack_installations")}
+        return {
+            t: conn.execute(text(f"SELECT count(*) FROM {t} WHERE team_id = :t"), {"t": team}).scalar()
+            for t in ("slack_bots", "slack_installations")
+        }
 
 
 def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
@@ -59,8 +76,8 @@ def post(url: str, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
 
 @pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
 def test_revocation_cleans_the_workspace_and_others_keep_working(
-        oauth: tuple[AppContext, str], fake_slack: FakeSlack, kind: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+    oauth: tuple[AppContext, str], fake_slack: FakeSlack, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     octx, url = oauth
     assert rows(octx, GONE) == {"slack_bots": 1, "slack_installations": 1}
     signer = SlackRequests(team_id=GONE, user_id="U0INSTALLER")
@@ -91,11 +108,13 @@ def test_revocation_cleans_the_workspace_and_others_keep_working(
 
 
 def test_oauth_mode_never_lends_the_single_workspace_token_to_another_workspace(
-        _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack):
+    _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack
+):
     """With client id/secret and SLACK_BOT_TOKEN both set, a workspace with no installation
     (never installed, or uninstalled) gets no client, not the token of another workspace."""
-    settings = slack_settings(_session_ctx.settings, fake_slack,
-                              SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    settings = slack_settings(
+        _session_ctx.settings, fake_slack, SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET
+    )
     assert settings.SLACK_BOT_TOKEN  # the single-workspace token is set as well
     octx = dataclasses.replace(_session_ctx, settings=settings)
     with pytest.raises(SlackNotConfigured, match="not installed in Slack workspace T0NEVER"):
@@ -103,9 +122,15 @@ def test_oauth_mode_never_lends_the_single_workspace_token_to_another_workspace(
 
 
 def test_oauth_install_stores_encrypted_token_and_serves_the_team(
-        _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> None:
-    settings = slack_settings(_session_ctx.settings, fake_slack, SLACK_BOT_TOKEN=None,
-                              SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(
+        _session_ctx.settings,
+        fake_slack,
+        SLACK_BOT_TOKEN=None,
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET=CLIENT_SECRET,
+    )
     octx = dataclasses.replace(_session_ctx, settings=settings)
     team = "T0OAUTH1"
     try:
@@ -114,10 +139,14 @@ def test_oauth_install_stores_encrypted_token_and_serves_the_team(
                 page = http.get("/slack/install")
                 assert page.status_code == 200 and "slack.com/oauth/v2/authorize" in page.text
                 state = page.headers["set-cookie"].split("slack-app-oauth-state=")[1].split(";")[0]
-                code = fake_slack.new_oauth_code(team_id=team, team_name="OAuth Co",
-                                                 redirect_uri="http://pipebot.test/slack/oauth_redirect")
-                done = http.get("/slack/oauth_redirect", params={"code": code, "state": state},
-                                headers={"Cookie": f"slack-app-oauth-state={state}"})
+                code = fake_slack.new_oauth_code(
+                    team_id=team, team_name="OAuth Co", redirect_uri="http://pipebot.test/slack/oauth_redirect"
+                )
+                done = http.get(
+                    "/slack/oauth_redirect",
+                    params={"code": code, "state": state},
+                    headers={"Cookie": f"slack-app-oauth-state={state}"},
+                )
                 assert done.status_code == 200, done.text
             with octx.engine.connect() as conn:
                 stored = conn.execute(text("SELECT bot_token FROM slack_bots WHERE team_id = :t"), {"t": team}).scalar()
@@ -126,8 +155,15 @@ def test_oauth_install_stores_encrypted_token_and_serves_the_team(
             # the new workspace's admin opens settings: users.info and views.open use its token
             signer = SlackRequests(team_id=team, user_id="U0INSTALLER")
             trigger = fake_slack.new_trigger_id(user_id="U0INSTALLER", team_id=team)
-            r = httpx.post(url + "/slack/events", content=(s := signer.slash_command(
-                "settings", trigger_id=trigger, response_url=fake_slack.new_response_url()))[0], headers=s[1])
+            r = httpx.post(
+                url + "/slack/events",
+                content=(
+                    s := signer.slash_command(
+                        "settings", trigger_id=trigger, response_url=fake_slack.new_response_url()
+                    )
+                )[0],
+                headers=s[1],
+            )
             assert r.status_code == 200
             opened = fake_slack.wait_for("views.open", lambda c: c.token == token)
             assert opened.ok

@@ -1,4 +1,4 @@
-""""Re-run from…" in Slack, through the real `/slack/events` endpoint against the fake Slack:
+""" "Re-run from…" in Slack, through the real `/slack/events` endpoint against the fake Slack:
 the button opens the modal (Step, Agent, Model, Input), picking a step rebuilds it, a bad
 step or another workspace's agent is an inline error, and a good submission starts the
 branch in the source run's thread."""
@@ -38,14 +38,36 @@ def source(ctx, slack: SlackServer) -> dict[str, Any]:
     outputs = ["first output", LONG, "third output"]
     with transaction(ctx.sessions) as s:
         pipeline = pipeline_repo.get_pipeline(s, TEAM_ID, pipeline_id)
-        run = run_repo.create_run(s, TEAM_ID, pipeline, "the input", requested_by=USER_ID, source="slack",
-                               channel_id=GENERAL, thread_ts=root["ts"])
+        run = run_repo.create_run(
+            s,
+            TEAM_ID,
+            pipeline,
+            "the input",
+            requested_by=USER_ID,
+            source="slack",
+            channel_id=GENERAL,
+            thread_ts=root["ts"],
+        )
         run.status, run.output = "succeeded", outputs[-1]
-        content = {"pipeline": {"id": pipeline_id, "name": "Trio"}, "input": "the input", "output": outputs[-1],
-                   "status": "succeeded", "slack": {"channel_id": GENERAL, "thread_ts": root["ts"]},
-                   "steps": [{"position": n, "status": "succeeded", "agent": {"id": agents[n - 1], "name": f"Agent {n}"},
-                              "model": HAIKU, "input": "the input" if n == 1 else outputs[n - 2],
-                              "output": outputs[n - 1], "cost_usd": "0.001"} for n in (1, 2, 3)]}
+        content = {
+            "pipeline": {"id": pipeline_id, "name": "Trio"},
+            "input": "the input",
+            "output": outputs[-1],
+            "status": "succeeded",
+            "slack": {"channel_id": GENERAL, "thread_ts": root["ts"]},
+            "steps": [
+                {
+                    "position": n,
+                    "status": "succeeded",
+                    "agent": {"id": agents[n - 1], "name": f"Agent {n}"},
+                    "model": HAIKU,
+                    "input": "the input" if n == 1 else outputs[n - 2],
+                    "output": outputs[n - 1],
+                    "cost_usd": "0.001",
+                }
+                for n in (1, 2, 3)
+            ],
+        }
         artifact_id = artifact_repo.insert_for_run(s, TEAM_ID, run, content, models=[HAIKU], cost_usd=Decimal("0.003"))
     return {"agents": agents, "artifact": str(artifact_id), "thread": root["ts"]}
 
@@ -53,9 +75,12 @@ def source(ctx, slack: SlackServer) -> dict[str, Any]:
 def _open(slack: SlackServer, value: str) -> dict[str, Any]:
     fake = slack.fake
     count = len(fake.calls("views.open"))
-    r = slack.post(slack.signer.block_actions(
-        actions=[{"type": "button", "action_id": RERUN_ACTION, "block_id": "result", "value": value}],
-        trigger_id=fake.new_trigger_id()))
+    r = slack.post(
+        slack.signer.block_actions(
+            actions=[{"type": "button", "action_id": RERUN_ACTION, "block_id": "result", "value": value}],
+            trigger_id=fake.new_trigger_id(),
+        )
+    )
     assert r.status_code == 200, r.text
     call = fake.wait_for("views.open", count=count + 1)
     assert call.ok, (call.error, call.response)
@@ -81,7 +106,9 @@ def test_the_button_opens_the_modal_and_picking_a_step_rebuilds_it(ctx, slack, s
     assert _option_texts(step) == ["Step 1 · Agent 1", "Step 2 · Agent 2", "Step 3 · Agent 3"]
     assert step["initial_option"]["value"] == "3"
     assert inputs["Agent"]["element"]["initial_option"]["text"]["text"] == "Agent 3"
-    assert inputs["Model"]["optional"] and inputs["Model"]["element"]["option_groups"][0]["label"]["text"] == "Anthropic"
+    assert (
+        inputs["Model"]["optional"] and inputs["Model"]["element"]["option_groups"][0]["label"]["text"] == "Anthropic"
+    )
     # what reached step 3 is longer than a Slack input holds: blank, and the hint says so
     assert "initial_value" not in inputs["Input"]["element"]
     assert "3,500 characters" in inputs["Input"]["hint"]["text"]
@@ -106,16 +133,34 @@ def test_bad_step_and_another_workspaces_agent_are_inline_errors(ctx, slack, sou
     agent_block = _inputs(view)["Agent"]["block_id"]
 
     forged = dict(view, private_metadata=json.dumps(dict(json.loads(view["private_metadata"]), s=9)))
-    state = {"values": {"step": {RERUN_STEP_ACTION: {"type": "static_select",
-                                                     "selected_option": {"value": "9", "text": {"type": "plain_text", "text": "Step 9"}}}},
-                        "agent-9": {"value": {"type": "static_select", "selected_option": {
-                            "value": str(source["agents"][0]), "text": {"type": "plain_text", "text": "Agent 1"}}}}}}
+    state = {
+        "values": {
+            "step": {
+                RERUN_STEP_ACTION: {
+                    "type": "static_select",
+                    "selected_option": {"value": "9", "text": {"type": "plain_text", "text": "Step 9"}},
+                }
+            },
+            "agent-9": {
+                "value": {
+                    "type": "static_select",
+                    "selected_option": {
+                        "value": str(source["agents"][0]),
+                        "text": {"type": "plain_text", "text": "Agent 1"},
+                    },
+                }
+            },
+        }
+    }
     r = slack.post(slack.signer.view_submission(forged, state=state))
     assert r.status_code == 200
     assert r.json()["response_action"] == "errors" and "out of range" in r.json()["errors"]["step"]
 
-    r = slack.post(slack.signer.view_submission(view, {
-        "Step": "3", "Agent": {"value": str(stranger), "text": {"type": "plain_text", "text": "Stranger"}}}))
+    r = slack.post(
+        slack.signer.view_submission(
+            view, {"Step": "3", "Agent": {"value": str(stranger), "text": {"type": "plain_text", "text": "Stranger"}}}
+        )
+    )
     errors = r.json()["errors"]
     assert list(errors) == [agent_block] and "not in this workspace" in errors[agent_block]
     with transaction(ctx.sessions) as s:
@@ -126,14 +171,19 @@ def test_a_good_submission_starts_the_branch_in_the_source_thread(ctx, slack, so
     fake = slack.fake
     view = _open(slack, f"{source['artifact']}:1")
     before = len(fake.replies(GENERAL, source["thread"]))
-    r = slack.post(slack.signer.view_submission(view, {"Step": "3", "Agent": str(source["agents"][0]),
-                                                       "Input": "a shorter input"}))
+    r = slack.post(
+        slack.signer.view_submission(view, {"Step": "3", "Agent": str(source["agents"][0]), "Input": "a shorter input"})
+    )
     assert r.status_code == 200 and r.text in ("", "null"), r.text
     with transaction(ctx.sessions) as s:
         run = run_repo.latest_runs(s, TEAM_ID)[0]
         spec = BranchSpec.from_json(run.branch)
-        assert (run.channel_id, run.thread_ts, run.status, run.requested_by) == (GENERAL, source["thread"], "queued",
-                                                                                 USER_ID)
+        assert (run.channel_id, run.thread_ts, run.status, run.requested_by) == (
+            GENERAL,
+            source["thread"],
+            "queued",
+            USER_ID,
+        )
         steps = [(st.position, st.status, st.cost_usd) for st in run.steps]
     assert spec is not None and (spec.artifact_id, spec.version, spec.from_step) == (source["artifact"], 1, 3)
     assert spec.agent_id == source["agents"][0] and spec.input == "a shorter input"
@@ -159,10 +209,18 @@ def test_a_stale_button_or_another_workspaces_artifact_says_so(ctx, slack, sourc
 
 
 def _outcome(status: str = "succeeded") -> RunOutcome:
-    return RunOutcome(run_id="00000000-0000-0000-0000-000000000001", status=status,
-                      output="final" if status == "succeeded" else None, error_kind=None,
-                      error_message="boom" if status == "failed" else None, cost_usd=Decimal("0.001"),
-                      models=[HAIKU], duration_ms=1000, artifact_id="0b6f", permalink="http://pipebot.test/a/0b6f")
+    return RunOutcome(
+        run_id="00000000-0000-0000-0000-000000000001",
+        status=status,
+        output="final" if status == "succeeded" else None,
+        error_kind=None,
+        error_message="boom" if status == "failed" else None,
+        cost_usd=Decimal("0.001"),
+        models=[HAIKU],
+        duration_ms=1000,
+        artifact_id="0b6f",
+        permalink="http://pipebot.test/a/0b6f",
+    )
 
 
 def test_a_branch_thread_shows_reused_steps_with_their_original_cost():
@@ -171,12 +229,28 @@ def test_a_branch_thread_shows_reused_steps_with_their_original_cost():
         client = WebClient(token=fake.token, base_url=fake.url, timeout=10)
         text, blocks = parent_message("Trio", USER_ID, "the input")
         parent = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
-        info = RunInfo(run_id="00000000-0000-0000-0000-000000000001", team_id=TEAM_ID, pipeline_name="Trio",
-                       input="the input", requested_by=USER_ID, source="slack", channel_id=GENERAL,
-                       thread_ts=parent, recipient_team_id=TEAM_ID, steps=steps, resumed_from=2,
-                       reused={1: Decimal("0.0123"), 2: None})
-        rep = SlackRunReporter(client, channel_id=GENERAL, thread_ts=parent, recipient_user_id=USER_ID,
-                               recipient_team_id=TEAM_ID, post_interval=0.0)
+        info = RunInfo(
+            run_id="00000000-0000-0000-0000-000000000001",
+            team_id=TEAM_ID,
+            pipeline_name="Trio",
+            input="the input",
+            requested_by=USER_ID,
+            source="slack",
+            channel_id=GENERAL,
+            thread_ts=parent,
+            recipient_team_id=TEAM_ID,
+            steps=steps,
+            resumed_from=2,
+            reused={1: Decimal("0.0123"), 2: None},
+        )
+        rep = SlackRunReporter(
+            client,
+            channel_id=GENERAL,
+            thread_ts=parent,
+            recipient_user_id=USER_ID,
+            recipient_team_id=TEAM_ID,
+            post_interval=0.0,
+        )
         rep.run_started(info)
         rep.step_started(info, steps[2])
         rep.step_finished(info, StepResult(3, "Agent 3", HAIKU, "new", Decimal("0.001"), 10, 5, 100))

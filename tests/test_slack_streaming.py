@@ -46,8 +46,16 @@ def _start(ctx, fake: FakeSlack, name: str = "Essay", agents: tuple[str, ...] = 
     client = WebClient(token=fake.token, base_url=fake.url)
     text, blocks = parent_message(name, USER_ID, "write")
     parent = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
-    run = start_run(sctx, TEAM_ID, name, "write about otters", requested_by=USER_ID, source="slack",
-                    channel_id=GENERAL, thread_ts=parent)
+    run = start_run(
+        sctx,
+        TEAM_ID,
+        name,
+        "write about otters",
+        requested_by=USER_ID,
+        source="slack",
+        channel_id=GENERAL,
+        thread_ts=parent,
+    )
     return run, parent
 
 
@@ -85,8 +93,13 @@ def test_words_reach_the_thread_while_the_model_writes_in_batches(ctx, fake, fak
     assert stream["thread_ts"] == parent and stream["tasks"]["step-1"]["status"] == "complete"
     shown = stream["text"]
     assert "<!channel>" not in shown and "<@U0ADMIN>" not in shown
-    assert shown == step_heading(_view(1, "Drafter")) + f"Heads up <{ZWSP}!channel>, ask <{ZWSP}@U0ADMIN>. " + TEXT \
+    assert (
+        shown
+        == step_heading(_view(1, "Drafter"))
+        + f"Heads up <{ZWSP}!channel>, ask <{ZWSP}@U0ADMIN>. "
+        + TEXT
         + STEP_SEPARATOR
+    )
 
 
 def test_an_expired_stream_carries_on_in_a_new_one_without_losing_text(ctx, fake, fake_anthropic, worker_env):
@@ -106,8 +119,9 @@ def test_an_expired_stream_carries_on_in_a_new_one_without_losing_text(ctx, fake
     joined = "".join(fake.streamed_markdown(c) for c in fake.stream_calls(GENERAL))
     for view in (drafter, critic):
         joined = joined.replace(continued_heading(view), "")
-    assert joined == (step_heading(drafter) + "A short first draft." + STEP_SEPARATOR
-                      + step_heading(critic) + TEXT + STEP_SEPARATOR)
+    assert joined == (
+        step_heading(drafter) + "A short first draft." + STEP_SEPARATOR + step_heading(critic) + TEXT + STEP_SEPARATOR
+    )
     final = [m for m in fake.replies(GENERAL, parent) if not m.get("_stream")][-1]
     assert final["blocks"][0]["type"] == "markdown" and "w199" in final["blocks"][0]["text"]
 

@@ -19,7 +19,6 @@ from core.links import artifact_permalink, compare_permalink
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.lifecycle_harness import click, element, finished_run
 from tests.run_harness import make_agent, make_pipeline
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
 from tests.slack_signing import SlackRequests
 
@@ -32,8 +31,14 @@ def essay(ctx) -> dict[str, int]:
     return {"essay": make_pipeline(ctx, TEAM_ID, "Essay <weekly>", [drafter])}
 
 
-def _share(slack: SlackServer, urls: list[str], *, signer: SlackRequests | None = None, team_id: str = TEAM_ID,
-           source: str = "conversations_history") -> tuple[dict[str, Any], Any]:
+def _share(
+    slack: SlackServer,
+    urls: list[str],
+    *,
+    signer: SlackRequests | None = None,
+    team_id: str = TEAM_ID,
+    source: str = "conversations_history",
+) -> tuple[dict[str, Any], Any]:
     """Paste ``urls``; returns the event and the chat.unfurl call it led to."""
     count = len(slack.fake.calls("chat.unfurl"))
     event = slack.fake.share_links(urls, team_id=team_id, source=source)
@@ -55,14 +60,14 @@ def test_own_permalink_unfurls_into_a_card_and_nothing_else_does(ctx, slack, ess
     link = artifact_permalink(ctx, TEAM_ID, done.artifact_id)
     tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
     ignored = [
-        tampered,                                                      # signature altered
-        artifact_permalink(ctx, "T0OTHER", theirs.artifact_id),        # another workspace's artifact
-        link.replace(done.artifact_id, theirs.artifact_id),            # our signature on their id
+        tampered,  # signature altered
+        artifact_permalink(ctx, "T0OTHER", theirs.artifact_id),  # another workspace's artifact
+        link.replace(done.artifact_id, theirs.artifact_id),  # our signature on their id
         link.replace("http://pipebot.test", "http://elsewhere.test"),  # not this deployment
         artifact_permalink(ctx, TEAM_ID, "0b1a2c3d-0000-4000-8000-000000000000"),  # no such artifact
         compare_permalink(ctx, TEAM_ID, done.artifact_id, 1, done.artifact_id, 2),
-        new_link(ctx, TEAM_ID, done.artifact_id, USER_ID, 2),       # an edit link never unfurls
-        f"{link}&v=3",                                                 # no version 3
+        new_link(ctx, TEAM_ID, done.artifact_id, USER_ID, 2),  # an edit link never unfurls
+        f"{link}&v=3",  # no version 3
     ]
     event, call = _share(slack, [link, f"{link}&v=1", *ignored])
     assert call.ok, call.response
@@ -80,7 +85,8 @@ def test_own_permalink_unfurls_into_a_card_and_nothing_else_does(ctx, slack, ess
     buttons = card["blocks"][1]["elements"]
     assert [(b["text"]["text"], b["action_id"], b["value"]) for b in buttons] == [
         ("Re-run from…", "artifact_rerun", f"{done.artifact_id}:2"),
-        ("Compare", "artifact_compare", f"{done.artifact_id}:2")]
+        ("Compare", "artifact_compare", f"{done.artifact_id}:2"),
+    ]
     older = call.params["unfurls"][f"{link}&v=1"]
     assert _fields(older)["Version"] == "1 of 2"
     assert element(older["blocks"], "artifact_rerun")["value"] == f"{done.artifact_id}:1"
@@ -101,8 +107,10 @@ def test_another_workspace_gets_no_card_for_our_permalink(ctx, slack, essay):
     done = finished_run(ctx, TEAM_ID, essay["essay"], "Ours.")
     foreign = make_pipeline(ctx, "T0OTHER", "Theirs", [make_agent(ctx, "T0OTHER", "A")])
     theirs = finished_run(ctx, "T0OTHER", foreign, "Theirs.")
-    ours, their_link = (artifact_permalink(ctx, TEAM_ID, done.artifact_id),
-                        artifact_permalink(ctx, "T0OTHER", theirs.artifact_id))
+    ours, their_link = (
+        artifact_permalink(ctx, TEAM_ID, done.artifact_id),
+        artifact_permalink(ctx, "T0OTHER", theirs.artifact_id),
+    )
     other = SlackRequests(slack.signer.signing_secret, team_id="T0OTHER", team_domain="other")
     _, call = _share(slack, [ours, their_link], signer=other, team_id="T0OTHER")
     # the event came from T0OTHER: only its own artifact gets a card, ours none (this test
@@ -132,12 +140,14 @@ def test_read_permalink_takes_only_this_deployments_artifact_pages() -> None:
     base = "https://pipebot.example.com/sub"
     got = read_permalink(base, f"https://PIPEBOT.example.com/sub/artifacts/{aid.upper()}.json?s=abc&amp;v=4")
     assert got is not None and (got.artifact_id, got.signature, got.version) == (aid, "abc", 4)
-    for url in (f"https://pipebot.example.com/artifacts/{aid}?s=abc",          # outside the base path
-                f"https://pipebot.example.com.evil/sub/artifacts/{aid}?s=abc",  # another host
-                f"ftp://pipebot.example.com/sub/artifacts/{aid}?s=abc",
-                f"https://pipebot.example.com/sub/artifacts/{aid}/edit?t=x",
-                f"https://pipebot.example.com/sub/artifacts/{aid}?s=abc&v=two",
-                "https://pipebot.example.com/sub/artifacts/not-a-uuid?s=abc"):
+    for url in (
+        f"https://pipebot.example.com/artifacts/{aid}?s=abc",  # outside the base path
+        f"https://pipebot.example.com.evil/sub/artifacts/{aid}?s=abc",  # another host
+        f"ftp://pipebot.example.com/sub/artifacts/{aid}?s=abc",
+        f"https://pipebot.example.com/sub/artifacts/{aid}/edit?t=x",
+        f"https://pipebot.example.com/sub/artifacts/{aid}?s=abc&v=two",
+        "https://pipebot.example.com/sub/artifacts/not-a-uuid?s=abc",
+    ):
         assert read_permalink(base, url) is None, url
 
 

@@ -86,8 +86,22 @@ def own_redis(tmp_path) -> Iterator[tuple[str, callable, callable]]:
 
     def up() -> None:
         state["proc"] = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                exe,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_until(lambda: _pings(port), timeout=10)
 
     def down() -> None:
@@ -116,8 +130,13 @@ def test_worker_rides_out_a_redis_outage_mid_run(ctx, worker_env, fake_anthropic
     mine = dataclasses.replace(ctx, redis=redis.Redis.from_url(url, socket_connect_timeout=1))
     first = start_run(mine, "T1", "P", "before the outage")
     log = open(tmp_path / "worker.log", "w")  # a pipe nobody reads would fill with the outage's warnings
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli.main", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: fake_anthropic.count(MESSAGES) == 1, timeout=60)  # in its model call
         down()
@@ -129,8 +148,9 @@ def test_worker_rides_out_a_redis_outage_mid_run(ctx, worker_env, fake_anthropic
         assert proc.poll() is None, "the worker exited during the outage"
         up()  # back, and empty
         after = start_run(mine, "T1", "P", "after the outage")
-        wait_until(lambda: all(_run(ctx, "T1", r.id).status == "succeeded" for r in (during, after)),
-                   timeout=90, every=0.2)
+        wait_until(
+            lambda: all(_run(ctx, "T1", r.id).status == "succeeded" for r in (during, after)), timeout=90, every=0.2
+        )
         assert proc.poll() is None
     finally:
         stop_worker(proc)

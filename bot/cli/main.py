@@ -40,7 +40,9 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _context(settings: Settings, *, create_key: bool = False, local_services: bool = False) -> tuple[AppContext, Services]:
+def _context(
+    settings: Settings, *, create_key: bool = False, local_services: bool = False
+) -> tuple[AppContext, Services]:
     """Resolve services (embedded when allowed) and build the process context."""
     from bot.services import resolve_services
     from core.context import AppContext, secret_keys
@@ -81,8 +83,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     if settings.DATABASE_URL:
         url = normalise_url(settings.DATABASE_URL)
         if not _reachable_postgres(url):
-            raise ServiceError(f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(settings.DATABASE_URL)}; "
-                               "check the host, port and credentials")
+            raise ServiceError(
+                f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(settings.DATABASE_URL)}; "
+                "check the host, port and credentials"
+            )
     else:  # local development: the embedded database (and, as ever, its Redis)
         services = resolve_services(None, settings.REDIS_URL, data_dir=settings.PIPEBOT_DATA_DIR)
         url = services.database_url
@@ -112,8 +116,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     ctx, services = _context(settings)
     try:
-        return run_worker(ctx, burst=args.burst, name=args.name, mode="fork" if args.fork else "threads",
-                          concurrency=args.concurrency)
+        return run_worker(
+            ctx, burst=args.burst, name=args.name, mode="fork" if args.fork else "threads", concurrency=args.concurrency
+        )
     finally:
         ctx.close()
         services.close()
@@ -169,12 +174,16 @@ def _start_socket_mode(ctx: AppContext) -> SocketModeHandler:
     except RuntimeError as exc:  # a variable is missing
         raise ConfigError(f"{exc}: set it (see README, Connecting Slack) or unset SLACK_APP_TOKEN") from None
     except SlackApiError as exc:
-        raise ConfigError(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level "
-                          "token with the connections:write scope (Basic Information > App-Level Tokens) "
-                          "and enable Socket Mode") from None
+        raise ConfigError(
+            f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level "
+            "token with the connections:write scope (Basic Information > App-Level Tokens) "
+            "and enable Socket Mode"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"could not reach Slack for Socket Mode ({type(exc).__name__}); check the network "
-                          "or unset SLACK_APP_TOKEN to use the HTTP endpoint only") from None
+        raise ConfigError(
+            f"could not reach Slack for Socket Mode ({type(exc).__name__}); check the network "
+            "or unset SLACK_APP_TOKEN to use the HTTP endpoint only"
+        ) from None
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -188,8 +197,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         upgrade(ctx.engine)
         if services.embedded:
             print(f"pipebot: embedded {' and '.join(services.embedded)} running, data in {Path('.pipebot').resolve()}")
-        env = dict(os.environ, DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url,
-                   PIPEBOT_SECRET_KEY=",".join(ctx.keys))
+        env = dict(
+            os.environ, DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url, PIPEBOT_SECRET_KEY=",".join(ctx.keys)
+        )
         keeper = _WorkerKeeper([sys.executable, "-m", "bot.cli.main", "worker"], env)
         worker = keeper.start()
         if not (settings.SLACK_BOT_TOKEN or settings.slack_oauth_enabled):
@@ -250,8 +260,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     ctx, services = _context(settings)
     try:
-        return run_from_cli(ctx, args.pipeline, team_id=args.team, input_text=args.input,
-                            wait=not args.no_wait, timeout=args.timeout, queue_timeout=args.queue_timeout)
+        return run_from_cli(
+            ctx,
+            args.pipeline,
+            team_id=args.team,
+            input_text=args.input,
+            wait=not args.no_wait,
+            timeout=args.timeout,
+            queue_timeout=args.queue_timeout,
+        )
     finally:
         ctx.close()
         services.close()
@@ -295,12 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="an RQ worker for pipeline runs")
     s.add_argument("--burst", action="store_true", help="drain the queue, then exit")
     s.add_argument("--name", help="worker name (default: generated)")
-    s.add_argument("--concurrency", type=_positive_int, metavar="N",
-                   help="runs in flight at once in this process (default: PIPEBOT_WORKER_CONCURRENCY, 32)")
-    s.add_argument("--in-process", action="store_true",
-                   help="run jobs in threads of the worker process (the default; kept for older scripts)")
-    s.add_argument("--fork", action="store_true",
-                   help="RQ's classic worker instead: a forked work horse per job, one run at a time")
+    s.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="runs in flight at once in this process (default: PIPEBOT_WORKER_CONCURRENCY, 32)",
+    )
+    s.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run jobs in threads of the worker process (the default; kept for older scripts)",
+    )
+    s.add_argument(
+        "--fork",
+        action="store_true",
+        help="RQ's classic worker instead: a forked work horse per job, one run at a time",
+    )
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("db", help="database migrations")
@@ -314,8 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True, help="the run's input text ('-' reads standard input)")
     s.add_argument("--no-wait", action="store_true", help="enqueue and print the run id only")
     s.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
-    s.add_argument("--queue-timeout", type=float, default=60,
-                   help="seconds to wait for a worker to pick the run up before giving up on following it")
+    s.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=60,
+        help="seconds to wait for a worker to pick the run up before giving up on following it",
+    )
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("cancel", help="cancel a queued or running run")
@@ -330,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "openai") + (() if args.verbose else ("alembic",)):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from bot.services import ServiceError

@@ -191,9 +191,13 @@ def _register_fallbacks(app: App, ctx: AppContext) -> None:
         ack()
         kind = (body.get("event") or {}).get("type")
         if single_token and kind in ("app_uninstalled", "tokens_revoked"):
-            log.warning("Slack says pipebot was uninstalled or its tokens revoked in workspace %s (%s): "
-                        "SLACK_BOT_TOKEN no longer works there; runs cannot post until the app is reinstalled "
-                        "and SLACK_BOT_TOKEN updated", body.get("team_id"), kind)
+            log.warning(
+                "Slack says pipebot was uninstalled or its tokens revoked in workspace %s (%s): "
+                "SLACK_BOT_TOKEN no longer works there; runs cannot post until the app is reinstalled "
+                "and SLACK_BOT_TOKEN updated",
+                body.get("team_id"),
+                kind,
+            )
         else:
             log.debug("no listener for Slack event %s", kind)
 

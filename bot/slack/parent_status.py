@@ -25,8 +25,8 @@ from redis import Redis
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_S = 15.0      # a holder that died frees the message after this
-LOCK_WAIT_S = 5.0      # how long a writer waits for the lock before it writes anyway
+LOCK_TTL_S = 15.0  # a holder that died frees the message after this
+LOCK_WAIT_S = 5.0  # how long a writer waits for the lock before it writes anyway
 QUEUED_TTL_S = 2 * 86400
 
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"

@@ -43,8 +43,8 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-POST_INTERVAL_S = 1.0         # chat.postMessage: about one per second per channel
-STATUS_TS_TTL_S = 2 * 86400   # how long the ts of a run's status message is remembered
+POST_INTERVAL_S = 1.0  # chat.postMessage: about one per second per channel
+STATUS_TS_TTL_S = 2 * 86400  # how long the ts of a run's status message is remembered
 # Errors after which a retry with plain text (no blocks) is worth it.
 _BLOCK_ERRORS = ("msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long")
 
@@ -74,8 +74,9 @@ def _never_raises(fn: F) -> F:
         try:
             return fn(self, *args, **kwargs)
         except Exception:  # noqa: BLE001
-            log.exception("Slack reporter %s failed for channel %s thread %s", fn.__name__,
-                          self.channel_id, self.thread_ts)
+            log.exception(
+                "Slack reporter %s failed for channel %s thread %s", fn.__name__, self.channel_id, self.thread_ts
+            )
             return None
 
     return cast(F, wrapper)
@@ -84,11 +85,23 @@ def _never_raises(fn: F) -> F:
 class SlackRunReporter:
     """Posts one run's progress and result into its Slack thread (see the module docstring)."""
 
-    def __init__(self, client: WebClient, *, channel_id: str, thread_ts: str, status_ts: str | None = None,
-                 recipient_user_id: str | None = None, recipient_team_id: str | None = None,
-                 streaming: bool = True, update_interval: float = UPDATE_INTERVAL_S,
-                 append_interval: float = APPEND_INTERVAL_S, stream_renew_after: float = STREAM_RENEW_AFTER_S,
-                 post_interval: float = POST_INTERVAL_S, redis: Any = None, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        status_ts: str | None = None,
+        recipient_user_id: str | None = None,
+        recipient_team_id: str | None = None,
+        streaming: bool = True,
+        update_interval: float = UPDATE_INTERVAL_S,
+        append_interval: float = APPEND_INTERVAL_S,
+        stream_renew_after: float = STREAM_RENEW_AFTER_S,
+        post_interval: float = POST_INTERVAL_S,
+        redis: Any = None,
+        run_id: str | None = None,
+    ) -> None:
         self.client = client
         self.channel_id = channel_id
         self.thread_ts = thread_ts
@@ -97,10 +110,18 @@ class SlackRunReporter:
         self.recipient_team_id = recipient_team_id
         self.post_interval = post_interval
         self._redis, self._run_id = redis, run_id  # for the parent message's queued state
-        self.progress = ProgressReply(client, channel_id=channel_id, thread_ts=thread_ts,
-                                      recipient_user_id=recipient_user_id, recipient_team_id=recipient_team_id,
-                                      post=self._post, streaming=streaming, append_interval=append_interval,
-                                      update_interval=update_interval, renew_after=stream_renew_after)
+        self.progress = ProgressReply(
+            client,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            recipient_user_id=recipient_user_id,
+            recipient_team_id=recipient_team_id,
+            post=self._post,
+            streaming=streaming,
+            append_interval=append_interval,
+            update_interval=update_interval,
+            renew_after=stream_renew_after,
+        )
         self._lock = threading.RLock()
         self._post_lock = threading.Lock()
         self._steps: dict[int, msgs.StepView] = {}
@@ -135,11 +156,18 @@ class SlackRunReporter:
         with parent_status.message_lock(self._redis, self._run_id):
             if not parent_status.take_queued(self._redis, self._run_id):
                 return
-            text, blocks = msgs.parent_message(self._pipeline, self._requested_by, self._input, status="running",
-                                               run_id=self._run_id, in_thread=self.status_ts == self.thread_ts)
+            text, blocks = msgs.parent_message(
+                self._pipeline,
+                self._requested_by,
+                self._input,
+                status="running",
+                run_id=self._run_id,
+                in_thread=self.status_ts == self.thread_ts,
+            )
             try:
-                self.client.chat_update(channel=self.channel_id, ts=self.status_ts, text=text,
-                                        blocks=[b.to_dict() for b in blocks])
+                self.client.chat_update(
+                    channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                )
             except SlackApiError as exc:
                 log.info("could not mark the run's message %s running: %s", self.status_ts, _error(exc))
 
@@ -157,8 +185,10 @@ class SlackRunReporter:
     def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
         """The step's words, queued for the thread (sent in batches, see bot/slack/progress.py)."""
         if self.progress.mode is not None:
-            self.progress.text(self._steps.get(step.position) or msgs.StepView(step.position, step.agent_name,
-                                                                                step.model_display), text)
+            self.progress.text(
+                self._steps.get(step.position) or msgs.StepView(step.position, step.agent_name, step.model_display),
+                text,
+            )
 
     @_never_raises
     def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
@@ -172,8 +202,7 @@ class SlackRunReporter:
         with self._lock:
             view = self._step(result.position, result.agent_name, msgs.model_label(result.model))
             view.status = "complete"
-            view.note = msgs.step_stats(result.input_tokens, result.output_tokens, result.cost_usd,
-                                        result.latency_ms)
+            view.note = msgs.step_stats(result.input_tokens, result.output_tokens, result.cost_usd, result.latency_ms)
             if self.progress.mode is not None:
                 self.progress.step_done(view)
 
@@ -223,8 +252,9 @@ class SlackRunReporter:
             if wait > 0:
                 time.sleep(wait)
             try:
-                return self.client.chat_postMessage(channel=self.channel_id, thread_ts=self.thread_ts,
-                                                    unfurl_links=False, unfurl_media=False, **kwargs)
+                return self.client.chat_postMessage(
+                    channel=self.channel_id, thread_ts=self.thread_ts, unfurl_links=False, unfurl_media=False, **kwargs
+                )
             finally:
                 self._last_post = time.monotonic()
 
@@ -240,12 +270,21 @@ class SlackRunReporter:
 
     def _update_status(self, outcome: RunOutcome) -> None:
         text, blocks = msgs.parent_message(
-            self._pipeline, self._requested_by, self._input, status=outcome.status,
-            duration_ms=outcome.duration_ms, cost=outcome.cost_usd, permalink=outcome.permalink,
-            reason=outcome.error_message, error_kind=outcome.error_kind, cancelled_by=outcome.cancelled_by)
+            self._pipeline,
+            self._requested_by,
+            self._input,
+            status=outcome.status,
+            duration_ms=outcome.duration_ms,
+            cost=outcome.cost_usd,
+            permalink=outcome.permalink,
+            reason=outcome.error_message,
+            error_kind=outcome.error_kind,
+            cancelled_by=outcome.cancelled_by,
+        )
         try:
-            self.client.chat_update(channel=self.channel_id, ts=self.status_ts, text=text,
-                                    blocks=[b.to_dict() for b in blocks])
+            self.client.chat_update(
+                channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+            )
         except SlackApiError as exc:  # e.g. the message was deleted: the thread still has the result
             log.info("could not mark the run's message %s: %s", self.status_ts, _error(exc))
 
@@ -256,20 +295,32 @@ def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter |
         run = run_repo.get_run(s, team_id, run_id)
         if run is None:
             return None
-        channel_id, thread_ts, requested_by, recipient_team = (run.channel_id, run.thread_ts, run.requested_by,
-                                                               run.recipient_team_id)
+        channel_id, thread_ts, requested_by, recipient_team = (
+            run.channel_id,
+            run.thread_ts,
+            run.requested_by,
+            run.recipient_team_id,
+        )
     return _reporter(ctx, team_id, run_id, channel_id, thread_ts, requested_by, recipient_team)
 
 
 def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
     """The same, from the run as the executor read it when it claimed the run: the RQ job
     (core/runs/job.py) builds its reporter this way, without another database round trip."""
-    return _reporter(ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by,
-                     info.recipient_team_id)
+    return _reporter(
+        ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by, info.recipient_team_id
+    )
 
 
-def _reporter(ctx: AppContext, team_id: str, run_id: str, channel_id: str | None, thread_ts: str | None,
-              requested_by: str | None, recipient_team: str | None) -> Reporter | None:
+def _reporter(
+    ctx: AppContext,
+    team_id: str,
+    run_id: str,
+    channel_id: str | None,
+    thread_ts: str | None,
+    requested_by: str | None,
+    recipient_team: str | None,
+) -> Reporter | None:
     """Called in the work horse; the client comes from bot.slack.client.client_for, so
     multi-workspace installs use each workspace's token."""
     if not channel_id or not thread_ts:
@@ -287,6 +338,13 @@ def _reporter(ctx: AppContext, team_id: str, run_id: str, channel_id: str | None
         status_ts = parent_status.status_ts(ctx.redis, run_id)
     except Exception:  # noqa: BLE001 - without it the parent message is updated, which is the usual case
         log.warning("could not read the status message of run %s", run_id)
-    return SlackRunReporter(client, channel_id=channel_id, thread_ts=thread_ts, status_ts=status_ts,
-                            recipient_user_id=requested_by, recipient_team_id=recipient_team, redis=ctx.redis,
-                            run_id=str(run_id))
+    return SlackRunReporter(
+        client,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        status_ts=status_ts,
+        recipient_user_id=requested_by,
+        recipient_team_id=recipient_team,
+        redis=ctx.redis,
+        run_id=str(run_id),
+    )

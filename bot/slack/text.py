@@ -80,8 +80,11 @@ def _plain_entity(inner: str) -> str:
             return label if label.startswith("@") or not target.startswith("!subteam") else f"@{label}"
         word = target[1:].split("^")[0]
         return f"@{word}" if word in ("here", "channel", "everyone") else f"<{target}>"
-    if label and label not in (target, target.removeprefix("mailto:")) \
-            and target.split("://", 1)[-1].rstrip("/") != label.rstrip("/"):
+    if (
+        label
+        and label not in (target, target.removeprefix("mailto:"))
+        and target.split("://", 1)[-1].rstrip("/") != label.rstrip("/")
+    ):
         return f"{label} ({target.removeprefix('mailto:')})"
     return target.removeprefix("mailto:")
 
@@ -208,8 +211,9 @@ def _link_suffix(link: str | None, label: str) -> str:
     return f"{ELLIPSIS}\n\nfull output: <{_escape_link_url(link)}|{escape_mrkdwn(label)}>"
 
 
-def fit_message(text: str, link: str | None, limit: int = PRACTICAL_MESSAGE_LIMIT,
-                label: str = "open the artifact") -> str:
+def fit_message(
+    text: str, link: str | None, limit: int = PRACTICAL_MESSAGE_LIMIT, label: str = "open the artifact"
+) -> str:
     """``text`` if it fits in ``limit``; otherwise cut at a clean boundary with
     ``…\\n\\nfull output: <link|label>`` appended, the whole within ``limit``.
 

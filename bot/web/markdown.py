@@ -36,8 +36,15 @@ from bot.web.present import (
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_usd
 from core.runs.artifact import Artifact
 
-__all__ = ["MARKDOWN_OUTPUT_LIMIT", "MARKDOWN_PAGE_LIMIT", "Bounded", "MarkdownBudget", "render_artifact_markdown",
-           "render_bounded", "render_markdown_safe"]
+__all__ = [
+    "MARKDOWN_OUTPUT_LIMIT",
+    "MARKDOWN_PAGE_LIMIT",
+    "Bounded",
+    "MarkdownBudget",
+    "render_artifact_markdown",
+    "render_bounded",
+    "render_markdown_safe",
+]
 
 # ---- untrusted Markdown to safe HTML ---------------------------------------------------------
 
@@ -252,7 +259,7 @@ def _md_verbatim(text: str | None) -> str:
         for start, end_marker in _HTML_BLOCK_ENDS:
             m = start.match(first)
             if m:
-                rest = last.content.lower()[m.end():]
+                rest = last.content.lower()[m.end() :]
                 ends = [end_marker] if end_marker else ["</pre>", "</script>", "</style>", "</textarea>"]
                 if not any(e in rest for e in ends):
                     t += "\n" + (end_marker or f"</{m.group(1).lower()}>")

@@ -24,8 +24,13 @@ from bot.web.security import FORM_META_CSP, META_CSP, STYLESHEET
 from bot.web.view import artifact_page
 from core.runs.artifact import Artifact
 
-__all__ = ["render_artifact_html", "render_compare_html", "render_editor_html", "render_not_found_html",
-           "render_refusal_html"]
+__all__ = [
+    "render_artifact_html",
+    "render_compare_html",
+    "render_editor_html",
+    "render_not_found_html",
+    "render_refusal_html",
+]
 
 
 def _escape(value: Any) -> Any:
@@ -47,16 +52,23 @@ _ENV = Environment(
 _ENV.globals.update(meta_csp=META_CSP, form_meta_csp=FORM_META_CSP, stylesheet=Markup(STYLESHEET))
 
 
-def render_artifact_html(artifact: Artifact | Mapping[str, Any], *, slack_thread_url: str | None, json_url: str,
-                         markdown_url: str, lifecycle: LifecycleView | None = None) -> str:
+def render_artifact_html(
+    artifact: Artifact | Mapping[str, Any],
+    *,
+    slack_thread_url: str | None,
+    json_url: str,
+    markdown_url: str,
+    lifecycle: LifecycleView | None = None,
+) -> str:
     """The permalink page of one artifact, as a complete HTML document.
 
     ``json_url`` / ``markdown_url`` are the signed URLs of the other formats. Stored
     content (a mapping) is read through :class:`~core.runs.artifact.Artifact` first.
     ``lifecycle`` adds the versions, lineage and feedback (the live page always has it).
     """
-    page = artifact_page(Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url,
-                         markdown_url=markdown_url)
+    page = artifact_page(
+        Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url, markdown_url=markdown_url
+    )
     return _ENV.get_template("artifact.html").render(page=page, life=lifecycle)
 
 

@@ -15,8 +15,16 @@ import base64
 import hashlib
 from importlib.resources import files
 
-__all__ = ["CSP", "FORM_CSP", "FORM_HEADERS", "FORM_META_CSP", "META_CSP", "SECURITY_HEADERS", "STYLESHEET",
-           "STYLE_HASH"]
+__all__ = [
+    "CSP",
+    "FORM_CSP",
+    "FORM_HEADERS",
+    "FORM_META_CSP",
+    "META_CSP",
+    "SECURITY_HEADERS",
+    "STYLESHEET",
+    "STYLE_HASH",
+]
 
 _CSS_BYTES: bytes = files("bot.web").joinpath("static", "artifact.css").read_bytes()
 
@@ -63,5 +71,6 @@ FORM_META_CSP: str = _FORM_POLICY
 
 #: Headers of a page with a form. ``no-store``: the editor's URL carries its edit link, and
 #: neither the page nor the typed text should stay in a cache.
-FORM_HEADERS: dict[str, str] = dict(SECURITY_HEADERS, **{"Content-Security-Policy": FORM_CSP,
-                                                         "Cache-Control": "private, no-store"})
+FORM_HEADERS: dict[str, str] = dict(
+    SECURITY_HEADERS, **{"Content-Security-Policy": FORM_CSP, "Cache-Control": "private, no-store"}
+)

@@ -113,17 +113,24 @@ def _queue_idle(ctx: AppContext, worker: object) -> bool:
     return in_flight == 0 and run_queue(ctx).count == 0
 
 
-def build_worker(ctx: AppContext, mode: str, name: str | None, concurrency: int) -> Worker | SimpleWorker | ThreadedWorker:
+def build_worker(
+    ctx: AppContext, mode: str, name: str | None, concurrency: int
+) -> Worker | SimpleWorker | ThreadedWorker:
     queues = [run_queue(ctx)]
     if mode == "threads":
-        return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60,
-                              concurrency=concurrency)
+        return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60, concurrency=concurrency)
     worker_class = Worker if mode == "fork" else SimpleWorker
     return worker_class(queues, connection=ctx.redis, name=name, maintenance_interval=60)
 
 
-def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None, mode: str = "threads",
-               concurrency: int | None = None) -> int:
+def run_worker(
+    ctx: AppContext,
+    *,
+    burst: bool = False,
+    name: str | None = None,
+    mode: str = "threads",
+    concurrency: int | None = None,
+) -> int:
     """Work the queue until asked to stop (or, ``burst``, until it is empty).
 
     ``mode``: "threads" (the default) keeps up to ``concurrency`` runs in flight in this

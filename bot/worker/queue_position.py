@@ -1,4 +1,4 @@
-""""Queued: N runs ahead" on the parent message of every run that waits, refreshed by the
+""" "Queued: N runs ahead" on the parent message of every run that waits, refreshed by the
 workers' maintenance every PIPEBOT_QUEUE_STATUS_SECONDS.
 
 Bounded work, whatever the queue holds:
@@ -88,8 +88,15 @@ def _show(ctx: AppContext, client: WebClient, row: Any) -> bool:
         with transaction(ctx.sessions) as s:
             if not run_repo.is_queued(s, row.team_id, run_id):
                 return False
-        text, blocks = msgs.parent_message(row.pipeline_name, row.requested_by, row.input, status="queued",
-                                           ahead=row.ahead, run_id=str(run_id), in_thread=ts == row.thread_ts)
+        text, blocks = msgs.parent_message(
+            row.pipeline_name,
+            row.requested_by,
+            row.input,
+            status="queued",
+            ahead=row.ahead,
+            run_id=str(run_id),
+            in_thread=ts == row.thread_ts,
+        )
         try:
             client.chat_update(channel=row.channel_id, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
         except SlackApiError as exc:

@@ -21,8 +21,14 @@ from difflib import SequenceMatcher
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 __all__ = [
-    "Comparison", "Delta", "DiffOp", "StepComparison", "StepSide",
-    "compare", "diff_words", "side_text",
+    "Comparison",
+    "Delta",
+    "DiffOp",
+    "StepComparison",
+    "StepSide",
+    "compare",
+    "diff_words",
+    "side_text",
 ]
 
 Op = Literal["equal", "insert", "delete"]
@@ -69,7 +75,7 @@ class _Builder:
 def _replace(out: _Builder, old: str, new: str) -> None:
     """A deletion then an insertion; the whitespace both end with (tokens carry their trailing
     whitespace) is shared, so a changed last word of a line does not mark the line break."""
-    wa, wb = old[len(old.rstrip()):], new[len(new.rstrip()):]
+    wa, wb = old[len(old.rstrip()) :], new[len(new.rstrip()) :]
     common = 0
     while common < min(len(wa), len(wb)) and wa[-1 - common] == wb[-1 - common]:
         common += 1
@@ -142,8 +148,8 @@ def diff_words(left: str | None, right: str | None) -> list[DiffOp]:
     while tail < len(ta) - head and tail < len(tb) - head and ta[-1 - tail] == tb[-1 - tail]:
         tail += 1
     out.add("equal", "".join(ta[:head]))
-    _lines(out, "".join(ta[head:len(ta) - tail]), "".join(tb[head:len(tb) - tail]))
-    out.add("equal", "".join(ta[len(ta) - tail:]))
+    _lines(out, "".join(ta[head : len(ta) - tail]), "".join(tb[head : len(tb) - tail]))
+    out.add("equal", "".join(ta[len(ta) - tail :]))
     return out.ops
 
 
@@ -235,10 +241,15 @@ def _side(step: dict[str, Any]) -> StepSide:
     agent = step.get("agent") or {}
     model = str(step.get("model") or "")
     return StepSide(
-        position=int(step["position"]), agent=str(agent.get("name") or ""), model=model,
-        model_display=str(step.get("model_display") or model), status=step.get("status"),
-        tokens_in=_int(usage.get("input_tokens")), tokens_out=_int(usage.get("output_tokens")),
-        cost_usd=_decimal(step.get("cost_usd")), latency_ms=_int(step.get("latency_ms")),
+        position=int(step["position"]),
+        agent=str(agent.get("name") or ""),
+        model=model,
+        model_display=str(step.get("model_display") or model),
+        status=step.get("status"),
+        tokens_in=_int(usage.get("input_tokens")),
+        tokens_out=_int(usage.get("output_tokens")),
+        cost_usd=_decimal(step.get("cost_usd")),
+        latency_ms=_int(step.get("latency_ms")),
         reused=bool(step.get("reused")),
     )
 
@@ -261,9 +272,14 @@ def compare(left: dict[str, Any], right: dict[str, Any]) -> Comparison:
     steps = []
     for position in sorted(lsteps.keys() | rsteps.keys()):
         ls, rs = lsteps.get(position), rsteps.get(position)
-        steps.append(StepComparison(
-            position=position, left=_side(ls) if ls else None, right=_side(rs) if rs else None,
-            diff=diff_once((ls or {}).get("output"), (rs or {}).get("output"))))
+        steps.append(
+            StepComparison(
+                position=position,
+                left=_side(ls) if ls else None,
+                right=_side(rs) if rs else None,
+                diff=diff_once((ls or {}).get("output"), (rs or {}).get("output")),
+            )
+        )
     lu, ru = left.get("usage") or {}, right.get("usage") or {}
     return Comparison(
         output_diff=diff_once(left.get("output"), right.get("output")),

@@ -54,15 +54,24 @@ def step_out_of_range(step: int, steps: int) -> str:
 
 
 def nothing_to_reuse(step: int) -> str:
-    return (f"Step {step - 1} of that run did not finish, so there is nothing to reuse before step {step}. "
-            f"Re-run from step {step - 1} or earlier.")
+    return (
+        f"Step {step - 1} of that run did not finish, so there is nothing to reuse before step {step}. "
+        f"Re-run from step {step - 1} or earlier."
+    )
 
 
 class BranchSource:
     """The version of an artifact a branch would start from, read in the caller's transaction."""
 
-    def __init__(self, artifact_id: str, version: int, latest: int, content: Artifact, pipeline_id: int | None,
-                 pipeline_steps: int) -> None:
+    def __init__(
+        self,
+        artifact_id: str,
+        version: int,
+        latest: int,
+        content: Artifact,
+        pipeline_id: int | None,
+        pipeline_steps: int,
+    ) -> None:
         self.artifact_id, self.version, self.latest = artifact_id, version, latest
         self.content, self.pipeline_id, self.pipeline_steps = content, pipeline_id, pipeline_steps
 
@@ -81,8 +90,11 @@ class BranchSource:
 def branch_source(s: Session, team_id: str, artifact_id: str, version: int | None = None) -> BranchSource:
     """The artifact's version (the latest when ``version`` is None) and its pipeline as it is
     now; RunRejected when either is gone or the version does not exist."""
-    row = (version_repo.latest_version(s, team_id, artifact_id) if version is None
-           else version_repo.get_version(s, team_id, artifact_id, version))
+    row = (
+        version_repo.latest_version(s, team_id, artifact_id)
+        if version is None
+        else version_repo.get_version(s, team_id, artifact_id, version)
+    )
     if row is None:
         if version is not None and version_repo.latest_version(s, team_id, artifact_id) is not None:
             raise RunRejected("version_missing", version_missing(version))
@@ -105,16 +117,18 @@ def _check_step(source: BranchSource, from_step: int) -> list[StepRecord]:
     return [st for st in reused if st is not None]
 
 
-def _changes(source: BranchSource, from_step: int, agent: Any, model: str | None,
-             new_input: str | None) -> dict[str, Any]:
+def _changes(
+    source: BranchSource, from_step: int, agent: Any, model: str | None, new_input: str | None
+) -> dict[str, Any]:
     """What the branch's step ``from_step`` does differently from the source's."""
     before = source.step(from_step)
     before_agent = before.agent if before else None
     changes: dict[str, Any] = {}
     if agent is not None and (before_agent is None or before_agent.id != agent.id):
-        changes["agent"] = {"from": {"id": before_agent.id if before_agent else None,
-                                     "name": before.agent_name if before else None},
-                            "to": {"id": agent.id, "name": agent.name}}
+        changes["agent"] = {
+            "from": {"id": before_agent.id if before_agent else None, "name": before.agent_name if before else None},
+            "to": {"id": agent.id, "name": agent.name},
+        }
     before_model = before.model_ref if before else None
     if model is not None and model != before_model:
         changes["model"] = {"from": before_model or None, "to": model}
@@ -123,14 +137,23 @@ def _changes(source: BranchSource, from_step: int, agent: Any, model: str | None
     return changes
 
 
-def _prepare(s: Session, team_id: str, *, artifact_id: str, version: int | None, from_step: int,
-             agent_id: int | None, model: str | None, input_text: str | None
-             ) -> tuple[BranchSource, BranchSpec, list[StepRecord]]:
+def _prepare(
+    s: Session,
+    team_id: str,
+    *,
+    artifact_id: str,
+    version: int | None,
+    from_step: int,
+    agent_id: int | None,
+    model: str | None,
+    input_text: str | None,
+) -> tuple[BranchSource, BranchSpec, list[StepRecord]]:
     """Every rule a branch must pass, in the caller's transaction: its spec and reused steps."""
     new_input = clean_text(input_text).strip() if input_text is not None else ""
     if len(new_input) > INPUT_MAX:
-        raise RunRejected("bad_input", f"The input is too long ({len(new_input):,} characters; "
-                                       f"the limit is {INPUT_MAX:,}).")
+        raise RunRejected(
+            "bad_input", f"The input is too long ({len(new_input):,} characters; the limit is {INPUT_MAX:,})."
+        )
     if model is not None and (not model.strip() or _known_model(model) is None):
         raise RunRejected("unknown_model", MODEL_UNKNOWN)
     src = branch_source(s, team_id, artifact_id, version)
@@ -142,27 +165,62 @@ def _prepare(s: Session, team_id: str, *, artifact_id: str, version: int | None,
             raise RunRejected("bad_agent", AGENT_GONE)
     changed_input = new_input if new_input and new_input != src.input_of(from_step) else None
     spec = BranchSpec(
-        artifact_id=src.artifact_id, version=src.version, from_step=from_step,
-        agent_id=agent.id if agent else None, agent_name=agent.name if agent else None, model=model,
-        input=changed_input, changes=_changes(src, from_step, agent, model, changed_input),
-        original_costs={st.position: _decimal(st.cost_usd) for st in reused if st.position is not None})
+        artifact_id=src.artifact_id,
+        version=src.version,
+        from_step=from_step,
+        agent_id=agent.id if agent else None,
+        agent_name=agent.name if agent else None,
+        model=model,
+        input=changed_input,
+        changes=_changes(src, from_step, agent, model, changed_input),
+        original_costs={st.position: _decimal(st.cost_usd) for st in reused if st.position is not None},
+    )
     return src, spec, reused
 
 
-def check_branch(ctx: AppContext, team_id: str, *, artifact_id: str, version: int | None = None, from_step: int,
-                 agent_id: int | None = None, model: str | None = None, input_text: str | None = None) -> None:
+def check_branch(
+    ctx: AppContext,
+    team_id: str,
+    *,
+    artifact_id: str,
+    version: int | None = None,
+    from_step: int,
+    agent_id: int | None = None,
+    model: str | None = None,
+    input_text: str | None = None,
+) -> None:
     """Raise the RunRejected :func:`start_branch` would, without starting anything: for a
     surface that must say what is wrong before it posts where the run will report."""
     with transaction(ctx.sessions) as s:
-        _prepare(s, team_id, artifact_id=artifact_id, version=version, from_step=from_step, agent_id=agent_id,
-                 model=model, input_text=input_text)
+        _prepare(
+            s,
+            team_id,
+            artifact_id=artifact_id,
+            version=version,
+            from_step=from_step,
+            agent_id=agent_id,
+            model=model,
+            input_text=input_text,
+        )
 
 
-def start_branch(ctx: AppContext, team_id: str, *, artifact_id: str, version: int | None = None, from_step: int,
-                 agent_id: int | None = None, model: str | None = None, input_text: str | None = None,
-                 requested_by: str | None, source: str, channel_id: str | None = None,
-                 thread_ts: str | None = None, recipient_team_id: str | None = None,
-                 dedupe_key: str | None = None) -> Run:
+def start_branch(
+    ctx: AppContext,
+    team_id: str,
+    *,
+    artifact_id: str,
+    version: int | None = None,
+    from_step: int,
+    agent_id: int | None = None,
+    model: str | None = None,
+    input_text: str | None = None,
+    requested_by: str | None,
+    source: str,
+    channel_id: str | None = None,
+    thread_ts: str | None = None,
+    recipient_team_id: str | None = None,
+    dedupe_key: str | None = None,
+) -> Run:
     """Create a run of the artifact's pipeline from step ``from_step`` and enqueue it.
 
     ``version``: the artifact's version whose outputs are reused (None: the latest);
@@ -177,20 +235,47 @@ def start_branch(ctx: AppContext, team_id: str, *, artifact_id: str, version: in
     with transaction(ctx.sessions) as s:
         if dedupe_key and (prior := run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key)) is not None:
             return prior
-        src, spec, reused = _prepare(s, team_id, artifact_id=artifact_id, version=version, from_step=from_step,
-                                     agent_id=agent_id, model=model, input_text=input_text)
+        src, spec, reused = _prepare(
+            s,
+            team_id,
+            artifact_id=artifact_id,
+            version=version,
+            from_step=from_step,
+            agent_id=agent_id,
+            model=model,
+            input_text=input_text,
+        )
         pipeline = pipeline_repo.get_pipeline(s, team_id, src.pipeline_id) if src.pipeline_id else None
         assert pipeline is not None  # branch_source found it in this transaction
         run_input = (spec.input if from_step == 1 and spec.input else None) or src.content.input or ""
-        run = run_repo.create_run(s, team_id, pipeline, run_input, requested_by=requested_by, source=source,
-                                  channel_id=channel_id, thread_ts=thread_ts,
-                                  recipient_team_id=recipient_team_id or team_id, dedupe_key=dedupe_key,
-                                  branch=spec.to_json())
-        run_repo.add_reused_steps(s, run.id, [{
-            "position": st.position, "agent_id": st.agent.id if st.agent else None,
-            "agent_snapshot": st.agent.model_dump(mode="json") if st.agent else {"name": st.agent_name},
-            "model": st.model_ref, "input": st.input or "", "output": st.output or "",
-        } for st in reused])
+        run = run_repo.create_run(
+            s,
+            team_id,
+            pipeline,
+            run_input,
+            requested_by=requested_by,
+            source=source,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            recipient_team_id=recipient_team_id or team_id,
+            dedupe_key=dedupe_key,
+            branch=spec.to_json(),
+        )
+        run_repo.add_reused_steps(
+            s,
+            run.id,
+            [
+                {
+                    "position": st.position,
+                    "agent_id": st.agent.id if st.agent else None,
+                    "agent_snapshot": st.agent.model_dump(mode="json") if st.agent else {"name": st.agent_name},
+                    "model": st.model_ref,
+                    "input": st.input or "",
+                    "output": st.output or "",
+                }
+                for st in reused
+            ],
+        )
     log.info("run %s branches artifact %s v%d from step %d", run.id, spec.artifact_id, spec.version, from_step)
     try:
         enqueue(ctx, team_id, run.id)

@@ -34,9 +34,17 @@ class BranchSpec:
     original_costs: dict[int, str | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"artifact_id": self.artifact_id, "version": self.version, "from_step": self.from_step,
-                "agent_id": self.agent_id, "agent_name": self.agent_name, "model": self.model, "input": self.input,
-                "changes": self.changes, "original_costs": {str(k): v for k, v in self.original_costs.items()}}
+        return {
+            "artifact_id": self.artifact_id,
+            "version": self.version,
+            "from_step": self.from_step,
+            "agent_id": self.agent_id,
+            "agent_name": self.agent_name,
+            "model": self.model,
+            "input": self.input,
+            "changes": self.changes,
+            "original_costs": {str(k): v for k, v in self.original_costs.items()},
+        }
 
     @classmethod
     def from_json(cls, value: Any) -> BranchSpec | None:
@@ -44,11 +52,17 @@ class BranchSpec:
         if not isinstance(value, Mapping) or not value.get("artifact_id") or not value.get("from_step"):
             return None
         costs = value.get("original_costs") or {}
-        return cls(artifact_id=str(value["artifact_id"]), version=int(value.get("version") or 1),
-                   from_step=int(value["from_step"]), agent_id=value.get("agent_id"),
-                   agent_name=value.get("agent_name"), model=value.get("model"), input=value.get("input"),
-                   changes=dict(value.get("changes") or {}),
-                   original_costs={int(k): v for k, v in costs.items()} if isinstance(costs, Mapping) else {})
+        return cls(
+            artifact_id=str(value["artifact_id"]),
+            version=int(value.get("version") or 1),
+            from_step=int(value["from_step"]),
+            agent_id=value.get("agent_id"),
+            agent_name=value.get("agent_name"),
+            model=value.get("model"),
+            input=value.get("input"),
+            changes=dict(value.get("changes") or {}),
+            original_costs={int(k): v for k, v in costs.items()} if isinstance(costs, Mapping) else {},
+        )
 
     def reused(self, position: int) -> bool:
         """Whether the step at ``position`` was taken over from the source (never run here)."""
@@ -63,5 +77,9 @@ class BranchSpec:
 
     def lineage(self) -> dict[str, Any]:
         """The artifact's record of where it came from (its ``branch`` key)."""
-        return {"parent_artifact_id": self.artifact_id, "parent_version": self.version,
-                "from_step": self.from_step, "changes": self.changes}
+        return {
+            "parent_artifact_id": self.artifact_id,
+            "parent_version": self.version,
+            "from_step": self.from_step,
+            "changes": self.changes,
+        }

@@ -40,24 +40,32 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLI_USER", "KIND", "CancelAnswer", "CancelResult", "CancelWatch", "RunCancelled", "cancel_run",
-           "cancelled_message"]
+__all__ = [
+    "CLI_USER",
+    "KIND",
+    "CancelAnswer",
+    "CancelResult",
+    "CancelWatch",
+    "RunCancelled",
+    "cancel_run",
+    "cancelled_message",
+]
 
 
 class CancelResult(enum.Enum):
-    CANCELLED = "cancelled"          # it was queued: closed now, it never starts
-    STOPPING = "stopping"            # it is running: its worker stops it within seconds
-    ALREADY_REQUESTED = "already"    # someone asked before (a double click)
-    FINISHED = "finished"            # it had ended already
+    CANCELLED = "cancelled"  # it was queued: closed now, it never starts
+    STOPPING = "stopping"  # it is running: its worker stops it within seconds
+    ALREADY_REQUESTED = "already"  # someone asked before (a double click)
+    FINISHED = "finished"  # it had ended already
     NOT_FOUND = "not_found"
 
 
 @dataclass(frozen=True)
 class CancelAnswer:
     result: CancelResult
-    status: str | None = None           # the run's status after the request
-    requested_by: str | None = None     # who started the run
-    permalink: str | None = None        # the artifact of a run closed now
+    status: str | None = None  # the run's status after the request
+    requested_by: str | None = None  # who started the run
+    permalink: str | None = None  # the artifact of a run closed now
 
 
 def cancel_run(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, by: str) -> CancelAnswer:
@@ -69,7 +77,8 @@ def cancel_run(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, by: str) 
     with transaction(ctx.sessions) as s:
         status = run_repo.request_cancel(s, team_id, rid, by)
         closed = status == "queued" and run_repo.close_cancelled_queued(
-            s, team_id, rid, kind=KIND, message=cancelled_message(by))
+            s, team_id, rid, kind=KIND, message=cancelled_message(by)
+        )
         run = run_repo.get_run(s, team_id, rid)
         if run is None:
             return CancelAnswer(CancelResult.NOT_FOUND)

@@ -17,9 +17,9 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-KIND = "cancelled"      # the run's error kind
-POLL_S = 1.0            # a running step reads the request from PostgreSQL at most this often
-CLI_USER = "cli"        # who cancelled, for `pipebot cancel`
+KIND = "cancelled"  # the run's error kind
+POLL_S = 1.0  # a running step reads the request from PostgreSQL at most this often
+CLI_USER = "cli"  # who cancelled, for `pipebot cancel`
 
 
 def cancelled_message(user: str) -> str:
@@ -42,8 +42,15 @@ class CancelWatch:
     the answer is read from PostgreSQL at most every ``poll_s`` seconds (so a run whose
     steps are quick pays no statement for it), and once yes it stays yes."""
 
-    def __init__(self, ctx: AppContext, team_id: str, run_id: uuid.UUID, *, poll_s: float = POLL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        team_id: str,
+        run_id: uuid.UUID,
+        *,
+        poll_s: float = POLL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ctx, self._team_id, self._run_id = ctx, team_id, run_id
         self._poll_s, self._clock = poll_s, clock
         self._checked = clock()  # made right after the claim, which refused a run with a cancel request

@@ -53,8 +53,9 @@ def context() -> AppContext:
         settings = load_settings()
         if not settings.DATABASE_URL or not settings.REDIS_URL:
             raise ConfigError("DATABASE_URL and REDIS_URL must be set for a worker started with `rq worker`")
-        _ctx = AppContext.create(settings, settings.DATABASE_URL, settings.REDIS_URL,
-                                 secret_keys(settings, settings.PIPEBOT_DATA_DIR))
+        _ctx = AppContext.create(
+            settings, settings.DATABASE_URL, settings.REDIS_URL, secret_keys(settings, settings.PIPEBOT_DATA_DIR)
+        )
     return _ctx
 
 

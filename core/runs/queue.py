@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 # imports this module (branches enqueue too), so importing the function here would be a cycle.
 JOB_FUNC = "core.runs.job.execute_run_job"
 
-JOB_TIMEOUT_MARGIN_S = 120      # the RQ job outlives the run's own time limit by this much
-QUEUED_STALE_AFTER_S = 600      # a queued run no worker picked up (e.g. Redis lost the job)
+JOB_TIMEOUT_MARGIN_S = 120  # the RQ job outlives the run's own time limit by this much
+QUEUED_STALE_AFTER_S = 600  # a queued run no worker picked up (e.g. Redis lost the job)
 MAX_ATTEMPTS = 3
 INPUT_MAX = 100_000
 
@@ -56,14 +56,33 @@ def enqueue(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, attempt: int
     jid = job_id(run_id, attempt)
     if q.fetch_job(jid) is not None:
         return
-    q.enqueue(JOB_FUNC, team_id, str(run_id), job_id=jid, job_timeout=job_timeout_s(ctx.settings),
-              result_ttl=3600, failure_ttl=7 * 86400, description=f"pipebot run {run_id}")
+    q.enqueue(
+        JOB_FUNC,
+        team_id,
+        str(run_id),
+        job_id=jid,
+        job_timeout=job_timeout_s(ctx.settings),
+        result_ttl=3600,
+        failure_ttl=7 * 86400,
+        description=f"pipebot run {run_id}",
+    )
 
 
-def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str, *,
-              requested_by: str | None = None, source: str = "cli", channel_id: str | None = None,
-              thread_ts: str | None = None, recipient_team_id: str | None = None,
-              dedupe_key: str | None = None, preflight: bool = False, run_id: uuid.UUID | None = None) -> Run:
+def start_run(
+    ctx: AppContext,
+    team_id: str,
+    pipeline_name: str,
+    input_text: str,
+    *,
+    requested_by: str | None = None,
+    source: str = "cli",
+    channel_id: str | None = None,
+    thread_ts: str | None = None,
+    recipient_team_id: str | None = None,
+    dedupe_key: str | None = None,
+    preflight: bool = False,
+    run_id: uuid.UUID | None = None,
+) -> Run:
     """Create the run row and enqueue it. A repeated `dedupe_key` (Slack's retries) returns the first run.
 
     ``run_id``: the id to give the run, for a caller that shows it before the run exists
@@ -88,10 +107,19 @@ def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str
             raise RunRejected("not_found", str(exc)) from None
         if preflight and (problem := check_pipeline(s, ctx, team_id, pipeline.id)) is not None:
             raise problem
-        run = run_repo.create_run(s, team_id, pipeline, text, requested_by=requested_by, source=source,
-                                  channel_id=channel_id, thread_ts=thread_ts,
-                                  recipient_team_id=recipient_team_id or team_id, dedupe_key=dedupe_key,
-                                  **({"id": run_id} if run_id is not None else {}))
+        run = run_repo.create_run(
+            s,
+            team_id,
+            pipeline,
+            text,
+            requested_by=requested_by,
+            source=source,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            recipient_team_id=recipient_team_id or team_id,
+            dedupe_key=dedupe_key,
+            **({"id": run_id} if run_id is not None else {}),
+        )
     try:
         enqueue(ctx, team_id, run.id)
     except (RedisConnectionError, RedisTimeoutError) as exc:

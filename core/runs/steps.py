@@ -62,9 +62,21 @@ def model_display(model_ref: str) -> str:
     return info.display_name if info else model_ref
 
 
-def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str, factory: ProviderFactory,
-               reporter: SafeReporter, info: RunInfo, step: StepPlan, tool_ctx: ToolContext,
-               *, timeout: float, deadline: float | None = None, cancel: CancelWatch | None = None) -> StepCall:
+def call_agent(
+    ctx: AppContext,
+    snap: dict[str, Any],
+    user_input: str,
+    key: str,
+    factory: ProviderFactory,
+    reporter: SafeReporter,
+    info: RunInfo,
+    step: StepPlan,
+    tool_ctx: ToolContext,
+    *,
+    timeout: float,
+    deadline: float | None = None,
+    cancel: CancelWatch | None = None,
+) -> StepCall:
     """One step: stream the reply, run requested tools, loop a bounded number of rounds.
 
     ``cancel``: asked between stream events and between rounds; a cancelled run's step
@@ -72,18 +84,25 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
     provider_id, model_id = parse_model_ref(snap["model"])
     model = catalog.resolve(snap["model"])
     provider = factory(provider_id, key, base_url=base_url(ctx, provider_id), timeout=timeout)
-    max_out = snap.get("max_output_tokens") or min(DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
+    max_out = snap.get("max_output_tokens") or min(
+        DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+    )
     tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
     messages = [Message(role="user", parts=[TextPart(user_input)])]
     call = StepCall(output="", usage=Usage(0, 0))
     response = None
     for round_no in range(MAX_TOOL_ROUNDS + 1):
-        req = ChatRequest(model=model_id, system=snap.get("system_prompt") or None, messages=messages,
-                          tools=tools if round_no < MAX_TOOL_ROUNDS else [],
-                          temperature=snap.get("temperature"), max_output_tokens=max_out, deadline=deadline)
+        req = ChatRequest(
+            model=model_id,
+            system=snap.get("system_prompt") or None,
+            messages=messages,
+            tools=tools if round_no < MAX_TOOL_ROUNDS else [],
+            temperature=snap.get("temperature"),
+            max_output_tokens=max_out,
+            deadline=deadline,
+        )
         try:
-            response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline,
-                                  cancel)
+            response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline, cancel)
         except RunCancelled as exc:
             exc.call = call
             raise
@@ -119,12 +138,15 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
         why = f": {detail}" if detail else " (no reason given)"
         note = f"The model declined to answer{why}"
         call.output = f"{said}\n\n[{note}]" if said else note
-        raise StepFailed("refusal", f"{note}. Rephrase the input or pick another model for this agent.",
-                          call.output, call)
+        raise StepFailed(
+            "refusal", f"{note}. Rephrase the input or pick another model for this agent.", call.output, call
+        )
     if not text_out.strip():
         if stop == "max_tokens":
-            why = (f"it used its whole output budget ({max_out:,} tokens) before writing any text; raise "
-                   f"Max output tokens on the agent")
+            why = (
+                f"it used its whole output budget ({max_out:,} tokens) before writing any text; raise "
+                f"Max output tokens on the agent"
+            )
         else:
             why = f"the model returned no text (stop reason: {response.raw_stop_reason or stop})"
         raise StepFailed("empty_output", f"no text came back: {why}.", "", call)
@@ -149,8 +171,17 @@ def _count(call: StepCall, response: Response) -> None:
     call.cost_usd = None if call.cost_usd is None or response.cost_usd is None else call.cost_usd + response.cost_usd
 
 
-def _one_round(provider: Provider, req: ChatRequest, streaming: bool, reporter: SafeReporter, info: RunInfo,
-               step: StepPlan, call: StepCall, deadline: float | None, cancel: CancelWatch | None = None) -> Response:
+def _one_round(
+    provider: Provider,
+    req: ChatRequest,
+    streaming: bool,
+    reporter: SafeReporter,
+    info: RunInfo,
+    step: StepPlan,
+    call: StepCall,
+    deadline: float | None,
+    cancel: CancelWatch | None = None,
+) -> Response:
     """One model call. The provider retries transient failures before the first byte; a
     stream that breaks off after some text (an `error` event inside a 200 stream, a cut
     connection, a stall) is asked again here, a bounded number of times within the run's
@@ -186,8 +217,12 @@ def _one_round(provider: Provider, req: ChatRequest, streaming: bool, reporter: 
                 _count(call, partial)  # the provider bills what it sent before it broke off
                 call.rounds -= 1
             wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)
-            if (not streamed or not exc.retryable or attempt >= STREAM_RETRIES
-                    or (deadline is not None and time.monotonic() + wait + 1 >= deadline)):
+            if (
+                not streamed
+                or not exc.retryable
+                or attempt >= STREAM_RETRIES
+                or (deadline is not None and time.monotonic() + wait + 1 >= deadline)
+            ):
                 raise
             log.info("step %s of run %s: the reply broke off (%s); asking again", step.position, info.run_id, exc)
             reporter.step_retrying(info, step, f"{exc.kind.value}: {exc.message}")

@@ -29,8 +29,7 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(connection=connectable, target_metadata=target_metadata,
-                          include_object=include_object)
+        context.configure(connection=connectable, target_metadata=target_metadata, include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -39,8 +38,7 @@ def run_migrations_online() -> None:
         raise RuntimeError("alembic: no sqlalchemy.url set (storage.migrate sets it from the Settings)")
     engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          include_object=include_object)
+        context.configure(connection=connection, target_metadata=target_metadata, include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
 

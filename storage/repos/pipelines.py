@@ -44,7 +44,9 @@ def create_pipeline(s: Session, team_id: str, name: str, agent_ids: Sequence[int
     return pipeline
 
 
-def update_pipeline(s: Session, team_id: str, pipeline_id: int, agent_ids: Sequence[int] | None = None, **fields: Any) -> Pipeline | None:
+def update_pipeline(
+    s: Session, team_id: str, pipeline_id: int, agent_ids: Sequence[int] | None = None, **fields: Any
+) -> Pipeline | None:
     pipeline = get_pipeline(s, team_id, pipeline_id)
     if pipeline is None:
         return None
@@ -61,7 +63,9 @@ def update_pipeline(s: Session, team_id: str, pipeline_id: int, agent_ids: Seque
 
 def delete_pipeline(s: Session, team_id: str, pipeline_id: int) -> bool:
     # A DELETE's result is a CursorResult at run time; Session.execute is typed as the base Result.
-    res = cast(CursorResult[Any], s.execute(delete(Pipeline).where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id)))
+    res = cast(
+        CursorResult[Any], s.execute(delete(Pipeline).where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id))
+    )
     return bool(res.rowcount)
 
 
@@ -75,4 +79,5 @@ def plan_rows(s: Session, team_id: str, pipeline_id: int) -> Sequence[Row[Decima
         .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
         .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
         .where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id)
-        .order_by(PipelineStep.position)).all()
+        .order_by(PipelineStep.position)
+    ).all()

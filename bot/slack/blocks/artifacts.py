@@ -41,10 +41,10 @@ from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
 from core.formatting import format_cost, format_duration
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
-VIEW_ARTIFACT = "artifact_view"              # button value: the artifact id
-ARTIFACTS_PAGE = "artifacts_page"            # button value: {"p": pipeline id | null, "o": offset}
-OPEN_ARTIFACT_LINK = "artifact_open_link"    # URL buttons still send an action; it is only acked
-MODAL_OUTPUT_BUDGET = 8_700           # artifact modal: three sections of ≤ 2,900
+VIEW_ARTIFACT = "artifact_view"  # button value: the artifact id
+ARTIFACTS_PAGE = "artifacts_page"  # button value: {"p": pipeline id | null, "o": offset}
+OPEN_ARTIFACT_LINK = "artifact_open_link"  # URL buttons still send an action; it is only acked
+MODAL_OUTPUT_BUDGET = 8_700  # artifact modal: three sections of ≤ 2,900
 
 
 def artifact_line(row: Any, permalink: str | None, votes: Any = None) -> str:
@@ -59,18 +59,28 @@ def artifact_line(row: Any, permalink: str | None, votes: Any = None) -> str:
     return line
 
 
-def artifact_list_message(rows: Sequence[Any], permalink_for: Callable[[Any], str | None], *, title: str,
-                          next_value: str | None = None, prev_value: str | None = None,
-                          empty: str = "No artifacts yet.",
-                          votes: Mapping[Any, Any] | None = None) -> tuple[str, list[Block]]:
+def artifact_list_message(
+    rows: Sequence[Any],
+    permalink_for: Callable[[Any], str | None],
+    *,
+    title: str,
+    next_value: str | None = None,
+    prev_value: str | None = None,
+    empty: str = "No artifacts yet.",
+    votes: Mapping[Any, Any] | None = None,
+) -> tuple[str, list[Block]]:
     """`/pipebot artifacts`: each row with a View button; Previous/Next when there are more.
     ``votes``: artifact id → its 👍/👎 counts (artifacts nobody voted on are absent)."""
     if not rows:
         return empty, [section(empty)]
     blocks: list[Block] = [section(title)]
     for row in rows:
-        blocks.append(section(artifact_line(row, permalink_for(row), (votes or {}).get(row.id)),
-                               accessory=button("View", VIEW_ARTIFACT, value=str(row.id))))
+        blocks.append(
+            section(
+                artifact_line(row, permalink_for(row), (votes or {}).get(row.id)),
+                accessory=button("View", VIEW_ARTIFACT, value=str(row.id)),
+            )
+        )
     nav = []
     if prev_value:
         nav.append(button("Previous page", ARTIFACTS_PAGE, value=prev_value))
@@ -114,14 +124,22 @@ def artifact_modal(artifact: Any, permalink: str | None) -> View:
     for st in (content.get("steps") or [])[:10]:
         agent = (st.get("agent") or {}).get("name") or "?"
         icon = {"succeeded": "✅", "failed": "❌"}.get(st.get("status"), "◻️")
-        step_lines.append(f"{icon} Step {st.get('position')} · {escape_mrkdwn(one_line(agent, 80))} · "
-                          f"{escape_mrkdwn(st.get('model_display') or model_label(st.get('model')))} · "
-                          f"{format_cost(st.get('cost_usd'))} · {format_duration(st.get('latency_ms'))}")
+        step_lines.append(
+            f"{icon} Step {st.get('position')} · {escape_mrkdwn(one_line(agent, 80))} · "
+            f"{escape_mrkdwn(st.get('model_display') or model_label(st.get('model')))} · "
+            f"{format_cost(st.get('cost_usd'))} · {format_duration(st.get('latency_ms'))}"
+        )
     if step_lines:
         blocks.append(context("\n".join(step_lines)))
     elements = [button("Open full artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
-    elements += lifecycle_buttons(artifact.id, getattr(artifact, "latest_version", None) or 1,
-                                  edit=artifact.status == "succeeded")
+    elements += lifecycle_buttons(
+        artifact.id, getattr(artifact, "latest_version", None) or 1, edit=artifact.status == "succeeded"
+    )
     blocks.append(ActionsBlock(elements=elements))
-    return View(type="modal", callback_id=ARTIFACT_MODAL_CALLBACK, title=PlainTextObject(text="Run result"),
-                close=PlainTextObject(text="Close"), blocks=blocks)
+    return View(
+        type="modal",
+        callback_id=ARTIFACT_MODAL_CALLBACK,
+        title=PlainTextObject(text="Run result"),
+        close=PlainTextObject(text="Close"),
+        blocks=blocks,
+    )

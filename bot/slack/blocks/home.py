@@ -30,8 +30,8 @@ from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost
 
-HOME_RUN_PIPELINE = "home_run_pipeline"      # button value: the pipeline id
-HOME_EDIT_PIPELINE = "home_edit_pipeline"    # button value: the pipeline id
+HOME_RUN_PIPELINE = "home_run_pipeline"  # button value: the pipeline id
+HOME_EDIT_PIPELINE = "home_edit_pipeline"  # button value: the pipeline id
 HOME_NEW_AGENT = "home_new_agent"
 HOME_NEW_PIPELINE = "home_new_pipeline"
 HOME_PIPELINES_MAX = 20
@@ -70,9 +70,14 @@ def _packed_lines(lines: Sequence[str], sections: int = 2, size: int = 2900) -> 
     return [section("\n".join(chunk)) for chunk in out if chunk], shown
 
 
-def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[int, set[int]],
-              runs: Sequence[Any], artifact_ids: Mapping[Any, Any],
-              artifact_versions: Mapping[Any, int] | None = None) -> View:
+def home_view(
+    agents: Sequence[Any],
+    pipelines: Sequence[Any],
+    orphans: Mapping[int, set[int]],
+    runs: Sequence[Any],
+    artifact_ids: Mapping[Any, Any],
+    artifact_versions: Mapping[Any, int] | None = None,
+) -> View:
     """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with
     View, *Edit*, *Re-run from…* and *Compare*.
 
@@ -82,10 +87,17 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
     """
     blocks: list[Block] = [
         HeaderBlock(text="pipebot"),
-        section(f"Run AI agents and pipelines right here in Slack. `{COMMAND} help` lists every command; "
-                 "results land in a thread with a link to the full artifact."),
-        ActionsBlock(block_id="home_new", elements=[button("New agent", HOME_NEW_AGENT, value="new"),
-                                                    button("New pipeline", HOME_NEW_PIPELINE, value="new")]),
+        section(
+            f"Run AI agents and pipelines right here in Slack. `{COMMAND} help` lists every command; "
+            "results land in a thread with a link to the full artifact."
+        ),
+        ActionsBlock(
+            block_id="home_new",
+            elements=[
+                button("New agent", HOME_NEW_AGENT, value="new"),
+                button("New pipeline", HOME_NEW_PIPELINE, value="new"),
+            ],
+        ),
         DividerBlock(),
         HeaderBlock(text=f"Pipelines ({len(pipelines)})"),
     ]
@@ -94,14 +106,19 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
     if not pipelines:
         blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
     room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
-    shown = list(pipelines)[:min(HOME_PIPELINES_MAX, room)]
+    shown = list(pipelines)[: min(HOME_PIPELINES_MAX, room)]
     for p in shown:
         positions = orphans.get(p.id, set())
         blocks.append(section(_pipeline_home_text(p, positions)))
-        blocks.append(ActionsBlock(block_id=f"pipeline_{p.id}", elements=[
-            button("Run…", HOME_RUN_PIPELINE, value=str(p.id), style=None if positions else "primary"),
-            button("Edit", HOME_EDIT_PIPELINE, value=str(p.id)),
-        ]))
+        blocks.append(
+            ActionsBlock(
+                block_id=f"pipeline_{p.id}",
+                elements=[
+                    button("Run…", HOME_RUN_PIPELINE, value=str(p.id), style=None if positions else "primary"),
+                    button("Edit", HOME_EDIT_PIPELINE, value=str(p.id)),
+                ],
+            )
+        )
     if len(pipelines) > len(shown):
         blocks.append(context(f"…and {len(pipelines) - len(shown)} more: `{COMMAND} pipelines` lists them all."))
     blocks += [DividerBlock(), HeaderBlock(text=f"Agents ({len(agents)})")]
@@ -120,8 +137,10 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
         if len(blocks) + 2 > VIEW_BLOCKS_LIMIT:
             break
         emoji = STATUS_EMOJI.get(run.status, "•")
-        line = (f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {run.status}"
-                f" · {format_cost(run.cost_usd)}")
+        line = (
+            f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {run.status}"
+            f" · {format_cost(run.cost_usd)}"
+        )
         if run.requested_by:
             line += f" · <@{run.requested_by}>"
         line += f"\n> {preview(run.input, 120)}"
@@ -132,6 +151,9 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
         blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
         if art:
             version = (artifact_versions or {}).get(run.id, 1)
-            blocks.append(ActionsBlock(block_id=f"run_{run.id}",
-                                       elements=lifecycle_buttons(art, version, edit=run.status == "succeeded")))
+            blocks.append(
+                ActionsBlock(
+                    block_id=f"run_{run.id}", elements=lifecycle_buttons(art, version, edit=run.status == "succeeded")
+                )
+            )
     return View(type="home", blocks=blocks[:VIEW_BLOCKS_LIMIT])

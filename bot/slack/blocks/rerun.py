@@ -28,7 +28,7 @@ from bot.slack.blocks.common import INPUT, button, context, encode_metadata, nam
 from bot.slack.blocks.limits import OPTION_TEXT_LIMIT, PLAIN_TEXT_INPUT_LIMIT, SELECT_OPTIONS_LIMIT
 from bot.slack.text import clip
 
-RERUN_ACTION = "artifact_rerun"          # the button, wherever it is: value "{artifact_id}:{version}"
+RERUN_ACTION = "artifact_rerun"  # the button, wherever it is: value "{artifact_id}:{version}"
 RERUN_CALLBACK = "pipebot_rerun_modal"
 RERUN_STEP_ACTION = "pipebot_rerun_step"  # picking another step rebuilds the modal for it
 STEP_BLOCK = "step"
@@ -66,12 +66,12 @@ class RerunForm:
 
     pipeline_name: str
     version: int
-    steps: Sequence[tuple[int, str]]   # (position, agent name) of the pipeline's steps
-    step: int                          # the step shown
+    steps: Sequence[tuple[int, str]]  # (position, agent name) of the pipeline's steps
+    step: int  # the step shown
     agents: Sequence[tuple[int, str]]  # (id, name) of the workspace's agents
-    agent_id: int | None               # the step's agent, preselected
-    providers: Sequence[str]           # providers with a key: the Model menu
-    input_text: str                    # what reached the step in the source
+    agent_id: int | None  # the step's agent, preselected
+    providers: Sequence[str]  # providers with a key: the Model menu
+    input_text: str  # what reached the step in the source
 
 
 def _option(value: str, text: str) -> Option:
@@ -87,36 +87,72 @@ def rerun_modal(form: RerunForm, metadata: Mapping[str, Any]) -> View:
     agent_options = [_option(str(aid), name) for aid, name in agents]
     initial_agent = next((o for o in agent_options if o.value == str(form.agent_id)), None)
     fits = len(form.input_text) <= PLAIN_TEXT_INPUT_LIMIT
-    hint = (f"Replaces what reaches step {form.step}; leave it as it is to keep it." if fits else
-            f"What reached step {form.step} is {len(form.input_text):,} characters, more than a Slack form "
-            f"holds ({PLAIN_TEXT_INPUT_LIMIT:,}), so it is not shown. Leave this empty to keep it unchanged, "
-            f"or type a new input.")
+    hint = (
+        f"Replaces what reaches step {form.step}; leave it as it is to keep it."
+        if fits
+        else f"What reached step {form.step} is {len(form.input_text):,} characters, more than a Slack form "
+        f"holds ({PLAIN_TEXT_INPUT_LIMIT:,}), so it is not shown. Leave this empty to keep it unchanged, "
+        f"or type a new input."
+    )
     blocks: list[Block] = [
-        context(f"{name_md(form.pipeline_name)} · version {form.version}. Steps before the one you pick are "
-                "reused as they are, at no cost."),
-        InputBlock(block_id=STEP_BLOCK, label="Step", dispatch_action=True,
-                   element=StaticSelectElement(action_id=RERUN_STEP_ACTION, placeholder="Pick a step",
-                                               options=steps, initial_option=initial_step),
-                   hint="The step to run again; the steps after it run too."),
+        context(
+            f"{name_md(form.pipeline_name)} · version {form.version}. Steps before the one you pick are "
+            "reused as they are, at no cost."
+        ),
+        InputBlock(
+            block_id=STEP_BLOCK,
+            label="Step",
+            dispatch_action=True,
+            element=StaticSelectElement(
+                action_id=RERUN_STEP_ACTION, placeholder="Pick a step", options=steps, initial_option=initial_step
+            ),
+            hint="The step to run again; the steps after it run too.",
+        ),
     ]
     if agent_options:  # none: every agent was deleted, and the step fails as orphaned steps do
-        blocks.append(InputBlock(
-            block_id=agent_block(form.step), label="Agent",
-            element=StaticSelectElement(action_id=INPUT, placeholder="Pick an agent", options=agent_options,
-                                        initial_option=initial_agent),
-            hint="The step's agent, or another of this workspace."))
+        blocks.append(
+            InputBlock(
+                block_id=agent_block(form.step),
+                label="Agent",
+                element=StaticSelectElement(
+                    action_id=INPUT, placeholder="Pick an agent", options=agent_options, initial_option=initial_agent
+                ),
+                hint="The step's agent, or another of this workspace.",
+            )
+        )
     if form.providers:  # a select needs options: no key, no models to offer
-        blocks.append(InputBlock(block_id=MODEL_BLOCK, label="Model", optional=True,
-                                 element=model_select(form.providers)[0],
-                                 hint="Optional: overrides the agent's model for this step."))
+        blocks.append(
+            InputBlock(
+                block_id=MODEL_BLOCK,
+                label="Model",
+                optional=True,
+                element=model_select(form.providers)[0],
+                hint="Optional: overrides the agent's model for this step.",
+            )
+        )
     blocks += [
-        InputBlock(block_id=input_block(form.step), label="Input", optional=True, hint=hint,
-                   element=PlainTextInputElement(action_id=INPUT, multiline=True, max_length=PLAIN_TEXT_INPUT_LIMIT,
-                                                 initial_value=form.input_text if fits and form.input_text else None)),
+        InputBlock(
+            block_id=input_block(form.step),
+            label="Input",
+            optional=True,
+            hint=hint,
+            element=PlainTextInputElement(
+                action_id=INPUT,
+                multiline=True,
+                max_length=PLAIN_TEXT_INPUT_LIMIT,
+                initial_value=form.input_text if fits and form.input_text else None,
+            ),
+        ),
     ]
-    return View(type="modal", callback_id=RERUN_CALLBACK, title=PlainTextObject(text="Re-run from…"),
-                submit=PlainTextObject(text="Run"), close=PlainTextObject(text="Cancel"),
-                private_metadata=encode_metadata({**metadata, "s": form.step}), blocks=blocks)
+    return View(
+        type="modal",
+        callback_id=RERUN_CALLBACK,
+        title=PlainTextObject(text="Re-run from…"),
+        submit=PlainTextObject(text="Run"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=encode_metadata({**metadata, "s": form.step}),
+        blocks=blocks,
+    )
 
 
 def branch_note(step: int, version: int) -> str:

@@ -49,7 +49,9 @@ def click_of(body: Mapping[str, Any]) -> Click:
     in_view = container.get("type") == "view" or bool(view)
     message = body.get("message") or {}
     return Click(
-        team_id=team, user_id=str(user.get("id") or ""), trigger_id=str(body.get("trigger_id") or ""),
+        team_id=team,
+        user_id=str(user.get("id") or ""),
+        trigger_id=str(body.get("trigger_id") or ""),
         channel_id=None if in_view else channel_of(body),
         thread_ts=message.get("thread_ts") or container.get("thread_ts"),
         in_modal=in_view and view.get("type") == "modal",
@@ -57,16 +59,24 @@ def click_of(body: Mapping[str, Any]) -> Click:
     )
 
 
-def tell(client: WebClient, click: Click, text: str, blocks: Sequence[Block] | None = None, *,
-         channel_id: str | None = None, thread_ts: str | None = None) -> None:
+def tell(
+    client: WebClient,
+    click: Click,
+    text: str,
+    blocks: Sequence[Block] | None = None,
+    *,
+    channel_id: str | None = None,
+    thread_ts: str | None = None,
+) -> None:
     """A note only ``click.user_id`` sees: ephemeral in the conversation of the click (or the
     one given), else a DM from the app."""
     payload = block_dicts(blocks) if blocks else None
     channel = channel_id or click.channel_id
     if channel:
         try:
-            client.chat_postEphemeral(channel=channel, user=click.user_id, text=text, blocks=payload,
-                                      thread_ts=thread_ts or click.thread_ts)
+            client.chat_postEphemeral(
+                channel=channel, user=click.user_id, text=text, blocks=payload, thread_ts=thread_ts or click.thread_ts
+            )
             return
         except SlackApiError as exc:
             log.info("chat.postEphemeral failed (%s); sending a DM", exc.response.get("error"))

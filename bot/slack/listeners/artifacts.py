@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 10
 
 
-def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
-              ) -> tuple[str, list[dict[str, Any]]]:
+def list_page(
+    ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
+) -> tuple[str, list[dict[str, Any]]]:
     """One page of the latest artifacts (text, blocks), with Previous/Next buttons as needed."""
     offset = max(0, offset)
     with transaction(ctx.sessions) as s:
@@ -47,15 +48,20 @@ def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset:
             if pipeline is None:
                 return "That pipeline no longer exists.", []
             pipeline_name = pipeline.name
-        rows = list(artifact_repo.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset))
+        rows = list(
+            artifact_repo.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset)
+        )
         votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows[:PAGE_SIZE]])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     scope = f" for *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
     title = f"*Latest artifacts*{scope} ({offset + 1}–{offset + len(rows)})"
     if not rows:
-        empty = (f"No artifacts{scope} yet. Run a pipeline with `{COMMAND} run NAME your input…`."
-                 if offset == 0 else "No more artifacts.")
+        empty = (
+            f"No artifacts{scope} yet. Run a pipeline with `{COMMAND} run NAME your input…`."
+            if offset == 0
+            else "No more artifacts."
+        )
     else:
         empty = ""
 
@@ -63,14 +69,20 @@ def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset:
         return json.dumps({"p": pipeline_id, "o": at}, separators=(",", ":"))
 
     text, blocks = msgs.artifact_list_message(
-        rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
+        rows,
+        lambda row: artifact_permalink(ctx, team_id, str(row.id)),
+        title=title,
         next_value=page(offset + PAGE_SIZE) if more else None,
-        prev_value=page(max(0, offset - PAGE_SIZE)) if offset > 0 else None, empty=empty, votes=votes)
+        prev_value=page(max(0, offset - PAGE_SIZE)) if offset > 0 else None,
+        empty=empty,
+        votes=votes,
+    )
     return text, [b.to_dict() for b in blocks]
 
 
-def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int | None,
-                pipeline_name: str | None) -> tuple[str, list[dict[str, Any]]]:
+def search_page(
+    ctx: AppContext, team_id: str, words: str, *, pipeline_id: int | None, pipeline_name: str | None
+) -> tuple[str, list[dict[str, Any]]]:
     """The 10 most recent artifacts whose output matches ``words`` (web-search syntax)."""
     scope = f" of *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
     quoted = escape_mrkdwn(one_line(words, 100))
@@ -79,19 +91,26 @@ def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int |
             rows = list(artifact_repo.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
             votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows])
     except artifact_repo.SearchTooBroad:
-        return (f"Searching{scope} for “{quoted}” takes too long: those words are common but (almost) never "
-                f"appear in that order. Add a rarer word, or drop the quotes."), []
+        return (
+            f"Searching{scope} for “{quoted}” takes too long: those words are common but (almost) never "
+            f"appear in that order. Add a rarer word, or drop the quotes."
+        ), []
     title = f"*Artifacts{scope} matching “{quoted}”*"
     if len(rows) == PAGE_SIZE:
         title += f" (the {PAGE_SIZE} most recent)"
     text, blocks = msgs.artifact_list_message(
-        rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
-        empty=f"No artifacts{scope} match “{quoted}”.", votes=votes)
+        rows,
+        lambda row: artifact_permalink(ctx, team_id, str(row.id)),
+        title=title,
+        empty=f"No artifacts{scope} match “{quoted}”.",
+        votes=votes,
+    )
     return text, [b.to_dict() for b in blocks]
 
 
-def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str,
-                     respond: Respond) -> None:
+def handle_artifacts(
+    ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str, respond: Respond
+) -> None:
     """`/pipebot artifacts [PIPELINE] [search WORDS…]`, after the ack; answers ephemerally."""
     team_id = team_of(body)
 
@@ -111,8 +130,7 @@ def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], a
                 return
             pipeline_id, pipeline_name = pipeline.id, pipeline.name
     if cmd.rest.strip():
-        text, blocks = search_page(ctx, team_id, cmd.rest.strip(), pipeline_id=pipeline_id,
-                                   pipeline_name=pipeline_name)
+        text, blocks = search_page(ctx, team_id, cmd.rest.strip(), pipeline_id=pipeline_id, pipeline_name=pipeline_name)
     else:
         text, blocks = list_page(ctx, team_id, pipeline_id=pipeline_id)
     tell(text, blocks)
@@ -130,15 +148,18 @@ def show_page(ctx: AppContext, body: Mapping[str, Any], respond: Respond) -> Non
         pipeline_id = int(value["p"]) if value.get("p") is not None else None
         offset = int(value.get("o") or 0)
     except (ValueError, TypeError, KeyError, AttributeError):
-        respond(text=f"That list is out of date. Run `{COMMAND} artifacts` again.", response_type="ephemeral",
-                replace_original=False)
+        respond(
+            text=f"That list is out of date. Run `{COMMAND} artifacts` again.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
         return
     text, blocks = list_page(ctx, team_of(body), pipeline_id=pipeline_id, offset=offset)
     respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=True)
 
 
 def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
-    """"View": a read-only modal with the output (cut to fit) and the permalink."""
+    """ "View": a read-only modal with the output (cut to fit) and the permalink."""
     team_id = team_of(body)
     artifact_id = _action_value(body)
     with transaction(ctx.sessions) as s:

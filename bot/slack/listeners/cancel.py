@@ -36,8 +36,7 @@ Tell = Callable[[str], None]
 
 def refused_text(requested_by: str | None) -> str:
     who = msgs.mention(requested_by)
-    return (f"Only {who} or an admin can cancel this run." if who
-            else "Only an admin can cancel this run.")
+    return f"Only {who} or an admin can cancel this run." if who else "Only an admin can cancel this run."
 
 
 def finished_text(pipeline_name: str, status: str) -> str:
@@ -46,8 +45,10 @@ def finished_text(pipeline_name: str, status: str) -> str:
 
 
 def stopping_text(pipeline_name: str) -> str:
-    return (f"Cancelling {name_md(pipeline_name)}: it stops as soon as the model call in progress is "
-            "aborted, and its finished steps stay in its artifact.")
+    return (
+        f"Cancelling {name_md(pipeline_name)}: it stops as soon as the model call in progress is "
+        "aborted, and its finished steps stay in its artifact."
+    )
 
 
 ALREADY = "Someone already asked to cancel this run; it is stopping."
@@ -93,8 +94,9 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any], 
     answer = cancel_run(ctx, team_id, run_id, user_id)
     if answer.result is CancelResult.CANCELLED:
         if run_channel and thread_ts:
-            mark_cancelled(ctx, client, run_id, run_channel, thread_ts, name, requester, input_text, user_id,
-                           answer.permalink)
+            mark_cancelled(
+                ctx, client, run_id, run_channel, thread_ts, name, requester, input_text, user_id, answer.permalink
+            )
     elif answer.result is CancelResult.STOPPING:
         say(stopping_text(name))
     elif answer.result is CancelResult.ALREADY_REQUESTED:
@@ -105,16 +107,34 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any], 
         say(NOT_FOUND)
 
 
-def mark_cancelled(ctx: AppContext, client: WebClient, run_id: uuid.UUID, channel_id: str, thread_ts: str,
-                   name: str, requester: str | None, input_text: str, by: str, permalink: str | None) -> None:
+def mark_cancelled(
+    ctx: AppContext,
+    client: WebClient,
+    run_id: uuid.UUID,
+    channel_id: str,
+    thread_ts: str,
+    name: str,
+    requester: str | None,
+    input_text: str,
+    by: str,
+    permalink: str | None,
+) -> None:
     """A queued run ended at once: no worker reports on it, so its message says ❌ here
     (and from `pipebot cancel`)."""
     try:
         ts = parent_status.status_ts(ctx.redis, run_id) or thread_ts
     except Exception:  # noqa: BLE001 - Redis away: the usual case is the thread's parent
         ts = thread_ts
-    text, blocks = msgs.parent_message(name, requester, input_text, status="failed", reason=cancelled_message(by),
-                                       error_kind=KIND, cancelled_by=by, permalink=permalink)
+    text, blocks = msgs.parent_message(
+        name,
+        requester,
+        input_text,
+        status="failed",
+        reason=cancelled_message(by),
+        error_kind=KIND,
+        cancelled_by=by,
+        permalink=permalink,
+    )
     with parent_status.message_lock(ctx.redis, run_id):
         try:
             parent_status.take_queued(ctx.redis, run_id)

@@ -40,8 +40,9 @@ def _name(row: VersionRow) -> str:
     return str((row.content.get("pipeline") or {}).get("name") or "Run result")
 
 
-def summary(ctx: AppContext, team_id: str, left: VersionRow, right: VersionRow, left_label: str,
-            right_label: str) -> tuple[str, list[Block]]:
+def summary(
+    ctx: AppContext, team_id: str, left: VersionRow, right: VersionRow, left_label: str, right_label: str
+) -> tuple[str, list[Block]]:
     """The Slack summary of ``left`` → ``right`` with the signed link to the compare page."""
     url = compare_permalink(ctx, team_id, str(left.artifact_id), left.number, str(right.artifact_id), right.number)
     return msgs.compare_summary(_name(right), left_label, right_label, compare(left.content, right.content), url)
@@ -70,14 +71,18 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
             if first is not None:
                 pair = (first, latest, "version 1", f"version {latest.number}")
         elif parent is not None and parent.artifact_id is not None:
-            source = (versions.get_version(s, click.team_id, parent.artifact_id, parent.version)
-                      if parent.version else versions.latest_version(s, click.team_id, parent.artifact_id))
+            source = (
+                versions.get_version(s, click.team_id, parent.artifact_id, parent.version)
+                if parent.version
+                else versions.latest_version(s, click.team_id, parent.artifact_id)
+            )
             if source is not None:
                 step = f" from step {parent.step}" if parent.step else ""
                 pair = (source, latest, f"parent (version {source.number})", f"this branch{step}")
         if pair is None:
-            candidates = list(lineage.related_artifacts(s, click.team_id, latest.artifact_id,
-                                                        limit=SELECT_OPTIONS_LIMIT))
+            candidates = list(
+                lineage.related_artifacts(s, click.team_id, latest.artifact_id, limit=SELECT_OPTIONS_LIMIT)
+            )
     if pair is not None:
         _deliver(client, click, *summary(ctx, click.team_id, *pair))
     elif candidates:

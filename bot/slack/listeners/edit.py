@@ -50,9 +50,18 @@ def _thread_of(content: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return slack.get("channel_id"), slack.get("thread_ts")
 
 
-def _send_link(ctx: AppContext, client: WebClient, click: Click, artifact_id: str, base_version: int,
-               part: msgs.Part, pipeline_name: str, *, channel_id: str | None = None,
-               thread_ts: str | None = None) -> None:
+def _send_link(
+    ctx: AppContext,
+    client: WebClient,
+    click: Click,
+    artifact_id: str,
+    base_version: int,
+    part: msgs.Part,
+    pipeline_name: str,
+    *,
+    channel_id: str | None = None,
+    thread_ts: str | None = None,
+) -> None:
     """The web editor's link, to the person who pressed *Edit* only."""
     url = new_link(ctx, click.team_id, artifact_id, click.user_id, base_version)
     if part.key != msgs.OUTPUT_PART:
@@ -83,8 +92,15 @@ def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> No
         _send_link(ctx, client, click, artifact_id, latest.number, first, name)
         return
     metadata = encode_metadata({"a": artifact_id, "v": latest.number, "c": click.channel_id, "th": click.thread_ts})
-    view = msgs.edit_modal(name, latest.number, parts, selected=first.key,
-                           text=current_text(latest.content, parse_target(first.key)), note=None, metadata=metadata)
+    view = msgs.edit_modal(
+        name,
+        latest.number,
+        parts,
+        selected=first.key,
+        text=current_text(latest.content, parse_target(first.key)),
+        note=None,
+        metadata=metadata,
+    )
     show_view(client, click, view)
 
 
@@ -119,18 +135,35 @@ def change_part(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
         part = next((p for p in parts if p.key == key), parts[0])
         text = current_text(base.content, parse_target(part.key)) if part.fits else None
         if text is None:
-            _send_link(ctx, client, click, str(base.artifact_id), base.number, part, _pipeline_name(base.content),
-                       channel_id=meta.get("c"), thread_ts=meta.get("th"))
-        update = msgs.edit_modal(_pipeline_name(base.content), base.number, parts, selected=part.key, text=text,
-                                 note=_typed(values, msgs.EDIT_NOTE_BLOCK), metadata=view.get("private_metadata", ""))
+            _send_link(
+                ctx,
+                client,
+                click,
+                str(base.artifact_id),
+                base.number,
+                part,
+                _pipeline_name(base.content),
+                channel_id=meta.get("c"),
+                thread_ts=meta.get("th"),
+            )
+        update = msgs.edit_modal(
+            _pipeline_name(base.content),
+            base.number,
+            parts,
+            selected=part.key,
+            text=text,
+            note=_typed(values, msgs.EDIT_NOTE_BLOCK),
+            metadata=view.get("private_metadata", ""),
+        )
     try:
         client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=update.to_dict())
     except SlackApiError as exc:  # hash_conflict: a newer update of the form won
         log.info("could not refill the edit form: %s", exc.response.get("error"))
 
 
-def _announce(ctx: AppContext, client: WebClient, team_id: str, user_id: str, artifact_id: str, number: int,
-              note: str | None) -> None:
+def _announce(
+    ctx: AppContext, client: WebClient, team_id: str, user_id: str, artifact_id: str, number: int, note: str | None
+) -> None:
     """After a save: ``✏️ @user saved version N: note`` in the run's thread (or, for a run
     without one, a DM to the person who saved)."""
     with transaction(ctx.sessions) as s:
@@ -165,13 +198,23 @@ def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     except EditRefused as exc:
         return {"response_action": "errors", "errors": {msgs.EDIT_NOTE_BLOCK: str(exc)}}, None
     try:
-        number = save_edit(ctx, team_id, artifact_id, base_version=int(meta.get("v") or 0), target=key, text=text,
-                           author=user_id, note=note)
+        number = save_edit(
+            ctx,
+            team_id,
+            artifact_id,
+            base_version=int(meta.get("v") or 0),
+            target=key,
+            text=text,
+            author=user_id,
+            note=note,
+        )
     except EditRefused as exc:
         return {"response_action": "errors", "errors": {block: str(exc)}}, None
     except VersionConflict as exc:
-        return {"response_action": "errors",
-                "errors": {block: messages.VERSION_CONFLICT.format(version=exc.latest)}}, None
+        return {
+            "response_action": "errors",
+            "errors": {block: messages.VERSION_CONFLICT.format(version=exc.latest)},
+        }, None
     except ArtifactNotFound:
         return {"response_action": "errors", "errors": {block: messages.ARTIFACT_GONE}}, None
 

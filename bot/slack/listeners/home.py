@@ -107,8 +107,15 @@ def register(app: App, ctx: AppContext) -> None:
 
     def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
         try:
-            open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata={"src": "home"},
-                           selected_id=_pipeline_id(body), pick_channel=True)
+            open_run_modal(
+                ctx,
+                client,
+                body.get("trigger_id") or "",
+                team_of(body),
+                metadata={"src": "home"},
+                selected_id=_pipeline_id(body),
+                pick_channel=True,
+            )
         except Reply as exc:
             _explain(client, body, str(exc))
 
@@ -131,6 +138,7 @@ def register(app: App, ctx: AppContext) -> None:
         def handler(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
             ack()
             after_ack(_open_builder, kind, body, client)
+
         return handler
 
     def cancel(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -1,4 +1,4 @@
-""""Re-run from…": the button (on a run's result, the artifact modal, App Home, unfurl cards)
+""" "Re-run from…": the button (on a run's result, the artifact modal, App Home, unfurl cards)
 opens a modal; picking another step rebuilds it for that step; the submission starts the
 branch (core/runs/branch.py) and posts it in the source run's thread.
 
@@ -58,10 +58,15 @@ def _form(s: Session, ctx: AppContext, team_id: str, src: BranchSource, step: in
     used = source_step.agent.id if source_step and source_step.agent else None
     planned = next((p.agent_id for p in plan.steps if p.position == step), None)
     return msgs.RerunForm(
-        pipeline_name=src.content.pipeline_name or "this pipeline", version=src.version,
-        steps=[(p.position, p.agent_name) for p in plan.steps], step=step, agents=agents,
-        agent_id=used if used in ids else planned, providers=credentials.available_providers(s, ctx, team_id),
-        input_text=src.input_of(step))
+        pipeline_name=src.content.pipeline_name or "this pipeline",
+        version=src.version,
+        steps=[(p.position, p.agent_name) for p in plan.steps],
+        step=step,
+        agents=agents,
+        agent_id=used if used in ids else planned,
+        providers=credentials.available_providers(s, ctx, team_id),
+        input_text=src.input_of(step),
+    )
 
 
 def _where(src: BranchSource, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,15 +125,20 @@ def change_step(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
 
 def _field(kind: str, shown: int) -> str:
     """The input a refusal of this kind belongs under."""
-    return {"bad_agent": msgs.agent_block(shown), "unknown_model": msgs.MODEL_BLOCK,
-            "bad_input": msgs.input_block(shown)}.get(kind, msgs.STEP_BLOCK)
+    return {
+        "bad_agent": msgs.agent_block(shown),
+        "unknown_model": msgs.MODEL_BLOCK,
+        "bad_input": msgs.input_block(shown),
+    }.get(kind, msgs.STEP_BLOCK)
 
 
-def _mark_rejected(client: WebClient, channel: str, ts: str, pipeline_name: str, user_id: str, step: int,
-                   version: int, reason: str) -> None:
+def _mark_rejected(
+    client: WebClient, channel: str, ts: str, pipeline_name: str, user_id: str, step: int, version: int, reason: str
+) -> None:
     """The "running…" message of a branch that could not start after all says so."""
-    text, blocks = run_msgs.parent_message(pipeline_name, user_id, msgs.branch_note(step, version),
-                                           status="rejected", reason=reason)
+    text, blocks = run_msgs.parent_message(
+        pipeline_name, user_id, msgs.branch_note(step, version), status="rejected", reason=reason
+    )
     try:
         client.chat_update(channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
     except SlackApiError as exc:
@@ -147,8 +157,9 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
     def error(block: str, text: str) -> None:
         ack(response_action="errors", errors={block: text})
 
-    raw_step = (((values.get(msgs.STEP_BLOCK) or {}).get(msgs.RERUN_STEP_ACTION) or {}).get("selected_option")
-                or {}).get("value")
+    raw_step = (
+        ((values.get(msgs.STEP_BLOCK) or {}).get(msgs.RERUN_STEP_ACTION) or {}).get("selected_option") or {}
+    ).get("value")
     if not raw_step or not raw_step.isdigit():
         return error(msgs.STEP_BLOCK, "Pick a step.")
     step = int(raw_step)
@@ -157,10 +168,14 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
     raw_agent = selected_value(values, msgs.agent_block(shown))
     if msgs.agent_block(shown) in values and not raw_agent.isdigit():
         return error(msgs.agent_block(shown), "Pick an agent.")
-    args: dict[str, Any] = dict(artifact_id=str(meta.get("a") or ""), version=int(meta.get("v") or 1),
-                                from_step=step, agent_id=int(raw_agent) if raw_agent.isdigit() else None,
-                                model=selected_value(values, msgs.MODEL_BLOCK) or None,
-                                input_text=text_value(values, msgs.input_block(shown)) or None)
+    args: dict[str, Any] = dict(
+        artifact_id=str(meta.get("a") or ""),
+        version=int(meta.get("v") or 1),
+        from_step=step,
+        agent_id=int(raw_agent) if raw_agent.isdigit() else None,
+        model=selected_value(values, msgs.MODEL_BLOCK) or None,
+        input_text=text_value(values, msgs.input_block(shown)) or None,
+    )
     dedupe_key = dedupe_key_for(team_id, "view", view.get("id"))
     with transaction(ctx.sessions) as s:
         repeated = bool(dedupe_key) and run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key or "") is not None
@@ -175,8 +190,9 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
     with transaction(ctx.sessions) as s:
         pipeline_name = branch_source(s, team_id, args["artifact_id"], args["version"]).content.pipeline_name
     channel, thread = str(meta.get("c") or user_id), str(meta.get("t") or "")
-    text, blocks = run_msgs.parent_message(pipeline_name, user_id, msgs.branch_note(step, args["version"]),
-                                           in_thread=not thread)
+    text, blocks = run_msgs.parent_message(
+        pipeline_name, user_id, msgs.branch_note(step, args["version"]), in_thread=not thread
+    )
     try:
         posted = post_run_message(client, channel, text, [b.to_dict() for b in blocks], thread_ts=thread or None)
     except CannotPost as exc:
@@ -184,8 +200,17 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
     thread = thread or posted.ts
     run: Any
     try:
-        run = start_branch(ctx, team_id, **args, requested_by=user_id, source="slack", channel_id=posted.channel,
-                           thread_ts=thread, recipient_team_id=team_id, dedupe_key=dedupe_key)
+        run = start_branch(
+            ctx,
+            team_id,
+            **args,
+            requested_by=user_id,
+            source="slack",
+            channel_id=posted.channel,
+            thread_ts=thread,
+            recipient_team_id=team_id,
+            dedupe_key=dedupe_key,
+        )
     except RunRejected as exc:  # changed since the check (an agent deleted meanwhile)
         _mark_rejected(client, posted.channel, posted.ts, pipeline_name, user_id, step, args["version"], exc.message)
         return error(_field(exc.kind, shown), exc.message)
@@ -205,8 +230,13 @@ def register(app: App, ctx: AppContext) -> None:
         try:
             open_rerun_modal(ctx, client, body)  # at once: the trigger_id lives 3 s
         except Reply as exc:
-            notify(client, text=str(exc), user_id=(body.get("user") or {}).get("id") or "",
-                   response_url=body.get("response_url"), channel_id=(body.get("channel") or {}).get("id"))
+            notify(
+                client,
+                text=str(exc),
+                user_id=(body.get("user") or {}).get("id") or "",
+                response_url=body.get("response_url"),
+                channel_id=(body.get("channel") or {}).get("id"),
+            )
         except Exception:  # noqa: BLE001
             log.exception("opening the re-run modal failed")
 

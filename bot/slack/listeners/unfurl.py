@@ -54,7 +54,7 @@ def read_permalink(public_url: str, url: str) -> Permalink | None:
     prefix = base.path.rstrip("/") + "/artifacts/"
     if not link.path.startswith(prefix):
         return None
-    rest = link.path[len(prefix):]
+    rest = link.path[len(prefix) :]
     for suffix in _SUFFIXES:
         rest = rest.removesuffix(suffix)
     try:
@@ -82,9 +82,16 @@ def card_for(ctx: AppContext, team_id: str, url: str) -> dict[str, Any] | None:
         if not 1 <= version <= artifact.latest_version:
             return None
         return msgs.unfurl_card(
-            artifact_id=artifact.id, pipeline_name=artifact.pipeline_name, status=artifact.status, version=version,
-            latest=artifact.latest_version, cost_usd=artifact.cost_usd, models=list(artifact.models or []),
-            created_at=artifact.created_at, permalink=artifact_permalink(ctx, team_id, str(artifact.id)))
+            artifact_id=artifact.id,
+            pipeline_name=artifact.pipeline_name,
+            status=artifact.status,
+            version=version,
+            latest=artifact.latest_version,
+            cost_usd=artifact.cost_usd,
+            models=list(artifact.models or []),
+            created_at=artifact.created_at,
+            permalink=artifact_permalink(ctx, team_id, str(artifact.id)),
+        )
 
 
 def unfurl(ctx: AppContext, client: WebClient, team_id: str, event: Mapping[str, Any]) -> None:

@@ -8,7 +8,7 @@ In one run, on the local PostgreSQL (or BENCH_DATABASE_URL's server):
 * opening a permalink page over HTTP: our real app started by ``pipebot serve`` (uvicorn), vs the
   plain ``SELECT content FROM artifacts WHERE id = %s`` in psycopg, vs a bare Starlette route
   serving that plain query through the same uvicorn settings (the cost of HTTP itself);
-* the permalink lookup in-process: ``repos.artifact_content_unscoped`` (a Core select of two
+* the permalink lookup in-process: ``artifact_repo.artifact_content_unscoped`` (a Core select of two
   columns) vs the ORM ``session.get`` it replaced;
 * full-text search through ``storage.repos.search_artifacts`` vs one plain SQL statement over the
   same stored ``output_tsv`` column in psycopg (the planner's own choice of plan), for a rare word,
@@ -52,36 +52,127 @@ from bench._common import SERVER, pct  # noqa: E402
 # --------------------------------------------------------------------------- #
 
 TEAMS = [("T01ACMECO", 0.50), ("T02GLOBEX", 0.25), ("T03INITECH", 0.12), ("T04UMBRELLA", 0.08), ("T05HOOLI", 0.05)]
-PIPELINE_NAMES = ["Weekly digest", "Incident summary", "PR review", "Support triage", "Release notes",
-                  "Standup notes", "Customer call recap", "Churn risk report"]
+PIPELINE_NAMES = [
+    "Weekly digest",
+    "Incident summary",
+    "PR review",
+    "Support triage",
+    "Release notes",
+    "Standup notes",
+    "Customer call recap",
+    "Churn risk report",
+]
 AGENTS = [  # name, model, display, system prompt
-    ("Summariser", "anthropic:claude-haiku-4-5", "Claude Haiku 4.5", "You summarise Slack channels for busy engineers."),
+    (
+        "Summariser",
+        "anthropic:claude-haiku-4-5",
+        "Claude Haiku 4.5",
+        "You summarise Slack channels for busy engineers.",
+    ),
     ("Editor", "openai:gpt-5-mini", "GPT-5 mini", "Polish the draft. Keep it short, keep every number."),
     ("Reviewer", "anthropic:claude-sonnet-4-5", "Claude Sonnet 4.5", "Review the change for risk, tests and clarity."),
     ("Triage", "openai:gpt-5-nano", "GPT-5 nano", "Classify the ticket and propose an owner."),
 ]
-SUBJECTS = ["the billing service", "the checkout flow", "the search cluster", "the mobile app", "the data pipeline",
-            "the auth gateway", "the notification worker", "the analytics dashboard", "the onboarding wizard",
-            "the export job", "the invoice generator", "the rate limiter", "the feature flag service",
-            "the Postgres replica", "the Redis cache", "the CDN edge config", "the webhook dispatcher"]
-VERBS = ["shipped", "rolled back", "migrated", "profiled", "refactored", "load-tested", "patched", "deprecated",
-         "documented", "instrumented", "hardened", "split", "re-indexed", "upgraded", "paused"]
-OUTCOMES = ["cut p99 latency by {n}%", "reduced error rates to {n} per million requests",
-            "saved about ${n}k a month", "closed {n} customer tickets", "unblocked the {q} roadmap",
-            "freed {n} GB of disk", "halved the on-call pages", "raised test coverage to {n}%",
-            "removed {n} flaky tests", "brought the queue backlog under {n} jobs"]
-PEOPLE = ["Ana", "Bilal", "Chen", "Dmitri", "Esther", "Farah", "Goran", "Hina", "Ines", "Jonas", "Kofi", "Lena",
-          "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Yara"]
-RISKS = ["a schema migration that locks the orders table", "an expiring TLS certificate",
-         "the API deprecation in {q}", "a vendor contract renewal", "missing alerts on the export job",
-         "an outage of the billing provider", "a memory leak in the worker pool", "stale feature flags",
-         "unreviewed access to production", "GDPR deletion requests piling up"]
-FILLER = ["Overall the week was steady.", "Nothing else needs attention right now.",
-          "Follow-ups are tracked in the linked tickets.", "The team agreed to revisit this at the next retro.",
-          "Customer feedback on the change has been positive so far.", "We will keep an eye on the dashboards.",
-          "Documentation was updated alongside the code.", "Numbers are from the production metrics for the week."]
-CUSTOMER_PARTS = (["Nor", "Zen", "Quad", "Vel", "Ox", "Lum", "Tor", "Cyr", "Pax", "Hel", "Mir", "Sol", "Ark", "Jun"],
-                  ["thwind", "trix", "ora", "bright", "field", "stone", "wave", "gate", "loop", "forge", "nest"])
+SUBJECTS = [
+    "the billing service",
+    "the checkout flow",
+    "the search cluster",
+    "the mobile app",
+    "the data pipeline",
+    "the auth gateway",
+    "the notification worker",
+    "the analytics dashboard",
+    "the onboarding wizard",
+    "the export job",
+    "the invoice generator",
+    "the rate limiter",
+    "the feature flag service",
+    "the Postgres replica",
+    "the Redis cache",
+    "the CDN edge config",
+    "the webhook dispatcher",
+]
+VERBS = [
+    "shipped",
+    "rolled back",
+    "migrated",
+    "profiled",
+    "refactored",
+    "load-tested",
+    "patched",
+    "deprecated",
+    "documented",
+    "instrumented",
+    "hardened",
+    "split",
+    "re-indexed",
+    "upgraded",
+    "paused",
+]
+OUTCOMES = [
+    "cut p99 latency by {n}%",
+    "reduced error rates to {n} per million requests",
+    "saved about ${n}k a month",
+    "closed {n} customer tickets",
+    "unblocked the {q} roadmap",
+    "freed {n} GB of disk",
+    "halved the on-call pages",
+    "raised test coverage to {n}%",
+    "removed {n} flaky tests",
+    "brought the queue backlog under {n} jobs",
+]
+PEOPLE = [
+    "Ana",
+    "Bilal",
+    "Chen",
+    "Dmitri",
+    "Esther",
+    "Farah",
+    "Goran",
+    "Hina",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Oskar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Yara",
+]
+RISKS = [
+    "a schema migration that locks the orders table",
+    "an expiring TLS certificate",
+    "the API deprecation in {q}",
+    "a vendor contract renewal",
+    "missing alerts on the export job",
+    "an outage of the billing provider",
+    "a memory leak in the worker pool",
+    "stale feature flags",
+    "unreviewed access to production",
+    "GDPR deletion requests piling up",
+]
+FILLER = [
+    "Overall the week was steady.",
+    "Nothing else needs attention right now.",
+    "Follow-ups are tracked in the linked tickets.",
+    "The team agreed to revisit this at the next retro.",
+    "Customer feedback on the change has been positive so far.",
+    "We will keep an eye on the dashboards.",
+    "Documentation was updated alongside the code.",
+    "Numbers are from the production metrics for the week.",
+]
+CUSTOMER_PARTS = (
+    ["Nor", "Zen", "Quad", "Vel", "Ox", "Lum", "Tor", "Cyr", "Pax", "Hel", "Mir", "Sol", "Ark", "Jun"],
+    ["thwind", "trix", "ora", "bright", "field", "stone", "wave", "gate", "loop", "forge", "nest"],
+)
 CUSTOMERS = [a + b for a in CUSTOMER_PARTS[0] for b in CUSTOMER_PARTS[1]]  # 154 names, used rarely
 QUARTERS = ["Q1", "Q2", "Q3", "Q4"]
 
@@ -93,13 +184,17 @@ def _fill(rng: random.Random, template: str) -> str:
 def _sentence(rng: random.Random) -> str:
     kind = rng.random()
     if kind < 0.45:
-        return (f"{rng.choice(PEOPLE)} {rng.choice(VERBS)} {rng.choice(SUBJECTS)}, which "
-                f"{_fill(rng, rng.choice(OUTCOMES))}.")
+        return (
+            f"{rng.choice(PEOPLE)} {rng.choice(VERBS)} {rng.choice(SUBJECTS)}, which "
+            f"{_fill(rng, rng.choice(OUTCOMES))}."
+        )
     if kind < 0.65:
         return f"The main risk is {_fill(rng, rng.choice(RISKS))}; {rng.choice(PEOPLE)} owns the follow-up."
     if kind < 0.75:
-        return (f"{rng.choice(CUSTOMERS)} reported an issue with {rng.choice(SUBJECTS)} "
-                f"(INC-{rng.randint(1000, 9999)}), now {rng.choice(['resolved', 'in progress', 'waiting on them'])}.")
+        return (
+            f"{rng.choice(CUSTOMERS)} reported an issue with {rng.choice(SUBJECTS)} "
+            f"(INC-{rng.randint(1000, 9999)}), now {rng.choice(['resolved', 'in progress', 'waiting on them'])}."
+        )
     return rng.choice(FILLER)
 
 
@@ -112,22 +207,30 @@ def paragraph(rng: random.Random) -> str:
         head = rng.choice(["## Highlights", "## Risks", "## Decisions", "## Next steps", "### Details"])
         return head + "\n\n" + "\n".join(f"- {_sentence(rng)}" for _ in range(rng.randint(4, 6)))
     if kind < 0.93:
-        rows = "\n".join(f"| {rng.choice(SUBJECTS)} | {rng.choice(PEOPLE)} | {rng.choice(['High', 'Medium', 'Low'])} |"
-                         for _ in range(4))
-        return (f"{_sentence(rng)} {_sentence(rng)}\n\n| Area | Owner | Severity |\n|:--|:-:|--:|\n{rows}\n\n"
-                f"{_sentence(rng)}")
-    return (f"{_sentence(rng)} {_sentence(rng)}\n\n```sql\nCREATE INDEX CONCURRENTLY ix_orders_created\n"
-            f"    ON orders (created_at DESC);\n```\n\n{_sentence(rng)}")
+        rows = "\n".join(
+            f"| {rng.choice(SUBJECTS)} | {rng.choice(PEOPLE)} | {rng.choice(['High', 'Medium', 'Low'])} |"
+            for _ in range(4)
+        )
+        return (
+            f"{_sentence(rng)} {_sentence(rng)}\n\n| Area | Owner | Severity |\n|:--|:-:|--:|\n{rows}\n\n"
+            f"{_sentence(rng)}"
+        )
+    return (
+        f"{_sentence(rng)} {_sentence(rng)}\n\n```sql\nCREATE INDEX CONCURRENTLY ix_orders_created\n"
+        f"    ON orders (created_at DESC);\n```\n\n{_sentence(rng)}"
+    )
 
 
 def request_text(rng: random.Random) -> str:
-    return rng.choice([
-        f"Summarise this week's #eng channel for the {rng.choice(QUARTERS)} review",
-        f"Review PR #{rng.randint(100, 9999)}: {rng.choice(VERBS)} {rng.choice(SUBJECTS)}",
-        f"Triage ticket INC-{rng.randint(1000, 9999)} from {rng.choice(CUSTOMERS)}",
-        f"Write release notes for v{rng.randint(1, 9)}.{rng.randint(0, 40)}",
-        f"Recap the call with {rng.choice(CUSTOMERS)} about {rng.choice(SUBJECTS)}",
-    ])
+    return rng.choice(
+        [
+            f"Summarise this week's #eng channel for the {rng.choice(QUARTERS)} review",
+            f"Review PR #{rng.randint(100, 9999)}: {rng.choice(VERBS)} {rng.choice(SUBJECTS)}",
+            f"Triage ticket INC-{rng.randint(1000, 9999)} from {rng.choice(CUSTOMERS)}",
+            f"Write release notes for v{rng.randint(1, 9)}.{rng.randint(0, 40)}",
+            f"Recap the call with {rng.choice(CUSTOMERS)} about {rng.choice(SUBJECTS)}",
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -198,16 +301,25 @@ def build(name: str, n: int) -> None:
         pipelines: list[tuple[int, str, float]] = []  # id, team, weight
         for team, team_w in TEAMS:
             conn.execute("INSERT INTO workspaces (team_id, name) VALUES (%s, %s)", (team, team[3:].title()))
-            agent_ids = [conn.execute(
-                "INSERT INTO agents (team_id, name, system_prompt, model, max_output_tokens) "
-                "VALUES (%s, %s, %s, %s, 2048) RETURNING id", (team, a[0], a[3], a[1])).fetchone()[0] for a in AGENTS]
+            agent_ids = [
+                conn.execute(
+                    "INSERT INTO agents (team_id, name, system_prompt, model, max_output_tokens) "
+                    "VALUES (%s, %s, %s, %s, 2048) RETURNING id",
+                    (team, a[0], a[3], a[1]),
+                ).fetchone()[0]
+                for a in AGENTS
+            ]
             names = PIPELINE_NAMES if team_w >= 0.2 else PIPELINE_NAMES[:4]
             for j, pname in enumerate(names):
-                pid = conn.execute("INSERT INTO pipelines (team_id, name) VALUES (%s, %s) RETURNING id",
-                                   (team, pname)).fetchone()[0]
+                pid = conn.execute(
+                    "INSERT INTO pipelines (team_id, name) VALUES (%s, %s) RETURNING id", (team, pname)
+                ).fetchone()[0]
                 for pos, k in enumerate([j % 4, (j + 1) % 4, (j + 2) % 4][: 2 + j % 2], start=1):
-                    conn.execute("INSERT INTO pipeline_steps (pipeline_id, position, agent_id, agent_name) "
-                                 "VALUES (%s, %s, %s, %s)", (pid, pos, agent_ids[k], AGENTS[k][0]))
+                    conn.execute(
+                        "INSERT INTO pipeline_steps (pipeline_id, position, agent_id, agent_name) "
+                        "VALUES (%s, %s, %s, %s)",
+                        (pid, pos, agent_ids[k], AGENTS[k][0]),
+                    )
                 pipelines.append((pid, team, team_w / len(names) * (1.6 if j == 0 else 1.0)))
         # the pipeline of each artifact is drawn from a 1000-slot table weighted like real use
         total_w = sum(w for _, _, w in pipelines)
@@ -215,8 +327,10 @@ def build(name: str, n: int) -> None:
         for pid, team, w in pipelines:
             nsteps = conn.execute("SELECT count(*) FROM pipeline_steps WHERE pipeline_id = %s", (pid,)).fetchone()[0]
             slots += [(0, pid, team, nsteps)] * max(1, round(1000 * w / total_w))
-        conn.execute("CREATE TEMP TABLE bench_slot (i int PRIMARY KEY, pipeline_id bigint, team_id text, "
-                     "pipeline_name text, nsteps int)")
+        conn.execute(
+            "CREATE TEMP TABLE bench_slot (i int PRIMARY KEY, pipeline_id bigint, team_id text, "
+            "pipeline_name text, nsteps int)"
+        )
         pname = dict(conn.execute("SELECT id, name FROM pipelines").fetchall())
         with conn.cursor().copy("COPY bench_slot FROM STDIN") as cp:
             for i, (_, pid, team, nsteps) in enumerate(slots):
@@ -232,14 +346,31 @@ def build(name: str, n: int) -> None:
                 cp.write_row((i, request_text(rng)))
         conn.execute("CREATE TEMP TABLE bench_agent (i int PRIMARY KEY, snap jsonb, model text, display text)")
         for i, (aname, model, display, prompt) in enumerate(AGENTS):
-            conn.execute("INSERT INTO bench_agent VALUES (%s, %s, %s, %s)", (i, json.dumps(
-                {"id": i + 1, "name": aname, "model": model, "system_prompt": prompt, "temperature": None,
-                 "max_output_tokens": 2048, "tools": []}), model, display))
+            conn.execute(
+                "INSERT INTO bench_agent VALUES (%s, %s, %s, %s)",
+                (
+                    i,
+                    json.dumps(
+                        {
+                            "id": i + 1,
+                            "name": aname,
+                            "model": model,
+                            "system_prompt": prompt,
+                            "temperature": None,
+                            "max_output_tokens": 2048,
+                            "tools": [],
+                        }
+                    ),
+                    model,
+                    display,
+                ),
+            )
         conn.execute("ANALYZE bench_slot; ANALYZE bench_para; ANALYZE bench_req; ANALYZE bench_agent")
 
         # Load without the secondary indexes, then rebuild them exactly as the migrations defined them.
-        defs = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'artifacts' "
-                            "AND indexname LIKE 'ix\\_%'").fetchall()
+        defs = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'artifacts' AND indexname LIKE 'ix\\_%'"
+        ).fetchall()
         for iname, _ in defs:
             conn.execute(f'DROP INDEX "{iname}"')
 
@@ -409,8 +540,11 @@ class Captured:
         @event.listens_for(engine, "before_cursor_execute")
         def _capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
             self.sql, self.params = statement, parameters
-            if statement.lstrip().upper().startswith(("SELECT", "WITH")) and "_setting(" not in statement \
-                    and "set_config(" not in statement:
+            if (
+                statement.lstrip().upper().startswith(("SELECT", "WITH"))
+                and "_setting(" not in statement
+                and "set_config(" not in statement
+            ):
                 self.queries.append((statement, parameters))
 
     def clear(self) -> None:
@@ -461,21 +595,24 @@ def main() -> None:
     import httpx
 
     from core.permalinks import derive_key, permalink
-    from storage import repos
     from storage.db import make_engine, make_sessionmaker
+    from storage.repos import artifacts as artifact_repo
     from storage.secrets import new_key
 
     rng = random.Random(7)
     reps = args.requests
     with psycopg.connect(url, autocommit=True) as conn:
         size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
-        print(f"artifacts: {n:,} in {size}; {len(TEAMS)} workspaces, "
-              f"{conn.execute('SELECT count(*) FROM pipelines').fetchone()[0]} pipelines; "
-              f"PostgreSQL {conn.info.server_version // 10000}, {os.cpu_count()} cores, "
-              f"load {os.getloadavg()[0]:.1f}")
+        print(
+            f"artifacts: {n:,} in {size}; {len(TEAMS)} workspaces, "
+            f"{conn.execute('SELECT count(*) FROM pipelines').fetchone()[0]} pipelines; "
+            f"PostgreSQL {conn.info.server_version // 10000}, {os.cpu_count()} cores, "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
         pipes = conn.execute("SELECT team_id, id FROM pipelines").fetchall()
-        sample = conn.execute("SELECT id::text, team_id FROM artifacts TABLESAMPLE SYSTEM (0.5) REPEATABLE (7) "
-                              "LIMIT %s", (reps,)).fetchall()
+        sample = conn.execute(
+            "SELECT id::text, team_id FROM artifacts TABLESAMPLE SYSTEM (0.5) REPEATABLE (7) LIMIT %s", (reps,)
+        ).fetchall()
         sample = (sample * (reps // max(1, len(sample)) + 1))[:reps]
         rng.shuffle(sample)
 
@@ -486,14 +623,16 @@ def main() -> None:
     plans: dict[str, list[str]] = {}
 
     # ---- 1. latest 10 for a pipeline --------------------------------------------------------
-    sql_latest = ("SELECT id, pipeline_name, status, cost_usd, models, created_at, created_by, run_id FROM artifacts "
-                  "WHERE team_id = %s AND pipeline_id = %s ORDER BY created_at DESC, id DESC LIMIT 10")
+    sql_latest = (
+        "SELECT id, pipeline_name, status, cost_usd, models, created_at, created_by, run_id FROM artifacts "
+        "WHERE team_id = %s AND pipeline_id = %s ORDER BY created_at DESC, id DESC LIMIT 10"
+    )
     ours_l, plain_l = [], []
     with Session() as s:
         for i in range(reps + 20):
             team, pid = rng.choice(pipes)
             t0 = time.perf_counter()
-            rows = repos.latest_artifacts(s, team, pipeline_id=pid, limit=10)
+            rows = artifact_repo.latest_artifacts(s, team, pipeline_id=pid, limit=10)
             t1 = time.perf_counter()
             prow = plain.execute(sql_latest, (team, pid)).fetchall()
             t2 = time.perf_counter()
@@ -509,9 +648,11 @@ def main() -> None:
     # a fairly rare word (1.3 %), two common ones, a rare one (0.05 %), one that occurs nowhere,
     # a phrase, and a phrase of common words that never occurs in that order (the worst case)
     queries = ["Northwind", "memory leak", "billing", "INC-9250", "Northwynd", '"memory leak"', '"leak memory"']
-    sql_fts = ("SELECT id, pipeline_name, status, cost_usd, models, created_at, created_by, run_id FROM artifacts "
-               "WHERE team_id = %s AND output_tsv @@ websearch_to_tsquery('english'::regconfig, %s) "
-               "ORDER BY created_at DESC, id DESC LIMIT 10")
+    sql_fts = (
+        "SELECT id, pipeline_name, status, cost_usd, models, created_at, created_by, run_id FROM artifacts "
+        "WHERE team_id = %s AND output_tsv @@ websearch_to_tsquery('english'::regconfig, %s) "
+        "ORDER BY created_at DESC, id DESC LIMIT 10"
+    )
     fts_ours: dict[str, list[float]] = {q: [] for q in queries}
     fts_plain: dict[str, list[float]] = {q: [] for q in queries}
     fts_reps = max(20, reps // 5)  # 100 of each query for 500 page requests (10 of a slow one)
@@ -521,7 +662,7 @@ def main() -> None:
             for i in range(n_reps + 3):
                 cap.clear()
                 t0 = time.perf_counter()
-                rows = repos.search_artifacts(s, team0, q, limit=10)
+                rows = artifact_repo.search_artifacts(s, team0, q, limit=10)
                 t1 = time.perf_counter()
                 prow = plain.execute(sql_fts, (team0, q)).fetchall()
                 t2 = time.perf_counter()
@@ -531,8 +672,9 @@ def main() -> None:
                     fts_plain[q].append((t2 - t1) * 1000)
                 if i == 0:
                     steps = [explain(plain, sql, params) for sql, params in cap.queries]
-                    plans[f"search {q!r} (ours, {len(steps)} statement{'s' if len(steps) > 1 else ''})"] = \
-                        [p for step in steps for p in step]
+                    plans[f"search {q!r} (ours, {len(steps)} statement{'s' if len(steps) > 1 else ''})"] = [
+                        p for step in steps for p in step
+                    ]
                     plans[f"search {q!r} (plain SQL)"] = explain(plain, sql_fts, (team0, q))
                     if (t2 - t0) > 0.2:
                         n_reps = 10
@@ -546,16 +688,20 @@ def main() -> None:
             for i in range(fts_reps + 3):
                 cap.clear()
                 t0 = time.perf_counter()
-                repos.search_artifacts(s, team0, q, pipeline_id=pipe0, limit=10)
+                artifact_repo.search_artifacts(s, team0, q, pipeline_id=pipe0, limit=10)
                 if i >= 3:
                     fts_ours[label].append((time.perf_counter() - t0) * 1000)
                 if i == 0:
                     plans[f"{label} (ours)"] = [p for sql, params in cap.queries for p in explain(plain, sql, params)]
                 s.rollback()
-    matches = {q: plain.execute(
-        "SELECT count(*) FROM artifacts WHERE team_id = %s "
-        "AND output_tsv @@ websearch_to_tsquery('english'::regconfig, %s)", (team0, q)).fetchone()[0]
-        for q in queries}
+    matches = {
+        q: plain.execute(
+            "SELECT count(*) FROM artifacts WHERE team_id = %s "
+            "AND output_tsv @@ websearch_to_tsquery('english'::regconfig, %s)",
+            (team0, q),
+        ).fetchone()[0]
+        for q in queries
+    }
 
     # ---- 2b. the permalink lookup in-process: Core select (ours) vs the ORM get it replaced ---------
     from storage.models import Artifact
@@ -564,7 +710,7 @@ def main() -> None:
     for i, (aid, _) in enumerate(sample[:20] + sample):
         t0 = time.perf_counter()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # as bot/artifact_routes
-            found = repos.artifact_content_unscoped(conn, aid)
+            found = artifact_repo.artifact_content_unscoped(conn, aid)
         t1 = time.perf_counter()
         with Session() as s:
             art = s.get(Artifact, uuid.UUID(aid))
@@ -580,26 +726,41 @@ def main() -> None:
     key = derive_key(secret)
     port_ours, port_bare = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "DATABASE_", "REDIS_"))}
-    env.update(DATABASE_URL=url, REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
-               PIPEBOT_SECRET_KEY=secret, PIPEBOT_PUBLIC_URL=f"http://127.0.0.1:{port_ours}", PORT=str(port_ours),
-               PYTHONPATH=str(ROOT))
+    env.update(
+        DATABASE_URL=url,
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        PIPEBOT_SECRET_KEY=secret,
+        PIPEBOT_PUBLIC_URL=f"http://127.0.0.1:{port_ours}",
+        PORT=str(port_ours),
+        PYTHONPATH=str(ROOT),
+    )
     workdir = tempfile.mkdtemp(prefix="pipebot-bench-")  # no stray .env is read
     pipebot = [str(Path(sys.executable).with_name("pipebot"))]
     if not Path(pipebot[0]).exists():
         pipebot = [sys.executable, "-m", "bot.cli.main"]
-    ours_proc = subprocess.Popen([*pipebot, "serve", "--port", str(port_ours)], env=env, cwd=workdir,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    bare_proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port_bare), url],
-                                 env=env, cwd=workdir, stdout=subprocess.DEVNULL)
+    ours_proc = subprocess.Popen(
+        [*pipebot, "serve", "--port", str(port_ours)],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    bare_proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port_bare), url],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+    )
     page_ours, page_json, page_bare, page_plain = [], [], [], []
     sizes: list[int] = []
     try:
         _wait_http(f"http://127.0.0.1:{port_ours}/healthz", ours_proc, "pipebot serve")
-        _wait_http(f"http://127.0.0.1:{port_bare}/artifacts/00000000-0000-0000-0000-000000000000", bare_proc,
-                   "bare server")
+        _wait_http(
+            f"http://127.0.0.1:{port_bare}/artifacts/00000000-0000-0000-0000-000000000000", bare_proc, "bare server"
+        )
         with httpx.Client(timeout=10) as client:  # keep-alive, like a browser
             links = [permalink(f"http://127.0.0.1:{port_ours}", aid, team, key) for aid, team in sample]
-            for i, ((aid, _), link) in enumerate(zip(sample[:20] + sample, links[:20] + links)):
+            for i, ((aid, _), link) in enumerate(zip(sample[:20] + sample, links[:20] + links, strict=True)):
                 t0 = time.perf_counter()
                 r = client.get(link)
                 t1 = time.perf_counter()
@@ -613,14 +774,14 @@ def main() -> None:
                     page_bare.append((t2 - t1) * 1000)
                     page_plain.append((t3 - t2) * 1000)
                     sizes.append(len(r.content))
-            for (aid, team) in sample[: max(20, reps // 5)]:
+            for aid, team in sample[: max(20, reps // 5)]:
                 link = permalink(f"http://127.0.0.1:{port_ours}", aid, team, key, suffix=".json")
                 t0 = time.perf_counter()
                 assert client.get(link).status_code == 200
                 page_json.append((time.perf_counter() - t0) * 1000)
         with engine.connect() as conn:
             cap.clear()
-            repos.artifact_content_unscoped(conn, sample[0][0])
+            artifact_repo.artifact_content_unscoped(conn, sample[0][0])
         plans["permalink page lookup (ours)"] = explain(plain, *cap.queries[0])
     finally:
         for proc in (ours_proc, bare_proc):
@@ -637,16 +798,17 @@ def main() -> None:
     print()
     print(line("latest 10 for a pipeline: pipebot (repos)", ours_l))
     print(line("latest 10 for a pipeline: plain psycopg", plain_l))
-    print(line(f"permalink page over HTTP: pipebot ({reps}x)", page_ours)
-          + f"   ({statistics.median(sizes) / 1024:.0f} KiB HTML)")
+    print(
+        line(f"permalink page over HTTP: pipebot ({reps}x)", page_ours)
+        + f"   ({statistics.median(sizes) / 1024:.0f} KiB HTML)"
+    )
     print(line("permalink .json over HTTP: pipebot", page_json))
     print(line("bare Starlette+uvicorn, plain query", page_bare))
     print(line("plain psycopg (SELECT content by id)", page_plain))
     print(line("lookup in-process: Core select (ours)", lookup_core))
     print(line("lookup in-process: ORM session.get", lookup_orm))
     for q in queries:
-        print(line(f"search {q!r}: pipebot (repos)", fts_ours[q]) + f"   ({matches[q]:,} matches, "
-              f"{len(fts_ours[q])}x)")
+        print(line(f"search {q!r}: pipebot (repos)", fts_ours[q]) + f"   ({matches[q]:,} matches, {len(fts_ours[q])}x)")
         print(line(f"search {q!r}: plain SQL, one statement", fts_plain[q]))
     for label in list(fts_ours):
         if label not in queries:
@@ -654,9 +816,11 @@ def main() -> None:
     p99_ours, p99_plain, p99_bare = pct(page_ours, 99), pct(page_plain, 99), pct(page_bare, 99)
     met_abs = p99_ours <= 50
     print(f"target page p99 <= 50 ms: {'met' if met_abs else 'MISSED'} ({p99_ours:.2f} ms)")
-    print(f"target page p99 <= 2x plain query: {'met' if p99_ours <= 2 * p99_plain else 'MISSED'} "
-          f"({p99_ours / p99_plain:.1f}x plain psycopg; bare HTTP route alone is {p99_bare / p99_plain:.1f}x; "
-          f"pipebot is {p99_ours / p99_bare:.1f}x the bare route)")
+    print(
+        f"target page p99 <= 2x plain query: {'met' if p99_ours <= 2 * p99_plain else 'MISSED'} "
+        f"({p99_ours / p99_plain:.1f}x plain psycopg; bare HTTP route alone is {p99_bare / p99_plain:.1f}x; "
+        f"pipebot is {p99_ours / p99_bare:.1f}x the bare route)"
+    )
     print()
     for label, plan in plans.items():
         print(f"plan, {label}:")

@@ -32,12 +32,16 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bench._common import scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.queue import QUEUE, start_run  # noqa: E402
+from core.runs.queue import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from storage import repos  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.models import Artifact  # noqa: E402
+from storage.repos import agents as agent_repo  # noqa: E402
+from storage.repos import credentials as credential_repo  # noqa: E402
+from storage.repos import pipelines as pipeline_repo  # noqa: E402
 from storage.secrets import new_key  # noqa: E402
+
+QUEUE = load_settings().PIPEBOT_QUEUE
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 TEAM = "TBENCH"
@@ -92,8 +96,9 @@ def _finished(ctx: AppContext, ids: list[Any]) -> int:
 
 
 def _round(ctx: AppContext, redis: Redis, cmd: list[str], env: dict[str, str], n: int) -> tuple[float, int]:
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 60
         while Worker.count(queue=Queue(QUEUE, connection=redis)) == 0:  # ready, warmed up
@@ -124,15 +129,25 @@ def main() -> None:
     key = new_key()
     rows: list[str] = []
     with scratch_database() as (db_url, _engine):
-        env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key, PIPEBOT_QUEUE=QUEUE,
-                   ANTHROPIC_BASE_URL=fake_url, PYTHONPATH=str(ROOT),
-                   PIPEBOT_WORKER_CONCURRENCY="200", PIPEBOT_WORKSPACE_CONCURRENCY="200")
+        env = dict(
+            os.environ,
+            DATABASE_URL=db_url,
+            REDIS_URL=REDIS,
+            PIPEBOT_SECRET_KEY=key,
+            PIPEBOT_QUEUE=QUEUE,
+            ANTHROPIC_BASE_URL=fake_url,
+            PYTHONPATH=str(ROOT),
+            PIPEBOT_WORKER_CONCURRENCY="200",
+            PIPEBOT_WORKSPACE_CONCURRENCY="200",
+        )
         settings = load_settings(_env_file=None, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key)
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
-            repos.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
-            a = repos.create_agent(s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief.")
-            repos.create_pipeline(s, TEAM, "Two steps", [a.id, a.id])
+            credential_repo.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
+            a = agent_repo.create_agent(
+                s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief."
+            )
+            pipeline_repo.create_pipeline(s, TEAM, "Two steps", [a.id, a.id])
         ours = [sys.executable, "-m", "bot.cli.main", "worker"]
         bare = [sys.executable, "-m", "rq.cli", "worker", QUEUE, "--url", REDIS]
         results: dict[tuple[str, int], tuple[float, int]] = {}
@@ -145,9 +160,13 @@ def main() -> None:
     server.join(10)
 
     one_pss = results[("ours", 1)][1]
-    rows.append(f"2-step pipeline, model streams each reply over {STREAM_S:g} s (models' own time {MODEL_S:g} s per run)")
-    rows.append(f"{'runs':>5} | {'pipebot worker: wall':>21} {'ratio':>6} {'peak PSS':>9} {'vs 1 run':>8} | "
-                f"{'bare rq worker: wall':>21} {'ratio':>7} {'peak PSS':>9}")
+    rows.append(
+        f"2-step pipeline, model streams each reply over {STREAM_S:g} s (models' own time {MODEL_S:g} s per run)"
+    )
+    rows.append(
+        f"{'runs':>5} | {'pipebot worker: wall':>21} {'ratio':>6} {'peak PSS':>9} {'vs 1 run':>8} | "
+        f"{'bare rq worker: wall':>21} {'ratio':>7} {'peak PSS':>9}"
+    )
     for n in SIZES:
         wall, pss = results[("ours", n)]
         if ("bare", n) in results:
@@ -156,7 +175,9 @@ def main() -> None:
         else:
             per_run = results[("bare", SIZES[1])][0] / SIZES[1]
             bare_cols = f"{per_run * n:14.0f}s (proj) {per_run * n / MODEL_S:6.1f}x {'-':>9}"
-        rows.append(f"{n:5d} | {wall:20.1f}s {wall / MODEL_S:5.2f}x {pss / 2**20:8.0f}M {pss / one_pss:7.2f}x | {bare_cols}")
+        rows.append(
+            f"{n:5d} | {wall:20.1f}s {wall / MODEL_S:5.2f}x {pss / 2**20:8.0f}M {pss / one_pss:7.2f}x | {bare_cols}"
+        )
     print("\n".join(rows))
 
 

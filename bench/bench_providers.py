@@ -34,8 +34,9 @@ import multiprocessing as mp
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -54,7 +55,12 @@ QUESTION = "Summarise the main risks in the quarterly plan and propose two mitig
 TOOL = ToolSpec(
     "lookup_doc",
     "Fetch a document by id.",
-    {"type": "object", "properties": {"doc_id": {"type": "string"}}, "required": ["doc_id"], "additionalProperties": False},
+    {
+        "type": "object",
+        "properties": {"doc_id": {"type": "string"}},
+        "required": ["doc_id"],
+        "additionalProperties": False,
+    },
 )
 
 cpu = time.thread_time

@@ -27,8 +27,11 @@ from bench._common import pct, scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
 from core.runs.queue import job_id, start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from storage import repos  # noqa: E402
 from storage.db import transaction  # noqa: E402
+from storage.repos import agents as agent_repo  # noqa: E402
+from storage.repos import artifacts as artifact_repo  # noqa: E402
+from storage.repos import credentials as credential_repo  # noqa: E402
+from storage.repos import pipelines as pipeline_repo  # noqa: E402
 from storage.secrets import new_key  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
@@ -37,8 +40,12 @@ TEAM = "TBENCH"
 
 
 def _workers(cmd: list[str], env: dict[str, str], n: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True) for _ in range(n)]
+    return [
+        subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        for _ in range(n)
+    ]
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -82,7 +89,9 @@ def _latency(redis: Redis, ctx: AppContext, pipeline: str, n: int) -> list[float
 
 
 def _bare(redis: Redis, env: dict[str, str], worker_class: str, n: int) -> list[float]:
-    bare = _workers([sys.executable, "-m", "rq.cli", "worker", "bench-bare", "--url", REDIS, "-w", worker_class], env, 1)
+    bare = _workers(
+        [sys.executable, "-m", "rq.cli", "worker", "bench-bare", "--url", REDIS, "-w", worker_class], env, 1
+    )
     q = Queue("bench-bare", connection=redis)
     time.sleep(2)
     out = []
@@ -112,15 +121,23 @@ def main() -> None:
     key = new_key()
     lines = []
     with scratch_database() as (db_url, _engine):
-        env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key,
-                   ANTHROPIC_BASE_URL=fake_url, PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ,
+            DATABASE_URL=db_url,
+            REDIS_URL=REDIS,
+            PIPEBOT_SECRET_KEY=key,
+            ANTHROPIC_BASE_URL=fake_url,
+            PYTHONPATH=str(ROOT),
+        )
         settings = load_settings(_env_file=None, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key)
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
-            repos.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
-            a = repos.create_agent(s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief.")
-            repos.create_pipeline(s, TEAM, "One step", [a.id])
-            repos.create_pipeline(s, TEAM, "Three steps", [a.id, a.id, a.id])
+            credential_repo.set_credential(s, TEAM, "anthropic", "sk-bench-key-0001", ctx.box)
+            a = agent_repo.create_agent(
+                s, TEAM, name="A", model="anthropic:claude-haiku-4-5", system_prompt="Be brief."
+            )
+            pipeline_repo.create_pipeline(s, TEAM, "One step", [a.id])
+            pipeline_repo.create_pipeline(s, TEAM, "Three steps", [a.id, a.id, a.id])
 
         for label, worker_class, ours_cmd in MODES:
             bare_ms = _bare(redis, env, worker_class, N)
@@ -150,7 +167,7 @@ def main() -> None:
                 f"throughput: 200 one-step runs through 2 workers in {elapsed:.2f} s = {200 / elapsed:.1f} runs/s",
             ]
         with transaction(ctx.sessions) as s:
-            assert len(repos.latest_artifacts(s, TEAM, limit=10_000)) == len(MODES) * (2 * (N + 5) + 200)
+            assert len(artifact_repo.latest_artifacts(s, TEAM, limit=10_000)) == len(MODES) * (2 * (N + 5) + 200)
         ctx.close()
     here.send("stop")
     server.join(10)

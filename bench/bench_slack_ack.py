@@ -43,6 +43,7 @@ REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # ---- the three server processes (this file re-run with --serve/--fake-slack) ---------------
 
+
 def serve(kind: str, port: int, slack_url: str) -> None:
     import uvicorn
 
@@ -51,8 +52,9 @@ def serve(kind: str, port: int, slack_url: str) -> None:
         from core.context import AppContext
         from core.settings import load_settings
 
-        settings = load_settings(_env_file=None, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_url,
-                                 SLACK_BOT_TOKEN="xoxb-fake-bot-token")
+        settings = load_settings(
+            _env_file=None, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_url, SLACK_BOT_TOKEN="xoxb-fake-bot-token"
+        )
         ctx = AppContext.create(settings, settings.DATABASE_URL, settings.REDIS_URL, settings.secret_keys)
         app = build_app(ctx)
     else:
@@ -65,9 +67,13 @@ def serve(kind: str, port: int, slack_url: str) -> None:
 
         from bot.slack.http import bolt_endpoint
 
-        bare = App(signing_secret=SECRET, token_verification_enabled=False, process_before_response=True,
-                   client=WebClient(token="xoxb-fake-bot-token", base_url=slack_url),
-                   listener_executor=ThreadPoolExecutor(max_workers=8))
+        bare = App(
+            signing_secret=SECRET,
+            token_verification_enabled=False,
+            process_before_response=True,
+            client=WebClient(token="xoxb-fake-bot-token", base_url=slack_url),
+            listener_executor=ThreadPoolExecutor(max_workers=8),
+        )
         bare.command("/pipebot")(lambda ack: ack())
         app = Starlette(routes=[Route("/slack/events", bolt_endpoint(bare), methods=["POST"])])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -84,6 +90,7 @@ def fake_slack(hooks: int) -> None:
 
 
 # ---- load ----------------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     import socket
@@ -116,8 +123,9 @@ def _raw(url: str, body: bytes, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _load(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int,
-                bodies: list[bytes] | None = None) -> list[float]:
+async def _load(
+    url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int, bodies: list[bytes] | None = None
+) -> list[float]:
     """Keep ``concurrency`` requests in flight on keep-alive connections; ms per request.
 
     A minimal HTTP/1.1 client on asyncio streams: an HTTP library would spend more CPU
@@ -172,23 +180,39 @@ def _cpu_seconds(pid: int) -> float:
 def _seed(database_url: str, secret_key: str) -> None:
     from core.context import AppContext
     from core.settings import load_settings
-    from storage import repos
     from storage.db import transaction
+    from storage.repos import agents as agent_repo
     from tests.fakes.fake_slack import TEAM_ID
 
     settings = load_settings(_env_file=None, DATABASE_URL=database_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=secret_key)
     ctx = AppContext.create(settings, database_url, REDIS, settings.secret_keys)
     with transaction(ctx.sessions) as s:
-        for i, model in enumerate(("anthropic:claude-haiku-4-5", "openai:gpt-4o", "openai:gpt-5.4-mini",
-                                   "anthropic:claude-sonnet-5-5", "openai:gpt-4.1")):
-            repos.create_agent(s, TEAM_ID, name=f"Agent {i + 1}", system_prompt="Summarise.", model=model,
-                               temperature=0.5 if "gpt-4" in model else None, max_output_tokens=1024)
+        for i, model in enumerate(
+            (
+                "anthropic:claude-haiku-4-5",
+                "openai:gpt-4o",
+                "openai:gpt-5.4-mini",
+                "anthropic:claude-sonnet-5-5",
+                "openai:gpt-4.1",
+            )
+        ):
+            agent_repo.create_agent(
+                s,
+                TEAM_ID,
+                name=f"Agent {i + 1}",
+                system_prompt="Summarise.",
+                model=model,
+                temperature=0.5 if "gpt-4" in model else None,
+                max_output_tokens=1024,
+            )
     ctx.close()
 
 
 def _figures(name: str, xs: list[float]) -> str:
-    return (f"{name:8s} n={len(xs):4d}  p50 {statistics.median(xs):6.2f} ms  p90 {pct(xs, 90):6.2f} ms  "
-            f"p99 {pct(xs, 99):6.2f} ms  max {max(xs):6.2f} ms")
+    return (
+        f"{name:8s} n={len(xs):4d}  p50 {statistics.median(xs):6.2f} ms  p90 {pct(xs, 90):6.2f} ms  "
+        f"p99 {pct(xs, 99):6.2f} ms  max {max(xs):6.2f} ms"
+    )
 
 
 def main() -> None:
@@ -215,19 +239,29 @@ def main() -> None:
     procs: list[subprocess.Popen[str]] = []
     with scratch_database("pipebot_bench_ack") as (database_url, _engine):
         _seed(database_url, secret_key)
-        env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=secret_key,
-                   PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=secret_key, PYTHONPATH=str(ROOT)
+        )
         try:
-            fake = subprocess.Popen([sys.executable, __file__, "--fake-slack", str(per_server)], env=env,
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            fake = subprocess.Popen(
+                [sys.executable, __file__, "--fake-slack", str(per_server)],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             procs.append(fake)
             info: dict[str, Any] = json.loads(fake.stdout.readline())  # type: ignore[union-attr]
             hooks = info["hooks"]
             urls, pids = {}, {}
             for kind in ("bare", "pipebot"):
                 port = _free_port()
-                procs.append(subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
-                                               "--slack-url", info["url"]], env=env))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--slack-url", info["url"]],
+                        env=env,
+                    )
+                )
                 urls[kind] = f"http://127.0.0.1:{port}/slack/events"
                 pids[kind] = procs[-1].pid
             for url in urls.values():
@@ -236,29 +270,34 @@ def main() -> None:
             pipe_req = _signed(hooks[:per_server], args.command)
             cpu = {"bare": 0.0, "pipebot": 0.0}
             results: dict[str, list[float]] = {"bare": [], "pipebot": []}
-            asyncio.run(_load(urls["bare"], bare_req[:args.warmup], args.concurrency))
-            asyncio.run(_load(urls["pipebot"], pipe_req[:args.warmup], args.concurrency))
+            asyncio.run(_load(urls["bare"], bare_req[: args.warmup], args.concurrency))
+            asyncio.run(_load(urls["pipebot"], pipe_req[: args.warmup], args.concurrency))
             answers: list[bytes] = []
             for r in range(args.rounds):
                 lo, hi = args.warmup + r * args.requests, args.warmup + (r + 1) * args.requests
                 for kind, reqs in (("bare", bare_req), ("pipebot", pipe_req)):
                     before = _cpu_seconds(pids[kind])
-                    results[kind] += asyncio.run(_load(urls[kind], reqs[lo:hi], args.concurrency,
-                                                       answers if kind == "pipebot" else None))
+                    results[kind] += asyncio.run(
+                        _load(urls[kind], reqs[lo:hi], args.concurrency, answers if kind == "pipebot" else None)
+                    )
                     time.sleep(0.3)  # work left after the acks (if any) counts too
                     cpu[kind] += _cpu_seconds(pids[kind]) - before
             if args.command == "agents":
                 in_ack = sum(1 for b in answers if b"Agent 5" in b)
                 print(f"pipebot answered {in_ack} of {len(answers)} commands with the agents list in the ack")
             n = args.requests * args.rounds
-            print(f"/pipebot {args.command}, {n} signed requests per server, "
-                  f"{args.concurrency} in flight, HTTP via uvicorn (1 process each), {os.cpu_count()} CPUs, "
-                  f"load average {os.getloadavg()[0]:.2f}")
+            print(
+                f"/pipebot {args.command}, {n} signed requests per server, "
+                f"{args.concurrency} in flight, HTTP via uvicorn (1 process each), {os.cpu_count()} CPUs, "
+                f"load average {os.getloadavg()[0]:.2f}"
+            )
             for kind in ("bare", "pipebot"):
                 print(_figures(kind, results[kind]) + f"  server CPU {cpu[kind] / n * 1000:5.2f} ms/request")
             ratio = pct(results["pipebot"], 99) / pct(results["bare"], 99)
             ok = pct(results["pipebot"], 99) <= 50 and ratio <= 1.5
-            print(f"p99 ratio pipebot/bare {ratio:.2f}x  (target p99 <= 50 ms and <= 1.5x: {'met' if ok else 'NOT met'})")
+            print(
+                f"p99 ratio pipebot/bare {ratio:.2f}x  (target p99 <= 50 ms and <= 1.5x: {'met' if ok else 'NOT met'})"
+            )
         finally:
             for proc in procs:
                 if proc.poll() is None:

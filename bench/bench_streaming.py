@@ -30,8 +30,11 @@ from bot.slack.blocks.runs import parent_message  # noqa: E402
 from core.context import AppContext  # noqa: E402
 from core.runs.queue import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
-from storage import repos  # noqa: E402
 from storage.db import transaction  # noqa: E402
+from storage.repos import agents as agent_repo  # noqa: E402
+from storage.repos import credentials as credential_repo  # noqa: E402
+from storage.repos import pipelines as pipeline_repo  # noqa: E402
+from storage.repos import runs as run_repo  # noqa: E402
 from storage.secrets import new_key  # noqa: E402
 from tests.fakes.fake_anthropic import FakeAnthropic  # noqa: E402
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack  # noqa: E402
@@ -44,22 +47,25 @@ DELTAS, CHUNK_DELAY_S = 100, 0.02  # 100 text deltas over about 2 s
 SHOWN_BY = ("chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update", "chat.postMessage")
 
 
-def _run_once(ctx: AppContext, client: WebClient, anthropic: FakeAnthropic, slack: FakeSlack,
-              i: int) -> list[tuple[float, float]]:
+def _run_once(
+    ctx: AppContext, client: WebClient, anthropic: FakeAnthropic, slack: FakeSlack, i: int
+) -> list[tuple[float, float]]:
     """Per step: (model's time to first token, first token → first Slack call with it), in ms."""
     markers = [f"run{i}step{k}" for k in (1, 2)]
     for marker in markers:
         deltas = [f"{marker} "] + [f"word{j} " for j in range(DELTAS - 1)]
-        anthropic.enqueue(Turn(text="".join(deltas), deltas=deltas, delay=FIRST_TOKEN_DELAY_S,
-                               chunk_delay=CHUNK_DELAY_S))
+        anthropic.enqueue(
+            Turn(text="".join(deltas), deltas=deltas, delay=FIRST_TOKEN_DELAY_S, chunk_delay=CHUNK_DELAY_S)
+        )
     text, blocks = parent_message("Essay", USER_ID, "write")
     parent = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
-    run = start_run(ctx, TEAM_ID, "Essay", f"input {i}", requested_by=USER_ID, source="slack",
-                    channel_id=GENERAL, thread_ts=parent)
+    run = start_run(
+        ctx, TEAM_ID, "Essay", f"input {i}", requested_by=USER_ID, source="slack", channel_id=GENERAL, thread_ts=parent
+    )
     deadline = time.monotonic() + 60
     while True:
         with transaction(ctx.sessions) as s:
-            status = repos.get_run(s, TEAM_ID, run.id).status
+            status = run_repo.get_run(s, TEAM_ID, run.id).status
         if status in ("succeeded", "failed"):
             break
         if time.monotonic() > deadline:
@@ -71,8 +77,13 @@ def _run_once(ctx: AppContext, client: WebClient, anthropic: FakeAnthropic, slac
         req = next(r for r in anthropic.calls("/v1/messages") if r.sent_at(marker))
         first_token = req.sent_at(marker)
         assert first_token is not None
-        shown = min(c.time for c in slack.calls() if c.ok and c.method in SHOWN_BY
-                    and marker in str(c.params.get("chunks") or "") + str(c.params.get("blocks") or ""))
+        shown = min(
+            c.time
+            for c in slack.calls()
+            if c.ok
+            and c.method in SHOWN_BY
+            and marker in str(c.params.get("chunks") or "") + str(c.params.get("blocks") or "")
+        )
         out.append(((first_token - req.received) * 1000, (shown - first_token) * 1000))
     return out
 
@@ -86,19 +97,39 @@ def main() -> None:
     anthropic, slack = FakeAnthropic().start(), FakeSlack().start()
     key = new_key()
     with scratch_database("pipebot_bench_stream") as (db_url, _engine):
-        settings = load_settings(_env_file=None, DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key,
-                                 SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.url)
+        settings = load_settings(
+            _env_file=None,
+            DATABASE_URL=db_url,
+            REDIS_URL=REDIS,
+            PIPEBOT_SECRET_KEY=key,
+            SLACK_BOT_TOKEN=slack.token,
+            SLACK_API_URL=slack.url,
+        )
         ctx = AppContext.create(settings, db_url, REDIS, settings.secret_keys)
         with transaction(ctx.sessions) as s:
-            repos.set_credential(s, TEAM_ID, "anthropic", "sk-bench-key-0001", ctx.box)
-            a = repos.create_agent(s, TEAM_ID, name="Drafter", model="anthropic:claude-haiku-4-5",
-                                   system_prompt="Be brief.")
-            repos.create_pipeline(s, TEAM_ID, "Essay", [a.id, a.id])
+            credential_repo.set_credential(s, TEAM_ID, "anthropic", "sk-bench-key-0001", ctx.box)
+            a = agent_repo.create_agent(
+                s, TEAM_ID, name="Drafter", model="anthropic:claude-haiku-4-5", system_prompt="Be brief."
+            )
+            pipeline_repo.create_pipeline(s, TEAM_ID, "Essay", [a.id, a.id])
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "ANTHROPIC_"))}
-        env.update(DATABASE_URL=db_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=key, ANTHROPIC_BASE_URL=anthropic.url,
-                   SLACK_API_URL=slack.url, SLACK_BOT_TOKEN=slack.token, PYTHONPATH=str(ROOT))
-        worker = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env.update(
+            DATABASE_URL=db_url,
+            REDIS_URL=REDIS,
+            PIPEBOT_SECRET_KEY=key,
+            ANTHROPIC_BASE_URL=anthropic.url,
+            SLACK_API_URL=slack.url,
+            SLACK_BOT_TOKEN=slack.token,
+            PYTHONPATH=str(ROOT),
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli.main", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         client = WebClient(token=slack.token, base_url=slack.url)
         try:
             _run_once(ctx, client, anthropic, slack, -1)  # warm-up: the worker's first job pays its imports

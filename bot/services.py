@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 import redis
 
 log = logging.getLogger(__name__)
+
 
 class ServiceError(Exception):
     """A service could not be reached or started; the message says what to do."""
@@ -74,10 +74,29 @@ def start_embedded_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
         except redis.RedisError:
             sock.unlink()
     proc = subprocess.Popen(
-        [exe, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--dir", str(rdir),
-         "--save", "60", "1", "--appendonly", "no", "--maxmemory-policy", "noeviction",
-         "--logfile", str(rdir / "redis.log")],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(rdir),
+            "--save",
+            "60",
+            "1",
+            "--appendonly",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(rdir / "redis.log"),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C goes to us; we stop it in order, after the worker
     )
     deadline = time.monotonic() + 10
@@ -137,7 +156,9 @@ def resolve_services(
     embedded: list[str] = []
     if database_url:
         if not _reachable_postgres(database_url):
-            raise ServiceError(f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(database_url)}; check the host, port and credentials")
+            raise ServiceError(
+                f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(database_url)}; check the host, port and credentials"
+            )
         db = database_url
     elif fallback_database_url and _reachable_postgres(fallback_database_url):
         db = fallback_database_url
@@ -168,7 +189,3 @@ def _redact(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-
-def redis_from_url(url: str, **kwargs: Any) -> redis.Redis:
-    return redis.Redis.from_url(url, **kwargs)

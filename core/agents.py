@@ -102,8 +102,8 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
         limit = info.max_output_tokens if info is not None else None
         if max_tokens < 1:
             errors["max_output_tokens"] = "Max output tokens must be at least 1."
-        elif limit and max_tokens > limit:
-            errors["max_output_tokens"] = f"{info.display_name} writes at most {limit:,} tokens per reply."  # type: ignore[union-attr]
+        elif info is not None and limit and max_tokens > limit:
+            errors["max_output_tokens"] = f"{info.display_name} writes at most {limit:,} tokens per reply."
 
     from core.tools import TOOLS
 

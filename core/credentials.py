@@ -52,8 +52,12 @@ def check_key(ctx: AppContext, provider: str, key: str, *, field: str) -> None:
         get_provider(provider, key, base_url=base_url(ctx, provider), timeout=10, max_attempts=2).validate_key()
     except ProviderError as exc:
         if exc.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
-            raise ValidationFailed({field: f"{name} rejected this key ({exc.kind.value}). Check it and paste it again."}) from None
-        raise ValidationFailed({field: f"Could not check the key with {name} right now ({exc.kind.value}). Try again in a minute."}) from None
+            raise ValidationFailed(
+                {field: f"{name} rejected this key ({exc.kind.value}). Check it and paste it again."}
+            ) from None
+        raise ValidationFailed(
+            {field: f"Could not check the key with {name} right now ({exc.kind.value}). Try again in a minute."}
+        ) from None
 
 
 def save_key(s: Session, ctx: AppContext, team_id: str, provider: str, key: str, user_id: str | None) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.models import Run
+
 
 class ValidationFailed(Exception):
     """Field-keyed messages, so a modal can put each next to its input."""
@@ -28,10 +33,12 @@ class QueueUnavailable(Exception):
     """The run is saved (queued in the database) but the job queue could not be reached: it
     starts by itself once the queue is back, so callers say so rather than report a failure."""
 
-    MESSAGE = ("The job queue is unreachable right now. Your run is saved and will start by itself "
-               "as soon as the queue is back.")
+    MESSAGE = (
+        "The job queue is unreachable right now. Your run is saved and will start by itself "
+        "as soon as the queue is back."
+    )
 
-    def __init__(self, run: object) -> None:
+    def __init__(self, run: Run) -> None:
         super().__init__(self.MESSAGE)
         self.run = run
         self.message = self.MESSAGE

@@ -31,8 +31,13 @@ class RedisEventReporter:
         self._redis.publish(channel(info.run_id), json.dumps({"event": event, **data}, default=_default))
 
     def run_started(self, info: RunInfo) -> None:
-        self._publish(info, "run_started", pipeline=info.pipeline_name, steps=[asdict(s) for s in info.steps],
-                      resumed_from=info.resumed_from)
+        self._publish(
+            info,
+            "run_started",
+            pipeline=info.pipeline_name,
+            steps=[asdict(s) for s in info.steps],
+            resumed_from=info.resumed_from,
+        )
 
     def step_started(self, info: RunInfo, step: StepPlan) -> None:
         self._publish(info, "step_started", step=asdict(step))

@@ -120,9 +120,14 @@ def format_tokens(value: int | str | None, *, unknown: str = UNKNOWN) -> str:
     return unknown if n is None else f"{n:,}"
 
 
-def format_token_usage(input_tokens: int | None, output_tokens: int | None,
-                       cache_read_tokens: int | None = None, cache_write_tokens: int | None = None,
-                       *, unknown: str = UNKNOWN) -> str:
+def format_token_usage(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cache_read_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
+    *,
+    unknown: str = UNKNOWN,
+) -> str:
     """Total, then the parts: ``"2,332 (1,520 in · 812 out · 64 cache read)"``.
 
     Cache counts appear only when there are any, so the common case stays short.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.formatting import format_cost
 from providers.registry import PROVIDER_NAMES
 
 #: The slash command the texts tell people to use.
@@ -17,13 +18,22 @@ def provider_name(provider_id: str) -> str:
 
 def orphaned_step(position: int, agent_name: str) -> str:
     """A step whose agent was deleted: said by the run that stops there and by the builders."""
-    return (f"Step {position} uses the agent “{agent_name}”, which was deleted. "
-            f"Edit the pipeline and pick another agent for step {position}.")
+    return (
+        f"Step {position} uses the agent “{agent_name}”, which was deleted. "
+        f"Edit the pipeline and pick another agent for step {position}."
+    )
 
 
 def missing_key(provider_id: str) -> str:
-    return (f"No {provider_name(provider_id)} API key is set for this workspace. "
-            f"An admin can add one with `{COMMAND} settings`.")
+    return (
+        f"No {provider_name(provider_id)} API key is set for this workspace. "
+        f"An admin can add one with `{COMMAND} settings`."
+    )
+
+
+def reused_step(original_cost: Decimal | str | None) -> str:
+    """A step a branch took over from its source artifact instead of running it again."""
+    return f"reused, {format_cost(original_cost)} originally"
 
 
 PIPELINE_DELETED = "The pipeline was deleted before this run started."
@@ -45,30 +55,40 @@ def time_limit(limit_s: int, position: int | None = None) -> str:
 
 
 def internal_error(exc_name: str) -> str:
-    return (f"pipebot hit an internal error running this pipeline ({exc_name}). "
-            "Try again; if it keeps happening, tell the admin of this app.")
+    return (
+        f"pipebot hit an internal error running this pipeline ({exc_name}). "
+        "Try again; if it keeps happening, tell the admin of this app."
+    )
 
 
 def worker_lost(attempts: int) -> str:
-    return (f"The worker running this pipeline stopped {attempts} times; "
-            "the run was given up. Try running it again.")
+    return f"The worker running this pipeline stopped {attempts} times; the run was given up. Try running it again."
 
 
 _KIND_WORDS = {
-    "auth": "rejected the API key", "permission": "refused access", "not_found": "does not know the model",
-    "rate_limit": "kept rate-limiting the request", "overloaded": "stayed overloaded",
-    "bad_request": "rejected the request", "context_too_long": "found the input too long for the model",
-    "timeout": "timed out", "connection": "could not be reached", "server": "kept failing with server errors",
+    "auth": "rejected the API key",
+    "permission": "refused access",
+    "not_found": "does not know the model",
+    "rate_limit": "kept rate-limiting the request",
+    "overloaded": "stayed overloaded",
+    "bad_request": "rejected the request",
+    "context_too_long": "found the input too long for the model",
+    "timeout": "timed out",
+    "connection": "could not be reached",
+    "server": "kept failing with server errors",
 }
 
 
-def provider_failure(position: int, agent_name: str, model_display: str, provider_id: str, kind: str,
-                     detail: str) -> str:
+def provider_failure(
+    position: int, agent_name: str, model_display: str, provider_id: str, kind: str, detail: str
+) -> str:
     """A step whose model call failed: who failed, how (in words), the provider's detail, and
     what a person can do about it."""
     words = _KIND_WORDS.get(kind, f"failed ({kind})")
-    return (f"Step {position} ({agent_name}, {model_display}) failed: {provider_name(provider_id)} {words}. "
-            f"{detail.rstrip('.')}.{_advice(kind, provider_id)}")
+    return (
+        f"Step {position} ({agent_name}, {model_display}) failed: {provider_name(provider_id)} {words}. "
+        f"{detail.rstrip('.')}.{_advice(kind, provider_id)}"
+    )
 
 
 def _advice(kind: str, provider_id: str) -> str:
@@ -76,9 +96,9 @@ def _advice(kind: str, provider_id: str) -> str:
     name = provider_name(provider_id)
     return {
         "auth": f" The workspace's {name} API key may have been revoked or rotated: an admin can set a "
-                f"working key with `{COMMAND} settings`.",
+        f"working key with `{COMMAND} settings`.",
         "permission": f" Check the {name} account's access and billing, or have an admin set another key "
-                      f"with `{COMMAND} settings`.",
+        f"with `{COMMAND} settings`.",
         "not_found": " Edit the agent and pick another model.",
         "context_too_long": " Try a shorter input, or an agent whose model has a larger context window.",
     }.get(kind, "")

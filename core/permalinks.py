@@ -70,9 +70,7 @@ def _canonical_id(artifact_id: str) -> str:
 
 def _mac(artifact_id: str, team_id: str, key: bytes) -> bytes:
     # NUL separators: ids never contain NUL, so ("ab", "c") != ("a", "bc").
-    msg = b"\x00".join(
-        (_CONTEXT, _canonical_id(artifact_id).encode("utf-8"), str(team_id).encode("utf-8"))
-    )
+    msg = b"\x00".join((_CONTEXT, _canonical_id(artifact_id).encode("utf-8"), str(team_id).encode("utf-8")))
     return hmac.new(key, msg, hashlib.sha256).digest()[:_SIG_BYTES]
 
 

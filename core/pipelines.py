@@ -66,7 +66,9 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
             if budget <= 0 or budget > 10_000:
                 raise InvalidOperation
         except InvalidOperation:
-            errors["budget_usd"] = "Budget must be an amount in US dollars between 0 and 10000, such as 0.50, or left empty."
+            errors["budget_usd"] = (
+                "Budget must be an amount in US dollars between 0 and 10000, such as 0.50, or left empty."
+            )
     if errors:
         raise ValidationFailed(errors)
     return {"name": name, "agent_ids": steps, "budget_usd": budget}
@@ -74,12 +76,16 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
 
 def create(s: Session, team_id: str, draft: PipelineDraft, user_id: str | None = None) -> Pipeline:
     v = validate(s, team_id, draft)
-    return pipeline_repo.create_pipeline(s, team_id, v["name"], v["agent_ids"], budget_usd=v["budget_usd"], created_by=user_id)
+    return pipeline_repo.create_pipeline(
+        s, team_id, v["name"], v["agent_ids"], budget_usd=v["budget_usd"], created_by=user_id
+    )
 
 
 def update(s: Session, team_id: str, pipeline_id: int, draft: PipelineDraft) -> Pipeline:
     v = validate(s, team_id, draft, pipeline_id=pipeline_id)
-    p = pipeline_repo.update_pipeline(s, team_id, pipeline_id, v["agent_ids"], name=v["name"], budget_usd=v["budget_usd"])
+    p = pipeline_repo.update_pipeline(
+        s, team_id, pipeline_id, v["agent_ids"], name=v["name"], budget_usd=v["budget_usd"]
+    )
     if p is None:
         raise NotFound("That pipeline no longer exists; it may have been deleted.")
     return p

@@ -59,15 +59,22 @@ def load_plan(s: Session, team_id: str, pipeline_id: int | None) -> Plan:
         if row.position is None:  # a pipeline without steps
             continue
         agent = row.Agent if row.agent_id is not None else None
-        plan.steps.append(PlannedStep(row.position, agent.id if agent else None,
-                                      agent.name if agent else row.agent_name, agent.model if agent else ""))
+        plan.steps.append(
+            PlannedStep(
+                row.position,
+                agent.id if agent else None,
+                agent.name if agent else row.agent_name,
+                agent.model if agent else "",
+            )
+        )
         if agent is not None:
             plan.agents[row.position] = agent
     return plan
 
 
-def check(plan: Plan, keys: Mapping[str, str | None], done: Collection[int] = (),
-          spent: Decimal = Decimal(0)) -> RunRejected | None:
+def check(
+    plan: Plan, keys: Mapping[str, str | None], done: Collection[int] = (), spent: Decimal = Decimal(0)
+) -> RunRejected | None:
     """Why a run of ``plan`` cannot go on, or None. ``done``: positions an earlier attempt
     finished (they need neither an agent nor a key any more); ``spent``: what they cost."""
     if not plan.exists:

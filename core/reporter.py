@@ -5,9 +5,9 @@ logs and carries on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class RunInfo:
     recipient_team_id: str | None
     steps: list[StepPlan]
     resumed_from: int = 0  # number of steps already finished by an earlier attempt
+    # A branch's steps taken over from its source artifact: position -> what it cost there
+    reused: dict[int, Decimal | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class RunOutcome:
     artifact_id: str | None
     permalink: str | None
     steps: list[StepResult] = field(default_factory=list)
+    cancelled_by: str | None = None  # who cancelled the run (error kind "cancelled"), for a mention
 
 
 class Reporter(Protocol):
@@ -78,11 +81,20 @@ class Reporter(Protocol):
 
 
 class NullReporter:
-    def run_started(self, info: RunInfo) -> None: pass
-    def step_started(self, info: RunInfo, step: StepPlan) -> None: pass
-    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: pass
-    def step_finished(self, info: RunInfo, result: StepResult) -> None: pass
-    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: pass
+    def run_started(self, info: RunInfo) -> None:
+        pass
+
+    def step_started(self, info: RunInfo, step: StepPlan) -> None:
+        pass
+
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
+        pass
+
+    def step_finished(self, info: RunInfo, result: StepResult) -> None:
+        pass
+
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        pass
 
 
 class SafeReporter:
@@ -101,11 +113,21 @@ class SafeReporter:
             except Exception:  # noqa: BLE001
                 log.exception("reporter %s.%s failed", type(r).__name__, name)
 
-    def run_started(self, info: RunInfo) -> None: self._call("run_started", info)
-    def step_started(self, info: RunInfo, step: StepPlan) -> None: self._call("step_started", info, step)
-    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None: self._call("text_delta", info, step, text)
-    def step_finished(self, info: RunInfo, result: StepResult) -> None: self._call("step_finished", info, result)
-    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None: self._call("run_finished", info, outcome)
+    def run_started(self, info: RunInfo) -> None:
+        self._call("run_started", info)
+
+    def step_started(self, info: RunInfo, step: StepPlan) -> None:
+        self._call("step_started", info, step)
+
+    def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
+        self._call("text_delta", info, step, text)
+
+    def step_finished(self, info: RunInfo, result: StepResult) -> None:
+        self._call("step_finished", info, result)
+
+    def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        self._call("run_finished", info, outcome)
+
     def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
         self._call("step_retrying", info, step, reason)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -64,13 +65,16 @@ class Settings(BaseSettings):
     PIPEBOT_HEARTBEAT_SECONDS: float = Field(default=5, gt=0)  # how often a running run proves its worker alive
     PIPEBOT_STALE_AFTER_SECONDS: float = Field(default=30, gt=0)  # no heartbeat for longer: its worker is gone
     PIPEBOT_REAP_SECONDS: float = Field(default=10, gt=0)  # how often a worker looks for such runs
+    PIPEBOT_QUEUE_STATUS_SECONDS: float = Field(default=3, gt=0)  # how often "Queued: N runs ahead" is refreshed
     PIPEBOT_DATA_DIR: Path = Path(".pipebot")  # embedded services' data and the local secret key
 
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, v: str | None) -> str | None:
         return _check_url(
-            "DATABASE_URL", v, ("postgres", "postgresql", "postgresql+psycopg"),
+            "DATABASE_URL",
+            v,
+            ("postgres", "postgresql", "postgresql+psycopg"),
             "postgresql://user:password@host:5432/dbname",
         )
 
@@ -81,8 +85,8 @@ class Settings(BaseSettings):
 
     @field_validator("SLACK_API_URL", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "PIPEBOT_PUBLIC_URL")
     @classmethod
-    def _http_url(cls, v: str | None, info) -> str | None:  # type: ignore[no-untyped-def]
-        return _check_url(info.field_name, v, ("http", "https"), "https://example.com")
+    def _http_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _check_url(info.field_name or "URL", v, ("http", "https"), "https://example.com")
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -118,7 +122,7 @@ class Settings(BaseSettings):
     @classmethod
     def _admins(cls, v: str) -> str:
         for uid in _split(v):
-            if not uid.isalnum() or not uid[0] in "UW":
+            if not uid.isalnum() or uid[0] not in "UW":
                 raise ValueError(f"PIPEBOT_ADMINS must be comma-separated Slack user ids like U012ABCDEF (got {uid!r})")
         return v
 
@@ -149,10 +153,10 @@ def _split(value: str) -> list[str]:
     return [p.strip() for p in value.split(",") if p.strip()]
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build settings or raise `ConfigError` with one line naming the variable and the fix."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = ".".join(str(p) for p in err.get("loc", ())) or "configuration"

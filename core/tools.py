@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from providers.types import ToolSpec
@@ -28,7 +28,7 @@ class Tool:
 
 
 def _current_time(ctx: ToolContext, args: dict[str, Any]) -> str:
-    return json.dumps({"utc": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return json.dumps({"utc": datetime.now(UTC).isoformat(timespec="seconds")})
 
 
 def _read_artifact(ctx: ToolContext, args: dict[str, Any]) -> str:
@@ -44,15 +44,25 @@ def _read_artifact(ctx: ToolContext, args: dict[str, Any]) -> str:
 
 TOOLS: dict[str, Tool] = {
     "current_time": Tool(
-        ToolSpec("current_time", "The current date and time in UTC.",
-                 {"type": "object", "properties": {}, "additionalProperties": False}),
+        ToolSpec(
+            "current_time",
+            "The current date and time in UTC.",
+            {"type": "object", "properties": {}, "additionalProperties": False},
+        ),
         "Current time",
         _current_time,
     ),
     "read_artifact": Tool(
-        ToolSpec("read_artifact", "Read the input and output of an earlier pipeline run (artifact) of this workspace by its id.",
-                 {"type": "object", "properties": {"artifact_id": {"type": "string", "description": "the artifact's UUID"}},
-                  "required": ["artifact_id"], "additionalProperties": False}),
+        ToolSpec(
+            "read_artifact",
+            "Read the input and output of an earlier pipeline run (artifact) of this workspace by its id.",
+            {
+                "type": "object",
+                "properties": {"artifact_id": {"type": "string", "description": "the artifact's UUID"}},
+                "required": ["artifact_id"],
+                "additionalProperties": False,
+            },
+        ),
         "Read an earlier artifact",
         _read_artifact,
     ),

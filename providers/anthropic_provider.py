@@ -21,7 +21,8 @@ The SDK's own retries are off (``max_retries=0``): providers/retry.py is the one
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import httpx2
@@ -29,7 +30,6 @@ import httpx2
 from . import catalog
 from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
-from .http import shared_ssl_context
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -38,6 +38,7 @@ from .errors import (
     parse_retry_after,
     should_retry_header,
 )
+from .http import shared_ssl_context
 from .params import Prepared
 from .types import (
     ChatRequest,
@@ -188,7 +189,9 @@ def _usage(u: Any) -> Usage:
 def _usage_from_raw(d: dict[str, Any]) -> Usage:
     cache_read = d.get("cache_read_input_tokens") or 0
     cache_write = d.get("cache_creation_input_tokens") or 0
-    return Usage((d.get("input_tokens") or 0) + cache_read + cache_write, d.get("output_tokens") or 0, cache_read, cache_write)
+    return Usage(
+        (d.get("input_tokens") or 0) + cache_read + cache_write, d.get("output_tokens") or 0, cache_read, cache_write
+    )
 
 
 class AnthropicProvider(BaseProvider):

@@ -10,7 +10,8 @@ maps one request and one response to and from its SDK.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
 from . import catalog, pricing
 from .catalog import ModelInfo
@@ -148,7 +149,11 @@ class BaseProvider:
                 break
             except ProviderError as error:
                 error.attempts = attempt
-                if state.yielded or not policy.should_retry(attempt, error) or not policy.wait(attempt, error, req.deadline):
+                if (
+                    state.yielded
+                    or not policy.should_retry(attempt, error)
+                    or not policy.wait(attempt, error, req.deadline)
+                ):
                     if error.partial is not None and error.partial.price_version is None:
                         self._finish(error.partial, req, p)  # what was received, priced
                     raise

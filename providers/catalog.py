@@ -21,8 +21,8 @@ defaults (``resolve``) so a model new to the provider's list is usable at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,9 @@ _CATALOG: tuple[ModelInfo, ...] = (
     _claude("claude-opus-4-7", "Claude Opus 4.7"),
     _claude("claude-opus-4-6", "Claude Opus 4.6"),
     _claude("claude-sonnet-4-6", "Claude Sonnet 4.6", output=64_000),
-    _claude("claude-haiku-4-5", "Claude Haiku 4.5", aliases=("claude-haiku-4-5-20251001",), context=200_000, output=64_000),
+    _claude(
+        "claude-haiku-4-5", "Claude Haiku 4.5", aliases=("claude-haiku-4-5-20251001",), context=200_000, output=64_000
+    ),
     _claude(
         "claude-opus-4-5",
         "Claude Opus 4.5",
@@ -206,7 +208,9 @@ _DEFAULT_CONTEXT = {"anthropic": 200_000, "openai": 128_000}
 def split_ref(ref: str) -> tuple[str, str]:
     provider, sep, model_id = ref.partition(":")
     if not sep or not provider or not model_id:
-        raise ValueError(f"model reference {ref!r} must look like 'provider:model_id', e.g. 'anthropic:claude-sonnet-5-5'")
+        raise ValueError(
+            f"model reference {ref!r} must look like 'provider:model_id', e.g. 'anthropic:claude-sonnet-5-5'"
+        )
     return provider, model_id
 
 
@@ -232,10 +236,6 @@ def lookup(ref: str) -> ModelInfo | None:
 def models_for(provider_id: str, *, include_deprecated: bool = True) -> list[ModelInfo]:
     """A provider's catalog models, newest/best first."""
     return [m for m in _CATALOG if m.provider == provider_id and (include_deprecated or not m.deprecated)]
-
-
-def all_models() -> list[ModelInfo]:
-    return list(_CATALOG)
 
 
 def defaults_for(
@@ -265,10 +265,6 @@ def defaults_for(
 def resolve(ref: str) -> ModelInfo:
     """Like ``lookup`` but never None: unknown ids get conservative defaults."""
     provider, model_id = split_ref(ref)
-    return find(provider, model_id) or defaults_for(provider, model_id)
-
-
-def resolve_id(provider: str, model_id: str) -> ModelInfo:
     return find(provider, model_id) or defaults_for(provider, model_id)
 
 

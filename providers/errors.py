@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import email.utils
 import time
-from enum import Enum
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .types import Response
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     AUTH = "auth"
     PERMISSION = "permission"
     NOT_FOUND = "not_found"

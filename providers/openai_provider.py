@@ -42,9 +42,8 @@ The SDK's own retries are off (``max_retries=0``): providers/retry.py is the one
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 import openai
@@ -52,291 +51,37 @@ import openai
 from . import catalog
 from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
-from .http import shared_ssl_context
 from .errors import (
     ErrorKind,
     ProviderError,
-    kind_for_status,
-    looks_like_context_overflow,
-    parse_retry_after,
-    should_retry_header,
+)
+from .http import shared_ssl_context
+from .openai_wire import (
+    ENCRYPTED_REASONING,
+    PROVIDER_ID,
+    call_from_item,
+    error_from_code,
+    is_chat_model_id,
+    is_reasoning_model,
+    map_error,
+    reasoning_part,
+    stop_reason,
+    to_input_items,
+    usage_from,
 )
 from .params import Prepared
 from .types import (
     ChatRequest,
-    Message,
     OpaquePart,
     Part,
     Response,
-    StopReason,
     StreamEvent,
     TextDelta,
     TextPart,
     ToolCall,
     ToolCallEvent,
-    ToolResult,
     Usage,
-    parse_tool_arguments,
 )
-
-PROVIDER_ID = "openai"
-
-# Error codes carried in a body (HTTP errors) or in a stream's error / response.failed.
-_KIND_BY_CODE = {
-    "invalid_api_key": ErrorKind.AUTH,
-    "rate_limit_exceeded": ErrorKind.RATE_LIMIT,
-    "insufficient_quota": ErrorKind.RATE_LIMIT,
-    "server_error": ErrorKind.SERVER,
-    "server_is_overloaded": ErrorKind.OVERLOADED,
-    "overloaded": ErrorKind.OVERLOADED,
-    "context_length_exceeded": ErrorKind.CONTEXT_TOO_LONG,
-    "model_not_found": ErrorKind.NOT_FOUND,
-    "vector_store_timeout": ErrorKind.TIMEOUT,
-}
-# Codes precise enough to override the HTTP status's default kind.
-_CODE_DECIDES = frozenset({ErrorKind.NOT_FOUND, ErrorKind.CONTEXT_TOO_LONG, ErrorKind.AUTH})
-# Not cured by waiting: the account has no credit left.
-_NOT_TRANSIENT_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
-
-# Model-list ids that are not chat models usable with the Responses API.
-_NOT_CHAT = (
-    "embedding",
-    "tts",
-    "whisper",
-    "transcribe",
-    "realtime",
-    "audio",
-    "image",
-    "dall-e",
-    "moderation",
-    "search",
-    "instruct",
-    "davinci",
-    "babbage",
-    "live",
-)
-_CHAT_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-")
-
-#: Ask for reasoning items' encrypted content (store=False: the only way to send them back).
-ENCRYPTED_REASONING = "reasoning.encrypted_content"
-# Ids of reasoning models, for ids the catalog does not know: GPT-5 onwards and the
-# o-series, but not the ``-chat`` variants (gpt-5-chat-latest refuses encrypted content).
-_REASONING_ID = re.compile(r"^(gpt-([5-9]|\d{2,})|o\d)")
-
-
-def is_chat_model_id(model_id: str) -> bool:
-    return model_id.startswith(_CHAT_PREFIXES) and not any(word in model_id for word in _NOT_CHAT)
-
-
-def is_reasoning_model(info: ModelInfo) -> bool:
-    """Whether the model reasons (and so accepts ``include=[ENCRYPTED_REASONING]``).
-
-    The catalog marks OpenAI's reasoning models by their refusing ``temperature``
-    (GPT-5 and GPT-6 families); an id the catalog does not know is judged by its name.
-    """
-    if info.known:
-        return not info.supports_temperature
-    return bool(_REASONING_ID.match(info.id)) and "-chat" not in info.id
-
-
-def _reasoning_part(item: Any) -> OpaquePart | None:
-    """A reasoning output item as the opaque part that carries it to the next request;
-    None when it has no encrypted content (with store=False it cannot be sent back)."""
-    encrypted = getattr(item, "encrypted_content", None)
-    if not encrypted or not getattr(item, "id", None):
-        return None
-    summary = [{"type": "summary_text", "text": s.text} for s in (getattr(item, "summary", None) or ())]
-    return OpaquePart(PROVIDER_ID, {"type": "reasoning", "id": item.id, "summary": summary, "encrypted_content": encrypted})
-
-
-def _is_reasoning_part(part: Part) -> bool:
-    """An OpenAI reasoning item we can send back: ours, well formed. Anything else
-    opaque (another provider's block, a malformed item) never reaches OpenAI."""
-    if type(part) is not OpaquePart or part.provider != PROVIDER_ID:
-        return False
-    data = part.data
-    return (
-        isinstance(data, dict)
-        and data.get("type") == "reasoning"
-        and isinstance(data.get("id"), str)
-        and isinstance(data.get("encrypted_content"), str)
-        and isinstance(data.get("summary"), list)
-    )
-
-
-def _error_from_code(code: str | None, message: str, *, request_id: str | None = None) -> ProviderError:
-    """An error reported inside a stream (``error`` event or ``response.failed``)."""
-    kind = _KIND_BY_CODE.get(code or "")
-    if kind is None:
-        if looks_like_context_overflow(message, code):
-            kind = ErrorKind.CONTEXT_TOO_LONG
-        elif code is None or code.startswith("server") or code == "internal_error":
-            kind = ErrorKind.SERVER  # no code, or the server's own failure: transient
-        else:
-            kind = ErrorKind.BAD_REQUEST  # e.g. invalid_prompt: the request, not the server
-    retryable = False if code in _NOT_TRANSIENT_CODES else None
-    return ProviderError(kind, message, retryable=retryable, provider=PROVIDER_ID, request_id=request_id, code=code)
-
-
-def map_error(exc: BaseException) -> ProviderError | None:
-    """An SDK or transport exception as a ProviderError; None if it is neither."""
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        code = exc.code
-        body = exc.body if isinstance(exc.body, dict) else {}
-        message = body.get("message") or exc.message
-        kind = kind_for_status(status)
-        if status < 500 and _KIND_BY_CODE.get(code or "") in _CODE_DECIDES:
-            kind = _KIND_BY_CODE[code or ""]  # e.g. a 400 whose code says model_not_found
-        elif kind is ErrorKind.BAD_REQUEST and looks_like_context_overflow(message, code):
-            kind = ErrorKind.CONTEXT_TOO_LONG
-        retryable = False if code in _NOT_TRANSIENT_CODES else None
-        headers = exc.response.headers
-        override = should_retry_header(headers)
-        if override is not None:
-            retryable = override
-        return ProviderError(
-            kind,
-            message,
-            retryable=retryable,
-            retry_after=parse_retry_after(headers),
-            status=status,
-            provider=PROVIDER_ID,
-            request_id=exc.request_id,
-            code=code or exc.type,
-        )
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderError(ErrorKind.TIMEOUT, "request timed out", provider=PROVIDER_ID)
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderError(ErrorKind.CONNECTION, f"connection failed: {exc.__cause__ or exc}", provider=PROVIDER_ID)
-    if isinstance(exc, openai.APIError):  # an error object inside a stream
-        return _error_from_code(exc.code or exc.type, exc.message)
-    if isinstance(exc, httpx2.TimeoutException):
-        return ProviderError(ErrorKind.TIMEOUT, f"timed out reading the response: {exc}", provider=PROVIDER_ID)
-    if isinstance(exc, httpx2.TransportError):
-        return ProviderError(ErrorKind.CONNECTION, f"connection lost: {exc}", provider=PROVIDER_ID)
-    return None
-
-
-def _text_message(role: str, texts: list[str]) -> dict[str, Any]:
-    if len(texts) == 1:
-        return {"role": role, "content": texts[0]}
-    if role == "user":
-        return {"role": role, "content": [{"type": "input_text", "text": t} for t in texts]}
-    return {"role": role, "content": "\n\n".join(texts)}
-
-
-def _function_call(call: ToolCall) -> dict[str, Any]:
-    # No "id" (the fc_ item id): with one, the API requires the call's reasoning item.
-    return {"type": "function_call", "call_id": call.id, "name": call.name, "arguments": json.dumps(call.arguments)}
-
-
-def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: bool) -> None:
-    """An assistant turn in its parts' order: words as messages, tool calls as
-    function_call items, and (for a reasoning model) each reasoning item right before
-    the item it led to. A reasoning item with nothing after it in the turn (a turn
-    cut off while reasoning) is dropped: the API refuses a reasoning item "without its
-    required following item"."""
-    texts: list[str] = []
-    held: list[dict[str, Any]] = []  # reasoning items waiting for the item they precede
-
-    def emit(item: dict[str, Any]) -> None:  # an item, after the reasoning items that led to it
-        items.extend(held)
-        held.clear()
-        items.append(item)
-
-    def flush_text() -> None:
-        if texts:
-            emit(_text_message("assistant", texts))
-            texts.clear()
-
-    for part in parts:
-        if type(part) is TextPart:
-            if part.text:
-                texts.append(part.text)
-        elif type(part) is ToolCall:
-            flush_text()
-            emit(_function_call(part))
-        elif type(part) is OpaquePart:
-            if reasoning and _is_reasoning_part(part):
-                flush_text()
-                held.append(dict(part.data))
-        elif type(part) is ToolResult:  # not expected in an assistant turn; keep it answerable
-            flush_text()
-            items.append(_function_call_output(part))
-    flush_text()
-
-
-def _function_call_output(result: ToolResult) -> dict[str, Any]:
-    output = f"Error: {result.content}" if result.is_error else result.content
-    return {"type": "function_call_output", "call_id": result.call_id, "output": output}
-
-
-def to_input_items(messages: list[Message], *, reasoning: bool = True) -> list[dict[str, Any]]:
-    """Our messages as Responses ``input`` items. ``reasoning``: the target model
-    reasons, so OpenAI reasoning items are sent back (never to other models)."""
-    items: list[dict[str, Any]] = []
-    for m in messages:
-        parts = m.parts
-        if len(parts) == 1 and type(parts[0]) is TextPart:  # the common case: plain text turn
-            if parts[0].text:
-                items.append({"role": m.role, "content": parts[0].text})
-            continue
-        if m.role == "assistant":
-            _assistant_items(parts, items, reasoning)
-            continue
-        texts: list[str] = []
-        calls: list[dict[str, Any]] = []
-        results: list[dict[str, Any]] = []
-        for part in parts:
-            if type(part) is TextPart:
-                if part.text:
-                    texts.append(part.text)
-            elif type(part) is ToolCall:
-                calls.append(_function_call(part))
-            elif type(part) is ToolResult:
-                results.append(_function_call_output(part))
-        # A user turn: the results answering the calls first (they must follow the
-        # calls), then any new words. Opaque parts never belong to a user turn.
-        items.extend(results)
-        if texts:
-            items.append(_text_message(m.role, texts))
-        items.extend(calls)
-    return items
-
-
-def _usage(u: Any) -> Usage:
-    if u is None:
-        return Usage()
-    details = getattr(u, "input_tokens_details", None)
-    cached = (getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
-    written = (getattr(details, "cache_write_tokens", 0) or 0) if details is not None else 0
-    return Usage(u.input_tokens or 0, u.output_tokens or 0, cached, written)
-
-
-def _stop_reason(resp: Any, has_calls: bool, refused: bool) -> tuple[StopReason, str | None]:
-    status = resp.status
-    if status == "incomplete":
-        details = resp.incomplete_details
-        reason = getattr(details, "reason", None) if details is not None else None
-        if reason == "max_output_tokens":
-            return "max_tokens", reason
-        if reason == "content_filter":
-            return "refusal", reason
-        return "other", reason or status
-    if refused:
-        return "refusal", "refusal"
-    if has_calls:
-        return "tool_use", status
-    return ("end_turn" if status in (None, "completed") else "other"), status
-
-
-def _call_from_item(item: Any) -> ToolCall:
-    raw = item.arguments
-    arguments, error = parse_tool_arguments(raw)
-    return ToolCall(item.call_id, item.name, arguments, error, raw if error else None)
 
 
 class OpenAIProvider(BaseProvider):
@@ -344,8 +89,9 @@ class OpenAIProvider(BaseProvider):
     requires_max_tokens = False
     min_output_tokens = 16
 
-    def __init__(self, api_key: str, *, base_url: str | None = None, http_client: httpx2.Client | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self, api_key: str, *, base_url: str | None = None, http_client: httpx2.Client | None = None, **options: Any
+    ) -> None:
         super().__init__(**options)
         timeout = httpx2.Timeout(self.timeout, connect=self.connect_timeout)
         self._client = openai.OpenAI(
@@ -417,28 +163,30 @@ class OpenAIProvider(BaseProvider):
                 if len(collected) > start:
                     parts.append(TextPart("".join(collected[start:])))
             elif itype == "function_call":
-                call = _call_from_item(item)
+                call = call_from_item(item)
                 calls.append(call)
                 parts.append(call)
             elif itype == "reasoning":
                 if streamed_reasoning is not None and index in streamed_reasoning:
                     item = streamed_reasoning.pop(index)
-                part = _reasoning_part(item)
+                part = reasoning_part(item)
                 if part is not None:
                     opaque.append(part)
                     parts.append(part)
         if streamed_reasoning:  # finished in the stream, missing from response.completed
-            opaque.extend(p for p in map(_reasoning_part, streamed_reasoning.values()) if p is not None)
+            opaque.extend(p for p in map(reasoning_part, streamed_reasoning.values()) if p is not None)
             parts = []
         if resp.status == "failed":
             error = resp.error
-            raise _error_from_code(
-                getattr(error, "code", None), getattr(error, "message", None) or "the response failed", request_id=request_id
+            raise error_from_code(
+                getattr(error, "code", None),
+                getattr(error, "message", None) or "the response failed",
+                request_id=request_id,
             )
         text = "".join(collected if texts is None else texts)
         if streamed_calls:
             calls = streamed_calls  # same content as the output's, already built
-        stop, raw_stop = _stop_reason(resp, bool(calls), refused)
+        stop, raw_stop = stop_reason(resp, bool(calls), refused)
         ordered: list[Part] | None = None
         if opaque and parts:
             # Keep the output order only if it is the whole turn (a stream's text and
@@ -451,7 +199,7 @@ class OpenAIProvider(BaseProvider):
             text=text,
             tool_calls=calls,
             stop_reason=stop,
-            usage=_usage(resp.usage),
+            usage=usage_from(resp.usage),
             model=resp.model,
             request_id=request_id,
             raw_usage=usage_dict(resp.usage),
@@ -489,7 +237,9 @@ class OpenAIProvider(BaseProvider):
         stream = None
 
         def partial() -> Response:
-            return Response("".join(texts), list(calls), "other", Usage(), model, request_id, {}, None, None, PROVIDER_ID)
+            return Response(
+                "".join(texts), list(calls), "other", Usage(), model, request_id, {}, None, None, PROVIDER_ID
+            )
 
         try:
             stream = self._client.responses.create(**self._params(req, info, p), stream=True)
@@ -514,7 +264,7 @@ class OpenAIProvider(BaseProvider):
                         entry = pending.pop(event.output_index, None)
                         if item.arguments is None and entry is not None:  # done item without arguments: use the deltas
                             item.arguments = "".join(entry[2])
-                        call = _call_from_item(item)
+                        call = call_from_item(item)
                         calls.append(call)
                         yield ToolCallEvent(call)
                     elif item.type == "reasoning":
@@ -528,13 +278,13 @@ class OpenAIProvider(BaseProvider):
                     model = final.model or model
                 elif etype == "response.failed":
                     error = event.response.error
-                    raise _error_from_code(
+                    raise error_from_code(
                         getattr(error, "code", None),
                         getattr(error, "message", None) or "the response failed",
                         request_id=request_id,
                     )
                 elif etype == "error":
-                    raise _error_from_code(event.code, event.message, request_id=request_id)
+                    raise error_from_code(event.code, event.message, request_id=request_id)
         except Exception as exc:
             mapped = map_error(exc)
             if mapped is None:

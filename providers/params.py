@@ -45,7 +45,9 @@ def prepare(
             low, high = info.temperature_range
             if not low <= temperature <= high:
                 clamped = min(max(temperature, low), high)
-                notes.append(f"temperature {temperature:g} clamped to {clamped:g} ({info.display_name} accepts {low:g}-{high:g})")
+                notes.append(
+                    f"temperature {temperature:g} clamped to {clamped:g} ({info.display_name} accepts {low:g}-{high:g})"
+                )
                 temperature = clamped
 
     max_out = req.max_output_tokens
@@ -56,7 +58,9 @@ def prepare(
         max_out = min(DEFAULT_MAX_OUTPUT_TOKENS, info.max_output_tokens)
     if max_out is not None:
         if max_out > info.max_output_tokens:
-            notes.append(f"max output tokens {max_out} lowered to {info.max_output_tokens}, the most {info.display_name} produces")
+            notes.append(
+                f"max output tokens {max_out} lowered to {info.max_output_tokens}, the most {info.display_name} produces"
+            )
             max_out = info.max_output_tokens
         if max_out < min_output_tokens:
             notes.append(f"max output tokens {max_out} raised to {min_output_tokens}, the provider's minimum")

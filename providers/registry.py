@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .anthropic_provider import AnthropicProvider
-from .base import BaseProvider, Provider
+from .base import Provider
 from .openai_provider import OpenAIProvider
 
 PROVIDER_IDS: tuple[str, ...] = ("anthropic", "openai")
@@ -97,8 +97,3 @@ def get_provider(
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return provider
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import random as _random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from .errors import ProviderError
 
@@ -55,7 +56,11 @@ class RetryPolicy:
         error says why."""
         seconds = self.delay(attempt, error)
         if deadline is not None and time.monotonic() + seconds >= deadline:
-            hint = f"the server asked to wait {error.retry_after:g} s" if error.retry_after else f"a retry in {seconds:.1f} s"
+            hint = (
+                f"the server asked to wait {error.retry_after:g} s"
+                if error.retry_after
+                else f"a retry in {seconds:.1f} s"
+            )
             error.message = f"{error.message} (not retried: {hint} would pass the time limit)"
             error.args = (error.message,)
             return False

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Role = Literal["user", "assistant"]
 
@@ -82,7 +82,7 @@ class OpaquePart:
     data: dict[str, Any]
 
 
-Part = Union[TextPart, ToolCall, ToolResult, OpaquePart]
+Part = TextPart | ToolCall | ToolResult | OpaquePart
 
 
 @dataclass(slots=True)
@@ -272,7 +272,7 @@ class Done:
     response: Response
 
 
-StreamEvent = Union[TextDelta, ToolCallEvent, UsageEvent, Done]
+StreamEvent = TextDelta | ToolCallEvent | UsageEvent | Done
 
 
 def parse_tool_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:

@@ -30,34 +30,79 @@ def _sse(events: list[dict[str, Any]]) -> bytes:
 
 def _anthropic_stream(model: str) -> bytes:
     usage = {"input_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
-    return _sse([
-        {"type": "message_start", "message": {"id": "msg_warmup", "type": "message", "role": "assistant",
-                                              "model": model, "content": [], "stop_reason": None,
-                                              "stop_sequence": None, "usage": usage}},
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        {"type": "ping"},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ok"}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-         "usage": {**usage, "output_tokens": 2}},
-        {"type": "message_stop"},
-    ])
+    return _sse(
+        [
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_warmup",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": usage,
+                },
+            },
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {"type": "ping"},
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ok"}},
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {**usage, "output_tokens": 2},
+            },
+            {"type": "message_stop"},
+        ]
+    )
 
 
 def _openai_stream(model: str) -> bytes:
-    response: dict[str, Any] = {"id": "resp_warmup", "object": "response", "created_at": 0, "status": "in_progress",
-                "error": None, "incomplete_details": None, "instructions": None, "model": model, "output": [],
-                "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "usage": None, "metadata": {}}
-    message: dict[str, Any] = {"id": "msg_warmup", "type": "message", "status": "completed", "role": "assistant",
-               "content": [{"type": "output_text", "text": "ok", "annotations": []}]}
+    response: dict[str, Any] = {
+        "id": "resp_warmup",
+        "object": "response",
+        "created_at": 0,
+        "status": "in_progress",
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "model": model,
+        "output": [],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": None,
+        "metadata": {},
+    }
+    message: dict[str, Any] = {
+        "id": "msg_warmup",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "ok", "annotations": []}],
+    }
     part: dict[str, Any] = {"item_id": "msg_warmup", "output_index": 0, "content_index": 0}
-    done = {**response, "status": "completed", "output": [message],
-            "usage": {"input_tokens": 1, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1,
-                      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 2}}
+    done = {
+        **response,
+        "status": "completed",
+        "output": [message],
+        "usage": {
+            "input_tokens": 1,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 1,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 2,
+        },
+    }
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": response},
-        {"type": "response.output_item.added", "output_index": 0,
-         "item": {**message, "status": "in_progress", "content": []}},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**message, "status": "in_progress", "content": []},
+        },
         {"type": "response.content_part.added", **part, "part": {"type": "output_text", "text": "", "annotations": []}},
         {"type": "response.output_text.delta", **part, "delta": "ok", "logprobs": []},
         {"type": "response.output_text.done", **part, "text": "ok", "logprobs": []},
@@ -70,6 +115,7 @@ def _openai_stream(model: str) -> bytes:
 def _canned(body: bytes) -> Callable[[httpx2.Request], httpx2.Response]:
     def answer(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
     return answer
 
 
@@ -83,10 +129,13 @@ def warm_providers() -> None:
     from .openai_provider import OpenAIProvider
 
     shared_ssl_context()
-    tool = ToolSpec(name="current_time", description="The current time.", input_schema={"type": "object",
-                                                                                          "properties": {}})
-    for cls, model, body in ((AnthropicProvider, "claude-haiku-4-5", _anthropic_stream),
-                             (OpenAIProvider, "gpt-5.4-mini", _openai_stream)):
+    tool = ToolSpec(
+        name="current_time", description="The current time.", input_schema={"type": "object", "properties": {}}
+    )
+    for cls, model, body in (
+        (AnthropicProvider, "claude-haiku-4-5", _anthropic_stream),
+        (OpenAIProvider, "gpt-5.4-mini", _openai_stream),
+    ):
         client = httpx2.Client(transport=httpx2.MockTransport(_canned(body(model))))
         try:
             provider = cls("warm-up", base_url="http://warm-up.invalid/v1", http_client=client, max_attempts=1)

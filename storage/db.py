@@ -5,21 +5,32 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 #: The types the layers above name in annotations, so that only storage imports SQLAlchemy.
 SessionFactory = sessionmaker[Session]
-__all__ = ["Engine", "Session", "SessionFactory", "make_engine", "make_sessionmaker", "normalise_url", "ping",
-           "transaction"]
+__all__ = [
+    "Engine",
+    "Session",
+    "SessionFactory",
+    "make_engine",
+    "make_sessionmaker",
+    "normalise_url",
+    "ping",
+    "transaction",
+]
 
 
 def normalise_url(url: str) -> str:
     """Accept the `postgres://` and `postgresql://` spellings people paste; use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -37,12 +48,15 @@ def make_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 5) -> En
 
 def _dispose_after_fork(engine: Engine) -> None:
     """RQ forks a work horse per job; inherited pooled connections must be dropped, not shared."""
+
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
+    def _connect(dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry) -> None:
         connection_record.info["pid"] = os.getpid()
 
     @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_connection, connection_record, connection_proxy):  # type: ignore[no-untyped-def]
+    # The event passes the pool's own record and proxy, which (unlike the ConnectionPoolEntry and
+    # PoolProxiedConnection interfaces SQLAlchemy annotates them with) let the connection be dropped.
+    def _checkout(dbapi_connection: DBAPIConnection, connection_record: Any, connection_proxy: Any) -> None:
         if connection_record.info.get("pid") != os.getpid():
             connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
             from sqlalchemy import exc

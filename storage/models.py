@@ -46,7 +46,7 @@ class Base(DeclarativeBase):
     pass
 
 
-Base.metadata.naming_convention = NAMING  # type: ignore[assignment]
+Base.metadata.naming_convention = NAMING
 
 Money = Numeric(18, 8)
 
@@ -79,9 +79,7 @@ class ProviderCredential(Base):
 
 class Agent(Base):
     __tablename__ = "agents"
-    __table_args__ = (
-        Index("uq_agents_team_lower_name", "team_id", text("lower(name)"), unique=True),
-    )
+    __table_args__ = (Index("uq_agents_team_lower_name", "team_id", text("lower(name)"), unique=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
@@ -98,9 +96,7 @@ class Agent(Base):
 
 class Pipeline(Base):
     __tablename__ = "pipelines"
-    __table_args__ = (
-        Index("uq_pipelines_team_lower_name", "team_id", text("lower(name)"), unique=True),
-    )
+    __table_args__ = (Index("uq_pipelines_team_lower_name", "team_id", text("lower(name)"), unique=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
@@ -134,6 +130,7 @@ class Run(Base):
         CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),
         Index("ix_runs_team_created", "team_id", text("created_at DESC")),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_runs_queued_created", "created_at", "id", postgresql_where=text("status = 'queued'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -157,6 +154,11 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(32))  # a Slack user id, or "cli"
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A run from a step of an artifact (core/runs/branch.py): its source, the step it starts
+    # from and what that step uses instead (migration 0006). NULL for an ordinary run.
+    branch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     steps: Mapped[list[RunStep]] = relationship(
         back_populates="run", order_by="RunStep.position", cascade="all, delete-orphan", lazy="selectin"
@@ -242,8 +244,13 @@ class Artifact(Base):
 
 #: "Branches of this artifact, newest first"; partial, since almost no artifact is a branch. It
 #: also serves the SET NULL of a deleted parent.
-Index("ix_artifacts_parent_created", Artifact.parent_artifact_id, Artifact.created_at.desc(), Artifact.id.desc(),
-      postgresql_where=Artifact.parent_artifact_id.is_not(None))
+Index(
+    "ix_artifacts_parent_created",
+    Artifact.parent_artifact_id,
+    Artifact.created_at.desc(),
+    Artifact.id.desc(),
+    postgresql_where=Artifact.parent_artifact_id.is_not(None),
+)
 
 #: What an edit changed: the final output, or one step's output (by its 1-based position).
 ARTIFACT_EDIT_TARGET_PATTERN = "^(output|step:[1-9][0-9]*)$"

@@ -277,9 +277,9 @@ class BrowserSession:
                 requests = report.clicked_navigations
                 page.route(
                     "**/*",
-                    lambda route: route.fulfill(status=204)
-                    if route.request.is_navigation_request()
-                    else route.continue_(),
+                    lambda route: (
+                        route.fulfill(status=204) if route.request.is_navigation_request() else route.continue_()
+                    ),
                 )
                 anchors = page.locator("a")
                 for i in range(anchors.count()):

@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis for every test (DESIGN §2): TEST_DATABASE_URL / TEST_REDIS_URL,
+"""Real PostgreSQL and Redis for every test: TEST_DATABASE_URL / TEST_REDIS_URL,
 else the local servers if reachable, else embedded ones started from wheels.
 
 The session gets a database of its own (created here, dropped at the end) with the
@@ -11,11 +11,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-# A queue of this test session's own, so concurrent sessions sharing a Redis never take
-# each other's jobs. The settings of every context and process of the session name it; the
-# environment carries it too, for code that reads the process's settings without a context.
-TEST_QUEUE = os.environ.setdefault("PIPEBOT_QUEUE", f"pipebot-test-{uuid.uuid4().hex[:8]}")
 
 import psycopg
 import pytest
@@ -33,6 +28,16 @@ LOCAL_PG = os.environ.get("TEST_LOCAL_DATABASE_URL", "postgresql://postgres@127.
 LOCAL_REDIS = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
 SESSION_LOCK = "pipebot:test-session"
 ROOT = Path(__file__).resolve().parent.parent
+# A queue of this test session's own, so concurrent sessions sharing a Redis never take each
+# other's jobs. It reaches code through settings only: the session context's, the settings
+# tests derive from it (tests/slack_harness.py) and the environment of every process started
+# (``base_env``); the test process's own os.environ is left alone.
+TEST_QUEUE = f"pipebot-test-{uuid.uuid4().hex[:8]}"
+
+# Fixtures shared by many modules live in plugin modules of their own, registered once here
+# (no star imports): the Slack harness (fake Slack + pipebot over HTTP) and the run harness
+# (fake providers + real worker processes).
+pytest_plugins = ["tests.slack_harness", "tests.run_harness"]
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +100,10 @@ def redis_url(services: Services) -> Iterator[str]:
             client.close()
             return
         client.close()
-    raise RuntimeError("every Redis database 1-15 is held by another test session; "
-                       "delete the key pipebot:test-session where a session died")
+    raise RuntimeError(
+        "every Redis database 1-15 is held by another test session; "
+        "delete the key pipebot:test-session where a session died"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -108,16 +115,27 @@ def secret_key() -> str:
 def base_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
     """The environment a pipebot process of this test session runs with."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PIPEBOT_", "ANTHROPIC_", "OPENAI_"))}
-    keep.update(PIPEBOT_QUEUE=TEST_QUEUE, DATABASE_URL=database_url, REDIS_URL=redis_url, PIPEBOT_SECRET_KEY=secret_key,
-                PIPEBOT_PUBLIC_URL="http://pipebot.test")
+    keep.update(
+        PIPEBOT_QUEUE=TEST_QUEUE,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PIPEBOT_SECRET_KEY=secret_key,
+        PIPEBOT_PUBLIC_URL="http://pipebot.test",
+    )
     keep.pop("DATABASE_URL_OVERRIDE", None)
     return keep
 
 
 @pytest.fixture(scope="session")
 def _session_ctx(database_url: str, redis_url: str, secret_key: str) -> Iterator[AppContext]:
-    settings = load_settings(_env_file=None, PIPEBOT_QUEUE=TEST_QUEUE, DATABASE_URL=database_url, REDIS_URL=redis_url,
-                             PIPEBOT_SECRET_KEY=secret_key, PIPEBOT_PUBLIC_URL="http://pipebot.test")
+    settings = load_settings(
+        _env_file=None,
+        PIPEBOT_QUEUE=TEST_QUEUE,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PIPEBOT_SECRET_KEY=secret_key,
+        PIPEBOT_PUBLIC_URL="http://pipebot.test",
+    )
     ctx = AppContext.create(settings, database_url, redis_url, settings.secret_keys)
     upgrade(ctx.engine)
     yield ctx

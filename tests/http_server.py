@@ -1,4 +1,5 @@
-"""Serve an ASGI app with a real uvicorn on 127.0.0.1 in a background thread."""
+"""Serve an ASGI app with a real uvicorn on 127.0.0.1 from a background thread: the one way
+tests put an app of ours on the network (the Slack harness, the web pages, health checks)."""
 
 from __future__ import annotations
 
@@ -7,29 +8,40 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
 
 def free_port() -> int:
+    """A port nothing listens on right now (for a server a test starts itself, or one that must be down)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextmanager
-def serve(app: object) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
+def serve(app: Any) -> Iterator[str]:
+    """Yield the base URL of ``app`` served by uvicorn until the block ends.
+
+    The socket is bound here and handed to uvicorn, so the port is known before the server
+    starts and no other process can take it in between."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="pipebot-test-uvicorn")
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        yield url
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(timeout=5)
+        sock.close()

@@ -15,9 +15,11 @@ import pytest
 from core import agents, pipelines
 from core.agents import AgentDraft
 from core.pipelines import PipelineDraft
-from storage import repos
 from storage.db import transaction
 from storage.models import RunStep
+from storage.repos import artifacts as artifact_repo
+from storage.repos import credentials as credential_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 
@@ -47,19 +49,27 @@ def fake_openai(_fake_providers) -> FakeOpenAI:
 
 @pytest.fixture
 def worker_env(base_env, fake_anthropic, fake_openai) -> dict[str, str]:
-    return dict(base_env, ANTHROPIC_BASE_URL=fake_anthropic.url, OPENAI_BASE_URL=fake_openai.url,
-                PIPEBOT_HEARTBEAT_SECONDS="0.5", PIPEBOT_STALE_AFTER_SECONDS="3", PIPEBOT_REAP_SECONDS="1")
+    return dict(
+        base_env,
+        ANTHROPIC_BASE_URL=fake_anthropic.url,
+        OPENAI_BASE_URL=fake_openai.url,
+        PIPEBOT_HEARTBEAT_SECONDS="0.5",
+        PIPEBOT_STALE_AFTER_SECONDS="3",
+        PIPEBOT_REAP_SECONDS="1",
+    )
 
 
 def with_keys(ctx, team: str, *providers: str) -> None:
     with transaction(ctx.sessions) as s:
         for p in providers:
-            repos.set_credential(s, team, p, f"sk-test-{p}-key-0001", ctx.box, "U1")
+            credential_repo.set_credential(s, team, p, f"sk-test-{p}-key-0001", ctx.box, "U1")
 
 
 def make_agent(ctx, team: str, name: str, model: str = HAIKU, prompt: str = "", **kw) -> int:
     with transaction(ctx.sessions) as s:
-        return agents.create(s, team, AgentDraft(name=name, system_prompt=prompt or f"You are {name}.", model=model, **kw), "U1").id
+        return agents.create(
+            s, team, AgentDraft(name=name, system_prompt=prompt or f"You are {name}.", model=model, **kw), "U1"
+        ).id
 
 
 def make_pipeline(ctx, team: str, name: str, agent_ids: list[int], **kw) -> int:
@@ -73,15 +83,22 @@ def _worker_cmd(in_process: bool) -> list[str]:
 
 def drain(env: dict[str, str], timeout: float = 120, *, in_process: bool = False) -> subprocess.CompletedProcess[str]:
     """A real `pipebot worker --burst` process: runs what is queued, then exits."""
-    out = subprocess.run(_worker_cmd(in_process) + ["--burst"], env=env,
-                         capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(
+        _worker_cmd(in_process) + ["--burst"], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
 
 def start_worker(env: dict[str, str], *, in_process: bool = False) -> subprocess.Popen[str]:
-    return subprocess.Popen(_worker_cmd(in_process), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        _worker_cmd(in_process),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def kill_hard(proc: subprocess.Popen[str]) -> None:
@@ -121,9 +138,10 @@ def wait_until(pred, timeout: float = 30, every: float = 0.05):
 
 # ---- reading what a run left behind (detached rows, safe to use after the session) ---------
 
+
 def read_run(ctx, team: str, run_id):
     with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team, run_id)
+        run = run_repo.get_run(s, team, run_id)
         s.expunge_all()
         return run
 
@@ -139,6 +157,6 @@ def read_steps(ctx, run_id) -> list[RunStep]:
 
 def read_artifact(ctx, team: str, run_id):
     with transaction(ctx.sessions) as s:
-        art = repos.get_artifact_for_run(s, team, run_id)
+        art = artifact_repo.get_artifact_for_run(s, team, run_id)
         s.expunge_all()
         return art

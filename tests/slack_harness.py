@@ -8,9 +8,8 @@ hand-off only run for real over HTTP. The server shares the test session's datab
 engine and Redis (tests/conftest.py), so the ``ctx`` fixture's per-test truncation
 applies to it too.
 
-Usage (in a test module)::
-
-    from tests.slack_harness import *  # noqa: F401,F403 - fixtures
+Its fixtures (``fake_slack``, ``slack``, ``slack_overrides``) reach every test module
+through ``pytest_plugins`` in tests/conftest.py; a module imports only the helpers it names::
 
     def test_help(ctx, slack):
         r, hook = slack.command("help")
@@ -21,24 +20,19 @@ Usage (in a test module)::
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.web.server import build_app
 from core.context import AppContext
 from core.settings import Settings, load_settings
 from tests.fakes.fake_slack import USER_ID, FakeSlack
+from tests.http_server import serve
 from tests.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests
-
-__all__ = ["Sent", "SlackServer", "ServerThread", "message_text", "fake_slack", "slack", "slack_overrides", "slack_settings", "start_server",
-           "wait_until"]
 
 
 def slack_settings(base: Settings, fake: FakeSlack, **overrides: Any) -> Settings:
@@ -46,44 +40,25 @@ def slack_settings(base: Settings, fake: FakeSlack, **overrides: Any) -> Setting
     developer's environment cannot leak in."""
     values: dict[str, Any] = dict(
         _env_file=None,
-        DATABASE_URL=base.DATABASE_URL, REDIS_URL=base.REDIS_URL, PIPEBOT_SECRET_KEY=base.PIPEBOT_SECRET_KEY,
+        DATABASE_URL=base.DATABASE_URL,
+        REDIS_URL=base.REDIS_URL,
+        PIPEBOT_SECRET_KEY=base.PIPEBOT_SECRET_KEY,
         PIPEBOT_PUBLIC_URL=base.PIPEBOT_PUBLIC_URL,
-        SLACK_SIGNING_SECRET=DEFAULT_SIGNING_SECRET, SLACK_BOT_TOKEN=fake.token, SLACK_API_URL=fake.url,
-        SLACK_APP_TOKEN=None, SLACK_CLIENT_ID=None, SLACK_CLIENT_SECRET=None,
-        ANTHROPIC_API_KEY=None, OPENAI_API_KEY=None, ANTHROPIC_BASE_URL=None, OPENAI_BASE_URL=None,
+        PIPEBOT_QUEUE=base.PIPEBOT_QUEUE,
+        SLACK_SIGNING_SECRET=DEFAULT_SIGNING_SECRET,
+        SLACK_BOT_TOKEN=fake.token,
+        SLACK_API_URL=fake.url,
+        SLACK_APP_TOKEN=None,
+        SLACK_CLIENT_ID=None,
+        SLACK_CLIENT_SECRET=None,
+        ANTHROPIC_API_KEY=None,
+        OPENAI_API_KEY=None,
+        ANTHROPIC_BASE_URL=None,
+        OPENAI_BASE_URL=None,
         PIPEBOT_ADMINS="",
     )
     values.update(overrides)
     return load_settings(**values)
-
-
-class ServerThread:
-    """uvicorn on a socket bound to 127.0.0.1:0, served from a daemon thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
-                                       name="pipebot-test-uvicorn")
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
-        self.sock.close()
 
 
 @dataclasses.dataclass
@@ -109,8 +84,9 @@ class SlackServer:
 
     def replies(self, hook: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait for ``count`` posts to a response_url (work done after the ack answers there)."""
-        wait_until(lambda: len(self.fake.response_url_posts(hook)) >= count, timeout,
-                   f"{count} post(s) to the response_url")
+        wait_until(
+            lambda: len(self.fake.response_url_posts(hook)) >= count, timeout, f"{count} post(s) to the response_url"
+        )
         return self.fake.response_url_posts(hook)
 
     def reply_text(self, hook: str, timeout: float = 5.0) -> str:
@@ -174,10 +150,6 @@ def wait_until(predicate: Any, timeout: float = 5.0, what: str = "condition") ->
         time.sleep(0.01)
 
 
-def start_server(ctx: AppContext) -> ServerThread:
-    return ServerThread(build_app(ctx)).start()
-
-
 @pytest.fixture(scope="module")
 def fake_slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
@@ -197,7 +169,5 @@ def slack(_session_ctx: AppContext, fake_slack: FakeSlack, slack_overrides: dict
     """pipebot over HTTP against the fake Slack; one server per test module."""
     settings = slack_settings(_session_ctx.settings, fake_slack, **slack_overrides)
     ctx = dataclasses.replace(_session_ctx, settings=settings)
-    server = start_server(ctx)
-    with httpx.Client(timeout=10) as http:
-        yield SlackServer(server.url, ctx, fake_slack, SlackRequests(DEFAULT_SIGNING_SECRET), http)
-    server.stop()
+    with serve(build_app(ctx)) as url, httpx.Client(timeout=10) as http:
+        yield SlackServer(url, ctx, fake_slack, SlackRequests(DEFAULT_SIGNING_SECRET), http)

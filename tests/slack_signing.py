@@ -60,9 +60,17 @@ def signature(signing_secret: str, timestamp: int | str, body: bytes) -> str:
     return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def sign(body: bytes, signing_secret: str, content_type: str, *, timestamp: int | None = None,
-         stale: bool = False, bad_signature: bool = False, retry_num: int | None = None,
-         retry_reason: str | None = None) -> Headers:
+def sign(
+    body: bytes,
+    signing_secret: str,
+    content_type: str,
+    *,
+    timestamp: int | None = None,
+    stale: bool = False,
+    bad_signature: bool = False,
+    retry_num: int | None = None,
+    retry_reason: str | None = None,
+) -> Headers:
     """Headers Slack would send with ``body``.
 
     ``stale`` back-dates the timestamp by ten minutes and ``bad_signature`` signs with
@@ -88,11 +96,13 @@ def sign(body: bytes, signing_secret: str, content_type: str, *, timestamp: int 
 
 def _form(fields: Mapping[str, Any]) -> bytes:
     """Form-encode like Slack: ``%20`` for spaces, ``/`` and ``:`` left as they are."""
-    clean = {k: ("true" if v is True else "false" if v is False else str(v))
-             for k, v in fields.items() if v is not None}
+    clean = {
+        k: ("true" if v is True else "false" if v is False else str(v)) for k, v in fields.items() if v is not None
+    }
     # surrogatepass: a lone surrogate goes out as the bytes a broken client would send
-    return urllib.parse.urlencode(clean, quote_via=urllib.parse.quote, safe="/:",
-                                  errors="surrogatepass").encode("ascii")
+    return urllib.parse.urlencode(clean, quote_via=urllib.parse.quote, safe="/:", errors="surrogatepass").encode(
+        "ascii"
+    )
 
 
 def _payload_form(payload: Mapping[str, Any]) -> bytes:
@@ -151,8 +161,7 @@ def _pick_option(el: Mapping[str, Any], wanted: Any) -> dict[str, Any]:
     for opt in _all_options(el):
         if opt.get("value") == wanted or (opt.get("text") or {}).get("text") == wanted:
             return {"text": dict(opt["text"]), "value": opt.get("value")}
-    raise KeyError(f"no option {wanted!r} in {el.get('action_id')}; have "
-                   f"{[o.get('value') for o in _all_options(el)]}")
+    raise KeyError(f"no option {wanted!r} in {el.get('action_id')}; have {[o.get('value') for o in _all_options(el)]}")
 
 
 def element_state(el: Mapping[str, Any], value: Any) -> dict[str, Any]:
@@ -220,10 +229,20 @@ class SlackRequests:
     and the fake agree on team, user and channel ids.
     """
 
-    def __init__(self, signing_secret: str = DEFAULT_SIGNING_SECRET, *, team_id: str = TEAM_ID,
-                 team_domain: str = TEAM_DOMAIN, api_app_id: str = APP_ID, user_id: str = USER_ID,
-                 user_name: str = "casey", channel_id: str = GENERAL, channel_name: str = "general",
-                 enterprise_id: str | None = None, verification_token: str = VERIFICATION_TOKEN) -> None:
+    def __init__(
+        self,
+        signing_secret: str = DEFAULT_SIGNING_SECRET,
+        *,
+        team_id: str = TEAM_ID,
+        team_domain: str = TEAM_DOMAIN,
+        api_app_id: str = APP_ID,
+        user_id: str = USER_ID,
+        user_name: str = "casey",
+        channel_id: str = GENERAL,
+        channel_name: str = "general",
+        enterprise_id: str | None = None,
+        verification_token: str = VERIFICATION_TOKEN,
+    ) -> None:
         self.signing_secret = signing_secret
         self.team_id = team_id
         self.team_domain = team_domain
@@ -252,15 +271,29 @@ class SlackRequests:
         return {"id": self.enterprise_id, "name": "Enterprise"} if self.enterprise_id else None
 
     def _interactive(self, payload: dict[str, Any], signing: dict[str, Any]) -> tuple[bytes, Headers]:
-        base = {"token": self.verification_token, "api_app_id": self.api_app_id, "team": self._team(),
-                "enterprise": self._enterprise(), "is_enterprise_install": False}
+        base = {
+            "token": self.verification_token,
+            "api_app_id": self.api_app_id,
+            "team": self._team(),
+            "enterprise": self._enterprise(),
+            "is_enterprise_install": False,
+        }
         return self.sign(_payload_form({**base, **payload}), "application/x-www-form-urlencoded", **signing)
 
     # ------------------------------------------------------------------ slash commands
-    def slash_command(self, text: str = "", *, command: str = "/pipebot", user_id: str | None = None,
-                      user_name: str | None = None, channel_id: str | None = None,
-                      channel_name: str | None = None, trigger_id: str | None = None,
-                      response_url: str | None = None, **signing: Any) -> tuple[bytes, Headers]:
+    def slash_command(
+        self,
+        text: str = "",
+        *,
+        command: str = "/pipebot",
+        user_id: str | None = None,
+        user_name: str | None = None,
+        channel_id: str | None = None,
+        channel_name: str | None = None,
+        trigger_id: str | None = None,
+        response_url: str | None = None,
+        **signing: Any,
+    ) -> tuple[bytes, Headers]:
         """A slash command invocation (form-encoded, fields in Slack's order).
 
         Pass ``trigger_id=fake.new_trigger_id()`` when the app will open a modal and
@@ -280,19 +313,28 @@ class SlackRequests:
             "text": text,
             "api_app_id": self.api_app_id,
             "is_enterprise_install": False,
-            "response_url": response_url or
-            f"https://hooks.slack.com/commands/{self.team_id}/{secrets.randbelow(10**12)}/{secrets.token_hex(12)}",
+            "response_url": response_url
+            or f"https://hooks.slack.com/commands/{self.team_id}/{secrets.randbelow(10**12)}/{secrets.token_hex(12)}",
             "trigger_id": trigger_id or _dummy_trigger(),
         }
         return self.sign(_form(fields), "application/x-www-form-urlencoded", **signing)
 
     # ------------------------------------------------------------------ interactivity
-    def block_actions(self, actions: Sequence[Mapping[str, Any]] | None = None, *,
-                      action_id: str | None = None, value: Any = None, view: Mapping[str, Any] | None = None,
-                      message: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None,
-                      user_id: str | None = None, channel_id: str | None = None,
-                      trigger_id: str | None = None, response_url: str | None = None,
-                      **signing: Any) -> tuple[bytes, Headers]:
+    def block_actions(
+        self,
+        actions: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        action_id: str | None = None,
+        value: Any = None,
+        view: Mapping[str, Any] | None = None,
+        message: Mapping[str, Any] | None = None,
+        values: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        trigger_id: str | None = None,
+        response_url: str | None = None,
+        **signing: Any,
+    ) -> tuple[bytes, Headers]:
         """A ``block_actions`` payload from a modal (``view=``) or a message (``message=``).
 
         Either pass ``actions`` ready-made, or ``action_id`` (+ ``value`` for selects
@@ -305,8 +347,12 @@ class SlackRequests:
                 raise ValueError("pass actions=[...] or action_id=")
             blocks = (view or message or {}).get("blocks") or []
             block_id, el = find_element(blocks, action_id)
-            act: dict[str, Any] = {"type": el.get("type"), "action_id": action_id, "block_id": block_id,
-                                   "action_ts": _action_ts()}
+            act: dict[str, Any] = {
+                "type": el.get("type"),
+                "action_id": action_id,
+                "block_id": block_id,
+                "action_ts": _action_ts(),
+            }
             if el.get("type") == "button":
                 act["text"] = el.get("text")
                 act["value"] = el.get("value") if value is None else value
@@ -317,8 +363,12 @@ class SlackRequests:
             actions = [act]
         else:
             actions = [{"action_ts": _action_ts(), **a} for a in actions]
-        payload: dict[str, Any] = {"type": "block_actions", "user": self._user(user_id),
-                                   "trigger_id": trigger_id or _dummy_trigger(), "actions": list(actions)}
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user(user_id),
+            "trigger_id": trigger_id or _dummy_trigger(),
+            "actions": list(actions),
+        }
         if view is not None:
             v = dict(view)
             v["state"] = state_from_view(view, values) if values is not None else view.get("state", {"values": {}})
@@ -327,19 +377,31 @@ class SlackRequests:
         else:
             msg = dict(message or {"type": "message", "ts": _action_ts(), "text": ""})
             cid = channel_id or self.channel_id
-            payload["container"] = {"type": "message", "message_ts": msg.get("ts"), "channel_id": cid,
-                                    "is_ephemeral": False}
+            payload["container"] = {
+                "type": "message",
+                "message_ts": msg.get("ts"),
+                "channel_id": cid,
+                "is_ephemeral": False,
+            }
             payload["channel"] = {"id": cid, "name": self.channel_name if cid == self.channel_id else cid.lower()}
             payload["message"] = msg
             payload["state"] = {"values": {}}
             payload["response_url"] = response_url or (
-                f"https://hooks.slack.com/actions/{self.team_id}/{secrets.randbelow(10**12)}/{secrets.token_hex(12)}")
+                f"https://hooks.slack.com/actions/{self.team_id}/{secrets.randbelow(10**12)}/{secrets.token_hex(12)}"
+            )
         return self._interactive(payload, signing)
 
-    def view_submission(self, view: Mapping[str, Any], values: Mapping[str, Any] | None = None, *,
-                        state: Mapping[str, Any] | None = None, user_id: str | None = None,
-                        trigger_id: str | None = None, response_urls: Sequence[Mapping[str, Any]] = (),
-                        **signing: Any) -> tuple[bytes, Headers]:
+    def view_submission(
+        self,
+        view: Mapping[str, Any],
+        values: Mapping[str, Any] | None = None,
+        *,
+        state: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        trigger_id: str | None = None,
+        response_urls: Sequence[Mapping[str, Any]] = (),
+        **signing: Any,
+    ) -> tuple[bytes, Headers]:
         """A ``view_submission`` of ``view`` (as the app opened it, e.g. ``fake.top_view()``).
 
         ``values`` fills inputs by label/block_id/action_id (see :func:`state_from_view`);
@@ -350,40 +412,66 @@ class SlackRequests:
         v.setdefault("id", "V" + secrets.token_hex(4).upper())
         v.setdefault("team_id", self.team_id)
         v.setdefault("app_id", self.api_app_id)
-        payload = {"type": "view_submission", "user": self._user(user_id), "view": v,
-                   "trigger_id": trigger_id or _dummy_trigger(), "response_urls": list(response_urls)}
+        payload = {
+            "type": "view_submission",
+            "user": self._user(user_id),
+            "view": v,
+            "trigger_id": trigger_id or _dummy_trigger(),
+            "response_urls": list(response_urls),
+        }
         return self._interactive(payload, signing)
 
-    def view_closed(self, view: Mapping[str, Any], *, is_cleared: bool = False, user_id: str | None = None,
-                    **signing: Any) -> tuple[bytes, Headers]:
+    def view_closed(
+        self, view: Mapping[str, Any], *, is_cleared: bool = False, user_id: str | None = None, **signing: Any
+    ) -> tuple[bytes, Headers]:
         """A ``view_closed`` payload (sent only for views with ``notify_on_close``)."""
-        payload = {"type": "view_closed", "user": self._user(user_id), "view": dict(view),
-                   "is_cleared": is_cleared}
+        payload = {"type": "view_closed", "user": self._user(user_id), "view": dict(view), "is_cleared": is_cleared}
         return self._interactive(payload, signing)
 
-    def shortcut(self, callback_id: str, *, user_id: str | None = None, trigger_id: str | None = None,
-                 **signing: Any) -> tuple[bytes, Headers]:
+    def shortcut(
+        self, callback_id: str, *, user_id: str | None = None, trigger_id: str | None = None, **signing: Any
+    ) -> tuple[bytes, Headers]:
         """A global shortcut."""
-        payload = {"type": "shortcut", "callback_id": callback_id, "user": self._user(user_id),
-                   "trigger_id": trigger_id or _dummy_trigger(), "action_ts": _action_ts()}
+        payload = {
+            "type": "shortcut",
+            "callback_id": callback_id,
+            "user": self._user(user_id),
+            "trigger_id": trigger_id or _dummy_trigger(),
+            "action_ts": _action_ts(),
+        }
         return self._interactive(payload, signing)
 
-    def message_action(self, callback_id: str, message: Mapping[str, Any], *, user_id: str | None = None,
-                       channel_id: str | None = None, trigger_id: str | None = None,
-                       response_url: str | None = None, **signing: Any) -> tuple[bytes, Headers]:
+    def message_action(
+        self,
+        callback_id: str,
+        message: Mapping[str, Any],
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        trigger_id: str | None = None,
+        response_url: str | None = None,
+        **signing: Any,
+    ) -> tuple[bytes, Headers]:
         """A message shortcut on ``message``."""
         cid = channel_id or self.channel_id
-        payload = {"type": "message_action", "callback_id": callback_id, "user": self._user(user_id),
-                   "channel": {"id": cid, "name": self.channel_name if cid == self.channel_id else cid.lower()},
-                   "message": dict(message), "message_ts": message.get("ts"),
-                   "trigger_id": trigger_id or _dummy_trigger(), "action_ts": _action_ts(),
-                   "response_url": response_url or
-                   f"https://hooks.slack.com/app/{self.team_id}/{secrets.randbelow(10**12)}/{secrets.token_hex(12)}"}
+        payload = {
+            "type": "message_action",
+            "callback_id": callback_id,
+            "user": self._user(user_id),
+            "channel": {"id": cid, "name": self.channel_name if cid == self.channel_id else cid.lower()},
+            "message": dict(message),
+            "message_ts": message.get("ts"),
+            "trigger_id": trigger_id or _dummy_trigger(),
+            "action_ts": _action_ts(),
+            "response_url": response_url
+            or f"https://hooks.slack.com/app/{self.team_id}/{secrets.randbelow(10**12)}/{secrets.token_hex(12)}",
+        }
         return self._interactive(payload, signing)
 
     # ------------------------------------------------------------------ Events API
-    def event(self, event: Mapping[str, Any], *, event_id: str | None = None, event_time: int | None = None,
-              **signing: Any) -> tuple[bytes, Headers]:
+    def event(
+        self, event: Mapping[str, Any], *, event_id: str | None = None, event_time: int | None = None, **signing: Any
+    ) -> tuple[bytes, Headers]:
         """An ``event_callback`` envelope around ``event`` (JSON)."""
         now = int(time.time())
         envelope = {
@@ -397,8 +485,15 @@ class SlackRequests:
             "type": "event_callback",
             "event_id": event_id or "Ev" + secrets.token_hex(5).upper(),
             "event_time": event_time or now,
-            "authorizations": [{"enterprise_id": self.enterprise_id, "team_id": self.team_id,
-                                "user_id": BOT_USER_ID, "is_bot": True, "is_enterprise_install": False}],
+            "authorizations": [
+                {
+                    "enterprise_id": self.enterprise_id,
+                    "team_id": self.team_id,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
             "is_ext_shared_channel": False,
             "event_context": "4-" + secrets.token_urlsafe(24),
         }
@@ -407,20 +502,38 @@ class SlackRequests:
     def app_home_opened(self, user_id: str | None = None, tab: str = "home", **signing: Any) -> tuple[bytes, Headers]:
         """``app_home_opened`` for a user (the app should ``views.publish`` the Home tab)."""
         uid = user_id or self.user_id
-        return self.event({"type": "app_home_opened", "user": uid, "channel": "D" + uid.lstrip("UW"),
-                           "tab": tab}, **signing)
+        return self.event(
+            {"type": "app_home_opened", "user": uid, "channel": "D" + uid.lstrip("UW"), "tab": tab}, **signing
+        )
 
-    def app_mention(self, text: str, *, user_id: str | None = None, channel_id: str | None = None,
-                    ts: str | None = None, thread_ts: str | None = None, **signing: Any) -> tuple[bytes, Headers]:
+    def app_mention(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        **signing: Any,
+    ) -> tuple[bytes, Headers]:
         """An ``app_mention`` event (``text`` should contain ``<@BOT_USER_ID>``)."""
-        ev = {"type": "app_mention", "user": user_id or self.user_id, "text": text,
-              "ts": ts or _action_ts(), "channel": channel_id or self.channel_id, "team": self.team_id}
+        ev = {
+            "type": "app_mention",
+            "user": user_id or self.user_id,
+            "text": text,
+            "ts": ts or _action_ts(),
+            "channel": channel_id or self.channel_id,
+            "team": self.team_id,
+        }
         if thread_ts:
             ev["thread_ts"] = thread_ts
         return self.event(ev, **signing)
 
     def url_verification(self, challenge: str | None = None, **signing: Any) -> tuple[bytes, Headers]:
         """The handshake Slack sends when the Request URL is saved."""
-        body = {"token": self.verification_token, "challenge": challenge or secrets.token_urlsafe(32),
-                "type": "url_verification"}
+        body = {
+            "token": self.verification_token,
+            "challenge": challenge or secrets.token_urlsafe(32),
+            "type": "url_verification",
+        }
         return self.sign(json.dumps(body).encode(), "application/json", **signing)

@@ -21,7 +21,11 @@ def _both(a: str, b: str) -> list[DiffOp]:
 def test_inserted_and_deleted_words_are_marked_and_rejoin_exactly():
     ops = _both("The quick brown fox jumps.", "The quick red fox leaps over.")
     assert [op for op in ops if op.op != "equal"] == [
-        DiffOp("delete", "brown"), DiffOp("insert", "red"), DiffOp("delete", "jumps"), DiffOp("insert", "leaps over")]
+        DiffOp("delete", "brown"),
+        DiffOp("insert", "red"),
+        DiffOp("delete", "jumps"),
+        DiffOp("insert", "leaps over"),
+    ]
     assert _both("same text\n", "same text\n") == [DiffOp("equal", "same text\n")]
     assert _both("", "new") == [DiffOp("insert", "new")]
     assert _both("old", "") == [DiffOp("delete", "old")]
@@ -40,7 +44,7 @@ def test_random_edits_always_rejoin():
         b = list(a)
         for _ in range(rng.randint(0, 6)):
             i = rng.randint(0, len(b))
-            b[i:i + rng.randint(0, 5)] = rng.choice(vocab)
+            b[i : i + rng.randint(0, 5)] = rng.choice(vocab)
         _both(a, "".join(b))
 
 
@@ -78,22 +82,51 @@ def test_texts_with_nothing_in_common_are_one_deletion_and_one_insertion():
 
 
 def _content(output, cost, tokens, duration, steps):
-    return {"output": output, "cost_usd": cost, "duration_ms": duration,
-            "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]},
-            "steps": [{"position": p, "output": o, "model": m, "model_display": m.title(), "agent": {"name": "Writer"},
-                       "status": "succeeded", "usage": {"input_tokens": ti, "output_tokens": to},
-                       "cost_usd": c, "latency_ms": ms, **({"reused": True} if r else {})}
-                      for p, o, m, ti, to, c, ms, r in steps]}
+    return {
+        "output": output,
+        "cost_usd": cost,
+        "duration_ms": duration,
+        "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]},
+        "steps": [
+            {
+                "position": p,
+                "output": o,
+                "model": m,
+                "model_display": m.title(),
+                "agent": {"name": "Writer"},
+                "status": "succeeded",
+                "usage": {"input_tokens": ti, "output_tokens": to},
+                "cost_usd": c,
+                "latency_ms": ms,
+                **({"reused": True} if r else {}),
+            }
+            for p, o, m, ti, to, c, ms, r in steps
+        ],
+    }
 
 
 def test_compare_lines_steps_up_by_position_with_the_totals_differences():
-    parent = _content("final answer", "0.0300", (100, 50), 4000, [
-        (1, "research notes", "haiku", 60, 30, "0.0100", 1500, False),
-        (2, "final answer", "sonnet", 40, 20, "0.0200", 2500, False)])
-    branch = _content("a better final answer", "0.0150", (90, 70), 3000, [
-        (1, "research notes", "haiku", 60, 30, None, 0, True),
-        (2, "a better final answer", "gpt", 30, 40, "0.0150", 3000, False),
-        (3, "extra step", "gpt", 0, 10, "0.0001", 100, False)])
+    parent = _content(
+        "final answer",
+        "0.0300",
+        (100, 50),
+        4000,
+        [
+            (1, "research notes", "haiku", 60, 30, "0.0100", 1500, False),
+            (2, "final answer", "sonnet", 40, 20, "0.0200", 2500, False),
+        ],
+    )
+    branch = _content(
+        "a better final answer",
+        "0.0150",
+        (90, 70),
+        3000,
+        [
+            (1, "research notes", "haiku", 60, 30, None, 0, True),
+            (2, "a better final answer", "gpt", 30, 40, "0.0150", 3000, False),
+            (3, "extra step", "gpt", 0, 10, "0.0001", 100, False),
+        ],
+    )
     cmp = compare(parent, branch)
     assert cmp.output_changed
     assert side_text(cmp.output_diff, "left") == "final answer"

@@ -36,7 +36,7 @@ HOSTILE = [
     '<img src=x onerror="window.__pwned=1">',
     '"><svg onload=window.__pwned=1>',
     "'><iframe srcdoc='<script>parent.__pwned=1</script>'>",
-    "<a href=\"javascript:window.__pwned=1\">click</a>",
+    '<a href="javascript:window.__pwned=1">click</a>',
     "</textarea></title></style><script>window.__pwned=1</script>",
     "<details open ontoggle=window.__pwned=1>",
     "<body onload=window.__pwned=1>",
@@ -176,10 +176,54 @@ def _tags(markup: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
 
 def assert_inert(markup: str) -> None:
     """No script-capable tag, no on* attribute, no script URL in any URL attribute."""
-    allowed = {"html", "head", "meta", "title", "link", "style", "body", "main", "header", "nav", "section",
-               "footer", "div", "p", "span", "strong", "em", "s", "code", "pre", "a", "h1", "h2", "h3", "h4",
-               "h5", "h6", "ul", "ol", "li", "blockquote", "hr", "br", "table", "thead", "tbody", "tr", "th",
-               "td", "dl", "dt", "dd", "details", "summary", "time", "img"}
+    allowed = {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "link",
+        "style",
+        "body",
+        "main",
+        "header",
+        "nav",
+        "section",
+        "footer",
+        "div",
+        "p",
+        "span",
+        "strong",
+        "em",
+        "s",
+        "code",
+        "pre",
+        "a",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "hr",
+        "br",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "dl",
+        "dt",
+        "dd",
+        "details",
+        "summary",
+        "time",
+        "img",
+    }
     styles = 0
     for tag, attrs in _tags(markup):
         assert tag in allowed, tag
@@ -214,8 +258,21 @@ def test_no_markup_from_artifact_survives() -> None:
 
 @pytest.mark.parametrize(
     "field",
-    ["output", "input", "pipeline", "requested_by", "error_message", "error_kind", "agent_name",
-     "system_prompt", "step_input", "step_output", "step_error", "model_display", "models"],
+    [
+        "output",
+        "input",
+        "pipeline",
+        "requested_by",
+        "error_message",
+        "error_kind",
+        "agent_name",
+        "system_prompt",
+        "step_input",
+        "step_output",
+        "step_error",
+        "model_display",
+        "models",
+    ],
 )
 def test_each_field_is_escaped(field: str) -> None:
     marker = '<script>window.__pwned="FIELD"</script><img src=x onerror=alert(1)>"><svg onload=alert(1)>'
@@ -312,10 +369,24 @@ def test_page_content_and_structure() -> None:
     assert "<script" not in page.lower()
     assert "<title>Weekly digest · 2026-11-24 10:00 UTC · pipebot</title>" in page
     for text in (
-        "Weekly digest", "U123ABC", "Succeeded", "$0.0012", "Claude Haiku 4.5", "GPT-5 mini",
-        "anthropic:claude-haiku-4-5", "2,332 (1,520 in · 812 out · 64 cache read)", "3.4 s",
-        "2026-11-24 10:00 UTC", "Summariser", "Editor", "$0.0008", "1.9 s", "Draft: billing v2 shipped.",
-        "Final: billing v2 shipped.", "You summarise Slack channels.", "0b5c7d0e-8d5b-4c59-9d0a-1a2b3c4d5e6f",
+        "Weekly digest",
+        "U123ABC",
+        "Succeeded",
+        "$0.0012",
+        "Claude Haiku 4.5",
+        "GPT-5 mini",
+        "anthropic:claude-haiku-4-5",
+        "2,332 (1,520 in · 812 out · 64 cache read)",
+        "3.4 s",
+        "2026-11-24 10:00 UTC",
+        "Summariser",
+        "Editor",
+        "$0.0008",
+        "1.9 s",
+        "Draft: billing v2 shipped.",
+        "Final: billing v2 shipped.",
+        "You summarise Slack channels.",
+        "0b5c7d0e-8d5b-4c59-9d0a-1a2b3c4d5e6f",
     ):
         assert text in page, text
     assert page.count("<details") >= 2 + 2 * 2  # each step, its input and its system prompt
@@ -370,7 +441,13 @@ def test_usage_and_models_derived_from_steps_for_old_artifacts() -> None:
 
 
 def test_csp_constants() -> None:
-    for directive in ("default-src 'none'", "script-src 'none'", "base-uri 'none'", "form-action 'none'", "img-src data:"):
+    for directive in (
+        "default-src 'none'",
+        "script-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "img-src data:",
+    ):
         assert directive in CSP and directive in META_CSP
     assert "frame-ancestors 'none'" in CSP
     assert "frame-ancestors" not in META_CSP  # ignored (and logged) in <meta>
@@ -398,8 +475,12 @@ def test_templates_and_stylesheet_ship_as_package_data() -> None:
     """A plain `pip install .` must carry the templates and the CSS, or every page fails."""
     pyproject = tomllib.loads((WEB_ROOT.parents[1] / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["bot.web"]
-    files = [p.relative_to(WEB_ROOT).as_posix() for folder in ("templates", "static")
-             for p in (WEB_ROOT / folder).iterdir() if p.is_file()]
+    files = [
+        p.relative_to(WEB_ROOT).as_posix()
+        for folder in ("templates", "static")
+        for p in (WEB_ROOT / folder).iterdir()
+        if p.is_file()
+    ]
     assert "templates/artifact.html" in files and "static/artifact.css" in files
     assert all(any(fnmatch(f, g) for g in globs) for f in files), (files, globs)
     assert any(d.lower().startswith("jinja2>=3.1") for d in pyproject["project"]["dependencies"])
@@ -487,19 +568,31 @@ def _md_headings(md: str) -> list[str]:
 
 
 EXPORT_HEADINGS = [
-    "Weekly digest", "Input", "Output", "Steps",
-    "Step 1: Summariser", "System prompt", "Input", "Output",
-    "Step 2: Editor", "System prompt", "Input", "Output",
+    "Weekly digest",
+    "Input",
+    "Output",
+    "Steps",
+    "Step 1: Summariser",
+    "System prompt",
+    "Input",
+    "Output",
+    "Step 2: Editor",
+    "System prompt",
+    "Input",
+    "Output",
 ]
 
 
-@pytest.mark.parametrize("unclosed", [
-    "```python\nprint('cut off at max tokens",
-    "~~~~\ncode\n~~~",               # a shorter fence does not close a longer one
-    "````\n```\nstill inside",        # nor does a shorter backtick run
-    "<!-- a comment never closed",
-    "<pre>\npreformatted, never closed",
-])
+@pytest.mark.parametrize(
+    "unclosed",
+    [
+        "```python\nprint('cut off at max tokens",
+        "~~~~\ncode\n~~~",  # a shorter fence does not close a longer one
+        "````\n```\nstill inside",  # nor does a shorter backtick run
+        "<!-- a comment never closed",
+        "<pre>\npreformatted, never closed",
+    ],
+)
 def test_markdown_export_unclosed_blocks_do_not_swallow_later_sections(unclosed: str) -> None:
     art = make_artifact(output="Final answer.\n\n" + unclosed)
     art["steps"][0]["output"] = "Draft.\n\n" + unclosed
@@ -621,7 +714,6 @@ def test_copy_is_not_mutated() -> None:
 # --------------------------------------------------------------------------- #
 
 
-
 def _long_markdown(n_chars: int, marker: str) -> str:
     para = f"{marker} paragraph with **bold** text and a [link](https://example.com/{marker}).\n\n"
     return para * (n_chars // len(para) + 1)
@@ -641,8 +733,11 @@ def test_long_output_is_rendered_as_markdown_up_to_the_limit_then_as_plain_text(
     # cut between blocks: the fence is not split, it is all in the plain-text rest
     assert "<code" not in output.split('<details class="rest"')[0].split("</strong>")[-1]
     assert "```python\nprint(&#x27;inside the fence&#x27;)\n```" in output
-    assert re.search(r'<p class="muted small" role="note">This output is long \(\d+ KB\): the first \d+ KB '
-                     r"are shown formatted, the remaining \d+ KB as plain text below\.", output)
+    assert re.search(
+        r'<p class="muted small" role="note">This output is long \(\d+ KB\): the first \d+ KB '
+        r"are shown formatted, the remaining \d+ KB as plain text below\.",
+        output,
+    )
     assert f'href="{html_mod.escape(URLS["markdown_url"])}" download>Download as Markdown</a>' in output
     rest = output.split('<details class="rest">')[1]
     assert rest.startswith("<summary>Rest of the output (") and '<pre class="raw">' in rest

@@ -9,29 +9,41 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as versions
+from storage.repos import artifacts as artifact_repo
 from storage.repos import feedback, lineage
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
+from storage.repos import workspaces as workspace_repo
 from storage.repos.artifact_versions import ArtifactNotFound, VersionConflict
 
 
 def _content(output: str, steps: tuple[str, ...] = ("draft",)) -> dict:
-    return {"version": 1, "output": output, "cost_usd": "0.01",
-            "steps": [{"position": i, "output": o} for i, o in enumerate(steps, 1)]}
+    return {
+        "version": 1,
+        "output": output,
+        "cost_usd": "0.01",
+        "steps": [{"position": i, "output": o} for i, o in enumerate(steps, 1)],
+    }
 
 
 def _artifact(s, team: str = "T1", output: str = "first output", *, pipeline=None):
     if pipeline is None:
-        agent = repos.create_agent(s, team, name=f"Writer {uuid.uuid4().hex[:6]}", system_prompt="", model="anthropic:claude-haiku-4-5")
-        pipeline = repos.create_pipeline(s, team, f"Digest {uuid.uuid4().hex[:6]}", [agent.id])
-    run = repos.create_run(s, team, pipeline, "in")
-    return repos.get_artifact(s, team, repos.insert_for_run(s, team, run, _content(output), models=["m"], cost_usd=None))
+        agent = agent_repo.create_agent(
+            s, team, name=f"Writer {uuid.uuid4().hex[:6]}", system_prompt="", model="anthropic:claude-haiku-4-5"
+        )
+        pipeline = pipeline_repo.create_pipeline(s, team, f"Digest {uuid.uuid4().hex[:6]}", [agent.id])
+    run = run_repo.create_run(s, team, pipeline, "in")
+    aid = artifact_repo.insert_for_run(s, team, run, _content(output), models=["m"], cost_usd=None)
+    return artifact_repo.get_artifact(s, team, aid)
 
 
 def _save(s, aid, base, output, *, team="T1", author="U1", note=None, edited="output"):
-    return versions.save_version(s, team, aid, base_version=base, content=_content(output), edited=edited,
-                                 author=author, note=note)
+    return versions.save_version(
+        s, team, aid, base_version=base, content=_content(output), edited=edited, author=author, note=note
+    )
 
 
 def test_versions_are_numbered_from_two_and_version_one_stays_the_runs(ctx):
@@ -52,7 +64,10 @@ def test_versions_are_numbered_from_two_and_version_one_stays_the_runs(ctx):
         assert versions.get_version(s, "T1", aid, 4) is None
         assert versions.get_version(s, "T1", aid, 0) is None
         # artifacts.content is version 1 and was never touched
-        assert s.scalar(text("SELECT content->>'output' FROM artifacts WHERE id = :a"), {"a": aid}) == "as the run wrote it"
+        assert (
+            s.scalar(text("SELECT content->>'output' FROM artifacts WHERE id = :a"), {"a": aid})
+            == "as the run wrote it"
+        )
         listed = versions.list_versions(s, "T1", aid)
         assert [v.number for v in listed] == [3, 2, 1]
         assert [v.edited for v in listed] == ["step:1", "output", None]
@@ -111,7 +126,7 @@ def test_another_workspace_never_reads_or_writes_a_version(ctx):
     with transaction(ctx.sessions) as s:
         aid = _artifact(s, "T1").id
         _save(s, aid, 1, "second")
-        repos.ensure_workspace(s, "T2")
+        workspace_repo.ensure_workspace(s, "T2")
     with transaction(ctx.sessions) as s:
         with pytest.raises(ArtifactNotFound):
             _save(s, aid, 2, "intruder", team="T2")
@@ -129,8 +144,10 @@ def test_version_reads_use_the_indexes(ctx):
         aid = _artifact(s).id
         _save(s, aid, 1, "second")
         s.execute(text("SET LOCAL enable_seqscan = off"))
-        for stmt, params in ((versions._LATEST, {"aid": aid, "team": "T1"}),
-                             (versions._BY_NUMBER, {"aid": aid, "team": "T1", "number": 2})):
+        for stmt, params in (
+            (versions._LATEST, {"aid": aid, "team": "T1"}),
+            (versions._BY_NUMBER, {"aid": aid, "team": "T1", "number": 2}),
+        ):
             plan = "\n".join(r[0] for r in s.execute(text("EXPLAIN " + stmt.text), params))
             assert "Seq Scan" not in plan and "uq_artifact_versions_artifact_number" in plan, plan
 
@@ -138,25 +155,31 @@ def test_version_reads_use_the_indexes(ctx):
 def test_lineage_branches_parent_and_related(ctx):
     with transaction(ctx.sessions) as s:
         source = _artifact(s, output="source")
-        pipeline = repos.get_pipeline(s, "T1", source.pipeline_id)
+        pipeline = pipeline_repo.get_pipeline(s, "T1", source.pipeline_id)
         _save(s, source.id, 1, "edited source")
         branch_a = _artifact(s, pipeline=pipeline)
         branch_b = _artifact(s, pipeline=pipeline)
         other = _artifact(s)  # another pipeline
         src, a, b = source.id, branch_a.id, branch_b.id
-        s.execute(text("UPDATE artifacts SET created_at = created_at + make_interval(secs => :i) WHERE id = :id"),
-                  [{"i": 1, "id": a}, {"i": 2, "id": b}])
+        s.execute(
+            text("UPDATE artifacts SET created_at = created_at + make_interval(secs => :i) WHERE id = :id"),
+            [{"i": 1, "id": a}, {"i": 2, "id": b}],
+        )
     with transaction(ctx.sessions) as s:
         changes = {"model": "openai:gpt-5-mini"}
-        assert lineage.set_parent(s, "T1", a, parent_artifact_id=src, parent_version=2, branched_from_step=3,
-                                  branch_changes=changes)
-        assert lineage.set_parent(s, "T1", b, parent_artifact_id=src, parent_version=1, branched_from_step=1,
-                                  branch_changes=None)
+        assert lineage.set_parent(
+            s, "T1", a, parent_artifact_id=src, parent_version=2, branched_from_step=3, branch_changes=changes
+        )
+        assert lineage.set_parent(
+            s, "T1", b, parent_artifact_id=src, parent_version=1, branched_from_step=1, branch_changes=None
+        )
         # a version the parent does not have, itself as parent: refused
-        assert not lineage.set_parent(s, "T1", other.id, parent_artifact_id=src, parent_version=3,
-                                      branched_from_step=1, branch_changes=None)
-        assert not lineage.set_parent(s, "T1", src, parent_artifact_id=src, parent_version=1,
-                                      branched_from_step=1, branch_changes=None)
+        assert not lineage.set_parent(
+            s, "T1", other.id, parent_artifact_id=src, parent_version=3, branched_from_step=1, branch_changes=None
+        )
+        assert not lineage.set_parent(
+            s, "T1", src, parent_artifact_id=src, parent_version=1, branched_from_step=1, branch_changes=None
+        )
     with transaction(ctx.sessions) as s:
         assert lineage.parent_of(s, "T1", a) == lineage.Parent(src, 2, 3, changes)
         assert lineage.parent_of(s, "T1", src) is None
@@ -165,8 +188,9 @@ def test_lineage_branches_parent_and_related(ctx):
         assert [r.id for r in lineage.related_artifacts(s, "T1", a)] == [b, src]
         assert [r.id for r in lineage.related_artifacts(s, "T1", a, limit=1)] == [b]
         s.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(r[0] for r in s.execute(text("EXPLAIN " + lineage._BRANCHES.text),
-                                                 {"team": "T1", "aid": src, "limit": 20}))
+        plan = "\n".join(
+            r[0] for r in s.execute(text("EXPLAIN " + lineage._BRANCHES.text), {"team": "T1", "aid": src, "limit": 20})
+        )
         assert "ix_artifacts_parent_created" in plan, plan
     # the parent deleted: the branch keeps its version, step and changes
     with transaction(ctx.sessions) as s:
@@ -182,12 +206,21 @@ def test_lineage_is_scoped_to_the_workspace(ctx):
         branch = _artifact(s, "T1")
     with transaction(ctx.sessions) as s:
         # a parent of another workspace, or a branch written by another workspace: nothing written
-        assert not lineage.set_parent(s, "T1", branch.id, parent_artifact_id=theirs.id, parent_version=1,
-                                      branched_from_step=1, branch_changes=None)
-        assert not lineage.set_parent(s, "T2", branch.id, parent_artifact_id=mine.id, parent_version=1,
-                                      branched_from_step=1, branch_changes=None)
-        assert lineage.set_parent(s, "T1", branch.id, parent_artifact_id=mine.id, parent_version=1,
-                                  branched_from_step=1, branch_changes=None)
+        assert not lineage.set_parent(
+            s,
+            "T1",
+            branch.id,
+            parent_artifact_id=theirs.id,
+            parent_version=1,
+            branched_from_step=1,
+            branch_changes=None,
+        )
+        assert not lineage.set_parent(
+            s, "T2", branch.id, parent_artifact_id=mine.id, parent_version=1, branched_from_step=1, branch_changes=None
+        )
+        assert lineage.set_parent(
+            s, "T1", branch.id, parent_artifact_id=mine.id, parent_version=1, branched_from_step=1, branch_changes=None
+        )
     with transaction(ctx.sessions) as s:
         assert lineage.parent_of(s, "T2", branch.id) is None
         assert lineage.list_branches(s, "T2", mine.id) == []
@@ -205,29 +238,32 @@ def test_votes_last_click_wins_and_a_clear_deletes(ctx):
         assert feedback.vote(s, "T1", aid, 1, "U1", 1)
         assert feedback.vote(s, "T1", aid, 1, "U2", 1)
         assert feedback.vote(s, "T1", aid, 1, "U1", -1)  # changed their mind: one vote, the last
-        assert feedback.vote(s, "T1", aid, 2, "U1", 1)   # another version, another vote
+        assert feedback.vote(s, "T1", aid, 2, "U1", 1)  # another version, another vote
         assert feedback.vote(s, "T1", other, 1, "U3", -1)
         assert not feedback.vote(s, "T1", aid, 3, "U1", 1)  # no version 3
     with transaction(ctx.sessions) as s:
         assert feedback.counts(s, "T1", aid, 1) == feedback.VoteCounts(up=1, down=1)
         assert feedback.counts(s, "T1", aid, 2) == feedback.VoteCounts(up=1, down=0)
         assert feedback.counts_for_artifacts(s, "T1", [aid, other, uuid.uuid4()]) == {
-            aid: feedback.VoteCounts(2, 1), other: feedback.VoteCounts(0, 1)}
-        assert feedback.vote(s, "T1", aid, 1, "U1", None)      # the toggle: cleared
+            aid: feedback.VoteCounts(2, 1),
+            other: feedback.VoteCounts(0, 1),
+        }
+        assert feedback.vote(s, "T1", aid, 1, "U1", None)  # the toggle: cleared
         assert not feedback.vote(s, "T1", aid, 1, "U1", None)  # nothing left to clear
         assert feedback.counts(s, "T1", aid, 1) == feedback.VoteCounts(up=1, down=0)
         with pytest.raises(ValueError):
             feedback.vote(s, "T1", aid, 1, "U1", 2)
         s.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(r[0] for r in s.execute(text("EXPLAIN " + feedback._COUNTS.text),
-                                                 {"team": "T1", "aid": aid, "version": 1}))
+        plan = "\n".join(
+            r[0] for r in s.execute(text("EXPLAIN " + feedback._COUNTS.text), {"team": "T1", "aid": aid, "version": 1})
+        )
         assert "pk_artifact_feedback" in plan, plan
 
 
 def test_votes_are_scoped_to_the_workspace(ctx):
     with transaction(ctx.sessions) as s:
         aid = _artifact(s, "T1").id
-        repos.ensure_workspace(s, "T2")
+        workspace_repo.ensure_workspace(s, "T2")
         assert feedback.vote(s, "T1", aid, 1, "U1", 1)
     with transaction(ctx.sessions) as s:
         assert not feedback.vote(s, "T2", aid, 1, "U1", -1)
@@ -244,9 +280,15 @@ from core.artifacts.versions import EditRefused, EditTarget, apply_edit, clean_n
 
 
 def _run_content() -> dict:
-    return {"version": 1, "output": "final text", "input": "in",
-            "steps": [{"position": 1, "output": "draft", "model": "m1"},
-                      {"position": 2, "output": "final text", "model": "m2"}]}
+    return {
+        "version": 1,
+        "output": "final text",
+        "input": "in",
+        "steps": [
+            {"position": 1, "output": "draft", "model": "m1"},
+            {"position": 2, "output": "final text", "model": "m2"},
+        ],
+    }
 
 
 def test_an_edit_makes_a_new_content_and_leaves_the_base_alone():

@@ -32,23 +32,26 @@ from bot.slack.commands_text import (
 # ----------------------------------------------------------------------------- splitting
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a b  c", ["a", "b", "c"]),
-    ('"Weekly digest" x', ["Weekly digest", "x"]),
-    ("“Weekly digest” x", ["Weekly digest", "x"]),  # macOS/iOS smart quotes
-    ("„Wochenbericht“ x", ["Wochenbericht", "x"]),  # German-style pairing
-    ("”odd pairing” x", ["odd pairing", "x"]),
-    ("'single quoted' x", ["single quoted", "x"]),
-    ("‘smart single’ x", ["smart single", "x"]),
-    ("don’t stop", ["don’t", "stop"]),  # apostrophes are letters
-    ("it's fine", ["it's", "fine"]),
-    ("'it’s mine' ok", ["it’s mine", "ok"]),
-    ('say "a \\"quoted\\" word"', ["say", 'a "quoted" word']),
-    ('5" screen', ['5"', "screen"]),  # a quote mid-word is literal
-    ('""', [""]),
-    ("\ttabs\nand\nnewlines ", ["tabs", "and", "newlines"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a b  c", ["a", "b", "c"]),
+        ('"Weekly digest" x', ["Weekly digest", "x"]),
+        ("“Weekly digest” x", ["Weekly digest", "x"]),  # macOS/iOS smart quotes
+        ("„Wochenbericht“ x", ["Wochenbericht", "x"]),  # German-style pairing
+        ("”odd pairing” x", ["odd pairing", "x"]),
+        ("'single quoted' x", ["single quoted", "x"]),
+        ("‘smart single’ x", ["smart single", "x"]),
+        ("don’t stop", ["don’t", "stop"]),  # apostrophes are letters
+        ("it's fine", ["it's", "fine"]),
+        ("'it’s mine' ok", ["it’s mine", "ok"]),
+        ('say "a \\"quoted\\" word"', ["say", 'a "quoted" word']),
+        ('5" screen', ['5"', "screen"]),  # a quote mid-word is literal
+        ('""', [""]),
+        ("\ttabs\nand\nnewlines ", ["tabs", "and", "newlines"]),
+        ("", []),
+    ],
+)
 def test_split_args(text: str, expected: list[str]) -> None:
     assert split_args(text) == expected
 
@@ -62,10 +65,10 @@ def test_unbalanced_quote_is_a_clear_error(text: str) -> None:
 
 
 def test_tokens_know_where_they_were() -> None:
-    text = 'run  “Weekly digest”  rest'
+    text = "run  “Weekly digest”  rest"
     first, second, third = tokenize(text)
     assert (first.value, first.start, first.end, first.quoted) == ("run", 0, 3, False)
-    assert second.value == "Weekly digest" and text[second.start:second.end] == "“Weekly digest”"
+    assert second.value == "Weekly digest" and text[second.start : second.end] == "“Weekly digest”"
     assert second.quoted and third.start == text.index("rest")
 
 
@@ -77,36 +80,39 @@ def test_tokenize_is_lazy() -> None:
 # ----------------------------------------------------------------------------- commands
 
 
-@pytest.mark.parametrize("text, name, args", [
-    ("", HELP, ()),
-    ("   ", HELP, ()),
-    ("help", HELP, ()),
-    ("HELP run", HELP, ("run",)),
-    ("?", HELP, ()),
-    ("agents", AGENTS, ()),
-    ("Agents", AGENTS, ()),
-    ("agent list", AGENTS, ()),
-    ("agent new", AGENT_NEW, ()),
-    ("agent create", AGENT_NEW, ()),
-    ("agent new Weekly digest", AGENT_NEW, ("Weekly digest",)),
-    ("agent edit summariser", AGENT_EDIT, ("summariser",)),
-    ('agent edit "Weekly digest"', AGENT_EDIT, ("Weekly digest",)),
-    ("agent edit “Weekly digest”", AGENT_EDIT, ("Weekly digest",)),
-    ("agent edit Weekly   digest", AGENT_EDIT, ("Weekly digest",)),
-    ("AGENT DELETE old", AGENT_DELETE, ("old",)),
-    ("agent rm old", AGENT_DELETE, ("old",)),
-    ("pipelines", PIPELINES, ()),
-    ("pipeline new", PIPELINE_NEW, ()),
-    ("pipeline edit 'Daily news'", PIPELINE_EDIT, ("Daily news",)),
-    ("pipeline delete x", PIPELINE_DELETE, ("x",)),
-    ("pipeline ls", PIPELINES, ()),
-    ("settings", SETTINGS, ()),
-    ("config", SETTINGS, ()),
-    ("artifacts", ARTIFACTS, ()),
-    ("artifacts digest", ARTIFACTS, ("digest",)),
-    ("artifacts Weekly digest", ARTIFACTS, ("Weekly digest",)),
-    ('artifacts "Weekly digest"', ARTIFACTS, ("Weekly digest",)),
-])
+@pytest.mark.parametrize(
+    "text, name, args",
+    [
+        ("", HELP, ()),
+        ("   ", HELP, ()),
+        ("help", HELP, ()),
+        ("HELP run", HELP, ("run",)),
+        ("?", HELP, ()),
+        ("agents", AGENTS, ()),
+        ("Agents", AGENTS, ()),
+        ("agent list", AGENTS, ()),
+        ("agent new", AGENT_NEW, ()),
+        ("agent create", AGENT_NEW, ()),
+        ("agent new Weekly digest", AGENT_NEW, ("Weekly digest",)),
+        ("agent edit summariser", AGENT_EDIT, ("summariser",)),
+        ('agent edit "Weekly digest"', AGENT_EDIT, ("Weekly digest",)),
+        ("agent edit “Weekly digest”", AGENT_EDIT, ("Weekly digest",)),
+        ("agent edit Weekly   digest", AGENT_EDIT, ("Weekly digest",)),
+        ("AGENT DELETE old", AGENT_DELETE, ("old",)),
+        ("agent rm old", AGENT_DELETE, ("old",)),
+        ("pipelines", PIPELINES, ()),
+        ("pipeline new", PIPELINE_NEW, ()),
+        ("pipeline edit 'Daily news'", PIPELINE_EDIT, ("Daily news",)),
+        ("pipeline delete x", PIPELINE_DELETE, ("x",)),
+        ("pipeline ls", PIPELINES, ()),
+        ("settings", SETTINGS, ()),
+        ("config", SETTINGS, ()),
+        ("artifacts", ARTIFACTS, ()),
+        ("artifacts digest", ARTIFACTS, ("digest",)),
+        ("artifacts Weekly digest", ARTIFACTS, ("Weekly digest",)),
+        ('artifacts "Weekly digest"', ARTIFACTS, ("Weekly digest",)),
+    ],
+)
 def test_subcommands(text: str, name: str, args: tuple[str, ...]) -> None:
     cmd = parse_command(text)
     assert (cmd.name, cmd.args, cmd.error) == (name, args, None)
@@ -128,16 +134,19 @@ def test_run_input_on_the_next_line_keeps_its_indentation() -> None:
     assert parse_command("run “Weekly digest” “quoted input”").rest == "“quoted input”"
 
 
-@pytest.mark.parametrize("text, name, fragment", [
-    ("run", RUN, "Which pipeline"),
-    ("run digest", RUN, "run on"),
-    ("run digest   \n  ", RUN, "run on"),
-    ('run "Weekly digest', RUN, "no closing quote"),
-    ("agent edit", AGENT_EDIT, "Which agent"),
-    ("pipeline delete", PIPELINE_DELETE, "Which pipeline"),
-    ('agent delete "Weekly', AGENT_DELETE, "no closing quote"),
-    ("artifacts search", ARTIFACTS, "Search for what"),
-])
+@pytest.mark.parametrize(
+    "text, name, fragment",
+    [
+        ("run", RUN, "Which pipeline"),
+        ("run digest", RUN, "run on"),
+        ("run digest   \n  ", RUN, "run on"),
+        ('run "Weekly digest', RUN, "no closing quote"),
+        ("agent edit", AGENT_EDIT, "Which agent"),
+        ("pipeline delete", PIPELINE_DELETE, "Which pipeline"),
+        ('agent delete "Weekly', AGENT_DELETE, "no closing quote"),
+        ("artifacts search", ARTIFACTS, "Search for what"),
+    ],
+)
 def test_incomplete_commands_say_what_to_fix(text: str, name: str, fragment: str) -> None:
     cmd = parse_command(text)
     assert cmd.name == name and not cmd.ok
@@ -211,8 +220,20 @@ def test_help_lists_every_subcommand() -> None:
     text = help_text()
     for spec in COMMANDS:
         assert f"`/pipebot {spec.usage}`" in text
-    assert {s.name for s in COMMANDS} == {HELP, AGENT_NEW, AGENT_EDIT, AGENT_DELETE, AGENTS, PIPELINE_NEW,
-                                          PIPELINE_EDIT, PIPELINE_DELETE, PIPELINES, RUN, ARTIFACTS, SETTINGS}
+    assert {s.name for s in COMMANDS} == {
+        HELP,
+        AGENT_NEW,
+        AGENT_EDIT,
+        AGENT_DELETE,
+        AGENTS,
+        PIPELINE_NEW,
+        PIPELINE_EDIT,
+        PIPELINE_DELETE,
+        PIPELINES,
+        RUN,
+        ARTIFACTS,
+        SETTINGS,
+    }
 
 
 def test_help_for_an_unknown_word_escapes_it() -> None:

@@ -11,9 +11,12 @@ from core.artifacts import edit_links, editing
 from core.artifacts.edit_links import EditLinkError, Reason
 from core.links import signing_keys
 from core.permalinks import derive_key, sign
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as versions
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 
 KEY = derive_key("a deployment secret")
 AID = str(uuid.uuid4())
@@ -49,8 +52,12 @@ def test_expired_wrong_artifact_wrong_user_and_tampered_are_refused_each_with_it
     assert "someone else" in str(_refused(Reason.WRONG_USER, token, user_id="U2"))
     payload, sig = token.split(".")
     # another workspace's key, a flipped signature, a payload altered (user swapped), garbage
-    _refused(Reason.TAMPERED, edit_links.mint([derive_key("another deployment")], team_id="T1", artifact_id=AID,
-                                              user_id="U1", base_version=1, now=NOW))
+    _refused(
+        Reason.TAMPERED,
+        edit_links.mint(
+            [derive_key("another deployment")], team_id="T1", artifact_id=AID, user_id="U1", base_version=1, now=NOW
+        ),
+    )
     _refused(Reason.TAMPERED, f"{payload}.{sig[::-1]}")
     forged = _mint(user_id="U2").split(".")[0]
     _refused(Reason.TAMPERED, f"{forged}.{sig}")
@@ -75,11 +82,11 @@ def test_the_form_must_echo_the_links_csrf_token():
 
 def _artifact(ctx, team="T1", output="the run's output"):
     with transaction(ctx.sessions) as s:
-        agent = repos.create_agent(s, team, name="Writer", system_prompt="", model="anthropic:claude-haiku-4-5")
-        pipeline = repos.create_pipeline(s, team, "Digest", [agent.id])
-        run = repos.create_run(s, team, pipeline, "in")
+        agent = agent_repo.create_agent(s, team, name="Writer", system_prompt="", model="anthropic:claude-haiku-4-5")
+        pipeline = pipeline_repo.create_pipeline(s, team, "Digest", [agent.id])
+        run = run_repo.create_run(s, team, pipeline, "in")
         content = {"output": output, "steps": [{"position": 1, "output": output}]}
-        return str(repos.insert_for_run(s, team, run, content, models=[], cost_usd=None))
+        return str(artifact_repo.insert_for_run(s, team, run, content, models=[], cost_usd=None))
 
 
 def test_a_link_saves_once_and_a_replay_is_refused(ctx):
@@ -97,8 +104,7 @@ def test_a_link_saves_once_and_a_replay_is_refused(ctx):
     with pytest.raises(editing.EditRefused):
         editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text="   ")
     long_text = "a long output line\n" * 1000
-    assert editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text=long_text,
-                                  note="fixed") == 2
+    assert editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text=long_text, note="fixed") == 2
     with pytest.raises(EditLinkError) as err:
         editing.save_from_link(ctx, token, aid, csrf=editor.csrf, target="output", text="again")
     assert err.value.reason is Reason.REUSED and "used already" in str(err.value)
@@ -120,15 +126,17 @@ def test_an_expired_link_and_a_link_of_another_workspace_save_nothing(ctx):
     token = edit_links.mint(keys, team_id="T1", artifact_id=mine, user_id="U1", base_version=1, now=NOW)
     link = edit_links.read(token, keys, artifact_id=mine, now=NOW)
     with pytest.raises(EditLinkError) as err:
-        editing.save_from_link(ctx, token, mine, csrf=edit_links.csrf_token(link, keys), target="output",
-                               text="late", now=NOW + 601)
+        editing.save_from_link(
+            ctx, token, mine, csrf=edit_links.csrf_token(link, keys), target="output", text="late", now=NOW + 601
+        )
     assert err.value.reason is Reason.EXPIRED
     # a link minted for T1 naming T2's artifact finds nothing to edit
     cross = edit_links.mint(keys, team_id="T1", artifact_id=theirs, user_id="U1", base_version=1, now=NOW)
     cross_link = edit_links.read(cross, keys, artifact_id=theirs, now=NOW)
     with pytest.raises(editing.ArtifactNotFound):
-        editing.save_from_link(ctx, cross, theirs, csrf=edit_links.csrf_token(cross_link, keys), target="output",
-                               text="intrusion", now=NOW)
+        editing.save_from_link(
+            ctx, cross, theirs, csrf=edit_links.csrf_token(cross_link, keys), target="output", text="intrusion", now=NOW
+        )
     with transaction(ctx.sessions) as s:
         assert versions.latest_version(s, "T1", mine).number == 1
         assert versions.latest_version(s, "T2", theirs).number == 1

@@ -64,8 +64,13 @@ def error_of(fn, *args, **kwargs) -> str:
 
 
 def modal(title: str = "Agent", blocks: list | None = None, **extra) -> dict:
-    return {"type": "modal", "title": {"type": "plain_text", "text": title},
-            "submit": {"type": "plain_text", "text": "Save"}, "blocks": blocks or [], **extra}
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "blocks": blocks or [],
+        **extra,
+    }
 
 
 def section(text: str) -> dict:
@@ -74,12 +79,16 @@ def section(text: str) -> dict:
 
 def select(options: int = 0, groups: int = 0, per_group: int = 1, text: str = "opt", value: str = "v") -> dict:
     def opts(n: int, prefix: str) -> list:
-        return [{"text": {"type": "plain_text", "text": f"{text}{i}"}, "value": f"{value}{prefix}{i}"}
-                for i in range(n)]
+        return [
+            {"text": {"type": "plain_text", "text": f"{text}{i}"}, "value": f"{value}{prefix}{i}"} for i in range(n)
+        ]
+
     el: dict = {"type": "static_select", "action_id": "model"}
     if groups:
-        el["option_groups"] = [{"label": {"type": "plain_text", "text": f"G{g}"}, "options": opts(per_group, f"g{g}-")}
-                               for g in range(groups)]
+        el["option_groups"] = [
+            {"label": {"type": "plain_text", "text": f"G{g}"}, "options": opts(per_group, f"g{g}-")}
+            for g in range(groups)
+        ]
     else:
         el["options"] = opts(options, "")
     return {"type": "input", "block_id": "model", "label": {"type": "plain_text", "text": "Model"}, "element": el}
@@ -109,8 +118,10 @@ def test_sdk_sends_json_for_messages_and_form_for_others(fake: FakeSlack, client
 
 def test_form_blocks_are_decoded_like_json(fake: FakeSlack) -> None:
     blocks = [section("from a form")]
-    r = httpx.post(fake.url + "chat.postMessage",
-                   data={"token": fake.token, "channel": GENERAL, "text": "x", "blocks": json.dumps(blocks)})
+    r = httpx.post(
+        fake.url + "chat.postMessage",
+        data={"token": fake.token, "channel": GENERAL, "text": "x", "blocks": json.dumps(blocks)},
+    )
     assert r.status_code == 200 and r.json()["ok"]
     call = fake.last("chat.postMessage")
     assert call.encoding == "form" and call.params["blocks"][0]["text"]["text"] == "from a form"
@@ -129,16 +140,18 @@ def test_auth_errors(fake: FakeSlack) -> None:
 
 
 def test_get_with_query_string_and_unknown_method(fake: FakeSlack) -> None:
-    r = httpx.get(fake.url + "users.info", params={"user": ADMIN_ID},
-                  headers={"Authorization": f"Bearer {fake.token}"})
+    r = httpx.get(fake.url + "users.info", params={"user": ADMIN_ID}, headers={"Authorization": f"Bearer {fake.token}"})
     assert r.json()["user"]["is_admin"] is True
     r = httpx.post(fake.url + "nope.nothing", headers={"Authorization": f"Bearer {fake.token}"})
     assert r.status_code == 200 and r.json()["error"] == "unknown_method"
 
 
 def test_multipart_body_is_understood(fake: FakeSlack) -> None:
-    r = httpx.post(fake.url + "chat.postMessage", headers={"Authorization": f"Bearer {fake.token}"},
-                   files={"channel": (None, GENERAL), "text": (None, "multipart")})
+    r = httpx.post(
+        fake.url + "chat.postMessage",
+        headers={"Authorization": f"Bearer {fake.token}"},
+        files={"channel": (None, GENERAL), "text": (None, "multipart")},
+    )
     assert r.json()["ok"], r.json()
     assert fake.last("chat.postMessage").encoding == "multipart"
 
@@ -201,7 +214,11 @@ def test_messages_and_threads_read_back(fake: FakeSlack, client: WebClient) -> N
     # A reply to a reply lands in the parent's thread, as in Slack.
     r2 = client.chat_postMessage(channel=GENERAL, thread_ts=r1["ts"], text="step 2 done")
     assert r2["message"]["thread_ts"] == parent["ts"]
-    assert [m["text"] for m in fake.thread(GENERAL, parent["ts"])] == ["Running *digest*…", "step 1 done", "step 2 done"]
+    assert [m["text"] for m in fake.thread(GENERAL, parent["ts"])] == [
+        "Running *digest*…",
+        "step 1 done",
+        "step 2 done",
+    ]
     assert [m["text"] for m in fake.replies(GENERAL, parent["ts"])] == ["step 1 done", "step 2 done"]
     assert [m["text"] for m in fake.messages(GENERAL)] == ["Running *digest*…"]
     assert fake.message(GENERAL, parent["ts"])["reply_count"] == 2
@@ -242,18 +259,25 @@ def test_ephemeral_messages(fake: FakeSlack, client: WebClient) -> None:
     assert error_of(client.chat_postEphemeral, channel=RANDOM, user=USER_ID, text="x") == "not_in_channel"
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"text": "x" * 4001}, "msg_too_long"),
-    ({"text": ""}, "no_text"),
-    ({"text": "t", "blocks": [section("b" * 2900) for _ in range(5)]}, "msg_blocks_too_long"),
-    ({"text": "t", "blocks": [section("b") for _ in range(51)]}, "invalid_blocks"),
-    ({"text": "t", "blocks": [section("b" * 3001)]}, "invalid_blocks"),
-    ({"text": "t", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]},
-     "invalid_blocks"),
-    ({"text": "t", "blocks": [{"type": "markdown", "text": "m" * 12001}]}, "invalid_blocks"),
-    ({"text": "t", "blocks": [{"type": "actions", "elements": [select(options=101)["element"]]}]},
-     "invalid_blocks"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"text": "x" * 4001}, "msg_too_long"),
+        ({"text": ""}, "no_text"),
+        ({"text": "t", "blocks": [section("b" * 2900) for _ in range(5)]}, "msg_blocks_too_long"),
+        ({"text": "t", "blocks": [section("b") for _ in range(51)]}, "invalid_blocks"),
+        ({"text": "t", "blocks": [section("b" * 3001)]}, "invalid_blocks"),
+        (
+            {"text": "t", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]},
+            "invalid_blocks",
+        ),
+        ({"text": "t", "blocks": [{"type": "markdown", "text": "m" * 12001}]}, "invalid_blocks"),
+        (
+            {"text": "t", "blocks": [{"type": "actions", "elements": [select(options=101)["element"]]}]},
+            "invalid_blocks",
+        ),
+    ],
+)
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 def test_message_limits(client: WebClient, kwargs: dict, error: str) -> None:
     assert error_of(client.chat_postMessage, channel=GENERAL, **kwargs) == error
@@ -306,8 +330,9 @@ def test_scripted_faults(fake: FakeSlack, client: WebClient) -> None:
     with pytest.raises(SlackApiError) as info:
         client.chat_update(channel=GENERAL, ts="1.0", text="x")
     assert info.value.response.status_code == 500
-    fake.fail_next("chat.postMessage", error="channel_not_found", times=2,
-                   when=lambda p: p.get("thread_ts") is not None)
+    fake.fail_next(
+        "chat.postMessage", error="channel_not_found", times=2, when=lambda p: p.get("thread_ts") is not None
+    )
     parent = client.chat_postMessage(channel=GENERAL, text="untouched")["ts"]
     for _ in range(2):
         assert error_of(client.chat_postMessage, channel=GENERAL, text="r", thread_ts=parent) == "channel_not_found"
@@ -352,10 +377,17 @@ def test_latency(fake: FakeSlack, client: WebClient) -> None:
 
 def test_chat_stream_in_a_channel_thread(fake: FakeSlack, client: WebClient) -> None:
     parent = client.chat_postMessage(channel=GENERAL, text="run started")["ts"]
-    stream = client.chat_stream(channel=GENERAL, thread_ts=parent, recipient_user_id=USER_ID,
-                                recipient_team_id=TEAM_ID, buffer_size=20, task_display_mode="plan")
-    stream.append(chunks=[PlanUpdateChunk(title="digest"),
-                          TaskUpdateChunk(id="s1", title="Step 1", status="in_progress")])
+    stream = client.chat_stream(
+        channel=GENERAL,
+        thread_ts=parent,
+        recipient_user_id=USER_ID,
+        recipient_team_id=TEAM_ID,
+        buffer_size=20,
+        task_display_mode="plan",
+    )
+    stream.append(
+        chunks=[PlanUpdateChunk(title="digest"), TaskUpdateChunk(id="s1", title="Step 1", status="in_progress")]
+    )
     stream.append(markdown_text="Hello **wor")
     stream.append(markdown_text="ld**, this is a longer piece of text")
     stream.append(chunks=[TaskUpdateChunk(id="s1", title="Step 1", status="complete", details="done")])
@@ -368,21 +400,49 @@ def test_chat_stream_in_a_channel_thread(fake: FakeSlack, client: WebClient) -> 
     assert msg["tasks"]["s1"]["status"] == "complete" and msg["plan_title"] == "digest"
     assert msg["blocks"][-1]["text"]["text"].startswith("<https://x.test")
     assert [c.method for c in fake.calls()][-4:] == [
-        "chat.startStream", "chat.appendStream", "chat.appendStream", "chat.stopStream"]
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.appendStream",
+        "chat.stopStream",
+    ]
     assert fake.replies(GENERAL, parent)[0]["ts"] == stream.ts
     assert fake.last("chat.stopStream").response["message"]["text"] == msg["text"]
 
 
 def test_stream_recipients_and_thread_are_required(fake: FakeSlack, client: WebClient) -> None:
     parent = client.chat_postMessage(channel=GENERAL, text="p")["ts"]
-    assert error_of(client.chat_startStream, channel=GENERAL, thread_ts=parent,
-                    markdown_text="x") == "missing_recipient_user_id"
-    assert error_of(client.chat_startStream, channel=GENERAL, thread_ts=parent, markdown_text="x",
-                    recipient_user_id=USER_ID) == "missing_recipient_team_id"
-    assert error_of(client.chat_startStream, channel=GENERAL, thread_ts="", markdown_text="x",
-                    recipient_user_id=USER_ID, recipient_team_id=TEAM_ID) == "invalid_arguments"
-    assert error_of(client.chat_startStream, channel=RANDOM, thread_ts=parent, markdown_text="x",
-                    recipient_user_id=USER_ID, recipient_team_id=TEAM_ID) == "not_in_channel"
+    assert (
+        error_of(client.chat_startStream, channel=GENERAL, thread_ts=parent, markdown_text="x")
+        == "missing_recipient_user_id"
+    )
+    assert (
+        error_of(
+            client.chat_startStream, channel=GENERAL, thread_ts=parent, markdown_text="x", recipient_user_id=USER_ID
+        )
+        == "missing_recipient_team_id"
+    )
+    assert (
+        error_of(
+            client.chat_startStream,
+            channel=GENERAL,
+            thread_ts="",
+            markdown_text="x",
+            recipient_user_id=USER_ID,
+            recipient_team_id=TEAM_ID,
+        )
+        == "invalid_arguments"
+    )
+    assert (
+        error_of(
+            client.chat_startStream,
+            channel=RANDOM,
+            thread_ts=parent,
+            markdown_text="x",
+            recipient_user_id=USER_ID,
+            recipient_team_id=TEAM_ID,
+        )
+        == "not_in_channel"
+    )
     # In a DM the recipient is implied.
     dm = client.chat_postMessage(channel=USER_ID, text="hi")
     started = client.chat_startStream(channel=dm["channel"], thread_ts=dm["ts"], markdown_text="dm stream")
@@ -391,18 +451,28 @@ def test_stream_recipients_and_thread_are_required(fake: FakeSlack, client: WebC
 
 def test_stream_limits_and_state(fake: FakeSlack, client: WebClient) -> None:
     parent = client.chat_postMessage(channel=GENERAL, text="p")["ts"]
-    ts = client.chat_startStream(channel=GENERAL, thread_ts=parent, recipient_user_id=USER_ID,
-                                 recipient_team_id=TEAM_ID, chunks=[MarkdownTextChunk(text="a")])["ts"]
+    ts = client.chat_startStream(
+        channel=GENERAL,
+        thread_ts=parent,
+        recipient_user_id=USER_ID,
+        recipient_team_id=TEAM_ID,
+        chunks=[MarkdownTextChunk(text="a")],
+    )["ts"]
     assert error_of(client.chat_appendStream, channel=GENERAL, ts=ts, markdown_text="x" * 12001) == "msg_too_long"
-    assert error_of(client.chat_appendStream, channel=GENERAL, ts=ts,
-                    chunks=[{"type": "markdown_text", "text": "x" * 12001}]) == "msg_too_long"
+    assert (
+        error_of(
+            client.chat_appendStream, channel=GENERAL, ts=ts, chunks=[{"type": "markdown_text", "text": "x" * 12001}]
+        )
+        == "msg_too_long"
+    )
     assert client.chat_appendStream(channel=GENERAL, ts=ts, markdown_text="x" * 12000)["ok"]
     assert error_of(client.chat_appendStream, channel=GENERAL, ts=ts, chunks=[{"type": "bogus"}]) == "invalid_chunks"
     client.chat_stopStream(channel=GENERAL, ts=ts)
-    assert error_of(client.chat_appendStream, channel=GENERAL, ts=ts,
-                    markdown_text="late") == "message_not_in_streaming_state"
-    assert error_of(client.chat_appendStream, channel=GENERAL, ts="1.000003",
-                    markdown_text="?") == "message_not_found"
+    assert (
+        error_of(client.chat_appendStream, channel=GENERAL, ts=ts, markdown_text="late")
+        == "message_not_in_streaming_state"
+    )
+    assert error_of(client.chat_appendStream, channel=GENERAL, ts="1.000003", markdown_text="?") == "message_not_found"
     assert len(fake.stream_text(GENERAL, ts)) == 12001
 
 
@@ -410,11 +480,14 @@ def test_streams_expire() -> None:
     with FakeSlack(stream_ttl=0.1) as fake:
         client = WebClient(token=fake.token, base_url=fake.url)
         parent = client.chat_postMessage(channel=GENERAL, text="p")["ts"]
-        ts = client.chat_startStream(channel=GENERAL, thread_ts=parent, recipient_user_id=USER_ID,
-                                     recipient_team_id=TEAM_ID, markdown_text="a")["ts"]
+        ts = client.chat_startStream(
+            channel=GENERAL, thread_ts=parent, recipient_user_id=USER_ID, recipient_team_id=TEAM_ID, markdown_text="a"
+        )["ts"]
         time.sleep(0.15)
-        assert error_of(client.chat_appendStream, channel=GENERAL, ts=ts,
-                        markdown_text="b") == "message_not_in_streaming_state"
+        assert (
+            error_of(client.chat_appendStream, channel=GENERAL, ts=ts, markdown_text="b")
+            == "message_not_in_streaming_state"
+        )
 
 
 # ============================================================================ views
@@ -422,9 +495,13 @@ def test_streams_expire() -> None:
 
 def test_views_open_with_a_fresh_trigger(fake: FakeSlack, client: WebClient) -> None:
     trigger = fake.new_trigger_id(USER_ID)
-    view = modal(blocks=[{"type": "input", "label": {"type": "plain_text", "text": "Name"},
-                          "element": {"type": "plain_text_input"}}], private_metadata="m" * 3000,
-                 callback_id="agent_modal")
+    view = modal(
+        blocks=[
+            {"type": "input", "label": {"type": "plain_text", "text": "Name"}, "element": {"type": "plain_text_input"}}
+        ],
+        private_metadata="m" * 3000,
+        callback_id="agent_modal",
+    )
     opened = client.views_open(trigger_id=trigger, view=view)["view"]
     assert opened["id"].startswith("V") and opened["hash"] and opened["callback_id"] == "agent_modal"
     block = opened["blocks"][0]
@@ -436,20 +513,23 @@ def test_views_open_with_a_fresh_trigger(fake: FakeSlack, client: WebClient) -> 
     assert error_of(client.views_open, trigger_id=stale, view=view) == "expired_trigger_id"
 
 
-@pytest.mark.parametrize("view, pointer", [
-    (modal(title="T" * 25), "/view/title/text"),
-    (modal(submit={"type": "plain_text", "text": "S" * 25}), "/view/submit/text"),
-    (modal(close={"type": "plain_text", "text": "C" * 25}), "/view/close/text"),
-    (modal(private_metadata="m" * 3001), "/view/private_metadata"),
-    (modal(blocks=[section("b") for _ in range(101)]), "/view/blocks"),
-    (modal(blocks=[section("b" * 3001)]), "/view/blocks/0/text/text"),
-    (modal(blocks=[select(options=101)]), "/view/blocks/0/element/options"),
-    (modal(blocks=[select(groups=101)]), "/view/blocks/0/element/option_groups"),
-    (modal(blocks=[select(groups=3, per_group=40)]), "/view/blocks/0/element/option_groups"),
-    (modal(blocks=[select(options=1, text="o" * 76)]), "/view/blocks/0/element/options/0/text/text"),
-    (modal(blocks=[select(options=1, value="v" * 151)]), "/view/blocks/0/element/options/0/value"),
-    ({**modal(blocks=[select(options=2)]), "submit": None}, "/view/submit"),
-])
+@pytest.mark.parametrize(
+    "view, pointer",
+    [
+        (modal(title="T" * 25), "/view/title/text"),
+        (modal(submit={"type": "plain_text", "text": "S" * 25}), "/view/submit/text"),
+        (modal(close={"type": "plain_text", "text": "C" * 25}), "/view/close/text"),
+        (modal(private_metadata="m" * 3001), "/view/private_metadata"),
+        (modal(blocks=[section("b") for _ in range(101)]), "/view/blocks"),
+        (modal(blocks=[section("b" * 3001)]), "/view/blocks/0/text/text"),
+        (modal(blocks=[select(options=101)]), "/view/blocks/0/element/options"),
+        (modal(blocks=[select(groups=101)]), "/view/blocks/0/element/option_groups"),
+        (modal(blocks=[select(groups=3, per_group=40)]), "/view/blocks/0/element/option_groups"),
+        (modal(blocks=[select(options=1, text="o" * 76)]), "/view/blocks/0/element/options/0/text/text"),
+        (modal(blocks=[select(options=1, value="v" * 151)]), "/view/blocks/0/element/options/0/value"),
+        ({**modal(blocks=[select(options=2)]), "submit": None}, "/view/submit"),
+    ],
+)
 def test_view_limits_answer_invalid_arguments(fake: FakeSlack, client: WebClient, view: dict, pointer: str) -> None:
     with pytest.raises(SlackApiError) as info:
         client.views_open(trigger_id=fake.new_trigger_id(), view=view)
@@ -459,8 +539,10 @@ def test_view_limits_answer_invalid_arguments(fake: FakeSlack, client: WebClient
 
 
 def test_view_limits_boundaries_pass(fake: FakeSlack, client: WebClient) -> None:
-    view = modal(title="T" * 24, blocks=[select(groups=2, per_group=50, text="o" * 73, value="v" * 145)]
-                 + [section("s") for _ in range(99)])
+    view = modal(
+        title="T" * 24,
+        blocks=[select(groups=2, per_group=50, text="o" * 73, value="v" * 145)] + [section("s") for _ in range(99)],
+    )
     assert client.views_open(trigger_id=fake.new_trigger_id(), view=view)["ok"]
     relaxed = FakeSlack(max_total_options_in_groups=None)
     with relaxed:
@@ -494,9 +576,19 @@ def test_oauth_v2_access_installs_a_workspace(fake: FakeSlack) -> None:
     anon = WebClient(base_url=fake.url)
     code = fake.new_oauth_code("T0ACME", "Acme", user_id="U0ACMEADMIN", redirect_uri="https://app.test/oauth")
     assert error_of(anon.oauth_v2_access, client_id=CLIENT_ID, client_secret="wrong", code=code) == "bad_client_secret"
-    assert error_of(anon.oauth_v2_access, client_id="nope", client_secret=CLIENT_SECRET, code=code) == "invalid_client_id"
-    assert error_of(anon.oauth_v2_access, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code,
-                    redirect_uri="https://evil.test") == "bad_redirect_uri"
+    assert (
+        error_of(anon.oauth_v2_access, client_id="nope", client_secret=CLIENT_SECRET, code=code) == "invalid_client_id"
+    )
+    assert (
+        error_of(
+            anon.oauth_v2_access,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            code=code,
+            redirect_uri="https://evil.test",
+        )
+        == "bad_redirect_uri"
+    )
     code = fake.new_oauth_code("T0ACME", "Acme", user_id="U0ACMEADMIN")
     r = anon.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code)
     assert r["team"] == {"id": "T0ACME", "name": "Acme"} and r["token_type"] == "bot"
@@ -504,8 +596,7 @@ def test_oauth_v2_access_installs_a_workspace(fake: FakeSlack) -> None:
     assert fake.last("oauth.v2.access").headers["authorization"].startswith("Basic ")
     installed = WebClient(token=r["access_token"], base_url=fake.url)
     assert installed.auth_test()["team_id"] == "T0ACME"
-    assert error_of(anon.oauth_v2_access, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                    code=code) == "invalid_code"
+    assert error_of(anon.oauth_v2_access, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code) == "invalid_code"
 
 
 def test_response_url_takes_five_posts(fake: FakeSlack) -> None:
@@ -556,8 +647,9 @@ def test_retry_headers(slack: SlackRequests) -> None:
 
 def test_slash_command_body_is_what_slack_sends(fake: FakeSlack, slack: SlackRequests) -> None:
     trigger = fake.new_trigger_id()
-    body, headers = slack.slash_command('run "Weekly digest" a & b = c\nline 2', trigger_id=trigger,
-                                        response_url=fake.new_response_url())
+    body, headers = slack.slash_command(
+        'run "Weekly digest" a & b = c\nline 2', trigger_id=trigger, response_url=fake.new_response_url()
+    )
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert b"%20" in body and b"+" not in body and b"command=/pipebot" in body
     fields = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
@@ -568,19 +660,53 @@ def test_slash_command_body_is_what_slack_sends(fake: FakeSlack, slack: SlackReq
 
 
 def test_interactivity_payloads(fake: FakeSlack, client: WebClient, slack: SlackRequests) -> None:
-    view = modal("Agent", callback_id="agent", blocks=[
-        {"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"},
-         "element": {"type": "plain_text_input", "action_id": "name"}},
-        {"type": "input", "label": {"type": "plain_text", "text": "Model"}, "element": {
-            "type": "static_select", "option_groups": [
-                {"label": {"type": "plain_text", "text": "Anthropic"},
-                 "options": [{"text": {"type": "plain_text", "text": "Claude Haiku 4.5"},
-                              "value": "claude-haiku-4-5"}]}]}},
-        {"type": "input", "optional": True, "label": {"type": "plain_text", "text": "Temperature"},
-         "element": {"type": "number_input", "is_decimal_allowed": True}},
-        {"type": "actions", "elements": [{"type": "button", "action_id": "add_step", "value": "1",
-                                          "text": {"type": "plain_text", "text": "Add step"}}]},
-    ])
+    view = modal(
+        "Agent",
+        callback_id="agent",
+        blocks=[
+            {
+                "type": "input",
+                "block_id": "name",
+                "label": {"type": "plain_text", "text": "Name"},
+                "element": {"type": "plain_text_input", "action_id": "name"},
+            },
+            {
+                "type": "input",
+                "label": {"type": "plain_text", "text": "Model"},
+                "element": {
+                    "type": "static_select",
+                    "option_groups": [
+                        {
+                            "label": {"type": "plain_text", "text": "Anthropic"},
+                            "options": [
+                                {
+                                    "text": {"type": "plain_text", "text": "Claude Haiku 4.5"},
+                                    "value": "claude-haiku-4-5",
+                                }
+                            ],
+                        }
+                    ],
+                },
+            },
+            {
+                "type": "input",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Temperature"},
+                "element": {"type": "number_input", "is_decimal_allowed": True},
+            },
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "add_step",
+                        "value": "1",
+                        "text": {"type": "plain_text", "text": "Add step"},
+                    }
+                ],
+            },
+        ],
+    )
     opened = client.views_open(trigger_id=fake.new_trigger_id(), view=view)["view"]
 
     body, headers = slack.view_submission(opened, {"Name": "digest", "Model": "Claude Haiku 4.5"})
@@ -603,16 +729,30 @@ def test_interactivity_payloads(fake: FakeSlack, client: WebClient, slack: Slack
     assert payload["actions"][0]["action_id"] == "add_step" and payload["actions"][0]["value"] == "1"
     assert find_element(opened["blocks"], "add_step")[0] == opened["blocks"][3]["block_id"]
 
-    msg = client.chat_postMessage(channel=GENERAL, text="Delete?", blocks=[{"type": "actions", "elements": [
-        {"type": "button", "action_id": "confirm_delete", "value": "agent:7", "style": "danger",
-         "text": {"type": "plain_text", "text": "Delete"}}]}])["message"]
+    msg = client.chat_postMessage(
+        channel=GENERAL,
+        text="Delete?",
+        blocks=[
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "confirm_delete",
+                        "value": "agent:7",
+                        "style": "danger",
+                        "text": {"type": "plain_text", "text": "Delete"},
+                    }
+                ],
+            }
+        ],
+    )["message"]
     body, _ = slack.block_actions(message=msg, action_id="confirm_delete")
     payload = json.loads(urllib.parse.parse_qs(body.decode())["payload"][0])
     assert payload["container"]["type"] == "message" and payload["channel"]["id"] == GENERAL
     assert payload["actions"][0]["value"] == "agent:7" and payload["response_url"]
 
-    for body, _ in (slack.view_closed(opened), slack.shortcut("new_agent"),
-                    slack.message_action("save_as_input", msg)):
+    for body, _ in (slack.view_closed(opened), slack.shortcut("new_agent"), slack.message_action("save_as_input", msg)):
         payload = json.loads(urllib.parse.parse_qs(body.decode())["payload"][0])
         assert payload["team"]["id"] == TEAM_ID and payload["user"]["id"] == USER_ID
 
@@ -620,8 +760,11 @@ def test_interactivity_payloads(fake: FakeSlack, client: WebClient, slack: Slack
 def test_events_api_bodies(slack: SlackRequests) -> None:
     body, headers = slack.url_verification("challenge-123")
     assert headers["Content-Type"] == "application/json"
-    assert json.loads(body) == {"token": slack.verification_token, "challenge": "challenge-123",
-                                "type": "url_verification"}
+    assert json.loads(body) == {
+        "token": slack.verification_token,
+        "challenge": "challenge-123",
+        "type": "url_verification",
+    }
     body, _ = slack.app_home_opened(USER_ID)
     envelope = json.loads(body)
     assert envelope["type"] == "event_callback" and envelope["event"]["type"] == "app_home_opened"
@@ -637,17 +780,32 @@ def test_a_real_bolt_app_accepts_the_requests_and_talks_to_the_fake(fake: FakeSl
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    app = App(signing_secret=DEFAULT_SIGNING_SECRET, client=WebClient(token=fake.token, base_url=fake.url),
-              process_before_response=True)
+    app = App(
+        signing_secret=DEFAULT_SIGNING_SECRET,
+        client=WebClient(token=fake.token, base_url=fake.url),
+        process_before_response=True,
+    )
     seen: dict = {}
 
     @app.command("/pipebot")
     def on_command(ack, body, client, respond) -> None:
         ack()
         seen["text"] = body["text"]
-        client.views_open(trigger_id=body["trigger_id"], view=modal("New agent", callback_id="agent", blocks=[
-            {"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"},
-             "element": {"type": "plain_text_input", "action_id": "name"}}]))
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=modal(
+                "New agent",
+                callback_id="agent",
+                blocks=[
+                    {
+                        "type": "input",
+                        "block_id": "name",
+                        "label": {"type": "plain_text", "text": "Name"},
+                        "element": {"type": "plain_text_input", "action_id": "name"},
+                    }
+                ],
+            ),
+        )
         respond("opening the builder")
 
     @app.view("agent")

@@ -23,8 +23,19 @@ from core.formatting import (
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("0.0123", "$0.0123"), ("0.001234", "$0.0012"), (None, "—"), ("", "—"), ("abc", "—"), ("0", "$0.00"),
-     ("12.5", "$12.50"), ("1234.5", "$1,234.50"), ("0.0000123", "$0.000012"), ("1e-12", "<$0.000001"), (0.5, "$0.5000")],
+    [
+        ("0.0123", "$0.0123"),
+        ("0.001234", "$0.0012"),
+        (None, "—"),
+        ("", "—"),
+        ("abc", "—"),
+        ("0", "$0.00"),
+        ("12.5", "$12.50"),
+        ("1234.5", "$1,234.50"),
+        ("0.0000123", "$0.000012"),
+        ("1e-12", "<$0.000001"),
+        (0.5, "$0.5000"),
+    ],
 )
 def test_format_usd(value: Any, expected: str) -> None:
     assert format_usd(value) == expected
@@ -33,13 +44,19 @@ def test_format_usd(value: Any, expected: str) -> None:
 @pytest.mark.parametrize(
     "value, expected",
     [
-        (Decimal(0), "$0.00"), (0, "$0.00"),                          # zero is free, and says so
-        (Decimal("0.0001"), "$0.0001"),                               # the four-decimal rule starts here
-        (Decimal("0.00009999"), "$0.000100"),                         # below it: two significant digits
-        (Decimal("0.000001"), "$0.0000010"), (Decimal("0.00000099"), "<$0.000001"),
-        (Decimal(1), "$1.00"),                                      # $1 and up: cents
-        (Decimal("1234567.891"), "$1,234,567.89"),                    # large: thousands separators
-        (Decimal(-1), "—"), ("NaN", "—"), ("Infinity", "—"), (True, "—"), (" 0.5 ", "$0.5000"),
+        (Decimal(0), "$0.00"),
+        (0, "$0.00"),  # zero is free, and says so
+        (Decimal("0.0001"), "$0.0001"),  # the four-decimal rule starts here
+        (Decimal("0.00009999"), "$0.000100"),  # below it: two significant digits
+        (Decimal("0.000001"), "$0.0000010"),
+        (Decimal("0.00000099"), "<$0.000001"),
+        (Decimal(1), "$1.00"),  # $1 and up: cents
+        (Decimal("1234567.891"), "$1,234,567.89"),  # large: thousands separators
+        (Decimal(-1), "—"),
+        ("NaN", "—"),
+        ("Infinity", "—"),
+        (True, "—"),
+        (" 0.5 ", "$0.5000"),
     ],
 )
 def test_format_usd_edges(value: Any, expected: str) -> None:
@@ -69,10 +86,22 @@ def test_format_duration_and_tokens() -> None:
 @pytest.mark.parametrize(
     "ms, expected",
     [
-        (0, "0 ms"), (999, "999 ms"), (1000, "1.0 s"), (59_949, "59.9 s"),
-        (60_000, "1 min 00 s"), (125_000, "2 min 05 s"), (3_599_000, "59 min 59 s"),
-        (3_600_000, "1 h 00 min"), (4_500_000, "1 h 15 min"), (90_061_000, "25 h 01 min"),
-        (None, "—"), (-5, "—"), ("n/a", "—"), ("1500", "1.5 s"), (1500.7, "1.5 s"), (float("nan"), "—"),
+        (0, "0 ms"),
+        (999, "999 ms"),
+        (1000, "1.0 s"),
+        (59_949, "59.9 s"),
+        (60_000, "1 min 00 s"),
+        (125_000, "2 min 05 s"),
+        (3_599_000, "59 min 59 s"),
+        (3_600_000, "1 h 00 min"),
+        (4_500_000, "1 h 15 min"),
+        (90_061_000, "25 h 01 min"),
+        (None, "—"),
+        (-5, "—"),
+        ("n/a", "—"),
+        ("1500", "1.5 s"),
+        (1500.7, "1.5 s"),
+        (float("nan"), "—"),
     ],
 )
 def test_format_duration_edges(ms: Any, expected: str) -> None:
@@ -86,8 +115,16 @@ def test_format_duration_unknown_can_be_worded() -> None:
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(0, "0"), (7, "7"), (1000, "1,000"), (12_345_678_901, "12,345,678,901"), ("42", "42"),
-     (None, "—"), ("x", "—"), (True, "—")],
+    [
+        (0, "0"),
+        (7, "7"),
+        (1000, "1,000"),
+        (12_345_678_901, "12,345,678,901"),
+        ("42", "42"),
+        (None, "—"),
+        ("x", "—"),
+        (True, "—"),
+    ],
 )
 def test_format_tokens_edges(value: Any, expected: str) -> None:
     assert format_tokens(value) == expected

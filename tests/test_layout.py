@@ -54,8 +54,9 @@ def _imports(name: str, path: Path) -> list[tuple[str, int]]:
                 module = node.module or ""
             out.append((module, node.lineno))
             # `from pkg import mod` imports the module pkg.mod
-            out += [(f"{module}.{alias.name}", node.lineno) for alias in node.names
-                    if f"{module}.{alias.name}" in MODULES]
+            out += [
+                (f"{module}.{alias.name}", node.lineno) for alias in node.names if f"{module}.{alias.name}" in MODULES
+            ]
     return out
 
 

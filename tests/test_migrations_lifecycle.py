@@ -47,9 +47,13 @@ def test_an_artifact_written_at_0003_survives_upgrade_downgrade_upgrade(services
         aid = str(uuid.uuid4())
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO workspaces (team_id) VALUES ('T1')"))
-            conn.execute(text("INSERT INTO artifacts (id, team_id, pipeline_name, status, content) "
-                              "VALUES (:id, 'T1', 'P', 'succeeded', CAST(:c AS jsonb))"),
-                         {"id": aid, "c": json.dumps(content)})
+            conn.execute(
+                text(
+                    "INSERT INTO artifacts (id, team_id, pipeline_name, status, content) "
+                    "VALUES (:id, 'T1', 'P', 'succeeded', CAST(:c AS jsonb))"
+                ),
+                {"id": aid, "c": json.dumps(content)},
+            )
         upgrade(engine)
         assert LIFECYCLE_TABLES <= set(inspect(engine).get_table_names())
         assert LIFECYCLE_COLUMNS <= {c["name"] for c in inspect(engine).get_columns("artifacts")}
@@ -59,16 +63,34 @@ def test_an_artifact_written_at_0003_survives_upgrade_downgrade_upgrade(services
             # the existing artifact is at version 1, and version 1 is its content
             row = versions.latest_version(conn, "T1", aid)
             assert (row.number, row.content) == (1, content)
-            assert versions.save_version(conn, "T1", aid, base_version=1, content={**content, "output": "edited"},
-                                         edited="output", author="U1") == 2
-            conn.execute(text("INSERT INTO artifact_feedback (team_id, artifact_id, version, user_id, vote) "
-                              "VALUES ('T1', :a, 2, 'U1', 1)"), {"a": aid})
+            assert (
+                versions.save_version(
+                    conn,
+                    "T1",
+                    aid,
+                    base_version=1,
+                    content={**content, "output": "edited"},
+                    edited="output",
+                    author="U1",
+                )
+                == 2
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO artifact_feedback (team_id, artifact_id, version, user_id, vote) "
+                    "VALUES ('T1', :a, 2, 'U1', 1)"
+                ),
+                {"a": aid},
+            )
         downgrade(engine, "0003")
         assert not LIFECYCLE_TABLES & set(inspect(engine).get_table_names())
         assert not LIFECYCLE_COLUMNS & {c["name"] for c in inspect(engine).get_columns("artifacts")}
         assert _contents(engine) == {aid: content}  # version 1, as the run wrote it
         with engine.connect() as conn:  # the search vector of 0003 is still filled
-            assert conn.execute(text("SELECT output_tsv::text FROM artifacts")).scalar() == "'grew':3 'quarter':1 'revenu':2"
+            assert (
+                conn.execute(text("SELECT output_tsv::text FROM artifacts")).scalar()
+                == "'grew':3 'quarter':1 'revenu':2"
+            )
         upgrade(engine)
         assert _contents(engine) == {aid: content}
         with engine.connect() as conn:

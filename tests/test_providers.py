@@ -103,7 +103,9 @@ class Env:
     def wire_tools(self, body: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         if self.pid == "anthropic":
             return [(t["name"], t["description"], t["input_schema"]) for t in body.get("tools", [])]
-        return [(t["name"], t["description"], t["parameters"]) for t in body.get("tools", []) if t["type"] == "function"]
+        return [
+            (t["name"], t["description"], t["parameters"]) for t in body.get("tools", []) if t["type"] == "function"
+        ]
 
     def wire_system(self, body: dict[str, Any]) -> Any:
         return body.get("system") if self.pid == "anthropic" else body.get("instructions")
@@ -244,7 +246,11 @@ def test_tool_round_trip_on_a_thinking_model(env: Env, mode: str) -> None:
     results = Message.tool_results([ToolResult(tc.id, "cloudy")])
 
     env.fake.reply("Cloudy in Lima.")
-    final = call(env.request(messages=[Message.user("Weather in Lima?"), first.to_message(), results], model=model, tools=[WEATHER]))
+    final = call(
+        env.request(
+            messages=[Message.user("Weather in Lima?"), first.to_message(), results], model=model, tools=[WEATHER]
+        )
+    )
     assert final.text == "Cloudy in Lima."
     sent = env.fake.last.json
     if env.pid == "anthropic":
@@ -254,19 +260,30 @@ def test_tool_round_trip_on_a_thinking_model(env: Env, mode: str) -> None:
         # ...and it is needed: the same turn without it is refused
         bare = Message.assistant(first.text, first.tool_calls)
         with pytest.raises(ProviderError) as exc:
-            provider.complete(env.request(messages=[Message.user("Weather in Lima?"), bare, results], model=model, tools=[WEATHER]))
+            provider.complete(
+                env.request(messages=[Message.user("Weather in Lima?"), bare, results], model=model, tools=[WEATHER])
+            )
         assert exc.value.kind is ErrorKind.BAD_REQUEST and "thinking" in exc.value.message
     else:
         (thought,) = first.opaque
         assert env.fake.calls("/v1/responses")[0].json["include"] == ["reasoning.encrypted_content"]
-        assert [i.get("type", "message") for i in sent["input"]] == ["message", "reasoning", "function_call", "function_call_output"]
-        assert sent["input"][1] == thought.data == {
-            "type": "reasoning",
-            "id": thought.data["id"],
-            "summary": [],
-            # the whole content as issued (a stream's output_item.added carries a truncated one)
-            "encrypted_content": env.fake.issued_reasoning[thought.data["id"]],
-        }
+        assert [i.get("type", "message") for i in sent["input"]] == [
+            "message",
+            "reasoning",
+            "function_call",
+            "function_call_output",
+        ]
+        assert (
+            sent["input"][1]
+            == thought.data
+            == {
+                "type": "reasoning",
+                "id": thought.data["id"],
+                "summary": [],
+                # the whole content as issued (a stream's output_item.added carries a truncated one)
+                "encrypted_content": env.fake.issued_reasoning[thought.data["id"]],
+            }
+        )
         assert "id" not in sent["input"][2]  # no fc_ id: it would make the API demand the reasoning item
 
 
@@ -297,7 +314,9 @@ def test_openai_reasoning_items_go_back_in_output_order(oai: Env, mode: str) -> 
 
     oai.fake.reasoning_per_item = True
     oai.fake.reply_tool_calls(
-        [("get_weather", {"city": "Lima"}), ("get_weather", {"city": "Quito"})], text="Checking both.", thinking="Two cities."
+        [("get_weather", {"city": "Lima"}), ("get_weather", {"city": "Quito"})],
+        text="Checking both.",
+        thinking="Two cities.",
     )
     first = call(oai.request("Weather in Lima and Quito?", tools=[WEATHER]))
     assert first.text == "Checking both." and [c.arguments["city"] for c in first.tool_calls] == ["Lima", "Quito"]
@@ -336,7 +355,11 @@ def test_openai_non_reasoning_model_asks_for_no_reasoning(oai: Env) -> None:
     oai.fake.reply_tool_calls([("get_weather", {"city": "Oslo"})])
     reasoned = provider.complete(oai.request("Weather in Oslo?", tools=[WEATHER]))
     assert len(reasoned.opaque) == 1
-    history = [Message.user("Weather in Oslo?"), reasoned.to_message(), Message.tool_results([ToolResult(reasoned.tool_calls[0].id, "snow")])]
+    history = [
+        Message.user("Weather in Oslo?"),
+        reasoned.to_message(),
+        Message.tool_results([ToolResult(reasoned.tool_calls[0].id, "snow")]),
+    ]
     provider.complete(oai.request(messages=history, model="gpt-4.1", tools=[WEATHER]))
     assert _types(oai.fake.last.json["input"]) == ["message", "function_call", "function_call_output"]
     assert "include" not in oai.fake.last.json
@@ -362,7 +385,7 @@ def test_openai_non_reasoning_model_asks_for_no_reasoning(oai: Env) -> None:
 def test_openai_which_models_reason(model: str, expected: bool) -> None:
     from providers.openai_provider import is_reasoning_model
 
-    assert is_reasoning_model(catalog.resolve_id("openai", model)) is expected
+    assert is_reasoning_model(catalog.resolve(f"openai:{model}")) is expected
 
 
 def test_openai_opaque_parts_never_cross_providers(oai: Env, fakes: dict[str, FakeLLMServer]) -> None:
@@ -387,7 +410,9 @@ def test_openai_opaque_parts_never_cross_providers(oai: Env, fakes: dict[str, Fa
 
     # OpenAI's reasoning item never reaches Anthropic (its signed thinking block does)
     anthropic_env.fake.reply("Hot in Rome.")
-    anthropic_env.provider().complete(anthropic_env.request(messages=[Message.user("Weather in Rome?"), mixed, results], tools=[WEATHER]))
+    anthropic_env.provider().complete(
+        anthropic_env.request(messages=[Message.user("Weather in Rome?"), mixed, results], tools=[WEATHER])
+    )
     blocks = anthropic_env.fake.last.json["messages"][1]["content"]
     assert [b["type"] for b in blocks] == ["thinking", "tool_use"] and blocks[0] == thinking.data
     assert not anthropic_env.fake.errors and anthropic_env.fake.pending() == 0
@@ -407,7 +432,12 @@ def test_openai_reasoning_without_a_following_item_is_not_sent(oai: Env) -> None
 
 def test_fake_openai_validates_reasoning_items_like_the_api(oai: Env) -> None:
     client = openai.OpenAI(api_key=KEY, base_url=oai.fake.url, max_retries=0)
-    tool = {"type": "function", "name": WEATHER.name, "description": WEATHER.description, "parameters": WEATHER.input_schema}
+    tool = {
+        "type": "function",
+        "name": WEATHER.name,
+        "description": WEATHER.description,
+        "parameters": WEATHER.input_schema,
+    }
     oai.fake.reply_tool_calls([("get_weather", {"city": "Bern"})])
     first = client.responses.create(
         model=oai.model, input="Weather in Bern?", store=False, include=["reasoning.encrypted_content"], tools=[tool]
@@ -437,11 +467,16 @@ def test_fake_openai_validates_reasoning_items_like_the_api(oai: Env) -> None:
     forged = dict(reasoning, encrypted_content=oai.fake.encrypt_reasoning("rs_someone_else"))
     with pytest.raises(openai.BadRequestError) as exc:
         send(user, forged, call, answer)
-    assert exc.value.body["code"] == "invalid_encrypted_content" and "could not be verified" in exc.value.body["message"]
+    assert (
+        exc.value.body["code"] == "invalid_encrypted_content" and "could not be verified" in exc.value.body["message"]
+    )
 
     with pytest.raises(openai.BadRequestError) as exc:
         send(user, reasoning, user)
-    assert exc.value.body["message"] == f"Item '{rs.id}' of type 'reasoning' was provided without its required following item."
+    assert (
+        exc.value.body["message"]
+        == f"Item '{rs.id}' of type 'reasoning' was provided without its required following item."
+    )
 
     with pytest.raises(openai.BadRequestError) as exc:
         send(user, dict(call, id=fc.id), answer)
@@ -456,7 +491,11 @@ def test_fake_openai_validates_reasoning_items_like_the_api(oai: Env) -> None:
 def test_tool_error_result_is_marked(env: Env) -> None:
     env.fake.reply_tool_calls([ToolCallSpec("get_weather", {"city": "Oslo"}, id="call_err_1")])
     first = env.provider().complete(env.request("weather?", tools=[WEATHER]))
-    history = [Message.user("weather?"), first.to_message(), Message.tool_results([ToolResult("call_err_1", "timeout", is_error=True)])]
+    history = [
+        Message.user("weather?"),
+        first.to_message(),
+        Message.tool_results([ToolResult("call_err_1", "timeout", is_error=True)]),
+    ]
     env.provider().complete(env.request(messages=history, tools=[WEATHER]))
     body = env.fake.last.json
     if env.pid == "anthropic":
@@ -473,7 +512,7 @@ def test_parallel_tool_calls_in_one_streamed_turn(env: Env) -> None:
     calls = [e.call for e in events if isinstance(e, ToolCallEvent)]
     assert [c.arguments["city"] for c in calls] == cities
     assert len({c.id for c in calls}) == 3
-    assert all(c.arguments == {"city": city, "unit": "celsius"} for c, city in zip(calls, cities))
+    assert all(c.arguments == {"city": city, "unit": "celsius"} for c, city in zip(calls, cities, strict=True))
     assert events[-1].response.tool_calls == calls
     assert events[-1].response.stop_reason == "tool_use"
 
@@ -529,7 +568,10 @@ def test_fakes_reject_what_the_real_apis_reject(env: Env) -> None:
         client = anthropic.Anthropic(api_key=KEY, base_url=env.fake.url, max_retries=0)
         with pytest.raises(anthropic.BadRequestError) as exc:
             client.messages.create(
-                model=env.model, max_tokens=64, messages=[{"role": "user", "content": "hi"}], extra_body={"temperature": 0.5}
+                model=env.model,
+                max_tokens=64,
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body={"temperature": 0.5},
             )
         assert exc.value.type == "invalid_request_error" and "temperature" in exc.value.api_message
         raw = httpx2.post(
@@ -579,21 +621,40 @@ def test_hitting_max_output_tokens_is_reported(env: Env, mode: str) -> None:
 
 ERRORS = {
     "auth": {"status": 401, "anthropic": {"message": "invalid x-api-key"}, "openai": {"code": "invalid_api_key"}},
-    "permission": {"status": 403, "anthropic": {"type": "permission_error"}, "openai": {"message": "Country not supported"}},
+    "permission": {
+        "status": 403,
+        "anthropic": {"type": "permission_error"},
+        "openai": {"message": "Country not supported"},
+    },
     "not_found": {"status": 404, "anthropic": {"message": "model: nope"}, "openai": {"code": "model_not_found"}},
-    "rate_limit": {"status": 429, "anthropic": {"message": "Number of requests exceeded"}, "openai": {"code": "rate_limit_exceeded"}},
+    "rate_limit": {
+        "status": 429,
+        "anthropic": {"message": "Number of requests exceeded"},
+        "openai": {"code": "rate_limit_exceeded"},
+    },
     "overloaded": {
         "status": 529,
         "anthropic": {"type": "overloaded_error", "message": "Overloaded"},
         "openai": {"message": "The server is overloaded"},
     },
-    "bad_request": {"status": 400, "anthropic": {"message": "messages: roles must alternate"}, "openai": {"code": "invalid_value"}},
+    "bad_request": {
+        "status": 400,
+        "anthropic": {"message": "messages: roles must alternate"},
+        "openai": {"code": "invalid_value"},
+    },
     "context_too_long": {
         "status": 400,
         "anthropic": {"message": "prompt is too long: 1200000 tokens > 1000000 maximum"},
-        "openai": {"code": "context_length_exceeded", "message": "Your input exceeds the context window of this model."},
+        "openai": {
+            "code": "context_length_exceeded",
+            "message": "Your input exceeds the context window of this model.",
+        },
     },
-    "server": {"status": 500, "anthropic": {"type": "api_error", "message": "Internal server error"}, "openai": {"type": "server_error"}},
+    "server": {
+        "status": 500,
+        "anthropic": {"type": "api_error", "message": "Internal server error"},
+        "openai": {"type": "server_error"},
+    },
     "timeout": {"status": 504, "anthropic": {"type": "timeout_error"}, "openai": {"message": "Gateway timeout"}},
 }
 ERRORS["overloaded_503"] = dict(ERRORS["overloaded"], status=503)
@@ -607,7 +668,9 @@ def test_http_error_kinds(env: Env, name: str) -> None:
     err = exc.value
     expected = ErrorKind(name.split("_503")[0])
     assert err.kind is expected
-    assert err.retryable == (expected in {ErrorKind.RATE_LIMIT, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT})
+    assert err.retryable == (
+        expected in {ErrorKind.RATE_LIMIT, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT}
+    )
     assert err.status == ERRORS[name]["status"] and err.provider == env.pid
     assert err.request_id and err.request_id.startswith("req_")
     assert env.fake.count(env.fake.generation_path) == 1
@@ -676,7 +739,7 @@ def test_transient_errors_exhaust_attempts_keeping_the_kind(env: Env) -> None:
     assert env.fake.count(env.fake.generation_path) == 4
     # exponential backoff with jitter: each wait within [backoff/2, backoff]
     assert len(env.sleeps) == 3
-    for sleep, backoff in zip(env.sleeps, (0.5, 1.0, 2.0)):
+    for sleep, backoff in zip(env.sleeps, (0.5, 1.0, 2.0), strict=True):
         assert backoff / 2 <= sleep <= backoff
 
 
@@ -866,7 +929,9 @@ def test_list_models(env: Env) -> None:
         assert [p.query.get("after_id", [None])[0] for p in pages][1:] == ids[3:16:4]
     else:
         assert (nova.display_name, nova.max_output_tokens) == ("gpt-7-nova", 4096)  # ids only: defaults
-        assert not any(word in i for i in ids for word in ("embedding", "whisper", "tts", "image", "moderation", "realtime"))
+        assert not any(
+            word in i for i in ids for word in ("embedding", "whisper", "tts", "image", "moderation", "realtime")
+        )
         assert "gpt-4o-2024-08-06" not in ids and "gpt-4o" in ids
 
 
@@ -1029,7 +1094,11 @@ def _final_response(env: Env, stream: bool) -> Any:
 def test_anthropic_refusal_keeps_stop_details(fakes: dict[str, FakeLLMServer], stream: bool) -> None:
     fake = fakes["anthropic"]
     fake.reset()
-    details = {"type": "refusal", "category": "cyber", "explanation": "This request was declined because it could enable cyber harm."}
+    details = {
+        "type": "refusal",
+        "category": "cyber",
+        "explanation": "This request was declined because it could enable cyber harm.",
+    }
     fake.reply("Hello..", stop_reason="refusal", stop_details=details)
     response = _final_response(Env("anthropic", fake, MODEL["anthropic"]), stream)
     assert response.stop_reason == "refusal" and response.text == "Hello.."

@@ -20,10 +20,26 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.fakes.llm_base import Fault, ToolCallSpec, Turn
-from tests.run_harness import (  # noqa: F401 - fixtures
-    read_artifact as _artifact, read_run as _run, read_steps as _steps,
-    GPT, HAIKU, _fake_providers, drain, fake_anthropic, fake_openai, kill_hard, make_agent, make_pipeline,
-    start_worker, stop_worker, wait_until, with_keys, worker_env,
+from tests.run_harness import (
+    GPT,
+    HAIKU,
+    drain,
+    kill_hard,
+    make_agent,
+    make_pipeline,
+    start_worker,
+    stop_worker,
+    wait_until,
+    with_keys,
+)
+from tests.run_harness import (
+    read_artifact as _artifact,
+)
+from tests.run_harness import (
+    read_run as _run,
+)
+from tests.run_harness import (
+    read_steps as _steps,
 )
 
 
@@ -51,7 +67,9 @@ def test_three_step_pipeline_across_both_providers(ctx, worker_env, fake_anthrop
     assert steps[2].agent_snapshot["max_output_tokens"] == 500 and steps[1].agent_snapshot["name"] == "Critic"
     # the wire: Anthropic gets the system prompt top-level and max_tokens; OpenAI gets instructions
     a_calls = fake_anthropic.calls("/v1/messages")
-    assert [c.json["system"][0]["text"] if isinstance(c.json["system"], list) else c.json["system"] for c in a_calls] == ["Draft it.", "Polish it."]
+    assert [
+        c.json["system"][0]["text"] if isinstance(c.json["system"], list) else c.json["system"] for c in a_calls
+    ] == ["Draft it.", "Polish it."]
     assert a_calls[1].json["max_tokens"] == 500
     o_calls = fake_openai.calls("/v1/responses")
     assert len(o_calls) == 1 and o_calls[0].json["instructions"] == "Criticise it."
@@ -88,7 +106,9 @@ def test_live_link_next_run_uses_the_edited_agent(ctx, worker_env, fake_anthropi
     r1 = start_run(ctx, "T1", "Solo", "hello")
     drain(worker_env)
     with transaction(ctx.sessions) as s:
-        agents.update(s, "T1", a, AgentDraft(name="Writer", system_prompt="Version two.", model="anthropic:claude-sonnet-4-5"))
+        agents.update(
+            s, "T1", a, AgentDraft(name="Writer", system_prompt="Version two.", model="anthropic:claude-sonnet-4-5")
+        )
     r2 = start_run(ctx, "T1", "Solo", "hello again")
     drain(worker_env)
     calls = fake_anthropic.calls("/v1/messages")
@@ -131,8 +151,9 @@ def test_preflight_refuses_before_a_run_exists_with_the_executors_words(ctx, wor
     with pytest.raises(RunRejected) as orphaned:
         start_run(ctx, "T1", "Broken", "input", preflight=True)
     assert orphaned.value.kind == "orphaned_step"
-    assert orphaned.value.message == ("Step 2 uses the agent “Goner”, which was deleted. "
-                                      "Edit the pipeline and pick another agent for step 2.")
+    assert orphaned.value.message == (
+        "Step 2 uses the agent “Goner”, which was deleted. Edit the pipeline and pick another agent for step 2."
+    )
     with pytest.raises(RunRejected) as keyless:
         start_run(ctx, "T1", "Keyless", "input", preflight=True)
     assert keyless.value.kind == "missing_key" and "No OpenAI API key is set" in keyless.value.message
@@ -172,7 +193,9 @@ def test_deployment_wide_key_is_the_fallback(ctx, worker_env, fake_openai):
 def test_rate_limit_then_success_is_retried(ctx, worker_env, fake_openai):
     with_keys(ctx, "T1", "openai")
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", GPT)])
-    fake_openai.fail(429, headers={"retry-after": "0.2"}, message="Rate limit reached", type="requests", code="rate_limit_exceeded")
+    fake_openai.fail(
+        429, headers={"retry-after": "0.2"}, message="Rate limit reached", type="requests", code="rate_limit_exceeded"
+    )
     fake_openai.reply("made it")
     run = start_run(ctx, "T1", "P", "input")
     drain(worker_env)
@@ -185,8 +208,13 @@ def test_persistent_server_error_fails_the_run_with_its_kind(ctx, worker_env, fa
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU)])
     for _ in range(6):
-        fake_anthropic.enqueue(Fault(500, {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}},
-                                     {"retry-after": "0"}))
+        fake_anthropic.enqueue(
+            Fault(
+                500,
+                {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}},
+                {"retry-after": "0"},
+            )
+        )
     run = start_run(ctx, "T1", "P", "input")
     drain(worker_env)
     done = _run(ctx, "T1", run.id)
@@ -254,6 +282,7 @@ def test_run_gives_up_after_too_many_lost_workers(ctx, worker_env):
         r = run_repo.get_run(s, "T1", run.id)
         r.status, r.attempts = "running", MAX_ATTEMPTS
         from sqlalchemy import func, text
+
         r.heartbeat_at = func.now() - text("interval '10 minutes'")
     assert reap_stale_runs(ctx) == [str(run.id)]
     done = _run(ctx, "T1", run.id)
@@ -297,15 +326,25 @@ def test_cli_run_prints_output_and_permalink(ctx, worker_env, fake_anthropic):
     fake_anthropic.reply("the digest")
     worker = start_worker(worker_env)
     try:
-        out = subprocess.run([sys.executable, "-m", "bot.cli.main", "run", "weekly DIGEST", "--team", "T1",
-                              "--input", "this week"], env=worker_env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "bot.cli.main", "run", "weekly DIGEST", "--team", "T1", "--input", "this week"],
+            env=worker_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         stop_worker(worker)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "the digest"
     assert "step 1: One" in out.stderr and "http://pipebot.test/artifacts/" in out.stderr
-    bad = subprocess.run([sys.executable, "-m", "bot.cli.main", "run", "nope", "--team", "T1", "--input", "x"],
-                         env=worker_env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot.cli.main", "run", "nope", "--team", "T1", "--input", "x"],
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "No pipeline named “nope”" in bad.stderr
 
 
@@ -322,14 +361,22 @@ def test_a_one_step_run_takes_ten_statements_in_three_transactions(ctx, fake_ant
     make_pipeline(ctx, "T1", "Solo", [make_agent(ctx, "T1", "One", HAIKU)])
     run = start_run(ctx, "T1", "Solo", "hello")
     fake_anthropic.reply("hi back")
-    settings = load_settings(_env_file=None, **{**ctx.settings.model_dump(include={"DATABASE_URL", "REDIS_URL",
-                             "PIPEBOT_SECRET_KEY", "PIPEBOT_PUBLIC_URL", "PIPEBOT_QUEUE"}),
-                             "ANTHROPIC_BASE_URL": fake_anthropic.url, "PIPEBOT_HEARTBEAT_SECONDS": "3600"})
+    settings = load_settings(
+        _env_file=None,
+        **{
+            **ctx.settings.model_dump(
+                include={"DATABASE_URL", "REDIS_URL", "PIPEBOT_SECRET_KEY", "PIPEBOT_PUBLIC_URL", "PIPEBOT_QUEUE"}
+            ),
+            "ANTHROPIC_BASE_URL": fake_anthropic.url,
+            "PIPEBOT_HEARTBEAT_SECONDS": "3600",
+        },
+    )
     runner = AppContext.create(settings, ctx.database_url, ctx.redis_url, ctx.keys)
     statements: list[str] = []
     commits: list[object] = []
-    event.listen(runner.engine, "before_cursor_execute",
-                 lambda conn, cursor, sql, params, context, many: statements.append(sql))
+    event.listen(
+        runner.engine, "before_cursor_execute", lambda conn, cursor, sql, params, context, many: statements.append(sql)
+    )
     event.listen(runner.engine, "commit", commits.append)
     try:
         outcome = execute(runner, "T1", run.id)

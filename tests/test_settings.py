@@ -8,8 +8,13 @@ import pytest
 
 from core.settings import ConfigError, load_settings
 
-TUNING = ["PIPEBOT_RUN_TIME_LIMIT_SECONDS", "PIPEBOT_PROVIDER_TIMEOUT_SECONDS", "PIPEBOT_HEARTBEAT_SECONDS",
-          "PIPEBOT_STALE_AFTER_SECONDS", "PIPEBOT_REAP_SECONDS"]
+TUNING = [
+    "PIPEBOT_RUN_TIME_LIMIT_SECONDS",
+    "PIPEBOT_PROVIDER_TIMEOUT_SECONDS",
+    "PIPEBOT_HEARTBEAT_SECONDS",
+    "PIPEBOT_STALE_AFTER_SECONDS",
+    "PIPEBOT_REAP_SECONDS",
+]
 
 
 @pytest.mark.parametrize("var", TUNING)
@@ -32,7 +37,8 @@ def test_tuning_defaults_and_values():
     assert default.run_time_limit_s == 900 and default.PIPEBOT_PROVIDER_TIMEOUT_SECONDS == 120
     assert (default.PIPEBOT_HEARTBEAT_SECONDS, default.PIPEBOT_STALE_AFTER_SECONDS) == (5, 30)
     assert default.PIPEBOT_REAP_SECONDS == 10 and default.PIPEBOT_DATA_DIR == Path(".pipebot")
-    tuned = load_settings(_env_file=None, PIPEBOT_RUN_TIME_LIMIT_SECONDS="20.5", PIPEBOT_QUEUE="q2",
-                          PIPEBOT_DATA_DIR="/srv/pipebot")
+    tuned = load_settings(
+        _env_file=None, PIPEBOT_RUN_TIME_LIMIT_SECONDS="20.5", PIPEBOT_QUEUE="q2", PIPEBOT_DATA_DIR="/srv/pipebot"
+    )
     assert tuned.run_time_limit_s == 20 and tuned.PIPEBOT_QUEUE == "q2"
     assert tuned.PIPEBOT_DATA_DIR == Path("/srv/pipebot")

@@ -4,7 +4,7 @@ tab, through the real `/slack/events` endpoint against the fake Slack Web API.""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,31 +12,48 @@ import pytest
 
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from core.links import artifact_permalink
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import GPT, HAIKU, make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
-def make_artifacts(ctx, team: str, pipeline_id: int, outputs: list[str], *, start: int = 0,
-                   status: str = "succeeded") -> list[str]:
+def make_artifacts(
+    ctx, team: str, pipeline_id: int, outputs: list[str], *, start: int = 0, status: str = "succeeded"
+) -> list[str]:
     """Finished runs with their artifacts, newest first, one minute apart from minute ``start``."""
     ids = []
     with transaction(ctx.sessions) as s:
-        pipeline = repos.get_pipeline(s, team, pipeline_id)
+        pipeline = pipeline_repo.get_pipeline(s, team, pipeline_id)
         for i, output in enumerate(outputs):
-            run = repos.create_run(s, team, pipeline, f"input {start + i}", requested_by=USER_ID, source="slack")
+            run = run_repo.create_run(s, team, pipeline, f"input {start + i}", requested_by=USER_ID, source="slack")
             run.status, run.output, run.cost_usd = status, output, Decimal("0.0012")
-            content = {"input": run.input, "output": output, "duration_ms": 1500, "status": status,
-                       "error": {"message": "Anthropic rejected the API key."} if status == "failed" else None,
-                       "steps": [{"position": 1, "status": status, "agent": {"name": "Drafter"}, "model": HAIKU,
-                                  "cost_usd": "0.0012", "latency_ms": 1500}]}
-            art = repos.get_artifact(s, team, repos.insert_for_run(s, team, run, content, models=[HAIKU],
-                                                                   cost_usd=Decimal("0.0012")))
+            content = {
+                "input": run.input,
+                "output": output,
+                "duration_ms": 1500,
+                "status": status,
+                "error": {"message": "Anthropic rejected the API key."} if status == "failed" else None,
+                "steps": [
+                    {
+                        "position": 1,
+                        "status": status,
+                        "agent": {"name": "Drafter"},
+                        "model": HAIKU,
+                        "cost_usd": "0.0012",
+                        "latency_ms": 1500,
+                    }
+                ],
+            }
+            art = artifact_repo.get_artifact(
+                s, team, artifact_repo.insert_for_run(s, team, run, content, models=[HAIKU], cost_usd=Decimal("0.0012"))
+            )
             art.created_at = run.created_at = NOW - timedelta(minutes=start + i)
             s.flush()
             ids.append(str(art.id))
@@ -63,15 +80,23 @@ def _sections(post: dict[str, Any]) -> list[str]:
 def essay(ctx) -> dict[str, int]:
     with_keys(ctx, TEAM_ID, "anthropic")
     drafter = make_agent(ctx, TEAM_ID, "Drafter")
-    return {"agent": drafter, "essay": make_pipeline(ctx, TEAM_ID, "Essay", [drafter]),
-            "other": make_pipeline(ctx, TEAM_ID, "Weekly digest", [drafter])}
+    return {
+        "agent": drafter,
+        "essay": make_pipeline(ctx, TEAM_ID, "Essay", [drafter]),
+        "other": make_pipeline(ctx, TEAM_ID, "Weekly digest", [drafter]),
+    }
 
 
 def test_latest_ten_with_links_and_paging(ctx, slack, essay):
     ids = make_artifacts(ctx, TEAM_ID, essay["essay"], [f"essay {i}" for i in range(12)])
     ids += make_artifacts(ctx, TEAM_ID, essay["other"], ["digest"], start=12)
-    make_artifacts(ctx, "T0OTHER", make_pipeline(ctx, "T0OTHER", "Essay", [make_agent(ctx, "T0OTHER", "A")]),
-                   ["someone else's"], start=0)
+    make_artifacts(
+        ctx,
+        "T0OTHER",
+        make_pipeline(ctx, "T0OTHER", "Essay", [make_agent(ctx, "T0OTHER", "A")]),
+        ["someone else's"],
+        start=0,
+    )
 
     post = _command(slack, "artifacts")
     rows = _sections(post)[1:]
@@ -112,8 +137,9 @@ def test_view_opens_a_modal_with_the_output_cut_to_fit_and_the_link(ctx, slack, 
     [art_id] = make_artifacts(ctx, TEAM_ID, essay["essay"], [long_output])
     post = _command(slack, "artifacts")
     count = len(slack.fake.calls("views.open"))
-    r = slack.post(slack.signer.block_actions(action_id="artifact_view", message=post,
-                                              trigger_id=slack.fake.new_trigger_id()))
+    r = slack.post(
+        slack.signer.block_actions(action_id="artifact_view", message=post, trigger_id=slack.fake.new_trigger_id())
+    )
     assert r.status_code == 200
     call = slack.fake.wait_for("views.open", count=count + 1)
     assert call.ok, call.response
@@ -126,14 +152,31 @@ def test_view_opens_a_modal_with_the_output_cut_to_fit_and_the_link(ctx, slack, 
     assert all(len(b["text"]["text"]) <= 3000 for b in view["blocks"] if b["type"] == "section" and "text" in b)
 
     # a value naming another workspace's artifact shows nothing of it
-    [foreign] = make_artifacts(ctx, "T0OTHER", make_pipeline(ctx, "T0OTHER", "X", [make_agent(ctx, "T0OTHER", "A")]),
-                               ["secret"])
-    forged = {"type": "message", "ts": "1.0", "text": "", "blocks": [
-        {"type": "actions", "block_id": "b", "elements": [{"type": "button", "action_id": "artifact_view",
-                                                           "text": {"type": "plain_text", "text": "View"},
-                                                           "value": foreign}]}]}
-    slack.post(slack.signer.block_actions(action_id="artifact_view", message=forged,
-                                          trigger_id=slack.fake.new_trigger_id()))
+    [foreign] = make_artifacts(
+        ctx, "T0OTHER", make_pipeline(ctx, "T0OTHER", "X", [make_agent(ctx, "T0OTHER", "A")]), ["secret"]
+    )
+    forged = {
+        "type": "message",
+        "ts": "1.0",
+        "text": "",
+        "blocks": [
+            {
+                "type": "actions",
+                "block_id": "b",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "artifact_view",
+                        "text": {"type": "plain_text", "text": "View"},
+                        "value": foreign,
+                    }
+                ],
+            }
+        ],
+    }
+    slack.post(
+        slack.signer.block_actions(action_id="artifact_view", message=forged, trigger_id=slack.fake.new_trigger_id())
+    )
     call = slack.fake.wait_for("views.open", count=count + 2)
     assert "doesn't exist" in json.dumps(call.params["view"]) and "secret" not in json.dumps(call.params["view"])
 
@@ -153,7 +196,7 @@ def test_home_tab_lists_pipelines_agents_and_runs_within_100_blocks(ctx, slack, 
     gone = make_agent(ctx, TEAM_ID, "Gone")
     make_pipeline(ctx, TEAM_ID, "Aardvark", [essay["agent"], gone])
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, gone)
+        agent_repo.delete_agent(s, TEAM_ID, gone)
     ids = make_artifacts(ctx, TEAM_ID, essay["essay"], [f"out {i}" for i in range(12)])
 
     home = _open_home(slack)
@@ -161,49 +204,66 @@ def test_home_tab_lists_pipelines_agents_and_runs_within_100_blocks(ctx, slack, 
     text = json.dumps(home["blocks"], ensure_ascii=False)
     assert "⚠️ *Aardvark*" in text and "~Gone~ (deleted)" in text
     assert "more: `/pipebot pipelines`" in text and "Agents (7)" in text and "Claude Haiku 4.5" in text
-    views = [el for b in home["blocks"] for el in ([b.get("accessory")] if b.get("accessory") else [])
-             if el.get("action_id") == "artifact_view"]
+    views = [
+        el
+        for b in home["blocks"]
+        for el in ([b.get("accessory")] if b.get("accessory") else [])
+        if el.get("action_id") == "artifact_view"
+    ]
     assert [v["value"] for v in views] == ids[:10]  # recent runs, newest first, each with View
     actions = [el for b in home["blocks"] if b["type"] == "actions" for el in b["elements"]]
     assert {"home_run_pipeline", "home_edit_pipeline", "home_new_agent", "home_new_pipeline"} <= {
-        a["action_id"] for a in actions}
+        a["action_id"] for a in actions
+    }
 
 
 def test_home_run_button_starts_a_run_where_the_user_says(ctx, slack, essay):
     fake = slack.fake
     home = _open_home(slack)
     count = len(fake.calls("views.open"))
-    slack.post(slack.signer.block_actions(action_id="home_run_pipeline", view=home, value=str(essay["other"]),
-                                          trigger_id=fake.new_trigger_id()))
+    slack.post(
+        slack.signer.block_actions(
+            action_id="home_run_pipeline", view=home, value=str(essay["other"]), trigger_id=fake.new_trigger_id()
+        )
+    )
     modal = fake.wait_for("views.open", count=count + 1).response["view"]
     select = next(b for b in modal["blocks"] if b.get("block_id") == "pipeline")["element"]
     assert select["initial_option"]["text"]["text"] == "Weekly digest"
     before = len(fake.messages(GENERAL))
-    r = slack.post(slack.signer.view_submission(modal, {"Pipeline": str(essay["other"]), "Input": "the week",
-                                                        "Post results in": GENERAL}))
+    r = slack.post(
+        slack.signer.view_submission(
+            modal, {"Pipeline": str(essay["other"]), "Input": "the week", "Post results in": GENERAL}
+        )
+    )
     assert r.status_code == 200 and r.text in ("", "null"), r.text
     with transaction(ctx.sessions) as s:
-        [run] = repos.latest_runs(s, TEAM_ID)
+        [run] = run_repo.latest_runs(s, TEAM_ID)
         assert (run.pipeline_name, run.channel_id, run.input) == ("Weekly digest", GENERAL, "the week")
         parent = fake.message(GENERAL, run.thread_ts)
     assert len(fake.messages(GENERAL)) == before + 1 and parent["text"].startswith("⏳ Running *Weekly digest*")
 
     # no channel picked: the results go to a DM with the user
-    slack.post(slack.signer.block_actions(action_id="home_run_pipeline", view=home, value=str(essay["essay"]),
-                                          trigger_id=fake.new_trigger_id()))
+    slack.post(
+        slack.signer.block_actions(
+            action_id="home_run_pipeline", view=home, value=str(essay["essay"]), trigger_id=fake.new_trigger_id()
+        )
+    )
     modal = fake.wait_for("views.open", count=count + 2).response["view"]
     r = slack.post(slack.signer.view_submission(modal, {"Pipeline": str(essay["essay"]), "Input": "in private"}))
     assert r.status_code == 200, r.text
     with transaction(ctx.sessions) as s:
-        run = repos.latest_runs(s, TEAM_ID)[0]
+        run = run_repo.latest_runs(s, TEAM_ID)[0]
         assert run.channel_id == fake.dm_channel(USER_ID) and run.input == "in private"
 
 
 def test_home_edit_button_opens_the_pipeline_builder(ctx, slack, essay):
     home = _open_home(slack)
     count = len(slack.fake.calls("views.open"))
-    slack.post(slack.signer.block_actions(action_id="home_edit_pipeline", view=home, value=str(essay["essay"]),
-                                          trigger_id=slack.fake.new_trigger_id()))
+    slack.post(
+        slack.signer.block_actions(
+            action_id="home_edit_pipeline", view=home, value=str(essay["essay"]), trigger_id=slack.fake.new_trigger_id()
+        )
+    )
     call = slack.fake.wait_for("views.open", count=count + 1)
     assert call.ok, call.response
     assert call.params["view"]["callback_id"] == "pipebot_pipeline_save"

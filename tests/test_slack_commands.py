@@ -18,32 +18,34 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
+from bot.slack.admin import is_admin
 from bot.slack.blocks import agents as agent_blocks
 from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
-from bot.slack.admin import is_admin
 from bot.slack.client import client_for, make_client
+from bot.web.server import build_app
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import credentials as credential_repo
+from storage.repos import pipelines as pipeline_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_slack import ADMIN_ID, CLIENT_ID, CLIENT_SECRET, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.fake_slack import ADMIN_ID, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
 from tests.fakes.llm_base import Fault
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
-from tests.slack_harness import SlackServer, slack_settings, start_server
-from tests.slack_signing import SlackRequests, find_element
+from tests.slack_harness import SlackServer, slack_settings
+from tests.slack_signing import find_element
 
 GOOD_ANTHROPIC = "sk-ant-api03-good-key-AAAA1234"
 GOOD_OPENAI = "sk-proj-good-key-BBBB5678"
 
 
 # ---- fixtures ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fake_anthropic() -> Iterator[FakeAnthropic]:
@@ -66,22 +68,22 @@ def slack_overrides(fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI) -> d
 
 def set_key(ctx: AppContext, provider: str, key: str = "sk-test-key-00001234") -> None:
     with transaction(ctx.sessions) as s:
-        repos.set_credential(s, TEAM_ID, provider, key, ctx.box, "U0SETUP")
+        credential_repo.set_credential(s, TEAM_ID, provider, key, ctx.box, "U0SETUP")
 
 
 def make_agent(ctx: AppContext, name: str, model: str = "anthropic:claude-haiku-4-5", **kw: Any) -> int:
     with transaction(ctx.sessions) as s:
-        return repos.create_agent(s, TEAM_ID, name=name, system_prompt="Be brief.", model=model, **kw).id
+        return agent_repo.create_agent(s, TEAM_ID, name=name, system_prompt="Be brief.", model=model, **kw).id
 
 
 def make_pipeline(ctx: AppContext, name: str, agent_ids: list[int]) -> int:
     with transaction(ctx.sessions) as s:
-        return repos.create_pipeline(s, TEAM_ID, name, agent_ids).id
+        return pipeline_repo.create_pipeline(s, TEAM_ID, name, agent_ids).id
 
 
 def agents_in_db(ctx: AppContext) -> dict[str, Any]:
     with transaction(ctx.sessions) as s:
-        return {a.name: a for a in repos.list_agents(s, TEAM_ID)}
+        return {a.name: a for a in agent_repo.list_agents(s, TEAM_ID)}
 
 
 def submit(slack: SlackServer, view: dict[str, Any], values: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -97,6 +99,7 @@ def models_in(view: dict[str, Any]) -> dict[str, list[str]]:
 
 
 # ---- the endpoint --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("signing", [{"bad_signature": True}, {"stale": True}])
 def test_bad_signature_or_stale_timestamp_is_401(ctx: AppContext, slack: SlackServer, signing: dict[str, bool]) -> None:
@@ -121,7 +124,8 @@ def test_ack_is_immediate_and_empty(ctx: AppContext, slack: SlackServer) -> None
 
 
 def test_lists_come_in_the_ack_or_after_it_when_the_database_is_slow(
-        ctx: AppContext, slack: SlackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx: AppContext, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     agent_id = make_agent(ctx, "Quick")
     make_pipeline(ctx, "Flow", [agent_id])
     sent = slack.command("agents")
@@ -136,6 +140,7 @@ def test_lists_come_in_the_ack_or_after_it_when_the_database_is_slow(
         locker.rollback()
     assert "*Quick*" in slack.reply_text(sent.hook)
     from bot.slack.listeners import commands as slack_commands
+
     monkeypatch.setattr(slack_commands, "ACK_BUDGET", 0.0)  # other lists: a time budget in a thread
     sent = slack.command("pipelines")
     assert sent.response.content == b""
@@ -156,10 +161,10 @@ def test_app_home_opened_is_acked_before_slack_is_called(ctx: AppContext, slack:
 def test_unconfigured_slack_answers_503_with_the_fix(_session_ctx: AppContext, fake_slack: FakeSlack) -> None:
     from starlette.testclient import TestClient
 
-    from bot.web.server import build_app
-
-    ctx = dataclasses.replace(_session_ctx, settings=slack_settings(
-        _session_ctx.settings, fake_slack, SLACK_SIGNING_SECRET=None, SLACK_BOT_TOKEN=None))
+    ctx = dataclasses.replace(
+        _session_ctx,
+        settings=slack_settings(_session_ctx.settings, fake_slack, SLACK_SIGNING_SECRET=None, SLACK_BOT_TOKEN=None),
+    )
     with TestClient(build_app(ctx)) as client:
         r = client.post("/slack/events", content=b"x")
     assert r.status_code == 503
@@ -191,6 +196,7 @@ def test_event_retries_are_deduplicated(ctx: AppContext, slack: SlackServer) -> 
 
 # ---- help ----------------------------------------------------------------------------------
 
+
 def test_help_lists_subcommands(ctx: AppContext, slack: SlackServer) -> None:
     reply = slack.command("").text()
     for usage in ("agent new", "agent edit NAME", "pipelines", "settings", "run NAME INPUT"):
@@ -208,6 +214,7 @@ def test_run_usage_error(ctx: AppContext, slack: SlackServer) -> None:
 
 
 # ---- agents --------------------------------------------------------------------------------
+
 
 def test_agents_list(ctx: AppContext, slack: SlackServer) -> None:
     make_agent(ctx, "Summariser", "openai:gpt-4o", temperature=0.3, max_output_tokens=2000)
@@ -238,8 +245,17 @@ def test_agent_create_and_confirm(ctx: AppContext, slack: SlackServer) -> None:
     view = slack.open_modal('agent new "Release notes"')
     name_input = next(b for b in view["blocks"] if b.get("block_id") == "name")
     assert name_input["element"]["initial_value"] == "Release notes"
-    answer = submit(slack, view, {"Name": "Release notes", "System prompt": "Write release notes.",
-                                  "Model": "openai:gpt-4o", "Temperature": "0.2", "Max output tokens": "800"})
+    answer = submit(
+        slack,
+        view,
+        {
+            "Name": "Release notes",
+            "System prompt": "Write release notes.",
+            "Model": "openai:gpt-4o",
+            "Temperature": "0.2",
+            "Max output tokens": "800",
+        },
+    )
     assert answer == {}
     agent = agents_in_db(ctx)["Release notes"]
     assert (agent.model, agent.temperature, agent.max_output_tokens) == ("openai:gpt-4o", 0.2, 800)
@@ -247,19 +263,27 @@ def test_agent_create_and_confirm(ctx: AppContext, slack: SlackServer) -> None:
     assert "Created the agent *Release notes*" in slack.reply_text(view["_response_url"])
 
 
-@pytest.mark.parametrize("values, block, words", [
-    ({"Name": "writer"}, "name", "already exists"),
-    ({"Name": "x" * 81}, "name", "80 characters"),
-    ({"System prompt": "p" * 3001}, "system_prompt", "3000"),
-    ({"Model": "anthropic:claude-haiku-4-5", "Temperature": "0.5"}, "temperature", "Claude Haiku 4.5 does not accept"),
-    ({"Temperature": "3"}, "temperature", "between 0 and 2"),
-    ({"Temperature": "warm"}, "temperature", "must be a number"),
-    ({"Max output tokens": "0"}, "max_output_tokens", "at least 1"),
-    ({"Max output tokens": "many"}, "max_output_tokens", "whole number"),
-    ({"Max output tokens": "999999"}, "max_output_tokens", "at most 16,384"),
-])
-def test_agent_validation_errors_inline(ctx: AppContext, slack: SlackServer, values: dict[str, Any],
-                                        block: str, words: str) -> None:
+@pytest.mark.parametrize(
+    "values, block, words",
+    [
+        ({"Name": "writer"}, "name", "already exists"),
+        ({"Name": "x" * 81}, "name", "80 characters"),
+        ({"System prompt": "p" * 3001}, "system_prompt", "3000"),
+        (
+            {"Model": "anthropic:claude-haiku-4-5", "Temperature": "0.5"},
+            "temperature",
+            "Claude Haiku 4.5 does not accept",
+        ),
+        ({"Temperature": "3"}, "temperature", "between 0 and 2"),
+        ({"Temperature": "warm"}, "temperature", "must be a number"),
+        ({"Max output tokens": "0"}, "max_output_tokens", "at least 1"),
+        ({"Max output tokens": "many"}, "max_output_tokens", "whole number"),
+        ({"Max output tokens": "999999"}, "max_output_tokens", "at most 16,384"),
+    ],
+)
+def test_agent_validation_errors_inline(
+    ctx: AppContext, slack: SlackServer, values: dict[str, Any], block: str, words: str
+) -> None:
     set_key(ctx, "anthropic")
     set_key(ctx, "openai")
     make_agent(ctx, "Writer")
@@ -280,8 +304,17 @@ def test_agent_edit_prefills_and_saves(ctx: AppContext, slack: SlackServer) -> N
     assert by_id["name"]["element"]["initial_value"] == "Weekly digest"
     assert by_id["model"]["element"]["initial_option"]["value"] == "openai:gpt-4o"
     assert by_id["temperature"]["element"]["initial_value"] == "1"
-    answer = submit(slack, view, {"Name": "Weekly digest v2", "System prompt": "New prompt.",
-                                  "Model": "openai:gpt-4o-mini", "Temperature": "", "Max output tokens": "500"})
+    answer = submit(
+        slack,
+        view,
+        {
+            "Name": "Weekly digest v2",
+            "System prompt": "New prompt.",
+            "Model": "openai:gpt-4o-mini",
+            "Temperature": "",
+            "Max output tokens": "500",
+        },
+    )
     assert answer == {}
     agents = agents_in_db(ctx)
     assert list(agents) == ["Weekly digest v2"]
@@ -307,7 +340,9 @@ def test_agent_delete_confirms_and_warns(ctx: AppContext, slack: SlackServer) ->
     slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_CANCEL, response_url=cancel_hook))
     assert "nothing was deleted" in slack.reply_text(cancel_hook) and "Writer" in agents_in_db(ctx)
     click_hook = slack.fake.new_response_url()
-    r = slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_AGENT, response_url=click_hook))
+    r = slack.post(
+        slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_AGENT, response_url=click_hook)
+    )
     assert r.status_code == 200
     done = slack.replies(click_hook)[-1]
     assert done["replace_original"] is True and "Deleted the agent *Writer*" in done["text"]
@@ -324,25 +359,38 @@ def test_list_menu_edits_and_deletes(ctx: AppContext, slack: SlackServer) -> Non
     listing = slack.command("agents").message()
     calls = len(slack.fake.calls("views.open"))
     edit = json.dumps({"do": "edit", "id": agent_id})
-    slack.post(slack.signer.block_actions(message=listing, action_id=agent_blocks.AGENT_MENU, value=edit,
-                                          trigger_id=slack.fake.new_trigger_id()))
+    slack.post(
+        slack.signer.block_actions(
+            message=listing, action_id=agent_blocks.AGENT_MENU, value=edit, trigger_id=slack.fake.new_trigger_id()
+        )
+    )
     opened = slack.fake.wait_for("views.open", count=calls + 1)
     assert opened.ok and opened.params["view"]["title"]["text"] == "Edit agent"
     menu_hook = slack.fake.new_response_url()
-    slack.post(slack.signer.block_actions(message=listing, action_id=agent_blocks.AGENT_MENU,
-                                          value=json.dumps({"do": "delete", "id": agent_id}), response_url=menu_hook))
+    slack.post(
+        slack.signer.block_actions(
+            message=listing,
+            action_id=agent_blocks.AGENT_MENU,
+            value=json.dumps({"do": "delete", "id": agent_id}),
+            response_url=menu_hook,
+        )
+    )
     assert "Delete the agent *Helper*?" in slack.reply_text(menu_hook)
 
 
 # ---- pipelines -----------------------------------------------------------------------------
+
 
 def test_pipeline_builder_add_and_remove_keep_picks(ctx: AppContext, slack: SlackServer) -> None:
     a, b = make_agent(ctx, "Alpha"), make_agent(ctx, "Beta")
     view = slack.open_modal("pipeline new")
     assert [x["label"]["text"] for x in view["blocks"] if x["type"] == "input"] == ["Name", "Step 1", "Budget (USD)"]
     count = len(slack.fake.calls("views.update"))
-    slack.post(slack.signer.block_actions(view=view, action_id=pipeline_blocks.ADD_STEP,
-                                          values={"Name": "Chain", "Step 1": str(b)}))
+    slack.post(
+        slack.signer.block_actions(
+            view=view, action_id=pipeline_blocks.ADD_STEP, values={"Name": "Chain", "Step 1": str(b)}
+        )
+    )
     updated = slack.fake.wait_for("views.update", count=count + 1)
     assert updated.ok, updated.response
     new = updated.response["view"]
@@ -352,8 +400,14 @@ def test_pipeline_builder_add_and_remove_keep_picks(ctx: AppContext, slack: Slac
     assert inputs["Step 1"]["element"]["initial_option"]["value"] == str(b)
     # remove step 1: step 2 (Alpha) moves up, under a new block id so Slack shows the move
     _, remove = find_element(new["blocks"], pipeline_blocks.REMOVE_STEP)
-    slack.post(slack.signer.block_actions(view=new, action_id=pipeline_blocks.REMOVE_STEP, value="1",
-                                          values={"Name": "Chain", "Step 1": str(b), "Step 2": str(a)}))
+    slack.post(
+        slack.signer.block_actions(
+            view=new,
+            action_id=pipeline_blocks.REMOVE_STEP,
+            value="1",
+            values={"Name": "Chain", "Step 1": str(b), "Step 2": str(a)},
+        )
+    )
     final = slack.fake.wait_for("views.update", count=count + 2).response["view"]
     steps = [x for x in final["blocks"] if x["type"] == "input" and x["label"]["text"].startswith("Step")]
     assert [x["label"]["text"] for x in steps] == ["Step 1"]
@@ -362,7 +416,7 @@ def test_pipeline_builder_add_and_remove_keep_picks(ctx: AppContext, slack: Slac
     answer = submit(slack, final, {"Name": "Chain", "Step 1": str(a), "Budget (USD)": "0.25"})
     assert answer == {}
     with transaction(ctx.sessions) as s:
-        p = repos.get_pipeline_by_name(s, TEAM_ID, "chain")
+        p = pipeline_repo.get_pipeline_by_name(s, TEAM_ID, "chain")
         assert [st.agent_id for st in p.steps] == [a] and str(p.budget_usd).startswith("0.25")
 
 
@@ -382,7 +436,7 @@ def test_pipeline_edit_with_deleted_agent(ctx: AppContext, slack: SlackServer) -
     a, gone = make_agent(ctx, "Alpha"), make_agent(ctx, "Old helper")
     make_pipeline(ctx, "Weekly digest", [a, gone])
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, gone)
+        agent_repo.delete_agent(s, TEAM_ID, gone)
     listing = slack.command("pipelines").text()
     assert "⚠️ *Weekly digest*" in listing and "Old helper" in listing
     view = slack.open_modal('pipeline edit "weekly digest"')
@@ -405,7 +459,7 @@ def test_pipeline_delete(ctx: AppContext, slack: SlackServer) -> None:
     slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_PIPELINE, response_url=click))
     assert "Deleted the pipeline *Digest*" in slack.reply_text(click)
     with transaction(ctx.sessions) as s:
-        assert repos.list_pipelines(s, TEAM_ID) == []
+        assert pipeline_repo.list_pipelines(s, TEAM_ID) == []
 
 
 def test_pipeline_new_without_agents(ctx: AppContext, slack: SlackServer) -> None:
@@ -414,6 +468,7 @@ def test_pipeline_new_without_agents(ctx: AppContext, slack: SlackServer) -> Non
 
 
 # ---- trigger ids ---------------------------------------------------------------------------
+
 
 def test_modal_opens_with_little_of_the_trigger_left(ctx: AppContext, slack: SlackServer) -> None:
     set_key(ctx, "anthropic")
@@ -428,6 +483,7 @@ def test_expired_trigger_is_explained(ctx: AppContext, slack: SlackServer) -> No
 
 
 # ---- settings ------------------------------------------------------------------------------
+
 
 def test_settings_refused_for_non_admin(ctx: AppContext, slack: SlackServer) -> None:
     calls = len(slack.fake.calls("views.open"))
@@ -451,7 +507,7 @@ def test_settings_submission_by_non_admin_is_refused(ctx: AppContext, slack: Sla
     answer = submit(slack, view, {"OpenAI API key": GOOD_OPENAI}, user_id=USER_ID)
     assert "Only workspace admins" in answer["errors"]["anthropic_key"]
     with transaction(ctx.sessions) as s:
-        assert repos.credential_hints(s, TEAM_ID) == {}
+        assert credential_repo.credential_hints(s, TEAM_ID) == {}
 
 
 def test_settings_save_check_and_remove(ctx: AppContext, slack: SlackServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -462,30 +518,33 @@ def test_settings_save_check_and_remove(ctx: AppContext, slack: SlackServer, cap
     answer = submit(slack, view, {"OpenAI API key": "sk-bad-key-123456789"}, user_id=ADMIN_ID)
     assert answer["response_action"] == "errors" and "OpenAI rejected this key" in answer["errors"]["openai_key"]
     # both a new key and Remove for one provider is ambiguous
-    answer = submit(slack, view, {"Anthropic API key": GOOD_ANTHROPIC, "anthropic_remove": ["remove"]},
-                    user_id=ADMIN_ID)
+    answer = submit(
+        slack, view, {"Anthropic API key": GOOD_ANTHROPIC, "anthropic_remove": ["remove"]}, user_id=ADMIN_ID
+    )
     assert "not both" in answer["errors"]["anthropic_key"]
     # a good OpenAI key is saved; the blank Anthropic field keeps the stored key
     assert submit(slack, view, {"OpenAI API key": f"  {GOOD_OPENAI} "}, user_id=ADMIN_ID) == {}
     with transaction(ctx.sessions) as s:
-        assert repos.get_credential(s, TEAM_ID, "openai", ctx.box) == GOOD_OPENAI
-        assert repos.get_credential(s, TEAM_ID, "anthropic", ctx.box) == "sk-ant-old-key-0000"
+        assert credential_repo.get_credential(s, TEAM_ID, "openai", ctx.box) == GOOD_OPENAI
+        assert credential_repo.get_credential(s, TEAM_ID, "anthropic", ctx.box) == "sk-ant-old-key-0000"
     assert "Saved the OpenAI key (ends in …5678)" in slack.reply_text(view["_response_url"])
     # Remove deletes the stored key
     view = slack.open_modal("settings", user_id=ADMIN_ID)
     assert submit(slack, view, {"anthropic_remove": ["remove"]}, user_id=ADMIN_ID) == {}
     with transaction(ctx.sessions) as s:
-        assert set(repos.credential_hints(s, TEAM_ID)) == {"openai"}
+        assert set(credential_repo.credential_hints(s, TEAM_ID)) == {"openai"}
     for secret in (GOOD_OPENAI, "sk-bad-key-123456789", GOOD_ANTHROPIC):
         assert secret not in caplog.text
         assert secret[6:] not in caplog.text
 
 
-def test_settings_slow_provider_finishes_after_ack(ctx: AppContext, slack: SlackServer,
-                                                   fake_anthropic: FakeAnthropic) -> None:
+def test_settings_slow_provider_finishes_after_ack(
+    ctx: AppContext, slack: SlackServer, fake_anthropic: FakeAnthropic
+) -> None:
     view = slack.open_modal("settings", user_id=OWNER_ID)
-    fake_anthropic.enqueue(Fault(200, {"data": [], "has_more": False, "first_id": None, "last_id": None},
-                                 delay=2.5), path="/v1/models")
+    fake_anthropic.enqueue(
+        Fault(200, {"data": [], "has_more": False, "first_id": None, "last_id": None}, delay=2.5), path="/v1/models"
+    )
     count = len(slack.fake.calls("views.update"))
     t0 = time.monotonic()
     answer = submit(slack, view, {"Anthropic API key": GOOD_ANTHROPIC}, user_id=OWNER_ID)
@@ -494,11 +553,12 @@ def test_settings_slow_provider_finishes_after_ack(ctx: AppContext, slack: Slack
     done = slack.fake.wait_for("views.update", count=count + 1, timeout=10)
     assert done.params["view_id"] == view["id"] and "Saved the Anthropic key" in json.dumps(done.params["view"])
     with transaction(ctx.sessions) as s:
-        assert repos.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
+        assert credential_repo.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
     # a slow refusal: the form comes back with the reason under the field, nothing saved
     view = slack.open_modal("settings", user_id=OWNER_ID)
-    fake_anthropic.enqueue(Fault(401, fake_anthropic.error_body(401, message="invalid x-api-key"), delay=2.5),
-                           path="/v1/models")
+    fake_anthropic.enqueue(
+        Fault(401, fake_anthropic.error_body(401, message="invalid x-api-key"), delay=2.5), path="/v1/models"
+    )
     answer = submit(slack, view, {"Anthropic API key": "sk-ant-api03-revoked-key-9999"}, user_id=OWNER_ID)
     assert answer["response_action"] == "update"
     again = slack.fake.wait_for("views.update", count=count + 2, timeout=10).params["view"]
@@ -506,12 +566,13 @@ def test_settings_slow_provider_finishes_after_ack(ctx: AppContext, slack: Slack
     assert "Anthropic rejected this key" in text and "Nothing was saved" in text
     assert again["callback_id"] == settings_blocks.SETTINGS_CALLBACK and "revoked-key" not in text
     with transaction(ctx.sessions) as s:
-        assert repos.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
+        assert credential_repo.get_credential(s, TEAM_ID, "anthropic", ctx.box) == GOOD_ANTHROPIC
 
 
 def test_pipebot_admins_need_no_users_info(_session_ctx: AppContext, fake_slack: FakeSlack) -> None:
-    ctx = dataclasses.replace(_session_ctx, settings=slack_settings(_session_ctx.settings, fake_slack,
-                                                                     PIPEBOT_ADMINS=USER_ID))
+    ctx = dataclasses.replace(
+        _session_ctx, settings=slack_settings(_session_ctx.settings, fake_slack, PIPEBOT_ADMINS=USER_ID)
+    )
     client = make_client(ctx, fake_slack.token)
     calls = len(fake_slack.calls("users.info"))
     assert is_admin(ctx, client, USER_ID) is True
@@ -519,50 +580,14 @@ def test_pipebot_admins_need_no_users_info(_session_ctx: AppContext, fake_slack:
     assert is_admin(ctx, client, ADMIN_ID) is True and is_admin(ctx, client, "U0PIPEBOT") is False
 
 
-# ---- clients and OAuth ---------------------------------------------------------------------
+# ---- the Slack client and its tables -------------------------------------------------------
+
 
 def test_client_for_uses_slack_api_url_and_retries_429(ctx: AppContext, slack: SlackServer) -> None:
     client = client_for(slack.ctx, TEAM_ID)
     assert client.base_url == slack.fake.url and client.token == slack.fake.token
     slack.fake.fail_next("auth.test", status=429, retry_after=0)
     assert client.auth_test()["team_id"] == TEAM_ID
-
-
-def test_oauth_install_stores_encrypted_token_and_serves_the_team(
-        _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> None:
-    settings = slack_settings(_session_ctx.settings, fake_slack, SLACK_BOT_TOKEN=None,
-                              SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
-    octx = dataclasses.replace(_session_ctx, settings=settings)
-    server = start_server(octx)
-    team = "T0OAUTH1"
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            page = http.get("/slack/install")
-            assert page.status_code == 200 and "slack.com/oauth/v2/authorize" in page.text
-            state = page.headers["set-cookie"].split("slack-app-oauth-state=")[1].split(";")[0]
-            code = fake_slack.new_oauth_code(team_id=team, team_name="OAuth Co",
-                                             redirect_uri="http://pipebot.test/slack/oauth_redirect")
-            done = http.get("/slack/oauth_redirect", params={"code": code, "state": state},
-                            headers={"Cookie": f"slack-app-oauth-state={state}"})
-            assert done.status_code == 200, done.text
-        with octx.engine.connect() as conn:
-            stored = conn.execute(text("SELECT bot_token FROM slack_bots WHERE team_id = :t"), {"t": team}).scalar()
-        token = client_for(octx, team).token
-        assert stored.startswith("fernet:") and token.startswith(f"xoxb-{team}") and token not in stored
-        # the new workspace's admin opens settings: users.info and views.open use its token
-        signer = SlackRequests(team_id=team, user_id="U0INSTALLER")
-        trigger = fake_slack.new_trigger_id(user_id="U0INSTALLER", team_id=team)
-        r = httpx.post(server.url + "/slack/events", content=(s := signer.slash_command(
-            "settings", trigger_id=trigger, response_url=fake_slack.new_response_url()))[0], headers=s[1])
-        assert r.status_code == 200
-        opened = fake_slack.wait_for("views.open", lambda c: c.token == token)
-        assert opened.ok
-    finally:
-        server.stop()
-        with octx.engine.begin() as conn:
-            for table in ("slack_bots", "slack_installations"):
-                conn.execute(text(f"DELETE FROM {table} WHERE team_id = :t"), {"t": team})
-            conn.execute(text("DELETE FROM slack_oauth_states"))
 
 
 def test_migration_compare_leaves_slack_sdk_tables_alone(ctx: AppContext) -> None:

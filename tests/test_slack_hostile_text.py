@@ -21,13 +21,15 @@ import pytest
 from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import runs as run_blocks
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import credentials as credential_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 
 NUL = "\x00"
@@ -71,17 +73,17 @@ def _storable(text: str) -> bool:
 
 def _agents(ctx: AppContext) -> dict[str, Any]:
     with transaction(ctx.sessions) as s:
-        return {a.name: (a.id, a.system_prompt) for a in repos.list_agents(s, TEAM_ID)}
+        return {a.name: (a.id, a.system_prompt) for a in agent_repo.list_agents(s, TEAM_ID)}
 
 
 def _pipelines(ctx: AppContext) -> list[str]:
     with transaction(ctx.sessions) as s:
-        return [p.name for p in repos.list_pipelines(s, TEAM_ID)]
+        return [p.name for p in pipeline_repo.list_pipelines(s, TEAM_ID)]
 
 
 def _runs(ctx: AppContext) -> list[Any]:
     with transaction(ctx.sessions) as s:
-        runs = list(repos.latest_runs(s, TEAM_ID, limit=10))
+        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=10))
         s.expunge_all()
     return runs
 
@@ -93,10 +95,10 @@ def _seed(ctx: AppContext) -> None:
 
 # ---- slash command arguments ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("bad", HOSTILE)
 @pytest.mark.parametrize("kind", ["agent", "pipeline"])
-def test_delete_with_hostile_name(ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str,
-                                  kind: str) -> None:
+def test_delete_with_hostile_name(ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str, kind: str) -> None:
     _seed(ctx)
     sent = slack.command(f"{kind} delete A{bad}B")
     assert sent.response.status_code == 200
@@ -109,8 +111,7 @@ def test_delete_with_hostile_name(ctx: AppContext, slack: SlackServer, errors: l
 
 @pytest.mark.parametrize("bad", HOSTILE)
 @pytest.mark.parametrize("kind", ["agent", "pipeline"])
-def test_edit_with_hostile_name(ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str,
-                                kind: str) -> None:
+def test_edit_with_hostile_name(ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str, kind: str) -> None:
     _seed(ctx)
     if bad == NUL:
         view = slack.open_modal(f"{kind} edit A{bad}B")
@@ -134,8 +135,9 @@ def test_run_with_hostile_input(ctx: AppContext, slack: SlackServer, errors: lis
 
 
 @pytest.mark.parametrize("bad", HOSTILE)
-def test_artifacts_with_hostile_pipeline_and_search(ctx: AppContext, slack: SlackServer, errors: list[Any],
-                                                    bad: str) -> None:
+def test_artifacts_with_hostile_pipeline_and_search(
+    ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str
+) -> None:
     _seed(ctx)
     sent = slack.command(f"artifacts AB search ot{bad}ters")
     assert sent.response.status_code == 200
@@ -147,12 +149,16 @@ def test_artifacts_with_hostile_pipeline_and_search(ctx: AppContext, slack: Slac
 
 # ---- modal submissions ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("bad", HOSTILE)
 def test_agent_modal_with_hostile_values(ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str) -> None:
     with_keys(ctx, TEAM_ID, "anthropic")
     view = slack.open_modal("agent new")
-    r = slack.post(slack.signer.view_submission(view, {"Name": f"Wri{bad}ter", "System prompt": f"Be{bad} brief.",
-                                                       "Model": "anthropic:claude-haiku-4-5"}))
+    r = slack.post(
+        slack.signer.view_submission(
+            view, {"Name": f"Wri{bad}ter", "System prompt": f"Be{bad} brief.", "Model": "anthropic:claude-haiku-4-5"}
+        )
+    )
     assert r.status_code == 200
     assert not r.content  # saved: the modal closes
     expected = "Writer" if bad == NUL else "Wri\ufffdter"  # NUL removed, a lone surrogate replaced
@@ -177,7 +183,7 @@ def test_settings_with_hostile_key(ctx: AppContext, slack: SlackServer, errors: 
     r = slack.post(slack.signer.view_submission(view, {"OpenAI API key": key}, user_id=ADMIN_ID))
     assert r.status_code == 200
     with transaction(ctx.sessions) as s:
-        stored = repos.get_credential(s, TEAM_ID, "openai", ctx.box)
+        stored = credential_repo.get_credential(s, TEAM_ID, "openai", ctx.box)
     if bad == NUL:  # the NUL goes, the key is the good one and is saved
         assert not r.content and stored == GOOD_OPENAI
     else:  # the provider is asked with the replaced character; whatever it says, nothing raw is stored
@@ -186,6 +192,7 @@ def test_settings_with_hostile_key(ctx: AppContext, slack: SlackServer, errors: 
 
 # ---- block action values and private_metadata -----------------------------------------------
 
+
 @pytest.mark.parametrize("bad", HOSTILE)
 def test_button_value_with_hostile_text(ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str) -> None:
     agent_id = make_agent(ctx, TEAM_ID, "Writer")
@@ -193,8 +200,9 @@ def test_button_value_with_hostile_text(ctx: AppContext, slack: SlackServer, err
     hook = slack.fake.new_response_url()
     # the raw character and, inside the button's JSON, its escape
     value = json.dumps({"id": agent_id}).replace("}", f"{bad}}}") + bad
-    r = slack.post(slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_AGENT, value=value,
-                                              response_url=hook))
+    r = slack.post(
+        slack.signer.block_actions(message=ask, action_id=common_blocks.DELETE_AGENT, value=value, response_url=hook)
+    )
     assert r.status_code == 200
     reply = slack.reply_text(hook)
     if bad == NUL:
@@ -204,22 +212,28 @@ def test_button_value_with_hostile_text(ctx: AppContext, slack: SlackServer, err
 
 
 @pytest.mark.parametrize("bad", HOSTILE)
-def test_private_metadata_with_hostile_text(ctx: AppContext, slack: SlackServer, errors: list[Any],
-                                            bad: str) -> None:
+def test_private_metadata_with_hostile_text(ctx: AppContext, slack: SlackServer, errors: list[Any], bad: str) -> None:
     _seed(ctx)
     count = len(slack.fake.calls("views.open"))
-    r = slack.post(slack.signer.message_action(run_blocks.MESSAGE_SHORTCUT,
-                                               {"type": "message", "ts": "1700000000.000100", "text": "otters",
-                                                "user": USER_ID},
-                                               trigger_id=slack.fake.new_trigger_id()))
+    r = slack.post(
+        slack.signer.message_action(
+            run_blocks.MESSAGE_SHORTCUT,
+            {"type": "message", "ts": "1700000000.000100", "text": "otters", "user": USER_ID},
+            trigger_id=slack.fake.new_trigger_id(),
+        )
+    )
     assert r.status_code == 200
     opened = slack.fake.wait_for("views.open", count=count + 1)
     view = opened.response["view"]
     meta = json.loads(view["private_metadata"])
     meta["t"] = meta["t"] + bad  # the thread ts, which the run stores
     view["private_metadata"] = json.dumps(meta)  # the character as a JSON escape inside the metadata
-    pipeline_id = next(o["value"] for b in view["blocks"] if b.get("block_id") == run_blocks.PIPELINE_BLOCK
-                       for o in b["element"]["options"])
+    pipeline_id = next(
+        o["value"]
+        for b in view["blocks"]
+        if b.get("block_id") == run_blocks.PIPELINE_BLOCK
+        for o in b["element"]["options"]
+    )
     r = slack.post(slack.signer.view_submission(view, {"Pipeline": pipeline_id, "Input": "otters"}))
     assert r.status_code == 200
     assert not r.content or r.json().get("response_action") != "errors", r.text
@@ -232,9 +246,16 @@ def test_private_metadata_with_hostile_text(ctx: AppContext, slack: SlackServer,
 def test_clean_payload_reaches_every_string() -> None:
     from bot.slack.hostile_text import clean_payload
 
-    body = {"text": f"a{NUL}b", "view": {"private_metadata": json.dumps({"c": f"C{NUL}1"}),
-                                         "state": {"values": {"x": {"y": {"value": f"v{SURROGATE}"}}}}},
-            "actions": [{"value": f"1{NUL}"}], "n": 3, "k": None}
+    body = {
+        "text": f"a{NUL}b",
+        "view": {
+            "private_metadata": json.dumps({"c": f"C{NUL}1"}),
+            "state": {"values": {"x": {"y": {"value": f"v{SURROGATE}"}}}},
+        },
+        "actions": [{"value": f"1{NUL}"}],
+        "n": 3,
+        "k": None,
+    }
     cleaned = clean_payload(body)
     assert cleaned["text"] == "ab" and json.loads(cleaned["view"]["private_metadata"]) == {"c": "C1"}
     assert cleaned["view"]["state"]["values"]["x"]["y"]["value"] == "v\ufffd"

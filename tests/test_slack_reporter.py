@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from slack_sdk import WebClient
@@ -39,8 +40,9 @@ def fake() -> Iterator[FakeSlack]:
 @pytest.fixture
 def client(fake: FakeSlack) -> WebClient:
     """Built like bot.slack.client.make_client: SLACK_API_URL and 429 retries after Retry-After."""
-    return WebClient(token=fake.token, base_url=fake.url, timeout=10,
-                     retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    return WebClient(
+        token=fake.token, base_url=fake.url, timeout=10, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)]
+    )
 
 
 def plan(n: int = 2) -> list[StepPlan]:
@@ -49,20 +51,40 @@ def plan(n: int = 2) -> list[StepPlan]:
 
 
 def info_for(parent_ts: str, steps: list[StepPlan], *, name: str = "Essay", resumed_from: int = 0) -> RunInfo:
-    return RunInfo(run_id="00000000-0000-0000-0000-000000000001", team_id=TEAM_ID, pipeline_name=name,
-                   input="write about otters", requested_by=USER_ID, source="slack", channel_id=GENERAL,
-                   thread_ts=parent_ts, recipient_team_id=TEAM_ID, steps=steps, resumed_from=resumed_from)
+    return RunInfo(
+        run_id="00000000-0000-0000-0000-000000000001",
+        team_id=TEAM_ID,
+        pipeline_name=name,
+        input="write about otters",
+        requested_by=USER_ID,
+        source="slack",
+        channel_id=GENERAL,
+        thread_ts=parent_ts,
+        recipient_team_id=TEAM_ID,
+        steps=steps,
+        resumed_from=resumed_from,
+    )
 
 
 def result(step: StepPlan, output: str = "ok") -> StepResult:
     return StepResult(step.position, step.agent_name, step.model, output, Decimal("0.00042"), 120, 80, 900)
 
 
-def outcome(status: str = "succeeded", output: str | None = "final essay", error: str | None = None,
-            kind: str | None = None) -> RunOutcome:
-    return RunOutcome(run_id="00000000-0000-0000-0000-000000000001", status=status, output=output,
-                      error_kind=kind, error_message=error, cost_usd=Decimal("0.00084"), models=[HAIKU],
-                      duration_ms=3200, artifact_id="0b6f", permalink=LINK)
+def outcome(
+    status: str = "succeeded", output: str | None = "final essay", error: str | None = None, kind: str | None = None
+) -> RunOutcome:
+    return RunOutcome(
+        run_id="00000000-0000-0000-0000-000000000001",
+        status=status,
+        output=output,
+        error_kind=kind,
+        error_message=error,
+        cost_usd=Decimal("0.00084"),
+        models=[HAIKU],
+        duration_ms=3200,
+        artifact_id="0b6f",
+        permalink=LINK,
+    )
 
 
 def post_parent(client: WebClient, name: str = "Essay") -> str:
@@ -72,8 +94,9 @@ def post_parent(client: WebClient, name: str = "Essay") -> str:
 
 def reporter(client: WebClient, parent: str, **kw) -> SlackRunReporter:
     kw.setdefault("post_interval", 0.0)
-    return SlackRunReporter(client, channel_id=GENERAL, thread_ts=parent, recipient_user_id=USER_ID,
-                            recipient_team_id=TEAM_ID, **kw)
+    return SlackRunReporter(
+        client, channel_id=GENERAL, thread_ts=parent, recipient_user_id=USER_ID, recipient_team_id=TEAM_ID, **kw
+    )
 
 
 def drive(rep: SlackRunReporter, info: RunInfo, final: RunOutcome, *, fail_at: int | None = None) -> None:
@@ -177,8 +200,15 @@ def test_preflight_failure_posts_only_the_reason(fake, client):
     info = info_for(parent, plan(2))
     rep = reporter(client, parent)
     rep.run_started(info)
-    rep.run_finished(info, outcome("failed", None, "No Anthropic API key is set for this workspace. An admin can "
-                                   "add one with `/pipebot settings`.", "missing_key"))
+    rep.run_finished(
+        info,
+        outcome(
+            "failed",
+            None,
+            "No Anthropic API key is set for this workspace. An admin can add one with `/pipebot settings`.",
+            "missing_key",
+        ),
+    )
     assert fake.calls("chat.startStream") == []
     assert "No Anthropic API key" in all_text(final_reply(fake, parent))
     assert fake.message(GENERAL, parent)["text"].startswith("❌")
@@ -195,7 +225,7 @@ def test_without_streaming_progress_is_edited_at_most_once_per_interval(fake, cl
     assert not progress.get("_stream") and len(replies) == 2
     assert "all 5 steps done" in all_text(progress) and all_text(progress).count("✅") >= 5
     edits = [c.time for c in fake.calls("chat.update") if c.params["ts"] == progress["ts"]]
-    assert edits and all(b - a >= 0.25 for a, b in zip(edits, edits[1:])), edits
+    assert edits and all(b - a >= 0.25 for a, b in pairwise(edits)), edits
     assert len(edits) <= 4  # ten events, throttled
     assert final["blocks"][0]["type"] == "markdown"
 
@@ -222,8 +252,13 @@ def test_a_stream_that_expires_midway_continues_in_a_new_stream(fake, client):
     assert "first words" not in first["text"]  # never accepted there: carried into the new stream
     views = [StepView(st.position, st.agent_name, st.model_display) for st in info.steps]
     assert (first["text"] + second["text"]).replace(continued_heading(views[0]), "") == (
-        step_heading(views[0]) + "first words and the rest." + STEP_SEPARATOR
-        + step_heading(views[1]) + "critique" + STEP_SEPARATOR)
+        step_heading(views[0])
+        + "first words and the rest."
+        + STEP_SEPARATOR
+        + step_heading(views[1])
+        + "critique"
+        + STEP_SEPARATOR
+    )
     assert fake.message(GENERAL, parent)["text"].startswith("✅")
 
 
@@ -270,7 +305,7 @@ def test_streamed_text_cannot_ping_even_split_across_deltas(fake, client):
 def test_a_huge_piece_of_text_is_split_into_calls_of_12000(fake, client):
     parent = post_parent(client)
     info = info_for(parent, plan(1))
-    big = ("All work and no play makes a dull otter. " * 800)  # 33,600 characters in one delta
+    big = "All work and no play makes a dull otter. " * 800  # 33,600 characters in one delta
     rep = reporter(client, parent, append_interval=0.05)
     rep.run_started(info)
     rep.step_started(info, info.steps[0])
@@ -326,8 +361,12 @@ def test_rate_limited_appends_wait_their_turn_and_lose_nothing(fake, client):
 
 def test_rate_limited_result_is_retried_after_retry_after_and_delivered_once(fake, client):
     parent = post_parent(client)
-    fake.fail_next("chat.postMessage", status=429, retry_after=1,
-                   when=lambda p: p.get("thread_ts") == parent and bool(p.get("blocks")))
+    fake.fail_next(
+        "chat.postMessage",
+        status=429,
+        retry_after=1,
+        when=lambda p: p.get("thread_ts") == parent and bool(p.get("blocks")),
+    )
     t0 = time.monotonic()
     drive(reporter(client, parent), info_for(parent, plan(1)), outcome())
     posts = [c for c in fake.calls("chat.postMessage") if c.params.get("thread_ts") == parent]
@@ -361,8 +400,16 @@ def test_reporter_for_runs_with_a_thread_only(ctx, fake):
     make_pipeline(ctx, TEAM_ID, "Essay", [make_agent(ctx, TEAM_ID, "Drafter")])
     cli_run = start_run(sctx, TEAM_ID, "Essay", "hello", source="cli")
     assert slack_reporter_for(sctx, TEAM_ID, str(cli_run.id)) is None
-    slack_run = start_run(sctx, TEAM_ID, "Essay", "hello", requested_by=USER_ID, source="slack",
-                          channel_id=GENERAL, thread_ts="1700000000.000100")
+    slack_run = start_run(
+        sctx,
+        TEAM_ID,
+        "Essay",
+        "hello",
+        requested_by=USER_ID,
+        source="slack",
+        channel_id=GENERAL,
+        thread_ts="1700000000.000100",
+    )
     rep = slack_reporter_for(sctx, TEAM_ID, str(slack_run.id))
     assert isinstance(rep, SlackRunReporter)
     assert (rep.channel_id, rep.thread_ts, rep.status_ts) == (GENERAL, "1700000000.000100", "1700000000.000100")

@@ -17,13 +17,13 @@ import pytest
 
 from bot.slack.blocks.common import ZWSP
 from core.links import artifact_permalink
-from storage import repos
 from storage.db import transaction
 from storage.models import Base
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
-from tests.run_harness import _fake_providers, drain, make_agent, make_pipeline, with_keys  # noqa: F401
-from tests.run_harness import GPT
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
+from tests.run_harness import GPT, drain, make_agent, make_pipeline, with_keys
 from tests.slack_harness import SlackServer, wait_until
 
 LONG = "\n\n".join(f"Paragraph {i}: " + "the otters hold hands while they sleep. " * 12 for i in range(40))
@@ -40,7 +40,7 @@ def _truncate(ctx) -> None:
 
 def _runs(ctx) -> list[Any]:
     with transaction(ctx.sessions) as s:
-        runs = list(repos.latest_runs(s, TEAM_ID, limit=50))
+        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
         s.expunge_all()
     return sorted(runs, key=lambda r: r.created_at)
 
@@ -88,30 +88,49 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
     anthropic.reply("first draft about otters")
     anthropic.reply("**Final essay**: otters <!channel> everywhere")
     anthropic.reply(LONG)
-    fake.fail_next("chat.postMessage", status=429, retry_after=1,
-                   when=lambda p: bool(p.get("thread_ts")) and (p.get("blocks") or [{}])[0].get("type") == "markdown")
+    fake.fail_next(
+        "chat.postMessage",
+        status=429,
+        retry_after=1,
+        when=lambda p: bool(p.get("thread_ts")) and (p.get("blocks") or [{}])[0].get("type") == "markdown",
+    )
 
     hooks = {}
-    for i, (key, text, channel) in enumerate([("essay", "run Essay write about otters", GENERAL),
-                                              ("digest", "run Weekly digest summarise the week", RANDOM),
-                                              ("doomed", "run doomed critique this", GENERAL)]):
+    for i, (key, text, channel) in enumerate(
+        [
+            ("essay", "run Essay write about otters", GENERAL),
+            ("digest", "run Weekly digest summarise the week", RANDOM),
+            ("doomed", "run doomed critique this", GENERAL),
+        ]
+    ):
         hooks[key] = _command(slack, text, channel_id=channel)
-        wait_until(lambda: len(_runs(ctx)) == i + 1, 10, f"run {key} to be queued")
+        wait_until(lambda i=i: len(_runs(ctx)) == i + 1, 10, f"run {key} to be queued")
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, doomed_agent)
+        agent_repo.delete_agent(s, TEAM_ID, doomed_agent)
 
-    env = dict(base_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token,
-               ANTHROPIC_BASE_URL=anthropic.url, OPENAI_BASE_URL=openai.url,
-               PIPEBOT_WORKER_CONCURRENCY="1")  # the replies above are scripted in run order
+    env = dict(
+        base_env,
+        SLACK_API_URL=fake.url,
+        SLACK_BOT_TOKEN=fake.token,
+        ANTHROPIC_BASE_URL=anthropic.url,
+        OPENAI_BASE_URL=openai.url,
+        PIPEBOT_WORKER_CONCURRENCY="1",
+    )  # the replies above are scripted in run order
     started = time.monotonic()
     worker = drain(env)
     assert "Traceback" not in worker.stderr, worker.stderr[-3000:]  # the reporter never failed
-    runs = dict(zip(("essay", "digest", "doomed"), _runs(ctx)))
+    runs = dict(zip(("essay", "digest", "doomed"), _runs(ctx), strict=True))
     with transaction(ctx.sessions) as s:
-        artifacts = {k: repos.get_artifact_for_run(s, TEAM_ID, r.id).id for k, r in runs.items()}
+        artifacts = {k: artifact_repo.get_artifact_for_run(s, TEAM_ID, r.id).id for k, r in runs.items()}
     links = {k: artifact_permalink(ctx, TEAM_ID, str(a)) for k, a in artifacts.items()}
-    yield {"runs": runs, "hooks": hooks, "artifacts": artifacts, "links": links,
-           "drain_s": time.monotonic() - started, "fake": fake}
+    yield {
+        "runs": runs,
+        "hooks": hooks,
+        "artifacts": artifacts,
+        "links": links,
+        "drain_s": time.monotonic() - started,
+        "fake": fake,
+    }
 
 
 def _thread(fake: FakeSlack, run: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -144,8 +163,11 @@ def test_run_command_streams_steps_posts_result_and_marks_the_parent(scenario):
 
 def test_rate_limited_result_post_still_arrives_once(scenario):
     fake, run = scenario["fake"], scenario["runs"]["essay"]
-    posts = [c for c in fake.calls("chat.postMessage")
-             if c.params.get("thread_ts") == run.thread_ts and c.params.get("blocks")]
+    posts = [
+        c
+        for c in fake.calls("chat.postMessage")
+        if c.params.get("thread_ts") == run.thread_ts and c.params.get("blocks")
+    ]
     assert [c.status for c in posts] == [429, 200]
     assert posts[1].time - posts[0].time >= 0.9  # Retry-After honoured
     assert len(_thread(fake, run)[2]) == 1
@@ -177,6 +199,7 @@ def test_run_failing_in_the_worker_says_why_in_the_thread(scenario):
 
 
 # ---- no worker needed below ------------------------------------------------------------------------
+
 
 def _ephemeral(slack: SlackServer, hook: str) -> str:
     post = slack.replies(hook)[-1]
@@ -220,16 +243,19 @@ def test_same_request_twice_starts_one_run(ctx, slack, essay):
 
 
 def test_input_reaches_the_run_as_typed(ctx, slack, essay):
-    _command(slack, 'run essay don\'t "stop &lt;here&gt;\n\n  keep   spacing')
+    _command(slack, "run essay don't \"stop &lt;here&gt;\n\n  keep   spacing")
     wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
-    assert _runs(ctx)[0].input == 'don\'t "stop <here>\n\n  keep   spacing'
+    assert _runs(ctx)[0].input == "don't \"stop <here>\n\n  keep   spacing"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("run Esay hello", "Did you mean *Essay*?"),
-    ("run Essay   ", "What should"),
-    ('run "Essay hello', "no closing quote"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("run Esay hello", "Did you mean *Essay*?"),
+        ("run Essay   ", "What should"),
+        ('run "Essay hello', "no closing quote"),
+    ],
+)
 def test_bad_requests_are_told_what_to_fix(ctx, slack, essay, text, expected):
     before = len(slack.fake.messages(GENERAL))
     assert expected in _ephemeral(slack, _command(slack, text))
@@ -242,7 +268,7 @@ def test_problems_the_run_would_hit_are_told_up_front(ctx, slack, essay):
     orphan = make_agent(ctx, TEAM_ID, "Gone")
     make_pipeline(ctx, TEAM_ID, "Broken", [orphan])
     with transaction(ctx.sessions) as s:
-        repos.delete_agent(s, TEAM_ID, orphan)
+        agent_repo.delete_agent(s, TEAM_ID, orphan)
     before = len(slack.fake.messages(GENERAL))
     assert "No OpenAI API key is set" in _ephemeral(slack, _command(slack, "run review hi"))
     text = _ephemeral(slack, _command(slack, "run Broken hi"))
@@ -252,9 +278,13 @@ def test_problems_the_run_would_hit_are_told_up_front(ctx, slack, essay):
 
 def _shortcut(slack: SlackServer, message: dict[str, Any], channel: str = GENERAL) -> dict[str, Any]:
     count = len(slack.fake.calls("views.open"))
-    signed = slack.signer.message_action("run_on_message", message, channel_id=channel,
-                                         trigger_id=slack.fake.new_trigger_id(),
-                                         response_url=slack.fake.new_response_url(channel))
+    signed = slack.signer.message_action(
+        "run_on_message",
+        message,
+        channel_id=channel,
+        trigger_id=slack.fake.new_trigger_id(),
+        response_url=slack.fake.new_response_url(channel),
+    )
     assert slack.post(signed).status_code == 200
     call = slack.fake.wait_for("views.open", count=count + 1)
     assert call.ok, call.response
@@ -264,14 +294,21 @@ def _shortcut(slack: SlackServer, message: dict[str, Any], channel: str = GENERA
 def test_message_shortcut_runs_on_the_message_in_its_thread(ctx, slack, essay):
     fake = slack.fake
     # Slack sends message text with &, < and > as entities; the model gets the characters
-    msg = {"type": "message", "user": USER_ID, "ts": f"{time.time():.6f}",
-           "text": "Please summarise: otters &amp; &lt;b&gt;"}
+    msg = {
+        "type": "message",
+        "user": USER_ID,
+        "ts": f"{time.time():.6f}",
+        "text": "Please summarise: otters &amp; &lt;b&gt;",
+    }
     view = _shortcut(slack, msg)
     inputs = [b for b in view["blocks"] if b["type"] == "input"]
     assert [b["label"]["text"] for b in inputs] == ["Pipeline", "Input"]
     assert inputs[1]["element"]["initial_value"] == "Please summarise: otters & <b>"
-    response = slack.post(slack.signer.view_submission(view, {"Pipeline": str(essay["pipeline"]),
-                                                              "Input": "Please summarise: otters & <b>"}))
+    response = slack.post(
+        slack.signer.view_submission(
+            view, {"Pipeline": str(essay["pipeline"]), "Input": "Please summarise: otters & <b>"}
+        )
+    )
     assert response.status_code == 200 and response.text in ("", "null"), response.text
     [run] = _runs(ctx)
     assert (run.channel_id, run.thread_ts, run.source) == (GENERAL, msg["ts"], "slack")

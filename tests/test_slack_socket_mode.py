@@ -14,12 +14,12 @@ from bot.cli import main as cli
 from core.context import AppContext
 from core.settings import ConfigError
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack
 from tests.slack_harness import slack_settings
 
 
-def test_dev_rejects_an_app_token_of_the_wrong_kind(monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dev_rejects_an_app_token_of_the_wrong_kind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
     monkeypatch.setenv("SLACK_APP_TOKEN", "xoxb-a-bot-token-pasted-by-mistake")
     assert cli.main(["dev"]) == 2
@@ -29,12 +29,18 @@ def test_dev_rejects_an_app_token_of_the_wrong_kind(monkeypatch: pytest.MonkeyPa
 
 
 def test_socket_mode_start_failures_are_one_config_line(_session_ctx: AppContext, fake_slack: FakeSlack) -> None:
-    no_bot = dataclasses.replace(_session_ctx, settings=slack_settings(
-        _session_ctx.settings, fake_slack, SLACK_APP_TOKEN="xapp-1-A1-1-abc", SLACK_BOT_TOKEN=None))
+    no_bot = dataclasses.replace(
+        _session_ctx,
+        settings=slack_settings(
+            _session_ctx.settings, fake_slack, SLACK_APP_TOKEN="xapp-1-A1-1-abc", SLACK_BOT_TOKEN=None
+        ),
+    )
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
         cli._start_socket_mode(no_bot)
-    refused = dataclasses.replace(_session_ctx, settings=slack_settings(
-        _session_ctx.settings, fake_slack, SLACK_APP_TOKEN="xapp-1-A1-1-not-a-real-token"))
+    refused = dataclasses.replace(
+        _session_ctx,
+        settings=slack_settings(_session_ctx.settings, fake_slack, SLACK_APP_TOKEN="xapp-1-A1-1-not-a-real-token"),
+    )
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN") as info:
         cli._start_socket_mode(refused)
     assert "\n" not in str(info.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from slack_sdk import WebClient
@@ -18,16 +19,12 @@ from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from core.runs.queue import start_run
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.run_harness import (  # noqa: F401 - fixtures
-    _fake_providers,
+from tests.run_harness import (
     drain,
-    fake_anthropic,
-    fake_openai,
     make_agent,
     make_pipeline,
     read_run,
     with_keys,
-    worker_env,
 )
 from tests.slack_harness import slack_settings
 
@@ -49,8 +46,16 @@ def _start(ctx, fake: FakeSlack, name: str = "Essay", agents: tuple[str, ...] = 
     client = WebClient(token=fake.token, base_url=fake.url)
     text, blocks = parent_message(name, USER_ID, "write")
     parent = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
-    run = start_run(sctx, TEAM_ID, name, "write about otters", requested_by=USER_ID, source="slack",
-                    channel_id=GENERAL, thread_ts=parent)
+    run = start_run(
+        sctx,
+        TEAM_ID,
+        name,
+        "write about otters",
+        requested_by=USER_ID,
+        source="slack",
+        channel_id=GENERAL,
+        thread_ts=parent,
+    )
     return run, parent
 
 
@@ -88,8 +93,13 @@ def test_words_reach_the_thread_while_the_model_writes_in_batches(ctx, fake, fak
     assert stream["thread_ts"] == parent and stream["tasks"]["step-1"]["status"] == "complete"
     shown = stream["text"]
     assert "<!channel>" not in shown and "<@U0ADMIN>" not in shown
-    assert shown == step_heading(_view(1, "Drafter")) + f"Heads up <{ZWSP}!channel>, ask <{ZWSP}@U0ADMIN>. " + TEXT \
+    assert (
+        shown
+        == step_heading(_view(1, "Drafter"))
+        + f"Heads up <{ZWSP}!channel>, ask <{ZWSP}@U0ADMIN>. "
+        + TEXT
         + STEP_SEPARATOR
+    )
 
 
 def test_an_expired_stream_carries_on_in_a_new_one_without_losing_text(ctx, fake, fake_anthropic, worker_env):
@@ -109,8 +119,9 @@ def test_an_expired_stream_carries_on_in_a_new_one_without_losing_text(ctx, fake
     joined = "".join(fake.streamed_markdown(c) for c in fake.stream_calls(GENERAL))
     for view in (drafter, critic):
         joined = joined.replace(continued_heading(view), "")
-    assert joined == (step_heading(drafter) + "A short first draft." + STEP_SEPARATOR
-                      + step_heading(critic) + TEXT + STEP_SEPARATOR)
+    assert joined == (
+        step_heading(drafter) + "A short first draft." + STEP_SEPARATOR + step_heading(critic) + TEXT + STEP_SEPARATOR
+    )
     final = [m for m in fake.replies(GENERAL, parent) if not m.get("_stream")][-1]
     assert final["blocks"][0]["type"] == "markdown" and "w199" in final["blocks"][0]["text"]
 
@@ -128,7 +139,7 @@ def test_refused_streaming_falls_back_to_an_edited_reply_with_the_words(ctx, fak
     edits = [c for c in fake.calls("chat.update") if c.params.get("ts") == progress["ts"]]
     live = [c for c in edits if "w0" in str(c.params.get("blocks"))]
     assert live and live[0].time < model_done  # the words showed while the model wrote
-    assert all(b.time - a.time >= 0.9 for a, b in zip(edits, edits[1:])), [c.time for c in edits]
+    assert all(b.time - a.time >= 0.9 for a, b in pairwise(edits)), [c.time for c in edits]
     assert "all 1 steps done" in str(progress["blocks"])
 
 

@@ -12,6 +12,7 @@ from bot.slack.text import (
     SECTION_TEXT_LIMIT,
     STREAM_CHUNK_LIMIT,
     clip,
+    decode_slack_text,
     escape_mrkdwn,
     fit_message,
     fit_section,
@@ -26,7 +27,7 @@ ENTITY_RE = re.compile(r"&(amp|lt|gt);")
 def assert_no_broken_entity(text: str) -> None:
     """No '&' that does not start a complete entity, no '<' without its '>'."""
     for m in re.finditer("&", text):
-        assert ENTITY_RE.match(text, m.start()), f"broken entity at {m.start()}: {text[m.start():m.start() + 8]!r}"
+        assert ENTITY_RE.match(text, m.start()), f"broken entity at {m.start()}: {text[m.start() : m.start() + 8]!r}"
     assert text.count("<") == text.count(">"), text[-60:]
 
 
@@ -36,7 +37,8 @@ def assert_no_broken_entity(text: str) -> None:
 def test_escape_mrkdwn_escapes_the_three_control_characters() -> None:
     assert escape_mrkdwn("a < b && c > d") == "a &lt; b &amp;&amp; c &gt; d"
     assert escape_mrkdwn("<!channel> <@U123> <https://evil|click>") == (
-        "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|click&gt;")
+        "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|click&gt;"
+    )
     assert escape_mrkdwn("&amp;") == "&amp;amp;"  # already-escaped text is text too
     assert escape_mrkdwn("*bold* _it_ `code` ~s~") == "*bold* _it_ `code` ~s~"  # formatting survives
     assert escape_mrkdwn("") == ""
@@ -83,21 +85,24 @@ def test_hard_cut_when_there_is_no_boundary() -> None:
     assert truncate_at_boundary("x" * 50, 10, "…") == "x" * 9 + "…"
 
 
-@pytest.mark.parametrize("text, limit, expected", [
-    ("ab&amp;cd", 4, "ab"),  # never "ab&a"
-    ("ab&lt;cd", 5, "ab"),
-    ("ab&gt;", 6, "ab&gt;"),  # fits whole
-    ("abcdefgh&amp;", 12, "abcdefgh"),
-    ("x <@U123ABC> y", 8, "x"),  # not "x <@U12"
-    ("see <https://example.com/a|the docs> now", 20, "see"),
-    ("ab👍🏽cd", 3, "ab"),  # skin tone stays on its thumb
-    ("abe\u0301f", 3, "ab"),  # combining accent stays on its e
-    ("ab👩\u200d💻cd", 4, "ab"),  # ZWJ sequence kept whole
-    ("ab🇬🇧🇫🇷", 5, "ab🇬🇧"),  # flags are pairs of regional indicators
-    ("ab🇬🇧🇫🇷", 4, "ab🇬🇧"),
-    ("ab🇬🇧🇫🇷", 3, "ab"),
-    ("ab\ud83d\ude00cd", 3, "ab"),  # a raw surrogate pair (surrogatepass text)
-])
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("ab&amp;cd", 4, "ab"),  # never "ab&a"
+        ("ab&lt;cd", 5, "ab"),
+        ("ab&gt;", 6, "ab&gt;"),  # fits whole
+        ("abcdefgh&amp;", 12, "abcdefgh"),
+        ("x <@U123ABC> y", 8, "x"),  # not "x <@U12"
+        ("see <https://example.com/a|the docs> now", 20, "see"),
+        ("ab👍🏽cd", 3, "ab"),  # skin tone stays on its thumb
+        ("abe\u0301f", 3, "ab"),  # combining accent stays on its e
+        ("ab👩\u200d💻cd", 4, "ab"),  # ZWJ sequence kept whole
+        ("ab🇬🇧🇫🇷", 5, "ab🇬🇧"),  # flags are pairs of regional indicators
+        ("ab🇬🇧🇫🇷", 4, "ab🇬🇧"),
+        ("ab🇬🇧🇫🇷", 3, "ab"),
+        ("ab\ud83d\ude00cd", 3, "ab"),  # a raw surrogate pair (surrogatepass text)
+    ],
+)
 def test_never_splits_an_entity_or_a_glyph(text: str, limit: int, expected: str) -> None:
     assert truncate_at_boundary(text, limit) == expected
 
@@ -187,7 +192,32 @@ def test_split_for_stream_small_chunks_and_edges() -> None:
 
 
 def test_split_for_stream_default_chunk_is_slacks_limit() -> None:
-    text = ("line of text\n" * 2000)
+    text = "line of text\n" * 2000
     pieces = split_for_stream(text)
     assert len(pieces) == 3 and all(len(p) <= 12000 for p in pieces)
     assert all(p.endswith("\n") for p in pieces)
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+@pytest.mark.parametrize(
+    "sent, typed",
+    [
+        ("R&amp;D", "R&D"),
+        ("a &lt;b&gt; c", "a <b> c"),
+        ("&amp;lt;", "&lt;"),  # the user typed the entity itself
+        ("<@U1|casey>", "@casey"),
+        ("<@U1>", "<@U1>"),
+        ("<#C1|general>", "#general"),
+        ("<!here>", "@here"),
+        ("<!subteam^S1|@devs>", "@devs"),
+        ("<https://a.b/c?x=1&amp;y=2>", "https://a.b/c?x=1&y=2"),
+        ("<https://a.b|a.b>", "https://a.b"),
+        ("<https://a.b/doc|the doc>", "the doc (https://a.b/doc)"),
+        ("<mailto:x@y.z|x@y.z>", "x@y.z"),
+        ("no entities 🤖", "no entities 🤖"),
+    ],
+)
+def test_decode_slack_text(sent: str, typed: str) -> None:
+    assert decode_slack_text(sent) == typed

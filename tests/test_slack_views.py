@@ -56,13 +56,20 @@ def options_of(select: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def agent(**kw: Any) -> SimpleNamespace:
-    base = dict(id=1, name="Summariser", system_prompt="Summarise.", model="openai:gpt-4o", temperature=0.7,
-                max_output_tokens=1024)
+    base = dict(
+        id=1,
+        name="Summariser",
+        system_prompt="Summarise.",
+        model="openai:gpt-4o",
+        temperature=0.7,
+        max_output_tokens=1024,
+    )
     base.update(kw)
     return SimpleNamespace(**base)
 
 
 # ---- agent modal ---------------------------------------------------------------------------
+
 
 def test_agent_modal_fields_and_ids() -> None:
     data = assert_valid_view(agent_blocks.agent_modal(["anthropic"], metadata={"c": "C1", "r": "https://x"}))
@@ -161,13 +168,17 @@ def test_one_step_has_no_remove_and_ten_have_no_add() -> None:
     one = assert_valid_view(pipeline_blocks.pipeline_modal(AGENTS, pipeline_blocks.PipelineForm()))
     controls = next(b for b in one["blocks"] if b["type"] == "actions")
     assert [e["action_id"] for e in controls["elements"]] == [pipeline_blocks.ADD_STEP]
-    ten = assert_valid_view(pipeline_blocks.pipeline_modal(AGENTS, pipeline_blocks.PipelineForm(steps=[pipeline_blocks.StepPick(1)] * 10)))
+    ten = assert_valid_view(
+        pipeline_blocks.pipeline_modal(AGENTS, pipeline_blocks.PipelineForm(steps=[pipeline_blocks.StepPick(1)] * 10))
+    )
     controls = next(b for b in ten["blocks"] if b["type"] == "actions")
     assert [e["action_id"] for e in controls["elements"]] == [pipeline_blocks.REMOVE_STEP]
 
 
 def test_orphaned_step_shows_deleted_agent() -> None:
-    form = pipeline_blocks.PipelineForm(name="P", steps=[pipeline_blocks.StepPick(1), pipeline_blocks.StepPick(None, "Old <bot>")], pipeline_id=7)
+    form = pipeline_blocks.PipelineForm(
+        name="P", steps=[pipeline_blocks.StepPick(1), pipeline_blocks.StepPick(None, "Old <bot>")], pipeline_id=7
+    )
     data = assert_valid_view(pipeline_blocks.pipeline_modal(AGENTS, form))
     step = block(data, "step_2-r0")
     assert step["element"]["placeholder"]["text"] == "⚠️ deleted agent: Old <bot>"
@@ -176,8 +187,15 @@ def test_orphaned_step_shows_deleted_agent() -> None:
 
 
 def test_form_round_trips_through_view_state() -> None:
-    form = pipeline_blocks.PipelineForm(name="P", budget="0.5", steps=[pipeline_blocks.StepPick(1), pipeline_blocks.StepPick(None, "Gone")],
-                              pipeline_id=9, rev=3, channel_id="C1", response_url="https://r")
+    form = pipeline_blocks.PipelineForm(
+        name="P",
+        budget="0.5",
+        steps=[pipeline_blocks.StepPick(1), pipeline_blocks.StepPick(None, "Gone")],
+        pipeline_id=9,
+        rev=3,
+        channel_id="C1",
+        response_url="https://r",
+    )
     data = pipeline_blocks.pipeline_modal(AGENTS, form).to_dict()
     data["state"] = state_from_view(data, {"Name": "P2", "Step 1": "3", "Budget (USD)": "1.25"})
     back = pipeline_blocks.PipelineForm.from_view(data)
@@ -202,6 +220,7 @@ def test_step_select_caps_at_100_agents_keeping_used_ones() -> None:
 
 # ---- settings modal ------------------------------------------------------------------------
 
+
 def test_settings_never_prefill_keys() -> None:
     status = {"anthropic": "configured, ends in …1234", "openai": "not configured"}
     data = assert_valid_view(settings_blocks.settings_modal(status, {"anthropic"}))
@@ -215,16 +234,23 @@ def test_settings_never_prefill_keys() -> None:
 
 
 def test_settings_notes_show_under_field() -> None:
-    data = assert_valid_view(settings_blocks.settings_modal({}, set(), notes={"openai_key": "OpenAI rejected <this> key."}))
+    data = assert_valid_view(
+        settings_blocks.settings_modal({}, set(), notes={"openai_key": "OpenAI rejected <this> key."})
+    )
     i = next(i for i, b in enumerate(data["blocks"]) if b.get("block_id") == "openai_key")
     assert "OpenAI rejected &lt;this&gt; key." in json.dumps(data["blocks"][i + 1])
 
 
 # ---- messages ------------------------------------------------------------------------------
 
+
 def test_agents_message_escapes_and_shows_parameters() -> None:
-    text, blocks = agent_blocks.agents_message([agent(name="<!channel> & me", temperature=None, max_output_tokens=None),
-                                         agent(id=2, name="B", model="anthropic:claude-haiku-4-5-20251001")])
+    text, blocks = agent_blocks.agents_message(
+        [
+            agent(name="<!channel> & me", temperature=None, max_output_tokens=None),
+            agent(id=2, name="B", model="anthropic:claude-haiku-4-5-20251001"),
+        ]
+    )
     data = assert_valid_message(blocks)
     dump = json.dumps(data, ensure_ascii=False)
     assert "&lt;!channel&gt; &amp; me" in dump and "<!channel>" not in dump
@@ -255,11 +281,18 @@ def test_list_blocks_respect_limits_the_sdk_checks() -> None:
 
 
 def test_pipelines_message_marks_orphans() -> None:
-    ok = SimpleNamespace(id=1, name="Fine", budget_usd=None,
-                         steps=[SimpleNamespace(position=1, agent_id=1, agent_name="A")])
-    bad = SimpleNamespace(id=2, name="Broken", budget_usd="0.50",
-                          steps=[SimpleNamespace(position=1, agent_id=1, agent_name="A"),
-                                 SimpleNamespace(position=2, agent_id=None, agent_name="Gone")])
+    ok = SimpleNamespace(
+        id=1, name="Fine", budget_usd=None, steps=[SimpleNamespace(position=1, agent_id=1, agent_name="A")]
+    )
+    bad = SimpleNamespace(
+        id=2,
+        name="Broken",
+        budget_usd="0.50",
+        steps=[
+            SimpleNamespace(position=1, agent_id=1, agent_name="A"),
+            SimpleNamespace(position=2, agent_id=None, agent_name="Gone"),
+        ],
+    )
     _, blocks = pipeline_blocks.pipelines_message([ok, bad])
     sections = [b["text"]["text"] for b in assert_valid_message(blocks) if b["type"] == "section"]
     assert not sections[0].startswith("⚠️") and "A" in sections[0]
@@ -290,6 +323,7 @@ def test_model_label_handles_unknown() -> None:
 
 # ---- manifest ------------------------------------------------------------------------------
 
+
 def test_manifest_matches_the_app() -> None:
     """The scopes requested at OAuth install are the manifest's, and its ids are the app's."""
     from pathlib import Path
@@ -300,6 +334,12 @@ def test_manifest_matches_the_app() -> None:
     section = text.split("    bot:\n", 1)[1].split("\nsettings:", 1)[0]
     listed = [line.split("#")[0].strip()[2:].strip() for line in section.splitlines() if line.strip().startswith("- ")]
     assert sorted(listed) == sorted(BOT_SCOPES)
-    for needle in ("command: /pipebot", "callback_id: run_on_message", "home_tab_enabled: true",
-                   "socket_mode_enabled: true", "- app_home_opened", "usage_hint:"):
+    for needle in (
+        "command: /pipebot",
+        "callback_id: run_on_message",
+        "home_tab_enabled: true",
+        "socket_mode_enabled: true",
+        "- app_home_opened",
+        "usage_hint:",
+    ):
         assert needle in text

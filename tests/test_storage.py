@@ -43,8 +43,17 @@ def test_upgrade_from_empty_and_downgrade_to_empty(services, database_url):
     with _empty_database(database_url) as engine:
         upgrade(engine)
         tables = set(inspect(engine).get_table_names())
-        assert {"workspaces", "provider_credentials", "agents", "pipelines", "pipeline_steps", "runs",
-                "run_steps", "artifacts", "alembic_version"} <= tables
+        assert {
+            "workspaces",
+            "provider_credentials",
+            "agents",
+            "pipelines",
+            "pipeline_steps",
+            "runs",
+            "run_steps",
+            "artifacts",
+            "alembic_version",
+        } <= tables
         indexes = {i["name"] for i in inspect(engine).get_indexes("artifacts")}
         assert {"ix_artifacts_team_pipeline_created", "ix_artifacts_team_created", "ix_artifacts_output_tsv"} <= indexes
         assert "ix_artifacts_output_fts" not in indexes  # replaced by the stored column's index
@@ -62,9 +71,13 @@ def test_0003_fills_the_search_vector_of_existing_rows_and_downgrades(services, 
         upgrade(engine, "0002")
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO workspaces (team_id) VALUES ('T1')"))
-            conn.execute(text("INSERT INTO artifacts (id, team_id, pipeline_name, status, content) VALUES "
-                              "(gen_random_uuid(), 'T1', 'P', 'succeeded', '{\"output\": \"Quarterly revenue grew\"}'), "
-                              "(gen_random_uuid(), 'T1', 'P', 'failed', '{\"output\": null}')"))
+            conn.execute(
+                text(
+                    "INSERT INTO artifacts (id, team_id, pipeline_name, status, content) VALUES "
+                    "(gen_random_uuid(), 'T1', 'P', 'succeeded', '{\"output\": \"Quarterly revenue grew\"}'), "
+                    "(gen_random_uuid(), 'T1', 'P', 'failed', '{\"output\": null}')"
+                )
+            )
         upgrade(engine)
         with engine.begin() as conn:
             vectors = conn.execute(text("SELECT output_tsv::text FROM artifacts ORDER BY status DESC")).scalars().all()
@@ -131,7 +144,9 @@ def test_deleted_agent_leaves_an_orphaned_step_with_its_last_name(ctx):
     with transaction(ctx.sessions) as s:
         steps = pipeline_repo.get_pipeline(s, "T1", p.id).steps
         assert [(st.position, st.agent_id, st.agent_name) for st in steps] == [
-            (1, a.id, "Summariser"), (2, None, "Harsh critic")]
+            (1, a.id, "Summariser"),
+            (2, None, "Harsh critic"),
+        ]
 
 
 def test_pipeline_steps_can_be_replaced_in_order(ctx):
@@ -156,8 +171,10 @@ def test_latest_artifacts_per_pipeline_newest_first_and_uses_index(ctx):
                 run = run_repo.create_run(s, "T1", p, f"in {i}")
                 s.execute(text("SELECT pg_sleep(0.001)"))
                 art = artifact_repo.insert_for_run(s, "T1", run, {"output": f"out {i}"}, models=[], cost_usd=None)
-                s.execute(text("UPDATE artifacts SET created_at = now() + make_interval(secs => :i) WHERE id = :id"),
-                          {"i": i, "id": art})
+                s.execute(
+                    text("UPDATE artifacts SET created_at = now() + make_interval(secs => :i) WHERE id = :id"),
+                    {"i": i, "id": art},
+                )
                 if p is p1:
                     ids.append(art)
     with transaction(ctx.sessions) as s:
@@ -165,9 +182,16 @@ def test_latest_artifacts_per_pipeline_newest_first_and_uses_index(ctx):
         assert [r.id for r in rows] == ids[::-1][:3]
         assert len(artifact_repo.latest_artifacts(s, "T1", limit=20)) == 10
         s.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(r[0] for r in s.execute(text(
-            "EXPLAIN SELECT id FROM artifacts WHERE team_id = 'T1' AND pipeline_id = :p "
-            "ORDER BY created_at DESC, id DESC LIMIT 10"), {"p": p1.id}))
+        plan = "\n".join(
+            r[0]
+            for r in s.execute(
+                text(
+                    "EXPLAIN SELECT id FROM artifacts WHERE team_id = 'T1' AND pipeline_id = :p "
+                    "ORDER BY created_at DESC, id DESC LIMIT 10"
+                ),
+                {"p": p1.id},
+            )
+        )
         assert "ix_artifacts_team_pipeline_created" in plan
 
 
@@ -183,7 +207,9 @@ def test_provider_key_is_encrypted_at_rest_and_never_stored_raw(ctx):
     with ctx.engine.connect() as conn:
         tables = [r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
         for t in tables:
-            dump = conn.execute(text(f'SELECT coalesce(string_agg(t::text, E"\\n"), \'\') FROM "{t}" t'.replace('E"\\n"', "E'\\\\n'"))).scalar()
+            dump = conn.execute(
+                text(f'SELECT coalesce(string_agg(t::text, E"\\n"), \'\') FROM "{t}" t'.replace('E"\\n"', "E'\\\\n'"))
+            ).scalar()
             assert raw not in dump and raw.encode().hex() not in dump
     # a second save replaces the first (one per provider per workspace)
     with transaction(ctx.sessions) as s:
@@ -206,23 +232,37 @@ def test_secret_key_rotation():
 
 def _artifact(s, team, pipeline, output, *, input_text="the input", step_outputs=(), age_s=0):
     run = run_repo.create_run(s, team, pipeline, input_text)
-    content = {"input": input_text, "output": output,
-               "steps": [{"position": i, "output": o} for i, o in enumerate(step_outputs, 1)]}
+    content = {
+        "input": input_text,
+        "output": output,
+        "steps": [{"position": i, "output": o} for i, o in enumerate(step_outputs, 1)],
+    }
     art = artifact_repo.insert_for_run(s, team, run, content, models=[], cost_usd=None)
-    s.execute(text("UPDATE artifacts SET created_at = now() - make_interval(secs => :a) WHERE id = :id"),
-              {"a": age_s, "id": art})
+    s.execute(
+        text("UPDATE artifacts SET created_at = now() - make_interval(secs => :a) WHERE id = :id"),
+        {"a": age_s, "id": art},
+    )
     return art
 
 
 def test_search_matches_the_output_only_newest_first(ctx):
     with transaction(ctx.sessions) as s:
         a = _agent(s, "T1")
-        p, q = pipeline_repo.create_pipeline(s, "T1", "One", [a.id]), pipeline_repo.create_pipeline(s, "T1", "Two", [a.id])
+        p, q = (
+            pipeline_repo.create_pipeline(s, "T1", "One", [a.id]),
+            pipeline_repo.create_pipeline(s, "T1", "Two", [a.id]),
+        )
         old = _artifact(s, "T1", p, "The Northwind account renewed.", age_s=300)
         new = _artifact(s, "T1", p, "Northwind asked about invoices.", age_s=100)
         other_pipeline = _artifact(s, "T1", q, "Northwind again.", age_s=200)
-        _artifact(s, "T1", p, "Nothing relevant.", input_text="Northwind in the input",
-                  step_outputs=["Northwind in a step's output"])
+        _artifact(
+            s,
+            "T1",
+            p,
+            "Nothing relevant.",
+            input_text="Northwind in the input",
+            step_outputs=["Northwind in a step's output"],
+        )
         _artifact(s, "T1", p, None)  # a run that failed before any output
         _artifact(s, "T2", p, "Northwind, but another workspace")
     with transaction(ctx.sessions) as s:
@@ -247,11 +287,15 @@ def test_search_beyond_the_walked_rows_uses_the_gin_index(ctx):
         p = pipeline_repo.create_pipeline(s, "T1", "One", [a.id])
         rare = _artifact(s, "T1", p, "The zeppelin incident report.", age_s=10_000_000)
         run = run_repo.create_run(s, "T1", p, "bulk")
-        s.execute(text(
-            "INSERT INTO artifacts (id, team_id, pipeline_id, pipeline_name, status, content, created_at) "
-            "SELECT gen_random_uuid(), 'T1', :p, 'One', 'succeeded', "
-            "jsonb_build_object('output', 'Weekly digest number ' || g || ' about billing'), now() - make_interval(secs => g) "
-            "FROM generate_series(1, :n) g"), {"p": p.id, "n": artifact_repo.SEARCH_WALK_ROWS + 500})
+        s.execute(
+            text(
+                "INSERT INTO artifacts (id, team_id, pipeline_id, pipeline_name, status, content, created_at) "
+                "SELECT gen_random_uuid(), 'T1', :p, 'One', 'succeeded', "
+                "jsonb_build_object('output', 'Weekly digest number ' || g || ' about billing'), now() - make_interval(secs => g) "
+                "FROM generate_series(1, :n) g"
+            ),
+            {"p": p.id, "n": artifact_repo.SEARCH_WALK_ROWS + 500},
+        )
         del run
     with ctx.engine.begin() as conn:
         conn.execute(text("ANALYZE artifacts"))
@@ -261,10 +305,16 @@ def test_search_beyond_the_walked_rows_uses_the_gin_index(ctx):
         assert len(artifact_repo.search_artifacts(s, "T1", "billing")) == 10
         assert artifact_repo.search_artifacts(s, "T1", "nowhere") == []
         s.execute(text("SET LOCAL enable_seqscan = off"))  # 2,500 rows fit in a few pages
-        plan = "\n".join(r[0] for r in s.execute(text(
-            "EXPLAIN WITH matches AS MATERIALIZED (SELECT id, created_at FROM artifacts WHERE team_id = 'T1' "
-            "AND output_tsv @@ websearch_to_tsquery('english'::regconfig, 'zeppelin')) "
-            "SELECT id FROM matches ORDER BY created_at DESC, id DESC LIMIT 10")))
+        plan = "\n".join(
+            r[0]
+            for r in s.execute(
+                text(
+                    "EXPLAIN WITH matches AS MATERIALIZED (SELECT id, created_at FROM artifacts WHERE team_id = 'T1' "
+                    "AND output_tsv @@ websearch_to_tsquery('english'::regconfig, 'zeppelin')) "
+                    "SELECT id FROM matches ORDER BY created_at DESC, id DESC LIMIT 10"
+                )
+            )
+        )
         assert "ix_artifacts_output_tsv" in plan, plan
 
 

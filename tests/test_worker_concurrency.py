@@ -9,10 +9,22 @@ import threading
 
 from core.runs.queue import start_run
 from tests.fakes.llm_base import RecordedRequest, Turn
-from tests.run_harness import (  # noqa: F401 - fixtures
-    read_run as _run, read_steps as _steps,
-    HAIKU, _fake_providers, drain, fake_anthropic, fake_openai, kill_hard, make_agent, make_pipeline,
-    start_worker, stop_worker, wait_until, with_keys, worker_env,
+from tests.run_harness import (
+    HAIKU,
+    drain,
+    kill_hard,
+    make_agent,
+    make_pipeline,
+    start_worker,
+    stop_worker,
+    wait_until,
+    with_keys,
+)
+from tests.run_harness import (
+    read_run as _run,
+)
+from tests.run_harness import (
+    read_steps as _steps,
 )
 
 MESSAGES = "/v1/messages"

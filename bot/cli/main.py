@@ -10,10 +10,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.services import Services
+    from core.context import AppContext
+    from storage.db import Engine
 
 log = logging.getLogger("pipebot")
 
@@ -32,7 +40,9 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _context(settings: Settings, *, create_key: bool = False, local_services: bool = False):  # type: ignore[no-untyped-def]
+def _context(
+    settings: Settings, *, create_key: bool = False, local_services: bool = False
+) -> tuple[AppContext, Services]:
     """Resolve services (embedded when allowed) and build the process context."""
     from bot.services import resolve_services
     from core.context import AppContext, secret_keys
@@ -55,7 +65,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _revision(engine) -> str | None:  # type: ignore[no-untyped-def]
+def _revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
@@ -73,8 +83,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     if settings.DATABASE_URL:
         url = normalise_url(settings.DATABASE_URL)
         if not _reachable_postgres(url):
-            raise ServiceError(f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(settings.DATABASE_URL)}; "
-                               "check the host, port and credentials")
+            raise ServiceError(
+                f"DATABASE_URL: cannot connect to PostgreSQL at {_redact(settings.DATABASE_URL)}; "
+                "check the host, port and credentials"
+            )
     else:  # local development: the embedded database (and, as ever, its Redis)
         services = resolve_services(None, settings.REDIS_URL, data_dir=settings.PIPEBOT_DATA_DIR)
         url = services.database_url
@@ -104,14 +116,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     ctx, services = _context(settings)
     try:
-        return run_worker(ctx, burst=args.burst, name=args.name, mode="fork" if args.fork else "threads",
-                          concurrency=args.concurrency)
+        return run_worker(
+            ctx, burst=args.burst, name=args.name, mode="fork" if args.fork else "threads", concurrency=args.concurrency
+        )
     finally:
         ctx.close()
         services.close()
 
 
-def _serve_http(ctx, port: int, host: str = "0.0.0.0") -> None:  # type: ignore[no-untyped-def]
+def _serve_http(ctx: AppContext, port: int, host: str = "0.0.0.0") -> None:
     import uvicorn
 
     from bot.web.server import build_app
@@ -150,7 +163,7 @@ def _stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 10) -> N
             continue
 
 
-def _start_socket_mode(ctx):  # type: ignore[no-untyped-def]
+def _start_socket_mode(ctx: AppContext) -> SocketModeHandler:
     """Socket Mode beside the HTTP server (SLACK_APP_TOKEN set); a failure is one config line."""
     from slack_sdk.errors import SlackApiError
 
@@ -161,12 +174,16 @@ def _start_socket_mode(ctx):  # type: ignore[no-untyped-def]
     except RuntimeError as exc:  # a variable is missing
         raise ConfigError(f"{exc}: set it (see README, Connecting Slack) or unset SLACK_APP_TOKEN") from None
     except SlackApiError as exc:
-        raise ConfigError(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level "
-                          "token with the connections:write scope (Basic Information > App-Level Tokens) "
-                          "and enable Socket Mode") from None
+        raise ConfigError(
+            f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level "
+            "token with the connections:write scope (Basic Information > App-Level Tokens) "
+            "and enable Socket Mode"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"could not reach Slack for Socket Mode ({type(exc).__name__}); check the network "
-                          "or unset SLACK_APP_TOKEN to use the HTTP endpoint only") from None
+        raise ConfigError(
+            f"could not reach Slack for Socket Mode ({type(exc).__name__}); check the network "
+            "or unset SLACK_APP_TOKEN to use the HTTP endpoint only"
+        ) from None
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -180,8 +197,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         upgrade(ctx.engine)
         if services.embedded:
             print(f"pipebot: embedded {' and '.join(services.embedded)} running, data in {Path('.pipebot').resolve()}")
-        env = dict(os.environ, DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url,
-                   PIPEBOT_SECRET_KEY=",".join(ctx.keys))
+        env = dict(
+            os.environ, DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url, PIPEBOT_SECRET_KEY=",".join(ctx.keys)
+        )
         keeper = _WorkerKeeper([sys.executable, "-m", "bot.cli.main", "worker"], env)
         worker = keeper.start()
         if not (settings.SLACK_BOT_TOKEN or settings.slack_oauth_enabled):
@@ -242,8 +260,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     ctx, services = _context(settings)
     try:
-        return run_from_cli(ctx, args.pipeline, team_id=args.team, input_text=args.input,
-                            wait=not args.no_wait, timeout=args.timeout, queue_timeout=args.queue_timeout)
+        return run_from_cli(
+            ctx,
+            args.pipeline,
+            team_id=args.team,
+            input_text=args.input,
+            wait=not args.no_wait,
+            timeout=args.timeout,
+            queue_timeout=args.queue_timeout,
+        )
+    finally:
+        ctx.close()
+        services.close()
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    from bot.cli.cancel import cancel_from_cli
+
+    ctx, services = _context(settings)
+    try:
+        return cancel_from_cli(ctx, args.run_id, team_id=args.team)
     finally:
         ctx.close()
         services.close()
@@ -275,12 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="an RQ worker for pipeline runs")
     s.add_argument("--burst", action="store_true", help="drain the queue, then exit")
     s.add_argument("--name", help="worker name (default: generated)")
-    s.add_argument("--concurrency", type=_positive_int, metavar="N",
-                   help="runs in flight at once in this process (default: PIPEBOT_WORKER_CONCURRENCY, 32)")
-    s.add_argument("--in-process", action="store_true",
-                   help="run jobs in threads of the worker process (the default; kept for older scripts)")
-    s.add_argument("--fork", action="store_true",
-                   help="RQ's classic worker instead: a forked work horse per job, one run at a time")
+    s.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="runs in flight at once in this process (default: PIPEBOT_WORKER_CONCURRENCY, 32)",
+    )
+    s.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run jobs in threads of the worker process (the default; kept for older scripts)",
+    )
+    s.add_argument(
+        "--fork",
+        action="store_true",
+        help="RQ's classic worker instead: a forked work horse per job, one run at a time",
+    )
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("db", help="database migrations")
@@ -294,9 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True, help="the run's input text ('-' reads standard input)")
     s.add_argument("--no-wait", action="store_true", help="enqueue and print the run id only")
     s.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
-    s.add_argument("--queue-timeout", type=float, default=60,
-                   help="seconds to wait for a worker to pick the run up before giving up on following it")
+    s.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=60,
+        help="seconds to wait for a worker to pick the run up before giving up on following it",
+    )
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("cancel", help="cancel a queued or running run")
+    s.add_argument("run_id", metavar="RUN_ID")
+    s.add_argument("--team", required=True, help="Slack team id (workspace) that owns the run")
+    s.set_defaults(func=cmd_cancel)
 
     s = sub.add_parser("keygen", help="print a new PIPEBOT_SECRET_KEY")
     s.set_defaults(func=cmd_keygen)
@@ -305,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "openai") + (() if args.verbose else ("alembic",)):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from bot.services import ServiceError

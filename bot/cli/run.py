@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
 from core.runs.queue import run_queue, start_run
-from storage import repos
 from storage.db import transaction
+from storage.repos import artifacts as artifact_repo
+from storage.repos import runs as run_repo
+
+if TYPE_CHECKING:
+    from redis.client import PubSub
 
 
 def _print(*parts: str, err: bool = False) -> None:
@@ -29,8 +34,16 @@ def _workers(ctx: AppContext) -> int:
         return 1
 
 
-def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: str, wait: bool = True,
-                 timeout: float = 900, queue_timeout: float = 60) -> int:
+def run_from_cli(
+    ctx: AppContext,
+    pipeline: str,
+    *,
+    team_id: str,
+    input_text: str,
+    wait: bool = True,
+    timeout: float = 900,
+    queue_timeout: float = 60,
+) -> int:
     if input_text == "-":
         input_text = sys.stdin.read()
     pubsub = ctx.redis.pubsub(ignore_subscribe_messages=True)
@@ -42,8 +55,16 @@ def run_from_cli(ctx: AppContext, pipeline: str, *, team_id: str, input_text: st
         pubsub.close()
 
 
-def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: str, wait: bool,  # type: ignore[no-untyped-def]
-            timeout: float, queue_timeout: float) -> int:
+def _follow(
+    ctx: AppContext,
+    pubsub: PubSub,
+    pipeline: str,
+    team_id: str,
+    input_text: str,
+    wait: bool,
+    timeout: float,
+    queue_timeout: float,
+) -> int:
     """Start the run and print it live: the steps, their text as it streams, the result."""
     run = None
     try:
@@ -62,8 +83,10 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
         pubsub.subscribe(channel(str(run.id)))
         _print(f"run {run.id} queued for pipeline “{run.pipeline_name}”", err=True)
         if _workers(ctx) == 0:
-            _print("pipebot: no worker is running, so the run waits in the queue; start one with `pipebot worker`",
-                   err=True)
+            _print(
+                "pipebot: no worker is running, so the run waits in the queue; start one with `pipebot worker`",
+                err=True,
+            )
         started = time.monotonic()
         deadline = started + timeout
         streaming = False
@@ -71,23 +94,38 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
             msg = pubsub.get_message(timeout=1.0)
             if msg is None:
                 with transaction(ctx.sessions) as s:
-                    current = repos.get_run(s, team_id, run.id)
+                    current = run_repo.get_run(s, team_id, run.id)
                     if current is not None and current.status in ("succeeded", "failed"):
-                        art = repos.get_artifact_for_run(s, team_id, run.id)
+                        art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if current is not None and current.status in ("succeeded", "failed"):
-                    return _final(ctx, team_id, current.status, current.output, current.error_message,
-                                  str(art.id) if art else None)
-                if (current is not None and current.status == "queued" and not streaming
-                        and time.monotonic() - started > queue_timeout):
-                    _print(f"pipebot: no worker picked up run {run.id} within {queue_timeout:g} s; it stays queued "
-                           "and starts when a worker runs (`pipebot worker`)", err=True)
+                    return _final(
+                        ctx,
+                        team_id,
+                        current.status,
+                        current.output,
+                        current.error_message,
+                        str(art.id) if art else None,
+                    )
+                if (
+                    current is not None
+                    and current.status == "queued"
+                    and not streaming
+                    and time.monotonic() - started > queue_timeout
+                ):
+                    _print(
+                        f"pipebot: no worker picked up run {run.id} within {queue_timeout:g} s; it stays queued "
+                        "and starts when a worker runs (`pipebot worker`)",
+                        err=True,
+                    )
                     return 3
                 continue
             ev = json.loads(msg["data"])
             kind = ev["event"]
             if kind == "step_started":
                 st = ev["step"]
-                _print(f"\n▶ step {st['position']}: {st['agent_name']} ({st['model_display'] or st['model']})", err=True)
+                _print(
+                    f"\n▶ step {st['position']}: {st['agent_name']} ({st['model_display'] or st['model']})", err=True
+                )
                 streaming = True
             elif kind == "text_delta" and streaming:
                 sys.stderr.write(ev["text"])
@@ -96,24 +134,48 @@ def _follow(ctx: AppContext, pubsub, pipeline: str, team_id: str, input_text: st
                 _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
             elif kind == "step_finished":
                 r = ev["result"]
-                _print(f"\n✓ step {r['position']} done: {format_tokens(r['input_tokens'])}→{format_tokens(r['output_tokens'])} "
-                       f"tokens, {format_cost(r.get('cost_usd'))}, {format_duration(r['latency_ms'])}", err=True)
+                _print(
+                    f"\n✓ step {r['position']} done: {format_tokens(r['input_tokens'])}→{format_tokens(r['output_tokens'])} "
+                    f"tokens, {format_cost(r.get('cost_usd'))}, {format_duration(r['latency_ms'])}",
+                    err=True,
+                )
             elif kind == "run_finished":
                 o = ev["outcome"]
-                return _final(ctx, team_id, o["status"], o["output"], o["error_message"], o["artifact_id"],
-                              o.get("permalink"), o.get("cost_usd"))
-        _print(f"pipebot: run {run.id} did not finish within {timeout:g} s; it goes on in the worker, and its "
-               "artifact appears when it finishes", err=True)
+                return _final(
+                    ctx,
+                    team_id,
+                    o["status"],
+                    o["output"],
+                    o["error_message"],
+                    o["artifact_id"],
+                    o.get("permalink"),
+                    o.get("cost_usd"),
+                )
+        _print(
+            f"pipebot: run {run.id} did not finish within {timeout:g} s; it goes on in the worker, and its "
+            "artifact appears when it finishes",
+            err=True,
+        )
         return 3
     except KeyboardInterrupt:
         if run is not None:
-            _print(f"\npipebot: stopped following run {run.id}; it goes on in the worker (`--no-wait` skips "
-                   "following)", err=True)
+            _print(
+                f"\npipebot: stopped following run {run.id}; it goes on in the worker (`--no-wait` skips following)",
+                err=True,
+            )
         raise
 
 
-def _final(ctx: AppContext, team_id: str, status: str, output: str | None, error: str | None,
-           artifact_id: str | None, link: str | None = None, cost: str | None = None) -> int:
+def _final(
+    ctx: AppContext,
+    team_id: str,
+    status: str,
+    output: str | None,
+    error: str | None,
+    artifact_id: str | None,
+    link: str | None = None,
+    cost: str | None = None,
+) -> int:
     from core.links import artifact_permalink
 
     if artifact_id and not link:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
-from storage import repos
+from storage.repos import agents as agent_repo
 
 STATEMENT_TIMEOUT_MS = 800
 POOL_TIMEOUT = 0.5  # seconds to wait for a free connection
@@ -70,7 +70,7 @@ class AckReads:
     def agents(self, team_id: str) -> Sequence[Row[Any]]:
         """The workspace's agents for the list (id, name, model, temperature, max_output_tokens),
         by name, case-insensitively."""
-        return self._rows(lambda conn: repos.agent_list_rows(conn, team_id))
+        return self._rows(lambda conn: agent_repo.agent_list_rows(conn, team_id))
 
     def close(self) -> None:
         self.engine.dispose()

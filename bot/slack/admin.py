@@ -14,8 +14,10 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.commands_text import COMMAND
 from core.context import AppContext
 
-REFUSED = ("Only workspace admins and owners can change pipebot's settings (and people listed in "
-           f"PIPEBOT_ADMINS by whoever runs pipebot). Ask one of them to run `{COMMAND} settings`.")
+REFUSED = (
+    "Only workspace admins and owners can change pipebot's settings (and people listed in "
+    f"PIPEBOT_ADMINS by whoever runs pipebot). Ask one of them to run `{COMMAND} settings`."
+)
 
 
 class AdminCheckFailed(Exception):
@@ -32,12 +34,20 @@ def is_admin(ctx: AppContext, client: WebClient, user_id: str) -> bool:
         error = exc.response.get("error") if exc.response is not None else "unknown_error"
         if error == "missing_scope":
             hint = " The app needs the users:read scope: reinstall it from the manifest."
-        elif error in ("ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
-                       "request_timeout"):
+        elif error in (
+            "ratelimited",
+            "rate_limited",
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        ):
             hint = " Slack is busy right now; please try again in a minute."
         else:
             hint = ""
-        raise AdminCheckFailed(f"I couldn't check whether you are a workspace admin (Slack said `{error}`).{hint}") from None
+        raise AdminCheckFailed(
+            f"I couldn't check whether you are a workspace admin (Slack said `{error}`).{hint}"
+        ) from None
     if user.get("deleted") or user.get("is_bot"):
         return False
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))

@@ -40,11 +40,16 @@ from bot.slack.listeners import (
     agents,
     artifacts,
     commands,
+    compare,
+    edit,
+    feedback,
     home,
     pipelines,
+    rerun,
     runs,
     settings,
     shortcut,
+    unfurl,
 )
 from bot.slack.oauth import oauth_settings
 from core.context import AppContext
@@ -93,7 +98,7 @@ def _dedupe_events(ctx: AppContext) -> Callable[..., BoltResponse | None]:
     """Global middleware: an Events API delivery whose event_id was already taken is acked
     and dropped (``_release_event`` forgets the id when handling failed, so a retry works)."""
 
-    def middleware(req: BoltRequest, resp: BoltResponse, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+    def middleware(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
         key = _event_key(req.body)
         if key is None:
             return next()
@@ -134,8 +139,13 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     pipelines.register(app, ctx)
     settings.register(app, ctx)
     runs.register(app, ctx)
+    rerun.register(app, ctx)
     shortcut.register(app, ctx)
     artifacts.register(app, ctx)
+    edit.register(app, ctx)
+    compare.register(app, ctx)
+    feedback.register(app, ctx)
+    unfurl.register(app, ctx)
     home.register(app, ctx)
     _register_fallbacks(app, ctx)
 
@@ -181,9 +191,13 @@ def _register_fallbacks(app: App, ctx: AppContext) -> None:
         ack()
         kind = (body.get("event") or {}).get("type")
         if single_token and kind in ("app_uninstalled", "tokens_revoked"):
-            log.warning("Slack says pipebot was uninstalled or its tokens revoked in workspace %s (%s): "
-                        "SLACK_BOT_TOKEN no longer works there; runs cannot post until the app is reinstalled "
-                        "and SLACK_BOT_TOKEN updated", body.get("team_id"), kind)
+            log.warning(
+                "Slack says pipebot was uninstalled or its tokens revoked in workspace %s (%s): "
+                "SLACK_BOT_TOKEN no longer works there; runs cannot post until the app is reinstalled "
+                "and SLACK_BOT_TOKEN updated",
+                body.get("team_id"),
+                kind,
+            )
         else:
             log.debug("no listener for Slack event %s", kind)
 

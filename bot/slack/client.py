@@ -67,15 +67,19 @@ def client_for(ctx: AppContext, team_id: str) -> WebClient:
         token = installation_store(ctx).bot_token_for_team(team_id)
         if token:
             return make_client(ctx, token)
-        raise SlackNotConfigured(f"pipebot is not installed in Slack workspace {team_id}; "
-                                 "install it from /slack/install")
+        raise SlackNotConfigured(
+            f"pipebot is not installed in Slack workspace {team_id}; install it from /slack/install"
+        )
     if settings.SLACK_BOT_TOKEN:
         return make_client(ctx, settings.SLACK_BOT_TOKEN)
-    raise SlackNotConfigured("Slack is not configured: set SLACK_BOT_TOKEN (OAuth & Permissions, xoxb-...) "
-                             "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for multi-workspace installs")
+    raise SlackNotConfigured(
+        "Slack is not configured: set SLACK_BOT_TOKEN (OAuth & Permissions, xoxb-...) "
+        "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for multi-workspace installs"
+    )
 
 
 # ---- installation store -------------------------------------------------------------------
+
 
 class EncryptedInstallationStore(SQLAlchemyInstallationStore):
     """slack_sdk's SQLAlchemy store with every token encrypted under PIPEBOT_SECRET_KEY."""
@@ -92,7 +96,7 @@ class EncryptedInstallationStore(SQLAlchemyInstallationStore):
     def _open(self, value: str | None) -> str | None:
         if not value or not value.startswith(_ENC):
             return value
-        return self._box.decrypt(value[len(_ENC):].encode("ascii"))
+        return self._box.decrypt(value[len(_ENC) :].encode("ascii"))
 
     def _sealed(self, obj: Any) -> Any:
         copy = obj.__class__.__new__(obj.__class__)
@@ -115,23 +119,39 @@ class EncryptedInstallationStore(SQLAlchemyInstallationStore):
     def save_bot(self, bot: Bot) -> None:
         super().save_bot(self._sealed(bot))
 
-    def find_bot(self, *, enterprise_id: str | None, team_id: str | None,
-                 is_enterprise_install: bool | None = False) -> Bot | None:
-        return self._opened(super().find_bot(enterprise_id=enterprise_id, team_id=team_id,
-                                             is_enterprise_install=is_enterprise_install))
+    def find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
+        return self._opened(
+            super().find_bot(enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install)
+        )
 
-    def find_installation(self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None,
-                          is_enterprise_install: bool | None = False) -> Installation | None:
-        return self._opened(super().find_installation(enterprise_id=enterprise_id, team_id=team_id,
-                                                      user_id=user_id,
-                                                      is_enterprise_install=is_enterprise_install))
+    def find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        return self._opened(
+            super().find_installation(
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                user_id=user_id,
+                is_enterprise_install=is_enterprise_install,
+            )
+        )
 
     def bot_token_for_team(self, team_id: str) -> str | None:
         """The newest bot token installed for ``team_id`` (any enterprise), decrypted."""
         c = self.bots.c
-        query = (sqlalchemy.select(c.bot_token)
-                 .where(c.client_id == self.client_id, c.team_id == team_id, c.bot_token.is_not(None))
-                 .order_by(c.installed_at.desc()).limit(1))
+        query = (
+            sqlalchemy.select(c.bot_token)
+            .where(c.client_id == self.client_id, c.team_id == team_id, c.bot_token.is_not(None))
+            .order_by(c.installed_at.desc())
+            .limit(1)
+        )
         with self.engine.connect() as conn:
             token = conn.execute(query).scalar()
         return self._open(token)
@@ -157,5 +177,6 @@ def installation_store(ctx: AppContext) -> EncryptedInstallationStore:
 def oauth_state_store(ctx: AppContext) -> SQLAlchemyOAuthStateStore:
     """OAuth ``state`` values (CSRF protection for /slack/install), kept in PostgreSQL so any
     web process can finish an install another one started."""
-    return SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_TTL, engine=ctx.engine,
-                                     logger=logging.getLogger(__name__))
+    return SQLAlchemyOAuthStateStore(
+        expiration_seconds=OAUTH_STATE_TTL, engine=ctx.engine, logger=logging.getLogger(__name__)
+    )

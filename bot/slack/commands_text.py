@@ -72,7 +72,7 @@ UNKNOWN = "unknown"
 
 # Opening quote -> the characters that may close it. Clients pair them sloppily
 # (“x“, „x“, ”x”), so any quote of the same family closes.
-_DOUBLE = "\"“”„‟"
+_DOUBLE = '"“”„‟'
 _SINGLE = "'‘’‚‛"
 _CLOSERS = {q: _DOUBLE for q in _DOUBLE} | {q: _SINGLE for q in _SINGLE}
 _SPACE = re.compile(r"\s")
@@ -123,10 +123,12 @@ def _read_token(text: str, pos: int) -> Token | None:
             pos += 1
             while True:
                 if pos >= n:
-                    snippet = text[qstart:qstart + 30].splitlines()[0] if text[qstart:] else opener
+                    snippet = text[qstart : qstart + 30].splitlines()[0] if text[qstart:] else opener
                     raise ArgumentError(
                         f"There is an opening {opener} with no closing quote ({snippet}…). "
-                        f"Close it with a matching quote, or remove it.", qstart)
+                        f"Close it with a matching quote, or remove it.",
+                        qstart,
+                    )
                 c = text[pos]
                 if c == "\\" and pos + 1 < n and text[pos + 1] in _CLOSERS:
                     out.append(text[pos + 1])
@@ -174,7 +176,7 @@ def _raw_rest(text: str, pos: int) -> str:
     the indentation of the first content line stays."""
     rest = text[pos:]
     m = re.match(r"(?:[ \t]*\r?\n)+", rest)
-    return rest[m.end():] if m else rest.lstrip(" \t")
+    return rest[m.end() :] if m else rest.lstrip(" \t")
 
 
 def match_name(name: str, choices: Iterable[str]) -> str | None:
@@ -237,11 +239,28 @@ COMMANDS: tuple[CommandSpec, ...] = (
 _USAGE = {spec.name: spec.usage for spec in COMMANDS}
 
 _TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings")
-_TOP_ALIASES = {"?": "help", "-h": "help", "--help": "help", "h": "help", "artifact": "artifacts",
-                "setting": "settings", "config": "settings"}
+_TOP_ALIASES = {
+    "?": "help",
+    "-h": "help",
+    "--help": "help",
+    "h": "help",
+    "artifact": "artifacts",
+    "setting": "settings",
+    "config": "settings",
+}
 _ACTIONS = ("new", "edit", "delete")
-_ACTION_ALIASES = {"create": "new", "add": "new", "update": "edit", "change": "edit", "modify": "edit",
-                   "remove": "delete", "rm": "delete", "del": "delete", "list": "list", "ls": "list"}
+_ACTION_ALIASES = {
+    "create": "new",
+    "add": "new",
+    "update": "edit",
+    "change": "edit",
+    "modify": "edit",
+    "remove": "delete",
+    "rm": "delete",
+    "del": "delete",
+    "list": "list",
+    "ls": "list",
+}
 
 
 @dataclass(frozen=True)
@@ -329,12 +348,15 @@ def _parse(text: str, command: str) -> Command:
     if word in ("agent", "pipeline"):
         return _parse_thing(word, list(tokens), command)
     if word == RUN:
-        name, rest = parse_run_args(text[first.end:], ())
+        name, rest = parse_run_args(text[first.end :], ())
         if not name.strip():
             return Command(RUN, error=f"Which pipeline should I run? Usage: {_usage(RUN, command)}")
         if not rest.strip():
-            return Command(RUN, (name,), error=(
-                f"What should *{name}* run on? Put the input after the name: {_usage(RUN, command)}"))
+            return Command(
+                RUN,
+                (name,),
+                error=(f"What should *{name}* run on? Put the input after the name: {_usage(RUN, command)}"),
+            )
         return Command(RUN, (name,), rest)
     if word == ARTIFACTS:
         parts: list[Token] = []
@@ -343,8 +365,7 @@ def _parse(text: str, command: str) -> Command:
                 query = _raw_rest(text, tok.end).strip()
                 pipeline = (_name_from(parts),) if parts else ()
                 if not query:
-                    return Command(ARTIFACTS, pipeline, error=(
-                        f"Search for what? Usage: {_usage(ARTIFACTS, command)}"))
+                    return Command(ARTIFACTS, pipeline, error=(f"Search for what? Usage: {_usage(ARTIFACTS, command)}"))
                 return Command(ARTIFACTS, pipeline, query)
             parts.append(tok)
         return Command(ARTIFACTS, (_name_from(parts),) if parts else ())
@@ -360,16 +381,24 @@ def _parse_thing(thing: str, tokens: list[Token], command: str) -> Command:
     plural = thing + "s"
     usage = ", ".join(_usage(f"{thing} {a}", command) for a in _ACTIONS)
     if not tokens:
-        return Command(UNKNOWN, (thing,), error=f"What should I do with {plural}? Try {usage}.",
-                       suggestions=(f"{thing} new", plural))
+        return Command(
+            UNKNOWN,
+            (thing,),
+            error=f"What should I do with {plural}? Try {usage}.",
+            suggestions=(f"{thing} new", plural),
+        )
     action = tokens[0].value.lower()
     action = _ACTION_ALIASES.get(action, action)
     if action == "list":
         return Command(plural)
     if action not in _ACTIONS:
         guesses = tuple(f"{thing} {a}" for a in did_you_mean(action, _ACTIONS))
-        return Command(UNKNOWN, (f"{thing} {tokens[0].value}",), suggestions=guesses,
-                       error=f"I don't know `{thing} {tokens[0].value}`. Try {usage}.")
+        return Command(
+            UNKNOWN,
+            (f"{thing} {tokens[0].value}",),
+            suggestions=guesses,
+            error=f"I don't know `{thing} {tokens[0].value}`. Try {usage}.",
+        )
     name = f"{thing} {action}"
     target = _name_from(tokens[1:])
     if action == "new":
@@ -379,8 +408,7 @@ def _parse_thing(thing: str, tokens: list[Token], command: str) -> Command:
     return Command(name, (target,))
 
 
-def help_text(command: str = COMMAND, *, unknown: str | None = None,
-              suggestions: Sequence[str] = ()) -> str:
+def help_text(command: str = COMMAND, *, unknown: str | None = None, suggestions: Sequence[str] = ()) -> str:
     """The help message (mrkdwn): one line per subcommand, led by "did you mean …?"
     when the user typed something unknown. User text is escaped."""
     lines: list[str] = []
@@ -435,11 +463,12 @@ def parse_run_args(args_text: str, pipeline_names: Iterable[str]) -> tuple[str, 
 def args_after_first_word(text: str) -> str:
     """What follows the subcommand word (``run``, ``artifacts``), as typed."""
     m = re.match(r"\s*\S+", text)
-    return text[m.end():].lstrip() if m else ""
+    return text[m.end() :].lstrip() if m else ""
 
 
-def not_found_hint(kind: str, name: str, names: Iterable[str], *, if_none: str | None = None,
-                   command: str = COMMAND) -> str:
+def not_found_hint(
+    kind: str, name: str, names: Iterable[str], *, if_none: str | None = None, command: str = COMMAND
+) -> str:
     """mrkdwn for "no such agent/pipeline": the name as typed (escaped), did-you-mean, and
     the command that lists them, or ``if_none`` when the workspace has none at all."""
     names = list(names)

@@ -51,7 +51,7 @@ def clean_payload(value: Any, key: str | None = None) -> Any:
     return value
 
 
-def clean_request_body(req: BoltRequest, resp: BoltResponse, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+def clean_request_body(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
     """Global middleware: the request's parsed body, cleaned; the signature was checked on
     the raw bytes before this runs, so nothing here weakens it."""
     if req.body:

@@ -39,8 +39,10 @@ from core.context import AppContext
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-NOT_CONFIGURED = ("Slack is not configured on this pipebot server: set {missing} (see manifest.yml and the "
-                  "README), then restart. Health: /healthz.")
+NOT_CONFIGURED = (
+    "Slack is not configured on this pipebot server: set {missing} (see manifest.yml and the "
+    "README), then restart. Health: /healthz."
+)
 
 
 SIGNATURE_MAX_AGE = 300  # seconds; Slack's own rule (and Bolt's) for X-Slack-Request-Timestamp
@@ -98,11 +100,13 @@ def malformed_body(text: str, content_type: str | None) -> str | None:
     for key in ("user", "team", "channel", "view", "container", "enterprise"):
         if key in parsed and parsed[key] is not None and not isinstance(parsed[key], (dict, str)):
             return f"{key} has the wrong type"
-    if "actions" in parsed and not (isinstance(parsed["actions"], list)
-                                    and all(isinstance(a, dict) for a in parsed["actions"])):
+    if "actions" in parsed and not (
+        isinstance(parsed["actions"], list) and all(isinstance(a, dict) for a in parsed["actions"])
+    ):
         return "actions is not a list of objects"
-    if "authorizations" in parsed and not (isinstance(parsed["authorizations"], list)
-                                           and all(isinstance(a, dict) for a in parsed["authorizations"])):
+    if "authorizations" in parsed and not (
+        isinstance(parsed["authorizations"], list) and all(isinstance(a, dict) for a in parsed["authorizations"])
+    ):
         return "authorizations is not a list of objects"
     return None
 
@@ -125,8 +129,11 @@ def bolt_endpoint(app: App, signing_secret: str | None = None) -> Callable[[Requ
             if flow is not None and request.url.path == flow.redirect_uri_path:
                 return to_starlette_response(await run_in_threadpool(flow.handle_callback, bolt_request))
             return PlainTextResponse("Not found", status_code=404)
-        if signing_secret is not None and not _is_ssl_check(body) \
-                and not _signature_ok(signing_secret, request.headers, body):
+        if (
+            signing_secret is not None
+            and not _is_ssl_check(body)
+            and not _signature_ok(signing_secret, request.headers, body)
+        ):
             return PlainTextResponse("Invalid request signature", status_code=401)
         try:
             text = body.decode("utf-8")

@@ -17,7 +17,7 @@ from core.context import AppContext
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 # What the app asks for when installed through /slack/install; keep in step with manifest.yml.
-BOT_SCOPES = ("commands", "chat:write", "channels:join", "users:read")
+BOT_SCOPES = ("commands", "chat:write", "channels:join", "users:read", "links:read", "links:write")
 
 
 def oauth_settings(ctx: AppContext) -> OAuthSettings | None:

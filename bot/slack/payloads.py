@@ -13,8 +13,11 @@ def team_of(body: Mapping[str, Any], context: BoltContext | None = None) -> str:
     ``team.id``; view submissions also ``view.team_id``; Bolt's context has it for all."""
     team = (context.team_id if context is not None else None) or body.get("team_id")
     if not team:
-        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") \
+        team = (
+            (body.get("team") or {}).get("id")
+            or (body.get("user") or {}).get("team_id")
             or (body.get("view") or {}).get("team_id")
+        )
     if not team:
         raise ValueError("payload without a team id")
     return str(team)

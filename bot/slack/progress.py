@@ -37,14 +37,14 @@ from core.text import clean_text
 
 log = logging.getLogger(__name__)
 
-APPEND_INTERVAL_S = 0.75     # one appendStream per stream per 0.75 s on average (80/min)
-APPEND_BURST = 2             # ...after a burst of two (a task update and the first words)
-UPDATE_INTERVAL_S = 1.0      # chat.update fallback: about one edit per second
+APPEND_INTERVAL_S = 0.75  # one appendStream per stream per 0.75 s on average (80/min)
+APPEND_BURST = 2  # ...after a burst of two (a task update and the first words)
+UPDATE_INTERVAL_S = 1.0  # chat.update fallback: about one edit per second
 STREAM_RENEW_AFTER_S = 240.0  # streams end after about 5 minutes: start a new one at 4
-TRANSIENT_FAILURES_MAX = 3   # consecutive transient errors before giving streaming up
+TRANSIENT_FAILURES_MAX = 3  # consecutive transient errors before giving streaming up
 CLOSE_JOIN_S = 60.0
-PACER_IDLE_S = 600.0         # the pacer thread ends after this long with nothing to send
-CLOSE_CALLS_MAX = 50          # calls that may finish a stream (pieces of text, renewals)
+PACER_IDLE_S = 600.0  # the pacer thread ends after this long with nothing to send
+CLOSE_CALLS_MAX = 50  # calls that may finish a stream (pieces of text, renewals)
 EXPIRED = "message_not_in_streaming_state"
 _TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
@@ -115,10 +115,21 @@ class ProgressReply:
     """The progress reply of one run (see the module docstring). Thread-safe; never raises
     from :meth:`text`, :meth:`update`, :meth:`step_done` or :meth:`retrying`."""
 
-    def __init__(self, client: WebClient, *, channel_id: str, thread_ts: str, recipient_user_id: str | None,
-                 recipient_team_id: str | None, post: Callable[..., Any], streaming: bool = True,
-                 append_interval: float = APPEND_INTERVAL_S, append_burst: int = APPEND_BURST,
-                 update_interval: float = UPDATE_INTERVAL_S, renew_after: float = STREAM_RENEW_AFTER_S) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        recipient_user_id: str | None,
+        recipient_team_id: str | None,
+        post: Callable[..., Any],
+        streaming: bool = True,
+        append_interval: float = APPEND_INTERVAL_S,
+        append_burst: int = APPEND_BURST,
+        update_interval: float = UPDATE_INTERVAL_S,
+        renew_after: float = STREAM_RENEW_AFTER_S,
+    ) -> None:
         self.client = client
         self.channel_id, self.thread_ts = channel_id, thread_ts
         self.recipient_user_id, self.recipient_team_id = recipient_user_id, recipient_team_id
@@ -126,20 +137,20 @@ class ProgressReply:
         self.streaming = streaming
         self.renew_after = renew_after
         self.update_interval = update_interval
-        self.mode: str | None = None          # None | "stream" | "update"
-        self.stream_ts: str | None = None     # the live stream's message
+        self.mode: str | None = None  # None | "stream" | "update"
+        self.stream_ts: str | None = None  # the live stream's message
         self.stream_ts_history: list[str] = []
-        self.progress_ts: str | None = None   # the reply edited with chat.update
+        self.progress_ts: str | None = None  # the reply edited with chat.update
         self._append_gate = _Bucket(append_interval, append_burst)
         self._update_gate = _Bucket(update_interval, 1)
         self._cond = threading.Condition(threading.RLock())
         self._pipeline = ""
         self._views: dict[int, StepView] = {}
-        self._dirty: dict[int, StepView] = {}   # task changes not yet sent
-        self._changed = False                  # update mode: something to render
-        self._pending = ""                     # escaped markdown not yet accepted by Slack
-        self._queued = 0                       # characters ever queued
-        self._accepted = 0                     # ...of which Slack accepted this many
+        self._dirty: dict[int, StepView] = {}  # task changes not yet sent
+        self._changed = False  # update mode: something to render
+        self._pending = ""  # escaped markdown not yet accepted by Slack
+        self._queued = 0  # characters ever queued
+        self._accepted = 0  # ...of which Slack accepted this many
         self._marks: list[tuple[int, int]] = []  # (offset in the queued text, step position)
         self._carry: dict[int, str] = {}
         self._live: dict[int, list[str]] = {}  # each step's escaped text so far, in pieces
@@ -301,6 +312,7 @@ class ProgressReply:
                 stop = False  # more than one call's worth is left: this one is an append
             tasks = list(self._dirty.values())
             ts = self.stream_ts
+            assert ts is not None  # the pacer delivers only in "stream" mode, once a stream is open
             self._append_gate.take()
         method = self.client.chat_stopStream if stop else self.client.chat_appendStream
         try:
@@ -351,8 +363,13 @@ class ProgressReply:
                 chunks.append(live.markdown_chunk(lead + piece))
         try:
             resp = self.client.chat_startStream(
-                channel=self.channel_id, thread_ts=self.thread_ts, recipient_user_id=self.recipient_user_id,
-                recipient_team_id=self.recipient_team_id, task_display_mode="plan", chunks=chunks)
+                channel=self.channel_id,
+                thread_ts=self.thread_ts,
+                recipient_user_id=self.recipient_user_id,
+                recipient_team_id=self.recipient_team_id,
+                task_display_mode="plan",
+                chunks=chunks,
+            )
             ts = resp.get("ts")
             if not ts:
                 raise RuntimeError("chat.startStream returned no ts")
@@ -370,10 +387,13 @@ class ProgressReply:
     def _renew(self, *, stop_old: bool) -> None:
         """Carry on in a new stream; the text the old one did not accept goes into it, after
         a "continued" line when it picks a step up in the middle."""
-        if stop_old:
+        if stop_old and self.stream_ts is not None:
             try:
-                self.client.chat_stopStream(channel=self.channel_id, ts=self.stream_ts,
-                                            chunks=self._chunks("", [self._views[k] for k in sorted(self._views)]))
+                self.client.chat_stopStream(
+                    channel=self.channel_id,
+                    ts=self.stream_ts,
+                    chunks=self._chunks("", [self._views[k] for k in sorted(self._views)]),
+                )
             except Exception as exc:  # noqa: BLE001 - it may have ended already; the new one carries on
                 log.info("chat.stopStream of an old stream failed in %s (%s)", self.channel_id, _error(exc))
         with self._cond:
@@ -401,8 +421,9 @@ class ProgressReply:
             view = self._views.get(pos) if pos is not None else None
             if view is not None and view.status != "in_progress":
                 view = None
-            text, blocks = live.live_progress_message(self._pipeline, steps, view,
-                                                      "".join(self._live.get(pos or 0, [])), finished=finished)
+            text, blocks = live.live_progress_message(
+                self._pipeline, steps, view, "".join(self._live.get(pos or 0, [])), finished=finished
+            )
             progress_ts = self.progress_ts
         payload = [b.to_dict() for b in blocks]
         try:

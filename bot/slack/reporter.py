@@ -11,7 +11,8 @@ What a person sees in the thread under the run's parent message:
 2. the final reply: the output (Slack renders the model's Markdown), cut at a clean
    boundary to fit Slack's limits with "full output:" and the artifact permalink, then
    time, cost and models; or, for a failed run, the reason (already written for people);
-3. the parent message edited to ✅ or ❌.
+3. the parent message edited to ✅ or ❌. A run whose message said "Queued: N runs ahead"
+   (bot/slack/parent_status.py) has it switched back to running when it starts.
 
 A reporter must never fail a run: every public method catches and logs, even though
 core also wraps reporters in ``SafeReporter``. Model output is untrusted and goes out
@@ -26,30 +27,28 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
+from core.messages import reused_step
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
-from storage import repos
 from storage.db import transaction
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-POST_INTERVAL_S = 1.0         # chat.postMessage: about one per second per channel
-STATUS_TS_TTL_S = 2 * 86400   # how long the ts of a run's status message is remembered
+POST_INTERVAL_S = 1.0  # chat.postMessage: about one per second per channel
+STATUS_TS_TTL_S = 2 * 86400  # how long the ts of a run's status message is remembered
 # Errors after which a retry with plain text (no blocks) is worth it.
 _BLOCK_ERRORS = ("msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _status_key(run_id: uuid.UUID | str) -> str:
-    return f"pipebot:run:{run_id}:status_ts"
 
 
 def remember_status_message(ctx: AppContext, run_id: uuid.UUID | str, ts: str) -> None:
@@ -58,7 +57,7 @@ def remember_status_message(ctx: AppContext, run_id: uuid.UUID | str, ts: str) -
     A run started from a message shortcut replies in someone else's thread; the bot
     can only edit its own "running…" reply, whose ts is kept here (Redis, with a TTL).
     """
-    ctx.redis.set(_status_key(run_id), ts, ex=STATUS_TS_TTL_S)
+    ctx.redis.set(parent_status.status_key(run_id), ts, ex=STATUS_TS_TTL_S)
 
 
 def _error(exc: Exception) -> str:
@@ -75,21 +74,34 @@ def _never_raises(fn: F) -> F:
         try:
             return fn(self, *args, **kwargs)
         except Exception:  # noqa: BLE001
-            log.exception("Slack reporter %s failed for channel %s thread %s", fn.__name__,
-                          self.channel_id, self.thread_ts)
+            log.exception(
+                "Slack reporter %s failed for channel %s thread %s", fn.__name__, self.channel_id, self.thread_ts
+            )
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 class SlackRunReporter:
     """Posts one run's progress and result into its Slack thread (see the module docstring)."""
 
-    def __init__(self, client: WebClient, *, channel_id: str, thread_ts: str, status_ts: str | None = None,
-                 recipient_user_id: str | None = None, recipient_team_id: str | None = None,
-                 streaming: bool = True, update_interval: float = UPDATE_INTERVAL_S,
-                 append_interval: float = APPEND_INTERVAL_S, stream_renew_after: float = STREAM_RENEW_AFTER_S,
-                 post_interval: float = POST_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        status_ts: str | None = None,
+        recipient_user_id: str | None = None,
+        recipient_team_id: str | None = None,
+        streaming: bool = True,
+        update_interval: float = UPDATE_INTERVAL_S,
+        append_interval: float = APPEND_INTERVAL_S,
+        stream_renew_after: float = STREAM_RENEW_AFTER_S,
+        post_interval: float = POST_INTERVAL_S,
+        redis: Any = None,
+        run_id: str | None = None,
+    ) -> None:
         self.client = client
         self.channel_id = channel_id
         self.thread_ts = thread_ts
@@ -97,10 +109,19 @@ class SlackRunReporter:
         self.recipient_user_id = recipient_user_id
         self.recipient_team_id = recipient_team_id
         self.post_interval = post_interval
-        self.progress = ProgressReply(client, channel_id=channel_id, thread_ts=thread_ts,
-                                      recipient_user_id=recipient_user_id, recipient_team_id=recipient_team_id,
-                                      post=self._post, streaming=streaming, append_interval=append_interval,
-                                      update_interval=update_interval, renew_after=stream_renew_after)
+        self._redis, self._run_id = redis, run_id  # for the parent message's queued state
+        self.progress = ProgressReply(
+            client,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            recipient_user_id=recipient_user_id,
+            recipient_team_id=recipient_team_id,
+            post=self._post,
+            streaming=streaming,
+            append_interval=append_interval,
+            update_interval=update_interval,
+            renew_after=stream_renew_after,
+        )
         self._lock = threading.RLock()
         self._post_lock = threading.Lock()
         self._steps: dict[int, msgs.StepView] = {}
@@ -120,9 +141,35 @@ class SlackRunReporter:
             self._input = info.input
             for sp in info.steps:
                 view = msgs.StepView(sp.position, sp.agent_name, sp.model_display or msgs.model_label(sp.model))
-                if sp.position <= info.resumed_from:
+                if sp.position in info.reused:
+                    view.status, view.note = "complete", reused_step(info.reused[sp.position])
+                elif sp.position <= info.resumed_from:
                     view.status, view.note = "complete", "done in an earlier attempt"
                 self._steps[sp.position] = view
+        self._show_running()
+
+    def _show_running(self) -> None:
+        """A message that said "Queued" says running now (under the message's lock, so the
+        queue-position updater cannot write "Queued" back over it)."""
+        if self._redis is None or not self._run_id:
+            return
+        with parent_status.message_lock(self._redis, self._run_id):
+            if not parent_status.take_queued(self._redis, self._run_id):
+                return
+            text, blocks = msgs.parent_message(
+                self._pipeline,
+                self._requested_by,
+                self._input,
+                status="running",
+                run_id=self._run_id,
+                in_thread=self.status_ts == self.thread_ts,
+            )
+            try:
+                self.client.chat_update(
+                    channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                )
+            except SlackApiError as exc:
+                log.info("could not mark the run's message %s running: %s", self.status_ts, _error(exc))
 
     @_never_raises
     def step_started(self, info: RunInfo, step: StepPlan) -> None:
@@ -138,8 +185,10 @@ class SlackRunReporter:
     def text_delta(self, info: RunInfo, step: StepPlan, text: str) -> None:
         """The step's words, queued for the thread (sent in batches, see bot/slack/progress.py)."""
         if self.progress.mode is not None:
-            self.progress.text(self._steps.get(step.position) or msgs.StepView(step.position, step.agent_name,
-                                                                                step.model_display), text)
+            self.progress.text(
+                self._steps.get(step.position) or msgs.StepView(step.position, step.agent_name, step.model_display),
+                text,
+            )
 
     @_never_raises
     def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
@@ -153,8 +202,7 @@ class SlackRunReporter:
         with self._lock:
             view = self._step(result.position, result.agent_name, msgs.model_label(result.model))
             view.status = "complete"
-            view.note = msgs.step_stats(result.input_tokens, result.output_tokens, result.cost_usd,
-                                        result.latency_ms)
+            view.note = msgs.step_stats(result.input_tokens, result.output_tokens, result.cost_usd, result.latency_ms)
             if self.progress.mode is not None:
                 self.progress.step_done(view)
 
@@ -204,8 +252,9 @@ class SlackRunReporter:
             if wait > 0:
                 time.sleep(wait)
             try:
-                return self.client.chat_postMessage(channel=self.channel_id, thread_ts=self.thread_ts,
-                                                    unfurl_links=False, unfurl_media=False, **kwargs)
+                return self.client.chat_postMessage(
+                    channel=self.channel_id, thread_ts=self.thread_ts, unfurl_links=False, unfurl_media=False, **kwargs
+                )
             finally:
                 self._last_post = time.monotonic()
 
@@ -221,12 +270,21 @@ class SlackRunReporter:
 
     def _update_status(self, outcome: RunOutcome) -> None:
         text, blocks = msgs.parent_message(
-            self._pipeline, self._requested_by, self._input, status=outcome.status,
-            duration_ms=outcome.duration_ms, cost=outcome.cost_usd, permalink=outcome.permalink,
-            reason=outcome.error_message)
+            self._pipeline,
+            self._requested_by,
+            self._input,
+            status=outcome.status,
+            duration_ms=outcome.duration_ms,
+            cost=outcome.cost_usd,
+            permalink=outcome.permalink,
+            reason=outcome.error_message,
+            error_kind=outcome.error_kind,
+            cancelled_by=outcome.cancelled_by,
+        )
         try:
-            self.client.chat_update(channel=self.channel_id, ts=self.status_ts, text=text,
-                                    blocks=[b.to_dict() for b in blocks])
+            self.client.chat_update(
+                channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+            )
         except SlackApiError as exc:  # e.g. the message was deleted: the thread still has the result
             log.info("could not mark the run's message %s: %s", self.status_ts, _error(exc))
 
@@ -234,23 +292,35 @@ class SlackRunReporter:
 def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter | None:
     """The reporter for a run that has a Slack thread, or None (CLI runs, Slack not configured)."""
     with transaction(ctx.sessions) as s:
-        run = repos.get_run(s, team_id, run_id)
+        run = run_repo.get_run(s, team_id, run_id)
         if run is None:
             return None
-        channel_id, thread_ts, requested_by, recipient_team = (run.channel_id, run.thread_ts, run.requested_by,
-                                                               run.recipient_team_id)
+        channel_id, thread_ts, requested_by, recipient_team = (
+            run.channel_id,
+            run.thread_ts,
+            run.requested_by,
+            run.recipient_team_id,
+        )
     return _reporter(ctx, team_id, run_id, channel_id, thread_ts, requested_by, recipient_team)
 
 
 def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
     """The same, from the run as the executor read it when it claimed the run: the RQ job
-    (bot/jobs.py) builds its reporter this way, without another database round trip."""
-    return _reporter(ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by,
-                     info.recipient_team_id)
+    (core/runs/job.py) builds its reporter this way, without another database round trip."""
+    return _reporter(
+        ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by, info.recipient_team_id
+    )
 
 
-def _reporter(ctx: AppContext, team_id: str, run_id: str, channel_id: str | None, thread_ts: str | None,
-              requested_by: str | None, recipient_team: str | None) -> Reporter | None:
+def _reporter(
+    ctx: AppContext,
+    team_id: str,
+    run_id: str,
+    channel_id: str | None,
+    thread_ts: str | None,
+    requested_by: str | None,
+    recipient_team: str | None,
+) -> Reporter | None:
     """Called in the work horse; the client comes from bot.slack.client.client_for, so
     multi-workspace installs use each workspace's token."""
     if not channel_id or not thread_ts:
@@ -265,9 +335,16 @@ def _reporter(ctx: AppContext, team_id: str, run_id: str, channel_id: str | None
         return None
     status_ts = None
     try:
-        raw = ctx.redis.get(_status_key(run_id))
-        status_ts = raw.decode() if isinstance(raw, bytes) else raw
+        status_ts = parent_status.status_ts(ctx.redis, run_id)
     except Exception:  # noqa: BLE001 - without it the parent message is updated, which is the usual case
         log.warning("could not read the status message of run %s", run_id)
-    return SlackRunReporter(client, channel_id=channel_id, thread_ts=thread_ts, status_ts=status_ts,
-                            recipient_user_id=requested_by, recipient_team_id=recipient_team)
+    return SlackRunReporter(
+        client,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        status_ts=status_ts,
+        recipient_user_id=requested_by,
+        recipient_team_id=recipient_team,
+        redis=ctx.redis,
+        run_id=str(run_id),
+    )

@@ -80,8 +80,11 @@ def _plain_entity(inner: str) -> str:
             return label if label.startswith("@") or not target.startswith("!subteam") else f"@{label}"
         word = target[1:].split("^")[0]
         return f"@{word}" if word in ("here", "channel", "everyone") else f"<{target}>"
-    if label and label not in (target, target.removeprefix("mailto:")) \
-            and target.split("://", 1)[-1].rstrip("/") != label.rstrip("/"):
+    if (
+        label
+        and label not in (target, target.removeprefix("mailto:"))
+        and target.split("://", 1)[-1].rstrip("/") != label.rstrip("/")
+    ):
         return f"{label} ({target.removeprefix('mailto:')})"
     return target.removeprefix("mailto:")
 
@@ -130,9 +133,9 @@ def _safe_cut(text: str, pos: int) -> int:
         moved = pos
         # &amp; &lt; &#123; ... : never cut inside one.
         amp = text.rfind("&", max(0, pos - 10), pos)
-        if amp != -1 and _ENTITY_HEAD.match(text, amp, pos) and _ENTITY.match(text, amp):
-            if amp + len(_ENTITY.match(text, amp).group(0)) > pos:  # type: ignore[union-attr]
-                moved = amp
+        entity = _ENTITY.match(text, amp) if amp != -1 and _ENTITY_HEAD.match(text, amp, pos) else None
+        if entity is not None and amp + len(entity.group(0)) > pos:
+            moved = amp
         # <@U123>, <#C1|name>, <https://x|label>, <!here>: never cut inside one.
         lt = text.rfind("<", max(0, moved - _MAX_ENTITY), moved)
         if lt != -1 and text.find(">", lt, moved) == -1 and text.find(">", moved, lt + _MAX_ENTITY) != -1:
@@ -208,8 +211,9 @@ def _link_suffix(link: str | None, label: str) -> str:
     return f"{ELLIPSIS}\n\nfull output: <{_escape_link_url(link)}|{escape_mrkdwn(label)}>"
 
 
-def fit_message(text: str, link: str | None, limit: int = PRACTICAL_MESSAGE_LIMIT,
-                label: str = "open the artifact") -> str:
+def fit_message(
+    text: str, link: str | None, limit: int = PRACTICAL_MESSAGE_LIMIT, label: str = "open the artifact"
+) -> str:
     """``text`` if it fits in ``limit``; otherwise cut at a clean boundary with
     ``…\\n\\nfull output: <link|label>`` appended, the whole within ``limit``.
 

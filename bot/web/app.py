@@ -36,8 +36,9 @@ def create_web_app(ctx: AppContext, *, extra_routes: list[Route] | None = None) 
             asyncio.to_thread(_check, ctx.redis.ping),
         )
         ok = db["status"] == "ok" and rd["status"] == "ok"
-        return JSONResponse({"status": "ok" if ok else "error", "database": db, "redis": rd},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "error", "database": db, "redis": rd}, status_code=200 if ok else 503
+        )
 
     routes = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
     routes.extend(extra_routes or [])

@@ -36,8 +36,15 @@ from bot.web.present import (
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_usd
 from core.runs.artifact import Artifact
 
-__all__ = ["MARKDOWN_OUTPUT_LIMIT", "MARKDOWN_PAGE_LIMIT", "Bounded", "MarkdownBudget", "render_artifact_markdown",
-           "render_bounded", "render_markdown_safe"]
+__all__ = [
+    "MARKDOWN_OUTPUT_LIMIT",
+    "MARKDOWN_PAGE_LIMIT",
+    "Bounded",
+    "MarkdownBudget",
+    "render_artifact_markdown",
+    "render_bounded",
+    "render_markdown_safe",
+]
 
 # ---- untrusted Markdown to safe HTML ---------------------------------------------------------
 
@@ -80,7 +87,7 @@ def _new_markdown() -> MarkdownIt:
     # breaks=True: model output is chat text; a single newline means a new line.
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
     md.enable(["table", "strikethrough"])
-    md.validateLink = _validate_link  # type: ignore[method-assign]
+    md.validateLink = _validate_link  # type: ignore[method-assign]  # markdown-it's documented hook is this attribute
     md.add_render_rule("image", _render_image)
     return md
 
@@ -252,7 +259,7 @@ def _md_verbatim(text: str | None) -> str:
         for start, end_marker in _HTML_BLOCK_ENDS:
             m = start.match(first)
             if m:
-                rest = last.content.lower()[m.end():]
+                rest = last.content.lower()[m.end() :]
                 ends = [end_marker] if end_marker else ["</pre>", "</script>", "</style>", "</textarea>"]
                 if not any(e in rest for e in ends):
                     t += "\n" + (end_marker or f"</{m.group(1).lower()}>")

@@ -17,11 +17,20 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from bot.web.security import META_CSP, STYLESHEET
+from bot.web.compare_view import ComparePage
+from bot.web.editor_view import EditorPage, RefusalPage
+from bot.web.lineage_view import LifecycleView
+from bot.web.security import FORM_META_CSP, META_CSP, STYLESHEET
 from bot.web.view import artifact_page
 from core.runs.artifact import Artifact
 
-__all__ = ["render_artifact_html", "render_not_found_html"]
+__all__ = [
+    "render_artifact_html",
+    "render_compare_html",
+    "render_editor_html",
+    "render_not_found_html",
+    "render_refusal_html",
+]
 
 
 def _escape(value: Any) -> Any:
@@ -40,19 +49,43 @@ _ENV = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_ENV.globals.update(meta_csp=META_CSP, stylesheet=Markup(STYLESHEET))
+_ENV.globals.update(meta_csp=META_CSP, form_meta_csp=FORM_META_CSP, stylesheet=Markup(STYLESHEET))
 
 
-def render_artifact_html(artifact: Artifact | Mapping[str, Any], *, slack_thread_url: str | None, json_url: str,
-                         markdown_url: str) -> str:
+def render_artifact_html(
+    artifact: Artifact | Mapping[str, Any],
+    *,
+    slack_thread_url: str | None,
+    json_url: str,
+    markdown_url: str,
+    lifecycle: LifecycleView | None = None,
+) -> str:
     """The permalink page of one artifact, as a complete HTML document.
 
     ``json_url`` / ``markdown_url`` are the signed URLs of the other formats. Stored
     content (a mapping) is read through :class:`~core.runs.artifact.Artifact` first.
+    ``lifecycle`` adds the versions, lineage and feedback (the live page always has it).
     """
-    page = artifact_page(Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url,
-                         markdown_url=markdown_url)
-    return _ENV.get_template("artifact.html").render(page=page)
+    page = artifact_page(
+        Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url, markdown_url=markdown_url
+    )
+    return _ENV.get_template("artifact.html").render(page=page, life=lifecycle)
+
+
+def render_compare_html(page: ComparePage) -> str:
+    """The compare page of two artifacts or two versions (it has a GET form: serve it with
+    :data:`bot.web.security.FORM_HEADERS`)."""
+    return _ENV.get_template("compare.html").render(page=page, form_page=True)
+
+
+def render_editor_html(page: EditorPage) -> str:
+    """The web editor of one artifact (serve it with :data:`bot.web.security.FORM_HEADERS`)."""
+    return _ENV.get_template("editor.html").render(page=page, form_page=True)
+
+
+def render_refusal_html(page: RefusalPage) -> str:
+    """The page of an edit link refused (expired, used, altered, form not from the link)."""
+    return _ENV.get_template("refused.html").render(page=page)
 
 
 def render_not_found_html() -> str:

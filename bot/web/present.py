@@ -95,5 +95,6 @@ def usage_text(usage: TokenUsage | None) -> str:
     """Token usage as the page and the export show it: ``"2,332 (1,520 in · 812 out)"``."""
     if usage is None:
         return UNKNOWN
-    return format_token_usage(usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
-                              usage.cache_write_tokens)
+    return format_token_usage(
+        usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens
+    )

@@ -1,29 +1,43 @@
-"""GET /artifacts/{id}[.json|.md]?s=SIG — the signed permalink is the only credential.
+"""GET /artifacts/{id}[.json|.md]?s=SIG[&v=N] — the signed permalink is the only credential.
 
 A wrong signature and an unknown id get the same 404, so a link reveals nothing about
-artifacts it does not open, and another workspace's artifact never verifies.
+artifacts it does not open, and another workspace's artifact never verifies. Without ``v``
+the page shows the latest version; ``v=N`` shows version N (the signature covers the
+artifact, so it opens every version). The compare page and the editor have their own
+modules (bot/web/compare_routes.py, bot/web/editor_routes.py).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.web.compare_routes import compare_routes
+from bot.web.editor_routes import editor_routes
+from bot.web.lineage_view import LifecycleView, lifecycle_view
+from bot.web.loading import Loaded, load_version, read_conn, requested_version
 from bot.web.markdown import render_artifact_markdown
 from bot.web.pages import render_artifact_html, render_not_found_html
 from bot.web.security import SECURITY_HEADERS
 from core.context import AppContext
-from core.links import artifact_permalink, signing_keys
-from core.permalinks import verify
+from core.links import artifact_permalink, compare_url, signing_keys, version_permalink
 from core.runs.artifact import Artifact
-from storage import repos
+from storage.repos import artifact_versions as versions
+from storage.repos import feedback, lineage
 
 _HEADERS = dict(SECURITY_HEADERS, **{"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
+
+#: Versions listed on the page (newest first); older ones are reached from the compare picker.
+PAGE_VERSIONS = 50
+#: Branches listed on the page.
+PAGE_BRANCHES = 20
 
 
 def _split(raw: str) -> tuple[str, str]:
@@ -33,51 +47,87 @@ def _split(raw: str) -> tuple[str, str]:
     return raw, ""
 
 
-def _json_body(artifact: Artifact) -> str:
-    """The content as stored; "<", ">" and "&" as \\u escapes, so it stays inert even if
-    something sniffs it as HTML."""
-    return (json.dumps(artifact.to_content(), ensure_ascii=False, default=str)
-            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+def _json_body(artifact: Artifact, number: int, latest: int) -> str:
+    """The content as stored, with which version it is; "<", ">" and "&" as \\u escapes, so it
+    stays inert even if something sniffs it as HTML."""
+    body = dict(artifact.to_content(), artifact_version=number, latest_version=latest)
+    return (
+        json.dumps(body, ensure_ascii=False, default=str)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+def lifecycle(ctx: AppContext, conn: Connection, loaded: Loaded, artifact_id: str) -> LifecycleView:
+    """The versions, lineage and 👍/👎 of the shown version (four small indexed queries)."""
+    team = loaded.team_id
+    listed = versions.list_versions(conn, team, artifact_id, limit=PAGE_VERSIONS)
+    parent = lineage.parent_of(conn, team, artifact_id)
+    branches = lineage.list_branches(conn, team, artifact_id, limit=PAGE_BRANCHES)
+    votes = feedback.counts(conn, team, artifact_id, loaded.number)
+
+    def parent_href(aid: str, version: int | None) -> str:
+        return version_permalink(ctx, team, aid, version) if version else artifact_permalink(ctx, team, aid)
+
+    def compare_href(left: str, right: str, av: int | None, bv: int | None) -> str:
+        return compare_url(ctx, team, left, right, left_version=av, right_version=bv)
+
+    return lifecycle_view(
+        shown=loaded.number,
+        latest=loaded.latest,
+        versions=listed,
+        parent=parent,
+        branches=branches,
+        up=votes.up,
+        down=votes.down,
+        version_href=lambda n: version_permalink(ctx, team, artifact_id, n),
+        parent_href=parent_href,
+        compare_href=compare_href,
+        artifact_id=artifact_id,
+    )
 
 
 def artifact_routes(ctx: AppContext) -> list[Route]:
     keys = signing_keys(ctx)
 
-    def load(artifact_id: str, sig: str | None) -> tuple[str, Artifact] | None:
-        try:
-            uuid.UUID(artifact_id)
-        except ValueError:
-            return None
-        # One read: no ORM session, and autocommit spares the BEGIN and ROLLBACK round trips.
-        with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            found = repos.artifact_content_unscoped(conn, artifact_id)
-        if found is None:
-            return None
-        team_id, content = found
-        if not verify(artifact_id, team_id, sig, keys):
-            return None
-        return team_id, Artifact.from_content(dict(content, artifact_id=str(uuid.UUID(artifact_id)), team_id=team_id))
+    def load(artifact_id: str, number: int | None, sig: str | None, page: bool) -> tuple[Loaded, Any] | None:
+        with read_conn(ctx) as conn:
+            loaded = load_version(conn, keys, artifact_id, number, sig)
+            if loaded is None:
+                return None
+            canonical = str(uuid.UUID(artifact_id))
+            return loaded, (lifecycle(ctx, conn, loaded, canonical) if page else None)
 
     async def artifact(request: Request) -> Response:
         artifact_id, suffix = _split(request.path_params["ident"])
-        found = await run_in_threadpool(load, artifact_id, request.query_params.get("s"))
+        number = requested_version(request.query_params.get("v"))
+        found = await run_in_threadpool(load, artifact_id, number, request.query_params.get("s"), suffix == "")
         if found is None:
             if suffix == ".json":
                 return JSONResponse({"error": "not_found"}, status_code=404, headers=_HEADERS)
             return HTMLResponse(render_not_found_html(), status_code=404, headers=_HEADERS)
-        team_id, art = found
+        loaded, life = found
+        team_id, art = loaded.team_id, loaded.artifact
         if suffix == ".json":
-            return Response(_json_body(art), media_type="application/json", headers=_HEADERS)
+            return Response(
+                _json_body(art, loaded.number, loaded.latest), media_type="application/json", headers=_HEADERS
+            )
         if suffix == ".md":
-            md_headers = dict(_HEADERS, **{"Content-Disposition": f'attachment; filename="artifact-{artifact_id}.md"'})
-            return PlainTextResponse(render_artifact_markdown(art), media_type="text/markdown; charset=utf-8",
-                                     headers=md_headers)
+            name = f"artifact-{artifact_id}" + (f"-v{loaded.number}" if number is not None else "")
+            md_headers = dict(_HEADERS, **{"Content-Disposition": f'attachment; filename="{name}.md"'})
+            return PlainTextResponse(
+                render_artifact_markdown(art), media_type="text/markdown; charset=utf-8", headers=md_headers
+            )
+
+        def other(fmt: str) -> str:
+            if number is None:
+                return artifact_permalink(ctx, team_id, artifact_id, fmt)
+            return version_permalink(ctx, team_id, artifact_id, loaded.number, fmt)
+
         html = render_artifact_html(
-            art,
-            slack_thread_url=None,
-            json_url=artifact_permalink(ctx, team_id, artifact_id, ".json"),
-            markdown_url=artifact_permalink(ctx, team_id, artifact_id, ".md"),
+            art, slack_thread_url=None, json_url=other(".json"), markdown_url=other(".md"), lifecycle=life
         )
         return HTMLResponse(html, headers=_HEADERS)
 
-    return [Route("/artifacts/{ident}", artifact, methods=["GET", "HEAD"])]
+    return [Route("/artifacts/{ident}", artifact, methods=["GET", "HEAD"]), *compare_routes(ctx), *editor_routes(ctx)]

@@ -15,7 +15,16 @@ import base64
 import hashlib
 from importlib.resources import files
 
-__all__ = ["CSP", "META_CSP", "SECURITY_HEADERS", "STYLESHEET", "STYLE_HASH"]
+__all__ = [
+    "CSP",
+    "FORM_CSP",
+    "FORM_HEADERS",
+    "FORM_META_CSP",
+    "META_CSP",
+    "SECURITY_HEADERS",
+    "STYLESHEET",
+    "STYLE_HASH",
+]
 
 _CSS_BYTES: bytes = files("bot.web").joinpath("static", "artifact.css").read_bytes()
 
@@ -52,3 +61,16 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cache-Control": "private, max-age=0, must-revalidate",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+_FORM_POLICY = _POLICY.replace("form-action 'none'", "form-action 'self'")
+
+#: The policy of the two pages that have a form (the editor, and the compare page's version
+#: picker): the same, except that a form may be sent to this site. Still no script.
+FORM_CSP: str = _FORM_POLICY + "; frame-ancestors 'none'"
+FORM_META_CSP: str = _FORM_POLICY
+
+#: Headers of a page with a form. ``no-store``: the editor's URL carries its edit link, and
+#: neither the page nor the typed text should stay in a cache.
+FORM_HEADERS: dict[str, str] = dict(
+    SECURITY_HEADERS, **{"Content-Security-Policy": FORM_CSP, "Cache-Control": "private, no-store"}
+)

@@ -42,10 +42,10 @@ class ModelView:
 class OutputView:
     """One output: Markdown rendered up to the bounds, the rest as plain text."""
 
-    empty: str                 # what to say when there is no output
-    html: str = ""             # sanitised HTML of the rendered head ("" if none)
-    rest: str = ""             # the part past the bounds, shown as escaped plain text
-    size: str = ""             # sizes for the note about a long output
+    empty: str  # what to say when there is no output
+    html: str = ""  # sanitised HTML of the rendered head ("" if none)
+    rest: str = ""  # the part past the bounds, shown as escaped plain text
+    size: str = ""  # sizes for the note about a long output
     head_size: str = ""
     rest_size: str = ""
     download_href: str | None = None
@@ -59,7 +59,7 @@ class OutputView:
 class ErrorView:
     kind: str
     message: str
-    where: str = ""            # "At step 2 (Editor)" for a run's error
+    where: str = ""  # "At step 2 (Editor)" for a run's error
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class ArtifactPage:
     pipeline: str
     status: Status
     created: str
-    created_iso: str | None     # for <time datetime>, when the date is known
+    created_iso: str | None  # for <time datetime>, when the date is known
     cost: str
     duration: str
     tokens: str
@@ -120,17 +120,24 @@ def _output(text: str | None, empty: str, budget: MarkdownBudget, download_href:
     cut = render_bounded(t, budget)
     if not cut.tail:
         return OutputView(empty, html=cut.html)
-    return OutputView(empty, html=cut.html, rest=cut.tail, size=size_text(cut.total_chars),
-                      head_size=size_text(cut.head_chars), rest_size=size_text(len(cut.tail)),
-                      download_href=download_href)
+    return OutputView(
+        empty,
+        html=cut.html,
+        rest=cut.tail,
+        size=size_text(cut.total_chars),
+        head_size=size_text(cut.head_chars),
+        rest_size=size_text(len(cut.tail)),
+        download_href=download_href,
+    )
 
 
 def _model(ref: str, display: str | None) -> ModelView:
     return ModelView(ref, display or "")
 
 
-def _step(s: StepRecord, index: int, *, failed_position: int | None, budget: MarkdownBudget,
-          download_href: str | None) -> StepView:
+def _step(
+    s: StepRecord, index: int, *, failed_position: int | None, budget: MarkdownBudget, download_href: str | None
+) -> StepView:
     pos = position(s, index)
     agent = s.agent
     max_out = agent.max_output_tokens if agent else None
@@ -180,8 +187,10 @@ def artifact_page(a: Artifact, *, slack_thread_url: str | None, json_url: str, m
     empty = "No output: the run failed before producing one." if error else "No output."
     output = _output(a.output, empty, budget, md_href)
     failed_position = a.error.step if a.error else None
-    steps = [_step(s, i, failed_position=failed_position, budget=budget, download_href=md_href)
-             for i, s in enumerate(a.steps, start=1)]
+    steps = [
+        _step(s, i, failed_position=failed_position, budget=budget, download_href=md_href)
+        for i, s in enumerate(a.steps, start=1)
+    ]
 
     return ArtifactPage(
         title=f"{pipeline} · {created if created != UNKNOWN else 'artifact'} · pipebot",

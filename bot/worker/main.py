@@ -4,7 +4,8 @@ flight, and outlives Redis outages.
 The provider SDKs are imported here, once, because a forked work horse would otherwise
 import them again (over a second per job). A maintenance thread requeues runs whose worker
 died and runs whose RQ job was lost with Redis, so none stays "running" or "queued" for
-ever (PostgreSQL is the source of truth, Redis only the dispatch).
+ever (PostgreSQL is the source of truth, Redis only the dispatch); another refreshes
+"Queued: N runs ahead" on the messages of runs that wait (bot/worker/queue_position.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import redis
 from rq import SimpleWorker, Worker
 from rq.exceptions import StopRequested
 
+from bot.worker.queue_position import start_queue_status
 from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
 from core.runs.dispatch import requeue_lost_runs
@@ -34,10 +36,12 @@ def preload() -> None:
     import anthropic  # noqa: F401
     import openai  # noqa: F401
 
-    import bot.worker.jobs  # noqa: F401
     import bot.slack.reporter  # noqa: F401
     import core.permalinks  # noqa: F401
     import providers.registry  # noqa: F401
+    from core.runs.job import reporter_factories
+
+    reporter_factories()
 
 
 def warm_up(ctx: AppContext) -> None:
@@ -109,17 +113,24 @@ def _queue_idle(ctx: AppContext, worker: object) -> bool:
     return in_flight == 0 and run_queue(ctx).count == 0
 
 
-def build_worker(ctx: AppContext, mode: str, name: str | None, concurrency: int) -> Worker | SimpleWorker | ThreadedWorker:
+def build_worker(
+    ctx: AppContext, mode: str, name: str | None, concurrency: int
+) -> Worker | SimpleWorker | ThreadedWorker:
     queues = [run_queue(ctx)]
     if mode == "threads":
-        return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60,
-                              concurrency=concurrency)
+        return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60, concurrency=concurrency)
     worker_class = Worker if mode == "fork" else SimpleWorker
     return worker_class(queues, connection=ctx.redis, name=name, maintenance_interval=60)
 
 
-def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None, mode: str = "threads",
-               concurrency: int | None = None) -> int:
+def run_worker(
+    ctx: AppContext,
+    *,
+    burst: bool = False,
+    name: str | None = None,
+    mode: str = "threads",
+    concurrency: int | None = None,
+) -> int:
     """Work the queue until asked to stop (or, ``burst``, until it is empty).
 
     ``mode``: "threads" (the default) keeps up to ``concurrency`` runs in flight in this
@@ -132,14 +143,15 @@ def run_worker(ctx: AppContext, *, burst: bool = False, name: str | None = None,
     if mode == "threads":
         ctx = sized_for(ctx, concurrency)
     preload()
-    from bot.worker import jobs
+    from core.runs import job
 
-    jobs.set_context(ctx)
+    job.set_context(ctx)
     warm_up(ctx)
     wait_for_redis(ctx.redis)
     maintain(ctx)  # a worker that starts after a crash or an outage picks up the pieces at once
     stop = threading.Event()
     start_maintenance(ctx, stop)
+    start_queue_status(ctx, stop)
     if mode == "fork":
         ctx.engine.dispose()  # nothing pooled crosses the fork
     worker = build_worker(ctx, mode, name, concurrency)

@@ -61,8 +61,7 @@ class ThreadedWorker(BaseWorker):
         execution = self.prepare_execution(job)
         with self._changed:
             self._in_flight[execution.id] = (job, execution)
-        threading.Thread(target=self._perform, args=(job, queue, execution), daemon=True,
-                         name=f"job-{job.id}").start()
+        threading.Thread(target=self._perform, args=(job, queue, execution), daemon=True, name=f"job-{job.id}").start()
         with self._changed:
             while len(self._in_flight) >= self.concurrency and not self._stop_requested:
                 self._changed.wait(1.0)
@@ -114,8 +113,9 @@ class ThreadedWorker(BaseWorker):
         if self._beat_thread is not None and self._beat_thread.is_alive() and not self._beating.is_set():
             return
         self._beating = threading.Event()
-        self._beat_thread = threading.Thread(target=self._heartbeat_loop, args=(self._beating,), daemon=True,
-                                             name="rq-job-heartbeats")
+        self._beat_thread = threading.Thread(
+            target=self._heartbeat_loop, args=(self._beating,), daemon=True, name="rq-job-heartbeats"
+        )
         self._beat_thread.start()
 
     def _heartbeat_loop(self, stop: threading.Event) -> None:

@@ -102,12 +102,27 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def mint(keys: Secret | Sequence[Secret], *, team_id: str, artifact_id: str, user_id: str, base_version: int,
-         ttl_s: int = DEFAULT_TTL_S, now: float | None = None) -> str:
+def mint(
+    keys: Secret | Sequence[Secret],
+    *,
+    team_id: str,
+    artifact_id: str,
+    user_id: str,
+    base_version: int,
+    ttl_s: int = DEFAULT_TTL_S,
+    now: float | None = None,
+) -> str:
     """A signed token (URL-safe) for :func:`edit_url`; the newest key of ``keys`` signs."""
     issued = int(time.time() if now is None else now)
-    claims = [_FORMAT, team_id, str(uuid.UUID(str(artifact_id))), user_id, int(base_version), issued + ttl_s,
-              _b64(secrets.token_bytes(16))]
+    claims = [
+        _FORMAT,
+        team_id,
+        str(uuid.UUID(str(artifact_id))),
+        user_id,
+        int(base_version),
+        issued + ttl_s,
+        _b64(secrets.token_bytes(16)),
+    ]
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
     return f"{payload}.{sign(_LINK_TAG + payload, team_id, _first(keys))}"
 
@@ -121,15 +136,25 @@ def _decode(token: str) -> tuple[str, list[Any]]:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise tampered from None
-    if (not isinstance(claims, list) or len(claims) != 7 or claims[0] != _FORMAT
-            or not all(isinstance(c, str) for c in (claims[1], claims[2], claims[3], claims[6]))
-            or not all(isinstance(c, int) for c in (claims[4], claims[5]))):
+    if (
+        not isinstance(claims, list)
+        or len(claims) != 7
+        or claims[0] != _FORMAT
+        or not all(isinstance(c, str) for c in (claims[1], claims[2], claims[3], claims[6]))
+        or not all(isinstance(c, int) for c in (claims[4], claims[5]))
+    ):
         raise tampered
     return payload, claims
 
 
-def read(token: str, keys: Secret | Sequence[Secret], *, artifact_id: str, user_id: str | None = None,
-         now: float | None = None) -> EditLink:
+def read(
+    token: str,
+    keys: Secret | Sequence[Secret],
+    *,
+    artifact_id: str,
+    user_id: str | None = None,
+    now: float | None = None,
+) -> EditLink:
     """Check a token for the editor of ``artifact_id`` and return what it grants.
 
     Refused, each with its own reason: a token not signed by us or altered (``TAMPERED``), one
@@ -142,8 +167,14 @@ def read(token: str, keys: Secret | Sequence[Secret], *, artifact_id: str, user_
     sig = token.split(".")[1]
     if not verify(_LINK_TAG + payload, claims[1], sig, keys):
         raise EditLinkError(Reason.TAMPERED, messages.EDIT_LINK_TAMPERED)
-    link = EditLink(team_id=claims[1], artifact_id=claims[2], user_id=claims[3], base_version=claims[4],
-                    expires_at=claims[5], nonce=claims[6])
+    link = EditLink(
+        team_id=claims[1],
+        artifact_id=claims[2],
+        user_id=claims[3],
+        base_version=claims[4],
+        expires_at=claims[5],
+        nonce=claims[6],
+    )
     try:
         wanted = str(uuid.UUID(str(artifact_id)))
     except ValueError:

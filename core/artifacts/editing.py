@@ -38,16 +38,34 @@ class Editor:
     steps: Sequence[int]
 
 
-def _save(s: Any, team_id: str, artifact_id: str, base: versions.VersionRow, target: str, text: str,
-          author: str, note: str | None) -> int:
+def _save(
+    s: Any,
+    team_id: str,
+    artifact_id: str,
+    base: versions.VersionRow,
+    target: str,
+    text: str,
+    author: str,
+    note: str | None,
+) -> int:
     edit = parse_target(target)
     content = apply_edit(base.content, edit, text, base_version=base.number)
-    return versions.save_version(s, team_id, artifact_id, base_version=base.number, content=content,
-                                 edited=edit.key, author=author, note=note)
+    return versions.save_version(
+        s, team_id, artifact_id, base_version=base.number, content=content, edited=edit.key, author=author, note=note
+    )
 
 
-def save_edit(ctx: AppContext, team_id: str, artifact_id: str, *, base_version: int, target: str, text: str,
-              author: str, note: str | None = None) -> int:
+def save_edit(
+    ctx: AppContext,
+    team_id: str,
+    artifact_id: str,
+    *,
+    base_version: int,
+    target: str,
+    text: str,
+    author: str,
+    note: str | None = None,
+) -> int:
     """Save ``text`` as ``target``'s new text on top of ``base_version``; the new number.
 
     Raises :class:`EditRefused` (empty, unchanged, no such step, note too long),
@@ -64,8 +82,9 @@ def save_edit(ctx: AppContext, team_id: str, artifact_id: str, *, base_version: 
         return _save(s, team_id, artifact_id, base, target, text, author, clean)
 
 
-def open_editor(ctx: AppContext, token: str, artifact_id: str, *, target: str = "output",
-                now: float | None = None) -> Editor:
+def open_editor(
+    ctx: AppContext, token: str, artifact_id: str, *, target: str = "output", now: float | None = None
+) -> Editor:
     """Check an edit link for the editor page (not spending it: reloading the page is fine)."""
     keys = signing_keys(ctx)
     link = edit_links.read(token, keys, artifact_id=artifact_id, now=now)
@@ -78,12 +97,27 @@ def open_editor(ctx: AppContext, token: str, artifact_id: str, *, target: str = 
         latest = versions.latest_version(s, link.team_id, link.artifact_id)
     text = current_text(base.content, parse_target(target))
     steps = [int(st["position"]) for st in base.content.get("steps") or []]
-    return Editor(link=link, target=target, text=text, latest=latest.number if latest else base.number,
-                  csrf=edit_links.csrf_token(link, keys), steps=steps)
+    return Editor(
+        link=link,
+        target=target,
+        text=text,
+        latest=latest.number if latest else base.number,
+        csrf=edit_links.csrf_token(link, keys),
+        steps=steps,
+    )
 
 
-def save_from_link(ctx: AppContext, token: str, artifact_id: str, *, csrf: str | None, target: str, text: str,
-                   note: str | None = None, now: float | None = None) -> int:
+def save_from_link(
+    ctx: AppContext,
+    token: str,
+    artifact_id: str,
+    *,
+    csrf: str | None,
+    target: str,
+    text: str,
+    note: str | None = None,
+    now: float | None = None,
+) -> int:
     """The editor form's POST: check the link and its CSRF token, spend the link and save the
     version in one transaction (a refused save leaves the link unspent, to try again)."""
     keys = signing_keys(ctx)
@@ -94,15 +128,29 @@ def save_from_link(ctx: AppContext, token: str, artifact_id: str, *, csrf: str |
         base = versions.get_version(s, link.team_id, link.artifact_id, link.base_version)
         if base is None:
             raise ArtifactNotFound(artifact_id)
-        if not used_links.record_edit_link_use(s, link.team_id, link.nonce, link.artifact_id, link.user_id,
-                                               link.expires):
+        if not used_links.record_edit_link_use(
+            s, link.team_id, link.nonce, link.artifact_id, link.user_id, link.expires
+        ):
             raise edit_links.reused()
         return _save(s, link.team_id, link.artifact_id, base, target, text, link.user_id, clean)
 
 
-def new_link(ctx: AppContext, team_id: str, artifact_id: str | uuid.UUID, user_id: str, base_version: int,
-             *, now: float | None = None) -> str:
+def new_link(
+    ctx: AppContext,
+    team_id: str,
+    artifact_id: str | uuid.UUID,
+    user_id: str,
+    base_version: int,
+    *,
+    now: float | None = None,
+) -> str:
     """The editor URL to send (ephemerally) to ``user_id``."""
-    token = edit_links.mint(signing_keys(ctx), team_id=team_id, artifact_id=str(artifact_id), user_id=user_id,
-                            base_version=base_version, now=now)
+    token = edit_links.mint(
+        signing_keys(ctx),
+        team_id=team_id,
+        artifact_id=str(artifact_id),
+        user_id=user_id,
+        base_version=base_version,
+        now=now,
+    )
     return edit_links.edit_url(ctx.settings.public_url, str(artifact_id), token)

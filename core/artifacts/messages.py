@@ -9,8 +9,10 @@ STEP_OUT_OF_RANGE = "There is no step {step}: this artifact has steps 1–{count
 NO_STEPS = "There is no step {step}: this artifact has no steps."
 BAD_TARGET = "An edit changes the final output or one step's output, not “{target}”."
 NOTE_TOO_LONG = "The note is {length} characters long: keep it to {limit}."
-VERSION_CONFLICT = ("Someone saved version {version} meanwhile. Your text was not saved and is kept below: "
-                    "open version {version}, then apply your change again.")
+VERSION_CONFLICT = (
+    "Someone saved version {version} meanwhile. Your text was not saved and is kept below: "
+    "open version {version}, then apply your change again."
+)
 NO_VERSION = "This artifact has no version {version}."
 ARTIFACT_GONE = "This artifact was deleted, or belongs to another workspace."
 

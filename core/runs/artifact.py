@@ -37,8 +37,16 @@ from pydantic import (
     WrapValidator,
 )
 
-__all__ = ["AgentSnapshot", "Artifact", "PipelineRef", "RunError", "SlackThread", "StepError", "StepRecord",
-           "TokenUsage"]
+__all__ = [
+    "AgentSnapshot",
+    "Artifact",
+    "PipelineRef",
+    "RunError",
+    "SlackThread",
+    "StepError",
+    "StepRecord",
+    "TokenUsage",
+]
 
 #: The content version the executor writes today.
 CURRENT_VERSION = 1
@@ -68,6 +76,7 @@ def _mapping_or_none(value: Any) -> Any:
 def _list_of(keep: Callable[[Any], bool]) -> Callable[[Any], list[Any]]:
     def check(value: Any) -> list[Any]:
         return [v for v in value if keep(v)] if isinstance(value, list) else []
+
     return check
 
 
@@ -118,6 +127,7 @@ class TokenUsage(_Record):
     def __add__(self, other: TokenUsage) -> TokenUsage:
         def add(a: int | None, b: int | None) -> int | None:
             return None if a is None and b is None else (a or 0) + (b or 0)
+
         return TokenUsage(**{k: add(getattr(self, k), getattr(other, k)) for k in _USAGE_KEYS})
 
     @property

@@ -9,7 +9,7 @@ executor's claim lets one execution win. So this may run in every worker at once
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -35,7 +35,7 @@ def _job_status(ctx: AppContext, jid: str) -> JobStatus | None:
 
 def requeue_lost_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str]:
     """Enqueue every queued run whose RQ job is gone or ended; returns their ids."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with transaction(ctx.sessions) as s:
         waiting = queued_runs(s, now - timedelta(seconds=GRACE_S))
     requeued: list[str] = []

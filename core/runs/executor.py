@@ -25,6 +25,10 @@ from core.credentials import effective_key, run_keys
 from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep, budget_problem, check, load_plan
 from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
+from core.runs.branch import branch_plan
+from core.runs.branch_spec import BranchSpec
+from core.runs.cancel_watch import KIND as CANCELLED
+from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
 from core.runs.outcome import write_outcome
 from core.runs.steps import ProviderFactory, StepCall, StepFailed, call_agent, model_display
 from core.text import clean_text
@@ -51,6 +55,7 @@ class _Start:
     info: RunInfo
     plan: Plan
     done: dict[int, Any]  # position -> (output, cost_usd) of steps an earlier attempt finished
+    branch: BranchSpec | None = None  # a run from a step of an artifact: what it changes
     problem: RunRejected | None = None
     first: _StepStart | None = None  # the first pending step, already recorded as running
 
@@ -72,24 +77,40 @@ def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | N
         run = run_repo.claim(s, team_id, rid, stale_after_s=ctx.settings.PIPEBOT_STALE_AFTER_SECONDS)
         if run is None:
             return None
-        done = run_repo.finished_steps(s, rid)
+        done = run_repo.finished_steps(s, rid)  # a branch's reused steps are among them
         plan = load_plan(s, team_id, run["pipeline_id"])
+        branch = BranchSpec.from_json(run["branch"])
+        branch_plan(s, team_id, plan, branch)
         keys = run_keys(s, ctx, team_id)
         info = RunInfo(
-            run_id=str(rid), team_id=team_id, pipeline_name=run["pipeline_name"], input=run["input"],
-            requested_by=run["requested_by"], source=run["source"], channel_id=run["channel_id"],
-            thread_ts=run["thread_ts"], recipient_team_id=run["recipient_team_id"],
+            run_id=str(rid),
+            team_id=team_id,
+            pipeline_name=run["pipeline_name"],
+            input=run["input"],
+            requested_by=run["requested_by"],
+            source=run["source"],
+            channel_id=run["channel_id"],
+            thread_ts=run["thread_ts"],
+            recipient_team_id=run["recipient_team_id"],
             steps=[StepPlan(p.position, p.agent_name, p.model, model_display(p.model)) for p in plan.steps],
             resumed_from=len(done),
+            reused={p: branch.original_cost(p) for p in done if branch.reused(p)} if branch else {},
         )
-        start = _Start(info, plan, done)
+        start = _Start(info, plan, done, branch)
         start.problem = check(plan, keys, done, _spent(done))
         if start.problem is not None:
             return start
         pending = next((p for p in plan.steps if p.position not in done), None)
         if pending is not None:
-            start.first = _start_step(s, rid, pending.position, plan.agents[pending.position],
-                                      _current(done, info), keys)
+            start.first = _start_step(
+                s,
+                rid,
+                pending.position,
+                plan.agents[pending.position],
+                _current(done, info, branch),
+                keys,
+                model=pending.model,
+            )
         return start
 
 
@@ -97,17 +118,33 @@ def _spent(done: dict[int, Any]) -> Decimal:
     return sum((st.cost_usd or Decimal(0) for st in done.values()), Decimal(0))
 
 
-def _current(done: dict[int, Any], info: RunInfo) -> str:
-    return done[max(done)].output if done else info.input
+def _current(done: dict[int, Any], info: RunInfo, branch: BranchSpec | None = None) -> str:
+    """What the next step gets: the last finished step's output, the run's input before any,
+    or the input a branch gives the step it starts from."""
+    last = max(done, default=0)
+    if branch is not None and branch.input is not None and last == branch.from_step - 1:
+        return branch.input
+    return done[last].output if done else info.input
 
 
-def _start_step(s: Session, rid: uuid.UUID, position: int, agent: Agent, step_input: str,
-                keys: dict[str, str | None]) -> _StepStart:
-    """Record the step as running with the agent as it is now."""
+def _start_step(
+    s: Session,
+    rid: uuid.UUID,
+    position: int,
+    agent: Agent,
+    step_input: str,
+    keys: dict[str, str | None],
+    *,
+    model: str | None = None,
+) -> _StepStart:
+    """Record the step as running with the agent as it is now (and ``model`` instead of the
+    agent's, for the step a branch gives another model)."""
     snap = agents_mod.snapshot(agent)
-    provider_id, _ = parse_model_ref(agent.model)
-    step_id = run_repo.start_step(s, rid, position, agent_id=agent.id, agent_snapshot=snap, model=agent.model,
-                                  step_input=step_input)
+    snap["model"] = model = model or agent.model
+    provider_id, _ = parse_model_ref(model)
+    step_id = run_repo.start_step(
+        s, rid, position, agent_id=agent.id, agent_snapshot=snap, model=model, step_input=step_input
+    )
     return _StepStart(step_id, snap, provider_id, keys.get(provider_id))
 
 
@@ -140,16 +177,23 @@ def warm_statements(ctx: AppContext, team_id: str, rid: uuid.UUID) -> None:
         credential_repo.stored_keys(s, team_id, ctx.box)
         agent_repo.get_agent(s, team_id, 0)
         credential_repo.get_credential(s, team_id, "anthropic", ctx.box)
-        run_repo.finish_step(s, 0, status="succeeded", output="", latency_ms=0, usage={}, raw_usage=[],
-                             cost_usd=None, price_version=None)
+        run_repo.finish_step(
+            s, 0, status="succeeded", output="", latency_ms=0, usage={}, raw_usage=[], cost_usd=None, price_version=None
+        )
         run_repo.finish_step(s, 0, status="failed", error_kind="", error_message="", latency_ms=0)
         run_repo.close(s, team_id, rid, status="succeeded", output="", error_kind=None, error_message=None)
         run_repo.steps_of(s, rid)
         s.rollback()
 
 
-def execute(ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Reporter | None = None, *,
-            provider_factory: ProviderFactory = get_provider) -> RunOutcome | None:
+def execute(
+    ctx: AppContext,
+    team_id: str,
+    run_id: str | uuid.UUID,
+    reporter: Reporter | None = None,
+    *,
+    provider_factory: ProviderFactory = get_provider,
+) -> RunOutcome | None:
     """Run the pipeline of `run_id`; None when another worker owns it or it already finished."""
     rid = uuid.UUID(str(run_id))
     start = _claim_and_load(ctx, team_id, rid)
@@ -167,10 +211,18 @@ def execute(ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Re
         try:
             _fail_running_step(ctx, rid, "time_limit" if timed_out else "internal_error", str(exc))
             if timed_out:
-                return _fail(ctx, team_id, rid, start.info, safe, "time_limit",
-                             messages.time_limit(ctx.settings.run_time_limit_s))
-            return _fail(ctx, team_id, rid, start.info, safe, "internal_error",
-                         messages.internal_error(type(exc).__name__))
+                return _fail(
+                    ctx,
+                    team_id,
+                    rid,
+                    start.info,
+                    safe,
+                    "time_limit",
+                    messages.time_limit(ctx.settings.run_time_limit_s),
+                )
+            return _fail(
+                ctx, team_id, rid, start.info, safe, "internal_error", messages.internal_error(type(exc).__name__)
+            )
         except Exception:  # noqa: BLE001 - e.g. the database is gone too: the reaper takes over
             log.exception("could not mark run %s failed", rid)
             raise exc from None
@@ -178,54 +230,86 @@ def execute(ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Re
         beat.stop()
 
 
-def _execute(ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, reporter: SafeReporter,
-             factory: ProviderFactory) -> RunOutcome:
+def _execute(
+    ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, reporter: SafeReporter, factory: ProviderFactory
+) -> RunOutcome:
     limit_s = ctx.settings.run_time_limit_s
     deadline = time.monotonic() + limit_s
     info, done = start.info, start.done
     reporter.run_started(info)
     if start.problem is not None:
-        step = None
+        failed_at = None
         if start.problem.kind == "budget_exceeded":  # spent by the steps an earlier attempt finished
-            step = next(p.position for p in start.plan.steps if p.position not in done)
-        return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message, step)
-    current, spent = _current(done, info), _spent(done)
+            failed_at = next(p.position for p in start.plan.steps if p.position not in done)
+        return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message, failed_at)
+    current, spent = _current(done, info, start.branch), _spent(done)
     tool_ctx = ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid))
+    cancel = CancelWatch(ctx, team_id, rid)
     for p in start.plan.steps:
         if p.position in done:
             continue
         if time.monotonic() > deadline:
-            return _fail(ctx, team_id, rid, info, reporter, "time_limit", messages.time_limit(limit_s, p.position),
-                         p.position)
+            return _fail(
+                ctx, team_id, rid, info, reporter, "time_limit", messages.time_limit(limit_s, p.position), p.position
+            )
         if (over := budget_problem(start.plan.budget, spent, p.position)) is not None:
             return _fail(ctx, team_id, rid, info, reporter, over.kind, over.message, p.position)
         step, start.first = start.first, None
         if step is None:  # a later step: the agent and the key as they are now (live link)
             step = _start_later_step(ctx, team_id, rid, p, current)
             if step is None:  # deleted while earlier steps ran: the live link breaks cleanly
-                return _fail(ctx, team_id, rid, info, reporter, "orphaned_step",
-                             messages.orphaned_step(p.position, p.agent_name), p.position)
-        outcome_or_call = _run_step(ctx, team_id, rid, info, reporter, factory, tool_ctx, p, step, current,
-                                    deadline)
+                return _fail(
+                    ctx,
+                    team_id,
+                    rid,
+                    info,
+                    reporter,
+                    "orphaned_step",
+                    messages.orphaned_step(p.position, p.agent_name),
+                    p.position,
+                )
+        if (by := cancel.requested()) is not None:  # asked between two steps
+            _record_step_failure(ctx, step.step_id, CANCELLED, cancelled_message(by), 0)
+            return _fail(ctx, team_id, rid, info, reporter, CANCELLED, cancelled_message(by), p.position)
+        outcome_or_call = _run_step(
+            ctx, team_id, rid, info, reporter, factory, tool_ctx, p, step, current, deadline, cancel
+        )
         if isinstance(outcome_or_call, RunOutcome):
             return outcome_or_call
         call, latency = outcome_or_call
         with transaction(ctx.sessions) as s:
-            run_repo.finish_step(s, step.step_id, status="succeeded", output=call.output, latency_ms=latency,
-                                 usage=call.usage.to_dict(), raw_usage=call.raw_usage, cost_usd=call.cost_usd,
-                                 price_version=call.price_version)
+            run_repo.finish_step(
+                s,
+                step.step_id,
+                status="succeeded",
+                output=call.output,
+                latency_ms=latency,
+                usage=call.usage.to_dict(),
+                raw_usage=call.raw_usage,
+                cost_usd=call.cost_usd,
+                price_version=call.price_version,
+            )
         spent += call.cost_usd or Decimal(0)
         current = call.output
-        reporter.step_finished(info, StepResult(p.position, step.snap["name"], step.snap["model"], call.output,
-                                                call.cost_usd, call.usage.input_tokens, call.usage.output_tokens,
-                                                latency))
+        reporter.step_finished(
+            info,
+            StepResult(
+                p.position,
+                step.snap["name"],
+                step.snap["model"],
+                call.output,
+                call.cost_usd,
+                call.usage.input_tokens,
+                call.usage.output_tokens,
+                latency,
+            ),
+        )
     outcome = write_outcome(ctx, team_id, rid, status="succeeded", output=current)
     reporter.run_finished(info, outcome)
     return outcome
 
 
-def _start_later_step(ctx: AppContext, team_id: str, rid: uuid.UUID, p: PlannedStep,
-                      current: str) -> _StepStart | None:
+def _start_later_step(ctx: AppContext, team_id: str, rid: uuid.UUID, p: PlannedStep, current: str) -> _StepStart | None:
     with transaction(ctx.sessions) as s:
         agent = agent_repo.get_agent(s, team_id, p.agent_id) if p.agent_id else None
         if agent is None:
@@ -235,10 +319,22 @@ def _start_later_step(ctx: AppContext, team_id: str, rid: uuid.UUID, p: PlannedS
         return _start_step(s, rid, p.position, agent, current, keys)
 
 
-def _run_step(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, reporter: SafeReporter,
-              factory: ProviderFactory, tool_ctx: ToolContext, p: PlannedStep, step: _StepStart, current: str,
-              deadline: float) -> tuple[StepCall, int] | RunOutcome:
-    """Call the step's model: (what it produced, its latency), or the failed run's outcome."""
+def _run_step(
+    ctx: AppContext,
+    team_id: str,
+    rid: uuid.UUID,
+    info: RunInfo,
+    reporter: SafeReporter,
+    factory: ProviderFactory,
+    tool_ctx: ToolContext,
+    p: PlannedStep,
+    step: _StepStart,
+    current: str,
+    deadline: float,
+    cancel: CancelWatch | None = None,
+) -> tuple[StepCall, int] | RunOutcome:
+    """Call the step's model: (what it produced, its latency), or the failed run's outcome.
+    A cancelled run's step keeps what the model had written and what it cost so far."""
     snap, provider_id = step.snap, step.provider_id
     step_plan = StepPlan(p.position, snap["name"], snap["model"], model_display(snap["model"]))
     reporter.step_started(info, step_plan)
@@ -247,35 +343,101 @@ def _run_step(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, repo
         if not step.key:
             raise RunRejected("missing_key", messages.missing_key(provider_id))
         timeout = max(1.0, min(ctx.settings.PIPEBOT_PROVIDER_TIMEOUT_SECONDS, deadline - time.monotonic()))
-        call = call_agent(ctx, snap, current, step.key, factory, reporter, info, step_plan, tool_ctx,
-                          timeout=timeout, deadline=deadline)
+        call = call_agent(
+            ctx,
+            snap,
+            current,
+            step.key,
+            factory,
+            reporter,
+            info,
+            step_plan,
+            tool_ctx,
+            timeout=timeout,
+            deadline=deadline,
+            cancel=cancel,
+        )
+    except RunCancelled as exc:
+        _record_step_failure(
+            ctx,
+            step.step_id,
+            CANCELLED,
+            str(exc),
+            int((time.monotonic() - t0) * 1000),
+            output=exc.output,
+            call=exc.call,
+        )
+        return _fail(ctx, team_id, rid, info, reporter, CANCELLED, str(exc), p.position)
     except ProviderError as exc:
         _record_step_failure(ctx, step.step_id, exc.kind.value, str(exc), int((time.monotonic() - t0) * 1000))
-        return _fail(ctx, team_id, rid, info, reporter, exc.kind.value,
-                     messages.provider_failure(p.position, snap["name"], model_display(snap["model"]), provider_id,
-                                               exc.kind.value, exc.message), p.position)
+        return _fail(
+            ctx,
+            team_id,
+            rid,
+            info,
+            reporter,
+            exc.kind.value,
+            messages.provider_failure(
+                p.position, snap["name"], model_display(snap["model"]), provider_id, exc.kind.value, exc.message
+            ),
+            p.position,
+        )
     except StepFailed as exc:
-        _record_step_failure(ctx, step.step_id, exc.kind, exc.message, int((time.monotonic() - t0) * 1000),
-                             output=exc.output, call=exc.call)
-        return _fail(ctx, team_id, rid, info, reporter, exc.kind,
-                     f"Step {p.position} ({snap['name']}, {model_display(snap['model'])}): {exc.message}", p.position)
+        _record_step_failure(
+            ctx,
+            step.step_id,
+            exc.kind,
+            exc.message,
+            int((time.monotonic() - t0) * 1000),
+            output=exc.output,
+            call=exc.call,
+        )
+        return _fail(
+            ctx,
+            team_id,
+            rid,
+            info,
+            reporter,
+            exc.kind,
+            f"Step {p.position} ({snap['name']}, {model_display(snap['model'])}): {exc.message}",
+            p.position,
+        )
     except RunRejected as exc:
         _record_step_failure(ctx, step.step_id, exc.kind, exc.message, 0)
         return _fail(ctx, team_id, rid, info, reporter, exc.kind, exc.message, p.position)
     return call, int((time.monotonic() - t0) * 1000)
 
 
-def _record_step_failure(ctx: AppContext, step_id: int, kind: str, message: str, latency_ms: int, *,
-                         output: str | None = None, call: StepCall | None = None) -> None:
+def _record_step_failure(
+    ctx: AppContext,
+    step_id: int,
+    kind: str,
+    message: str,
+    latency_ms: int,
+    *,
+    output: str | None = None,
+    call: StepCall | None = None,
+) -> None:
     values: dict[str, Any] = {}
     if output is not None:
         values["output"] = clean_text(output)
     if call is not None and call.rounds:  # an answer came (and was paid for), it just cannot go on
-        values.update(usage=call.usage.to_dict(), raw_usage=call.raw_usage, cost_usd=call.cost_usd,
-                      price_version=call.price_version)
+        values.update(
+            usage=call.usage.to_dict(),
+            raw_usage=call.raw_usage,
+            cost_usd=call.cost_usd,
+            price_version=call.price_version,
+        )
     with transaction(ctx.sessions) as s:
-        run_repo.finish_step(s, step_id, status="failed", error_kind=kind, error_message=clean_text(message)[:4000],
-                             latency_ms=latency_ms, **values)
+        run_repo.finish_step(
+            s,
+            step_id,
+            status="failed",
+            error_kind=kind,
+            error_message=clean_text(message)[:4000],
+            latency_ms=latency_ms,
+            **values,
+        )
 
 
 def _fail_running_step(ctx: AppContext, rid: uuid.UUID, kind: str, message: str) -> None:
@@ -283,8 +445,16 @@ def _fail_running_step(ctx: AppContext, rid: uuid.UUID, kind: str, message: str)
         run_repo.fail_running_steps(s, rid, kind, clean_text(message)[:4000])
 
 
-def _fail(ctx: AppContext, team_id: str, rid: uuid.UUID, info: RunInfo, reporter: SafeReporter,
-          kind: str, message: str, step: int | None = None) -> RunOutcome:
+def _fail(
+    ctx: AppContext,
+    team_id: str,
+    rid: uuid.UUID,
+    info: RunInfo,
+    reporter: SafeReporter,
+    kind: str,
+    message: str,
+    step: int | None = None,
+) -> RunOutcome:
     log.info("run %s failed: %s: %s", rid, kind, message)
     message = clean_text(message)
     outcome = write_outcome(ctx, team_id, rid, status="failed", error_kind=kind, error_message=message, error_step=step)

@@ -72,8 +72,3 @@ class WorkspaceSlot:
             self._redis.zrem(self._key, self._run_id)
         except Exception:  # noqa: BLE001 - Redis away: the lease expires by itself
             pass
-
-
-def in_use(redis: Redis, team_id: str) -> int:
-    """Slots of this workspace held now (expired leases not counted)."""
-    return int(redis.zcount(slots_key(team_id), time.time(), "+inf"))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 
 from core import messages
@@ -15,8 +16,10 @@ from core import pipelines as pipelines_mod
 from core.context import AppContext
 from core.errors import NotFound, QueueUnavailable, RunRejected
 from core.preflight import check_pipeline
+from core.runs.cancel_watch import KIND as CANCELLED
+from core.runs.cancel_watch import cancelled_message
 from core.runs.outcome import write_outcome
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.text import clean_text
 from storage.db import transaction
 from storage.models import Run
@@ -24,19 +27,14 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-JOB_FUNC = "bot.worker.jobs.execute_run_job"
-JOB_TIMEOUT_MARGIN_S = 120      # the RQ job outlives the run's own time limit by this much
-QUEUED_STALE_AFTER_S = 600      # a queued run no worker picked up (e.g. Redis lost the job)
+# The job by its import path, as RQ stores it: core.runs.job imports the executor, which
+# imports this module (branches enqueue too), so importing the function here would be a cycle.
+JOB_FUNC = "core.runs.job.execute_run_job"
+
+JOB_TIMEOUT_MARGIN_S = 120  # the RQ job outlives the run's own time limit by this much
+QUEUED_STALE_AFTER_S = 600  # a queued run no worker picked up (e.g. Redis lost the job)
 MAX_ATTEMPTS = 3
 INPUT_MAX = 100_000
-
-
-def __getattr__(name: str) -> str:
-    """``QUEUE``: the queue name of this process's settings, for callers that hold no context
-    (a worker building its queue list); code with a context reads ``ctx.settings.PIPEBOT_QUEUE``."""
-    if name == "QUEUE":
-        return load_settings().PIPEBOT_QUEUE
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def job_id(run_id: uuid.UUID | str, attempt: int = 0) -> str:
@@ -58,15 +56,37 @@ def enqueue(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, attempt: int
     jid = job_id(run_id, attempt)
     if q.fetch_job(jid) is not None:
         return
-    q.enqueue(JOB_FUNC, team_id, str(run_id), job_id=jid, job_timeout=job_timeout_s(ctx.settings),
-              result_ttl=3600, failure_ttl=7 * 86400, description=f"pipebot run {run_id}")
+    q.enqueue(
+        JOB_FUNC,
+        team_id,
+        str(run_id),
+        job_id=jid,
+        job_timeout=job_timeout_s(ctx.settings),
+        result_ttl=3600,
+        failure_ttl=7 * 86400,
+        description=f"pipebot run {run_id}",
+    )
 
 
-def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str, *,
-              requested_by: str | None = None, source: str = "cli", channel_id: str | None = None,
-              thread_ts: str | None = None, recipient_team_id: str | None = None,
-              dedupe_key: str | None = None, preflight: bool = False) -> Run:
+def start_run(
+    ctx: AppContext,
+    team_id: str,
+    pipeline_name: str,
+    input_text: str,
+    *,
+    requested_by: str | None = None,
+    source: str = "cli",
+    channel_id: str | None = None,
+    thread_ts: str | None = None,
+    recipient_team_id: str | None = None,
+    dedupe_key: str | None = None,
+    preflight: bool = False,
+    run_id: uuid.UUID | None = None,
+) -> Run:
     """Create the run row and enqueue it. A repeated `dedupe_key` (Slack's retries) returns the first run.
+
+    ``run_id``: the id to give the run, for a caller that shows it before the run exists
+    (Slack's parent message carries a Cancel button naming it).
 
     ``preflight``: refuse (RunRejected) a pipeline that cannot run now, before any run exists;
     for callers that did not check already (Slack checks before it posts the thread).
@@ -87,9 +107,19 @@ def start_run(ctx: AppContext, team_id: str, pipeline_name: str, input_text: str
             raise RunRejected("not_found", str(exc)) from None
         if preflight and (problem := check_pipeline(s, ctx, team_id, pipeline.id)) is not None:
             raise problem
-        run = run_repo.create_run(s, team_id, pipeline, text, requested_by=requested_by, source=source,
-                                  channel_id=channel_id, thread_ts=thread_ts,
-                                  recipient_team_id=recipient_team_id or team_id, dedupe_key=dedupe_key)
+        run = run_repo.create_run(
+            s,
+            team_id,
+            pipeline,
+            text,
+            requested_by=requested_by,
+            source=source,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            recipient_team_id=recipient_team_id or team_id,
+            dedupe_key=dedupe_key,
+            **({"id": run_id} if run_id is not None else {}),
+        )
     try:
         enqueue(ctx, team_id, run.id)
     except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -103,7 +133,7 @@ def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str
 
     Safe to run from many processes at once: each decision is a conditional UPDATE.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     stale_after = timedelta(seconds=ctx.settings.PIPEBOT_STALE_AFTER_SECONDS)
     touched: list[str] = []
     with transaction(ctx.sessions) as s:
@@ -119,7 +149,10 @@ def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str
                     continue
             elif run.status != "running" or beat >= now - stale_after:
                 continue
-            if run.attempts >= MAX_ATTEMPTS:
+            if run.cancel_requested_by is not None:  # its worker died after the cancel: it ends now
+                run_repo.mark_given_up(run, CANCELLED, cancelled_message(run.cancel_requested_by))
+                requeue = None
+            elif run.attempts >= MAX_ATTEMPTS:
                 run_repo.mark_given_up(run, "worker_lost", messages.worker_lost(run.attempts))
                 requeue = None
             else:

@@ -14,12 +14,14 @@ from typing import Any
 from core.context import AppContext
 from core.credentials import base_url
 from core.reporter import RunInfo, SafeReporter, StepPlan
+from core.runs.cancel_watch import CancelWatch, RunCancelled
 from core.text import clean_text
 from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
 from providers import catalog
-from providers.errors import ProviderError
+from providers.base import Provider
+from providers.errors import ErrorKind, ProviderError
 from providers.registry import parse_model_ref
-from providers.types import ChatRequest, Done, Message, Response, TextDelta, TextPart, ToolResult, Usage
+from providers.types import ChatRequest, Done, Message, Part, Response, TextDelta, TextPart, ToolResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ DEFAULT_MAX_OUTPUT_TOKENS = 4096
 # before the first byte) is asked again this many times when the failure is transient.
 STREAM_RETRIES = 2
 STREAM_RETRY_DELAY_S = 1.0
-ProviderFactory = Callable[..., Any]
+ProviderFactory = Callable[..., Provider]
 
 
 @dataclass
@@ -60,28 +62,55 @@ def model_display(model_ref: str) -> str:
     return info.display_name if info else model_ref
 
 
-def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str, factory: ProviderFactory,
-               reporter: SafeReporter, info: RunInfo, step: StepPlan, tool_ctx: ToolContext,
-               *, timeout: float, deadline: float | None = None) -> StepCall:
-    """One step: stream the reply, run requested tools, loop a bounded number of rounds."""
+def call_agent(
+    ctx: AppContext,
+    snap: dict[str, Any],
+    user_input: str,
+    key: str,
+    factory: ProviderFactory,
+    reporter: SafeReporter,
+    info: RunInfo,
+    step: StepPlan,
+    tool_ctx: ToolContext,
+    *,
+    timeout: float,
+    deadline: float | None = None,
+    cancel: CancelWatch | None = None,
+) -> StepCall:
+    """One step: stream the reply, run requested tools, loop a bounded number of rounds.
+
+    ``cancel``: asked between stream events and between rounds; a cancelled run's step
+    raises RunCancelled carrying what it had written and what it cost so far."""
     provider_id, model_id = parse_model_ref(snap["model"])
     model = catalog.resolve(snap["model"])
     provider = factory(provider_id, key, base_url=base_url(ctx, provider_id), timeout=timeout)
-    max_out = snap.get("max_output_tokens") or min(DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
+    max_out = snap.get("max_output_tokens") or min(
+        DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+    )
     tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
     messages = [Message(role="user", parts=[TextPart(user_input)])]
     call = StepCall(output="", usage=Usage(0, 0))
     response = None
     for round_no in range(MAX_TOOL_ROUNDS + 1):
-        req = ChatRequest(model=model_id, system=snap.get("system_prompt") or None, messages=messages,
-                          tools=tools if round_no < MAX_TOOL_ROUNDS else [],
-                          temperature=snap.get("temperature"), max_output_tokens=max_out, deadline=deadline)
-        response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline)
+        req = ChatRequest(
+            model=model_id,
+            system=snap.get("system_prompt") or None,
+            messages=messages,
+            tools=tools if round_no < MAX_TOOL_ROUNDS else [],
+            temperature=snap.get("temperature"),
+            max_output_tokens=max_out,
+            deadline=deadline,
+        )
+        try:
+            response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline, cancel)
+        except RunCancelled as exc:
+            exc.call = call
+            raise
         _count(call, response)
         if not response.tool_calls:
             break
         messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
-        results = []
+        results: list[Part] = []
         for tc in response.tool_calls:
             if tc.arguments_error:
                 results.append(ToolResult(tc.id, f"invalid arguments: {tc.arguments_error}", True))
@@ -89,6 +118,12 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
             content, is_error = run_tool(tool_ctx, tc.name, tc.arguments)
             results.append(ToolResult(tc.id, content, is_error))
         messages.append(Message(role="user", parts=results))
+        if cancel is not None:
+            try:
+                cancel.check(clean_text(response.text))
+            except RunCancelled as exc:
+                exc.call = call
+                raise
     assert response is not None  # the loop runs at least once, and each round answers or raises
     text_out = clean_text(response.text)
     stop = response.stop_reason
@@ -103,17 +138,29 @@ def call_agent(ctx: AppContext, snap: dict[str, Any], user_input: str, key: str,
         why = f": {detail}" if detail else " (no reason given)"
         note = f"The model declined to answer{why}"
         call.output = f"{said}\n\n[{note}]" if said else note
-        raise StepFailed("refusal", f"{note}. Rephrase the input or pick another model for this agent.",
-                          call.output, call)
+        raise StepFailed(
+            "refusal", f"{note}. Rephrase the input or pick another model for this agent.", call.output, call
+        )
     if not text_out.strip():
         if stop == "max_tokens":
-            why = (f"it used its whole output budget ({max_out:,} tokens) before writing any text; raise "
-                   f"Max output tokens on the agent")
+            why = (
+                f"it used its whole output budget ({max_out:,} tokens) before writing any text; raise "
+                f"Max output tokens on the agent"
+            )
         else:
             why = f"the model returned no text (stop reason: {response.raw_stop_reason or stop})"
         raise StepFailed("empty_output", f"no text came back: {why}.", "", call)
     call.output = text_out
     return call
+
+
+def _close(events: Any) -> None:
+    close = getattr(events, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - closing a stream that already broke must not hide the cancel
+            log.info("closing a cancelled stream failed", exc_info=True)
 
 
 def _count(call: StepCall, response: Response) -> None:
@@ -124,41 +171,64 @@ def _count(call: StepCall, response: Response) -> None:
     call.cost_usd = None if call.cost_usd is None or response.cost_usd is None else call.cost_usd + response.cost_usd
 
 
-def _one_round(provider: Any, req: ChatRequest, streaming: bool, reporter: SafeReporter, info: RunInfo,
-               step: StepPlan, call: StepCall, deadline: float | None) -> Response:
+def _one_round(
+    provider: Provider,
+    req: ChatRequest,
+    streaming: bool,
+    reporter: SafeReporter,
+    info: RunInfo,
+    step: StepPlan,
+    call: StepCall,
+    deadline: float | None,
+    cancel: CancelWatch | None = None,
+) -> Response:
     """One model call. The provider retries transient failures before the first byte; a
     stream that breaks off after some text (an `error` event inside a 200 stream, a cut
     connection, a stall) is asked again here, a bounded number of times within the run's
     time, and the reporters are told the text so far is void. What the broken attempt
-    cost is counted."""
+    cost is counted.
+
+    A cancelled run closes the stream (closing the provider's generator closes the HTTP
+    response, so the model stops writing) and raises RunCancelled; a non-streaming call
+    cannot be interrupted and ends first."""
     if not streaming:
-        response = provider.complete(req)
-        if response.text:
-            reporter.text_delta(info, step, response.text)
-        return response
+        answer = provider.complete(req)
+        if answer.text:
+            reporter.text_delta(info, step, answer.text)
+        return answer
     for attempt in range(STREAM_RETRIES + 1):
-        response = None
+        response: Response | None = None
+        written: list[str] = []
+        events = provider.stream(req)
         try:
-            for ev in provider.stream(req):
+            for ev in events:
                 if isinstance(ev, TextDelta):
+                    written.append(ev.text)
                     reporter.text_delta(info, step, ev.text)
                 elif isinstance(ev, Done):
                     response = ev.response
+                if cancel is not None and response is None and cancel.requested() is not None:
+                    _close(events)
+                    raise RunCancelled(cancel.requested() or "", clean_text("".join(written)))
         except ProviderError as exc:
             partial = exc.partial
-            streamed = partial is not None and (partial.text or partial.tool_calls)
-            if streamed:
+            streamed = partial is not None and bool(partial.text or partial.tool_calls)
+            if partial is not None and streamed:
                 _count(call, partial)  # the provider bills what it sent before it broke off
                 call.rounds -= 1
             wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)
-            if (not streamed or not exc.retryable or attempt >= STREAM_RETRIES
-                    or (deadline is not None and time.monotonic() + wait + 1 >= deadline)):
+            if (
+                not streamed
+                or not exc.retryable
+                or attempt >= STREAM_RETRIES
+                or (deadline is not None and time.monotonic() + wait + 1 >= deadline)
+            ):
                 raise
             log.info("step %s of run %s: the reply broke off (%s); asking again", step.position, info.run_id, exc)
             reporter.step_retrying(info, step, f"{exc.kind.value}: {exc.message}")
             time.sleep(wait)
             continue
         if response is None:  # a provider bug, not a fault: fail the step, never hang or crash
-            raise ProviderError("server", "the reply ended without its final event", provider=provider.id)
+            raise ProviderError(ErrorKind.SERVER, "the reply ended without its final event", provider=provider.id)
         return response
     raise AssertionError("unreachable")

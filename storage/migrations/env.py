@@ -1,5 +1,7 @@
 """Alembic environment: the URL comes from the config's `sqlalchemy.url`, set by storage.migrate."""
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -16,7 +18,7 @@ target_metadata = Base.metadata
 FOREIGN_TABLE_PREFIXES = ("slack_",)
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic's hook: leave slack_sdk's tables (and their indexes) out of comparisons."""
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
     if reflected and compare_to is None and table and table.startswith(FOREIGN_TABLE_PREFIXES):
@@ -27,15 +29,16 @@ def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(connection=connectable, target_metadata=target_metadata,
-                          include_object=include_object)
+        context.configure(connection=connectable, target_metadata=target_metadata, include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(normalise_url(config.get_main_option("sqlalchemy.url")), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: no sqlalchemy.url set (storage.migrate sets it from the Settings)")
+    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          include_object=include_object)
+        context.configure(connection=connection, target_metadata=target_metadata, include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
 

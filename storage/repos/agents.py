@@ -17,9 +17,11 @@ def list_agents(s: Session, team_id: str) -> Sequence[Agent]:
     return s.scalars(select(Agent).where(Agent.team_id == team_id).order_by(func.lower(Agent.name))).all()
 
 
-_AGENT_LIST = (select(Agent.id, Agent.name, Agent.model, Agent.temperature, Agent.max_output_tokens)
-               .where(Agent.team_id == bindparam("team_id"))
-               .order_by(func.lower(Agent.name)))
+_AGENT_LIST = (
+    select(Agent.id, Agent.name, Agent.model, Agent.temperature, Agent.max_output_tokens)
+    .where(Agent.team_id == bindparam("team_id"))
+    .order_by(func.lower(Agent.name))
+)
 
 
 def agent_list_rows(conn: Connection, team_id: str) -> Sequence[Any]:
@@ -70,6 +72,9 @@ def delete_agent(s: Session, team_id: str, agent_id: int) -> bool:
 
 def pipelines_using_agent(s: Session, team_id: str, agent_id: int) -> Sequence[str]:
     return s.scalars(
-        select(Pipeline.name).join(PipelineStep).where(Pipeline.team_id == team_id, PipelineStep.agent_id == agent_id)
-        .distinct().order_by(Pipeline.name)
+        select(Pipeline.name)
+        .join(PipelineStep)
+        .where(Pipeline.team_id == team_id, PipelineStep.agent_id == agent_id)
+        .distinct()
+        .order_by(Pipeline.name)
     ).all()

@@ -101,7 +101,8 @@ def artifact_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
 
 _BUMP = text(
     "UPDATE artifacts SET latest_version = latest_version + 1 "
-    "WHERE team_id = :team AND id = :aid AND latest_version = :base RETURNING latest_version")
+    "WHERE team_id = :team AND id = :aid AND latest_version = :base RETURNING latest_version"
+)
 _CURRENT = text("SELECT latest_version FROM artifacts WHERE team_id = :team AND id = :aid")
 _INSERT = text(
     "INSERT INTO artifact_versions (team_id, artifact_id, number, content, edited, author, note) "
@@ -109,8 +110,17 @@ _INSERT = text(
 ).bindparams(bindparam("content", type_=JSONB))
 
 
-def save_version(s: Session, team_id: str, artifact_id: uuid.UUID | str, *, base_version: int,
-                 content: dict[str, Any], edited: str, author: str, note: str | None = None) -> int:
+def save_version(
+    s: Session,
+    team_id: str,
+    artifact_id: uuid.UUID | str,
+    *,
+    base_version: int,
+    content: dict[str, Any],
+    edited: str,
+    author: str,
+    note: str | None = None,
+) -> int:
     """Save ``content`` as the version after ``base_version`` and return its number.
 
     The bump of ``latest_version`` is the lock: it succeeds only while the artifact's latest is
@@ -127,8 +137,18 @@ def save_version(s: Session, team_id: str, artifact_id: uuid.UUID | str, *, base
         if current is None:
             raise ArtifactNotFound(str(artifact_id))
         raise VersionConflict(int(current), content=content, edited=edited, note=note)
-    s.execute(_INSERT, {"team": team_id, "aid": aid, "number": number, "content": content, "edited": edited,
-                        "author": author, "note": note})
+    s.execute(
+        _INSERT,
+        {
+            "team": team_id,
+            "aid": aid,
+            "number": number,
+            "content": content,
+            "edited": edited,
+            "author": author,
+            "note": note,
+        },
+    )
     return int(number)
 
 
@@ -140,7 +160,8 @@ _COLUMNS = (
     "CASE WHEN {number} = 1 THEN a.created_by ELSE v.author END AS author, v.note, "
     "CASE WHEN {number} = 1 THEN a.created_at ELSE v.created_at END AS created_at, v.edited "
     "FROM artifacts a LEFT JOIN artifact_versions v ON v.artifact_id = a.id AND v.number = {number} "
-    "WHERE a.id = :aid AND ({number} = 1 OR v.id IS NOT NULL)")
+    "WHERE a.id = :aid AND ({number} = 1 OR v.id IS NOT NULL)"
+)
 _BY_NUMBER = text(_COLUMNS.format(number="CAST(:number AS integer)") + " AND a.team_id = :team")
 _LATEST = text(_COLUMNS.format(number="a.latest_version") + " AND a.team_id = :team")
 _BY_NUMBER_UNSCOPED = text(_COLUMNS.format(number="CAST(:number AS integer)"))
@@ -150,9 +171,17 @@ _LATEST_UNSCOPED = text(_COLUMNS.format(number="a.latest_version"))
 def _row(row: Any) -> VersionRow | None:
     if row is None:
         return None
-    return VersionRow(artifact_id=row.id, team_id=row.team_id, number=row.number, latest=row.latest_version,
-                      content=row.content, author=row.author, note=row.note, created_at=row.created_at,
-                      edited=row.edited)
+    return VersionRow(
+        artifact_id=row.id,
+        team_id=row.team_id,
+        number=row.number,
+        latest=row.latest_version,
+        content=row.content,
+        author=row.author,
+        note=row.note,
+        created_at=row.created_at,
+        edited=row.edited,
+    )
 
 
 def get_version(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, number: int) -> VersionRow | None:
@@ -194,18 +223,23 @@ _LIST = text(
     "  WHERE team_id = :team AND artifact_id = :aid AND number < :before ORDER BY number DESC LIMIT :limit)"
     " UNION ALL"
     " SELECT 1, created_by, NULL, created_at, NULL FROM artifacts WHERE team_id = :team AND id = :aid AND :before > 1"
-    ") versions ORDER BY number DESC LIMIT :limit")
+    ") versions ORDER BY number DESC LIMIT :limit"
+)
 
 
-def list_versions(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *, limit: int = 50,
-                  before: int | None = None) -> Sequence[VersionInfo]:
+def list_versions(
+    s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *, limit: int = 50, before: int | None = None
+) -> Sequence[VersionInfo]:
     """Versions newest first, without their content, at most ``limit`` (capped at
     :data:`MAX_LIST`); ``before`` pages on from a number. Empty for an artifact not found."""
     aid = artifact_uuid(artifact_id)
     if aid is None:
         return []
     limit = max(1, min(limit, MAX_LIST))
-    rows = s.execute(_LIST, {"team": team_id, "aid": aid, "limit": limit,
-                             "before": before if before is not None else 2**31 - 1})
-    return [VersionInfo(number=r.number, author=r.author, note=r.note, created_at=r.created_at, edited=r.edited)
-            for r in rows]
+    rows = s.execute(
+        _LIST, {"team": team_id, "aid": aid, "limit": limit, "before": before if before is not None else 2**31 - 1}
+    )
+    return [
+        VersionInfo(number=r.number, author=r.author, note=r.note, created_at=r.created_at, edited=r.edited)
+        for r in rows
+    ]

@@ -17,15 +17,28 @@ from storage.models import Artifact
 from storage.repos.common import parse_uuid
 
 
-def insert_for_run(s: Session, team_id: str, run: Any, content: dict[str, Any], *, models: list[str],
-                   cost_usd: Decimal | None) -> uuid.UUID:
+def insert_for_run(
+    s: Session, team_id: str, run: Any, content: dict[str, Any], *, models: list[str], cost_usd: Decimal | None
+) -> uuid.UUID:
     """Write the run's one artifact and return its id. Idempotent on run_id: a second call
     (a retried close) keeps the first artifact and returns its id. ``run`` is any row with
     the run's columns (the ORM object or the row the close returned)."""
-    stmt = pg_insert(Artifact).values(
-        team_id=team_id, run_id=run.id, pipeline_id=run.pipeline_id, pipeline_name=run.pipeline_name,
-        status=run.status, cost_usd=cost_usd, models=models, created_by=run.requested_by, content=content,
-    ).on_conflict_do_nothing(index_elements=[Artifact.run_id]).returning(Artifact.id)
+    stmt = (
+        pg_insert(Artifact)
+        .values(
+            team_id=team_id,
+            run_id=run.id,
+            pipeline_id=run.pipeline_id,
+            pipeline_name=run.pipeline_name,
+            status=run.status,
+            cost_usd=cost_usd,
+            models=models,
+            created_by=run.requested_by,
+            content=content,
+        )
+        .on_conflict_do_nothing(index_elements=[Artifact.run_id])
+        .returning(Artifact.id)
+    )
     artifact_id = s.execute(stmt).scalar()
     if artifact_id is None:
         existing = get_artifact_for_run(s, team_id, run.id)
@@ -44,8 +57,9 @@ def get_artifact(s: Session, team_id: str, artifact_id: uuid.UUID | str) -> Arti
 _PERMALINK_SELECT = select(Artifact.team_id, Artifact.content).where(Artifact.id == bindparam("aid"))
 
 
-def artifact_content_unscoped(conn: Connection | Session, artifact_id: uuid.UUID | str
-                              ) -> tuple[str, dict[str, Any]] | None:
+def artifact_content_unscoped(
+    conn: Connection | Session, artifact_id: uuid.UUID | str
+) -> tuple[str, dict[str, Any]] | None:
     """``(team_id, content)`` by id alone. Only for the permalink page, whose signature names
     the workspace and is checked by the caller against this team id.
 
@@ -64,12 +78,21 @@ def get_artifact_for_run(s: Session, team_id: str, run_id: uuid.UUID) -> Artifac
     return s.scalar(select(Artifact).where(Artifact.team_id == team_id, Artifact.run_id == run_id))
 
 
-ARTIFACT_LIST_COLUMNS = (Artifact.id, Artifact.pipeline_name, Artifact.status, Artifact.cost_usd,
-                         Artifact.models, Artifact.created_at, Artifact.created_by, Artifact.run_id)
+ARTIFACT_LIST_COLUMNS = (
+    Artifact.id,
+    Artifact.pipeline_name,
+    Artifact.status,
+    Artifact.cost_usd,
+    Artifact.models,
+    Artifact.created_at,
+    Artifact.created_by,
+    Artifact.run_id,
+)
 
 
-def latest_artifacts(s: Session, team_id: str, *, pipeline_id: int | None = None, limit: int = 10,
-                     offset: int = 0) -> Sequence[Any]:
+def latest_artifacts(
+    s: Session, team_id: str, *, pipeline_id: int | None = None, limit: int = 10, offset: int = 0
+) -> Sequence[Any]:
     """Rows without the JSONB content: lists never need it and it can be large."""
     stmt = select(*ARTIFACT_LIST_COLUMNS).where(Artifact.team_id == team_id)
     if pipeline_id is not None:
@@ -96,20 +119,34 @@ def _search_statements(with_pipeline: bool) -> tuple[Any, Any]:
     names = [c.key for c in ARTIFACT_LIST_COLUMNS]
     limit = bindparam("limit", type_=Integer)
 
-    recent = (select(*ARTIFACT_LIST_COLUMNS, Artifact.output_tsv).where(*scope)
-              .order_by(Artifact.created_at.desc(), Artifact.id.desc())
-              .limit(bindparam("walk_rows", type_=Integer)).subquery("recent"))
-    walk = (select(*(recent.c[n] for n in names)).where(recent.c.output_tsv.op("@@")(query))
-            .order_by(recent.c.created_at.desc(), recent.c.id.desc()).limit(limit))
-    matches = (select(*ARTIFACT_LIST_COLUMNS).where(*scope, Artifact.output_tsv.op("@@")(query))
-               .cte("matches").prefix_with("MATERIALIZED"))
-    indexed = (select(*(matches.c[n] for n in names))
-               .order_by(matches.c.created_at.desc(), matches.c.id.desc()).limit(limit))
+    recent = (
+        select(*ARTIFACT_LIST_COLUMNS, Artifact.output_tsv)
+        .where(*scope)
+        .order_by(Artifact.created_at.desc(), Artifact.id.desc())
+        .limit(bindparam("walk_rows", type_=Integer))
+        .subquery("recent")
+    )
+    walk = (
+        select(*(recent.c[n] for n in names))
+        .where(recent.c.output_tsv.op("@@")(query))
+        .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+        .limit(limit)
+    )
+    matches = (
+        select(*ARTIFACT_LIST_COLUMNS)
+        .where(*scope, Artifact.output_tsv.op("@@")(query))
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    indexed = (
+        select(*(matches.c[n] for n in names)).order_by(matches.c.created_at.desc(), matches.c.id.desc()).limit(limit)
+    )
     return walk, indexed
 
 
-def search_artifacts(s: Session, team_id: str, words: str, *, pipeline_id: int | None = None,
-                     limit: int = 10) -> Sequence[Any]:
+def search_artifacts(
+    s: Session, team_id: str, words: str, *, pipeline_id: int | None = None, limit: int = 10
+) -> Sequence[Any]:
     """The ``limit`` most recent artifacts whose output matches ``words`` (web-search syntax:
     ``"a phrase"``, ``or``, ``-word``), newest first; list columns only.
 
@@ -138,15 +175,23 @@ def search_artifacts(s: Session, team_id: str, words: str, *, pipeline_id: int |
     search can run away however large the table grows.
     """
     walk, indexed = _search_statements(pipeline_id is not None)
-    params = {"team_id": team_id, "pipeline_id": pipeline_id, "words": words, "limit": limit,
-              "walk_rows": SEARCH_WALK_ROWS}
+    params = {
+        "team_id": team_id,
+        "pipeline_id": pipeline_id,
+        "words": words,
+        "limit": limit,
+        "walk_rows": SEARCH_WALK_ROWS,
+    }
     rows = s.execute(walk, params).all()
     if len(rows) >= limit:
         return rows
 
-    prev, prev_ms = s.execute(text(
-        "SELECT current_setting('statement_timeout'), "
-        "extract(epoch FROM current_setting('statement_timeout')::interval) * 1000")).one()
+    prev, prev_ms = s.execute(
+        text(
+            "SELECT current_setting('statement_timeout'), "
+            "extract(epoch FROM current_setting('statement_timeout')::interval) * 1000"
+        )
+    ).one()
     bound = SEARCH_TIMEOUT_MS if not prev_ms else min(int(prev_ms), SEARCH_TIMEOUT_MS)
     try:
         with s.begin_nested():  # a cancelled statement must not abort the caller's transaction

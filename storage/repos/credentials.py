@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -11,7 +13,9 @@ from storage.repos.workspaces import ensure_workspace
 from storage.secrets import SecretBox, hint_for
 
 
-def set_credential(s: Session, team_id: str, provider: str, api_key: str, box: SecretBox, user_id: str | None = None) -> None:
+def set_credential(
+    s: Session, team_id: str, provider: str, api_key: str, box: SecretBox, user_id: str | None = None
+) -> None:
     ensure_workspace(s, team_id)
     values = {
         "team_id": team_id,
@@ -23,8 +27,12 @@ def set_credential(s: Session, team_id: str, provider: str, api_key: str, box: S
     stmt = pg_insert(ProviderCredential).values(**values)
     stmt = stmt.on_conflict_do_update(
         constraint="uq_provider_credentials_team_provider",
-        set_={"ciphertext": stmt.excluded.ciphertext, "hint": stmt.excluded.hint,
-              "updated_by": stmt.excluded.updated_by, "updated_at": func.now()},
+        set_={
+            "ciphertext": stmt.excluded.ciphertext,
+            "hint": stmt.excluded.hint,
+            "updated_by": stmt.excluded.updated_by,
+            "updated_at": func.now(),
+        },
     )
     s.execute(stmt)
 
@@ -46,14 +54,21 @@ def credential_hints(s: Session, team_id: str) -> dict[str, str]:
 
 
 def delete_credential(s: Session, team_id: str, provider: str) -> bool:
-    res = s.execute(
-        delete(ProviderCredential).where(ProviderCredential.team_id == team_id, ProviderCredential.provider == provider)
+    # A DELETE's result is a CursorResult at run time; Session.execute is typed as the base Result.
+    res = cast(
+        CursorResult[Any],
+        s.execute(
+            delete(ProviderCredential).where(
+                ProviderCredential.team_id == team_id, ProviderCredential.provider == provider
+            )
+        ),
     )
     return bool(res.rowcount)
 
 
 def stored_keys(s: Session, team_id: str, box: SecretBox) -> dict[str, str]:
     """provider -> decrypted key of every key the workspace stored, in one statement."""
-    rows = s.execute(select(ProviderCredential.provider, ProviderCredential.ciphertext)
-                     .where(ProviderCredential.team_id == team_id)).all()
+    rows = s.execute(
+        select(ProviderCredential.provider, ProviderCredential.ciphertext).where(ProviderCredential.team_id == team_id)
+    ).all()
     return {provider: box.decrypt(ciphertext) for provider, ciphertext in rows}

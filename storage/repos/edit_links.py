@@ -16,18 +16,21 @@ __all__ = ["edit_link_used", "purge_edit_link_uses", "record_edit_link_use"]
 _RECORD = text(
     "INSERT INTO edit_link_uses (nonce, team_id, artifact_id, user_id, expires_at) "
     "SELECT :nonce, a.team_id, a.id, :user, :expires FROM artifacts a WHERE a.team_id = :team AND a.id = :aid "
-    "ON CONFLICT (nonce) DO NOTHING RETURNING nonce")
+    "ON CONFLICT (nonce) DO NOTHING RETURNING nonce"
+)
 
 
-def record_edit_link_use(s: Session | Connection, team_id: str, nonce: str, artifact_id: uuid.UUID | str,
-                         user_id: str, expires_at: datetime) -> bool:
+def record_edit_link_use(
+    s: Session | Connection, team_id: str, nonce: str, artifact_id: uuid.UUID | str, user_id: str, expires_at: datetime
+) -> bool:
     """Mark the link's nonce used. True for the first use only; False for a replay (or for an
     artifact that is not this workspace's, where nothing is written)."""
     aid = artifact_uuid(artifact_id)
     if aid is None:
         return False
-    row = s.execute(_RECORD, {"nonce": nonce, "team": team_id, "aid": aid, "user": user_id,
-                              "expires": expires_at}).first()
+    row = s.execute(
+        _RECORD, {"nonce": nonce, "team": team_id, "aid": aid, "user": user_id, "expires": expires_at}
+    ).first()
     return row is not None
 
 

@@ -62,8 +62,16 @@ _SET_PARENT = text(
 ).bindparams(bindparam("changes", type_=JSONB))
 
 
-def set_parent(s: Session, team_id: str, artifact_id: uuid.UUID | str, *, parent_artifact_id: uuid.UUID | str,
-               parent_version: int, branched_from_step: int, branch_changes: dict[str, Any] | None) -> bool:
+def set_parent(
+    s: Session,
+    team_id: str,
+    artifact_id: uuid.UUID | str,
+    *,
+    parent_artifact_id: uuid.UUID | str,
+    parent_version: int,
+    branched_from_step: int,
+    branch_changes: dict[str, Any] | None,
+) -> bool:
     """Record that ``artifact_id`` branched from ``parent_version`` of ``parent_artifact_id`` at
     ``branched_from_step`` with ``branch_changes`` (what changed for that step: agent, model,
     input). False, and nothing written, unless both artifacts are this workspace's and that
@@ -71,14 +79,24 @@ def set_parent(s: Session, team_id: str, artifact_id: uuid.UUID | str, *, parent
     aid, parent = artifact_uuid(artifact_id), artifact_uuid(parent_artifact_id)
     if aid is None or parent is None:
         return False
-    res = s.execute(_SET_PARENT, {"team": team_id, "aid": aid, "parent": parent, "version": parent_version,
-                                  "step": branched_from_step, "changes": branch_changes})
+    res = s.execute(
+        _SET_PARENT,
+        {
+            "team": team_id,
+            "aid": aid,
+            "parent": parent,
+            "version": parent_version,
+            "step": branched_from_step,
+            "changes": branch_changes,
+        },
+    )
     return bool(getattr(res, "rowcount", 0))
 
 
 _PARENT = text(
     "SELECT parent_artifact_id, parent_version, branched_from_step, branch_changes FROM artifacts "
-    "WHERE team_id = :team AND id = :aid")
+    "WHERE team_id = :team AND id = :aid"
+)
 
 
 def parent_of(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str) -> Parent | None:
@@ -92,26 +110,44 @@ def parent_of(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | st
     return Parent(row.parent_artifact_id, row.parent_version, row.branched_from_step, row.branch_changes)
 
 
-_SUMMARY = ("SELECT a.id, a.pipeline_name, a.status, a.cost_usd, a.models, a.created_at, a.created_by, "
-            "a.latest_version, a.parent_version, a.branched_from_step, a.branch_changes FROM artifacts a ")
-_BRANCHES = text(_SUMMARY + "WHERE a.team_id = :team AND a.parent_artifact_id = :aid "
-                 "ORDER BY a.created_at DESC, a.id DESC LIMIT :limit")
+_SUMMARY = (
+    "SELECT a.id, a.pipeline_name, a.status, a.cost_usd, a.models, a.created_at, a.created_by, "
+    "a.latest_version, a.parent_version, a.branched_from_step, a.branch_changes FROM artifacts a "
+)
+_BRANCHES = text(
+    _SUMMARY + "WHERE a.team_id = :team AND a.parent_artifact_id = :aid "
+    "ORDER BY a.created_at DESC, a.id DESC LIMIT :limit"
+)
 # The same pipeline's newest artifacts, walking ix_artifacts_team_pipeline_created.
-_RELATED = text(_SUMMARY + "WHERE a.team_id = :team AND a.pipeline_id = "
-                "(SELECT o.pipeline_id FROM artifacts o WHERE o.team_id = :team AND o.id = :aid) "
-                "AND a.id <> :aid ORDER BY a.created_at DESC, a.id DESC LIMIT :limit")
+_RELATED = text(
+    _SUMMARY + "WHERE a.team_id = :team AND a.pipeline_id = "
+    "(SELECT o.pipeline_id FROM artifacts o WHERE o.team_id = :team AND o.id = :aid) "
+    "AND a.id <> :aid ORDER BY a.created_at DESC, a.id DESC LIMIT :limit"
+)
 
 
 def _summaries(rows: Any) -> list[ArtifactSummary]:
-    return [ArtifactSummary(id=r.id, pipeline_name=r.pipeline_name, status=r.status, cost_usd=r.cost_usd,
-                            models=list(r.models), created_at=r.created_at, created_by=r.created_by,
-                            latest_version=r.latest_version, parent_version=r.parent_version,
-                            branched_from_step=r.branched_from_step, branch_changes=r.branch_changes)
-            for r in rows]
+    return [
+        ArtifactSummary(
+            id=r.id,
+            pipeline_name=r.pipeline_name,
+            status=r.status,
+            cost_usd=r.cost_usd,
+            models=list(r.models),
+            created_at=r.created_at,
+            created_by=r.created_by,
+            latest_version=r.latest_version,
+            parent_version=r.parent_version,
+            branched_from_step=r.branched_from_step,
+            branch_changes=r.branch_changes,
+        )
+        for r in rows
+    ]
 
 
-def list_branches(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *,
-                  limit: int = 20) -> Sequence[ArtifactSummary]:
+def list_branches(
+    s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *, limit: int = 20
+) -> Sequence[ArtifactSummary]:
     """Artifacts that branched from this one, newest first."""
     aid = artifact_uuid(artifact_id)
     if aid is None:
@@ -119,8 +155,9 @@ def list_branches(s: Session | Connection, team_id: str, artifact_id: uuid.UUID 
     return _summaries(s.execute(_BRANCHES, {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}))
 
 
-def related_artifacts(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *,
-                      limit: int = 20) -> Sequence[ArtifactSummary]:
+def related_artifacts(
+    s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *, limit: int = 20
+) -> Sequence[ArtifactSummary]:
     """The newest other artifacts of the same pipeline in the workspace, for a compare picker.
     Empty when the artifact's pipeline was deleted (its artifacts no longer share an id)."""
     aid = artifact_uuid(artifact_id)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, delete, func, select
+from sqlalchemy import CursorResult, Row, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Agent, Pipeline, PipelineStep
@@ -43,7 +44,9 @@ def create_pipeline(s: Session, team_id: str, name: str, agent_ids: Sequence[int
     return pipeline
 
 
-def update_pipeline(s: Session, team_id: str, pipeline_id: int, agent_ids: Sequence[int] | None = None, **fields: Any) -> Pipeline | None:
+def update_pipeline(
+    s: Session, team_id: str, pipeline_id: int, agent_ids: Sequence[int] | None = None, **fields: Any
+) -> Pipeline | None:
     pipeline = get_pipeline(s, team_id, pipeline_id)
     if pipeline is None:
         return None
@@ -59,11 +62,14 @@ def update_pipeline(s: Session, team_id: str, pipeline_id: int, agent_ids: Seque
 
 
 def delete_pipeline(s: Session, team_id: str, pipeline_id: int) -> bool:
-    res = s.execute(delete(Pipeline).where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id))
+    # A DELETE's result is a CursorResult at run time; Session.execute is typed as the base Result.
+    res = cast(
+        CursorResult[Any], s.execute(delete(Pipeline).where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id))
+    )
     return bool(res.rowcount)
 
 
-def plan_rows(s: Session, team_id: str, pipeline_id: int) -> Sequence[Row[Any]]:
+def plan_rows(s: Session, team_id: str, pipeline_id: int) -> Sequence[Row[Decimal | None, int, int | None, str, Agent]]:
     """The pipeline's budget and steps, each with its agent as it is now (``Agent`` None:
     deleted), in step order, in one statement. A pipeline without steps gives one row whose
     ``position`` is None; a pipeline that is gone gives none."""
@@ -73,4 +79,5 @@ def plan_rows(s: Session, team_id: str, pipeline_id: int) -> Sequence[Row[Any]]:
         .outerjoin(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
         .outerjoin(Agent, and_(Agent.id == PipelineStep.agent_id, Agent.team_id == team_id))
         .where(Pipeline.team_id == team_id, Pipeline.id == pipeline_id)
-        .order_by(PipelineStep.position)).all()
+        .order_by(PipelineStep.position)
+    ).all()

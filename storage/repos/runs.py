@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import Engine, Row, func, select, text, update
+from sqlalchemy import Engine, Row, RowMapping, Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -22,8 +23,14 @@ from storage.repos.workspaces import ensure_workspace
 
 def create_run(s: Session, team_id: str, pipeline: Pipeline, input_text: str, **fields: Any) -> Run:
     ensure_workspace(s, team_id)
-    run = Run(team_id=team_id, pipeline_id=pipeline.id, pipeline_name=pipeline.name, input=input_text,
-              status="queued", **fields)
+    run = Run(
+        team_id=team_id,
+        pipeline_id=pipeline.id,
+        pipeline_name=pipeline.name,
+        input=input_text,
+        status="queued",
+        **fields,
+    )
     s.add(run)
     s.flush()
     return run
@@ -44,9 +51,7 @@ def get_run_by_dedupe_key(s: Session, team_id: str, key: str) -> Run | None:
 
 
 def latest_runs(s: Session, team_id: str, limit: int = 10) -> Sequence[Run]:
-    return s.scalars(
-        select(Run).where(Run.team_id == team_id).order_by(Run.created_at.desc()).limit(limit)
-    ).all()
+    return s.scalars(select(Run).where(Run.team_id == team_id).order_by(Run.created_at.desc()).limit(limit)).all()
 
 
 def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, uuid.UUID]]:
@@ -60,12 +65,25 @@ def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, 
     return [(t, i) for t, i in rows]
 
 
-def add_run_step(s: Session, run: Run, **fields: Any) -> RunStep:
-    step = RunStep(run_id=run.id, **fields)
-    s.add(step)
-    s.flush()
-    return step
-
+def add_reused_steps(s: Session, run_id: uuid.UUID, steps: Sequence[Mapping[str, Any]]) -> None:
+    """Record the steps a branch takes over from its source artifact as finished, at no cost,
+    in one statement: the executor resumes after them as after any finished step, so no
+    attempt ever calls a model for them. Each mapping holds position, agent_id,
+    agent_snapshot, model, input and output."""
+    if not steps:
+        return
+    rows = [
+        {
+            "run_id": run_id,
+            "status": "succeeded",
+            "cost_usd": 0,
+            "latency_ms": 0,
+            "finished_at": func.now(),
+            **{k: st[k] for k in ("position", "agent_id", "agent_snapshot", "model", "input", "output")},
+        }
+        for st in steps
+    ]
+    s.execute(pg_insert(RunStep).values(rows))
 
 
 # ---- the executor's statements ---------------------------------------------------------
@@ -73,19 +91,31 @@ def add_run_step(s: Session, run: Run, **fields: Any) -> RunStep:
 _CLAIM = text(
     "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
     "started_at = coalesce(started_at, now()) "
-    "WHERE team_id = :t AND id = :id AND (status = 'queued' OR "
+    "WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = 'queued' OR "
     "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) "
-    "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id")
+    "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id, "
+    "branch"
+)
 
 _HEARTBEAT = text("UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id AND status = 'running'")
 
-_STEP_RESET = {"output": None, "usage": None, "raw_usage": None, "cost_usd": None, "price_version": None,
-               "latency_ms": None, "error_kind": None, "error_message": None, "finished_at": None}
+_STEP_RESET = {
+    "output": None,
+    "usage": None,
+    "raw_usage": None,
+    "cost_usd": None,
+    "price_version": None,
+    "latency_ms": None,
+    "error_kind": None,
+    "error_message": None,
+    "finished_at": None,
+}
 
 
-def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) -> Mapping[str, Any] | None:
+def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) -> RowMapping | None:
     """Take the run if it is queued, or running with a heartbeat older than ``stale_after_s``
-    (its worker is gone): one conditional UPDATE, so exactly one claimant ever wins. Returns
+    (its worker is gone), and nobody asked to cancel it: one conditional UPDATE, so exactly
+    one claimant ever wins and a cancelled run never starts. Returns
     what the executor needs of the run, or None when it is not claimable."""
     return s.execute(_CLAIM, {"t": team_id, "id": run_id, "stale": stale_after_s}).mappings().first()
 
@@ -96,44 +126,81 @@ def heartbeat(engine: Engine, team_id: str, run_id: uuid.UUID) -> None:
         conn.execute(_HEARTBEAT, {"t": team_id, "id": run_id})
 
 
-def finished_steps(s: Session, run_id: uuid.UUID) -> dict[int, Row[Any]]:
+def finished_steps(s: Session, run_id: uuid.UUID) -> dict[int, Row[int, str | None, Decimal | None]]:
     """position -> (position, output, cost_usd) of the steps an earlier attempt finished."""
-    rows = s.execute(select(RunStep.position, RunStep.output, RunStep.cost_usd)
-                     .where(RunStep.run_id == run_id, RunStep.status == "succeeded"))
+    rows = s.execute(
+        select(RunStep.position, RunStep.output, RunStep.cost_usd).where(
+            RunStep.run_id == run_id, RunStep.status == "succeeded"
+        )
+    )
     return {r.position: r for r in rows}
 
 
-def start_step(s: Session, run_id: uuid.UUID, position: int, *, agent_id: int, agent_snapshot: dict[str, Any],
-               model: str, step_input: str) -> int:
+def start_step(
+    s: Session,
+    run_id: uuid.UUID,
+    position: int,
+    *,
+    agent_id: int,
+    agent_snapshot: dict[str, Any],
+    model: str,
+    step_input: str,
+) -> int:
     """Record the step as running and return its id; a retry of the step replaces the row its
     failed attempt left (one row per run and position)."""
-    fields = {"status": "running", "agent_id": agent_id, "agent_snapshot": agent_snapshot, "model": model,
-              "input": step_input}
+    fields = {
+        "status": "running",
+        "agent_id": agent_id,
+        "agent_snapshot": agent_snapshot,
+        "model": model,
+        "input": step_input,
+    }
     return s.execute(
-        pg_insert(RunStep).values(run_id=run_id, position=position, **fields)
-        .on_conflict_do_update(constraint="uq_run_steps_run_position",
-                               set_={**fields, **_STEP_RESET, "started_at": func.now()})
-        .returning(RunStep.id)).scalar_one()
+        pg_insert(RunStep)
+        .values(run_id=run_id, position=position, **fields)
+        .on_conflict_do_update(
+            constraint="uq_run_steps_run_position", set_={**fields, **_STEP_RESET, "started_at": func.now()}
+        )
+        .returning(RunStep.id)
+    ).scalar_one()
 
 
 def finish_step(s: Session, step_id: int, **values: Any) -> None:
     """Close a step with its status and whatever it produced (output, usage, cost, error)."""
-    s.execute(update(RunStep).where(RunStep.id == step_id).values(finished_at=func.now(), **values),
-              execution_options={"synchronize_session": False})
+    s.execute(
+        update(RunStep).where(RunStep.id == step_id).values(finished_at=func.now(), **values),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def fail_running_steps(s: Session, run_id: uuid.UUID, kind: str, message: str) -> None:
-    s.execute(update(RunStep).where(RunStep.run_id == run_id, RunStep.status == "running")
-              .values(status="failed", error_kind=kind, error_message=message, finished_at=func.now()),
-              execution_options={"synchronize_session": False})
+    s.execute(
+        update(RunStep)
+        .where(RunStep.run_id == run_id, RunStep.status == "running")
+        .values(status="failed", error_kind=kind, error_message=message, finished_at=func.now()),
+        execution_options={"synchronize_session": False},
+    )
 
 
-def close(s: Session, team_id: str, run_id: uuid.UUID, *, status: str, output: str | None,
-          error_kind: str | None, error_message: str | None) -> None:
+def close(
+    s: Session,
+    team_id: str,
+    run_id: uuid.UUID,
+    *,
+    status: str,
+    output: str | None,
+    error_kind: str | None,
+    error_message: str | None,
+) -> None:
     """End the run; one that already ended keeps how it ended."""
-    s.execute(update(Run).where(Run.team_id == team_id, Run.id == run_id, Run.status.not_in(("succeeded", "failed")))
-              .values(status=status, output=output, error_kind=error_kind, error_message=error_message,
-                      finished_at=func.now()).execution_options(synchronize_session=False))
+    s.execute(
+        update(Run)
+        .where(Run.team_id == team_id, Run.id == run_id, Run.status.not_in(("succeeded", "failed")))
+        .values(
+            status=status, output=output, error_kind=error_kind, error_message=error_message, finished_at=func.now()
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def steps_of(s: Session, run_id: uuid.UUID) -> Sequence[RunStep]:
@@ -142,9 +209,13 @@ def steps_of(s: Session, run_id: uuid.UUID) -> Sequence[RunStep]:
 
 def set_cost(s: Session, team_id: str, run_id: uuid.UUID, cost_usd: Any) -> Row[Any]:
     """Store what the run cost and return the whole run row as it now is (one statement)."""
-    table = Run.__table__
-    return s.execute(update(table).where(table.c.team_id == team_id, table.c.id == run_id)  # type: ignore[attr-defined]
-                     .values(cost_usd=cost_usd).returning(*table.c)).one()  # type: ignore[attr-defined]
+    table = cast(Table, Run.__table__)  # a declarative class with __tablename__ maps a Table
+    return s.execute(
+        update(table)
+        .where(table.c.team_id == team_id, table.c.id == run_id)
+        .values(cost_usd=cost_usd)
+        .returning(*table.c)
+    ).one()
 
 
 def mark_requeued(run: Run) -> None:
@@ -159,3 +230,80 @@ def mark_given_up(run: Run, kind: str, message: str) -> None:
     run.error_kind = kind
     run.error_message = message
     run.finished_at = func.now()
+
+
+# ---- cancel ------------------------------------------------------------------------------
+
+_REQUEST_CANCEL = text(
+    "UPDATE runs SET cancel_requested_by = :by, cancel_requested_at = now() "
+    "WHERE team_id = :t AND id = :id AND status IN ('queued', 'running') AND cancel_requested_at IS NULL "
+    "RETURNING status"
+)
+
+_CLOSE_QUEUED_CANCELLED = text(
+    "UPDATE runs SET status = 'failed', error_kind = :kind, error_message = :message, finished_at = now() "
+    "WHERE team_id = :t AND id = :id AND status = 'queued' AND cancel_requested_at IS NOT NULL "
+    "RETURNING id"
+)
+
+_CANCEL_REQUESTED = text("SELECT cancel_requested_by FROM runs WHERE team_id = :t AND id = :id")
+
+
+def request_cancel(s: Session, team_id: str, run_id: uuid.UUID, by: str) -> str | None:
+    """Record who asked to cancel an unfinished run, once: the status it had, or None when it
+    has finished or a cancel was already asked for (a double click changes nothing)."""
+    row = s.execute(_REQUEST_CANCEL, {"t": team_id, "id": run_id, "by": by}).first()
+    return str(row[0]) if row else None
+
+
+def close_cancelled_queued(s: Session, team_id: str, run_id: uuid.UUID, *, kind: str, message: str) -> bool:
+    """End a queued run whose cancel was asked for; False when a worker claimed it first."""
+    return (
+        s.execute(_CLOSE_QUEUED_CANCELLED, {"t": team_id, "id": run_id, "kind": kind, "message": message}).first()
+        is not None
+    )
+
+
+def cancel_requested_by(engine: Engine, team_id: str, run_id: uuid.UUID) -> str | None:
+    """Who asked to cancel the run (None: nobody), in a transaction of its own: the running
+    step asks between stream events, beside its own transactions."""
+    with engine.connect() as conn:
+        return conn.execute(_CANCEL_REQUESTED, {"t": team_id, "id": run_id}).scalar()
+
+
+# ---- queue positions -----------------------------------------------------------------------
+
+
+def queue_positions(s: Session, queued_before: datetime, limit: int = 1000) -> list[Row[Any]]:
+    """Queued runs with a Slack message, each with ``ahead``: how many runs (of any workspace,
+    Slack or not) were queued before it and are still waiting. One statement over the
+    partial index ``ix_runs_queued_created``; the deployment has one first-in, first-out
+    queue, so that order is the order in which runs start (but see core.runs.cancel for fair
+    share). Only runs queued since before ``queued_before`` are returned, oldest first.
+    Across workspaces on purpose: the queue is the deployment's."""
+    ranked = (
+        select(
+            Run.id,
+            Run.team_id,
+            Run.channel_id,
+            Run.thread_ts,
+            Run.pipeline_name,
+            Run.requested_by,
+            func.left(Run.input, 400).label("input"),
+            Run.created_at,
+            (func.row_number().over(order_by=(Run.created_at, Run.id)) - 1).label("ahead"),
+        )
+        .where(Run.status == "queued", Run.cancel_requested_at.is_(None))
+        .subquery()
+    )
+    rows = s.execute(
+        select(ranked)
+        .where(ranked.c.channel_id.is_not(None), ranked.c.thread_ts.is_not(None), ranked.c.created_at < queued_before)
+        .order_by(ranked.c.created_at, ranked.c.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def is_queued(s: Session, team_id: str, run_id: uuid.UUID) -> bool:
+    return s.scalar(select(Run.status).where(Run.team_id == team_id, Run.id == run_id)) == "queued"

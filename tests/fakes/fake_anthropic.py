@@ -59,8 +59,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .llm_base import (
-    Fault,
     FakeLLMServer,
+    Fault,
     HTTPReply,
     RecordedRequest,
     SSEReply,
@@ -136,7 +136,12 @@ DEFAULT_MODELS: tuple[FakeModel, ...] = (
         "claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-15T00:00:00Z", 200_000, 64_000, ("claude-haiku-4-5",)
     ),
     FakeModel(
-        "claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z", 200_000, 64_000, ("claude-sonnet-4-5",)
+        "claude-sonnet-4-5-20250929",
+        "Claude Sonnet 4.5",
+        "2025-09-29T00:00:00Z",
+        200_000,
+        64_000,
+        ("claude-sonnet-4-5",),
     ),
 )
 
@@ -183,7 +188,9 @@ class FakeAnthropic(FakeLLMServer):
         """The SDK's base_url (and ANTHROPIC_BASE_URL): the server root."""
         return self.root_url
 
-    def add_model(self, model_id: str, display_name: str, *, created_at: str = "2027-01-01T00:00:00Z", **kw: Any) -> None:
+    def add_model(
+        self, model_id: str, display_name: str, *, created_at: str = "2027-01-01T00:00:00Z", **kw: Any
+    ) -> None:
         self.models.insert(0, FakeModel(model_id, display_name, created_at, **kw))
 
     def reset(self) -> None:
@@ -370,19 +377,27 @@ class FakeAnthropic(FakeLLMServer):
         reply_model = turn.model or model_id
         if turn.stop_reason is None and not turn.tool_calls and estimate_tokens(turn.text) > max_tokens:
             # the model runs out of budget: text cut, stop_reason max_tokens
-            turn = Turn(**{**turn.__dict__, "text": turn.text[: max_tokens * 4], "stop_reason": "max_tokens", "deltas": None})
+            turn = Turn(
+                **{**turn.__dict__, "text": turn.text[: max_tokens * 4], "stop_reason": "max_tokens", "deltas": None}
+            )
         content = self._content(turn, model)
-        out_tokens = sum(
-            estimate_tokens(b["text"])
-            if b["type"] == "text"
-            else estimate_tokens(b["thinking"])
-            if b["type"] == "thinking"
-            else estimate_tokens(json.dumps(b["input"]))
-            for b in content
-        ) or 1
+        out_tokens = (
+            sum(
+                estimate_tokens(b["text"])
+                if b["type"] == "text"
+                else estimate_tokens(b["thinking"])
+                if b["type"] == "thinking"
+                else estimate_tokens(json.dumps(b["input"]))
+                for b in content
+            )
+            or 1
+        )
         stop_reason = turn.stop_reason or ("tool_use" if turn.tool_calls else "end_turn")
         usage.update(
-            cache_creation={"ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"], "ephemeral_1h_input_tokens": 0},
+            cache_creation={
+                "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
+                "ephemeral_1h_input_tokens": 0,
+            },
             output_tokens=out_tokens,
             service_tier="standard",
         )
@@ -475,7 +490,11 @@ class FakeAnthropic(FakeLLMServer):
                     events.append(
                         sse(
                             "content_block_delta",
-                            {"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": piece}},
+                            {
+                                "type": "content_block_delta",
+                                "index": index,
+                                "delta": {"type": "thinking_delta", "thinking": piece},
+                            },
                         )
                     )
                 events.append(
@@ -511,7 +530,12 @@ class FakeAnthropic(FakeLLMServer):
                         {
                             "type": "content_block_start",
                             "index": index,
-                            "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}},
+                            "content_block": {
+                                "type": "tool_use",
+                                "id": block["id"],
+                                "name": block["name"],
+                                "input": {},
+                            },
                         },
                     )
                 )
@@ -536,8 +560,11 @@ class FakeAnthropic(FakeLLMServer):
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": stop_reason, "stop_sequence": None,
-                              **({"stop_details": turn.stop_details} if turn.stop_details else {})},
+                    "delta": {
+                        "stop_reason": stop_reason,
+                        "stop_sequence": None,
+                        **({"stop_details": turn.stop_details} if turn.stop_details else {}),
+                    },
                     "usage": {
                         "input_tokens": usage["input_tokens"],
                         "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
@@ -681,7 +708,9 @@ class FakeAnthropic(FakeLLMServer):
                 elif btype in ("image", "document", "redacted_thinking", "search_result"):
                     pass
                 else:
-                    raise _Invalid(f"{where}.type: Input tag '{btype}' found using 'type' does not match any of the expected tags")
+                    raise _Invalid(
+                        f"{where}.type: Input tag '{btype}' found using 'type' does not match any of the expected tags"
+                    )
             missing = [u for u in prev_tool_uses if u not in answered]
             if missing:
                 raise _Invalid(
@@ -691,7 +720,9 @@ class FakeAnthropic(FakeLLMServer):
             if role == "user" and user_texts:
                 last_user = "".join(user_texts)
             if prev_role == role == "assistant" and tool_uses:
-                raise _Invalid(f"messages.{i}: tool_use blocks must be followed by a user message with tool_result blocks")
+                raise _Invalid(
+                    f"messages.{i}: tool_use blocks must be followed by a user message with tool_result blocks"
+                )
             prev_tool_uses = tool_uses
             prev_role = role
         self._check_thinking_first(messages, thinking_on)

@@ -84,8 +84,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .llm_base import (
-    Fault,
     FakeLLMServer,
+    Fault,
     HTTPReply,
     RecordedRequest,
     SSEReply,
@@ -169,11 +169,22 @@ DEFAULT_MODELS: tuple[FakeOpenAIModel, ...] = (
     FakeOpenAIModel("gpt-5.4-mini-2026-03-17", 1773705600, context=400_000),
     FakeOpenAIModel("gpt-5.4-nano", 1773705600, context=400_000, snapshot="gpt-5.4-nano-2026-03-17"),
     FakeOpenAIModel("gpt-5.2", 1765411200, context=400_000, snapshot="gpt-5.2-2025-12-11"),
-    FakeOpenAIModel("gpt-4.1", 1744588800, reasoning=False, context=1_047_576, max_output=32_768, snapshot="gpt-4.1-2025-04-14"),
+    FakeOpenAIModel(
+        "gpt-4.1", 1744588800, reasoning=False, context=1_047_576, max_output=32_768, snapshot="gpt-4.1-2025-04-14"
+    ),
     FakeOpenAIModel("gpt-4.1-mini", 1744588800, reasoning=False, context=1_047_576, max_output=32_768),
-    FakeOpenAIModel("gpt-4o", 1715367049, reasoning=False, context=128_000, max_output=16_384, snapshot="gpt-4o-2024-08-06"),
+    FakeOpenAIModel(
+        "gpt-4o", 1715367049, reasoning=False, context=128_000, max_output=16_384, snapshot="gpt-4o-2024-08-06"
+    ),
     FakeOpenAIModel("gpt-4o-2024-08-06", 1722814719, reasoning=False, context=128_000, max_output=16_384),
-    FakeOpenAIModel("gpt-4o-mini", 1721172741, reasoning=False, context=128_000, max_output=16_384, snapshot="gpt-4o-mini-2024-07-18"),
+    FakeOpenAIModel(
+        "gpt-4o-mini",
+        1721172741,
+        reasoning=False,
+        context=128_000,
+        max_output=16_384,
+        snapshot="gpt-4o-mini-2024-07-18",
+    ),
     FakeOpenAIModel("text-embedding-3-small", 1705948997, reasoning=False, chat=False),
     FakeOpenAIModel("whisper-1", 1677532384, reasoning=False, chat=False, owned_by="openai-internal"),
     FakeOpenAIModel("tts-1", 1681940951, reasoning=False, chat=False, owned_by="openai-internal"),
@@ -199,7 +210,13 @@ _REASONING_KEYS = frozenset({"type", "id", "summary", "encrypted_content", "cont
 
 class _Invalid(Exception):
     def __init__(
-        self, message: str, *, param: str | None = None, code: str | None = None, status: int = 400, err_type: str = "invalid_request_error"
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int = 400,
+        err_type: str = "invalid_request_error",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -420,7 +437,9 @@ class FakeOpenAI(FakeLLMServer):
                 )
         instructions = body.get("instructions") or ""
         if not isinstance(instructions, str):
-            raise _Invalid("Invalid type for 'instructions': expected a string.", param="instructions", code="invalid_type")
+            raise _Invalid(
+                "Invalid type for 'instructions': expected a string.", param="instructions", code="invalid_type"
+            )
         include = self._check_include(body.get("include"), model)
         store = body.get("store", True) is not False
         tools_text = self._check_tools(body.get("tools"))
@@ -580,29 +599,69 @@ class FakeOpenAI(FakeLLMServer):
                 emit("response.output_item.added", output_index=index, item=added)
                 emit("response.output_item.done", output_index=index, item=item)
             elif itype == "message":
-                emit("response.output_item.added", output_index=index, item=dict(item, status="in_progress", content=[]))
+                emit(
+                    "response.output_item.added", output_index=index, item=dict(item, status="in_progress", content=[])
+                )
                 for ci, full in enumerate(item["content"]):
                     if full["type"] == "refusal":
                         part = {"type": "refusal", "refusal": ""}
-                        emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=ci, part=part)
+                        emit(
+                            "response.content_part.added",
+                            item_id=item["id"],
+                            output_index=index,
+                            content_index=ci,
+                            part=part,
+                        )
                         for piece in words(full["refusal"]):
-                            emit("response.refusal.delta", item_id=item["id"], output_index=index, content_index=ci, delta=piece)
-                        emit("response.refusal.done", item_id=item["id"], output_index=index, content_index=ci,
-                             refusal=full["refusal"])
-                        emit("response.content_part.done", item_id=item["id"], output_index=index, content_index=ci, part=full)
+                            emit(
+                                "response.refusal.delta",
+                                item_id=item["id"],
+                                output_index=index,
+                                content_index=ci,
+                                delta=piece,
+                            )
+                        emit(
+                            "response.refusal.done",
+                            item_id=item["id"],
+                            output_index=index,
+                            content_index=ci,
+                            refusal=full["refusal"],
+                        )
+                        emit(
+                            "response.content_part.done",
+                            item_id=item["id"],
+                            output_index=index,
+                            content_index=ci,
+                            part=full,
+                        )
                         continue
                     text = full["text"]
                     part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-                    emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=ci, part=part)
+                    emit(
+                        "response.content_part.added",
+                        item_id=item["id"],
+                        output_index=index,
+                        content_index=ci,
+                        part=part,
+                    )
                     # rendered by hand: a 2,000-token stream must not keep the fake busy
                     head = (
                         'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
                         f'"item_id":"{item["id"]}","output_index":{index},"content_index":{ci},"delta":'
                     ).encode()
                     for piece in turn.deltas if turn.deltas is not None else words(text):
-                        events.append(head + b'%s,"logprobs":[],"sequence_number":%d}\n\n' % (json.dumps(piece).encode(), seq))
+                        events.append(
+                            head + b'%s,"logprobs":[],"sequence_number":%d}\n\n' % (json.dumps(piece).encode(), seq)
+                        )
                         seq += 1
-                    emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=ci, text=text, logprobs=[])
+                    emit(
+                        "response.output_text.done",
+                        item_id=item["id"],
+                        output_index=index,
+                        content_index=ci,
+                        text=text,
+                        logprobs=[],
+                    )
                     emit(
                         "response.content_part.done",
                         item_id=item["id"],
@@ -612,11 +671,20 @@ class FakeOpenAI(FakeLLMServer):
                     )
                 emit("response.output_item.done", output_index=index, item=item)
             elif itype == "function_call":
-                emit("response.output_item.added", output_index=index, item=dict(item, status="in_progress", arguments=""))
+                emit(
+                    "response.output_item.added",
+                    output_index=index,
+                    item=dict(item, status="in_progress", arguments=""),
+                )
                 raw = item["arguments"]
                 step = max(1, len(raw) // 3)
                 for i in range(0, len(raw), step):
-                    emit("response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=raw[i : i + step])
+                    emit(
+                        "response.function_call_arguments.delta",
+                        item_id=item["id"],
+                        output_index=index,
+                        delta=raw[i : i + step],
+                    )
                 emit("response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=raw)
                 emit("response.output_item.done", output_index=index, item=item)
         final_type = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
@@ -626,7 +694,9 @@ class FakeOpenAI(FakeLLMServer):
             seq = turn.error_after
             code = turn.error_type or "server_error"
             if turn.error_style == "failed":
-                failed = dict(response, status="failed", usage=None, error={"code": code, "message": turn.error_message})
+                failed = dict(
+                    response, status="failed", usage=None, error={"code": code, "message": turn.error_message}
+                )
                 emit("response.failed", response=failed)
             else:
                 emit("error", code=code, message=turn.error_message, param=None)
@@ -648,11 +718,19 @@ class FakeOpenAI(FakeLLMServer):
             raise _Invalid("Invalid type for 'tools': expected an array.", param="tools", code="invalid_type")
         for i, tool in enumerate(tools):
             if not isinstance(tool, dict) or "type" not in tool:
-                raise _Invalid(f"Missing required parameter: 'tools[{i}].type'.", param=f"tools[{i}].type", code="missing_required_parameter")
+                raise _Invalid(
+                    f"Missing required parameter: 'tools[{i}].type'.",
+                    param=f"tools[{i}].type",
+                    code="missing_required_parameter",
+                )
             if tool["type"] != "function":
                 continue  # built-in tools: accepted, never called by this fake
             if not tool.get("name"):
-                raise _Invalid(f"Missing required parameter: 'tools[{i}].name'.", param=f"tools[{i}].name", code="missing_required_parameter")
+                raise _Invalid(
+                    f"Missing required parameter: 'tools[{i}].name'.",
+                    param=f"tools[{i}].name",
+                    code="missing_required_parameter",
+                )
             params = tool.get("parameters")
             if params is not None and (not isinstance(params, dict) or params.get("type") != "object"):
                 raise _Invalid(
@@ -667,12 +745,16 @@ class FakeOpenAI(FakeLLMServer):
         if include is None:
             return []
         if not isinstance(include, list):
-            raise _Invalid("Invalid type for 'include': expected an array of strings.", param="include", code="invalid_type")
+            raise _Invalid(
+                "Invalid type for 'include': expected an array of strings.", param="include", code="invalid_type"
+            )
         for i, value in enumerate(include):
             if value not in INCLUDABLE:
                 supported = ", ".join(f"'{v}'" for v in INCLUDABLE)
                 raise _Invalid(
-                    f"Invalid value: '{value}'. Supported values are: {supported}.", param=f"include[{i}]", code="invalid_value"
+                    f"Invalid value: '{value}'. Supported values are: {supported}.",
+                    param=f"include[{i}]",
+                    code="invalid_value",
                 )
         if ENCRYPTED_REASONING in include and not model.reasoning:
             raise _Invalid("Encrypted content is not supported with this model.", param="include")
@@ -681,14 +763,22 @@ class FakeOpenAI(FakeLLMServer):
     def _check_reasoning_item(self, i: int, item: dict[str, Any], store: bool) -> str:
         for name in item:
             if name not in _REASONING_KEYS:
-                raise _Invalid(f"Unknown parameter: 'input[{i}].{name}'.", param=f"input[{i}].{name}", code="unknown_parameter")
+                raise _Invalid(
+                    f"Unknown parameter: 'input[{i}].{name}'.", param=f"input[{i}].{name}", code="unknown_parameter"
+                )
         item_id = item.get("id")
         if not isinstance(item_id, str) or not item_id:
-            raise _Invalid(f"Missing required parameter: 'input[{i}].id'.", param=f"input[{i}].id", code="missing_required_parameter")
+            raise _Invalid(
+                f"Missing required parameter: 'input[{i}].id'.",
+                param=f"input[{i}].id",
+                code="missing_required_parameter",
+            )
         summary = item.get("summary")
         if summary is None:
             raise _Invalid(
-                f"Missing required parameter: 'input[{i}].summary'.", param=f"input[{i}].summary", code="missing_required_parameter"
+                f"Missing required parameter: 'input[{i}].summary'.",
+                param=f"input[{i}].summary",
+                code="missing_required_parameter",
             )
         if not isinstance(summary, list):
             raise _Invalid(
@@ -697,7 +787,11 @@ class FakeOpenAI(FakeLLMServer):
                 code="invalid_type",
             )
         for j, entry in enumerate(summary):
-            if not isinstance(entry, dict) or entry.get("type") != "summary_text" or not isinstance(entry.get("text"), str):
+            if (
+                not isinstance(entry, dict)
+                or entry.get("type") != "summary_text"
+                or not isinstance(entry.get("text"), str)
+            ):
                 raise _Invalid(
                     f"Invalid value for 'input[{i}].summary[{j}]': expected a summary_text object with a text string.",
                     param=f"input[{i}].summary[{j}]",
@@ -742,14 +836,18 @@ class FakeOpenAI(FakeLLMServer):
         if isinstance(items, str):
             return items, items
         if not isinstance(items, list):
-            raise _Invalid("Invalid type for 'input': expected a string or an array.", param="input", code="invalid_type")
+            raise _Invalid(
+                "Invalid type for 'input': expected a string or an array.", param="input", code="invalid_type"
+            )
         texts: list[str] = []
         last_user = ""
         calls: set[str] = set()
         reasoning_ids: set[str] = set()
         for i, item in enumerate(items):
             if not isinstance(item, dict):
-                raise _Invalid(f"Invalid type for 'input[{i}]': expected an object.", param=f"input[{i}]", code="invalid_type")
+                raise _Invalid(
+                    f"Invalid type for 'input[{i}]': expected an object.", param=f"input[{i}]", code="invalid_type"
+                )
             itype = item.get("type", "message")
             if itype == "message":
                 role = item.get("role")
@@ -765,14 +863,22 @@ class FakeOpenAI(FakeLLMServer):
                 elif isinstance(content, list):
                     text = "".join(c.get("text", "") for c in content if isinstance(c, dict))
                 else:
-                    raise _Invalid(f"Missing required parameter: 'input[{i}].content'.", param=f"input[{i}].content", code="missing_required_parameter")
+                    raise _Invalid(
+                        f"Missing required parameter: 'input[{i}].content'.",
+                        param=f"input[{i}].content",
+                        code="missing_required_parameter",
+                    )
                 texts.append(text)
                 if role == "user":
                     last_user = text
             elif itype == "function_call":
                 for name in ("call_id", "name", "arguments"):
                     if not isinstance(item.get(name), str):
-                        raise _Invalid(f"Missing required parameter: 'input[{i}].{name}'.", param=f"input[{i}].{name}", code="missing_required_parameter")
+                        raise _Invalid(
+                            f"Missing required parameter: 'input[{i}].{name}'.",
+                            param=f"input[{i}].{name}",
+                            code="missing_required_parameter",
+                        )
                 fc_id = item.get("id")
                 if fc_id is not None:
                     with self._cache_lock:
@@ -787,16 +893,23 @@ class FakeOpenAI(FakeLLMServer):
             elif itype == "function_call_output":
                 call_id = item.get("call_id")
                 if call_id not in calls:
-                    raise _Invalid(f"No tool call found for function call output with call_id {call_id}.", param="input")
+                    raise _Invalid(
+                        f"No tool call found for function call output with call_id {call_id}.", param="input"
+                    )
                 output = item.get("output")
                 if not isinstance(output, (str, list)):
-                    raise _Invalid(f"Missing required parameter: 'input[{i}].output'.", param=f"input[{i}].output", code="missing_required_parameter")
+                    raise _Invalid(
+                        f"Missing required parameter: 'input[{i}].output'.",
+                        param=f"input[{i}].output",
+                        code="missing_required_parameter",
+                    )
                 texts.append(output if isinstance(output, str) else json.dumps(output))
             elif itype == "reasoning":
                 item_id = self._check_reasoning_item(i, item, store)
                 if i + 1 >= len(items) or not self._follows_reasoning(items[i + 1]):
                     raise _Invalid(
-                        f"Item '{item_id}' of type 'reasoning' was provided without its required following item.", param="input"
+                        f"Item '{item_id}' of type 'reasoning' was provided without its required following item.",
+                        param="input",
                     )
                 reasoning_ids.add(item_id)
             elif itype == "item_reference":

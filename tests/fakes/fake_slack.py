@@ -21,6 +21,13 @@ It behaves as real Slack does where that matters to pipebot:
   ``response_metadata.messages``; trigger ids expire after 3 s
   (``expired_trigger_id``), are single use (``exchanged_trigger_id``) and must have
   been issued (``invalid_trigger_id``).
+* ``link_shared`` / ``chat.unfurl``: :meth:`FakeSlack.share_links` posts a person's message
+  with links (or a draft in the composer) and returns the ``link_shared`` event Slack would
+  send; ``chat.unfurl`` must then name that message (``channel`` + ``ts``, or ``unfurl_id``
+  + ``source``) from the same workspace and only URLs it holds (``cannot_unfurl_url``), with
+  blocks checked like a message's. Cards are read back with :meth:`FakeSlack.unfurls`.
+* ``feedback_buttons`` elements are valid only inside a ``context_actions`` block (at most
+  5 elements), each with a ``positive_button`` and a ``negative_button``.
 * ``chat.startStream`` needs ``thread_ts`` and, outside a DM, ``recipient_user_id``
   and ``recipient_team_id`` (``missing_recipient_user_id`` /
   ``missing_recipient_team_id``); the streamed text is reconstructed so a test can
@@ -96,7 +103,7 @@ GENERAL = "C0GENERAL"  # public, bot is a member
 RANDOM = "C0RANDOM"  # public, bot is not a member (join it)
 PRIVATE = "C0PRIVATE"  # private, bot is not a member (cannot join)
 
-# --- Slack's limits (DESIGN.md §5, NOTES.md) ---------------------------------------
+# --- Slack's limits, as its API documentation states them -----------------------------
 MSG_TEXT_LIMIT = 4000
 MSG_BLOCKS_JSON_LIMIT = 13000
 MSG_BLOCKS_LIMIT = 50
@@ -115,6 +122,7 @@ OPTION_TEXT_LIMIT = 75
 OPTION_VALUE_LIMIT = 150
 BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
+CONTEXT_ACTIONS_MAX = 5
 ACTION_ID_LIMIT = 255
 BLOCK_ID_LIMIT = 255
 INPUT_LABEL_LIMIT = 2000
@@ -127,7 +135,7 @@ RESPONSE_URL_USES = 5
 
 _MAX_MESSAGES = 20  # response_metadata.messages kept per error
 # Parameters that Slack accepts as JSON strings inside form bodies.
-_JSON_FIELDS = ("blocks", "view", "chunks", "attachments", "metadata", "user_auth_blocks")
+_JSON_FIELDS = ("blocks", "view", "chunks", "attachments", "metadata", "user_auth_blocks", "unfurls")
 # Methods that authenticate with client credentials, not a token.
 _NO_TOKEN_METHODS = {"oauth.v2.access", "api.test"}
 
@@ -208,8 +216,9 @@ def _missing(ptr: str) -> str:
     return f"[ERROR] missing required field: {ptr.rsplit('/', 1)[-1]} [json-pointer:{ptr}]"
 
 
-def _text_obj(obj: Any, ptr: str, limit: int, errs: list[str], *, plain_only: bool = False,
-              required: bool = True) -> None:
+def _text_obj(
+    obj: Any, ptr: str, limit: int, errs: list[str], *, plain_only: bool = False, required: bool = True
+) -> None:
     if obj is None:
         if required:
             errs.append(_missing(ptr))
@@ -284,6 +293,18 @@ def _element(el: Any, ptr: str, errs: list[str], max_total_options: int | None) 
                 total += _options(group.get("options"), f"{gptr}/{gi}/options", errs)
             if max_total_options is not None and total > max_total_options:
                 errs.append(_too_many(gptr, max_total_options))
+    elif kind == "feedback_buttons":
+        for side in ("positive_button", "negative_button"):
+            obj = el.get(side)
+            if not isinstance(obj, dict):
+                errs.append(_missing(f"{ptr}/{side}"))
+                continue
+            _text_obj(obj.get("text"), f"{ptr}/{side}/text", BUTTON_TEXT_LIMIT, errs, plain_only=True)
+            value = obj.get("value")
+            if not isinstance(value, str) or not value:
+                errs.append(_missing(f"{ptr}/{side}/value"))
+            elif len(value) > BUTTON_VALUE_LIMIT:
+                errs.append(_too_long(f"{ptr}/{side}/value", BUTTON_VALUE_LIMIT))
     elif kind == "overflow":
         _options(el.get("options"), f"{ptr}/options", errs, limit=5)
     elif kind in ("radio_buttons", "checkboxes"):
@@ -298,8 +319,7 @@ def _element(el: Any, ptr: str, errs: list[str], max_total_options: int | None) 
             errs.append(_too_long(f"{ptr}/initial_value", el["max_length"]))
 
 
-def _validate_blocks(blocks: Any, ptr: str, limit: int, errs: list[str],
-                     max_total_options: int | None) -> None:
+def _validate_blocks(blocks: Any, ptr: str, limit: int, errs: list[str], max_total_options: int | None) -> None:
     if not isinstance(blocks, list):
         errs.append(f"[ERROR] must be an array [json-pointer:{ptr}]")
         return
@@ -361,6 +381,25 @@ def _validate_blocks(blocks: Any, ptr: str, limit: int, errs: list[str],
                 if len(elements) > 25:
                     errs.append(_too_many(f"{bptr}/elements", 25))
                 for ei, el in enumerate(elements):
+                    if isinstance(el, dict) and el.get("type") in ("feedback_buttons", "icon_button"):
+                        errs.append(
+                            f"[ERROR] {el['type']} is only allowed in context_actions "
+                            f"[json-pointer:{bptr}/elements/{ei}/type]"
+                        )
+                    _element(el, f"{bptr}/elements/{ei}", errs, max_total_options)
+        elif kind == "context_actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not elements:
+                errs.append(_missing(f"{bptr}/elements"))
+            else:
+                if len(elements) > CONTEXT_ACTIONS_MAX:
+                    errs.append(_too_many(f"{bptr}/elements", CONTEXT_ACTIONS_MAX))
+                for ei, el in enumerate(elements):
+                    if not isinstance(el, dict) or el.get("type") not in ("feedback_buttons", "icon_button"):
+                        errs.append(
+                            f"[ERROR] must be feedback_buttons or icon_button [json-pointer:{bptr}/elements/{ei}]"
+                        )
+                        continue
                     _element(el, f"{bptr}/elements/{ei}", errs, max_total_options)
         elif kind == "input":
             _text_obj(block.get("label"), f"{bptr}/label", INPUT_LABEL_LIMIT, errs, plain_only=True)
@@ -397,8 +436,12 @@ def _validate_view(view: Any, max_total_options: int | None) -> list[str]:
         errs.append(_missing("/view/blocks"))
     else:
         _validate_blocks(blocks, "/view/blocks", VIEW_BLOCKS_LIMIT, errs, max_total_options)
-        if (kind == "modal" and isinstance(blocks, list) and view.get("submit") is None
-                and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)):
+        if (
+            kind == "modal"
+            and isinstance(blocks, list)
+            and view.get("submit") is None
+            and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
+        ):
             errs.append("[ERROR] submit is required when an input block is present [json-pointer:/view/submit]")
     return errs
 
@@ -419,7 +462,8 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], str]:
         return data, "json"
     if ctype == "multipart/form-data":
         msg = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
         out: dict[str, Any] = {}
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
@@ -455,8 +499,11 @@ def _fill_ids(blocks: Any) -> Any:
         block.setdefault("block_id", secrets.token_urlsafe(3))
         elements = [block.get("element"), block.get("accessory"), *(block.get("elements") or [])]
         for el in elements:
-            if isinstance(el, dict) and el.get("type") not in (None, "plain_text", "mrkdwn", "image") \
-                    and "action_id" not in el:
+            if (
+                isinstance(el, dict)
+                and el.get("type") not in (None, "plain_text", "mrkdwn", "image")
+                and "action_id" not in el
+            ):
                 el["action_id"] = secrets.token_urlsafe(3)
     return out
 
@@ -494,11 +541,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         try:
             status, headers, payload = self.server.fake._dispatch(
-                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+            )
         except Exception:  # a bug in the fake must fail the test loudly, not hang it
             status, headers = 500, {"Content-Type": "application/json; charset=utf-8"}
-            payload = json.dumps({"ok": False, "error": "fake_slack_crashed",
-                                  "traceback": traceback.format_exc()}).encode("utf-8")
+            payload = json.dumps(
+                {"ok": False, "error": "fake_slack_crashed", "traceback": traceback.format_exc()}
+            ).encode("utf-8")
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -521,11 +570,17 @@ class FakeSlack:
     the app's threads call the server.
     """
 
-    def __init__(self, *, trigger_ttl: float = TRIGGER_TTL, stream_ttl: float = STREAM_TTL,
-                 max_total_options_in_groups: int | None = OPTIONS_LIMIT,
-                 client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> None:
+    def __init__(
+        self,
+        *,
+        trigger_ttl: float = TRIGGER_TTL,
+        stream_ttl: float = STREAM_TTL,
+        max_total_options_in_groups: int | None = OPTIONS_LIMIT,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+    ) -> None:
         """``max_total_options_in_groups`` caps options summed over all groups of one
-        select (DESIGN.md §5: "100 options per select (groups included)"); pass None to
+        select (Slack allows 100 options per select, groups included); pass None to
         check only Slack's per-group and group-count limits."""
         self.trigger_ttl = trigger_ttl
         self.stream_ttl = stream_ttl
@@ -559,6 +614,8 @@ class FakeSlack:
         self._home: dict[str, str] = {}
         self._oauth_codes: dict[str, dict[str, Any]] = {}
         self._response_urls: dict[str, dict[str, Any]] = {}
+        self._shared: dict[str, dict[str, Any]] = {}  # unfurl_id -> the shared links and where
+        self._unfurls: list[dict[str, Any]] = []
         self._seed()
 
     # ----------------------------------------------------------------- lifecycle
@@ -566,9 +623,9 @@ class FakeSlack:
         """Bind 127.0.0.1 on a free port and serve from a daemon thread."""
         if self._server is None:
             self._server = _Server(self)
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            kwargs={"poll_interval": 0.01}, daemon=True,
-                                            name="fake-slack")
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True, name="fake-slack"
+            )
             self._thread.start()
         return self
 
@@ -603,34 +660,50 @@ class FakeSlack:
 
     def env(self) -> dict[str, str]:
         """Environment for a pipebot process that should talk to this fake."""
-        return {"SLACK_API_URL": self.url, "SLACK_BOT_TOKEN": self.token,
-                "SLACK_CLIENT_ID": self.client_id, "SLACK_CLIENT_SECRET": self.client_secret}
+        return {
+            "SLACK_API_URL": self.url,
+            "SLACK_BOT_TOKEN": self.token,
+            "SLACK_CLIENT_ID": self.client_id,
+            "SLACK_CLIENT_SECRET": self.client_secret,
+        }
 
     # ----------------------------------------------------------------- world setup
     def _seed(self) -> None:
-        self.add_team(TEAM_ID, TEAM_NAME, TEAM_DOMAIN, bot_user_id=BOT_USER_ID, bot_id=BOT_ID,
-                      token=TOKEN)
+        self.add_team(TEAM_ID, TEAM_NAME, TEAM_DOMAIN, bot_user_id=BOT_USER_ID, bot_id=BOT_ID, token=TOKEN)
         self.add_user(USER_ID, "casey", real_name="Casey Member")
         self.add_user(ADMIN_ID, "alex", real_name="Alex Admin", is_admin=True)
-        self.add_user(OWNER_ID, "olive", real_name="Olive Owner", is_admin=True, is_owner=True,
-                      is_primary_owner=True)
+        self.add_user(OWNER_ID, "olive", real_name="Olive Owner", is_admin=True, is_owner=True, is_primary_owner=True)
         self.add_channel(GENERAL, "general", is_member=True)
         self.add_channel(RANDOM, "random", is_member=False)
         self.add_channel(PRIVATE, "secret-plans", is_private=True, is_member=False)
 
-    def add_team(self, team_id: str, name: str, domain: str | None = None, *,
-                 bot_user_id: str | None = None, bot_id: str | None = None,
-                 token: str | None = None, enterprise_id: str | None = None) -> str:
+    def add_team(
+        self,
+        team_id: str,
+        name: str,
+        domain: str | None = None,
+        *,
+        bot_user_id: str | None = None,
+        bot_id: str | None = None,
+        token: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> str:
         """Add a workspace with the app installed; returns its bot token."""
         with self._lock:
             suffix = team_id[1:]
-            team = {"id": team_id, "name": name, "domain": domain or name.lower().replace(" ", "-"),
-                    "enterprise_id": enterprise_id,
-                    "bot_user_id": bot_user_id or f"U0BOT{suffix}",
-                    "bot_id": bot_id or f"B0BOT{suffix}"}
+            team = {
+                "id": team_id,
+                "name": name,
+                "domain": domain or name.lower().replace(" ", "-"),
+                "enterprise_id": enterprise_id,
+                "bot_user_id": bot_user_id or f"U0BOT{suffix}",
+                "bot_id": bot_id or f"B0BOT{suffix}",
+            }
             self.teams[team_id] = team
-            self.users.setdefault(team["bot_user_id"], self._user_obj(
-                team["bot_user_id"], "pipebot", team_id=team_id, real_name="pipebot", is_bot=True))
+            self.users.setdefault(
+                team["bot_user_id"],
+                self._user_obj(team["bot_user_id"], "pipebot", team_id=team_id, real_name="pipebot", is_bot=True),
+            )
             token = token or f"xoxb-{team_id}-{secrets.token_hex(8)}"
             self.tokens[token] = {"team_id": team_id, "kind": "bot", "revoked": False}
             return token
@@ -641,29 +714,74 @@ class FakeSlack:
             self.tokens[token]["revoked"] = True
 
     @staticmethod
-    def _user_obj(user_id: str, name: str, *, team_id: str, real_name: str | None = None,
-                  is_admin: bool = False, is_owner: bool = False, is_primary_owner: bool = False,
-                  is_bot: bool = False, deleted: bool = False, tz: str = "Europe/London") -> dict[str, Any]:
+    def _user_obj(
+        user_id: str,
+        name: str,
+        *,
+        team_id: str,
+        real_name: str | None = None,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+        is_bot: bool = False,
+        deleted: bool = False,
+        tz: str = "Europe/London",
+    ) -> dict[str, Any]:
         real = real_name or name
         return {
-            "id": user_id, "team_id": team_id, "name": name, "deleted": deleted, "color": "9f69e7",
-            "real_name": real, "tz": tz, "tz_label": "Greenwich Mean Time", "tz_offset": 0,
-            "profile": {"real_name": real, "display_name": name, "real_name_normalized": real,
-                        "display_name_normalized": name, "team": team_id,
-                        "image_48": "https://example.invalid/48.png"},
-            "is_admin": is_admin, "is_owner": is_owner, "is_primary_owner": is_primary_owner,
-            "is_restricted": False, "is_ultra_restricted": False, "is_bot": is_bot,
-            "is_app_user": False, "updated": 1700000000,
+            "id": user_id,
+            "team_id": team_id,
+            "name": name,
+            "deleted": deleted,
+            "color": "9f69e7",
+            "real_name": real,
+            "tz": tz,
+            "tz_label": "Greenwich Mean Time",
+            "tz_offset": 0,
+            "profile": {
+                "real_name": real,
+                "display_name": name,
+                "real_name_normalized": real,
+                "display_name_normalized": name,
+                "team": team_id,
+                "image_48": "https://example.invalid/48.png",
+            },
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": is_primary_owner,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
         }
 
-    def add_user(self, user_id: str, name: str, *, team_id: str = TEAM_ID, real_name: str | None = None,
-                 is_admin: bool = False, is_owner: bool = False, is_primary_owner: bool = False,
-                 is_bot: bool = False, deleted: bool = False) -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        team_id: str = TEAM_ID,
+        real_name: str | None = None,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+        is_bot: bool = False,
+        deleted: bool = False,
+    ) -> dict[str, Any]:
         """Add (or replace) a user; ``is_admin``/``is_owner`` drive settings permissions."""
         with self._lock:
-            user = self._user_obj(user_id, name, team_id=team_id, real_name=real_name, is_admin=is_admin,
-                                  is_owner=is_owner, is_primary_owner=is_primary_owner, is_bot=is_bot,
-                                  deleted=deleted)
+            user = self._user_obj(
+                user_id,
+                name,
+                team_id=team_id,
+                real_name=real_name,
+                is_admin=is_admin,
+                is_owner=is_owner,
+                is_primary_owner=is_primary_owner,
+                is_bot=is_bot,
+                deleted=deleted,
+            )
             self.users[user_id] = user
             return user
 
@@ -672,18 +790,38 @@ class FakeSlack:
         with self._lock:
             self.users[user_id].update(fields)
 
-    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False, is_member: bool = False,
-                    is_archived: bool = False, members: set[str] | None = None,
-                    team_id: str = TEAM_ID) -> dict[str, Any]:
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        is_private: bool = False,
+        is_member: bool = False,
+        is_archived: bool = False,
+        members: set[str] | None = None,
+        team_id: str = TEAM_ID,
+    ) -> dict[str, Any]:
         """Add a channel. ``members`` None means every user is in it (for ephemerals)."""
         with self._lock:
-            chan = {"id": channel_id, "name": name, "is_channel": not is_private, "is_group": is_private,
-                    "is_im": False, "is_mpim": False, "is_private": is_private, "is_archived": is_archived,
-                    "is_general": name == "general", "is_member": is_member, "created": 1700000000,
-                    "creator": OWNER_ID, "context_team_id": team_id, "name_normalized": name,
-                    "topic": {"value": "", "creator": "", "last_set": 0},
-                    "purpose": {"value": "", "creator": "", "last_set": 0},
-                    "_members": set(members) if members is not None else None}
+            chan = {
+                "id": channel_id,
+                "name": name,
+                "is_channel": not is_private,
+                "is_group": is_private,
+                "is_im": False,
+                "is_mpim": False,
+                "is_private": is_private,
+                "is_archived": is_archived,
+                "is_general": name == "general",
+                "is_member": is_member,
+                "created": 1700000000,
+                "creator": OWNER_ID,
+                "context_team_id": team_id,
+                "name_normalized": name,
+                "topic": {"value": "", "creator": "", "last_set": 0},
+                "purpose": {"value": "", "creator": "", "last_set": 0},
+                "_members": set(members) if members is not None else None,
+            }
             self.channels[channel_id] = chan
             self._messages.setdefault(channel_id, [])
             return chan
@@ -696,11 +834,20 @@ class FakeSlack:
                 if chan["is_im"] and chan.get("user") == user_id:
                     return chan["id"]
             cid = "D" + user_id.lstrip("UW")
-            self.channels[cid] = {"id": cid, "is_channel": False, "is_group": False, "is_im": True,
-                                  "is_mpim": False, "is_private": True, "is_archived": False,
-                                  "is_member": True, "user": user_id, "created": 1700000000,
-                                  "context_team_id": self.users.get(user_id, {}).get("team_id", TEAM_ID),
-                                  "_members": {user_id}}
+            self.channels[cid] = {
+                "id": cid,
+                "is_channel": False,
+                "is_group": False,
+                "is_im": True,
+                "is_mpim": False,
+                "is_private": True,
+                "is_archived": False,
+                "is_member": True,
+                "user": user_id,
+                "created": 1700000000,
+                "context_team_id": self.users.get(user_id, {}).get("team_id", TEAM_ID),
+                "_members": {user_id},
+            }
             self._messages.setdefault(cid, [])
             return cid
 
@@ -729,19 +876,35 @@ class FakeSlack:
         """
         with self._lock:
             tid = f"{next(self._ids)}.{int(time.time())}.{secrets.token_hex(16)}"
-            self._triggers[tid] = {"issued": time.monotonic() - age, "used": False,
-                                   "user_id": user_id, "team_id": team_id}
+            self._triggers[tid] = {
+                "issued": time.monotonic() - age,
+                "used": False,
+                "user_id": user_id,
+                "team_id": team_id,
+            }
             return tid
 
-    def new_oauth_code(self, team_id: str = "T0NEWTEAM", team_name: str = "New Team", *,
-                       user_id: str = "U0INSTALLER", scope: str = "commands,chat:write",
-                       redirect_uri: str | None = None, enterprise_id: str | None = None) -> str:
+    def new_oauth_code(
+        self,
+        team_id: str = "T0NEWTEAM",
+        team_name: str = "New Team",
+        *,
+        user_id: str = "U0INSTALLER",
+        scope: str = "commands,chat:write",
+        redirect_uri: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> str:
         """A code as Slack puts on the OAuth redirect, for ``oauth.v2.access``."""
         with self._lock:
             code = f"{next(self._ids)}.{secrets.token_hex(12)}"
-            self._oauth_codes[code] = {"team_id": team_id, "team_name": team_name, "user_id": user_id,
-                                       "scope": scope, "redirect_uri": redirect_uri,
-                                       "enterprise_id": enterprise_id}
+            self._oauth_codes[code] = {
+                "team_id": team_id,
+                "team_name": team_name,
+                "user_id": user_id,
+                "scope": scope,
+                "redirect_uri": redirect_uri,
+                "enterprise_id": enterprise_id,
+            }
             return code
 
     def new_response_url(self, channel_id: str = GENERAL, user_id: str = USER_ID) -> str:
@@ -756,10 +919,67 @@ class FakeSlack:
             self._response_urls[rid] = {"channel": channel_id, "user": user_id, "uses": 0, "posts": []}
             return f"{self.base}/response/{rid}"
 
+    def share_links(
+        self,
+        urls: list[str],
+        *,
+        channel: str = GENERAL,
+        user_id: str = USER_ID,
+        team_id: str = TEAM_ID,
+        source: str = "conversations_history",
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """A person posts ``urls`` (``source="conversations_history"``: a message in
+        ``channel``; ``"composer"``: still a draft, so there is no message yet) and Slack
+        tells the app: returns the ``link_shared`` event to send to it (``signer.event(...)``)."""
+        with self._lock:
+            unfurl_id = f"U{next(self._ids)}.{secrets.token_hex(8)}"
+            links = [{"domain": urllib.parse.urlsplit(u).hostname or "", "url": u} for u in urls]
+            if source == "composer":
+                where, ts = "COMPOSER", f"{user_id}-{secrets.token_hex(8)}"
+            else:
+                where, ts = channel, self._next_ts()
+                msg = {"type": "message", "ts": ts, "user": user_id, "team": team_id, "text": " ".join(urls)}
+                if thread_ts:
+                    msg["thread_ts"] = thread_ts
+                self._store(self.channels[channel], msg)
+            self._shared[unfurl_id] = {
+                "channel": where,
+                "ts": ts,
+                "urls": set(urls),
+                "team_id": team_id,
+                "source": source,
+            }
+            event: dict[str, Any] = {
+                "type": "link_shared",
+                "channel": where,
+                "is_bot_user_member": True,
+                "user": user_id,
+                "message_ts": ts,
+                "unfurl_id": unfurl_id,
+                "source": source,
+                "links": links,
+            }
+            if thread_ts:
+                event["thread_ts"] = thread_ts
+            return event
+
+    def unfurls(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Cards set with chat.unfurl (``url``, ``blocks``, ``channel``, ``ts``, ``unfurl_id``)."""
+        with self._lock:
+            return [dict(u) for u in self._unfurls if channel is None or u["channel"] == channel]
+
     # ----------------------------------------------------------------- scripted faults
-    def fail_next(self, method: str, error: str | None = None, *, status: int = 200,
-                  retry_after: int | None = None, times: int = 1,
-                  when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        error: str | None = None,
+        *,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
         """Make the next ``times`` calls of ``method`` (``"*"``: any method) fail,
         optionally only those whose params satisfy ``when``.
 
@@ -777,8 +997,9 @@ class FakeSlack:
         with self._lock:
             self._faults.append(_Fault(method, error, status, retry_after, times, when))
 
-    def set_rate_limit(self, method: str, max_calls: int, per_seconds: float = 1.0, *,
-                       per_channel: bool = True, retry_after: int = 1) -> None:
+    def set_rate_limit(
+        self, method: str, max_calls: int, per_seconds: float = 1.0, *, per_channel: bool = True, retry_after: int = 1
+    ) -> None:
         """Rate-limit ``method`` as Slack does (e.g. ``chat.postMessage`` about 1/s per
         channel): calls beyond ``max_calls`` within ``per_seconds`` get HTTP 429."""
         with self._lock:
@@ -834,8 +1055,9 @@ class FakeSlack:
         with self._lock:
             self._calls.clear()
 
-    def wait_for(self, method: str, predicate: Callable[[Call], bool] | None = None,
-                 timeout: float = 5.0, *, count: int = 1) -> Call:
+    def wait_for(
+        self, method: str, predicate: Callable[[Call], bool] | None = None, timeout: float = 5.0, *, count: int = 1
+    ) -> Call:
         """Block until ``count`` calls of ``method`` matching ``predicate`` were received
         (including ones already recorded) and return the ``count``-th one.
 
@@ -850,8 +1072,10 @@ class FakeSlack:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = [(c.method, c.error) for c in self._calls]
-                    raise AssertionError(f"timed out after {timeout}s waiting for {count} x {method}; "
-                                         f"got {len(found)}; all calls: {seen}")
+                    raise AssertionError(
+                        f"timed out after {timeout}s waiting for {count} x {method}; "
+                        f"got {len(found)}; all calls: {seen}"
+                    )
                 self._cond.wait(left)
 
     # ----------------------------------------------------------------- reading state back
@@ -868,8 +1092,11 @@ class FakeSlack:
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         """The parent message (if it exists) followed by its replies, oldest first."""
         with self._lock:
-            return [dict(m) for m in self._messages.get(channel, [])
-                    if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts]
+            return [
+                dict(m)
+                for m in self._messages.get(channel, [])
+                if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
+            ]
 
     def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         """Only the replies of a thread, oldest first."""
@@ -886,8 +1113,11 @@ class FakeSlack:
     def ephemerals(self, channel: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
         """Ephemeral messages (chat.postEphemeral and ephemeral response_url posts)."""
         with self._lock:
-            return [dict(m) for m in self._ephemerals
-                    if (channel is None or m["channel"] == channel) and (user is None or m["user"] == user)]
+            return [
+                dict(m)
+                for m in self._ephemerals
+                if (channel is None or m["channel"] == channel) and (user is None or m["user"] == user)
+            ]
 
     def response_url_posts(self, response_url: str) -> list[dict[str, Any]]:
         """The JSON bodies posted to one of this fake's response_urls."""
@@ -897,20 +1127,32 @@ class FakeSlack:
     def streams(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Messages created by chat.startStream (streaming or stopped)."""
         with self._lock:
-            return [dict(m) for cid, msgs in self._messages.items() for m in msgs
-                    if m.get("_stream") and (channel is None or cid == channel)]
+            return [
+                dict(m)
+                for cid, msgs in self._messages.items()
+                for m in msgs
+                if m.get("_stream") and (channel is None or cid == channel)
+            ]
 
     def stream_calls(self, channel: str | None = None) -> list[Call]:
         """The start/append/stop calls Slack accepted (in ``channel``), oldest first."""
-        return [c for c in self.calls() if c.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
-                and c.ok and (channel is None or c.params.get("channel") == channel)]
+        return [
+            c
+            for c in self.calls()
+            if c.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
+            and c.ok
+            and (channel is None or c.params.get("channel") == channel)
+        ]
 
     @staticmethod
     def streamed_markdown(call: Call) -> str:
         """The markdown one stream call appended (``markdown_text`` and markdown chunks)."""
         parts = [str(call.params.get("markdown_text") or "")]
-        parts += [c.get("text", "") for c in call.params.get("chunks") or []
-                  if isinstance(c, dict) and c.get("type") == "markdown_text"]
+        parts += [
+            c.get("text", "")
+            for c in call.params.get("chunks") or []
+            if isinstance(c, dict) and c.get("type") == "markdown_text"
+        ]
         return "".join(parts)
 
     def stream_text(self, channel: str, ts: str) -> str:
@@ -946,14 +1188,15 @@ class FakeSlack:
             return self.view(vid) if vid else None
 
     # ================================================================= request handling
-    def _dispatch(self, verb: str, path: str, headers: dict[str, str], body: bytes
-                  ) -> tuple[int, dict[str, str], bytes]:
+    def _dispatch(
+        self, verb: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         parsed = urllib.parse.urlsplit(path)
         if parsed.path.startswith("/response/"):
             return self._response_url(parsed.path.rsplit("/", 1)[-1], headers, body)
         if not parsed.path.startswith("/api/"):
             return 404, {"Content-Type": "text/plain"}, b"not found"
-        method = parsed.path[len("/api/"):].strip("/")
+        method = parsed.path[len("/api/") :].strip("/")
         params: dict[str, Any] = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
         encoding = "query"
         parse_error: _ApiError | None = None
@@ -975,8 +1218,15 @@ class FakeSlack:
         if encoding != "json":
             params.pop("token", None)  # never keep a credential in the recorded params
 
-        call = Call(method=method, params=params, headers=headers, time=time.time(), token=token,
-                    encoding=encoding, raw_body=body)
+        call = Call(
+            method=method,
+            params=params,
+            headers=headers,
+            time=time.time(),
+            token=token,
+            encoding=encoding,
+            raw_body=body,
+        )
         delay = self._latency.get(method, self._latency.get("*", 0.0))
         if delay:
             time.sleep(delay)
@@ -1101,9 +1351,16 @@ class FakeSlack:
 
     def _bot_message(self, ctx: dict[str, Any], ts: str, params: Mapping[str, Any]) -> dict[str, Any]:
         team = ctx["team"]
-        msg: dict[str, Any] = {"type": "message", "subtype": "bot_message", "ts": ts,
-                               "user": team["bot_user_id"], "bot_id": team["bot_id"], "app_id": APP_ID,
-                               "team": team["id"], "text": params.get("text") or params.get("markdown_text") or ""}
+        msg: dict[str, Any] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "ts": ts,
+            "user": team["bot_user_id"],
+            "bot_id": team["bot_id"],
+            "app_id": APP_ID,
+            "team": team["id"],
+            "text": params.get("text") or params.get("markdown_text") or "",
+        }
         for key in ("blocks", "attachments", "metadata", "username", "icon_emoji", "icon_url"):
             if params.get(key) not in (None, ""):
                 msg[key] = _fill_ids(params[key]) if key == "blocks" else params[key]
@@ -1147,9 +1404,15 @@ class FakeSlack:
 
     def _m_auth_test(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
         team = ctx["team"]
-        out = {"url": f"https://{team['domain']}.slack.com/", "team": team["name"], "user": "pipebot",
-               "team_id": team["id"], "user_id": team["bot_user_id"], "bot_id": team["bot_id"],
-               "is_enterprise_install": False}
+        out = {
+            "url": f"https://{team['domain']}.slack.com/",
+            "team": team["name"],
+            "user": "pipebot",
+            "team_id": team["id"],
+            "user_id": team["bot_user_id"],
+            "bot_id": team["bot_id"],
+            "is_enterprise_install": False,
+        }
         if team.get("enterprise_id"):
             out["enterprise_id"] = team["enterprise_id"]
         return out
@@ -1159,9 +1422,14 @@ class FakeSlack:
         team = self.teams.get(team_id)
         if team is None:
             raise _ApiError("team_not_found")
-        out = {"id": team["id"], "name": team["name"], "domain": team["domain"], "email_domain": "",
-               "url": f"https://{team['domain']}.slack.com/",
-               "icon": {"image_34": "https://example.invalid/34.png", "image_default": True}}
+        out = {
+            "id": team["id"],
+            "name": team["name"],
+            "domain": team["domain"],
+            "email_domain": "",
+            "url": f"https://{team['domain']}.slack.com/",
+            "icon": {"image_34": "https://example.invalid/34.png", "image_default": True},
+        }
         if team.get("enterprise_id"):
             out["enterprise_id"] = team["enterprise_id"]
         return {"team": out}
@@ -1186,8 +1454,11 @@ class FakeSlack:
         if chan["is_archived"]:
             raise _ApiError("is_archived")
         if chan["is_member"]:
-            return {"channel": self._public_channel(chan), "warning": "already_in_channel",
-                    "response_metadata": {"warnings": ["already_in_channel"]}}
+            return {
+                "channel": self._public_channel(chan),
+                "warning": "already_in_channel",
+                "response_metadata": {"warnings": ["already_in_channel"]},
+            }
         chan["is_member"] = True
         return {"channel": self._public_channel(chan)}
 
@@ -1238,8 +1509,59 @@ class FakeSlack:
         if params.get("metadata") is not None:
             msg["metadata"] = params["metadata"]
         msg["edited"] = {"user": ctx["team"]["bot_user_id"], "ts": self._next_ts()}
-        return {"channel": chan["id"], "ts": msg["ts"], "text": msg.get("text", ""),
-                "message": self._public(msg)}
+        return {"channel": chan["id"], "ts": msg["ts"], "text": msg.get("text", ""), "message": self._public(msg)}
+
+    def _m_chat_unfurl(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
+        unfurl_id, source = params.get("unfurl_id"), params.get("source")
+        if unfurl_id or source:
+            if not unfurl_id:
+                raise _ApiError("missing_unfurl_id")
+            if source not in ("composer", "conversations_history"):
+                raise _ApiError("invalid_source")
+            shared = self._shared.get(str(unfurl_id))
+            if shared is None or shared["source"] != source:
+                raise _ApiError("invalid_unfurl_id")
+        else:
+            if not params.get("channel"):
+                raise _ApiError("missing_channel")
+            if not params.get("ts"):
+                raise _ApiError("missing_ts")
+            shared = next(
+                (sh for sh in self._shared.values() if sh["channel"] == params["channel"] and sh["ts"] == params["ts"]),
+                None,
+            )
+            if shared is None:
+                raise _ApiError("cannot_unfurl_message")
+        if shared["team_id"] != ctx["team"]["id"]:
+            raise _ApiError("cannot_unfurl_message")
+        unfurls = params.get("unfurls")
+        if unfurls in (None, ""):
+            raise _ApiError("missing_unfurls")
+        if not isinstance(unfurls, dict):
+            raise _ApiError("invalid_unfurls_format")
+        for url, card in unfurls.items():
+            if url not in shared["urls"]:
+                raise _ApiError("cannot_unfurl_url")
+            if not isinstance(card, dict):
+                raise _ApiError("invalid_unfurls_format")
+            if card.get("blocks") is not None:
+                errs: list[str] = []
+                _validate_blocks(
+                    card["blocks"], f"/unfurls/{url}/blocks", MSG_BLOCKS_LIMIT, errs, self.max_total_options
+                )
+                if errs:
+                    raise _ApiError("invalid_blocks", errs)
+        for url, card in unfurls.items():
+            self._unfurls.append(
+                {
+                    "url": url,
+                    "blocks": _fill_ids(card.get("blocks") or []),
+                    "channel": shared["channel"],
+                    "ts": shared["ts"],
+                    "unfurl_id": unfurl_id,
+                }
+            )
+        return {}
 
     def _m_chat_getPermalink(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
         chan = self._resolve_channel(params.get("channel"))
@@ -1262,7 +1584,11 @@ class FakeSlack:
                 raise _ApiError("invalid_chunks")
             for chunk in chunks:
                 if not isinstance(chunk, dict) or chunk.get("type") not in (
-                        "markdown_text", "task_update", "plan_update", "blocks"):
+                    "markdown_text",
+                    "task_update",
+                    "plan_update",
+                    "blocks",
+                ):
                     raise _ApiError("invalid_chunks")
                 if chunk["type"] == "markdown_text":
                     if not isinstance(chunk.get("text"), str):
@@ -1270,8 +1596,10 @@ class FakeSlack:
                     if len(chunk["text"]) > STREAM_TEXT_LIMIT:
                         raise _ApiError("msg_too_long")
                 if chunk["type"] == "task_update" and (
-                        not chunk.get("id") or not chunk.get("title")
-                        or chunk.get("status") not in ("pending", "in_progress", "complete", "error")):
+                    not chunk.get("id")
+                    or not chunk.get("title")
+                    or chunk.get("status") not in ("pending", "in_progress", "complete", "error")
+                ):
                     raise _ApiError("invalid_chunks")
         total = len(str(markdown or "")) + sum(len(c["text"]) for c in chunks or [] if c["type"] == "markdown_text")
         if total > STREAM_TEXT_LIMIT:  # per call, whichever way the markdown came
@@ -1320,8 +1648,15 @@ class FakeSlack:
                 raise _ApiError("user_not_found")
         ts = self._next_ts()
         msg = self._bot_message(ctx, ts, {})
-        msg.update(thread_ts=self._thread_root(chan, params["thread_ts"]), text="", streaming=True,
-                   tasks={}, _stream=True, _chunks=[], _started=time.monotonic())
+        msg.update(
+            thread_ts=self._thread_root(chan, params["thread_ts"]),
+            text="",
+            streaming=True,
+            tasks={},
+            _stream=True,
+            _chunks=[],
+            _started=time.monotonic(),
+        )
         for key in ("recipient_user_id", "recipient_team_id", "task_display_mode"):
             if params.get(key):
                 msg[key] = params[key]
@@ -1379,8 +1714,15 @@ class FakeSlack:
         trig["used"] = True
         return trig
 
-    def _store_view(self, ctx: dict[str, Any], view: dict[str, Any], *, view_id: str | None = None,
-                    root: str | None = None, previous: str | None = None) -> dict[str, Any]:
+    def _store_view(
+        self,
+        ctx: dict[str, Any],
+        view: dict[str, Any],
+        *,
+        view_id: str | None = None,
+        root: str | None = None,
+        previous: str | None = None,
+    ) -> dict[str, Any]:
         vid = view_id or self._new_id("V")
         external_id = view.get("external_id") or ""
         if external_id:
@@ -1388,15 +1730,25 @@ class FakeSlack:
                 if other["external_id"] == external_id and other["id"] != vid:
                     raise _ApiError("duplicate_external_id")
         stored = {
-            "id": vid, "team_id": ctx["team"]["id"], "type": view["type"],
-            "title": view.get("title"), "submit": view.get("submit"), "close": view.get("close"),
-            "blocks": _fill_ids(view.get("blocks", [])), "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""), "external_id": external_id,
-            "state": {"values": {}}, "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "id": vid,
+            "team_id": ctx["team"]["id"],
+            "type": view["type"],
+            "title": view.get("title"),
+            "submit": view.get("submit"),
+            "close": view.get("close"),
+            "blocks": _fill_ids(view.get("blocks", [])),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": external_id,
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
             "clear_on_close": bool(view.get("clear_on_close", False)),
             "notify_on_close": bool(view.get("notify_on_close", False)),
-            "root_view_id": root or vid, "previous_view_id": previous, "app_id": APP_ID,
-            "app_installed_team_id": ctx["team"]["id"], "bot_id": ctx["team"]["bot_id"],
+            "root_view_id": root or vid,
+            "previous_view_id": previous,
+            "app_id": APP_ID,
+            "app_installed_team_id": ctx["team"]["id"],
+            "bot_id": ctx["team"]["bot_id"],
         }
         self._views[vid] = stored
         return json.loads(json.dumps(stored))
@@ -1416,8 +1768,7 @@ class FakeSlack:
         stack = self._stacks.setdefault(trig["user_id"], [])
         if len(stack) >= VIEW_STACK_LIMIT:
             raise _ApiError("push_limit_reached")
-        stored = self._store_view(ctx, view, root=stack[0] if stack else None,
-                                  previous=stack[-1] if stack else None)
+        stored = self._store_view(ctx, view, root=stack[0] if stack else None, previous=stack[-1] if stack else None)
         stack.append(stored["id"])
         return {"view": stored}
 
@@ -1427,14 +1778,16 @@ class FakeSlack:
         ext = params.get("external_id")
         if not vid and not ext:
             raise _ApiError("invalid_arguments", ["[ERROR] either view_id or external_id is required"])
-        current = self._views.get(vid) if vid else next(
-            (v for v in self._views.values() if v["external_id"] == ext), None)
+        current = (
+            self._views.get(vid) if vid else next((v for v in self._views.values() if v["external_id"] == ext), None)
+        )
         if current is None:
             raise _ApiError("not_found")
         if params.get("hash") and params["hash"] != current["hash"]:
             raise _ApiError("hash_conflict")
-        stored = self._store_view(ctx, view, view_id=current["id"], root=current["root_view_id"],
-                                  previous=current["previous_view_id"])
+        stored = self._store_view(
+            ctx, view, view_id=current["id"], root=current["root_view_id"], previous=current["previous_view_id"]
+        )
         return {"view": stored}
 
     def _m_views_publish(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -1478,15 +1831,21 @@ class FakeSlack:
             self.tokens[token] = {"team_id": team["id"], "kind": "bot", "revoked": False}
         if code["user_id"] not in self.users:
             self.add_user(code["user_id"], "installer", team_id=team["id"], is_admin=True)
-        enterprise = ({"id": team["enterprise_id"], "name": "Enterprise"} if team.get("enterprise_id") else None)
-        return {"access_token": token, "token_type": "bot", "scope": code["scope"],
-                "bot_user_id": team["bot_user_id"], "app_id": APP_ID,
-                "team": {"id": team["id"], "name": team["name"]}, "enterprise": enterprise,
-                "authed_user": {"id": code["user_id"]}, "is_enterprise_install": False}
+        enterprise = {"id": team["enterprise_id"], "name": "Enterprise"} if team.get("enterprise_id") else None
+        return {
+            "access_token": token,
+            "token_type": "bot",
+            "scope": code["scope"],
+            "bot_user_id": team["bot_user_id"],
+            "app_id": APP_ID,
+            "team": {"id": team["id"], "name": team["name"]},
+            "enterprise": enterprise,
+            "authed_user": {"id": code["user_id"]},
+            "is_enterprise_install": False,
+        }
 
     # ----------------------------------------------------------------- response_url
-    def _response_url(self, rid: str, headers: dict[str, str], body: bytes
-                      ) -> tuple[int, dict[str, str], bytes]:
+    def _response_url(self, rid: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         with self._cond:
             entry = self._response_urls.get(rid)
             if entry is None:
@@ -1501,8 +1860,17 @@ class FakeSlack:
                 return 400, {"Content-Type": "text/plain"}, b"invalid_payload"
             entry["uses"] += 1
             entry["posts"].append(payload)
-            call = Call(method="response_url", params=payload, headers=headers, time=time.time(),
-                        token=None, encoding="json", raw_body=body, status=200, response={"ok": True})
+            call = Call(
+                method="response_url",
+                params=payload,
+                headers=headers,
+                time=time.time(),
+                token=None,
+                encoding="json",
+                raw_body=body,
+                status=200,
+                response={"ok": True},
+            )
             text = payload.get("text")
             if text is not None and len(str(text)) > MSG_TEXT_LIMIT:
                 call.status, call.response = 400, {"ok": False, "error": "msg_too_long"}
@@ -1517,9 +1885,13 @@ class FakeSlack:
                 if payload.get("response_type") == "in_channel" and chan is not None:
                     self._store(chan, msg)
                 else:
-                    msg.update(channel=entry["channel"], user=entry["user"], _via="response_url",
-                               replace_original=payload.get("replace_original"),
-                               delete_original=payload.get("delete_original"))
+                    msg.update(
+                        channel=entry["channel"],
+                        user=entry["user"],
+                        _via="response_url",
+                        replace_original=payload.get("replace_original"),
+                        delete_original=payload.get("delete_original"),
+                    )
                     self._ephemerals.append(msg)
             self._calls.append(call)
             self._cond.notify_all()

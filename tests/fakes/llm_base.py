@@ -37,12 +37,22 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["Fault", "FakeLLMServer", "HTTPReply", "RecordedRequest", "SSEReply", "ToolCallSpec", "Turn", "estimate_tokens"]
+__all__ = [
+    "Fault",
+    "FakeLLMServer",
+    "HTTPReply",
+    "RecordedRequest",
+    "SSEReply",
+    "ToolCallSpec",
+    "Turn",
+    "estimate_tokens",
+]
 
 
 @dataclass
@@ -98,7 +108,9 @@ class Turn:
     cut_mode: str = "abrupt"  # "abrupt": no end of the chunked body; "clean": body ended early
     headers: dict[str, str] = field(default_factory=dict)
     refusal: str | None = None  # OpenAI: a refusal content part with this text (after any text)
-    stop_details: dict[str, Any] | None = None  # Anthropic: e.g. {"type": "refusal", "category": ..., "explanation": ...}
+    stop_details: dict[str, Any] | None = (
+        None  # Anthropic: e.g. {"type": "refusal", "category": ..., "explanation": ...}
+    )
 
 
 @dataclass

@@ -55,6 +55,7 @@ PROMPT_MAX = PLAIN_TEXT_INPUT_LIMIT
 
 # ---- the model menu ----------------------------------------------------------------------
 
+
 def _model_option(info: ModelInfo) -> Option:
     detail = info.id
     if info.supports_temperature and info.temperature_range:
@@ -62,12 +63,14 @@ def _model_option(info: ModelInfo) -> Option:
         detail += f" · temperature {lo:g}–{hi:g}"
     if info.deprecated:
         detail += " · older"
-    return Option(value=info.ref, text=clip(info.display_name, OPTION_TEXT_LIMIT),
-                  description=clip(detail, OPTION_TEXT_LIMIT))
+    return Option(
+        value=info.ref, text=clip(info.display_name, OPTION_TEXT_LIMIT), description=clip(detail, OPTION_TEXT_LIMIT)
+    )
 
 
-def menu_models(providers: Sequence[str], *, current: str | None = None,
-                limit: int = SELECT_OPTIONS_LIMIT) -> dict[str, list[ModelInfo]]:
+def menu_models(
+    providers: Sequence[str], *, current: str | None = None, limit: int = SELECT_OPTIONS_LIMIT
+) -> dict[str, list[ModelInfo]]:
     """The catalog models each provider contributes to the menu, at most ``limit`` in all.
 
     When the catalog outgrows the limit, older (deprecated) models go first, then the
@@ -118,8 +121,9 @@ def model_select(providers: Sequence[str], *, current: str | None = None) -> tup
                 initial = opt
         label = clip(PROVIDER_NAMES.get(provider, provider), OPTION_TEXT_LIMIT)
         groups.append(OptionGroup(label=label, options=options))
-    select = StaticSelectElement(action_id=INPUT, placeholder="Pick a model", option_groups=groups,
-                                 initial_option=initial)
+    select = StaticSelectElement(
+        action_id=INPUT, placeholder="Pick a model", option_groups=groups, initial_option=initial
+    )
     return select, initial is not None
 
 
@@ -128,33 +132,46 @@ def temperature_hint(providers: Sequence[str]) -> str:
     takers = [m for p in providers for m in catalog.models_for(p) if m.supports_temperature]
     if not takers:
         return "None of the models available here accepts a temperature: leave this empty."
-    lo = min(m.temperature_range[0] for m in takers if m.temperature_range) if any(
-        m.temperature_range for m in takers) else 0
-    hi = max(m.temperature_range[1] for m in takers if m.temperature_range) if any(
-        m.temperature_range for m in takers) else 2
+    lo = (
+        min(m.temperature_range[0] for m in takers if m.temperature_range)
+        if any(m.temperature_range for m in takers)
+        else 0
+    )
+    hi = (
+        max(m.temperature_range[1] for m in takers if m.temperature_range)
+        if any(m.temperature_range for m in takers)
+        else 2
+    )
     names = join_words([m.display_name for m in takers])
-    return clip(f"Optional. Only {names} accept a temperature ({lo:g}–{hi:g}); leave it empty for the others.",
-                HINT_TEXT_LIMIT)
+    return clip(
+        f"Optional. Only {names} accept a temperature ({lo:g}–{hi:g}); leave it empty for the others.", HINT_TEXT_LIMIT
+    )
 
 
 # ---- the agent modal ----------------------------------------------------------------------
 
+
 def no_provider_modal(*, is_new: bool = True) -> View:
     """What `agent new` shows when no provider has a key: a way forward, not an empty menu."""
     return View(
-        type="modal", callback_id=INFO_CALLBACK, title=modal_title("New agent" if is_new else "Edit agent"),
+        type="modal",
+        callback_id=INFO_CALLBACK,
+        title=modal_title("New agent" if is_new else "Edit agent"),
         close=PlainTextObject(text="Close"),
         blocks=[
-            section("*No AI provider is set up for this workspace yet.*\n"
-                     "An agent needs a model from Anthropic or OpenAI, and that needs an API key. "
-                     f"A workspace admin can add one with `{COMMAND} settings`; then run "
-                     f"`{COMMAND} agent new` again."),
+            section(
+                "*No AI provider is set up for this workspace yet.*\n"
+                "An agent needs a model from Anthropic or OpenAI, and that needs an API key. "
+                f"A workspace admin can add one with `{COMMAND} settings`; then run "
+                f"`{COMMAND} agent new` again."
+            ),
         ],
     )
 
 
-def agent_modal(providers: Sequence[str], *, agent: Any = None, name: str | None = None,
-                metadata: Mapping[str, Any] | None = None) -> View:
+def agent_modal(
+    providers: Sequence[str], *, agent: Any = None, name: str | None = None, metadata: Mapping[str, Any] | None = None
+) -> View:
     """The agent form. ``agent`` (with name, system_prompt, model, temperature,
     max_output_tokens) prefills an edit; ``name`` prefills a new one (`agent new Foo`).
 
@@ -170,42 +187,83 @@ def agent_modal(providers: Sequence[str], *, agent: Any = None, name: str | None
     temperature = getattr(agent, "temperature", None)
     max_tokens = getattr(agent, "max_output_tokens", None)
     blocks: list[Block] = [
-        InputBlock(block_id="name", label="Name",
-                   element=PlainTextInputElement(action_id=INPUT, max_length=NAME_MAX,
-                                                 initial_value=clip(initial_name, NAME_MAX) if initial_name else None,
-                                                 placeholder="e.g. Summariser"),
-                   hint=f"Unique in this workspace; used in `{COMMAND} run` and in pipelines."),
-        InputBlock(block_id="system_prompt", label="System prompt",
-                   element=PlainTextInputElement(action_id=INPUT, multiline=True, max_length=PROMPT_MAX,
-                                                 initial_value=prompt[:PROMPT_MAX] if prompt else None,
-                                                 placeholder="You are a careful editor. Summarise the input in five bullet points."),
-                   hint=f"Instructions the model follows on every run (up to {PROMPT_MAX:,} characters)."),
-        InputBlock(block_id="model", label="Model", element=select,
-                   hint="Only providers with an API key in this workspace are listed."),
+        InputBlock(
+            block_id="name",
+            label="Name",
+            element=PlainTextInputElement(
+                action_id=INPUT,
+                max_length=NAME_MAX,
+                initial_value=clip(initial_name, NAME_MAX) if initial_name else None,
+                placeholder="e.g. Summariser",
+            ),
+            hint=f"Unique in this workspace; used in `{COMMAND} run` and in pipelines.",
+        ),
+        InputBlock(
+            block_id="system_prompt",
+            label="System prompt",
+            element=PlainTextInputElement(
+                action_id=INPUT,
+                multiline=True,
+                max_length=PROMPT_MAX,
+                initial_value=prompt[:PROMPT_MAX] if prompt else None,
+                placeholder="You are a careful editor. Summarise the input in five bullet points.",
+            ),
+            hint=f"Instructions the model follows on every run (up to {PROMPT_MAX:,} characters).",
+        ),
+        InputBlock(
+            block_id="model",
+            label="Model",
+            element=select,
+            hint="Only providers with an API key in this workspace are listed.",
+        ),
     ]
     if current_model and not preselected:
-        blocks.append(context(f"⚠️ The current model, *{escape_mrkdwn(model_label(current_model))}*, "
-                               "is not available here any more (no key for its provider). Pick another."))
+        blocks.append(
+            context(
+                f"⚠️ The current model, *{escape_mrkdwn(model_label(current_model))}*, "
+                "is not available here any more (no key for its provider). Pick another."
+            )
+        )
     blocks += [
-        InputBlock(block_id="temperature", label="Temperature", optional=True,
-                   element=PlainTextInputElement(action_id=INPUT, max_length=10,
-                                                 initial_value=f"{temperature:g}" if temperature is not None else None,
-                                                 placeholder="e.g. 0.7"),
-                   hint=temperature_hint(providers)),
-        InputBlock(block_id="max_output_tokens", label="Max output tokens", optional=True,
-                   element=NumberInputElement(action_id=INPUT, is_decimal_allowed=False, min_value="1",
-                                              initial_value=str(max_tokens) if max_tokens is not None else None,
-                                              placeholder="e.g. 2048"),
-                   hint="Optional. The longest reply the model may write; empty uses a sensible default."),
+        InputBlock(
+            block_id="temperature",
+            label="Temperature",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=INPUT,
+                max_length=10,
+                initial_value=f"{temperature:g}" if temperature is not None else None,
+                placeholder="e.g. 0.7",
+            ),
+            hint=temperature_hint(providers),
+        ),
+        InputBlock(
+            block_id="max_output_tokens",
+            label="Max output tokens",
+            optional=True,
+            element=NumberInputElement(
+                action_id=INPUT,
+                is_decimal_allowed=False,
+                min_value="1",
+                initial_value=str(max_tokens) if max_tokens is not None else None,
+                placeholder="e.g. 2048",
+            ),
+            hint="Optional. The longest reply the model may write; empty uses a sensible default.",
+        ),
     ]
     return View(
-        type="modal", callback_id=AGENT_CALLBACK, title=modal_title("Edit agent" if agent is not None else "New agent"),
-        submit=PlainTextObject(text="Save"), close=PlainTextObject(text="Cancel"),
-        private_metadata=encode_metadata(metadata or {}), blocks=blocks,
+        type="modal",
+        callback_id=AGENT_CALLBACK,
+        title=modal_title("Edit agent" if agent is not None else "New agent"),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=encode_metadata(metadata or {}),
+        blocks=blocks,
     )
 
 
 # ---- the list ----------------------------------------------------------------------------
+
 
 def _temperature(value: float | None) -> str:
     return "default temperature" if value is None else f"temperature {value:g}"
@@ -216,13 +274,20 @@ def _max_tokens(value: int | None) -> str:
 
 
 def agent_line(agent: Any) -> str:
-    return (f"*{escape_mrkdwn(agent.name)}* — {escape_mrkdwn(model_label(agent.model))} · "
-            f"{_temperature(agent.temperature)} · {_max_tokens(agent.max_output_tokens)}")
+    return (
+        f"*{escape_mrkdwn(agent.name)}* — {escape_mrkdwn(model_label(agent.model))} · "
+        f"{_temperature(agent.temperature)} · {_max_tokens(agent.max_output_tokens)}"
+    )
 
 
 def agents_message(agents: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot agents`: (fallback text, block dicts); each agent with an Edit/Delete menu.
     ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens."""
-    return list_message("agent", [agent_line(a) for a in agents], [a.id for a in agents], AGENT_MENU,
-                         f"There are no agents yet. Create one with `{COMMAND} agent new`.",
-                         f"`{COMMAND} agent new` adds one · `{COMMAND} agent edit NAME` changes one")
+    return list_message(
+        "agent",
+        [agent_line(a) for a in agents],
+        [a.id for a in agents],
+        AGENT_MENU,
+        f"There are no agents yet. Create one with `{COMMAND} agent new`.",
+        f"`{COMMAND} agent new` adds one · `{COMMAND} agent edit NAME` changes one",
+    )

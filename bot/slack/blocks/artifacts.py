@@ -1,13 +1,15 @@
-"""Block Kit for artifacts: the list (`/pipebot artifacts`, with paging) and the View modal.
+"""Block Kit for artifacts: the list (`/pipebot artifacts`, with paging and 👍/👎 counts) and
+the View modal.
 
 Pure builders. Lists carry only list columns; the modal shows the output cut to Slack's
-limits with the permalink to the whole artifact.
+limits with the permalink to the whole artifact, and the *Edit*, *Re-run from…* and
+*Compare* buttons (bot/slack/blocks/lifecycle.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -33,37 +35,52 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from core.formatting import format_cost, format_duration
+from bot.slack.blocks.lifecycle import lifecycle_buttons, votes_text
 from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
 from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
+from core.formatting import format_cost, format_duration
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
-VIEW_ARTIFACT = "artifact_view"              # button value: the artifact id
-ARTIFACTS_PAGE = "artifacts_page"            # button value: {"p": pipeline id | null, "o": offset}
-OPEN_ARTIFACT_LINK = "artifact_open_link"    # URL buttons still send an action; it is only acked
-MODAL_OUTPUT_BUDGET = 8_700           # artifact modal: three sections of ≤ 2,900
+VIEW_ARTIFACT = "artifact_view"  # button value: the artifact id
+ARTIFACTS_PAGE = "artifacts_page"  # button value: {"p": pipeline id | null, "o": offset}
+OPEN_ARTIFACT_LINK = "artifact_open_link"  # URL buttons still send an action; it is only acked
+MODAL_OUTPUT_BUDGET = 8_700  # artifact modal: three sections of ≤ 2,900
 
 
-def artifact_line(row: Any, permalink: str | None) -> str:
-    """One artifact in a list: date, pipeline, status, cost, link."""
+def artifact_line(row: Any, permalink: str | None, votes: Any = None) -> str:
+    """One artifact in a list: date, pipeline, status, cost, 👍/👎 (``votes``: up, down), link."""
     emoji = STATUS_EMOJI.get(row.status, "•")
     parts = [f"{emoji} {name_md(row.pipeline_name)}", slack_date(row.created_at), row.status, format_cost(row.cost_usd)]
+    if votes is not None and votes_text(votes.up, votes.down):
+        parts.append(votes_text(votes.up, votes.down))
     line = " · ".join(parts)
     if permalink:
         line += f"\n{link(permalink, 'open the artifact')}"
     return line
 
 
-def artifact_list_message(rows: Sequence[Any], permalink_for: Callable[[Any], str | None], *, title: str,
-                          next_value: str | None = None, prev_value: str | None = None,
-                          empty: str = "No artifacts yet.") -> tuple[str, list[Block]]:
-    """`/pipebot artifacts`: each row with a View button; Previous/Next when there are more."""
+def artifact_list_message(
+    rows: Sequence[Any],
+    permalink_for: Callable[[Any], str | None],
+    *,
+    title: str,
+    next_value: str | None = None,
+    prev_value: str | None = None,
+    empty: str = "No artifacts yet.",
+    votes: Mapping[Any, Any] | None = None,
+) -> tuple[str, list[Block]]:
+    """`/pipebot artifacts`: each row with a View button; Previous/Next when there are more.
+    ``votes``: artifact id → its 👍/👎 counts (artifacts nobody voted on are absent)."""
     if not rows:
         return empty, [section(empty)]
     blocks: list[Block] = [section(title)]
     for row in rows:
-        blocks.append(section(artifact_line(row, permalink_for(row)),
-                               accessory=button("View", VIEW_ARTIFACT, value=str(row.id))))
+        blocks.append(
+            section(
+                artifact_line(row, permalink_for(row), (votes or {}).get(row.id)),
+                accessory=button("View", VIEW_ARTIFACT, value=str(row.id)),
+            )
+        )
     nav = []
     if prev_value:
         nav.append(button("Previous page", ARTIFACTS_PAGE, value=prev_value))
@@ -107,12 +124,22 @@ def artifact_modal(artifact: Any, permalink: str | None) -> View:
     for st in (content.get("steps") or [])[:10]:
         agent = (st.get("agent") or {}).get("name") or "?"
         icon = {"succeeded": "✅", "failed": "❌"}.get(st.get("status"), "◻️")
-        step_lines.append(f"{icon} Step {st.get('position')} · {escape_mrkdwn(one_line(agent, 80))} · "
-                          f"{escape_mrkdwn(st.get('model_display') or model_label(st.get('model')))} · "
-                          f"{format_cost(st.get('cost_usd'))} · {format_duration(st.get('latency_ms'))}")
+        step_lines.append(
+            f"{icon} Step {st.get('position')} · {escape_mrkdwn(one_line(agent, 80))} · "
+            f"{escape_mrkdwn(st.get('model_display') or model_label(st.get('model')))} · "
+            f"{format_cost(st.get('cost_usd'))} · {format_duration(st.get('latency_ms'))}"
+        )
     if step_lines:
         blocks.append(context("\n".join(step_lines)))
-    if permalink:
-        blocks.append(ActionsBlock(elements=[button("Open full artifact", OPEN_ARTIFACT_LINK, url=permalink)]))
-    return View(type="modal", callback_id=ARTIFACT_MODAL_CALLBACK, title=PlainTextObject(text="Run result"),
-                close=PlainTextObject(text="Close"), blocks=blocks)
+    elements = [button("Open full artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
+    elements += lifecycle_buttons(
+        artifact.id, getattr(artifact, "latest_version", None) or 1, edit=artifact.status == "succeeded"
+    )
+    blocks.append(ActionsBlock(elements=elements))
+    return View(
+        type="modal",
+        callback_id=ARTIFACT_MODAL_CALLBACK,
+        title=PlainTextObject(text="Run result"),
+        close=PlainTextObject(text="Close"),
+        blocks=blocks,
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,8 +38,8 @@ from bot.slack.blocks.limits import (
     PRIVATE_METADATA_LIMIT,
     SECTION_TEXT_LIMIT,
 )
-from core.formatting import format_datetime
 from bot.slack.text import ELLIPSIS, clip, escape_mrkdwn, truncate_at_boundary
+from core.formatting import format_datetime
 from providers import catalog
 
 INFO_CALLBACK = "pipebot_info"  # views without inputs (no key yet, checking…, saved)
@@ -57,6 +57,7 @@ PREVIEW_CHARS = 200
 
 
 # ---- private_metadata ----------------------------------------------------------------------
+
 
 def encode_metadata(meta: Mapping[str, Any]) -> str:
     """Compact JSON for ``private_metadata`` (≤ 3000 chars). Never put secrets in it: Slack
@@ -81,6 +82,7 @@ def decode_metadata(text: str | None) -> dict[str, Any]:
 
 
 # ---- text --------------------------------------------------------------------------------
+
 
 def safe_markdown(text: str) -> str:
     """Standard-Markdown text with Slack's mention syntax defused.
@@ -129,7 +131,7 @@ def slack_date(when: datetime | None) -> str:
     if when is None:
         return "unknown date"
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{format_datetime(when)}>"
 
 
@@ -187,6 +189,7 @@ def money(value: Decimal | float | str) -> str:
 
 # ---- Block Kit models ----------------------------------------------------------------------
 
+
 def md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text)
 
@@ -203,15 +206,21 @@ def modal_title(text: str) -> PlainTextObject:
     return PlainTextObject(text=clip(text, MODAL_TITLE_LIMIT))
 
 
-def button(text: str, action_id: str, *, value: str | None = None, url: str | None = None,
-            style: str | None = None) -> ButtonElement:
+def button(
+    text: str, action_id: str, *, value: str | None = None, url: str | None = None, style: str | None = None
+) -> ButtonElement:
     return ButtonElement(text=clip(text, BUTTON_TEXT_LIMIT), action_id=action_id, value=value, url=url, style=style)
 
 
 def info_modal(title: str, text: str, *, close: str = "Close") -> View:
     """A modal with one message and no inputs (checking a key, saved, could not save)."""
-    return View(type="modal", callback_id=INFO_CALLBACK, title=modal_title(title), close=PlainTextObject(text=close),
-                blocks=[section(text)])
+    return View(
+        type="modal",
+        callback_id=INFO_CALLBACK,
+        title=modal_title(title),
+        close=PlainTextObject(text=close),
+        blocks=[section(text)],
+    )
 
 
 def confirm_delete_message(kind: str, item_id: int, name: str, used_by: Sequence[str] = ()) -> tuple[str, list[Block]]:
@@ -221,20 +230,25 @@ def confirm_delete_message(kind: str, item_id: int, name: str, used_by: Sequence
     if used_by:
         names = join_words([f"*{escape_mrkdwn(n)}*" for n in used_by[:10]])
         more = f" and {len(used_by) - 10} more" if len(used_by) > 10 else ""
-        text += (f"\n⚠️ It is used by {len(used_by)} pipeline(s): {names}{more}. Their steps will be "
-                 "marked as using a deleted agent and those pipelines won't run until someone picks another.")
+        text += (
+            f"\n⚠️ It is used by {len(used_by)} pipeline(s): {names}{more}. Their steps will be "
+            "marked as using a deleted agent and those pipelines won't run until someone picks another."
+        )
     action = DELETE_AGENT if kind == "agent" else DELETE_PIPELINE
     blocks: list[Block] = [
         section(text),
-        ActionsBlock(elements=[
-            ButtonElement(action_id=action, text="Delete", style="danger", value=json.dumps({"id": item_id})),
-            ButtonElement(action_id=DELETE_CANCEL, text="Cancel", value="cancel"),
-        ]),
+        ActionsBlock(
+            elements=[
+                ButtonElement(action_id=action, text="Delete", style="danger", value=json.dumps({"id": item_id})),
+                ButtonElement(action_id=DELETE_CANCEL, text="Cancel", value="cancel"),
+            ]
+        ),
     ]
     return f"Delete the {kind} {name}?", blocks
 
 
 # ---- plain dicts for the lists answered in the ack ----------------------------------------
+
 
 def md_dict(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
@@ -261,10 +275,14 @@ def header_dict(text: str) -> dict[str, Any]:
 
 def item_menu(action_id: str, item_id: int) -> dict[str, Any]:
     """Edit / Delete… overflow next to a list item; the value carries the id, never the name."""
-    return {"type": "overflow", "action_id": action_id, "options": [
-        {"text": plain_dict("Edit"), "value": json.dumps({"do": "edit", "id": item_id})},
-        {"text": plain_dict("Delete…"), "value": json.dumps({"do": "delete", "id": item_id})},
-    ]}
+    return {
+        "type": "overflow",
+        "action_id": action_id,
+        "options": [
+            {"text": plain_dict("Edit"), "value": json.dumps({"do": "edit", "id": item_id})},
+            {"text": plain_dict("Delete…"), "value": json.dumps({"do": "delete", "id": item_id})},
+        ],
+    }
 
 
 def packed_sections(lines: list[str], budget: int = 11000) -> list[dict[str, Any]]:
@@ -289,13 +307,14 @@ def packed_sections(lines: list[str], budget: int = 11000) -> list[dict[str, Any
     return blocks
 
 
-def list_message(kind: str, lines: list[str], ids: list[int], menu: str, empty: str,
-                  footer: str) -> tuple[str, list[dict[str, Any]]]:
+def list_message(
+    kind: str, lines: list[str], ids: list[int], menu: str, empty: str, footer: str
+) -> tuple[str, list[dict[str, Any]]]:
     if not lines:
         return empty, [section_dict(empty)]
     blocks = [header_dict(f"{kind.capitalize()}s ({len(lines)})")]
     if len(lines) <= LIST_ITEMS_WITH_MENUS:
-        blocks += [section_dict(line, item_menu(menu, item_id)) for line, item_id in zip(lines, ids)]
+        blocks += [section_dict(line, item_menu(menu, item_id)) for line, item_id in zip(lines, ids, strict=True)]
     else:
         blocks += packed_sections(lines)
     blocks.append(context_dict(footer))

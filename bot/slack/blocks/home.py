@@ -1,4 +1,5 @@
-"""Block Kit for the App Home tab: pipelines with Run/Edit, agents, recent runs with View.
+"""Block Kit for the App Home tab: pipelines with Run/Edit, agents, recent runs with Cancel
+(queued or running) or View and the lifecycle buttons (Edit, Re-run from…, Compare).
 
 Pure builders; never more than Slack's 100 blocks per Home tab, whatever the workspace holds.
 """
@@ -22,13 +23,15 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from core.formatting import format_cost
+from bot.slack.blocks.lifecycle import lifecycle_buttons
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
+from bot.slack.blocks.runs import cancel_button
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
+from core.formatting import format_cost
 
-HOME_RUN_PIPELINE = "home_run_pipeline"      # button value: the pipeline id
-HOME_EDIT_PIPELINE = "home_edit_pipeline"    # button value: the pipeline id
+HOME_RUN_PIPELINE = "home_run_pipeline"  # button value: the pipeline id
+HOME_EDIT_PIPELINE = "home_edit_pipeline"  # button value: the pipeline id
 HOME_NEW_AGENT = "home_new_agent"
 HOME_NEW_PIPELINE = "home_new_pipeline"
 HOME_PIPELINES_MAX = 20
@@ -67,34 +70,55 @@ def _packed_lines(lines: Sequence[str], sections: int = 2, size: int = 2900) -> 
     return [section("\n".join(chunk)) for chunk in out if chunk], shown
 
 
-def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[int, set[int]],
-              runs: Sequence[Any], artifact_ids: Mapping[Any, Any]) -> View:
-    """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with View.
+def home_view(
+    agents: Sequence[Any],
+    pipelines: Sequence[Any],
+    orphans: Mapping[int, set[int]],
+    runs: Sequence[Any],
+    artifact_ids: Mapping[Any, Any],
+    artifact_versions: Mapping[Any, int] | None = None,
+) -> View:
+    """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with
+    View, *Edit*, *Re-run from…* and *Compare*.
 
     ``orphans``: pipeline id → positions whose agent was deleted; ``artifact_ids``: run id →
-    artifact id. Never more than 100 blocks: lists are capped and say how many are left out.
+    artifact id; ``artifact_versions``: run id → its artifact's latest version (1 if absent).
+    Never more than 100 blocks: lists are capped and say how many are left out.
     """
     blocks: list[Block] = [
         HeaderBlock(text="pipebot"),
-        section(f"Run AI agents and pipelines right here in Slack. `{COMMAND} help` lists every command; "
-                 "results land in a thread with a link to the full artifact."),
-        ActionsBlock(block_id="home_new", elements=[button("New agent", HOME_NEW_AGENT, value="new"),
-                                                    button("New pipeline", HOME_NEW_PIPELINE, value="new")]),
+        section(
+            f"Run AI agents and pipelines right here in Slack. `{COMMAND} help` lists every command; "
+            "results land in a thread with a link to the full artifact."
+        ),
+        ActionsBlock(
+            block_id="home_new",
+            elements=[
+                button("New agent", HOME_NEW_AGENT, value="new"),
+                button("New pipeline", HOME_NEW_PIPELINE, value="new"),
+            ],
+        ),
         DividerBlock(),
         HeaderBlock(text=f"Pipelines ({len(pipelines)})"),
     ]
-    tail_reserve = 6 + 1 + HOME_RUNS_MAX + 2  # agents header/sections/context, runs header, runs, notes
+    # agents header/sections/context, runs header, runs with their buttons, notes
+    tail_reserve = 6 + 1 + 2 * HOME_RUNS_MAX + 2
     if not pipelines:
         blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
     room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
-    shown = list(pipelines)[:min(HOME_PIPELINES_MAX, room)]
+    shown = list(pipelines)[: min(HOME_PIPELINES_MAX, room)]
     for p in shown:
         positions = orphans.get(p.id, set())
         blocks.append(section(_pipeline_home_text(p, positions)))
-        blocks.append(ActionsBlock(block_id=f"pipeline_{p.id}", elements=[
-            button("Run…", HOME_RUN_PIPELINE, value=str(p.id), style=None if positions else "primary"),
-            button("Edit", HOME_EDIT_PIPELINE, value=str(p.id)),
-        ]))
+        blocks.append(
+            ActionsBlock(
+                block_id=f"pipeline_{p.id}",
+                elements=[
+                    button("Run…", HOME_RUN_PIPELINE, value=str(p.id), style=None if positions else "primary"),
+                    button("Edit", HOME_EDIT_PIPELINE, value=str(p.id)),
+                ],
+            )
+        )
     if len(pipelines) > len(shown):
         blocks.append(context(f"…and {len(pipelines) - len(shown)} more: `{COMMAND} pipelines` lists them all."))
     blocks += [DividerBlock(), HeaderBlock(text=f"Agents ({len(agents)})")]
@@ -110,14 +134,26 @@ def home_view(agents: Sequence[Any], pipelines: Sequence[Any], orphans: Mapping[
     if not runs:
         blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))
     for run in list(runs)[:HOME_RUNS_MAX]:
-        if len(blocks) >= VIEW_BLOCKS_LIMIT:
+        if len(blocks) + 2 > VIEW_BLOCKS_LIMIT:
             break
         emoji = STATUS_EMOJI.get(run.status, "•")
-        line = (f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {run.status}"
-                f" · {format_cost(run.cost_usd)}")
+        line = (
+            f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {run.status}"
+            f" · {format_cost(run.cost_usd)}"
+        )
         if run.requested_by:
             line += f" · <@{run.requested_by}>"
         line += f"\n> {preview(run.input, 120)}"
         art = artifact_ids.get(run.id)
+        if run.status in ("queued", "running"):
+            blocks.append(section(line, accessory=cancel_button(str(run.id))))
+            continue
         blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
+        if art:
+            version = (artifact_versions or {}).get(run.id, 1)
+            blocks.append(
+                ActionsBlock(
+                    block_id=f"run_{run.id}", elements=lifecycle_buttons(art, version, edit=run.status == "succeeded")
+                )
+            )
     return View(type="home", blocks=blocks[:VIEW_BLOCKS_LIMIT])

@@ -57,12 +57,14 @@ _STEP_BLOCK = re.compile(r"^step_(\d+)(?:-r\d+)?$")
 
 # ---- the builder --------------------------------------------------------------------------
 
+
 @dataclass
 class StepPick:
     """One row of the pipeline builder: the agent picked, or the name of a deleted one."""
 
     agent_id: int | None = None
     deleted_name: str | None = None
+
 
 @dataclass
 class PipelineForm:
@@ -86,8 +88,13 @@ class PipelineForm:
         return f"step_{position}-r{self.rev}"
 
     def metadata(self) -> dict[str, Any]:
-        return {"p": self.pipeline_id, "v": self.rev, "c": self.channel_id, "r": self.response_url,
-                "o": [s.deleted_name if s.agent_id is None else None for s in self.steps]}
+        return {
+            "p": self.pipeline_id,
+            "v": self.rev,
+            "c": self.channel_id,
+            "r": self.response_url,
+            "o": [s.deleted_name if s.agent_id is None else None for s in self.steps],
+        }
 
     @classmethod
     def from_view(cls, view: Mapping[str, Any]) -> PipelineForm:
@@ -109,9 +116,13 @@ class PipelineForm:
             deleted = orphans[pos - 1] if pos - 1 < len(orphans) else None
             steps.append(StepPick(agent_id, deleted if agent_id is None else None))
         return cls(
-            name=text_value(values, "name"), budget=text_value(values, BUDGET_BLOCK), steps=steps,
-            pipeline_id=as_int(meta.get("p")), rev=as_int(meta.get("v")) or 0,
-            channel_id=meta.get("c"), response_url=meta.get("r"),
+            name=text_value(values, "name"),
+            budget=text_value(values, BUDGET_BLOCK),
+            steps=steps,
+            pipeline_id=as_int(meta.get("p")),
+            rev=as_int(meta.get("v")) or 0,
+            channel_id=meta.get("c"),
+            response_url=meta.get("r"),
         )
 
     def error_block(self, key: str) -> str:
@@ -124,8 +135,11 @@ class PipelineForm:
 
 
 def _agent_option(agent: Any) -> Option:
-    return Option(value=str(agent.id), text=clip(agent.name, OPTION_TEXT_LIMIT),
-                  description=clip(model_label(getattr(agent, "model", None)), OPTION_TEXT_LIMIT))
+    return Option(
+        value=str(agent.id),
+        text=clip(agent.name, OPTION_TEXT_LIMIT),
+        description=clip(model_label(getattr(agent, "model", None)), OPTION_TEXT_LIMIT),
+    )
 
 
 def agent_options(agents: Sequence[Any], keep: Iterable[int] = ()) -> list[Option]:
@@ -144,10 +158,18 @@ def agent_options(agents: Sequence[Any], keep: Iterable[int] = ()) -> list[Optio
 def no_agents_modal(*, editing: bool = False) -> View:
     """A pipeline needs agents to pick from: say how to make one instead of empty menus."""
     again = f"`{COMMAND} pipeline edit NAME`" if editing else f"`{COMMAND} pipeline new`"
-    return View(type="modal", callback_id=INFO_CALLBACK, title=modal_title("Edit pipeline" if editing else "New pipeline"),
-                close=PlainTextObject(text="Close"),
-                blocks=[section("*There are no agents in this workspace.*\nA pipeline chains agents, "
-                                 f"so create one first with `{COMMAND} agent new`, then run {again} again.")])
+    return View(
+        type="modal",
+        callback_id=INFO_CALLBACK,
+        title=modal_title("Edit pipeline" if editing else "New pipeline"),
+        close=PlainTextObject(text="Close"),
+        blocks=[
+            section(
+                "*There are no agents in this workspace.*\nA pipeline chains agents, "
+                f"so create one first with `{COMMAND} agent new`, then run {again} again."
+            )
+        ],
+    )
 
 
 def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
@@ -158,11 +180,17 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
     options = agent_options(agents, keep=[s.agent_id for s in form.steps if s.agent_id is not None])
     by_value = {o.value: o for o in options}
     blocks: list[Block] = [
-        InputBlock(block_id="name", label="Name",
-                   element=PlainTextInputElement(action_id=INPUT, max_length=NAME_MAX,
-                                                 initial_value=clip(form.name, NAME_MAX) or None,
-                                                 placeholder="e.g. Weekly digest"),
-                   hint=f"Unique in this workspace; run it with {COMMAND} run NAME INPUT."),
+        InputBlock(
+            block_id="name",
+            label="Name",
+            element=PlainTextInputElement(
+                action_id=INPUT,
+                max_length=NAME_MAX,
+                initial_value=clip(form.name, NAME_MAX) or None,
+                placeholder="e.g. Weekly digest",
+            ),
+            hint=f"Unique in this workspace; run it with {COMMAND} run NAME INPUT.",
+        ),
     ]
     for pos, step in enumerate(form.steps, 1):
         initial = by_value.get(str(step.agent_id)) if step.agent_id is not None else None
@@ -172,41 +200,63 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
         else:
             placeholder = "Pick an agent"
             hint = "Receives the pipeline's input." if pos == 1 else f"Receives step {pos - 1}'s output."
-        element = StaticSelectElement(action_id=INPUT, placeholder=placeholder, options=options,
-                                      initial_option=initial)
-        blocks.append(InputBlock(block_id=form.step_block(pos), label=f"Step {pos}", element=element,
-                                 hint=hint, optional=True))
-    controls = []
+        element = StaticSelectElement(action_id=INPUT, placeholder=placeholder, options=options, initial_option=initial)
+        blocks.append(
+            InputBlock(block_id=form.step_block(pos), label=f"Step {pos}", element=element, hint=hint, optional=True)
+        )
+    controls: list[ButtonElement | StaticSelectElement] = []
     if len(form.steps) < MAX_STEPS:
         controls.append(ButtonElement(action_id=ADD_STEP, text="➕ Add step", value="add"))
     if len(form.steps) > 1:
-        controls.append(StaticSelectElement(
-            action_id=REMOVE_STEP, placeholder="Remove a step…",
-            options=[Option(value=str(i), text=f"Remove step {i}") for i in range(1, len(form.steps) + 1)]))
+        controls.append(
+            StaticSelectElement(
+                action_id=REMOVE_STEP,
+                placeholder="Remove a step…",
+                options=[Option(value=str(i), text=f"Remove step {i}") for i in range(1, len(form.steps) + 1)],
+            )
+        )
     if controls:
         blocks.append(ActionsBlock(block_id=f"step_controls-r{form.rev}", elements=controls))
-    blocks.append(InputBlock(block_id=BUDGET_BLOCK, label="Budget (USD)", optional=True,
-                             element=PlainTextInputElement(action_id=INPUT, max_length=12,
-                                                           initial_value=form.budget or None,
-                                                           placeholder="e.g. 0.50"),
-                             hint="Optional. A run stops once its cost passes this amount."))
-    return View(type="modal", callback_id=PIPELINE_CALLBACK,
-                title=modal_title("Edit pipeline" if form.pipeline_id else "New pipeline"),
-                submit=PlainTextObject(text="Save"), close=PlainTextObject(text="Cancel"),
-                private_metadata=encode_metadata(form.metadata()), blocks=blocks)
+    blocks.append(
+        InputBlock(
+            block_id=BUDGET_BLOCK,
+            label="Budget (USD)",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=INPUT, max_length=12, initial_value=form.budget or None, placeholder="e.g. 0.50"
+            ),
+            hint="Optional. A run stops once its cost passes this amount.",
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=PIPELINE_CALLBACK,
+        title=modal_title("Edit pipeline" if form.pipeline_id else "New pipeline"),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=encode_metadata(form.metadata()),
+        blocks=blocks,
+    )
 
 
-def form_from_pipeline(pipeline: Any, *, channel_id: str | None = None,
-                       response_url: str | None = None) -> PipelineForm:
+def form_from_pipeline(
+    pipeline: Any, *, channel_id: str | None = None, response_url: str | None = None
+) -> PipelineForm:
     """The builder's starting state for `pipeline edit`: orphaned steps keep their old name."""
     steps = [StepPick(st.agent_id, st.agent_name if st.agent_id is None else None) for st in pipeline.steps]
     budget = getattr(pipeline, "budget_usd", None)
-    return PipelineForm(name=pipeline.name, budget=money(budget) if budget is not None else "",
-                        steps=steps or [StepPick()], pipeline_id=pipeline.id, channel_id=channel_id,
-                        response_url=response_url)
+    return PipelineForm(
+        name=pipeline.name,
+        budget=money(budget) if budget is not None else "",
+        steps=steps or [StepPick()],
+        pipeline_id=pipeline.id,
+        channel_id=channel_id,
+        response_url=response_url,
+    )
 
 
 # ---- the list ----------------------------------------------------------------------------
+
 
 def pipeline_line(pipeline: Any) -> str:
     steps = []
@@ -228,7 +278,11 @@ def pipeline_line(pipeline: Any) -> str:
 
 def pipelines_message(pipelines: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot pipelines`: steps in order; pipelines with a deleted agent marked ⚠️."""
-    return list_message("pipeline", [pipeline_line(p) for p in pipelines], [p.id for p in pipelines],
-                         PIPELINE_MENU,
-                         f"There are no pipelines yet. Chain agents into one with `{COMMAND} pipeline new`.",
-                         f"`{COMMAND} run NAME INPUT…` runs one · `{COMMAND} pipeline new` adds one")
+    return list_message(
+        "pipeline",
+        [pipeline_line(p) for p in pipelines],
+        [p.id for p in pipelines],
+        PIPELINE_MENU,
+        f"There are no pipelines yet. Chain agents into one with `{COMMAND} pipeline new`.",
+        f"`{COMMAND} run NAME INPUT…` runs one · `{COMMAND} pipeline new` adds one",
+    )

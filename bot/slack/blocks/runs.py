@@ -44,7 +44,7 @@ from bot.slack.blocks.common import (
     safe_markdown,
     section,
 )
-from core.formatting import format_cost, format_duration, format_tokens
+from bot.slack.blocks.lifecycle import feedback_block, lifecycle_buttons
 from bot.slack.blocks.limits import (
     MARKDOWN_BLOCK_BUDGET,
     MESSAGE_BLOCKS_JSON_BUDGET,
@@ -58,23 +58,71 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
+from core.formatting import format_cost, format_duration, format_tokens
+from core.runs.cancel_watch import KIND as CANCELLED
+from core.runs.cancel_watch import cancelled_message
 
-MESSAGE_SHORTCUT = "run_on_message"          # manifest: message shortcut callback_id
-RUN_MODAL_CALLBACK = "pipebot_run_modal"     # the pick-a-pipeline modal (shortcut and Home)
+MESSAGE_SHORTCUT = "run_on_message"  # manifest: message shortcut callback_id
+RUN_MODAL_CALLBACK = "pipebot_run_modal"  # the pick-a-pipeline modal (shortcut and Home)
 PIPELINE_BLOCK = "pipeline"
 INPUT_BLOCK = "input"
 CHANNEL_BLOCK = "channel"
 FIELD = "value"  # action_id of every input in the run modal
+RUN_CANCEL = "run_cancel"  # the Cancel button (value: the run id), message and Home
+CANCEL_LABEL = "Cancel"
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def queued_text(ahead: int) -> str:
+    """How a waiting run says where it is in the queue (see core.runs.cancel for what N counts)."""
+    return f"Queued: {ahead} run{'' if ahead == 1 else 's'} ahead"
+
+
+def mention(user_id: str | None) -> str | None:
+    """``<@U…>`` for a Slack user id; None for anything else (``cli``, nothing)."""
+    return f"<@{user_id}>" if user_id and _USER_ID.match(user_id) else None
+
+
+def failure_reason_md(
+    reason: str | None, error_kind: str | None = None, cancelled_by: str | None = None, limit: int = 300
+) -> str:
+    """A failed run's reason for mrkdwn: escaped, except that a cancelled run names who
+    cancelled it with a mention."""
+    who = mention(cancelled_by) if error_kind == CANCELLED else None
+    if who is not None:
+        return cancelled_message(who)
+    return preview(reason or "", limit)
+
+
+def cancel_button(run_id: str) -> Any:
+    return button(CANCEL_LABEL, RUN_CANCEL, value=run_id, style="danger")
 
 
 # ---- the run's parent message in the channel ----------------------------------------------
 
-def parent_message(pipeline_name: str, user_id: str | None, input_text: str, *, status: str = "running",
-                   duration_ms: int | None = None, cost: Decimal | None = None, permalink: str | None = None,
-                   reason: str | None = None, in_thread: bool = True) -> tuple[str, list[Block]]:
-    """The message that opens the run's thread; updated to ✅/❌ when the run ends.
 
-    ``status``: running | succeeded | failed | rejected (the run could not start).
+def parent_message(
+    pipeline_name: str,
+    user_id: str | None,
+    input_text: str,
+    *,
+    status: str = "running",
+    duration_ms: int | None = None,
+    cost: Decimal | None = None,
+    permalink: str | None = None,
+    reason: str | None = None,
+    in_thread: bool = True,
+    run_id: str | None = None,
+    ahead: int | None = None,
+    error_kind: str | None = None,
+    cancelled_by: str | None = None,
+) -> tuple[str, list[Block]]:
+    """The message that opens the run's thread; "Queued: N runs ahead" while it waits, then
+    running, then ✅/❌ when the run ends. A queued or running run with a ``run_id`` has a
+    Cancel button.
+
+    ``status``: queued (``ahead`` runs before it) | running | succeeded | failed | rejected
+    (the run could not start).
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
@@ -83,25 +131,30 @@ def parent_message(pipeline_name: str, user_id: str | None, input_text: str, *, 
     elif status == "failed":
         head = f"❌ {name}{who} failed"
         if reason:
-            head += f": {preview(reason, 300)}"
+            head += f": {failure_reason_md(reason, error_kind, cancelled_by)}"
     elif status == "rejected":
         head = f"❌ {name}{who} could not start"
         if reason:
             head += f": {preview(reason, 300)}"
+    elif status == "queued":
+        head = f"⏳ {queued_text(ahead or 0)} · {name}{who}"
     else:
         head = f"⏳ Running {name}{who}…"
     if permalink:
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}"
-    if status == "running" and in_thread:
+    if status in ("running", "queued") and in_thread:
         note += "\nProgress and results in the thread 🧵"
     blocks.append(context(note))
+    if status in ("running", "queued") and run_id:
+        blocks.append(ActionsBlock(block_id="run_actions", elements=[cancel_button(run_id)]))
     fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
     return clip(fallback, SECTION_TEXT_LIMIT), blocks
 
 
 # ---- progress: task chunks (streaming) and the chat.update fallback ----------------------
+
 
 @dataclass
 class StepView:
@@ -111,7 +164,7 @@ class StepView:
     agent_name: str
     model_display: str
     status: str = "pending"  # pending | in_progress | complete | error
-    note: str = ""           # stats when complete, the reason on error
+    note: str = ""  # stats when complete, the reason on error
 
 
 def task_title(step: StepView) -> str:
@@ -120,8 +173,10 @@ def task_title(step: StepView) -> str:
 
 
 def step_stats(input_tokens: int, output_tokens: int, cost: Decimal | None, latency_ms: int) -> str:
-    return (f"{format_tokens(input_tokens)} → {format_tokens(output_tokens)} tokens · {format_cost(cost)} · "
-            f"{format_duration(latency_ms)}")
+    return (
+        f"{format_tokens(input_tokens)} → {format_tokens(output_tokens)} tokens · {format_cost(cost)} · "
+        f"{format_duration(latency_ms)}"
+    )
 
 
 def task_chunk(step: StepView) -> Any:
@@ -129,18 +184,19 @@ def task_chunk(step: StepView) -> Any:
     from slack_sdk.models.messages.chunk import TaskUpdateChunk
 
     output = clip(one_line(step.note, TASK_TEXT_LIMIT), TASK_TEXT_LIMIT) if step.note else None
-    return TaskUpdateChunk(id=f"step-{step.position}", title=task_title(step), status=step.status,
-                           output=output)
+    return TaskUpdateChunk(id=f"step-{step.position}", title=task_title(step), status=step.status, output=output)
 
 
 def plan_title(pipeline_name: str, steps: int) -> str:
     return clip(f"{one_line(pipeline_name, 80)} · {steps} step{'s' if steps != 1 else ''}", TASK_TITLE_LIMIT)
 
+
 _STEP_ICON = {"pending": "◻️", "in_progress": "⏳", "complete": "✅", "error": "❌"}
 
 
-def progress_message(pipeline_name: str, steps: Sequence[StepView], *, finished: str | None = None
-                     ) -> tuple[str, list[Block]]:
+def progress_message(
+    pipeline_name: str, steps: Sequence[StepView], *, finished: str | None = None
+) -> tuple[str, list[Block]]:
     """The progress reply used when chat streaming is not available (edited with chat.update)."""
     done = sum(1 for st in steps if st.status == "complete")
     if finished == "succeeded":
@@ -162,6 +218,7 @@ def progress_message(pipeline_name: str, steps: Sequence[StepView], *, finished:
 
 # ---- the final message in the thread -----------------------------------------------------
 
+
 def _footer(outcome: Any, permalink: str | None) -> str:
     parts = [f"{format_duration(outcome.duration_ms)}", format_cost(outcome.cost_usd), models_text(outcome.models)]
     if permalink:
@@ -169,20 +226,34 @@ def _footer(outcome: Any, permalink: str | None) -> str:
     return " · ".join(parts)
 
 
-def final_message(pipeline_name: str, outcome: Any, permalink: str | None = None,
-                  budget: int = MESSAGE_BLOCKS_JSON_BUDGET) -> tuple[str, list[Block]]:
+def final_message(
+    pipeline_name: str, outcome: Any, permalink: str | None = None, budget: int = MESSAGE_BLOCKS_JSON_BUDGET
+) -> tuple[str, list[Block]]:
     """The run's result for its thread (``outcome``: core.reporter.RunOutcome).
 
     Success: the output in a markdown block (Slack renders the model's Markdown), cut
-    cleanly to fit with "full output:" and the permalink, then cost, models and time.
-    Failure: the reason (already written for people) and the same footer.
+    cleanly to fit with "full output:" and the permalink, then cost, models and time, the
+    buttons (*Open artifact*, *Edit*, *Re-run from…*, *Compare*) and 👍/👎.
+    Failure: the reason (already written for people), the same footer, and the buttons
+    but *Edit* and the feedback (there is no result to edit or rate).
     """
     permalink = permalink or getattr(outcome, "permalink", None)
     footer = context(_footer(outcome, permalink))
-    actions = ActionsBlock(elements=[button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)]) if permalink else None
-    tail = [footer] + ([actions] if actions else [])
-    if outcome.status != "succeeded":
-        reason = escape_mrkdwn(outcome.error_message or "The run failed.")
+    succeeded = outcome.status == "succeeded"
+    artifact_id = getattr(outcome, "artifact_id", None)
+    elements = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
+    if artifact_id:  # version 1 is what this run produced; Edit needs an output to edit
+        elements += lifecycle_buttons(artifact_id, 1, edit=succeeded)
+    tail: list[Block] = [footer] + ([ActionsBlock(elements=elements)] if elements else [])
+    if artifact_id and succeeded:
+        tail.append(feedback_block(artifact_id, 1))
+    if not succeeded:
+        cancelled_by = mention(getattr(outcome, "cancelled_by", None)) if outcome.error_kind == CANCELLED else None
+        reason = (
+            cancelled_message(cancelled_by)
+            if cancelled_by
+            else escape_mrkdwn(outcome.error_message or "The run failed.")
+        )
         body = section(f"❌ {name_md(pipeline_name)} failed\n{clip(reason, 2800)}")
         text = f"❌ {escape_mrkdwn(pipeline_name)} failed: {preview(outcome.error_message or '', 300)}"
         return text, [body, *tail]
@@ -218,45 +289,80 @@ def final_text_only(pipeline_name: str, outcome: Any, permalink: str | None = No
 
 # ---- the run modal (message shortcut and Home "Run") --------------------------------------
 
+
 def _pipeline_option(pipeline: Any, orphaned: bool) -> Option:
     label = ("⚠️ " if orphaned else "") + one_line(pipeline.name, 70)
     return Option(value=str(pipeline.id), text=clip(label, OPTION_TEXT_LIMIT))
 
 
-def run_modal(pipelines: Sequence[Any], orphaned_ids: set[int], *, metadata: str,
-              selected_id: int | None = None, input_text: str | None = None, input_editable: bool = True,
-              input_note: str | None = None, pick_channel: bool = False) -> View:
+def run_modal(
+    pipelines: Sequence[Any],
+    orphaned_ids: set[int],
+    *,
+    metadata: str,
+    selected_id: int | None = None,
+    input_text: str | None = None,
+    input_editable: bool = True,
+    input_note: str | None = None,
+    pick_channel: bool = False,
+) -> View:
     """Pick a pipeline (≤ 100 options) and confirm the input; ``metadata`` says where results go."""
     ordered = list(pipelines)
     if selected_id is not None:  # the chosen one must be among the 100 shown
         ordered.sort(key=lambda p: p.id != selected_id)
     shown = ordered[:SELECT_OPTIONS_LIMIT]
     options = [_pipeline_option(p, p.id in orphaned_ids) for p in shown]
-    initial = next((o for o, p in zip(options, shown) if p.id == selected_id), None)
-    blocks: list[Block] = [InputBlock(
-        block_id=PIPELINE_BLOCK, label="Pipeline",
-        element=StaticSelectElement(action_id=FIELD, placeholder="Pick a pipeline", options=options,
-                                    initial_option=initial),
-        hint=(f"Showing {SELECT_OPTIONS_LIMIT} of {len(ordered)}; `{COMMAND} run NAME …` runs any of them."
-              if len(ordered) > SELECT_OPTIONS_LIMIT else None),
-    )]
+    initial = next((o for o, p in zip(options, shown, strict=True) if p.id == selected_id), None)
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=PIPELINE_BLOCK,
+            label="Pipeline",
+            element=StaticSelectElement(
+                action_id=FIELD, placeholder="Pick a pipeline", options=options, initial_option=initial
+            ),
+            hint=(
+                f"Showing {SELECT_OPTIONS_LIMIT} of {len(ordered)}; `{COMMAND} run NAME …` runs any of them."
+                if len(ordered) > SELECT_OPTIONS_LIMIT
+                else None
+            ),
+        )
+    ]
     if input_editable:
-        blocks.append(InputBlock(
-            block_id=INPUT_BLOCK, label="Input",
-            element=PlainTextInputElement(action_id=FIELD, multiline=True, max_length=PLAIN_TEXT_INPUT_LIMIT,
-                                          initial_value=input_text or None,
-                                          placeholder="What should the pipeline work on?"),
-        ))
+        blocks.append(
+            InputBlock(
+                block_id=INPUT_BLOCK,
+                label="Input",
+                element=PlainTextInputElement(
+                    action_id=FIELD,
+                    multiline=True,
+                    max_length=PLAIN_TEXT_INPUT_LIMIT,
+                    initial_value=input_text or None,
+                    placeholder="What should the pipeline work on?",
+                ),
+            )
+        )
     if input_note:
         blocks.append(context(input_note))
     if pick_channel:
-        blocks.append(InputBlock(
-            block_id=CHANNEL_BLOCK, label="Post results in", optional=True,
-            element=ConversationSelectElement(action_id=FIELD, placeholder="A channel (empty: a DM from pipebot)",
-                                              filter=ConversationFilter(include=["public", "private"],
-                                                                        exclude_bot_users=True)),
-            hint="Leave it empty to get the results in a direct message from pipebot.",
-        ))
-    return View(type="modal", callback_id=RUN_MODAL_CALLBACK, title=PlainTextObject(text="Run a pipeline"),
-                submit=PlainTextObject(text="Run"), close=PlainTextObject(text="Cancel"),
-                private_metadata=metadata, blocks=blocks)
+        blocks.append(
+            InputBlock(
+                block_id=CHANNEL_BLOCK,
+                label="Post results in",
+                optional=True,
+                element=ConversationSelectElement(
+                    action_id=FIELD,
+                    placeholder="A channel (empty: a DM from pipebot)",
+                    filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+                ),
+                hint="Leave it empty to get the results in a direct message from pipebot.",
+            )
+        )
+    return View(
+        type="modal",
+        callback_id=RUN_MODAL_CALLBACK,
+        title=PlainTextObject(text="Run a pipeline"),
+        submit=PlainTextObject(text="Run"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata,
+        blocks=blocks,
+    )

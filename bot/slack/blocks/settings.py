@@ -37,33 +37,67 @@ def key_block(provider: str) -> str:
 def remove_block(provider: str) -> str:
     return f"{provider}_remove"
 
+
 _PLACEHOLDERS = {"anthropic": "sk-ant-…", "openai": "sk-…"}
 
 
-def settings_modal(status: Mapping[str, str], stored: Iterable[str], *,
-                   metadata: Mapping[str, Any] | None = None, notes: Mapping[str, str] | None = None) -> View:
+def settings_modal(
+    status: Mapping[str, str],
+    stored: Iterable[str],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> View:
     """Provider keys, never shown back: each hint says only whether a key is configured and
     its last four characters. A blank field keeps the stored key; Remove deletes it.
     ``notes`` (block_id → message) shows errors found after the modal was acked."""
     stored = set(stored)
     notes = notes or {}
-    blocks: list[Block] = [context("Keys are encrypted at rest, checked with the provider before they are "
-                                    "saved, and never shown again. Leave a field empty to keep the current key.")]
+    blocks: list[Block] = [
+        context(
+            "Keys are encrypted at rest, checked with the provider before they are "
+            "saved, and never shown again. Leave a field empty to keep the current key."
+        )
+    ]
     for provider in PROVIDER_IDS:
         name = PROVIDER_NAMES[provider]
         state = status.get(provider, "not configured")
         hint = f"{name}: {state}." + (" Leave empty to keep it." if provider in stored else "")
-        blocks.append(InputBlock(
-            block_id=key_block(provider), label=f"{name} API key", optional=True, hint=clip(hint, HINT_TEXT_LIMIT),
-            element=PlainTextInputElement(action_id=INPUT, max_length=500,
-                                          placeholder=f"Paste a new {name} key ({_PLACEHOLDERS[provider]})")))
+        blocks.append(
+            InputBlock(
+                block_id=key_block(provider),
+                label=f"{name} API key",
+                optional=True,
+                hint=clip(hint, HINT_TEXT_LIMIT),
+                element=PlainTextInputElement(
+                    action_id=INPUT, max_length=500, placeholder=f"Paste a new {name} key ({_PLACEHOLDERS[provider]})"
+                ),
+            )
+        )
         if key_block(provider) in notes:
             blocks.append(context(f"⚠️ {escape_mrkdwn(notes[key_block(provider)])}"))
         if provider in stored:
-            blocks.append(InputBlock(
-                block_id=remove_block(provider), label=f"Remove the {name} key", optional=True,
-                element=CheckboxesElement(action_id=INPUT, options=[
-                    Option(value="remove", text=clip(f"Delete the stored {name} key ({state})", OPTION_TEXT_LIMIT))])))
-    return View(type="modal", callback_id=SETTINGS_CALLBACK, title=modal_title("pipebot settings"),
-                submit=PlainTextObject(text="Save"), close=PlainTextObject(text="Cancel"),
-                private_metadata=encode_metadata(metadata or {}), blocks=blocks)
+            blocks.append(
+                InputBlock(
+                    block_id=remove_block(provider),
+                    label=f"Remove the {name} key",
+                    optional=True,
+                    element=CheckboxesElement(
+                        action_id=INPUT,
+                        options=[
+                            Option(
+                                value="remove", text=clip(f"Delete the stored {name} key ({state})", OPTION_TEXT_LIMIT)
+                            )
+                        ],
+                    ),
+                )
+            )
+    return View(
+        type="modal",
+        callback_id=SETTINGS_CALLBACK,
+        title=modal_title("pipebot settings"),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=encode_metadata(metadata or {}),
+        blocks=blocks,
+    )

@@ -21,7 +21,7 @@ from bot.slack.blocks.runs import StepView, plan_title, progress_message, task_c
 from bot.slack.text import ELLIPSIS, PRACTICAL_MESSAGE_LIMIT, STREAM_CHUNK_LIMIT, split_for_stream
 
 APPEND_MARKDOWN_LIMIT = STREAM_CHUNK_LIMIT  # markdown per start/append/stop call
-LIVE_TAIL_MIN = 500                          # the fallback reply always shows at least this much
+LIVE_TAIL_MIN = 500  # the fallback reply always shows at least this much
 STEP_SEPARATOR = "\n\n"
 RETRY_NOTE = "\n\n_The reply broke off; asking the model again…_\n\n"
 _FENCE = "```"
@@ -95,9 +95,15 @@ def _text_of(block: Block) -> str:
     return text if isinstance(text, str) else (text or {}).get("text", "")
 
 
-def live_progress_message(pipeline_name: str, steps: Sequence[StepView], live: StepView | None, text: str, *,
-                          finished: str | None = None,
-                          limit: int = PRACTICAL_MESSAGE_LIMIT) -> tuple[str, list[Block]]:
+def live_progress_message(
+    pipeline_name: str,
+    steps: Sequence[StepView],
+    live: StepView | None,
+    text: str,
+    *,
+    finished: str | None = None,
+    limit: int = PRACTICAL_MESSAGE_LIMIT,
+) -> tuple[str, list[Block]]:
     """The fallback progress reply (edited with chat.update) with the words the running
     step has written so far: its tail, so the whole message stays within ``limit``."""
     fallback, blocks = progress_message(pipeline_name, steps, finished=finished)

@@ -46,28 +46,37 @@ from core import credentials
 from core.agents import AgentDraft, clean_name
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
 
 log = logging.getLogger(__name__)
 
 
 def find_agent(s: Any, team_id: str, name: str) -> Any:
     """The agent called ``name`` (any case, quotes already removed) or Reply with did-you-mean."""
-    agent = repos.get_agent_by_name(s, team_id, clean_name(name))
+    agent = agent_repo.get_agent_by_name(s, team_id, clean_name(name))
     if agent is None:
-        raise Reply(not_found_hint("agent", name, [a.name for a in repos.list_agents(s, team_id)]))
+        raise Reply(not_found_hint("agent", name, [a.name for a in agent_repo.list_agents(s, team_id)]))
     return agent
 
 
-def open_agent_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id: str, *,
-                     agent_name: str | None = None, agent_id: int | None = None, new_name: str | None = None,
-                     channel_id: str | None = None, response_url: str | None = None) -> None:
+def open_agent_modal(
+    ctx: AppContext,
+    client: WebClient,
+    trigger_id: str,
+    team_id: str,
+    *,
+    agent_name: str | None = None,
+    agent_id: int | None = None,
+    new_name: str | None = None,
+    channel_id: str | None = None,
+    response_url: str | None = None,
+) -> None:
     """New agent (no name/id) or edit; raises Reply when the agent does not exist."""
     with transaction(ctx.sessions) as s:
         agent = None
         if agent_id is not None:
-            agent = repos.get_agent(s, team_id, agent_id)
+            agent = agent_repo.get_agent(s, team_id, agent_id)
             if agent is None:
                 raise Reply("That agent no longer exists; it may have been deleted.")
         elif agent_name is not None:
@@ -78,14 +87,15 @@ def open_agent_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_i
     open_modal(client, trigger_id, view)
 
 
-def confirm_delete(ctx: AppContext, team_id: str, *, name: str | None = None,
-                   item_id: int | None = None) -> tuple[str, list[Block]]:
+def confirm_delete(
+    ctx: AppContext, team_id: str, *, name: str | None = None, item_id: int | None = None
+) -> tuple[str, list[Block]]:
     """The "are you sure?" message, naming the pipelines that use the agent."""
     with transaction(ctx.sessions) as s:
-        agent = repos.get_agent(s, team_id, item_id) if item_id is not None else find_agent(s, team_id, name or "")
+        agent = agent_repo.get_agent(s, team_id, item_id) if item_id is not None else find_agent(s, team_id, name or "")
         if agent is None:
             raise Reply("That agent no longer exists.")
-        used = list(repos.pipelines_using_agent(s, team_id, agent.id))
+        used = list(agent_repo.pipelines_using_agent(s, team_id, agent.id))
         return confirm_delete_message("agent", agent.id, agent.name, used)
 
 
@@ -96,16 +106,19 @@ def delete_agent(ctx: AppContext, body: Mapping[str, Any]) -> str:
     if item_id is None:
         return "That button is out of date. Run the command again."
     with transaction(ctx.sessions) as s:
-        agent = repos.get_agent(s, team_id, item_id)
+        agent = agent_repo.get_agent(s, team_id, item_id)
         if agent is None:
             return "That agent was already deleted."
         name = agent.name
-        used = list(repos.pipelines_using_agent(s, team_id, item_id))
-        repos.delete_agent(s, team_id, item_id)
+        used = list(agent_repo.pipelines_using_agent(s, team_id, item_id))
+        agent_repo.delete_agent(s, team_id, item_id)
     text = f"🗑️ Deleted the agent *{escape_mrkdwn(name)}*."
     if used:
-        text += (" ⚠️ " + ", ".join(f"*{escape_mrkdwn(n)}*" for n in used) +
-                 f" now use a deleted agent; edit them with `{COMMAND} pipeline edit NAME` and pick another.")
+        text += (
+            " ⚠️ "
+            + ", ".join(f"*{escape_mrkdwn(n)}*" for n in used)
+            + f" now use a deleted agent; edit them with `{COMMAND} pipeline edit NAME` and pick another."
+        )
     return text
 
 
@@ -114,24 +127,34 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
     item_id, what = menu_choice(body)
     team_id = team_of(body)
     if what == "edit":
-        open_agent_modal(ctx, client, body.get("trigger_id") or "", team_id, agent_id=item_id,
-                         channel_id=channel_of(body), response_url=body.get("response_url"))
+        open_agent_modal(
+            ctx,
+            client,
+            body.get("trigger_id") or "",
+            team_id,
+            agent_id=item_id,
+            channel_id=channel_of(body),
+            response_url=body.get("response_url"),
+        )
     elif what == "delete":
         fallback, question = confirm_delete(ctx, team_id, item_id=item_id)
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
-def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
-               context: BoltContext | None) -> SaveResult:
+def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
     """Validate and save the agent modal. Returns (ack kwargs for errors, or None to close;
     a follow-up to run after the ack)."""
     view = body["view"]
     team_id, user_id = team_of(body, context), body["user"]["id"]
     meta = decode_metadata(view.get("private_metadata"))
     values = (view.get("state") or {}).get("values") or {}
-    draft = AgentDraft(name=text_value(values, "name"), system_prompt=text_value(values, "system_prompt"),
-                       model=selected_value(values, "model"), temperature=text_value(values, "temperature") or None,
-                       max_output_tokens=text_value(values, "max_output_tokens") or None)
+    draft = AgentDraft(
+        name=text_value(values, "name"),
+        system_prompt=text_value(values, "system_prompt"),
+        model=selected_value(values, "model"),
+        temperature=text_value(values, "temperature") or None,
+        max_output_tokens=text_value(values, "max_output_tokens") or None,
+    )
     agent_id = meta.get("a")
     try:
         with transaction(ctx.sessions) as s:
@@ -148,8 +171,9 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
         return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
     verb = "Updated" if agent_id else "Created"
     text = f"✅ {verb} the agent {line}"
-    return None, lambda client: notify(client, text=text, user_id=user_id, response_url=meta.get("r"),
-                                       channel_id=meta.get("c"))
+    return None, lambda client: notify(
+        client, text=text, user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c")
+    )
 
 
 def register(app: App, ctx: AppContext) -> None:

@@ -26,33 +26,42 @@ from bot.slack.payloads import team_of
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.links import artifact_permalink
-from storage import repos
 from storage.db import transaction
+from storage.repos import artifacts as artifact_repo
+from storage.repos import feedback
+from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 
 
-def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
-              ) -> tuple[str, list[dict[str, Any]]]:
+def list_page(
+    ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
+) -> tuple[str, list[dict[str, Any]]]:
     """One page of the latest artifacts (text, blocks), with Previous/Next buttons as needed."""
     offset = max(0, offset)
     with transaction(ctx.sessions) as s:
         pipeline_name = None
         if pipeline_id is not None:
-            pipeline = repos.get_pipeline(s, team_id, pipeline_id)
+            pipeline = pipeline_repo.get_pipeline(s, team_id, pipeline_id)
             if pipeline is None:
                 return "That pipeline no longer exists.", []
             pipeline_name = pipeline.name
-        rows = list(repos.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset))
+        rows = list(
+            artifact_repo.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset)
+        )
+        votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows[:PAGE_SIZE]])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     scope = f" for *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
     title = f"*Latest artifacts*{scope} ({offset + 1}–{offset + len(rows)})"
     if not rows:
-        empty = (f"No artifacts{scope} yet. Run a pipeline with `{COMMAND} run NAME your input…`."
-                 if offset == 0 else "No more artifacts.")
+        empty = (
+            f"No artifacts{scope} yet. Run a pipeline with `{COMMAND} run NAME your input…`."
+            if offset == 0
+            else "No more artifacts."
+        )
     else:
         empty = ""
 
@@ -60,34 +69,48 @@ def list_page(ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset:
         return json.dumps({"p": pipeline_id, "o": at}, separators=(",", ":"))
 
     text, blocks = msgs.artifact_list_message(
-        rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
+        rows,
+        lambda row: artifact_permalink(ctx, team_id, str(row.id)),
+        title=title,
         next_value=page(offset + PAGE_SIZE) if more else None,
-        prev_value=page(max(0, offset - PAGE_SIZE)) if offset > 0 else None, empty=empty)
+        prev_value=page(max(0, offset - PAGE_SIZE)) if offset > 0 else None,
+        empty=empty,
+        votes=votes,
+    )
     return text, [b.to_dict() for b in blocks]
 
 
-def search_page(ctx: AppContext, team_id: str, words: str, *, pipeline_id: int | None,
-                pipeline_name: str | None) -> tuple[str, list[dict[str, Any]]]:
+def search_page(
+    ctx: AppContext, team_id: str, words: str, *, pipeline_id: int | None, pipeline_name: str | None
+) -> tuple[str, list[dict[str, Any]]]:
     """The 10 most recent artifacts whose output matches ``words`` (web-search syntax)."""
     scope = f" of *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
     quoted = escape_mrkdwn(one_line(words, 100))
     try:
         with transaction(ctx.sessions) as s:
-            rows = list(repos.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
-    except repos.SearchTooBroad:
-        return (f"Searching{scope} for “{quoted}” takes too long: those words are common but (almost) never "
-                f"appear in that order. Add a rarer word, or drop the quotes."), []
+            rows = list(artifact_repo.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
+            votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows])
+    except artifact_repo.SearchTooBroad:
+        return (
+            f"Searching{scope} for “{quoted}” takes too long: those words are common but (almost) never "
+            f"appear in that order. Add a rarer word, or drop the quotes."
+        ), []
     title = f"*Artifacts{scope} matching “{quoted}”*"
     if len(rows) == PAGE_SIZE:
         title += f" (the {PAGE_SIZE} most recent)"
     text, blocks = msgs.artifact_list_message(
-        rows, lambda row: artifact_permalink(ctx, team_id, str(row.id)), title=title,
-        empty=f"No artifacts{scope} match “{quoted}”.")
+        rows,
+        lambda row: artifact_permalink(ctx, team_id, str(row.id)),
+        title=title,
+        empty=f"No artifacts{scope} match “{quoted}”.",
+        votes=votes,
+    )
     return text, [b.to_dict() for b in blocks]
 
 
-def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str,
-                     respond: Respond) -> None:
+def handle_artifacts(
+    ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str, respond: Respond
+) -> None:
     """`/pipebot artifacts [PIPELINE] [search WORDS…]`, after the ack; answers ephemerally."""
     team_id = team_of(body)
 
@@ -101,14 +124,13 @@ def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], a
     pipeline_id, pipeline_name = None, None
     if cmd.arg:
         with transaction(ctx.sessions) as s:
-            pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
+            pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
             if pipeline is None:
-                tell(not_found_hint("pipeline", cmd.arg, [p.name for p in repos.list_pipelines(s, team_id)]))
+                tell(not_found_hint("pipeline", cmd.arg, [p.name for p in pipeline_repo.list_pipelines(s, team_id)]))
                 return
             pipeline_id, pipeline_name = pipeline.id, pipeline.name
     if cmd.rest.strip():
-        text, blocks = search_page(ctx, team_id, cmd.rest.strip(), pipeline_id=pipeline_id,
-                                   pipeline_name=pipeline_name)
+        text, blocks = search_page(ctx, team_id, cmd.rest.strip(), pipeline_id=pipeline_id, pipeline_name=pipeline_name)
     else:
         text, blocks = list_page(ctx, team_id, pipeline_id=pipeline_id)
     tell(text, blocks)
@@ -126,19 +148,22 @@ def show_page(ctx: AppContext, body: Mapping[str, Any], respond: Respond) -> Non
         pipeline_id = int(value["p"]) if value.get("p") is not None else None
         offset = int(value.get("o") or 0)
     except (ValueError, TypeError, KeyError, AttributeError):
-        respond(text=f"That list is out of date. Run `{COMMAND} artifacts` again.", response_type="ephemeral",
-                replace_original=False)
+        respond(
+            text=f"That list is out of date. Run `{COMMAND} artifacts` again.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
         return
     text, blocks = list_page(ctx, team_of(body), pipeline_id=pipeline_id, offset=offset)
     respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=True)
 
 
 def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
-    """"View": a read-only modal with the output (cut to fit) and the permalink."""
+    """ "View": a read-only modal with the output (cut to fit) and the permalink."""
     team_id = team_of(body)
     artifact_id = _action_value(body)
     with transaction(ctx.sessions) as s:
-        artifact = repos.get_artifact(s, team_id, artifact_id)
+        artifact = artifact_repo.get_artifact(s, team_id, artifact_id)
         link = artifact_permalink(ctx, team_id, str(artifact.id)) if artifact is not None else None
         if artifact is None:
             view = info_modal("Run result", "That artifact doesn't exist in this workspace any more.")

@@ -58,8 +58,9 @@ from bot.slack.listeners.support import OOPS, Reply, after_ack, ephemeral, guard
 from bot.slack.payloads import team_of
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,19 @@ def is_quick(cmd: Command) -> bool:
     return cmd.name in FAST or (cmd.error is not None and cmd.name not in (RUN, ARTIFACTS))
 
 
-def quick_answer(ctx: AppContext, body: Mapping[str, Any], cmd: Command,
-                 reads: AckReads | None = None) -> dict[str, Any]:
+def quick_answer(
+    ctx: AppContext, body: Mapping[str, Any], cmd: Command, reads: AckReads | None = None
+) -> dict[str, Any]:
     """The reply to a quick command, as keyword arguments for ``ack()`` / ``respond()``.
     ``reads``: the lean, time-bounded read path for the ack (bot/slack/ack_reads.py)."""
     team_id = team_of(body)
     if cmd.name == UNKNOWN:
         if cmd.error:
-            extra = (" Did you mean " + " or ".join(f"`{COMMAND} {g}`" for g in cmd.suggestions) + "?"
-                     if cmd.suggestions and "Did you mean" not in cmd.error else "")
+            extra = (
+                " Did you mean " + " or ".join(f"`{COMMAND} {g}`" for g in cmd.suggestions) + "?"
+                if cmd.suggestions and "Did you mean" not in cmd.error
+                else ""
+            )
             return ephemeral(cmd.error + extra)
         unknown = cmd.args[0] if cmd.args else (body.get("text") or "")
         return ephemeral(help_text(COMMAND, unknown=unknown, suggestions=cmd.suggestions))
@@ -98,15 +103,14 @@ def quick_answer(ctx: AppContext, body: Mapping[str, Any], cmd: Command,
             if reads is not None:
                 return ephemeral(*agents_message(reads.agents(team_id)))
             with transaction(ctx.sessions) as s:
-                return ephemeral(*agents_message(repos.list_agents(s, team_id)))
+                return ephemeral(*agents_message(agent_repo.list_agents(s, team_id)))
         with transaction(ctx.sessions) as s:
-            return ephemeral(*pipelines_message(repos.list_pipelines(s, team_id)))
+            return ephemeral(*pipelines_message(pipeline_repo.list_pipelines(s, team_id)))
     except Reply as exc:
         return ephemeral(str(exc))
 
 
-def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cmd: Command,
-                 respond: Respond) -> None:
+def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cmd: Command, respond: Respond) -> None:
     """The commands that call Slack (modals, admin check) or start work (run, artifacts)."""
     team_id = team_of(body)
     user_id = body.get("user_id") or ""
@@ -132,8 +136,14 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
         respond(**ephemeral(help_text(COMMAND)))
 
 
-def handle_command(ctx: AppContext, ack: Ack, body: Mapping[str, Any], client: WebClient,
-                   respond: Respond, reads: AckReads | None = None) -> None:
+def handle_command(
+    ctx: AppContext,
+    ack: Ack,
+    body: Mapping[str, Any],
+    client: WebClient,
+    respond: Respond,
+    reads: AckReads | None = None,
+) -> None:
     """The `/pipebot` listener: answer in the ack when quick, else ack and continue after it."""
     # Slack sends &, < and > as entities and mentions/links as <…> entities: decode once
     # here, so names ("R&D") match and run input reaches the model as typed.

@@ -9,7 +9,10 @@ so it is always current without any bookkeeping. Buttons:
   (bot/slack/listeners/pipelines.py, ``open_pipeline_modal``);
 * ``home_new_agent`` / ``home_new_pipeline`` → the same modals as `/pipebot agent new` /
   `pipeline new`;
-* ``artifact_view`` (value: artifact id) → the artifact modal (bot/slack/listeners/artifacts.py).
+* ``artifact_view`` (value: artifact id) → the artifact modal (bot/slack/listeners/artifacts.py);
+* ``run_cancel`` (value: run id) → cancel the run (bot/slack/listeners/cancel.py). The run's
+  parent message carries the same button, so this one listener serves both; it is here
+  because a click on Home republishes the tab.
 """
 
 from __future__ import annotations
@@ -24,16 +27,21 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot.slack.blocks import home as msgs
+from bot.slack.blocks import runs as run_msgs
 from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.agents import open_agent_modal
+from bot.slack.listeners.cancel import cancel_clicked
 from bot.slack.listeners.pipelines import open_pipeline_modal
 from bot.slack.listeners.runs import open_run_modal
 from bot.slack.listeners.support import Reply, after_ack
 from bot.slack.payloads import team_of
 from core import pipelines as core_pipelines
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +49,17 @@ log = logging.getLogger(__name__)
 def build_home(ctx: AppContext, team_id: str) -> View:
     """The Home tab for workspace ``team_id`` (≤ 100 blocks, whatever the workspace holds)."""
     with transaction(ctx.sessions) as s:
-        agents = list(repos.list_agents(s, team_id))
-        pipelines = list(repos.list_pipelines(s, team_id))
+        agents = list(agent_repo.list_agents(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         orphans = {p.id: {o.position for o in core_pipelines.orphans(p)} for p in pipelines}
-        runs = list(repos.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
-        artifacts = {}
+        runs = list(run_repo.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
+        artifacts, versions = {}, {}
         for run in runs:
             if run.status in ("succeeded", "failed"):
-                art = repos.get_artifact_for_run(s, team_id, run.id)
+                art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if art is not None:
-                    artifacts[run.id] = art.id
-        return msgs.home_view(agents, pipelines, orphans, runs, artifacts)
+                    artifacts[run.id], versions[run.id] = art.id, art.latest_version
+        return msgs.home_view(agents, pipelines, orphans, runs, artifacts, versions)
 
 
 def publish_home(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:
@@ -99,8 +107,15 @@ def register(app: App, ctx: AppContext) -> None:
 
     def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
         try:
-            open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata={"src": "home"},
-                           selected_id=_pipeline_id(body), pick_channel=True)
+            open_run_modal(
+                ctx,
+                client,
+                body.get("trigger_id") or "",
+                team_of(body),
+                metadata={"src": "home"},
+                selected_id=_pipeline_id(body),
+                pick_channel=True,
+            )
         except Reply as exc:
             _explain(client, body, str(exc))
 
@@ -110,10 +125,12 @@ def register(app: App, ctx: AppContext) -> None:
 
     def _open_builder(kind: str, body: dict[str, Any], client: WebClient, pipeline_id: int | None = None) -> None:
         """After the ack: the agent or pipeline modal (new, or an existing pipeline)."""
-        opener = open_agent_modal if kind == "agent" else open_pipeline_modal
-        extra = {"pipeline_id": pipeline_id} if pipeline_id is not None else {}
+        trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
         try:
-            opener(ctx, client, body.get("trigger_id") or "", team_of(body), **extra)
+            if kind == "agent":
+                open_agent_modal(ctx, client, trigger_id, team_id)
+            else:
+                open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id)
         except Reply as exc:
             _explain(client, body, str(exc))
 
@@ -121,8 +138,24 @@ def register(app: App, ctx: AppContext) -> None:
         def handler(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
             ack()
             after_ack(_open_builder, kind, body, client)
+
         return handler
 
+    def cancel(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        after_ack(_cancel, body, client)
+
+    def _cancel(body: dict[str, Any], client: WebClient) -> None:
+        on_home = (body.get("container") or {}).get("type") == "view"
+        if not on_home:
+            cancel_clicked(ctx, client, body)
+            return
+        cancel_clicked(ctx, client, body, tell=lambda text: _explain(client, body, text))
+        user_id = (body.get("user") or {}).get("id")
+        if user_id:
+            publish_home(ctx, client, team_of(body), user_id)
+
+    app.action(run_msgs.RUN_CANCEL)(cancel)
     app.action(msgs.HOME_RUN_PIPELINE)(run_pipeline)
     app.action(msgs.HOME_EDIT_PIPELINE)(edit_pipeline)
     app.action(msgs.HOME_NEW_AGENT)(new_item("agent"))

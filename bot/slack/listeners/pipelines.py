@@ -42,44 +42,60 @@ from core.agents import clean_name
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
 from core.pipelines import PipelineDraft
-from storage import repos
 from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
 
 
 def find_pipeline(s: Any, team_id: str, name: str) -> Any:
     """The pipeline called ``name`` (any case) or Reply with did-you-mean."""
-    pipeline = repos.get_pipeline_by_name(s, team_id, clean_name(name))
+    pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, clean_name(name))
     if pipeline is None:
-        raise Reply(not_found_hint("pipeline", name, [p.name for p in repos.list_pipelines(s, team_id)]))
+        raise Reply(not_found_hint("pipeline", name, [p.name for p in pipeline_repo.list_pipelines(s, team_id)]))
     return pipeline
 
 
-def open_pipeline_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id: str, *,
-                        pipeline_name: str | None = None, pipeline_id: int | None = None,
-                        new_name: str | None = None, channel_id: str | None = None,
-                        response_url: str | None = None) -> None:
+def open_pipeline_modal(
+    ctx: AppContext,
+    client: WebClient,
+    trigger_id: str,
+    team_id: str,
+    *,
+    pipeline_name: str | None = None,
+    pipeline_id: int | None = None,
+    new_name: str | None = None,
+    channel_id: str | None = None,
+    response_url: str | None = None,
+) -> None:
     """The pipeline builder, new or prefilled from an existing pipeline (orphans flagged)."""
     with transaction(ctx.sessions) as s:
         if pipeline_id is not None or pipeline_name is not None:
-            pipeline = (repos.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None
-                        else find_pipeline(s, team_id, pipeline_name or ""))
+            pipeline = (
+                pipeline_repo.get_pipeline(s, team_id, pipeline_id)
+                if pipeline_id is not None
+                else find_pipeline(s, team_id, pipeline_name or "")
+            )
             if pipeline is None:
                 raise Reply("That pipeline no longer exists; it may have been deleted.")
             form = blocks.form_from_pipeline(pipeline, channel_id=channel_id, response_url=response_url)
         else:
             form = blocks.PipelineForm(name=new_name or "", channel_id=channel_id, response_url=response_url)
-        view = blocks.pipeline_modal(list(repos.list_agents(s, team_id)), form)
+        view = blocks.pipeline_modal(list(agent_repo.list_agents(s, team_id)), form)
     open_modal(client, trigger_id, view)
 
 
-def confirm_delete(ctx: AppContext, team_id: str, *, name: str | None = None,
-                   item_id: int | None = None) -> tuple[str, list[Block]]:
+def confirm_delete(
+    ctx: AppContext, team_id: str, *, name: str | None = None, item_id: int | None = None
+) -> tuple[str, list[Block]]:
     """The "are you sure?" message for deleting a pipeline."""
     with transaction(ctx.sessions) as s:
-        pipeline = (repos.get_pipeline(s, team_id, item_id) if item_id is not None
-                    else find_pipeline(s, team_id, name or ""))
+        pipeline = (
+            pipeline_repo.get_pipeline(s, team_id, item_id)
+            if item_id is not None
+            else find_pipeline(s, team_id, name or "")
+        )
         if pipeline is None:
             raise Reply("That pipeline no longer exists.")
         return confirm_delete_message("pipeline", pipeline.id, pipeline.name, [])
@@ -92,11 +108,11 @@ def delete_pipeline(ctx: AppContext, body: Mapping[str, Any]) -> str:
     if item_id is None:
         return "That button is out of date. Run the command again."
     with transaction(ctx.sessions) as s:
-        pipeline = repos.get_pipeline(s, team_id, item_id)
+        pipeline = pipeline_repo.get_pipeline(s, team_id, item_id)
         if pipeline is None:
             return "That pipeline was already deleted."
         name = pipeline.name
-        repos.delete_pipeline(s, team_id, item_id)
+        pipeline_repo.delete_pipeline(s, team_id, item_id)
     return f"🗑️ Deleted the pipeline *{escape_mrkdwn(name)}*."
 
 
@@ -105,15 +121,23 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
     item_id, what = menu_choice(body)
     team_id = team_of(body)
     if what == "edit":
-        open_pipeline_modal(ctx, client, body.get("trigger_id") or "", team_id, pipeline_id=item_id,
-                            channel_id=channel_of(body), response_url=body.get("response_url"))
+        open_pipeline_modal(
+            ctx,
+            client,
+            body.get("trigger_id") or "",
+            team_id,
+            pipeline_id=item_id,
+            channel_id=channel_of(body),
+            response_url=body.get("response_url"),
+        )
     elif what == "delete":
         fallback, question = confirm_delete(ctx, team_id, item_id=item_id)
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
-def save_pipeline(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
-                  context: BoltContext | None) -> SaveResult:
+def save_pipeline(
+    ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None
+) -> SaveResult:
     """Validate and save the builder; errors land on the step (or name/budget) they concern."""
     view = body["view"]
     team_id, user_id = team_of(body, context), body["user"]["id"]
@@ -142,8 +166,10 @@ def save_pipeline(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
             if m and int(m.group(1)) <= len(form.steps):
                 step = form.steps[int(m.group(1)) - 1]
                 if step.agent_id is None and step.deleted_name:
-                    message = (f"Step {m.group(1)} used the agent “{step.deleted_name}”, which was deleted. "
-                               "Pick another agent.")
+                    message = (
+                        f"Step {m.group(1)} used the agent “{step.deleted_name}”, which was deleted. "
+                        "Pick another agent."
+                    )
             block = form.error_block(key) if (m or key in ("name", blocks.BUDGET_BLOCK)) else "name"
             errors[block] = f"{errors[block]} {message}" if block in errors else message
         return {"response_action": "errors", "errors": errors}, None
@@ -153,12 +179,14 @@ def save_pipeline(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
         return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
     verb = "Updated" if form.pipeline_id else "Created"
     text = f"✅ {verb} the pipeline {line}"
-    return None, lambda client: notify(client, text=text, user_id=user_id, response_url=form.response_url,
-                                       channel_id=form.channel_id)
+    return None, lambda client: notify(
+        client, text=text, user_id=user_id, response_url=form.response_url, channel_id=form.channel_id
+    )
 
 
-def rebuild_pipeline_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any], *,
-                           add: bool = False, remove: int | None = None) -> None:
+def rebuild_pipeline_modal(
+    ctx: AppContext, client: WebClient, body: Mapping[str, Any], *, add: bool = False, remove: int | None = None
+) -> None:
     """Add step / remove a step: rebuild the builder from the view's state (so picks made
     so far survive) and views.update it (hash-guarded against double clicks)."""
     view = body["view"]
@@ -170,7 +198,7 @@ def rebuild_pipeline_modal(ctx: AppContext, client: WebClient, body: Mapping[str
         del form.steps[remove - 1]
     form.rev += 1
     with transaction(ctx.sessions) as s:
-        new_view = blocks.pipeline_modal(list(repos.list_agents(s, team_id)), form)
+        new_view = blocks.pipeline_modal(list(agent_repo.list_agents(s, team_id)), form)
     try:
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view.to_dict())
     except SlackApiError as exc:

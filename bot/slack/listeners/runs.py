@@ -53,17 +53,19 @@ from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.preflight import Orphaned, check_pipeline
 from core.runs.queue import start_run
-from storage import repos
 from storage.db import transaction
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
 INVITE = "/invite @pipebot"
-STASH_TTL_S = 3600          # a long message's text waits this long for the modal's submission
+STASH_TTL_S = 3600  # a long message's text waits this long for the modal's submission
 
 
 class CannotPost(Exception):
     """The bot cannot post where the run was asked for; the message says what to do."""
+
 
 @dataclass(frozen=True)
 class Posted:
@@ -72,7 +74,6 @@ class Posted:
 
 
 # ---- parsing and validation -------------------------------------------------------------------
-
 
 
 def preflight_problem(s: Any, ctx: AppContext, team_id: str, pipeline: Any) -> str | None:
@@ -94,28 +95,45 @@ def preflight_problem(s: Any, ctx: AppContext, team_id: str, pipeline: Any) -> s
 
 # ---- posting where the run was asked for ---------------------------------------------------------
 
+
 def _is_dm(channel_id: str, channel_name: str | None) -> bool:
-    return channel_id.startswith("D") or channel_name in ("directmessage",) or \
-        bool(channel_name and channel_name.startswith("mpdm-"))
+    return (
+        channel_id.startswith("D")
+        or channel_name in ("directmessage",)
+        or bool(channel_name and channel_name.startswith("mpdm-"))
+    )
 
 
 def cannot_post_message(channel_id: str, channel_name: str | None, error: str) -> str:
     """What to tell the requester when the bot may not post in the conversation."""
     if _is_dm(channel_id, channel_name):
-        return ("I can't post in this conversation, so I can't start a run here. Run it in a channel I'm in, "
-                "or in a direct message with me (open pipebot under *Apps*).")
+        return (
+            "I can't post in this conversation, so I can't start a run here. Run it in a channel I'm in, "
+            "or in a direct message with me (open pipebot under *Apps*)."
+        )
     if error == "is_archived":
         return "This channel is archived, so I can't post the run here. Try another channel."
-    return (f"I'm not a member of <#{channel_id}>, and I can't join private channels by myself. "
-            f"Invite me with `{INVITE}`, then run the command again.")
+    return (
+        f"I'm not a member of <#{channel_id}>, and I can't join private channels by myself. "
+        f"Invite me with `{INVITE}`, then run the command again."
+    )
 
 
-def post_run_message(client: WebClient, channel_id: str, text: str, blocks: list[dict[str, Any]], *,
-                     thread_ts: str | None = None, channel_name: str | None = None) -> Posted:
+def post_run_message(
+    client: WebClient,
+    channel_id: str,
+    text: str,
+    blocks: list[dict[str, Any]],
+    *,
+    thread_ts: str | None = None,
+    channel_name: str | None = None,
+) -> Posted:
     """chat.postMessage, joining a public channel first when needed; CannotPost otherwise."""
+
     def post() -> Posted:
-        resp = client.chat_postMessage(channel=channel_id, text=text, blocks=blocks, thread_ts=thread_ts,
-                                       unfurl_links=False, unfurl_media=False)
+        resp = client.chat_postMessage(
+            channel=channel_id, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+        )
         return Posted(str(resp["channel"]), str(resp["ts"]))
 
     try:
@@ -127,17 +145,23 @@ def post_run_message(client: WebClient, channel_id: str, text: str, blocks: list
                 raise CannotPost(cannot_post_message(channel_id, channel_name, error)) from None
             log.warning("Slack refused the run's first message in %s: %s", channel_id, error)
             if error in ("ratelimited", "rate_limited"):
-                raise CannotPost("Slack is limiting how fast I can post here right now, so nothing was started. "
-                                 "Please try again in a minute.") from None
-            raise CannotPost(f"Slack refused the message that starts the run (`{error}`), so nothing was "
-                             "started. Please try again; if it keeps happening, tell whoever runs pipebot.") from None
+                raise CannotPost(
+                    "Slack is limiting how fast I can post here right now, so nothing was started. "
+                    "Please try again in a minute."
+                ) from None
+            raise CannotPost(
+                f"Slack refused the message that starts the run (`{error}`), so nothing was "
+                "started. Please try again; if it keeps happening, tell whoever runs pipebot."
+            ) from None
     try:  # a public channel: join it (needs the channels:join scope), then post
         client.conversations_join(channel=channel_id)
     except SlackApiError as exc:
         error = str(exc.response.get("error"))
         log.info("could not join %s: %s", channel_id, error)
-        raise CannotPost(f"I'm not a member of <#{channel_id}> and couldn't join it ({error}). "
-                         f"Invite me with `{INVITE}`, then run the command again.") from None
+        raise CannotPost(
+            f"I'm not a member of <#{channel_id}> and couldn't join it ({error}). "
+            f"Invite me with `{INVITE}`, then run the command again."
+        ) from None
     log.info("joined %s to post a run", channel_id)
     return post()
 
@@ -157,18 +181,39 @@ def _mark_rejected(client: WebClient, posted: Posted, name: str, user_id: str, i
         log.info("could not mark run message %s as rejected: %s", posted.ts, exc.response.get("error"))
 
 
-def _start(ctx: AppContext, team_id: str, name: str, input_text: str, *, user_id: str, posted: Posted,
-           thread_ts: str, dedupe_key: str | None) -> Any:
-    """start_run, where a concurrent duplicate (same dedupe key) returns the first run."""
+def _start(
+    ctx: AppContext,
+    team_id: str,
+    name: str,
+    input_text: str,
+    *,
+    user_id: str,
+    posted: Posted,
+    thread_ts: str,
+    dedupe_key: str | None,
+    run_id: uuid.UUID,
+) -> Any:
+    """start_run, where a concurrent duplicate (same dedupe key) returns the first run.
+    ``run_id`` is the id the posted message's Cancel button already names."""
     try:
-        return start_run(ctx, team_id, name, input_text, requested_by=user_id, source="slack",
-                         channel_id=posted.channel, thread_ts=thread_ts, recipient_team_id=team_id,
-                         dedupe_key=dedupe_key)
+        return start_run(
+            ctx,
+            team_id,
+            name,
+            input_text,
+            requested_by=user_id,
+            source="slack",
+            channel_id=posted.channel,
+            thread_ts=thread_ts,
+            recipient_team_id=team_id,
+            dedupe_key=dedupe_key,
+            run_id=run_id,
+        )
     except IntegrityError:
         if not dedupe_key:
             raise
         with transaction(ctx.sessions) as s:
-            prior = repos.get_run_by_dedupe_key(s, team_id, dedupe_key)
+            prior = run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key)
             if prior is None:
                 raise
             s.expunge(prior)
@@ -187,7 +232,7 @@ def _claim(ctx: AppContext, dedupe_key: str | None) -> bool:
         return True
     team_id = dedupe_key.split(":")[1]
     with transaction(ctx.sessions) as s:
-        if repos.get_run_by_dedupe_key(s, team_id, dedupe_key) is not None:
+        if run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key) is not None:
             return False
     try:
         return bool(ctx.redis.set(_claim_key(dedupe_key), "1", nx=True, ex=STASH_TTL_S))
@@ -212,6 +257,7 @@ def dedupe_key_for(team_id: str, kind: str, value: str | None) -> str | None:
 
 # ---- /pipebot run ---------------------------------------------------------------------------------
 
+
 def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str, respond: Respond) -> None:
     """`/pipebot run NAME INPUT…`, after the ack (see the module docstring for the flow)."""
     team_id = str(body.get("team_id") or (body.get("team") or {}).get("id") or "")
@@ -224,7 +270,7 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         respond(text=text, response_type="ephemeral", replace_original=False)
 
     with transaction(ctx.sessions) as s:
-        pipelines = list(repos.list_pipelines(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         names = [p.name for p in pipelines]
         try:
             name, input_text = parse_run_args(args_text, names)
@@ -234,14 +280,22 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         if not name:
             tell(f"Which pipeline should I run? Usage: `{COMMAND} run NAME your input…`")
             return
-        pipeline = repos.get_pipeline_by_name(s, team_id, " ".join(name.split()))
+        pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, " ".join(name.split()))
         if pipeline is None:
-            tell(not_found_hint("pipeline", name, names, if_none=(
-                f"There are no pipelines yet: create one with `{COMMAND} pipeline new`.")))
+            tell(
+                not_found_hint(
+                    "pipeline",
+                    name,
+                    names,
+                    if_none=(f"There are no pipelines yet: create one with `{COMMAND} pipeline new`."),
+                )
+            )
             return
         if not input_text.strip():
-            tell(f"What should *{escape_mrkdwn(pipeline.name)}* run on? Put the input after the name: "
-                 f"`{COMMAND} run \"{escape_mrkdwn(pipeline.name)}\" your input…`")
+            tell(
+                f"What should *{escape_mrkdwn(pipeline.name)}* run on? Put the input after the name: "
+                f'`{COMMAND} run "{escape_mrkdwn(pipeline.name)}" your input…`'
+            )
             return
         problem = preflight_problem(s, ctx, team_id, pipeline)
         pipeline_name = pipeline.name
@@ -252,17 +306,26 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         log.info("run request %s was already handled; ignoring the repeat", dedupe_key)
         return
 
-    text, blocks = msgs.parent_message(pipeline_name, user_id, input_text)
+    run_id = uuid.uuid4()
+    text, blocks = msgs.parent_message(pipeline_name, user_id, input_text, run_id=str(run_id))
     try:
-        posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks],
-                                  channel_name=channel_name)
+        posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks], channel_name=channel_name)
     except CannotPost as exc:
         _release(ctx, dedupe_key)
         tell(str(exc))
         return
     try:
-        run = _start(ctx, team_id, pipeline_name, input_text, user_id=user_id, posted=posted,
-                     thread_ts=posted.ts, dedupe_key=dedupe_key)
+        run = _start(
+            ctx,
+            team_id,
+            pipeline_name,
+            input_text,
+            user_id=user_id,
+            posted=posted,
+            thread_ts=posted.ts,
+            dedupe_key=dedupe_key,
+            run_id=run_id,
+        )
     except RunRejected as exc:
         _release(ctx, dedupe_key)
         _mark_rejected(client, posted, pipeline_name, user_id, input_text, exc.message)
@@ -279,23 +342,34 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
 
 # ---- the run modal (message shortcut, App Home) ---------------------------------------------------
 
+
 def _stash_key(token: str) -> str:
     return f"pipebot:slack:run-input:{token}"
 
 
-def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id: str, *,
-                   metadata: Mapping[str, Any], selected_id: int | None = None, input_text: str | None = None,
-                   pick_channel: bool = False) -> None:
+def open_run_modal(
+    ctx: AppContext,
+    client: WebClient,
+    trigger_id: str,
+    team_id: str,
+    *,
+    metadata: Mapping[str, Any],
+    selected_id: int | None = None,
+    input_text: str | None = None,
+    pick_channel: bool = False,
+) -> None:
     """Open the pick-a-pipeline modal. Message text longer than a modal input may hold (3,000)
     waits in Redis and is shown as a preview instead of an editable field. An expired
     trigger raises bot.slack.listeners.support.Reply with what to tell the user."""
 
     with transaction(ctx.sessions) as s:
-        pipelines = list(repos.list_pipelines(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         orphaned = {p.id for p in pipelines if core_pipelines.orphans(p)}
         if not pipelines:
-            view = info_modal("Run a pipeline", "There are no pipelines in this workspace yet. "
-                                   f"Create one with `{COMMAND} pipeline new`.")
+            view = info_modal(
+                "Run a pipeline",
+                f"There are no pipelines in this workspace yet. Create one with `{COMMAND} pipeline new`.",
+            )
             open_modal(client, trigger_id, view)
             return
         meta = dict(metadata)
@@ -305,11 +379,17 @@ def open_run_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id:
             ctx.redis.set(_stash_key(token), input_text, ex=STASH_TTL_S)
             meta["k"] = token
             editable = False
-            note = (f"*Input:* the message ({len(input_text):,} characters)\n> "
-                    f"{preview(input_text, 300)}")
-        view = msgs.run_modal(pipelines, orphaned, metadata=json.dumps(meta, separators=(",", ":")),
-                              selected_id=selected_id, input_text=input_text, input_editable=editable,
-                              input_note=note, pick_channel=pick_channel)
+            note = f"*Input:* the message ({len(input_text):,} characters)\n> {preview(input_text, 300)}"
+        view = msgs.run_modal(
+            pipelines,
+            orphaned,
+            metadata=json.dumps(meta, separators=(",", ":")),
+            selected_id=selected_id,
+            input_text=input_text,
+            input_editable=editable,
+            input_note=note,
+            pick_channel=pick_channel,
+        )
     open_modal(client, trigger_id, view)
 
 
@@ -347,11 +427,13 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
         raw = ctx.redis.get(_stash_key(str(meta.get("k")))) if meta.get("k") else None
         input_text = raw.decode() if isinstance(raw, bytes) else (raw or "")
         if not input_text:
-            return error(msgs.PIPELINE_BLOCK, "This form waited too long and the message's text is gone. "
-                                              "Run the shortcut on the message again.")
+            return error(
+                msgs.PIPELINE_BLOCK,
+                "This form waited too long and the message's text is gone. Run the shortcut on the message again.",
+            )
     with transaction(ctx.sessions) as s:
         try:
-            pipeline = repos.get_pipeline(s, team_id, int(raw_id))
+            pipeline = pipeline_repo.get_pipeline(s, team_id, int(raw_id))
         except ValueError:
             pipeline = None
         if pipeline is None:
@@ -373,17 +455,33 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
     if not _claim(ctx, dedupe_key):  # the same form submitted twice: the first one runs
         ack()
         return
-    text, blocks = msgs.parent_message(name, user_id, input_text, in_thread=not from_message)
+    run_id = uuid.uuid4()
+    text, blocks = msgs.parent_message(name, user_id, input_text, in_thread=not from_message, run_id=str(run_id))
     try:
-        posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks],
-                                  thread_ts=thread_ts or None, channel_name=meta.get("n"))
+        posted = post_run_message(
+            client,
+            channel_id,
+            text,
+            [b.to_dict() for b in blocks],
+            thread_ts=thread_ts or None,
+            channel_name=meta.get("n"),
+        )
     except CannotPost as exc:
         _release(ctx, dedupe_key)
         return error(block_for_post_errors, re.sub(r"[*`]", "", str(exc)))
     thread_ts = thread_ts or posted.ts
     try:
-        run = _start(ctx, team_id, name, input_text, user_id=user_id, posted=posted, thread_ts=thread_ts,
-                     dedupe_key=dedupe_key)
+        run = _start(
+            ctx,
+            team_id,
+            name,
+            input_text,
+            user_id=user_id,
+            posted=posted,
+            thread_ts=thread_ts,
+            dedupe_key=dedupe_key,
+            run_id=run_id,
+        )
     except RunRejected as exc:
         _release(ctx, dedupe_key)
         _mark_rejected(client, posted, name, user_id, input_text, exc.message)
@@ -405,7 +503,13 @@ def register(app: App, ctx: AppContext) -> None:
             submit_run_modal(ctx, client, body, ack)
         except Exception:  # noqa: BLE001 - keep the modal open and say so
             log.exception("starting a run from the modal failed")
-            ack(response_action="errors", errors={msgs.PIPELINE_BLOCK: (
-                "Something went wrong on pipebot's side (it has been logged). Please try again.")})
+            ack(
+                response_action="errors",
+                errors={
+                    msgs.PIPELINE_BLOCK: (
+                        "Something went wrong on pipebot's side (it has been logged). Please try again."
+                    )
+                },
+            )
 
     app.view(msgs.RUN_MODAL_CALLBACK)(submission)

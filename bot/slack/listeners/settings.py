@@ -32,8 +32,8 @@ from core import credentials
 from core.context import AppContext
 from core.errors import ValidationFailed
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
-from storage import repos
 from storage.db import transaction
+from storage.repos import credentials as credential_repo
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,16 @@ KEY_CHECK_BUDGET = 1.8  # seconds a settings submission waits for the provider b
 _key_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pipebot-key-check")
 
 
-def open_settings_modal(ctx: AppContext, client: WebClient, trigger_id: str, team_id: str, user_id: str, *,
-                        channel_id: str | None = None, response_url: str | None = None) -> None:
+def open_settings_modal(
+    ctx: AppContext,
+    client: WebClient,
+    trigger_id: str,
+    team_id: str,
+    user_id: str,
+    *,
+    channel_id: str | None = None,
+    response_url: str | None = None,
+) -> None:
     """Admins only; everyone else gets Reply(REFUSED) and no modal."""
     try:
         allowed = is_admin(ctx, client, user_id)
@@ -52,14 +60,15 @@ def open_settings_modal(ctx: AppContext, client: WebClient, trigger_id: str, tea
         raise Reply(REFUSED)
     with transaction(ctx.sessions) as s:
         status = credentials.describe(s, ctx, team_id)
-        stored = repos.credential_hints(s, team_id)
+        stored = credential_repo.credential_hints(s, team_id)
     view = blocks.settings_modal(status, stored, metadata={"c": channel_id, "r": response_url})
     open_modal(client, trigger_id, view)
 
 
 def _check_all(ctx: AppContext, keys: Mapping[str, str]) -> dict[str, Future[None]]:
-    return {p: _key_checks.submit(credentials.check_key, ctx, p, key, field=blocks.key_block(p))
-            for p, key in keys.items()}
+    return {
+        p: _key_checks.submit(credentials.check_key, ctx, p, key, field=blocks.key_block(p)) for p, key in keys.items()
+    }
 
 
 def _check_errors(futures: Mapping[str, Future[None]]) -> dict[str, str]:
@@ -71,26 +80,27 @@ def _check_errors(futures: Mapping[str, Future[None]]) -> dict[str, str]:
             errors.update(exc.errors)
         except Exception:  # noqa: BLE001 - never echo an SDK error (it may carry request data)
             log.exception("checking the %s key failed unexpectedly", provider)
-            errors[blocks.key_block(provider)] = (f"Could not check the key with {PROVIDER_NAMES[provider]} "
-                                                  "right now. Try again in a minute.")
+            errors[blocks.key_block(provider)] = (
+                f"Could not check the key with {PROVIDER_NAMES[provider]} right now. Try again in a minute."
+            )
     return errors
 
 
-def _apply_settings(ctx: AppContext, team_id: str, user_id: str, keys: Mapping[str, str],
-                    removes: set[str]) -> str:
+def _apply_settings(ctx: AppContext, team_id: str, user_id: str, keys: Mapping[str, str], removes: set[str]) -> str:
     lines = []
     with transaction(ctx.sessions) as s:
         for provider, key in keys.items():
             credentials.save_key(s, ctx, team_id, provider, key, user_id)
             lines.append(f"Saved the {PROVIDER_NAMES[provider]} key (ends in …{key.strip()[-4:]}).")
         for provider in sorted(removes):
-            if repos.delete_credential(s, team_id, provider):
+            if credential_repo.delete_credential(s, team_id, provider):
                 lines.append(f"Removed the {PROVIDER_NAMES[provider]} key.")
     return " ".join(lines) or "Nothing changed."
 
 
-def save_settings(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
-                  context: BoltContext | None) -> SaveResult:
+def save_settings(
+    ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None
+) -> SaveResult:
     """Check new keys with their providers, then save them and apply removals.
 
     Why a budget: the answer must reach Slack within 3 s. Checks run in parallel; if they
@@ -127,8 +137,9 @@ def save_settings(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
         if errors:
             return {"response_action": "errors", "errors": errors}, None
         summary = _apply_settings(ctx, team_id, user_id, keys, removes)
-        return None, lambda c: notify(c, text=done_text(summary), user_id=user_id, response_url=meta.get("r"),
-                                      channel_id=meta.get("c"))
+        return None, lambda c: notify(
+            c, text=done_text(summary), user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c")
+        )
 
     names = " and ".join(PROVIDER_NAMES[p] for p in keys)
     checking = info_modal("pipebot settings", f"⏳ Checking the key with {names}… this takes a few seconds.")
@@ -140,14 +151,13 @@ def save_settings(ctx: AppContext, client: WebClient, body: Mapping[str, Any],
         if errors:
             with transaction(ctx.sessions) as s:
                 status = credentials.describe(s, ctx, team_id)
-                stored = repos.credential_hints(s, team_id)
+                stored = credential_repo.credential_hints(s, team_id)
             notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
             again = blocks.settings_modal(status, stored, metadata=meta, notes=notes)
             c.views_update(view_id=view_id, view=again.to_dict())
             return
         summary = _apply_settings(ctx, team_id, user_id, keys, removes)
-        c.views_update(view_id=view_id, view=info_modal("pipebot settings", done_text(summary),
-                                                              close="Done").to_dict())
+        c.views_update(view_id=view_id, view=info_modal("pipebot settings", done_text(summary), close="Done").to_dict())
         notify(c, text=done_text(summary), user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c"))
 
     return {"response_action": "update", "view": checking.to_dict()}, finish

@@ -33,12 +33,18 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
     channel_id = (body.get("channel") or {}).get("id") or ""
     text = decode_slack_text(message.get("text") or "")
     if not text.strip():
-        respond(text="That message has no text to run a pipeline on.", response_type="ephemeral",
-                replace_original=False)
+        respond(
+            text="That message has no text to run a pipeline on.", response_type="ephemeral", replace_original=False
+        )
         return
     root = message.get("thread_ts") or message.get("ts")
-    meta = {"src": "msg", "c": channel_id, "t": root, "m": message.get("ts"),
-            "n": (body.get("channel") or {}).get("name")}
+    meta = {
+        "src": "msg",
+        "c": channel_id,
+        "t": root,
+        "m": message.get("ts"),
+        "n": (body.get("channel") or {}).get("name"),
+    }
     open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata=meta, input_text=text)
 
 
@@ -56,8 +62,11 @@ def register(app: App, ctx: AppContext) -> None:
         except Exception:  # noqa: BLE001 - the user must hear something
             log.exception("run_on_message failed")
             try:
-                respond(text="Something went wrong opening the run form (it has been logged). Please try again.",
-                        response_type="ephemeral", replace_original=False)
+                respond(
+                    text="Something went wrong opening the run form (it has been logged). Please try again.",
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
             except Exception:  # noqa: BLE001
                 log.exception("could not tell the user")
 

@@ -35,8 +35,10 @@ SaveResult = tuple[dict[str, Any] | None, Callable[[WebClient], None] | None]
 Save = Callable[[AppContext, WebClient, Mapping[str, Any], BoltContext | None], SaveResult]
 
 TRIGGER_ERRORS = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id")
-TRIGGER_EXPIRED = ("Slack gives an app 3 seconds to open a form, and that passed before I could open it "
-                   "(the server may be busy). Please run the command again.")
+TRIGGER_EXPIRED = (
+    "Slack gives an app 3 seconds to open a form, and that passed before I could open it "
+    "(the server may be busy). Please run the command again."
+)
 
 
 OOPS = "Something went wrong on pipebot's side (it has been logged). Please try again."
@@ -50,11 +52,13 @@ class Reply(Exception):
 def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     """Run ``fn`` in the background pool: the listener returns (and Slack gets its ack)
     without waiting for it. Exceptions are logged."""
+
     def run() -> None:
         try:
             fn(*args, **kwargs)
         except Exception:  # noqa: BLE001 - background work: log, never crash the pool
             log.exception("pipebot background task %s failed", getattr(fn, "__name__", fn))
+
     _background.submit(run)
 
 
@@ -85,15 +89,21 @@ def ephemeral(text: str, blocks: Sequence[Block | dict[str, Any]] | None = None)
     return out
 
 
-def notify(client: WebClient, *, text: str, user_id: str, response_url: str | None = None,
-           channel_id: str | None = None, blocks: list[Block] | None = None) -> None:
+def notify(
+    client: WebClient,
+    *,
+    text: str,
+    user_id: str,
+    response_url: str | None = None,
+    channel_id: str | None = None,
+    blocks: list[Block] | None = None,
+) -> None:
     """An ephemeral note for ``user_id``: through the command's response_url (works in any
     channel for 30 minutes), else chat.postEphemeral, else a DM from the app."""
     payload = block_dicts(blocks) if blocks else None
     if response_url:
         try:
-            resp = WebhookClient(response_url, timeout=10).send(text=text, blocks=payload,
-                                                                response_type="ephemeral")
+            resp = WebhookClient(response_url, timeout=10).send(text=text, blocks=payload, response_type="ephemeral")
             if resp.status_code == 200:
                 return
         except Exception:  # noqa: BLE001 - fall through to the Web API

@@ -8,17 +8,16 @@ from typing import Any
 import pytest
 
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 
 
 def _runs(ctx: AppContext) -> list[Any]:
     with transaction(ctx.sessions) as s:
-        runs = list(repos.latest_runs(s, TEAM_ID, limit=50))
+        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
         s.expunge_all()
     return runs
 
@@ -29,16 +28,20 @@ def essay(ctx: AppContext) -> None:
     make_pipeline(ctx, TEAM_ID, "Essay", [make_agent(ctx, TEAM_ID, "Drafter")])
 
 
-@pytest.mark.parametrize("error, expected", [
-    ("is_archived", "archived"),
-    ("channel_not_found", "Invite me"),
-    ("msg_too_long", "Slack refused the message that starts the run (`msg_too_long`)"),
-    ("invalid_blocks", "Slack refused the message that starts the run (`invalid_blocks`)"),
-    ("ratelimited", "try again in a minute"),
-    ("restricted_action", "Invite me"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        ("is_archived", "archived"),
+        ("channel_not_found", "Invite me"),
+        ("msg_too_long", "Slack refused the message that starts the run (`msg_too_long`)"),
+        ("invalid_blocks", "Slack refused the message that starts the run (`invalid_blocks`)"),
+        ("ratelimited", "try again in a minute"),
+        ("restricted_action", "Invite me"),
+    ],
+)
 def test_run_post_refused_by_slack_is_explained_and_starts_nothing(
-        ctx: AppContext, slack: SlackServer, essay: None, error: str, expected: str) -> None:
+    ctx: AppContext, slack: SlackServer, essay: None, error: str, expected: str
+) -> None:
     slack.fake.fail_next("chat.postMessage", error, when=lambda p: p.get("channel") == GENERAL)
     sent = slack.command("run Essay hello")
     assert sent.response.status_code == 200
@@ -75,7 +78,8 @@ def test_users_info_ratelimited_during_the_admin_check(ctx: AppContext, slack: S
 
 
 def test_very_long_command_input_starts_a_run_and_the_first_message_fits(
-        ctx: AppContext, slack: SlackServer, essay: None) -> None:
+    ctx: AppContext, slack: SlackServer, essay: None
+) -> None:
     long_input = ("Paragraph with R&amp;D &lt;tags&gt; and emoji 🦦. " * 400).strip()
     before = len(slack.fake.calls("chat.postMessage"))
     slack.command("run Essay " + long_input)

@@ -9,18 +9,17 @@ from typing import Any
 import pytest
 
 from core.context import AppContext
-from storage import repos
 from storage.db import transaction
+from storage.repos import runs as run_repo
 from tests.fakes.fake_slack import TEAM_ID
 from tests.run_harness import make_agent, make_pipeline, with_keys
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer, wait_until
 from tests.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests, sign
 
 
 def _runs(ctx: AppContext) -> list[Any]:
     with transaction(ctx.sessions) as s:
-        runs = list(repos.latest_runs(s, TEAM_ID, limit=50))
+        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
         s.expunge_all()
     return runs
 
@@ -48,20 +47,45 @@ def test_run_input_entities_are_decoded_for_the_model(ctx: AppContext, slack: Sl
     with_keys(ctx, TEAM_ID, "anthropic")
     agent = make_agent(ctx, TEAM_ID, "Drafter")
     make_pipeline(ctx, TEAM_ID, "Q&A digest", [agent])
-    typed = ("see <https://example.com/a?b=1&amp;c=2|the page> and <https://x.org> for <@U0USER|casey> "
-             "and <@U0OTHER> in <#C0GENERAL|general> <!here> <!subteam^S0TEAM|@devs>: a &lt; b &amp;&amp; c &gt; d "
-             "&amp;lt;kept&amp;gt;")
+    typed = (
+        "see <https://example.com/a?b=1&amp;c=2|the page> and <https://x.org> for <@U0USER|casey> "
+        "and <@U0OTHER> in <#C0GENERAL|general> <!here> <!subteam^S0TEAM|@devs>: a &lt; b &amp;&amp; c &gt; d "
+        "&amp;lt;kept&amp;gt;"
+    )
     sent = slack.command('run "Q&amp;A digest" ' + typed)
     assert sent.response.status_code == 200
     wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
-    assert _runs(ctx)[0].input == ("see the page (https://example.com/a?b=1&c=2) and https://x.org for @casey "
-                                   "and <@U0OTHER> in #general @here @devs: a < b && c > d &lt;kept&gt;")
+    assert _runs(ctx)[0].input == (
+        "see the page (https://example.com/a?b=1&c=2) and https://x.org for @casey "
+        "and <@U0OTHER> in #general @here @devs: a < b && c > d &lt;kept&gt;"
+    )
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\u3000", "🤖", "agent", "agent 🤖", "run", "run   ",
-                                  'run "', "run “Essay", "agent edit \"", "pipeline delete 'x",
-                                  "x" * 4000, "run Essay " + "y" * 12000, "<@U0USER>", "&lt;&gt;&amp;",
-                                  "agent edit <#C0GENERAL|general>", "artifacts search", "help me"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\n\t ",
+        "\u3000",
+        "🤖",
+        "agent",
+        "agent 🤖",
+        "run",
+        "run   ",
+        'run "',
+        "run “Essay",
+        'agent edit "',
+        "pipeline delete 'x",
+        "x" * 4000,
+        "run Essay " + "y" * 12000,
+        "<@U0USER>",
+        "&lt;&gt;&amp;",
+        "agent edit <#C0GENERAL|general>",
+        "artifacts search",
+        "help me",
+    ],
+)
 def test_odd_text_always_gets_an_answer(ctx: AppContext, slack: SlackServer, text: str) -> None:
     sent = slack.command(text)
     assert sent.response.status_code == 200
@@ -91,24 +115,3 @@ def test_command_from_enterprise_grid_and_dm(ctx: AppContext, slack: SlackServer
     assert r.status_code == 200 and "agent" in r.text.lower()
     sent = slack.command("agents", channel_id="D0USERDM", channel_name="directmessage")
     assert sent.response.status_code == 200 and sent.text()
-
-
-@pytest.mark.parametrize("sent, typed", [
-    ("R&amp;D", "R&D"),
-    ("a &lt;b&gt; c", "a <b> c"),
-    ("&amp;lt;", "&lt;"),  # the user typed the entity itself
-    ("<@U1|casey>", "@casey"),
-    ("<@U1>", "<@U1>"),
-    ("<#C1|general>", "#general"),
-    ("<!here>", "@here"),
-    ("<!subteam^S1|@devs>", "@devs"),
-    ("<https://a.b/c?x=1&amp;y=2>", "https://a.b/c?x=1&y=2"),
-    ("<https://a.b|a.b>", "https://a.b"),
-    ("<https://a.b/doc|the doc>", "the doc (https://a.b/doc)"),
-    ("<mailto:x@y.z|x@y.z>", "x@y.z"),
-    ("no entities 🤖", "no entities 🤖"),
-])
-def test_decode_slack_text(sent: str, typed: str) -> None:
-    from bot.slack.text import decode_slack_text
-
-    assert decode_slack_text(sent) == typed

@@ -10,7 +10,6 @@ import pytest
 
 from core.context import AppContext
 from tests.fakes.fake_slack import TEAM_ID, USER_ID
-from tests.slack_harness import *  # noqa: F401,F403 - fixtures: fake_slack, slack
 from tests.slack_harness import SlackServer
 from tests.slack_signing import DEFAULT_SIGNING_SECRET, sign
 
@@ -28,7 +27,7 @@ def test_ssl_check_is_answered_200(ctx: AppContext, slack: SlackServer) -> None:
 @pytest.mark.parametrize("drop", ["X-Slack-Signature", "X-Slack-Request-Timestamp", "both"])
 def test_missing_signing_headers_are_401(ctx: AppContext, slack: SlackServer, drop: str) -> None:
     body, headers = slack.signer.slash_command("agents")
-    for h in (["X-Slack-Signature", "X-Slack-Request-Timestamp"] if drop == "both" else [drop]):
+    for h in ["X-Slack-Signature", "X-Slack-Request-Timestamp"] if drop == "both" else [drop]:
         headers.pop(h)
     assert _post_raw(slack, body, headers).status_code == 401
 
@@ -40,22 +39,25 @@ def test_malformed_timestamp_is_401(ctx: AppContext, slack: SlackServer, ts: str
     assert _post_raw(slack, body, headers).status_code == 401
 
 
-@pytest.mark.parametrize("body,ctype", [
-    (b"\x00\x01\x02garbage\xff", "application/octet-stream"),
-    (b"<xml>hi</xml>", "text/xml"),
-    (b"{not json", "application/json"),
-    (b"[1,2,3]", "application/json"),
-    (b"\"a string\"", "application/json"),
-    (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
-    (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),
-    (b"\xff\xfe=\xff", "application/x-www-form-urlencoded"),
-    (b"", "application/x-www-form-urlencoded"),
-    (b"", "application/json"),
-    (b"type=event_callback", "application/x-www-form-urlencoded"),
-    (b'{"type":"event_callback"}', "application/json"),
-    (b'{"type":"event_callback","event":"x","team_id":"T1"}', "application/json"),
-    (b'{"type":"url_verification"}', "application/json"),
-])
+@pytest.mark.parametrize(
+    "body,ctype",
+    [
+        (b"\x00\x01\x02garbage\xff", "application/octet-stream"),
+        (b"<xml>hi</xml>", "text/xml"),
+        (b"{not json", "application/json"),
+        (b"[1,2,3]", "application/json"),
+        (b'"a string"', "application/json"),
+        (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+        (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe=\xff", "application/x-www-form-urlencoded"),
+        (b"", "application/x-www-form-urlencoded"),
+        (b"", "application/json"),
+        (b"type=event_callback", "application/x-www-form-urlencoded"),
+        (b'{"type":"event_callback"}', "application/json"),
+        (b'{"type":"event_callback","event":"x","team_id":"T1"}', "application/json"),
+        (b'{"type":"url_verification"}', "application/json"),
+    ],
+)
 def test_signed_garbage_is_4xx_not_500(ctx: AppContext, slack: SlackServer, body: bytes, ctype: str) -> None:
     headers = sign(body, DEFAULT_SIGNING_SECRET, ctype)
     r = _post_raw(slack, body, headers)
@@ -69,8 +71,9 @@ def test_unsigned_garbage_is_401(ctx: AppContext, slack: SlackServer) -> None:
 
 def test_unsigned_ssl_check_is_answered_200_and_runs_nothing(ctx: AppContext, slack: SlackServer) -> None:
     before = len(slack.fake.calls())
-    r = _post_raw(slack, b"ssl_check=1&token=fake-verification-token",
-                  {"Content-Type": "application/x-www-form-urlencoded"})
+    r = _post_raw(
+        slack, b"ssl_check=1&token=fake-verification-token", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code == 200 and r.content == b""
     # an unsigned command dressed up with ssl_check=1 is still refused
     body, headers = slack.signer.slash_command("agents")
@@ -81,12 +84,15 @@ def test_unsigned_ssl_check_is_answered_200_and_runs_nothing(ctx: AppContext, sl
     assert len(slack.fake.calls()) == before
 
 
-@pytest.mark.parametrize("event", [
-    {"type": "app_uninstalled"},
-    {"type": "tokens_revoked", "tokens": {"bot": ["U0PIPEBOT"]}},
-    {"type": "app_home_opened", "user": USER_ID, "channel": "D0USER", "tab": "messages"},
-    {"type": "app_mention", "user": USER_ID, "text": "<@U0PIPEBOT> hi", "ts": "1.2", "channel": "C0GENERAL"},
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "app_uninstalled"},
+        {"type": "tokens_revoked", "tokens": {"bot": ["U0PIPEBOT"]}},
+        {"type": "app_home_opened", "user": USER_ID, "channel": "D0USER", "tab": "messages"},
+        {"type": "app_mention", "user": USER_ID, "text": "<@U0PIPEBOT> hi", "ts": "1.2", "channel": "C0GENERAL"},
+    ],
+)
 def test_subscribed_or_stray_events_are_acked_200(ctx: AppContext, slack: SlackServer, event: dict[str, Any]) -> None:
     """A 404 makes Slack retry the event and, if it keeps failing, disable the subscription."""
     r = slack.post(slack.signer.event(event))
@@ -94,10 +100,17 @@ def test_subscribed_or_stray_events_are_acked_200(ctx: AppContext, slack: SlackS
 
 
 def test_unknown_action_and_view_closed_are_acked(ctx: AppContext, slack: SlackServer) -> None:
-    r = slack.post(slack.signer.block_actions([{"type": "button", "action_id": "some_old_button", "block_id": "b",
-                                                "value": "x"}]))
+    r = slack.post(
+        slack.signer.block_actions([{"type": "button", "action_id": "some_old_button", "block_id": "b", "value": "x"}])
+    )
     assert r.status_code == 200, r.text
-    view = {"id": "V0CLOSED", "type": "modal", "callback_id": "agent_modal", "blocks": [],
-            "private_metadata": "", "team_id": TEAM_ID}
+    view = {
+        "id": "V0CLOSED",
+        "type": "modal",
+        "callback_id": "agent_modal",
+        "blocks": [],
+        "private_metadata": "",
+        "team_id": TEAM_ID,
+    }
     r = slack.post(slack.signer.view_closed(view))
     assert r.status_code == 200, r.text

@@ -14,9 +14,22 @@ import pytest
 from core.runs.queue import start_run
 from storage.db import transaction
 from storage.repos import agents as agent_repo
-from tests.run_harness import (  # noqa: F401 - fixtures
-    read_artifact as _artifact, read_run as _run, read_steps as _steps,
-    GPT, HAIKU, _fake_providers, drain, fake_anthropic, fake_openai, make_agent, make_pipeline, with_keys, worker_env,
+from tests.run_harness import (
+    GPT,
+    HAIKU,
+    drain,
+    make_agent,
+    make_pipeline,
+    with_keys,
+)
+from tests.run_harness import (
+    read_artifact as _artifact,
+)
+from tests.run_harness import (
+    read_run as _run,
+)
+from tests.run_harness import (
+    read_steps as _steps,
 )
 
 
@@ -57,6 +70,7 @@ def _one_step(ctx, model=HAIKU, provider="anthropic", **agent):
 
 
 # ---- faults in the middle of a stream -------------------------------------------------------
+
 
 def test_anthropic_error_event_mid_stream_retries_the_step_without_duplicating_text(ctx, worker_env, fake_anthropic):
     """Anthropic sends `event: error` (overloaded_error) inside a 200 stream after some text:
@@ -109,8 +123,13 @@ def test_anthropic_529_overloaded_then_success(ctx, worker_env, fake_anthropic):
 @pytest.mark.parametrize("style", ["error", "failed"])
 def test_openai_server_error_mid_stream_is_retried(ctx, worker_env, fake_openai, style):
     _one_step(ctx, GPT, "openai")
-    fake_openai.reply("partial words before the failure", error_after=8, error_style=style, error_type="server_error",
-                      error_message="The server had an error while processing your request.")
+    fake_openai.reply(
+        "partial words before the failure",
+        error_after=8,
+        error_style=style,
+        error_type="server_error",
+        error_message="The server had an error while processing your request.",
+    )
     fake_openai.reply("complete reply")
     run = start_run(ctx, "T1", "P", "input")
     drain(worker_env)
@@ -124,8 +143,13 @@ def test_openai_failed_with_a_request_problem_is_not_retried(ctx, worker_env, fa
     """`response.failed` with a code that says the request itself is wrong (invalid_prompt): one
     call, a failed run with the provider's words."""
     _one_step(ctx, GPT, "openai")
-    fake_openai.reply("some words first", error_after=8, error_style="failed", error_type="invalid_prompt",
-                      error_message="Invalid prompt: your prompt was flagged.")
+    fake_openai.reply(
+        "some words first",
+        error_after=8,
+        error_style="failed",
+        error_type="invalid_prompt",
+        error_message="Invalid prompt: your prompt was flagged.",
+    )
     run = start_run(ctx, "T1", "P", "input")
     drain(worker_env)
     done = _run(ctx, "T1", run.id)
@@ -135,8 +159,9 @@ def test_openai_failed_with_a_request_problem_is_not_retried(ctx, worker_env, fa
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_stream_cut_without_a_terminal_event_is_retried_then_fails_clearly(ctx, worker_env, fake_anthropic, fake_openai,
-                                                                           provider):
+def test_stream_cut_without_a_terminal_event_is_retried_then_fails_clearly(
+    ctx, worker_env, fake_anthropic, fake_openai, provider
+):
     fake = fake_anthropic if provider == "anthropic" else fake_openai
     _one_step(ctx, HAIKU if provider == "anthropic" else GPT, provider)
     fake.reply("words that stop mid sentence", cut_after=7, cut_mode="clean")
@@ -181,6 +206,7 @@ def test_openai_incomplete_with_no_text_fails_naming_the_output_budget(ctx, work
 
 # ---- keys and request problems mid-run ------------------------------------------------------
 
+
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_revoked_key_fails_naming_the_provider_and_the_fix(ctx, worker_env, fake_anthropic, fake_openai, provider):
     fake = fake_anthropic if provider == "anthropic" else fake_openai
@@ -188,8 +214,12 @@ def test_revoked_key_fails_naming_the_provider_and_the_fix(ctx, worker_env, fake
     if provider == "anthropic":
         fake.fail(401, type="authentication_error", message="invalid x-api-key")
     else:
-        fake.fail(401, message="Incorrect API key provided: sk-test-***0001.", type="invalid_request_error",
-                  code="invalid_api_key")
+        fake.fail(
+            401,
+            message="Incorrect API key provided: sk-test-***0001.",
+            type="invalid_request_error",
+            code="invalid_api_key",
+        )
     run = start_run(ctx, "T1", "P", "input")
     drain(worker_env)
     done = _run(ctx, "T1", run.id)
@@ -211,8 +241,13 @@ def test_context_too_long_fails_clearly(ctx, worker_env, fake_anthropic, fake_op
 
     with_keys(ctx, "T1", "openai")
     make_pipeline(ctx, "T1", "Q", [make_agent(ctx, "T1", "Gpt", GPT)])
-    fake_openai.fail(400, message="Your input exceeds the context window of this model.", type="invalid_request_error",
-                     code="context_length_exceeded", param="input")
+    fake_openai.fail(
+        400,
+        message="Your input exceeds the context window of this model.",
+        type="invalid_request_error",
+        code="context_length_exceeded",
+        param="input",
+    )
     run = start_run(ctx, "T1", "Q", "input")
     drain(worker_env)
     done = _run(ctx, "T1", run.id)
@@ -224,8 +259,9 @@ def test_retry_after_longer_than_the_time_left_is_not_waited_out(ctx, worker_env
     """A 429 asking for more time than the run has left fails at once, saying so (the job
     would otherwise sleep into RQ's job timeout and leave the run to the reaper)."""
     _one_step(ctx, GPT, "openai")
-    fake_openai.fail(429, headers={"retry-after": "50"}, message="Rate limit reached", type="requests",
-                     code="rate_limit_exceeded")
+    fake_openai.fail(
+        429, headers={"retry-after": "50"}, message="Rate limit reached", type="requests", code="rate_limit_exceeded"
+    )
     run = start_run(ctx, "T1", "P", "input")
     drain(dict(worker_env, PIPEBOT_RUN_TIME_LIMIT_SECONDS="20"), timeout=60)
     done = _run(ctx, "T1", run.id)
@@ -236,11 +272,18 @@ def test_retry_after_longer_than_the_time_left_is_not_waited_out(ctx, worker_env
 
 # ---- refusals and empty output --------------------------------------------------------------
 
+
 def test_anthropic_refusal_says_so_in_the_step_output(ctx, worker_env, fake_anthropic):
     _one_step(ctx)
-    fake_anthropic.reply("Hello..", stop_reason="refusal",
-                         stop_details={"type": "refusal", "category": "cyber",
-                                       "explanation": "This request was declined because it could enable cyber harm."})
+    fake_anthropic.reply(
+        "Hello..",
+        stop_reason="refusal",
+        stop_details={
+            "type": "refusal",
+            "category": "cyber",
+            "explanation": "This request was declined because it could enable cyber harm.",
+        },
+    )
     run = start_run(ctx, "T1", "P", "write malware")
     drain(worker_env)
     done = _run(ctx, "T1", run.id)
@@ -289,6 +332,7 @@ def test_empty_model_output_fails_the_step_clearly(ctx, worker_env, fake_anthrop
 
 
 # ---- hostile input and output ---------------------------------------------------------------
+
 
 def test_nul_bytes_in_input_and_model_output_do_not_crash_the_worker(ctx, worker_env, fake_anthropic):
     """PostgreSQL text and JSONB reject NUL: the input is cleaned at the door, model output

@@ -1,0 +1,130 @@
+"""*Compare* on a result: a short summary in Slack, with the link to the compare page.
+
+What is compared, in this order: the latest version with version 1 when the artifact was
+edited; else the parent it branched from (the version it branched from) with it; else
+another run of the same pipeline, picked in a modal (at most 100, newest first). The
+summary goes to the person who clicked: ephemeral in the conversation, or in a modal when
+the click came from a modal or App Home.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import Block
+
+from bot.slack.blocks import lifecycle as msgs
+from bot.slack.blocks.common import decode_metadata, encode_metadata, name_md
+from bot.slack.blocks.limits import SELECT_OPTIONS_LIMIT
+from bot.slack.listeners.answer import NOT_A_MEMBER, Click, click_of, show_view, tell
+from bot.slack.listeners.support import SaveResult, action_value, after_ack, selected_value, submission
+from bot.slack.payloads import team_of
+from core.artifacts import messages
+from core.artifacts.diff import compare
+from core.context import AppContext
+from core.formatting import format_datetime
+from core.links import compare_permalink
+from storage.db import transaction
+from storage.repos import artifact_versions as versions
+from storage.repos import lineage
+from storage.repos.artifact_versions import VersionRow
+
+log = logging.getLogger(__name__)
+
+
+def _name(row: VersionRow) -> str:
+    return str((row.content.get("pipeline") or {}).get("name") or "Run result")
+
+
+def summary(
+    ctx: AppContext, team_id: str, left: VersionRow, right: VersionRow, left_label: str, right_label: str
+) -> tuple[str, list[Block]]:
+    """The Slack summary of ``left`` → ``right`` with the signed link to the compare page."""
+    url = compare_permalink(ctx, team_id, str(left.artifact_id), left.number, str(right.artifact_id), right.number)
+    return msgs.compare_summary(_name(right), left_label, right_label, compare(left.content, right.content), url)
+
+
+def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
+    """*Compare* clicked: decide what to compare and answer, or open the picker."""
+    click = click_of(body)
+    if click.foreign:
+        tell(client, click, NOT_A_MEMBER)
+        return
+    ref = msgs.parse_ref(action_value(body))
+    if ref is None:
+        tell(client, click, msgs.STALE_BUTTON)
+        return
+    pair: tuple[VersionRow, VersionRow, str, str] | None = None
+    candidates: list[Any] = []
+    with transaction(ctx.sessions) as s:
+        latest = versions.latest_version(s, click.team_id, ref[0])
+        if latest is None:
+            tell(client, click, messages.ARTIFACT_GONE)
+            return
+        parent = lineage.parent_of(s, click.team_id, latest.artifact_id)
+        if latest.number > 1:
+            first = versions.get_version(s, click.team_id, latest.artifact_id, 1)
+            if first is not None:
+                pair = (first, latest, "version 1", f"version {latest.number}")
+        elif parent is not None and parent.artifact_id is not None:
+            source = (
+                versions.get_version(s, click.team_id, parent.artifact_id, parent.version)
+                if parent.version
+                else versions.latest_version(s, click.team_id, parent.artifact_id)
+            )
+            if source is not None:
+                step = f" from step {parent.step}" if parent.step else ""
+                pair = (source, latest, f"parent (version {source.number})", f"this branch{step}")
+        if pair is None:
+            candidates = list(
+                lineage.related_artifacts(s, click.team_id, latest.artifact_id, limit=SELECT_OPTIONS_LIMIT)
+            )
+    if pair is not None:
+        _deliver(client, click, *summary(ctx, click.team_id, *pair))
+    elif candidates:
+        metadata = encode_metadata({"a": str(latest.artifact_id)})
+        show_view(client, click, msgs.compare_picker(_name(latest), candidates, metadata=metadata))
+    else:
+        tell(client, click, msgs.NOTHING_TO_COMPARE.format(pipeline=name_md(_name(latest))))
+
+
+def _deliver(client: WebClient, click: Click, text: str, blocks: list[Block]) -> None:
+    if click.channel_id:
+        tell(client, click, text, blocks)
+    else:
+        show_view(client, click, msgs.compare_modal(blocks))
+
+
+def pick(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
+    """The picker's submission: the modal becomes the summary."""
+    view = body.get("view") or {}
+    team_id = team_of(body, context)
+    clicked = str(decode_metadata(view.get("private_metadata")).get("a") or "")
+    picked = selected_value((view.get("state") or {}).get("values") or {}, msgs.COMPARE_PICK_BLOCK)
+    with transaction(ctx.sessions) as s:
+        left = versions.latest_version(s, team_id, picked) if picked else None
+        right = versions.latest_version(s, team_id, clicked) if clicked else None
+    if left is None or right is None:
+        return {"response_action": "errors", "errors": {msgs.COMPARE_PICK_BLOCK: msgs.COMPARE_GONE}}, None
+    when = format_datetime(left.content.get("created_at") or left.created_at)
+    _, blocks = summary(ctx, team_id, left, right, f"run of {when}", "this run")
+    return {"response_action": "update", "view": msgs.compare_modal(blocks).to_dict()}, None
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """*Compare*, the picker's submission, and the acks of the lifecycle's URL buttons."""
+
+    def compare_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        after_ack(start_compare, ctx, client, body)
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    app.action(msgs.COMPARE_ARTIFACT)(compare_clicked)
+    app.action(msgs.OPEN_LINK)(ack_only)  # the editor's and the compare page's URL buttons
+    app.view(msgs.COMPARE_PICK_CALLBACK)(submission(ctx, pick, msgs.COMPARE_PICK_BLOCK))

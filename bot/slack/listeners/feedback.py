@@ -1,0 +1,50 @@
+"""👍/👎 on a run's final message (Slack's feedback buttons): one vote per person per version.
+
+Slack's buttons toggle on the person's screen: a click on the chosen one clears it, a click
+on the other switches. Each click arrives as a ``block_actions`` carrying the value of the
+button clicked, nothing about its state, so the stored vote decides: the same button again
+clears it, the other replaces it (storage/repos/feedback.toggle, applied in turn when clicks
+arrive at once). Counts show in `/pipebot artifacts` and on the artifact page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.slack.blocks import lifecycle as msgs
+from bot.slack.listeners.answer import click_of
+from bot.slack.listeners.support import action_value, after_ack
+from core.context import AppContext
+from storage.db import transaction
+from storage.repos import feedback
+
+log = logging.getLogger(__name__)
+
+
+def record_vote(ctx: AppContext, body: Mapping[str, Any]) -> int | None:
+    """Apply one click; the vote now stored (None: cleared, or nothing to vote on)."""
+    click = click_of(body)
+    parsed = msgs.parse_feedback(action_value(body))
+    if parsed is None or click.foreign or not click.user_id:
+        log.info("ignored a feedback click (stale value or another workspace's person)")
+        return None
+    value, artifact_id, version = parsed
+    with transaction(ctx.sessions) as s:
+        return feedback.toggle(s, click.team_id, artifact_id, version, click.user_id, value)
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """The feedback buttons' clicks."""
+
+    def clicked(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        after_ack(_record, body)
+
+    def _record(body: dict[str, Any]) -> None:
+        record_vote(ctx, body)
+
+    app.action(msgs.FEEDBACK)(clicked)

@@ -1,0 +1,86 @@
+"""The RQ job that runs one pipeline run. ``enqueue`` names it, so any RQ worker on the
+queue runs it: ``pipebot worker``, and plain ``rq worker QUEUE``, which starts no pipebot
+code of its own (the context is then built from the environment on first use).
+
+The job reports each run to Redis events (``pipebot run`` and the web follow those) and to
+whatever reporters the installed surfaces add, such as the Slack thread. core must not know
+those surfaces, and plain ``rq worker`` gives them no start-up hook to register in, so a
+surface declares a factory as a package entry point in the group ``pipebot.reporters``
+(pyproject.toml): package metadata is the one registry every worker reads without any
+start-up code of ours. A factory takes the context and returns one Reporter.
+
+A run first takes one of its workspace's slots (fair share); when all are in use it goes
+back to the end of the queue, as an RQ retry, and other workspaces' runs go ahead."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from rq import Retry
+
+from core.context import AppContext, secret_keys
+from core.events import RedisEventReporter
+from core.reporter import Reporter, RunOutcome, SafeReporter
+from core.runs.executor import execute
+from core.runs.fair_share import WorkspaceSlot
+from core.settings import ConfigError, load_settings
+
+log = logging.getLogger(__name__)
+
+REPORTER_GROUP = "pipebot.reporters"
+ReporterFactory = Callable[[AppContext], Reporter]
+
+# How long a job waits for its workspace's slot before going to the back of the queue, so
+# that other workspaces' runs behind it go ahead (see core.runs.fair_share).
+SLOT_WAIT_S = 1.0
+WAIT_TURNS = 1_000_000  # RQ counts each trip to the back of the queue as a retry
+
+_ctx: AppContext | None = None
+
+
+def set_context(ctx: AppContext) -> None:
+    """The worker builds the context before forking; engines and Redis pools reset in the child."""
+    global _ctx
+    _ctx = ctx
+
+
+def context() -> AppContext:
+    global _ctx
+    if _ctx is None:
+        settings = load_settings()
+        if not settings.DATABASE_URL or not settings.REDIS_URL:
+            raise ConfigError("DATABASE_URL and REDIS_URL must be set for a worker started with `rq worker`")
+        _ctx = AppContext.create(
+            settings, settings.DATABASE_URL, settings.REDIS_URL, secret_keys(settings, settings.PIPEBOT_DATA_DIR)
+        )
+    return _ctx
+
+
+@functools.cache
+def reporter_factories() -> tuple[ReporterFactory, ...]:
+    """The surfaces' reporter factories, loaded once per process (a worker calls this before
+    it forks, so its work horses do not import them again for every job)."""
+    factories: list[ReporterFactory] = [ep.load() for ep in entry_points(group=REPORTER_GROUP)]
+    if not factories:
+        log.warning("no reporter is installed in %r: runs report through Redis events only", REPORTER_GROUP)
+    return tuple(factories)
+
+
+def reporters_for(ctx: AppContext) -> list[Reporter]:
+    return [RedisEventReporter(ctx.redis), *(factory(ctx) for factory in reporter_factories())]
+
+
+def execute_run_job(team_id: str, run_id: str) -> str | Retry | None:
+    ctx = context()
+    slot = WorkspaceSlot(ctx.redis, team_id, run_id, ctx.settings.PIPEBOT_WORKSPACE_CONCURRENCY)
+    if not slot.wait(SLOT_WAIT_S):
+        log.info("run %s waits its turn: its workspace has every slot in use", run_id)
+        return Retry(max=WAIT_TURNS)
+    try:
+        outcome: RunOutcome | None = execute(ctx, team_id, run_id, SafeReporter(*reporters_for(ctx)))
+    finally:
+        slot.release()
+    return outcome.status if outcome else None

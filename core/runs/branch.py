@@ -17,15 +17,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from core.context import AppContext
-from core.errors import QueueUnavailable, RunRejected
+from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep
 from core.runs.artifact import Artifact, StepRecord
 from core.runs.branch_spec import BranchSpec
-from core.runs.queue import INPUT_MAX, enqueue
+from core.runs.queue import INPUT_MAX, enqueue_new_run
 from core.text import clean_text
 from providers import catalog
 from storage.db import Session, transaction
@@ -277,12 +274,7 @@ def start_branch(
             ],
         )
     log.info("run %s branches artifact %s v%d from step %d", run.id, spec.artifact_id, spec.version, from_step)
-    try:
-        enqueue(ctx, team_id, run.id)
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        log.warning("run %s kept queued: Redis is unreachable (%s)", run.id, type(exc).__name__)
-        raise QueueUnavailable(run) from None
-    return run
+    return enqueue_new_run(ctx, team_id, run)
 
 
 def _known_model(model: str) -> Any:

@@ -68,6 +68,17 @@ def enqueue(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, attempt: int
     )
 
 
+def enqueue_new_run(ctx: AppContext, team_id: str, run: Run) -> Run:
+    """Enqueue a run just committed; a Redis outage leaves it queued in PostgreSQL (the workers'
+    maintenance enqueues it once Redis is back) and raises QueueUnavailable carrying it."""
+    try:
+        enqueue(ctx, team_id, run.id)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("run %s kept queued: Redis is unreachable (%s)", run.id, type(exc).__name__)
+        raise QueueUnavailable(run) from None
+    return run
+
+
 def start_run(
     ctx: AppContext,
     team_id: str,
@@ -120,12 +131,7 @@ def start_run(
             dedupe_key=dedupe_key,
             **({"id": run_id} if run_id is not None else {}),
         )
-    try:
-        enqueue(ctx, team_id, run.id)
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        log.warning("run %s kept queued: Redis is unreachable (%s)", run.id, type(exc).__name__)
-        raise QueueUnavailable(run) from None
-    return run
+    return enqueue_new_run(ctx, team_id, run)
 
 
 def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str]:

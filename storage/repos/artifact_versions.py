@@ -24,9 +24,10 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from storage.repos.common import parse_uuid
+
 __all__ = [
     "ArtifactNotFound",
-    "artifact_uuid",
     "VersionConflict",
     "VersionInfo",
     "VersionRow",
@@ -89,16 +90,6 @@ class VersionRow:
     edited: str | None
 
 
-def artifact_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
-    """An artifact id as a UUID, or None for text that is not one (ids come from URLs)."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 _BUMP = text(
     "UPDATE artifacts SET latest_version = latest_version + 1 "
     "WHERE team_id = :team AND id = :aid AND latest_version = :base RETURNING latest_version"
@@ -128,7 +119,7 @@ def save_version(
     one's row lock, then finds the condition false and gets :class:`VersionConflict` with the
     number the first one saved, carrying their own edit back.
     """
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         raise ArtifactNotFound(str(artifact_id))
     number = s.execute(_BUMP, {"team": team_id, "aid": aid, "base": base_version}).scalar()
@@ -186,7 +177,7 @@ def _row(row: Any) -> VersionRow | None:
 
 def get_version(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, number: int) -> VersionRow | None:
     """Version ``number`` of the artifact, or None (no such artifact here, or no such version)."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None or number < 1:
         return None
     return _row(s.execute(_BY_NUMBER, {"aid": aid, "number": number, "team": team_id}).first())
@@ -194,7 +185,7 @@ def get_version(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | 
 
 def latest_version(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str) -> VersionRow | None:
     """The newest version of the artifact, or None."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return None
     return _row(s.execute(_LATEST, {"aid": aid, "team": team_id}).first())
@@ -203,7 +194,7 @@ def latest_version(s: Session | Connection, team_id: str, artifact_id: uuid.UUID
 def version_unscoped(conn: Session | Connection, artifact_id: uuid.UUID | str, number: int) -> VersionRow | None:
     """Version ``number`` by artifact id alone. Only for the permalink page, whose signature
     names the workspace and is checked by the caller against ``VersionRow.team_id``."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None or number < 1:
         return None
     return _row(conn.execute(_BY_NUMBER_UNSCOPED, {"aid": aid, "number": number}).first())
@@ -211,7 +202,7 @@ def version_unscoped(conn: Session | Connection, artifact_id: uuid.UUID | str, n
 
 def latest_version_unscoped(conn: Session | Connection, artifact_id: uuid.UUID | str) -> VersionRow | None:
     """The newest version by artifact id alone; same rule as :func:`version_unscoped`."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return None
     return _row(conn.execute(_LATEST_UNSCOPED, {"aid": aid}).first())
@@ -232,7 +223,7 @@ def list_versions(
 ) -> Sequence[VersionInfo]:
     """Versions newest first, without their content, at most ``limit`` (capped at
     :data:`MAX_LIST`); ``before`` pages on from a number. Empty for an artifact not found."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return []
     limit = max(1, min(limit, MAX_LIST))

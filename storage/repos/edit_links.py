@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from storage.repos.artifact_versions import artifact_uuid
+from storage.repos.common import parse_uuid
 
 __all__ = ["edit_link_used", "purge_edit_link_uses", "record_edit_link_use"]
 
@@ -25,7 +25,7 @@ def record_edit_link_use(
 ) -> bool:
     """Mark the link's nonce used. True for the first use only; False for a replay (or for an
     artifact that is not this workspace's, where nothing is written)."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return False
     row = s.execute(

@@ -14,7 +14,7 @@ from sqlalchemy import ARRAY, Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session
 
-from storage.repos.artifact_versions import artifact_uuid
+from storage.repos.common import parse_uuid
 
 __all__ = ["VoteCounts", "counts", "counts_for_artifacts", "toggle", "vote", "vote_of"]
 
@@ -46,7 +46,7 @@ def vote(s: Session, team_id: str, artifact_id: uuid.UUID | str, version: int, u
     vote to clear)."""
     if value not in (1, -1, None):
         raise ValueError("a vote is +1, -1 or None")
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return False
     params = {"team": team_id, "aid": aid, "version": version, "user": user_id, "vote": value}
@@ -65,7 +65,7 @@ def vote_of(
 ) -> int | None:
     """``user_id``'s vote on ``version`` (+1 or -1), or None: a click on the same button again
     clears it, so the caller needs to know what is stored."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return None
     value = s.execute(_VOTE_OF, {"team": team_id, "aid": aid, "version": version, "user": user_id}).scalar()
@@ -83,7 +83,7 @@ def toggle(
     """A click on Slack's feedback buttons: the button already chosen clears the vote, the other
     one replaces it. Returns the vote now stored (None: cleared, or nothing written because the
     artifact or version is not this workspace's)."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return None
     s.execute(_LOCK, {"key": f"artifact_feedback:{aid}:{version}:{user_id}"})
@@ -105,7 +105,7 @@ _COUNTS_MANY = text(
 
 def counts(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, version: int) -> VoteCounts:
     """👍 and 👎 on one version."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return VoteCounts()
     row = s.execute(_COUNTS, {"team": team_id, "aid": aid, "version": version}).one()
@@ -117,7 +117,7 @@ def counts_for_artifacts(
 ) -> dict[uuid.UUID, VoteCounts]:
     """👍 and 👎 of many artifacts at once (all their versions together), for lists: one query
     over the feedback key's prefix. Artifacts without votes are absent from the result."""
-    aids = [a for a in (artifact_uuid(x) for x in artifact_ids) if a is not None]
+    aids = [a for a in (parse_uuid(x) for x in artifact_ids) if a is not None]
     if not aids:
         return {}
     rows = s.execute(_COUNTS_MANY, {"team": team_id, "aids": aids})

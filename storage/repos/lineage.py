@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from storage.repos.artifact_versions import artifact_uuid
+from storage.repos.common import parse_uuid
 
 __all__ = ["ArtifactSummary", "Parent", "list_branches", "parent_of", "related_artifacts", "set_parent"]
 
@@ -76,7 +76,7 @@ def set_parent(
     ``branched_from_step`` with ``branch_changes`` (what changed for that step: agent, model,
     input). False, and nothing written, unless both artifacts are this workspace's and that
     version of the parent exists."""
-    aid, parent = artifact_uuid(artifact_id), artifact_uuid(parent_artifact_id)
+    aid, parent = parse_uuid(artifact_id), parse_uuid(parent_artifact_id)
     if aid is None or parent is None:
         return False
     res = s.execute(
@@ -101,7 +101,7 @@ _PARENT = text(
 
 def parent_of(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str) -> Parent | None:
     """The lineage of a branch; None for an artifact that is not a branch (or not found)."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return None
     row = s.execute(_PARENT, {"team": team_id, "aid": aid}).first()
@@ -149,7 +149,7 @@ def list_branches(
     s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *, limit: int = 20
 ) -> Sequence[ArtifactSummary]:
     """Artifacts that branched from this one, newest first."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return []
     return _summaries(s.execute(_BRANCHES, {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}))
@@ -160,7 +160,7 @@ def related_artifacts(
 ) -> Sequence[ArtifactSummary]:
     """The newest other artifacts of the same pipeline in the workspace, for a compare picker.
     Empty when the artifact's pipeline was deleted (its artifacts no longer share an id)."""
-    aid = artifact_uuid(artifact_id)
+    aid = parse_uuid(artifact_id)
     if aid is None:
         return []
     return _summaries(s.execute(_RELATED, {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}))

@@ -28,6 +28,7 @@ from bot.slack.blocks.common import (
     NAME_MAX,
     context,
     encode_metadata,
+    form_modal,
     join_words,
     list_message,
     modal_title,
@@ -251,14 +252,12 @@ def agent_modal(
             hint="Optional. The longest reply the model may write; empty uses a sensible default.",
         ),
     ]
-    return View(
-        type="modal",
-        callback_id=AGENT_CALLBACK,
-        title=modal_title("Edit agent" if agent is not None else "New agent"),
-        submit=PlainTextObject(text="Save"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=encode_metadata(metadata or {}),
-        blocks=blocks,
+    return form_modal(
+        AGENT_CALLBACK,
+        "Edit agent" if agent is not None else "New agent",
+        "Save",
+        encode_metadata(metadata or {}),
+        blocks,
     )
 
 

@@ -223,6 +223,19 @@ def info_modal(title: str, text: str, *, close: str = "Close") -> View:
     )
 
 
+def form_modal(callback_id: str, title: str, submit: str, metadata: str, blocks: Sequence[Block]) -> View:
+    """A modal with inputs, a submit button and Cancel: every form reads the same to the person."""
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=modal_title(title),
+        submit=PlainTextObject(text=submit),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata,
+        blocks=list(blocks),
+    )
+
+
 def confirm_delete_message(kind: str, item_id: int, name: str, used_by: Sequence[str] = ()) -> tuple[str, list[Block]]:
     """The ephemeral question before a delete; the Delete button carries the id, not the name."""
     what = f"the {kind} *{escape_mrkdwn(name)}*"

@@ -36,6 +36,7 @@ from bot.slack.blocks.common import (
     STATUS_EMOJI,
     button,
     context,
+    form_modal,
     md,
     model_label,
     models_text,
@@ -248,15 +249,7 @@ def edit_modal(
             ),
         )
     )
-    return View(
-        type="modal",
-        callback_id=EDIT_MODAL_CALLBACK,
-        title=PlainTextObject(text="Edit result"),
-        submit=PlainTextObject(text="Save version"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata,
-        blocks=blocks,
-    )
+    return form_modal(EDIT_MODAL_CALLBACK, "Edit result", "Save version", metadata, blocks)
 
 
 def edit_link_message(pipeline_name: str, part: Part, url: str) -> tuple[str, list[Block]]:
@@ -415,15 +408,7 @@ def compare_picker(pipeline_name: str, candidates: Sequence[Any], *, metadata: s
             element=StaticSelectElement(action_id="value", placeholder="Pick a run", options=options),
         ),
     ]
-    return View(
-        type="modal",
-        callback_id=COMPARE_PICK_CALLBACK,
-        title=PlainTextObject(text="Compare with…"),
-        submit=PlainTextObject(text="Compare"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata,
-        blocks=blocks,
-    )
+    return form_modal(COMPARE_PICK_CALLBACK, "Compare with…", "Compare", metadata, blocks)
 
 
 # ---- the unfurl card ----------------------------------------------------------------------------

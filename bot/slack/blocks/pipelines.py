@@ -31,6 +31,7 @@ from bot.slack.blocks.common import (
     as_int,
     decode_metadata,
     encode_metadata,
+    form_modal,
     list_message,
     modal_title,
     model_label,
@@ -228,14 +229,12 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
             hint="Optional. A run stops once its cost passes this amount.",
         )
     )
-    return View(
-        type="modal",
-        callback_id=PIPELINE_CALLBACK,
-        title=modal_title("Edit pipeline" if form.pipeline_id else "New pipeline"),
-        submit=PlainTextObject(text="Save"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=encode_metadata(form.metadata()),
-        blocks=blocks,
+    return form_modal(
+        PIPELINE_CALLBACK,
+        "Edit pipeline" if form.pipeline_id else "New pipeline",
+        "Save",
+        encode_metadata(form.metadata()),
+        blocks,
     )
 
 

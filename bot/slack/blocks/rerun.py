@@ -18,13 +18,12 @@ from slack_sdk.models.blocks import (
     InputBlock,
     Option,
     PlainTextInputElement,
-    PlainTextObject,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.agents import model_select
-from bot.slack.blocks.common import INPUT, button, context, encode_metadata, name_md, one_line
+from bot.slack.blocks.common import INPUT, button, context, encode_metadata, form_modal, name_md, one_line
 from bot.slack.blocks.limits import OPTION_TEXT_LIMIT, PLAIN_TEXT_INPUT_LIMIT, SELECT_OPTIONS_LIMIT
 from bot.slack.text import clip
 
@@ -144,15 +143,7 @@ def rerun_modal(form: RerunForm, metadata: Mapping[str, Any]) -> View:
             ),
         ),
     ]
-    return View(
-        type="modal",
-        callback_id=RERUN_CALLBACK,
-        title=PlainTextObject(text="Re-run from…"),
-        submit=PlainTextObject(text="Run"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=encode_metadata({**metadata, "s": form.step}),
-        blocks=blocks,
-    )
+    return form_modal(RERUN_CALLBACK, "Re-run from…", "Run", encode_metadata({**metadata, "s": form.step}), blocks)
 
 
 def branch_note(step: int, version: int) -> str:

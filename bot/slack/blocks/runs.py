@@ -24,7 +24,6 @@ from slack_sdk.models.blocks import (
     MarkdownBlock,
     Option,
     PlainTextInputElement,
-    PlainTextObject,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -35,6 +34,7 @@ from bot.slack.blocks.common import (
     button,
     context,
     fit_markdown,
+    form_modal,
     link,
     model_label,  # noqa: F401 - the reporter reads it from here
     models_text,
@@ -357,12 +357,4 @@ def run_modal(
                 hint="Leave it empty to get the results in a direct message from pipebot.",
             )
         )
-    return View(
-        type="modal",
-        callback_id=RUN_MODAL_CALLBACK,
-        title=PlainTextObject(text="Run a pipeline"),
-        submit=PlainTextObject(text="Run"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata,
-        blocks=blocks,
-    )
+    return form_modal(RUN_MODAL_CALLBACK, "Run a pipeline", "Run", metadata, blocks)

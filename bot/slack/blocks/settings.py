@@ -15,11 +15,10 @@ from slack_sdk.models.blocks import (
     InputBlock,
     Option,
     PlainTextInputElement,
-    PlainTextObject,
 )
 from slack_sdk.models.views import View
 
-from bot.slack.blocks.common import INPUT, context, encode_metadata, modal_title
+from bot.slack.blocks.common import INPUT, context, encode_metadata, form_modal
 from bot.slack.blocks.limits import (
     HINT_TEXT_LIMIT,
     OPTION_TEXT_LIMIT,
@@ -92,12 +91,4 @@ def settings_modal(
                     ),
                 )
             )
-    return View(
-        type="modal",
-        callback_id=SETTINGS_CALLBACK,
-        title=modal_title("pipebot settings"),
-        submit=PlainTextObject(text="Save"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=encode_metadata(metadata or {}),
-        blocks=blocks,
-    )
+    return form_modal(SETTINGS_CALLBACK, "pipebot settings", "Save", encode_metadata(metadata or {}), blocks)

@@ -57,6 +57,14 @@ def find_pipeline(s: Any, team_id: str, name: str) -> Any:
     return pipeline
 
 
+def _by_id_or_name(s: Any, team_id: str, pipeline_id: int | None, name: str | None) -> Any:
+    """A button names the pipeline by id (None once it is deleted), a command by name
+    (Reply with did-you-mean when no pipeline has it)."""
+    if pipeline_id is not None:
+        return pipeline_repo.get_pipeline(s, team_id, pipeline_id)
+    return find_pipeline(s, team_id, name or "")
+
+
 def open_pipeline_modal(
     ctx: AppContext,
     client: WebClient,
@@ -72,11 +80,7 @@ def open_pipeline_modal(
     """The pipeline builder, new or prefilled from an existing pipeline (orphans flagged)."""
     with transaction(ctx.sessions) as s:
         if pipeline_id is not None or pipeline_name is not None:
-            pipeline = (
-                pipeline_repo.get_pipeline(s, team_id, pipeline_id)
-                if pipeline_id is not None
-                else find_pipeline(s, team_id, pipeline_name or "")
-            )
+            pipeline = _by_id_or_name(s, team_id, pipeline_id, pipeline_name)
             if pipeline is None:
                 raise Reply("That pipeline no longer exists; it may have been deleted.")
             form = blocks.form_from_pipeline(pipeline, channel_id=channel_id, response_url=response_url)
@@ -91,11 +95,7 @@ def confirm_delete(
 ) -> tuple[str, list[Block]]:
     """The "are you sure?" message for deleting a pipeline."""
     with transaction(ctx.sessions) as s:
-        pipeline = (
-            pipeline_repo.get_pipeline(s, team_id, item_id)
-            if item_id is not None
-            else find_pipeline(s, team_id, name or "")
-        )
+        pipeline = _by_id_or_name(s, team_id, item_id, name)
         if pipeline is None:
             raise Reply("That pipeline no longer exists.")
         return confirm_delete_message("pipeline", pipeline.id, pipeline.name, [])

@@ -19,7 +19,7 @@ from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.http_server import free_port
 from tests.run_harness import HAIKU, make_agent, make_pipeline, with_keys
-from tests.test_storage import _empty_database
+from tests.scratch_db import empty_database
 
 PIPEBOT = [sys.executable, "-m", "bot.cli.main"]
 
@@ -90,7 +90,7 @@ def _lines(text: str) -> list[str]:
 
 
 def test_db_upgrade_twice_needs_neither_redis_nor_the_secret_key(base_env, database_url):
-    with _empty_database(database_url) as engine:
+    with empty_database(database_url) as engine:
         url = engine.url.render_as_string(hide_password=False)
         env = {k: v for k, v in base_env.items() if k != "PIPEBOT_SECRET_KEY"}
         env.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens there

@@ -5,34 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import psycopg
-from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, inspect, text
 
-from storage.db import normalise_url
 from storage.migrate import downgrade, upgrade
 from storage.repos import artifact_versions as versions
+from tests.scratch_db import empty_database
 
 LIFECYCLE_TABLES = {"artifact_versions", "artifact_feedback", "edit_link_uses"}
 LIFECYCLE_COLUMNS = {"latest_version", "parent_artifact_id", "parent_version", "branched_from_step", "branch_changes"}
-
-
-@contextmanager
-def _empty_database(database_url: str) -> Iterator[Engine]:
-    name = f"pipebot_life_{uuid.uuid4().hex[:8]}"
-    admin = normalise_url(database_url).replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(make_url(normalise_url(database_url)).set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _contents(engine: Engine) -> dict[str, dict]:
@@ -42,7 +23,7 @@ def _contents(engine: Engine) -> dict[str, dict]:
 
 def test_an_artifact_written_at_0003_survives_upgrade_downgrade_upgrade(services, database_url):
     content = {"version": 1, "output": "Quarterly revenue grew", "steps": [{"position": 1, "output": "draft"}]}
-    with _empty_database(database_url) as engine:
+    with empty_database(database_url) as engine:
         upgrade(engine, "0003")
         aid = str(uuid.uuid4())
         with engine.begin() as conn:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import psycopg
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import normalise_url, transaction
+from storage.db import transaction
 from storage.migrate import downgrade, upgrade
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
@@ -19,28 +16,11 @@ from storage.repos import credentials as credential_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
 from storage.secrets import SecretBox, SecretError, new_key
-
-
-@contextmanager
-def _empty_database(database_url: str) -> Iterator[Engine]:
-    """A database of its own, with no schema, dropped afterwards."""
-    from sqlalchemy.engine import make_url
-
-    name = f"pipebot_mig_{uuid.uuid4().hex[:8]}"
-    admin = normalise_url(database_url).replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(make_url(normalise_url(database_url)).set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from tests.scratch_db import empty_database
 
 
 def test_upgrade_from_empty_and_downgrade_to_empty(services, database_url):
-    with _empty_database(database_url) as engine:
+    with empty_database(database_url) as engine:
         upgrade(engine)
         tables = set(inspect(engine).get_table_names())
         assert {
@@ -67,7 +47,7 @@ def test_upgrade_from_empty_and_downgrade_to_empty(services, database_url):
 def test_0003_fills_the_search_vector_of_existing_rows_and_downgrades(services, database_url):
     """Upgrading a database that already holds artifacts fills output_tsv for them; the
     downgrade puts the expression index back and drops the column."""
-    with _empty_database(database_url) as engine:
+    with empty_database(database_url) as engine:
         upgrade(engine, "0002")
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO workspaces (team_id) VALUES ('T1')"))

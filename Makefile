@@ -1,15 +1,19 @@
 # Each target creates .venv and installs what it needs, so a fresh clone needs nothing else.
+# Dependencies come from requirements.lock (exact versions with hashes: what CI tested is what a
+# fresh machine installs); pyproject.toml keeps the ranges. `make lock` refreshes the lock.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# parallel test processes (pytest-xdist); each has its own database and Redis number
+TEST_WORKERS ?= 4
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,7 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@test -x /usr/bin/chromium || sh scripts/install-chromium.sh || echo "chromium could not be installed; the browser test will say so"
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,5 +33,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+# Refresh requirements.lock on purpose: the newest releases pyproject.toml's ranges admit, for
+# every platform (uv's universal resolution), each pinned with its hashes.
+lock:
+	test -x $(VENV)-lock/bin/uv || { $(PY) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install -q uv; }
+	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra test --generate-hashes --universal \
+		--python-version 3.11 --upgrade -o requirements.lock
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV)-lock build *.egg-info

@@ -165,7 +165,7 @@ async def _load(
 
 
 def _signed(hooks: list[str], text: str) -> list[tuple[bytes, dict[str, str]]]:
-    from tests.slack_signing import SlackRequests
+    from tests.support.slack_signing import SlackRequests
 
     signer = SlackRequests(SECRET)
     return [signer.slash_command(text, response_url=h) for h in hooks]

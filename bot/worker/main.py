@@ -16,9 +16,9 @@ import threading
 import time
 
 import redis
-from rq import SimpleWorker, Worker
 from rq.exceptions import StopRequested
 
+from bot.worker.command_channel import ForkWorker, InProcessWorker
 from bot.worker.queue_position import start_queue_status
 from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
@@ -104,7 +104,7 @@ def wait_for_redis(client: redis.Redis, stop: threading.Event | None = None) -> 
             delay = min(delay * 2, RECONNECT_MAX_S)
 
 
-def _stopping(worker: Worker | SimpleWorker | ThreadedWorker) -> bool:
+def _stopping(worker: ForkWorker | InProcessWorker | ThreadedWorker) -> bool:
     return bool(worker._stop_requested or worker._shutdown_requested_date is not None)
 
 
@@ -115,11 +115,11 @@ def _queue_idle(ctx: AppContext, worker: object) -> bool:
 
 def build_worker(
     ctx: AppContext, mode: str, name: str | None, concurrency: int
-) -> Worker | SimpleWorker | ThreadedWorker:
+) -> ForkWorker | InProcessWorker | ThreadedWorker:
     queues = [run_queue(ctx)]
     if mode == "threads":
         return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60, concurrency=concurrency)
-    worker_class = Worker if mode == "fork" else SimpleWorker
+    worker_class = ForkWorker if mode == "fork" else InProcessWorker
     return worker_class(queues, connection=ctx.redis, name=name, maintenance_interval=60)
 
 

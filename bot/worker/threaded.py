@@ -27,10 +27,12 @@ from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import BaseWorker, WorkerStatus
 
+from bot.worker.command_channel import PromptCommandChannel
+
 log = logging.getLogger(__name__)
 
 
-class ThreadedWorker(BaseWorker):
+class ThreadedWorker(PromptCommandChannel, BaseWorker):
     """Up to ``concurrency`` jobs at once, each in a daemon thread of this process.
 
     A cold shutdown (a second SIGTERM) or a crash leaves the runs to the reaper: their

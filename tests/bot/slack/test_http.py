@@ -1,0 +1,116 @@
+"""Adversarial checks of the Slack HTTP surface: what Slack really sends (and what it
+sends when things go wrong), over HTTP, against the fake Slack."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from core.context import AppContext
+from tests.fakes.fake_slack import TEAM_ID, USER_ID
+from tests.support.slack_harness import SlackServer
+from tests.support.slack_signing import DEFAULT_SIGNING_SECRET, sign
+
+
+def _post_raw(slack: SlackServer, body: bytes, headers: dict[str, str]):
+    return slack.http.post(slack.url + "/slack/events", content=body, headers=headers)
+
+
+def test_ssl_check_is_answered_200(ctx: AppContext, slack: SlackServer) -> None:
+    body = b"ssl_check=1&token=fake-verification-token"
+    r = _post_raw(slack, body, sign(body, DEFAULT_SIGNING_SECRET, "application/x-www-form-urlencoded"))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("drop", ["X-Slack-Signature", "X-Slack-Request-Timestamp", "both"])
+def test_missing_signing_headers_are_401(ctx: AppContext, slack: SlackServer, drop: str) -> None:
+    body, headers = slack.signer.slash_command("agents")
+    for h in ["X-Slack-Signature", "X-Slack-Request-Timestamp"] if drop == "both" else [drop]:
+        headers.pop(h)
+    assert _post_raw(slack, body, headers).status_code == 401
+
+
+@pytest.mark.parametrize("ts", ["not-a-number", "", "9999999999999999999999", "-1", "1e9"])
+def test_malformed_timestamp_is_401(ctx: AppContext, slack: SlackServer, ts: str) -> None:
+    body, headers = slack.signer.slash_command("agents")
+    headers["X-Slack-Request-Timestamp"] = ts
+    assert _post_raw(slack, body, headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body,ctype",
+    [
+        (b"\x00\x01\x02garbage\xff", "application/octet-stream"),
+        (b"<xml>hi</xml>", "text/xml"),
+        (b"{not json", "application/json"),
+        (b"[1,2,3]", "application/json"),
+        (b'"a string"', "application/json"),
+        (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+        (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe=\xff", "application/x-www-form-urlencoded"),
+        (b"", "application/x-www-form-urlencoded"),
+        (b"", "application/json"),
+        (b"type=event_callback", "application/x-www-form-urlencoded"),
+        (b'{"type":"event_callback"}', "application/json"),
+        (b'{"type":"event_callback","event":"x","team_id":"T1"}', "application/json"),
+        (b'{"type":"url_verification"}', "application/json"),
+    ],
+)
+def test_signed_garbage_is_4xx_not_500(ctx: AppContext, slack: SlackServer, body: bytes, ctype: str) -> None:
+    headers = sign(body, DEFAULT_SIGNING_SECRET, ctype)
+    r = _post_raw(slack, body, headers)
+    assert r.status_code < 500, (r.status_code, r.text)
+
+
+def test_unsigned_garbage_is_401(ctx: AppContext, slack: SlackServer) -> None:
+    r = _post_raw(slack, b"\x00\xff", {"Content-Type": "application/octet-stream"})
+    assert r.status_code == 401
+
+
+def test_unsigned_ssl_check_is_answered_200_and_runs_nothing(ctx: AppContext, slack: SlackServer) -> None:
+    before = len(slack.fake.calls())
+    r = _post_raw(
+        slack, b"ssl_check=1&token=fake-verification-token", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert r.status_code == 200 and r.content == b""
+    # an unsigned command dressed up with ssl_check=1 is still refused
+    body, headers = slack.signer.slash_command("agents")
+    body += b"&ssl_check=1"
+    r = _post_raw(slack, body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 401
+    time.sleep(0.1)
+    assert len(slack.fake.calls()) == before
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "app_uninstalled"},
+        {"type": "tokens_revoked", "tokens": {"bot": ["U0PIPEBOT"]}},
+        {"type": "app_home_opened", "user": USER_ID, "channel": "D0USER", "tab": "messages"},
+        {"type": "app_mention", "user": USER_ID, "text": "<@U0PIPEBOT> hi", "ts": "1.2", "channel": "C0GENERAL"},
+    ],
+)
+def test_subscribed_or_stray_events_are_acked_200(ctx: AppContext, slack: SlackServer, event: dict[str, Any]) -> None:
+    """A 404 makes Slack retry the event and, if it keeps failing, disable the subscription."""
+    r = slack.post(slack.signer.event(event))
+    assert r.status_code == 200, r.text
+
+
+def test_unknown_action_and_view_closed_are_acked(ctx: AppContext, slack: SlackServer) -> None:
+    r = slack.post(
+        slack.signer.block_actions([{"type": "button", "action_id": "some_old_button", "block_id": "b", "value": "x"}])
+    )
+    assert r.status_code == 200, r.text
+    view = {
+        "id": "V0CLOSED",
+        "type": "modal",
+        "callback_id": "agent_modal",
+        "blocks": [],
+        "private_metadata": "",
+        "team_id": TEAM_ID,
+    }
+    r = slack.post(slack.signer.view_closed(view))
+    assert r.status_code == 200, r.text

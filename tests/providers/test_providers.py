@@ -893,6 +893,7 @@ def test_unpriced_model_costs_none_with_a_warning(env: Env, caplog: pytest.LogCa
     model = UNPRICED[env.pid]
     with pytest.raises(LookupError):  # the premise: the installed price data does not know it
         genai_prices.calc_price(genai_prices.Usage(input_tokens=1), model_ref=model, provider_id=env.pid)
+    env.fake.add_model(*((model, "No Such Model") if env.pid == "anthropic" else (model,)))
     pricing._warned.discard((env.pid, model))
     with caplog.at_level(logging.WARNING, logger="providers.pricing"):
         r = env.provider().complete(env.request(model=model))

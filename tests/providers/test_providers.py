@@ -895,8 +895,11 @@ def test_unpriced_model_costs_none_with_a_warning(env: Env, caplog: pytest.LogCa
         genai_prices.calc_price(genai_prices.Usage(input_tokens=1), model_ref=model, provider_id=env.pid)
     env.fake.add_model(*((model, "No Such Model") if env.pid == "anthropic" else (model,)))
     pricing._warned.discard((env.pid, model))
-    with caplog.at_level(logging.WARNING, logger="providers.pricing"):
-        r = env.provider().complete(env.request(model=model))
+    try:
+        with caplog.at_level(logging.WARNING, logger="providers.pricing"):
+            r = env.provider().complete(env.request(model=model))
+    finally:
+        env.fake.models.pop(0)  # the fake serves the whole module: leave its model list as it was
     assert r.cost_usd is None
     assert r.price_version == f"genai-prices=={genai_prices.__version__}"
     assert any("no price data" in n for n in r.notes)

@@ -1,0 +1,157 @@
+"""Anthropic's Messages API wire format, both ways: messages out, stop reasons, usage and
+errors in. The provider (anthropic_provider.py) and the stream assembler
+(anthropic_stream.py) share these, so each mapping is written once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx2
+
+from .errors import (
+    ErrorKind,
+    ProviderError,
+    kind_for_status,
+    looks_like_context_overflow,
+    parse_retry_after,
+    should_retry_header,
+)
+from .types import Message, OpaquePart, StopReason, TextPart, ToolCall, ToolResult, Usage
+
+PROVIDER_ID = "anthropic"
+
+STOP_REASONS: dict[str | None, StopReason] = {
+    "end_turn": "end_turn",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "refusal": "refusal",
+    "pause_turn": "pause_turn",
+    "model_context_window_exceeded": "context_window",
+}
+
+_KIND_BY_TYPE = {
+    "authentication_error": ErrorKind.AUTH,
+    "permission_error": ErrorKind.PERMISSION,
+    "billing_error": ErrorKind.PERMISSION,
+    "not_found_error": ErrorKind.NOT_FOUND,
+    "rate_limit_error": ErrorKind.RATE_LIMIT,
+    "overloaded_error": ErrorKind.OVERLOADED,
+    "timeout_error": ErrorKind.TIMEOUT,
+    "api_error": ErrorKind.SERVER,
+    "invalid_request_error": ErrorKind.BAD_REQUEST,
+    "request_too_large": ErrorKind.BAD_REQUEST,
+}
+
+# Blocks the API wants back unchanged in the next request (thinking, with signatures).
+OPAQUE_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+
+# 429s that waiting a minute will not fix: the organisation's spend cap.
+_NOT_TRANSIENT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
+
+
+def map_error(exc: BaseException) -> ProviderError | None:
+    """An SDK or transport exception as a ProviderError; None if it is neither."""
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        err_type = exc.type
+        code = exc.error_code
+        message = exc.api_message or str(exc)
+        kind = _KIND_BY_TYPE.get(err_type or "") if err_type else None
+        if kind is None:
+            kind = kind_for_status(status) if status >= 400 else ErrorKind.SERVER
+        if kind is ErrorKind.BAD_REQUEST and looks_like_context_overflow(message, code):
+            kind = ErrorKind.CONTEXT_TOO_LONG
+        headers = exc.response.headers if status >= 400 else None
+        retryable = None
+        if code in _NOT_TRANSIENT_CODES:
+            retryable = False
+        override = should_retry_header(headers)
+        if override is not None:
+            retryable = override
+        request_id = exc.request_id
+        if request_id is None and isinstance(exc.body, dict):
+            request_id = exc.body.get("request_id")
+        return ProviderError(
+            kind,
+            message,
+            retryable=retryable,
+            retry_after=parse_retry_after(headers),
+            status=status if status >= 400 else None,
+            provider=PROVIDER_ID,
+            request_id=request_id,
+            code=code or err_type,
+        )
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError(ErrorKind.TIMEOUT, "request timed out", provider=PROVIDER_ID)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderError(ErrorKind.CONNECTION, f"connection failed: {exc.__cause__ or exc}", provider=PROVIDER_ID)
+    if isinstance(exc, httpx2.TimeoutException):
+        return ProviderError(ErrorKind.TIMEOUT, f"timed out reading the response: {exc}", provider=PROVIDER_ID)
+    if isinstance(exc, httpx2.TransportError):
+        # e.g. RemoteProtocolError when the connection drops in the middle of a stream
+        return ProviderError(ErrorKind.CONNECTION, f"connection lost: {exc}", provider=PROVIDER_ID)
+    return None
+
+
+def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        parts = m.parts
+        if len(parts) == 1 and type(parts[0]) is TextPart:  # the common case: plain text turn
+            if parts[0].text:
+                out.append({"role": m.role, "content": parts[0].text})
+            continue
+        results: list[dict[str, Any]] = []
+        blocks: list[dict[str, Any]] = []
+        for part in parts:
+            if type(part) is TextPart:
+                if part.text:  # the API rejects empty text blocks
+                    blocks.append({"type": "text", "text": part.text})
+            elif type(part) is ToolCall:
+                blocks.append({"type": "tool_use", "id": part.id, "name": part.name, "input": part.arguments})
+            elif type(part) is ToolResult:
+                block: dict[str, Any] = {"type": "tool_result", "tool_use_id": part.call_id, "content": part.content}
+                if part.is_error:
+                    block["is_error"] = True
+                results.append(block)
+            elif type(part) is OpaquePart and part.provider == PROVIDER_ID:
+                blocks.append(part.data)  # e.g. a signed thinking block, exactly as received
+        content = results + blocks if results else blocks
+        if content:
+            out.append({"role": m.role, "content": content})
+    return out
+
+
+def stop_detail(details: Any) -> str | None:
+    """A refusal's ``stop_details`` (category, explanation) in words, if any."""
+    if details is None:
+        return None
+    category = getattr(details, "category", None)
+    explanation = getattr(details, "explanation", None)
+    if category and explanation:
+        return f"{explanation} (category: {category})"
+    return explanation or (f"category: {category}" if category else None)
+
+
+def tool_call_of(block_id: str, name: str, value: Any, raw: str | None = None) -> ToolCall:
+    if isinstance(value, dict):
+        return ToolCall(block_id, name, value)
+    return ToolCall(block_id, name, {}, f"arguments must be a JSON object, got {type(value).__name__}", raw)
+
+
+def usage_of(u: Any) -> Usage:
+    cache_read = u.cache_read_input_tokens or 0
+    cache_write = u.cache_creation_input_tokens or 0
+    return Usage((u.input_tokens or 0) + cache_read + cache_write, u.output_tokens or 0, cache_read, cache_write)
+
+
+def usage_from_raw(d: dict[str, Any]) -> Usage:
+    cache_read = d.get("cache_read_input_tokens") or 0
+    cache_write = d.get("cache_creation_input_tokens") or 0
+    return Usage(
+        (d.get("input_tokens") or 0) + cache_read + cache_write, d.get("output_tokens") or 0, cache_read, cache_write
+    )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import NotFound, ValidationFailed
 from core.text import clean_text
 from providers import catalog
+from providers.catalog import ModelInfo
 from providers.registry import parse_model_ref
 from storage.db import Session
 from storage.models import Agent
@@ -46,7 +47,10 @@ def name_error(name: str, kind: str) -> str | None:
     return None
 
 
-def _number(raw: Any, kind: type) -> Any:
+_N = TypeVar("_N", int, float)
+
+
+def _number(raw: Any, kind: type[_N]) -> _N | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     return kind(str(raw).strip()) if isinstance(raw, str) else kind(raw)
@@ -55,55 +59,14 @@ def _number(raw: Any, kind: type) -> Any:
 def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | None = None) -> dict[str, Any]:
     """Return the cleaned values, or raise ValidationFailed with one message per bad field."""
     errors: dict[str, str] = {}
-    name = clean_name(draft.name)
-    if err := name_error(name, "agent"):
-        errors["name"] = err
-    else:
-        other = agent_repo.get_agent_by_name(s, team_id, name)
-        if other is not None and other.id != agent_id:
-            errors["name"] = f"An agent named “{other.name}” already exists in this workspace. Pick another name."
+    name = _checked_name(s, team_id, draft.name, agent_id, errors)
     prompt = clean_text(draft.system_prompt or "").strip()  # PostgreSQL text rejects NUL
     if len(prompt) > PROMPT_MAX:
         errors["system_prompt"] = f"Keep the system prompt to {PROMPT_MAX} characters or fewer (it has {len(prompt)})."
-
-    info = None
     model = (draft.model or "").strip()
-    if not model:
-        errors["model"] = "Pick a model."
-    else:
-        try:
-            parse_model_ref(model)
-            info = catalog.lookup(model)
-        except ValueError as exc:
-            errors["model"] = str(exc)
-        else:
-            if info is None:
-                errors["model"] = f"“{model}” is not a model pipebot knows. Pick one from the menu."
-
-    temperature = None
-    try:
-        temperature = _number(draft.temperature, float)
-    except ValueError:
-        errors["temperature"] = "Temperature must be a number such as 0.7, or left empty."
-    if temperature is not None and info is not None:
-        if not info.supports_temperature:
-            errors["temperature"] = f"{info.display_name} does not accept a temperature. Leave it empty."
-        elif info.temperature_range is not None:
-            lo, hi = info.temperature_range
-            if not lo <= temperature <= hi:
-                errors["temperature"] = f"Temperature for {info.display_name} must be between {lo:g} and {hi:g}."
-
-    max_tokens = None
-    try:
-        max_tokens = _number(draft.max_output_tokens, int)
-    except ValueError:
-        errors["max_output_tokens"] = "Max output tokens must be a whole number such as 1024, or left empty."
-    if max_tokens is not None:
-        limit = info.max_output_tokens if info is not None else None
-        if max_tokens < 1:
-            errors["max_output_tokens"] = "Max output tokens must be at least 1."
-        elif info is not None and limit and max_tokens > limit:
-            errors["max_output_tokens"] = f"{info.display_name} writes at most {limit:,} tokens per reply."
+    info = _checked_model(model, errors)
+    temperature = _checked_temperature(draft.temperature, info, errors)
+    max_tokens = _checked_max_tokens(draft.max_output_tokens, info, errors)
 
     from core.tools import TOOLS
 
@@ -120,6 +83,63 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
         "max_output_tokens": max_tokens,
         "tools": list(dict.fromkeys(draft.tools)),
     }
+
+
+def _checked_name(s: Session, team_id: str, raw: str, agent_id: int | None, errors: dict[str, str]) -> str:
+    name = clean_name(raw)
+    if err := name_error(name, "agent"):
+        errors["name"] = err
+    else:
+        other = agent_repo.get_agent_by_name(s, team_id, name)
+        if other is not None and other.id != agent_id:
+            errors["name"] = f"An agent named “{other.name}” already exists in this workspace. Pick another name."
+    return name
+
+
+def _checked_model(model: str, errors: dict[str, str]) -> ModelInfo | None:
+    if not model:
+        errors["model"] = "Pick a model."
+        return None
+    try:
+        parse_model_ref(model)
+        info = catalog.lookup(model)
+    except ValueError as exc:
+        errors["model"] = str(exc)
+        return None
+    if info is None:
+        errors["model"] = f"“{model}” is not a model pipebot knows. Pick one from the menu."
+    return info
+
+
+def _checked_temperature(raw: Any, info: ModelInfo | None, errors: dict[str, str]) -> float | None:
+    try:
+        temperature = _number(raw, float)
+    except ValueError:
+        errors["temperature"] = "Temperature must be a number such as 0.7, or left empty."
+        return None
+    if temperature is not None and info is not None:
+        if not info.supports_temperature:
+            errors["temperature"] = f"{info.display_name} does not accept a temperature. Leave it empty."
+        elif info.temperature_range is not None:
+            lo, hi = info.temperature_range
+            if not lo <= temperature <= hi:
+                errors["temperature"] = f"Temperature for {info.display_name} must be between {lo:g} and {hi:g}."
+    return temperature
+
+
+def _checked_max_tokens(raw: Any, info: ModelInfo | None, errors: dict[str, str]) -> int | None:
+    try:
+        max_tokens = _number(raw, int)
+    except ValueError:
+        errors["max_output_tokens"] = "Max output tokens must be a whole number such as 1024, or left empty."
+        return None
+    if max_tokens is not None:
+        limit = info.max_output_tokens if info is not None else None
+        if max_tokens < 1:
+            errors["max_output_tokens"] = "Max output tokens must be at least 1."
+        elif info is not None and limit and max_tokens > limit:
+            errors["max_output_tokens"] = f"{info.display_name} writes at most {limit:,} tokens per reply."
+    return max_tokens
 
 
 def create(s: Session, team_id: str, draft: AgentDraft, user_id: str | None = None) -> Agent:

@@ -51,7 +51,7 @@ from bot.slack.listeners import (
     shortcut,
     unfurl,
 )
-from bot.slack.oauth import oauth_settings
+from bot.slack.oauth import not_installed_text, oauth_settings
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ def build_bolt_app(ctx: AppContext, *, socket_mode: bool = False) -> App:
     )
     if oauth is not None:
         kwargs["oauth_settings"] = oauth
+        kwargs["user_facing_authorize_error_message"] = not_installed_text(ctx)
     app = App(**kwargs)
     app.use(clean_request_body)  # first: no listener or middleware of ours sees NUL bytes
     app.use(_dedupe_events(ctx))

@@ -13,7 +13,8 @@ websocket server speaking Slack's Socket Mode protocol
 
 The websocket is the ``websockets`` library's threaded server (a test dependency), so the
 app's own Socket Mode client (slack_sdk's builtin one) does a real handshake, framing,
-masking and ping/pong against it. FakeSlack owns one instance as ``fake.socket_mode``.
+masking and ping/pong against it. FakeSlack owns one instance as ``fake.socket_mode``;
+``websockets`` is imported only when a websocket is first needed.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import secrets
 import threading
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import Server, ServerConnection, serve
+if TYPE_CHECKING:  # imported where used, so the rest of the fake Slack never needs websockets
+    from websockets.sync.server import Server, ServerConnection
 
 APP_TOKEN = "xapp-1-A0PIPEBOT-1-fakeapptoken"
 ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
@@ -66,6 +67,8 @@ class SocketModeServer:
 
     # ---- the websocket -----------------------------------------------------------------
     def _start(self) -> int:
+        from websockets.sync.server import serve
+
         with self._lock:
             if self._server is None:
                 self._server = serve(self._session, "127.0.0.1", 0, compression=None)
@@ -73,6 +76,8 @@ class SocketModeServer:
             return int(self._server.socket.getsockname()[1])
 
     def _session(self, conn: ServerConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         path = conn.request.path if conn.request else ""
         ticket = path.partition("ticket=")[2].partition("&")[0]
         with self._lock:

@@ -5,7 +5,8 @@ bare `rq worker` (a forked work horse per job, one at a time).
 Prints, side by side: the wall time from the first enqueue to the last artifact, its ratio
 to the models' own time (2 steps x 2 s = 4 s), and the worker's peak PSS (its work horses
 included). The pipebot worker runs with PIPEBOT_WORKER_CONCURRENCY and
-PIPEBOT_WORKSPACE_CONCURRENCY raised to 200, since all runs here belong to one workspace.
+PIPEBOT_WORKSPACE_CONCURRENCY raised to 200 (no longer needed: fair share holds back no run
+of a workspace that is alone; kept so the figures compare with earlier rounds).
 The baseline at 200 would take about 15 minutes and is projected from its 24-run figure.
 
     .venv/bin/python bench/bench_concurrency.py

@@ -44,6 +44,15 @@ def unknown_model(agent_name: str) -> str:
     return f"The agent “{agent_name}” uses an unknown model. Edit it and pick another."
 
 
+def unpriced_budget(model_refs: list[str]) -> str:
+    names = ", ".join(f"`{ref}`" for ref in model_refs)
+    which = "this model" if len(model_refs) == 1 else "these models"
+    return (
+        f"pipebot has no price for {names}, so a budget cannot count what {which} cost"
+        " and would never stop a run. Pick agents with priced models, or leave the budget empty."
+    )
+
+
 def over_budget(budget: Decimal, spent: Decimal, position: int) -> str:
     return f"The pipeline's budget of ${budget:.2f} was used up (${spent:.4f}) before step {position}."
 

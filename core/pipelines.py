@@ -8,6 +8,7 @@ from typing import Any
 
 from core import messages
 from core.agents import clean_name, name_error
+from core.budget import unpriced_budget_problem
 from core.errors import NotFound, ValidationFailed
 from storage.db import Session
 from storage.models import Pipeline
@@ -53,7 +54,7 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
         errors["step_1"] = "A pipeline needs at least one step."
     elif len(steps) > MAX_STEPS:
         errors[f"step_{MAX_STEPS + 1}"] = f"A pipeline can have at most {MAX_STEPS} steps."
-    known = {a.id for a in agent_repo.list_agents(s, team_id)}
+    known = {a.id: a.model for a in agent_repo.list_agents(s, team_id)}
     for i, agent_id in enumerate(steps[:MAX_STEPS], 1):
         if agent_id is None:
             errors[f"step_{i}"] = f"Pick an agent for step {i}."
@@ -69,6 +70,9 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
             errors["budget_usd"] = (
                 "Budget must be an amount in US dollars between 0 and 10000, such as 0.50, or left empty."
             )
+    models = [known[a] for a in steps[:MAX_STEPS] if a in known]
+    if "budget_usd" not in errors and (problem := unpriced_budget_problem(budget, models)):
+        errors["budget_usd"] = problem
     if errors:
         raise ValidationFailed(errors)
     return {"name": name, "agent_ids": steps, "budget_usd": budget}

@@ -1,6 +1,6 @@
 """The one place that decides whether a run may start: the pipeline still exists, has steps,
-no step waiting to run has lost its agent, every provider those steps need has a key, and
-the budget is not spent.
+no step waiting to run has lost its agent, every provider those steps need has a key, a
+budget counts only models with a known price (core.budget), and the budget is not spent.
 
 The executor asks when it claims a run (and again, for the budget, before each step);
 Slack asks before it posts a run's thread, and the CLI before it queues, so that a problem
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core import messages
+from core.budget import unpriced_budget_problem
 from core.context import AppContext
 from core.credentials import run_keys
 from core.errors import RunRejected
@@ -92,6 +93,8 @@ def check(
             return RunRejected("unknown_model", messages.unknown_model(p.agent_name))
         if not keys.get(provider_id):
             return RunRejected("missing_key", messages.missing_key(provider_id))
+    if pending and (unpriced := unpriced_budget_problem(plan.budget, [p.model for p in pending])):
+        return RunRejected("unpriced_budget", unpriced)
     if pending and (problem := budget_problem(plan.budget, spent, pending[0].position)) is not None:
         return problem
     return None

@@ -134,14 +134,22 @@ def _serve_http(ctx: AppContext, port: int, host: str = "0.0.0.0") -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """The web server and Slack's HTTP endpoint, plus Socket Mode when SLACK_APP_TOKEN is set
+    (a serve + worker deployment set up for Socket Mode has no other way to hear Slack)."""
+    from bot.slack.token_check import check_bot_token
     from storage.migrate import upgrade
 
     settings = load_settings()
+    check_bot_token(settings)
     ctx, services = _context(settings)
+    socket_mode = None
     try:
         upgrade(ctx.engine)
+        socket_mode = _connect_socket_mode(ctx)
         _serve_http(ctx, args.port or settings.PORT)
     finally:
+        if socket_mode is not None:
+            socket_mode.close()
         ctx.close()
         services.close()
     return 0
@@ -186,10 +194,21 @@ def _start_socket_mode(ctx: AppContext) -> SocketModeHandler:
         ) from None
 
 
+def _connect_socket_mode(ctx: AppContext) -> SocketModeHandler | None:
+    """Socket Mode when SLACK_APP_TOKEN is set, said in one line; None otherwise."""
+    if not ctx.settings.SLACK_APP_TOKEN:
+        return None
+    handler = _start_socket_mode(ctx)
+    print("pipebot: connected to Slack over Socket Mode (SLACK_APP_TOKEN)", flush=True)
+    return handler
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    from bot.slack.token_check import check_bot_token
     from storage.migrate import upgrade
 
     settings = load_settings()
+    check_bot_token(settings)
     ctx, services = _context(settings, create_key=True, local_services=True)
     worker: subprocess.Popen[bytes] | None = None
     socket_mode = None
@@ -204,9 +223,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         worker = keeper.start()
         if not (settings.SLACK_BOT_TOKEN or settings.slack_oauth_enabled):
             print("\n" + SLACK_SETUP + "\n")
-        if settings.SLACK_APP_TOKEN:
-            socket_mode = _start_socket_mode(ctx)
-            print("pipebot: connected to Slack over Socket Mode (SLACK_APP_TOKEN)")
+        socket_mode = _connect_socket_mode(ctx)
         port = args.port or settings.PORT
         print(f"pipebot: serving on http://localhost:{port} (health: http://localhost:{port}/healthz)")
         _serve_http(ctx, port)

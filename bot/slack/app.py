@@ -51,7 +51,8 @@ from bot.slack.listeners import (
     shortcut,
     unfurl,
 )
-from bot.slack.oauth import oauth_settings
+from bot.slack.oauth import not_installed_text, oauth_settings
+from bot.slack.revoked_token import answer_commands_when_revoked, mark_revoked
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -169,14 +170,23 @@ def build_bolt_app(ctx: AppContext, *, socket_mode: bool = False) -> App:
     )
     if oauth is not None:
         kwargs["oauth_settings"] = oauth
+        kwargs["user_facing_authorize_error_message"] = not_installed_text(ctx)
     app = App(**kwargs)
     app.use(clean_request_body)  # first: no listener or middleware of ours sees NUL bytes
     app.use(_dedupe_events(ctx))
+    if oauth is None and settings_.SLACK_BOT_TOKEN:
+        app.use(answer_commands_when_revoked(ctx, settings_.SLACK_BOT_TOKEN))
     app.error(_error_handler(ctx))
     if oauth is not None:
         app.enable_token_revocation_listeners()
     register_listeners(app, ctx)
     return app
+
+
+def _bot_tokens_revoked(body: dict[str, Any]) -> bool:
+    """Whether a tokens_revoked event names bot tokens (not only users' tokens)."""
+    tokens = (body.get("event") or {}).get("tokens")
+    return isinstance(tokens, dict) and bool(tokens.get("bot"))
 
 
 def _register_fallbacks(app: App, ctx: AppContext) -> None:
@@ -191,6 +201,8 @@ def _register_fallbacks(app: App, ctx: AppContext) -> None:
         ack()
         kind = (body.get("event") or {}).get("type")
         if single_token and kind in ("app_uninstalled", "tokens_revoked"):
+            if ctx.settings.SLACK_BOT_TOKEN and (kind == "app_uninstalled" or _bot_tokens_revoked(body)):
+                mark_revoked(ctx, ctx.settings.SLACK_BOT_TOKEN)
             log.warning(
                 "Slack says pipebot was uninstalled or its tokens revoked in workspace %s (%s): "
                 "SLACK_BOT_TOKEN no longer works there; runs cannot post until the app is reinstalled "

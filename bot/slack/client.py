@@ -119,6 +119,20 @@ class EncryptedInstallationStore(SQLAlchemyInstallationStore):
     def save_bot(self, bot: Bot) -> None:
         super().save_bot(self._sealed(bot))
 
+    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        """Forget a revoked bot token everywhere it is kept. slack_sdk deletes only the bot
+        row, but each installation row carries the same token, and Bolt reads installations
+        first: a revoked token left there is what the next command would be tried with."""
+        super().delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        c = self.installations.c
+        forget = (
+            sqlalchemy.update(self.installations)
+            .where(c.client_id == self.client_id, c.enterprise_id == enterprise_id, c.team_id == team_id)
+            .values(bot_token=None, bot_refresh_token=None, bot_token_expires_at=None)
+        )
+        with self.engine.begin() as conn:
+            conn.execute(forget)
+
     def find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:

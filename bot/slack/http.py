@@ -16,6 +16,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.slack.app import build_bolt_app, missing_configuration
-from bot.slack.oauth import INSTALL_PATH, REDIRECT_PATH
+from bot.slack.oauth import INSTALL_PATH, REDIRECT_PATH, answer_without_installation
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -111,12 +112,16 @@ def malformed_body(text: str, content_type: str | None) -> str | None:
     return None
 
 
-def bolt_endpoint(app: App, signing_secret: str | None = None) -> Callable[[Request], Any]:
+def bolt_endpoint(
+    app: App, signing_secret: str | None = None, answer_first: Callable[[bytes], str | None] | None = None
+) -> Callable[[Request], Any]:
     """A Starlette endpoint that hands Slack's request to Bolt in a worker thread.
 
     With ``signing_secret``, the signature and timestamp are checked on the raw bytes first
     (401 for a missing, malformed, wrong or older-than-5-minutes one), and a signed body
     Bolt could not parse is answered 400: never a 500 for what a client sent.
+    ``answer_first`` may answer a verified request itself (a text for the HTTP response)
+    before Bolt sees it: a command from a workspace with no installation.
     """
 
     async def endpoint(request: Request) -> Response:
@@ -144,6 +149,9 @@ def bolt_endpoint(app: App, signing_secret: str | None = None) -> Callable[[Requ
         if problem:
             log.info("refusing a signed Slack request: %s", problem)
             return PlainTextResponse(f"Bad request: {problem}", status_code=400)
+        early = await run_in_threadpool(answer_first, body) if answer_first is not None else None
+        if early:
+            return PlainTextResponse(early)
         try:
             bolt_request = to_bolt_request(request, body)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -168,7 +176,9 @@ def slack_routes(ctx: AppContext) -> list[Route]:
 
         return [Route(EVENTS_PATH, not_configured, methods=["POST", "GET"])]
     app = build_bolt_app(ctx)
-    endpoint = bolt_endpoint(app, ctx.settings.SLACK_SIGNING_SECRET or "")
+    endpoint = bolt_endpoint(
+        app, ctx.settings.SLACK_SIGNING_SECRET or "", functools.partial(answer_without_installation, ctx)
+    )
     routes = [Route(EVENTS_PATH, endpoint, methods=["POST"])]
     if app.oauth_flow is not None:
         routes += [Route(INSTALL_PATH, endpoint, methods=["GET"]), Route(REDIRECT_PATH, endpoint, methods=["GET"])]

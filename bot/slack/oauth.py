@@ -9,6 +9,8 @@ values live in PostgreSQL so any web process can finish an install another one s
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 
 from bot.slack.client import installation_store, oauth_state_store
@@ -18,6 +20,30 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 # What the app asks for when installed through /slack/install; keep in step with manifest.yml.
 BOT_SCOPES = ("commands", "chat:write", "channels:join", "users:read", "links:read", "links:write")
+NOT_INSTALLED = "pipebot is not installed in this workspace any more: ask an admin to reinstall it at {url}"
+
+
+def not_installed_text(ctx: AppContext) -> str:
+    """What a person in a workspace without a bot token is told (one source for the text)."""
+    return NOT_INSTALLED.format(url=f"{ctx.settings.public_url}{INSTALL_PATH}")
+
+
+def answer_without_installation(ctx: AppContext, body: bytes) -> str | None:
+    """The answer to a slash command from a workspace that has no bot token (it uninstalled
+    the app, or Slack revoked the token), or None to let Bolt handle the request.
+
+    Given as the HTTP response to the command itself: there is no token to post with, and
+    Bolt, finding no installation, would only respond() through the response_url with a
+    generic apology, which an uninstalled app's workspace may never show."""
+    if not ctx.settings.slack_oauth_enabled or b"command=" not in body:
+        return None
+    fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    team_id = fields.get("team_id")
+    if not fields.get("command") or not team_id:
+        return None
+    if installation_store(ctx).bot_token_for_team(team_id):
+        return None
+    return not_installed_text(ctx)
 
 
 def oauth_settings(ctx: AppContext) -> OAuthSettings | None:

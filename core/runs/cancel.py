@@ -19,9 +19,9 @@ notion (bot/slack/admin.py).
 
 Queue positions ("Queued: N runs ahead"): N counts the runs of the deployment queued
 before this one and still waiting (storage.repos.runs.queue_positions). The queue is
-first in, first out, so that is exact without fair share; with
-PIPEBOT_WORKSPACE_CONCURRENCY, a run whose workspace has every slot in use goes back to
-the end of the queue, so N is the count ahead in the queue's order (runs of a capped
+first in, first out, so that is exact without fair share; with it, a run whose workspace
+is at its PIPEBOT_WORKSPACE_CONCURRENCY share while another workspace's runs wait goes back
+to the end of the queue, so N is the count ahead in the queue's order (runs of a capped
 workspace may start later than N says), never a promise.
 """
 

@@ -9,8 +9,9 @@ surface declares a factory as a package entry point in the group ``pipebot.repor
 (pyproject.toml): package metadata is the one registry every worker reads without any
 start-up code of ours. A factory takes the context and returns one Reporter.
 
-A run first takes one of its workspace's slots (fair share); when all are in use it goes
-back to the end of the queue, as an RQ retry, and other workspaces' runs go ahead."""
+A run first takes one of its workspace's slots (fair share, core.runs.fair_share); when its
+workspace is at its share and another workspace's runs wait, it goes back to the end of
+the queue, as an RQ retry, and those runs go ahead."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from core.reporter import Reporter, RunOutcome, SafeReporter
 from core.runs.executor import execute
 from core.runs.fair_share import WorkspaceSlot
 from core.settings import ConfigError, load_settings
+from storage.repos import runs as runs_repo
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +75,23 @@ def reporters_for(ctx: AppContext) -> list[Reporter]:
     return [RedisEventReporter(ctx.redis), *(factory(ctx) for factory in reporter_factories())]
 
 
+def _waiting_elsewhere(ctx: AppContext, team_id: str) -> list[str]:
+    """The other workspaces with runs waiting to start (fair share asks when at its share)."""
+    with ctx.sessions() as s:
+        return runs_repo.teams_with_queued_runs(s, team_id)
+
+
 def execute_run_job(team_id: str, run_id: str) -> str | Retry | None:
     ctx = context()
-    slot = WorkspaceSlot(ctx.redis, team_id, run_id, ctx.settings.PIPEBOT_WORKSPACE_CONCURRENCY)
+    slot = WorkspaceSlot(
+        ctx.redis,
+        team_id,
+        run_id,
+        ctx.settings.PIPEBOT_WORKSPACE_CONCURRENCY,
+        waiting_elsewhere=functools.partial(_waiting_elsewhere, ctx, team_id),
+    )
     if not slot.wait(SLOT_WAIT_S):
-        log.info("run %s waits its turn: its workspace has every slot in use", run_id)
+        log.info("run %s waits its turn: its workspace is at its share and others' runs wait", run_id)
         return Retry(max=WAIT_TURNS)
     try:
         outcome: RunOutcome | None = execute(ctx, team_id, run_id, SafeReporter(*reporters_for(ctx)))

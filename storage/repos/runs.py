@@ -307,3 +307,16 @@ def queue_positions(s: Session, queued_before: datetime, limit: int = 1000) -> l
 
 def is_queued(s: Session, team_id: str, run_id: uuid.UUID) -> bool:
     return s.scalar(select(Run.status).where(Run.team_id == team_id, Run.id == run_id)) == "queued"
+
+
+def teams_with_queued_runs(s: Session, other_than: str, limit: int = 100) -> list[str]:
+    """Workspaces other than ``other_than`` that have a run waiting to start (fair share asks
+    this only when a workspace is at its share). Team ids only, across workspaces on purpose,
+    as ``queue_positions``; one statement over the partial index ``ix_runs_queued_created``."""
+    rows = s.scalars(
+        select(Run.team_id)
+        .where(Run.status == "queued", Run.cancel_requested_at.is_(None), Run.team_id != other_than)
+        .distinct()
+        .limit(limit)
+    )
+    return list(rows)

@@ -66,6 +66,8 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.slack_socket_mode import SocketModeServer
+
 __all__ = [
     "ADMIN_ID",
     "APP_ID",
@@ -137,7 +139,7 @@ _MAX_MESSAGES = 20  # response_metadata.messages kept per error
 # Parameters that Slack accepts as JSON strings inside form bodies.
 _JSON_FIELDS = ("blocks", "view", "chunks", "attachments", "metadata", "user_auth_blocks", "unfurls")
 # Methods that authenticate with client credentials, not a token.
-_NO_TOKEN_METHODS = {"oauth.v2.access", "api.test"}
+_NO_TOKEN_METHODS = {"oauth.v2.access", "api.test", "apps.connections.open"}
 
 
 class _ApiError(Exception):
@@ -616,6 +618,7 @@ class FakeSlack:
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._shared: dict[str, dict[str, Any]] = {}  # unfurl_id -> the shared links and where
         self._unfurls: list[dict[str, Any]] = []
+        self.socket_mode = SocketModeServer(APP_ID)  # apps.connections.open + the websocket
         self._seed()
 
     # ----------------------------------------------------------------- lifecycle
@@ -631,6 +634,7 @@ class FakeSlack:
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self.socket_mode.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -1401,6 +1405,12 @@ class FakeSlack:
     # ================================================================= API methods
     def _m_api_test(self, params: dict[str, Any], ctx: Any, call: Call) -> dict[str, Any]:
         return {"args": {k: v for k, v in params.items() if isinstance(v, str)}}
+
+    def _m_apps_connections_open(self, params: dict[str, Any], ctx: Any, call: Call) -> dict[str, Any]:
+        error, result = self.socket_mode.open_connection(call.token, self.tokens)
+        if error:
+            raise _ApiError(error)
+        return result
 
     def _m_auth_test(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
         team = ctx["team"]

@@ -172,3 +172,40 @@ def test_oauth_install_stores_encrypted_token_and_serves_the_team(
             for table in ("slack_bots", "slack_installations"):
                 conn.execute(text(f"DELETE FROM {table} WHERE team_id = :t"), {"t": team})
             conn.execute(text("DELETE FROM slack_oauth_states"))
+
+
+@pytest.mark.parametrize("kind", ["tokens_revoked", "app_uninstalled"])
+def test_a_command_after_the_bot_token_is_revoked_is_answered_and_the_token_forgotten(
+    oauth: tuple[AppContext, str], fake_slack: FakeSlack, kind: str
+) -> None:
+    """Slack revokes only the bot token (the app asks for no user scopes): the token leaves
+    both tables, and the next command from that workspace is answered in the HTTP response
+    (no bot token can post there) with where to reinstall."""
+    octx, url = oauth
+    token = client_for(octx, GONE).token
+    assert token is not None
+    signer = SlackRequests(team_id=GONE, user_id="U0INSTALLER")
+    event: dict[str, Any] = {"type": kind}
+    if kind == "tokens_revoked":
+        event["tokens"] = {"bot": [f"U0BOT{GONE}"]}
+    assert post(url, signer.event(event)).status_code == 200
+    fake_slack.revoke_token(token)
+    deadline = time.monotonic() + 5
+    while rows(octx, GONE)["slack_bots"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with octx.engine.connect() as conn:
+        sealed = conn.execute(
+            text(
+                "SELECT bot_token FROM slack_bots WHERE team_id = :t "
+                "UNION ALL SELECT bot_token FROM slack_installations WHERE team_id = :t"
+            ),
+            {"t": GONE},
+        ).all()
+    assert [row for row in sealed if row[0]] == []  # the revoked token is kept nowhere
+    hook = fake_slack.new_response_url()
+    before = len(fake_slack.calls())
+    r = post(url, signer.slash_command("help", response_url=hook))
+    assert r.status_code == 200
+    assert "not installed in this workspace any more" in r.text and "http://pipebot.test/slack/install" in r.text
+    assert not any(c.token == token for c in fake_slack.calls()[before:])  # the revoked token was not tried
+    assert rows(octx, STAYS) == {"slack_bots": 1, "slack_installations": 1}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from core.runs.queue import start_run
 from tests.fakes.llm_base import RecordedRequest, Turn
@@ -94,10 +95,32 @@ def test_fair_share_caps_one_workspace_while_another_goes_ahead(ctx, worker_env,
     a_calls = [c for c in calls if "Team A" in _system(c)]
     b_calls = [c for c in calls if "Team B" in _system(c)]
     assert len(a_calls) == 6 and len(b_calls) == 2
-    assert _max_overlap(a_calls) == 2  # never more than its share, and it used it
+    # While B still had a run waiting (until its last run was claimed), A held to its share
+    # of 2; a call that started before then took its slot while B waited.
+    b_last_claimed = max(_run(ctx, "TB", r.id).started_at for r in b_runs).timestamp()
+    b_last_claimed -= time.time() - time.monotonic()  # the fake's times are monotonic, same machine
+    a_while_b_waited = [c for c in a_calls if c.started_at < b_last_claimed]
+    assert a_while_b_waited and _max_overlap(a_while_b_waited) <= 2
     # B, enqueued behind all of A, did not wait for A to finish: it ran beside A's runs
     assert max(c.started_at for c in b_calls) < max(c.started_at for c in a_calls)
     assert _max_overlap(a_calls + b_calls) >= 3
+    # once nobody else waited, A used the free slots beyond its share (work-conserving)
+    assert _max_overlap(a_calls) > 2
+
+
+def test_one_workspace_alone_uses_every_slot_beyond_its_share(ctx, worker_env, fake_anthropic):
+    n = 12
+    with_keys(ctx, "T1", "anthropic")
+    make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU, "Be brief.")])
+    runs = [start_run(ctx, "T1", "P", f"input {i}") for i in range(n)]
+    barrier = _hold_until(fake_anthropic, n)
+    try:
+        drain(dict(worker_env, PIPEBOT_WORKSPACE_CONCURRENCY="4", PIPEBOT_WORKER_CONCURRENCY="16"))
+    finally:
+        fake_anthropic.on_request = None
+    assert not barrier.broken, "the runs did not all get a slot while the others held theirs"
+    assert [_run(ctx, "T1", r.id).status for r in runs] == ["succeeded"] * n
+    assert _max_overlap(fake_anthropic.calls(MESSAGES)) == n  # no slot idled for a share of 4
 
 
 def test_sigkill_with_several_runs_in_flight_another_worker_finishes_them_all(ctx, worker_env, fake_anthropic):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from core import agents
 from core.agents import AgentDraft
+from core.budget import unpriced_models
 from core.errors import RunRejected
 from core.runs.queue import start_run
 from storage.db import transaction
@@ -384,3 +385,23 @@ def test_a_one_step_run_takes_ten_statements_in_three_transactions(ctx, fake_ant
         runner.close()
     assert outcome is not None and outcome.status == "succeeded" and outcome.output == "hi back"
     assert (len(statements), len(commits)) == (10, 3), "\n".join(statements)
+
+
+def test_a_budgeted_run_whose_model_has_no_price_is_refused_naming_it(ctx, worker_env, fake_anthropic):
+    """The budget was set over a priced model; the agent's model changed since. A new run is
+    refused before it exists, and one already queued fails at its start, naming the model."""
+    unpriced = "anthropic:claude-pipebot-no-price-9"  # a model id no price data will ever list
+    assert unpriced_models([unpriced, HAIKU]) == [unpriced]  # the premise
+    with_keys(ctx, "T1", "anthropic")
+    a = make_agent(ctx, "T1", "Changes", HAIKU)
+    make_pipeline(ctx, "T1", "Budgeted", [a], budget_usd="0.50")
+    queued = start_run(ctx, "T1", "Budgeted", "x", preflight=True)
+    with transaction(ctx.sessions) as s:
+        agent_repo.update_agent(s, "T1", a, model=unpriced)
+    with pytest.raises(RunRejected) as exc:
+        start_run(ctx, "T1", "Budgeted", "y", preflight=True)
+    assert exc.value.kind == "unpriced_budget" and unpriced in exc.value.message
+    drain(worker_env)
+    done = _run(ctx, "T1", queued.id)
+    assert done.status == "failed" and done.error_kind == "unpriced_budget" and unpriced in done.error_message
+    assert fake_anthropic.count("/v1/messages") == 0

@@ -187,6 +187,9 @@ class OpenAIProvider(BaseProvider):
         if streamed_calls:
             calls = streamed_calls  # same content as the output's, already built
         stop, raw_stop = stop_reason(resp, bool(calls), refused)
+        # A refusal content part is the model's own words of refusal: they are the reason
+        # (Anthropic's stop_details in its terms), not an answer that goes down a pipeline.
+        detail, text = (text, "") if raw_stop == "refusal" and text else (None, text)
         ordered: list[Part] | None = None
         if opaque and parts:
             # Keep the output order only if it is the whole turn (a stream's text and
@@ -207,6 +210,7 @@ class OpenAIProvider(BaseProvider):
             price_version=None,
             provider=PROVIDER_ID,
             raw_stop_reason=raw_stop,
+            stop_detail=detail,
             opaque=opaque,
             parts=ordered,
         )

@@ -15,6 +15,7 @@ from core.runs.queue import run_queue, start_run
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
+from storage.states import FINISHED, RunStatus
 
 if TYPE_CHECKING:
     from redis.client import PubSub
@@ -95,9 +96,9 @@ def _follow(
             if msg is None:
                 with transaction(ctx.sessions) as s:
                     current = run_repo.get_run(s, team_id, run.id)
-                    if current is not None and current.status in ("succeeded", "failed"):
+                    if current is not None and current.status in FINISHED:
                         art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
-                if current is not None and current.status in ("succeeded", "failed"):
+                if current is not None and current.status in FINISHED:
                     return _final(
                         ctx,
                         team_id,
@@ -108,7 +109,7 @@ def _follow(
                     )
                 if (
                     current is not None
-                    and current.status == "queued"
+                    and current.status == RunStatus.QUEUED
                     and not streaming
                     and time.monotonic() - started > queue_timeout
                 ):
@@ -181,7 +182,7 @@ def _final(
     if artifact_id and not link:
         link = artifact_permalink(ctx, team_id, artifact_id)
     _print("", err=True)
-    if status == "succeeded":
+    if status == RunStatus.SUCCEEDED:
         _print(output or "")
     else:
         _print(f"pipebot: run failed: {error}", err=True)
@@ -189,4 +190,4 @@ def _final(
         _print(f"cost: {format_cost(cost)}", err=True)
     if link:
         _print(f"artifact: {link}", err=True)
-    return 0 if status == "succeeded" else 1
+    return 0 if status == RunStatus.SUCCEEDED else 1

@@ -25,6 +25,7 @@ from bot.web.present import (
 )
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_tokens, format_usd, parse_datetime
 from core.runs.artifact import Artifact, StepRecord
+from storage.states import StepStatus
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _step(
         output=_output(s.output, "No output.", budget, download_href),
         input=s.input or "",
         system_prompt=(agent.system_prompt or "") if agent else "",
-        open=(s.status or "").lower() == "failed" or (failed_position is not None and pos == failed_position),
+        open=(s.status or "").lower() == StepStatus.FAILED or (failed_position is not None and pos == failed_position),
     )
 
 

@@ -31,6 +31,7 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as version_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
+from storage.states import StepStatus
 
 __all__ = ["BranchSource", "branch_plan", "branch_source", "check_branch", "start_branch"]
 
@@ -109,7 +110,7 @@ def _check_step(source: BranchSource, from_step: int) -> list[StepRecord]:
     if not 1 <= from_step <= source.pipeline_steps:
         raise RunRejected("bad_step", step_out_of_range(from_step, source.pipeline_steps))
     reused = [source.step(p) for p in range(1, from_step)]
-    if any(st is None or st.status != "succeeded" for st in reused):
+    if any(st is None or st.status != StepStatus.SUCCEEDED for st in reused):
         raise RunRejected("nothing_to_reuse", nothing_to_reuse(from_step))
     return [st for st in reused if st is not None]
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from core.context import AppContext
 from storage.repos import runs as run_repo
+from storage.states import FailureKind
 
 log = logging.getLogger(__name__)
 
-KIND = "cancelled"  # the run's error kind
+KIND = FailureKind.CANCELLED  # the run's error kind
 POLL_S = 1.0  # a running step reads the request from PostgreSQL at most this often
 CLI_USER = "cli"  # who cancelled, for `pipebot cancel`
 

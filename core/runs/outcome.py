@@ -21,6 +21,7 @@ from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import lineage as lineage_repo
 from storage.repos import runs as run_repo
+from storage.states import RunStatus, StepStatus
 
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
@@ -62,11 +63,11 @@ def write_outcome(
                 s, team_id, rid, status=status, output=output, error_kind=error_kind, error_message=error_message
             )
         steps = run_repo.steps_of(s, rid)
-        finished = [st for st in steps if st.status == "succeeded"]
+        finished = [st for st in steps if st.status == StepStatus.SUCCEEDED]
         # What the run cost: every finished step (an unknown price makes the total unknown),
         # plus whatever a failed step was charged before it failed (a refusal is paid for).
         costs = [st.cost_usd for st in finished] + [
-            st.cost_usd for st in steps if st.status == "failed" and st.cost_usd is not None
+            st.cost_usd for st in steps if st.status == StepStatus.FAILED and st.cost_usd is not None
         ]
         known = [c for c in costs if c is not None]
         total = sum(known, Decimal(0)) if len(known) == len(costs) else None
@@ -108,7 +109,7 @@ def write_outcome(
             ),
             "error": (
                 {"kind": run.error_kind, "message": run.error_message, "step": error_step}
-                if run.status == "failed"
+                if run.status == RunStatus.FAILED
                 else None
             ),
             "steps": [
@@ -155,7 +156,7 @@ def write_outcome(
             duration_ms=duration,
             artifact_id=str(artifact_id),
             permalink=artifact_permalink(ctx, team_id, str(artifact_id)),
-            cancelled_by=run.cancel_requested_by if run.status == "failed" else None,
+            cancelled_by=run.cancel_requested_by if run.status == RunStatus.FAILED else None,
             steps=[
                 StepResult(
                     st.position,

@@ -24,6 +24,7 @@ from core.text import clean_text
 from storage.db import transaction
 from storage.models import Run
 from storage.repos import runs as run_repo
+from storage.states import FailureKind, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +151,16 @@ def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str
             if run is None:
                 continue
             beat = run.heartbeat_at or run.created_at
-            if run.status == "queued":
+            if run.status == RunStatus.QUEUED:
                 if beat >= now - timedelta(seconds=QUEUED_STALE_AFTER_S) or _job_pending(ctx, run):
                     continue
-            elif run.status != "running" or beat >= now - stale_after:
+            elif run.status != RunStatus.RUNNING or beat >= now - stale_after:
                 continue
             if run.cancel_requested_by is not None:  # its worker died after the cancel: it ends now
                 run_repo.mark_given_up(run, CANCELLED, cancelled_message(run.cancel_requested_by))
                 requeue = None
             elif run.attempts >= MAX_ATTEMPTS:
-                run_repo.mark_given_up(run, "worker_lost", messages.worker_lost(run.attempts))
+                run_repo.mark_given_up(run, FailureKind.WORKER_LOST, messages.worker_lost(run.attempts))
                 requeue = None
             else:
                 run_repo.mark_requeued(run)

@@ -12,6 +12,7 @@ from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
 from core.runs.queue import run_queue, start_run
+from core.timings import CLI_PROGRESS_POLL_S
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
@@ -92,7 +93,7 @@ def _follow(
         deadline = started + timeout
         streaming = False
         while time.monotonic() < deadline:
-            msg = pubsub.get_message(timeout=1.0)
+            msg = pubsub.get_message(timeout=CLI_PROGRESS_POLL_S)
             if msg is None:
                 with transaction(ctx.sessions) as s:
                     current = run_repo.get_run(s, team_id, run.id)

@@ -8,7 +8,7 @@ in any process sees it, and PostgreSQL alone decides:
   cancel request, so it never starts and no provider is called;
 * a **running** run is stopped by its executor: the step asks :class:`CancelWatch`
   between stream events (a cheap in-memory check; the database at most every
-  ``POLL_S``), closes the model's stream, and the run ends ``failed`` with
+  ``core.timings.CANCEL_POLL_S``), closes the model's stream, and the run ends ``failed`` with
   "cancelled by …". A non-streaming call cannot be interrupted: it ends first, is kept
   as a finished step, and the run stops before the next one. Finished steps stay in the
   artifact and nothing is called again (a failed run is never retried);

@@ -17,7 +17,7 @@ import time
 
 from redis import Redis
 
-LEASE_S = 30.0  # a holder renews every few seconds; a dead one frees its slot after this
+from core.timings import SLOT_LEASE_S
 
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
@@ -38,7 +38,7 @@ def slots_key(team_id: str) -> str:
 class WorkspaceSlot:
     """One run's slot: ``acquire`` once, then it renews itself until ``release``."""
 
-    def __init__(self, redis: Redis, team_id: str, run_id: str, limit: int, *, lease_s: float = LEASE_S) -> None:
+    def __init__(self, redis: Redis, team_id: str, run_id: str, limit: int, *, lease_s: float = SLOT_LEASE_S) -> None:
         self._redis, self._key, self._run_id = redis, slots_key(team_id), run_id
         self._limit, self._lease = limit, lease_s
         self._stop = threading.Event()

@@ -27,6 +27,7 @@ from core.reporter import Reporter, RunOutcome, SafeReporter
 from core.runs.executor import execute
 from core.runs.fair_share import WorkspaceSlot
 from core.settings import ConfigError, load_settings
+from core.timings import SLOT_WAIT_S
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ ReporterFactory = Callable[[AppContext], Reporter]
 
 # How long a job waits for its workspace's slot before going to the back of the queue, so
 # that other workspaces' runs behind it go ahead (see core.runs.fair_share).
-SLOT_WAIT_S = 1.0
 WAIT_TURNS = 1_000_000  # RQ counts each trip to the back of the queue as a retry
 
 _ctx: AppContext | None = None

@@ -15,6 +15,7 @@ from core.reporter import StepPlan
 from core.runs.cancel_watch import RunCancelled
 from core.runs.run_context import RunContext, StepRequest
 from core.text import clean_text
+from core.timings import STREAM_RETRY_DELAY_S, STREAM_RETRY_MAX_WAIT_S
 from core.tools import MAX_TOOL_ROUNDS, TOOLS, run_tool
 from providers import catalog
 from providers.base import Provider
@@ -29,7 +30,6 @@ DEFAULT_MAX_OUTPUT_TOKENS = 4096
 # A reply that broke off after some of it had streamed (the provider layer retries only
 # before the first byte) is asked again this many times when the failure is transient.
 STREAM_RETRIES = 2
-STREAM_RETRY_DELAY_S = 1.0
 
 
 @dataclass
@@ -200,7 +200,7 @@ def _one_round(
             if partial is not None and streamed:
                 _count(call, partial)  # the provider bills what it sent before it broke off
                 call.rounds -= 1
-            wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)
+            wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), STREAM_RETRY_MAX_WAIT_S)
             if (
                 not streamed
                 or not exc.retryable

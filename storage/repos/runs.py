@@ -56,10 +56,11 @@ def latest_runs(s: Session, team_id: str, limit: int = 10) -> Sequence[Run]:
 
 
 def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, uuid.UUID]]:
-    """Across workspaces on purpose: the reaper is the deployment's, not a tenant's."""
+    """(team_id, run id) of running runs whose heartbeat is older than ``older_than``.
+    Across workspaces on purpose: maintenance is the deployment's, not a tenant's."""
     rows = s.execute(
         select(Run.team_id, Run.id).where(
-            Run.status.in_((RunStatus.RUNNING, RunStatus.QUEUED)),
+            Run.status == RunStatus.RUNNING,
             func.coalesce(Run.heartbeat_at, Run.created_at) < older_than,
         )
     )

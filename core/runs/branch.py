@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from core.context import AppContext
 from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep
-from core.runs.artifact import Artifact, StepRecord
+from core.runs.artifact import Artifact, StepRecord, decimal_text
 from core.runs.branch_spec import BranchSpec
 from core.runs.queue import INPUT_MAX, enqueue_new_run
 from core.text import clean_text
@@ -171,7 +170,7 @@ def _prepare(
         model=model,
         input=changed_input,
         changes=_changes(src, from_step, agent, model, changed_input),
-        original_costs={st.position: _decimal(st.cost_usd) for st in reused if st.position is not None},
+        original_costs={st.position: decimal_text(st.cost_usd) for st in reused if st.position is not None},
     )
     return src, spec, reused
 
@@ -283,10 +282,6 @@ def _known_model(model: str) -> Any:
         return catalog.lookup(model)
     except ValueError:
         return None
-
-
-def _decimal(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
 
 
 def branch_plan(s: Session, team_id: str, plan: Plan, spec: BranchSpec | None) -> None:

@@ -3,7 +3,9 @@ is when its step starts, record every step, and write exactly one artifact.
 
 Idempotent by construction: a finished step is committed before the next begins, and a
 re-run (after a killed worker) skips every finished step, so none is paid for twice.
-One step's model call lives in core/runs/steps.py; closing the run in core/runs/outcome.py.
+Claiming the run and reading what it needs is core/runs/claim.py; one step's model call
+core/runs/steps.py; closing the run core/runs/outcome.py. What the parts share is one
+``RunContext`` (core/runs/run_context.py).
 """
 
 from __future__ import annotations
@@ -12,23 +14,20 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from rq.timeouts import JobTimeoutException
 
-from core import agents as agents_mod
 from core import messages
 from core.context import AppContext
-from core.credentials import effective_key, run_keys
+from core.credentials import effective_key
 from core.errors import RunRejected
-from core.preflight import Plan, PlannedStep, budget_problem, check, load_plan
-from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
-from core.runs.branch import branch_plan
-from core.runs.branch_spec import BranchSpec
+from core.preflight import PlannedStep, budget_problem
+from core.reporter import NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
+from core.runs.claim import RunStart, StepStart, claim_and_load, current_input, spent_on, start_step
 from core.runs.outcome import write_outcome
 from core.runs.run_context import RunContext, StepRequest
 from core.runs.steps import StepCall, StepFailed, call_agent, model_display
@@ -36,8 +35,7 @@ from core.text import clean_text
 from core.tools import ToolContext
 from providers.errors import ProviderError
 from providers.registry import parse_model_ref
-from storage.db import Session, transaction
-from storage.models import Agent
+from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import credentials as credential_repo
@@ -48,106 +46,6 @@ from storage.states import FailureKind, RunStatus, StepStatus
 __all__ = ["execute", "warm_statements", "write_outcome"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Start:
-    """What a claimed run needs, read in the transaction that claims it."""
-
-    info: RunInfo
-    plan: Plan
-    done: dict[int, Any]  # position -> (output, cost_usd) of steps an earlier attempt finished
-    branch: BranchSpec | None = None  # a run from a step of an artifact: what it changes
-    problem: RunRejected | None = None
-    first: _StepStart | None = None  # the first pending step, already recorded as running
-
-
-@dataclass
-class _StepStart:
-    step_id: int
-    snap: dict[str, Any]
-    provider_id: str
-    key: str | None
-
-
-def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | None:
-    """Take the run (if queued, or running with a dead heartbeat: one winner, ever) and read
-    its pipeline, agents, finished steps and keys in the same transaction; when nothing
-    stands in the way, the first pending step is recorded as running there too. A forked
-    work horse pays a round trip per statement, so a run's bookkeeping is kept to a few."""
-    with transaction(ctx.sessions) as s:
-        run = run_repo.claim(s, team_id, rid, stale_after_s=ctx.settings.PIPEBOT_STALE_AFTER_SECONDS)
-        if run is None:
-            return None
-        done = run_repo.finished_steps(s, rid)  # a branch's reused steps are among them
-        plan = load_plan(s, team_id, run["pipeline_id"])
-        branch = BranchSpec.from_json(run["branch"])
-        branch_plan(s, team_id, plan, branch)
-        keys = run_keys(s, ctx, team_id)
-        info = RunInfo(
-            run_id=str(rid),
-            team_id=team_id,
-            pipeline_name=run["pipeline_name"],
-            input=run["input"],
-            requested_by=run["requested_by"],
-            source=run["source"],
-            channel_id=run["channel_id"],
-            thread_ts=run["thread_ts"],
-            recipient_team_id=run["recipient_team_id"],
-            steps=[StepPlan(p.position, p.agent_name, p.model, model_display(p.model)) for p in plan.steps],
-            resumed_from=len(done),
-            reused={p: branch.original_cost(p) for p in done if branch.reused(p)} if branch else {},
-        )
-        start = _Start(info, plan, done, branch)
-        start.problem = check(plan, keys, done, _spent(done))
-        if start.problem is not None:
-            return start
-        pending = next((p for p in plan.steps if p.position not in done), None)
-        if pending is not None:
-            start.first = _start_step(
-                s,
-                rid,
-                pending.position,
-                plan.agents[pending.position],
-                _current(done, info, branch),
-                keys,
-                model=pending.model,
-            )
-        return start
-
-
-def _spent(done: dict[int, Any]) -> Decimal:
-    return sum((st.cost_usd or Decimal(0) for st in done.values()), Decimal(0))
-
-
-def _current(done: dict[int, Any], info: RunInfo, branch: BranchSpec | None = None) -> str:
-    """What the next step gets: the last finished step's output, the run's input before any,
-    or the input a branch gives the step it starts from."""
-    last = max(done, default=0)
-    if branch is not None and branch.input is not None and last == branch.from_step - 1:
-        return branch.input
-    return done[last].output if done else info.input
-
-
-def _start_step(
-    s: Session,
-    rid: uuid.UUID,
-    position: int,
-    agent: Agent,
-    step_input: str,
-    keys: dict[str, str | None],
-    *,
-    model: str | None = None,
-) -> _StepStart:
-    """Record the step as running with the agent as it is now (and ``model`` instead of the
-    agent's, for the step a branch gives another model)."""
-    snap = agents_mod.snapshot(agent)
-    snap["model"] = model = model or agent.model
-    provider_id, _ = parse_model_ref(model)
-    step_id = run_repo.start_step(
-        s, rid, position, agent_id=agent.id, agent_snapshot=snap, model=model, step_input=step_input
-    )
-    return _StepStart(step_id, snap, provider_id, keys.get(provider_id))
 
 
 class _Heartbeat(threading.Thread):
@@ -211,7 +109,7 @@ def execute(
 ) -> RunOutcome | None:
     """Run the pipeline of `run_id`; None when another worker owns it or it already finished."""
     rid = uuid.UUID(str(run_id))
-    start = _claim_and_load(ctx, team_id, rid)
+    start = claim_and_load(ctx, team_id, rid)
     if start is None:
         log.info("run %s is not claimable (finished or owned by a live worker)", rid)
         return None
@@ -251,7 +149,7 @@ def _fail_unexpectedly(run: RunContext, exc: Exception) -> RunOutcome:
     return _fail(run, kind, message)
 
 
-def _execute(run: RunContext, start: _Start) -> RunOutcome:
+def _execute(run: RunContext, start: RunStart) -> RunOutcome:
     run.reporter.run_started(run.info)
     try:
         output = _run_steps(run, start)
@@ -262,7 +160,7 @@ def _execute(run: RunContext, start: _Start) -> RunOutcome:
     return outcome
 
 
-def _run_steps(run: RunContext, start: _Start) -> str:
+def _run_steps(run: RunContext, start: RunStart) -> str:
     """Every step not finished yet, in order; the last one's output (raises _Stopped)."""
     done = start.done
     if start.problem is not None:
@@ -270,7 +168,7 @@ def _run_steps(run: RunContext, start: _Start) -> str:
         if start.problem.kind == FailureKind.BUDGET_EXCEEDED:  # spent by the steps an earlier attempt finished
             failed_at = next(p.position for p in start.plan.steps if p.position not in done)
         raise _Stopped(start.problem.kind, start.problem.message, failed_at)
-    current, spent = _current(done, run.info, start.branch), _spent(done)
+    current, spent = current_input(done, run.info, start.branch), spent_on(done)
     for p in start.plan.steps:
         if p.position in done:
             continue
@@ -293,7 +191,7 @@ def _run_steps(run: RunContext, start: _Start) -> str:
     return current
 
 
-def _start_later_step(run: RunContext, p: PlannedStep, current: str) -> _StepStart:
+def _start_later_step(run: RunContext, p: PlannedStep, current: str) -> StepStart:
     """Record a later step as running with its agent and key as they are now; an agent
     deleted while earlier steps ran breaks the live link cleanly (_Stopped)."""
     with transaction(run.app.sessions) as s:
@@ -301,11 +199,11 @@ def _start_later_step(run: RunContext, p: PlannedStep, current: str) -> _StepSta
         if agent is not None:
             provider_id, _ = parse_model_ref(agent.model)
             keys = {provider_id: effective_key(s, run.app, run.team_id, provider_id)}
-            return _start_step(s, run.rid, p.position, agent, current, keys)
+            return start_step(s, run.rid, p.position, agent, current, keys)
     raise _Stopped(FailureKind.ORPHANED_STEP, messages.orphaned_step(p.position, p.agent_name), p.position)
 
 
-def _run_step(run: RunContext, p: PlannedStep, step: _StepStart, current: str) -> StepCall:
+def _run_step(run: RunContext, p: PlannedStep, step: StepStart, current: str) -> StepCall:
     """Call the step's model: what it produced and cost, with its latency; a failure is
     recorded on the step and stops the run (_Stopped). A cancelled run's step keeps what
     the model had written and what it cost so far."""
@@ -341,7 +239,7 @@ def _run_step(run: RunContext, p: PlannedStep, step: _StepStart, current: str) -
     return call
 
 
-def _finish_step(run: RunContext, p: PlannedStep, step: _StepStart, call: StepCall) -> None:
+def _finish_step(run: RunContext, p: PlannedStep, step: StepStart, call: StepCall) -> None:
     """Commit a step that succeeded (before the next begins: a re-run never pays for it
     again) and report it."""
     with transaction(run.app.sessions) as s:

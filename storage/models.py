@@ -130,7 +130,9 @@ class Run(Base):
         CheckConstraint(check_in(RunStatus), name="status"),
         Index("ix_runs_team_created", "team_id", text("created_at DESC")),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
-        Index("ix_runs_queued_created", "created_at", "id", postgresql_where=text("status = 'queued'")),
+        Index(
+            "ix_runs_queued_created", "created_at", "id", postgresql_where=text(f"status = '{RunStatus.QUEUED.value}'")
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

@@ -30,7 +30,7 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as version_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
-from storage.states import StepStatus
+from storage.states import FailureKind, StepStatus
 
 __all__ = ["BranchSource", "branch_plan", "branch_source", "check_branch", "start_branch"]
 
@@ -100,7 +100,7 @@ def branch_source(s: Session, team_id: str, artifact_id: str, version: int | Non
     pipeline_id = content.pipeline.id if content.pipeline else None
     pipeline = pipeline_repo.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None else None
     if pipeline is None:
-        raise RunRejected("pipeline_deleted", PIPELINE_GONE)
+        raise RunRejected(FailureKind.PIPELINE_DELETED, PIPELINE_GONE)
     return BranchSource(str(row.artifact_id), row.number, row.latest, content, pipeline.id, len(pipeline.steps))
 
 
@@ -152,7 +152,7 @@ def _prepare(
             "bad_input", f"The input is too long ({len(new_input):,} characters; the limit is {INPUT_MAX:,})."
         )
     if model is not None and (not model.strip() or _known_model(model) is None):
-        raise RunRejected("unknown_model", MODEL_UNKNOWN)
+        raise RunRejected(FailureKind.UNKNOWN_MODEL, MODEL_UNKNOWN)
     src = branch_source(s, team_id, artifact_id, version)
     reused = _check_step(src, from_step)
     agent = None

@@ -91,15 +91,17 @@ def add_reused_steps(s: Session, run_id: uuid.UUID, steps: Sequence[Mapping[str,
 # ---- the executor's statements ---------------------------------------------------------
 
 _CLAIM = text(
-    "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
+    f"UPDATE runs SET status = '{RunStatus.RUNNING.value}', attempts = attempts + 1, heartbeat_at = now(), "
     "started_at = coalesce(started_at, now()) "
-    "WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = 'queued' OR "
-    "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) "
+    f"WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = '{RunStatus.QUEUED.value}' OR "
+    f"(status = '{RunStatus.RUNNING.value}' AND heartbeat_at < now() - make_interval(secs => :stale))) "
     "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id, "
     "branch"
 )
 
-_HEARTBEAT = text("UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id AND status = 'running'")
+_HEARTBEAT = text(
+    f"UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id AND status = '{RunStatus.RUNNING.value}'"
+)
 
 _STEP_RESET = {
     "output": None,
@@ -238,13 +240,13 @@ def mark_given_up(run: Run, kind: str, message: str) -> None:
 
 _REQUEST_CANCEL = text(
     "UPDATE runs SET cancel_requested_by = :by, cancel_requested_at = now() "
-    "WHERE team_id = :t AND id = :id AND status IN ('queued', 'running') AND cancel_requested_at IS NULL "
+    f"WHERE team_id = :t AND id = :id AND status IN ('{RunStatus.QUEUED.value}', '{RunStatus.RUNNING.value}') AND cancel_requested_at IS NULL "
     "RETURNING status"
 )
 
 _CLOSE_QUEUED_CANCELLED = text(
-    "UPDATE runs SET status = 'failed', error_kind = :kind, error_message = :message, finished_at = now() "
-    "WHERE team_id = :t AND id = :id AND status = 'queued' AND cancel_requested_at IS NOT NULL "
+    f"UPDATE runs SET status = '{RunStatus.FAILED.value}', error_kind = :kind, error_message = :message, finished_at = now() "
+    f"WHERE team_id = :t AND id = :id AND status = '{RunStatus.QUEUED.value}' AND cancel_requested_at IS NOT NULL "
     "RETURNING id"
 )
 

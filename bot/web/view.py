@@ -24,7 +24,7 @@ from bot.web.present import (
     usage_text,
 )
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_tokens, format_usd, parse_datetime
-from core.runs.artifact import Artifact, StepRecord
+from core.runs.artifact import Artifact, StepRecord, iso_text
 from storage.states import StepStatus
 
 
@@ -198,7 +198,7 @@ def artifact_page(a: Artifact, *, slack_thread_url: str | None, json_url: str, m
         pipeline=pipeline,
         status=status(a.status),
         created=created,
-        created_iso=when.isoformat() if when else None,
+        created_iso=iso_text(when),
         cost=format_usd(a.cost_usd),
         duration=format_duration(a.elapsed_ms()),
         tokens=usage_text(a.total_usage()),

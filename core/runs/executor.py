@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 
 class _Heartbeat(threading.Thread):
-    """Proves the worker is alive; the reaper requeues runs whose heartbeat stops."""
+    """Proves the worker is alive; maintenance (core/runs/maintenance.py) takes over runs
+    whose heartbeat stops."""
 
     def __init__(self, ctx: AppContext, team_id: str, run_id: uuid.UUID) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")

@@ -22,11 +22,8 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
-    @property
-    def finished(self) -> bool:
-        return self in FINISHED
 
-
+#: The statuses a run never leaves.
 FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
 
 

@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 REPORTER_GROUP = "pipebot.reporters"
 ReporterFactory = Callable[[AppContext], Reporter]
 
-# How long a job waits for its workspace's slot before going to the back of the queue, so
-# that other workspaces' runs behind it go ahead (see core.runs.fair_share).
+# A job that waits SLOT_WAIT_S (core/timings.py) for its workspace's slot goes to the back of
+# the queue, so that other workspaces' runs behind it go ahead (see core.runs.fair_share).
 WAIT_TURNS = 1_000_000  # RQ counts each trip to the back of the queue as a retry
 
 _ctx: AppContext | None = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from core.errors import NotFound, ValidationFailed
+from core.runs.artifact import iso_text
 from core.text import clean_text
 from providers import catalog
 from providers.catalog import ModelInfo
@@ -172,5 +173,5 @@ def snapshot(agent: Agent) -> dict[str, Any]:
         "temperature": agent.temperature,
         "max_output_tokens": agent.max_output_tokens,
         "tools": list(agent.tools or []),
-        "updated_at": agent.updated_at.isoformat() if agent.updated_at else None,
+        "updated_at": iso_text(agent.updated_at),
     }

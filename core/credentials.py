@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core.context import AppContext
 from core.errors import ValidationFailed
+from core.timings import KEY_CHECK_TIMEOUT_S
 from providers.errors import ErrorKind, ProviderError
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES, get_provider
 from storage.db import Session
@@ -49,7 +50,9 @@ def check_key(ctx: AppContext, provider: str, key: str, *, field: str) -> None:
     if any(c.isspace() for c in key) or len(key) < 8:
         raise ValidationFailed({field: f"That does not look like an {name} API key. Paste the whole key."})
     try:
-        get_provider(provider, key, base_url=base_url(ctx, provider), timeout=10, max_attempts=2).validate_key()
+        get_provider(
+            provider, key, base_url=base_url(ctx, provider), timeout=KEY_CHECK_TIMEOUT_S, max_attempts=2
+        ).validate_key()
     except ProviderError as exc:
         if exc.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
             raise ValidationFailed(

@@ -22,6 +22,7 @@ from providers.registry import parse_model_ref
 from storage.db import Session
 from storage.models import Agent
 from storage.repos import pipelines as pipeline_repo
+from storage.states import FailureKind
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Orphaned(RunRejected):
     """Steps whose agent is gone: ``messages`` has one line for each, the message is the first."""
 
     def __init__(self, orphans: list[PlannedStep]) -> None:
-        super().__init__("orphaned_step", messages.orphaned_step(orphans[0].position, orphans[0].agent_name))
+        super().__init__(FailureKind.ORPHANED_STEP, messages.orphaned_step(orphans[0].position, orphans[0].agent_name))
         self.messages = [messages.orphaned_step(o.position, o.agent_name) for o in orphans]
 
 
@@ -79,9 +80,9 @@ def check(
     """Why a run of ``plan`` cannot go on, or None. ``done``: positions an earlier attempt
     finished (they need neither an agent nor a key any more); ``spent``: what they cost."""
     if not plan.exists:
-        return RunRejected("pipeline_deleted", messages.PIPELINE_DELETED)
+        return RunRejected(FailureKind.PIPELINE_DELETED, messages.PIPELINE_DELETED)
     if not plan.steps:
-        return RunRejected("empty_pipeline", messages.EMPTY_PIPELINE)
+        return RunRejected(FailureKind.EMPTY_PIPELINE, messages.EMPTY_PIPELINE)
     pending = [p for p in plan.steps if p.position not in done]
     orphans = [p for p in pending if p.agent_id is None]
     if orphans:
@@ -90,11 +91,11 @@ def check(
         try:
             provider_id, _ = parse_model_ref(p.model)
         except ValueError:
-            return RunRejected("unknown_model", messages.unknown_model(p.agent_name))
+            return RunRejected(FailureKind.UNKNOWN_MODEL, messages.unknown_model(p.agent_name))
         if not keys.get(provider_id):
-            return RunRejected("missing_key", messages.missing_key(provider_id))
+            return RunRejected(FailureKind.MISSING_KEY, messages.missing_key(provider_id))
     if pending and (unpriced := unpriced_budget_problem(plan.budget, [p.model for p in pending])):
-        return RunRejected("unpriced_budget", unpriced)
+        return RunRejected(FailureKind.UNPRICED_BUDGET, unpriced)
     if pending and (problem := budget_problem(plan.budget, spent, pending[0].position)) is not None:
         return problem
     return None
@@ -104,7 +105,7 @@ def budget_problem(budget: Decimal | None, spent: Decimal, position: int) -> Run
     """The budget rule, also asked before every later step: a spent budget stops the run
     before step ``position``."""
     if budget is not None and spent >= budget:
-        return RunRejected("budget_exceeded", messages.over_budget(budget, spent, position))
+        return RunRejected(FailureKind.BUDGET_EXCEEDED, messages.over_budget(budget, spent, position))
     return None
 
 

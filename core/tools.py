@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,14 +11,19 @@ from typing import Any
 
 from providers.types import ToolSpec
 
+log = logging.getLogger(__name__)
+
 MAX_TOOL_ROUNDS = 5
 MAX_TOOL_OUTPUT = 20_000
 
 
 @dataclass(frozen=True)
 class ToolContext:
+    """What a tool may reach: the run's workspace, and the run's id for the log."""
+
     team_id: str
     load_artifact: Callable[[str], dict[str, Any] | None]
+    run_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,15 @@ TOOLS: dict[str, Tool] = {
 
 
 def run_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> tuple[str, bool]:
-    """(content, is_error): errors go back to the model as tool results, not up the stack."""
+    """(content, is_error): errors go back to the model as tool results, not up the stack,
+    and into the log (the tool and the run, never the arguments: they may hold secrets,
+    and so may the exception's message, which the model alone sees)."""
     tool = TOOLS.get(name)
     if tool is None:
+        log.warning("run %s asked for an unknown tool %r", ctx.run_id, name[:100])
         return f"unknown tool {name!r}", True
     try:
         return tool.run(ctx, args), False
     except Exception as exc:  # noqa: BLE001 - the model gets to see what went wrong
+        log.warning("tool %s failed in run %s: %s", name, ctx.run_id, type(exc).__name__)
         return f"{type(exc).__name__}: {exc}", True

@@ -142,7 +142,11 @@ class OpenAIProvider(BaseProvider):
     ) -> Response:
         """The Response for a finished ``resp``. From a stream: ``texts`` and
         ``streamed_calls`` as streamed, and the reasoning items of the
-        ``output_item.done`` events by output index (they win over ``resp.output``'s)."""
+        ``output_item.done`` events by output index (they win over ``resp.output``'s).
+
+        Over 60 lines on purpose: one walk of the output items in order builds the text,
+        the calls, the reasoning and the turn's part order together; split, each piece
+        would walk the items again and the order rule would be spread over functions."""
         calls: list[ToolCall] = []
         refused = False
         collected: list[str] = []
@@ -187,6 +191,9 @@ class OpenAIProvider(BaseProvider):
         if streamed_calls:
             calls = streamed_calls  # same content as the output's, already built
         stop, raw_stop = stop_reason(resp, bool(calls), refused)
+        # A refusal content part is the model's own words of refusal: they are the reason
+        # (Anthropic's stop_details in its terms), not an answer that goes down a pipeline.
+        detail, text = (text, "") if raw_stop == "refusal" and text else (None, text)
         ordered: list[Part] | None = None
         if opaque and parts:
             # Keep the output order only if it is the whole turn (a stream's text and
@@ -207,6 +214,7 @@ class OpenAIProvider(BaseProvider):
             price_version=None,
             provider=PROVIDER_ID,
             raw_stop_reason=raw_stop,
+            stop_detail=detail,
             opaque=opaque,
             parts=ordered,
         )

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+from storage.states import RunStatus, StepStatus, check_in
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -127,17 +127,19 @@ class PipelineStep(Base):
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
-        CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),
+        CheckConstraint(check_in(RunStatus), name="status"),
         Index("ix_runs_team_created", "team_id", text("created_at DESC")),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
-        Index("ix_runs_queued_created", "created_at", "id", postgresql_where=text("status = 'queued'")),
+        Index(
+            "ix_runs_queued_created", "created_at", "id", postgresql_where=text(f"status = '{RunStatus.QUEUED.value}'")
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
     pipeline_id: Mapped[int | None] = mapped_column(ForeignKey("pipelines.id", ondelete="SET NULL"))
     pipeline_name: Mapped[str] = mapped_column(String(80), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=RunStatus.QUEUED.value)
     input: Mapped[str] = mapped_column(Text, nullable=False)
     output: Mapped[str | None] = mapped_column(Text)
     error_kind: Mapped[str | None] = mapped_column(String(40))
@@ -169,13 +171,13 @@ class RunStep(Base):
     __tablename__ = "run_steps"
     __table_args__ = (
         UniqueConstraint("run_id", "position", name="uq_run_steps_run_position"),
-        CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),
+        CheckConstraint(check_in(StepStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=StepStatus.RUNNING.value)
     agent_id: Mapped[int | None] = mapped_column(BigInteger)
     agent_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     model: Mapped[str] = mapped_column(String(150), nullable=False)

@@ -12,9 +12,11 @@ from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
 from core.runs.queue import run_queue, start_run
+from core.timings import CLI_PROGRESS_POLL_S
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
+from storage.states import FINISHED, RunStatus
 
 if TYPE_CHECKING:
     from redis.client import PubSub
@@ -91,13 +93,13 @@ def _follow(
         deadline = started + timeout
         streaming = False
         while time.monotonic() < deadline:
-            msg = pubsub.get_message(timeout=1.0)
+            msg = pubsub.get_message(timeout=CLI_PROGRESS_POLL_S)
             if msg is None:
                 with transaction(ctx.sessions) as s:
                     current = run_repo.get_run(s, team_id, run.id)
-                    if current is not None and current.status in ("succeeded", "failed"):
+                    if current is not None and current.status in FINISHED:
                         art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
-                if current is not None and current.status in ("succeeded", "failed"):
+                if current is not None and current.status in FINISHED:
                     return _final(
                         ctx,
                         team_id,
@@ -108,7 +110,7 @@ def _follow(
                     )
                 if (
                     current is not None
-                    and current.status == "queued"
+                    and current.status == RunStatus.QUEUED
                     and not streaming
                     and time.monotonic() - started > queue_timeout
                 ):
@@ -181,7 +183,7 @@ def _final(
     if artifact_id and not link:
         link = artifact_permalink(ctx, team_id, artifact_id)
     _print("", err=True)
-    if status == "succeeded":
+    if status == RunStatus.SUCCEEDED:
         _print(output or "")
     else:
         _print(f"pipebot: run failed: {error}", err=True)
@@ -189,4 +191,4 @@ def _final(
         _print(f"cost: {format_cost(cost)}", err=True)
     if link:
         _print(f"artifact: {link}", err=True)
-    return 0 if status == "succeeded" else 1
+    return 0 if status == RunStatus.SUCCEEDED else 1

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from core.formatting import format_datetime
+from core.runs.artifact import iso_text
 
 #: The longest value of a branch's "what changed" shown on the page (the input can be long).
 CHANGE_TEXT_LIMIT = 120
@@ -107,10 +107,6 @@ def change_lines(changes: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when else None
-
-
 def lifecycle_view(
     *,
     shown: int,
@@ -133,7 +129,7 @@ def lifecycle_view(
             number=v.number,
             author=(v.author or "").strip(),
             created=format_datetime(v.created_at),
-            created_iso=_iso(v.created_at),
+            created_iso=iso_text(v.created_at),
             note=(v.note or "").strip(),
             changed=changed_text(v.edited),
             href=version_href(v.number),

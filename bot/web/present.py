@@ -11,17 +11,19 @@ from dataclasses import dataclass
 
 from core.formatting import UNKNOWN, format_token_usage
 from core.runs.artifact import RunError, StepError, StepRecord, TokenUsage
+from storage.states import RunStatus
 
 UNTITLED_PIPELINE = "Untitled pipeline"
 UNNAMED_AGENT = "Unnamed agent"
 
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
-_STATUS_LABELS = {
-    "succeeded": ("Succeeded", "ok"),
-    "failed": ("Failed", "bad"),
-    "running": ("Running", ""),
-    "queued": ("Queued", ""),
+_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    RunStatus.SUCCEEDED: ("Succeeded", "ok"),
+    RunStatus.FAILED: ("Failed", "bad"),
+    RunStatus.RUNNING: ("Running", ""),
+    RunStatus.WAITING: ("Waiting", ""),
+    RunStatus.QUEUED: ("Queued", ""),
 }
 
 

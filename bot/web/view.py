@@ -24,7 +24,8 @@ from bot.web.present import (
     usage_text,
 )
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_tokens, format_usd, parse_datetime
-from core.runs.artifact import Artifact, StepRecord
+from core.runs.artifact import Artifact, StepRecord, iso_text
+from storage.states import StepStatus
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _step(
         output=_output(s.output, "No output.", budget, download_href),
         input=s.input or "",
         system_prompt=(agent.system_prompt or "") if agent else "",
-        open=(s.status or "").lower() == "failed" or (failed_position is not None and pos == failed_position),
+        open=(s.status or "").lower() == StepStatus.FAILED or (failed_position is not None and pos == failed_position),
     )
 
 
@@ -197,7 +198,7 @@ def artifact_page(a: Artifact, *, slack_thread_url: str | None, json_url: str, m
         pipeline=pipeline,
         status=status(a.status),
         created=created,
-        created_iso=when.isoformat() if when else None,
+        created_iso=iso_text(when),
         cost=format_usd(a.cost_usd),
         duration=format_duration(a.elapsed_ms()),
         tokens=usage_text(a.total_usage()),

@@ -22,13 +22,13 @@ from bot.worker.command_channel import ForkWorker, InProcessWorker
 from bot.worker.queue_position import start_queue_status
 from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
-from core.runs.dispatch import requeue_lost_runs
-from core.runs.queue import reap_stale_runs, run_queue
+from core.runs.maintenance import maintain_runs
+from core.runs.queue import run_queue
+from core.timings import REDIS_RECONNECT_MAX_S, RQ_MAINTENANCE_INTERVAL_S
 from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 
-RECONNECT_MAX_S = 30.0
 MODES = ("threads", "fork", "simple")
 
 
@@ -69,14 +69,14 @@ def sized_for(ctx: AppContext, concurrency: int) -> AppContext:
 
 
 def maintain(ctx: AppContext) -> None:
-    """One round: take over runs whose worker died, enqueue runs whose job was lost."""
-    for task in (reap_stale_runs, requeue_lost_runs):
-        try:
-            task(ctx)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            log.warning("maintenance (%s) waits for Redis: %s", task.__name__, type(exc).__name__)
-        except Exception:  # noqa: BLE001 - keep maintaining; the next round may work
-            log.exception("maintenance (%s) failed", task.__name__)
+    """One round (core.runs.maintenance): take over runs whose worker died, enqueue runs
+    whose job was lost."""
+    try:
+        maintain_runs(ctx)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        log.warning("maintenance waits for Redis: %s", type(exc).__name__)
+    except Exception:  # noqa: BLE001 - keep maintaining; the next round may work
+        log.exception("maintenance failed")
 
 
 def start_maintenance(ctx: AppContext, stop: threading.Event, every: float | None = None) -> threading.Thread:
@@ -101,7 +101,7 @@ def wait_for_redis(client: redis.Redis, stop: threading.Event | None = None) -> 
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
             log.warning("Redis is unreachable; trying again in %.0f s", delay)
             time.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_S)
+            delay = min(delay * 2, REDIS_RECONNECT_MAX_S)
 
 
 def _stopping(worker: ForkWorker | InProcessWorker | ThreadedWorker) -> bool:
@@ -118,9 +118,15 @@ def build_worker(
 ) -> ForkWorker | InProcessWorker | ThreadedWorker:
     queues = [run_queue(ctx)]
     if mode == "threads":
-        return ThreadedWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60, concurrency=concurrency)
+        return ThreadedWorker(
+            queues,
+            connection=ctx.redis,
+            name=name,
+            maintenance_interval=RQ_MAINTENANCE_INTERVAL_S,
+            concurrency=concurrency,
+        )
     worker_class = ForkWorker if mode == "fork" else InProcessWorker
-    return worker_class(queues, connection=ctx.redis, name=name, maintenance_interval=60)
+    return worker_class(queues, connection=ctx.redis, name=name, maintenance_interval=RQ_MAINTENANCE_INTERVAL_S)
 
 
 def run_worker(

@@ -34,6 +34,7 @@ from bot.slack.client import client_for
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import runs as run_repo
+from storage.states import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _show(ctx: AppContext, client: WebClient, row: Any) -> bool:
             row.pipeline_name,
             row.requested_by,
             row.input,
-            status="queued",
+            status=RunStatus.QUEUED,
             ahead=row.ahead,
             run_id=str(run_id),
             in_thread=ts == row.thread_ts,

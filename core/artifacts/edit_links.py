@@ -33,9 +33,9 @@ from urllib.parse import quote
 
 from core.artifacts import messages
 from core.permalinks import Secret, sign, verify
+from core.timings import EDIT_LINK_TTL_S
 
 __all__ = [
-    "DEFAULT_TTL_S",
     "EditLink",
     "EditLinkError",
     "Reason",
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 #: How long an edit link opens the editor (seconds).
-DEFAULT_TTL_S = 600
 
 _FORMAT = 1
 _LINK_TAG = "edit-link:"
@@ -109,7 +108,7 @@ def mint(
     artifact_id: str,
     user_id: str,
     base_version: int,
-    ttl_s: int = DEFAULT_TTL_S,
+    ttl_s: int = EDIT_LINK_TTL_S,
     now: float | None = None,
 ) -> str:
     """A signed token (URL-safe) for :func:`edit_url`; the newest key of ``keys`` signs."""

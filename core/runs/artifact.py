@@ -12,6 +12,9 @@ instead of guessing at keys:
   unreadable;
 * keys this model does not know are kept (``extra="allow"``) and written back by
   :meth:`Artifact.to_content`, so reading and re-writing never loses data;
+* the writer (core/runs/outcome.py) builds content through :meth:`Artifact.for_write`,
+  which refuses a key the model does not name, at any depth: a field added on one side
+  only fails at once instead of passing silently;
 * :meth:`Artifact.to_content` leaves out keys the stored content did not have, so
   the JSON export shows what was stored, not a padded copy.
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -33,23 +36,35 @@ from pydantic import (
     ConfigDict,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    model_validator,
 )
 
 __all__ = [
+    "USAGE_KEYS",
     "AgentSnapshot",
     "Artifact",
+    "Lineage",
     "PipelineRef",
     "RunError",
     "SlackThread",
     "StepError",
     "StepRecord",
     "TokenUsage",
+    "decimal_text",
+    "iso_text",
 ]
 
 #: The content version the executor writes today.
 CURRENT_VERSION = 1
+
+#: The token counts every provider's usage is reduced to (providers.types.Usage's fields).
+USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+#: The validation context of the write path: unknown keys are refused.
+_WRITE = {"write": True}
 
 
 def _or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -80,26 +95,42 @@ def _list_of(keep: Callable[[Any], bool]) -> Callable[[Any], list[Any]]:
     return check
 
 
-def _decimal_text(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
+def decimal_text(value: Decimal | None) -> str | None:
+    """A cost as JSON: a plain decimal string without trailing zeros (``0.0012``), never a
+    float (which would round a fraction of a cent) nor an exponent."""
+    return None if value is None else format(value.normalize(), "f")
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_text(value: datetime | None) -> str | None:
+    """An instant as JSON: ISO 8601."""
     return None if value is None else value.isoformat()
 
 
 Int = Annotated[int | None, WrapValidator(_or_none)]
 Float = Annotated[float | None, WrapValidator(_or_none)]
 Text = Annotated[str | None, BeforeValidator(_text)]
-Money = Annotated[Decimal | None, WrapValidator(_or_none), PlainSerializer(_decimal_text, when_used="json")]
-Instant = Annotated[datetime | None, WrapValidator(_or_none), PlainSerializer(_iso, when_used="json")]
+Money = Annotated[Decimal | None, WrapValidator(_or_none), PlainSerializer(decimal_text, when_used="json")]
+Instant = Annotated[datetime | None, WrapValidator(_or_none), PlainSerializer(iso_text, when_used="json")]
 Names = Annotated[list[str], BeforeValidator(_list_of(lambda v: isinstance(v, str) and bool(v)))]
 
 
 class _Record(BaseModel):
-    """Keeps unknown keys: a newer writer's fields survive an older reader."""
+    """Keeps unknown keys when reading: a newer writer's fields survive an older reader.
+    Refuses them when writing (validated with the ``_WRITE`` context, see
+    :meth:`Artifact.for_write`), so the model is the one description of the shape."""
 
     model_config = ConfigDict(extra="allow")
+    #: A record whose keys the writer copies from elsewhere rather than names (see AgentSnapshot).
+    open_on_write: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_on_write(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get("write") and not cls.open_on_write and isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(f"{cls.__name__} has no field {', '.join(map(str, unknown))}")
+        return data
 
 
 class PipelineRef(_Record):
@@ -128,14 +159,11 @@ class TokenUsage(_Record):
         def add(a: int | None, b: int | None) -> int | None:
             return None if a is None and b is None else (a or 0) + (b or 0)
 
-        return TokenUsage(**{k: add(getattr(self, k), getattr(other, k)) for k in _USAGE_KEYS})
+        return TokenUsage(**{k: add(getattr(self, k), getattr(other, k)) for k in USAGE_KEYS})
 
     @property
     def known(self) -> bool:
-        return any(getattr(self, k) is not None for k in _USAGE_KEYS)
-
-
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+        return any(getattr(self, k) is not None for k in USAGE_KEYS)
 
 
 class StepError(_Record):
@@ -168,7 +196,12 @@ def _error(value: Any) -> Any:
 
 
 class AgentSnapshot(_Record):
-    """The agent as the step used it (the agent itself may be edited or deleted since)."""
+    """The agent as the step used it (the agent itself may be edited or deleted since).
+
+    Open on write: a branch's reused step copies the snapshot its source artifact holds,
+    which an older version may have shaped with other keys; they are kept as they were."""
+
+    open_on_write: ClassVar[bool] = True
 
     id: Int = None
     name: Text = None
@@ -196,6 +229,10 @@ class StepRecord(_Record):
     price_version: Text = None
     latency_ms: Int = None
     error: Annotated[StepError | None, BeforeValidator(_error)] = None
+    # A branch's step taken over from its source (no model call, no cost here), and what it
+    # cost in the source; absent on every other step.
+    reused: Annotated[bool | None, WrapValidator(_or_none)] = None
+    original_cost_usd: Money = None
 
     @property
     def model_ref(self) -> str:
@@ -213,6 +250,17 @@ class SlackThread(_Record):
     channel_id: Text = None
     thread_ts: Text = None
     thread_url: Text = None
+
+
+class Lineage(_Record):
+    """Where a branch run's artifact came from (core/runs/branch_spec.BranchSpec.lineage):
+    the parent artifact and version, the step the branch starts from, and what it changed
+    (a free-form record of the agent, model or input chosen instead)."""
+
+    parent_artifact_id: Text = None
+    parent_version: Int = None
+    from_step: Int = None
+    changes: Annotated[dict[str, Any] | None, BeforeValidator(_mapping_or_none)] = None
 
 
 class Artifact(_Record):
@@ -239,6 +287,13 @@ class Artifact(_Record):
     slack: Annotated[SlackThread | None, BeforeValidator(_mapping_or_none)] = None
     error: Annotated[RunError | None, BeforeValidator(_error)] = None
     steps: Annotated[list[StepRecord], BeforeValidator(_list_of(lambda v: isinstance(v, Mapping)))] = []
+    branch: Annotated[Lineage | None, BeforeValidator(_mapping_or_none)] = None  # a branch run's
+
+    @classmethod
+    def for_write(cls, **fields: Any) -> Artifact:
+        """The content a run stores, built from its fields (nested records as mappings);
+        a key the model does not name, at any depth, raises ValidationError."""
+        return cls.model_validate(fields, context=_WRITE)
 
     @classmethod
     def from_content(cls, content: Any) -> Artifact:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from core.context import AppContext
 from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep
-from core.runs.artifact import Artifact, StepRecord
+from core.runs.artifact import Artifact, StepRecord, decimal_text
 from core.runs.branch_spec import BranchSpec
 from core.runs.queue import INPUT_MAX, enqueue_new_run
 from core.text import clean_text
@@ -31,6 +30,7 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as version_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
+from storage.states import FailureKind, StepStatus
 
 __all__ = ["BranchSource", "branch_plan", "branch_source", "check_branch", "start_branch"]
 
@@ -100,7 +100,7 @@ def branch_source(s: Session, team_id: str, artifact_id: str, version: int | Non
     pipeline_id = content.pipeline.id if content.pipeline else None
     pipeline = pipeline_repo.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None else None
     if pipeline is None:
-        raise RunRejected("pipeline_deleted", PIPELINE_GONE)
+        raise RunRejected(FailureKind.PIPELINE_DELETED, PIPELINE_GONE)
     return BranchSource(str(row.artifact_id), row.number, row.latest, content, pipeline.id, len(pipeline.steps))
 
 
@@ -109,7 +109,7 @@ def _check_step(source: BranchSource, from_step: int) -> list[StepRecord]:
     if not 1 <= from_step <= source.pipeline_steps:
         raise RunRejected("bad_step", step_out_of_range(from_step, source.pipeline_steps))
     reused = [source.step(p) for p in range(1, from_step)]
-    if any(st is None or st.status != "succeeded" for st in reused):
+    if any(st is None or st.status != StepStatus.SUCCEEDED for st in reused):
         raise RunRejected("nothing_to_reuse", nothing_to_reuse(from_step))
     return [st for st in reused if st is not None]
 
@@ -152,7 +152,7 @@ def _prepare(
             "bad_input", f"The input is too long ({len(new_input):,} characters; the limit is {INPUT_MAX:,})."
         )
     if model is not None and (not model.strip() or _known_model(model) is None):
-        raise RunRejected("unknown_model", MODEL_UNKNOWN)
+        raise RunRejected(FailureKind.UNKNOWN_MODEL, MODEL_UNKNOWN)
     src = branch_source(s, team_id, artifact_id, version)
     reused = _check_step(src, from_step)
     agent = None
@@ -170,7 +170,7 @@ def _prepare(
         model=model,
         input=changed_input,
         changes=_changes(src, from_step, agent, model, changed_input),
-        original_costs={st.position: _decimal(st.cost_usd) for st in reused if st.position is not None},
+        original_costs={st.position: decimal_text(st.cost_usd) for st in reused if st.position is not None},
     )
     return src, spec, reused
 
@@ -282,10 +282,6 @@ def _known_model(model: str) -> Any:
         return catalog.lookup(model)
     except ValueError:
         return None
-
-
-def _decimal(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
 
 
 def branch_plan(s: Session, team_id: str, plan: Plan, spec: BranchSpec | None) -> None:

@@ -8,7 +8,7 @@ in any process sees it, and PostgreSQL alone decides:
   cancel request, so it never starts and no provider is called;
 * a **running** run is stopped by its executor: the step asks :class:`CancelWatch`
   between stream events (a cheap in-memory check; the database at most every
-  ``POLL_S``), closes the model's stream, and the run ends ``failed`` with
+  ``core.timings.CANCEL_POLL_S``), closes the model's stream, and the run ends ``failed`` with
   "cancelled by …". A non-streaming call cannot be interrupted: it ends first, is kept
   as a finished step, and the run stops before the next one. Finished steps stay in the
   artifact and nothing is called again (a failed run is never retried);
@@ -37,6 +37,7 @@ from core.runs.cancel_watch import CLI_USER, KIND, CancelWatch, RunCancelled, ca
 from core.runs.outcome import write_outcome
 from storage.db import transaction
 from storage.repos import runs as run_repo
+from storage.states import FINISHED, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def cancel_run(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, by: str) 
         return CancelAnswer(CancelResult.NOT_FOUND)
     with transaction(ctx.sessions) as s:
         status = run_repo.request_cancel(s, team_id, rid, by)
-        closed = status == "queued" and run_repo.close_cancelled_queued(
+        closed = status == RunStatus.QUEUED and run_repo.close_cancelled_queued(
             s, team_id, rid, kind=KIND, message=cancelled_message(by)
         )
         run = run_repo.get_run(s, team_id, rid)
@@ -90,6 +91,6 @@ def cancel_run(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, by: str) 
     if status is not None:
         log.info("run %s: %s asked to cancel it; its worker stops it", rid, by)
         return CancelAnswer(CancelResult.STOPPING, now_status, requester)
-    if now_status in ("succeeded", "failed"):
+    if now_status in FINISHED:
         return CancelAnswer(CancelResult.FINISHED, now_status, requester)
     return CancelAnswer(CancelResult.ALREADY_REQUESTED, now_status, requester)

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from core.context import AppContext
+from core.timings import CANCEL_POLL_S
 from storage.repos import runs as run_repo
+from storage.states import FailureKind
 
 log = logging.getLogger(__name__)
 
-KIND = "cancelled"  # the run's error kind
-POLL_S = 1.0  # a running step reads the request from PostgreSQL at most this often
+KIND = FailureKind.CANCELLED  # the run's error kind
 CLI_USER = "cli"  # who cancelled, for `pipebot cancel`
 
 
@@ -48,7 +49,7 @@ class CancelWatch:
         team_id: str,
         run_id: uuid.UUID,
         *,
-        poll_s: float = POLL_S,
+        poll_s: float = CANCEL_POLL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ctx, self._team_id, self._run_id = ctx, team_id, run_id

@@ -3,7 +3,9 @@ is when its step starts, record every step, and write exactly one artifact.
 
 Idempotent by construction: a finished step is committed before the next begins, and a
 re-run (after a killed worker) skips every finished step, so none is paid for twice.
-One step's model call lives in core/runs/steps.py; closing the run in core/runs/outcome.py.
+Claiming the run and reading what it needs is core/runs/claim.py; one step's model call
+core/runs/steps.py; closing the run core/runs/outcome.py. What the parts share is one
+``RunContext`` (core/runs/run_context.py).
 """
 
 from __future__ import annotations
@@ -12,144 +14,43 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from rq.timeouts import JobTimeoutException
 
-from core import agents as agents_mod
 from core import messages
 from core.context import AppContext
-from core.credentials import effective_key, run_keys
+from core.credentials import effective_key
 from core.errors import RunRejected
-from core.preflight import Plan, PlannedStep, budget_problem, check, load_plan
-from core.reporter import NullReporter, Reporter, RunInfo, RunOutcome, SafeReporter, StepPlan, StepResult
-from core.runs.branch import branch_plan
-from core.runs.branch_spec import BranchSpec
+from core.preflight import PlannedStep, budget_problem
+from core.reporter import NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
+from core.runs.claim import RunStart, StepStart, claim_and_load, current_input, spent_on, start_step
 from core.runs.outcome import write_outcome
-from core.runs.steps import ProviderFactory, StepCall, StepFailed, call_agent, model_display
+from core.runs.run_context import RunContext, StepRequest
+from core.runs.steps import StepCall, StepFailed, call_agent, model_display
 from core.text import clean_text
 from core.tools import ToolContext
 from providers.errors import ProviderError
-from providers.registry import get_provider, parse_model_ref
-from storage.db import Session, transaction
-from storage.models import Agent
+from providers.registry import parse_model_ref
+from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import credentials as credential_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
+from storage.states import FailureKind, RunStatus, StepStatus
 
 __all__ = ["execute", "warm_statements", "write_outcome"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Start:
-    """What a claimed run needs, read in the transaction that claims it."""
-
-    info: RunInfo
-    plan: Plan
-    done: dict[int, Any]  # position -> (output, cost_usd) of steps an earlier attempt finished
-    branch: BranchSpec | None = None  # a run from a step of an artifact: what it changes
-    problem: RunRejected | None = None
-    first: _StepStart | None = None  # the first pending step, already recorded as running
-
-
-@dataclass
-class _StepStart:
-    step_id: int
-    snap: dict[str, Any]
-    provider_id: str
-    key: str | None
-
-
-def _claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> _Start | None:
-    """Take the run (if queued, or running with a dead heartbeat: one winner, ever) and read
-    its pipeline, agents, finished steps and keys in the same transaction; when nothing
-    stands in the way, the first pending step is recorded as running there too. A forked
-    work horse pays a round trip per statement, so a run's bookkeeping is kept to a few."""
-    with transaction(ctx.sessions) as s:
-        run = run_repo.claim(s, team_id, rid, stale_after_s=ctx.settings.PIPEBOT_STALE_AFTER_SECONDS)
-        if run is None:
-            return None
-        done = run_repo.finished_steps(s, rid)  # a branch's reused steps are among them
-        plan = load_plan(s, team_id, run["pipeline_id"])
-        branch = BranchSpec.from_json(run["branch"])
-        branch_plan(s, team_id, plan, branch)
-        keys = run_keys(s, ctx, team_id)
-        info = RunInfo(
-            run_id=str(rid),
-            team_id=team_id,
-            pipeline_name=run["pipeline_name"],
-            input=run["input"],
-            requested_by=run["requested_by"],
-            source=run["source"],
-            channel_id=run["channel_id"],
-            thread_ts=run["thread_ts"],
-            recipient_team_id=run["recipient_team_id"],
-            steps=[StepPlan(p.position, p.agent_name, p.model, model_display(p.model)) for p in plan.steps],
-            resumed_from=len(done),
-            reused={p: branch.original_cost(p) for p in done if branch.reused(p)} if branch else {},
-        )
-        start = _Start(info, plan, done, branch)
-        start.problem = check(plan, keys, done, _spent(done))
-        if start.problem is not None:
-            return start
-        pending = next((p for p in plan.steps if p.position not in done), None)
-        if pending is not None:
-            start.first = _start_step(
-                s,
-                rid,
-                pending.position,
-                plan.agents[pending.position],
-                _current(done, info, branch),
-                keys,
-                model=pending.model,
-            )
-        return start
-
-
-def _spent(done: dict[int, Any]) -> Decimal:
-    return sum((st.cost_usd or Decimal(0) for st in done.values()), Decimal(0))
-
-
-def _current(done: dict[int, Any], info: RunInfo, branch: BranchSpec | None = None) -> str:
-    """What the next step gets: the last finished step's output, the run's input before any,
-    or the input a branch gives the step it starts from."""
-    last = max(done, default=0)
-    if branch is not None and branch.input is not None and last == branch.from_step - 1:
-        return branch.input
-    return done[last].output if done else info.input
-
-
-def _start_step(
-    s: Session,
-    rid: uuid.UUID,
-    position: int,
-    agent: Agent,
-    step_input: str,
-    keys: dict[str, str | None],
-    *,
-    model: str | None = None,
-) -> _StepStart:
-    """Record the step as running with the agent as it is now (and ``model`` instead of the
-    agent's, for the step a branch gives another model)."""
-    snap = agents_mod.snapshot(agent)
-    snap["model"] = model = model or agent.model
-    provider_id, _ = parse_model_ref(model)
-    step_id = run_repo.start_step(
-        s, rid, position, agent_id=agent.id, agent_snapshot=snap, model=model, step_input=step_input
-    )
-    return _StepStart(step_id, snap, provider_id, keys.get(provider_id))
-
-
 class _Heartbeat(threading.Thread):
-    """Proves the worker is alive; the reaper requeues runs whose heartbeat stops."""
+    """Proves the worker is alive; maintenance (core/runs/maintenance.py) takes over runs
+    whose heartbeat stops."""
 
     def __init__(self, ctx: AppContext, team_id: str, run_id: uuid.UUID) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")
@@ -178,51 +79,59 @@ def warm_statements(ctx: AppContext, team_id: str, rid: uuid.UUID) -> None:
         agent_repo.get_agent(s, team_id, 0)
         credential_repo.get_credential(s, team_id, "anthropic", ctx.box)
         run_repo.finish_step(
-            s, 0, status="succeeded", output="", latency_ms=0, usage={}, raw_usage=[], cost_usd=None, price_version=None
+            s,
+            0,
+            status=StepStatus.SUCCEEDED,
+            output="",
+            latency_ms=0,
+            usage={},
+            raw_usage=[],
+            cost_usd=None,
+            price_version=None,
         )
-        run_repo.finish_step(s, 0, status="failed", error_kind="", error_message="", latency_ms=0)
-        run_repo.close(s, team_id, rid, status="succeeded", output="", error_kind=None, error_message=None)
+        run_repo.finish_step(s, 0, status=StepStatus.FAILED, error_kind="", error_message="", latency_ms=0)
+        run_repo.close(s, team_id, rid, status=RunStatus.SUCCEEDED, output="", error_kind=None, error_message=None)
         run_repo.steps_of(s, rid)
         s.rollback()
 
 
+class _Stopped(Exception):
+    """The run stops here: why (an error kind and a message for people) and at which step
+    position (None: before any). Raised where the reason is found, turned into the failed
+    run's outcome in one place (``_execute``)."""
+
+    def __init__(self, kind: str, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.position = kind, message, position
+
+
 def execute(
-    ctx: AppContext,
-    team_id: str,
-    run_id: str | uuid.UUID,
-    reporter: Reporter | None = None,
-    *,
-    provider_factory: ProviderFactory = get_provider,
+    ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Reporter | None = None
 ) -> RunOutcome | None:
     """Run the pipeline of `run_id`; None when another worker owns it or it already finished."""
     rid = uuid.UUID(str(run_id))
-    start = _claim_and_load(ctx, team_id, rid)
+    start = claim_and_load(ctx, team_id, rid)
     if start is None:
         log.info("run %s is not claimable (finished or owned by a live worker)", rid)
         return None
     beat = _Heartbeat(ctx, team_id, rid)
     beat.start()
-    safe = SafeReporter(reporter or NullReporter())
+    run = RunContext(
+        app=ctx,
+        team_id=team_id,
+        rid=rid,
+        info=start.info,
+        reporter=SafeReporter(reporter or NullReporter()),
+        deadline=time.monotonic() + ctx.settings.run_time_limit_s,
+        tools=ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid), run_id=str(rid)),
+        cancel=CancelWatch(ctx, team_id, rid),
+    )
     try:
-        return _execute(ctx, team_id, rid, start, safe, provider_factory)
+        return _execute(run, start)
     except Exception as exc:  # noqa: BLE001 - a bug or an outage must not leave the run "running"
-        timed_out = isinstance(exc, JobTimeoutException)  # RQ's job timeout, raised in the job
         log.exception("run %s stopped by an unexpected error", rid)
         try:
-            _fail_running_step(ctx, rid, "time_limit" if timed_out else "internal_error", str(exc))
-            if timed_out:
-                return _fail(
-                    ctx,
-                    team_id,
-                    rid,
-                    start.info,
-                    safe,
-                    "time_limit",
-                    messages.time_limit(ctx.settings.run_time_limit_s),
-                )
-            return _fail(
-                ctx, team_id, rid, start.info, safe, "internal_error", messages.internal_error(type(exc).__name__)
-            )
+            return _fail_unexpectedly(run, exc)
         except Exception:  # noqa: BLE001 - e.g. the database is gone too: the reaper takes over
             log.exception("could not mark run %s failed", rid)
             raise exc from None
@@ -230,182 +139,133 @@ def execute(
         beat.stop()
 
 
-def _execute(
-    ctx: AppContext, team_id: str, rid: uuid.UUID, start: _Start, reporter: SafeReporter, factory: ProviderFactory
-) -> RunOutcome:
-    limit_s = ctx.settings.run_time_limit_s
-    deadline = time.monotonic() + limit_s
-    info, done = start.info, start.done
-    reporter.run_started(info)
-    if start.problem is not None:
-        failed_at = None
-        if start.problem.kind == "budget_exceeded":  # spent by the steps an earlier attempt finished
-            failed_at = next(p.position for p in start.plan.steps if p.position not in done)
-        return _fail(ctx, team_id, rid, info, reporter, start.problem.kind, start.problem.message, failed_at)
-    current, spent = _current(done, info, start.branch), _spent(done)
-    tool_ctx = ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid))
-    cancel = CancelWatch(ctx, team_id, rid)
-    for p in start.plan.steps:
-        if p.position in done:
-            continue
-        if time.monotonic() > deadline:
-            return _fail(
-                ctx, team_id, rid, info, reporter, "time_limit", messages.time_limit(limit_s, p.position), p.position
-            )
-        if (over := budget_problem(start.plan.budget, spent, p.position)) is not None:
-            return _fail(ctx, team_id, rid, info, reporter, over.kind, over.message, p.position)
-        step, start.first = start.first, None
-        if step is None:  # a later step: the agent and the key as they are now (live link)
-            step = _start_later_step(ctx, team_id, rid, p, current)
-            if step is None:  # deleted while earlier steps ran: the live link breaks cleanly
-                return _fail(
-                    ctx,
-                    team_id,
-                    rid,
-                    info,
-                    reporter,
-                    "orphaned_step",
-                    messages.orphaned_step(p.position, p.agent_name),
-                    p.position,
-                )
-        if (by := cancel.requested()) is not None:  # asked between two steps
-            _record_step_failure(ctx, step.step_id, CANCELLED, cancelled_message(by), 0)
-            return _fail(ctx, team_id, rid, info, reporter, CANCELLED, cancelled_message(by), p.position)
-        outcome_or_call = _run_step(
-            ctx, team_id, rid, info, reporter, factory, tool_ctx, p, step, current, deadline, cancel
-        )
-        if isinstance(outcome_or_call, RunOutcome):
-            return outcome_or_call
-        call, latency = outcome_or_call
-        with transaction(ctx.sessions) as s:
-            run_repo.finish_step(
-                s,
-                step.step_id,
-                status="succeeded",
-                output=call.output,
-                latency_ms=latency,
-                usage=call.usage.to_dict(),
-                raw_usage=call.raw_usage,
-                cost_usd=call.cost_usd,
-                price_version=call.price_version,
-            )
-        spent += call.cost_usd or Decimal(0)
-        current = call.output
-        reporter.step_finished(
-            info,
-            StepResult(
-                p.position,
-                step.snap["name"],
-                step.snap["model"],
-                call.output,
-                call.cost_usd,
-                call.usage.input_tokens,
-                call.usage.output_tokens,
-                latency,
-            ),
-        )
-    outcome = write_outcome(ctx, team_id, rid, status="succeeded", output=current)
-    reporter.run_finished(info, outcome)
+def _fail_unexpectedly(run: RunContext, exc: Exception) -> RunOutcome:
+    """Close a run an exception stopped: RQ's job timeout (raised in the job) is the run's
+    time limit, anything else an internal error."""
+    if isinstance(exc, JobTimeoutException):
+        kind, message = FailureKind.TIME_LIMIT, messages.time_limit(run.app.settings.run_time_limit_s)
+    else:
+        kind, message = FailureKind.INTERNAL_ERROR, messages.internal_error(type(exc).__name__)
+    _fail_running_step(run.app, run.rid, kind, str(exc))
+    return _fail(run, kind, message)
+
+
+def _execute(run: RunContext, start: RunStart) -> RunOutcome:
+    run.reporter.run_started(run.info)
+    try:
+        output = _run_steps(run, start)
+    except _Stopped as stop:
+        return _fail(run, stop.kind, stop.message, stop.position)
+    outcome = write_outcome(run.app, run.team_id, run.rid, status=RunStatus.SUCCEEDED, output=output)
+    run.reporter.run_finished(run.info, outcome)
     return outcome
 
 
-def _start_later_step(ctx: AppContext, team_id: str, rid: uuid.UUID, p: PlannedStep, current: str) -> _StepStart | None:
-    with transaction(ctx.sessions) as s:
-        agent = agent_repo.get_agent(s, team_id, p.agent_id) if p.agent_id else None
-        if agent is None:
-            return None
-        provider_id, _ = parse_model_ref(agent.model)
-        keys = {provider_id: effective_key(s, ctx, team_id, provider_id)}
-        return _start_step(s, rid, p.position, agent, current, keys)
+def _run_steps(run: RunContext, start: RunStart) -> str:
+    """Every step not finished yet, in order; the last one's output (raises _Stopped)."""
+    done = start.done
+    if start.problem is not None:
+        failed_at = None
+        if start.problem.kind == FailureKind.BUDGET_EXCEEDED:  # spent by the steps an earlier attempt finished
+            failed_at = next(p.position for p in start.plan.steps if p.position not in done)
+        raise _Stopped(start.problem.kind, start.problem.message, failed_at)
+    current, spent = current_input(done, run.info, start.branch), spent_on(done)
+    for p in start.plan.steps:
+        if p.position in done:
+            continue
+        if time.monotonic() > run.deadline:
+            raise _Stopped(
+                FailureKind.TIME_LIMIT, messages.time_limit(run.app.settings.run_time_limit_s, p.position), p.position
+            )
+        if (over := budget_problem(start.plan.budget, spent, p.position)) is not None:
+            raise _Stopped(over.kind, over.message, p.position)
+        step, start.first = start.first, None
+        if step is None:  # a later step: the agent and the key as they are now (live link)
+            step = _start_later_step(run, p, current)
+        if run.cancel is not None and (by := run.cancel.requested()) is not None:  # asked between two steps
+            _record_step_failure(run.app, step.step_id, CANCELLED, cancelled_message(by), 0)
+            raise _Stopped(CANCELLED, cancelled_message(by), p.position)
+        call = _run_step(run, p, step, current)
+        _finish_step(run, p, step, call)
+        spent += call.cost_usd or Decimal(0)
+        current = call.output
+    return current
 
 
-def _run_step(
-    ctx: AppContext,
-    team_id: str,
-    rid: uuid.UUID,
-    info: RunInfo,
-    reporter: SafeReporter,
-    factory: ProviderFactory,
-    tool_ctx: ToolContext,
-    p: PlannedStep,
-    step: _StepStart,
-    current: str,
-    deadline: float,
-    cancel: CancelWatch | None = None,
-) -> tuple[StepCall, int] | RunOutcome:
-    """Call the step's model: (what it produced, its latency), or the failed run's outcome.
-    A cancelled run's step keeps what the model had written and what it cost so far."""
+def _start_later_step(run: RunContext, p: PlannedStep, current: str) -> StepStart:
+    """Record a later step as running with its agent and key as they are now; an agent
+    deleted while earlier steps ran breaks the live link cleanly (_Stopped)."""
+    with transaction(run.app.sessions) as s:
+        agent = agent_repo.get_agent(s, run.team_id, p.agent_id) if p.agent_id else None
+        if agent is not None:
+            provider_id, _ = parse_model_ref(agent.model)
+            keys = {provider_id: effective_key(s, run.app, run.team_id, provider_id)}
+            return start_step(s, run.rid, p.position, agent, current, keys)
+    raise _Stopped(FailureKind.ORPHANED_STEP, messages.orphaned_step(p.position, p.agent_name), p.position)
+
+
+def _run_step(run: RunContext, p: PlannedStep, step: StepStart, current: str) -> StepCall:
+    """Call the step's model: what it produced and cost, with its latency; a failure is
+    recorded on the step and stops the run (_Stopped). A cancelled run's step keeps what
+    the model had written and what it cost so far."""
     snap, provider_id = step.snap, step.provider_id
-    step_plan = StepPlan(p.position, snap["name"], snap["model"], model_display(snap["model"]))
-    reporter.step_started(info, step_plan)
+    plan = StepPlan(p.position, snap["name"], snap["model"], model_display(snap["model"]))
+    named = f"Step {p.position} ({snap['name']}, {model_display(snap['model'])})"
+    run.reporter.step_started(run.info, plan)
     t0 = time.monotonic()
+
+    def failed(kind: str, message: str, shown: str, **kept: Any) -> _Stopped:
+        _record_step_failure(run.app, step.step_id, kind, message, int((time.monotonic() - t0) * 1000), **kept)
+        return _Stopped(kind, shown, p.position)
+
     try:
         if not step.key:
-            raise RunRejected("missing_key", messages.missing_key(provider_id))
-        timeout = max(1.0, min(ctx.settings.PIPEBOT_PROVIDER_TIMEOUT_SECONDS, deadline - time.monotonic()))
-        call = call_agent(
-            ctx,
-            snap,
-            current,
-            step.key,
-            factory,
-            reporter,
-            info,
-            step_plan,
-            tool_ctx,
-            timeout=timeout,
-            deadline=deadline,
-            cancel=cancel,
-        )
+            raise RunRejected(FailureKind.MISSING_KEY, messages.missing_key(provider_id))
+        timeout = max(1.0, min(run.app.settings.PIPEBOT_PROVIDER_TIMEOUT_SECONDS, run.deadline - time.monotonic()))
+        call = call_agent(run, StepRequest(snap, current, step.key, plan, timeout))
     except RunCancelled as exc:
-        _record_step_failure(
-            ctx,
-            step.step_id,
-            CANCELLED,
-            str(exc),
-            int((time.monotonic() - t0) * 1000),
-            output=exc.output,
-            call=exc.call,
-        )
-        return _fail(ctx, team_id, rid, info, reporter, CANCELLED, str(exc), p.position)
+        raise failed(CANCELLED, str(exc), str(exc), output=exc.output, call=exc.call) from None
     except ProviderError as exc:
-        _record_step_failure(ctx, step.step_id, exc.kind.value, str(exc), int((time.monotonic() - t0) * 1000))
-        return _fail(
-            ctx,
-            team_id,
-            rid,
-            info,
-            reporter,
-            exc.kind.value,
-            messages.provider_failure(
-                p.position, snap["name"], model_display(snap["model"]), provider_id, exc.kind.value, exc.message
-            ),
-            p.position,
+        kind = exc.kind.value
+        shown = messages.provider_failure(
+            p.position, snap["name"], model_display(snap["model"]), provider_id, kind, exc.message
         )
+        raise failed(kind, str(exc), shown) from None
     except StepFailed as exc:
-        _record_step_failure(
-            ctx,
-            step.step_id,
-            exc.kind,
-            exc.message,
-            int((time.monotonic() - t0) * 1000),
-            output=exc.output,
-            call=exc.call,
-        )
-        return _fail(
-            ctx,
-            team_id,
-            rid,
-            info,
-            reporter,
-            exc.kind,
-            f"Step {p.position} ({snap['name']}, {model_display(snap['model'])}): {exc.message}",
-            p.position,
-        )
+        raise failed(exc.kind, exc.message, f"{named}: {exc.message}", output=exc.output, call=exc.call) from None
     except RunRejected as exc:
-        _record_step_failure(ctx, step.step_id, exc.kind, exc.message, 0)
-        return _fail(ctx, team_id, rid, info, reporter, exc.kind, exc.message, p.position)
-    return call, int((time.monotonic() - t0) * 1000)
+        _record_step_failure(run.app, step.step_id, exc.kind, exc.message, 0)
+        raise _Stopped(exc.kind, exc.message, p.position) from None
+    call.latency_ms = int((time.monotonic() - t0) * 1000)
+    return call
+
+
+def _finish_step(run: RunContext, p: PlannedStep, step: StepStart, call: StepCall) -> None:
+    """Commit a step that succeeded (before the next begins: a re-run never pays for it
+    again) and report it."""
+    with transaction(run.app.sessions) as s:
+        run_repo.finish_step(
+            s,
+            step.step_id,
+            status=StepStatus.SUCCEEDED,
+            output=call.output,
+            latency_ms=call.latency_ms,
+            usage=call.usage.to_dict(),
+            raw_usage=call.raw_usage,
+            cost_usd=call.cost_usd,
+            price_version=call.price_version,
+        )
+    result = StepResult(
+        p.position,
+        step.snap["name"],
+        step.snap["model"],
+        call.output,
+        call.cost_usd,
+        call.usage.input_tokens,
+        call.usage.output_tokens,
+        call.latency_ms,
+    )
+    run.reporter.step_finished(run.info, result)
 
 
 def _record_step_failure(
@@ -432,7 +292,7 @@ def _record_step_failure(
         run_repo.finish_step(
             s,
             step_id,
-            status="failed",
+            status=StepStatus.FAILED,
             error_kind=kind,
             error_message=clean_text(message)[:4000],
             latency_ms=latency_ms,
@@ -445,20 +305,19 @@ def _fail_running_step(ctx: AppContext, rid: uuid.UUID, kind: str, message: str)
         run_repo.fail_running_steps(s, rid, kind, clean_text(message)[:4000])
 
 
-def _fail(
-    ctx: AppContext,
-    team_id: str,
-    rid: uuid.UUID,
-    info: RunInfo,
-    reporter: SafeReporter,
-    kind: str,
-    message: str,
-    step: int | None = None,
-) -> RunOutcome:
-    log.info("run %s failed: %s: %s", rid, kind, message)
-    message = clean_text(message)
-    outcome = write_outcome(ctx, team_id, rid, status="failed", error_kind=kind, error_message=message, error_step=step)
-    reporter.run_finished(info, outcome)
+def _fail(run: RunContext, kind: str, message: str, step: int | None = None) -> RunOutcome:
+    """Close the run as failed (its artifact written) and tell its reporters."""
+    log.info("run %s failed: %s: %s", run.rid, kind, message)
+    outcome = write_outcome(
+        run.app,
+        run.team_id,
+        run.rid,
+        status=RunStatus.FAILED,
+        error_kind=kind,
+        error_message=clean_text(message),
+        error_step=step,
+    )
+    run.reporter.run_finished(run.info, outcome)
     return outcome
 
 

@@ -35,9 +35,10 @@ from collections.abc import Callable, Sequence
 from redis import Redis
 from redis.exceptions import RedisError
 
+from core.timings import SLOT_LEASE_S
+
 log = logging.getLogger(__name__)
 
-LEASE_S = 30.0  # a holder renews every few seconds; a dead one frees its slot after this
 
 # KEYS[1]: this workspace's leases; KEYS[2..]: the leases of workspaces with runs waiting.
 # ARGV: now, run id, share, lease seconds, 1 to check whether someone waits below share.
@@ -84,7 +85,7 @@ class WorkspaceSlot:
         limit: int,
         *,
         waiting_elsewhere: WaitingElsewhere = _nobody_waits,
-        lease_s: float = LEASE_S,
+        lease_s: float = SLOT_LEASE_S,
     ) -> None:
         self._redis, self._team, self._key, self._run_id = redis, team_id, slots_key(team_id), run_id
         self._limit, self._lease, self._waiting_elsewhere = limit, lease_s, waiting_elsewhere

@@ -28,6 +28,7 @@ from core.reporter import Reporter, RunOutcome, SafeReporter
 from core.runs.executor import execute
 from core.runs.fair_share import WorkspaceSlot
 from core.settings import ConfigError, load_settings
+from core.timings import SLOT_WAIT_S
 from storage.repos import runs as runs_repo
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,8 @@ log = logging.getLogger(__name__)
 REPORTER_GROUP = "pipebot.reporters"
 ReporterFactory = Callable[[AppContext], Reporter]
 
-# How long a job waits for its workspace's slot before going to the back of the queue, so
-# that other workspaces' runs behind it go ahead (see core.runs.fair_share).
-SLOT_WAIT_S = 1.0
+# A job that waits SLOT_WAIT_S (core/timings.py) for its workspace's slot goes to the back of
+# the queue, so that other workspaces' runs behind it go ahead (see core.runs.fair_share).
 WAIT_TURNS = 1_000_000  # RQ counts each trip to the back of the queue as a retry
 
 _ctx: AppContext | None = None

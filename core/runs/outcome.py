@@ -7,6 +7,7 @@ too often) close runs here, so the artifact has one format and one writer.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,33 +15,101 @@ from typing import Any
 from core.context import AppContext
 from core.links import artifact_permalink, thread_url
 from core.reporter import RunOutcome, StepResult
+from core.runs.artifact import CURRENT_VERSION, USAGE_KEYS, Artifact
 from core.runs.branch_spec import BranchSpec
 from core.runs.steps import model_display
 from providers.types import Usage
 from storage.db import transaction
+from storage.models import RunStep
 from storage.repos import artifacts as artifact_repo
 from storage.repos import lineage as lineage_repo
 from storage.repos import runs as run_repo
-
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
+from storage.states import RunStatus, StepStatus
 
 
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
+def _step_fields(st: RunStep, branch: BranchSpec | None) -> dict[str, Any]:
+    """One step of the artifact; a branch's reused step says so, with what it cost in the
+    source (it costs nothing here)."""
+    fields: dict[str, Any] = {
+        "position": st.position,
+        "status": st.status,
+        "agent": st.agent_snapshot,
+        "model": st.model,
+        "model_display": model_display(st.model),
+        "input": st.input,
+        "output": st.output,
+        "usage": st.usage,
+        "raw_usage": st.raw_usage,
+        "cost_usd": st.cost_usd,
+        "price_version": st.price_version,
+        "latency_ms": st.latency_ms,
+        "error": {"kind": st.error_kind, "message": st.error_message} if st.error_kind else None,
+    }
+    if branch is not None and branch.reused(st.position):
+        fields.update(reused=True, original_cost_usd=branch.original_cost(st.position))
+    return fields
 
 
-def _record_lineage(content: dict[str, Any], branch: BranchSpec) -> None:
-    """A branch's artifact says where it came from, and which steps it took over (they cost
-    nothing here; ``original_cost_usd`` is what they cost in the source)."""
-    content["branch"] = branch.lineage()
-    for step in content["steps"]:
-        if branch.reused(step["position"]):
-            step["reused"] = True
-            step["original_cost_usd"] = _dec(branch.original_cost(step["position"]))
+def _artifact(
+    run: Any, steps: Sequence[RunStep], total: Decimal | None, usage: Usage, error_step: int | None
+) -> Artifact:
+    """The run's artifact, built through the model (which refuses a field it does not name)."""
+    branch = BranchSpec.from_json(getattr(run, "branch", None))
+    finished_at = run.finished_at or datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "version": CURRENT_VERSION,
+        "run_id": str(run.id),
+        "team_id": run.team_id,
+        "status": run.status,
+        "pipeline": {"id": run.pipeline_id, "name": run.pipeline_name},
+        "input": run.input,
+        "output": run.output,
+        "requested_by": run.requested_by,
+        "source": run.source,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_ms": int((finished_at - (run.started_at or run.created_at)).total_seconds() * 1000),
+        "cost_usd": total,
+        "models": list(dict.fromkeys(st.model for st in steps)),
+        "usage": usage.to_dict(),
+        "attempts": run.attempts,
+        "slack": (
+            {
+                "channel_id": run.channel_id,
+                "thread_ts": run.thread_ts,
+                "thread_url": thread_url(run.channel_id, run.thread_ts, run.team_id),
+            }
+            if run.channel_id
+            else None
+        ),
+        "error": (
+            {"kind": run.error_kind, "message": run.error_message, "step": error_step}
+            if run.status == RunStatus.FAILED
+            else None
+        ),
+        "steps": [_step_fields(st, branch) for st in steps],
+    }
+    if branch is not None:
+        fields["branch"] = branch.lineage()
+    return Artifact.for_write(**fields)
+
+
+def _cost_and_usage(steps: Sequence[RunStep]) -> tuple[Decimal | None, Usage]:
+    """What the run cost: every finished step (an unknown price makes the total unknown),
+    plus whatever a failed step was charged before it failed (a refusal is paid for); and
+    the tokens of the finished steps."""
+    finished = [st for st in steps if st.status == StepStatus.SUCCEEDED]
+    costs = [st.cost_usd for st in finished] + [
+        st.cost_usd for st in steps if st.status == StepStatus.FAILED and st.cost_usd is not None
+    ]
+    known = [c for c in costs if c is not None]
+    total = sum(known, Decimal(0)) if len(known) == len(costs) else None
+    usage = Usage(0, 0)
+    for st in finished:
+        if st.usage:
+            usage = usage + Usage(**{k: st.usage.get(k, 0) for k in USAGE_KEYS})
+    return total, usage
 
 
 def write_outcome(
@@ -62,78 +131,14 @@ def write_outcome(
                 s, team_id, rid, status=status, output=output, error_kind=error_kind, error_message=error_message
             )
         steps = run_repo.steps_of(s, rid)
-        finished = [st for st in steps if st.status == "succeeded"]
-        # What the run cost: every finished step (an unknown price makes the total unknown),
-        # plus whatever a failed step was charged before it failed (a refusal is paid for).
-        costs = [st.cost_usd for st in finished] + [
-            st.cost_usd for st in steps if st.status == "failed" and st.cost_usd is not None
-        ]
-        known = [c for c in costs if c is not None]
-        total = sum(known, Decimal(0)) if len(known) == len(costs) else None
+        total, usage = _cost_and_usage(steps)
         run = run_repo.set_cost(s, team_id, rid, total)
-        usage = Usage(0, 0)
-        for st in finished:
-            if st.usage:
-                usage = usage + Usage(**{k: st.usage.get(k, 0) for k in _USAGE_KEYS})
-        models = list(dict.fromkeys(st.model for st in steps))
-        duration = int(
-            ((run.finished_at or datetime.now(UTC)) - (run.started_at or run.created_at)).total_seconds() * 1000
+        artifact = _artifact(run, steps, total, usage, error_step)
+        models = artifact.models
+        artifact_id = artifact_repo.insert_for_run(
+            s, team_id, run, artifact.to_content(), models=models, cost_usd=total
         )
-        content: dict[str, Any] = {
-            "version": 1,
-            "run_id": str(run.id),
-            "team_id": team_id,
-            "status": run.status,
-            "pipeline": {"id": run.pipeline_id, "name": run.pipeline_name},
-            "input": run.input,
-            "output": run.output,
-            "requested_by": run.requested_by,
-            "source": run.source,
-            "created_at": _iso(run.created_at),
-            "started_at": _iso(run.started_at),
-            "finished_at": _iso(run.finished_at),
-            "duration_ms": duration,
-            "cost_usd": _dec(total),
-            "models": models,
-            "usage": usage.to_dict(),
-            "attempts": run.attempts,
-            "slack": (
-                {
-                    "channel_id": run.channel_id,
-                    "thread_ts": run.thread_ts,
-                    "thread_url": thread_url(run.channel_id, run.thread_ts, team_id),
-                }
-                if run.channel_id
-                else None
-            ),
-            "error": (
-                {"kind": run.error_kind, "message": run.error_message, "step": error_step}
-                if run.status == "failed"
-                else None
-            ),
-            "steps": [
-                {
-                    "position": st.position,
-                    "status": st.status,
-                    "agent": st.agent_snapshot,
-                    "model": st.model,
-                    "model_display": model_display(st.model),
-                    "input": st.input,
-                    "output": st.output,
-                    "usage": st.usage,
-                    "raw_usage": st.raw_usage,
-                    "cost_usd": _dec(st.cost_usd),
-                    "price_version": st.price_version,
-                    "latency_ms": st.latency_ms,
-                    "error": {"kind": st.error_kind, "message": st.error_message} if st.error_kind else None,
-                }
-                for st in steps
-            ],
-        }
         branch = BranchSpec.from_json(getattr(run, "branch", None))
-        if branch is not None:
-            _record_lineage(content, branch)
-        artifact_id = artifact_repo.insert_for_run(s, team_id, run, content, models=models, cost_usd=total)
         if branch is not None:  # the parent may be gone by now: then the content alone says it
             lineage_repo.set_parent(
                 s,
@@ -144,30 +149,36 @@ def write_outcome(
                 branched_from_step=branch.from_step,
                 branch_changes=branch.changes,
             )
-        outcome = RunOutcome(
-            run_id=str(run.id),
-            status=run.status,
-            output=run.output,
-            error_kind=run.error_kind,
-            error_message=run.error_message,
-            cost_usd=total,
-            models=models,
-            duration_ms=duration,
-            artifact_id=str(artifact_id),
-            permalink=artifact_permalink(ctx, team_id, str(artifact_id)),
-            cancelled_by=run.cancel_requested_by if run.status == "failed" else None,
-            steps=[
-                StepResult(
-                    st.position,
-                    (st.agent_snapshot or {}).get("name", ""),
-                    st.model,
-                    st.output or "",
-                    st.cost_usd,
-                    (st.usage or {}).get("input_tokens", 0),
-                    (st.usage or {}).get("output_tokens", 0),
-                    st.latency_ms or 0,
-                )
-                for st in finished
-            ],
-        )
+        outcome = _outcome(ctx, run, steps, artifact, str(artifact_id))
     return outcome
+
+
+def _outcome(ctx: AppContext, run: Any, steps: Sequence[RunStep], artifact: Artifact, artifact_id: str) -> RunOutcome:
+    """What the run's reporters are told of how it ended."""
+    return RunOutcome(
+        run_id=str(run.id),
+        status=run.status,
+        output=run.output,
+        error_kind=run.error_kind,
+        error_message=run.error_message,
+        cost_usd=artifact.cost_usd,
+        models=artifact.models,
+        duration_ms=artifact.duration_ms or 0,
+        artifact_id=artifact_id,
+        permalink=artifact_permalink(ctx, run.team_id, artifact_id),
+        cancelled_by=run.cancel_requested_by if run.status == RunStatus.FAILED else None,
+        steps=[
+            StepResult(
+                st.position,
+                (st.agent_snapshot or {}).get("name", ""),
+                st.model,
+                st.output or "",
+                st.cost_usd,
+                (st.usage or {}).get("input_tokens", 0),
+                (st.usage or {}).get("output_tokens", 0),
+                st.latency_ms or 0,
+            )
+            for st in steps
+            if st.status == StepStatus.SUCCEEDED
+        ],
+    )

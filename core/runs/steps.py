@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from core.context import AppContext
 from core.credentials import base_url
-from core.reporter import RunInfo, SafeReporter, StepPlan
-from core.runs.cancel_watch import CancelWatch, RunCancelled
+from core.reporter import StepPlan
+from core.runs.cancel_watch import RunCancelled
+from core.runs.run_context import RunContext, StepRequest
 from core.text import clean_text
-from core.tools import MAX_TOOL_ROUNDS, TOOLS, ToolContext, run_tool
+from core.timings import STREAM_RETRY_DELAY_S, STREAM_RETRY_MAX_WAIT_S
+from core.tools import MAX_TOOL_ROUNDS, TOOLS, run_tool
 from providers import catalog
 from providers.base import Provider
 from providers.errors import ErrorKind, ProviderError
-from providers.registry import parse_model_ref
+from providers.registry import get_provider, parse_model_ref
 from providers.types import ChatRequest, Done, Message, Part, Response, TextDelta, TextPart, ToolResult, Usage
+from storage.states import FailureKind
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,6 @@ DEFAULT_MAX_OUTPUT_TOKENS = 4096
 # A reply that broke off after some of it had streamed (the provider layer retries only
 # before the first byte) is asked again this many times when the failure is transient.
 STREAM_RETRIES = 2
-STREAM_RETRY_DELAY_S = 1.0
-ProviderFactory = Callable[..., Provider]
 
 
 @dataclass
@@ -43,6 +42,7 @@ class StepCall:
     cost_usd: Decimal | None = Decimal(0)
     price_version: str | None = None
     rounds: int = 0
+    latency_ms: int = 0  # the whole step's, set by the executor
 
 
 class StepFailed(Exception):
@@ -62,33 +62,20 @@ def model_display(model_ref: str) -> str:
     return info.display_name if info else model_ref
 
 
-def call_agent(
-    ctx: AppContext,
-    snap: dict[str, Any],
-    user_input: str,
-    key: str,
-    factory: ProviderFactory,
-    reporter: SafeReporter,
-    info: RunInfo,
-    step: StepPlan,
-    tool_ctx: ToolContext,
-    *,
-    timeout: float,
-    deadline: float | None = None,
-    cancel: CancelWatch | None = None,
-) -> StepCall:
+def call_agent(run: RunContext, step: StepRequest) -> StepCall:
     """One step: stream the reply, run requested tools, loop a bounded number of rounds.
 
-    ``cancel``: asked between stream events and between rounds; a cancelled run's step
-    raises RunCancelled carrying what it had written and what it cost so far."""
+    The run's cancel watch is asked between stream events and between rounds; a cancelled
+    run's step raises RunCancelled carrying what it had written and what it cost so far."""
+    snap = step.snap
     provider_id, model_id = parse_model_ref(snap["model"])
     model = catalog.resolve(snap["model"])
-    provider = factory(provider_id, key, base_url=base_url(ctx, provider_id), timeout=timeout)
+    provider = get_provider(provider_id, step.key, base_url=base_url(run.app, provider_id), timeout=step.timeout)
     max_out = snap.get("max_output_tokens") or min(
         DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
     )
     tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
-    messages = [Message(role="user", parts=[TextPart(user_input)])]
+    messages = [Message(role="user", parts=[TextPart(step.user_input)])]
     call = StepCall(output="", usage=Usage(0, 0))
     response = None
     for round_no in range(MAX_TOOL_ROUNDS + 1):
@@ -99,47 +86,52 @@ def call_agent(
             tools=tools if round_no < MAX_TOOL_ROUNDS else [],
             temperature=snap.get("temperature"),
             max_output_tokens=max_out,
-            deadline=deadline,
+            deadline=run.deadline,
         )
         try:
-            response = _one_round(provider, req, model.supports_streaming, reporter, info, step, call, deadline, cancel)
+            response = _one_round(run, step.plan, provider, req, model.supports_streaming, call)
+            _count(call, response)
+            if not response.tool_calls:
+                break
+            messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
+            messages.append(Message(role="user", parts=_tool_results(run, response)))
+            if run.cancel is not None:
+                run.cancel.check(clean_text(response.text))
         except RunCancelled as exc:
             exc.call = call
             raise
-        _count(call, response)
-        if not response.tool_calls:
-            break
-        messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
-        results: list[Part] = []
-        for tc in response.tool_calls:
-            if tc.arguments_error:
-                results.append(ToolResult(tc.id, f"invalid arguments: {tc.arguments_error}", True))
-                continue
-            content, is_error = run_tool(tool_ctx, tc.name, tc.arguments)
-            results.append(ToolResult(tc.id, content, is_error))
-        messages.append(Message(role="user", parts=results))
-        if cancel is not None:
-            try:
-                cancel.check(clean_text(response.text))
-            except RunCancelled as exc:
-                exc.call = call
-                raise
     assert response is not None  # the loop runs at least once, and each round answers or raises
+    call.output = _usable_text(response, call, max_out)
+    return call
+
+
+def _tool_results(run: RunContext, response: Response) -> list[Part]:
+    results: list[Part] = []
+    for tc in response.tool_calls:
+        if tc.arguments_error:
+            results.append(ToolResult(tc.id, f"invalid arguments: {tc.arguments_error}", True))
+            continue
+        content, is_error = run_tool(run.tools, tc.name, tc.arguments)
+        results.append(ToolResult(tc.id, content, is_error))
+    return results
+
+
+def _usable_text(response: Response, call: StepCall, max_out: int) -> str:
+    """The reply's text, or StepFailed for an answer that cannot go on down the pipeline (a
+    refusal, no text at all). Which words are the refusal's reason is the provider's to say
+    (``Response.stop_detail``)."""
     text_out = clean_text(response.text)
     stop = response.stop_reason
     if stop == "refusal":
         said = text_out.strip()
-        detail = response.stop_detail or ""
-        raw = response.raw_stop_reason
-        if raw == "refusal" and response.provider == "openai" and said and not detail:
-            detail, said = said, ""  # OpenAI's refusal part is the model's own words of refusal
-        elif raw == "content_filter" and not detail:
+        detail = clean_text(response.stop_detail or "").strip()
+        if response.raw_stop_reason == "content_filter" and not detail:
             detail = "the provider's content filter stopped the reply"
         why = f": {detail}" if detail else " (no reason given)"
         note = f"The model declined to answer{why}"
         call.output = f"{said}\n\n[{note}]" if said else note
         raise StepFailed(
-            "refusal", f"{note}. Rephrase the input or pick another model for this agent.", call.output, call
+            FailureKind.REFUSAL, f"{note}. Rephrase the input or pick another model for this agent.", call.output, call
         )
     if not text_out.strip():
         if stop == "max_tokens":
@@ -149,9 +141,8 @@ def call_agent(
             )
         else:
             why = f"the model returned no text (stop reason: {response.raw_stop_reason or stop})"
-        raise StepFailed("empty_output", f"no text came back: {why}.", "", call)
-    call.output = text_out
-    return call
+        raise StepFailed(FailureKind.EMPTY_OUTPUT, f"no text came back: {why}.", "", call)
+    return text_out
 
 
 def _close(events: Any) -> None:
@@ -172,15 +163,7 @@ def _count(call: StepCall, response: Response) -> None:
 
 
 def _one_round(
-    provider: Provider,
-    req: ChatRequest,
-    streaming: bool,
-    reporter: SafeReporter,
-    info: RunInfo,
-    step: StepPlan,
-    call: StepCall,
-    deadline: float | None,
-    cancel: CancelWatch | None = None,
+    run: RunContext, step: StepPlan, provider: Provider, req: ChatRequest, streaming: bool, call: StepCall
 ) -> Response:
     """One model call. The provider retries transient failures before the first byte; a
     stream that breaks off after some text (an `error` event inside a 200 stream, a cut
@@ -191,6 +174,7 @@ def _one_round(
     A cancelled run closes the stream (closing the provider's generator closes the HTTP
     response, so the model stops writing) and raises RunCancelled; a non-streaming call
     cannot be interrupted and ends first."""
+    reporter, info, cancel, deadline = run.reporter, run.info, run.cancel, run.deadline
     if not streaming:
         answer = provider.complete(req)
         if answer.text:
@@ -216,7 +200,7 @@ def _one_round(
             if partial is not None and streamed:
                 _count(call, partial)  # the provider bills what it sent before it broke off
                 call.rounds -= 1
-            wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), 30.0)
+            wait = min(max(exc.retry_after or STREAM_RETRY_DELAY_S * (attempt + 1), 0.0), STREAM_RETRY_MAX_WAIT_S)
             if (
                 not streamed
                 or not exc.retryable

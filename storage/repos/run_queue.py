@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Run
+from storage.states import RunStatus
 
 
 def queued_runs(s: Session, older_than: datetime, limit: int = 500) -> list[tuple[str, uuid.UUID, int]]:
@@ -16,7 +17,7 @@ def queued_runs(s: Session, older_than: datetime, limit: int = 500) -> list[tupl
     Across workspaces on purpose: dispatch is the deployment's, not a tenant's."""
     rows = s.execute(
         select(Run.team_id, Run.id, Run.attempts)
-        .where(Run.status == "queued", func.coalesce(Run.heartbeat_at, Run.created_at) < older_than)
+        .where(Run.status == RunStatus.QUEUED, func.coalesce(Run.heartbeat_at, Run.created_at) < older_than)
         .order_by(Run.created_at)
         .limit(limit)
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from storage.models import Pipeline, Run, RunStep
 from storage.repos.common import parse_uuid
 from storage.repos.workspaces import ensure_workspace
+from storage.states import FINISHED, RunStatus, StepStatus
 
 
 def create_run(s: Session, team_id: str, pipeline: Pipeline, input_text: str, **fields: Any) -> Run:
@@ -28,7 +29,7 @@ def create_run(s: Session, team_id: str, pipeline: Pipeline, input_text: str, **
         pipeline_id=pipeline.id,
         pipeline_name=pipeline.name,
         input=input_text,
-        status="queued",
+        status=RunStatus.QUEUED,
         **fields,
     )
     s.add(run)
@@ -55,10 +56,11 @@ def latest_runs(s: Session, team_id: str, limit: int = 10) -> Sequence[Run]:
 
 
 def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, uuid.UUID]]:
-    """Across workspaces on purpose: the reaper is the deployment's, not a tenant's."""
+    """(team_id, run id) of running runs whose heartbeat is older than ``older_than``.
+    Across workspaces on purpose: maintenance is the deployment's, not a tenant's."""
     rows = s.execute(
         select(Run.team_id, Run.id).where(
-            Run.status.in_(("running", "queued")),
+            Run.status == RunStatus.RUNNING,
             func.coalesce(Run.heartbeat_at, Run.created_at) < older_than,
         )
     )
@@ -75,7 +77,7 @@ def add_reused_steps(s: Session, run_id: uuid.UUID, steps: Sequence[Mapping[str,
     rows = [
         {
             "run_id": run_id,
-            "status": "succeeded",
+            "status": StepStatus.SUCCEEDED,
             "cost_usd": 0,
             "latency_ms": 0,
             "finished_at": func.now(),
@@ -89,15 +91,17 @@ def add_reused_steps(s: Session, run_id: uuid.UUID, steps: Sequence[Mapping[str,
 # ---- the executor's statements ---------------------------------------------------------
 
 _CLAIM = text(
-    "UPDATE runs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(), "
+    f"UPDATE runs SET status = '{RunStatus.RUNNING.value}', attempts = attempts + 1, heartbeat_at = now(), "
     "started_at = coalesce(started_at, now()) "
-    "WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = 'queued' OR "
-    "(status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale))) "
+    f"WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = '{RunStatus.QUEUED.value}' OR "
+    f"(status = '{RunStatus.RUNNING.value}' AND heartbeat_at < now() - make_interval(secs => :stale))) "
     "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id, "
     "branch"
 )
 
-_HEARTBEAT = text("UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id AND status = 'running'")
+_HEARTBEAT = text(
+    f"UPDATE runs SET heartbeat_at = now() WHERE team_id = :t AND id = :id AND status = '{RunStatus.RUNNING.value}'"
+)
 
 _STEP_RESET = {
     "output": None,
@@ -130,7 +134,7 @@ def finished_steps(s: Session, run_id: uuid.UUID) -> dict[int, Row[int, str | No
     """position -> (position, output, cost_usd) of the steps an earlier attempt finished."""
     rows = s.execute(
         select(RunStep.position, RunStep.output, RunStep.cost_usd).where(
-            RunStep.run_id == run_id, RunStep.status == "succeeded"
+            RunStep.run_id == run_id, RunStep.status == StepStatus.SUCCEEDED
         )
     )
     return {r.position: r for r in rows}
@@ -149,7 +153,7 @@ def start_step(
     """Record the step as running and return its id; a retry of the step replaces the row its
     failed attempt left (one row per run and position)."""
     fields = {
-        "status": "running",
+        "status": StepStatus.RUNNING,
         "agent_id": agent_id,
         "agent_snapshot": agent_snapshot,
         "model": model,
@@ -176,8 +180,8 @@ def finish_step(s: Session, step_id: int, **values: Any) -> None:
 def fail_running_steps(s: Session, run_id: uuid.UUID, kind: str, message: str) -> None:
     s.execute(
         update(RunStep)
-        .where(RunStep.run_id == run_id, RunStep.status == "running")
-        .values(status="failed", error_kind=kind, error_message=message, finished_at=func.now()),
+        .where(RunStep.run_id == run_id, RunStep.status == StepStatus.RUNNING)
+        .values(status=StepStatus.FAILED, error_kind=kind, error_message=message, finished_at=func.now()),
         execution_options={"synchronize_session": False},
     )
 
@@ -195,7 +199,7 @@ def close(
     """End the run; one that already ended keeps how it ended."""
     s.execute(
         update(Run)
-        .where(Run.team_id == team_id, Run.id == run_id, Run.status.not_in(("succeeded", "failed")))
+        .where(Run.team_id == team_id, Run.id == run_id, Run.status.not_in(tuple(FINISHED)))
         .values(
             status=status, output=output, error_kind=error_kind, error_message=error_message, finished_at=func.now()
         )
@@ -220,13 +224,13 @@ def set_cost(s: Session, team_id: str, run_id: uuid.UUID, cost_usd: Any) -> Row[
 
 def mark_requeued(run: Run) -> None:
     """A locked run whose worker died goes back to the queue (written when the caller commits)."""
-    run.status = "queued"
+    run.status = RunStatus.QUEUED
     run.heartbeat_at = func.now()
 
 
 def mark_given_up(run: Run, kind: str, message: str) -> None:
     """A locked run is failed for good (written when the caller commits)."""
-    run.status = "failed"
+    run.status = RunStatus.FAILED
     run.error_kind = kind
     run.error_message = message
     run.finished_at = func.now()
@@ -236,13 +240,13 @@ def mark_given_up(run: Run, kind: str, message: str) -> None:
 
 _REQUEST_CANCEL = text(
     "UPDATE runs SET cancel_requested_by = :by, cancel_requested_at = now() "
-    "WHERE team_id = :t AND id = :id AND status IN ('queued', 'running') AND cancel_requested_at IS NULL "
+    f"WHERE team_id = :t AND id = :id AND status IN ('{RunStatus.QUEUED.value}', '{RunStatus.RUNNING.value}') AND cancel_requested_at IS NULL "
     "RETURNING status"
 )
 
 _CLOSE_QUEUED_CANCELLED = text(
-    "UPDATE runs SET status = 'failed', error_kind = :kind, error_message = :message, finished_at = now() "
-    "WHERE team_id = :t AND id = :id AND status = 'queued' AND cancel_requested_at IS NOT NULL "
+    f"UPDATE runs SET status = '{RunStatus.FAILED.value}', error_kind = :kind, error_message = :message, finished_at = now() "
+    f"WHERE team_id = :t AND id = :id AND status = '{RunStatus.QUEUED.value}' AND cancel_requested_at IS NOT NULL "
     "RETURNING id"
 )
 
@@ -293,7 +297,7 @@ def queue_positions(s: Session, queued_before: datetime, limit: int = 1000) -> l
             Run.created_at,
             (func.row_number().over(order_by=(Run.created_at, Run.id)) - 1).label("ahead"),
         )
-        .where(Run.status == "queued", Run.cancel_requested_at.is_(None))
+        .where(Run.status == RunStatus.QUEUED, Run.cancel_requested_at.is_(None))
         .subquery()
     )
     rows = s.execute(
@@ -306,7 +310,7 @@ def queue_positions(s: Session, queued_before: datetime, limit: int = 1000) -> l
 
 
 def is_queued(s: Session, team_id: str, run_id: uuid.UUID) -> bool:
-    return s.scalar(select(Run.status).where(Run.team_id == team_id, Run.id == run_id)) == "queued"
+    return s.scalar(select(Run.status).where(Run.team_id == team_id, Run.id == run_id)) == RunStatus.QUEUED
 
 
 def teams_with_queued_runs(s: Session, other_than: str, limit: int = 100) -> list[str]:
@@ -315,7 +319,7 @@ def teams_with_queued_runs(s: Session, other_than: str, limit: int = 100) -> lis
     as ``queue_positions``; one statement over the partial index ``ix_runs_queued_created``."""
     rows = s.scalars(
         select(Run.team_id)
-        .where(Run.status == "queued", Run.cancel_requested_at.is_(None), Run.team_id != other_than)
+        .where(Run.status == RunStatus.QUEUED, Run.cancel_requested_at.is_(None), Run.team_id != other_than)
         .distinct()
         .limit(limit)
     )

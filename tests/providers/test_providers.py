@@ -1119,4 +1119,6 @@ def test_openai_refusal_part_is_a_refusal(fakes: dict[str, FakeLLMServer], strea
     fake.reset()
     fake.reply("", refusal="I'm sorry, I can't help with that.")
     response = _final_response(Env("openai", fake, MODEL["openai"]), stream)
-    assert response.stop_reason == "refusal" and response.text == "I'm sorry, I can't help with that."
+    # the refusal part is the model's own words of refusal: the reason, not an answer
+    assert response.stop_reason == "refusal" and response.text == ""
+    assert response.stop_detail == "I'm sorry, I can't help with that."

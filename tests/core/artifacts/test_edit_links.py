@@ -11,6 +11,7 @@ from core.artifacts import edit_links, editing
 from core.artifacts.edit_links import EditLinkError, Reason
 from core.links import signing_keys
 from core.permalinks import derive_key, sign
+from core.timings import EDIT_LINK_TTL_S
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as versions
@@ -41,7 +42,7 @@ def _refused(reason: Reason, token: str, **kw) -> EditLinkError:
 def test_a_link_grants_what_it_was_made_for():
     link = edit_links.read(_mint(base_version=3), [KEY], artifact_id=AID.upper(), user_id="U1", now=NOW + 599)
     assert (link.team_id, link.artifact_id, link.user_id, link.base_version) == ("T1", AID, "U1", 3)
-    assert link.expires_at == int(NOW) + edit_links.DEFAULT_TTL_S
+    assert link.expires_at == int(NOW) + EDIT_LINK_TTL_S
     assert len(link.nonce) >= 22 and _mint() != _mint()  # a fresh nonce each time
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from core.runs.artifact import Artifact, TokenUsage
 from core.runs.executor import write_outcome
@@ -79,15 +80,47 @@ def test_old_content_with_missing_keys_parses_with_defaults() -> None:
 
 
 def test_unknown_keys_are_kept_at_every_level() -> None:
-    content = make_artifact(branch={"parent": "a1", "from_step": 2}, tags=["x"])
-    content["steps"][0]["reused"] = True
+    content = make_artifact(review={"by": "U1", "step": 2}, tags=["x"])
+    content["steps"][0]["pinned"] = True
     content["steps"][0]["agent"]["persona"] = {"tone": "dry"}
     content["usage"]["reasoning_tokens"] = 9
     content["pipeline"]["color"] = "blue"
     art = Artifact.from_content(copy.deepcopy(content))
-    assert art.model_extra == {"branch": {"parent": "a1", "from_step": 2}, "tags": ["x"]}
-    assert art.steps[0].model_extra == {"reused": True}
+    assert art.model_extra == {"review": {"by": "U1", "step": 2}, "tags": ["x"]}
+    assert art.steps[0].model_extra == {"pinned": True}
     assert art.to_content() == content
+
+
+def test_a_branch_artifact_reads_its_lineage_and_reused_steps() -> None:
+    changes = {"agent": {"from": "Summariser", "to": "Critic"}}
+    content = make_artifact(
+        branch={"parent_artifact_id": "a1", "parent_version": 2, "from_step": 2, "changes": changes}
+    )
+    content["steps"][0].update(reused=True, original_cost_usd="0.0008")
+    art = Artifact.from_content(copy.deepcopy(content))
+    assert art.branch is not None and art.branch.from_step == 2 and art.branch.changes == changes
+    assert art.steps[0].reused is True and art.steps[0].original_cost_usd == Decimal("0.0008")
+    assert art.steps[1].reused is None
+    assert art.model_extra == {} and art.to_content() == content
+
+
+def test_the_write_path_refuses_a_field_the_model_does_not_name() -> None:
+    content = make_artifact()
+    assert Artifact.for_write(**copy.deepcopy(content)).to_content() == content
+    with pytest.raises(ValidationError, match="tags"):
+        Artifact.for_write(**make_artifact(tags=["x"]))
+    nested = make_artifact()
+    nested["steps"][1]["tool_calls"] = []
+    with pytest.raises(ValidationError, match="tool_calls"):
+        Artifact.for_write(**nested)
+    nested = make_artifact()
+    nested["slack"]["permalink"] = "https://x"
+    with pytest.raises(ValidationError, match="permalink"):
+        Artifact.for_write(**nested)
+    # an agent snapshot is copied, not named: a branch of an old artifact keeps its keys
+    old_agent = make_artifact()
+    old_agent["steps"][0]["agent"]["persona"] = "dry"
+    assert Artifact.for_write(**copy.deepcopy(old_agent)).to_content() == old_agent
 
 
 def test_odd_values_read_as_missing_not_as_errors() -> None:

@@ -274,7 +274,8 @@ def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fak
 
 
 def test_run_gives_up_after_too_many_lost_workers(ctx, worker_env):
-    from core.runs.queue import MAX_ATTEMPTS, reap_stale_runs
+    from core.runs.maintenance import maintain_runs
+    from core.runs.queue import MAX_ATTEMPTS
 
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU)])
@@ -285,7 +286,7 @@ def test_run_gives_up_after_too_many_lost_workers(ctx, worker_env):
         from sqlalchemy import func, text
 
         r.heartbeat_at = func.now() - text("interval '10 minutes'")
-    assert reap_stale_runs(ctx) == [str(run.id)]
+    assert maintain_runs(ctx) == [str(run.id)]
     done = _run(ctx, "T1", run.id)
     assert done.status == "failed" and done.error_kind == "worker_lost"
     assert _artifact(ctx, "T1", run.id).status == "failed"

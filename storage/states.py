@@ -1,0 +1,59 @@
+"""The named states of runs and steps, and the kinds of error a run or step ends with.
+
+One module for the vocabulary every layer speaks: the executor sets these, the database
+CHECK constraints are built from them (storage/models.py and the migrations), and the
+surfaces show them. ``str`` Enums (rq's ``JobStatus`` in rq/job.py is the model), so a
+member compares equal to its literal and stores as it. It lives in storage, the lowest
+layer that both storage and core may import (core -> storage, never the reverse).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """Where a run is (DESIGN §5/§12). ``waiting``: paused on something outside the run
+    (an approval, a file); nothing sets it yet, the database already accepts it."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+#: The statuses a run never leaves.
+FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
+
+
+class StepStatus(StrEnum):
+    """Where one step of a run is: recorded as running when it starts, then one of the ends."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class FailureKind(StrEnum):
+    """Why a run or step failed, beyond the provider's own kinds (providers.errors.ErrorKind,
+    stored as they are) and the refusals of a run that cannot start (core.errors.RunRejected)."""
+
+    TIME_LIMIT = "time_limit"
+    INTERNAL_ERROR = "internal_error"
+    WORKER_LOST = "worker_lost"
+    CANCELLED = "cancelled"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    UNPRICED_BUDGET = "unpriced_budget"
+    ORPHANED_STEP = "orphaned_step"
+    MISSING_KEY = "missing_key"
+    UNKNOWN_MODEL = "unknown_model"
+    EMPTY_PIPELINE = "empty_pipeline"
+    PIPELINE_DELETED = "pipeline_deleted"
+    REFUSAL = "refusal"
+    EMPTY_OUTPUT = "empty_output"
+
+
+def check_in(enum: type[StrEnum]) -> str:
+    """The SQL of a CHECK that a column holds one of ``enum``'s values."""
+    return "status IN (" + ", ".join(f"'{m.value}'" for m in enum) + ")"

@@ -22,7 +22,7 @@ from slack_sdk.models.messages.chunk import MarkdownTextChunk, PlanUpdateChunk, 
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes.fake_slack import (
+from tests.fakes.slack import (
     ADMIN_ID,
     BOT_USER_ID,
     CLIENT_ID,

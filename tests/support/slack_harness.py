@@ -30,7 +30,7 @@ import pytest
 from bot.web.server import build_app
 from core.context import AppContext
 from core.settings import Settings, load_settings
-from tests.fakes.fake_slack import USER_ID, FakeSlack
+from tests.fakes.slack import USER_ID, FakeSlack
 from tests.support.http_server import serve
 from tests.support.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests
 

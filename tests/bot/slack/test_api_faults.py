@@ -10,7 +10,7 @@ import pytest
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID
+from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID
 from tests.support.run_harness import make_agent, make_pipeline, with_keys
 from tests.support.slack_harness import SlackServer, wait_until
 

@@ -1,5 +1,5 @@
 """`/pipebot` end to end: signed requests to the real `/slack/events` served by uvicorn,
-Slack played by tests/fakes/fake_slack.FakeSlack, real PostgreSQL and Redis, provider
+Slack played by tests.fakes.slack.FakeSlack, real PostgreSQL and Redis, provider
 keys checked against the fake Anthropic/OpenAI servers.
 
 What is asserted is what a user would see: the ack, the ephemeral replies (posts to the
@@ -35,8 +35,8 @@ from storage.repos import credentials as credential_repo
 from storage.repos import pipelines as pipeline_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_slack import ADMIN_ID, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
 from tests.fakes.llm_base import Fault
+from tests.fakes.slack import ADMIN_ID, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
 from tests.support.slack_harness import SlackServer, slack_settings
 from tests.support.slack_signing import find_element
 

@@ -19,7 +19,7 @@ from storage.db import transaction
 from storage.repos import artifact_versions as versions
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
 from tests.support.lifecycle_harness import click, element, finished_run, guest_click
 from tests.support.run_harness import (
     drain,

@@ -28,7 +28,7 @@ from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
+from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
 from tests.support.run_harness import make_agent, make_pipeline, with_keys
 from tests.support.slack_harness import SlackServer, wait_until
 

@@ -22,7 +22,7 @@ from storage.models import Base
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
 from tests.support.run_harness import GPT, drain, make_agent, make_pipeline, with_keys
 from tests.support.slack_harness import SlackServer, wait_until
 

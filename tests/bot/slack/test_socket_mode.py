@@ -13,7 +13,7 @@ import pytest
 from bot.cli import main as cli
 from core.context import AppContext
 from core.settings import ConfigError
-from tests.fakes.fake_slack import FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.support.slack_harness import slack_settings
 
 

@@ -18,7 +18,7 @@ from bot.slack.blocks.common import ZWSP
 from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from core.runs.queue import start_run
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.run_harness import (
     drain,
     make_agent,

@@ -25,7 +25,7 @@ from bot.worker import queue_position
 from core.runs.queue import start_run
 from storage.db import transaction
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.run_harness import (
     make_agent,
     make_pipeline,

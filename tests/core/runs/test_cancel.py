@@ -18,7 +18,7 @@ import pytest
 from bot.slack.blocks.runs import RUN_CANCEL
 from storage.db import transaction
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.run_harness import (
     drain,
     make_agent,

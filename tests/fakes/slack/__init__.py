@@ -26,12 +26,20 @@ It behaves as real Slack does where that matters to pipebot:
   send; ``chat.unfurl`` must then name that message (``channel`` + ``ts``, or ``unfurl_id``
   + ``source``) from the same workspace and only URLs it holds (``cannot_unfurl_url``), with
   blocks checked like a message's. Cards are read back with :meth:`FakeSlack.unfurls`.
+* An ``action_id`` must be unique within its block (``invalid_blocks``); blocks are checked
+  wherever the app sends them: messages, updates, ephemerals, unfurls, views, stream chunks
+  and ``response_url`` posts.
+* ``response_url`` posts are checked like ``chat.postMessage`` (text length, blocks; only a
+  ``delete_original`` post may lack text; ``replace_original``/``delete_original`` booleans):
+  a refused post answers HTTP 400 with the error as its body and shows nothing.
 * ``feedback_buttons`` elements are valid only inside a ``context_actions`` block (at most
   5 elements), each with a ``positive_button`` and a ``negative_button``.
 * ``chat.startStream`` needs ``thread_ts`` and, outside a DM, ``recipient_user_id``
   and ``recipient_team_id`` (``missing_recipient_user_id`` /
   ``missing_recipient_team_id``); the streamed text is reconstructed so a test can
-  read it back. A call carries at most 12,000 characters of markdown (``msg_too_long``);
+  read it back. A call carries at most 12,000 characters of markdown (``msg_too_long``); chunks
+  must have the shapes of the SDK's chunk models (``invalid_chunks``: task_update id, title and
+  status pending|in_progress|complete|error, plan_update title, url sources);
   streams stop taking appends after ``stream_ttl`` seconds
   (``message_not_in_streaming_state``, :meth:`FakeSlack.expire_streams_after`), and a
   workspace can refuse streaming altogether (:meth:`FakeSlack.refuse_streaming`).

@@ -150,6 +150,20 @@ def _element(el: Any, ptr: str, errs: list[str], max_total_options: int | None) 
             errs.append(_too_long(f"{ptr}/initial_value", el["max_length"]))
 
 
+def _unique_action_ids(elements: list[Any], ptr: str, errs: list[str]) -> None:
+    """Slack: an action_id "should be unique among all other action_ids in the containing
+    block"; a block with two equal ones is refused (``invalid_blocks``). Across blocks they
+    may repeat."""
+    seen: set[str] = set()
+    for ei, el in enumerate(elements):
+        aid = el.get("action_id") if isinstance(el, dict) else None
+        if aid is None:
+            continue
+        if aid in seen:
+            errs.append(f"[ERROR] duplicate action_id {aid!r} in this block [json-pointer:{ptr}/{ei}/action_id]")
+        seen.add(aid)
+
+
 def validate_blocks(blocks: Any, ptr: str, limit: int, errs: list[str], max_total_options: int | None) -> None:
     if not isinstance(blocks, list):
         errs.append(f"[ERROR] must be an array [json-pointer:{ptr}]")
@@ -218,6 +232,7 @@ def validate_blocks(blocks: Any, ptr: str, limit: int, errs: list[str], max_tota
                             f"[json-pointer:{bptr}/elements/{ei}/type]"
                         )
                     _element(el, f"{bptr}/elements/{ei}", errs, max_total_options)
+                _unique_action_ids(elements, f"{bptr}/elements", errs)
         elif kind == "context_actions":
             elements = block.get("elements")
             if not isinstance(elements, list) or not elements:
@@ -232,6 +247,7 @@ def validate_blocks(blocks: Any, ptr: str, limit: int, errs: list[str], max_tota
                         )
                         continue
                     _element(el, f"{bptr}/elements/{ei}", errs, max_total_options)
+                _unique_action_ids(elements, f"{bptr}/elements", errs)
         elif kind == "input":
             _text_obj(block.get("label"), f"{bptr}/label", INPUT_LABEL_LIMIT, errs, plain_only=True)
             if block.get("hint") is not None:

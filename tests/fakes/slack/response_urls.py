@@ -7,8 +7,8 @@ import secrets
 import time
 from typing import Any
 
-from tests.fakes.slack.http import parse_body
-from tests.fakes.slack.limits import GENERAL, MSG_TEXT_LIMIT, RESPONSE_URL_USES, TEAM_ID, USER_ID
+from tests.fakes.slack.http import parse_body, truthy
+from tests.fakes.slack.limits import GENERAL, RESPONSE_URL_USES, TEAM_ID, USER_ID
 from tests.fakes.slack.records import ApiError, Call
 from tests.fakes.slack.state import SlackState
 
@@ -34,21 +34,60 @@ class ResponseUrlsMixin(SlackState):
             return list(self._response_urls[response_url.rstrip("/").rsplit("/", 1)[-1]]["posts"])
 
     # ----------------------------------------------------------------- response_url
+    def _response_refusal(self, payload: Any) -> str | None:
+        """What Slack answers (HTTP 400, the code as the body) to a post it refuses, checked as
+        chat.postMessage checks a message: text length, blocks (Block Kit, count, size). Only a
+        ``delete_original`` post may come without text or blocks; ``replace_original`` and
+        ``delete_original`` are booleans."""
+        if not isinstance(payload, dict):
+            return "invalid_payload"
+        for key in ("replace_original", "delete_original"):
+            value = payload.get(key)
+            if value is not None and not isinstance(value, bool) and str(value).lower() not in ("true", "false"):
+                return "invalid_payload"
+        if payload.get("response_type") not in (None, "in_channel", "ephemeral"):
+            return "invalid_payload"
+        try:
+            self._check_message_content(payload, require_content=not truthy(payload.get("delete_original", False)))
+        except ApiError as exc:
+            return exc.error
+        return None
+
+    def _response_message(self, entry: dict[str, Any], payload: dict[str, Any]) -> None:
+        """Land an accepted post: in the channel (``in_channel``) or as the user's ephemeral."""
+        msg = self._bot_message({"team": self.teams[TEAM_ID]}, self._next_ts(), payload)
+        chan = self.channels.get(entry["channel"])
+        if payload.get("thread_ts"):
+            msg["thread_ts"] = str(payload["thread_ts"])
+        if payload.get("response_type") == "in_channel" and chan is not None:
+            self._store(chan, msg)
+            return
+        msg.update(
+            channel=entry["channel"],
+            user=entry["user"],
+            _via="response_url",
+            replace_original=payload.get("replace_original"),
+            delete_original=payload.get("delete_original"),
+        )
+        self._ephemerals.append(msg)
+
     def _response_url(self, rid: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """A post to a response_url. Refused posts are recorded as calls (status 400 and the
+        error) but neither use the URL up nor appear in :meth:`response_url_posts`."""
+        plain = {"Content-Type": "text/plain"}
         with self._cond:
             entry = self._response_urls.get(rid)
             if entry is None:
-                return 404, {"Content-Type": "text/plain"}, b"no_such_url"
+                return 404, plain, b"no_such_url"
             if entry["uses"] >= RESPONSE_URL_USES:
-                return 404, {"Content-Type": "text/plain"}, b"used_url"
+                return 404, plain, b"used_url"
             try:
                 payload, _ = parse_body(headers.get("content-type", "application/json"), body)
                 if "payload" in payload and isinstance(payload["payload"], str):
                     payload = json.loads(payload["payload"])
             except (ValueError, ApiError):
-                return 400, {"Content-Type": "text/plain"}, b"invalid_payload"
-            entry["uses"] += 1
-            entry["posts"].append(payload)
+                return 400, plain, b"invalid_payload"
+            error = self._response_refusal(payload)
             call = Call(
                 method="response_url",
                 params=payload,
@@ -57,32 +96,13 @@ class ResponseUrlsMixin(SlackState):
                 token=None,
                 encoding="json",
                 raw_body=body,
-                status=200,
-                response={"ok": True},
+                status=400 if error else 200,
+                response={"ok": False, "error": error} if error else {"ok": True},
             )
-            text = payload.get("text")
-            if text is not None and len(str(text)) > MSG_TEXT_LIMIT:
-                call.status, call.response = 400, {"ok": False, "error": "msg_too_long"}
-            else:
-                team = self.teams[TEAM_ID]
-                ctx = {"team": team}
-                ts = self._next_ts()
-                msg = self._bot_message(ctx, ts, payload)
-                chan = self.channels.get(entry["channel"])
-                if payload.get("thread_ts"):
-                    msg["thread_ts"] = str(payload["thread_ts"])
-                if payload.get("response_type") == "in_channel" and chan is not None:
-                    self._store(chan, msg)
-                else:
-                    msg.update(
-                        channel=entry["channel"],
-                        user=entry["user"],
-                        _via="response_url",
-                        replace_original=payload.get("replace_original"),
-                        delete_original=payload.get("delete_original"),
-                    )
-                    self._ephemerals.append(msg)
+            if error is None:
+                entry["uses"] += 1
+                entry["posts"].append(payload)
+                self._response_message(entry, payload)
             self._calls.append(call)
             self._cond.notify_all()
-            status = call.status
-        return status, {"Content-Type": "text/plain"}, (b"ok" if status == 200 else b"msg_too_long")
+        return call.status, plain, (error or "ok").encode("utf-8")

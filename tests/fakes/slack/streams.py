@@ -12,6 +12,62 @@ from tests.fakes.slack.limits import MSG_BLOCKS_LIMIT, STREAM_TEXT_LIMIT
 from tests.fakes.slack.records import ApiError, Call
 from tests.fakes.slack.state import SlackState
 
+TASK_STATUSES = ("pending", "in_progress", "complete", "error")
+TASK_DISPLAY_MODES = ("plan", "timeline")
+CHUNK_TYPES = ("markdown_text", "task_update", "plan_update", "blocks")
+
+
+def _nonempty(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _task_update_ok(chunk: dict[str, Any]) -> bool:
+    """``TaskUpdateChunk``: ``id``, ``title`` and a known ``status``; ``details``/``output`` text;
+    ``sources`` a list of url source elements (``{"type": "url", "url", "text"}``)."""
+    if not (_nonempty(chunk.get("id")) and _nonempty(chunk.get("title")) and chunk.get("status") in TASK_STATUSES):
+        return False
+    if any(chunk.get(key) is not None and not isinstance(chunk[key], str) for key in ("details", "output")):
+        return False
+    sources = chunk.get("sources")
+    if sources is None:
+        return True
+    return isinstance(sources, list) and all(
+        isinstance(s, dict) and s.get("type") == "url" and _nonempty(s.get("url")) and _nonempty(s.get("text"))
+        for s in sources
+    )
+
+
+def check_chunks(markdown: Any, chunks: Any, max_total_options: int | None) -> None:
+    """Refuse a stream call's content as Slack does: ``markdown_text`` and markdown chunks at most
+    12,000 characters per call (``msg_too_long``); each chunk one of the four known shapes
+    (``invalid_chunks``); a blocks chunk's blocks valid Block Kit (``invalid_blocks``)."""
+    if markdown is not None and len(str(markdown)) > STREAM_TEXT_LIMIT:
+        raise ApiError("msg_too_long")
+    if chunks is None:
+        return
+    if not isinstance(chunks, list):
+        raise ApiError("invalid_chunks")
+    for i, chunk in enumerate(chunks):
+        kind = chunk.get("type") if isinstance(chunk, dict) else None
+        if kind not in CHUNK_TYPES:
+            raise ApiError("invalid_chunks", [f"[ERROR] unknown chunk type [json-pointer:/chunks/{i}/type]"])
+        if kind == "markdown_text" and not isinstance(chunk.get("text"), str):
+            raise ApiError("invalid_chunks", [f"[ERROR] missing required field: text [json-pointer:/chunks/{i}/text]"])
+        if kind == "task_update" and not _task_update_ok(chunk):
+            raise ApiError("invalid_chunks", [f"[ERROR] invalid task_update [json-pointer:/chunks/{i}]"])
+        if kind == "plan_update" and not _nonempty(chunk.get("title")):
+            raise ApiError(
+                "invalid_chunks", [f"[ERROR] missing required field: title [json-pointer:/chunks/{i}/title]"]
+            )
+        if kind == "blocks":
+            errs: list[str] = []
+            validate_blocks(chunk.get("blocks"), f"/chunks/{i}/blocks", MSG_BLOCKS_LIMIT, errs, max_total_options)
+            if errs:
+                raise ApiError("invalid_blocks", errs)
+    total = len(str(markdown or "")) + sum(len(c["text"]) for c in chunks if c["type"] == "markdown_text")
+    if total > STREAM_TEXT_LIMIT:  # per call, whichever way the markdown came
+        raise ApiError("msg_too_long")
+
 
 class StreamsMixin(SlackState):
     """Chat streaming."""
@@ -67,33 +123,7 @@ class StreamsMixin(SlackState):
     def _apply_chunks(self, msg: dict[str, Any], params: Mapping[str, Any]) -> None:
         markdown = params.get("markdown_text")
         chunks = params.get("chunks")
-        if markdown is not None and len(str(markdown)) > STREAM_TEXT_LIMIT:
-            raise ApiError("msg_too_long")
-        if chunks is not None:
-            if isinstance(chunks, str) or not isinstance(chunks, list):
-                raise ApiError("invalid_chunks")
-            for chunk in chunks:
-                if not isinstance(chunk, dict) or chunk.get("type") not in (
-                    "markdown_text",
-                    "task_update",
-                    "plan_update",
-                    "blocks",
-                ):
-                    raise ApiError("invalid_chunks")
-                if chunk["type"] == "markdown_text":
-                    if not isinstance(chunk.get("text"), str):
-                        raise ApiError("invalid_chunks")
-                    if len(chunk["text"]) > STREAM_TEXT_LIMIT:
-                        raise ApiError("msg_too_long")
-                if chunk["type"] == "task_update" and (
-                    not chunk.get("id")
-                    or not chunk.get("title")
-                    or chunk.get("status") not in ("pending", "in_progress", "complete", "error")
-                ):
-                    raise ApiError("invalid_chunks")
-        total = len(str(markdown or "")) + sum(len(c["text"]) for c in chunks or [] if c["type"] == "markdown_text")
-        if total > STREAM_TEXT_LIMIT:  # per call, whichever way the markdown came
-            raise ApiError("msg_too_long")
+        check_chunks(markdown, chunks, self.max_total_options)
         if markdown:
             msg["text"] += str(markdown)
             msg["_chunks"].append({"type": "markdown_text", "text": str(markdown)})
@@ -136,6 +166,11 @@ class StreamsMixin(SlackState):
                 raise ApiError("missing_recipient_team_id")
             if params["recipient_user_id"] not in self.users:
                 raise ApiError("user_not_found")
+        mode = params.get("task_display_mode")
+        if mode is not None and mode not in TASK_DISPLAY_MODES:
+            raise ApiError(
+                "invalid_arguments", ["[ERROR] must be one of plan, timeline [json-pointer:/task_display_mode]"]
+            )
         ts = self._next_ts()
         msg = self._bot_message(ctx, ts, {})
         msg.update(

@@ -894,8 +894,16 @@ def test_unpriced_model_costs_none_with_a_warning(env: Env, caplog: pytest.LogCa
     with pytest.raises(LookupError):  # the premise: the installed price data does not know it
         genai_prices.calc_price(genai_prices.Usage(input_tokens=1), model_ref=model, provider_id=env.pid)
     pricing._warned.discard((env.pid, model))
-    with caplog.at_level(logging.WARNING, logger="providers.pricing"):
-        r = env.provider().complete(env.request(model=model))
+    # the provider serves the model (the fake refuses models it does not list); only prices lack it
+    if env.pid == "anthropic":
+        env.fake.add_model(model, model)
+    else:
+        env.fake.add_model(model)
+    try:
+        with caplog.at_level(logging.WARNING, logger="providers.pricing"):
+            r = env.provider().complete(env.request(model=model))
+    finally:
+        env.fake.models[:] = [m for m in env.fake.models if m.id != model]
     assert r.cost_usd is None
     assert r.price_version == f"genai-prices=={genai_prices.__version__}"
     assert any("no price data" in n for n in r.notes)

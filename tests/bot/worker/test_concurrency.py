@@ -17,7 +17,6 @@ from tests.support.run_harness import (
     make_pipeline,
     start_worker,
     stop_worker,
-    wait_until,
     with_keys,
 )
 from tests.support.run_harness import (
@@ -26,6 +25,7 @@ from tests.support.run_harness import (
 from tests.support.run_harness import (
     read_steps as _steps,
 )
+from tests.support.waiting import wait_until
 
 MESSAGES = "/v1/messages"
 

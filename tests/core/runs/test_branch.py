@@ -32,9 +32,9 @@ from tests.support.run_harness import (
     read_steps,
     start_worker,
     stop_worker,
-    wait_until,
     with_keys,
 )
+from tests.support.waiting import wait_until
 
 MESSAGES = "/v1/messages"
 

@@ -103,7 +103,9 @@ def test_words_reach_the_thread_while_the_model_writes_in_batches(ctx, fake, fak
 
 
 def test_an_expired_stream_carries_on_in_a_new_one_without_losing_text(ctx, fake, fake_anthropic, worker_env):
-    fake.expire_streams_after(1.0)
+    # longer than the reply's pacing after a renewal (1.5 s), shorter than the ~3 s the model writes:
+    # the stream expires mid-text once, and each renewed stream lives to take its next call
+    fake.expire_streams_after(2.5)
     fake_anthropic.reply("A short first draft.")
     fake_anthropic.reply(TEXT, deltas=DELTAS, chunk_delay=0.015)
     run, parent = _start(ctx, fake, agents=("Drafter", "Critic"))

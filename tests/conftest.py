@@ -33,14 +33,14 @@ SESSION_LOCK = "pipebot:test-session"
 ROOT = Path(__file__).resolve().parent.parent
 # A queue of this test session's own, so concurrent sessions sharing a Redis never take each
 # other's jobs. It reaches code through settings only: the session context's, the settings
-# tests derive from it (tests/support/slack_harness.py) and the environment of every process started
+# tests derive from it (tests/support/slack_app.py) and the environment of every process started
 # (``base_env``); the test process's own os.environ is left alone.
 TEST_QUEUE = f"pipebot-test-{uuid.uuid4().hex[:8]}"
 
 # Fixtures shared by many modules live in plugin modules of their own, registered once here
-# (no star imports): the Slack harness (fake Slack + pipebot over HTTP) and the run harness
-# (fake providers + real worker processes).
-pytest_plugins = ["tests.support.slack_harness", "tests.support.run_harness"]
+# (no star imports): slack_app (fake Slack + pipebot over HTTP) and runs (fake providers + real
+# worker processes).
+pytest_plugins = ["tests.support.slack_app", "tests.support.runs"]
 
 
 # pytest-xdist runs each worker as a session of its own ("gw0", "gw1", ...; unset without -n).

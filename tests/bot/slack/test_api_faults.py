@@ -7,8 +7,8 @@ import pytest
 
 from core.context import AppContext
 from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID
-from tests.support.run_harness import all_runs, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer
+from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 from tests.support.waiting import wait_until
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from core.context import AppContext
 from tests.fakes.slack import TEAM_ID
-from tests.support.run_harness import all_runs, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer
+from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 from tests.support.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests, sign
 from tests.support.waiting import wait_until
 

@@ -37,7 +37,7 @@ from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.llm_base import Fault
 from tests.fakes.slack import ADMIN_ID, OWNER_ID, TEAM_ID, USER_ID, FakeSlack
-from tests.support.slack_harness import SlackServer, slack_settings
+from tests.support.slack_app import SlackServer, slack_settings
 from tests.support.slack_signing import find_element
 
 GOOD_ANTHROPIC = "sk-ant-api03-good-key-AAAA1234"

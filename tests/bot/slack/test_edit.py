@@ -19,15 +19,15 @@ from storage.db import transaction
 from storage.repos import artifact_versions as versions
 from storage.repos import artifacts as artifact_repo
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
-from tests.support.lifecycle_harness import click, element, finished_run, guest_click
-from tests.support.run_harness import (
+from tests.support.finished_runs import click, element, finished_run, guest_click
+from tests.support.runs import (
     all_runs,
     drain,
     make_agent,
     make_pipeline,
     with_keys,
 )
-from tests.support.slack_harness import SlackServer
+from tests.support.slack_app import SlackServer
 from tests.support.waiting import wait_until
 
 OTHER_USER = "U0ADMIN"

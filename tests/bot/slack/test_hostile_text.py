@@ -28,8 +28,8 @@ from storage.repos import pipelines as pipeline_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
-from tests.support.run_harness import all_runs, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer
+from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 from tests.support.waiting import wait_until
 
 NUL = "\x00"

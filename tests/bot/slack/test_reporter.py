@@ -25,8 +25,8 @@ from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
 from core.runs.queue import start_run
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import HAIKU, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import slack_settings
+from tests.support.runs import HAIKU, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import slack_settings
 
 LINK = "http://pipebot.test/artifacts/0b6f?sig=abc"
 

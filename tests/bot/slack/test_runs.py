@@ -22,8 +22,8 @@ from storage.models import Base
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from tests.fakes.slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import GPT, all_runs, drain, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer
+from tests.support.runs import GPT, all_runs, drain, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 from tests.support.waiting import wait_until
 
 LONG = "\n\n".join(f"Paragraph {i}: " + "the otters hold hands while they sleep. " * 12 for i in range(40))

@@ -14,7 +14,7 @@ from bot.cli import main as cli
 from core.context import AppContext
 from core.settings import ConfigError
 from tests.fakes.slack import FakeSlack
-from tests.support.slack_harness import slack_settings
+from tests.support.slack_app import slack_settings
 
 
 def test_dev_rejects_an_app_token_of_the_wrong_kind(

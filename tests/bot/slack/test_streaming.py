@@ -19,14 +19,14 @@ from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from core.runs.queue import start_run
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import (
+from tests.support.runs import (
     drain,
     make_agent,
     make_pipeline,
     read_run,
     with_keys,
 )
-from tests.support.slack_harness import slack_settings
+from tests.support.slack_app import slack_settings
 
 DELTAS = [f"w{i:03d} " for i in range(200)]  # 200 text deltas, each recognisable on the wire
 TEXT = "".join(DELTAS)

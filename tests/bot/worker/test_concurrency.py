@@ -9,7 +9,7 @@ import threading
 
 from core.runs.queue import start_run
 from tests.fakes.llm_base import RecordedRequest, Turn
-from tests.support.run_harness import (
+from tests.support.runs import (
     HAIKU,
     drain,
     kill_hard,
@@ -19,10 +19,10 @@ from tests.support.run_harness import (
     stop_worker,
     with_keys,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_run as _run,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_steps as _steps,
 )
 from tests.support.waiting import wait_until

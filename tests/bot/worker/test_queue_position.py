@@ -23,7 +23,7 @@ from bot.slack.blocks.runs import RUN_CANCEL, parent_message
 from bot.worker import queue_position
 from core.runs.queue import start_run
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import (
+from tests.support.runs import (
     all_runs,
     make_agent,
     make_pipeline,
@@ -32,10 +32,10 @@ from tests.support.run_harness import (
     stop_worker,
     with_keys,
 )
-from tests.support.slack_harness import SlackServer, slack_settings
+from tests.support.slack_app import SlackServer, slack_settings
 from tests.support.waiting import wait_until
 
-# fixtures: fake providers, worker_env (run harness); fake_slack, slack (Slack harness)
+# fixtures: fake providers, worker_env (tests/support/runs.py); fake_slack, slack (tests/support/slack_app.py)
 
 QUEUED = re.compile(r"^⏳ Queued: (\d+) runs? ahead · \*Essay\* for <@U0USER>")
 

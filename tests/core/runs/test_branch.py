@@ -20,7 +20,7 @@ from storage.db import transaction
 from storage.models import Artifact
 from storage.repos import agents as agent_repo
 from tests.fakes.llm_base import Turn
-from tests.support.run_harness import (
+from tests.support.runs import (
     GPT,
     HAIKU,
     drain,

@@ -17,7 +17,7 @@ import pytest
 
 from bot.slack.blocks.runs import RUN_CANCEL
 from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import (
+from tests.support.runs import (
     all_runs,
     drain,
     make_agent,
@@ -29,10 +29,10 @@ from tests.support.run_harness import (
     stop_worker,
     with_keys,
 )
-from tests.support.slack_harness import SlackServer, message_text
+from tests.support.slack_app import SlackServer, message_text
 from tests.support.waiting import wait_until
 
-# fixtures: fake providers, worker_env (run harness); fake_slack, slack (Slack harness)
+# fixtures: fake providers, worker_env (tests/support/runs.py); fake_slack, slack (tests/support/slack_app.py)
 
 OTHER_ID = "U0OTHER"
 DELTAS = [f"w{i:03d} " for i in range(200)]

@@ -21,7 +21,7 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.fakes.llm_base import Fault, ToolCallSpec, Turn
-from tests.support.run_harness import (
+from tests.support.runs import (
     GPT,
     HAIKU,
     drain,
@@ -33,13 +33,13 @@ from tests.support.run_harness import (
     stop_worker,
     with_keys,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_artifact as _artifact,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_run as _run,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_steps as _steps,
 )
 from tests.support.waiting import wait_until

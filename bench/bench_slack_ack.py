@@ -80,7 +80,7 @@ def serve(kind: str, port: int, slack_url: str) -> None:
 
 
 def fake_slack(hooks: int) -> None:
-    from tests.fakes.fake_slack import FakeSlack
+    from tests.fakes.slack import FakeSlack
 
     fake = FakeSlack().start()
     urls = [fake.new_response_url() for _ in range(hooks)]
@@ -182,7 +182,7 @@ def _seed(database_url: str, secret_key: str) -> None:
     from core.settings import load_settings
     from storage.db import transaction
     from storage.repos import agents as agent_repo
-    from tests.fakes.fake_slack import TEAM_ID
+    from tests.fakes.slack import TEAM_ID
 
     settings = load_settings(_env_file=None, DATABASE_URL=database_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=secret_key)
     ctx = AppContext.create(settings, database_url, REDIS, settings.secret_keys)

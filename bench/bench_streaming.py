@@ -37,8 +37,8 @@ from storage.repos import pipelines as pipeline_repo  # noqa: E402
 from storage.repos import runs as run_repo  # noqa: E402
 from storage.secrets import new_key  # noqa: E402
 from tests.fakes.fake_anthropic import FakeAnthropic  # noqa: E402
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack  # noqa: E402
 from tests.fakes.llm_base import Turn  # noqa: E402
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")

@@ -8,12 +8,15 @@ migrations applied once; each test starts from empty tables and an empty Redis d
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy.engine import make_url
 
 from bot.services import Services, resolve_services
@@ -30,14 +33,27 @@ SESSION_LOCK = "pipebot:test-session"
 ROOT = Path(__file__).resolve().parent.parent
 # A queue of this test session's own, so concurrent sessions sharing a Redis never take each
 # other's jobs. It reaches code through settings only: the session context's, the settings
-# tests derive from it (tests/support/slack_harness.py) and the environment of every process started
+# tests derive from it (tests/support/slack_app.py) and the environment of every process started
 # (``base_env``); the test process's own os.environ is left alone.
 TEST_QUEUE = f"pipebot-test-{uuid.uuid4().hex[:8]}"
 
 # Fixtures shared by many modules live in plugin modules of their own, registered once here
-# (no star imports): the Slack harness (fake Slack + pipebot over HTTP) and the run harness
-# (fake providers + real worker processes).
-pytest_plugins = ["tests.support.slack_harness", "tests.support.run_harness"]
+# (no star imports): slack_app (fake Slack + pipebot over HTTP) and runs (fake providers + real
+# worker processes).
+pytest_plugins = ["tests.support.slack_app", "tests.support.runs"]
+
+
+# pytest-xdist runs each worker as a session of its own ("gw0", "gw1", ...; unset without -n).
+# Everything below is per session, so per worker: database, Redis number, queue name; the fake
+# servers bind free ports. Embedded servers (no local PostgreSQL/Redis) get a directory per
+# worker, so two workers never start a server on the same data directory or socket.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# How long a session's claim on its Redis number lives unless renewed (a thread renews it), so a
+# killed session frees its number within minutes rather than blocking it for hours.
+LOCK_TTL_S = 300
+LOCK_RENEW_S = 60
+# With every number 1-15 held (many parallel sessions on one Redis), wait this long for one.
+CLAIM_WAIT_S = 180
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +61,7 @@ def services() -> Iterator[Services]:
     svc = resolve_services(
         os.environ.get("TEST_DATABASE_URL"),
         os.environ.get("TEST_REDIS_URL"),
-        data_dir=ROOT / ".pipebot" / "test",
+        data_dir=ROOT / ".pipebot" / "test" / WORKER,
         fallback_database_url=LOCAL_PG,
         fallback_redis_url=LOCAL_REDIS,
     )
@@ -81,29 +97,50 @@ def _with_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
+def _claim_redis_db(base_url: str, token: str) -> tuple[str, redis.Redis] | None:
+    """The first Redis number 1-15 nobody holds, claimed with ``token`` and emptied."""
+    for db in range(1, 16):
+        url = _with_db(base_url, db)
+        client = redis.Redis.from_url(url)
+        if client.set(SESSION_LOCK, token, nx=True, ex=LOCK_TTL_S):
+            client.flushdb()
+            client.set(SESSION_LOCK, token, ex=LOCK_TTL_S)
+            return url, client
+        client.close()
+    return None
+
+
+def _keep_claim(client: redis.Redis, token: str, stop: threading.Event) -> None:
+    """Renew the claim while the session lives (the ``ctx`` fixture's flush keeps the key too)."""
+    while not stop.wait(LOCK_RENEW_S):
+        try:
+            client.set(SESSION_LOCK, token, ex=LOCK_TTL_S)
+        except redis.RedisError:
+            pass  # the next renewal, or the test that needs Redis, will say so
+
+
 @pytest.fixture(scope="session")
 def redis_url(services: Services) -> Iterator[str]:
     """A Redis database of this session's own (1-15, claimed with a key in it), so a test
     may empty it without touching another session's queues, claims or stashes."""
-    import redis
-
     token = uuid.uuid4().hex
-    for db in range(1, 16):
-        url = _with_db(services.redis_url, db)
-        client = redis.Redis.from_url(url)
-        if client.set(SESSION_LOCK, token, nx=True, ex=4 * 3600):
-            client.flushdb()
-            client.set(SESSION_LOCK, token, ex=4 * 3600)
-            yield url
-            if client.get(SESSION_LOCK) == token.encode():
-                client.flushdb()
-            client.close()
-            return
-        client.close()
-    raise RuntimeError(
-        "every Redis database 1-15 is held by another test session; "
-        "delete the key pipebot:test-session where a session died"
-    )
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while (claimed := _claim_redis_db(services.redis_url, token)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"every Redis database 1-15 stayed held by other test sessions for {CLAIM_WAIT_S} s; "
+                "run fewer at once (make test TEST_WORKERS=2), or delete the key pipebot:test-session "
+                "where a session died (it expires by itself within 5 minutes)"
+            )
+        time.sleep(1)
+    url, client = claimed
+    stop = threading.Event()
+    threading.Thread(target=_keep_claim, args=(client, token, stop), daemon=True, name="redis-claim").start()
+    yield url
+    stop.set()
+    if client.get(SESSION_LOCK) == token.encode():
+        client.flushdb()
+    client.close()
 
 
 @pytest.fixture(scope="session")
@@ -156,5 +193,5 @@ def ctx(_session_ctx: AppContext) -> Iterator[AppContext]:
     token = _session_ctx.redis.get(SESSION_LOCK)
     _session_ctx.redis.flushdb()
     if token:
-        _session_ctx.redis.set(SESSION_LOCK, token, ex=4 * 3600)
+        _session_ctx.redis.set(SESSION_LOCK, token, ex=LOCK_TTL_S)
     yield _session_ctx

@@ -33,6 +33,8 @@ def test_str_and_bytes_secrets_agree() -> None:
         (AID, "T0002", False),  # another workspace
         (AID, TEAM, True),  # tampered signature
     ],
+    # ids that do not depend on the random uuids: pytest-xdist workers must collect the same names
+    ids=["another-artifact", "another-workspace", "tampered-signature"],
 )
 def test_tampering_fails(aid: str, team: str, tweak_sig: bool) -> None:
     sig = sign(AID, TEAM, SECRET)

@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from slack_sdk.models.messages.chunk import MarkdownTextChunk, PlanUpdateChunk, 
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes.fake_slack import (
+from tests.fakes.slack import (
     ADMIN_ID,
     BOT_USER_ID,
     CLIENT_ID,
@@ -298,6 +299,64 @@ def test_invalid_blocks_says_where(client: WebClient) -> None:
     assert any("/blocks/1/text/text" in m and "3001" in m for m in messages), messages
 
 
+def _pager(first: str, second: str) -> dict:
+    """An actions block with two buttons, as a list's Previous/Next pager is built."""
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Previous page"},
+                "action_id": first,
+                "value": "1",
+            },
+            {"type": "button", "text": {"type": "plain_text", "text": "Next page"}, "action_id": second, "value": "3"},
+        ],
+    }
+
+
+def test_action_ids_must_be_unique_within_a_block(fake: FakeSlack, client: WebClient) -> None:
+    # Slack: an action_id "should be unique among all other action_ids in the containing block"
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel=GENERAL, text="page 2", blocks=[_pager("page", "page")])
+    assert err.value.response["error"] == "invalid_blocks"
+    assert any(
+        "duplicate action_id 'page'" in m and "/blocks/0/elements/1/action_id" in m
+        for m in err.value.response["response_metadata"]["messages"]
+    )
+    context_actions = {
+        "type": "context_actions",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": "fb",
+                "positive_button": {"text": {"type": "plain_text", "text": "Good"}, "value": "up"},
+                "negative_button": {"text": {"type": "plain_text", "text": "Bad"}, "value": "down"},
+            },
+            {
+                "type": "feedback_buttons",
+                "action_id": "fb",
+                "positive_button": {"text": {"type": "plain_text", "text": "Good"}, "value": "up"},
+                "negative_button": {"text": {"type": "plain_text", "text": "Bad"}, "value": "down"},
+            },
+        ],
+    }
+    assert error_of(client.chat_postMessage, channel=GENERAL, text="t", blocks=[context_actions]) == "invalid_blocks"
+    # distinct ids in a block, and the same id in two different blocks, are both fine
+    assert client.chat_postMessage(channel=GENERAL, text="ok", blocks=[_pager("prev", "next")])["ok"]
+    assert client.chat_postMessage(channel=GENERAL, text="ok", blocks=[_pager("a", "b"), _pager("a", "b")])["ok"]
+    modal = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Pages"},
+        "blocks": [_pager("page", "page")],
+    }
+    assert error_of(client.views_open, trigger_id=fake.new_trigger_id(), view=modal) == "invalid_arguments"
+    ts = client.chat_postMessage(channel=GENERAL, text="v1")["ts"]
+    assert (
+        error_of(client.chat_update, channel=GENERAL, ts=ts, text="v2", blocks=[_pager("p", "p")]) == "invalid_blocks"
+    )
+
+
 # ============================================================================ faults and rate limits
 
 
@@ -490,6 +549,79 @@ def test_streams_expire() -> None:
         )
 
 
+def _stream(client: WebClient) -> str:
+    parent = client.chat_postMessage(channel=GENERAL, text="p")["ts"]
+    return client.chat_startStream(
+        channel=GENERAL, thread_ts=parent, recipient_user_id=USER_ID, recipient_team_id=TEAM_ID, markdown_text="a"
+    )["ts"]
+
+
+@pytest.mark.parametrize(
+    "chunk, error",
+    [
+        ({"type": "markdown_text"}, "invalid_chunks"),
+        ({"type": "markdown_text", "text": "x" * 12001}, "msg_too_long"),
+        ({"type": "task_update", "id": "s1", "title": "Step 1", "status": "done"}, "invalid_chunks"),
+        ({"type": "task_update", "id": "", "title": "Step 1", "status": "pending"}, "invalid_chunks"),
+        ({"type": "task_update", "id": "s1", "status": "pending"}, "invalid_chunks"),
+        ({"type": "task_update", "id": "s1", "title": "Step 1", "status": "complete", "output": 3}, "invalid_chunks"),
+        (
+            {"type": "task_update", "id": "s1", "title": "S", "status": "complete", "sources": [{"url": "https://x"}]},
+            "invalid_chunks",
+        ),
+        ({"type": "plan_update"}, "invalid_chunks"),
+        ({"type": "plan_update", "title": ""}, "invalid_chunks"),
+        ({"type": "blocks", "blocks": [_pager("p", "p")]}, "invalid_blocks"),
+        ({"type": "blocks", "blocks": "not a list"}, "invalid_blocks"),
+        ("markdown_text", "invalid_chunks"),
+    ],
+    ids=[
+        "markdown-without-text",
+        "markdown-over-12000",
+        "task-unknown-status",
+        "task-empty-id",
+        "task-without-title",
+        "task-output-not-text",
+        "task-source-not-url-element",
+        "plan-without-title",
+        "plan-empty-title",
+        "blocks-duplicate-action-id",
+        "blocks-not-a-list",
+        "chunk-not-an-object",
+    ],
+)
+def test_stream_chunks_are_checked_like_slack(client: WebClient, chunk: Any, error: str) -> None:
+    ts = _stream(client)
+    assert error_of(client.chat_appendStream, channel=GENERAL, ts=ts, chunks=[chunk]) == error
+    assert error_of(client.chat_stopStream, channel=GENERAL, ts=ts, chunks=[chunk]) == error
+
+
+def test_valid_stream_chunks_pass(fake: FakeSlack, client: WebClient) -> None:
+    ts = _stream(client)
+    source = {"type": "url", "url": "https://example.com/a", "text": "Source A"}
+    chunks = [
+        PlanUpdateChunk(title="Weekly digest"),
+        TaskUpdateChunk(id="s1", title="Summarise", status="in_progress", details="reading", sources=[source]),
+        TaskUpdateChunk(id="s1", title="Summarise", status="complete", output="done"),
+        MarkdownTextChunk(text="b" * 11999),
+    ]
+    assert client.chat_appendStream(channel=GENERAL, ts=ts, chunks=chunks)["ok"]
+    assert client.chat_stopStream(channel=GENERAL, ts=ts, chunks=[{"type": "blocks", "blocks": [_pager("p", "n")]}])[
+        "ok"
+    ]
+    msg = fake.message(GENERAL, ts)
+    assert msg["plan_title"] == "Weekly digest" and msg["tasks"]["s1"]["status"] == "complete"
+    assert msg["tasks"]["s1"]["sources"] == [source] and len(fake.stream_text(GENERAL, ts)) == 12000
+
+
+def test_stream_task_display_mode_is_plan_or_timeline(client: WebClient) -> None:
+    parent = client.chat_postMessage(channel=GENERAL, text="p")["ts"]
+    start = dict(channel=GENERAL, thread_ts=parent, recipient_user_id=USER_ID, recipient_team_id=TEAM_ID)
+    assert error_of(client.chat_startStream, task_display_mode="gantt", **start) == "invalid_arguments"
+    for mode in ("plan", "timeline"):
+        assert client.chat_startStream(task_display_mode=mode, **start)["ok"]
+
+
 # ============================================================================ views
 
 
@@ -612,6 +744,57 @@ def test_response_url_takes_five_posts(fake: FakeSlack) -> None:
     assert sixth.status_code == 404 and sixth.body == "used_url"
     assert len(fake.response_url_posts(url)) == 5
     assert fake.last("response_url").params["text"] == "more"
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        ({"text": "page 2", "blocks": [_pager("page", "page")]}, "invalid_blocks"),
+        ({"text": "x" * 4001}, "msg_too_long"),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": str(i)}} for i in range(51)],
+            },
+            "invalid_blocks",
+        ),
+        ({"text": "t", "blocks": "[not json"}, "invalid_blocks_format"),
+        ({"response_type": "ephemeral"}, "no_text"),
+        ({"text": "t", "replace_original": "maybe"}, "invalid_payload"),
+        ({"text": "t", "response_type": "everyone"}, "invalid_payload"),
+    ],
+    ids=[
+        "duplicate-action-id",
+        "text-over-4000",
+        "over-50-blocks",
+        "blocks-not-json",
+        "no-text",
+        "replace-original-not-bool",
+        "unknown-response-type",
+    ],
+)
+def test_response_url_posts_are_checked_like_messages(fake: FakeSlack, body: dict, error: str) -> None:
+    url = fake.new_response_url(GENERAL, USER_ID)
+    refused = httpx.post(url, json=body)
+    assert (refused.status_code, refused.text) == (400, error)
+    assert fake.last("response_url").error == error
+    # a refused post shows nothing and does not use the URL up
+    assert fake.response_url_posts(url) == [] and fake.ephemerals(GENERAL, USER_ID) == []
+    for _ in range(5):
+        assert httpx.post(url, json={"text": "fine"}).status_code == 200
+
+
+def test_response_url_replace_and_delete_original(fake: FakeSlack) -> None:
+    url = fake.new_response_url(GENERAL, USER_ID)
+    hook = WebhookClient(url)
+    assert hook.send(text="page 1", blocks=[_pager("prev", "next")], replace_original=False).status_code == 200
+    assert hook.send(text="page 2", blocks=[_pager("prev", "next")], replace_original=True).status_code == 200
+    deleted = hook.send_dict({"delete_original": True})  # the only post that needs no text
+    assert deleted.status_code == 200, deleted.body
+    posts = fake.response_url_posts(url)
+    assert [p.get("replace_original") for p in posts] == [False, True, None]
+    assert posts[-1]["delete_original"] is True
+    assert [m["delete_original"] for m in fake.ephemerals(GENERAL, USER_ID)] == [None, None, True]
 
 
 # ============================================================================ signed requests

@@ -12,7 +12,7 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from tests.fakes.fake_slack import FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_socket_mode import APP_TOKEN
 
 

@@ -1,5 +1,5 @@
 """Serve an ASGI app with a real uvicorn on 127.0.0.1 from a background thread: the one way
-tests put an app of ours on the network (the Slack harness, the web pages, health checks)."""
+tests put an app of ours on the network (pipebot for the Slack tests, the web pages, health checks)."""
 
 from __future__ import annotations
 

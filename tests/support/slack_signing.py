@@ -34,7 +34,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tests.fakes.fake_slack import APP_ID, BOT_USER_ID, GENERAL, TEAM_DOMAIN, TEAM_ID, USER_ID
+from tests.fakes.slack import APP_ID, BOT_USER_ID, GENERAL, TEAM_DOMAIN, TEAM_ID, USER_ID
 
 __all__ = [
     "DEFAULT_SIGNING_SECRET",
@@ -225,7 +225,7 @@ def state_from_view(view: Mapping[str, Any], values: Mapping[str, Any] | None = 
 class SlackRequests:
     """Signed requests from one Slack workspace/app to the app's endpoint.
 
-    Defaults match :mod:`tests.fakes.fake_slack`'s preloaded workspace, so payloads
+    Defaults match :mod:`tests.fakes.slack`'s preloaded workspace, so payloads
     and the fake agree on team, user and channel ids.
     """
 

@@ -18,7 +18,7 @@ from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.support.http_server import free_port
-from tests.support.run_harness import HAIKU, make_agent, make_pipeline, with_keys
+from tests.support.runs import HAIKU, make_agent, make_pipeline, with_keys
 from tests.support.scratch_db import empty_database
 
 PIPEBOT = [sys.executable, "-m", "bot.cli.main"]

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.fakes.fake_slack import FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.support.http_server import free_port
 
 PIPEBOT = [sys.executable, "-m", "bot.cli.main"]

@@ -3,23 +3,13 @@ can act on, never a 500 and never a half-started or duplicated run."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from core.context import AppContext
-from storage.db import transaction
-from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID
-from tests.support.run_harness import make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer, wait_until
-
-
-def _runs(ctx: AppContext) -> list[Any]:
-    with transaction(ctx.sessions) as s:
-        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
-        s.expunge_all()
-    return runs
+from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID
+from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -46,17 +36,17 @@ def test_run_post_refused_by_slack_is_explained_and_starts_nothing(
     sent = slack.command("run Essay hello")
     assert sent.response.status_code == 200
     assert expected in sent.text()
-    assert _runs(ctx) == []
+    assert all_runs(ctx, TEAM_ID) == []
     # the same person trying again right away works
     slack.command("run Essay hello again")
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
 
 
 def test_rate_limited_run_post_is_retried_and_starts_one_run(ctx: AppContext, slack: SlackServer, essay: None) -> None:
     before = len(slack.fake.messages(GENERAL))
     slack.fake.fail_next("chat.postMessage", status=429, retry_after=1, when=lambda p: p.get("channel") == GENERAL)
     slack.command("run Essay hello")
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
     assert len(slack.fake.messages(GENERAL)) == before + 1
 
 
@@ -83,7 +73,7 @@ def test_very_long_command_input_starts_a_run_and_the_first_message_fits(
     long_input = ("Paragraph with R&amp;D &lt;tags&gt; and emoji 🦦. " * 400).strip()
     before = len(slack.fake.calls("chat.postMessage"))
     slack.command("run Essay " + long_input)
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
-    assert _runs(ctx)[0].input == long_input.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
+    assert all_runs(ctx, TEAM_ID)[0].input == long_input.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
     post = slack.fake.calls("chat.postMessage")[before]
     assert post.ok, post.error

@@ -17,9 +17,9 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
-from tests.support.run_harness import GPT, HAIKU, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
+from tests.support.runs import GPT, HAIKU, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 
 NOW = datetime.now(UTC)
 

@@ -4,24 +4,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from core.context import AppContext
-from storage.db import transaction
-from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import TEAM_ID
-from tests.support.run_harness import make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer, wait_until
+from tests.fakes.slack import TEAM_ID
+from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 from tests.support.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests, sign
-
-
-def _runs(ctx: AppContext) -> list[Any]:
-    with transaction(ctx.sessions) as s:
-        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
-        s.expunge_all()
-    return runs
+from tests.support.waiting import wait_until
 
 
 def _slack_escape(text: str) -> str:
@@ -54,8 +44,8 @@ def test_run_input_entities_are_decoded_for_the_model(ctx: AppContext, slack: Sl
     )
     sent = slack.command('run "Q&amp;A digest" ' + typed)
     assert sent.response.status_code == 200
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
-    assert _runs(ctx)[0].input == (
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
+    assert all_runs(ctx, TEAM_ID)[0].input == (
         "see the page (https://example.com/a?b=1&c=2) and https://x.org for @casey "
         "and <@U0OTHER> in #general @here @devs: a < b && c > d &lt;kept&gt;"
     )
@@ -102,7 +92,7 @@ def test_emoji_and_80_char_names_round_trip(ctx: AppContext, slack: SlackServer)
     view = slack.open_modal(f'agent edit "{long_name}"')
     assert next(b for b in view["blocks"] if b.get("block_id") == "name")["element"]["initial_value"] == long_name
     slack.command("run 🚀 Launch go")  # unquoted emoji name
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
 
 
 def test_command_from_enterprise_grid_and_dm(ctx: AppContext, slack: SlackServer) -> None:

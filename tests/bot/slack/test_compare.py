@@ -20,10 +20,10 @@ from core.permalinks import verify
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import lineage
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
-from tests.support.lifecycle_harness import click, content_for, element, finished_run
-from tests.support.run_harness import make_agent, make_pipeline
-from tests.support.slack_harness import SlackServer
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
+from tests.support.finished_runs import click, content_for, element, finished_run
+from tests.support.runs import make_agent, make_pipeline
+from tests.support.slack_app import SlackServer
 
 
 @pytest.fixture

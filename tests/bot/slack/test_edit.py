@@ -18,16 +18,17 @@ from core.links import signing_keys
 from storage.db import transaction
 from storage.repos import artifact_versions as versions
 from storage.repos import artifacts as artifact_repo
-from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
-from tests.support.lifecycle_harness import click, element, finished_run, guest_click
-from tests.support.run_harness import (
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
+from tests.support.finished_runs import click, element, finished_run, guest_click
+from tests.support.runs import (
+    all_runs,
     drain,
     make_agent,
     make_pipeline,
     with_keys,
 )
-from tests.support.slack_harness import SlackServer, wait_until
+from tests.support.slack_app import SlackServer
+from tests.support.waiting import wait_until
 
 OTHER_USER = "U0ADMIN"
 
@@ -70,10 +71,10 @@ def test_final_message_buttons_and_a_saved_edit_through_a_real_run(
     fake_anthropic.reply("**The essay**: otters hold hands while they sleep.")
     r, _hook = slack.command("run Essay write about otters")
     assert r.status_code == 200
-    wait_until(lambda: len(repos_runs(ctx)) == 1, 10, "the run to be queued")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run to be queued")
     env = dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token)
     drain(env)
-    [run] = repos_runs(ctx)
+    [run] = all_runs(ctx, TEAM_ID)
     assert run.status == "succeeded", run.error_message
     with transaction(ctx.sessions) as s:
         artifact_id = str(artifact_repo.get_artifact_for_run(s, TEAM_ID, run.id).id)
@@ -129,13 +130,6 @@ def test_final_message_buttons_and_a_saved_edit_through_a_real_run(
     reply = fake.replies(GENERAL, run.thread_ts)[-1]
     assert reply["text"].startswith(f"✏️ <@{USER_ID}> saved version 2: tightened the &lt;!channel&gt; intro")
     assert "<!channel>" not in reply["text"]
-
-
-def repos_runs(ctx) -> list[Any]:
-    with transaction(ctx.sessions) as s:
-        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=5))
-        s.expunge_all()
-    return runs
 
 
 def test_a_conflict_keeps_the_text_and_empty_or_unchanged_edits_are_refused(ctx, slack, essay):

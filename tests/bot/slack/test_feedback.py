@@ -13,10 +13,11 @@ from bot.slack.blocks import lifecycle
 from bot.slack.listeners.feedback import record_vote
 from storage.db import transaction
 from storage.repos import feedback
-from tests.fakes.fake_slack import ADMIN_ID, GENERAL, OWNER_ID, TEAM_ID, USER_ID
-from tests.support.lifecycle_harness import finished_run
-from tests.support.run_harness import make_agent, make_pipeline
-from tests.support.slack_harness import SlackServer, wait_until
+from tests.fakes.slack import ADMIN_ID, GENERAL, OWNER_ID, TEAM_ID, USER_ID
+from tests.support.finished_runs import finished_run
+from tests.support.runs import make_agent, make_pipeline
+from tests.support.slack_app import SlackServer
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

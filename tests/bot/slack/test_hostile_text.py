@@ -25,12 +25,12 @@ from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import credentials as credential_repo
 from storage.repos import pipelines as pipeline_repo
-from storage.repos import runs as run_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
 from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
-from tests.support.run_harness import make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer, wait_until
+from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
+from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
+from tests.support.waiting import wait_until
 
 NUL = "\x00"
 SURROGATE = "\ud800"
@@ -81,13 +81,6 @@ def _pipelines(ctx: AppContext) -> list[str]:
         return [p.name for p in pipeline_repo.list_pipelines(s, TEAM_ID)]
 
 
-def _runs(ctx: AppContext) -> list[Any]:
-    with transaction(ctx.sessions) as s:
-        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=10))
-        s.expunge_all()
-    return runs
-
-
 def _seed(ctx: AppContext) -> None:
     with_keys(ctx, TEAM_ID, "anthropic")
     make_pipeline(ctx, TEAM_ID, "AB", [make_agent(ctx, TEAM_ID, "AB")])
@@ -128,8 +121,8 @@ def test_run_with_hostile_input(ctx: AppContext, slack: SlackServer, errors: lis
     _seed(ctx)
     sent = slack.command(f"run AB summarise{bad} this{bad}")
     assert sent.response.status_code == 200
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run to be queued")
-    run = _runs(ctx)[0]
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run to be queued")
+    run = all_runs(ctx, TEAM_ID)[0]
     assert run.input.startswith("summarise") and run.input.rstrip("\ufffd").endswith("this")
     assert _storable(run.input)
 
@@ -237,8 +230,8 @@ def test_private_metadata_with_hostile_text(ctx: AppContext, slack: SlackServer,
     r = slack.post(slack.signer.view_submission(view, {"Pipeline": pipeline_id, "Input": "otters"}))
     assert r.status_code == 200
     assert not r.content or r.json().get("response_action") != "errors", r.text
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run to be queued")
-    run = _runs(ctx)[0]
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run to be queued")
+    run = all_runs(ctx, TEAM_ID)[0]
     assert run.thread_ts.startswith("1700000000.000100") and _storable(run.thread_ts)
     assert run.channel_id == GENERAL
 

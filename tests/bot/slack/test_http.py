@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from core.context import AppContext
-from tests.fakes.fake_slack import TEAM_ID, USER_ID
-from tests.support.slack_harness import SlackServer
+from tests.fakes.slack import TEAM_ID, USER_ID
+from tests.support.slack_app import SlackServer
 from tests.support.slack_signing import DEFAULT_SIGNING_SECRET, sign
 
 

@@ -17,9 +17,9 @@ from core.context import AppContext
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
-from tests.support.run_harness import make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
+from tests.support.runs import make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 
 OTHER = "T0OTHERWS"
 

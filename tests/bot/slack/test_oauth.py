@@ -19,9 +19,9 @@ from bot.slack.client import SlackNotConfigured, client_for, installation_store
 from bot.slack.reporter import _reporter
 from bot.web.server import build_app
 from core.context import AppContext
-from tests.fakes.fake_slack import CLIENT_ID, CLIENT_SECRET, FakeSlack
+from tests.fakes.slack import CLIENT_ID, CLIENT_SECRET, FakeSlack
 from tests.support.http_server import serve
-from tests.support.slack_harness import slack_settings
+from tests.support.slack_app import slack_settings
 from tests.support.slack_signing import SlackRequests
 
 GONE, STAYS = "T0GONE", "T0STAYS"

@@ -24,9 +24,9 @@ from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_head
 from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_reporter_for
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
 from core.runs.queue import start_run
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import HAIKU, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import slack_settings
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.support.runs import HAIKU, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import slack_settings
 
 LINK = "http://pipebot.test/artifacts/0b6f?sig=abc"
 

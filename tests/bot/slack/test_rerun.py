@@ -21,9 +21,9 @@ from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import HAIKU, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.support.runs import HAIKU, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
 
 LONG = "x" * 3500
 

@@ -11,8 +11,9 @@ import pytest
 
 from bot.slack.revoked_token import TOKEN_REVOKED
 from core.context import AppContext
-from tests.fakes.fake_slack import BOT_USER_ID
-from tests.support.slack_harness import SlackServer, wait_until
+from tests.fakes.slack import BOT_USER_ID
+from tests.support.slack_app import SlackServer
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.parametrize("kind", ["tokens_revoked", "app_uninstalled"])

@@ -21,10 +21,10 @@ from storage.db import transaction
 from storage.models import Base
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
-from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import GPT, drain, make_agent, make_pipeline, with_keys
-from tests.support.slack_harness import SlackServer, wait_until
+from tests.fakes.slack import GENERAL, PRIVATE, RANDOM, TEAM_ID, USER_ID, FakeSlack
+from tests.support.runs import GPT, all_runs, drain, make_agent, make_pipeline, with_keys
+from tests.support.slack_app import SlackServer
+from tests.support.waiting import wait_until
 
 LONG = "\n\n".join(f"Paragraph {i}: " + "the otters hold hands while they sleep. " * 12 for i in range(40))
 
@@ -36,13 +36,6 @@ def _truncate(ctx) -> None:
     stale = list(ctx.redis.scan_iter("pipebot:*:*"))  # earlier dedupe claims must not swallow this one's submissions
     if stale:
         ctx.redis.delete(*stale)
-
-
-def _runs(ctx) -> list[Any]:
-    with transaction(ctx.sessions) as s:
-        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=50))
-        s.expunge_all()
-    return sorted(runs, key=lambda r: r.created_at)
 
 
 def _text(msg: dict[str, Any]) -> str:
@@ -104,7 +97,7 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
         ]
     ):
         hooks[key] = _command(slack, text, channel_id=channel)
-        wait_until(lambda i=i: len(_runs(ctx)) == i + 1, 10, f"run {key} to be queued")
+        wait_until(lambda i=i: len(all_runs(ctx, TEAM_ID)) == i + 1, 10, f"run {key} to be queued")
     with transaction(ctx.sessions) as s:
         agent_repo.delete_agent(s, TEAM_ID, doomed_agent)
 
@@ -119,7 +112,7 @@ def scenario(_session_ctx, slack: SlackServer, base_env, _fake_providers) -> Ite
     started = time.monotonic()
     worker = drain(env)
     assert "Traceback" not in worker.stderr, worker.stderr[-3000:]  # the reporter never failed
-    runs = dict(zip(("essay", "digest", "doomed"), _runs(ctx), strict=True))
+    runs = dict(zip(("essay", "digest", "doomed"), all_runs(ctx, TEAM_ID), strict=True))
     with transaction(ctx.sessions) as s:
         artifacts = {k: artifact_repo.get_artifact_for_run(s, TEAM_ID, r.id).id for k, r in runs.items()}
     links = {k: artifact_permalink(ctx, TEAM_ID, str(a)) for k, a in artifacts.items()}
@@ -219,13 +212,13 @@ def test_private_channel_gets_invite_instructions_and_no_run(ctx, slack, essay):
     hook = _command(slack, "run Essay hello", channel_id=PRIVATE, channel_name="privategroup")
     text = _ephemeral(slack, hook)
     assert "/invite @pipebot" in text and f"<#{PRIVATE}>" in text
-    assert _runs(ctx) == [] and len(slack.fake.messages(PRIVATE)) == before
+    assert all_runs(ctx, TEAM_ID) == [] and len(slack.fake.messages(PRIVATE)) == before
 
 
 def test_conversation_the_bot_cannot_post_in_is_answered(ctx, slack, essay):
     hook = _command(slack, "run Essay hello", channel_id="D0SOMEONE", channel_name="directmessage")
     assert "can't post in this conversation" in _ephemeral(slack, hook)
-    assert _runs(ctx) == []
+    assert all_runs(ctx, TEAM_ID) == []
 
 
 def test_same_request_twice_starts_one_run(ctx, slack, essay):
@@ -235,17 +228,17 @@ def test_same_request_twice_starts_one_run(ctx, slack, essay):
     signed = slack.signer.slash_command("run Essay only once", trigger_id=trigger, response_url=hook)
     assert slack.post(signed).status_code == 200
     assert slack.post(signed).status_code == 200
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
     time.sleep(0.5)  # let a second handler finish if there were one
-    [run] = _runs(ctx)
+    [run] = all_runs(ctx, TEAM_ID)
     assert run.dedupe_key == f"slack:{TEAM_ID}:cmd:{trigger}"
     assert len(fake.messages(GENERAL)) == before + 1
 
 
 def test_input_reaches_the_run_as_typed(ctx, slack, essay):
     _command(slack, "run essay don't \"stop &lt;here&gt;\n\n  keep   spacing")
-    wait_until(lambda: len(_runs(ctx)) == 1, 10, "the run")
-    assert _runs(ctx)[0].input == "don't \"stop <here>\n\n  keep   spacing"
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
+    assert all_runs(ctx, TEAM_ID)[0].input == "don't \"stop <here>\n\n  keep   spacing"
 
 
 @pytest.mark.parametrize(
@@ -259,7 +252,7 @@ def test_input_reaches_the_run_as_typed(ctx, slack, essay):
 def test_bad_requests_are_told_what_to_fix(ctx, slack, essay, text, expected):
     before = len(slack.fake.messages(GENERAL))
     assert expected in _ephemeral(slack, _command(slack, text))
-    assert _runs(ctx) == [] and len(slack.fake.messages(GENERAL)) == before
+    assert all_runs(ctx, TEAM_ID) == [] and len(slack.fake.messages(GENERAL)) == before
 
 
 def test_problems_the_run_would_hit_are_told_up_front(ctx, slack, essay):
@@ -273,7 +266,7 @@ def test_problems_the_run_would_hit_are_told_up_front(ctx, slack, essay):
     assert "No OpenAI API key is set" in _ephemeral(slack, _command(slack, "run review hi"))
     text = _ephemeral(slack, _command(slack, "run Broken hi"))
     assert "Step 1 uses the agent “Gone”, which was deleted" in text
-    assert _runs(ctx) == [] and len(slack.fake.messages(GENERAL)) == before
+    assert all_runs(ctx, TEAM_ID) == [] and len(slack.fake.messages(GENERAL)) == before
 
 
 def _shortcut(slack: SlackServer, message: dict[str, Any], channel: str = GENERAL) -> dict[str, Any]:
@@ -310,7 +303,7 @@ def test_message_shortcut_runs_on_the_message_in_its_thread(ctx, slack, essay):
         )
     )
     assert response.status_code == 200 and response.text in ("", "null"), response.text
-    [run] = _runs(ctx)
+    [run] = all_runs(ctx, TEAM_ID)
     assert (run.channel_id, run.thread_ts, run.source) == (GENERAL, msg["ts"], "slack")
     assert run.input == "Please summarise: otters & <b>"
     [status] = fake.replies(GENERAL, msg["ts"])
@@ -326,7 +319,7 @@ def test_message_shortcut_with_a_long_message_keeps_its_text(ctx, slack, essay):
     assert "7,800 characters" in json.dumps(view["blocks"])
     response = slack.post(slack.signer.view_submission(view, {"Pipeline": str(essay["pipeline"])}))
     assert response.status_code == 200, response.text
-    [run] = _runs(ctx)
+    [run] = all_runs(ctx, TEAM_ID)
     assert run.input == text.strip()
 
 
@@ -336,4 +329,4 @@ def test_message_shortcut_in_a_private_channel_says_to_invite_the_bot(ctx, slack
     response = slack.post(slack.signer.view_submission(view, {"Pipeline": str(essay["pipeline"]), "Input": "hello"}))
     body = response.json()
     assert body["response_action"] == "errors" and "/invite @pipebot" in body["errors"]["pipeline"]
-    assert _runs(ctx) == []
+    assert all_runs(ctx, TEAM_ID) == []

@@ -17,11 +17,12 @@ import pytest
 from bot.cli import main as cli
 from core.context import AppContext
 from core.settings import ConfigError
-from tests.fakes.fake_slack import FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_socket_mode import APP_TOKEN
 from tests.support.http_server import free_port
-from tests.support.slack_harness import message_text, slack_settings, wait_until
+from tests.support.slack_app import message_text, slack_settings
 from tests.support.slack_signing import SlackRequests
+from tests.support.waiting import wait_until
 
 PIPEBOT = [sys.executable, "-m", "bot.cli.main"]
 

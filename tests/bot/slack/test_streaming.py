@@ -18,15 +18,15 @@ from bot.slack.blocks.common import ZWSP
 from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from core.runs.queue import start_run
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import (
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.support.runs import (
     drain,
     make_agent,
     make_pipeline,
     read_run,
     with_keys,
 )
-from tests.support.slack_harness import slack_settings
+from tests.support.slack_app import slack_settings
 
 DELTAS = [f"w{i:03d} " for i in range(200)]  # 200 text deltas, each recognisable on the wire
 TEXT = "".join(DELTAS)
@@ -103,7 +103,9 @@ def test_words_reach_the_thread_while_the_model_writes_in_batches(ctx, fake, fak
 
 
 def test_an_expired_stream_carries_on_in_a_new_one_without_losing_text(ctx, fake, fake_anthropic, worker_env):
-    fake.expire_streams_after(1.0)
+    # longer than the reply's pacing after a renewal (1.5 s), shorter than the ~3 s the model writes:
+    # the stream expires mid-text once, and each renewed stream lives to take its next call
+    fake.expire_streams_after(2.5)
     fake_anthropic.reply("A short first draft.")
     fake_anthropic.reply(TEXT, deltas=DELTAS, chunk_delay=0.015)
     run, parent = _start(ctx, fake, agents=("Drafter", "Critic"))

@@ -16,10 +16,10 @@ from bot.slack.listeners.unfurl import read_permalink
 from bot.slack.oauth import BOT_SCOPES
 from core.artifacts.editing import new_link, save_edit
 from core.links import artifact_permalink, compare_permalink
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID
-from tests.support.lifecycle_harness import click, element, finished_run
-from tests.support.run_harness import make_agent, make_pipeline
-from tests.support.slack_harness import SlackServer
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
+from tests.support.finished_runs import click, element, finished_run
+from tests.support.runs import make_agent, make_pipeline
+from tests.support.slack_app import SlackServer
 from tests.support.slack_signing import SlackRequests
 
 ROOT = Path(__file__).resolve().parents[3]

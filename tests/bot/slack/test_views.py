@@ -19,13 +19,14 @@ from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
 from providers import catalog
-from tests.fakes import fake_slack
+from tests.fakes.slack.blocks import validate_blocks, validate_view
+from tests.fakes.slack.limits import MSG_BLOCKS_JSON_LIMIT, MSG_BLOCKS_LIMIT, OPTIONS_LIMIT
 from tests.support.slack_signing import state_from_view
 
 
 def assert_valid_view(view: Any) -> dict[str, Any]:
     data = view.to_dict()
-    errs = fake_slack._validate_view(data, fake_slack.OPTIONS_LIMIT)
+    errs = validate_view(data, OPTIONS_LIMIT)
     assert not errs, errs
     return data
 
@@ -37,9 +38,9 @@ def assert_valid_message(blocks: list[Any]) -> list[dict[str, Any]]:
     for b in data:
         assert Block.parse(b).to_dict() == b  # type: ignore[union-attr]
     errs: list[str] = []
-    fake_slack._validate_blocks(data, "/blocks", fake_slack.MSG_BLOCKS_LIMIT, errs, fake_slack.OPTIONS_LIMIT)
+    validate_blocks(data, "/blocks", MSG_BLOCKS_LIMIT, errs, OPTIONS_LIMIT)
     assert not errs, errs
-    assert len(json.dumps(data, ensure_ascii=False)) <= fake_slack.MSG_BLOCKS_JSON_LIMIT
+    assert len(json.dumps(data, ensure_ascii=False)) <= MSG_BLOCKS_JSON_LIMIT
     return data
 
 

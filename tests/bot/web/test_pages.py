@@ -539,7 +539,7 @@ SCREENSHOT_DIR = Path("/tmp/pipebot-artifact-screenshots")
 def browser() -> Any:
     exe = browser_helpers.ensure_chromium()  # installs Debian's chromium if missing and we are root
     if exe is None:
-        pytest.skip("Chromium is missing and could not be installed: run scripts/install-chromium.sh as root")
+        pytest.fail("Chromium is missing and could not be installed: run scripts/install-chromium.sh as root")
     with browser_helpers.browser_session(exe) as session:
         yield session
 

@@ -12,7 +12,7 @@ from bot.worker.command_channel import ForkWorker, InProcessWorker
 from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
 from core.runs.queue import run_queue
-from tests.support.run_harness import wait_until
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.parametrize("worker_class", [ThreadedWorker, ForkWorker, InProcessWorker])

@@ -10,7 +10,7 @@ import time
 
 from core.runs.queue import start_run
 from tests.fakes.llm_base import RecordedRequest, Turn
-from tests.support.run_harness import (
+from tests.support.runs import (
     HAIKU,
     drain,
     kill_hard,
@@ -18,15 +18,15 @@ from tests.support.run_harness import (
     make_pipeline,
     start_worker,
     stop_worker,
-    wait_until,
     with_keys,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_run as _run,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_steps as _steps,
 )
+from tests.support.waiting import wait_until
 
 MESSAGES = "/v1/messages"
 

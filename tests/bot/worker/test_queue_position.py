@@ -14,7 +14,6 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -23,21 +22,20 @@ from sqlalchemy import event
 from bot.slack.blocks.runs import RUN_CANCEL, parent_message
 from bot.worker import queue_position
 from core.runs.queue import start_run
-from storage.db import transaction
-from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import (
+from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.support.runs import (
+    all_runs,
     make_agent,
     make_pipeline,
     read_run,
     start_worker,
     stop_worker,
-    wait_until,
     with_keys,
 )
-from tests.support.slack_harness import SlackServer, slack_settings
+from tests.support.slack_app import SlackServer, slack_settings
+from tests.support.waiting import wait_until
 
-# fixtures: fake providers, worker_env (run harness); fake_slack, slack (Slack harness)
+# fixtures: fake providers, worker_env (tests/support/runs.py); fake_slack, slack (tests/support/slack_app.py)
 
 QUEUED = re.compile(r"^⏳ Queued: (\d+) runs? ahead · \*Essay\* for <@U0USER>")
 
@@ -46,13 +44,6 @@ QUEUED = re.compile(r"^⏳ Queued: (\d+) runs? ahead · \*Essay\* for <@U0USER>"
 def fake(slack: SlackServer) -> Iterator[FakeSlack]:
     slack.fake.clear_calls()
     yield slack.fake
-
-
-def _runs(ctx) -> list[Any]:
-    with transaction(ctx.sessions) as s:
-        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=300))
-        s.expunge_all()
-    return sorted(runs, key=lambda r: r.created_at)
 
 
 def _updates(fake: FakeSlack, ts: str) -> list[str]:
@@ -69,8 +60,8 @@ def test_waiting_runs_say_how_many_are_ahead_and_switch_to_running(ctx, slack, f
     for i in range(4):  # all queued before any worker runs: the queue's order is theirs
         response, _hook = slack.command(f"run Essay otters part {i}")
         assert response.status_code == 200
-        wait_until(lambda i=i: len(_runs(ctx)) == i + 1, 10)
-    first, *waiting = _runs(ctx)
+        wait_until(lambda i=i: len(all_runs(ctx, TEAM_ID)) == i + 1, 10)
+    first, *waiting = all_runs(ctx, TEAM_ID)
     gate, held = threading.Event(), []
 
     def hold_first(req) -> None:  # the first run's model call waits until the test says so
@@ -131,7 +122,7 @@ def test_one_round_with_200_waiting_runs_is_one_statement_and_a_few_edits(ctx, f
         start_run(
             sctx, TEAM_ID, "Essay", f"part {i}", requested_by=USER_ID, source="slack", channel_id=GENERAL, thread_ts=ts
         )
-    runs = _runs(ctx)
+    runs = all_runs(ctx, TEAM_ID)
     later = datetime.now(UTC) + timedelta(seconds=30)
     statements: list[str] = []
 

@@ -18,18 +18,11 @@ from core.errors import QueueUnavailable
 from core.runs.queue import start_run
 from tests.conftest import SESSION_LOCK
 from tests.support.http_server import free_port
-from tests.support.run_harness import (
-    HAIKU,
-    make_agent,
-    make_pipeline,
-    start_worker,
-    stop_worker,
-    wait_until,
-    with_keys,
-)
-from tests.support.run_harness import (
+from tests.support.runs import HAIKU, make_agent, make_pipeline, start_worker, stop_worker, with_keys
+from tests.support.runs import (
     read_run as _run,
 )
+from tests.support.waiting import wait_until
 
 MESSAGES = "/v1/messages"
 

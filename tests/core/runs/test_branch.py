@@ -20,7 +20,7 @@ from storage.db import transaction
 from storage.models import Artifact
 from storage.repos import agents as agent_repo
 from tests.fakes.llm_base import Turn
-from tests.support.run_harness import (
+from tests.support.runs import (
     GPT,
     HAIKU,
     drain,
@@ -32,9 +32,9 @@ from tests.support.run_harness import (
     read_steps,
     start_worker,
     stop_worker,
-    wait_until,
     with_keys,
 )
+from tests.support.waiting import wait_until
 
 MESSAGES = "/v1/messages"
 

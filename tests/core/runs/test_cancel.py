@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from bot.slack.blocks.runs import RUN_CANCEL
-from storage.db import transaction
-from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID, FakeSlack
-from tests.support.run_harness import (
+from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.support.runs import (
+    all_runs,
     drain,
     make_agent,
     make_pipeline,
@@ -28,12 +27,12 @@ from tests.support.run_harness import (
     read_steps,
     start_worker,
     stop_worker,
-    wait_until,
     with_keys,
 )
-from tests.support.slack_harness import SlackServer, message_text
+from tests.support.slack_app import SlackServer, message_text
+from tests.support.waiting import wait_until
 
-# fixtures: fake providers, worker_env (run harness); fake_slack, slack (Slack harness)
+# fixtures: fake providers, worker_env (tests/support/runs.py); fake_slack, slack (tests/support/slack_app.py)
 
 OTHER_ID = "U0OTHER"
 DELTAS = [f"w{i:03d} " for i in range(200)]
@@ -51,19 +50,12 @@ def _env(worker_env: dict[str, str], fake: FakeSlack) -> dict[str, str]:
     return dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token)
 
 
-def _runs(ctx) -> list[Any]:
-    with transaction(ctx.sessions) as s:
-        runs = list(run_repo.latest_runs(s, TEAM_ID, limit=20))
-        s.expunge_all()
-    return sorted(runs, key=lambda r: r.created_at)
-
-
 def _start(ctx, slack: SlackServer, text: str) -> Any:
-    before = len(_runs(ctx))
+    before = len(all_runs(ctx, TEAM_ID))
     response, _hook = slack.command(text)
     assert response.status_code == 200, response.text
-    wait_until(lambda: len(_runs(ctx)) == before + 1, 10)
-    return _runs(ctx)[-1]
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == before + 1, 10)
+    return all_runs(ctx, TEAM_ID)[-1]
 
 
 def _click(slack: SlackServer, run: Any, user_id: str, parent: dict[str, Any] | None = None) -> str:

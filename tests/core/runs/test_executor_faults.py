@@ -14,7 +14,7 @@ import pytest
 from core.runs.queue import start_run
 from storage.db import transaction
 from storage.repos import agents as agent_repo
-from tests.support.run_harness import (
+from tests.support.runs import (
     GPT,
     HAIKU,
     drain,
@@ -22,13 +22,13 @@ from tests.support.run_harness import (
     make_pipeline,
     with_keys,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_artifact as _artifact,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_run as _run,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_steps as _steps,
 )
 

@@ -14,7 +14,7 @@ from core.runs.queue import job_id, run_queue, start_run
 from storage.db import transaction
 from storage.repos import runs as run_repo
 from storage.states import RunStatus
-from tests.support.run_harness import make_agent, make_pipeline, read_run
+from tests.support.runs import make_agent, make_pipeline, read_run
 
 
 def _pipeline(ctx) -> None:

@@ -7,6 +7,7 @@ import sys
 import time
 from decimal import Decimal
 
+import psutil
 import pytest
 from sqlalchemy import select
 
@@ -21,27 +22,28 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
 from tests.fakes.llm_base import Fault, ToolCallSpec, Turn
-from tests.support.run_harness import (
+from tests.support.runs import (
     GPT,
     HAIKU,
     drain,
     kill_hard,
     make_agent,
     make_pipeline,
+    process_with_port,
     start_worker,
     stop_worker,
-    wait_until,
     with_keys,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_artifact as _artifact,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_run as _run,
 )
-from tests.support.run_harness import (
+from tests.support.runs import (
     read_steps as _steps,
 )
+from tests.support.waiting import wait_until
 
 
 def test_three_step_pipeline_across_both_providers(ctx, worker_env, fake_anthropic, fake_openai):
@@ -87,13 +89,13 @@ def test_three_step_pipeline_across_both_providers(ctx, worker_env, fake_anthrop
     assert step0["agent"]["system_prompt"] == "Draft it." and step0["raw_usage"] and step0["price_version"]
 
 
-def test_in_process_worker_keeps_provider_connections_between_runs(ctx, worker_env, fake_anthropic):
-    """`pipebot worker --in-process` runs jobs without forking: the second run reuses the
-    first one's keep-alive connection to the provider (no new TCP/TLS handshake)."""
+def test_threaded_worker_keeps_provider_connections_between_runs(ctx, worker_env, fake_anthropic):
+    """`pipebot worker` (threads, the default) runs jobs without forking: the second run reuses
+    the first one's keep-alive connection to the provider (no new TCP/TLS handshake)."""
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU, "Be brief.")])
     runs = [start_run(ctx, "T1", "P", f"input {i}") for i in range(3)]
-    drain(dict(worker_env, PIPEBOT_WORKER_CONCURRENCY="1"), in_process=True)  # one after another
+    drain(dict(worker_env, PIPEBOT_WORKER_CONCURRENCY="1"))  # one after another
     assert [_run(ctx, "T1", r.id).status for r in runs] == ["succeeded"] * 3
     assert [_artifact(ctx, "T1", r.id).content["input"] for r in runs] == ["input 0", "input 1", "input 2"]
     ports = [c.client_port for c in fake_anthropic.calls("/v1/messages")]
@@ -244,8 +246,21 @@ def test_agent_tool_loop_runs_built_in_tools(ctx, worker_env, fake_anthropic):
     assert len(_steps(ctx, run.id)[0].raw_usage) == 2  # both rounds counted
 
 
-@pytest.mark.parametrize("in_process", [False, True], ids=["fork-per-job", "in-process"])
-def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fake_anthropic, fake_openai, in_process):
+def test_fork_worker_runs_each_job_in_a_work_horse(ctx, worker_env, fake_anthropic):
+    """`pipebot worker --fork`: RQ's classic worker forks a work horse per job, so each run
+    opens its own provider connection (the threaded worker reuses one: test above)."""
+    with_keys(ctx, "T1", "anthropic")
+    make_pipeline(ctx, "T1", "P", [make_agent(ctx, "T1", "One", HAIKU, "Be brief.")])
+    runs = [start_run(ctx, "T1", "P", f"input {i}") for i in range(3)]
+    drain(worker_env, mode="fork")
+    assert [_run(ctx, "T1", r.id).status for r in runs] == ["succeeded"] * 3
+    assert [_artifact(ctx, "T1", r.id).content["input"] for r in runs] == ["input 0", "input 1", "input 2"]
+    ports = [c.client_port for c in fake_anthropic.calls("/v1/messages")]
+    assert len(ports) == 3 and len(set(ports)) == 3, ports
+
+
+@pytest.mark.parametrize("mode", ["fork", "threads"], ids=["fork-per-job", "threads"])
+def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fake_anthropic, fake_openai, mode):
     with_keys(ctx, "T1", "anthropic", "openai")
     a = make_agent(ctx, "T1", "First", HAIKU)
     b = make_agent(ctx, "T1", "Second", GPT)
@@ -254,15 +269,22 @@ def test_killed_worker_run_resumes_after_last_finished_step(ctx, worker_env, fak
     fake_openai.enqueue(Turn(text="never delivered", delay=60))  # the worker dies while waiting for this
     fake_openai.reply("step two output")
     run = start_run(ctx, "T1", "Long", "the input")
-    worker = start_worker(worker_env, in_process=in_process)
+    worker = start_worker(worker_env, mode=mode)
     try:
         wait_until(lambda: fake_openai.count("/v1/responses") >= 1, timeout=60)
         assert _run(ctx, "T1", run.id).status == "running"
+        # which process is waiting on the provider: a forked work horse, or the worker itself
+        port = fake_openai.calls("/v1/responses")[0].client_port
+        caller = wait_until(lambda: process_with_port(worker.pid, port), 10, "the process calling the provider")
+        if mode == "fork":
+            assert caller != worker.pid and psutil.Process(caller).ppid() == worker.pid
+        else:
+            assert caller == worker.pid
         kill_hard(worker)
     finally:
         stop_worker(worker)
     time.sleep(3.5)  # the heartbeat goes stale
-    drain(worker_env, in_process=in_process)  # a new worker reaps the run and resumes it
+    drain(worker_env, mode=mode)  # a new worker reaps the run and resumes it
     done = _run(ctx, "T1", run.id)
     assert done.status == "succeeded", (done.error_kind, done.error_message)
     assert done.output == "step two output" and done.attempts == 2

@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from typing import Any
 
 import psutil
 import pytest
@@ -77,28 +77,49 @@ def make_pipeline(ctx, team: str, name: str, agent_ids: list[int], **kw) -> int:
         return pipelines.create(s, team, PipelineDraft(name=name, agent_ids=agent_ids, **kw), "U1").id
 
 
-def _worker_cmd(in_process: bool) -> list[str]:
-    return [sys.executable, "-m", "bot.cli.main", "worker"] + (["--in-process"] if in_process else [])
+# `pipebot worker` modes: the default keeps runs in threads of the worker process; --fork is
+# RQ's classic worker, a forked work horse per job.
+WORKER_FLAGS = {"threads": [], "fork": ["--fork"]}
 
 
-def drain(env: dict[str, str], timeout: float = 120, *, in_process: bool = False) -> subprocess.CompletedProcess[str]:
-    """A real `pipebot worker --burst` process: runs what is queued, then exits."""
-    out = subprocess.run(
-        _worker_cmd(in_process) + ["--burst"], env=env, capture_output=True, text=True, timeout=timeout
-    )
+def _worker_cmd(mode: str) -> list[str]:
+    return [sys.executable, "-m", "bot.cli.main", "worker", *WORKER_FLAGS[mode]]
+
+
+def drain(env: dict[str, str], timeout: float = 120, *, mode: str = "threads") -> subprocess.CompletedProcess[str]:
+    """A real `pipebot worker --burst` process (``mode``: "threads" or "fork"): runs what is
+    queued, then exits."""
+    out = subprocess.run(_worker_cmd(mode) + ["--burst"], env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
 
-def start_worker(env: dict[str, str], *, in_process: bool = False) -> subprocess.Popen[str]:
+def start_worker(env: dict[str, str], *, mode: str = "threads") -> subprocess.Popen[str]:
     return subprocess.Popen(
-        _worker_cmd(in_process),
+        _worker_cmd(mode),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+
+
+def process_with_port(root_pid: int, port: int) -> int | None:
+    """The pid, among ``root_pid`` and its descendants, that holds a TCP connection from local
+    ``port`` (a fake provider's ``client_port``): which process made a request."""
+    try:
+        root = psutil.Process(root_pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return None
+    for proc in procs:
+        try:
+            if any(c.laddr and c.laddr.port == port for c in proc.net_connections(kind="tcp")):
+                return proc.pid
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
 
 
 def kill_hard(proc: subprocess.Popen[str]) -> None:
@@ -126,16 +147,6 @@ def stop_worker(proc: subprocess.Popen[str]) -> None:
             kill_hard(proc)
 
 
-def wait_until(pred, timeout: float = 30, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
-
-
 # ---- reading what a run left behind (detached rows, safe to use after the session) ---------
 
 
@@ -144,6 +155,14 @@ def read_run(ctx, team: str, run_id):
         run = run_repo.get_run(s, team, run_id)
         s.expunge_all()
         return run
+
+
+def all_runs(ctx, team: str) -> list[Any]:
+    """Every run of ``team``, oldest first (detached)."""
+    with transaction(ctx.sessions) as s:
+        runs = list(run_repo.latest_runs(s, team, limit=1000))
+        s.expunge_all()
+    return sorted(runs, key=lambda r: r.created_at)
 
 
 def read_steps(ctx, run_id) -> list[RunStep]:

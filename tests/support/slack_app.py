@@ -20,7 +20,6 @@ through ``pytest_plugins`` in tests/conftest.py; a module imports only the helpe
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,9 +29,10 @@ import pytest
 from bot.web.server import build_app
 from core.context import AppContext
 from core.settings import Settings, load_settings
-from tests.fakes.fake_slack import USER_ID, FakeSlack
+from tests.fakes.slack import USER_ID, FakeSlack
 from tests.support.http_server import serve
 from tests.support.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests
+from tests.support.waiting import wait_until
 
 
 def slack_settings(base: Settings, fake: FakeSlack, **overrides: Any) -> Settings:
@@ -140,14 +140,6 @@ class Sent:
 
     def text(self, timeout: float = 5.0) -> str:
         return message_text(self.message(timeout))
-
-
-def wait_until(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")

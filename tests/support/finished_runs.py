@@ -25,8 +25,8 @@ from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
-from tests.fakes.fake_slack import GENERAL, USER_ID, FakeSlack
-from tests.support.run_harness import HAIKU
+from tests.fakes.slack import GENERAL, USER_ID, FakeSlack
+from tests.support.runs import HAIKU
 from tests.support.slack_signing import SlackRequests
 
 

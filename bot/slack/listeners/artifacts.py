@@ -200,5 +200,6 @@ def register(app: App, ctx: AppContext) -> None:
             log.exception("opening an artifact failed")
 
     app.action(msgs.ARTIFACTS_PAGE)(ack=ack_only, lazy=[page])
+    app.action(msgs.ARTIFACTS_PREVIOUS_PAGE)(ack=ack_only, lazy=[page])
     app.action(msgs.VIEW_ARTIFACT)(view)
     app.action(msgs.OPEN_ARTIFACT_LINK)(ack_only)

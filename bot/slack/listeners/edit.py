@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -63,9 +62,7 @@ def _send_link(
     thread_ts: str | None = None,
 ) -> None:
     """The web editor's link, to the person who pressed *Edit* only."""
-    url = new_link(ctx, click.team_id, artifact_id, click.user_id, base_version)
-    if part.key != msgs.OUTPUT_PART:
-        url += f"&target={quote(part.key, safe='')}"
+    url = new_link(ctx, click.team_id, artifact_id, click.user_id, base_version, part=part.key)
     text, blocks = msgs.edit_link_message(pipeline_name, part, url)
     tell(client, click, text, blocks, channel_id=channel_id, thread_ts=thread_ts)
 

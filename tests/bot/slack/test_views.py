@@ -343,3 +343,34 @@ def test_manifest_matches_the_app() -> None:
         "usage_hint:",
     ):
         assert needle in text
+
+
+def _artifact_row(n: int) -> SimpleNamespace:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    return SimpleNamespace(
+        id=f"a{n}",
+        pipeline_name="Essay",
+        status="succeeded",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        cost_usd=Decimal("0.001"),
+    )
+
+
+@pytest.mark.parametrize("prev,next_", [(None, "n"), ("p", "n"), ("p", None), (None, None)])
+def test_every_actions_block_of_every_artifacts_page_has_unique_action_ids(prev, next_):
+    """Slack refuses (invalid_blocks) an actions block whose elements share an action_id: the
+    middle page of `/pipebot artifacts` carries both Previous and Next."""
+    from bot.slack.blocks import artifacts as artifact_blocks
+
+    _, blocks = artifact_blocks.artifact_list_message(
+        [_artifact_row(n) for n in range(3)], lambda row: None, title="*Latest*", next_value=next_, prev_value=prev
+    )
+    data = assert_valid_message(blocks)
+    actions = [b for b in data if b["type"] == "actions"]
+    assert len(actions) == (1 if prev or next_ else 0)
+    for block in actions:
+        ids = [e["action_id"] for e in block["elements"]]
+        assert len(ids) == len(set(ids)), ids
+        assert len(ids) == (prev is not None) + (next_ is not None)

@@ -21,3 +21,39 @@ def team_of(body: Mapping[str, Any], context: BoltContext | None = None) -> str:
     if not team:
         raise ValueError("payload without a team id")
     return str(team)
+
+
+def user_of(body: Mapping[str, Any]) -> str:
+    """Who acted: ``user_id`` on a slash command, ``user.id`` on an interaction ("" if absent)."""
+    return str(body.get("user_id") or (body.get("user") or {}).get("id") or "")
+
+
+def user_team_of(body: Mapping[str, Any]) -> str | None:
+    """The acting user's own workspace (another one in a Slack Connect channel), if the
+    payload says; interactions carry it as ``user.team_id``."""
+    return (body.get("user") or {}).get("team_id") or None
+
+
+def channel_of(body: Mapping[str, Any]) -> str | None:
+    """The conversation the payload came from: ``channel_id`` on a slash command, ``channel.id``
+    or ``container.channel_id`` on a block action or shortcut; None from a modal or App Home."""
+    return (
+        body.get("channel_id")
+        or (body.get("channel") or {}).get("id")
+        or (body.get("container") or {}).get("channel_id")
+        or None
+    )
+
+
+def thread_of(body: Mapping[str, Any]) -> str | None:
+    """The thread a clicked message belongs to: its ``thread_ts``, else its own ``ts`` (a
+    message opens a thread); the container's when the message is absent. None elsewhere."""
+    message = body.get("message") or {}
+    container = body.get("container") or {}
+    return (
+        message.get("thread_ts")
+        or message.get("ts")
+        or container.get("thread_ts")
+        or container.get("message_ts")
+        or None
+    )

@@ -6,24 +6,26 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 
 from core import messages
-from core import pipelines as pipelines_mod
 from core.context import AppContext
-from core.errors import NotFound, QueueUnavailable, RunRejected
-from core.preflight import check_pipeline
+from core.errors import QueueUnavailable, RunRejected
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
 from core.runs.outcome import write_outcome
+from core.runs.request import Origin, RunRequest
 from core.settings import Settings
-from core.text import clean_text
 from storage.db import transaction
 from storage.models import Run
 from storage.repos import runs as run_repo
+
+if TYPE_CHECKING:
+    from core.runs.intake import Submission
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,6 @@ JOB_FUNC = "core.runs.job.execute_run_job"
 JOB_TIMEOUT_MARGIN_S = 120  # the RQ job outlives the run's own time limit by this much
 QUEUED_STALE_AFTER_S = 600  # a queued run no worker picked up (e.g. Redis lost the job)
 MAX_ATTEMPTS = 3
-INPUT_MAX = 100_000
 
 
 def job_id(run_id: uuid.UUID | str, attempt: int = 0) -> str:
@@ -85,53 +86,27 @@ def start_run(
     pipeline_name: str,
     input_text: str,
     *,
-    requested_by: str | None = None,
-    source: str = "cli",
-    channel_id: str | None = None,
-    thread_ts: str | None = None,
-    recipient_team_id: str | None = None,
-    dedupe_key: str | None = None,
+    origin: Origin = Origin.CLI,
     preflight: bool = False,
-    run_id: uuid.UUID | None = None,
+    **fields: Any,
 ) -> Run:
-    """Create the run row and enqueue it. A repeated `dedupe_key` (Slack's retries) returns the first run.
+    """A run of the pipeline named ``pipeline_name``: builds the RunRequest (``fields``: its
+    other fields, e.g. ``requested_by``, ``report_to``, ``dedupe_key``, ``run_id``) and submits
+    it (core/runs/intake.py: the one way a run starts). A repeated ``dedupe_key`` returns the
+    first run. ``preflight``: refuse (RunRejected) a pipeline that cannot run now, before any
+    run exists. Raises QueueUnavailable (carrying the run) when Redis cannot be reached."""
+    from core.runs.intake import submit  # intake enqueues through this module
 
-    ``run_id``: the id to give the run, for a caller that shows it before the run exists
-    (Slack's parent message carries a Cancel button naming it).
+    request = RunRequest(team_id, origin, pipeline_name=pipeline_name, input_text=input_text, **fields)
+    return submitted(submit(ctx, request, preflight=preflight))
 
-    ``preflight``: refuse (RunRejected) a pipeline that cannot run now, before any run exists;
-    for callers that did not check already (Slack checks before it posts the thread).
 
-    Raises QueueUnavailable (carrying the run) when Redis cannot be reached: the run stays
-    queued in PostgreSQL and the workers' maintenance enqueues it once Redis is back."""
-    text = clean_text(input_text or "").strip()
-    if not text:
-        raise RunRejected("bad_input", f"Give the run some input: `{messages.COMMAND} run NAME your text…`")
-    if len(text) > INPUT_MAX:
-        raise RunRejected("bad_input", f"The input is too long ({len(text):,} characters; the limit is {INPUT_MAX:,}).")
-    with transaction(ctx.sessions) as s:
-        if dedupe_key and (prior := run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key)) is not None:
-            return prior
-        try:
-            pipeline = pipelines_mod.find(s, team_id, clean_text(pipeline_name or ""))
-        except NotFound as exc:
-            raise RunRejected("not_found", str(exc)) from None
-        if preflight and (problem := check_pipeline(s, ctx, team_id, pipeline.id)) is not None:
-            raise problem
-        run = run_repo.create_run(
-            s,
-            team_id,
-            pipeline,
-            text,
-            requested_by=requested_by,
-            source=source,
-            channel_id=channel_id,
-            thread_ts=thread_ts,
-            recipient_team_id=recipient_team_id or team_id,
-            dedupe_key=dedupe_key,
-            **({"id": run_id} if run_id is not None else {}),
-        )
-    return enqueue_new_run(ctx, team_id, run)
+def submitted(submission: Submission) -> Run:
+    """The run of a submission made without a surface in front: a repeat still being started
+    elsewhere (only possible with a dedupe key) is refused rather than answered with None."""
+    if submission.run is None:
+        raise RunRejected("in_progress", messages.RUN_REQUEST_IN_PROGRESS)
+    return submission.run
 
 
 def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str]:

@@ -28,7 +28,6 @@ from bot.slack.listeners.support import (
     SaveResult,
     after_ack,
     block_dicts,
-    channel_of,
     field_errors,
     guarded,
     item_id_of,
@@ -39,7 +38,7 @@ from bot.slack.listeners.support import (
     submission,
     text_value,
 )
-from bot.slack.payloads import team_of
+from bot.slack.payloads import channel_of, team_of
 from bot.slack.text import escape_mrkdwn
 from core import agents as core_agents
 from core import credentials

@@ -20,8 +20,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, block_dicts, channel_of
-from bot.slack.payloads import team_of
+from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, block_dicts
+from bot.slack.payloads import channel_of, team_of
 
 log = logging.getLogger(__name__)
 

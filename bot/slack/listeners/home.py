@@ -32,9 +32,10 @@ from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.agents import open_agent_modal
 from bot.slack.listeners.cancel import cancel_clicked
 from bot.slack.listeners.pipelines import open_pipeline_modal
-from bot.slack.listeners.runs import open_run_modal
 from bot.slack.listeners.support import Reply, after_ack
+from bot.slack.modal_state import RunModalState
 from bot.slack.payloads import team_of
+from bot.slack.run_modal import open_run_modal
 from core import pipelines as core_pipelines
 from core.context import AppContext
 from storage.db import transaction
@@ -112,7 +113,7 @@ def register(app: App, ctx: AppContext) -> None:
                 client,
                 body.get("trigger_id") or "",
                 team_of(body),
-                metadata={"src": "home"},
+                state=RunModalState(),
                 selected_id=_pipeline_id(body),
                 pick_channel=True,
             )

@@ -27,7 +27,6 @@ from bot.slack.listeners.support import (
     action_value,
     after_ack,
     block_dicts,
-    channel_of,
     guarded,
     item_id_of,
     menu_choice,
@@ -35,7 +34,7 @@ from bot.slack.listeners.support import (
     open_modal,
     submission,
 )
-from bot.slack.payloads import team_of
+from bot.slack.payloads import channel_of, team_of
 from bot.slack.text import escape_mrkdwn
 from core import pipelines as core_pipelines
 from core.agents import clean_name

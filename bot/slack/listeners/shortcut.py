@@ -1,7 +1,7 @@
 """The "Run a pipeline on this message" message shortcut (``run_on_message``).
 
 The message's text is the input and the results go to its thread: the shortcut opens the
-run modal of bot/slack/listeners/runs.py with the message's place in its private_metadata.
+run modal (bot/slack/run_modal.py) with the message's place in its private_metadata.
 Acked at once; the modal opens in Bolt's lazy listener, while the trigger_id is fresh.
 """
 
@@ -15,9 +15,10 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.slack.blocks.runs import MESSAGE_SHORTCUT
-from bot.slack.listeners.runs import open_run_modal
 from bot.slack.listeners.support import Reply
+from bot.slack.modal_state import RunModalState
 from bot.slack.payloads import team_of
+from bot.slack.run_modal import open_run_modal
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
 
@@ -38,14 +39,14 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
         )
         return
     root = message.get("thread_ts") or message.get("ts")
-    meta = {
-        "src": "msg",
-        "c": channel_id,
-        "t": root,
-        "m": message.get("ts"),
-        "n": (body.get("channel") or {}).get("name"),
-    }
-    open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata=meta, input_text=text)
+    state = RunModalState(
+        from_message=True,
+        channel_id=channel_id,
+        thread_ts=root,
+        message_ts=message.get("ts"),
+        channel_name=(body.get("channel") or {}).get("name"),
+    )
+    open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), state=state, input_text=text)
 
 
 def register(app: App, ctx: AppContext) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -27,6 +28,7 @@ from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 
 from bot.slack.blocks.common import INPUT
+from bot.slack.payloads import channel_of, user_of
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,35 @@ def notify(
     client.chat_postMessage(channel=user_id, text=text, blocks=payload)
 
 
+def tell(client: WebClient, body: Mapping[str, Any], text: str, blocks: list[Block] | None = None) -> None:
+    """The one way to tell the person behind a payload something privately (see notify)."""
+    notify(
+        client,
+        text=text,
+        user_id=user_of(body),
+        response_url=body.get("response_url"),
+        channel_id=channel_of(body),
+        blocks=blocks,
+    )
+
+
+@contextmanager
+def told(client: WebClient, body: Mapping[str, Any], doing: str, *, quiet: bool = False) -> Iterator[None]:
+    """The error wrapper of a listener's work: a Reply is told to the user privately; anything
+    else is logged and (unless ``quiet``: the surface stays as it was) told as OOPS."""
+    try:
+        yield
+    except Reply as exc:
+        tell(client, body, str(exc))
+    except Exception:  # noqa: BLE001 - the user must hear something
+        log.exception("%s failed", doing)
+        if not quiet:
+            try:
+                tell(client, body, OOPS)
+            except Exception:  # noqa: BLE001
+                log.exception("could not tell the user about the failure")
+
+
 def open_modal(client: WebClient, trigger_id: str, view: View) -> None:
     """views.open, turning Slack's trigger errors into a message the user can act on."""
     try:
@@ -188,8 +219,3 @@ def item_id_of(body: Mapping[str, Any]) -> int | None:
         return int(json.loads(action_value(body))["id"])
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def channel_of(body: Mapping[str, Any]) -> str | None:
-    """The conversation a block action came from, if any."""
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")

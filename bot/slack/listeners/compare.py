@@ -18,10 +18,11 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
 from bot.slack.blocks import lifecycle as msgs
-from bot.slack.blocks.common import decode_metadata, encode_metadata, name_md
+from bot.slack.blocks.common import name_md
 from bot.slack.blocks.limits import SELECT_OPTIONS_LIMIT
 from bot.slack.listeners.answer import NOT_A_MEMBER, Click, click_of, show_view, tell
 from bot.slack.listeners.support import SaveResult, action_value, after_ack, selected_value, submission
+from bot.slack.modal_state import CompareState, StateUnreadable
 from bot.slack.payloads import team_of
 from core.artifacts import messages
 from core.artifacts.diff import compare
@@ -86,7 +87,7 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
     if pair is not None:
         _deliver(client, click, *summary(ctx, click.team_id, *pair))
     elif candidates:
-        metadata = encode_metadata({"a": str(latest.artifact_id)})
+        metadata = CompareState(str(latest.artifact_id)).encode()
         show_view(client, click, msgs.compare_picker(_name(latest), candidates, metadata=metadata))
     else:
         tell(client, click, msgs.NOTHING_TO_COMPARE.format(pipeline=name_md(_name(latest))))
@@ -103,7 +104,10 @@ def pick(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     """The picker's submission: the modal becomes the summary."""
     view = body.get("view") or {}
     team_id = team_of(body, context)
-    clicked = str(decode_metadata(view.get("private_metadata")).get("a") or "")
+    try:
+        clicked = CompareState.decode(view.get("private_metadata")).artifact_id
+    except StateUnreadable as exc:
+        return {"response_action": "errors", "errors": {msgs.COMPARE_PICK_BLOCK: str(exc)}}, None
     picked = selected_value((view.get("state") or {}).get("values") or {}, msgs.COMPARE_PICK_BLOCK)
     with transaction(ctx.sessions) as s:
         left = versions.latest_version(s, team_id, picked) if picked else None

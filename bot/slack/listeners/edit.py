@@ -25,10 +25,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import lifecycle as msgs
-from bot.slack.blocks.common import decode_metadata, encode_metadata, info_modal
+from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.answer import NOT_A_MEMBER, Click, click_of, show_view, tell
 from bot.slack.listeners.support import SaveResult, action_value, after_ack, submission
-from bot.slack.payloads import team_of
+from bot.slack.modal_state import EditState, StateUnreadable
+from bot.slack.payloads import team_of, user_of, user_team_of
 from core.artifacts import messages
 from core.artifacts.editing import ArtifactNotFound, VersionConflict, new_link, save_edit
 from core.artifacts.versions import EditRefused, clean_note, current_text, parse_target
@@ -88,7 +89,7 @@ def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> No
     if not first.fits:
         _send_link(ctx, client, click, artifact_id, latest.number, first, name)
         return
-    metadata = encode_metadata({"a": artifact_id, "v": latest.number, "c": click.channel_id, "th": click.thread_ts})
+    metadata = EditState(artifact_id, latest.number, click.channel_id, click.thread_ts).encode()
     view = msgs.edit_modal(
         name,
         latest.number,
@@ -119,12 +120,16 @@ def change_part(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
     """**Part** changed in the modal: refill the text with that part (a new block id, so Slack
     shows the new prefill), or, for a part too long for the form, send the editor's link."""
     view = body.get("view") or {}
-    meta = decode_metadata(view.get("private_metadata"))
+    try:
+        state = EditState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        log.warning("edit modal with unreadable state: %s", exc.detail)
+        return
     click = click_of(body)
     values = _state(view)
     key = action_value(body) or _selected_part(values)  # the option just picked
     with transaction(ctx.sessions) as s:
-        base = versions.get_version(s, click.team_id, str(meta.get("a") or ""), int(meta.get("v") or 0))
+        base = versions.get_version(s, click.team_id, state.artifact_id, state.version)
     if base is None:
         update: Any = info_modal("Edit result", messages.ARTIFACT_GONE)
     else:
@@ -140,8 +145,8 @@ def change_part(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
                 base.number,
                 part,
                 _pipeline_name(base.content),
-                channel_id=meta.get("c"),
-                thread_ts=meta.get("th"),
+                channel_id=state.channel_id,
+                thread_ts=state.thread_ts,
             )
         update = msgs.edit_modal(
             _pipeline_name(base.content),
@@ -179,17 +184,21 @@ def _announce(
 def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
     """The modal's submission: a new version, or inline errors that keep the text."""
     view = body.get("view") or {}
-    meta = decode_metadata(view.get("private_metadata"))
     values = _state(view)
     key = _selected_part(values)
     block = msgs.text_block_id(key)
     text = _typed(values, block)
     if text is None:
         return {"response_action": "errors", "errors": {msgs.EDIT_PART_BLOCK: msgs.EDIT_PICK_SHORTER}}, None
-    team_id, user_id = team_of(body, context), str((body.get("user") or {}).get("id") or "")
-    if (body.get("user") or {}).get("team_id") not in (None, team_id):
+    try:
+        state = EditState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        log.warning("edit modal with unreadable state: %s", exc.detail)
+        return {"response_action": "errors", "errors": {block: str(exc)}}, None
+    team_id, user_id = team_of(body, context), user_of(body)
+    if user_team_of(body) not in (None, team_id):
         return {"response_action": "errors", "errors": {block: NOT_A_MEMBER}}, None
-    artifact_id = str(meta.get("a") or "")
+    artifact_id = state.artifact_id
     try:
         note = clean_note(_typed(values, msgs.EDIT_NOTE_BLOCK))
     except EditRefused as exc:
@@ -199,7 +208,7 @@ def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
             ctx,
             team_id,
             artifact_id,
-            base_version=int(meta.get("v") or 0),
+            base_version=state.version,
             target=key,
             text=text,
             author=user_id,

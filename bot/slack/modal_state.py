@@ -19,11 +19,14 @@ from bot.slack.blocks.common import encode_metadata
 
 __all__ = [
     "STATE_UNREADABLE",
+    "AgentModalState",
     "CompareState",
     "EditState",
     "ModalState",
+    "PipelineModalState",
     "RerunState",
     "RunModalState",
+    "SettingsState",
     "StateUnreadable",
 ]
 
@@ -35,6 +38,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
     "int | None": (int, type(None)),
     "bool": (bool,),
+    "tuple[str | None, ...]": (list,),  # JSON has no tuple; each item is checked too
 }
 
 
@@ -66,6 +70,9 @@ class ModalState:
             raise StateUnreadable(f"{cls.__name__}: not JSON") from None
         if not isinstance(data, dict):
             raise StateUnreadable(f"{cls.__name__}: not an object")
+        known = {f.name for f in fields(cls)}
+        if unknown := sorted(set(data) - known):  # another modal's state, or an older release's
+            raise StateUnreadable(f"{cls.__name__}: unknown {', '.join(unknown)[:200]}")
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name not in data or data[f.name] is None:
@@ -75,6 +82,10 @@ class ModalState:
             value, allowed = data[f.name], _TYPES[str(f.type)]
             if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
                 raise StateUnreadable(f"{cls.__name__}: {f.name} is {type(value).__name__}")
+            if isinstance(value, list):
+                if not all(item is None or isinstance(item, str) for item in value):
+                    raise StateUnreadable(f"{cls.__name__}: {f.name} holds a non-text item")
+                value = tuple(value)
             values[f.name] = value
         return cls(**values)
 
@@ -121,3 +132,40 @@ class CompareState(ModalState):
     """The compare picker: the artifact it was opened from."""
 
     artifact_id: str
+
+
+@dataclass(frozen=True)
+class AgentModalState(ModalState):
+    """The agent modal: the agent edited (None: a new one), and where the command came from,
+    so the confirmation goes back there (its response_url, else the channel)."""
+
+    droppable: ClassVar[tuple[str, ...]] = ("response_url",)
+
+    agent_id: int | None = None
+    channel_id: str | None = None
+    response_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineModalState(ModalState):
+    """The pipeline builder: the pipeline edited (None: a new one), the form's revision (a new
+    one per rebuild, so Slack shows fresh step selects), where the command came from, and the
+    name of each step's deleted agent (None for a step whose agent exists)."""
+
+    droppable: ClassVar[tuple[str, ...]] = ("response_url",)
+
+    pipeline_id: int | None = None
+    rev: int = 0
+    channel_id: str | None = None
+    response_url: str | None = None
+    deleted_agents: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class SettingsState(ModalState):
+    """The settings modal: where the command came from, for the confirmation (never a key)."""
+
+    droppable: ClassVar[tuple[str, ...]] = ("response_url",)
+
+    channel_id: str | None = None
+    response_url: str | None = None

@@ -20,7 +20,6 @@ from bot.slack.blocks import agents as blocks
 from bot.slack.blocks.common import (
     DELETE_AGENT,
     confirm_delete_message,
-    decode_metadata,
 )
 from bot.slack.commands_text import COMMAND, not_found_hint
 from bot.slack.listeners.support import (
@@ -38,7 +37,8 @@ from bot.slack.listeners.support import (
     submission,
     text_value,
 )
-from bot.slack.payloads import channel_of, team_of
+from bot.slack.modal_state import AgentModalState, StateUnreadable
+from bot.slack.payloads import channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
@@ -81,8 +81,8 @@ def open_agent_modal(
         elif agent_name is not None:
             agent = find_agent(s, team_id, agent_name)
         providers = credentials.available_providers(s, ctx, team_id)
-        meta = {"c": channel_id, "r": response_url, "a": agent.id if agent else None}
-        view = blocks.agent_modal(providers, agent=agent, name=new_name, metadata=meta)
+        state = AgentModalState(agent.id if agent else None, channel_id, response_url)
+        view = blocks.agent_modal(providers, agent=agent, name=new_name, state=state)
     open_modal(client, trigger_id, view)
 
 
@@ -144,8 +144,11 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
     """Validate and save the agent modal. Returns (ack kwargs for errors, or None to close;
     a follow-up to run after the ack)."""
     view = body["view"]
-    team_id, user_id = team_of(body, context), body["user"]["id"]
-    meta = decode_metadata(view.get("private_metadata"))
+    team_id, user_id = team_of(body, context), user_of(body)
+    try:
+        state = AgentModalState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        return {"response_action": "errors", "errors": {"name": str(exc)}}, None
     values = (view.get("state") or {}).get("values") or {}
     draft = AgentDraft(
         name=text_value(values, "name"),
@@ -154,11 +157,11 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
         temperature=text_value(values, "temperature") or None,
         max_output_tokens=text_value(values, "max_output_tokens") or None,
     )
-    agent_id = meta.get("a")
+    agent_id = state.agent_id
     try:
         with transaction(ctx.sessions) as s:
             if agent_id:
-                agent = core_agents.update(s, team_id, int(agent_id), draft)
+                agent = core_agents.update(s, team_id, agent_id, draft)
             else:
                 agent = core_agents.create(s, team_id, draft, user_id)
             line = blocks.agent_line(agent)
@@ -171,7 +174,7 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
     verb = "Updated" if agent_id else "Created"
     text = f"✅ {verb} the agent {line}"
     return None, lambda client: notify(
-        client, text=text, user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c")
+        client, text=text, user_id=user_id, response_url=state.response_url, channel_id=state.channel_id
     )
 
 

@@ -34,7 +34,8 @@ from bot.slack.listeners.support import (
     open_modal,
     submission,
 )
-from bot.slack.payloads import channel_of, team_of
+from bot.slack.modal_state import StateUnreadable
+from bot.slack.payloads import channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import pipelines as core_pipelines
 from core.agents import clean_name
@@ -139,8 +140,11 @@ def save_pipeline(
 ) -> SaveResult:
     """Validate and save the builder; errors land on the step (or name/budget) they concern."""
     view = body["view"]
-    team_id, user_id = team_of(body, context), body["user"]["id"]
-    form = blocks.PipelineForm.from_view(view)
+    team_id, user_id = team_of(body, context), user_of(body)
+    try:
+        form = blocks.PipelineForm.from_view(view)
+    except StateUnreadable as exc:
+        return {"response_action": "errors", "errors": {"name": str(exc)}}, None
     draft = PipelineDraft(name=form.name, agent_ids=[st.agent_id for st in form.steps], budget_usd=form.budget or None)
     # A step whose agent was deleted must be re-picked (or removed with "Remove a step"):
     # core would quietly drop it when it is the last one.
@@ -190,7 +194,11 @@ def rebuild_pipeline_modal(
     so far survive) and views.update it (hash-guarded against double clicks)."""
     view = body["view"]
     team_id = team_of(body)
-    form = blocks.PipelineForm.from_view(view)
+    try:
+        form = blocks.PipelineForm.from_view(view)
+    except StateUnreadable as exc:  # the builder stays as it was
+        log.warning("pipeline builder with unreadable state: %s", exc.detail)
+        return
     if add and len(form.steps) < blocks.MAX_STEPS:
         form.steps.append(blocks.StepPick())
     if remove is not None and 1 <= remove <= len(form.steps) and len(form.steps) > 1:

@@ -14,11 +14,14 @@ from bot.slack.blocks import rerun as rerun_blocks
 from bot.slack.blocks import runs as run_blocks
 from bot.slack.modal_state import (
     STATE_UNREADABLE,
+    AgentModalState,
     CompareState,
     EditState,
     ModalState,
+    PipelineModalState,
     RerunState,
     RunModalState,
+    SettingsState,
     StateUnreadable,
 )
 from storage.db import transaction
@@ -33,6 +36,9 @@ STATES: list[ModalState] = [
     RerunState("0b6f", 2, 3, "C1", None),
     EditState("0b6f", 4, "C1", "1.2"),
     CompareState("0b6f"),
+    AgentModalState(7, "C1", "https://hooks.slack.com/x"),
+    PipelineModalState(3, 2, "C1", None, ("Deleted agent", None)),
+    SettingsState("C1", "https://hooks.slack.com/x"),
 ]
 
 
@@ -62,6 +68,16 @@ def test_hostile_or_truncated_metadata_is_a_clear_message(text: str | None) -> N
     with pytest.raises(StateUnreadable) as err:
         RerunState.decode(text)
     assert str(err.value) == STATE_UNREADABLE and err.value.detail.startswith("RerunState")
+
+
+def test_a_list_field_holds_text_only() -> None:
+    with pytest.raises(StateUnreadable):
+        PipelineModalState.decode('{"deleted_agents": [{"x": 1}]}')
+
+
+def test_the_response_url_goes_first_when_the_limit_is_near() -> None:
+    text = AgentModalState(1, "C" * 1_500, "https://hooks.slack.com/" + "x" * 1_500).encode()
+    assert AgentModalState.decode(text) == AgentModalState(1, "C" * 1_500, None)
 
 
 def test_a_state_past_slacks_limit_is_refused_when_written() -> None:

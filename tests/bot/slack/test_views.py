@@ -18,6 +18,7 @@ from bot.slack.blocks import agents as agent_blocks
 from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
+from bot.slack.modal_state import AgentModalState
 from providers import catalog
 from tests.fakes import fake_slack
 from tests.support.slack_signing import state_from_view
@@ -72,7 +73,7 @@ def agent(**kw: Any) -> SimpleNamespace:
 
 
 def test_agent_modal_fields_and_ids() -> None:
-    data = assert_valid_view(agent_blocks.agent_modal(["anthropic"], metadata={"c": "C1", "r": "https://x"}))
+    data = assert_valid_view(agent_blocks.agent_modal(["anthropic"], state=AgentModalState(None, "C1", "https://x")))
     assert labels(data) == ["Name", "System prompt", "Model", "Temperature", "Max output tokens"]
     assert [b["block_id"] for b in data["blocks"] if b["type"] == "input"] == list(agent_blocks.AGENT_FIELDS)
     prompt = block(data, "system_prompt")["element"]
@@ -80,7 +81,7 @@ def test_agent_modal_fields_and_ids() -> None:
     assert block(data, "temperature")["optional"] is True
     assert block(data, "max_output_tokens")["element"]["type"] == "number_input"
     assert data["submit"]["text"] == "Save" and data["title"]["text"] == "New agent"
-    assert common_blocks.decode_metadata(data["private_metadata"]) == {"c": "C1", "r": "https://x"}
+    assert AgentModalState.decode(data["private_metadata"]) == AgentModalState(None, "C1", "https://x")
 
 
 def test_model_menu_one_provider() -> None:
@@ -120,7 +121,7 @@ def test_temperature_hint_names_the_models_that_accept_it() -> None:
 
 def test_edit_prefills_every_field() -> None:
     a = agent(name="Weekly <digest> & co", model="openai:gpt-4o-2024-11-20")  # a dated alias
-    data = assert_valid_view(agent_blocks.agent_modal(["anthropic", "openai"], agent=a, metadata={"a": 1}))
+    data = assert_valid_view(agent_blocks.agent_modal(["anthropic", "openai"], agent=a, state=AgentModalState(1)))
     assert data["title"]["text"] == "Edit agent"
     assert block(data, "name")["element"]["initial_value"] == "Weekly <digest> & co"
     assert block(data, "system_prompt")["element"]["initial_value"] == "Summarise."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -56,4 +57,41 @@ def thread_of(body: Mapping[str, Any]) -> str | None:
         or container.get("thread_ts")
         or container.get("message_ts")
         or None
+    )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, in which workspace, and where: a conversation (and thread), a modal, App
+    Home. ``response_url``: set by a surface that answers through it (a command; a stale
+    button); a lifecycle click is answered in its thread instead (chat.postEphemeral)."""
+
+    team_id: str
+    user_id: str
+    trigger_id: str = ""
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    response_url: str | None = None
+    in_modal: bool = False
+    on_home: bool = False
+    foreign: bool = False  # a person of another workspace (a channel shared with it)
+
+
+def actor_of(body: Mapping[str, Any]) -> Actor:
+    """The Actor of any signed payload (its response_url left out: see Actor)."""
+    user = body.get("user") or {}
+    team = team_of(body)
+    container = body.get("container") or {}
+    view = body.get("view") or {}
+    in_view = container.get("type") == "view" or bool(view)
+    message = body.get("message") or {}
+    return Actor(
+        team_id=team,
+        user_id=user_of(body),
+        trigger_id=str(body.get("trigger_id") or ""),
+        channel_id=None if in_view else channel_of(body),
+        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        in_modal=in_view and view.get("type") == "modal",
+        on_home=in_view and view.get("type") == "home",
+        foreign=bool(user.get("team_id")) and user.get("team_id") != team,
     )

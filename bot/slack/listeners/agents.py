@@ -31,14 +31,14 @@ from bot.slack.listeners.support import (
     guarded,
     item_id_of,
     menu_choice,
-    notify,
     open_modal,
     selected_value,
     submission,
+    tell,
     text_value,
 )
 from bot.slack.modal_state import AgentModalState, StateUnreadable
-from bot.slack.payloads import channel_of, team_of, user_of
+from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
@@ -173,8 +173,8 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
         return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
     verb = "Updated" if agent_id else "Created"
     text = f"✅ {verb} the agent {line}"
-    return None, lambda client: notify(
-        client, text=text, user_id=user_id, response_url=state.response_url, channel_id=state.channel_id
+    return None, lambda client: tell(
+        client, Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url), text
     )
 
 

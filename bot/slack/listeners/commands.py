@@ -119,9 +119,9 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
     trigger_id = body.get("trigger_id") or ""
     where = {"channel_id": channel_id, "response_url": response_url}
     if cmd.name == RUN:
-        runs.handle_run(ctx, client, dict(body), args_after_first_word(body.get("text") or ""), respond)
+        runs.handle_run(ctx, client, dict(body), args_after_first_word(body.get("text") or ""))
     elif cmd.name == ARTIFACTS:
-        artifacts.handle_artifacts(ctx, client, dict(body), args_after_first_word(body.get("text") or ""), respond)
+        artifacts.handle_artifacts(ctx, client, dict(body), args_after_first_word(body.get("text") or ""))
     elif cmd.name == AGENT_NEW:
         agents.open_agent_modal(ctx, client, trigger_id, team_id, new_name=cmd.arg, **where)
     elif cmd.name == AGENT_EDIT:

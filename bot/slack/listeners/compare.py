@@ -20,10 +20,18 @@ from slack_sdk.models.blocks import Block
 from bot.slack.blocks import lifecycle as msgs
 from bot.slack.blocks.common import name_md
 from bot.slack.blocks.limits import SELECT_OPTIONS_LIMIT
-from bot.slack.listeners.answer import NOT_A_MEMBER, Click, click_of, show_view, tell
-from bot.slack.listeners.support import SaveResult, action_value, after_ack, selected_value, submission
+from bot.slack.listeners.support import (
+    NOT_A_MEMBER,
+    SaveResult,
+    action_value,
+    after_ack,
+    selected_value,
+    show_view,
+    submission,
+    tell,
+)
 from bot.slack.modal_state import CompareState, StateUnreadable
-from bot.slack.payloads import team_of
+from bot.slack.payloads import Actor, actor_of, team_of
 from core.artifacts import messages
 from core.artifacts.diff import compare
 from core.context import AppContext
@@ -51,7 +59,7 @@ def summary(
 
 def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """*Compare* clicked: decide what to compare and answer, or open the picker."""
-    click = click_of(body)
+    click = actor_of(body)
     if click.foreign:
         tell(client, click, NOT_A_MEMBER)
         return
@@ -93,7 +101,7 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
         tell(client, click, msgs.NOTHING_TO_COMPARE.format(pipeline=name_md(_name(latest))))
 
 
-def _deliver(client: WebClient, click: Click, text: str, blocks: list[Block]) -> None:
+def _deliver(client: WebClient, click: Actor, text: str, blocks: list[Block]) -> None:
     if click.channel_id:
         tell(client, click, text, blocks)
     else:

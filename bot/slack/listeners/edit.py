@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -26,10 +27,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import lifecycle as msgs
 from bot.slack.blocks.common import info_modal
-from bot.slack.listeners.answer import NOT_A_MEMBER, Click, click_of, show_view, tell
-from bot.slack.listeners.support import SaveResult, action_value, after_ack, submission
+from bot.slack.listeners.support import NOT_A_MEMBER, SaveResult, action_value, after_ack, show_view, submission, tell
 from bot.slack.modal_state import EditState, StateUnreadable
-from bot.slack.payloads import team_of, user_of, user_team_of
+from bot.slack.payloads import Actor, actor_of, team_of, user_of, user_team_of
 from core.artifacts import messages
 from core.artifacts.editing import ArtifactNotFound, VersionConflict, new_link, save_edit
 from core.artifacts.versions import EditRefused, clean_note, current_text, parse_target
@@ -53,7 +53,7 @@ def _thread_of(content: Mapping[str, Any]) -> tuple[str | None, str | None]:
 def _send_link(
     ctx: AppContext,
     client: WebClient,
-    click: Click,
+    click: Actor,
     artifact_id: str,
     base_version: int,
     part: msgs.Part,
@@ -65,13 +65,14 @@ def _send_link(
     """The web editor's link, to the person who pressed *Edit* only."""
     url = new_link(ctx, click.team_id, artifact_id, click.user_id, base_version, part=part.key)
     text, blocks = msgs.edit_link_message(pipeline_name, part, url)
-    tell(client, click, text, blocks, channel_id=channel_id, thread_ts=thread_ts)
+    to = replace(click, channel_id=channel_id or click.channel_id, thread_ts=thread_ts or click.thread_ts)
+    tell(client, to, text, blocks)
 
 
 def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """*Edit* clicked: the modal on the latest version, or the web editor's link when the final
     output is too long for Slack's input."""
-    click = click_of(body)
+    click = actor_of(body)
     if click.foreign:
         tell(client, click, NOT_A_MEMBER)
         return
@@ -125,7 +126,7 @@ def change_part(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
     except StateUnreadable as exc:
         log.warning("edit modal with unreadable state: %s", exc.detail)
         return
-    click = click_of(body)
+    click = actor_of(body)
     values = _state(view)
     key = action_value(body) or _selected_part(values)  # the option just picked
     with transaction(ctx.sessions) as s:

@@ -16,8 +16,8 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.slack.blocks import lifecycle as msgs
-from bot.slack.listeners.answer import click_of
 from bot.slack.listeners.support import action_value, after_ack
+from bot.slack.payloads import actor_of
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import feedback
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def record_vote(ctx: AppContext, body: Mapping[str, Any]) -> int | None:
     """Apply one click; the vote now stored (None: cleared, or nothing to vote on)."""
-    click = click_of(body)
+    click = actor_of(body)
     parsed = msgs.parse_feedback(action_value(body))
     if parsed is None or click.foreign or not click.user_id:
         log.info("ignored a feedback click (stale value or another workspace's person)")

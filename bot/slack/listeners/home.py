@@ -18,23 +18,22 @@ so it is always current without any bookkeeping. Buttons:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot.slack.blocks import home as msgs
 from bot.slack.blocks import runs as run_msgs
-from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.agents import open_agent_modal
 from bot.slack.listeners.cancel import cancel_clicked
 from bot.slack.listeners.pipelines import open_pipeline_modal
-from bot.slack.listeners.support import Reply, after_ack
+from bot.slack.listeners.support import after_ack, told
 from bot.slack.modal_state import RunModalState
-from bot.slack.payloads import team_of
+from bot.slack.payloads import team_of, user_of
 from bot.slack.run_modal import open_run_modal
 from core import pipelines as core_pipelines
 from core.context import AppContext
@@ -74,90 +73,65 @@ def _pipeline_id(body: Mapping[str, Any]) -> int | None:
         return None
 
 
-def _explain(client: WebClient, body: Mapping[str, Any], text: str) -> None:
-    """Tell the user in a small modal (Home has no response_url); when the trigger has
-    expired (that may be the very thing to tell), in a DM from the app instead."""
-    try:
-        client.views_open(trigger_id=body.get("trigger_id") or "", view=info_modal("pipebot", text).to_dict())
-        return
-    except SlackApiError as exc:
-        log.info("could not explain on Home (%s); sending a DM", exc.response.get("error"))
-    user_id = (body.get("user") or {}).get("id")
-    if user_id:
-        try:
-            client.chat_postMessage(channel=user_id, text=text)
-        except SlackApiError as exc:
-            log.warning("could not tell %s either: %s", user_id, exc.response.get("error"))
+def home_opened(ctx: AppContext, event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+    """app_home_opened. With process_before_response=True Slack gets the event's ack only
+    when this returns: the database reads and views.publish run after it."""
+    if event.get("tab", "home") == "home":
+        after_ack(publish_home, ctx, client, team_of(body), event["user"])
+
+
+def run_pipeline(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Run…*: the run modal with that pipeline picked and a channel picker."""
+    ack()
+    after_ack(_open_run_modal, ctx, body, client)
+
+
+def _open_run_modal(ctx: AppContext, body: dict[str, Any], client: WebClient) -> None:
+    with told(client, body, "opening the run modal from Home"):
+        open_run_modal(
+            ctx,
+            client,
+            body.get("trigger_id") or "",
+            team_of(body),
+            state=RunModalState(),
+            selected_id=_pipeline_id(body),
+            pick_channel=True,
+        )
+
+
+def open_builder(kind: str, ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*New agent*, *New pipeline*, *Edit* (a pipeline): the form, after the ack."""
+    ack()
+    after_ack(_open_builder, kind, ctx, body, client)
+
+
+def _open_builder(kind: str, ctx: AppContext, body: dict[str, Any], client: WebClient) -> None:
+    trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
+    with told(client, body, f"opening the {kind} form from Home"):
+        if kind == "agent":
+            open_agent_modal(ctx, client, trigger_id, team_id)
+        else:
+            pipeline_id = _pipeline_id(body) if kind == "edit pipeline" else None
+            open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id)
+
+
+def cancel(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Cancel* on a run's message or on Home (which then shows the run's new state)."""
+    ack()
+    after_ack(_cancel, ctx, body, client)
+
+
+def _cancel(ctx: AppContext, body: dict[str, Any], client: WebClient) -> None:
+    cancel_clicked(ctx, client, body)
+    if (body.get("container") or {}).get("type") == "view":  # on Home: show the run's new state
+        publish_home(ctx, client, team_of(body), user_of(body))
 
 
 def register(app: App, ctx: AppContext) -> None:
-    """app_home_opened and the Home tab's buttons."""
-
-    def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
-        # With process_before_response=True Slack gets the event's ack only when this
-        # returns: the database reads and views.publish run after it.
-        if event.get("tab", "home") != "home":
-            return
-        after_ack(publish_home, ctx, client, team_of(body), event["user"])
-
-    app.event("app_home_opened")(home_opened)
-
-    def run_pipeline(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(_run_pipeline, body, client)
-
-    def _run_pipeline(body: dict[str, Any], client: WebClient) -> None:
-        try:
-            open_run_modal(
-                ctx,
-                client,
-                body.get("trigger_id") or "",
-                team_of(body),
-                state=RunModalState(),
-                selected_id=_pipeline_id(body),
-                pick_channel=True,
-            )
-        except Reply as exc:
-            _explain(client, body, str(exc))
-
-    def edit_pipeline(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(_open_builder, "pipeline", body, client, _pipeline_id(body))
-
-    def _open_builder(kind: str, body: dict[str, Any], client: WebClient, pipeline_id: int | None = None) -> None:
-        """After the ack: the agent or pipeline modal (new, or an existing pipeline)."""
-        trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
-        try:
-            if kind == "agent":
-                open_agent_modal(ctx, client, trigger_id, team_id)
-            else:
-                open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id)
-        except Reply as exc:
-            _explain(client, body, str(exc))
-
-    def new_item(kind: str) -> Callable[..., None]:
-        def handler(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-            ack()
-            after_ack(_open_builder, kind, body, client)
-
-        return handler
-
-    def cancel(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(_cancel, body, client)
-
-    def _cancel(body: dict[str, Any], client: WebClient) -> None:
-        on_home = (body.get("container") or {}).get("type") == "view"
-        if not on_home:
-            cancel_clicked(ctx, client, body)
-            return
-        cancel_clicked(ctx, client, body, tell=lambda text: _explain(client, body, text))
-        user_id = (body.get("user") or {}).get("id")
-        if user_id:
-            publish_home(ctx, client, team_of(body), user_id)
-
-    app.action(run_msgs.RUN_CANCEL)(cancel)
-    app.action(msgs.HOME_RUN_PIPELINE)(run_pipeline)
-    app.action(msgs.HOME_EDIT_PIPELINE)(edit_pipeline)
-    app.action(msgs.HOME_NEW_AGENT)(new_item("agent"))
-    app.action(msgs.HOME_NEW_PIPELINE)(new_item("pipeline"))
+    """app_home_opened and the Home tab's buttons (and Cancel, wherever it is)."""
+    app.event("app_home_opened")(partial(home_opened, ctx))
+    app.action(run_msgs.RUN_CANCEL)(partial(cancel, ctx))
+    app.action(msgs.HOME_RUN_PIPELINE)(partial(run_pipeline, ctx))
+    app.action(msgs.HOME_EDIT_PIPELINE)(partial(open_builder, "edit pipeline", ctx))
+    app.action(msgs.HOME_NEW_AGENT)(partial(open_builder, "agent", ctx))
+    app.action(msgs.HOME_NEW_PIPELINE)(partial(open_builder, "pipeline", ctx))

@@ -30,12 +30,12 @@ from bot.slack.listeners.support import (
     guarded,
     item_id_of,
     menu_choice,
-    notify,
     open_modal,
     submission,
+    tell,
 )
 from bot.slack.modal_state import StateUnreadable
-from bot.slack.payloads import channel_of, team_of, user_of
+from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import pipelines as core_pipelines
 from core.agents import clean_name
@@ -182,8 +182,8 @@ def save_pipeline(
         return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
     verb = "Updated" if form.pipeline_id else "Created"
     text = f"✅ {verb} the pipeline {line}"
-    return None, lambda client: notify(
-        client, text=text, user_id=user_id, response_url=form.response_url, channel_id=form.channel_id
+    return None, lambda client: tell(
+        client, Actor(team_id, user_id, channel_id=form.channel_id, response_url=form.response_url), text
     )
 
 

@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.slack.blocks import runs as msgs
 from bot.slack.commands_text import COMMAND, ArgumentError, not_found_hint, parse_run_args
-from bot.slack.listeners.support import OOPS
+from bot.slack.listeners.support import OOPS, tell
 from bot.slack.modal_state import RunModalState, StateUnreadable
-from bot.slack.payloads import channel_of, team_of, user_of
+from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.run_modal import stashed_input
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, plain, start_from_slack
 from bot.slack.text import escape_mrkdwn
@@ -40,32 +40,33 @@ STASH_EXPIRED = "This form waited too long and the message's text is gone. Run t
 # ---- /pipebot run ---------------------------------------------------------------------------------
 
 
-def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str, respond: Respond) -> None:
+def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str) -> None:
     """`/pipebot run NAME INPUT…`, after the ack: parse it into a RunRequest (a problem with
     the command itself is answered here, with "did you mean"), then start it."""
     team_id, user_id = team_of(body), user_of(body)
+    asker = Actor(team_id, user_id, channel_id=channel_of(body), response_url=body.get("response_url"))
 
-    def tell(text: str) -> None:
-        respond(text=text, response_type="ephemeral", replace_original=False)
+    def say(text: str) -> None:
+        tell(client, asker, text)
 
     with transaction(ctx.sessions) as s:
         names = [p.name for p in pipeline_repo.list_pipelines(s, team_id)]
         try:
             name, input_text = parse_run_args(args_text, names)
         except ArgumentError as err:
-            tell(str(err))
+            say(str(err))
             return
         if not name:
-            tell(f"Which pipeline should I run? Usage: `{COMMAND} run NAME your input…`")
+            say(f"Which pipeline should I run? Usage: `{COMMAND} run NAME your input…`")
             return
         pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, " ".join(name.split()))
         if pipeline is None:
             if_none = f"There are no pipelines yet: create one with `{COMMAND} pipeline new`."
-            tell(not_found_hint("pipeline", name, names, if_none=if_none))
+            say(not_found_hint("pipeline", name, names, if_none=if_none))
             return
         if not input_text.strip():
             quoted = escape_mrkdwn(pipeline.name)
-            tell(f'What should *{quoted}* run on? Put the input after the name: `{COMMAND} run "{quoted}" your input…`')
+            say(f'What should *{quoted}* run on? Put the input after the name: `{COMMAND} run "{quoted}" your input…`')
             return
         pipeline_id, pipeline_name = pipeline.id, pipeline.name
     request = RunRequest(
@@ -83,11 +84,11 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         client,
         request,
         shown_input=input_text,
-        tell=lambda refusal: tell(refusal.text),
+        tell=lambda refusal: say(refusal.text),
         channel_name=body.get("channel_name"),
     )
     if started is not None and started.note:
-        tell(started.note)
+        say(started.note)
 
 
 # ---- the run modal (message shortcut, App Home) ---------------------------------------------------

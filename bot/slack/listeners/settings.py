@@ -22,13 +22,13 @@ from bot.slack.listeners.support import (
     Reply,
     SaveResult,
     checked,
-    notify,
     open_modal,
     submission,
+    tell,
     text_value,
 )
 from bot.slack.modal_state import SettingsState, StateUnreadable
-from bot.slack.payloads import team_of, user_of
+from bot.slack.payloads import Actor, team_of, user_of
 from core import credentials
 from core.context import AppContext
 from core.errors import ValidationFailed
@@ -117,6 +117,7 @@ def save_settings(
         state = SettingsState.decode(view.get("private_metadata"))
     except StateUnreadable as exc:
         return {"response_action": "errors", "errors": {first: str(exc)}}, None
+    to = Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url)
     try:
         allowed = is_admin(ctx, client, user_id)
     except AdminCheckFailed as exc:
@@ -141,9 +142,7 @@ def save_settings(
         if errors:
             return {"response_action": "errors", "errors": errors}, None
         summary = _apply_settings(ctx, team_id, user_id, keys, removes)
-        return None, lambda c: notify(
-            c, text=done_text(summary), user_id=user_id, response_url=state.response_url, channel_id=state.channel_id
-        )
+        return None, lambda c: tell(c, to, done_text(summary))
 
     names = " and ".join(PROVIDER_NAMES[p] for p in keys)
     checking = info_modal("pipebot settings", f"⏳ Checking the key with {names}… this takes a few seconds.")
@@ -162,9 +161,7 @@ def save_settings(
             return
         summary = _apply_settings(ctx, team_id, user_id, keys, removes)
         c.views_update(view_id=view_id, view=info_modal("pipebot settings", done_text(summary), close="Done").to_dict())
-        notify(
-            c, text=done_text(summary), user_id=user_id, response_url=state.response_url, channel_id=state.channel_id
-        )
+        tell(c, to, done_text(summary))
 
     return {"response_action": "update", "view": checking.to_dict()}, finish
 

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -27,8 +28,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack.blocks.common import INPUT
-from bot.slack.payloads import channel_of, user_of
+from bot.slack.blocks.common import INPUT, info_modal
+from bot.slack.payloads import Actor, actor_of
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ TRIGGER_EXPIRED = (
 )
 
 
+NOT_A_MEMBER = "Only members of the workspace this result belongs to can do that."
 OOPS = "Something went wrong on pipebot's side (it has been logged). Please try again."
 _background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pipebot-after-ack")
 
@@ -91,61 +93,68 @@ def ephemeral(text: str, blocks: Sequence[Block | dict[str, Any]] | None = None)
     return out
 
 
-def notify(
-    client: WebClient,
-    *,
-    text: str,
-    user_id: str,
-    response_url: str | None = None,
-    channel_id: str | None = None,
-    blocks: list[Block] | None = None,
-) -> None:
-    """An ephemeral note for ``user_id``: through the command's response_url (works in any
-    channel for 30 minutes), else chat.postEphemeral, else a DM from the app."""
+def tell(client: WebClient, to: Actor, text: str, blocks: Sequence[Block | dict[str, Any]] | None = None) -> None:
+    """The one way to tell someone something privately, wherever they are: through the
+    ``response_url`` when the surface set one (works in any channel for 30 minutes), else
+    ephemeral in their conversation (and thread), else on App Home a small modal while the
+    trigger lives, else a DM from the app."""
     payload = block_dicts(blocks) if blocks else None
-    if response_url:
+    if to.response_url:
         try:
-            resp = WebhookClient(response_url, timeout=10).send(text=text, blocks=payload, response_type="ephemeral")
+            resp = WebhookClient(to.response_url, timeout=10).send(text=text, blocks=payload, response_type="ephemeral")
             if resp.status_code == 200:
                 return
         except Exception:  # noqa: BLE001 - fall through to the Web API
             log.info("response_url post failed; trying chat.postEphemeral")
-    if channel_id:
+    if to.channel_id:
         try:
-            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=payload)
+            client.chat_postEphemeral(
+                channel=to.channel_id, user=to.user_id, text=text, blocks=payload, thread_ts=to.thread_ts
+            )
             return
         except SlackApiError as exc:
             log.info("chat.postEphemeral failed (%s); sending a DM", exc.response.get("error"))
-    client.chat_postMessage(channel=user_id, text=text, blocks=payload)
-
-
-def tell(client: WebClient, body: Mapping[str, Any], text: str, blocks: list[Block] | None = None) -> None:
-    """The one way to tell the person behind a payload something privately (see notify)."""
-    notify(
-        client,
-        text=text,
-        user_id=user_of(body),
-        response_url=body.get("response_url"),
-        channel_id=channel_of(body),
-        blocks=blocks,
-    )
+    if to.on_home and to.trigger_id and not blocks:
+        try:
+            client.views_open(trigger_id=to.trigger_id, view=info_modal("pipebot", text).to_dict())
+            return
+        except SlackApiError as exc:
+            log.info("could not explain on Home (%s); sending a DM", exc.response.get("error"))
+    client.chat_postMessage(channel=to.user_id, text=text, blocks=payload, unfurl_links=False)
 
 
 @contextmanager
 def told(client: WebClient, body: Mapping[str, Any], doing: str, *, quiet: bool = False) -> Iterator[None]:
-    """The error wrapper of a listener's work: a Reply is told to the user privately; anything
-    else is logged and (unless ``quiet``: the surface stays as it was) told as OOPS."""
+    """The error wrapper of a listener's work after its ack: a Reply is told to the user
+    privately; anything else is logged and (unless ``quiet``: the surface stays as it was)
+    told as OOPS."""
+    to = replace(actor_of(body), response_url=body.get("response_url"))
     try:
         yield
     except Reply as exc:
-        tell(client, body, str(exc))
+        tell(client, to, str(exc))
     except Exception:  # noqa: BLE001 - the user must hear something
         log.exception("%s failed", doing)
         if not quiet:
             try:
-                tell(client, body, OOPS)
+                tell(client, to, OOPS)
             except Exception:  # noqa: BLE001
                 log.exception("could not tell the user about the failure")
+
+
+def show_view(client: WebClient, to: Actor, view: View) -> None:
+    """Open ``view`` for the actor: over the modal the action came from, or on its own. A
+    trigger that expired meanwhile gets a note saying so instead."""
+    try:
+        if to.in_modal:
+            client.views_push(trigger_id=to.trigger_id, view=view.to_dict())
+        else:
+            client.views_open(trigger_id=to.trigger_id, view=view.to_dict())
+    except SlackApiError as exc:
+        if exc.response.get("error") not in TRIGGER_ERRORS:
+            raise
+        log.info("could not open a view: %s", exc.response.get("error"))
+        tell(client, to, TRIGGER_EXPIRED)
 
 
 def open_modal(client: WebClient, trigger_id: str, view: View) -> None:

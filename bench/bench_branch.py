@@ -28,8 +28,7 @@ from sqlalchemy import text  # noqa: E402
 
 from bench._common import pct, scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.branch import start_branch  # noqa: E402
-from core.runs.queue import start_run  # noqa: E402
+from core.runs.intake import start_branch, start_run  # noqa: E402
 from core.runs.request import Origin  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from storage.db import transaction  # noqa: E402

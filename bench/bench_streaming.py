@@ -28,7 +28,7 @@ from slack_sdk import WebClient  # noqa: E402
 from bench._common import pct, scratch_database  # noqa: E402
 from bot.slack.blocks.runs import parent_message  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.queue import start_run  # noqa: E402
+from core.runs.intake import start_run  # noqa: E402
 from core.runs.request import Origin, ReportTo  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from storage.db import transaction  # noqa: E402

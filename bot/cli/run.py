@@ -11,8 +11,8 @@ from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
-from core.runs.intake import submit
-from core.runs.queue import run_queue, submitted
+from core.runs.intake import submit, submitted
+from core.runs.queue import run_queue
 from core.runs.request import Origin, RunRequest
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo

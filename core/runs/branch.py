@@ -22,7 +22,7 @@ from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep
 from core.runs.artifact import Artifact, StepRecord
 from core.runs.branch_spec import BranchSpec
-from core.runs.request import INPUT_MAX, BranchFrom, Origin, RunRequest, input_too_long
+from core.runs.request import INPUT_MAX, BranchFrom, RunRequest, input_too_long
 from core.text import clean_text
 from providers import catalog
 from storage.db import Session, transaction
@@ -39,7 +39,6 @@ __all__ = [
     "check_branch",
     "prepare_branch",
     "record_branch",
-    "start_branch",
 ]
 
 log = logging.getLogger(__name__)
@@ -208,37 +207,6 @@ def check_branch(ctx: AppContext, team_id: str, **branch: Any) -> None:
     (``branch``: the fields of a BranchFrom)."""
     with transaction(ctx.sessions) as s:
         prepare_branch(s, team_id, BranchFrom(**branch))
-
-
-def start_branch(
-    ctx: AppContext,
-    team_id: str,
-    *,
-    artifact_id: str,
-    version: int | None = None,
-    from_step: int,
-    agent_id: int | None = None,
-    model: str | None = None,
-    input_text: str | None = None,
-    origin: Origin = Origin.RERUN,
-    **fields: Any,
-) -> Run:
-    """Create a run of the artifact's pipeline from step ``from_step`` and enqueue it: builds
-    the RunRequest and submits it (core/runs/intake.py, the one way a run starts).
-
-    ``version``: the artifact's version whose outputs are reused (None: the latest);
-    ``agent_id``/``model``/``input_text``: what step ``from_step`` uses instead of the
-    pipeline's agent, that agent's model, and what reached the step in the source (None or
-    blank: unchanged); ``fields``: the request's other fields (``requested_by``,
-    ``report_to``, ``dedupe_key``…). A repeated ``dedupe_key`` returns the first run. Raises
-    RunRejected (see :func:`prepare_branch`), and QueueUnavailable (carrying the run) when
-    Redis cannot be reached: the run stays queued and starts once it is back.
-    """
-    from core.runs.intake import submit  # intake records branches through this module
-    from core.runs.queue import submitted
-
-    branch = BranchFrom(artifact_id, from_step, version, agent_id, model, input_text)
-    return submitted(submit(ctx, RunRequest(team_id, origin, branch=branch, **fields)))
 
 
 def _known_model(model: str) -> Any:

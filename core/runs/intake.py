@@ -1,6 +1,6 @@
 """The one way a run starts: :func:`submit` checks a RunRequest, dedupes it, records the run
 and enqueues it. Every surface calls it (Slack's command, modals and re-runs, the CLI, and
-``queue.start_run``/``branch.start_branch``, which only build a request).
+``start_run``/``start_branch`` below, which only build a request).
 
 The dedupe rule, the same for every request that carries a ``dedupe_key``:
 
@@ -19,8 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlalchemy.exc import IntegrityError
+from typing import Any
 
 from core import messages
 from core import pipelines as pipelines_mod
@@ -29,14 +28,14 @@ from core.errors import NotFound, RunRejected
 from core.preflight import check_pipeline
 from core.runs.branch import prepare_branch, record_branch
 from core.runs.queue import enqueue_new_run
-from core.runs.request import INPUT_MAX, RunRequest, input_too_long
+from core.runs.request import INPUT_MAX, BranchFrom, Origin, RunRequest, input_too_long
 from core.text import clean_text
-from storage.db import Session, transaction
+from storage.db import IntegrityError, Session, transaction
 from storage.models import Pipeline, Run
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
 
-__all__ = ["CLAIM_TTL_S", "Place", "Submission", "check", "submit"]
+__all__ = ["CLAIM_TTL_S", "Place", "Submission", "check", "start_branch", "start_run", "submit", "submitted"]
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +169,61 @@ def _release(ctx: AppContext, dedupe_key: str | None) -> None:
             ctx.redis.delete(_claim_key(dedupe_key))
         except Exception:  # noqa: BLE001 - the claim expires by itself
             log.info("could not release run request %s", dedupe_key)
+
+
+# ---- builders for callers without a surface in front (scripts, tests, benchmarks) ------------
+
+
+def start_run(
+    ctx: AppContext,
+    team_id: str,
+    pipeline_name: str,
+    input_text: str,
+    *,
+    origin: Origin = Origin.CLI,
+    preflight: bool = False,
+    **fields: Any,
+) -> Run:
+    """A run of the pipeline named ``pipeline_name``: builds the RunRequest (``fields``: its
+    other fields, e.g. ``requested_by``, ``report_to``, ``dedupe_key``, ``run_id``) and submits
+    it (core/runs/intake.py: the one way a run starts). A repeated ``dedupe_key`` returns the
+    first run. ``preflight``: refuse (RunRejected) a pipeline that cannot run now, before any
+    run exists. Raises QueueUnavailable (carrying the run) when Redis cannot be reached."""
+    request = RunRequest(team_id, origin, pipeline_name=pipeline_name, input_text=input_text, **fields)
+    return submitted(submit(ctx, request, preflight=preflight))
+
+
+def submitted(submission: Submission) -> Run:
+    """The run of a submission made without a surface in front: a repeat still being started
+    elsewhere (only possible with a dedupe key) is refused rather than answered with None."""
+    if submission.run is None:
+        raise RunRejected("in_progress", messages.RUN_REQUEST_IN_PROGRESS)
+    return submission.run
+
+
+def start_branch(
+    ctx: AppContext,
+    team_id: str,
+    *,
+    artifact_id: str,
+    version: int | None = None,
+    from_step: int,
+    agent_id: int | None = None,
+    model: str | None = None,
+    input_text: str | None = None,
+    origin: Origin = Origin.RERUN,
+    **fields: Any,
+) -> Run:
+    """Create a run of the artifact's pipeline from step ``from_step`` and enqueue it: builds
+    the RunRequest and submits it (core/runs/intake.py, the one way a run starts).
+
+    ``version``: the artifact's version whose outputs are reused (None: the latest);
+    ``agent_id``/``model``/``input_text``: what step ``from_step`` uses instead of the
+    pipeline's agent, that agent's model, and what reached the step in the source (None or
+    blank: unchanged); ``fields``: the request's other fields (``requested_by``,
+    ``report_to``, ``dedupe_key``…). A repeated ``dedupe_key`` returns the first run. Raises
+    RunRejected (see :func:`prepare_branch`), and QueueUnavailable (carrying the run) when
+    Redis cannot be reached: the run stays queued and starts once it is back.
+    """
+    branch = BranchFrom(artifact_id, from_step, version, agent_id, model, input_text)
+    return submitted(submit(ctx, RunRequest(team_id, origin, branch=branch, **fields)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -14,18 +13,14 @@ from rq import Queue
 
 from core import messages
 from core.context import AppContext
-from core.errors import QueueUnavailable, RunRejected
+from core.errors import QueueUnavailable
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
 from core.runs.outcome import write_outcome
-from core.runs.request import Origin, RunRequest
 from core.settings import Settings
 from storage.db import transaction
 from storage.models import Run
 from storage.repos import runs as run_repo
-
-if TYPE_CHECKING:
-    from core.runs.intake import Submission
 
 log = logging.getLogger(__name__)
 
@@ -78,35 +73,6 @@ def enqueue_new_run(ctx: AppContext, team_id: str, run: Run) -> Run:
         log.warning("run %s kept queued: Redis is unreachable (%s)", run.id, type(exc).__name__)
         raise QueueUnavailable(run) from None
     return run
-
-
-def start_run(
-    ctx: AppContext,
-    team_id: str,
-    pipeline_name: str,
-    input_text: str,
-    *,
-    origin: Origin = Origin.CLI,
-    preflight: bool = False,
-    **fields: Any,
-) -> Run:
-    """A run of the pipeline named ``pipeline_name``: builds the RunRequest (``fields``: its
-    other fields, e.g. ``requested_by``, ``report_to``, ``dedupe_key``, ``run_id``) and submits
-    it (core/runs/intake.py: the one way a run starts). A repeated ``dedupe_key`` returns the
-    first run. ``preflight``: refuse (RunRejected) a pipeline that cannot run now, before any
-    run exists. Raises QueueUnavailable (carrying the run) when Redis cannot be reached."""
-    from core.runs.intake import submit  # intake enqueues through this module
-
-    request = RunRequest(team_id, origin, pipeline_name=pipeline_name, input_text=input_text, **fields)
-    return submitted(submit(ctx, request, preflight=preflight))
-
-
-def submitted(submission: Submission) -> Run:
-    """The run of a submission made without a surface in front: a repeat still being started
-    elsewhere (only possible with a dedupe key) is refused rather than answered with None."""
-    if submission.run is None:
-        raise RunRejected("in_progress", messages.RUN_REQUEST_IN_PROGRESS)
-    return submission.run
 
 
 def reap_stale_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str]:

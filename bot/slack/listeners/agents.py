@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -25,11 +26,10 @@ from bot.slack.commands_text import COMMAND, not_found_hint
 from bot.slack.listeners.support import (
     Reply,
     SaveResult,
-    after_ack,
     block_dicts,
     field_errors,
-    guarded,
     item_id_of,
+    later,
     menu_choice,
     open_modal,
     selected_value,
@@ -178,17 +178,20 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
     )
 
 
+def menu(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Edit/Delete… in the list's overflow menu."""
+    ack()
+    later(client, body, "the agent menu", menu_action, ctx, client, body, respond)
+
+
+def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Delete under the "delete X?" question: the question becomes the answer."""
+    ack()
+    later(client, body, "deleting an agent", lambda: respond(text=delete_agent(ctx, body), replace_original=True))
+
+
 def register(app: App, ctx: AppContext) -> None:
     """The agent modal's submission, the list's menu and the Delete button."""
     app.view(blocks.AGENT_CALLBACK)(submission(ctx, save_agent, "name"))
-
-    def menu(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: menu_action(ctx, client, body, respond))
-
-    def delete(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: respond(text=delete_agent(ctx, body), replace_original=True))
-
-    app.action(blocks.AGENT_MENU)(menu)
-    app.action(DELETE_AGENT)(delete)
+    app.action(blocks.AGENT_MENU)(partial(menu, ctx))
+    app.action(DELETE_AGENT)(partial(delete, ctx))

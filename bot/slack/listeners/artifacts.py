@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -21,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.blocks import artifacts as msgs
 from bot.slack.blocks.common import info_modal, one_line
 from bot.slack.commands_text import ARTIFACTS, COMMAND, not_found_hint, parse_command
-from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, tell
+from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, ack_only, tell, told
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
@@ -180,26 +181,24 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
             tell(client, to, TRIGGER_EXPIRED + also)
 
 
+def page(ctx: AppContext, body: dict[str, Any], respond: Respond) -> None:
+    """Previous/Next page (lazily, after ack_only): the list replaced by that page."""
+    try:
+        show_page(ctx, body, respond)
+    except Exception:  # noqa: BLE001 - the list stays as it was
+        log.exception("artifact paging failed")
+
+
+def view(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*View*: the artifact's modal, at once (the trigger_id lives 3 s)."""
+    ack()
+    with told(client, body, "opening an artifact"):
+        open_artifact(ctx, client, body)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """Paging buttons, the View button (lists, Home, anywhere) and URL buttons' acks."""
-
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    def page(body: dict[str, Any], respond: Respond) -> None:
-        try:
-            show_page(ctx, body, respond)
-        except Exception:  # noqa: BLE001
-            log.exception("artifact paging failed")
-
-    def view(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        try:
-            open_artifact(ctx, client, body)  # at once: the trigger_id lives 3 s
-        except Exception:  # noqa: BLE001
-            log.exception("opening an artifact failed")
-
-    app.action(msgs.ARTIFACTS_PAGE)(ack=ack_only, lazy=[page])
-    app.action(msgs.ARTIFACTS_PREVIOUS_PAGE)(ack=ack_only, lazy=[page])
-    app.action(msgs.VIEW_ARTIFACT)(view)
+    app.action(msgs.ARTIFACTS_PAGE)(ack=ack_only, lazy=[partial(page, ctx)])
+    app.action(msgs.ARTIFACTS_PREVIOUS_PAGE)(ack=ack_only, lazy=[partial(page, ctx)])
+    app.action(msgs.VIEW_ARTIFACT)(partial(view, ctx))
     app.action(msgs.OPEN_ARTIFACT_LINK)(ack_only)

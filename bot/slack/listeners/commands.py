@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -54,7 +55,7 @@ from bot.slack.commands_text import (
     parse_command,
 )
 from bot.slack.listeners import agents, artifacts, pipelines, runs, settings
-from bot.slack.listeners.support import OOPS, Reply, after_ack, ephemeral, guarded
+from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
 from bot.slack.payloads import team_of
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
@@ -152,7 +153,7 @@ def handle_command(
     cmd = parse_command(text, body.get("command") or COMMAND)
     if not is_quick(cmd):
         ack()
-        after_ack(guarded, respond, lambda: slow_command(ctx, client, body, cmd, respond))
+        later(client, body, "pipebot command", slow_command, ctx, client, body, cmd, respond)
         return
     if cmd.name in (HELP, UNKNOWN) or cmd.error:  # no database: nothing to wait for
         ack(**quick_answer(ctx, body, cmd))
@@ -164,7 +165,7 @@ def handle_command(
         except (DBAPIError, PoolTimeout):
             log.warning("the agents list missed the ack budget; answering through the response_url")
             ack()
-            after_ack(guarded, respond, lambda: respond(**quick_answer(ctx, body, cmd)))
+            later(client, body, "pipebot command", lambda: respond(**quick_answer(ctx, body, cmd)))
             return
         except Exception:  # noqa: BLE001 - the user must hear something
             log.exception("pipebot command failed")
@@ -176,7 +177,7 @@ def handle_command(
         answer = future.result(timeout=ACK_BUDGET)
     except FutureTimeout:
         ack()  # the database is slow today: answer through the response_url when it is done
-        after_ack(guarded, respond, lambda: respond(**future.result()))
+        later(client, body, "pipebot command", lambda: respond(**future.result()))
         return
     except Exception:  # noqa: BLE001 - the user must hear something
         log.exception("pipebot command failed")
@@ -184,20 +185,28 @@ def handle_command(
     ack(**answer)
 
 
+def pipebot_command(
+    ctx: AppContext, reads: AckReads, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+) -> None:
+    """`/pipebot …`."""
+    handle_command(ctx, ack, body, client, respond, reads)
+
+
+def cancel_delete(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Cancel under the "delete X?" question this module answers in the ack."""
+    ack()
+    later(
+        client,
+        body,
+        "cancelling a delete",
+        lambda: respond(text="Cancelled: nothing was deleted.", replace_original=True),
+    )
+
+
 def register(app: App, ctx: AppContext) -> AckReads:
     """Attach `/pipebot` and the Cancel of its delete question; returns the lean read path
     it answers lists with."""
     reads = AckReads(ctx.engine)
-
-    def pipebot_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        handle_command(ctx, ack, body, client, respond, reads)
-
-    app.command(COMMAND)(pipebot_command)
-
-    def cancel_delete(ack: Ack, respond: Respond) -> None:
-        """Cancel under the "delete X?" question this module answers in the ack."""
-        ack()
-        after_ack(guarded, respond, lambda: respond(text="Cancelled: nothing was deleted.", replace_original=True))
-
+    app.command(COMMAND)(partial(pipebot_command, ctx, reads))
     app.action(DELETE_CANCEL)(cancel_delete)
     return reads

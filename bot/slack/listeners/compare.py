@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -23,8 +24,9 @@ from bot.slack.blocks.limits import SELECT_OPTIONS_LIMIT
 from bot.slack.listeners.support import (
     NOT_A_MEMBER,
     SaveResult,
+    ack_only,
     action_value,
-    after_ack,
+    later,
     selected_value,
     show_view,
     submission,
@@ -127,16 +129,14 @@ def pick(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     return {"response_action": "update", "view": msgs.compare_modal(blocks).to_dict()}, None
 
 
+def compare_clicked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Compare*: the summary, or the picker when there is more than one candidate."""
+    ack()
+    later(client, body, "comparing", start_compare, ctx, client, body)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """*Compare*, the picker's submission, and the acks of the lifecycle's URL buttons."""
-
-    def compare_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(start_compare, ctx, client, body)
-
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    app.action(msgs.COMPARE_ARTIFACT)(compare_clicked)
+    app.action(msgs.COMPARE_ARTIFACT)(partial(compare_clicked, ctx))
     app.action(msgs.OPEN_LINK)(ack_only)  # the editor's and the compare page's URL buttons
     app.view(msgs.COMPARE_PICK_CALLBACK)(submission(ctx, pick, msgs.COMPARE_PICK_BLOCK))

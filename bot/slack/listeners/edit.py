@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -27,7 +28,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import lifecycle as msgs
 from bot.slack.blocks.common import info_modal
-from bot.slack.listeners.support import NOT_A_MEMBER, SaveResult, action_value, after_ack, show_view, submission, tell
+from bot.slack.listeners.support import NOT_A_MEMBER, SaveResult, action_value, later, show_view, submission, tell
 from bot.slack.modal_state import EditState, StateUnreadable
 from bot.slack.payloads import Actor, actor_of, team_of, user_of, user_team_of
 from core.artifacts import messages
@@ -231,17 +232,20 @@ def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     return None, follow_up
 
 
+def edit_clicked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Edit*: the modal, or the web editor's link for a long output."""
+    ack()
+    later(client, body, "opening the edit form", open_edit, ctx, client, body)
+
+
+def part_picked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """The modal's **Part** select."""
+    ack()
+    later(client, body, "refilling the edit form", change_part, ctx, client, body)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """*Edit*, the modal's **Part** select and its submission."""
-
-    def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(open_edit, ctx, client, body)
-
-    def part(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(change_part, ctx, client, body)
-
-    app.action(msgs.EDIT_ARTIFACT)(edit)
-    app.action(msgs.EDIT_PART_ACTION)(part)
+    app.action(msgs.EDIT_ARTIFACT)(partial(edit_clicked, ctx))
+    app.action(msgs.EDIT_PART_ACTION)(partial(part_picked, ctx))
     app.view(msgs.EDIT_MODAL_CALLBACK)(submission(ctx, save, msgs.EDIT_PART_BLOCK))

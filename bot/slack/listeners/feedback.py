@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -37,14 +38,12 @@ def record_vote(ctx: AppContext, body: Mapping[str, Any]) -> int | None:
         return feedback.toggle(s, click.team_id, artifact_id, version, click.user_id, value)
 
 
+def clicked(ctx: AppContext, ack: Ack, body: dict[str, Any]) -> None:
+    """👍/👎: acked at once, the vote stored after the ack (a failure is logged)."""
+    ack()
+    after_ack(record_vote, ctx, body)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """The feedback buttons' clicks."""
-
-    def clicked(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        after_ack(_record, body)
-
-    def _record(body: dict[str, Any]) -> None:
-        record_vote(ctx, body)
-
-    app.action(msgs.FEEDBACK)(clicked)
+    app.action(msgs.FEEDBACK)(partial(clicked, ctx))

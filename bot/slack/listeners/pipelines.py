@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -25,10 +26,9 @@ from bot.slack.listeners.support import (
     Reply,
     SaveResult,
     action_value,
-    after_ack,
     block_dicts,
-    guarded,
     item_id_of,
+    later,
     menu_choice,
     open_modal,
     submission,
@@ -214,31 +214,38 @@ def rebuild_pipeline_modal(
         log.info("pipeline builder changed meanwhile (double click?); update skipped")
 
 
+def add_step(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Add a step*: the builder rebuilt with one more step."""
+    ack()
+    later(client, body, "adding a step", lambda: rebuild_pipeline_modal(ctx, client, body, add=True))
+
+
+def remove_step(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Remove* on a step: the builder rebuilt without it (a stale value does nothing)."""
+    ack()
+    try:
+        position = int(action_value(body))
+    except ValueError:
+        return
+    later(client, body, "removing a step", lambda: rebuild_pipeline_modal(ctx, client, body, remove=position))
+
+
+def menu(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Edit/Delete… in the list's overflow menu."""
+    ack()
+    later(client, body, "the pipeline menu", menu_action, ctx, client, body, respond)
+
+
+def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Delete under the "delete X?" question: the question becomes the answer."""
+    ack()
+    later(client, body, "deleting a pipeline", lambda: respond(text=delete_pipeline(ctx, body), replace_original=True))
+
+
 def register(app: App, ctx: AppContext) -> None:
     """The builder's submission and buttons, the list's menu and the Delete button."""
     app.view(blocks.PIPELINE_CALLBACK)(submission(ctx, save_pipeline, "name"))
-
-    def add_step(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: rebuild_pipeline_modal(ctx, client, body, add=True))
-
-    def remove_step(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        try:
-            position = int(action_value(body))
-        except ValueError:
-            return
-        after_ack(guarded, respond, lambda: rebuild_pipeline_modal(ctx, client, body, remove=position))
-
-    def menu(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: menu_action(ctx, client, body, respond))
-
-    def delete(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: respond(text=delete_pipeline(ctx, body), replace_original=True))
-
-    app.action(blocks.ADD_STEP)(add_step)
-    app.action(blocks.REMOVE_STEP)(remove_step)
-    app.action(blocks.PIPELINE_MENU)(menu)
-    app.action(DELETE_PIPELINE)(delete)
+    app.action(blocks.ADD_STEP)(partial(add_step, ctx))
+    app.action(blocks.REMOVE_STEP)(partial(remove_step, ctx))
+    app.action(blocks.PIPELINE_MENU)(partial(menu, ctx))
+    app.action(DELETE_PIPELINE)(partial(delete, ctx))

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.slack.blocks.runs import MESSAGE_SHORTCUT
-from bot.slack.listeners.support import Reply
+from bot.slack.listeners.support import ack_only, told
 from bot.slack.modal_state import RunModalState
 from bot.slack.payloads import team_of
 from bot.slack.run_modal import open_run_modal
@@ -49,26 +50,12 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
     open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), state=state, input_text=text)
 
 
+def shortcut(ctx: AppContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Lazily, after ack_only: the run modal (a Reply, e.g. an expired trigger, is told)."""
+    with told(client, body, "run_on_message"):
+        open_from_message(ctx, client, body, respond)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """The message shortcut `run_on_message`."""
-
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    def shortcut(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        try:
-            open_from_message(ctx, client, body, respond)
-        except Reply as exc:  # e.g. the trigger expired before the form could open
-            respond(text=str(exc), response_type="ephemeral", replace_original=False)
-        except Exception:  # noqa: BLE001 - the user must hear something
-            log.exception("run_on_message failed")
-            try:
-                respond(
-                    text="Something went wrong opening the run form (it has been logged). Please try again.",
-                    response_type="ephemeral",
-                    replace_original=False,
-                )
-            except Exception:  # noqa: BLE001
-                log.exception("could not tell the user")
-
-    app.shortcut(MESSAGE_SHORTCUT)(ack=ack_only, lazy=[shortcut])
+    app.shortcut(MESSAGE_SHORTCUT)(ack=ack_only, lazy=[partial(shortcut, ctx)])

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -53,7 +53,7 @@ class Reply(Exception):
     """A message for the person who typed the command (ephemeral), not an error to log."""
 
 
-def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+def after_ack(fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
     """Run ``fn`` in the background pool: the listener returns (and Slack gets its ack)
     without waiting for it. Exceptions are logged."""
 
@@ -66,18 +66,19 @@ def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     _background.submit(run)
 
 
-def guarded(respond: Respond, fn: Callable[[], None]) -> None:
-    """Reply → ephemeral message; anything else → logged, and the user told."""
-    try:
-        fn()
-    except Reply as exc:
-        respond(text=str(exc), response_type="ephemeral", replace_original=False)
-    except Exception:  # noqa: BLE001 - the user must hear something
-        log.exception("pipebot command failed")
-        try:
-            respond(text=OOPS, response_type="ephemeral", replace_original=False)
-        except Exception:  # noqa: BLE001
-            log.exception("could not tell the user about the failure")
+def later(client: WebClient, body: Mapping[str, Any], doing: str, fn: Callable[..., object], *args: Any) -> None:
+    """``fn(*args)`` after the ack (``after_ack``), inside the one error wrapper (``told``)."""
+
+    def run() -> None:
+        with told(client, body, doing):
+            fn(*args)
+
+    after_ack(run)
+
+
+def ack_only(ack: Ack) -> None:
+    """For actions with nothing to do (URL buttons still send one) or done lazily."""
+    ack()
 
 
 def block_dicts(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_reporter_for
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from core.runs.request import Origin, ReportTo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.run_harness import HAIKU, make_agent, make_pipeline, with_keys

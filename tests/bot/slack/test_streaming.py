@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from bot.slack.blocks.common import ZWSP
 from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from core.runs.request import Origin, ReportTo
 from tests.fakes.fake_slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.run_harness import (

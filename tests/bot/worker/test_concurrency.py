@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from tests.fakes.llm_base import RecordedRequest, Turn
 from tests.support.run_harness import (
     HAIKU,

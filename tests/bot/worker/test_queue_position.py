@@ -22,7 +22,7 @@ from sqlalchemy import event
 
 from bot.slack.blocks.runs import RUN_CANCEL, parent_message
 from bot.worker import queue_position
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from core.runs.request import Origin, ReportTo
 from storage.db import transaction
 from storage.repos import runs as run_repo

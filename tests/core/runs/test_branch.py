@@ -14,8 +14,7 @@ from sqlalchemy import select
 from core.artifacts.editing import save_edit
 from core.errors import RunRejected
 from core.runs.artifact import Artifact as Content
-from core.runs.branch import start_branch
-from core.runs.queue import start_run
+from core.runs.intake import start_branch, start_run
 from core.runs.request import Origin
 from storage.db import transaction
 from storage.models import Artifact

@@ -22,6 +22,7 @@ from bot.slack.blocks.common import (
     DELETE_AGENT,
     confirm_delete_message,
 )
+from bot.slack.blocks.home import HOME_NEW_AGENT
 from bot.slack.commands_text import COMMAND, not_found_hint
 from bot.slack.listeners.support import (
     Reply,
@@ -190,8 +191,24 @@ def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, r
     later(client, body, "deleting an agent", lambda: respond(text=delete_agent(ctx, body), replace_original=True))
 
 
+def new_from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """Home's *New agent*: the same modal as `/pipebot agent new`."""
+    ack()
+    later(
+        client,
+        body,
+        "opening the agent form from Home",
+        open_agent_modal,
+        ctx,
+        client,
+        body.get("trigger_id") or "",
+        team_of(body),
+    )
+
+
 def register(app: App, ctx: AppContext) -> None:
-    """The agent modal's submission, the list's menu and the Delete button."""
+    """The agent modal's submission, the list's menu, the Delete button and Home's *New agent*."""
     app.view(blocks.AGENT_CALLBACK)(submission(ctx, save_agent, "name"))
     app.action(blocks.AGENT_MENU)(partial(menu, ctx))
     app.action(DELETE_AGENT)(partial(delete, ctx))
+    app.action(HOME_NEW_AGENT)(partial(new_from_home, ctx))

@@ -14,8 +14,10 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -23,7 +25,8 @@ from bot.slack import parent_status
 from bot.slack.admin import AdminCheckFailed, is_admin
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.common import name_md
-from bot.slack.listeners.support import action_value, tell
+from bot.slack.home_tab import publish_home
+from bot.slack.listeners.support import action_value, later, tell
 from bot.slack.payloads import actor_of, team_of, user_of
 from core.context import AppContext
 from core.runs.cancel import KIND, CancelResult, cancel_run, cancelled_message
@@ -140,3 +143,20 @@ def mark_cancelled(
             client.chat_update(channel=channel_id, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
         except SlackApiError as exc:
             log.info("could not mark cancelled run %s: %s", run_id, exc.response.get("error"))
+
+
+def cancel_button(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Cancel* on a run's message or on App Home (which then shows the run's new state)."""
+    ack()
+    later(client, body, "cancelling a run", _cancel, ctx, body, client)
+
+
+def _cancel(ctx: AppContext, body: dict[str, Any], client: WebClient) -> None:
+    cancel_clicked(ctx, client, body)
+    if (body.get("container") or {}).get("type") == "view":  # on Home: show the run's new state
+        publish_home(ctx, client, team_of(body), user_of(body))
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """The Cancel button, wherever it is (a run's message, App Home)."""
+    app.action(msgs.RUN_CANCEL)(partial(cancel_button, ctx))

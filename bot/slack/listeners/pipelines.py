@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.slack.blocks import pipelines as blocks
 from bot.slack.blocks.common import DELETE_PIPELINE, confirm_delete_message
+from bot.slack.blocks.home import HOME_EDIT_PIPELINE, HOME_NEW_PIPELINE
 from bot.slack.commands_text import not_found_hint
 from bot.slack.listeners.support import (
     Reply,
@@ -242,10 +243,28 @@ def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, r
     later(client, body, "deleting a pipeline", lambda: respond(text=delete_pipeline(ctx, body), replace_original=True))
 
 
+def from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """Home's *New pipeline* (a new builder) and *Edit* (value: the pipeline's id)."""
+    ack()
+    editing = ((body.get("actions") or [{}])[0]).get("action_id") == HOME_EDIT_PIPELINE
+    raw = action_value(body)
+    pipeline_id = int(raw) if editing and raw.isdigit() else None
+    trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
+    later(
+        client,
+        body,
+        "opening the pipeline builder from Home",
+        lambda: open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id),
+    )
+
+
 def register(app: App, ctx: AppContext) -> None:
-    """The builder's submission and buttons, the list's menu and the Delete button."""
+    """The builder's submission and buttons, the list's menu, the Delete button and Home's
+    *New pipeline* and *Edit*."""
     app.view(blocks.PIPELINE_CALLBACK)(submission(ctx, save_pipeline, "name"))
     app.action(blocks.ADD_STEP)(partial(add_step, ctx))
     app.action(blocks.REMOVE_STEP)(partial(remove_step, ctx))
     app.action(blocks.PIPELINE_MENU)(partial(menu, ctx))
     app.action(DELETE_PIPELINE)(partial(delete, ctx))
+    app.action(HOME_NEW_PIPELINE)(partial(from_home, ctx))
+    app.action(HOME_EDIT_PIPELINE)(partial(from_home, ctx))

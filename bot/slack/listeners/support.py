@@ -1,9 +1,16 @@
-"""What every listener module shares: the Reply exception, the after-ack pool, ephemeral
-notes, opening a modal, reading a payload's values, and the view-submission wrapper.
+"""What every listener module shares: the Reply exception, the after-ack pool, the one way to
+tell a person something privately (``tell``), the one error wrapper for work after the ack
+(``told``, ``later``), opening views, reading a payload's values, and the view-submission
+wrapper.
 
-Why a module of its own: the surfaces (commands, agents, pipelines, settings, runs,
-artifacts, home, shortcut) each import it, and none imports another surface's listener
-module back except the dispatcher, so there is no cycle.
+Why a module of its own: the surfaces (agents, pipelines, settings, runs, re-run, artifacts,
+edit, compare, feedback, cancel, home, shortcut, unfurl) each import it and never another
+surface's listener module; the one exception is the `/pipebot` dispatcher
+(commands.py), which routes a subcommand to the surface that owns it. A button belongs to
+the surface it opens (Home's *New agent* is bound in agents.py), so Home imports no surface.
+
+The listener style: handlers are module-level functions taking ``ctx`` first; each module's
+``register(app, ctx)`` is a flat list of bindings, ``app.action(ID)(partial(handler, ctx))``.
 
 Timing (Slack's rules): the app runs with ``process_before_response=True``, so Slack
 gets its HTTP answer when the listener returns. Anything that calls Slack or a provider

@@ -74,15 +74,6 @@ def encode_metadata(meta: Mapping[str, Any], *, droppable: tuple[str, ...] = ("r
     return text
 
 
-def decode_metadata(text: str | None) -> dict[str, Any]:
-    """The dict ``encode_metadata`` wrote, or {} for anything else (it comes back from Slack)."""
-    try:
-        data = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 # ---- text --------------------------------------------------------------------------------
 
 

@@ -56,7 +56,7 @@ from bot.slack.commands_text import (
 )
 from bot.slack.listeners import agents, artifacts, pipelines, runs, settings
 from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
-from bot.slack.payloads import team_of
+from bot.slack.payloads import channel_of, team_of, user_of
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
 from storage.db import transaction
@@ -114,25 +114,33 @@ def quick_answer(
 def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cmd: Command, respond: Respond) -> None:
     """The commands that call Slack (modals, admin check) or start work (run, artifacts)."""
     team_id = team_of(body)
-    user_id = body.get("user_id") or ""
-    channel_id = body.get("channel_id")
+    user_id, channel_id = user_of(body), channel_of(body)
     response_url = body.get("response_url")
     trigger_id = body.get("trigger_id") or ""
-    where = {"channel_id": channel_id, "response_url": response_url}
     if cmd.name == RUN:
         runs.handle_run(ctx, client, dict(body), args_after_first_word(body.get("text") or ""))
     elif cmd.name == ARTIFACTS:
         artifacts.handle_artifacts(ctx, client, dict(body), args_after_first_word(body.get("text") or ""))
     elif cmd.name == AGENT_NEW:
-        agents.open_agent_modal(ctx, client, trigger_id, team_id, new_name=cmd.arg, **where)
+        agents.open_agent_modal(
+            ctx, client, trigger_id, team_id, new_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == AGENT_EDIT:
-        agents.open_agent_modal(ctx, client, trigger_id, team_id, agent_name=cmd.arg, **where)
+        agents.open_agent_modal(
+            ctx, client, trigger_id, team_id, agent_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == PIPELINE_NEW:
-        pipelines.open_pipeline_modal(ctx, client, trigger_id, team_id, new_name=cmd.arg, **where)
+        pipelines.open_pipeline_modal(
+            ctx, client, trigger_id, team_id, new_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == PIPELINE_EDIT:
-        pipelines.open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_name=cmd.arg, **where)
+        pipelines.open_pipeline_modal(
+            ctx, client, trigger_id, team_id, pipeline_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == SETTINGS:
-        settings.open_settings_modal(ctx, client, trigger_id, team_id, user_id, **where)
+        settings.open_settings_modal(
+            ctx, client, trigger_id, team_id, user_id, channel_id=channel_id, response_url=response_url
+        )
     else:  # a subcommand commands_text knows and this dispatcher does not
         respond(**ephemeral(help_text(COMMAND)))
 

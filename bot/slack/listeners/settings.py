@@ -109,6 +109,8 @@ def save_settings(
     modal is replaced by a "checking…" view and the follow-up finishes the checks and
     updates that view with the outcome (errors shown under the fields, or "saved").
     Keys live only in this process's memory meanwhile: never in private_metadata or logs.
+    Over 60 lines because both paths (answered in the ack, finished after it) share the
+    checks above them and read best together.
     """
     view = body["view"]
     team_id, user_id = team_of(body, context), user_of(body)

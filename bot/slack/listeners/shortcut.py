@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from bot.slack.blocks.runs import MESSAGE_SHORTCUT
 from bot.slack.listeners.support import ack_only, told
 from bot.slack.modal_state import RunModalState
-from bot.slack.payloads import team_of
+from bot.slack.payloads import channel_of, team_of
 from bot.slack.run_modal import open_run_modal
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
@@ -32,7 +32,7 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
     Slack sends ``&``, ``<`` and ``>`` as entities in message text; the model should see
     the characters as typed (bot/slack/text.decode_slack_text)."""
     message = body.get("message") or {}
-    channel_id = (body.get("channel") or {}).get("id") or ""
+    channel_id = channel_of(body) or ""
     text = decode_slack_text(message.get("text") or "")
     if not text.strip():
         respond(

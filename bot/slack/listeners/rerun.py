@@ -24,7 +24,7 @@ from bot.slack.blocks import rerun as msgs
 from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.support import OOPS, action_value, open_modal, selected_value, text_value, told
 from bot.slack.modal_state import RerunState, StateUnreadable
-from bot.slack.payloads import channel_of, team_of, thread_of, user_of
+from bot.slack.payloads import channel_of, team_of, thread_of, user_of, user_team_of
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, plain, start_from_slack
 from core import credentials
 from core.context import AppContext
@@ -172,6 +172,7 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
         Origin.RERUN,
         pipeline_name=pipeline_name or "",
         requested_by=user_id,
+        requester_team_id=user_team_of(body),
         report_to=ReportTo(state.channel_id or user_id, state.thread_ts),
         dedupe_key=dedupe_key_for(team_id, "view", view.get("id")),
         branch=branch,

@@ -22,7 +22,7 @@ from bot.slack.blocks import runs as msgs
 from bot.slack.commands_text import COMMAND, ArgumentError, not_found_hint, parse_run_args
 from bot.slack.listeners.support import OOPS, tell
 from bot.slack.modal_state import RunModalState, StateUnreadable
-from bot.slack.payloads import Actor, channel_of, team_of, user_of
+from bot.slack.payloads import Actor, channel_of, team_of, user_of, user_team_of
 from bot.slack.run_modal import stashed_input
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, plain, start_from_slack
 from bot.slack.text import escape_mrkdwn
@@ -76,6 +76,7 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         pipeline_id=pipeline_id,
         input_text=input_text,
         requested_by=user_id,
+        requester_team_id=user_team_of(body),
         report_to=ReportTo(channel_of(body)),
         dedupe_key=dedupe_key_for(team_id, "cmd", body.get("trigger_id")),
     )
@@ -145,6 +146,7 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
         pipeline_id=int(raw_id),
         input_text=input_text,
         requested_by=user_id,
+        requester_team_id=user_team_of(body),
         report_to=report_to,
         dedupe_key=dedupe_key_for(team_id, "view", view.get("id")),
     )

@@ -17,12 +17,20 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.blocks import rerun as msgs
 from bot.slack.blocks.common import info_modal
-from bot.slack.listeners.support import OOPS, action_value, open_modal, selected_value, text_value, told
+from bot.slack.listeners.support import (
+    SaveResult,
+    action_value,
+    open_modal,
+    selected_value,
+    submission,
+    text_value,
+    told,
+)
 from bot.slack.modal_state import RerunState, StateUnreadable
 from bot.slack.payloads import channel_of, team_of, thread_of, user_of, user_team_of
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, plain, start_from_slack
@@ -131,15 +139,17 @@ def _step_picked(values: Mapping[str, Any]) -> str:
     return str(step.get("value") or "")
 
 
-def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ack: Ack) -> None:
+def submit_rerun(
+    ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None = None
+) -> SaveResult:
     """The modal's submission as a RunRequest with a BranchFrom, started like every run
     (bot/slack/run_start.py); a refusal is an inline error under the field it concerns."""
     view = body.get("view") or {}
     team_id, user_id = team_of(body), user_of(body)
     values = (view.get("state") or {}).get("values") or {}
 
-    def error(block: str, text: str) -> None:
-        ack(response_action="errors", errors={block: plain(text)})
+    def error(block: str, text: str) -> SaveResult:
+        return {"response_action": "errors", "errors": {block: plain(text)}}, None
 
     try:
         state = RerunState.decode(view.get("private_metadata"))
@@ -186,7 +196,7 @@ def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ac
         return error(msgs.STEP_BLOCK if kind == CANNOT_POST else _field(kind, shown), refusals[0].text)
     if started is not None and started.run is not None:
         log.info("run %s re-runs artifact %s from step %d for %s", started.run.id, branch.artifact_id, shown, user_id)
-    ack()
+    return None, None
 
 
 def open_button(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -203,17 +213,8 @@ def step_picked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClie
         change_step(ctx, client, body)
 
 
-def submission(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-    """The modal's submission; an unexpected failure keeps the modal open and says so."""
-    try:
-        submit_rerun(ctx, client, body, ack)
-    except Exception:  # noqa: BLE001 - keep the modal open and say so
-        log.exception("starting a re-run failed")
-        ack(response_action="errors", errors={msgs.STEP_BLOCK: OOPS})
-
-
 def register(app: App, ctx: AppContext) -> None:
     """The Re-run button, the Step select of its modal, and the modal's submission."""
     app.action(msgs.RERUN_ACTION)(partial(open_button, ctx))
     app.action(msgs.RERUN_STEP_ACTION)(partial(step_picked, ctx))
-    app.view(msgs.RERUN_CALLBACK)(partial(submission, ctx))
+    app.view(msgs.RERUN_CALLBACK)(submission(ctx, submit_rerun, msgs.STEP_BLOCK))

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.blocks import runs as msgs
 from bot.slack.commands_text import COMMAND, ArgumentError, not_found_hint, parse_run_args
-from bot.slack.listeners.support import OOPS, tell
+from bot.slack.listeners.support import SaveResult, submission, tell
 from bot.slack.modal_state import RunModalState, StateUnreadable
 from bot.slack.payloads import Actor, channel_of, team_of, user_of, user_team_of
 from bot.slack.run_modal import stashed_input
@@ -103,7 +102,9 @@ def _selected(values: Mapping[str, Any], block_id: str, key: str) -> Any:
     return value
 
 
-def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ack: Ack) -> None:
+def submit_run_modal(
+    ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None = None
+) -> SaveResult:
     """The run modal's submission as a RunRequest: where it came from (the message shortcut:
     that message's thread; App Home: the channel picked), then started; every problem the
     user can fix comes back as an inline error on the modal, and success closes it."""
@@ -111,8 +112,8 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
     team_id, user_id = team_of(body), user_of(body)
     values = (view.get("state") or {}).get("values") or {}
 
-    def error(block: str, text: str) -> None:
-        ack(response_action="errors", errors={block: plain(text)})
+    def error(block: str, text: str) -> SaveResult:
+        return {"response_action": "errors", "errors": {block: plain(text)}}, None
 
     try:
         state = RunModalState.decode(view.get("private_metadata"))
@@ -151,28 +152,16 @@ def submit_run_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
         dedupe_key=dedupe_key_for(team_id, "view", view.get("id")),
     )
 
-    def refused(refusal: Refusal) -> None:
-        error(post_errors_under if refusal.kind == CANNOT_POST else msgs.PIPELINE_BLOCK, refusal.text)
+    def refused(refusal: Refusal) -> SaveResult:
+        return error(post_errors_under if refusal.kind == CANNOT_POST else msgs.PIPELINE_BLOCK, refusal.text)
 
     refusals: list[Refusal] = []
     start_from_slack(
         ctx, client, request, shown_input=input_text, tell=refusals.append, channel_name=state.channel_name
     )
-    if refusals:
-        refused(refusals[0])
-    else:
-        ack()
-
-
-def submission(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-    """The view_submission listener: an unexpected failure keeps the modal open and says so."""
-    try:
-        submit_run_modal(ctx, client, body, ack)
-    except Exception:  # noqa: BLE001 - keep the modal open and say so
-        log.exception("starting a run from the modal failed")
-        ack(response_action="errors", errors={msgs.PIPELINE_BLOCK: OOPS})
+    return refused(refusals[0]) if refusals else (None, None)
 
 
 def register(app: App, ctx: AppContext) -> None:
     """The run modal's submission (`/pipebot run` comes through bot/slack/listeners/commands.py)."""
-    app.view(msgs.RUN_MODAL_CALLBACK)(partial(submission, ctx))
+    app.view(msgs.RUN_MODAL_CALLBACK)(submission(ctx, submit_run_modal, msgs.PIPELINE_BLOCK))

@@ -358,8 +358,7 @@ def test_a_run_refused_after_its_message_is_posted_says_not_started_there_and_to
     fake.fail_next("chat.postMessage", "unused", when=delete_while_posting)
     hook = _command(slack, "run Essay write about otters")
     assert _ephemeral(slack, hook) == PIPELINE_GONE
-    update = fake.wait_for("chat.update")
-    assert "could not start" in _text(update.params)
+    fake.wait_for("chat.update", lambda c: "could not start" in _text(c.params))
     posted = fake.messages(GENERAL)
     assert len(posted) == before + 1 and "could not start" in _text(posted[-1])
     assert _runs(ctx) == []

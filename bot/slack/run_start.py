@@ -16,7 +16,6 @@ The worker then reports into the thread (bot/slack/reporter.py).
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -36,7 +35,7 @@ from core.runs.intake import submit
 from core.runs.request import ReportTo, RunRequest
 from storage.models import Run
 
-__all__ = ["CANNOT_POST", "Refusal", "Started", "dedupe_key_for", "plain", "refusal_text", "start_from_slack"]
+__all__ = ["CANNOT_POST", "Refusal", "Started", "dedupe_key_for", "refusal_text", "start_from_slack"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ CANNOT_POST = "cannot_post"  # Refusal.kind when Slack would not take the run's 
 @dataclass(frozen=True)
 class Refusal:
     """Why a run did not start: ``kind`` is RunRejected's (or CANNOT_POST), ``text`` mrkdwn
-    for the requester (:func:`plain` for a modal's inline error)."""
+    for the requester (``support.inline_error`` makes it plain for a modal)."""
 
     kind: str
     text: str
@@ -67,11 +66,6 @@ Tell = Callable[[Refusal], None]
 def dedupe_key_for(team_id: str, kind: str, value: str | None) -> str | None:
     """Globally unique (the column is), scoped by workspace, at most 200 characters."""
     return f"slack:{team_id}:{kind}:{value}"[:200] if value else None
-
-
-def plain(text: str) -> str:
-    """mrkdwn without its emphasis, for a modal's inline error (plain text only)."""
-    return re.sub(r"[*`]", "", text)
 
 
 def refusal_text(exc: RunRejected, pipeline_name: str) -> str:

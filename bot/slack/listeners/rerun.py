@@ -25,6 +25,7 @@ from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.support import (
     SaveResult,
     action_value,
+    inline_error,
     open_modal,
     selected_value,
     submission,
@@ -33,7 +34,7 @@ from bot.slack.listeners.support import (
 )
 from bot.slack.modal_state import RerunState, StateUnreadable
 from bot.slack.payloads import channel_of, team_of, thread_of, user_of, user_team_of
-from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, plain, start_from_slack
+from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
 from core import credentials
 from core.context import AppContext
 from core.errors import RunRejected
@@ -148,22 +149,21 @@ def submit_rerun(
     team_id, user_id = team_of(body), user_of(body)
     values = (view.get("state") or {}).get("values") or {}
 
-    def error(block: str, text: str) -> SaveResult:
-        return {"response_action": "errors", "errors": {block: plain(text)}}, None
-
     try:
         state = RerunState.decode(view.get("private_metadata"))
     except StateUnreadable as exc:
         log.warning("re-run modal with unreadable state: %s", exc.detail)
-        return error(msgs.STEP_BLOCK, str(exc))
+        return inline_error(msgs.STEP_BLOCK, str(exc))
     shown, raw_step = state.step_shown, _step_picked(values)
     if not raw_step.isdigit():
-        return error(msgs.STEP_BLOCK, "Pick a step.")
+        return inline_error(msgs.STEP_BLOCK, "Pick a step.")
     if int(raw_step) != shown:  # the form had not caught up with the step picked
-        return error(msgs.STEP_BLOCK, f"The form still shows step {shown}'s agent and input. Pick the step again.")
+        return inline_error(
+            msgs.STEP_BLOCK, f"The form still shows step {shown}'s agent and input. Pick the step again."
+        )
     raw_agent = selected_value(values, msgs.agent_block(shown))
     if msgs.agent_block(shown) in values and not raw_agent.isdigit():
-        return error(msgs.agent_block(shown), "Pick an agent.")
+        return inline_error(msgs.agent_block(shown), "Pick an agent.")
     branch = BranchFrom(
         artifact_id=state.artifact_id,
         from_step=shown,
@@ -176,7 +176,7 @@ def submit_rerun(
         try:
             pipeline_name = branch_source(s, team_id, branch.artifact_id, branch.version).content.pipeline_name
         except RunRejected as exc:
-            return error(_field(exc.kind, shown), exc.message)
+            return inline_error(_field(exc.kind, shown), exc.message)
     request = RunRequest(
         team_id,
         Origin.RERUN,
@@ -193,7 +193,7 @@ def submit_rerun(
     )
     if refusals:
         kind = refusals[0].kind
-        return error(msgs.STEP_BLOCK if kind == CANNOT_POST else _field(kind, shown), refusals[0].text)
+        return inline_error(msgs.STEP_BLOCK if kind == CANNOT_POST else _field(kind, shown), refusals[0].text)
     if started is not None and started.run is not None:
         log.info("run %s re-runs artifact %s from step %d for %s", started.run.id, branch.artifact_id, shown, user_id)
     return None, None

@@ -19,11 +19,11 @@ from slack_sdk import WebClient
 
 from bot.slack.blocks import runs as msgs
 from bot.slack.commands_text import COMMAND, ArgumentError, not_found_hint, parse_run_args
-from bot.slack.listeners.support import SaveResult, submission, tell
+from bot.slack.listeners.support import SaveResult, inline_error, submission, tell
 from bot.slack.modal_state import RunModalState, StateUnreadable
 from bot.slack.payloads import Actor, channel_of, team_of, user_of, user_team_of
 from bot.slack.run_modal import stashed_input
-from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, plain, start_from_slack
+from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.runs.intake import PIPELINE_GONE
@@ -112,27 +112,24 @@ def submit_run_modal(
     team_id, user_id = team_of(body), user_of(body)
     values = (view.get("state") or {}).get("values") or {}
 
-    def error(block: str, text: str) -> SaveResult:
-        return {"response_action": "errors", "errors": {block: plain(text)}}, None
-
     try:
         state = RunModalState.decode(view.get("private_metadata"))
     except StateUnreadable as exc:
         log.warning("run modal with unreadable state: %s", exc.detail)
-        return error(msgs.PIPELINE_BLOCK, str(exc))
+        return inline_error(msgs.PIPELINE_BLOCK, str(exc))
     raw_id = _selected(values, msgs.PIPELINE_BLOCK, "selected_option")
     if not raw_id or not str(raw_id).isdigit():
-        return error(msgs.PIPELINE_BLOCK, "Pick a pipeline.")
+        return inline_error(msgs.PIPELINE_BLOCK, "Pick a pipeline.")
     if msgs.INPUT_BLOCK in values:
         input_text = _selected(values, msgs.INPUT_BLOCK, "value") or ""
         if not input_text.strip():
-            return error(msgs.INPUT_BLOCK, "Give the run some input.")
+            return inline_error(msgs.INPUT_BLOCK, "Give the run some input.")
     elif not (input_text := stashed_input(ctx, state)):
-        return error(msgs.PIPELINE_BLOCK, STASH_EXPIRED)
+        return inline_error(msgs.PIPELINE_BLOCK, STASH_EXPIRED)
     with transaction(ctx.sessions) as s:
         pipeline = pipeline_repo.get_pipeline(s, team_id, int(raw_id))
         if pipeline is None:
-            return error(msgs.PIPELINE_BLOCK, PIPELINE_GONE)
+            return inline_error(msgs.PIPELINE_BLOCK, PIPELINE_GONE)
         pipeline_name = pipeline.name
     if state.from_message:
         report_to = ReportTo(state.channel_id or "", state.thread_ts or None)
@@ -153,7 +150,7 @@ def submit_run_modal(
     )
 
     def refused(refusal: Refusal) -> SaveResult:
-        return error(post_errors_under if refusal.kind == CANNOT_POST else msgs.PIPELINE_BLOCK, refusal.text)
+        return inline_error(post_errors_under if refusal.kind == CANNOT_POST else msgs.PIPELINE_BLOCK, refusal.text)
 
     refusals: list[Refusal] = []
     start_from_slack(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -191,6 +192,12 @@ def selected_value(values: Mapping[str, Any], block_id: str) -> str:
 
 def checked(values: Mapping[str, Any], block_id: str) -> bool:
     return bool(((values.get(block_id) or {}).get(INPUT) or {}).get("selected_options"))
+
+
+def inline_error(block_id: str, text: str) -> SaveResult:
+    """A modal's answer that keeps it open with ``text`` under one input. Inline errors are
+    plain text, so mrkdwn's emphasis (``*``, backticks) is stripped."""
+    return {"response_action": "errors", "errors": {block_id: re.sub(r"[*`]", "", text)}}, None
 
 
 def field_errors(errors: Mapping[str, str], known: tuple[str, ...], fallback: str) -> dict[str, str]:

@@ -28,8 +28,8 @@ from sqlalchemy import text  # noqa: E402
 
 from bench._common import pct, scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.branch import start_branch  # noqa: E402
-from core.runs.queue import start_run  # noqa: E402
+from core.runs.intake import start_branch, start_run  # noqa: E402
+from core.runs.request import Origin  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.repos import agents as agent_repo  # noqa: E402
@@ -99,7 +99,7 @@ def _full_run(ctx: AppContext, input_text: str, out: list[Any]) -> Any:
 
 
 def _branch(ctx: AppContext, artifact_id: str, step: int) -> Any:
-    return start_branch(ctx, TEAM, artifact_id=artifact_id, from_step=step, requested_by=None, source="cli")
+    return start_branch(ctx, TEAM, artifact_id=artifact_id, from_step=step, requested_by=None, origin=Origin.CLI)
 
 
 def _line(name: str, xs: list[tuple[float, int]]) -> str:

@@ -33,7 +33,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bench._common import scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.queue import start_run  # noqa: E402
+from core.runs.intake import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.models import Artifact  # noqa: E402

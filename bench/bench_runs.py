@@ -25,7 +25,8 @@ from rq.job import Job  # noqa: E402
 
 from bench._common import pct, scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.queue import job_id, start_run  # noqa: E402
+from core.runs.intake import start_run  # noqa: E402
+from core.runs.queue import job_id  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.repos import agents as agent_repo  # noqa: E402

@@ -28,7 +28,8 @@ from slack_sdk import WebClient  # noqa: E402
 from bench._common import pct, scratch_database  # noqa: E402
 from bot.slack.blocks.runs import parent_message  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.runs.queue import start_run  # noqa: E402
+from core.runs.intake import start_run  # noqa: E402
+from core.runs.request import Origin, ReportTo  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.repos import agents as agent_repo  # noqa: E402
@@ -60,7 +61,13 @@ def _run_once(
     text, blocks = parent_message("Essay", USER_ID, "write")
     parent = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
     run = start_run(
-        ctx, TEAM_ID, "Essay", f"input {i}", requested_by=USER_ID, source="slack", channel_id=GENERAL, thread_ts=parent
+        ctx,
+        TEAM_ID,
+        "Essay",
+        f"input {i}",
+        requested_by=USER_ID,
+        origin=Origin.SLASH_COMMAND,
+        report_to=ReportTo(GENERAL, parent),
     )
     deadline = time.monotonic() + 60
     while True:

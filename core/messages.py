@@ -37,6 +37,7 @@ def reused_step(original_cost: Decimal | str | None) -> str:
 
 
 PIPELINE_DELETED = "The pipeline was deleted before this run started."
+RUN_REQUEST_IN_PROGRESS = "That request is being started already; its run appears in a moment."
 EMPTY_PIPELINE = f"The pipeline has no steps. Add a step with `{COMMAND} pipeline edit`."
 
 

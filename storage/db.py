@@ -9,13 +9,16 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-#: The types the layers above name in annotations, so that only storage imports SQLAlchemy.
+#: The types the layers above name in annotations (and the one error they catch: a unique key
+#: already taken), so that only storage imports SQLAlchemy.
 SessionFactory = sessionmaker[Session]
 __all__ = [
     "Engine",
+    "IntegrityError",
     "Session",
     "SessionFactory",
     "make_engine",

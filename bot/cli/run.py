@@ -11,7 +11,9 @@ from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
 from core.formatting import format_cost, format_duration, format_tokens
-from core.runs.queue import run_queue, start_run
+from core.runs.intake import submit, submitted
+from core.runs.queue import run_queue
+from core.runs.request import Origin, RunRequest
 from core.timings import CLI_PROGRESS_POLL_S
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
@@ -71,7 +73,8 @@ def _follow(
     run = None
     try:
         try:
-            run = start_run(ctx, team_id, pipeline, input_text, source="cli", preflight=True)
+            request = RunRequest(team_id, Origin.CLI, pipeline_name=pipeline, input_text=input_text)
+            run = submitted(submit(ctx, request))
         except RunRejected as exc:
             _print(f"pipebot: {exc.message}", err=True)
             return 2

@@ -39,6 +39,7 @@ from bot.slack.hostile_text import clean_request_body
 from bot.slack.listeners import (
     agents,
     artifacts,
+    cancel,
     commands,
     compare,
     edit,
@@ -148,6 +149,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     feedback.register(app, ctx)
     unfurl.register(app, ctx)
     home.register(app, ctx)
+    cancel.register(app, ctx)
     _register_fallbacks(app, ctx)
 
 

@@ -39,7 +39,7 @@ _HEADINGS = {
 def _query(token: str, target: str | None = None) -> str:
     """A URL relative to the editor's own path, so it works under any public URL prefix."""
     q = f"?t={quote(token, safe='')}"
-    return q + (f"&part={quote(target, safe='')}" if target and target != "output" else "")
+    return q + edit_links.part_query(target)
 
 
 def _page(
@@ -86,7 +86,7 @@ def editor_routes(ctx: AppContext) -> list[Route]:
     keys = signing_keys(ctx)
 
     async def show(request: Request, artifact_id: str, token: str) -> Response:
-        target = request.query_params.get("part") or "output"
+        target = request.query_params.get(edit_links.PART_PARAM) or "output"
         try:
             editor = await run_in_threadpool(open_editor, ctx, token, artifact_id, target=target)
         except edit_links.EditLinkError as err:

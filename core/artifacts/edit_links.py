@@ -203,7 +203,16 @@ def check_csrf(link: EditLink, given: str | None, keys: Secret | Sequence[Secret
         raise EditLinkError(Reason.CSRF, messages.EDIT_LINK_CSRF)
 
 
-def edit_url(public_url: str, artifact_id: str, token: str) -> str:
-    """``{public_url}/artifacts/{id}/edit?t={token}``: the editor page of the web viewer."""
+PART_PARAM = "part"  # the query parameter naming the part the editor opens (absent: the final output)
+
+
+def part_query(part: str | None) -> str:
+    """``&part=…`` for a step (``step:N``); nothing for the final output. The one place that
+    spells the parameter, so the link sent from Slack and the editor's own links agree."""
+    return f"&{PART_PARAM}={quote(part, safe='')}" if part and part != "output" else ""
+
+
+def edit_url(public_url: str, artifact_id: str, token: str, part: str | None = None) -> str:
+    """``{public_url}/artifacts/{id}/edit?t={token}[&part=step:N]``: the editor page of the web viewer."""
     base = (public_url or "").strip().rstrip("/")
-    return f"{base}/artifacts/{quote(str(uuid.UUID(str(artifact_id))), safe='')}/edit?t={token}"
+    return f"{base}/artifacts/{quote(str(uuid.UUID(str(artifact_id))), safe='')}/edit?t={token}{part_query(part)}"

@@ -142,9 +142,11 @@ def new_link(
     user_id: str,
     base_version: int,
     *,
+    part: str | None = None,
     now: float | None = None,
 ) -> str:
-    """The editor URL to send (ephemerally) to ``user_id``."""
+    """The editor URL to send (ephemerally) to ``user_id``, open on ``part`` (``step:N``;
+    None or ``output``: the final output)."""
     token = edit_links.mint(
         signing_keys(ctx),
         team_id=team_id,
@@ -153,4 +155,4 @@ def new_link(
         base_version=base_version,
         now=now,
     )
-    return edit_links.edit_url(ctx.settings.public_url, str(artifact_id), token)
+    return edit_links.edit_url(ctx.settings.public_url, str(artifact_id), token, part)

@@ -21,7 +21,7 @@ from core.errors import RunRejected
 from core.preflight import Plan, PlannedStep
 from core.runs.artifact import Artifact, StepRecord, decimal_text
 from core.runs.branch_spec import BranchSpec
-from core.runs.queue import INPUT_MAX, enqueue_new_run
+from core.runs.request import INPUT_MAX, BranchFrom, RunRequest, input_too_long
 from core.text import clean_text
 from providers import catalog
 from storage.db import Session, transaction
@@ -32,7 +32,14 @@ from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
 from storage.states import FailureKind, StepStatus
 
-__all__ = ["BranchSource", "branch_plan", "branch_source", "check_branch", "start_branch"]
+__all__ = [
+    "BranchSource",
+    "branch_plan",
+    "branch_source",
+    "check_branch",
+    "prepare_branch",
+    "record_branch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -134,30 +141,22 @@ def _changes(
     return changes
 
 
-def _prepare(
-    s: Session,
-    team_id: str,
-    *,
-    artifact_id: str,
-    version: int | None,
-    from_step: int,
-    agent_id: int | None,
-    model: str | None,
-    input_text: str | None,
-) -> tuple[BranchSource, BranchSpec, list[StepRecord]]:
-    """Every rule a branch must pass, in the caller's transaction: its spec and reused steps."""
-    new_input = clean_text(input_text).strip() if input_text is not None else ""
+def prepare_branch(s: Session, team_id: str, branch: BranchFrom) -> tuple[BranchSource, BranchSpec, list[StepRecord]]:
+    """Every rule a branch must pass, in the caller's transaction: its spec and reused steps.
+    Raises RunRejected whose ``kind`` names what is wrong: ``bad_step``, ``bad_agent``,
+    ``unknown_model``, ``bad_input``, ``not_found``, ``version_missing``,
+    ``pipeline_deleted``, ``nothing_to_reuse``."""
+    new_input = clean_text(branch.input_text).strip() if branch.input_text is not None else ""
     if len(new_input) > INPUT_MAX:
-        raise RunRejected(
-            "bad_input", f"The input is too long ({len(new_input):,} characters; the limit is {INPUT_MAX:,})."
-        )
+        raise RunRejected("bad_input", input_too_long(len(new_input)))
+    model, from_step = branch.model, branch.from_step
     if model is not None and (not model.strip() or _known_model(model) is None):
         raise RunRejected(FailureKind.UNKNOWN_MODEL, MODEL_UNKNOWN)
-    src = branch_source(s, team_id, artifact_id, version)
+    src = branch_source(s, team_id, branch.artifact_id, branch.version)
     reused = _check_step(src, from_step)
     agent = None
-    if agent_id is not None:
-        agent = agent_repo.get_agent(s, team_id, agent_id)
+    if branch.agent_id is not None:
+        agent = agent_repo.get_agent(s, team_id, branch.agent_id)
         if agent is None:
             raise RunRejected("bad_agent", AGENT_GONE)
     changed_input = new_input if new_input and new_input != src.input_of(from_step) else None
@@ -175,106 +174,39 @@ def _prepare(
     return src, spec, reused
 
 
-def check_branch(
-    ctx: AppContext,
-    team_id: str,
-    *,
-    artifact_id: str,
-    version: int | None = None,
-    from_step: int,
-    agent_id: int | None = None,
-    model: str | None = None,
-    input_text: str | None = None,
-) -> None:
-    """Raise the RunRejected :func:`start_branch` would, without starting anything: for a
-    surface that must say what is wrong before it posts where the run will report."""
+def record_branch(s: Session, request: RunRequest) -> Run:
+    """The branch's run row and its reused steps, in the caller's transaction (called by
+    core.runs.intake.submit, which dedupes and enqueues)."""
+    assert request.branch is not None
+    src, spec, reused = prepare_branch(s, request.team_id, request.branch)
+    pipeline = pipeline_repo.get_pipeline(s, request.team_id, src.pipeline_id) if src.pipeline_id else None
+    assert pipeline is not None  # branch_source found it in this transaction
+    run_input = (spec.input if spec.from_step == 1 and spec.input else None) or src.content.input or ""
+    run = run_repo.create_run(s, request.team_id, pipeline, run_input, branch=spec.to_json(), **request.run_columns())
+    run_repo.add_reused_steps(
+        s,
+        run.id,
+        [
+            {
+                "position": st.position,
+                "agent_id": st.agent.id if st.agent else None,
+                "agent_snapshot": st.agent.model_dump(mode="json") if st.agent else {"name": st.agent_name},
+                "model": st.model_ref,
+                "input": st.input or "",
+                "output": st.output or "",
+            }
+            for st in reused
+        ],
+    )
+    log.info("run %s branches artifact %s v%d from step %d", run.id, spec.artifact_id, spec.version, spec.from_step)
+    return run
+
+
+def check_branch(ctx: AppContext, team_id: str, **branch: Any) -> None:
+    """Raise the RunRejected :func:`start_branch` would, without starting anything
+    (``branch``: the fields of a BranchFrom)."""
     with transaction(ctx.sessions) as s:
-        _prepare(
-            s,
-            team_id,
-            artifact_id=artifact_id,
-            version=version,
-            from_step=from_step,
-            agent_id=agent_id,
-            model=model,
-            input_text=input_text,
-        )
-
-
-def start_branch(
-    ctx: AppContext,
-    team_id: str,
-    *,
-    artifact_id: str,
-    version: int | None = None,
-    from_step: int,
-    agent_id: int | None = None,
-    model: str | None = None,
-    input_text: str | None = None,
-    requested_by: str | None,
-    source: str,
-    channel_id: str | None = None,
-    thread_ts: str | None = None,
-    recipient_team_id: str | None = None,
-    dedupe_key: str | None = None,
-) -> Run:
-    """Create a run of the artifact's pipeline from step ``from_step`` and enqueue it.
-
-    ``version``: the artifact's version whose outputs are reused (None: the latest);
-    ``agent_id``/``model``/``input_text``: what step ``from_step`` uses instead of the
-    pipeline's agent, that agent's model, and what reached the step in the source (None or
-    blank: unchanged). A repeated ``dedupe_key`` returns the first run. Raises RunRejected
-    with a text for the requester (its ``kind`` names what is wrong: ``bad_step``,
-    ``bad_agent``, ``unknown_model``, ``bad_input``, ``not_found``, ``version_missing``,
-    ``pipeline_deleted``, ``nothing_to_reuse``), and QueueUnavailable (carrying the run) when
-    Redis cannot be reached: the run stays queued and starts once it is back.
-    """
-    with transaction(ctx.sessions) as s:
-        if dedupe_key and (prior := run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key)) is not None:
-            return prior
-        src, spec, reused = _prepare(
-            s,
-            team_id,
-            artifact_id=artifact_id,
-            version=version,
-            from_step=from_step,
-            agent_id=agent_id,
-            model=model,
-            input_text=input_text,
-        )
-        pipeline = pipeline_repo.get_pipeline(s, team_id, src.pipeline_id) if src.pipeline_id else None
-        assert pipeline is not None  # branch_source found it in this transaction
-        run_input = (spec.input if from_step == 1 and spec.input else None) or src.content.input or ""
-        run = run_repo.create_run(
-            s,
-            team_id,
-            pipeline,
-            run_input,
-            requested_by=requested_by,
-            source=source,
-            channel_id=channel_id,
-            thread_ts=thread_ts,
-            recipient_team_id=recipient_team_id or team_id,
-            dedupe_key=dedupe_key,
-            branch=spec.to_json(),
-        )
-        run_repo.add_reused_steps(
-            s,
-            run.id,
-            [
-                {
-                    "position": st.position,
-                    "agent_id": st.agent.id if st.agent else None,
-                    "agent_snapshot": st.agent.model_dump(mode="json") if st.agent else {"name": st.agent_name},
-                    "model": st.model_ref,
-                    "input": st.input or "",
-                    "output": st.output or "",
-                }
-                for st in reused
-            ],
-        )
-    log.info("run %s branches artifact %s v%d from step %d", run.id, spec.artifact_id, spec.version, from_step)
-    return enqueue_new_run(ctx, team_id, run)
+        prepare_branch(s, team_id, BranchFrom(**branch))
 
 
 def _known_model(model: str) -> Any:

@@ -7,7 +7,7 @@ errors, so a ValidationFailed maps straight onto ``response_action: errors``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -27,7 +27,6 @@ from bot.slack.blocks.common import (
     INPUT,
     NAME_MAX,
     context,
-    encode_metadata,
     form_modal,
     join_words,
     list_message,
@@ -43,6 +42,7 @@ from bot.slack.blocks.limits import (
     SELECT_OPTIONS_LIMIT,
 )
 from bot.slack.commands_text import COMMAND
+from bot.slack.modal_state import AgentModalState
 from bot.slack.text import clip, escape_mrkdwn
 from providers import catalog
 from providers.catalog import ModelInfo
@@ -171,7 +171,7 @@ def no_provider_modal(*, is_new: bool = True) -> View:
 
 
 def agent_modal(
-    providers: Sequence[str], *, agent: Any = None, name: str | None = None, metadata: Mapping[str, Any] | None = None
+    providers: Sequence[str], *, agent: Any = None, name: str | None = None, state: AgentModalState | None = None
 ) -> View:
     """The agent form. ``agent`` (with name, system_prompt, model, temperature,
     max_output_tokens) prefills an edit; ``name`` prefills a new one (`agent new Foo`).
@@ -256,7 +256,7 @@ def agent_modal(
         AGENT_CALLBACK,
         "Edit agent" if agent is not None else "New agent",
         "Save",
-        encode_metadata(metadata or {}),
+        (state or AgentModalState()).encode(),
         blocks,
     )
 

@@ -42,7 +42,11 @@ from core.formatting import format_cost, format_duration
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
 VIEW_ARTIFACT = "artifact_view"  # button value: the artifact id
-ARTIFACTS_PAGE = "artifacts_page"  # button value: {"p": pipeline id | null, "o": offset}
+# Paging buttons, value {"p": pipeline id | null, "o": offset}. Two action_ids: Slack refuses an
+# actions block whose elements share one (invalid_blocks). "Next" keeps the original id, so the
+# buttons of lists posted before still work.
+ARTIFACTS_PAGE = "artifacts_page"
+ARTIFACTS_PREVIOUS_PAGE = "artifacts_page_previous"
 OPEN_ARTIFACT_LINK = "artifact_open_link"  # URL buttons still send an action; it is only acked
 MODAL_OUTPUT_BUDGET = 8_700  # artifact modal: three sections of ≤ 2,900
 
@@ -83,7 +87,7 @@ def artifact_list_message(
         )
     nav = []
     if prev_value:
-        nav.append(button("Previous page", ARTIFACTS_PAGE, value=prev_value))
+        nav.append(button("Previous page", ARTIFACTS_PREVIOUS_PAGE, value=prev_value))
     if next_value:
         nav.append(button("Next page", ARTIFACTS_PAGE, value=next_value))
     if nav:

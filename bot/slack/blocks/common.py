@@ -59,26 +59,19 @@ PREVIEW_CHARS = 200
 # ---- private_metadata ----------------------------------------------------------------------
 
 
-def encode_metadata(meta: Mapping[str, Any]) -> str:
+def encode_metadata(meta: Mapping[str, Any], *, droppable: tuple[str, ...] = ("r",)) -> str:
     """Compact JSON for ``private_metadata`` (≤ 3000 chars). Never put secrets in it: Slack
-    echoes it back in every payload. The response_url is dropped first if space runs out."""
+    echoes it back in every payload. The ``droppable`` keys (the response_url) are dropped
+    first if space runs out; ValueError if it still does not fit."""
     data = {k: v for k, v in meta.items() if v is not None}
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    if len(text) > PRIVATE_METADATA_LIMIT and "r" in data:
-        data.pop("r")
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    for key in droppable:
+        if len(text) > PRIVATE_METADATA_LIMIT and key in data:
+            data.pop(key)
+            text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     if len(text) > PRIVATE_METADATA_LIMIT:
         raise ValueError(f"private_metadata would be {len(text)} chars (limit {PRIVATE_METADATA_LIMIT})")
     return text
-
-
-def decode_metadata(text: str | None) -> dict[str, Any]:
-    """The dict ``encode_metadata`` wrote, or {} for anything else (it comes back from Slack)."""
-    try:
-        data = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 # ---- text --------------------------------------------------------------------------------

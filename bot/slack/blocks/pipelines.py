@@ -29,8 +29,6 @@ from bot.slack.blocks.common import (
     INPUT,
     NAME_MAX,
     as_int,
-    decode_metadata,
-    encode_metadata,
     form_modal,
     list_message,
     modal_title,
@@ -45,6 +43,7 @@ from bot.slack.blocks.limits import (
     SELECT_OPTIONS_LIMIT,
 )
 from bot.slack.commands_text import COMMAND
+from bot.slack.modal_state import PipelineModalState
 from bot.slack.text import clip, escape_mrkdwn
 
 PIPELINE_CALLBACK = "pipebot_pipeline_save"
@@ -88,21 +87,17 @@ class PipelineForm:
     def step_block(self, position: int) -> str:
         return f"step_{position}-r{self.rev}"
 
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "p": self.pipeline_id,
-            "v": self.rev,
-            "c": self.channel_id,
-            "r": self.response_url,
-            "o": [s.deleted_name if s.agent_id is None else None for s in self.steps],
-        }
+    def state(self) -> PipelineModalState:
+        deleted = tuple(s.deleted_name if s.agent_id is None else None for s in self.steps)
+        return PipelineModalState(self.pipeline_id, self.rev, self.channel_id, self.response_url, deleted)
 
     @classmethod
     def from_view(cls, view: Mapping[str, Any]) -> PipelineForm:
-        """Rebuild the form from a block_actions/view_submission payload's ``view``."""
-        meta = decode_metadata(view.get("private_metadata"))
+        """Rebuild the form from a block_actions/view_submission payload's ``view``;
+        StateUnreadable when its private_metadata is not what :meth:`state` wrote."""
+        meta = PipelineModalState.decode(view.get("private_metadata"))
         values = (view.get("state") or {}).get("values") or {}
-        orphans = meta.get("o") or []
+        orphans = meta.deleted_agents
         picks: dict[int, int | None] = {}
         for block_id, actions in values.items():
             m = _STEP_BLOCK.match(block_id)
@@ -120,10 +115,10 @@ class PipelineForm:
             name=text_value(values, "name"),
             budget=text_value(values, BUDGET_BLOCK),
             steps=steps,
-            pipeline_id=as_int(meta.get("p")),
-            rev=as_int(meta.get("v")) or 0,
-            channel_id=meta.get("c"),
-            response_url=meta.get("r"),
+            pipeline_id=meta.pipeline_id,
+            rev=meta.rev,
+            channel_id=meta.channel_id,
+            response_url=meta.response_url,
         )
 
     def error_block(self, key: str) -> str:
@@ -233,7 +228,7 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
         PIPELINE_CALLBACK,
         "Edit pipeline" if form.pipeline_id else "New pipeline",
         "Save",
-        encode_metadata(form.metadata()),
+        form.state().encode(),
         blocks,
     )
 

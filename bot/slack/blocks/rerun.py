@@ -8,9 +8,8 @@ it prefilled), and Slack keeps what was typed in a block unless its id changes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from slack_sdk.models.blocks import (
     Block,
@@ -23,8 +22,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.agents import model_select
-from bot.slack.blocks.common import INPUT, button, context, encode_metadata, form_modal, name_md, one_line
+from bot.slack.blocks.common import INPUT, button, context, form_modal, name_md, one_line
 from bot.slack.blocks.limits import OPTION_TEXT_LIMIT, PLAIN_TEXT_INPUT_LIMIT, SELECT_OPTIONS_LIMIT
+from bot.slack.modal_state import RerunState
 from bot.slack.text import clip
 
 RERUN_ACTION = "artifact_rerun"  # the button, wherever it is: value "{artifact_id}:{version}"
@@ -77,8 +77,8 @@ def _option(value: str, text: str) -> Option:
     return Option(value=value, text=clip(one_line(text, OPTION_TEXT_LIMIT), OPTION_TEXT_LIMIT))
 
 
-def rerun_modal(form: RerunForm, metadata: Mapping[str, Any]) -> View:
-    """The "Re-run from…" modal; ``metadata`` (artifact, version, where to post) goes in
+def rerun_modal(form: RerunForm, state: RerunState) -> View:
+    """The "Re-run from…" modal; ``state`` (artifact, version, where to post) goes in
     ``private_metadata`` with the step shown."""
     steps = [_option(str(p), f"Step {p} · {name}") for p, name in form.steps][:SELECT_OPTIONS_LIMIT]
     initial_step = next((o for o in steps if o.value == str(form.step)), None)
@@ -143,7 +143,7 @@ def rerun_modal(form: RerunForm, metadata: Mapping[str, Any]) -> View:
             ),
         ),
     ]
-    return form_modal(RERUN_CALLBACK, "Re-run from…", "Run", encode_metadata({**metadata, "s": form.step}), blocks)
+    return form_modal(RERUN_CALLBACK, "Re-run from…", "Run", replace(state, step_shown=form.step).encode(), blocks)
 
 
 def branch_note(step: int, version: int) -> str:

@@ -7,7 +7,6 @@ four characters; a blank field keeps the stored key, the Remove box deletes it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -18,11 +17,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slack.blocks.common import INPUT, context, encode_metadata, form_modal
+from bot.slack.blocks.common import INPUT, context, form_modal
 from bot.slack.blocks.limits import (
     HINT_TEXT_LIMIT,
     OPTION_TEXT_LIMIT,
 )
+from bot.slack.modal_state import SettingsState
 from bot.slack.text import clip, escape_mrkdwn
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
 
@@ -44,7 +44,7 @@ def settings_modal(
     status: Mapping[str, str],
     stored: Iterable[str],
     *,
-    metadata: Mapping[str, Any] | None = None,
+    state: SettingsState | None = None,
     notes: Mapping[str, str] | None = None,
 ) -> View:
     """Provider keys, never shown back: each hint says only whether a key is configured and
@@ -60,8 +60,8 @@ def settings_modal(
     ]
     for provider in PROVIDER_IDS:
         name = PROVIDER_NAMES[provider]
-        state = status.get(provider, "not configured")
-        hint = f"{name}: {state}." + (" Leave empty to keep it." if provider in stored else "")
+        configured = status.get(provider, "not configured")
+        hint = f"{name}: {configured}." + (" Leave empty to keep it." if provider in stored else "")
         blocks.append(
             InputBlock(
                 block_id=key_block(provider),
@@ -91,4 +91,4 @@ def settings_modal(
                     ),
                 )
             )
-    return form_modal(SETTINGS_CALLBACK, "pipebot settings", "Save", encode_metadata(metadata or {}), blocks)
+    return form_modal(SETTINGS_CALLBACK, "pipebot settings", "Save", (state or SettingsState()).encode(), blocks)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -20,26 +21,25 @@ from bot.slack.blocks import agents as blocks
 from bot.slack.blocks.common import (
     DELETE_AGENT,
     confirm_delete_message,
-    decode_metadata,
 )
+from bot.slack.blocks.home import HOME_NEW_AGENT
 from bot.slack.commands_text import COMMAND, not_found_hint
 from bot.slack.listeners.support import (
     Reply,
     SaveResult,
-    after_ack,
     block_dicts,
-    channel_of,
     field_errors,
-    guarded,
     item_id_of,
+    later,
     menu_choice,
-    notify,
     open_modal,
     selected_value,
     submission,
+    tell,
     text_value,
 )
-from bot.slack.payloads import team_of
+from bot.slack.modal_state import AgentModalState, StateUnreadable
+from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
@@ -82,8 +82,8 @@ def open_agent_modal(
         elif agent_name is not None:
             agent = find_agent(s, team_id, agent_name)
         providers = credentials.available_providers(s, ctx, team_id)
-        meta = {"c": channel_id, "r": response_url, "a": agent.id if agent else None}
-        view = blocks.agent_modal(providers, agent=agent, name=new_name, metadata=meta)
+        state = AgentModalState(agent.id if agent else None, channel_id, response_url)
+        view = blocks.agent_modal(providers, agent=agent, name=new_name, state=state)
     open_modal(client, trigger_id, view)
 
 
@@ -145,8 +145,11 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
     """Validate and save the agent modal. Returns (ack kwargs for errors, or None to close;
     a follow-up to run after the ack)."""
     view = body["view"]
-    team_id, user_id = team_of(body, context), body["user"]["id"]
-    meta = decode_metadata(view.get("private_metadata"))
+    team_id, user_id = team_of(body, context), user_of(body)
+    try:
+        state = AgentModalState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        return {"response_action": "errors", "errors": {"name": str(exc)}}, None
     values = (view.get("state") or {}).get("values") or {}
     draft = AgentDraft(
         name=text_value(values, "name"),
@@ -155,11 +158,11 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
         temperature=text_value(values, "temperature") or None,
         max_output_tokens=text_value(values, "max_output_tokens") or None,
     )
-    agent_id = meta.get("a")
+    agent_id = state.agent_id
     try:
         with transaction(ctx.sessions) as s:
             if agent_id:
-                agent = core_agents.update(s, team_id, int(agent_id), draft)
+                agent = core_agents.update(s, team_id, agent_id, draft)
             else:
                 agent = core_agents.create(s, team_id, draft, user_id)
             line = blocks.agent_line(agent)
@@ -171,22 +174,41 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
         return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
     verb = "Updated" if agent_id else "Created"
     text = f"✅ {verb} the agent {line}"
-    return None, lambda client: notify(
-        client, text=text, user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c")
+    return None, lambda client: tell(
+        client, Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url), text
+    )
+
+
+def menu(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Edit/Delete… in the list's overflow menu."""
+    ack()
+    later(client, body, "the agent menu", menu_action, ctx, client, body, respond)
+
+
+def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Delete under the "delete X?" question: the question becomes the answer."""
+    ack()
+    later(client, body, "deleting an agent", lambda: respond(text=delete_agent(ctx, body), replace_original=True))
+
+
+def new_from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """Home's *New agent*: the same modal as `/pipebot agent new`."""
+    ack()
+    later(
+        client,
+        body,
+        "opening the agent form from Home",
+        open_agent_modal,
+        ctx,
+        client,
+        body.get("trigger_id") or "",
+        team_of(body),
     )
 
 
 def register(app: App, ctx: AppContext) -> None:
-    """The agent modal's submission, the list's menu and the Delete button."""
+    """The agent modal's submission, the list's menu, the Delete button and Home's *New agent*."""
     app.view(blocks.AGENT_CALLBACK)(submission(ctx, save_agent, "name"))
-
-    def menu(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: menu_action(ctx, client, body, respond))
-
-    def delete(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: respond(text=delete_agent(ctx, body), replace_original=True))
-
-    app.action(blocks.AGENT_MENU)(menu)
-    app.action(DELETE_AGENT)(delete)
+    app.action(blocks.AGENT_MENU)(partial(menu, ctx))
+    app.action(DELETE_AGENT)(partial(delete, ctx))
+    app.action(HOME_NEW_AGENT)(partial(new_from_home, ctx))

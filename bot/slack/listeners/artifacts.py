@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -21,8 +22,8 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.blocks import artifacts as msgs
 from bot.slack.blocks.common import info_modal, one_line
 from bot.slack.commands_text import ARTIFACTS, COMMAND, not_found_hint, parse_command
-from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, notify
-from bot.slack.payloads import team_of
+from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, ack_only, tell, told
+from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.links import artifact_permalink
@@ -108,32 +109,32 @@ def search_page(
     return text, [b.to_dict() for b in blocks]
 
 
-def handle_artifacts(
-    ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str, respond: Respond
-) -> None:
+def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], args_text: str) -> None:
     """`/pipebot artifacts [PIPELINE] [search WORDS…]`, after the ack; answers ephemerally."""
     team_id = team_of(body)
 
-    def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=False)
+    asker = Actor(team_id, user_of(body), channel_id=channel_of(body), response_url=body.get("response_url"))
+
+    def say(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        tell(client, asker, text, blocks)
 
     cmd = parse_command(f"{ARTIFACTS} {args_text}".strip())
     if cmd.error:
-        tell(cmd.error)
+        say(cmd.error)
         return
     pipeline_id, pipeline_name = None, None
     if cmd.arg:
         with transaction(ctx.sessions) as s:
             pipeline = pipeline_repo.get_pipeline_by_name(s, team_id, " ".join(cmd.arg.split()))
             if pipeline is None:
-                tell(not_found_hint("pipeline", cmd.arg, [p.name for p in pipeline_repo.list_pipelines(s, team_id)]))
+                say(not_found_hint("pipeline", cmd.arg, [p.name for p in pipeline_repo.list_pipelines(s, team_id)]))
                 return
             pipeline_id, pipeline_name = pipeline.id, pipeline.name
     if cmd.rest.strip():
         text, blocks = search_page(ctx, team_id, cmd.rest.strip(), pipeline_id=pipeline_id, pipeline_name=pipeline_name)
     else:
         text, blocks = list_page(ctx, team_id, pipeline_id=pipeline_id)
-    tell(text, blocks)
+    say(text, blocks)
 
 
 def _action_value(body: Mapping[str, Any]) -> str:
@@ -175,30 +176,29 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
         error = exc.response.get("error")
         log.info("could not open the artifact modal: %s", error)
         if error in TRIGGER_ERRORS:  # the click came too late for Slack: say so, with the way round
-            user_id = (body.get("user") or {}).get("id") or ""
             also = f" The result is also at {link}" if link else ""
-            notify(client, text=TRIGGER_EXPIRED + also, user_id=user_id, response_url=body.get("response_url"))
+            to = Actor(team_of(body), user_of(body), response_url=body.get("response_url"))
+            tell(client, to, TRIGGER_EXPIRED + also)
+
+
+def page(ctx: AppContext, body: dict[str, Any], respond: Respond) -> None:
+    """Previous/Next page (lazily, after ack_only): the list replaced by that page."""
+    try:
+        show_page(ctx, body, respond)
+    except Exception:  # noqa: BLE001 - the list stays as it was
+        log.exception("artifact paging failed")
+
+
+def view(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*View*: the artifact's modal, at once (the trigger_id lives 3 s)."""
+    ack()
+    with told(client, body, "opening an artifact"):
+        open_artifact(ctx, client, body)
 
 
 def register(app: App, ctx: AppContext) -> None:
     """Paging buttons, the View button (lists, Home, anywhere) and URL buttons' acks."""
-
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    def page(body: dict[str, Any], respond: Respond) -> None:
-        try:
-            show_page(ctx, body, respond)
-        except Exception:  # noqa: BLE001
-            log.exception("artifact paging failed")
-
-    def view(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        try:
-            open_artifact(ctx, client, body)  # at once: the trigger_id lives 3 s
-        except Exception:  # noqa: BLE001
-            log.exception("opening an artifact failed")
-
-    app.action(msgs.ARTIFACTS_PAGE)(ack=ack_only, lazy=[page])
-    app.action(msgs.VIEW_ARTIFACT)(view)
+    app.action(msgs.ARTIFACTS_PAGE)(ack=ack_only, lazy=[partial(page, ctx)])
+    app.action(msgs.ARTIFACTS_PREVIOUS_PAGE)(ack=ack_only, lazy=[partial(page, ctx)])
+    app.action(msgs.VIEW_ARTIFACT)(partial(view, ctx))
     app.action(msgs.OPEN_ARTIFACT_LINK)(ack_only)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -22,16 +25,15 @@ from bot.slack import parent_status
 from bot.slack.admin import AdminCheckFailed, is_admin
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.common import name_md
-from bot.slack.listeners.support import action_value, notify
-from bot.slack.payloads import team_of
+from bot.slack.home_tab import publish_home
+from bot.slack.listeners.support import action_value, later, tell
+from bot.slack.payloads import actor_of, team_of, user_of
 from core.context import AppContext
 from core.runs.cancel import KIND, CancelResult, cancel_run, cancelled_message
 from storage.db import transaction
 from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
-
-Tell = Callable[[str], None]
 
 
 def refused_text(requested_by: str | None) -> str:
@@ -55,17 +57,14 @@ ALREADY = "Someone already asked to cancel this run; it is stopping."
 NOT_FOUND = "I can't find that run any more."
 
 
-def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any], tell: Tell | None = None) -> None:
+def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """After the ack: check who clicked, cancel, and say what happened."""
-    team_id = team_of(body)
-    user_id = str((body.get("user") or {}).get("id") or "")
-    container = body.get("container") or {}
-    channel_id = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    team_id, user_id = team_of(body), user_of(body)
+    to = replace(actor_of(body), response_url=body.get("response_url"))
 
-    def default_tell(text: str) -> None:
-        notify(client, text=text, user_id=user_id, response_url=body.get("response_url"), channel_id=channel_id)
+    def say(text: str) -> None:
+        tell(client, to, text)
 
-    say = tell or default_tell
     try:
         run_id = uuid.UUID(action_value(body))
     except ValueError:
@@ -144,3 +143,20 @@ def mark_cancelled(
             client.chat_update(channel=channel_id, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
         except SlackApiError as exc:
             log.info("could not mark cancelled run %s: %s", run_id, exc.response.get("error"))
+
+
+def cancel_button(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Cancel* on a run's message or on App Home (which then shows the run's new state)."""
+    ack()
+    later(client, body, "cancelling a run", _cancel, ctx, body, client)
+
+
+def _cancel(ctx: AppContext, body: dict[str, Any], client: WebClient) -> None:
+    cancel_clicked(ctx, client, body)
+    if (body.get("container") or {}).get("type") == "view":  # on Home: show the run's new state
+        publish_home(ctx, client, team_of(body), user_of(body))
+
+
+def register(app: App, ctx: AppContext) -> None:
+    """The Cancel button, wherever it is (a run's message, App Home)."""
+    app.action(msgs.RUN_CANCEL)(partial(cancel_button, ctx))

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -54,8 +55,8 @@ from bot.slack.commands_text import (
     parse_command,
 )
 from bot.slack.listeners import agents, artifacts, pipelines, runs, settings
-from bot.slack.listeners.support import OOPS, Reply, after_ack, ephemeral, guarded
-from bot.slack.payloads import team_of
+from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
+from bot.slack.payloads import channel_of, team_of, user_of
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
 from storage.db import transaction
@@ -113,25 +114,33 @@ def quick_answer(
 def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cmd: Command, respond: Respond) -> None:
     """The commands that call Slack (modals, admin check) or start work (run, artifacts)."""
     team_id = team_of(body)
-    user_id = body.get("user_id") or ""
-    channel_id = body.get("channel_id")
+    user_id, channel_id = user_of(body), channel_of(body)
     response_url = body.get("response_url")
     trigger_id = body.get("trigger_id") or ""
-    where = {"channel_id": channel_id, "response_url": response_url}
     if cmd.name == RUN:
-        runs.handle_run(ctx, client, dict(body), args_after_first_word(body.get("text") or ""), respond)
+        runs.handle_run(ctx, client, dict(body), args_after_first_word(body.get("text") or ""))
     elif cmd.name == ARTIFACTS:
-        artifacts.handle_artifacts(ctx, client, dict(body), args_after_first_word(body.get("text") or ""), respond)
+        artifacts.handle_artifacts(ctx, client, dict(body), args_after_first_word(body.get("text") or ""))
     elif cmd.name == AGENT_NEW:
-        agents.open_agent_modal(ctx, client, trigger_id, team_id, new_name=cmd.arg, **where)
+        agents.open_agent_modal(
+            ctx, client, trigger_id, team_id, new_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == AGENT_EDIT:
-        agents.open_agent_modal(ctx, client, trigger_id, team_id, agent_name=cmd.arg, **where)
+        agents.open_agent_modal(
+            ctx, client, trigger_id, team_id, agent_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == PIPELINE_NEW:
-        pipelines.open_pipeline_modal(ctx, client, trigger_id, team_id, new_name=cmd.arg, **where)
+        pipelines.open_pipeline_modal(
+            ctx, client, trigger_id, team_id, new_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == PIPELINE_EDIT:
-        pipelines.open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_name=cmd.arg, **where)
+        pipelines.open_pipeline_modal(
+            ctx, client, trigger_id, team_id, pipeline_name=cmd.arg, channel_id=channel_id, response_url=response_url
+        )
     elif cmd.name == SETTINGS:
-        settings.open_settings_modal(ctx, client, trigger_id, team_id, user_id, **where)
+        settings.open_settings_modal(
+            ctx, client, trigger_id, team_id, user_id, channel_id=channel_id, response_url=response_url
+        )
     else:  # a subcommand commands_text knows and this dispatcher does not
         respond(**ephemeral(help_text(COMMAND)))
 
@@ -152,7 +161,7 @@ def handle_command(
     cmd = parse_command(text, body.get("command") or COMMAND)
     if not is_quick(cmd):
         ack()
-        after_ack(guarded, respond, lambda: slow_command(ctx, client, body, cmd, respond))
+        later(client, body, "pipebot command", slow_command, ctx, client, body, cmd, respond)
         return
     if cmd.name in (HELP, UNKNOWN) or cmd.error:  # no database: nothing to wait for
         ack(**quick_answer(ctx, body, cmd))
@@ -164,7 +173,7 @@ def handle_command(
         except (DBAPIError, PoolTimeout):
             log.warning("the agents list missed the ack budget; answering through the response_url")
             ack()
-            after_ack(guarded, respond, lambda: respond(**quick_answer(ctx, body, cmd)))
+            later(client, body, "pipebot command", lambda: respond(**quick_answer(ctx, body, cmd)))
             return
         except Exception:  # noqa: BLE001 - the user must hear something
             log.exception("pipebot command failed")
@@ -176,7 +185,7 @@ def handle_command(
         answer = future.result(timeout=ACK_BUDGET)
     except FutureTimeout:
         ack()  # the database is slow today: answer through the response_url when it is done
-        after_ack(guarded, respond, lambda: respond(**future.result()))
+        later(client, body, "pipebot command", lambda: respond(**future.result()))
         return
     except Exception:  # noqa: BLE001 - the user must hear something
         log.exception("pipebot command failed")
@@ -184,20 +193,28 @@ def handle_command(
     ack(**answer)
 
 
+def pipebot_command(
+    ctx: AppContext, reads: AckReads, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+) -> None:
+    """`/pipebot …`."""
+    handle_command(ctx, ack, body, client, respond, reads)
+
+
+def cancel_delete(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Cancel under the "delete X?" question this module answers in the ack."""
+    ack()
+    later(
+        client,
+        body,
+        "cancelling a delete",
+        lambda: respond(text="Cancelled: nothing was deleted.", replace_original=True),
+    )
+
+
 def register(app: App, ctx: AppContext) -> AckReads:
     """Attach `/pipebot` and the Cancel of its delete question; returns the lean read path
     it answers lists with."""
     reads = AckReads(ctx.engine)
-
-    def pipebot_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        handle_command(ctx, ack, body, client, respond, reads)
-
-    app.command(COMMAND)(pipebot_command)
-
-    def cancel_delete(ack: Ack, respond: Respond) -> None:
-        """Cancel under the "delete X?" question this module answers in the ack."""
-        ack()
-        after_ack(guarded, respond, lambda: respond(text="Cancelled: nothing was deleted.", replace_original=True))
-
+    app.command(COMMAND)(partial(pipebot_command, ctx, reads))
     app.action(DELETE_CANCEL)(cancel_delete)
     return reads

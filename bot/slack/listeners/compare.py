@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -18,11 +19,21 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
 from bot.slack.blocks import lifecycle as msgs
-from bot.slack.blocks.common import decode_metadata, encode_metadata, name_md
+from bot.slack.blocks.common import name_md
 from bot.slack.blocks.limits import SELECT_OPTIONS_LIMIT
-from bot.slack.listeners.answer import NOT_A_MEMBER, Click, click_of, show_view, tell
-from bot.slack.listeners.support import SaveResult, action_value, after_ack, selected_value, submission
-from bot.slack.payloads import team_of
+from bot.slack.listeners.support import (
+    NOT_A_MEMBER,
+    SaveResult,
+    ack_only,
+    action_value,
+    later,
+    selected_value,
+    show_view,
+    submission,
+    tell,
+)
+from bot.slack.modal_state import CompareState, StateUnreadable
+from bot.slack.payloads import Actor, actor_of, team_of
 from core.artifacts import messages
 from core.artifacts.diff import compare
 from core.context import AppContext
@@ -50,7 +61,7 @@ def summary(
 
 def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """*Compare* clicked: decide what to compare and answer, or open the picker."""
-    click = click_of(body)
+    click = actor_of(body)
     if click.foreign:
         tell(client, click, NOT_A_MEMBER)
         return
@@ -86,13 +97,13 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
     if pair is not None:
         _deliver(client, click, *summary(ctx, click.team_id, *pair))
     elif candidates:
-        metadata = encode_metadata({"a": str(latest.artifact_id)})
+        metadata = CompareState(str(latest.artifact_id)).encode()
         show_view(client, click, msgs.compare_picker(_name(latest), candidates, metadata=metadata))
     else:
         tell(client, click, msgs.NOTHING_TO_COMPARE.format(pipeline=name_md(_name(latest))))
 
 
-def _deliver(client: WebClient, click: Click, text: str, blocks: list[Block]) -> None:
+def _deliver(client: WebClient, click: Actor, text: str, blocks: list[Block]) -> None:
     if click.channel_id:
         tell(client, click, text, blocks)
     else:
@@ -103,7 +114,10 @@ def pick(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     """The picker's submission: the modal becomes the summary."""
     view = body.get("view") or {}
     team_id = team_of(body, context)
-    clicked = str(decode_metadata(view.get("private_metadata")).get("a") or "")
+    try:
+        clicked = CompareState.decode(view.get("private_metadata")).artifact_id
+    except StateUnreadable as exc:
+        return {"response_action": "errors", "errors": {msgs.COMPARE_PICK_BLOCK: str(exc)}}, None
     picked = selected_value((view.get("state") or {}).get("values") or {}, msgs.COMPARE_PICK_BLOCK)
     with transaction(ctx.sessions) as s:
         left = versions.latest_version(s, team_id, picked) if picked else None
@@ -115,16 +129,14 @@ def pick(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     return {"response_action": "update", "view": msgs.compare_modal(blocks).to_dict()}, None
 
 
+def compare_clicked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Compare*: the summary, or the picker when there is more than one candidate."""
+    ack()
+    later(client, body, "comparing", start_compare, ctx, client, body)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """*Compare*, the picker's submission, and the acks of the lifecycle's URL buttons."""
-
-    def compare_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(start_compare, ctx, client, body)
-
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    app.action(msgs.COMPARE_ARTIFACT)(compare_clicked)
+    app.action(msgs.COMPARE_ARTIFACT)(partial(compare_clicked, ctx))
     app.action(msgs.OPEN_LINK)(ack_only)  # the editor's and the compare page's URL buttons
     app.view(msgs.COMPARE_PICK_CALLBACK)(submission(ctx, pick, msgs.COMPARE_PICK_BLOCK))

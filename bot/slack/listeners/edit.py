@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import lifecycle as msgs
-from bot.slack.blocks.common import decode_metadata, encode_metadata, info_modal
-from bot.slack.listeners.answer import NOT_A_MEMBER, Click, click_of, show_view, tell
-from bot.slack.listeners.support import SaveResult, action_value, after_ack, submission
-from bot.slack.payloads import team_of
+from bot.slack.blocks.common import info_modal
+from bot.slack.listeners.support import NOT_A_MEMBER, SaveResult, action_value, later, show_view, submission, tell
+from bot.slack.modal_state import EditState, StateUnreadable
+from bot.slack.payloads import Actor, actor_of, team_of, user_of, user_team_of
 from core.artifacts import messages
 from core.artifacts.editing import ArtifactNotFound, VersionConflict, new_link, save_edit
 from core.artifacts.versions import EditRefused, clean_note, current_text, parse_target
@@ -53,7 +54,7 @@ def _thread_of(content: Mapping[str, Any]) -> tuple[str | None, str | None]:
 def _send_link(
     ctx: AppContext,
     client: WebClient,
-    click: Click,
+    click: Actor,
     artifact_id: str,
     base_version: int,
     part: msgs.Part,
@@ -63,17 +64,16 @@ def _send_link(
     thread_ts: str | None = None,
 ) -> None:
     """The web editor's link, to the person who pressed *Edit* only."""
-    url = new_link(ctx, click.team_id, artifact_id, click.user_id, base_version)
-    if part.key != msgs.OUTPUT_PART:
-        url += f"&target={quote(part.key, safe='')}"
+    url = new_link(ctx, click.team_id, artifact_id, click.user_id, base_version, part=part.key)
     text, blocks = msgs.edit_link_message(pipeline_name, part, url)
-    tell(client, click, text, blocks, channel_id=channel_id, thread_ts=thread_ts)
+    to = replace(click, channel_id=channel_id or click.channel_id, thread_ts=thread_ts or click.thread_ts)
+    tell(client, to, text, blocks)
 
 
 def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """*Edit* clicked: the modal on the latest version, or the web editor's link when the final
     output is too long for Slack's input."""
-    click = click_of(body)
+    click = actor_of(body)
     if click.foreign:
         tell(client, click, NOT_A_MEMBER)
         return
@@ -91,7 +91,7 @@ def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> No
     if not first.fits:
         _send_link(ctx, client, click, artifact_id, latest.number, first, name)
         return
-    metadata = encode_metadata({"a": artifact_id, "v": latest.number, "c": click.channel_id, "th": click.thread_ts})
+    metadata = EditState(artifact_id, latest.number, click.channel_id, click.thread_ts).encode()
     view = msgs.edit_modal(
         name,
         latest.number,
@@ -122,12 +122,16 @@ def change_part(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
     """**Part** changed in the modal: refill the text with that part (a new block id, so Slack
     shows the new prefill), or, for a part too long for the form, send the editor's link."""
     view = body.get("view") or {}
-    meta = decode_metadata(view.get("private_metadata"))
-    click = click_of(body)
+    try:
+        state = EditState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        log.warning("edit modal with unreadable state: %s", exc.detail)
+        return
+    click = actor_of(body)
     values = _state(view)
     key = action_value(body) or _selected_part(values)  # the option just picked
     with transaction(ctx.sessions) as s:
-        base = versions.get_version(s, click.team_id, str(meta.get("a") or ""), int(meta.get("v") or 0))
+        base = versions.get_version(s, click.team_id, state.artifact_id, state.version)
     if base is None:
         update: Any = info_modal("Edit result", messages.ARTIFACT_GONE)
     else:
@@ -143,8 +147,8 @@ def change_part(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
                 base.number,
                 part,
                 _pipeline_name(base.content),
-                channel_id=meta.get("c"),
-                thread_ts=meta.get("th"),
+                channel_id=state.channel_id,
+                thread_ts=state.thread_ts,
             )
         update = msgs.edit_modal(
             _pipeline_name(base.content),
@@ -182,17 +186,21 @@ def _announce(
 def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
     """The modal's submission: a new version, or inline errors that keep the text."""
     view = body.get("view") or {}
-    meta = decode_metadata(view.get("private_metadata"))
     values = _state(view)
     key = _selected_part(values)
     block = msgs.text_block_id(key)
     text = _typed(values, block)
     if text is None:
         return {"response_action": "errors", "errors": {msgs.EDIT_PART_BLOCK: msgs.EDIT_PICK_SHORTER}}, None
-    team_id, user_id = team_of(body, context), str((body.get("user") or {}).get("id") or "")
-    if (body.get("user") or {}).get("team_id") not in (None, team_id):
+    try:
+        state = EditState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        log.warning("edit modal with unreadable state: %s", exc.detail)
+        return {"response_action": "errors", "errors": {block: str(exc)}}, None
+    team_id, user_id = team_of(body, context), user_of(body)
+    if user_team_of(body) not in (None, team_id):
         return {"response_action": "errors", "errors": {block: NOT_A_MEMBER}}, None
-    artifact_id = str(meta.get("a") or "")
+    artifact_id = state.artifact_id
     try:
         note = clean_note(_typed(values, msgs.EDIT_NOTE_BLOCK))
     except EditRefused as exc:
@@ -202,7 +210,7 @@ def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
             ctx,
             team_id,
             artifact_id,
-            base_version=int(meta.get("v") or 0),
+            base_version=state.version,
             target=key,
             text=text,
             author=user_id,
@@ -224,17 +232,20 @@ def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     return None, follow_up
 
 
+def edit_clicked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Edit*: the modal, or the web editor's link for a long output."""
+    ack()
+    later(client, body, "opening the edit form", open_edit, ctx, client, body)
+
+
+def part_picked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """The modal's **Part** select."""
+    ack()
+    later(client, body, "refilling the edit form", change_part, ctx, client, body)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """*Edit*, the modal's **Part** select and its submission."""
-
-    def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(open_edit, ctx, client, body)
-
-    def part(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        after_ack(change_part, ctx, client, body)
-
-    app.action(msgs.EDIT_ARTIFACT)(edit)
-    app.action(msgs.EDIT_PART_ACTION)(part)
+    app.action(msgs.EDIT_ARTIFACT)(partial(edit_clicked, ctx))
+    app.action(msgs.EDIT_PART_ACTION)(partial(part_picked, ctx))
     app.view(msgs.EDIT_MODAL_CALLBACK)(submission(ctx, save, msgs.EDIT_PART_BLOCK))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot.slack.blocks import lifecycle as msgs
-from bot.slack.listeners.answer import click_of
 from bot.slack.listeners.support import action_value, after_ack
+from bot.slack.payloads import actor_of
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import feedback
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def record_vote(ctx: AppContext, body: Mapping[str, Any]) -> int | None:
     """Apply one click; the vote now stored (None: cleared, or nothing to vote on)."""
-    click = click_of(body)
+    click = actor_of(body)
     parsed = msgs.parse_feedback(action_value(body))
     if parsed is None or click.foreign or not click.user_id:
         log.info("ignored a feedback click (stale value or another workspace's person)")
@@ -37,14 +38,12 @@ def record_vote(ctx: AppContext, body: Mapping[str, Any]) -> int | None:
         return feedback.toggle(s, click.team_id, artifact_id, version, click.user_id, value)
 
 
+def clicked(ctx: AppContext, ack: Ack, body: dict[str, Any]) -> None:
+    """👍/👎: acked at once, the vote stored after the ack (a failure is logged)."""
+    ack()
+    after_ack(record_vote, ctx, body)
+
+
 def register(app: App, ctx: AppContext) -> None:
     """The feedback buttons' clicks."""
-
-    def clicked(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        after_ack(_record, body)
-
-    def _record(body: dict[str, Any]) -> None:
-        record_vote(ctx, body)
-
-    app.action(msgs.FEEDBACK)(clicked)
+    app.action(msgs.FEEDBACK)(partial(clicked, ctx))

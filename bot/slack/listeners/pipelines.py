@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -20,22 +21,22 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.slack.blocks import pipelines as blocks
 from bot.slack.blocks.common import DELETE_PIPELINE, confirm_delete_message
+from bot.slack.blocks.home import HOME_EDIT_PIPELINE, HOME_NEW_PIPELINE
 from bot.slack.commands_text import not_found_hint
 from bot.slack.listeners.support import (
     Reply,
     SaveResult,
     action_value,
-    after_ack,
     block_dicts,
-    channel_of,
-    guarded,
     item_id_of,
+    later,
     menu_choice,
-    notify,
     open_modal,
     submission,
+    tell,
 )
-from bot.slack.payloads import team_of
+from bot.slack.modal_state import StateUnreadable
+from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import pipelines as core_pipelines
 from core.agents import clean_name
@@ -140,8 +141,11 @@ def save_pipeline(
 ) -> SaveResult:
     """Validate and save the builder; errors land on the step (or name/budget) they concern."""
     view = body["view"]
-    team_id, user_id = team_of(body, context), body["user"]["id"]
-    form = blocks.PipelineForm.from_view(view)
+    team_id, user_id = team_of(body, context), user_of(body)
+    try:
+        form = blocks.PipelineForm.from_view(view)
+    except StateUnreadable as exc:
+        return {"response_action": "errors", "errors": {"name": str(exc)}}, None
     draft = PipelineDraft(name=form.name, agent_ids=[st.agent_id for st in form.steps], budget_usd=form.budget or None)
     # A step whose agent was deleted must be re-picked (or removed with "Remove a step"):
     # core would quietly drop it when it is the last one.
@@ -179,8 +183,8 @@ def save_pipeline(
         return {"response_action": "errors", "errors": {"name": "That name was just taken. Pick another."}}, None
     verb = "Updated" if form.pipeline_id else "Created"
     text = f"✅ {verb} the pipeline {line}"
-    return None, lambda client: notify(
-        client, text=text, user_id=user_id, response_url=form.response_url, channel_id=form.channel_id
+    return None, lambda client: tell(
+        client, Actor(team_id, user_id, channel_id=form.channel_id, response_url=form.response_url), text
     )
 
 
@@ -191,7 +195,11 @@ def rebuild_pipeline_modal(
     so far survive) and views.update it (hash-guarded against double clicks)."""
     view = body["view"]
     team_id = team_of(body)
-    form = blocks.PipelineForm.from_view(view)
+    try:
+        form = blocks.PipelineForm.from_view(view)
+    except StateUnreadable as exc:  # the builder stays as it was
+        log.warning("pipeline builder with unreadable state: %s", exc.detail)
+        return
     if add and len(form.steps) < blocks.MAX_STEPS:
         form.steps.append(blocks.StepPick())
     if remove is not None and 1 <= remove <= len(form.steps) and len(form.steps) > 1:
@@ -207,31 +215,56 @@ def rebuild_pipeline_modal(
         log.info("pipeline builder changed meanwhile (double click?); update skipped")
 
 
+def add_step(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Add a step*: the builder rebuilt with one more step."""
+    ack()
+    later(client, body, "adding a step", lambda: rebuild_pipeline_modal(ctx, client, body, add=True))
+
+
+def remove_step(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Remove* on a step: the builder rebuilt without it (a stale value does nothing)."""
+    ack()
+    try:
+        position = int(action_value(body))
+    except ValueError:
+        return
+    later(client, body, "removing a step", lambda: rebuild_pipeline_modal(ctx, client, body, remove=position))
+
+
+def menu(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Edit/Delete… in the list's overflow menu."""
+    ack()
+    later(client, body, "the pipeline menu", menu_action, ctx, client, body, respond)
+
+
+def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Delete under the "delete X?" question: the question becomes the answer."""
+    ack()
+    later(client, body, "deleting a pipeline", lambda: respond(text=delete_pipeline(ctx, body), replace_original=True))
+
+
+def from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """Home's *New pipeline* (a new builder) and *Edit* (value: the pipeline's id)."""
+    ack()
+    editing = ((body.get("actions") or [{}])[0]).get("action_id") == HOME_EDIT_PIPELINE
+    raw = action_value(body)
+    pipeline_id = int(raw) if editing and raw.isdigit() else None
+    trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
+    later(
+        client,
+        body,
+        "opening the pipeline builder from Home",
+        lambda: open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id),
+    )
+
+
 def register(app: App, ctx: AppContext) -> None:
-    """The builder's submission and buttons, the list's menu and the Delete button."""
+    """The builder's submission and buttons, the list's menu, the Delete button and Home's
+    *New pipeline* and *Edit*."""
     app.view(blocks.PIPELINE_CALLBACK)(submission(ctx, save_pipeline, "name"))
-
-    def add_step(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: rebuild_pipeline_modal(ctx, client, body, add=True))
-
-    def remove_step(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        try:
-            position = int(action_value(body))
-        except ValueError:
-            return
-        after_ack(guarded, respond, lambda: rebuild_pipeline_modal(ctx, client, body, remove=position))
-
-    def menu(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: menu_action(ctx, client, body, respond))
-
-    def delete(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        after_ack(guarded, respond, lambda: respond(text=delete_pipeline(ctx, body), replace_original=True))
-
-    app.action(blocks.ADD_STEP)(add_step)
-    app.action(blocks.REMOVE_STEP)(remove_step)
-    app.action(blocks.PIPELINE_MENU)(menu)
-    app.action(DELETE_PIPELINE)(delete)
+    app.action(blocks.ADD_STEP)(partial(add_step, ctx))
+    app.action(blocks.REMOVE_STEP)(partial(remove_step, ctx))
+    app.action(blocks.PIPELINE_MENU)(partial(menu, ctx))
+    app.action(DELETE_PIPELINE)(partial(delete, ctx))
+    app.action(HOME_NEW_PIPELINE)(partial(from_home, ctx))
+    app.action(HOME_EDIT_PIPELINE)(partial(from_home, ctx))

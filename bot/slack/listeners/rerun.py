@@ -2,10 +2,10 @@
 opens a modal; picking another step rebuilds it for that step; the submission starts the
 branch (core/runs/branch.py) and posts it in the source run's thread.
 
-The flow mirrors the run modal's (bot/slack/listeners/runs.py): every rule is checked before
-anything is posted, so a problem comes back as an inline error on the field it concerns; then
-the "running…" message goes into the thread, the run starts with that thread, and the
-reporter does the rest. The workspace always comes from the signed payload, never from the
+The submission is a RunRequest with a BranchFrom, started like every run from Slack
+(bot/slack/run_start.py): every rule is checked before anything is posted, so a problem comes
+back as an inline error on the field it concerns; then the "running…" message goes into the
+thread, the run starts with that thread, and the reporter does the rest. The workspace always comes from the signed payload, never from the
 button's value or the modal's metadata, so a crafted value can at most name another artifact
 of the clicker's own workspace.
 """
@@ -13,30 +13,37 @@ of the clicker's own workspace.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import rerun as msgs
-from bot.slack.blocks import runs as run_msgs
-from bot.slack.blocks.common import decode_metadata, info_modal
-from bot.slack.listeners.runs import CannotPost, dedupe_key_for, post_run_message
-from bot.slack.listeners.support import OOPS, Reply, action_value, notify, open_modal, selected_value, text_value
-from bot.slack.payloads import team_of
-from bot.slack.reporter import remember_status_message
+from bot.slack.blocks.common import info_modal
+from bot.slack.listeners.support import (
+    SaveResult,
+    action_value,
+    inline_error,
+    open_modal,
+    selected_value,
+    submission,
+    text_value,
+    told,
+)
+from bot.slack.modal_state import RerunState, StateUnreadable
+from bot.slack.payloads import channel_of, team_of, thread_of, user_of, user_team_of
+from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
 from core import credentials
 from core.context import AppContext
-from core.errors import QueueUnavailable, RunRejected
+from core.errors import RunRejected
 from core.messages import EMPTY_PIPELINE
 from core.preflight import load_plan
-from core.runs.branch import BranchSource, branch_source, check_branch, start_branch
+from core.runs.branch import BranchSource, branch_source
+from core.runs.request import BranchFrom, Origin, ReportTo, RunRequest
 from storage.db import Session, transaction
 from storage.repos import agents as agent_repo
-from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +76,13 @@ def _form(s: Session, ctx: AppContext, team_id: str, src: BranchSource, step: in
     )
 
 
-def _where(src: BranchSource, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Where the branch reports: the source run's thread, else the thread (or channel) the
-    button was clicked in; neither (App Home, a DM-less surface): a DM to the clicker."""
+def _where(src: BranchSource, body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Where the branch reports (channel, thread): the source run's thread, else the thread
+    (or channel) the button was clicked in; neither (App Home): a DM to the clicker."""
     if src.content.slack and src.content.slack.channel_id and src.content.slack.thread_ts:
-        return {"c": src.content.slack.channel_id, "t": src.content.slack.thread_ts}
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    if channel:
-        return {"c": channel, "t": message.get("thread_ts") or message.get("ts")}
-    return {}
+        return src.content.slack.channel_id, src.content.slack.thread_ts
+    channel = channel_of(body)
+    return (channel, thread_of(body)) if channel else (None, None)
 
 
 def open_rerun_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
@@ -99,27 +102,27 @@ def open_rerun_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
             if not src.pipeline_steps:
                 open_modal(client, body.get("trigger_id") or "", info_modal(TITLE, EMPTY_PIPELINE))
                 return
-            meta = {"a": src.artifact_id, "v": src.version, **_where(src, body)}
-            view = msgs.rerun_modal(_form(s, ctx, team_id, src, _default_step(src)), meta)
+            state = RerunState(src.artifact_id, src.version, 0, *_where(src, body))
+            view = msgs.rerun_modal(_form(s, ctx, team_id, src, _default_step(src)), state)
     open_modal(client, body.get("trigger_id") or "", view)
 
 
 def change_step(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """Another step picked: the same modal for that step (its agent, what reached it)."""
     view = body.get("view") or {}
-    meta = decode_metadata(view.get("private_metadata"))
     try:
+        state = RerunState.decode(view.get("private_metadata"))
         step = int(action_value(body))
-    except ValueError:
+    except (StateUnreadable, ValueError):
         return
     team_id = team_of(body)
     with transaction(ctx.sessions) as s:
         try:
-            src = branch_source(s, team_id, str(meta.get("a") or ""), int(meta.get("v") or 1))
+            src = branch_source(s, team_id, state.artifact_id, state.version)
         except RunRejected as exc:
             new_view = info_modal(TITLE, exc.message)
         else:
-            new_view = msgs.rerun_modal(_form(s, ctx, team_id, src, step), {k: v for k, v in meta.items() if k != "s"})
+            new_view = msgs.rerun_modal(_form(s, ctx, team_id, src, step), state)
     client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=new_view.to_dict())
 
 
@@ -132,128 +135,86 @@ def _field(kind: str, shown: int) -> str:
     }.get(kind, msgs.STEP_BLOCK)
 
 
-def _mark_rejected(
-    client: WebClient, channel: str, ts: str, pipeline_name: str, user_id: str, step: int, version: int, reason: str
-) -> None:
-    """The "running…" message of a branch that could not start after all says so."""
-    text, blocks = run_msgs.parent_message(
-        pipeline_name, user_id, msgs.branch_note(step, version), status="rejected", reason=reason
-    )
-    try:
-        client.chat_update(channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
-    except SlackApiError as exc:
-        log.info("could not mark re-run message %s as rejected: %s", ts, exc.response.get("error"))
+def _step_picked(values: Mapping[str, Any]) -> str:
+    step = ((values.get(msgs.STEP_BLOCK) or {}).get(msgs.RERUN_STEP_ACTION) or {}).get("selected_option") or {}
+    return str(step.get("value") or "")
 
 
-def submit_rerun(ctx: AppContext, client: WebClient, body: Mapping[str, Any], ack: Ack) -> None:
-    """Validate (inline errors), post the "running…" message in the thread, start the branch."""
+def submit_rerun(
+    ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None = None
+) -> SaveResult:
+    """The modal's submission as a RunRequest with a BranchFrom, started like every run
+    (bot/slack/run_start.py); a refusal is an inline error under the field it concerns."""
     view = body.get("view") or {}
-    team_id = team_of(body)
-    user_id = (body.get("user") or {}).get("id") or ""
-    meta = decode_metadata(view.get("private_metadata"))
+    team_id, user_id = team_of(body), user_of(body)
     values = (view.get("state") or {}).get("values") or {}
-    shown = int(meta.get("s") or 0)
 
-    def error(block: str, text: str) -> None:
-        ack(response_action="errors", errors={block: text})
-
-    raw_step = (
-        ((values.get(msgs.STEP_BLOCK) or {}).get(msgs.RERUN_STEP_ACTION) or {}).get("selected_option") or {}
-    ).get("value")
-    if not raw_step or not raw_step.isdigit():
-        return error(msgs.STEP_BLOCK, "Pick a step.")
-    step = int(raw_step)
-    if step != shown:  # the form had not caught up with the step picked
-        return error(msgs.STEP_BLOCK, f"The form still shows step {shown}'s agent and input. Pick the step again.")
+    try:
+        state = RerunState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        log.warning("re-run modal with unreadable state: %s", exc.detail)
+        return inline_error(msgs.STEP_BLOCK, str(exc))
+    shown, raw_step = state.step_shown, _step_picked(values)
+    if not raw_step.isdigit():
+        return inline_error(msgs.STEP_BLOCK, "Pick a step.")
+    if int(raw_step) != shown:  # the form had not caught up with the step picked
+        return inline_error(
+            msgs.STEP_BLOCK, f"The form still shows step {shown}'s agent and input. Pick the step again."
+        )
     raw_agent = selected_value(values, msgs.agent_block(shown))
     if msgs.agent_block(shown) in values and not raw_agent.isdigit():
-        return error(msgs.agent_block(shown), "Pick an agent.")
-    args: dict[str, Any] = dict(
-        artifact_id=str(meta.get("a") or ""),
-        version=int(meta.get("v") or 1),
-        from_step=step,
+        return inline_error(msgs.agent_block(shown), "Pick an agent.")
+    branch = BranchFrom(
+        artifact_id=state.artifact_id,
+        from_step=shown,
+        version=state.version,
         agent_id=int(raw_agent) if raw_agent.isdigit() else None,
         model=selected_value(values, msgs.MODEL_BLOCK) or None,
         input_text=text_value(values, msgs.input_block(shown)) or None,
     )
-    dedupe_key = dedupe_key_for(team_id, "view", view.get("id"))
     with transaction(ctx.sessions) as s:
-        repeated = bool(dedupe_key) and run_repo.get_run_by_dedupe_key(s, team_id, dedupe_key or "") is not None
-    if repeated:  # the same form submitted twice: the first one runs
-        ack()
-        return
-    try:
-        check_branch(ctx, team_id, **args)
-    except RunRejected as exc:
-        return error(_field(exc.kind, shown), exc.message)
-
-    with transaction(ctx.sessions) as s:
-        pipeline_name = branch_source(s, team_id, args["artifact_id"], args["version"]).content.pipeline_name
-    channel, thread = str(meta.get("c") or user_id), str(meta.get("t") or "")
-    text, blocks = run_msgs.parent_message(
-        pipeline_name, user_id, msgs.branch_note(step, args["version"]), in_thread=not thread
+        try:
+            pipeline_name = branch_source(s, team_id, branch.artifact_id, branch.version).content.pipeline_name
+        except RunRejected as exc:
+            return inline_error(_field(exc.kind, shown), exc.message)
+    request = RunRequest(
+        team_id,
+        Origin.RERUN,
+        pipeline_name=pipeline_name or "",
+        requested_by=user_id,
+        requester_team_id=user_team_of(body),
+        report_to=ReportTo(state.channel_id or user_id, state.thread_ts),
+        dedupe_key=dedupe_key_for(team_id, "view", view.get("id")),
+        branch=branch,
     )
-    try:
-        posted = post_run_message(client, channel, text, [b.to_dict() for b in blocks], thread_ts=thread or None)
-    except CannotPost as exc:
-        return error(msgs.STEP_BLOCK, str(exc).replace("*", "").replace("`", ""))
-    thread = thread or posted.ts
-    run: Any
-    try:
-        run = start_branch(
-            ctx,
-            team_id,
-            **args,
-            requested_by=user_id,
-            source="slack",
-            channel_id=posted.channel,
-            thread_ts=thread,
-            recipient_team_id=team_id,
-            dedupe_key=dedupe_key,
-        )
-    except RunRejected as exc:  # changed since the check (an agent deleted meanwhile)
-        _mark_rejected(client, posted.channel, posted.ts, pipeline_name, user_id, step, args["version"], exc.message)
-        return error(_field(exc.kind, shown), exc.message)
-    except QueueUnavailable as exc:  # saved as queued: it starts once the queue is back
-        run = exc.run
-    if posted.ts != thread:
-        remember_status_message(ctx, uuid.UUID(str(run.id)), posted.ts)
-    log.info("run %s re-runs artifact %s from step %d for %s", run.id, args["artifact_id"], step, user_id)
+    refusals: list[Refusal] = []
+    started = start_from_slack(
+        ctx, client, request, shown_input=msgs.branch_note(shown, state.version), tell=refusals.append
+    )
+    if refusals:
+        kind = refusals[0].kind
+        return inline_error(msgs.STEP_BLOCK if kind == CANNOT_POST else _field(kind, shown), refusals[0].text)
+    if started is not None and started.run is not None:
+        log.info("run %s re-runs artifact %s from step %d for %s", started.run.id, branch.artifact_id, shown, user_id)
+    return None, None
+
+
+def open_button(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """The Re-run button: the modal opens at once (the trigger_id lives 3 s)."""
     ack()
+    with told(client, body, "opening the re-run modal"):
+        open_rerun_modal(ctx, client, body)
+
+
+def step_picked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """The Step select: the modal rebuilt for that step (on failure it stays as it was)."""
+    ack()
+    with told(client, body, "updating the re-run modal", quiet=True):
+        change_step(ctx, client, body)
 
 
 def register(app: App, ctx: AppContext) -> None:
     """The Re-run button, the Step select of its modal, and the modal's submission."""
-
-    def button(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        try:
-            open_rerun_modal(ctx, client, body)  # at once: the trigger_id lives 3 s
-        except Reply as exc:
-            notify(
-                client,
-                text=str(exc),
-                user_id=(body.get("user") or {}).get("id") or "",
-                response_url=body.get("response_url"),
-                channel_id=(body.get("channel") or {}).get("id"),
-            )
-        except Exception:  # noqa: BLE001
-            log.exception("opening the re-run modal failed")
-
-    def step(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        try:
-            change_step(ctx, client, body)
-        except Exception:  # noqa: BLE001 - the modal stays as it was
-            log.exception("updating the re-run modal failed")
-
-    def submission(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        try:
-            submit_rerun(ctx, client, body, ack)
-        except Exception:  # noqa: BLE001 - keep the modal open and say so
-            log.exception("starting a re-run failed")
-            ack(response_action="errors", errors={msgs.STEP_BLOCK: OOPS})
-
-    app.action(msgs.RERUN_ACTION)(button)
-    app.action(msgs.RERUN_STEP_ACTION)(step)
-    app.view(msgs.RERUN_CALLBACK)(submission)
+    app.action(msgs.RERUN_ACTION)(partial(open_button, ctx))
+    app.action(msgs.RERUN_STEP_ACTION)(partial(step_picked, ctx))
+    app.view(msgs.RERUN_CALLBACK)(submission(ctx, submit_rerun, msgs.STEP_BLOCK))

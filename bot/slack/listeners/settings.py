@@ -17,17 +17,18 @@ from slack_sdk import WebClient
 
 from bot.slack.admin import REFUSED, AdminCheckFailed, is_admin
 from bot.slack.blocks import settings as blocks
-from bot.slack.blocks.common import decode_metadata, info_modal
+from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.support import (
     Reply,
     SaveResult,
     checked,
-    notify,
     open_modal,
     submission,
+    tell,
     text_value,
 )
-from bot.slack.payloads import team_of
+from bot.slack.modal_state import SettingsState, StateUnreadable
+from bot.slack.payloads import Actor, team_of, user_of
 from core import credentials
 from core.context import AppContext
 from core.errors import ValidationFailed
@@ -61,7 +62,7 @@ def open_settings_modal(
     with transaction(ctx.sessions) as s:
         status = credentials.describe(s, ctx, team_id)
         stored = credential_repo.credential_hints(s, team_id)
-    view = blocks.settings_modal(status, stored, metadata={"c": channel_id, "r": response_url})
+    view = blocks.settings_modal(status, stored, state=SettingsState(channel_id, response_url))
     open_modal(client, trigger_id, view)
 
 
@@ -108,11 +109,17 @@ def save_settings(
     modal is replaced by a "checking…" view and the follow-up finishes the checks and
     updates that view with the outcome (errors shown under the fields, or "saved").
     Keys live only in this process's memory meanwhile: never in private_metadata or logs.
+    Over 60 lines because both paths (answered in the ack, finished after it) share the
+    checks above them and read best together.
     """
     view = body["view"]
-    team_id, user_id = team_of(body, context), body["user"]["id"]
-    meta = decode_metadata(view.get("private_metadata"))
+    team_id, user_id = team_of(body, context), user_of(body)
     first = blocks.key_block(PROVIDER_IDS[0])
+    try:
+        state = SettingsState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        return {"response_action": "errors", "errors": {first: str(exc)}}, None
+    to = Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url)
     try:
         allowed = is_admin(ctx, client, user_id)
     except AdminCheckFailed as exc:
@@ -137,9 +144,7 @@ def save_settings(
         if errors:
             return {"response_action": "errors", "errors": errors}, None
         summary = _apply_settings(ctx, team_id, user_id, keys, removes)
-        return None, lambda c: notify(
-            c, text=done_text(summary), user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c")
-        )
+        return None, lambda c: tell(c, to, done_text(summary))
 
     names = " and ".join(PROVIDER_NAMES[p] for p in keys)
     checking = info_modal("pipebot settings", f"⏳ Checking the key with {names}… this takes a few seconds.")
@@ -153,12 +158,12 @@ def save_settings(
                 status = credentials.describe(s, ctx, team_id)
                 stored = credential_repo.credential_hints(s, team_id)
             notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
-            again = blocks.settings_modal(status, stored, metadata=meta, notes=notes)
+            again = blocks.settings_modal(status, stored, state=state, notes=notes)
             c.views_update(view_id=view_id, view=again.to_dict())
             return
         summary = _apply_settings(ctx, team_id, user_id, keys, removes)
         c.views_update(view_id=view_id, view=info_modal("pipebot settings", done_text(summary), close="Done").to_dict())
-        notify(c, text=done_text(summary), user_id=user_id, response_url=meta.get("r"), channel_id=meta.get("c"))
+        tell(c, to, done_text(summary))
 
     return {"response_action": "update", "view": checking.to_dict()}, finish
 

@@ -1,7 +1,7 @@
 """The "Run a pipeline on this message" message shortcut (``run_on_message``).
 
 The message's text is the input and the results go to its thread: the shortcut opens the
-run modal of bot/slack/listeners/runs.py with the message's place in its private_metadata.
+run modal (bot/slack/run_modal.py) with the message's place in its private_metadata.
 Acked at once; the modal opens in Bolt's lazy listener, while the trigger_id is fresh.
 """
 
@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.slack.blocks.runs import MESSAGE_SHORTCUT
-from bot.slack.listeners.runs import open_run_modal
-from bot.slack.listeners.support import Reply
-from bot.slack.payloads import team_of
+from bot.slack.listeners.support import ack_only, told
+from bot.slack.modal_state import RunModalState
+from bot.slack.payloads import channel_of, team_of
+from bot.slack.run_modal import open_run_modal
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
 
@@ -30,7 +32,7 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
     Slack sends ``&``, ``<`` and ``>`` as entities in message text; the model should see
     the characters as typed (bot/slack/text.decode_slack_text)."""
     message = body.get("message") or {}
-    channel_id = (body.get("channel") or {}).get("id") or ""
+    channel_id = channel_of(body) or ""
     text = decode_slack_text(message.get("text") or "")
     if not text.strip():
         respond(
@@ -38,36 +40,22 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
         )
         return
     root = message.get("thread_ts") or message.get("ts")
-    meta = {
-        "src": "msg",
-        "c": channel_id,
-        "t": root,
-        "m": message.get("ts"),
-        "n": (body.get("channel") or {}).get("name"),
-    }
-    open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), metadata=meta, input_text=text)
+    state = RunModalState(
+        from_message=True,
+        channel_id=channel_id,
+        thread_ts=root,
+        message_ts=message.get("ts"),
+        channel_name=(body.get("channel") or {}).get("name"),
+    )
+    open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), state=state, input_text=text)
+
+
+def shortcut(ctx: AppContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Lazily, after ack_only: the run modal (a Reply, e.g. an expired trigger, is told)."""
+    with told(client, body, "run_on_message"):
+        open_from_message(ctx, client, body, respond)
 
 
 def register(app: App, ctx: AppContext) -> None:
     """The message shortcut `run_on_message`."""
-
-    def ack_only(ack: Ack) -> None:
-        ack()
-
-    def shortcut(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        try:
-            open_from_message(ctx, client, body, respond)
-        except Reply as exc:  # e.g. the trigger expired before the form could open
-            respond(text=str(exc), response_type="ephemeral", replace_original=False)
-        except Exception:  # noqa: BLE001 - the user must hear something
-            log.exception("run_on_message failed")
-            try:
-                respond(
-                    text="Something went wrong opening the run form (it has been logged). Please try again.",
-                    response_type="ephemeral",
-                    replace_original=False,
-                )
-            except Exception:  # noqa: BLE001
-                log.exception("could not tell the user")
-
-    app.shortcut(MESSAGE_SHORTCUT)(ack=ack_only, lazy=[shortcut])
+    app.shortcut(MESSAGE_SHORTCUT)(ack=ack_only, lazy=[partial(shortcut, ctx)])

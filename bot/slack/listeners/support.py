@@ -1,9 +1,16 @@
-"""What every listener module shares: the Reply exception, the after-ack pool, ephemeral
-notes, opening a modal, reading a payload's values, and the view-submission wrapper.
+"""What every listener module shares: the Reply exception, the after-ack pool, the one way to
+tell a person something privately (``tell``), the one error wrapper for work after the ack
+(``told``, ``later``), opening views, reading a payload's values, and the view-submission
+wrapper.
 
-Why a module of its own: the surfaces (commands, agents, pipelines, settings, runs,
-artifacts, home, shortcut) each import it, and none imports another surface's listener
-module back except the dispatcher, so there is no cycle.
+Why a module of its own: the surfaces (agents, pipelines, settings, runs, re-run, artifacts,
+edit, compare, feedback, cancel, home, shortcut, unfurl) each import it and never another
+surface's listener module; the one exception is the `/pipebot` dispatcher
+(commands.py), which routes a subcommand to the surface that owns it. A button belongs to
+the surface it opens (Home's *New agent* is bound in agents.py), so Home imports no surface.
+
+The listener style: handlers are module-level functions taking ``ctx`` first; each module's
+``register(app, ctx)`` is a flat list of bindings, ``app.action(ID)(partial(handler, ctx))``.
 
 Timing (Slack's rules): the app runs with ``process_before_response=True``, so Slack
 gets its HTTP answer when the listener returns. Anything that calls Slack or a provider
@@ -15,18 +22,22 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack.blocks.common import INPUT
+from bot.slack.blocks.common import INPUT, info_modal
+from bot.slack.payloads import Actor, actor_of
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -41,6 +52,7 @@ TRIGGER_EXPIRED = (
 )
 
 
+NOT_A_MEMBER = "Only members of the workspace this result belongs to can do that."
 OOPS = "Something went wrong on pipebot's side (it has been logged). Please try again."
 _background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pipebot-after-ack")
 
@@ -49,7 +61,7 @@ class Reply(Exception):
     """A message for the person who typed the command (ephemeral), not an error to log."""
 
 
-def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+def after_ack(fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
     """Run ``fn`` in the background pool: the listener returns (and Slack gets its ack)
     without waiting for it. Exceptions are logged."""
 
@@ -62,18 +74,19 @@ def after_ack(fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     _background.submit(run)
 
 
-def guarded(respond: Respond, fn: Callable[[], None]) -> None:
-    """Reply → ephemeral message; anything else → logged, and the user told."""
-    try:
-        fn()
-    except Reply as exc:
-        respond(text=str(exc), response_type="ephemeral", replace_original=False)
-    except Exception:  # noqa: BLE001 - the user must hear something
-        log.exception("pipebot command failed")
-        try:
-            respond(text=OOPS, response_type="ephemeral", replace_original=False)
-        except Exception:  # noqa: BLE001
-            log.exception("could not tell the user about the failure")
+def later(client: WebClient, body: Mapping[str, Any], doing: str, fn: Callable[..., object], *args: Any) -> None:
+    """``fn(*args)`` after the ack (``after_ack``), inside the one error wrapper (``told``)."""
+
+    def run() -> None:
+        with told(client, body, doing):
+            fn(*args)
+
+    after_ack(run)
+
+
+def ack_only(ack: Ack) -> None:
+    """For actions with nothing to do (URL buttons still send one) or done lazily."""
+    ack()
 
 
 def block_dicts(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]]:
@@ -89,32 +102,68 @@ def ephemeral(text: str, blocks: Sequence[Block | dict[str, Any]] | None = None)
     return out
 
 
-def notify(
-    client: WebClient,
-    *,
-    text: str,
-    user_id: str,
-    response_url: str | None = None,
-    channel_id: str | None = None,
-    blocks: list[Block] | None = None,
-) -> None:
-    """An ephemeral note for ``user_id``: through the command's response_url (works in any
-    channel for 30 minutes), else chat.postEphemeral, else a DM from the app."""
+def tell(client: WebClient, to: Actor, text: str, blocks: Sequence[Block | dict[str, Any]] | None = None) -> None:
+    """The one way to tell someone something privately, wherever they are: through the
+    ``response_url`` when the surface set one (works in any channel for 30 minutes), else
+    ephemeral in their conversation (and thread), else on App Home a small modal while the
+    trigger lives, else a DM from the app."""
     payload = block_dicts(blocks) if blocks else None
-    if response_url:
+    if to.response_url:
         try:
-            resp = WebhookClient(response_url, timeout=10).send(text=text, blocks=payload, response_type="ephemeral")
+            resp = WebhookClient(to.response_url, timeout=10).send(text=text, blocks=payload, response_type="ephemeral")
             if resp.status_code == 200:
                 return
         except Exception:  # noqa: BLE001 - fall through to the Web API
             log.info("response_url post failed; trying chat.postEphemeral")
-    if channel_id:
+    if to.channel_id:
         try:
-            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=payload)
+            client.chat_postEphemeral(
+                channel=to.channel_id, user=to.user_id, text=text, blocks=payload, thread_ts=to.thread_ts
+            )
             return
         except SlackApiError as exc:
             log.info("chat.postEphemeral failed (%s); sending a DM", exc.response.get("error"))
-    client.chat_postMessage(channel=user_id, text=text, blocks=payload)
+    if to.on_home and to.trigger_id and not blocks:
+        try:
+            client.views_open(trigger_id=to.trigger_id, view=info_modal("pipebot", text).to_dict())
+            return
+        except SlackApiError as exc:
+            log.info("could not explain on Home (%s); sending a DM", exc.response.get("error"))
+    client.chat_postMessage(channel=to.user_id, text=text, blocks=payload, unfurl_links=False)
+
+
+@contextmanager
+def told(client: WebClient, body: Mapping[str, Any], doing: str, *, quiet: bool = False) -> Iterator[None]:
+    """The error wrapper of a listener's work after its ack: a Reply is told to the user
+    privately; anything else is logged and (unless ``quiet``: the surface stays as it was)
+    told as OOPS."""
+    to = replace(actor_of(body), response_url=body.get("response_url"))
+    try:
+        yield
+    except Reply as exc:
+        tell(client, to, str(exc))
+    except Exception:  # noqa: BLE001 - the user must hear something
+        log.exception("%s failed", doing)
+        if not quiet:
+            try:
+                tell(client, to, OOPS)
+            except Exception:  # noqa: BLE001
+                log.exception("could not tell the user about the failure")
+
+
+def show_view(client: WebClient, to: Actor, view: View) -> None:
+    """Open ``view`` for the actor: over the modal the action came from, or on its own. A
+    trigger that expired meanwhile gets a note saying so instead."""
+    try:
+        if to.in_modal:
+            client.views_push(trigger_id=to.trigger_id, view=view.to_dict())
+        else:
+            client.views_open(trigger_id=to.trigger_id, view=view.to_dict())
+    except SlackApiError as exc:
+        if exc.response.get("error") not in TRIGGER_ERRORS:
+            raise
+        log.info("could not open a view: %s", exc.response.get("error"))
+        tell(client, to, TRIGGER_EXPIRED)
 
 
 def open_modal(client: WebClient, trigger_id: str, view: View) -> None:
@@ -143,6 +192,12 @@ def selected_value(values: Mapping[str, Any], block_id: str) -> str:
 
 def checked(values: Mapping[str, Any], block_id: str) -> bool:
     return bool(((values.get(block_id) or {}).get(INPUT) or {}).get("selected_options"))
+
+
+def inline_error(block_id: str, text: str) -> SaveResult:
+    """A modal's answer that keeps it open with ``text`` under one input. Inline errors are
+    plain text, so mrkdwn's emphasis (``*``, backticks) is stripped."""
+    return {"response_action": "errors", "errors": {block_id: re.sub(r"[*`]", "", text)}}, None
 
 
 def field_errors(errors: Mapping[str, str], known: tuple[str, ...], fallback: str) -> dict[str, str]:
@@ -188,8 +243,3 @@ def item_id_of(body: Mapping[str, Any]) -> int | None:
         return int(json.loads(action_value(body))["id"])
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def channel_of(body: Mapping[str, Any]) -> str | None:
-    """The conversation a block action came from, if any."""
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -115,10 +116,11 @@ def unfurl(ctx: AppContext, client: WebClient, team_id: str, event: Mapping[str,
         log.info("chat.unfurl refused: %s", exc.response.get("error"))
 
 
+def link_shared(ctx: AppContext, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    """``link_shared``: acked when this returns, the cards made after the ack."""
+    after_ack(unfurl, ctx, client, team_of(body), event)
+
+
 def register(app: App, ctx: AppContext) -> None:
-    """``link_shared``: acked at once, the cards made after the ack."""
-
-    def link_shared(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
-        after_ack(unfurl, ctx, client, team_of(body), event)
-
-    app.event("link_shared")(link_shared)
+    """``link_shared``."""
+    app.event("link_shared")(partial(link_shared, ctx))

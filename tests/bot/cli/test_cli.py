@@ -180,7 +180,7 @@ def test_ctrl_c_stops_following_and_says_the_run_goes_on(ctx, worker_env):
 
 def test_plain_rq_worker_runs_a_pipeline_with_env_configured_context(ctx, worker_env, fake_anthropic):
     """A plain `rq worker` on the same queue works; the job builds its context from the env."""
-    from core.runs.queue import start_run
+    from core.runs.intake import start_run
 
     with_keys(ctx, "T1", "anthropic")
     make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])

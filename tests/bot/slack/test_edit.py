@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.slack.blocks import lifecycle
@@ -28,6 +29,7 @@ from tests.support.runs import (
     with_keys,
 )
 from tests.support.slack_app import SlackServer
+from tests.support.viewer_data import local, site
 from tests.support.waiting import wait_until
 
 OTHER_USER = "U0ADMIN"
@@ -231,7 +233,13 @@ def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, sla
     assert "sent you a link" in json.dumps(call.response["view"]["blocks"])
     sent = fake.wait_for("chat.postEphemeral", count=ephemerals + 1)
     assert (sent.params["user"], sent.params["channel"]) == (USER_ID, GENERAL)
-    assert "&target=step%3A2" in element(sent.params["blocks"], lifecycle.OPEN_LINK)["url"]
+    link = element(sent.params["blocks"], lifecycle.OPEN_LINK)["url"]
+    with site(ctx) as web:  # the link opens step 2's text in the web editor, not the final output
+        page = httpx.get(local(link, web))
+    assert page.status_code == 200
+    assert 'name="target" value="step:2"' in page.text
+    editing = page.text.split("<textarea")[1].split("</textarea>")[0]
+    assert "Long critique." in editing and "Final words." not in editing
     answer = _submit(slack, call.response["view"], {"Part": "step:2"})
     assert answer["errors"] == {lifecycle.EDIT_PART_BLOCK: lifecycle.EDIT_PICK_SHORTER}
 

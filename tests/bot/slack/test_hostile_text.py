@@ -219,7 +219,7 @@ def test_private_metadata_with_hostile_text(ctx: AppContext, slack: SlackServer,
     opened = slack.fake.wait_for("views.open", count=count + 1)
     view = opened.response["view"]
     meta = json.loads(view["private_metadata"])
-    meta["t"] = meta["t"] + bad  # the thread ts, which the run stores
+    meta["thread_ts"] = meta["thread_ts"] + bad  # the thread ts, which the run stores
     view["private_metadata"] = json.dumps(meta)  # the character as a JSON escape inside the metadata
     pipeline_id = next(
         o["value"]

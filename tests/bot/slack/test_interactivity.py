@@ -89,7 +89,7 @@ def test_agent_modal_submission_cannot_edit_another_workspaces_agent(
 ) -> None:
     with_keys(ctx, TEAM_ID, "anthropic")
     view = slack.open_modal("agent new")
-    view["private_metadata"] = json.dumps({"c": GENERAL, "r": None, "a": foreign["agent"]})
+    view["private_metadata"] = json.dumps({"channel_id": GENERAL, "agent_id": foreign["agent"]})
     r = slack.post(
         slack.signer.view_submission(
             view, {"Name": "Hijacked", "System prompt": "x", "Model": "anthropic:claude-haiku-4-5"}

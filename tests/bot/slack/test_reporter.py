@@ -23,7 +23,8 @@ from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
 from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_reporter_for
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
-from core.runs.queue import start_run
+from core.runs.intake import start_run
+from core.runs.request import Origin, ReportTo
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.runs import HAIKU, make_agent, make_pipeline, with_keys
 from tests.support.slack_app import slack_settings
@@ -398,7 +399,7 @@ def test_reporter_for_runs_with_a_thread_only(ctx, fake):
     sctx = dataclasses.replace(ctx, settings=slack_settings(ctx.settings, fake))
     with_keys(ctx, TEAM_ID, "anthropic")
     make_pipeline(ctx, TEAM_ID, "Essay", [make_agent(ctx, TEAM_ID, "Drafter")])
-    cli_run = start_run(sctx, TEAM_ID, "Essay", "hello", source="cli")
+    cli_run = start_run(sctx, TEAM_ID, "Essay", "hello", origin=Origin.CLI)
     assert slack_reporter_for(sctx, TEAM_ID, str(cli_run.id)) is None
     slack_run = start_run(
         sctx,
@@ -406,9 +407,8 @@ def test_reporter_for_runs_with_a_thread_only(ctx, fake):
         "Essay",
         "hello",
         requested_by=USER_ID,
-        source="slack",
-        channel_id=GENERAL,
-        thread_ts="1700000000.000100",
+        origin=Origin.SLASH_COMMAND,
+        report_to=ReportTo(GENERAL, "1700000000.000100"),
     )
     rep = slack_reporter_for(sctx, TEAM_ID, str(slack_run.id))
     assert isinstance(rep, SlackRunReporter)

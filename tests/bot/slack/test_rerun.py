@@ -124,7 +124,7 @@ def test_the_button_opens_the_modal_and_picking_a_step_rebuilds_it(ctx, slack, s
     inputs = _inputs(call.response["view"])
     assert inputs["Agent"]["element"]["initial_option"]["text"]["text"] == "Agent 2"
     assert inputs["Input"]["element"]["initial_value"] == "first output"  # what reached step 2
-    assert json.loads(call.response["view"]["private_metadata"])["s"] == 2
+    assert json.loads(call.response["view"]["private_metadata"])["step_shown"] == 2
 
 
 def test_bad_step_and_another_workspaces_agent_are_inline_errors(ctx, slack, source):
@@ -132,7 +132,7 @@ def test_bad_step_and_another_workspaces_agent_are_inline_errors(ctx, slack, sou
     view = _open(slack, f"{source['artifact']}:1")
     agent_block = _inputs(view)["Agent"]["block_id"]
 
-    forged = dict(view, private_metadata=json.dumps(dict(json.loads(view["private_metadata"]), s=9)))
+    forged = dict(view, private_metadata=json.dumps(dict(json.loads(view["private_metadata"]), step_shown=9)))
     state = {
         "values": {
             "step": {
@@ -271,8 +271,9 @@ def test_the_final_run_message_carries_the_rerun_button():
 
 def test_the_modal_stays_valid_without_keys_or_agents():
     from bot.slack.blocks.rerun import RerunForm, rerun_modal
+    from bot.slack.modal_state import RerunState
 
-    view = rerun_modal(RerunForm("Trio", 2, [(1, "Gone")], 1, [], None, [], "the input"), {"a": "x", "v": 2})
+    view = rerun_modal(RerunForm("Trio", 2, [(1, "Gone")], 1, [], None, [], "the input"), RerunState("x", 2))
     data = view.to_dict()  # slack_sdk validates the limits here
     assert [b["label"]["text"] for b in data["blocks"] if b["type"] == "input"] == ["Step", "Input"]
-    assert json.loads(data["private_metadata"]) == {"a": "x", "v": 2, "s": 1}
+    assert json.loads(data["private_metadata"]) == {"artifact_id": "x", "version": 2, "step_shown": 1}

@@ -330,3 +330,28 @@ def test_message_shortcut_in_a_private_channel_says_to_invite_the_bot(ctx, slack
     body = response.json()
     assert body["response_action"] == "errors" and "/invite @pipebot" in body["errors"]["pipeline"]
     assert all_runs(ctx, TEAM_ID) == []
+
+
+def test_a_run_refused_after_its_message_is_posted_says_not_started_there_and_to_the_requester(ctx, slack, essay):
+    """The one refusal path of every way in (bot/slack/run_start.py): the pipeline is deleted
+    while the run's first message is being posted, so recording refuses it; the message says
+    it could not start, the requester alone is told why, and no run exists."""
+    from core.runs.intake import PIPELINE_GONE
+    from storage.repos import pipelines as pipeline_repo
+
+    fake = slack.fake
+    before = len(fake.messages(GENERAL))
+
+    def delete_while_posting(params: dict[str, Any]) -> bool:
+        if "Essay" in str(params.get("text")):
+            with transaction(ctx.sessions) as s:
+                pipeline_repo.delete_pipeline(s, TEAM_ID, essay["pipeline"])
+        return False  # no fault: the post goes through
+
+    fake.fail_next("chat.postMessage", "unused", when=delete_while_posting)
+    hook = _command(slack, "run Essay write about otters")
+    assert _ephemeral(slack, hook) == PIPELINE_GONE
+    fake.wait_for("chat.update", lambda c: "could not start" in _text(c.params))
+    posted = fake.messages(GENERAL)
+    assert len(posted) == before + 1 and "could not start" in _text(posted[-1])
+    assert all_runs(ctx, TEAM_ID) == []

@@ -17,7 +17,8 @@ from slack_sdk import WebClient
 from bot.slack.blocks.common import ZWSP
 from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
-from core.runs.queue import start_run
+from core.runs.intake import start_run
+from core.runs.request import Origin, ReportTo
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.runs import (
     drain,
@@ -52,9 +53,8 @@ def _start(ctx, fake: FakeSlack, name: str = "Essay", agents: tuple[str, ...] = 
         name,
         "write about otters",
         requested_by=USER_ID,
-        source="slack",
-        channel_id=GENERAL,
-        thread_ts=parent,
+        origin=Origin.SLASH_COMMAND,
+        report_to=ReportTo(GENERAL, parent),
     )
     return run, parent
 

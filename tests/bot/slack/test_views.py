@@ -18,6 +18,7 @@ from bot.slack.blocks import agents as agent_blocks
 from bot.slack.blocks import common as common_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
+from bot.slack.modal_state import AgentModalState
 from providers import catalog
 from tests.fakes.slack.blocks import validate_blocks, validate_view
 from tests.fakes.slack.limits import MSG_BLOCKS_JSON_LIMIT, MSG_BLOCKS_LIMIT, OPTIONS_LIMIT
@@ -73,7 +74,7 @@ def agent(**kw: Any) -> SimpleNamespace:
 
 
 def test_agent_modal_fields_and_ids() -> None:
-    data = assert_valid_view(agent_blocks.agent_modal(["anthropic"], metadata={"c": "C1", "r": "https://x"}))
+    data = assert_valid_view(agent_blocks.agent_modal(["anthropic"], state=AgentModalState(None, "C1", "https://x")))
     assert labels(data) == ["Name", "System prompt", "Model", "Temperature", "Max output tokens"]
     assert [b["block_id"] for b in data["blocks"] if b["type"] == "input"] == list(agent_blocks.AGENT_FIELDS)
     prompt = block(data, "system_prompt")["element"]
@@ -81,7 +82,7 @@ def test_agent_modal_fields_and_ids() -> None:
     assert block(data, "temperature")["optional"] is True
     assert block(data, "max_output_tokens")["element"]["type"] == "number_input"
     assert data["submit"]["text"] == "Save" and data["title"]["text"] == "New agent"
-    assert common_blocks.decode_metadata(data["private_metadata"]) == {"c": "C1", "r": "https://x"}
+    assert AgentModalState.decode(data["private_metadata"]) == AgentModalState(None, "C1", "https://x")
 
 
 def test_model_menu_one_provider() -> None:
@@ -121,7 +122,7 @@ def test_temperature_hint_names_the_models_that_accept_it() -> None:
 
 def test_edit_prefills_every_field() -> None:
     a = agent(name="Weekly <digest> & co", model="openai:gpt-4o-2024-11-20")  # a dated alias
-    data = assert_valid_view(agent_blocks.agent_modal(["anthropic", "openai"], agent=a, metadata={"a": 1}))
+    data = assert_valid_view(agent_blocks.agent_modal(["anthropic", "openai"], agent=a, state=AgentModalState(1)))
     assert data["title"]["text"] == "Edit agent"
     assert block(data, "name")["element"]["initial_value"] == "Weekly <digest> & co"
     assert block(data, "system_prompt")["element"]["initial_value"] == "Summarise."
@@ -310,10 +311,9 @@ def test_confirm_delete_lists_pipelines_using_agent() -> None:
 
 def test_metadata_limits() -> None:
     meta = {"c": "C1", "r": "https://hooks.slack.com/" + "x" * 2990}
-    assert "r" not in common_blocks.decode_metadata(common_blocks.encode_metadata(meta))
+    assert "r" not in json.loads(common_blocks.encode_metadata(meta))
     with pytest.raises(ValueError):
         common_blocks.encode_metadata({"x": "y" * 3000})
-    assert common_blocks.decode_metadata("not json") == {} and common_blocks.decode_metadata(None) == {}
 
 
 def test_model_label_handles_unknown() -> None:
@@ -344,3 +344,34 @@ def test_manifest_matches_the_app() -> None:
         "usage_hint:",
     ):
         assert needle in text
+
+
+def _artifact_row(n: int) -> SimpleNamespace:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    return SimpleNamespace(
+        id=f"a{n}",
+        pipeline_name="Essay",
+        status="succeeded",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        cost_usd=Decimal("0.001"),
+    )
+
+
+@pytest.mark.parametrize("prev,next_", [(None, "n"), ("p", "n"), ("p", None), (None, None)])
+def test_every_actions_block_of_every_artifacts_page_has_unique_action_ids(prev, next_):
+    """Slack refuses (invalid_blocks) an actions block whose elements share an action_id: the
+    middle page of `/pipebot artifacts` carries both Previous and Next."""
+    from bot.slack.blocks import artifacts as artifact_blocks
+
+    _, blocks = artifact_blocks.artifact_list_message(
+        [_artifact_row(n) for n in range(3)], lambda row: None, title="*Latest*", next_value=next_, prev_value=prev
+    )
+    data = assert_valid_message(blocks)
+    actions = [b for b in data if b["type"] == "actions"]
+    assert len(actions) == (1 if prev or next_ else 0)
+    for block in actions:
+        ids = [e["action_id"] for e in block["elements"]]
+        assert len(ids) == len(set(ids)), ids
+        assert len(ids) == (prev is not None) + (next_ is not None)

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from tests.fakes.llm_base import RecordedRequest, Turn
 from tests.support.runs import (
     HAIKU,

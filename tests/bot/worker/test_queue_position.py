@@ -21,7 +21,8 @@ from sqlalchemy import event
 
 from bot.slack.blocks.runs import RUN_CANCEL, parent_message
 from bot.worker import queue_position
-from core.runs.queue import start_run
+from core.runs.intake import start_run
+from core.runs.request import Origin, ReportTo
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
 from tests.support.runs import (
     all_runs,
@@ -120,7 +121,13 @@ def test_one_round_with_200_waiting_runs_is_one_statement_and_a_few_edits(ctx, f
         text, blocks = parent_message("Essay", USER_ID, f"part {i}")
         ts = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
         start_run(
-            sctx, TEAM_ID, "Essay", f"part {i}", requested_by=USER_ID, source="slack", channel_id=GENERAL, thread_ts=ts
+            sctx,
+            TEAM_ID,
+            "Essay",
+            f"part {i}",
+            requested_by=USER_ID,
+            origin=Origin.SLASH_COMMAND,
+            report_to=ReportTo(GENERAL, ts),
         )
     runs = all_runs(ctx, TEAM_ID)
     later = datetime.now(UTC) + timedelta(seconds=30)

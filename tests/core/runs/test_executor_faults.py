@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from tests.support.runs import (

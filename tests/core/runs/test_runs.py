@@ -15,7 +15,7 @@ from core import agents
 from core.agents import AgentDraft
 from core.budget import unpriced_models
 from core.errors import RunRejected
-from core.runs.queue import start_run
+from core.runs.intake import start_run
 from storage.db import transaction
 from storage.models import Artifact
 from storage.repos import agents as agent_repo

@@ -1,0 +1,38 @@
+"""The App Home tab's view, built from what the workspace has and what ran lately, and its
+publication (``views.publish``). Not a listener: Home's own listener
+(bot/slack/listeners/home.py) and every surface that changes what Home shows (Cancel) call it.
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.models.views import View
+
+from bot.slack.blocks import home as msgs
+from core import pipelines as core_pipelines
+from core.context import AppContext
+from storage.db import transaction
+from storage.repos import agents as agent_repo
+from storage.repos import artifacts as artifact_repo
+from storage.repos import pipelines as pipeline_repo
+from storage.repos import runs as run_repo
+
+
+def build_home(ctx: AppContext, team_id: str) -> View:
+    """The Home tab for workspace ``team_id`` (≤ 100 blocks, whatever the workspace holds)."""
+    with transaction(ctx.sessions) as s:
+        agents = list(agent_repo.list_agents(s, team_id))
+        pipelines = list(pipeline_repo.list_pipelines(s, team_id))
+        orphans = {p.id: {o.position for o in core_pipelines.orphans(p)} for p in pipelines}
+        runs = list(run_repo.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
+        artifacts, versions = {}, {}
+        for run in runs:
+            if run.status in ("succeeded", "failed"):
+                art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
+                if art is not None:
+                    artifacts[run.id], versions[run.id] = art.id, art.latest_version
+        return msgs.home_view(agents, pipelines, orphans, runs, artifacts, versions)
+
+
+def publish_home(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:
+    client.views_publish(user_id=user_id, view=build_home(ctx, team_id).to_dict())

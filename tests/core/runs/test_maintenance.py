@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from rq.job import Job
 from sqlalchemy import func, text
 
+from core.runs.intake import start_run
 from core.runs.maintenance import job_gone, maintain_runs
-from core.runs.queue import job_id, run_queue, start_run
+from core.runs.queue import job_id, run_queue
 from storage.db import transaction
 from storage.repos import runs as run_repo
 from storage.states import RunStatus

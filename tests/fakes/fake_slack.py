@@ -66,6 +66,8 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.slack_tiers import SlackTiers
+
 __all__ = [
     "ADMIN_ID",
     "APP_ID",
@@ -600,6 +602,7 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._faults: list[_Fault] = []
         self._rate_limits: dict[str, _RateLimit] = {}
+        self.tiers: SlackTiers | None = None  # Slack's tiers, when a test sets SlackTiers() (slack_tiers.py)
         self._latency: dict[str, float] = {}
         self._holds: dict[str, threading.Event] = {}
         self.teams: dict[str, dict[str, Any]] = {}
@@ -1249,6 +1252,10 @@ class FakeSlack:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 return fault.status, headers, {"ok": False, "error": fault.error}
             limited = self._rate_limited(call)
+            if limited is None and self.tiers is not None:
+                limited = self.tiers.check(
+                    call.method, self.tokens.get(call.token or "", {}).get("team_id"), call.params, call.time
+                )
             if limited is not None:
                 return 429, {"Retry-After": str(limited)}, {"ok": False, "error": "ratelimited"}
         try:

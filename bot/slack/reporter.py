@@ -14,6 +14,11 @@ What a person sees in the thread under the run's parent message:
 3. the parent message edited to ✅ or ❌. A run whose message said "Queued: N runs ahead"
    (bot/slack/parent_status.py) has it switched back to running when it starts.
 
+Slack's rate limits: every call draws on the workspace's shared budget (bot/slack/
+ratelimit/). The result, the ✅/❌ and the switch back to running are delivered through
+bot/slack/delivery.py (they wait their turn and are retried, bounded); the progress reply
+yields to them and coalesces (bot/slack/progress.py).
+
 A reporter must never fail a run: every public method catches and logs, even though
 core also wraps reporters in ``SafeReporter``. Model output is untrusted and goes out
 escaped (see bot/slack/blocks/common.py).
@@ -34,6 +39,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
+from bot.slack.delivery import deliver
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
 from core.messages import reused_step
@@ -43,7 +49,10 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-POST_INTERVAL_S = 1.0  # chat.postMessage: about one per second per channel
+# chat.postMessage is about one a second per channel; the shared budget paces that for every
+# run in the channel, so a run adds no spacing of its own by default.
+POST_INTERVAL_S = 0.0
+RUNNING_MARK_PATIENCE_S = 10.0  # under the message's lock (parent_status.LOCK_TTL_S is 15 s)
 STATUS_TS_TTL_S = 2 * 86400  # how long the ts of a run's status message is remembered
 # Errors after which a retry with plain text (no blocks) is worth it.
 _BLOCK_ERRORS = ("msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long")
@@ -165,8 +174,13 @@ class SlackRunReporter:
                 in_thread=self.status_ts == self.thread_ts,
             )
             try:
-                self.client.chat_update(
-                    channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                deliver(
+                    lambda: self.client.chat_update(
+                        channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                    ),
+                    what="the running mark",
+                    run_id=self._run_id,
+                    patience_s=RUNNING_MARK_PATIENCE_S,
                 )
             except SlackApiError as exc:
                 log.info("could not mark the run's message %s running: %s", self.status_ts, _error(exc))
@@ -261,12 +275,15 @@ class SlackRunReporter:
     def _post_final(self, outcome: RunOutcome) -> None:
         text, blocks = msgs.final_message(self._pipeline, outcome)
         try:
-            self._post(text=text, blocks=[b.to_dict() for b in blocks])
+            deliver(lambda: self._post(text=text, blocks=[b.to_dict() for b in blocks]), **self._what("result"))
         except SlackApiError as exc:
             if _error(exc) not in _BLOCK_ERRORS:
                 raise
             log.warning("Slack refused the result blocks (%s); posting plain text", _error(exc))
-            self._post(text=msgs.final_text_only(self._pipeline, outcome))
+            deliver(lambda: self._post(text=msgs.final_text_only(self._pipeline, outcome)), **self._what("result"))
+
+    def _what(self, what: str) -> dict[str, Any]:
+        return {"what": what, "run_id": self._run_id}
 
     def _update_status(self, outcome: RunOutcome) -> None:
         text, blocks = msgs.parent_message(
@@ -282,8 +299,11 @@ class SlackRunReporter:
             cancelled_by=outcome.cancelled_by,
         )
         try:
-            self.client.chat_update(
-                channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+            deliver(
+                lambda: self.client.chat_update(
+                    channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                ),
+                **self._what("the ✅/❌ mark"),
             )
         except SlackApiError as exc:  # e.g. the message was deleted: the thread still has the result
             log.info("could not mark the run's message %s: %s", self.status_ts, _error(exc))

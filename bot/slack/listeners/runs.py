@@ -44,6 +44,7 @@ from bot.slack.commands_text import (
     not_found_hint,
     parse_run_args,
 )
+from bot.slack.delivery import deliver
 from bot.slack.listeners.support import open_modal
 from bot.slack.payloads import team_of
 from bot.slack.reporter import remember_status_message
@@ -130,9 +131,17 @@ def post_run_message(
 ) -> Posted:
     """chat.postMessage, joining a public channel first when needed; CannotPost otherwise."""
 
-    def post() -> Posted:
-        resp = client.chat_postMessage(
-            channel=channel_id, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+    def post() -> Posted:  # waits its turn when Slack is busy: a run is never refused for that
+        resp = deliver(
+            lambda: client.chat_postMessage(
+                channel=channel_id,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+            what="the run's message",
         )
         return Posted(str(resp["channel"]), str(resp["ts"]))
 
@@ -176,7 +185,12 @@ def _delete_quietly(client: WebClient, channel: str, ts: str) -> None:
 def _mark_rejected(client: WebClient, posted: Posted, name: str, user_id: str, input_text: str, reason: str) -> None:
     text, blocks = msgs.parent_message(name, user_id, input_text, status="rejected", reason=reason)
     try:
-        client.chat_update(channel=posted.channel, ts=posted.ts, text=text, blocks=[b.to_dict() for b in blocks])
+        deliver(
+            lambda: client.chat_update(
+                channel=posted.channel, ts=posted.ts, text=text, blocks=[b.to_dict() for b in blocks]
+            ),
+            what="the rejected mark",
+        )
     except SlackApiError as exc:
         log.info("could not mark run message %s as rejected: %s", posted.ts, exc.response.get("error"))
 

@@ -18,6 +18,7 @@ Calls without a token (``oauth.v2.access``) are not paced: they belong to no wor
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import Any
@@ -82,6 +83,15 @@ class PacedWebClient(WebClient):
     def __init__(self, *args: Any, budget: Budget, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PacedWebClient:
+        """Bolt deep-copies a request's client in places; the copy shares the budget (it holds
+        a Redis connection pool, which neither can nor should be copied)."""
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, value if key == "budget" else copy.deepcopy(value, memo))
+        return clone
 
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
         if not self.token:

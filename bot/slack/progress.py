@@ -41,6 +41,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import stream as live
 from bot.slack.blocks.runs import StepView, task_chunk
+from bot.slack.progress_gate import Bucket, error_code, kind_of
 from bot.slack.ratelimit.budget import as_progress, patience
 from bot.slack.ratelimit.paced import is_rate_limited
 from bot.slack.ratelimit.paced import retry_after as _retry_after
@@ -58,61 +59,6 @@ PACER_IDLE_S = 600.0  # the pacer thread ends after this long with nothing to se
 CLOSE_CALLS_MAX = 50  # calls that may finish a stream (pieces of text, renewals)
 CLOSE_PATIENCE_S = 30.0  # each closing call waits this long for its turn in the shared budget
 RATELIMIT_PAUSE_S = 1.0  # a progress call refused for budget is tried again after at least this
-EXPIRED = "message_not_in_streaming_state"
-_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-
-
-def _error(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error"))
-    return type(exc).__name__
-
-
-def _kind(exc: Exception) -> str:
-    """expired | ratelimited | transient | refused: what a failed stream call means."""
-    if isinstance(exc, SlackApiError):
-        err = exc.response.get("error")
-        if err == EXPIRED:
-            return "expired"
-        if is_rate_limited(exc):
-            return "ratelimited"
-        if err in _TRANSIENT or exc.response.status_code >= 500:
-            return "transient"
-        return "refused"
-    if isinstance(exc, OSError):  # connection refused/reset, timeouts
-        return "transient"
-    return "refused"
-
-
-class _Bucket:
-    """A token bucket: ``burst`` calls at once, then one per ``interval`` on average."""
-
-    def __init__(self, interval: float, burst: int) -> None:
-        self.interval, self.burst = interval, max(1, burst)
-        self._tokens = float(self.burst)
-        self._at = time.monotonic()
-
-    def _refill(self, now: float) -> None:
-        if self.interval <= 0:
-            self._tokens = float(self.burst)
-        else:
-            self._tokens = min(float(self.burst), self._tokens + (now - self._at) / self.interval)
-        self._at = now
-
-    def wait(self) -> float:
-        """Seconds until a call may go."""
-        now = time.monotonic()
-        self._refill(now)
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.interval
-
-    def take(self) -> None:
-        self._refill(time.monotonic())
-        self._tokens -= 1
-
-    def hold_off(self, seconds: float) -> None:
-        """No call for ``seconds`` (Slack said Retry-After, or a call failed)."""
-        self._tokens = min(self._tokens, 0.0) - seconds / self.interval if self.interval > 0 else 0.0
-        self._at = time.monotonic()
 
 
 class ProgressReply:
@@ -145,8 +91,8 @@ class ProgressReply:
         self.stream_ts: str | None = None  # the live stream's message
         self.stream_ts_history: list[str] = []
         self.progress_ts: str | None = None  # the reply edited with chat.update
-        self._append_gate = _Bucket(append_interval, append_burst)
-        self._update_gate = _Bucket(update_interval, 1)
+        self._append_gate = Bucket(append_interval, append_burst)
+        self._update_gate = Bucket(update_interval, 1)
         self._cond = threading.Condition(threading.RLock())
         self._pipeline = ""
         self._views: dict[int, StepView] = {}
@@ -185,7 +131,7 @@ class ProgressReply:
                     with as_progress():
                         self._send_update(None)
                 except Exception as exc:  # noqa: BLE001 - the pacer tries again
-                    log.info("posting the progress reply in %s failed (%s)", self.channel_id, _error(exc))
+                    log.info("posting the progress reply in %s failed (%s)", self.channel_id, error_code(exc))
             self._wake()
 
     def _wake(self) -> None:
@@ -336,8 +282,8 @@ class ProgressReply:
         try:
             method(channel=self.channel_id, ts=ts, chunks=self._chunks(piece, tasks))
         except Exception as exc:  # noqa: BLE001
-            kind = _kind(exc)
-            log.info("chat.%sStream failed in %s (%s)", "stop" if stop else "append", self.channel_id, _error(exc))
+            kind = kind_of(exc)
+            log.info("chat.%sStream failed in %s (%s)", "stop" if stop else "append", self.channel_id, error_code(exc))
             if kind == "expired":
                 self._renew(stop_old=False)
                 return False
@@ -407,7 +353,7 @@ class ProgressReply:
             if is_rate_limited(exc):
                 log.info("chat.startStream in %s waits for the budget", self.channel_id)
                 return None
-            log.info("chat streaming unavailable in %s (%s); using chat.update", self.channel_id, _error(exc))
+            log.info("chat streaming unavailable in %s (%s); using chat.update", self.channel_id, error_code(exc))
             return False
         with self._cond:
             self.stream_ts = str(ts)
@@ -436,7 +382,7 @@ class ProgressReply:
                     chunks=self._chunks("", [self._views[k] for k in sorted(self._views)]),
                 )
             except Exception as exc:  # noqa: BLE001 - it may have ended already; the new one carries on
-                log.info("chat.stopStream of an old stream failed in %s (%s)", self.channel_id, _error(exc))
+                log.info("chat.stopStream of an old stream failed in %s (%s)", self.channel_id, error_code(exc))
         started = self._start_stream(self._lead())
         with self._cond:
             if started is False:
@@ -472,9 +418,9 @@ class ProgressReply:
                     self.client.chat_update(channel=self.channel_id, ts=progress_ts, text=text, blocks=payload)
                     return
                 except SlackApiError as exc:
-                    if _kind(exc) in ("transient", "ratelimited"):
+                    if kind_of(exc) in ("transient", "ratelimited"):
                         raise
-                    log.info("chat.update of the progress reply failed (%s); posting a new one", _error(exc))
+                    log.info("chat.update of the progress reply failed (%s); posting a new one", error_code(exc))
             resp = self._post(text=text, blocks=payload)
         except Exception:
             with self._cond:

@@ -79,8 +79,10 @@ class Seen:
     last_result_at: float | None  # time.time() of the fake's last result post
 
 
-def seen(ctx: Any, fake: FakeSlack, teams: list[Team]) -> Seen:
-    runs = [r for t in teams for r in runs_of(ctx, t.team_id)]
+def seen(ctx: Any, fake: FakeSlack, teams: list[Team], skip: frozenset[Any] = frozenset()) -> Seen:
+    """``skip``: ids of runs that were there before (an earlier round in the same workspace)."""
+    team_ids = dict.fromkeys(t.team_id for t in teams)
+    runs = [r for team_id in team_ids for r in runs_of(ctx, team_id) if r.id not in skip]
     results = marked = 0
     last: float | None = None
     posts = {
@@ -104,12 +106,26 @@ def seen(ctx: Any, fake: FakeSlack, teams: list[Team]) -> Seen:
     return Seen(len(runs), results, marked, last)
 
 
-def wait_all_done(ctx: Any, fake: FakeSlack, teams: list[Team], total: int, timeout: float) -> Seen:
+def wait_all_done(
+    ctx: Any,
+    fake: FakeSlack,
+    teams: list[Team],
+    total: int,
+    timeout: float,
+    report: Any = None,
+    skip: frozenset[Any] = frozenset(),
+) -> Seen:
+    """Until every run has started, has its result and its mark, or ``timeout``; ``report``
+    (optional) is called with the current :class:`Seen` every few seconds."""
     deadline = time.monotonic() + timeout
+    told = time.monotonic()
     while True:
-        now = seen(ctx, fake, teams)
+        now = seen(ctx, fake, teams, skip)
         if (now.started, now.results, now.marked) == (total, total, total) or time.monotonic() > deadline:
             return now
+        if report is not None and time.monotonic() - told > 5:
+            report(now)
+            told = time.monotonic()
         time.sleep(0.5)
 
 

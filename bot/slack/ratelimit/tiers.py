@@ -40,7 +40,8 @@ DEFAULT_TIER = 3
 PER_CHANNEL_RATE = Rate(1, 1)  # chat.postMessage: about one a second per channel
 PER_CHANNEL_METHODS = frozenset({"chat.postMessage"})
 
-# Every method the app calls, at its documented tier.
+# Every method the app calls, at its documented tier ("special" methods, such as auth.test
+# and chat.getPermalink, are paced as Tier 4: generous, and they are called rarely).
 METHOD_TIERS: dict[str, int] = {
     "auth.test": 4,
     "team.info": 3,

@@ -138,6 +138,7 @@ class SlackRunReporter:
         self._requested_by: str | None = None
         self._input = ""
         self._last_post = 0.0
+        self._running_mark: threading.Thread | None = None
 
     # ---- Reporter ----------------------------------------------------------------------------
     @_never_raises
@@ -155,7 +156,9 @@ class SlackRunReporter:
                 elif sp.position <= info.resumed_from:
                     view.status, view.note = "complete", "done in an earlier attempt"
                 self._steps[sp.position] = view
-        self._show_running()
+        # in the background: the mark may wait for chat.update's budget, the run must not
+        self._running_mark = threading.Thread(target=self._show_running, name="slack-running-mark", daemon=True)
+        self._running_mark.start()
 
     def _show_running(self) -> None:
         """A message that said "Queued" says running now (under the message's lock, so the
@@ -163,7 +166,11 @@ class SlackRunReporter:
         if self._redis is None or not self._run_id:
             return
         with parent_status.message_lock(self._redis, self._run_id):
-            if not parent_status.take_queued(self._redis, self._run_id):
+            try:
+                if not parent_status.take_queued(self._redis, self._run_id):
+                    return
+            except Exception:  # noqa: BLE001 - only a hint: the ✅/❌ comes anyway
+                log.warning("could not read whether run %s shows queued", self._run_id)
                 return
             text, blocks = msgs.parent_message(
                 self._pipeline,
@@ -222,19 +229,25 @@ class SlackRunReporter:
 
     @_never_raises
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        """The result, then ✅/❌, then the progress reply's last words and plan: closing a
+        stream may wait for Slack's budget (chat.stopStream is Tier 2), and the result must
+        not wait behind it."""
         with self._lock:
             self._pipeline = self._pipeline or info.pipeline_name
             self._requested_by = self._requested_by or info.requested_by
             self._input = self._input or info.input
-            try:
-                if self.progress.mode is not None:
-                    self._finish_progress(outcome)
-            except Exception:  # noqa: BLE001 - the result and the ✅/❌ matter more than the plan
-                log.exception("finishing the progress reply failed in %s", self.channel_id)
         try:
             self._post_final(outcome)
         finally:
-            self._update_status(outcome)
+            try:
+                self._update_status(outcome)
+            finally:
+                with self._lock:
+                    try:
+                        if self.progress.mode is not None:
+                            self._finish_progress(outcome)
+                    except Exception:  # noqa: BLE001 - the result and the ✅/❌ matter more than the plan
+                        log.exception("finishing the progress reply failed in %s", self.channel_id)
 
     # ---- progress ------------------------------------------------------------------------------
     def _step(self, position: int, agent_name: str, model_display: str) -> msgs.StepView:
@@ -286,6 +299,8 @@ class SlackRunReporter:
         return {"what": what, "run_id": self._run_id}
 
     def _update_status(self, outcome: RunOutcome) -> None:
+        if self._running_mark is not None:  # never "running" written over the ✅/❌
+            self._running_mark.join(RUNNING_MARK_PATIENCE_S + parent_status.LOCK_WAIT_S + 1)
         text, blocks = msgs.parent_message(
             self._pipeline,
             self._requested_by,

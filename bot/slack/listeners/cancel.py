@@ -33,7 +33,7 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-LOCKED_PATIENCE_S = 10.0  # the mark's wait under the message's lock (parent_status.LOCK_TTL_S is 15 s)
+LOCKED_PATIENCE_S = 3.0  # the mark's wait under the message's lock (others wait parent_status.LOCK_WAIT_S)
 
 Tell = Callable[[str], None]
 

@@ -54,3 +54,9 @@ EDIT_LINK_TTL_S = 600
 KEY_CHECK_TIMEOUT_S = 10
 # `pipebot run` (bot/cli/run.py) reads its run's progress channel in reads of this length.
 CLI_PROGRESS_POLL_S = 1.0
+
+# How long a Slack message that matters (a run's parent message, its result, its ✅/❌ or
+# cancelled mark, an error reply) waits for its turn and is retried before it is given up
+# and logged with the run id (bot/slack/delivery.py). Slack's limits are per minute, so a
+# busy workspace clears a backlog in minutes; a quarter of an hour covers a long outage too.
+SLACK_DELIVERY_PATIENCE_S = 15 * 60.0

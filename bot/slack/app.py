@@ -34,7 +34,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
-from bot.slack.client import make_client
+from bot.slack.client import make_client, paced_request_client
 from bot.slack.hostile_text import clean_request_body
 from bot.slack.listeners import (
     agents,
@@ -178,6 +178,7 @@ def build_bolt_app(ctx: AppContext, *, socket_mode: bool = False) -> App:
     app.use(_dedupe_events(ctx))
     if oauth is None and settings_.SLACK_BOT_TOKEN:
         app.use(answer_commands_when_revoked(ctx, settings_.SLACK_BOT_TOKEN))
+    app.use(paced_request_client(ctx))  # listeners' clients draw on the shared Slack budget
     app.error(_error_handler(ctx))
     if oauth is not None:
         app.enable_token_revocation_listeners()

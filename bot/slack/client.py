@@ -5,7 +5,8 @@ need "a WebClient that can post in team T". With ``SLACK_BOT_TOKEN`` that is the
 token; with ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` (multi-workspace OAuth) each
 workspace's bot token comes from slack_sdk's SQLAlchemy installation store on our
 PostgreSQL (tables from Alembic migration 0002). Every client points at
-``SLACK_API_URL`` (a fake in tests) and retries HTTP 429 after ``Retry-After``.
+``SLACK_API_URL`` (a fake in tests) and draws on the workspace's shared rate-limit budget
+(bot/slack/ratelimit/: a token before each call, 429s held for every process).
 
 Bot tokens at rest: slack_sdk's store keeps them in plain text, so this subclass
 encrypts every token column with the same Fernet keys as provider keys
@@ -16,23 +17,24 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+from bot.slack.ratelimit.budget import budget_for
+from bot.slack.ratelimit.paced import PacedWebClient
 from core.context import AppContext
 from storage.secrets import SecretBox
 
 log = logging.getLogger(__name__)
 
 CLIENT_TIMEOUT = 15  # seconds per Web API call; Slack answers in well under a second
-RATE_LIMIT_RETRIES = 2
 OAUTH_STATE_TTL = 600  # seconds a /slack/install link stays usable
 
 _ENC = "fernet:"  # marks an encrypted token, so rows written before encryption still read
@@ -44,13 +46,28 @@ class SlackNotConfigured(RuntimeError):
 
 
 def make_client(ctx: AppContext, token: str | None = None) -> WebClient:
-    """A WebClient on ``SLACK_API_URL`` that waits out 429s (slack_sdk only does with the handler)."""
-    return WebClient(
-        token=token,
-        base_url=ctx.settings.SLACK_API_URL,
-        timeout=CLIENT_TIMEOUT,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+    """A WebClient on ``SLACK_API_URL`` that takes its turn from the workspace's shared budget
+    and waits out 429s (bot/slack/ratelimit/paced.py)."""
+    return PacedWebClient(
+        token=token, base_url=ctx.settings.SLACK_API_URL, timeout=CLIENT_TIMEOUT, budget=budget_for(ctx.redis)
     )
+
+
+def paced_request_client(ctx: AppContext) -> Callable[..., Any]:
+    """Bolt global middleware: the client Bolt hands each listener draws on the shared budget.
+
+    Bolt builds a plain ``WebClient`` per request (slack_bolt's ``App._init_context``),
+    copying the app client's settings but not its class, so without this a listener's
+    calls would bypass the budget. Runs after Bolt's authorization, which set the token.
+    """
+
+    def middleware(req: Any, resp: Any, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+        client = req.context.client
+        if client is not None and not isinstance(client, PacedWebClient):
+            req.context["client"] = make_client(ctx, client.token)
+        return next()
+
+    return middleware
 
 
 def client_for(ctx: AppContext, team_id: str) -> WebClient:

@@ -17,6 +17,14 @@ Where streaming is refused (the method errors, ``not_allowed``, a workspace with
 recipient ids) or breaks for good, the same progress goes into an ordinary reply edited
 with ``chat.update`` at most once per ``update_interval``, showing the running step's text
 so far (its tail, within Slack's message limit).
+
+Slack's limits are the workspace's, not the stream's (bot/slack/ratelimit/): every call here
+also takes a token from the workspace's shared budget, as *progress*, so it yields to
+parent messages, results and status marks and never waits for its turn: when the budget
+is tight the call is not made, the text keeps accumulating, and the next call carries all
+of it (fewer, larger appends). A stream that cannot start yet starts later with what
+accumulated (its first words as early as the budget allows). Closing is not progress: the
+last words and the final plan wait their turn (``CLOSE_PATIENCE_S`` per call).
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import stream as live
 from bot.slack.blocks.runs import StepView, task_chunk
+from bot.slack.progress_gate import Bucket, error_code, kind_of
+from bot.slack.ratelimit.budget import as_progress, patience
+from bot.slack.ratelimit.paced import is_rate_limited
+from bot.slack.ratelimit.paced import retry_after as _retry_after
 from core.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -45,70 +57,8 @@ TRANSIENT_FAILURES_MAX = 3  # consecutive transient errors before giving streami
 CLOSE_JOIN_S = 60.0
 PACER_IDLE_S = 600.0  # the pacer thread ends after this long with nothing to send
 CLOSE_CALLS_MAX = 50  # calls that may finish a stream (pieces of text, renewals)
-EXPIRED = "message_not_in_streaming_state"
-_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-
-
-def _error(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error"))
-    return type(exc).__name__
-
-
-def _retry_after(exc: Exception) -> float | None:
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    try:
-        return float(value[0] if isinstance(value, list) else value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _kind(exc: Exception) -> str:
-    """expired | ratelimited | transient | refused: what a failed stream call means."""
-    if isinstance(exc, SlackApiError):
-        err = exc.response.get("error")
-        if err == EXPIRED:
-            return "expired"
-        if err == "ratelimited" or exc.response.status_code == 429:
-            return "ratelimited"
-        if err in _TRANSIENT or exc.response.status_code >= 500:
-            return "transient"
-        return "refused"
-    if isinstance(exc, OSError):  # connection refused/reset, timeouts
-        return "transient"
-    return "refused"
-
-
-class _Bucket:
-    """A token bucket: ``burst`` calls at once, then one per ``interval`` on average."""
-
-    def __init__(self, interval: float, burst: int) -> None:
-        self.interval, self.burst = interval, max(1, burst)
-        self._tokens = float(self.burst)
-        self._at = time.monotonic()
-
-    def _refill(self, now: float) -> None:
-        if self.interval <= 0:
-            self._tokens = float(self.burst)
-        else:
-            self._tokens = min(float(self.burst), self._tokens + (now - self._at) / self.interval)
-        self._at = now
-
-    def wait(self) -> float:
-        """Seconds until a call may go."""
-        now = time.monotonic()
-        self._refill(now)
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.interval
-
-    def take(self) -> None:
-        self._refill(time.monotonic())
-        self._tokens -= 1
-
-    def hold_off(self, seconds: float) -> None:
-        """No call for ``seconds`` (Slack said Retry-After, or a call failed)."""
-        self._tokens = min(self._tokens, 0.0) - seconds / self.interval if self.interval > 0 else 0.0
-        self._at = time.monotonic()
+CLOSE_PATIENCE_S = 30.0  # each closing call waits this long for its turn in the shared budget
+RATELIMIT_PAUSE_S = 1.0  # a progress call refused for budget is tried again after at least this
 
 
 class ProgressReply:
@@ -141,8 +91,8 @@ class ProgressReply:
         self.stream_ts: str | None = None  # the live stream's message
         self.stream_ts_history: list[str] = []
         self.progress_ts: str | None = None  # the reply edited with chat.update
-        self._append_gate = _Bucket(append_interval, append_burst)
-        self._update_gate = _Bucket(update_interval, 1)
+        self._append_gate = Bucket(append_interval, append_burst)
+        self._update_gate = Bucket(update_interval, 1)
         self._cond = threading.Condition(threading.RLock())
         self._pipeline = ""
         self._views: dict[int, StepView] = {}
@@ -170,15 +120,18 @@ class ProgressReply:
                 self._views[v.position] = dataclasses.replace(v)
             if self.streaming and self.recipient_user_id:
                 self.mode = "stream"
-                if not self._start_stream(""):
+                with as_progress():
+                    started = self._start_stream("")
+                if started is False:
                     self._to_update_mode()
             else:
                 self._to_update_mode()
             if self.mode == "update":
                 try:
-                    self._send_update(None)
+                    with as_progress():
+                        self._send_update(None)
                 except Exception as exc:  # noqa: BLE001 - the pacer tries again
-                    log.warning("posting the progress reply in %s failed (%s)", self.channel_id, _error(exc))
+                    log.info("posting the progress reply in %s failed (%s)", self.channel_id, error_code(exc))
             self._wake()
 
     def _wake(self) -> None:
@@ -244,14 +197,17 @@ class ProgressReply:
             for pos, carry in list(self._carry.items()):
                 self._queue(carry, pos)
             self._carry.clear()
-            for _ in range(CLOSE_CALLS_MAX):
-                if self.mode != "stream":
-                    break
-                time.sleep(self._append_gate.wait())
-                if self._deliver(stop=True):
-                    return
-            time.sleep(self._update_gate.wait())
-            self._send_update(finished)
+            if self.mode == "stream" and not self.stream_ts_history:
+                return  # the budget never let a stream start: the final reply carries the output
+            with patience(CLOSE_PATIENCE_S):  # not progress: the reply's last words are whole
+                for _ in range(CLOSE_CALLS_MAX):
+                    if self.mode != "stream":
+                        break
+                    time.sleep(self._append_gate.wait())
+                    if self._deliver(stop=True):
+                        return
+                time.sleep(self._update_gate.wait())
+                self._send_update(finished)
 
     # ---- the pacer -----------------------------------------------------------------------------
     def _queue(self, text: str, pos: int) -> None:
@@ -266,7 +222,7 @@ class ProgressReply:
 
     def _has_work(self) -> bool:
         if self.mode == "stream":
-            return bool(self._pending or self._dirty)
+            return bool(self._pending or self._dirty or self.stream_ts is None)
         return self._changed
 
     def _run(self) -> None:
@@ -286,12 +242,17 @@ class ProgressReply:
                         return
                 streaming = self.mode == "stream"
             try:  # Slack is called without the lock: the model's words keep being queued meanwhile
-                if streaming:
-                    self._deliver()
-                else:
-                    self._send_update(None)
-            except Exception:  # noqa: BLE001 - the progress reply must never take the run down
-                log.exception("progress reply in %s failed", self.channel_id)
+                with as_progress():
+                    if streaming:
+                        self._deliver()
+                    else:
+                        self._send_update(None)
+            except Exception as exc:  # noqa: BLE001 - the progress reply must never take the run down
+                if not is_rate_limited(exc):
+                    log.exception("progress reply in %s failed", self.channel_id)
+                    continue
+                with self._cond:  # the budget is tight: the text accumulates for a later, larger call
+                    self._update_gate.hold_off(max(RATELIMIT_PAUSE_S, _retry_after(exc) or 0.0))
 
     # ---- stream calls: only the pacer makes them (open and close: before and after it runs) ----
     def _chunks(self, piece: str, tasks: Sequence[StepView]) -> list[Any]:
@@ -302,7 +263,10 @@ class ProgressReply:
         one with ``stop``); renew the stream when it is old or expired, fall back to
         chat.update when streaming is refused. True when Slack took it."""
         with self._cond:
+            unstarted = self.stream_ts is None
             renew = time.monotonic() - self._stream_started >= self.renew_after
+        if unstarted:
+            return self._start_later()
         if renew:
             self._renew(stop_old=True)
             return False
@@ -318,14 +282,14 @@ class ProgressReply:
         try:
             method(channel=self.channel_id, ts=ts, chunks=self._chunks(piece, tasks))
         except Exception as exc:  # noqa: BLE001
-            kind = _kind(exc)
-            log.info("chat.%sStream failed in %s (%s)", "stop" if stop else "append", self.channel_id, _error(exc))
+            kind = kind_of(exc)
+            log.info("chat.%sStream failed in %s (%s)", "stop" if stop else "append", self.channel_id, error_code(exc))
             if kind == "expired":
                 self._renew(stop_old=False)
                 return False
             with self._cond:
                 if kind == "ratelimited":  # never a reason to give streaming up: the text waits
-                    self._append_gate.hold_off(_retry_after(exc) or 2 * self._append_gate.interval)
+                    self._append_gate.hold_off(max(RATELIMIT_PAUSE_S, _retry_after(exc) or 0.0))
                 elif kind == "transient" and self._failures + 1 < TRANSIENT_FAILURES_MAX:
                     self._failures += 1
                     self._append_gate.hold_off(max(1.0, self._append_gate.interval))
@@ -353,8 +317,20 @@ class ProgressReply:
             found = mark
         return found
 
-    def _start_stream(self, lead: str) -> bool:
-        """A new stream: the plan, every task, ``lead`` and the next piece of pending text."""
+    def _start_later(self) -> bool:
+        """The stream the budget did not let start yet, with everything queued so far."""
+        started = self._start_stream(self._lead())
+        with self._cond:
+            if started is False:
+                self._to_update_mode()
+            elif started is None:
+                self._append_gate.hold_off(RATELIMIT_PAUSE_S)
+        return False
+
+    def _start_stream(self, lead: str) -> bool | None:
+        """A new stream: the plan, every task, ``lead`` and the next piece of pending text.
+        True when it started, None when the budget said not yet (the text keeps waiting),
+        False when Slack refused streaming."""
         with self._cond:
             piece = live.next_piece(self._pending, live.APPEND_MARKDOWN_LIMIT - len(lead))
             tasks = [self._views[k] for k in sorted(self._views)]
@@ -374,7 +350,10 @@ class ProgressReply:
             if not ts:
                 raise RuntimeError("chat.startStream returned no ts")
         except Exception as exc:  # noqa: BLE001 - no streaming here: edit a plain reply instead
-            log.info("chat streaming unavailable in %s (%s); using chat.update", self.channel_id, _error(exc))
+            if is_rate_limited(exc):
+                log.info("chat.startStream in %s waits for the budget", self.channel_id)
+                return None
+            log.info("chat streaming unavailable in %s (%s); using chat.update", self.channel_id, error_code(exc))
             return False
         with self._cond:
             self.stream_ts = str(ts)
@@ -383,6 +362,14 @@ class ProgressReply:
             self._append_gate.take()
             self._accept(len(piece), tasks)
         return True
+
+    def _lead(self) -> str:
+        """A "continued" line when the next stream picks a step up in the middle."""
+        with self._cond:
+            mark = self._step_at(self._accepted)
+            if mark is not None and mark[0] < self._accepted and self._pending:
+                return live.continued_heading(self._views[mark[1]])
+            return ""
 
     def _renew(self, *, stop_old: bool) -> None:
         """Carry on in a new stream; the text the old one did not accept goes into it, after
@@ -395,15 +382,14 @@ class ProgressReply:
                     chunks=self._chunks("", [self._views[k] for k in sorted(self._views)]),
                 )
             except Exception as exc:  # noqa: BLE001 - it may have ended already; the new one carries on
-                log.info("chat.stopStream of an old stream failed in %s (%s)", self.channel_id, _error(exc))
+                log.info("chat.stopStream of an old stream failed in %s (%s)", self.channel_id, error_code(exc))
+        started = self._start_stream(self._lead())
         with self._cond:
-            lead = ""
-            mark = self._step_at(self._accepted)
-            if mark is not None and mark[0] < self._accepted and self._pending:
-                lead = live.continued_heading(self._views[mark[1]])
-        if not self._start_stream(lead):
-            with self._cond:
+            if started is False:
                 self._to_update_mode()
+            elif started is None:  # a new stream later, from where the old one stopped
+                self.stream_ts = None
+                self._append_gate.hold_off(RATELIMIT_PAUSE_S)
 
     # ---- the chat.update fallback ------------------------------------------------------------
     def _to_update_mode(self) -> None:
@@ -432,9 +418,9 @@ class ProgressReply:
                     self.client.chat_update(channel=self.channel_id, ts=progress_ts, text=text, blocks=payload)
                     return
                 except SlackApiError as exc:
-                    if _kind(exc) in ("transient", "ratelimited"):
+                    if kind_of(exc) in ("transient", "ratelimited"):
                         raise
-                    log.info("chat.update of the progress reply failed (%s); posting a new one", _error(exc))
+                    log.info("chat.update of the progress reply failed (%s); posting a new one", error_code(exc))
             resp = self._post(text=text, blocks=payload)
         except Exception:
             with self._cond:

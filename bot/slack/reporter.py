@@ -14,6 +14,11 @@ What a person sees in the thread under the run's parent message:
 3. the parent message edited to ✅ or ❌. A run whose message said "Queued: N runs ahead"
    (bot/slack/parent_status.py) has it switched back to running when it starts.
 
+Slack's rate limits: every call draws on the workspace's shared budget (bot/slack/
+ratelimit/). The result, the ✅/❌ and the switch back to running are delivered through
+bot/slack/delivery.py (they wait their turn and are retried, bounded); the progress reply
+yields to them and coalesces (bot/slack/progress.py).
+
 A reporter must never fail a run: every public method catches and logs, even though
 core also wraps reporters in ``SafeReporter``. Model output is untrusted and goes out
 escaped (see bot/slack/blocks/common.py).
@@ -34,6 +39,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
+from bot.slack.delivery import deliver
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
 from core.messages import reused_step
@@ -43,7 +49,10 @@ from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
 
-POST_INTERVAL_S = 1.0  # chat.postMessage: about one per second per channel
+# chat.postMessage is about one a second per channel; the shared budget paces that for every
+# run in the channel, so a run adds no spacing of its own by default.
+POST_INTERVAL_S = 0.0
+RUNNING_MARK_PATIENCE_S = 10.0  # under the message's lock (parent_status.LOCK_TTL_S is 15 s)
 STATUS_TS_TTL_S = 2 * 86400  # how long the ts of a run's status message is remembered
 # Errors after which a retry with plain text (no blocks) is worth it.
 _BLOCK_ERRORS = ("msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long")
@@ -129,6 +138,7 @@ class SlackRunReporter:
         self._requested_by: str | None = None
         self._input = ""
         self._last_post = 0.0
+        self._running_mark: threading.Thread | None = None
 
     # ---- Reporter ----------------------------------------------------------------------------
     @_never_raises
@@ -146,7 +156,9 @@ class SlackRunReporter:
                 elif sp.position <= info.resumed_from:
                     view.status, view.note = "complete", "done in an earlier attempt"
                 self._steps[sp.position] = view
-        self._show_running()
+        # in the background: the mark may wait for chat.update's budget, the run must not
+        self._running_mark = threading.Thread(target=self._show_running, name="slack-running-mark", daemon=True)
+        self._running_mark.start()
 
     def _show_running(self) -> None:
         """A message that said "Queued" says running now (under the message's lock, so the
@@ -154,7 +166,11 @@ class SlackRunReporter:
         if self._redis is None or not self._run_id:
             return
         with parent_status.message_lock(self._redis, self._run_id):
-            if not parent_status.take_queued(self._redis, self._run_id):
+            try:
+                if not parent_status.take_queued(self._redis, self._run_id):
+                    return
+            except Exception:  # noqa: BLE001 - only a hint: the ✅/❌ comes anyway
+                log.warning("could not read whether run %s shows queued", self._run_id)
                 return
             text, blocks = msgs.parent_message(
                 self._pipeline,
@@ -165,8 +181,13 @@ class SlackRunReporter:
                 in_thread=self.status_ts == self.thread_ts,
             )
             try:
-                self.client.chat_update(
-                    channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                deliver(
+                    lambda: self.client.chat_update(
+                        channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                    ),
+                    what="the running mark",
+                    run_id=self._run_id,
+                    patience_s=RUNNING_MARK_PATIENCE_S,
                 )
             except SlackApiError as exc:
                 log.info("could not mark the run's message %s running: %s", self.status_ts, _error(exc))
@@ -208,19 +229,25 @@ class SlackRunReporter:
 
     @_never_raises
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        """The result, then ✅/❌, then the progress reply's last words and plan: closing a
+        stream may wait for Slack's budget (chat.stopStream is Tier 2), and the result must
+        not wait behind it."""
         with self._lock:
             self._pipeline = self._pipeline or info.pipeline_name
             self._requested_by = self._requested_by or info.requested_by
             self._input = self._input or info.input
-            try:
-                if self.progress.mode is not None:
-                    self._finish_progress(outcome)
-            except Exception:  # noqa: BLE001 - the result and the ✅/❌ matter more than the plan
-                log.exception("finishing the progress reply failed in %s", self.channel_id)
         try:
             self._post_final(outcome)
         finally:
-            self._update_status(outcome)
+            try:
+                self._update_status(outcome)
+            finally:
+                with self._lock:
+                    try:
+                        if self.progress.mode is not None:
+                            self._finish_progress(outcome)
+                    except Exception:  # noqa: BLE001 - the result and the ✅/❌ matter more than the plan
+                        log.exception("finishing the progress reply failed in %s", self.channel_id)
 
     # ---- progress ------------------------------------------------------------------------------
     def _step(self, position: int, agent_name: str, model_display: str) -> msgs.StepView:
@@ -261,14 +288,19 @@ class SlackRunReporter:
     def _post_final(self, outcome: RunOutcome) -> None:
         text, blocks = msgs.final_message(self._pipeline, outcome)
         try:
-            self._post(text=text, blocks=[b.to_dict() for b in blocks])
+            deliver(lambda: self._post(text=text, blocks=[b.to_dict() for b in blocks]), **self._what("result"))
         except SlackApiError as exc:
             if _error(exc) not in _BLOCK_ERRORS:
                 raise
             log.warning("Slack refused the result blocks (%s); posting plain text", _error(exc))
-            self._post(text=msgs.final_text_only(self._pipeline, outcome))
+            deliver(lambda: self._post(text=msgs.final_text_only(self._pipeline, outcome)), **self._what("result"))
+
+    def _what(self, what: str) -> dict[str, Any]:
+        return {"what": what, "run_id": self._run_id}
 
     def _update_status(self, outcome: RunOutcome) -> None:
+        if self._running_mark is not None:  # never "running" written over the ✅/❌
+            self._running_mark.join(RUNNING_MARK_PATIENCE_S + parent_status.LOCK_WAIT_S + 1)
         text, blocks = msgs.parent_message(
             self._pipeline,
             self._requested_by,
@@ -282,8 +314,11 @@ class SlackRunReporter:
             cancelled_by=outcome.cancelled_by,
         )
         try:
-            self.client.chat_update(
-                channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+            deliver(
+                lambda: self.client.chat_update(
+                    channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                ),
+                **self._what("the ✅/❌ mark"),
             )
         except SlackApiError as exc:  # e.g. the message was deleted: the thread still has the result
             log.info("could not mark the run's message %s: %s", self.status_ts, _error(exc))

@@ -14,6 +14,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.delivery import deliver
+
 log = logging.getLogger(__name__)
 
 INVITE = "/invite @pipebot"
@@ -63,9 +65,17 @@ def post_run_message(
 ) -> Posted:
     """chat.postMessage, joining a public channel first when needed; CannotPost otherwise."""
 
-    def post() -> Posted:
-        resp = client.chat_postMessage(
-            channel=channel_id, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+    def post() -> Posted:  # waits its turn when Slack is busy: a run is never refused for that
+        resp = deliver(
+            lambda: client.chat_postMessage(
+                channel=channel_id,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+            what="the run's message",
         )
         return Posted(str(resp["channel"]), str(resp["ts"]))
 

@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import runs as msgs
 from bot.slack.commands_text import COMMAND
+from bot.slack.delivery import deliver
 from bot.slack.reporter import remember_status_message
 from bot.slack.run_post import CannotPost, Posted, delete_quietly, post_run_message
 from bot.slack.text import escape_mrkdwn
@@ -134,6 +135,12 @@ def _mark_not_started(client: WebClient, posted: Posted, request: RunRequest, sh
         request.pipeline_name, request.requested_by, shown_input, status="rejected", reason=reason
     )
     try:
-        client.chat_update(channel=posted.channel, ts=posted.ts, text=text, blocks=[b.to_dict() for b in blocks])
+        deliver(
+            lambda: client.chat_update(
+                channel=posted.channel, ts=posted.ts, text=text, blocks=[b.to_dict() for b in blocks]
+            ),
+            what="the not-started mark",
+            run_id=str(request.run_id) if request.run_id else None,
+        )
     except SlackApiError as exc:
         log.info("could not mark run message %s as not started: %s", posted.ts, exc.response.get("error"))

@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
 from bot.slack.client import client_for
+from bot.slack.ratelimit.budget import as_progress
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import runs as run_repo
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 
 ROUND_KEY = "pipebot:queue-status:round"
 PER_WORKSPACE_PER_ROUND = 2
+# How long one "Queued" edit waits for its turn in the shared Slack budget (bot/slack/
+# ratelimit/) while it holds the run's message lock: well under parent_status.LOCK_WAIT_S.
+# It is refreshed every round, so it yields to the marks that are written once (running,
+# ✅/❌) like progress does.
+QUEUED_MARK_PATIENCE_S = 2.0
 MAX_RUNS = 1000  # waiting runs looked at per round
 
 
@@ -98,8 +104,9 @@ def _show(ctx: AppContext, client: WebClient, row: Any) -> bool:
             run_id=str(run_id),
             in_thread=ts == row.thread_ts,
         )
-        try:
-            client.chat_update(channel=row.channel_id, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
+        try:  # after the marks that matter, a short wait: the lock is held, the next round tries again
+            with as_progress(QUEUED_MARK_PATIENCE_S):
+                client.chat_update(channel=row.channel_id, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
         except SlackApiError as exc:
             log.info("could not show the queue position of run %s: %s", run_id, exc.response.get("error"))
             return False

@@ -25,15 +25,19 @@ from bot.slack import parent_status
 from bot.slack.admin import AdminCheckFailed, is_admin
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.common import name_md
+from bot.slack.delivery import deliver
 from bot.slack.home_tab import publish_home
 from bot.slack.listeners.support import action_value, later, tell
 from bot.slack.payloads import actor_of, team_of, user_of
+from bot.slack.ratelimit.paced import is_rate_limited
 from core.context import AppContext
 from core.runs.cancel import KIND, CancelResult, cancel_run, cancelled_message
 from storage.db import transaction
 from storage.repos import runs as run_repo
 
 log = logging.getLogger(__name__)
+
+LOCKED_PATIENCE_S = 3.0  # the mark's wait under the message's lock (others wait parent_status.LOCK_WAIT_S)
 
 
 def refused_text(requested_by: str | None) -> str:
@@ -134,15 +138,26 @@ def mark_cancelled(
         cancelled_by=by,
         permalink=permalink,
     )
+
+    def mark() -> object:
+        return client.chat_update(channel=channel_id, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
+
     with parent_status.message_lock(ctx.redis, run_id):
         try:
             parent_status.take_queued(ctx.redis, run_id)
         except Exception:  # noqa: BLE001 - only a hint
             pass
-        try:
-            client.chat_update(channel=channel_id, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
+        try:  # the mark waits its turn (bot/slack/delivery.py): briefly under the lock, then outside it
+            deliver(mark, what="the cancelled mark", run_id=str(run_id), patience_s=LOCKED_PATIENCE_S)
+            return
         except SlackApiError as exc:
-            log.info("could not mark cancelled run %s: %s", run_id, exc.response.get("error"))
+            if not is_rate_limited(exc):
+                log.info("could not mark cancelled run %s: %s", run_id, exc.response.get("error"))
+                return
+    try:
+        deliver(mark, what="the cancelled mark", run_id=str(run_id))
+    except SlackApiError as exc:
+        log.info("could not mark cancelled run %s: %s", run_id, exc.response.get("error"))
 
 
 def cancel_button(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -25,7 +25,6 @@ def essay(ctx: AppContext) -> None:
         ("channel_not_found", "Invite me"),
         ("msg_too_long", "Slack refused the message that starts the run (`msg_too_long`)"),
         ("invalid_blocks", "Slack refused the message that starts the run (`invalid_blocks`)"),
-        ("ratelimited", "try again in a minute"),
         ("restricted_action", "Invite me"),
     ],
 )
@@ -40,6 +39,18 @@ def test_run_post_refused_by_slack_is_explained_and_starts_nothing(
     # the same person trying again right away works
     slack.command("run Essay hello again")
     wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run")
+
+
+def test_a_ratelimited_answer_to_the_run_post_is_retried_and_starts_the_run(
+    ctx: AppContext, slack: SlackServer, essay: None
+) -> None:
+    """A run is never refused because Slack is busy (issue 15): it waits its turn."""
+    before = len(slack.fake.calls("chat.postMessage"))
+    slack.fake.fail_next("chat.postMessage", "ratelimited", times=3, when=lambda p: p.get("channel") == GENERAL)
+    slack.command("run Essay hello")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 20, "the run")
+    errors = [c.error for c in slack.fake.calls("chat.postMessage")[before:] if c.params.get("channel") == GENERAL]
+    assert errors[:3] == ["ratelimited"] * 3 and None in errors[3:], errors
 
 
 def test_rate_limited_run_post_is_retried_and_starts_one_run(ctx: AppContext, slack: SlackServer, essay: None) -> None:

@@ -28,6 +28,7 @@ from tests.fakes.slack.limits import (
     TRIGGER_TTL,
 )
 from tests.fakes.slack.records import ApiError, Call, Fault, RateLimit
+from tests.fakes.slack_tiers import SlackTiers
 
 
 class SlackState:
@@ -63,6 +64,7 @@ class SlackState:
         self._calls: list[Call] = []
         self._faults: list[Fault] = []
         self._rate_limits: dict[str, RateLimit] = {}
+        self.tiers: SlackTiers | None = None  # per-tier token buckets (tests/fakes/slack_tiers.py)
         self._latency: dict[str, float] = {}
         self._holds: dict[str, threading.Event] = {}
         self.teams: dict[str, dict[str, Any]] = {}

@@ -75,7 +75,12 @@ def test_serve_answers_healthz_with_database_and_redis_status(base_env):
                 time.sleep(0.1)
         assert r.status_code == 200
         body = r.json()
-        assert body == {"status": "ok", "database": {"status": "ok"}, "redis": {"status": "ok"}}
+        assert body == {
+            "status": "ok",
+            "database": {"status": "ok"},
+            "redis": {"status": "ok"},
+            "slack_rate_limits": {"429s_last_minute": {}, "longest_wait_s": 0.0},  # nothing sent yet
+        }
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(15)

@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
+from bot.slack.blocks.artifact_buttons import lifecycle_buttons
 from bot.slack.blocks.artifacts import VIEW_ARTIFACT
 from bot.slack.blocks.common import (
     STATUS_EMOJI,
@@ -23,7 +24,6 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from bot.slack.blocks.lifecycle import lifecycle_buttons
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.blocks.runs import cancel_button
 from bot.slack.commands_text import COMMAND

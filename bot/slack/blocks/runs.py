@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.slack.blocks.artifact_buttons import feedback_block, lifecycle_buttons
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
 from bot.slack.blocks.common import (
     blocks_size,
@@ -44,7 +45,6 @@ from bot.slack.blocks.common import (
     safe_markdown,
     section,
 )
-from bot.slack.blocks.lifecycle import feedback_block, lifecycle_buttons
 from bot.slack.blocks.limits import (
     MARKDOWN_BLOCK_BUDGET,
     MESSAGE_BLOCKS_JSON_BUDGET,

@@ -41,9 +41,9 @@ from bot.slack.blocks.limits import (
     PLAIN_TEXT_INPUT_LIMIT,
     SELECT_OPTIONS_LIMIT,
 )
-from bot.slack.commands_text import COMMAND
 from bot.slack.modal_state import AgentModalState
 from bot.slack.text import clip, escape_mrkdwn
+from core.messages import COMMAND
 from providers import catalog
 from providers.catalog import ModelInfo
 from providers.registry import PROVIDER_NAMES

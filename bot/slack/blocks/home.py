@@ -26,9 +26,9 @@ from bot.slack.blocks.common import (
 )
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.blocks.runs import cancel_button
-from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost
+from core.messages import COMMAND
 
 HOME_RUN_PIPELINE = "home_run_pipeline"  # button value: the pipeline id
 HOME_EDIT_PIPELINE = "home_edit_pipeline"  # button value: the pipeline id

@@ -42,9 +42,9 @@ from bot.slack.blocks.limits import (
     PLACEHOLDER_TEXT_LIMIT,
     SELECT_OPTIONS_LIMIT,
 )
-from bot.slack.commands_text import COMMAND
 from bot.slack.modal_state import PipelineModalState
 from bot.slack.text import clip, escape_mrkdwn
+from core.messages import COMMAND
 
 PIPELINE_CALLBACK = "pipebot_pipeline_save"
 BUDGET_BLOCK = "budget_usd"

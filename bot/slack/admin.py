@@ -11,8 +11,8 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.commands_text import COMMAND
 from core.context import AppContext
+from core.messages import COMMAND
 
 REFUSED = (
     "Only workspace admins and owners can change pipebot's settings (and people listed in "

@@ -1,10 +1,7 @@
-"""The `/pipebot` command: its name, its help, and the parsing of what follows it (pure).
+"""The `/pipebot` command: its subcommands, its help, and the parsing of what follows it (pure).
 
-Why not :mod:`shlex`: Slack sends what the user's client typed, and macOS/iOS turn
-``"`` into “smart quotes” and ``'`` into ’ (also inside words: ``don’t``). shlex
-knows neither, and it raises a bare ``ValueError`` on an unbalanced quote. Run input
-must also reach the pipeline exactly as typed (spacing, newlines, code blocks, stray
-quotes), so only the words before it are tokenized and the rest is kept raw.
+The words are split by :mod:`bot.slack.command_tokens` (which says why not :mod:`shlex`);
+names typed loosely are matched by :mod:`bot.slack.name_match`.
 
 Usage::
 
@@ -16,12 +13,12 @@ Usage::
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.slack.text import escape_mrkdwn
+from bot.slack.command_tokens import ArgumentError, Token, raw_rest, tokenize
+from bot.slack.name_match import did_you_mean, match_name
+from core.messages import COMMAND
 
 __all__ = [
     "AGENTS",
@@ -38,22 +35,13 @@ __all__ = [
     "RUN",
     "SETTINGS",
     "UNKNOWN",
-    "COMMAND",
-    "ArgumentError",
     "Command",
     "CommandSpec",
-    "Token",
-    "did_you_mean",
     "help_text",
-    "match_name",
-    "not_found_hint",
     "parse_command",
     "parse_run_args",
-    "split_args",
-    "tokenize",
 ]
 
-COMMAND = "/pipebot"  # the one slash command (manifest.yml)
 MAX_NAME_WORDS = 8  # unquoted multi-word run names: longest prefix of the words that names a pipeline
 
 HELP = "help"
@@ -69,148 +57,6 @@ RUN = "run"
 ARTIFACTS = "artifacts"
 SETTINGS = "settings"
 UNKNOWN = "unknown"
-
-# Opening quote -> the characters that may close it. Clients pair them sloppily
-# (“x“, „x“, ”x”), so any quote of the same family closes.
-_DOUBLE = '"“”„‟'
-_SINGLE = "'‘’‚‛"
-_CLOSERS = {q: _DOUBLE for q in _DOUBLE} | {q: _SINGLE for q in _SINGLE}
-_SPACE = re.compile(r"\s")
-
-
-class ArgumentError(ValueError):
-    """The command text cannot be split; ``str(err)`` is a message for the user."""
-
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(message)
-        self.position = position
-
-
-@dataclass(frozen=True)
-class Token:
-    """One word of the command: its value (quotes removed) and where it sat in the text."""
-
-    value: str
-    start: int
-    end: int
-    quoted: bool
-
-
-def _closes(text: str, i: int, opener: str) -> bool:
-    ch = text[i]
-    if ch not in _CLOSERS[opener]:
-        return False
-    if opener in _SINGLE:
-        # ’ is also an apostrophe (it’s, don’t): it closes only before a space/end.
-        return i + 1 == len(text) or bool(_SPACE.match(text[i + 1])) or text[i + 1] in _DOUBLE + _SINGLE
-    return True
-
-
-def _read_token(text: str, pos: int) -> Token | None:
-    n = len(text)
-    while pos < n and text[pos].isspace():
-        pos += 1
-    if pos >= n:
-        return None
-    start = pos
-    out: list[str] = []
-    quoted = False
-    while pos < n and not text[pos].isspace():
-        ch = text[pos]
-        if ch in _CLOSERS and pos == start:
-            quoted = True
-            opener, qstart = ch, pos
-            pos += 1
-            while True:
-                if pos >= n:
-                    snippet = text[qstart : qstart + 30].splitlines()[0] if text[qstart:] else opener
-                    raise ArgumentError(
-                        f"There is an opening {opener} with no closing quote ({snippet}…). "
-                        f"Close it with a matching quote, or remove it.",
-                        qstart,
-                    )
-                c = text[pos]
-                if c == "\\" and pos + 1 < n and text[pos + 1] in _CLOSERS:
-                    out.append(text[pos + 1])
-                    pos += 2
-                    continue
-                if _closes(text, pos, opener):
-                    pos += 1
-                    break
-                out.append(c)
-                pos += 1
-            continue
-        if ch == "\\" and pos + 1 < n and text[pos + 1] in _CLOSERS:
-            out.append(text[pos + 1])
-            pos += 2
-            continue
-        out.append(ch)
-        pos += 1
-    return Token("".join(out), start, pos, quoted)
-
-
-def tokenize(text: str, pos: int = 0) -> Iterator[Token]:
-    """Tokens of ``text`` from ``pos``, lazily: a caller may stop early and keep the
-    rest raw (so quotes in run input are never parsed).
-
-    Quotes (``"..."``, “...”, ``'...'``, ‘...’) group words and are removed; they
-    open only at the start of a word, and a single quote closes only before a space,
-    so apostrophes stay literal. ``\\"`` is a literal quote. Raises
-    :class:`ArgumentError` for an unbalanced quote.
-    """
-    while True:
-        tok = _read_token(text, pos)
-        if tok is None:
-            return
-        yield tok
-        pos = tok.end
-
-
-def split_args(text: str) -> list[str]:
-    """All words of ``text`` (see :func:`tokenize`), like ``shlex.split`` but for Slack."""
-    return [t.value for t in tokenize(text)]
-
-
-def _raw_rest(text: str, pos: int) -> str:
-    """The text after ``pos`` as typed, minus the separator: leading blank lines go,
-    the indentation of the first content line stays."""
-    rest = text[pos:]
-    m = re.match(r"(?:[ \t]*\r?\n)+", rest)
-    return rest[m.end() :] if m else rest.lstrip(" \t")
-
-
-def match_name(name: str, choices: Iterable[str]) -> str | None:
-    """The choice equal to ``name`` ignoring case and surrounding/repeated spaces."""
-    key = " ".join(name.split()).casefold()
-    for choice in choices:
-        if " ".join(choice.split()).casefold() == key:
-            return choice
-    return None
-
-
-def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
-    """Up to ``n`` of ``choices`` that ``word`` probably meant, best first, ignoring case.
-
-    An exact (case-insensitive) match comes alone; then names starting with ``word``;
-    then :func:`difflib.get_close_matches`. Returns the choices as spelled.
-    """
-    by_key: dict[str, str] = {}
-    for choice in choices:
-        by_key.setdefault(" ".join(choice.split()).casefold(), choice)
-    key = " ".join(word.split()).casefold()
-    if not key:
-        return []
-    if key in by_key:
-        return [by_key[key]]
-    found: list[str] = []
-    if len(key) >= 2:
-        found += sorted((k for k in by_key if k.startswith(key)), key=len)
-    found += difflib.get_close_matches(key, list(by_key), n=n, cutoff=cutoff)
-    out: list[str] = []
-    for k in found:
-        if by_key[k] not in out:
-            out.append(by_key[k])
-    return out[:n]
 
 
 @dataclass(frozen=True)
@@ -344,7 +190,7 @@ def _parse(text: str, command: str) -> Command:
     if word == HELP:
         return Command(HELP, tuple(t.value for t in tokens))
     if word in (AGENTS, PIPELINES, SETTINGS):
-        return Command(word, rest=_raw_rest(text, first.end).strip())
+        return Command(word, rest=raw_rest(text, first.end).strip())
     if word in ("agent", "pipeline"):
         return _parse_thing(word, list(tokens), command)
     if word == RUN:
@@ -362,7 +208,7 @@ def _parse(text: str, command: str) -> Command:
         parts: list[Token] = []
         for tok in tokens:
             if tok.value.lower() == "search" and not tok.quoted:
-                query = _raw_rest(text, tok.end).strip()
+                query = raw_rest(text, tok.end).strip()
                 pipeline = (_name_from(parts),) if parts else ()
                 if not query:
                     return Command(ARTIFACTS, pipeline, error=(f"Search for what? Usage: {_usage(ARTIFACTS, command)}"))
@@ -430,7 +276,7 @@ def parse_run_args(args_text: str, pipeline_names: Iterable[str]) -> tuple[str, 
     A quoted NAME is taken as typed. Unquoted, the longest run of leading words that names
     one of ``pipeline_names`` wins, so ``run Weekly digest some text`` finds "Weekly digest"
     without quotes; otherwise the first word is the name. INPUT is the rest as typed (see
-    :func:`_raw_rest`), quotes and all. Raises ArgumentError (its text is for the user)
+    :func:`bot.slack.command_tokens.raw_rest`), quotes and all. Raises ArgumentError (its text is for the user)
     for an unbalanced quote in NAME; a stray quote inside the input is the input's business.
     """
     names = list(pipeline_names)
@@ -451,31 +297,10 @@ def parse_run_args(args_text: str, pipeline_names: Iterable[str]) -> tuple[str, 
     if not tokens:
         return "", ""
     if tokens[0].quoted:
-        return tokens[0].value, _raw_rest(args_text, tokens[0].end)
+        return tokens[0].value, raw_rest(args_text, tokens[0].end)
     plain = [t for t in tokens if not t.quoted]
     for n in range(len(plain), 1, -1):
         candidate = " ".join(t.value for t in plain[:n])
         if match_name(candidate, names) is not None:
-            return candidate, _raw_rest(args_text, plain[n - 1].end)
-    return tokens[0].value, _raw_rest(args_text, tokens[0].end)
-
-
-def args_after_first_word(text: str) -> str:
-    """What follows the subcommand word (``run``, ``artifacts``), as typed."""
-    m = re.match(r"\s*\S+", text)
-    return text[m.end() :].lstrip() if m else ""
-
-
-def not_found_hint(
-    kind: str, name: str, names: Iterable[str], *, if_none: str | None = None, command: str = COMMAND
-) -> str:
-    """mrkdwn for "no such agent/pipeline": the name as typed (escaped), did-you-mean, and
-    the command that lists them, or ``if_none`` when the workspace has none at all."""
-    names = list(names)
-    text = f"No {kind} named “{escape_mrkdwn(' '.join(name.split()))}” in this workspace."
-    guesses = did_you_mean(name, names)
-    if guesses:
-        text += " Did you mean " + " or ".join(f"*{escape_mrkdwn(g)}*" for g in guesses) + "?"
-    elif not names and if_none:
-        return f"{text} {if_none}"
-    return text + f" `{command} {kind}s` lists them."
+            return candidate, raw_rest(args_text, plain[n - 1].end)
+    return tokens[0].value, raw_rest(args_text, tokens[0].end)

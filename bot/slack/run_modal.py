@@ -15,11 +15,11 @@ from slack_sdk import WebClient
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.common import info_modal, preview
 from bot.slack.blocks.limits import PLAIN_TEXT_INPUT_LIMIT
-from bot.slack.commands_text import COMMAND
 from bot.slack.listeners.support import open_modal
 from bot.slack.modal_state import RunModalState
 from core import pipelines as core_pipelines
 from core.context import AppContext
+from core.messages import COMMAND
 from storage.db import transaction
 from storage.repos import pipelines as pipeline_repo
 

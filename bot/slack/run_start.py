@@ -24,13 +24,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import runs as msgs
-from bot.slack.commands_text import COMMAND
 from bot.slack.delivery import deliver
 from bot.slack.reporter import remember_status_message
 from bot.slack.run_post import CannotPost, Posted, delete_quietly, post_run_message
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
+from core.messages import COMMAND
 from core.preflight import Orphaned
 from core.runs.intake import submit
 from core.runs.request import ReportTo, RunRequest

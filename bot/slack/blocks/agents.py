@@ -41,9 +41,9 @@ from bot.slack.blocks.limits import (
     PLAIN_TEXT_INPUT_LIMIT,
     SELECT_OPTIONS_LIMIT,
 )
-from bot.slack.commands_text import COMMAND
 from bot.slack.modal_state import AgentModalState
 from bot.slack.text import clip, escape_mrkdwn
+from core.messages import COMMAND
 from providers import catalog
 from providers.catalog import ModelInfo
 from providers.registry import PROVIDER_NAMES
@@ -170,31 +170,16 @@ def no_provider_modal(*, is_new: bool = True) -> View:
     )
 
 
-def agent_modal(
-    providers: Sequence[str], *, agent: Any = None, name: str | None = None, state: AgentModalState | None = None
-) -> View:
-    """The agent form. ``agent`` (with name, system_prompt, model, temperature,
-    max_output_tokens) prefills an edit; ``name`` prefills a new one (`agent new Foo`).
-
-    Block ids are the field names core.agents uses for its errors, so a ValidationFailed
-    maps straight onto ``response_action: errors``.
-    """
-    if not providers:
-        return no_provider_modal(is_new=agent is None)
-    current_model = getattr(agent, "model", None)
-    select, preselected = model_select(providers, current=current_model)
-    initial_name = getattr(agent, "name", None) or name or None
-    prompt = getattr(agent, "system_prompt", None) or None
-    temperature = getattr(agent, "temperature", None)
-    max_tokens = getattr(agent, "max_output_tokens", None)
-    blocks: list[Block] = [
+def _identity_blocks(name: str | None, prompt: str | None) -> list[Block]:
+    """The agent's name and system prompt."""
+    return [
         InputBlock(
             block_id="name",
             label="Name",
             element=PlainTextInputElement(
                 action_id=INPUT,
                 max_length=NAME_MAX,
-                initial_value=clip(initial_name, NAME_MAX) if initial_name else None,
+                initial_value=clip(name, NAME_MAX) if name else None,
                 placeholder="e.g. Summariser",
             ),
             hint=f"Unique in this workspace; used in `{COMMAND} run` and in pipelines.",
@@ -211,21 +196,12 @@ def agent_modal(
             ),
             hint=f"Instructions the model follows on every run (up to {PROMPT_MAX:,} characters).",
         ),
-        InputBlock(
-            block_id="model",
-            label="Model",
-            element=select,
-            hint="Only providers with an API key in this workspace are listed.",
-        ),
     ]
-    if current_model and not preselected:
-        blocks.append(
-            context(
-                f"⚠️ The current model, *{escape_mrkdwn(model_label(current_model))}*, "
-                "is not available here any more (no key for its provider). Pick another."
-            )
-        )
-    blocks += [
+
+
+def _tuning_blocks(providers: Sequence[str], temperature: float | None, max_tokens: int | None) -> list[Block]:
+    """The optional temperature and max output tokens."""
+    return [
         InputBlock(
             block_id="temperature",
             label="Temperature",
@@ -252,6 +228,40 @@ def agent_modal(
             hint="Optional. The longest reply the model may write; empty uses a sensible default.",
         ),
     ]
+
+
+def agent_modal(
+    providers: Sequence[str], *, agent: Any = None, name: str | None = None, state: AgentModalState | None = None
+) -> View:
+    """The agent form. ``agent`` (with name, system_prompt, model, temperature,
+    max_output_tokens) prefills an edit; ``name`` prefills a new one (`agent new Foo`).
+
+    Block ids are the field names core.agents uses for its errors, so a ValidationFailed
+    maps straight onto ``response_action: errors``.
+    """
+    if not providers:
+        return no_provider_modal(is_new=agent is None)
+    current_model = getattr(agent, "model", None)
+    select, preselected = model_select(providers, current=current_model)
+    blocks = _identity_blocks(
+        getattr(agent, "name", None) or name or None, getattr(agent, "system_prompt", None) or None
+    )
+    blocks.append(
+        InputBlock(
+            block_id="model",
+            label="Model",
+            element=select,
+            hint="Only providers with an API key in this workspace are listed.",
+        )
+    )
+    if current_model and not preselected:
+        blocks.append(
+            context(
+                f"⚠️ The current model, *{escape_mrkdwn(model_label(current_model))}*, "
+                "is not available here any more (no key for its provider). Pick another."
+            )
+        )
+    blocks += _tuning_blocks(providers, getattr(agent, "temperature", None), getattr(agent, "max_output_tokens", None))
     return form_modal(
         AGENT_CALLBACK,
         "Edit agent" if agent is not None else "New agent",

@@ -3,7 +3,7 @@ the View modal.
 
 Pure builders. Lists carry only list columns; the modal shows the output cut to Slack's
 limits with the permalink to the whole artifact, and the *Edit*, *Re-run from…* and
-*Compare* buttons (bot/slack/blocks/lifecycle.py).
+*Compare* buttons (bot/slack/blocks/artifact_buttons.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.slack.blocks.artifact_buttons import lifecycle_buttons, votes_text
 from bot.slack.blocks.common import (
     STATUS_EMOJI,
     button,
@@ -35,7 +36,6 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from bot.slack.blocks.lifecycle import lifecycle_buttons, votes_text
 from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
 from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
 from core.formatting import format_cost, format_duration

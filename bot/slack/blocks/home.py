@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
+from bot.slack.blocks.artifact_buttons import lifecycle_buttons
 from bot.slack.blocks.artifacts import VIEW_ARTIFACT
 from bot.slack.blocks.common import (
     STATUS_EMOJI,
@@ -23,12 +24,11 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from bot.slack.blocks.lifecycle import lifecycle_buttons
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.blocks.runs import cancel_button
-from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost
+from core.messages import COMMAND
 
 HOME_RUN_PIPELINE = "home_run_pipeline"  # button value: the pipeline id
 HOME_EDIT_PIPELINE = "home_edit_pipeline"  # button value: the pipeline id
@@ -70,22 +70,9 @@ def _packed_lines(lines: Sequence[str], sections: int = 2, size: int = 2900) -> 
     return [section("\n".join(chunk)) for chunk in out if chunk], shown
 
 
-def home_view(
-    agents: Sequence[Any],
-    pipelines: Sequence[Any],
-    orphans: Mapping[int, set[int]],
-    runs: Sequence[Any],
-    artifact_ids: Mapping[Any, Any],
-    artifact_versions: Mapping[Any, int] | None = None,
-) -> View:
-    """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with
-    View, *Edit*, *Re-run from…* and *Compare*.
-
-    ``orphans``: pipeline id → positions whose agent was deleted; ``artifact_ids``: run id →
-    artifact id; ``artifact_versions``: run id → its artifact's latest version (1 if absent).
-    Never more than 100 blocks: lists are capped and say how many are left out.
-    """
-    blocks: list[Block] = [
+def _intro_blocks() -> list[Block]:
+    """What pipebot is, and the buttons that create an agent or a pipeline."""
+    return [
         HeaderBlock(text="pipebot"),
         section(
             f"Run AI agents and pipelines right here in Slack. `{COMMAND} help` lists every command; "
@@ -98,14 +85,13 @@ def home_view(
                 button("New pipeline", HOME_NEW_PIPELINE, value="new"),
             ],
         ),
-        DividerBlock(),
-        HeaderBlock(text=f"Pipelines ({len(pipelines)})"),
     ]
-    # agents header/sections/context, runs header, runs with their buttons, notes
-    tail_reserve = 6 + 1 + 2 * HOME_RUNS_MAX + 2
-    if not pipelines:
-        blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
-    room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
+
+
+def _pipeline_blocks(pipelines: Sequence[Any], orphans: Mapping[int, set[int]], room: int) -> list[Block]:
+    """Each pipeline with Run/Edit (two blocks each, at most ``room`` pipelines), and how many
+    are left out."""
+    blocks: list[Block] = []
     shown = list(pipelines)[: min(HOME_PIPELINES_MAX, room)]
     for p in shown:
         positions = orphans.get(p.id, set())
@@ -121,20 +107,28 @@ def home_view(
         )
     if len(pipelines) > len(shown):
         blocks.append(context(f"…and {len(pipelines) - len(shown)} more: `{COMMAND} pipelines` lists them all."))
-    blocks += [DividerBlock(), HeaderBlock(text=f"Agents ({len(agents)})")]
-    if agents:
-        lines = [f"*{escape_mrkdwn(a.name)}* — {escape_mrkdwn(model_label(a.model))}" for a in agents]
-        packed, fit = _packed_lines(lines)
-        blocks += packed
-        if fit < len(lines):
-            blocks.append(context(f"…and {len(lines) - fit} more: `{COMMAND} agents` lists them all."))
-    else:
-        blocks.append(section(f"No agents yet. Create one with `{COMMAND} agent new`."))
-    blocks += [DividerBlock(), HeaderBlock(text="Recent runs")]
-    if not runs:
-        blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))
+    return blocks
+
+
+def _agent_blocks(agents: Sequence[Any]) -> list[Block]:
+    """The agents packed into a few sections, and how many did not fit."""
+    if not agents:
+        return [section(f"No agents yet. Create one with `{COMMAND} agent new`.")]
+    lines = [f"*{escape_mrkdwn(a.name)}* — {escape_mrkdwn(model_label(a.model))}" for a in agents]
+    blocks, fit = _packed_lines(lines)
+    if fit < len(lines):
+        blocks.append(context(f"…and {len(lines) - fit} more: `{COMMAND} agents` lists them all."))
+    return blocks
+
+
+def _run_blocks(
+    runs: Sequence[Any], artifact_ids: Mapping[Any, Any], artifact_versions: Mapping[Any, int], room: int
+) -> list[Block]:
+    """The recent runs in at most ``room`` blocks: a run in flight with Cancel, a finished one
+    with View and the lifecycle buttons of its artifact's latest version."""
+    blocks: list[Block] = []
     for run in list(runs)[:HOME_RUNS_MAX]:
-        if len(blocks) + 2 > VIEW_BLOCKS_LIMIT:
+        if len(blocks) + 2 > room:
             break
         emoji = STATUS_EMOJI.get(run.status, "•")
         line = (
@@ -150,10 +144,40 @@ def home_view(
             continue
         blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
         if art:
-            version = (artifact_versions or {}).get(run.id, 1)
+            version = artifact_versions.get(run.id, 1)
             blocks.append(
                 ActionsBlock(
                     block_id=f"run_{run.id}", elements=lifecycle_buttons(art, version, edit=run.status == "succeeded")
                 )
             )
+    return blocks
+
+
+def home_view(
+    agents: Sequence[Any],
+    pipelines: Sequence[Any],
+    orphans: Mapping[int, set[int]],
+    runs: Sequence[Any],
+    artifact_ids: Mapping[Any, Any],
+    artifact_versions: Mapping[Any, int] | None = None,
+) -> View:
+    """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with
+    View, *Edit*, *Re-run from…* and *Compare*.
+
+    ``orphans``: pipeline id → positions whose agent was deleted; ``artifact_ids``: run id →
+    artifact id; ``artifact_versions``: run id → its artifact's latest version (1 if absent).
+    Never more than 100 blocks: lists are capped and say how many are left out.
+    """
+    blocks: list[Block] = [*_intro_blocks(), DividerBlock(), HeaderBlock(text=f"Pipelines ({len(pipelines)})")]
+    # agents header/sections/context, runs header, runs with their buttons, notes
+    tail_reserve = 6 + 1 + 2 * HOME_RUNS_MAX + 2
+    if not pipelines:
+        blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
+    room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
+    blocks += _pipeline_blocks(pipelines, orphans, room)
+    blocks += [DividerBlock(), HeaderBlock(text=f"Agents ({len(agents)})"), *_agent_blocks(agents)]
+    blocks += [DividerBlock(), HeaderBlock(text="Recent runs")]
+    if not runs:
+        blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))
+    blocks += _run_blocks(runs, artifact_ids, artifact_versions or {}, VIEW_BLOCKS_LIMIT - len(blocks))
     return View(type="home", blocks=blocks[:VIEW_BLOCKS_LIMIT])

@@ -42,9 +42,9 @@ from bot.slack.blocks.limits import (
     PLACEHOLDER_TEXT_LIMIT,
     SELECT_OPTIONS_LIMIT,
 )
-from bot.slack.commands_text import COMMAND
 from bot.slack.modal_state import PipelineModalState
 from bot.slack.text import clip, escape_mrkdwn
+from core.messages import COMMAND
 
 PIPELINE_CALLBACK = "pipebot_pipeline_save"
 BUDGET_BLOCK = "budget_usd"
@@ -168,13 +168,49 @@ def no_agents_modal(*, editing: bool = False) -> View:
     )
 
 
+def _step_blocks(form: PipelineForm, options: Sequence[Option]) -> list[Block]:
+    """Step 1…N, each a select of agents; a step whose agent was deleted says so."""
+    by_value = {o.value: o for o in options}
+    blocks: list[Block] = []
+    for pos, step in enumerate(form.steps, 1):
+        initial = by_value.get(str(step.agent_id)) if step.agent_id is not None else None
+        if step.deleted_name and initial is None:
+            placeholder = clip(f"⚠️ deleted agent: {step.deleted_name}", PLACEHOLDER_TEXT_LIMIT)
+            hint = "The agent this step used was deleted. Pick another agent for this step."
+        else:
+            placeholder = "Pick an agent"
+            hint = "Receives the pipeline's input." if pos == 1 else f"Receives step {pos - 1}'s output."
+        element = StaticSelectElement(action_id=INPUT, placeholder=placeholder, options=options, initial_option=initial)
+        blocks.append(
+            InputBlock(block_id=form.step_block(pos), label=f"Step {pos}", element=element, hint=hint, optional=True)
+        )
+    return blocks
+
+
+def _step_controls(form: PipelineForm) -> ActionsBlock | None:
+    """*Add step* (below the limit) and *Remove a step…* (more than one), or None."""
+    controls: list[ButtonElement | StaticSelectElement] = []
+    if len(form.steps) < MAX_STEPS:
+        controls.append(ButtonElement(action_id=ADD_STEP, text="➕ Add step", value="add"))
+    if len(form.steps) > 1:
+        controls.append(
+            StaticSelectElement(
+                action_id=REMOVE_STEP,
+                placeholder="Remove a step…",
+                options=[Option(value=str(i), text=f"Remove step {i}") for i in range(1, len(form.steps) + 1)],
+            )
+        )
+    if not controls:
+        return None
+    return ActionsBlock(block_id=f"step_controls-r{form.rev}", elements=controls)
+
+
 def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
     """The builder: Name, Step 1…N (each a select of agents), Add step / remove a step,
     and an optional budget. A step whose agent was deleted says so and must be re-picked."""
     if not agents:
         return no_agents_modal(editing=form.pipeline_id is not None)
     options = agent_options(agents, keep=[s.agent_id for s in form.steps if s.agent_id is not None])
-    by_value = {o.value: o for o in options}
     blocks: list[Block] = [
         InputBlock(
             block_id="name",
@@ -188,31 +224,10 @@ def pipeline_modal(agents: Sequence[Any], form: PipelineForm) -> View:
             hint=f"Unique in this workspace; run it with {COMMAND} run NAME INPUT.",
         ),
     ]
-    for pos, step in enumerate(form.steps, 1):
-        initial = by_value.get(str(step.agent_id)) if step.agent_id is not None else None
-        if step.deleted_name and initial is None:
-            placeholder = clip(f"⚠️ deleted agent: {step.deleted_name}", PLACEHOLDER_TEXT_LIMIT)
-            hint = "The agent this step used was deleted. Pick another agent for this step."
-        else:
-            placeholder = "Pick an agent"
-            hint = "Receives the pipeline's input." if pos == 1 else f"Receives step {pos - 1}'s output."
-        element = StaticSelectElement(action_id=INPUT, placeholder=placeholder, options=options, initial_option=initial)
-        blocks.append(
-            InputBlock(block_id=form.step_block(pos), label=f"Step {pos}", element=element, hint=hint, optional=True)
-        )
-    controls: list[ButtonElement | StaticSelectElement] = []
-    if len(form.steps) < MAX_STEPS:
-        controls.append(ButtonElement(action_id=ADD_STEP, text="➕ Add step", value="add"))
-    if len(form.steps) > 1:
-        controls.append(
-            StaticSelectElement(
-                action_id=REMOVE_STEP,
-                placeholder="Remove a step…",
-                options=[Option(value=str(i), text=f"Remove step {i}") for i in range(1, len(form.steps) + 1)],
-            )
-        )
+    blocks += _step_blocks(form, options)
+    controls = _step_controls(form)
     if controls:
-        blocks.append(ActionsBlock(block_id=f"step_controls-r{form.rev}", elements=controls))
+        blocks.append(controls)
     blocks.append(
         InputBlock(
             block_id=BUDGET_BLOCK,

@@ -77,14 +77,8 @@ def _option(value: str, text: str) -> Option:
     return Option(value=value, text=clip(one_line(text, OPTION_TEXT_LIMIT), OPTION_TEXT_LIMIT))
 
 
-def rerun_modal(form: RerunForm, state: RerunState) -> View:
-    """The "Re-run from…" modal; ``state`` (artifact, version, where to post) goes in
-    ``private_metadata`` with the step shown."""
-    steps = [_option(str(p), f"Step {p} · {name}") for p, name in form.steps][:SELECT_OPTIONS_LIMIT]
-    initial_step = next((o for o in steps if o.value == str(form.step)), None)
-    agents = sorted(form.agents, key=lambda a: a[0] != form.agent_id)[:SELECT_OPTIONS_LIMIT]
-    agent_options = [_option(str(aid), name) for aid, name in agents]
-    initial_agent = next((o for o in agent_options if o.value == str(form.agent_id)), None)
+def _input_field(form: RerunForm) -> InputBlock:
+    """The step's input, prefilled with what reached it in the source when a Slack form holds it."""
     fits = len(form.input_text) <= PLAIN_TEXT_INPUT_LIMIT
     hint = (
         f"Replaces what reaches step {form.step}; leave it as it is to keep it."
@@ -93,6 +87,28 @@ def rerun_modal(form: RerunForm, state: RerunState) -> View:
         f"holds ({PLAIN_TEXT_INPUT_LIMIT:,}), so it is not shown. Leave this empty to keep it unchanged, "
         f"or type a new input."
     )
+    return InputBlock(
+        block_id=input_block(form.step),
+        label="Input",
+        optional=True,
+        hint=hint,
+        element=PlainTextInputElement(
+            action_id=INPUT,
+            multiline=True,
+            max_length=PLAIN_TEXT_INPUT_LIMIT,
+            initial_value=form.input_text if fits and form.input_text else None,
+        ),
+    )
+
+
+def rerun_modal(form: RerunForm, state: RerunState) -> View:
+    """The "Re-run from…" modal; ``state`` (artifact, version, where to post) goes in
+    ``private_metadata`` with the step shown."""
+    steps = [_option(str(p), f"Step {p} · {name}") for p, name in form.steps][:SELECT_OPTIONS_LIMIT]
+    initial_step = next((o for o in steps if o.value == str(form.step)), None)
+    agents = sorted(form.agents, key=lambda a: a[0] != form.agent_id)[:SELECT_OPTIONS_LIMIT]
+    agent_options = [_option(str(aid), name) for aid, name in agents]
+    initial_agent = next((o for o in agent_options if o.value == str(form.agent_id)), None)
     blocks: list[Block] = [
         context(
             f"{name_md(form.pipeline_name)} · version {form.version}. Steps before the one you pick are "
@@ -129,20 +145,7 @@ def rerun_modal(form: RerunForm, state: RerunState) -> View:
                 hint="Optional: overrides the agent's model for this step.",
             )
         )
-    blocks += [
-        InputBlock(
-            block_id=input_block(form.step),
-            label="Input",
-            optional=True,
-            hint=hint,
-            element=PlainTextInputElement(
-                action_id=INPUT,
-                multiline=True,
-                max_length=PLAIN_TEXT_INPUT_LIMIT,
-                initial_value=form.input_text if fits and form.input_text else None,
-            ),
-        ),
-    ]
+    blocks.append(_input_field(form))
     return form_modal(RERUN_CALLBACK, "Re-run from…", "Run", replace(state, step_shown=form.step).encode(), blocks)
 
 

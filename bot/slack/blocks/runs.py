@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.slack.blocks.artifact_buttons import feedback_block, lifecycle_buttons
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
 from bot.slack.blocks.common import (
     blocks_size,
@@ -44,7 +45,6 @@ from bot.slack.blocks.common import (
     safe_markdown,
     section,
 )
-from bot.slack.blocks.lifecycle import feedback_block, lifecycle_buttons
 from bot.slack.blocks.limits import (
     MARKDOWN_BLOCK_BUDGET,
     MESSAGE_BLOCKS_JSON_BUDGET,
@@ -56,9 +56,9 @@ from bot.slack.blocks.limits import (
     TASK_TEXT_LIMIT,
     TASK_TITLE_LIMIT,
 )
-from bot.slack.commands_text import COMMAND
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
+from core.messages import COMMAND
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
 
@@ -295,6 +295,28 @@ def _pipeline_option(pipeline: Any, orphaned: bool) -> Option:
     return Option(value=str(pipeline.id), text=clip(label, OPTION_TEXT_LIMIT))
 
 
+def _pipeline_field(pipelines: Sequence[Any], orphaned_ids: set[int], selected_id: int | None) -> InputBlock:
+    """The pipeline select: at most 100 options, the selected one always among them."""
+    ordered = list(pipelines)
+    if selected_id is not None:  # the chosen one must be among the 100 shown
+        ordered.sort(key=lambda p: p.id != selected_id)
+    shown = ordered[:SELECT_OPTIONS_LIMIT]
+    options = [_pipeline_option(p, p.id in orphaned_ids) for p in shown]
+    initial = next((o for o, p in zip(options, shown, strict=True) if p.id == selected_id), None)
+    return InputBlock(
+        block_id=PIPELINE_BLOCK,
+        label="Pipeline",
+        element=StaticSelectElement(
+            action_id=FIELD, placeholder="Pick a pipeline", options=options, initial_option=initial
+        ),
+        hint=(
+            f"Showing {SELECT_OPTIONS_LIMIT} of {len(ordered)}; `{COMMAND} run NAME …` runs any of them."
+            if len(ordered) > SELECT_OPTIONS_LIMIT
+            else None
+        ),
+    )
+
+
 def run_modal(
     pipelines: Sequence[Any],
     orphaned_ids: set[int],
@@ -307,26 +329,7 @@ def run_modal(
     pick_channel: bool = False,
 ) -> View:
     """Pick a pipeline (≤ 100 options) and confirm the input; ``metadata`` says where results go."""
-    ordered = list(pipelines)
-    if selected_id is not None:  # the chosen one must be among the 100 shown
-        ordered.sort(key=lambda p: p.id != selected_id)
-    shown = ordered[:SELECT_OPTIONS_LIMIT]
-    options = [_pipeline_option(p, p.id in orphaned_ids) for p in shown]
-    initial = next((o for o, p in zip(options, shown, strict=True) if p.id == selected_id), None)
-    blocks: list[Block] = [
-        InputBlock(
-            block_id=PIPELINE_BLOCK,
-            label="Pipeline",
-            element=StaticSelectElement(
-                action_id=FIELD, placeholder="Pick a pipeline", options=options, initial_option=initial
-            ),
-            hint=(
-                f"Showing {SELECT_OPTIONS_LIMIT} of {len(ordered)}; `{COMMAND} run NAME …` runs any of them."
-                if len(ordered) > SELECT_OPTIONS_LIMIT
-                else None
-            ),
-        )
-    ]
+    blocks: list[Block] = [_pipeline_field(pipelines, orphaned_ids, selected_id)]
     if input_editable:
         blocks.append(
             InputBlock(

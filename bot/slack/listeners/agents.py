@@ -23,7 +23,6 @@ from bot.slack.blocks.common import (
     confirm_delete_message,
 )
 from bot.slack.blocks.home import HOME_NEW_AGENT
-from bot.slack.commands_text import COMMAND, not_found_hint
 from bot.slack.listeners.support import (
     Reply,
     SaveResult,
@@ -39,6 +38,7 @@ from bot.slack.listeners.support import (
     text_value,
 )
 from bot.slack.modal_state import AgentModalState, StateUnreadable
+from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import agents as core_agents
@@ -46,6 +46,7 @@ from core import credentials
 from core.agents import AgentDraft, clean_name
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
+from core.messages import COMMAND
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 

@@ -21,12 +21,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import artifacts as msgs
 from bot.slack.blocks.common import info_modal, one_line
-from bot.slack.commands_text import ARTIFACTS, COMMAND, not_found_hint, parse_command
+from bot.slack.commands_text import ARTIFACTS, parse_command
 from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, ack_only, tell, told
+from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.links import artifact_permalink
+from core.messages import COMMAND
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import feedback

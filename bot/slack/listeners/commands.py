@@ -34,13 +34,13 @@ from bot.slack.ack_reads import AckReads
 from bot.slack.blocks.agents import agents_message
 from bot.slack.blocks.common import DELETE_CANCEL
 from bot.slack.blocks.pipelines import pipelines_message
+from bot.slack.command_tokens import args_after_first_word
 from bot.slack.commands_text import (
     AGENT_DELETE,
     AGENT_EDIT,
     AGENT_NEW,
     AGENTS,
     ARTIFACTS,
-    COMMAND,
     HELP,
     PIPELINE_DELETE,
     PIPELINE_EDIT,
@@ -50,7 +50,6 @@ from bot.slack.commands_text import (
     SETTINGS,
     UNKNOWN,
     Command,
-    args_after_first_word,
     help_text,
     parse_command,
 )
@@ -59,6 +58,7 @@ from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
 from bot.slack.payloads import channel_of, team_of, user_of
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
+from core.messages import COMMAND
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import pipelines as pipeline_repo

@@ -18,7 +18,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
-from bot.slack.blocks import lifecycle as msgs
+from bot.slack.blocks import artifact_buttons as buttons
+from bot.slack.blocks import compare as msgs
 from bot.slack.blocks.common import name_md
 from bot.slack.blocks.limits import SELECT_OPTIONS_LIMIT
 from bot.slack.listeners.support import (
@@ -65,9 +66,9 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
     if click.foreign:
         tell(client, click, NOT_A_MEMBER)
         return
-    ref = msgs.parse_ref(action_value(body))
+    ref = buttons.parse_ref(action_value(body))
     if ref is None:
-        tell(client, click, msgs.STALE_BUTTON)
+        tell(client, click, buttons.STALE_BUTTON)
         return
     pair: tuple[VersionRow, VersionRow, str, str] | None = None
     candidates: list[Any] = []
@@ -137,6 +138,6 @@ def compare_clicked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: Web
 
 def register(app: App, ctx: AppContext) -> None:
     """*Compare*, the picker's submission, and the acks of the lifecycle's URL buttons."""
-    app.action(msgs.COMPARE_ARTIFACT)(partial(compare_clicked, ctx))
-    app.action(msgs.OPEN_LINK)(ack_only)  # the editor's and the compare page's URL buttons
+    app.action(buttons.COMPARE_ARTIFACT)(partial(compare_clicked, ctx))
+    app.action(buttons.OPEN_LINK)(ack_only)  # the editor's and the compare page's URL buttons
     app.view(msgs.COMPARE_PICK_CALLBACK)(submission(ctx, pick, msgs.COMPARE_PICK_BLOCK))

@@ -26,7 +26,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import lifecycle as msgs
+from bot.slack.blocks import artifact_buttons as buttons
+from bot.slack.blocks import edit as msgs
 from bot.slack.blocks.common import info_modal
 from bot.slack.listeners.support import NOT_A_MEMBER, SaveResult, action_value, later, show_view, submission, tell
 from bot.slack.modal_state import EditState, StateUnreadable
@@ -77,13 +78,13 @@ def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> No
     if click.foreign:
         tell(client, click, NOT_A_MEMBER)
         return
-    ref = msgs.parse_ref(action_value(body))
+    ref = buttons.parse_ref(action_value(body))
     latest = None
     if ref is not None:
         with transaction(ctx.sessions) as s:
             latest = versions.latest_version(s, click.team_id, ref[0])
     if ref is None or latest is None:
-        tell(client, click, messages.ARTIFACT_GONE if ref else msgs.STALE_BUTTON)
+        tell(client, click, messages.ARTIFACT_GONE if ref else buttons.STALE_BUTTON)
         return
     artifact_id, name = str(latest.artifact_id), _pipeline_name(latest.content)
     parts = msgs.parts_of(latest.content)
@@ -246,6 +247,6 @@ def part_picked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClie
 
 def register(app: App, ctx: AppContext) -> None:
     """*Edit*, the modal's **Part** select and its submission."""
-    app.action(msgs.EDIT_ARTIFACT)(partial(edit_clicked, ctx))
+    app.action(buttons.EDIT_ARTIFACT)(partial(edit_clicked, ctx))
     app.action(msgs.EDIT_PART_ACTION)(partial(part_picked, ctx))
     app.view(msgs.EDIT_MODAL_CALLBACK)(submission(ctx, save, msgs.EDIT_PART_BLOCK))

@@ -16,7 +16,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.slack.blocks import lifecycle as msgs
+from bot.slack.blocks import artifact_buttons as buttons
 from bot.slack.listeners.support import action_value, after_ack
 from bot.slack.payloads import actor_of
 from core.context import AppContext
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def record_vote(ctx: AppContext, body: Mapping[str, Any]) -> int | None:
     """Apply one click; the vote now stored (None: cleared, or nothing to vote on)."""
     click = actor_of(body)
-    parsed = msgs.parse_feedback(action_value(body))
+    parsed = buttons.parse_feedback(action_value(body))
     if parsed is None or click.foreign or not click.user_id:
         log.info("ignored a feedback click (stale value or another workspace's person)")
         return None
@@ -46,4 +46,4 @@ def clicked(ctx: AppContext, ack: Ack, body: dict[str, Any]) -> None:
 
 def register(app: App, ctx: AppContext) -> None:
     """The feedback buttons' clicks."""
-    app.action(msgs.FEEDBACK)(partial(clicked, ctx))
+    app.action(buttons.FEEDBACK)(partial(clicked, ctx))

@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from bot.slack.blocks import pipelines as blocks
 from bot.slack.blocks.common import DELETE_PIPELINE, confirm_delete_message
 from bot.slack.blocks.home import HOME_EDIT_PIPELINE, HOME_NEW_PIPELINE
-from bot.slack.commands_text import not_found_hint
 from bot.slack.listeners.support import (
     Reply,
     SaveResult,
@@ -36,6 +35,7 @@ from bot.slack.listeners.support import (
     tell,
 )
 from bot.slack.modal_state import StateUnreadable
+from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import pipelines as core_pipelines

@@ -18,14 +18,17 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.blocks import runs as msgs
-from bot.slack.commands_text import COMMAND, ArgumentError, not_found_hint, parse_run_args
+from bot.slack.command_tokens import ArgumentError
+from bot.slack.commands_text import parse_run_args
 from bot.slack.listeners.support import SaveResult, inline_error, submission, tell
 from bot.slack.modal_state import RunModalState, StateUnreadable
+from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of, user_team_of
 from bot.slack.run_modal import stashed_input
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
+from core.messages import COMMAND
 from core.runs.intake import PIPELINE_GONE
 from core.runs.request import Origin, ReportTo, RunRequest
 from storage.db import transaction

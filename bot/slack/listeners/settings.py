@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -99,6 +101,72 @@ def _apply_settings(ctx: AppContext, team_id: str, user_id: str, keys: Mapping[s
     return " ".join(lines) or "Nothing changed."
 
 
+@dataclass(frozen=True)
+class _Submission:
+    """A settings submission that passed the form's own checks: who, where to answer, and
+    which keys to check and save or remove."""
+
+    team_id: str
+    user_id: str
+    state: SettingsState
+    to: Actor
+    keys: dict[str, str]
+    removes: set[str]
+
+
+def _read_submission(
+    ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None
+) -> _Submission | dict[str, str]:
+    """The submission, or the errors to show under its fields: an unreadable form, someone
+    not an admin (any more), or a provider with both a new key and Remove ticked."""
+    view = body["view"]
+    team_id, user_id = team_of(body, context), user_of(body)
+    first = blocks.key_block(PROVIDER_IDS[0])
+    try:
+        state = SettingsState.decode(view.get("private_metadata"))
+    except StateUnreadable as exc:
+        return {first: str(exc)}
+    to = Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url)
+    try:
+        allowed = is_admin(ctx, client, user_id)
+    except AdminCheckFailed as exc:
+        return {first: str(exc)}
+    if not allowed:
+        return {first: REFUSED}
+    values = (view.get("state") or {}).get("values") or {}
+    keys = {p: text_value(values, blocks.key_block(p)).strip() for p in PROVIDER_IDS}
+    keys = {p: k for p, k in keys.items() if k}
+    removes = {p for p in PROVIDER_IDS if checked(values, blocks.remove_block(p))}
+    both = {blocks.key_block(p): "Paste a new key or tick Remove, not both." for p in keys.keys() & removes}
+    if both:
+        return both
+    return _Submission(team_id, user_id, state, to, keys, removes)
+
+
+def _done_text(summary: str) -> str:
+    return f"✅ {summary}"
+
+
+def _finish_checks(
+    ctx: AppContext, sub: _Submission, futures: Mapping[str, Future[None]], view_id: str | None, c: WebClient
+) -> None:
+    """After the ack: wait for the slow checks, then show the errors in the form again
+    (nothing saved) or save and say so, in the "checking…" view and to the person."""
+    wait(futures.values())
+    errors = _check_errors(futures)
+    if errors:
+        with transaction(ctx.sessions) as s:
+            status = credentials.describe(s, ctx, sub.team_id)
+            stored = credential_repo.credential_hints(s, sub.team_id)
+        notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
+        again = blocks.settings_modal(status, stored, state=sub.state, notes=notes)
+        c.views_update(view_id=view_id, view=again.to_dict())
+        return
+    summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes)
+    c.views_update(view_id=view_id, view=info_modal("pipebot settings", _done_text(summary), close="Done").to_dict())
+    tell(c, sub.to, _done_text(summary))
+
+
 def save_settings(
     ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None
 ) -> SaveResult:
@@ -106,66 +174,28 @@ def save_settings(
 
     Why a budget: the answer must reach Slack within 3 s. Checks run in parallel; if they
     finish within KEY_CHECK_BUDGET, bad keys get inline errors as usual. Otherwise the
-    modal is replaced by a "checking…" view and the follow-up finishes the checks and
-    updates that view with the outcome (errors shown under the fields, or "saved").
-    Keys live only in this process's memory meanwhile: never in private_metadata or logs.
-    Over 60 lines because both paths (answered in the ack, finished after it) share the
-    checks above them and read best together.
+    modal is replaced by a "checking…" view and the follow-up (``_finish_checks``) finishes
+    the checks and updates that view with the outcome (errors shown under the fields, or
+    "saved"). Keys live only in this process's memory meanwhile: never in private_metadata
+    or logs.
     """
-    view = body["view"]
-    team_id, user_id = team_of(body, context), user_of(body)
-    first = blocks.key_block(PROVIDER_IDS[0])
-    try:
-        state = SettingsState.decode(view.get("private_metadata"))
-    except StateUnreadable as exc:
-        return {"response_action": "errors", "errors": {first: str(exc)}}, None
-    to = Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url)
-    try:
-        allowed = is_admin(ctx, client, user_id)
-    except AdminCheckFailed as exc:
-        return {"response_action": "errors", "errors": {first: str(exc)}}, None
-    if not allowed:
-        return {"response_action": "errors", "errors": {first: REFUSED}}, None
-    values = (view.get("state") or {}).get("values") or {}
-    keys = {p: text_value(values, blocks.key_block(p)).strip() for p in PROVIDER_IDS}
-    keys = {p: k for p, k in keys.items() if k}
-    removes = {p for p in PROVIDER_IDS if checked(values, blocks.remove_block(p))}
-    both = {blocks.key_block(p): "Paste a new key or tick Remove, not both." for p in keys.keys() & removes}
-    if both:
-        return {"response_action": "errors", "errors": both}, None
-
-    def done_text(summary: str) -> str:
-        return f"✅ {summary}"
-
-    futures = _check_all(ctx, keys)
+    sub = _read_submission(ctx, client, body, context)
+    if not isinstance(sub, _Submission):
+        return {"response_action": "errors", "errors": sub}, None
+    futures = _check_all(ctx, sub.keys)
     _, pending = wait(futures.values(), timeout=KEY_CHECK_BUDGET)
     if not pending:
         errors = _check_errors(futures)
         if errors:
             return {"response_action": "errors", "errors": errors}, None
-        summary = _apply_settings(ctx, team_id, user_id, keys, removes)
-        return None, lambda c: tell(c, to, done_text(summary))
+        summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes)
+        return None, lambda c: tell(c, sub.to, _done_text(summary))
 
-    names = " and ".join(PROVIDER_NAMES[p] for p in keys)
+    names = " and ".join(PROVIDER_NAMES[p] for p in sub.keys)
     checking = info_modal("pipebot settings", f"⏳ Checking the key with {names}… this takes a few seconds.")
-    view_id = view.get("id")
-
-    def finish(c: WebClient) -> None:
-        wait(futures.values())
-        errors = _check_errors(futures)
-        if errors:
-            with transaction(ctx.sessions) as s:
-                status = credentials.describe(s, ctx, team_id)
-                stored = credential_repo.credential_hints(s, team_id)
-            notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
-            again = blocks.settings_modal(status, stored, state=state, notes=notes)
-            c.views_update(view_id=view_id, view=again.to_dict())
-            return
-        summary = _apply_settings(ctx, team_id, user_id, keys, removes)
-        c.views_update(view_id=view_id, view=info_modal("pipebot settings", done_text(summary), close="Done").to_dict())
-        tell(c, to, done_text(summary))
-
-    return {"response_action": "update", "view": checking.to_dict()}, finish
+    return {"response_action": "update", "view": checking.to_dict()}, partial(
+        _finish_checks, ctx, sub, futures, body["view"].get("id")
+    )
 
 
 def register(app: App, ctx: AppContext) -> None:

@@ -24,7 +24,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import lifecycle as msgs
+from bot.slack.blocks import unfurl as msgs
 from bot.slack.listeners.support import after_ack
 from bot.slack.payloads import team_of
 from core.context import AppContext

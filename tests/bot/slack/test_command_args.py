@@ -1,9 +1,10 @@
-"""bot.slack.commands_text: what the user typed after /pipebot, as Slack delivers it."""
+"""bot.slack.commands_text (with command_tokens and name_match): what the user typed after /pipebot, as Slack delivers it."""
 
 from __future__ import annotations
 
 import pytest
 
+from bot.slack.command_tokens import ArgumentError, split_args, tokenize
 from bot.slack.commands_text import (
     AGENT_DELETE,
     AGENT_EDIT,
@@ -19,15 +20,11 @@ from bot.slack.commands_text import (
     RUN,
     SETTINGS,
     UNKNOWN,
-    ArgumentError,
     Command,
-    did_you_mean,
     help_text,
-    match_name,
     parse_command,
-    split_args,
-    tokenize,
 )
+from bot.slack.name_match import did_you_mean, match_name
 
 # ----------------------------------------------------------------------------- splitting
 

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bot.slack.blocks import lifecycle
+from bot.slack.blocks import artifact_buttons
+from bot.slack.blocks import compare as compare_blocks
 from core.artifacts.diff import compare
 from core.artifacts.editing import save_edit
 from core.links import compare_permalink, signing_keys
@@ -37,7 +38,7 @@ def essay(ctx) -> dict[str, int]:
 
 def _compare_ephemeral(slack: SlackServer, message: dict[str, Any]) -> Any:
     count = len(slack.fake.calls("chat.postEphemeral"))
-    r = slack.post(click(slack.signer, slack.fake, message, lifecycle.COMPARE_ARTIFACT))
+    r = slack.post(click(slack.signer, slack.fake, message, artifact_buttons.COMPARE_ARTIFACT))
     assert r.status_code == 200, r.text
     call = slack.fake.wait_for("chat.postEphemeral", count=count + 1)
     assert call.ok, call.response
@@ -76,7 +77,7 @@ def test_an_edited_artifact_compares_its_latest_version_with_version_1(ctx, slac
     assert "✏️ Step 2 · Critic: changed (+4 / −1 words)" in text
     assert "✏️ Final output: changed (+4 / −1 words)" in text  # the last step is the final output
     assert "*Total* · $0.0030 → $0.0030" in text
-    url = element(blocks, lifecycle.OPEN_LINK)["url"]
+    url = element(blocks, artifact_buttons.OPEN_LINK)["url"]
     query = _link_checks(ctx, url, done.artifact_id, done.artifact_id)
     assert (query["av"], query["bv"]) == (["1"], ["2"])
     assert url == compare_permalink(ctx, TEAM_ID, done.artifact_id, 1, done.artifact_id, 2)
@@ -122,7 +123,7 @@ def test_a_branch_compares_with_the_version_of_its_parent_it_came_from(ctx, slac
     assert "$0.0030 → $0.0050 (+$0.0020)" in text  # step 2's cost
     assert "3.0 s → 2.5 s (−500 ms)" in text
     _link_checks(
-        ctx, element(call.params["blocks"], lifecycle.OPEN_LINK)["url"], parent.artifact_id, branch.artifact_id
+        ctx, element(call.params["blocks"], artifact_buttons.OPEN_LINK)["url"], parent.artifact_id, branch.artifact_id
     )
 
 
@@ -134,12 +135,12 @@ def test_a_lone_artifact_opens_a_picker_of_the_same_pipelines_runs(ctx, slack, e
     finished_run(ctx, "T0OTHER", foreign, "their essay", minutes_ago=1)
     done = finished_run(ctx, TEAM_ID, essay["essay"], "the newest essay", fake=fake)
     opened = len(fake.calls("views.open"))
-    slack.post(click(slack.signer, fake, done.final, lifecycle.COMPARE_ARTIFACT))
+    slack.post(click(slack.signer, fake, done.final, artifact_buttons.COMPARE_ARTIFACT))
     call = fake.wait_for("views.open", count=opened + 1)
     assert call.ok, call.response
     picker = call.response["view"]
-    assert picker["callback_id"] == lifecycle.COMPARE_PICK_CALLBACK and picker["title"]["text"] == "Compare with…"
-    select = next(b for b in picker["blocks"] if b.get("block_id") == lifecycle.COMPARE_PICK_BLOCK)["element"]
+    assert picker["callback_id"] == compare_blocks.COMPARE_PICK_CALLBACK and picker["title"]["text"] == "Compare with…"
+    select = next(b for b in picker["blocks"] if b.get("block_id") == compare_blocks.COMPARE_PICK_BLOCK)["element"]
     assert [o["value"] for o in select["options"]] == [r.artifact_id for r in older]  # newest first, ours only
 
     r = slack.post(slack.signer.view_submission(picker, {"Compare with": older[0].artifact_id}))
@@ -149,7 +150,10 @@ def test_a_lone_artifact_opens_a_picker_of_the_same_pipelines_runs(ctx, slack, e
     text = json.dumps(answer["view"]["blocks"], ensure_ascii=False)
     assert "→ this run" in text and "Final output: changed" in text
     _link_checks(
-        ctx, element(answer["view"]["blocks"], lifecycle.OPEN_LINK)["url"], older[0].artifact_id, done.artifact_id
+        ctx,
+        element(answer["view"]["blocks"], artifact_buttons.OPEN_LINK)["url"],
+        older[0].artifact_id,
+        done.artifact_id,
     )
 
     # a forged pick naming another workspace's artifact compares nothing
@@ -157,7 +161,7 @@ def test_a_lone_artifact_opens_a_picker_of_the_same_pipelines_runs(ctx, slack, e
         theirs = str(artifact_repo.latest_artifacts(s, "T0OTHER", limit=1)[0].id)
     state = {
         "values": {
-            lifecycle.COMPARE_PICK_BLOCK: {
+            compare_blocks.COMPARE_PICK_BLOCK: {
                 "value": {
                     "type": "static_select",
                     "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": theirs},
@@ -166,7 +170,10 @@ def test_a_lone_artifact_opens_a_picker_of_the_same_pipelines_runs(ctx, slack, e
         }
     }
     r = slack.post(slack.signer.view_submission(picker, state=state))
-    assert r.json() == {"response_action": "errors", "errors": {lifecycle.COMPARE_PICK_BLOCK: lifecycle.COMPARE_GONE}}
+    assert r.json() == {
+        "response_action": "errors",
+        "errors": {compare_blocks.COMPARE_PICK_BLOCK: compare_blocks.COMPARE_GONE},
+    }
 
 
 def test_the_picker_holds_at_most_100_runs_and_a_run_with_nothing_to_compare_says_so(ctx, slack, essay):
@@ -179,10 +186,10 @@ def test_the_picker_holds_at_most_100_runs_and_a_run_with_nothing_to_compare_say
         finished_run(ctx, TEAM_ID, essay["essay"], f"essay {i}", minutes_ago=5 + i)
     done = finished_run(ctx, TEAM_ID, essay["essay"], "the newest", fake=fake)
     opened = len(fake.calls("views.open"))
-    slack.post(click(slack.signer, fake, done.final, lifecycle.COMPARE_ARTIFACT))
+    slack.post(click(slack.signer, fake, done.final, artifact_buttons.COMPARE_ARTIFACT))
     call = fake.wait_for("views.open", count=opened + 1)
     assert call.ok, call.response  # the fake refuses a select of more than 100 options
-    select = next(b for b in call.response["view"]["blocks"] if b.get("block_id") == lifecycle.COMPARE_PICK_BLOCK)
+    select = next(b for b in call.response["view"]["blocks"] if b.get("block_id") == compare_blocks.COMPARE_PICK_BLOCK)
     assert len(select["element"]["options"]) == 100
 
 
@@ -211,12 +218,12 @@ def test_compare_from_the_artifact_modal_opens_the_summary_over_it(ctx, slack, e
     opened = len(fake.calls("views.open"))
     slack.post(slack.signer.block_actions(action_id="artifact_view", message=listed, trigger_id=fake.new_trigger_id()))
     modal = fake.wait_for("views.open", count=opened + 1).response["view"]
-    compare_button = element(modal["blocks"], lifecycle.COMPARE_ARTIFACT)
+    compare_button = element(modal["blocks"], artifact_buttons.COMPARE_ARTIFACT)
     assert compare_button["value"] == f"{done.artifact_id}:2"  # the modal knows the latest version
     pushes = len(fake.calls("views.push"))
     slack.post(
         slack.signer.block_actions(
-            action_id=lifecycle.COMPARE_ARTIFACT, view=fake.view(modal["id"]), trigger_id=fake.new_trigger_id()
+            action_id=artifact_buttons.COMPARE_ARTIFACT, view=fake.view(modal["id"]), trigger_id=fake.new_trigger_id()
         )
     )
     pushed = fake.wait_for("views.push", count=pushes + 1)
@@ -245,7 +252,7 @@ def test_the_summary_fits_a_message_for_a_long_pipeline() -> None:
         channel=None,
         thread_ts=None,
     )
-    text, blocks = lifecycle.compare_summary(
+    text, blocks = compare_blocks.compare_summary(
         "Long <pipeline>", "version 1", "version 2", compare(left, right), "http://pipebot.test/x"
     )
     rendered = [b.to_dict() for b in blocks]  # validates Slack's limits

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.slack.blocks import lifecycle
+from bot.slack.blocks import artifact_buttons
+from bot.slack.blocks import edit as edit_blocks
 from core.artifacts import edit_links
 from core.artifacts.editing import save_edit
 from core.links import signing_keys
@@ -44,7 +45,7 @@ def essay(ctx) -> dict[str, int]:
 
 def _open_edit(slack: SlackServer, message: dict[str, Any], **kw: Any) -> dict[str, Any]:
     count = len(slack.fake.calls("views.open"))
-    r = slack.post(click(slack.signer, slack.fake, message, lifecycle.EDIT_ARTIFACT, **kw))
+    r = slack.post(click(slack.signer, slack.fake, message, artifact_buttons.EDIT_ARTIFACT, **kw))
     assert r.status_code == 200, r.text
     call = slack.fake.wait_for("views.open", count=count + 1)
     assert call.ok, call.response
@@ -52,7 +53,7 @@ def _open_edit(slack: SlackServer, message: dict[str, Any], **kw: Any) -> dict[s
 
 
 def _text_block(view: dict[str, Any]) -> dict[str, Any]:
-    return next(b for b in view["blocks"] if str(b.get("block_id", "")).startswith(lifecycle.EDIT_TEXT_BLOCK))
+    return next(b for b in view["blocks"] if str(b.get("block_id", "")).startswith(edit_blocks.EDIT_TEXT_BLOCK))
 
 
 def _submit(slack: SlackServer, view: dict[str, Any], values: dict[str, Any], user_id: str = USER_ID) -> Any:
@@ -106,7 +107,7 @@ def test_final_message_buttons_and_a_saved_edit_through_a_real_run(
     assert _text_block(view)["element"]["initial_value"] == original
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
     assert labels == ["Part", "Text", "Note"]
-    part = next(b for b in view["blocks"] if b.get("block_id") == lifecycle.EDIT_PART_BLOCK)["element"]
+    part = next(b for b in view["blocks"] if b.get("block_id") == edit_blocks.EDIT_PART_BLOCK)["element"]
     assert [o["text"]["text"] for o in part["options"]] == ["Final output", "Step 1 · Drafter", "Step 2 · Critic"]
 
     # saving: version 2, the modal closes, the thread says so
@@ -144,7 +145,7 @@ def test_a_conflict_keeps_the_text_and_empty_or_unchanged_edits_are_refused(ctx,
     answer = _submit(slack, view, {"Text": "The first draft."})
     assert answer["errors"][block] == "Nothing changed: the text is the same as in version 1."
     answer = _submit(slack, view, {"Text": "Mine.", "Note": "x" * 501})
-    assert "keep it to 500" in answer["errors"][lifecycle.EDIT_NOTE_BLOCK]
+    assert "keep it to 500" in answer["errors"][edit_blocks.EDIT_NOTE_BLOCK]
 
     # someone else saves meanwhile: the second save gets an inline error, nothing is lost
     assert (
@@ -165,7 +166,7 @@ def test_long_output_gets_an_ephemeral_editor_link_for_that_user_only(ctx, slack
     long_output = "Otters & beavers. " * 400  # 7,200 characters: more than a Slack input holds
     done = finished_run(ctx, TEAM_ID, essay["essay"], long_output, fake=fake)
     opened = len(fake.calls("views.open"))
-    r = slack.post(click(slack.signer, fake, done.final, lifecycle.EDIT_ARTIFACT))
+    r = slack.post(click(slack.signer, fake, done.final, artifact_buttons.EDIT_ARTIFACT))
     assert r.status_code == 200
     call = fake.wait_for("chat.postEphemeral", lambda c: "web" in (c.params.get("text") or ""))
     assert call.ok, call.response
@@ -175,7 +176,7 @@ def test_long_output_gets_an_ephemeral_editor_link_for_that_user_only(ctx, slack
         done.thread_ts,
     )
     assert "7,200 characters" in call.params["text"]
-    url = element(call.params["blocks"], lifecycle.OPEN_LINK)["url"]
+    url = element(call.params["blocks"], artifact_buttons.OPEN_LINK)["url"]
     assert url.startswith(f"http://pipebot.test/artifacts/{done.artifact_id}/edit?t=")
     token = url.split("?t=", 1)[1].split("&", 1)[0]
     link = edit_links.read(token, signing_keys(ctx), artifact_id=done.artifact_id, user_id=USER_ID)
@@ -196,13 +197,13 @@ def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, sla
     done = finished_run(ctx, TEAM_ID, essay["essay"], "Final words.", steps=steps, fake=fake)
     view = _open_edit(slack, done.final)
     stored = fake.view(view["id"])
-    part = next(b for b in stored["blocks"] if b.get("block_id") == lifecycle.EDIT_PART_BLOCK)["element"]
+    part = next(b for b in stored["blocks"] if b.get("block_id") == edit_blocks.EDIT_PART_BLOCK)["element"]
     assert "web editor" in part["options"][2]["text"]["text"]  # the long step says so in the list
 
     updates = len(fake.calls("views.update"))
     r = slack.post(
         slack.signer.block_actions(
-            action_id=lifecycle.EDIT_PART_ACTION, value="step:1", view=stored, values={"Note": "kept note"}
+            action_id=edit_blocks.EDIT_PART_ACTION, value="step:1", view=stored, values={"Note": "kept note"}
         )
     )
     assert r.status_code == 200
@@ -211,7 +212,7 @@ def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, sla
     refilled = call.response["view"]
     assert _text_block(refilled)["block_id"] == "edit_text:step:1"
     assert _text_block(refilled)["element"]["initial_value"] == "Short draft."
-    note = next(b for b in refilled["blocks"] if b.get("block_id") == lifecycle.EDIT_NOTE_BLOCK)
+    note = next(b for b in refilled["blocks"] if b.get("block_id") == edit_blocks.EDIT_NOTE_BLOCK)
     assert note["element"]["initial_value"] == "kept note"
 
     # saving step 1 makes version 2 with only that step changed
@@ -225,15 +226,15 @@ def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, sla
     # the long step: no text field, a link in the thread for this user
     stored = fake.view(view["id"])
     ephemerals = len(fake.calls("chat.postEphemeral"))
-    slack.post(slack.signer.block_actions(action_id=lifecycle.EDIT_PART_ACTION, value="step:2", view=stored))
+    slack.post(slack.signer.block_actions(action_id=edit_blocks.EDIT_PART_ACTION, value="step:2", view=stored))
     call = fake.wait_for("views.update", count=updates + 2)
     assert not [
-        b for b in call.response["view"]["blocks"] if str(b.get("block_id", "")).startswith(lifecycle.EDIT_TEXT_BLOCK)
+        b for b in call.response["view"]["blocks"] if str(b.get("block_id", "")).startswith(edit_blocks.EDIT_TEXT_BLOCK)
     ]
     assert "sent you a link" in json.dumps(call.response["view"]["blocks"])
     sent = fake.wait_for("chat.postEphemeral", count=ephemerals + 1)
     assert (sent.params["user"], sent.params["channel"]) == (USER_ID, GENERAL)
-    link = element(sent.params["blocks"], lifecycle.OPEN_LINK)["url"]
+    link = element(sent.params["blocks"], artifact_buttons.OPEN_LINK)["url"]
     with site(ctx) as web:  # the link opens step 2's text in the web editor, not the final output
         page = httpx.get(local(link, web))
     assert page.status_code == 200
@@ -241,7 +242,7 @@ def test_picking_a_part_refills_the_text_and_a_long_part_sends_the_link(ctx, sla
     editing = page.text.split("<textarea")[1].split("</textarea>")[0]
     assert "Long critique." in editing and "Final words." not in editing
     answer = _submit(slack, call.response["view"], {"Part": "step:2"})
-    assert answer["errors"] == {lifecycle.EDIT_PART_BLOCK: lifecycle.EDIT_PICK_SHORTER}
+    assert answer["errors"] == {edit_blocks.EDIT_PART_BLOCK: edit_blocks.EDIT_PICK_SHORTER}
 
 
 def test_another_workspaces_artifact_or_person_cannot_edit(ctx, slack, essay):
@@ -251,12 +252,12 @@ def test_another_workspaces_artifact_or_person_cannot_edit(ctx, slack, essay):
     mine = finished_run(ctx, TEAM_ID, essay["essay"], "ours", fake=fake)
     forged = json.loads(json.dumps(mine.final).replace(mine.artifact_id, foreign.artifact_id))
     opened = len(fake.calls("views.open"))
-    slack.post(click(slack.signer, fake, forged, lifecycle.EDIT_ARTIFACT))
+    slack.post(click(slack.signer, fake, forged, artifact_buttons.EDIT_ARTIFACT))
     call = fake.wait_for("chat.postEphemeral", lambda c: "another workspace" in (c.params.get("text") or ""))
     assert call.params["user"] == USER_ID and "secret" not in json.dumps(call.params)
 
     # a person of another workspace (a shared channel) clicking our result
-    slack.post(guest_click(slack.signer, mine.final, lifecycle.EDIT_ARTIFACT, fake.new_trigger_id()))
+    slack.post(guest_click(slack.signer, mine.final, artifact_buttons.EDIT_ARTIFACT, fake.new_trigger_id()))
     fake.wait_for("chat.postEphemeral", lambda c: "Only members" in (c.params.get("text") or ""))
     assert len(fake.calls("views.open")) == opened
 
@@ -297,7 +298,7 @@ def test_artifact_modal_and_home_carry_the_buttons_and_edit_opens_over_the_modal
     pushes = len(fake.calls("views.push"))
     slack.post(
         slack.signer.block_actions(
-            action_id=lifecycle.EDIT_ARTIFACT, view=fake.view(modal["id"]), trigger_id=fake.new_trigger_id()
+            action_id=artifact_buttons.EDIT_ARTIFACT, view=fake.view(modal["id"]), trigger_id=fake.new_trigger_id()
         )
     )
     pushed = fake.wait_for("views.push", count=pushes + 1)

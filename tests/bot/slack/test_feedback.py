@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import lifecycle
+from bot.slack.blocks import artifact_buttons
 from bot.slack.listeners.feedback import record_vote
 from storage.db import transaction
 from storage.repos import feedback
@@ -34,7 +34,11 @@ def _press(slack: SlackServer, message: dict, which: str, user_id: str = USER_ID
     button = next(b for b in message["blocks"] if b["type"] == "context_actions")["elements"][0][f"{which}_button"]
     r = slack.post(
         slack.signer.block_actions(
-            action_id=lifecycle.FEEDBACK, message=message, channel_id=GENERAL, value=button["value"], user_id=user_id
+            action_id=artifact_buttons.FEEDBACK,
+            message=message,
+            channel_id=GENERAL,
+            value=button["value"],
+            user_id=user_id,
         )
     )
     assert r.status_code == 200 and r.text in ("", "null"), r.text
@@ -99,7 +103,7 @@ def test_a_forged_or_foreign_vote_writes_nothing(ctx, essay):
 
 def test_the_fake_checks_feedback_buttons_as_slack_does(fake_slack):
     client = WebClient(token=fake_slack.token, base_url=fake_slack.url)
-    good = lifecycle.feedback_block("a", 1).to_dict()
+    good = artifact_buttons.feedback_block("a", 1).to_dict()
     client.chat_postMessage(channel=GENERAL, text="ok", blocks=[good])
     misplaced = {"type": "actions", "elements": good["elements"]}
     too_many = {"type": "context_actions", "elements": good["elements"] * 6}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks import lifecycle
+from bot.slack.blocks import artifact_buttons
 from bot.slack.listeners.unfurl import read_permalink
 from bot.slack.oauth import BOT_SCOPES
 from core.artifacts.editing import new_link, save_edit
@@ -129,7 +129,7 @@ def test_compare_on_the_card_answers_the_person_who_clicked(ctx, slack, essay):
     shared = slack.fake.message(GENERAL, event["message_ts"])
     message = dict(shared, blocks=card["blocks"])
     count = len(slack.fake.calls("chat.postEphemeral"))
-    slack.post(click(slack.signer, slack.fake, message, lifecycle.COMPARE_ARTIFACT))
+    slack.post(click(slack.signer, slack.fake, message, artifact_buttons.COMPARE_ARTIFACT))
     answer = slack.fake.wait_for("chat.postEphemeral", count=count + 1)
     assert answer.ok and answer.params["user"] == USER_ID
     assert "version 1 → version 2" in json.dumps(answer.params["blocks"], ensure_ascii=False)

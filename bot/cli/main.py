@@ -314,6 +314,8 @@ def _positive_int(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The CLI's one table: a declaration per subcommand, in the order `--help` lists them
+    (longer than 60 lines because splitting it would scatter that table)."""
     p = argparse.ArgumentParser(prog="pipebot", description="AI agents and pipelines in Slack")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

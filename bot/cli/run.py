@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
@@ -22,6 +22,8 @@ from storage.states import FINISHED, RunStatus
 
 if TYPE_CHECKING:
     from redis.client import PubSub
+
+    from storage.models import Run
 
 
 def _print(*parts: str, err: bool = False) -> None:
@@ -72,16 +74,9 @@ def _follow(
     """Start the run and print it live: the steps, their text as it streams, the result."""
     run = None
     try:
-        try:
-            request = RunRequest(team_id, Origin.CLI, pipeline_name=pipeline, input_text=input_text)
-            run = submitted(submit(ctx, request))
-        except RunRejected as exc:
-            _print(f"pipebot: {exc.message}", err=True)
-            return 2
-        except QueueUnavailable as exc:  # saved as queued; the workers enqueue it once Redis is back
-            _print(f"pipebot: {exc.message}", err=True)
-            _print(str(exc.run.id))
-            return 0
+        run = _start(ctx, team_id, pipeline, input_text)
+        if isinstance(run, int):
+            return run
         if not wait:
             _print(str(run.id))
             return 0
@@ -92,59 +87,49 @@ def _follow(
                 "pipebot: no worker is running, so the run waits in the queue; start one with `pipebot worker`",
                 err=True,
             )
-        started = time.monotonic()
-        deadline = started + timeout
-        streaming = False
-        while time.monotonic() < deadline:
-            msg = pubsub.get_message(timeout=CLI_PROGRESS_POLL_S)
-            if msg is None:
-                with transaction(ctx.sessions) as s:
-                    current = run_repo.get_run(s, team_id, run.id)
-                    if current is not None and current.status in FINISHED:
-                        art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
-                if current is not None and current.status in FINISHED:
-                    return _final(
-                        ctx,
-                        team_id,
-                        current.status,
-                        current.output,
-                        current.error_message,
-                        str(art.id) if art else None,
-                    )
-                if (
-                    current is not None
-                    and current.status == RunStatus.QUEUED
-                    and not streaming
-                    and time.monotonic() - started > queue_timeout
-                ):
-                    _print(
-                        f"pipebot: no worker picked up run {run.id} within {queue_timeout:g} s; it stays queued "
-                        "and starts when a worker runs (`pipebot worker`)",
-                        err=True,
-                    )
-                    return 3
-                continue
+        code = _watch(ctx, pubsub, team_id, run, timeout, queue_timeout)
+        if code is not None:
+            return code
+        _print(
+            f"pipebot: run {run.id} did not finish within {timeout:g} s; it goes on in the worker, and its "
+            "artifact appears when it finishes",
+            err=True,
+        )
+        return 3
+    except KeyboardInterrupt:
+        if run is not None and not isinstance(run, int):
+            _print(
+                f"\npipebot: stopped following run {run.id}; it goes on in the worker (`--no-wait` skips following)",
+                err=True,
+            )
+        raise
+
+
+def _start(ctx: AppContext, team_id: str, pipeline: str, input_text: str) -> Run | int:
+    """The run, or the exit code when it was refused (2) or saved while Redis is away (0)."""
+    try:
+        request = RunRequest(team_id, Origin.CLI, pipeline_name=pipeline, input_text=input_text)
+        return submitted(submit(ctx, request))
+    except RunRejected as exc:
+        _print(f"pipebot: {exc.message}", err=True)
+        return 2
+    except QueueUnavailable as exc:  # saved as queued; the workers enqueue it once Redis is back
+        _print(f"pipebot: {exc.message}", err=True)
+        _print(str(exc.run.id))
+        return 0
+
+
+def _watch(ctx: AppContext, pubsub: PubSub, team_id: str, run: Run, timeout: float, queue_timeout: float) -> int | None:
+    """Print the run's events until it ends (its exit code), or None when ``timeout`` passes.
+    Between events the database says whether it ended unseen or still waits for a worker."""
+    started = time.monotonic()
+    deadline = started + timeout
+    streaming = False
+    while time.monotonic() < deadline:
+        msg = pubsub.get_message(timeout=CLI_PROGRESS_POLL_S)
+        if msg is not None:
             ev = json.loads(msg["data"])
-            kind = ev["event"]
-            if kind == "step_started":
-                st = ev["step"]
-                _print(
-                    f"\n▶ step {st['position']}: {st['agent_name']} ({st['model_display'] or st['model']})", err=True
-                )
-                streaming = True
-            elif kind == "text_delta" and streaming:
-                sys.stderr.write(ev["text"])
-                sys.stderr.flush()
-            elif kind == "step_retrying":
-                _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
-            elif kind == "step_finished":
-                r = ev["result"]
-                _print(
-                    f"\n✓ step {r['position']} done: {format_tokens(r['input_tokens'])}→{format_tokens(r['output_tokens'])} "
-                    f"tokens, {format_cost(r.get('cost_usd'))}, {format_duration(r['latency_ms'])}",
-                    err=True,
-                )
-            elif kind == "run_finished":
+            if ev["event"] == "run_finished":
                 o = ev["outcome"]
                 return _final(
                     ctx,
@@ -156,19 +141,47 @@ def _follow(
                     o.get("permalink"),
                     o.get("cost_usd"),
                 )
-        _print(
-            f"pipebot: run {run.id} did not finish within {timeout:g} s; it goes on in the worker, and its "
-            "artifact appears when it finishes",
-            err=True,
-        )
-        return 3
-    except KeyboardInterrupt:
-        if run is not None:
+            streaming = _print_event(ev, streaming)
+            continue
+        with transaction(ctx.sessions) as s:
+            current = run_repo.get_run(s, team_id, run.id)
+            art = None
+            if current is not None and current.status in FINISHED:
+                art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
+        if current is not None and current.status in FINISHED:
+            art_id = str(art.id) if art else None
+            return _final(ctx, team_id, current.status, current.output, current.error_message, art_id)
+        waiting = current is not None and current.status == RunStatus.QUEUED and not streaming
+        if waiting and time.monotonic() - started > queue_timeout:
             _print(
-                f"\npipebot: stopped following run {run.id}; it goes on in the worker (`--no-wait` skips following)",
+                f"pipebot: no worker picked up run {run.id} within {queue_timeout:g} s; it stays queued "
+                "and starts when a worker runs (`pipebot worker`)",
                 err=True,
             )
-        raise
+            return 3
+    return None
+
+
+def _print_event(ev: dict[str, Any], streaming: bool) -> bool:
+    """One progress event on stderr; returns whether a step's text is streaming."""
+    kind = ev["event"]
+    if kind == "step_started":
+        st = ev["step"]
+        _print(f"\n▶ step {st['position']}: {st['agent_name']} ({st['model_display'] or st['model']})", err=True)
+        return True
+    if kind == "text_delta" and streaming:
+        sys.stderr.write(ev["text"])
+        sys.stderr.flush()
+    elif kind == "step_retrying":
+        _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
+    elif kind == "step_finished":
+        r = ev["result"]
+        _print(
+            f"\n✓ step {r['position']} done: {format_tokens(r['input_tokens'])}→{format_tokens(r['output_tokens'])} "
+            f"tokens, {format_cost(r.get('cost_usd'))}, {format_duration(r['latency_ms'])}",
+            err=True,
+        )
+    return streaming
 
 
 def _final(

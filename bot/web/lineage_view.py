@@ -123,7 +123,9 @@ def lifecycle_view(
 ) -> LifecycleView:
     """The lifecycle part of the page. ``versions`` are storage's ``VersionInfo`` (newest
     first), ``parent`` its ``Parent``, ``branches`` its ``ArtifactSummary`` rows.
-    ``compare_href(left_id, right_id, av, bv)`` builds a signed compare link."""
+    ``compare_href(left_id, right_id, av, bv)`` builds a signed compare link. It stays one
+    function: one pass that lays out the page's lifecycle panel in display order.
+    """
     items = [
         VersionItem(
             number=v.number,

@@ -272,7 +272,8 @@ def render_artifact_markdown(artifact: Artifact | Mapping[str, Any]) -> str:
 
     Model output is already Markdown and is included verbatim; inputs and system prompts
     go in fences so they cannot reshape the document; short values are escaped for table
-    cells and headings. Stored content (a mapping) is read through the model first.
+    cells and headings. Stored content (a mapping) is read through the model first. One
+    function because the document is written top to bottom, section by section.
     """
     a = Artifact.from_content(artifact)
     pipeline = pipeline_title(a.pipeline_name)

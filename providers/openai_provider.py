@@ -49,39 +49,21 @@ import httpx2
 import openai
 
 from . import catalog
-from .base import BaseProvider, StreamState, usage_dict
+from .base import BaseProvider, StreamState
 from .catalog import ModelInfo
-from .errors import (
-    ErrorKind,
-    ProviderError,
-)
 from .http import shared_ssl_context
+from .openai_response import response_from
+from .openai_stream import StreamAssembler
 from .openai_wire import (
     ENCRYPTED_REASONING,
     PROVIDER_ID,
-    call_from_item,
-    error_from_code,
     is_chat_model_id,
     is_reasoning_model,
     map_error,
-    reasoning_part,
-    stop_reason,
     to_input_items,
-    usage_from,
 )
 from .params import Prepared
-from .types import (
-    ChatRequest,
-    OpaquePart,
-    Part,
-    Response,
-    StreamEvent,
-    TextDelta,
-    TextPart,
-    ToolCall,
-    ToolCallEvent,
-    Usage,
-)
+from .types import ChatRequest, Response, StreamEvent
 
 
 class OpenAIProvider(BaseProvider):
@@ -132,93 +114,6 @@ class OpenAIProvider(BaseProvider):
             params["max_output_tokens"] = p.max_output_tokens
         return params
 
-    def _response(
-        self,
-        resp: Any,
-        request_id: str | None,
-        texts: list[str] | None = None,
-        streamed_calls: list[ToolCall] | None = None,
-        streamed_reasoning: dict[int, Any] | None = None,
-    ) -> Response:
-        """The Response for a finished ``resp``. From a stream: ``texts`` and
-        ``streamed_calls`` as streamed, and the reasoning items of the
-        ``output_item.done`` events by output index (they win over ``resp.output``'s).
-
-        Over 60 lines on purpose: one walk of the output items in order builds the text,
-        the calls, the reasoning and the turn's part order together; split, each piece
-        would walk the items again and the order rule would be spread over functions."""
-        calls: list[ToolCall] = []
-        refused = False
-        collected: list[str] = []
-        opaque: list[OpaquePart] = []
-        parts: list[Part] = []  # the assistant turn in output order
-        output = resp.output or ()
-        for index, item in enumerate(output):
-            itype = item.type
-            if itype == "message":
-                start = len(collected)
-                for content in item.content:
-                    ctype = content.type
-                    if ctype == "output_text":
-                        collected.append(content.text)
-                    elif ctype == "refusal":
-                        collected.append(content.refusal)
-                        refused = True
-                if len(collected) > start:
-                    parts.append(TextPart("".join(collected[start:])))
-            elif itype == "function_call":
-                call = call_from_item(item)
-                calls.append(call)
-                parts.append(call)
-            elif itype == "reasoning":
-                if streamed_reasoning is not None and index in streamed_reasoning:
-                    item = streamed_reasoning.pop(index)
-                part = reasoning_part(item)
-                if part is not None:
-                    opaque.append(part)
-                    parts.append(part)
-        if streamed_reasoning:  # finished in the stream, missing from response.completed
-            opaque.extend(p for p in map(reasoning_part, streamed_reasoning.values()) if p is not None)
-            parts = []
-        if resp.status == "failed":
-            error = resp.error
-            raise error_from_code(
-                getattr(error, "code", None),
-                getattr(error, "message", None) or "the response failed",
-                request_id=request_id,
-            )
-        text = "".join(collected if texts is None else texts)
-        if streamed_calls:
-            calls = streamed_calls  # same content as the output's, already built
-        stop, raw_stop = stop_reason(resp, bool(calls), refused)
-        # A refusal content part is the model's own words of refusal: they are the reason
-        # (Anthropic's stop_details in its terms), not an answer that goes down a pipeline.
-        detail, text = (text, "") if raw_stop == "refusal" and text else (None, text)
-        ordered: list[Part] | None = None
-        if opaque and parts:
-            # Keep the output order only if it is the whole turn (a stream's text and
-            # calls as streamed); otherwise to_message's order: reasoning, text, calls.
-            in_order = [p for p in parts if type(p) is ToolCall]
-            if in_order == calls and "".join(p.text for p in parts if type(p) is TextPart) == text:
-                swap = iter(calls)
-                ordered = [next(swap) if type(p) is ToolCall else p for p in parts]
-        return Response(
-            text=text,
-            tool_calls=calls,
-            stop_reason=stop,
-            usage=usage_from(resp.usage),
-            model=resp.model,
-            request_id=request_id,
-            raw_usage=usage_dict(resp.usage),
-            cost_usd=None,
-            price_version=None,
-            provider=PROVIDER_ID,
-            raw_stop_reason=raw_stop,
-            stop_detail=detail,
-            opaque=opaque,
-            parts=ordered,
-        )
-
     # ---- complete ------------------------------------------------------------
 
     def _complete_once(self, req: ChatRequest, info: ModelInfo, p: Prepared) -> Response:
@@ -229,92 +124,32 @@ class OpenAIProvider(BaseProvider):
             if mapped is None:
                 raise
             raise mapped from exc
-        return self._response(resp, getattr(resp, "_request_id", None))
+        return response_from(resp, getattr(resp, "_request_id", None))
 
     # ---- stream --------------------------------------------------------------
 
     def _stream_once(self, req: ChatRequest, info: ModelInfo, p: Prepared, state: StreamState) -> Iterator[StreamEvent]:
-        texts = state.texts  # append before yielding: the retry loop reads these
-        calls = state.calls
-        add_text = texts.append
-        pending: dict[int, tuple[str, str, list[str]]] = {}  # output_index → (call_id, name, fragments)
-        reasoning: dict[int, Any] = {}  # output_index → finished reasoning item (output_item.done)
-        model = req.model
-        request_id: str | None = None
-        final: Any = None
+        assembler = StreamAssembler(req.model, state)
         stream = None
-
-        def partial() -> Response:
-            return Response(
-                "".join(texts), list(calls), "other", Usage(), model, request_id, {}, None, None, PROVIDER_ID
-            )
-
         try:
             stream = self._client.responses.create(**self._params(req, info, p), stream=True)
-            request_id = stream.response.headers.get("x-request-id")
+            assembler.request_id = stream.response.headers.get("x-request-id")
             for event in stream:
-                etype = event.type
-                if etype == "response.output_text.delta":
-                    text = event.delta
-                    add_text(text)
-                    yield TextDelta(text)
-                elif etype == "response.function_call_arguments.delta":
-                    entry = pending.get(event.output_index)
-                    if entry is not None:
-                        entry[2].append(event.delta)
-                elif etype == "response.output_item.added":
-                    item = event.item
-                    if item.type == "function_call":
-                        pending[event.output_index] = (item.call_id, item.name, [])
-                elif etype == "response.output_item.done":
-                    item = event.item
-                    if item.type == "function_call":
-                        entry = pending.pop(event.output_index, None)
-                        if item.arguments is None and entry is not None:  # done item without arguments: use the deltas
-                            item.arguments = "".join(entry[2])
-                        call = call_from_item(item)
-                        calls.append(call)
-                        yield ToolCallEvent(call)
-                    elif item.type == "reasoning":
-                        # the finished item: output_item.added's encrypted_content may be incomplete
-                        reasoning[event.output_index] = item
-                elif etype == "response.refusal.delta":
-                    texts.append(event.delta)
-                    yield TextDelta(event.delta)
-                elif etype in ("response.completed", "response.incomplete"):
-                    final = event.response
-                    model = final.model or model
-                elif etype == "response.failed":
-                    error = event.response.error
-                    raise error_from_code(
-                        getattr(error, "code", None),
-                        getattr(error, "message", None) or "the response failed",
-                        request_id=request_id,
-                    )
-                elif etype == "error":
-                    raise error_from_code(event.code, event.message, request_id=request_id)
+                yield from assembler.feed(event)
         except Exception as exc:
             mapped = map_error(exc)
             if mapped is None:
                 raise
             if mapped.request_id is None:
-                mapped.request_id = request_id
-            mapped.partial = partial()
+                mapped.request_id = assembler.request_id
+            mapped.partial = assembler.partial()
             if mapped is exc:
                 raise
             raise mapped from exc
         finally:
             if stream is not None:
                 stream.close()
-        if final is None:
-            raise ProviderError(
-                ErrorKind.CONNECTION,
-                "the stream ended before response.completed (connection cut?); usage unknown",
-                provider=PROVIDER_ID,
-                request_id=request_id,
-                partial=partial(),
-            )
-        state.response = self._response(final, request_id, texts, calls, reasoning)
+        state.response = assembler.finish()
 
     # ---- models and keys -----------------------------------------------------
 

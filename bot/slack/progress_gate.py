@@ -15,6 +15,7 @@ from bot.slack.ratelimit.paced import is_rate_limited
 
 EXPIRED = "message_not_in_streaming_state"
 _TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+RATELIMIT_PAUSE_S = 1.0  # a progress call refused for budget is tried again after at least this
 
 
 def error_code(exc: Exception) -> str:

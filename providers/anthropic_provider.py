@@ -41,7 +41,7 @@ from .anthropic_wire import (
 )
 from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
-from .http import shared_ssl_context
+from .errors import mapped_errors
 from .params import Prepared
 from .types import ChatRequest, OpaquePart, Response, StreamEvent, ToolCall
 
@@ -61,13 +61,10 @@ class AnthropicProvider(BaseProvider):
     ) -> None:
         super().__init__(**options)
         self.cache_min_chars = cache_min_chars
-        timeout = httpx2.Timeout(self.timeout, connect=self.connect_timeout)
         self._client = anthropic.Anthropic(
             api_key=api_key,
             base_url=base_url,  # None: the SDK reads ANTHROPIC_BASE_URL itself
-            timeout=timeout,
-            max_retries=0,  # the one retry loop is ours
-            http_client=http_client or anthropic.DefaultHttpxClient(verify=shared_ssl_context(), timeout=timeout),
+            **self.sdk_options(http_client, anthropic.DefaultHttpxClient),
         )
 
     # ---- request -------------------------------------------------------------
@@ -95,13 +92,8 @@ class AnthropicProvider(BaseProvider):
     # ---- complete ------------------------------------------------------------
 
     def _complete_once(self, req: ChatRequest, info: ModelInfo, p: Prepared) -> Response:
-        try:
+        with mapped_errors(map_error):
             msg = self._client.messages.create(**self._params(req, info, p))
-        except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         texts: list[str] = []
         calls: list[ToolCall] = []
         opaque: list[OpaquePart] = []
@@ -153,7 +145,7 @@ class AnthropicProvider(BaseProvider):
     # ---- models and keys -----------------------------------------------------
 
     def _list_models_once(self) -> list[ModelInfo]:
-        try:
+        with mapped_errors(map_error):
             listed = [
                 catalog.from_listing(
                     PROVIDER_ID,
@@ -165,21 +157,11 @@ class AnthropicProvider(BaseProvider):
                 for m in self._client.models.list(limit=100)  # iterating follows the after_id cursor
                 if getattr(m, "lifecycle", "active") != "retired"
             ]
-        except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         return catalog.dedupe(listed)
 
     def _validate_key_once(self) -> None:
-        try:
+        with mapped_errors(map_error):
             self._client.models.list(limit=1)  # one page, no tokens spent
-        except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     def close(self) -> None:
         self._client.close()

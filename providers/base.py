@@ -13,9 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
+import httpx2
+
 from . import catalog, pricing
 from .catalog import ModelInfo
 from .errors import ErrorKind, ProviderError
+from .http import shared_ssl_context
 from .params import Prepared, prepare
 from .retry import RetryPolicy
 from .types import ChatRequest, Done, Response, StreamEvent, ToolCall, UsageEvent
@@ -83,6 +86,13 @@ class BaseProvider:
             sleep=sleep,
         )
         self._listed: dict[str, ModelInfo] = {}  # unknown models seen in list_models()
+
+    def sdk_options(self, http_client: Any, default_client: Callable[..., Any]) -> dict[str, Any]:
+        """What every SDK client is built with: our timeouts, no SDK retries (the one retry
+        loop is ours, providers/retry.py) and the shared TLS context (providers/http.py)."""
+        timeout = httpx2.Timeout(self.timeout, connect=self.connect_timeout)
+        client = http_client or default_client(verify=shared_ssl_context(), timeout=timeout)
+        return {"timeout": timeout, "max_retries": 0, "http_client": client}
 
     # ---- to implement --------------------------------------------------------
 

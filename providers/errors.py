@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -174,3 +175,16 @@ def should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
     if value == "false":
         return False
     return None
+
+
+@contextmanager
+def mapped_errors(map_error: Callable[[BaseException], ProviderError | None]) -> Iterator[None]:
+    """Raise an SDK or transport exception as the ProviderError ``map_error`` makes of it
+    (anything it does not know goes on as it was): the one shape of every SDK call site."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = map_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc

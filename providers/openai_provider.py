@@ -51,7 +51,7 @@ import openai
 from . import catalog
 from .base import BaseProvider, StreamState
 from .catalog import ModelInfo
-from .http import shared_ssl_context
+from .errors import mapped_errors
 from .openai_response import response_from
 from .openai_stream import StreamAssembler
 from .openai_wire import (
@@ -75,13 +75,10 @@ class OpenAIProvider(BaseProvider):
         self, api_key: str, *, base_url: str | None = None, http_client: httpx2.Client | None = None, **options: Any
     ) -> None:
         super().__init__(**options)
-        timeout = httpx2.Timeout(self.timeout, connect=self.connect_timeout)
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,  # None: the SDK reads OPENAI_BASE_URL itself
-            timeout=timeout,
-            max_retries=0,  # the one retry loop is ours
-            http_client=http_client or openai.DefaultHttpxClient(verify=shared_ssl_context(), timeout=timeout),
+            **self.sdk_options(http_client, openai.DefaultHttpxClient),
         )
 
     # ---- request -------------------------------------------------------------
@@ -117,13 +114,8 @@ class OpenAIProvider(BaseProvider):
     # ---- complete ------------------------------------------------------------
 
     def _complete_once(self, req: ChatRequest, info: ModelInfo, p: Prepared) -> Response:
-        try:
+        with mapped_errors(map_error):
             resp = self._client.responses.create(**self._params(req, info, p))
-        except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         return response_from(resp, getattr(resp, "_request_id", None))
 
     # ---- stream --------------------------------------------------------------
@@ -154,23 +146,13 @@ class OpenAIProvider(BaseProvider):
     # ---- models and keys -----------------------------------------------------
 
     def _list_models_once(self) -> list[ModelInfo]:
-        try:
+        with mapped_errors(map_error):
             ids = [m.id for m in self._client.models.list()]
-        except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         return catalog.dedupe(catalog.from_listing(PROVIDER_ID, i) for i in ids if is_chat_model_id(i))
 
     def _validate_key_once(self) -> None:
-        try:
+        with mapped_errors(map_error):
             self._client.models.list()
-        except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     def close(self) -> None:
         self._client.close()

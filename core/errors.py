@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,8 +21,22 @@ class NotFound(Exception):
     pass
 
 
+class RefusalKind(StrEnum):
+    """Why a request to start a run was refused before any run existed (never stored; the
+    refusals a run can also meet when it starts are storage.states.FailureKind)."""
+
+    BAD_INPUT = "bad_input"
+    NOT_FOUND = "not_found"
+    IN_PROGRESS = "in_progress"
+    VERSION_MISSING = "version_missing"
+    BAD_STEP = "bad_step"
+    BAD_AGENT = "bad_agent"
+    NOTHING_TO_REUSE = "nothing_to_reuse"
+
+
 class RunRejected(Exception):
-    """A run cannot start; `kind` is kept on the run so lists and threads can say why."""
+    """A run cannot start; `kind` (a RefusalKind or a FailureKind) is kept on the run so lists and
+    threads can say why."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)

@@ -53,7 +53,7 @@ class StepResult:
 @dataclass(frozen=True)
 class RunOutcome:
     run_id: str
-    status: str  # "succeeded" | "failed"
+    status: str  # RunStatus.SUCCEEDED | RunStatus.FAILED (storage/states.py)
     output: str | None
     error_kind: str | None
     error_message: str | None

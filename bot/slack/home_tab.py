@@ -16,6 +16,7 @@ from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
+from storage.states import FINISHED
 
 
 def build_home(ctx: AppContext, team_id: str) -> View:
@@ -27,7 +28,7 @@ def build_home(ctx: AppContext, team_id: str) -> View:
         runs = list(run_repo.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
         artifacts, versions = {}, {}
         for run in runs:
-            if run.status in ("succeeded", "failed"):
+            if run.status in FINISHED:
                 art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if art is not None:
                     artifacts[run.id], versions[run.id] = art.id, art.latest_version

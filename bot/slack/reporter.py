@@ -46,6 +46,7 @@ from core.messages import reused_step
 from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
 from storage.db import transaction
 from storage.repos import runs as run_repo
+from storage.states import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class SlackRunReporter:
                 self._pipeline,
                 self._requested_by,
                 self._input,
-                status="running",
+                status=RunStatus.RUNNING,
                 run_id=self._run_id,
                 in_thread=self.status_ts == self.thread_ts,
             )
@@ -262,7 +263,7 @@ class SlackRunReporter:
         return [self._steps[k] for k in sorted(self._steps)]
 
     def _finish_progress(self, outcome: RunOutcome) -> None:
-        if outcome.status != "succeeded":
+        if outcome.status != RunStatus.SUCCEEDED:
             reason = outcome.error_message or "failed"
             running = [v for v in self._ordered() if v.status == "in_progress"]
             pending = [v for v in self._ordered() if v.status == "pending"]

@@ -35,6 +35,7 @@ from core.preflight import Orphaned
 from core.runs.intake import submit
 from core.runs.request import ReportTo, RunRequest
 from storage.models import Run
+from storage.states import FailureKind
 
 __all__ = ["CANNOT_POST", "Refusal", "Started", "dedupe_key_for", "refusal_text", "start_from_slack"]
 
@@ -72,7 +73,7 @@ def dedupe_key_for(team_id: str, kind: str, value: str | None) -> str | None:
 def refusal_text(exc: RunRejected, pipeline_name: str) -> str:
     """A refusal in Slack's words (mrkdwn): core.preflight decides, this says it."""
     name = escape_mrkdwn(pipeline_name)
-    if exc.kind == "empty_pipeline":
+    if exc.kind == FailureKind.EMPTY_PIPELINE:
         return f"*{name}* has no steps. Add one with `{COMMAND} pipeline edit {name}`."
     if isinstance(exc, Orphaned):
         return f"*{name}* can't run yet: " + " ".join(escape_mrkdwn(m) for m in exc.messages)

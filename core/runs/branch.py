@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.context import AppContext
-from core.errors import RunRejected
+from core.errors import RefusalKind, RunRejected
 from core.preflight import Plan, PlannedStep
 from core.runs.artifact import Artifact, StepRecord, decimal_text
 from core.runs.branch_spec import BranchSpec
@@ -101,8 +101,8 @@ def branch_source(s: Session, team_id: str, artifact_id: str, version: int | Non
     )
     if row is None:
         if version is not None and version_repo.latest_version(s, team_id, artifact_id) is not None:
-            raise RunRejected("version_missing", version_missing(version))
-        raise RunRejected("not_found", ARTIFACT_GONE)
+            raise RunRejected(RefusalKind.VERSION_MISSING, version_missing(version))
+        raise RunRejected(RefusalKind.NOT_FOUND, ARTIFACT_GONE)
     content = Artifact.from_content(row.content)
     pipeline_id = content.pipeline.id if content.pipeline else None
     pipeline = pipeline_repo.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None else None
@@ -114,10 +114,10 @@ def branch_source(s: Session, team_id: str, artifact_id: str, version: int | Non
 def _check_step(source: BranchSource, from_step: int) -> list[StepRecord]:
     """The source's steps before ``from_step``, every one finished; else why not."""
     if not 1 <= from_step <= source.pipeline_steps:
-        raise RunRejected("bad_step", step_out_of_range(from_step, source.pipeline_steps))
+        raise RunRejected(RefusalKind.BAD_STEP, step_out_of_range(from_step, source.pipeline_steps))
     reused = [source.step(p) for p in range(1, from_step)]
     if any(st is None or st.status != StepStatus.SUCCEEDED for st in reused):
-        raise RunRejected("nothing_to_reuse", nothing_to_reuse(from_step))
+        raise RunRejected(RefusalKind.NOTHING_TO_REUSE, nothing_to_reuse(from_step))
     return [st for st in reused if st is not None]
 
 
@@ -148,7 +148,7 @@ def prepare_branch(s: Session, team_id: str, branch: BranchFrom) -> tuple[Branch
     ``pipeline_deleted``, ``nothing_to_reuse``."""
     new_input = clean_text(branch.input_text).strip() if branch.input_text is not None else ""
     if len(new_input) > INPUT_MAX:
-        raise RunRejected("bad_input", input_too_long(len(new_input)))
+        raise RunRejected(RefusalKind.BAD_INPUT, input_too_long(len(new_input)))
     model, from_step = branch.model, branch.from_step
     if model is not None and (not model.strip() or _known_model(model) is None):
         raise RunRejected(FailureKind.UNKNOWN_MODEL, MODEL_UNKNOWN)
@@ -158,7 +158,7 @@ def prepare_branch(s: Session, team_id: str, branch: BranchFrom) -> tuple[Branch
     if branch.agent_id is not None:
         agent = agent_repo.get_agent(s, team_id, branch.agent_id)
         if agent is None:
-            raise RunRejected("bad_agent", AGENT_GONE)
+            raise RunRejected(RefusalKind.BAD_AGENT, AGENT_GONE)
     changed_input = new_input if new_input and new_input != src.input_of(from_step) else None
     spec = BranchSpec(
         artifact_id=src.artifact_id,

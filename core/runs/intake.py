@@ -24,7 +24,7 @@ from typing import Any
 from core import messages
 from core import pipelines as pipelines_mod
 from core.context import AppContext
-from core.errors import NotFound, RunRejected
+from core.errors import NotFound, RefusalKind, RunRejected
 from core.preflight import check_pipeline
 from core.runs.branch import prepare_branch, record_branch
 from core.runs.queue import enqueue_new_run
@@ -99,9 +99,9 @@ def check(ctx: AppContext, request: RunRequest, *, preflight: bool = True) -> No
 def _input(request: RunRequest) -> str:
     text = clean_text(request.input_text or "").strip()
     if not text:
-        raise RunRejected("bad_input", f"Give the run some input: `{messages.COMMAND} run NAME your text…`")
+        raise RunRejected(RefusalKind.BAD_INPUT, f"Give the run some input: `{messages.COMMAND} run NAME your text…`")
     if len(text) > INPUT_MAX:
-        raise RunRejected("bad_input", input_too_long(len(text)))
+        raise RunRejected(RefusalKind.BAD_INPUT, input_too_long(len(text)))
     return text
 
 
@@ -109,12 +109,12 @@ def _pipeline(s: Session, request: RunRequest) -> Pipeline:
     if request.pipeline_id is not None:
         found = pipeline_repo.get_pipeline(s, request.team_id, request.pipeline_id)
         if found is None:
-            raise RunRejected("not_found", PIPELINE_GONE)
+            raise RunRejected(RefusalKind.NOT_FOUND, PIPELINE_GONE)
         return found
     try:
         return pipelines_mod.find(s, request.team_id, clean_text(request.pipeline_name or ""))
     except NotFound as exc:
-        raise RunRejected("not_found", str(exc)) from None
+        raise RunRejected(RefusalKind.NOT_FOUND, str(exc)) from None
 
 
 def _recorded(ctx: AppContext, request: RunRequest) -> Run | None:
@@ -197,7 +197,7 @@ def submitted(submission: Submission) -> Run:
     """The run of a submission made without a surface in front: a repeat still being started
     elsewhere (only possible with a dedupe key) is refused rather than answered with None."""
     if submission.run is None:
-        raise RunRejected("in_progress", messages.RUN_REQUEST_IN_PROGRESS)
+        raise RunRejected(RefusalKind.IN_PROGRESS, messages.RUN_REQUEST_IN_PROGRESS)
     return submission.run
 
 

@@ -39,6 +39,7 @@ from bot.slack.blocks.common import (
 from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
 from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
 from core.formatting import format_cost, format_duration
+from storage.states import RunStatus, StepStatus
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
 VIEW_ARTIFACT = "artifact_view"  # button value: the artifact id
@@ -113,7 +114,7 @@ def artifact_modal(artifact: Any, permalink: str | None) -> View:
     if content.get("input"):
         blocks.append(context(f"*Input:* {preview(content['input'], 500)}"))
     blocks.append(DividerBlock())
-    if artifact.status == "failed":
+    if artifact.status == RunStatus.FAILED:
         err = (content.get("error") or {}).get("message") or "The run failed."
         blocks.append(section(f"❌ {escape_mrkdwn(err)}"))
     output = (content.get("output") or "").strip()
@@ -122,12 +123,12 @@ def artifact_modal(artifact: Any, permalink: str | None) -> View:
         for piece in split_for_stream(body, SECTION_TEXT_LIMIT - 100)[:3]:
             if piece.strip():
                 blocks.append(section(piece))
-    elif artifact.status == "succeeded":
+    elif artifact.status == RunStatus.SUCCEEDED:
         blocks.append(section("_The last step returned no text._"))
     step_lines = []
     for st in (content.get("steps") or [])[:10]:
         agent = (st.get("agent") or {}).get("name") or "?"
-        icon = {"succeeded": "✅", "failed": "❌"}.get(st.get("status"), "◻️")
+        icon = {StepStatus.SUCCEEDED: "✅", StepStatus.FAILED: "❌"}.get(st.get("status"), "◻️")
         step_lines.append(
             f"{icon} Step {st.get('position')} · {escape_mrkdwn(one_line(agent, 80))} · "
             f"{escape_mrkdwn(st.get('model_display') or model_label(st.get('model')))} · "
@@ -137,7 +138,7 @@ def artifact_modal(artifact: Any, permalink: str | None) -> View:
         blocks.append(context("\n".join(step_lines)))
     elements = [button("Open full artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
     elements += lifecycle_buttons(
-        artifact.id, getattr(artifact, "latest_version", None) or 1, edit=artifact.status == "succeeded"
+        artifact.id, getattr(artifact, "latest_version", None) or 1, edit=artifact.status == RunStatus.SUCCEEDED
     )
     blocks.append(ActionsBlock(elements=elements))
     return View(

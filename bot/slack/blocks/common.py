@@ -41,6 +41,7 @@ from bot.slack.blocks.limits import (
 from bot.slack.text import ELLIPSIS, clip, escape_mrkdwn, truncate_at_boundary
 from core.formatting import format_datetime
 from providers import catalog
+from storage.states import RunStatus
 
 INFO_CALLBACK = "pipebot_info"  # views without inputs (no key yet, checking…, saved)
 INPUT = "value"  # action_id of every modal input: block_ids say which field it is
@@ -52,7 +53,13 @@ DELETE_CANCEL = "pipebot_delete_cancel"
 ZWSP = "\u200b"
 _CONTROL = re.compile(r"<(?=[@#!])")
 _SPACES = re.compile(r"\s+")
-STATUS_EMOJI = {"queued": "⏳", "running": "⏳", "succeeded": "✅", "failed": "❌"}
+STATUS_EMOJI: dict[str, str] = {
+    RunStatus.QUEUED: "⏳",
+    RunStatus.RUNNING: "⏳",
+    RunStatus.WAITING: "⏸️",
+    RunStatus.SUCCEEDED: "✅",
+    RunStatus.FAILED: "❌",
+}
 PREVIEW_CHARS = 200
 
 

@@ -29,6 +29,7 @@ from bot.slack.blocks.runs import cancel_button
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost
 from core.messages import COMMAND
+from storage.states import RunStatus
 
 HOME_RUN_PIPELINE = "home_run_pipeline"  # button value: the pipeline id
 HOME_EDIT_PIPELINE = "home_edit_pipeline"  # button value: the pipeline id
@@ -139,7 +140,7 @@ def _run_blocks(
             line += f" · <@{run.requested_by}>"
         line += f"\n> {preview(run.input, 120)}"
         art = artifact_ids.get(run.id)
-        if run.status in ("queued", "running"):
+        if run.status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING):
             blocks.append(section(line, accessory=cancel_button(str(run.id))))
             continue
         blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
@@ -147,7 +148,8 @@ def _run_blocks(
             version = artifact_versions.get(run.id, 1)
             blocks.append(
                 ActionsBlock(
-                    block_id=f"run_{run.id}", elements=lifecycle_buttons(art, version, edit=run.status == "succeeded")
+                    block_id=f"run_{run.id}",
+                    elements=lifecycle_buttons(art, version, edit=run.status == RunStatus.SUCCEEDED),
                 )
             )
     return blocks

@@ -61,6 +61,7 @@ from core.formatting import format_cost, format_duration, format_tokens
 from core.messages import COMMAND
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
+from storage.states import RunStatus
 
 MESSAGE_SHORTCUT = "run_on_message"  # manifest: message shortcut callback_id
 RUN_MODAL_CALLBACK = "pipebot_run_modal"  # the pick-a-pipeline modal (shortcut and Home)
@@ -106,7 +107,7 @@ def parent_message(
     user_id: str | None,
     input_text: str,
     *,
-    status: str = "running",
+    status: str = RunStatus.RUNNING,
     duration_ms: int | None = None,
     cost: Decimal | None = None,
     permalink: str | None = None,
@@ -126,9 +127,9 @@ def parent_message(
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
-    if status == "succeeded":
+    if status == RunStatus.SUCCEEDED:
         head = f"✅ {name}{who} finished in {format_duration(duration_ms)} · {format_cost(cost)}"
-    elif status == "failed":
+    elif status == RunStatus.FAILED:
         head = f"❌ {name}{who} failed"
         if reason:
             head += f": {failure_reason_md(reason, error_kind, cancelled_by)}"
@@ -136,7 +137,7 @@ def parent_message(
         head = f"❌ {name}{who} could not start"
         if reason:
             head += f": {preview(reason, 300)}"
-    elif status == "queued":
+    elif status == RunStatus.QUEUED:
         head = f"⏳ {queued_text(ahead or 0)} · {name}{who}"
     else:
         head = f"⏳ Running {name}{who}…"
@@ -144,10 +145,10 @@ def parent_message(
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}"
-    if status in ("running", "queued") and in_thread:
+    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
         note += "\nProgress and results in the thread 🧵"
     blocks.append(context(note))
-    if status in ("running", "queued") and run_id:
+    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and run_id:
         blocks.append(ActionsBlock(block_id="run_actions", elements=[cancel_button(run_id)]))
     fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
     return clip(fallback, SECTION_TEXT_LIMIT), blocks
@@ -199,9 +200,9 @@ def progress_message(
 ) -> tuple[str, list[Block]]:
     """The progress reply used when chat streaming is not available (edited with chat.update)."""
     done = sum(1 for st in steps if st.status == "complete")
-    if finished == "succeeded":
+    if finished == RunStatus.SUCCEEDED:
         head = f"✅ {name_md(pipeline_name)}: all {len(steps)} steps done"
-    elif finished == "failed":
+    elif finished == RunStatus.FAILED:
         head = f"❌ {name_md(pipeline_name)}: stopped after {done} of {len(steps)} steps"
     else:
         head = f"⏳ {name_md(pipeline_name)}: step {min(done + 1, len(steps))} of {len(steps)}"
@@ -239,7 +240,7 @@ def final_message(
     """
     permalink = permalink or getattr(outcome, "permalink", None)
     footer = context(_footer(outcome, permalink))
-    succeeded = outcome.status == "succeeded"
+    succeeded = outcome.status == RunStatus.SUCCEEDED
     artifact_id = getattr(outcome, "artifact_id", None)
     elements = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
     if artifact_id:  # version 1 is what this run produced; Edit needs an output to edit
@@ -276,7 +277,7 @@ def final_message(
 def final_text_only(pipeline_name: str, outcome: Any, permalink: str | None = None) -> str:
     """A plain mrkdwn version of :func:`final_message` for when Slack refuses the blocks."""
     permalink = permalink or getattr(outcome, "permalink", None)
-    if outcome.status == "succeeded":
+    if outcome.status == RunStatus.SUCCEEDED:
         body = escape_mrkdwn((outcome.output or "").strip() or "(no output)")
         head = f"✅ {name_md(pipeline_name)}\n"
     else:

@@ -34,6 +34,7 @@ from core.context import AppContext
 from core.runs.cancel import KIND, CancelResult, cancel_run, cancelled_message
 from storage.db import transaction
 from storage.repos import runs as run_repo
+from storage.states import FINISHED, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def refused_text(requested_by: str | None) -> str:
 
 
 def finished_text(pipeline_name: str, status: str) -> str:
-    how = "succeeded" if status == "succeeded" else "failed"
+    how = RunStatus.SUCCEEDED if status == RunStatus.SUCCEEDED else RunStatus.FAILED
     return f"This run of {name_md(pipeline_name)} already finished ({how}): there is nothing to cancel."
 
 
@@ -81,7 +82,7 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) 
             return
         status, requester, name = run.status, run.requested_by, run.pipeline_name
         run_channel, thread_ts, input_text = run.channel_id, run.thread_ts, run.input
-    if status in ("succeeded", "failed"):
+    if status in FINISHED:
         say(finished_text(name, status))
         return
     if user_id != requester:
@@ -105,7 +106,7 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) 
     elif answer.result is CancelResult.ALREADY_REQUESTED:
         say(ALREADY)
     elif answer.result is CancelResult.FINISHED:
-        say(finished_text(name, answer.status or "failed"))
+        say(finished_text(name, answer.status or RunStatus.FAILED))
     else:
         say(NOT_FOUND)
 
@@ -132,7 +133,7 @@ def mark_cancelled(
         name,
         requester,
         input_text,
-        status="failed",
+        status=RunStatus.FAILED,
         reason=cancelled_message(by),
         error_kind=KIND,
         cancelled_by=by,

@@ -37,13 +37,14 @@ from bot.slack.payloads import channel_of, team_of, thread_of, user_of, user_tea
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
 from core import credentials
 from core.context import AppContext
-from core.errors import RunRejected
+from core.errors import RefusalKind, RunRejected
 from core.messages import EMPTY_PIPELINE
 from core.preflight import load_plan
 from core.runs.branch import BranchSource, branch_source
 from core.runs.request import BranchFrom, Origin, ReportTo, RunRequest
 from storage.db import Session, transaction
 from storage.repos import agents as agent_repo
+from storage.states import FailureKind, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ STALE_BUTTON = "That button is out of date. Open the artifact again and use its 
 
 def _default_step(src: BranchSource) -> int:
     """The step a person most likely re-runs: the one that failed, else the last one."""
-    failed = next((st.position for st in src.content.steps if st.status != "succeeded" and st.position), None)
+    failed = next((st.position for st in src.content.steps if st.status != StepStatus.SUCCEEDED and st.position), None)
     return max(1, min(failed or src.pipeline_steps, src.pipeline_steps))
 
 
@@ -128,11 +129,12 @@ def change_step(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
 
 def _field(kind: str, shown: int) -> str:
     """The input a refusal of this kind belongs under."""
-    return {
-        "bad_agent": msgs.agent_block(shown),
-        "unknown_model": msgs.MODEL_BLOCK,
-        "bad_input": msgs.input_block(shown),
-    }.get(kind, msgs.STEP_BLOCK)
+    fields: dict[str, str] = {
+        RefusalKind.BAD_AGENT: msgs.agent_block(shown),
+        FailureKind.UNKNOWN_MODEL: msgs.MODEL_BLOCK,
+        RefusalKind.BAD_INPUT: msgs.input_block(shown),
+    }
+    return fields.get(kind, msgs.STEP_BLOCK)
 
 
 def _step_picked(values: Mapping[str, Any]) -> str:

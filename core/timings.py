@@ -60,3 +60,6 @@ CLI_PROGRESS_POLL_S = 1.0
 # and logged with the run id (bot/slack/delivery.py). Slack's limits are per minute, so a
 # busy workspace clears a backlog in minutes; a quarter of an hour covers a long outage too.
 SLACK_DELIVERY_PATIENCE_S = 15 * 60.0
+# A run whose first message would wait at least this long for Slack's budget tells its
+# requester so (the slash command's ephemeral answer) instead of leaving them guessing.
+SLACK_LONG_WAIT_NOTICE_S = 10.0

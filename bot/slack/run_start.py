@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import runs as msgs
 from bot.slack.delivery import deliver
+from bot.slack.ratelimit.budget import budget_for, workspace_key
 from bot.slack.reporter import remember_status_message
 from bot.slack.run_post import CannotPost, Posted, delete_quietly, post_run_message
 from bot.slack.text import escape_mrkdwn
@@ -34,6 +35,7 @@ from core.messages import COMMAND
 from core.preflight import Orphaned
 from core.runs.intake import submit
 from core.runs.request import ReportTo, RunRequest
+from core.timings import SLACK_LONG_WAIT_NOTICE_S
 from storage.models import Run
 from storage.states import FailureKind
 
@@ -88,11 +90,13 @@ def start_from_slack(
     shown_input: str,
     tell: Tell,
     channel_name: str | None = None,
+    on_long_wait: Callable[[str], None] | None = None,
 ) -> Started | None:
     """Submit ``request``, posting its first message where ``request.report_to`` says (in
     its thread when it names one, else at the top of the channel, whose ts becomes the
     thread). ``shown_input``: what the message quotes (the input, or a re-run's note).
-    Returns None when the run was refused (``tell`` was called)."""
+    ``on_long_wait`` hears, before the message waits its turn, when Slack's budget makes
+    that wait long. Returns None when the run was refused (``tell`` was called)."""
     run_id = request.run_id or uuid.uuid4()
     where = request.report_to
     channel, thread = where.channel_id or request.requested_by or "", where.thread_ts
@@ -103,6 +107,8 @@ def start_from_slack(
             req.pipeline_name, req.requested_by, shown_input, in_thread=not thread, run_id=str(run_id)
         )
         blocks_json = [b.to_dict() for b in blocks]
+        if on_long_wait is not None:
+            _warn_if_long(ctx, client, channel, on_long_wait)
         posted.append(post_run_message(client, channel, text, blocks_json, thread_ts=thread, channel_name=channel_name))
         return replace(req, report_to=ReportTo(posted[0].channel, thread or posted[0].ts))
 
@@ -128,6 +134,23 @@ def start_from_slack(
             "run %s of %s started from Slack (%s) by %s", run.id, run.pipeline_name, request.origin, run.requested_by
         )
     return Started(run, note)
+
+
+def long_wait_text(seconds: float) -> str:
+    """What a requester reads when the run's first message waits its turn (mrkdwn)."""
+    about = f"{round(seconds / 60)} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
+    return (
+        "Slack lets an app post only about once a second in a channel, and other messages are "
+        f"ahead of this run's: it starts in about {about}. Nothing is lost meanwhile."
+    )
+
+
+def _warn_if_long(ctx: AppContext, client: WebClient, channel: str, say: Callable[[str], None]) -> None:
+    if not client.token:
+        return
+    wait = budget_for(ctx.redis).expected_wait(workspace_key(client.token), "chat.postMessage", channel)
+    if wait >= SLACK_LONG_WAIT_NOTICE_S:
+        say(long_wait_text(wait))
 
 
 def _mark_not_started(client: WebClient, posted: Posted, request: RunRequest, shown_input: str, reason: str) -> None:

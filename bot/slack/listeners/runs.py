@@ -89,6 +89,7 @@ def handle_run(ctx: AppContext, client: WebClient, body: dict[str, Any], args_te
         shown_input=input_text,
         tell=lambda refusal: say(refusal.text),
         channel_name=body.get("channel_name"),
+        on_long_wait=say,
     )
     if started is not None and started.note:
         say(started.note)

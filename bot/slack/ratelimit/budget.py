@@ -151,6 +151,17 @@ class Budget:
             return 0.0
         return max(0.05, self.limiter.get_window_stats(item, *ident).reset_time - time.time())
 
+    def expected_wait(self, workspace: str, method: str, channel: str | None) -> float:
+        """About how long a call that matters, made now, waits for its turn: the callers
+        already waiting for the bucket, at its rate, after any Retry-After hold. A hint for
+        people ("your run's message will appear in about a minute"), not a promise."""
+        rate, ident = _bucket(workspace, method, channel)
+        try:
+            waiting = self.redis.zcount(self._waiters_key(ident), time.time() - WAITER_FRESH_S, "+inf")
+            return self.held_for(workspace, method) + waiting * rate.seconds / rate.calls
+        except redis_lib.RedisError:
+            return 0.0
+
     def wait_turn(self, workspace: str, method: str, channel: str | None) -> None:
         """Block until this call may go (token taken), within the caller's patience; else
         raise BudgetExhausted. Unpaced when Redis is away."""

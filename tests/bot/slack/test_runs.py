@@ -355,3 +355,22 @@ def test_a_run_refused_after_its_message_is_posted_says_not_started_there_and_to
     posted = fake.messages(GENERAL)
     assert len(posted) == before + 1 and "could not start" in _text(posted[-1])
     assert all_runs(ctx, TEAM_ID) == []
+
+
+def test_a_long_wait_for_slacks_budget_is_said_and_the_run_still_starts(ctx, slack, essay):
+    """Slack told the app to hold chat.postMessage (a 429's Retry-After, shared by every
+    process): the requester hears that the run will start late, then it starts; nothing is
+    refused because Slack is busy."""
+    from bot.slack.ratelimit.budget import budget_for, workspace_key
+    from bot.slack.run_start import long_wait_text
+
+    budget_for(ctx.redis).hold(workspace_key(slack.fake.token), "chat.postMessage", 11.0)
+    before = len(slack.fake.messages(GENERAL))
+    hook = _command(slack, "run Essay hello")
+    notice = slack.replies(hook, timeout=5)[0]["text"]
+    assert notice.startswith(long_wait_text(11.0).split(":")[0]) and "starts in about" in notice
+    assert len(slack.fake.messages(GENERAL)) == before  # said before the message waits its turn
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 30, "the run to start after the hold")
+    assert len(slack.fake.messages(GENERAL)) == before + 1
+    held = [c for c in slack.fake.calls("chat.postMessage") if c.params.get("channel") == GENERAL]
+    assert held, "the run's message went out once the hold ended"

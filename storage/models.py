@@ -242,6 +242,9 @@ class Artifact(Base):
     parent_version: Mapped[int | None] = mapped_column(Integer)
     branched_from_step: Mapped[int | None] = mapped_column(Integer)
     branch_changes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # What of the run Slack never took (its result, its ✅/❌), for the page to say so
+    # (migration 0008; bot/slack/reporter.py writes it). NULL when everything arrived.
+    slack_undelivered: Mapped[str | None] = mapped_column(Text)
 
 
 #: "Branches of this artifact, newest first"; partial, since almost no artifact is a branch. It

@@ -43,9 +43,7 @@ from bot.slack.delivery import deliver
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from core.context import AppContext
 from core.messages import reused_step
-from core.reporter import Reporter, RunInfo, RunOutcome, StepPlan, StepResult
-from storage.db import transaction
-from storage.repos import runs as run_repo
+from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
 from storage.states import RunStatus
 
 log = logging.getLogger(__name__)
@@ -111,6 +109,7 @@ class SlackRunReporter:
         post_interval: float = POST_INTERVAL_S,
         redis: Any = None,
         run_id: str | None = None,
+        on_undelivered: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.channel_id = channel_id
@@ -120,6 +119,7 @@ class SlackRunReporter:
         self.recipient_team_id = recipient_team_id
         self.post_interval = post_interval
         self._redis, self._run_id = redis, run_id  # for the parent message's queued state
+        self.on_undelivered = on_undelivered
         self.progress = ProgressReply(
             client,
             channel_id=channel_id,
@@ -239,6 +239,9 @@ class SlackRunReporter:
             self._input = self._input or info.input
         try:
             self._post_final(outcome)
+        except Exception:
+            self._undelivered("its result")
+            raise
         finally:
             try:
                 self._update_status(outcome)
@@ -323,64 +326,12 @@ class SlackRunReporter:
             )
         except SlackApiError as exc:  # e.g. the message was deleted: the thread still has the result
             log.info("could not mark the run's message %s: %s", self.status_ts, _error(exc))
+            self._undelivered("its ✅/❌ mark")
 
-
-def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter | None:
-    """The reporter for a run that has a Slack thread, or None (CLI runs, Slack not configured)."""
-    with transaction(ctx.sessions) as s:
-        run = run_repo.get_run(s, team_id, run_id)
-        if run is None:
-            return None
-        channel_id, thread_ts, requested_by, recipient_team = (
-            run.channel_id,
-            run.thread_ts,
-            run.requested_by,
-            run.recipient_team_id,
-        )
-    return _reporter(ctx, team_id, run_id, channel_id, thread_ts, requested_by, recipient_team)
-
-
-def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
-    """The same, from the run as the executor read it when it claimed the run: the RQ job
-    (core/runs/job.py) builds its reporter this way, without another database round trip."""
-    return _reporter(
-        ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by, info.recipient_team_id
-    )
-
-
-def _reporter(
-    ctx: AppContext,
-    team_id: str,
-    run_id: str,
-    channel_id: str | None,
-    thread_ts: str | None,
-    requested_by: str | None,
-    recipient_team: str | None,
-) -> Reporter | None:
-    """Called in the work horse; the client comes from bot.slack.client.client_for, so
-    multi-workspace installs use each workspace's token."""
-    if not channel_id or not thread_ts:
-        return None
-    recipient_team = recipient_team or team_id
-    try:
-        from bot.slack.client import client_for
-
-        client = client_for(ctx, team_id)
-    except Exception as exc:  # noqa: BLE001 - Slack not configured here: the run still runs
-        log.warning("run %s has a Slack thread but no Slack client: %s", run_id, exc)
-        return None
-    status_ts = None
-    try:
-        status_ts = parent_status.status_ts(ctx.redis, run_id)
-    except Exception:  # noqa: BLE001 - without it the parent message is updated, which is the usual case
-        log.warning("could not read the status message of run %s", run_id)
-    return SlackRunReporter(
-        client,
-        channel_id=channel_id,
-        thread_ts=thread_ts,
-        status_ts=status_ts,
-        recipient_user_id=requested_by,
-        recipient_team_id=recipient_team,
-        redis=ctx.redis,
-        run_id=str(run_id),
-    )
+    def _undelivered(self, what: str) -> None:
+        """Slack never took ``what``: the artifact page says so (the thread is incomplete)."""
+        if self.on_undelivered is not None:
+            try:
+                self.on_undelivered(what)
+            except Exception:  # noqa: BLE001 - only a note; the log line above has the facts
+                log.warning("could not record that %s of run %s did not reach Slack", what, self._run_id)

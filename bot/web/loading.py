@@ -32,6 +32,7 @@ class Loaded:
     number: int
     latest: int
     content: dict[str, Any]
+    slack_undelivered: str | None = None
 
 
 def load_version(
@@ -59,7 +60,7 @@ def load_version(
     if row is None or (not verified and not verify(canonical, row.team_id, sig, keys)):
         return None
     art = Artifact.from_content(dict(row.content, artifact_id=canonical, team_id=row.team_id))
-    return Loaded(row.team_id, art, row.number, row.latest, row.content)
+    return Loaded(row.team_id, art, row.number, row.latest, row.content, row.slack_undelivered)
 
 
 def read_conn(ctx: AppContext) -> Connection:

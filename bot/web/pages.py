@@ -59,17 +59,19 @@ def render_artifact_html(
     json_url: str,
     markdown_url: str,
     lifecycle: LifecycleView | None = None,
+    slack_undelivered: str | None = None,
 ) -> str:
     """The permalink page of one artifact, as a complete HTML document.
 
     ``json_url`` / ``markdown_url`` are the signed URLs of the other formats. Stored
     content (a mapping) is read through :class:`~core.runs.artifact.Artifact` first.
     ``lifecycle`` adds the versions, lineage and feedback (the live page always has it).
+    ``slack_undelivered`` names what of the run Slack never took (the thread is incomplete).
     """
     page = artifact_page(
         Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url, markdown_url=markdown_url
     )
-    return _ENV.get_template("artifact.html").render(page=page, life=lifecycle)
+    return _ENV.get_template("artifact.html").render(page=page, life=lifecycle, undelivered=slack_undelivered)
 
 
 def render_compare_html(page: ComparePage) -> str:

@@ -126,7 +126,12 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             return version_permalink(ctx, team_id, artifact_id, loaded.number, fmt)
 
         html = render_artifact_html(
-            art, slack_thread_url=None, json_url=other(".json"), markdown_url=other(".md"), lifecycle=life
+            art,
+            slack_thread_url=None,
+            json_url=other(".json"),
+            markdown_url=other(".md"),
+            lifecycle=life,
+            slack_undelivered=loaded.slack_undelivered,
         )
         return HTMLResponse(html, headers=_HEADERS)
 

@@ -11,6 +11,6 @@ from core.reporter import DeferredReporter, Reporter
 def slack_thread_reporter(ctx: AppContext) -> Reporter:
     """The Slack thread when the run has one, built from the claimed run (see
     core.reporter.DeferredReporter)."""
-    from bot.slack.reporter import slack_reporter_from_info  # preloaded by the worker before it forks
+    from bot.slack.reporter_factory import slack_reporter_from_info  # preloaded by the worker before it forks
 
     return DeferredReporter(lambda info: slack_reporter_from_info(ctx, info))

@@ -36,7 +36,7 @@ def preload() -> None:
     import anthropic  # noqa: F401
     import openai  # noqa: F401
 
-    import bot.slack.reporter  # noqa: F401
+    import bot.slack.reporter_factory  # noqa: F401  (and the reporter it builds)
     import core.permalinks  # noqa: F401
     import providers.registry  # noqa: F401
     from core.runs.job import reporter_factories

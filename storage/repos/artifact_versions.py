@@ -88,6 +88,7 @@ class VersionRow:
     note: str | None
     created_at: datetime
     edited: str | None
+    slack_undelivered: str | None = None
 
 
 _BUMP = text(
@@ -149,7 +150,8 @@ _COLUMNS = (
     "SELECT a.id, a.team_id, {number} AS number, a.latest_version, "
     "CASE WHEN {number} = 1 THEN a.content ELSE v.content END AS content, "
     "CASE WHEN {number} = 1 THEN a.created_by ELSE v.author END AS author, v.note, "
-    "CASE WHEN {number} = 1 THEN a.created_at ELSE v.created_at END AS created_at, v.edited "
+    "CASE WHEN {number} = 1 THEN a.created_at ELSE v.created_at END AS created_at, v.edited, "
+    "a.slack_undelivered "
     "FROM artifacts a LEFT JOIN artifact_versions v ON v.artifact_id = a.id AND v.number = {number} "
     "WHERE a.id = :aid AND ({number} = 1 OR v.id IS NOT NULL)"
 )
@@ -172,6 +174,7 @@ def _row(row: Any) -> VersionRow | None:
         note=row.note,
         created_at=row.created_at,
         edited=row.edited,
+        slack_undelivered=row.slack_undelivered,
     )
 
 

@@ -90,6 +90,24 @@ ARTIFACT_LIST_COLUMNS = (
 )
 
 
+_NOTE_UNDELIVERED = text(
+    "UPDATE artifacts SET slack_undelivered = CASE WHEN slack_undelivered IS NULL THEN :what "
+    "WHEN position(:what IN slack_undelivered) > 0 THEN slack_undelivered "
+    "ELSE slack_undelivered || ', ' || :what END "
+    "WHERE team_id = :team AND run_id = :run"
+)
+
+
+def note_undelivered(s: Session, team_id: str, run_id: uuid.UUID | str, what: str) -> bool:
+    """Record that Slack never took ``what`` of this run (once each); False when the run has
+    no artifact (it failed before writing one)."""
+    rid = parse_uuid(run_id)
+    if rid is None:
+        return False
+    res = s.execute(_NOTE_UNDELIVERED, {"team": team_id, "run": rid, "what": what[:200]})
+    return bool(getattr(res, "rowcount", 0))
+
+
 def latest_artifacts(
     s: Session, team_id: str, *, pipeline_id: int | None = None, limit: int = 10, offset: int = 0
 ) -> Sequence[Any]:

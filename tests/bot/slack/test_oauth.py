@@ -16,7 +16,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import text
 
 from bot.slack.client import SlackNotConfigured, client_for, installation_store
-from bot.slack.reporter import _reporter
+from bot.slack.reporter_factory import _reporter
 from bot.web.server import build_app
 from core.context import AppContext
 from tests.fakes.slack import CLIENT_ID, CLIENT_SECRET, FakeSlack

@@ -21,7 +21,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.slack.blocks.common import ZWSP
 from bot.slack.blocks.runs import StepView, parent_message
 from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_heading
-from bot.slack.reporter import SlackRunReporter, remember_status_message, slack_reporter_for
+from bot.slack.reporter import SlackRunReporter, remember_status_message
+from bot.slack.reporter_factory import slack_reporter_for
 from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
 from core.runs.intake import start_run
 from core.runs.request import Origin, ReportTo

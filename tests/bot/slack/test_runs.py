@@ -374,3 +374,29 @@ def test_a_long_wait_for_slacks_budget_is_said_and_the_run_still_starts(ctx, sla
     assert len(slack.fake.messages(GENERAL)) == before + 1
     held = [c for c in slack.fake.calls("chat.postMessage") if c.params.get("channel") == GENERAL]
     assert held, "the run's message went out once the hold ended"
+
+
+def test_a_result_slack_refuses_is_said_on_the_artifact_page(ctx, slack, essay, worker_env, fake_anthropic):
+    """Slack never takes the run's result (here it refuses it; a 429 storm past the delivery
+    patience ends the same way): the artifact page says the thread is incomplete."""
+    import httpx
+
+    fake = slack.fake
+    fake_anthropic.reply("an essay about otters")
+    fake.fail_next(
+        "chat.postMessage",
+        "channel_not_found",
+        times=5,
+        when=lambda p: bool(p.get("thread_ts")) and (p.get("blocks") or [{}])[0].get("type") == "markdown",
+    )
+    _command(slack, "run Essay write about otters")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 10, "the run to be queued")
+    drain(dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token))
+    with transaction(ctx.sessions) as s:
+        art = artifact_repo.get_artifact_for_run(s, TEAM_ID, all_runs(ctx, TEAM_ID)[0].id)
+        assert art is not None and art.slack_undelivered == "its result"
+        artifact_id = str(art.id)
+    link = artifact_permalink(ctx, TEAM_ID, artifact_id)
+    page = httpx.get(slack.url + link.removeprefix("http://pipebot.test"), timeout=10)
+    assert page.status_code == 200
+    assert "Not all of this run reached Slack" in page.text and "Slack did not take its result" in page.text

@@ -54,7 +54,11 @@ TRIGGER_EXPIRED = (
 
 NOT_A_MEMBER = "Only members of the workspace this result belongs to can do that."
 OOPS = "Something went wrong on pipebot's side (it has been logged). Please try again."
-_background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pipebot-after-ack")
+# Work after the ack mostly waits: on the database, and on Slack's budget, where a run's first
+# message may wait its turn for minutes (bot/slack/delivery.py). Threads that wait cost little,
+# and a small pool would let one busy channel hold up every other command of the process.
+AFTER_ACK_THREADS = 64
+_background = ThreadPoolExecutor(max_workers=AFTER_ACK_THREADS, thread_name_prefix="pipebot-after-ack")
 
 
 class Reply(Exception):

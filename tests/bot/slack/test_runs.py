@@ -370,7 +370,7 @@ def test_a_long_wait_for_slacks_budget_is_said_and_the_run_still_starts(ctx, sla
     notice = slack.replies(hook, timeout=5)[0]["text"]
     assert notice.startswith(long_wait_text(11.0).split(":")[0]) and "starts in about" in notice
     assert len(slack.fake.messages(GENERAL)) == before  # said before the message waits its turn
-    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 30, "the run to start after the hold")
+    wait_until(lambda: len(all_runs(ctx, TEAM_ID)) == 1, 90, "the run to start after the hold")
     assert len(slack.fake.messages(GENERAL)) == before + 1
     held = [c for c in slack.fake.calls("chat.postMessage") if c.params.get("channel") == GENERAL]
     assert held, "the run's message went out once the hold ended"

@@ -142,6 +142,14 @@ class Sent:
         return message_text(self.message(timeout))
 
 
+@pytest.fixture(autouse=True)
+def _faults_end_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test's scripted Slack faults end with it: the fake serves a whole module."""
+    yield
+    if "fake_slack" in request.fixturenames:
+        request.getfixturevalue("fake_slack").clear_faults()
+
+
 @pytest.fixture(scope="module")
 def fake_slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()

@@ -104,6 +104,12 @@ class ServerMixin(SlackState):
         with self._lock:
             self._faults.append(Fault(method, error, status, retry_after, times, when))
 
+    def clear_faults(self) -> None:
+        """Forget scripted faults not yet consumed (a fault whose ``when`` never matched stays
+        otherwise, and would answer for a later test)."""
+        with self._lock:
+            self._faults.clear()
+
     def set_rate_limit(
         self, method: str, max_calls: int, per_seconds: float = 1.0, *, per_channel: bool = True, retry_after: int = 1
     ) -> None:

@@ -20,6 +20,7 @@ from bot.slack.blocks.stream import STEP_SEPARATOR, continued_heading, step_head
 from core.runs.intake import start_run
 from core.runs.request import Origin, ReportTo
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID, FakeSlack
+from tests.fakes.slack_tiers import SlackTiers
 from tests.support.runs import (
     drain,
     make_agent,
@@ -126,6 +127,30 @@ def test_an_expired_stream_carries_on_in_a_new_one_without_losing_text(ctx, fake
     )
     final = [m for m in fake.replies(GENERAL, parent) if not m.get("_stream")][-1]
     assert final["blocks"][0]["type"] == "markdown" and "w199" in final["blocks"][0]["text"]
+
+
+def test_a_run_longer_than_a_stream_under_slacks_tiers_loses_no_words(ctx, fake, fake_anthropic, worker_env):
+    """Streams expire mid-text while Slack enforces its tiers (chat.startStream and
+    chat.stopStream are Tier 2): renewals wait for the budget instead of fighting it, no
+    streamed word is lost or repeated, the result is whole and the parent ends ✅."""
+    fake.tiers = tiers = SlackTiers()
+    fake.expire_streams_after(2.5)
+    fake_anthropic.reply("A short first draft.")
+    fake_anthropic.reply(TEXT, deltas=DELTAS, chunk_delay=0.015)
+    run, parent = _start(ctx, fake, agents=("Drafter", "Critic"))
+    _drain(ctx, fake, worker_env, run)
+
+    assert tiers.violations() == [] and tiers.count_429() <= 5, tiers.count_429()
+    drafter, critic = _view(1, "Drafter"), _view(2, "Critic")
+    joined = "".join(fake.streamed_markdown(c) for c in fake.stream_calls(GENERAL))
+    for view in (drafter, critic):
+        joined = joined.replace(continued_heading(view), "")
+    whole = step_heading(drafter) + "A short first draft." + STEP_SEPARATOR + step_heading(critic) + TEXT
+    assert whole.startswith(joined.removesuffix(STEP_SEPARATOR)), joined[-300:]
+    final = [m for m in fake.replies(GENERAL, parent) if not m.get("_stream")][-1]
+    assert final["blocks"][0]["type"] == "markdown" and "w000" in final["blocks"][0]["text"]
+    assert "w199" in final["blocks"][0]["text"]
+    assert "✅" in str(fake.message(GENERAL, parent))
 
 
 def test_refused_streaming_falls_back_to_an_edited_reply_with_the_words(ctx, fake, fake_anthropic, worker_env):

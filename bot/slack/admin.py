@@ -11,6 +11,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.ratelimit.budget import patience
 from core.context import AppContext
 from core.messages import COMMAND
 
@@ -18,6 +19,11 @@ REFUSED = (
     "Only workspace admins and owners can change pipebot's settings (and people listed in "
     f"PIPEBOT_ADMINS by whoever runs pipebot). Ask one of them to run `{COMMAND} settings`."
 )
+
+
+# How long the check waits for Slack's budget (a 429's Retry-After included) before it says
+# "Slack is busy": settings open a modal, whose trigger_id lives 3 s.
+ADMIN_CHECK_PATIENCE_S = 1.5
 
 
 class AdminCheckFailed(Exception):
@@ -29,7 +35,8 @@ def is_admin(ctx: AppContext, client: WebClient, user_id: str) -> bool:
     if user_id in ctx.settings.admin_ids:
         return True
     try:
-        user = client.users_info(user=user_id)["user"]
+        with patience(ADMIN_CHECK_PATIENCE_S):  # an answer must beat the 3 s trigger of the modal it guards
+            user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else "unknown_error"
         if error == "missing_scope":

@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from bot.slack.app import build_bolt_app, missing_configuration
 from bot.slack.oauth import INSTALL_PATH, REDIRECT_PATH, answer_without_installation
+from bot.web.bodies import BodyTooLarge, capped_body
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ NOT_CONFIGURED = (
 
 
 SIGNATURE_MAX_AGE = 300  # seconds; Slack's own rule (and Bolt's) for X-Slack-Request-Timestamp
+# The largest body /slack/events reads. Slack's biggest payloads are view submissions: a modal
+# of 100 blocks, each input up to 3,000 characters, form-encoded, stays well under 2 MiB.
+BODY_MAX_BYTES = 2 * 1024 * 1024
 
 
 def _signature_ok(secret: str, headers: Any, raw: bytes) -> bool:
@@ -125,7 +129,10 @@ def bolt_endpoint(
     """
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await capped_body(request, BODY_MAX_BYTES)
+        except BodyTooLarge:
+            return PlainTextResponse("Request body too large", status_code=413)
         if request.method == "GET":
             bolt_request = to_bolt_request(request, b"")
             flow = app.oauth_flow

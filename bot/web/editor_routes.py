@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.web.bodies import BodyTooLarge, capped_body
 from bot.web.editor_view import EditorPage, PartLink, RefusalPage, part_label
 from bot.web.pages import render_editor_html, render_not_found_html, render_refusal_html
 from bot.web.security import FORM_HEADERS
@@ -101,14 +102,14 @@ def editor_routes(ctx: AppContext) -> list[Route]:
         return HTMLResponse(render_editor_html(_page(editor, token)), headers=FORM_HEADERS)
 
     async def save(request: Request, artifact_id: str, token: str) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        try:
+            body = await capped_body(request, MAX_FORM_BYTES)
+        except BodyTooLarge:
             return HTMLResponse(
                 render_refusal_html(RefusalPage("This edit is too large", "Nothing was saved.")),
                 status_code=413,
                 headers=FORM_HEADERS,
             )
-        body = (await request.body())[: MAX_FORM_BYTES + 1]
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
 
         def field(name: str) -> str:

@@ -114,3 +114,30 @@ def test_unknown_action_and_view_closed_are_acked(ctx: AppContext, slack: SlackS
     }
     r = slack.post(slack.signer.view_closed(view))
     assert r.status_code == 200, r.text
+
+
+def test_a_body_declared_too_large_is_refused_before_it_is_sent(ctx: AppContext, slack: SlackServer) -> None:
+    """An unsigned client announcing 300 MB gets 413 at once: the server never waits for
+    (nor buffers) a body it would refuse."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(slack.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: pipebot.test\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 300000000\r\n\r\n"
+        )
+        answer = sock.recv(4096)  # no body sent: an endpoint that reads it first would hang here
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_chunked_body_past_the_ceiling_is_refused_before_its_signature(ctx: AppContext, slack: SlackServer) -> None:
+    from bot.slack.http import BODY_MAX_BYTES
+
+    def chunks():
+        for _ in range(BODY_MAX_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    r = slack.http.post(slack.url + "/slack/events", content=chunks(), headers={"Content-Type": "text/plain"})
+    assert r.status_code == 413  # unsigned, but too large is said first: nothing past the ceiling was kept

@@ -30,8 +30,10 @@ class AdminCheckFailed(Exception):
     """Slack would not tell us who the user is; the message says what to fix."""
 
 
-def is_admin(ctx: AppContext, client: WebClient, user_id: str) -> bool:
-    """True for PIPEBOT_ADMINS and for Slack admins, owners and primary owners."""
+def is_admin(ctx: AppContext, client: WebClient, user_id: str, team_id: str | None = None) -> bool:
+    """True for PIPEBOT_ADMINS and for Slack admins, owners and primary owners who are full
+    members of ``team_id`` (the workspace the request is for): a guest is never an admin
+    here, nor is an admin of another organisation in a Slack Connect channel."""
     if user_id in ctx.settings.admin_ids:
         return True
     try:
@@ -55,6 +57,8 @@ def is_admin(ctx: AppContext, client: WebClient, user_id: str) -> bool:
         raise AdminCheckFailed(
             f"I couldn't check whether you are a workspace admin (Slack said `{error}`).{hint}"
         ) from None
-    if user.get("deleted") or user.get("is_bot"):
+    if user.get("deleted") or user.get("is_bot") or user.get("is_restricted") or user.get("is_ultra_restricted"):
+        return False
+    if team_id and user.get("team_id") and user.get("team_id") != team_id:
         return False
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))

@@ -87,7 +87,7 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) 
         return
     if user_id != requester:
         try:
-            allowed = is_admin(ctx, client, user_id)
+            allowed = is_admin(ctx, client, user_id, team_id)
         except AdminCheckFailed as exc:
             say(str(exc))
             return

@@ -56,7 +56,7 @@ def open_settings_modal(
 ) -> None:
     """Admins only; everyone else gets Reply(REFUSED) and no modal."""
     try:
-        allowed = is_admin(ctx, client, user_id)
+        allowed = is_admin(ctx, client, user_id, team_id)
     except AdminCheckFailed as exc:
         raise Reply(str(exc)) from None
     if not allowed:
@@ -128,7 +128,7 @@ def _read_submission(
         return {first: str(exc)}
     to = Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url)
     try:
-        allowed = is_admin(ctx, client, user_id)
+        allowed = is_admin(ctx, client, user_id, team_id)
     except AdminCheckFailed as exc:
         return {first: str(exc)}
     if not allowed:

@@ -611,3 +611,25 @@ def test_pipeline_budget_over_a_model_without_a_price_is_refused_inline(ctx: App
     with transaction(ctx.sessions) as s:
         assert pipeline_repo.get_pipeline_by_name(s, TEAM_ID, "capped").budget_usd is not None
         assert pipeline_repo.get_pipeline_by_name(s, TEAM_ID, "uncapped").budget_usd is None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"is_restricted": True},  # a multi-channel guest
+        {"is_ultra_restricted": True},  # a single-channel guest
+        {"team_id": "T0OTHERORG"},  # an admin of another organisation in a Slack Connect channel
+    ],
+    ids=["guest", "single-channel-guest", "other-organisation"],
+)
+def test_settings_refused_for_an_admin_who_is_a_guest_or_of_another_org(
+    ctx: AppContext, slack: SlackServer, fields: dict[str, Any]
+) -> None:
+    before = {k: slack.fake.users[ADMIN_ID].get(k) for k in fields}
+    slack.fake.set_user(ADMIN_ID, **fields)  # still is_admin in their own profile
+    try:
+        calls = len(slack.fake.calls("views.open"))
+        assert "Only workspace admins and owners" in slack.command("settings", user_id=ADMIN_ID).text()
+        assert len(slack.fake.calls("views.open")) == calls
+    finally:
+        slack.fake.set_user(ADMIN_ID, **before)

@@ -35,10 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from redis import Redis  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
-from slack_sdk.oauth.installation_store.models.installation import Installation  # noqa: E402
 
 from bench._common import scratch_database  # noqa: E402
-from bot.slack.client import installation_store  # noqa: E402
 from bot.web.server import build_app  # noqa: E402
 from core.context import AppContext  # noqa: E402
 from core.settings import load_settings  # noqa: E402
@@ -46,6 +44,7 @@ from storage.secrets import new_key  # noqa: E402
 from tests.fakes.slack import CLIENT_ID, CLIENT_SECRET, GENERAL, TEAM_ID, FakeSlack  # noqa: E402
 from tests.fakes.slack_tiers import SlackTiers  # noqa: E402
 from tests.support.http_server import serve  # noqa: E402
+from tests.support.slack_app import install_workspace  # noqa: E402
 from tests.support.slack_load import Team, calls_per_run, runs_of, seed_team, start_runs, wait_all_done  # noqa: E402
 from tests.support.slack_signing import DEFAULT_SIGNING_SECRET, SlackRequests  # noqa: E402
 
@@ -153,21 +152,8 @@ def _scenario(
 
 def _install(ctx: AppContext, fake: FakeSlack, n: int) -> Team:
     team_id, channel = f"T0BENCH{n}", f"C0BENCH{n}"
-    token = fake.add_team(team_id, f"Bench {n}")
+    install_workspace(ctx, fake, team_id, f"Bench {n}", bot_suffix=f"BENCH{n}")
     fake.add_channel(channel, f"bench-{n}", is_member=True, team_id=team_id)
-    installation_store(ctx).save(
-        Installation(
-            app_id="A0PIPEBOT",
-            team_id=team_id,
-            team_name=f"Bench {n}",
-            user_id="U0INSTALLER",
-            bot_token=token,
-            bot_id=f"B0BENCH{n}",
-            bot_user_id=f"U0BOTBENCH{n}",
-            bot_scopes=["commands", "chat:write"],
-            installed_at=time.time(),
-        )
-    )
     seed_team(ctx, team_id)
     return Team(team_id, channel, SlackRequests(team_id=team_id, channel_id=channel))
 

@@ -20,6 +20,7 @@ through ``pytest_plugins`` in tests/conftest.py; a module imports only the helpe
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -140,6 +141,31 @@ class Sent:
 
     def text(self, timeout: float = 5.0) -> str:
         return message_text(self.message(timeout))
+
+
+def install_workspace(ctx: AppContext, fake: FakeSlack, team_id: str, name: str, bot_suffix: str | None = None) -> str:
+    """A workspace as an OAuth install leaves it: the team in the fake Slack and its
+    installation in pipebot's store (bot/slack/client.py). Returns its bot token."""
+    from slack_sdk.oauth.installation_store.models.installation import Installation
+
+    from bot.slack.client import installation_store
+
+    suffix = bot_suffix or team_id
+    token = fake.add_team(team_id, name)
+    installation_store(ctx).save(
+        Installation(
+            app_id="A0PIPEBOT",
+            team_id=team_id,
+            team_name=name,
+            user_id="U0INSTALLER",
+            bot_token=token,
+            bot_id=f"B0{suffix}",
+            bot_user_id=f"U0BOT{suffix}",
+            bot_scopes=["commands", "chat:write"],
+            installed_at=time.time(),
+        )
+    )
+    return token
 
 
 @pytest.fixture(autouse=True)

@@ -12,16 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
-from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import text
 
-from bot.slack.client import SlackNotConfigured, client_for, installation_store
+from bot.slack.client import SlackNotConfigured, client_for
 from bot.slack.reporter_factory import _reporter
 from bot.web.server import build_app
 from core.context import AppContext
 from tests.fakes.slack import CLIENT_ID, CLIENT_SECRET, FakeSlack
 from tests.support.http_server import serve
-from tests.support.slack_app import slack_settings
+from tests.support.slack_app import install_workspace, slack_settings
 from tests.support.slack_signing import SlackRequests
 
 GONE, STAYS = "T0GONE", "T0STAYS"
@@ -37,22 +36,8 @@ def oauth(_session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack) -> I
         SLACK_CLIENT_SECRET=CLIENT_SECRET,
     )
     octx = dataclasses.replace(_session_ctx, settings=settings)
-    store = installation_store(octx)
     for team in (GONE, STAYS):
-        token = fake_slack.add_team(team, f"Team {team}")
-        store.save(
-            Installation(
-                app_id="A0PIPEBOT",
-                team_id=team,
-                team_name=f"Team {team}",
-                user_id="U0INSTALLER",
-                bot_token=token,
-                bot_id=f"B0{team}",
-                bot_user_id=f"U0BOT{team}",
-                bot_scopes=["commands", "chat:write"],
-                installed_at=time.time(),
-            )
-        )
+        install_workspace(octx, fake_slack, team, f"Team {team}")
     try:
         with serve(build_app(octx)) as url:
             yield octx, url

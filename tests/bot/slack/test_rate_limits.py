@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import text
 
-from bot.slack.client import installation_store, make_client
+from bot.slack.client import make_client
 from bot.slack.ratelimit import stats
 from bot.slack.ratelimit.budget import Budget, as_progress, patience
 from bot.slack.ratelimit.paced import PacedWebClient, Throttled
@@ -28,7 +27,7 @@ from tests.fakes.slack import CLIENT_ID, CLIENT_SECRET, GENERAL, TEAM_ID, FakeSl
 from tests.fakes.slack_tiers import SlackTiers
 from tests.support.http_server import serve
 from tests.support.runs import start_worker, stop_worker
-from tests.support.slack_app import SlackServer, slack_settings
+from tests.support.slack_app import SlackServer, install_workspace, slack_settings
 from tests.support.slack_load import Team, calls_per_run, seed_team, start_runs, wait_all_done
 from tests.support.slack_signing import SlackRequests
 
@@ -179,25 +178,11 @@ def three_workspaces(
         SLACK_CLIENT_SECRET=CLIENT_SECRET,
     )
     octx = dataclasses.replace(_session_ctx, settings=settings)
-    store = installation_store(octx)
     teams = []
     for n in range(3):
         team_id, channel = f"T0LOAD{n}", f"C0LOAD{n}"
-        token = fake_slack.add_team(team_id, f"Load {n}")
+        install_workspace(octx, fake_slack, team_id, f"Load {n}", bot_suffix=f"LOAD{n}")
         fake_slack.add_channel(channel, f"load-{n}", is_member=True, team_id=team_id)
-        store.save(
-            Installation(
-                app_id="A0PIPEBOT",
-                team_id=team_id,
-                team_name=f"Load {n}",
-                user_id="U0INSTALLER",
-                bot_token=token,
-                bot_id=f"B0LOAD{n}",
-                bot_user_id=f"U0BOTLOAD{n}",
-                bot_scopes=["commands", "chat:write"],
-                installed_at=time.time(),
-            )
-        )
         teams.append(Team(team_id, channel, SlackRequests(team_id=team_id, channel_id=channel)))
     try:
         with serve(build_app(octx)) as url:

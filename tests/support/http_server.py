@@ -4,12 +4,14 @@ tests put an app of ours on the network (pipebot for the Slack tests, the web pa
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -45,3 +47,16 @@ def serve(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+def first_healthz(proc: subprocess.Popen[str], port: int, timeout: float = 30) -> httpx.Response:
+    """The first answer of a `pipebot serve`/`dev` process's `/healthz` on ``port``; fails with
+    its output if the process exits first, or if it does not answer within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        except httpx.TransportError:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)

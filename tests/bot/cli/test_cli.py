@@ -8,16 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
 
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
-from tests.support.http_server import free_port
+from tests.support.http_server import first_healthz, free_port
 from tests.support.runs import HAIKU, make_agent, make_pipeline, with_keys
 from tests.support.scratch_db import empty_database
 
@@ -64,15 +62,7 @@ def test_serve_answers_healthz_with_database_and_redis_status(base_env):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+        r = first_healthz(proc, port)
         assert r.status_code == 200
         body = r.json()
         limits = body.pop("slack_rate_limits")  # shared with the other tests of this Redis database

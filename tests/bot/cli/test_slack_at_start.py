@@ -7,13 +7,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 
 from tests.fakes.slack import FakeSlack
-from tests.support.http_server import free_port
+from tests.support.http_server import first_healthz, free_port
 
 PIPEBOT = [sys.executable, "-m", "bot.cli.main"]
 
@@ -66,15 +64,7 @@ def test_slack_out_of_reach_is_a_warning_and_the_server_starts(base_env, tmp_pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+        r = first_healthz(proc, port)
         assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)

@@ -11,10 +11,10 @@ import time
 
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.delivery import is_transient
 from bot.slack.ratelimit.paced import is_rate_limited
 
 EXPIRED = "message_not_in_streaming_state"
-_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 RATELIMIT_PAUSE_S = 1.0  # a progress call refused for budget is tried again after at least this
 
 
@@ -25,19 +25,14 @@ def error_code(exc: Exception) -> str:
 
 
 def kind_of(exc: Exception) -> str:
-    """expired | ratelimited | transient | refused: what a failed stream call means."""
+    """expired | ratelimited | transient | refused: what a failed stream call means
+    (transient as delivery counts it: Slack busy or briefly broken, or the connection)."""
     if isinstance(exc, SlackApiError):
-        err = exc.response.get("error")
-        if err == EXPIRED:
+        if exc.response.get("error") == EXPIRED:
             return "expired"
         if is_rate_limited(exc):
             return "ratelimited"
-        if err in _TRANSIENT or exc.response.status_code >= 500:
-            return "transient"
-        return "refused"
-    if isinstance(exc, OSError):  # connection refused/reset, timeouts
-        return "transient"
-    return "refused"
+    return "transient" if is_transient(exc) else "refused"
 
 
 class Bucket:

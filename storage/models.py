@@ -7,14 +7,16 @@ with `agent_id` NULL and the agent's last name kept in `agent_name` (detectably 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -61,6 +63,13 @@ class Workspace(Base):
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _now()
+    # Admin limits (migration 0009; DESIGN §10): NULL means no limit.
+    daily_limit_usd: Mapped[Decimal | None] = mapped_column(Money)
+    runs_per_person_hour: Mapped[int | None] = mapped_column(Integer)
+    # Anyone holding a signed link may open this workspace's public-channel runs (off).
+    public_links: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # The UTC day admins were last told that 80 % of the daily limit was spent.
+    limit_notice_on: Mapped[date | None] = mapped_column(Date)
 
 
 class ProviderCredential(Base):
@@ -129,6 +138,7 @@ class Run(Base):
     __table_args__ = (
         CheckConstraint(check_in(RunStatus), name="status"),
         Index("ix_runs_team_created", "team_id", text("created_at DESC")),
+        Index("ix_runs_team_requester_created", "team_id", "requested_by", text("created_at DESC")),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
         Index(
             "ix_runs_queued_created", "created_at", "id", postgresql_where=text(f"status = '{RunStatus.QUEUED.value}'")
@@ -216,6 +226,7 @@ class Artifact(Base):
     __table_args__ = (
         Index("ix_artifacts_team_created", "team_id", text("created_at DESC"), text("id DESC")),
         Index("ix_artifacts_team_pipeline_created", "team_id", "pipeline_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_artifacts_team_channel_created", "team_id", "channel_id", text("created_at DESC"), text("id DESC")),
         Index("ix_artifacts_output_tsv", "output_tsv", postgresql_using="gin"),
     )
 
@@ -245,6 +256,12 @@ class Artifact(Base):
     # What of the run Slack never took (its result, its ✅/❌), for the page to say so
     # (migration 0008; bot/slack/reporter.py writes it). NULL when everything arrived.
     slack_undelivered: Mapped[str | None] = mapped_column(Text)
+    # The conversation the run ran in: who may see the artifact follows it (DESIGN §10; core/
+    # visibility.py). NULL for a run that posted nowhere (the CLI without a channel).
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    # A deleted result keeps its row as a tombstone: who deleted it and when (migration 0009).
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(32))
 
 
 #: "Branches of this artifact, newest first"; partial, since almost no artifact is a branch. It
@@ -316,3 +333,19 @@ class EditLinkUse(Base):
     user_id: Mapped[str] = mapped_column(String(32), nullable=False)
     used_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AuditEvent(Base):
+    """Who changed keys, limits, settings or MCP servers, or deleted agents, pipelines and
+    runs, and when (DESIGN §10). Only ever inserted; ``/pipebot audit`` reads the newest."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_team_created", "team_id", text("created_at DESC")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    actor: Mapped[str] = mapped_column(String(32), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()

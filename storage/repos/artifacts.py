@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, String, bindparam, func, literal_column, select, text
+from sqlalchemy import BigInteger, Connection, Integer, String, bindparam, func, literal_column, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -34,6 +36,7 @@ def insert_for_run(
             cost_usd=cost_usd,
             models=models,
             created_by=run.requested_by,
+            channel_id=getattr(run, "channel_id", None),
             content=content,
         )
         .on_conflict_do_nothing(index_elements=[Artifact.run_id])
@@ -108,11 +111,34 @@ def note_undelivered(s: Session, team_id: str, run_id: uuid.UUID | str, what: st
     return bool(getattr(res, "rowcount", 0))
 
 
+@dataclass(frozen=True)
+class ChannelScope:
+    """The conversations whose artifacts a list may show (core/visibility.Sight.scope builds
+    it): ``channels``, and the artifacts of runs that posted nowhere when ``unplaced``."""
+
+    channels: frozenset[str]
+    unplaced: bool
+
+
+def _in_scope(scope: ChannelScope) -> Any:
+    within = Artifact.channel_id == func.any(bindparam("scope_channels", sorted(scope.channels), type_=ARRAY(String)))
+    return or_(within, Artifact.channel_id.is_(None)) if scope.unplaced else within
+
+
 def latest_artifacts(
-    s: Session, team_id: str, *, pipeline_id: int | None = None, limit: int = 10, offset: int = 0
+    s: Session,
+    team_id: str,
+    *,
+    scope: ChannelScope | None = None,
+    pipeline_id: int | None = None,
+    limit: int = 10,
+    offset: int = 0,
 ) -> Sequence[Any]:
-    """Rows without the JSONB content: lists never need it and it can be large."""
+    """Rows without the JSONB content: lists never need it and it can be large. ``scope``
+    None lists every conversation's artifacts (for code that shows no person anything)."""
     stmt = select(*ARTIFACT_LIST_COLUMNS).where(Artifact.team_id == team_id)
+    if scope is not None:
+        stmt = stmt.where(_in_scope(scope))
     if pipeline_id is not None:
         stmt = stmt.where(Artifact.pipeline_id == pipeline_id)
     stmt = stmt.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(limit).offset(offset)
@@ -127,13 +153,15 @@ SEARCH_TIMEOUT_MS = 5000
 
 
 @functools.cache
-def _search_statements(with_pipeline: bool) -> tuple[Any, Any]:
+def _search_statements(with_pipeline: bool, scope_unplaced: bool | None) -> tuple[Any, Any]:
     """The two statements of search_artifacts, built once (bind parameters only): building and
     compiling them per call cost more than running them for a frequent word."""
     query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), bindparam("words", type_=String))
     scope = [Artifact.team_id == bindparam("team_id", type_=String)]
     if with_pipeline:
         scope.append(Artifact.pipeline_id == bindparam("pipeline_id", type_=BigInteger))
+    if scope_unplaced is not None:
+        scope.append(_in_scope(ChannelScope(frozenset(), scope_unplaced)))
     names = [c.key for c in ARTIFACT_LIST_COLUMNS]
     limit = bindparam("limit", type_=Integer)
 
@@ -163,10 +191,17 @@ def _search_statements(with_pipeline: bool) -> tuple[Any, Any]:
 
 
 def search_artifacts(
-    s: Session, team_id: str, words: str, *, pipeline_id: int | None = None, limit: int = 10
+    s: Session,
+    team_id: str,
+    words: str,
+    *,
+    scope: ChannelScope | None = None,
+    pipeline_id: int | None = None,
+    limit: int = 10,
 ) -> Sequence[Any]:
     """The ``limit`` most recent artifacts whose output matches ``words`` (web-search syntax:
-    ``"a phrase"``, ``or``, ``-word``), newest first; list columns only.
+    ``"a phrase"``, ``or``, ``-word``), newest first; list columns only. ``scope`` as for
+    :func:`latest_artifacts`.
 
     Matches are checked against ``output_tsv``, the stored search vector of the output
     (migration 0003), never a ``to_tsvector`` computed per row. Two steps, because neither
@@ -192,8 +227,9 @@ def search_artifacts(
     :data:`SEARCH_TIMEOUT_MS` in a savepoint, and past it raises :class:`SearchTooBroad`, so no
     search can run away however large the table grows.
     """
-    walk, indexed = _search_statements(pipeline_id is not None)
+    walk, indexed = _search_statements(pipeline_id is not None, None if scope is None else scope.unplaced)
     params = {
+        "scope_channels": sorted(scope.channels) if scope is not None else [],
         "team_id": team_id,
         "pipeline_id": pipeline_id,
         "words": words,

@@ -338,3 +338,36 @@ def test_permalink_lookup_reads_content_and_team_by_id(ctx):
         assert team == "T1" and content["output"] == "hello"
         assert artifact_repo.artifact_content_unscoped(conn, uuid.uuid4()) is None
         assert artifact_repo.artifact_content_unscoped(conn, "not-a-uuid") is None
+
+
+def test_lists_and_searches_keep_to_the_scope_of_conversations(ctx):
+    """The storage half of the visibility rule (core/visibility.py): a scope lists only the
+    artifacts of its conversations, and those of runs that posted nowhere when it says so."""
+    from storage.repos.artifacts import ChannelScope
+
+    with transaction(ctx.sessions) as s:
+        a = _agent(s, "T1")
+        p = pipeline_repo.create_pipeline(s, "T1", "One", [a.id])
+        made = {}
+        for age, channel in enumerate(("CPUB", "GPRIV", "D1", None)):
+            art = _artifact(s, "T1", p, f"Northwind report from {channel}", age_s=age)
+            s.execute(text("UPDATE artifacts SET channel_id = :c WHERE id = :id"), {"c": channel, "id": art})
+            made[channel] = art
+    with transaction(ctx.sessions) as s:
+        guest = ChannelScope(channels=frozenset({"CPUB"}), unplaced=False)
+        member = ChannelScope(channels=frozenset({"CPUB", "D1"}), unplaced=True)
+        assert [r.id for r in artifact_repo.latest_artifacts(s, "T1", scope=guest)] == [made["CPUB"]]
+        assert [r.id for r in artifact_repo.latest_artifacts(s, "T1", scope=member)] == [
+            made["CPUB"],
+            made["D1"],
+            made[None],
+        ]
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "northwind", scope=guest)] == [made["CPUB"]]
+        assert [r.id for r in artifact_repo.search_artifacts(s, "T1", "northwind", scope=member)] == [
+            made["CPUB"],
+            made["D1"],
+            made[None],
+        ]
+        nobody = ChannelScope(channels=frozenset(), unplaced=False)
+        assert artifact_repo.latest_artifacts(s, "T1", scope=nobody) == []
+        assert len(artifact_repo.latest_artifacts(s, "T1")) == 4  # no scope: everything (no person shown)

@@ -1,17 +1,16 @@
 """Who may change pipebot's settings (provider keys): workspace admins and owners, plus
 the user ids in PIPEBOT_ADMINS.
 
-Why ask Slack each time: admin status changes in Slack, not here, and settings are
-opened rarely; ``users.info`` is Tier 4 (100+/min). PIPEBOT_ADMINS is checked first so
+Why ask Slack: admin status changes in Slack, not here (bot/slack/people.py caches the
+answer for a minute). PIPEBOT_ADMINS is checked first so
 a listed user costs no API call and works even where users:read is missing.
 """
 
 from __future__ import annotations
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
-from bot.slack.ratelimit.budget import patience
+from bot.slack.people import PersonUnknown, person
 from core.context import AppContext
 from core.messages import COMMAND
 
@@ -21,13 +20,8 @@ REFUSED = (
 )
 
 
-# How long the check waits for Slack's budget (a 429's Retry-After included) before it says
-# "Slack is busy": settings open a modal, whose trigger_id lives 3 s.
-ADMIN_CHECK_PATIENCE_S = 1.5
-
-
-class AdminCheckFailed(Exception):
-    """Slack would not tell us who the user is; the message says what to fix."""
+#: The name the callers know; the lookup itself lives in bot/slack/people.py.
+AdminCheckFailed = PersonUnknown
 
 
 def is_admin(ctx: AppContext, client: WebClient, user_id: str, team_id: str | None = None) -> bool:
@@ -36,29 +30,5 @@ def is_admin(ctx: AppContext, client: WebClient, user_id: str, team_id: str | No
     here, nor is an admin of another organisation in a Slack Connect channel."""
     if user_id in ctx.settings.admin_ids:
         return True
-    try:
-        with patience(ADMIN_CHECK_PATIENCE_S):  # an answer must beat the 3 s trigger of the modal it guards
-            user = client.users_info(user=user_id)["user"]
-    except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else "unknown_error"
-        if error == "missing_scope":
-            hint = " The app needs the users:read scope: reinstall it from the manifest."
-        elif error in (
-            "ratelimited",
-            "rate_limited",
-            "internal_error",
-            "fatal_error",
-            "service_unavailable",
-            "request_timeout",
-        ):
-            hint = " Slack is busy right now; please try again in a minute."
-        else:
-            hint = ""
-        raise AdminCheckFailed(
-            f"I couldn't check whether you are a workspace admin (Slack said `{error}`).{hint}"
-        ) from None
-    if user.get("deleted") or user.get("is_bot") or user.get("is_restricted") or user.get("is_ultra_restricted"):
-        return False
-    if team_id and user.get("team_id") and user.get("team_id") != team_id:
-        return False
-    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+    who = person(ctx, client, team_id or "", user_id)
+    return who.admin_of(team_id) if team_id else who.slack_admin and not who.guest and not who.gone

@@ -19,7 +19,18 @@ from core.context import AppContext
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 # What the app asks for when installed through /slack/install; keep in step with manifest.yml.
-BOT_SCOPES = ("commands", "chat:write", "channels:join", "users:read", "links:read", "links:write")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "channels:join",
+    "users:read",
+    "links:read",
+    "links:write",
+    "channels:read",
+    "groups:read",
+    "im:read",
+    "mpim:read",
+)
 NOT_INSTALLED = "pipebot is not installed in this workspace any more: ask an admin to reinstall it at {url}"
 
 

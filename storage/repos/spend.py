@@ -13,14 +13,14 @@ from storage.models import Run, RunStep
 
 
 def spent_since(s: Session, team_id: str, since: datetime) -> Decimal:
-    """What the workspace's runs created since ``since`` cost so far. Summed over their
-    steps rather than ``runs.cost_usd`` so runs still going count with the steps they
-    finished (a branch's reused steps cost nothing here; unpriced steps count as 0)."""
+    """What the workspace's runs created since ``since`` cost: each closed run's
+    ``cost_usd``, and for a run still going (or one whose total is unknown) what its steps
+    cost so far, so concurrent runs count before they close (unpriced steps count as 0)."""
+    steps = select(func.sum(RunStep.cost_usd)).where(RunStep.run_id == Run.id).correlate(Run).scalar_subquery()
     total = s.scalar(
-        select(func.coalesce(func.sum(RunStep.cost_usd), 0))
-        .select_from(Run)
-        .join(RunStep, RunStep.run_id == Run.id)
-        .where(Run.team_id == team_id, Run.created_at >= since)
+        select(func.coalesce(func.sum(func.coalesce(Run.cost_usd, steps)), 0)).where(
+            Run.team_id == team_id, Run.created_at >= since
+        )
     )
     return Decimal(total or 0)
 

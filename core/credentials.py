@@ -1,5 +1,10 @@
 """Provider keys: one per provider per workspace, checked with the provider before saving,
-falling back to the deployment-wide key from the environment."""
+falling back to the deployment-wide key from the environment.
+
+Why the fallback is limited: with ``SLACK_BOT_TOKEN`` the deployment serves one workspace,
+whose operator pays for those keys. In multi-workspace OAuth mode anyone could install the
+app, so the deployment's keys serve only the teams in ``PIPEBOT_FALLBACK_KEY_TEAMS``
+(core.settings.Settings.fallback_keys_serve); every other workspace brings its own."""
 
 from __future__ import annotations
 
@@ -12,7 +17,12 @@ from storage.db import Session
 from storage.repos import credentials as credential_repo
 
 
-def deployment_key(ctx: AppContext, provider: str) -> str | None:
+def deployment_key(ctx: AppContext, provider: str, team_id: str) -> str | None:
+    """The deployment's key for ``provider`` if it serves ``team_id``, else None."""
+    return _raw_deployment_key(ctx, provider) if ctx.settings.fallback_keys_serve(team_id) else None
+
+
+def _raw_deployment_key(ctx: AppContext, provider: str) -> str | None:
     return {"anthropic": ctx.settings.ANTHROPIC_API_KEY, "openai": ctx.settings.OPENAI_API_KEY}.get(provider)
 
 
@@ -21,12 +31,12 @@ def base_url(ctx: AppContext, provider: str) -> str | None:
 
 
 def effective_key(s: Session, ctx: AppContext, team_id: str, provider: str) -> str | None:
-    return credential_repo.get_credential(s, team_id, provider, ctx.box) or deployment_key(ctx, provider)
+    return credential_repo.get_credential(s, team_id, provider, ctx.box) or deployment_key(ctx, provider, team_id)
 
 
 def available_providers(s: Session, ctx: AppContext, team_id: str) -> list[str]:
     stored = credential_repo.credential_hints(s, team_id)
-    return [p for p in PROVIDER_IDS if p in stored or deployment_key(ctx, p)]
+    return [p for p in PROVIDER_IDS if p in stored or deployment_key(ctx, p, team_id)]
 
 
 def describe(s: Session, ctx: AppContext, team_id: str) -> dict[str, str]:
@@ -36,8 +46,10 @@ def describe(s: Session, ctx: AppContext, team_id: str) -> dict[str, str]:
     for p in PROVIDER_IDS:
         if p in hints:
             out[p] = f"configured, ends in …{hints[p]}" if hints[p] else "configured"
-        elif deployment_key(ctx, p):
+        elif deployment_key(ctx, p, team_id):
             out[p] = "using the deployment-wide key"
+        elif _raw_deployment_key(ctx, p):
+            out[p] = "not configured (the deployment-wide key does not serve this workspace)"
         else:
             out[p] = "not configured"
     return out
@@ -71,4 +83,4 @@ def run_keys(s: Session, ctx: AppContext, team_id: str) -> dict[str, str | None]
     """provider -> the key a run of this workspace uses (its own, else the deployment's), for
     every provider, in one statement."""
     stored = credential_repo.stored_keys(s, team_id, ctx.box)
-    return {p: stored.get(p) or deployment_key(ctx, p) for p in PROVIDER_NAMES}
+    return {p: stored.get(p) or deployment_key(ctx, p, team_id) for p in PROVIDER_NAMES}

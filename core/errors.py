@@ -32,6 +32,8 @@ class RefusalKind(StrEnum):
     BAD_STEP = "bad_step"
     BAD_AGENT = "bad_agent"
     NOTHING_TO_REUSE = "nothing_to_reuse"
+    DAILY_LIMIT = "daily_limit"  # the workspace's spend today reached its daily limit
+    PERSON_RATE = "person_rate"  # the requester started the workspace's runs per person this hour
 
 
 class RunRejected(Exception):

@@ -112,3 +112,49 @@ def _advice(kind: str, provider_id: str) -> str:
         "not_found": " Edit the agent and pick another model.",
         "context_too_long": " Try a shorter input, or an agent whose model has a larger context window.",
     }.get(kind, "")
+
+
+# ---- spend limits (DESIGN §10): said by preflight, the executor and the 80 % notice ----------
+
+
+def wait_words(seconds: float) -> str:
+    """A wait in words: "3 h 12 min", "45 min", "under a minute"."""
+    minutes = int(seconds // 60) + (1 if seconds % 60 else 0)
+    if seconds < 60:
+        return "under a minute"
+    hours, mins = divmod(minutes, 60)
+    if not hours:
+        return f"{mins} min"
+    return f"{hours} h {mins} min" if mins else f"{hours} h"
+
+
+def daily_limit_reached(limit: Decimal, spent: Decimal, wait_s: float) -> str:
+    return (
+        f"This workspace reached its daily limit of ${limit:.2f} (${spent:.2f} spent today). "
+        f"The limit resets at 00:00 UTC, in {wait_words(wait_s)}."
+    )
+
+
+def daily_limit_before_step(limit: Decimal, spent: Decimal, position: int, wait_s: float) -> str:
+    return (
+        f"The workspace's daily limit of ${limit:.2f} was reached (${spent:.2f} spent today) before step "
+        f"{position}. The limit resets at 00:00 UTC, in {wait_words(wait_s)}."
+    )
+
+
+def person_rate_reached(limit: int, at_hhmm: str, wait_s: float) -> str:
+    runs = "run" if limit == 1 else "runs"
+    return (
+        f"You started {limit} {runs} in the last hour, this workspace's limit per person. "
+        f"You can start another at {at_hhmm} UTC, in {wait_words(wait_s)}."
+    )
+
+
+def daily_limit_near(limit: Decimal, spent: Decimal) -> str:
+    """The once-a-day notice to a workspace's admins."""
+    share = int(spent * 100 / limit) if limit else 100
+    return (
+        f"pipebot has spent ${spent:.2f} of this workspace's daily limit of ${limit:.2f} today ({share} %). "
+        f"New runs are refused once the limit is reached, until 00:00 UTC. "
+        f"An admin can change the limit with `{COMMAND} settings`."
+    )

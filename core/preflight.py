@@ -1,6 +1,14 @@
 """The one place that decides whether a run may start: the pipeline still exists, has steps,
 no step waiting to run has lost its agent, every provider those steps need has a key, a
-budget counts only models with a known price (core.budget), and the budget is not spent.
+budget counts only models with a known price (core.budget), and the budget is not spent;
+and the workspace's spend limits (DESIGN §10): its spend today is under its daily limit and
+the requester started fewer than its runs per person in the last hour
+(:func:`limits_problem`, asked by core/runs/intake.py for every request, branches included).
+
+The daily limit is asked again by the executor when it claims a run and before each later
+step (:func:`daily_limit_problem`): a run queued or going when the limit is reached stops
+the way a spent pipeline budget stops it (FailureKind.BUDGET_EXCEEDED, the limit's words).
+The per-person rate is asked only at the start: the run itself is one of those counted.
 
 The executor asks when it claims a run (and again, for the budget, before each step);
 Slack asks before it posts a run's thread, and the CLI before it queues, so that a problem
@@ -11,17 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from core import messages
 from core.budget import unpriced_budget_problem
 from core.context import AppContext
 from core.credentials import run_keys
-from core.errors import RunRejected
+from core.errors import RefusalKind, RunRejected
 from providers.registry import parse_model_ref
 from storage.db import Session
 from storage.models import Agent
 from storage.repos import pipelines as pipeline_repo
+from storage.repos import spend as spend_repo
+from storage.repos import workspaces as workspace_repo
 from storage.states import FailureKind
 
 
@@ -112,3 +123,50 @@ def budget_problem(budget: Decimal | None, spent: Decimal, position: int) -> Run
 def check_pipeline(s: Session, ctx: AppContext, team_id: str, pipeline_id: int) -> RunRejected | None:
     """Whether a new run of the pipeline could start now (two statements: plan, keys)."""
     return check(load_plan(s, team_id, pipeline_id), run_keys(s, ctx, team_id))
+
+
+def utc_midnight(now: datetime) -> datetime:
+    """The start of ``now``'s UTC day: the daily limit counts from here."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def limits_problem(
+    s: Session, team_id: str, requested_by: str | None, now: datetime | None = None
+) -> RunRejected | None:
+    """The workspace's limits on a new run: the daily limit, then the requester's runs in the
+    last hour (a run without a requester, such as a CLI run, counts only for the daily limit)."""
+    now = now or datetime.now(UTC)
+    limits = workspace_repo.limits(s, team_id)
+    if limits.daily_limit_usd is not None:
+        spent = spend_repo.spent_since(s, team_id, utc_midnight(now))
+        if spent >= limits.daily_limit_usd:
+            wait_s = (utc_midnight(now) + timedelta(days=1) - now).total_seconds()
+            return RunRejected(
+                RefusalKind.DAILY_LIMIT, messages.daily_limit_reached(limits.daily_limit_usd, spent, wait_s)
+            )
+    if limits.runs_per_person_hour is not None and requested_by:
+        count, oldest = spend_repo.runs_started_since(s, team_id, requested_by, now - timedelta(hours=1))
+        if count >= limits.runs_per_person_hour and oldest is not None:
+            free_at = oldest + timedelta(hours=1)
+            return RunRejected(
+                RefusalKind.PERSON_RATE,
+                messages.person_rate_reached(
+                    limits.runs_per_person_hour,
+                    free_at.astimezone(UTC).strftime("%H:%M"),
+                    max(0.0, (free_at - now).total_seconds()),
+                ),
+            )
+    return None
+
+
+def daily_limit_problem(s: Session, team_id: str, position: int, now: datetime | None = None) -> RunRejected | None:
+    """The daily limit before step ``position`` of a run already going (or just claimed)."""
+    now = now or datetime.now(UTC)
+    limit = workspace_repo.limits(s, team_id).daily_limit_usd
+    if limit is None:
+        return None
+    spent = spend_repo.spent_since(s, team_id, utc_midnight(now))
+    if spent < limit:
+        return None
+    wait_s = (utc_midnight(now) + timedelta(days=1) - now).total_seconds()
+    return RunRejected(FailureKind.BUDGET_EXCEEDED, messages.daily_limit_before_step(limit, spent, position, wait_s))

@@ -77,7 +77,10 @@ class Reporter(Protocol):
 # Optional: a reporter may also define
 #     def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None
 # called when a step's reply broke off after some text had been reported and the step is
-# asked again from the start: what was reported for it since step_started is void.
+# asked again from the start: what was reported for it since step_started is void; and
+#     def daily_limit_near(self, team_id: str, spent: Decimal, limit: Decimal) -> None
+# called at most once a day per workspace, after a run closed, when the workspace's spend
+# today reached 80 % of its daily limit (core/spend_notice.py): tell its admins.
 
 
 class NullReporter:
@@ -130,6 +133,9 @@ class SafeReporter:
 
     def step_retrying(self, info: RunInfo, step: StepPlan, reason: str) -> None:
         self._call("step_retrying", info, step, reason)
+
+    def daily_limit_near(self, team_id: str, spent: Decimal, limit: Decimal) -> None:
+        self._call("daily_limit_near", team_id, spent, limit)
 
 
 class DeferredReporter:

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     PIPEBOT_SECRET_KEY: str | None = None
     PIPEBOT_PUBLIC_URL: str | None = None
     PIPEBOT_ADMINS: str = ""
+    # OAuth mode: the teams the deployment's ANTHROPIC_/OPENAI_API_KEY serve (empty: none).
+    PIPEBOT_FALLBACK_KEY_TEAMS: str = ""
+    # The teams that may install and use this deployment (empty: any).
+    PIPEBOT_ALLOWED_TEAMS: str = ""
     PORT: int = Field(default=3000, ge=1, le=65535)
     # Runs one `pipebot worker` keeps in flight (each mostly waits on a model, so threads fit).
     PIPEBOT_WORKER_CONCURRENCY: int = Field(default=32, ge=1, le=1024)
@@ -125,6 +129,35 @@ class Settings(BaseSettings):
             if not uid.isalnum() or uid[0] not in "UW":
                 raise ValueError(f"PIPEBOT_ADMINS must be comma-separated Slack user ids like U012ABCDEF (got {uid!r})")
         return v
+
+    @field_validator("PIPEBOT_FALLBACK_KEY_TEAMS", "PIPEBOT_ALLOWED_TEAMS")
+    @classmethod
+    def _teams(cls, v: str, info: ValidationInfo) -> str:
+        for tid in _split(v):
+            if not tid.isalnum() or tid[0] not in "TE":
+                raise ValueError(
+                    f"{info.field_name} must be comma-separated Slack team ids like T012ABCDEF (got {tid!r})"
+                )
+        return v
+
+    @cached_property
+    def fallback_key_teams(self) -> frozenset[str]:
+        return frozenset(_split(self.PIPEBOT_FALLBACK_KEY_TEAMS))
+
+    @cached_property
+    def allowed_teams(self) -> frozenset[str]:
+        """Empty: every team is allowed."""
+        return frozenset(_split(self.PIPEBOT_ALLOWED_TEAMS))
+
+    def team_allowed(self, team_id: str | None) -> bool:
+        return not self.allowed_teams or (team_id or "") in self.allowed_teams
+
+    def fallback_keys_serve(self, team_id: str) -> bool:
+        """Whether the deployment's provider keys serve ``team_id``: with a bot token (one
+        workspace) always; in multi-workspace OAuth mode only the listed teams."""
+        if self.SLACK_BOT_TOKEN or not self.slack_oauth_enabled:
+            return True
+        return team_id in self.fallback_key_teams
 
     @cached_property
     def admin_ids(self) -> frozenset[str]:

@@ -34,6 +34,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
+from bot.slack.allowed_teams import refuse_other_teams
 from bot.slack.client import make_client, paced_request_client
 from bot.slack.hostile_text import clean_request_body
 from bot.slack.listeners import (
@@ -52,7 +53,7 @@ from bot.slack.listeners import (
     shortcut,
     unfurl,
 )
-from bot.slack.oauth import not_installed_text, oauth_settings
+from bot.slack.oauth import not_installed_text, oauth_flow
 from bot.slack.revoked_token import answer_commands_when_revoked, mark_revoked
 from core.context import AppContext
 
@@ -157,7 +158,7 @@ def build_bolt_app(ctx: AppContext, *, socket_mode: bool = False) -> App:
     """The pipebot Bolt app: `/pipebot`, its modals, buttons, shortcut, App Home and events."""
     settings_ = ctx.settings
     logger = _quiet_loggers()
-    oauth = oauth_settings(ctx)
+    oauth = oauth_flow(ctx)
     kwargs: dict[str, Any] = dict(
         name=BOLT_APP_NAME,
         logger=logger,
@@ -171,11 +172,13 @@ def build_bolt_app(ctx: AppContext, *, socket_mode: bool = False) -> App:
         request_verification_enabled=not socket_mode,
     )
     if oauth is not None:
-        kwargs["oauth_settings"] = oauth
+        kwargs["oauth_flow"] = oauth
         kwargs["user_facing_authorize_error_message"] = not_installed_text(ctx)
     app = App(**kwargs)
     app.use(clean_request_body)  # first: no listener or middleware of ours sees NUL bytes
     app.use(_dedupe_events(ctx))
+    if settings_.allowed_teams:
+        app.use(refuse_other_teams(ctx))  # PIPEBOT_ALLOWED_TEAMS: other teams get no service
     if oauth is None and settings_.SLACK_BOT_TOKEN:
         app.use(answer_commands_when_revoked(ctx, settings_.SLACK_BOT_TOKEN))
     app.use(paced_request_client(ctx))  # listeners' clients draw on the shared Slack budget

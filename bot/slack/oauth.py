@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 
+from bot.slack.allowed_teams import AllowedTeamsOAuthFlow
 from bot.slack.client import installation_store, oauth_state_store
 from core.context import AppContext
 
@@ -55,6 +56,13 @@ def answer_without_installation(ctx: AppContext, body: bytes) -> str | None:
     if installation_store(ctx).bot_token_for_team(team_id):
         return None
     return not_installed_text(ctx)
+
+
+def oauth_flow(ctx: AppContext) -> AllowedTeamsOAuthFlow | None:
+    """Bolt's OAuth flow in multi-workspace mode, refusing installs from teams not in
+    PIPEBOT_ALLOWED_TEAMS (bot/slack/allowed_teams.py); None with a single SLACK_BOT_TOKEN."""
+    settings = oauth_settings(ctx)
+    return AllowedTeamsOAuthFlow(ctx, settings=settings) if settings is not None else None
 
 
 def oauth_settings(ctx: AppContext) -> OAuthSettings | None:

@@ -14,7 +14,7 @@ from core import agents as agents_mod
 from core.context import AppContext
 from core.credentials import run_keys
 from core.errors import RunRejected
-from core.preflight import Plan, check, load_plan
+from core.preflight import Plan, check, daily_limit_problem, load_plan
 from core.reporter import RunInfo, StepPlan
 from core.runs.branch import branch_plan
 from core.runs.branch_spec import BranchSpec
@@ -78,6 +78,9 @@ def claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> RunStart | 
         if start.problem is not None:
             return start
         pending = next((p for p in plan.steps if p.position not in done), None)
+        if pending is not None and (over := daily_limit_problem(s, team_id, pending.position)) is not None:
+            start.problem = over
+            return start
         if pending is not None:
             start.first = start_step(
                 s,

@@ -23,7 +23,7 @@ from core import messages
 from core.context import AppContext
 from core.credentials import effective_key
 from core.errors import RunRejected
-from core.preflight import PlannedStep, budget_problem
+from core.preflight import PlannedStep, budget_problem, daily_limit_problem
 from core.reporter import NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
@@ -31,6 +31,7 @@ from core.runs.claim import RunStart, StepStart, claim_and_load, current_input, 
 from core.runs.outcome import write_outcome
 from core.runs.run_context import RunContext, StepRequest
 from core.runs.steps import StepCall, StepFailed, call_agent, model_display
+from core.spend_notice import claim_notice
 from core.text import clean_text
 from core.tools import ToolContext
 from providers.errors import ProviderError
@@ -158,7 +159,20 @@ def _execute(run: RunContext, start: RunStart) -> RunOutcome:
         return _fail(run, stop.kind, stop.message, stop.position)
     outcome = write_outcome(run.app, run.team_id, run.rid, status=RunStatus.SUCCEEDED, output=output)
     run.reporter.run_finished(run.info, outcome)
+    _notice_spend(run)
     return outcome
+
+
+def _notice_spend(run: RunContext) -> None:
+    """Once a day, when the workspace's spend reached 80 % of its daily limit: tell its
+    admins through the reporters (core/spend_notice.py). Never fails the run."""
+    try:
+        notice = claim_notice(run.app, run.team_id)
+    except Exception:  # noqa: BLE001 - the run is closed and paid for; the notice is best effort
+        log.exception("could not check the daily limit notice of %s", run.team_id)
+        return
+    if notice is not None:
+        run.reporter.daily_limit_near(run.team_id, notice.spent, notice.limit)
 
 
 def _run_steps(run: RunContext, start: RunStart) -> str:
@@ -181,6 +195,7 @@ def _run_steps(run: RunContext, start: RunStart) -> str:
             raise _Stopped(over.kind, over.message, p.position)
         step, start.first = start.first, None
         if step is None:  # a later step: the agent and the key as they are now (live link)
+            _check_daily_limit(run, p.position)
             step = _start_later_step(run, p, current)
         if run.cancel is not None and (by := run.cancel.requested()) is not None:  # asked between two steps
             _record_step_failure(run.app, step.step_id, CANCELLED, cancelled_message(by), 0)
@@ -190,6 +205,14 @@ def _run_steps(run: RunContext, start: RunStart) -> str:
         spent += call.cost_usd or Decimal(0)
         current = call.output
     return current
+
+
+def _check_daily_limit(run: RunContext, position: int) -> None:
+    """The workspace's daily limit, before a later step (the first was asked when claimed)."""
+    with transaction(run.app.sessions) as s:
+        over = daily_limit_problem(s, run.team_id, position)
+    if over is not None:
+        raise _Stopped(over.kind, over.message, position)
 
 
 def _start_later_step(run: RunContext, p: PlannedStep, current: str) -> StepStart:
@@ -318,6 +341,7 @@ def _fail(run: RunContext, kind: str, message: str, step: int | None = None) -> 
         error_step=step,
     )
     run.reporter.run_finished(run.info, outcome)
+    _notice_spend(run)
     return outcome
 
 

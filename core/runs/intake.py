@@ -25,7 +25,7 @@ from core import messages
 from core import pipelines as pipelines_mod
 from core.context import AppContext
 from core.errors import NotFound, RefusalKind, RunRejected
-from core.preflight import check_pipeline
+from core.preflight import check_pipeline, limits_problem
 from core.runs.branch import prepare_branch, record_branch
 from core.runs.queue import enqueue_new_run
 from core.runs.request import INPUT_MAX, BranchFrom, Origin, RunRequest, input_too_long
@@ -63,8 +63,9 @@ def submit(ctx: AppContext, request: RunRequest, *, place: Place | None = None, 
     Raises RunRejected (nothing recorded; a refusal after ``place`` leaves what it posted to
     the caller to mark), and QueueUnavailable carrying the run when Redis cannot be reached
     (the run stays queued in PostgreSQL and starts once Redis is back). ``preflight=False``
-    skips core.preflight for an ordinary run (the executor asks it again anyway); a branch is
-    always checked against its own rules instead (core/runs/branch.py).
+    skips core.preflight's pipeline checks for an ordinary run (the executor asks them again
+    anyway); a branch is always checked against its own rules instead (core/runs/branch.py).
+    The workspace's spend limits (core.preflight.limits_problem) are asked of every request.
     """
     if (prior := _recorded(ctx, request)) is not None:
         return Submission(prior, repeat=True)
@@ -87,6 +88,8 @@ def check(ctx: AppContext, request: RunRequest, *, preflight: bool = True) -> No
     """Raise the RunRejected recording would, without recording anything: for a surface that
     must say what is wrong before it shows anything."""
     with transaction(ctx.sessions) as s:
+        if (limited := limits_problem(s, request.team_id, request.requested_by)) is not None:
+            raise limited
         if request.branch is not None:
             prepare_branch(s, request.team_id, request.branch)
             return

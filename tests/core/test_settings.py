@@ -42,3 +42,20 @@ def test_tuning_defaults_and_values():
     )
     assert tuned.run_time_limit_s == 20 and tuned.PIPEBOT_QUEUE == "q2"
     assert tuned.PIPEBOT_DATA_DIR == Path("/srv/pipebot")
+
+
+def test_fallback_key_teams_and_allowed_teams_are_team_ids() -> None:
+    s = load_settings(_env_file=None, PIPEBOT_FALLBACK_KEY_TEAMS="T0ONE, T0TWO", PIPEBOT_ALLOWED_TEAMS="")
+    assert s.fallback_key_teams == {"T0ONE", "T0TWO"} and s.team_allowed("T0ANY")
+    for name in ("PIPEBOT_FALLBACK_KEY_TEAMS", "PIPEBOT_ALLOWED_TEAMS"):
+        with pytest.raises(ConfigError, match=f"^{name} must be comma-separated Slack team ids"):
+            load_settings(_env_file=None, **{name: "T0ONE,not a team"})
+
+
+def test_fallback_keys_serve_listed_teams_only_in_oauth_mode() -> None:
+    oauth = load_settings(
+        _env_file=None, SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="x", PIPEBOT_FALLBACK_KEY_TEAMS="T0MINE"
+    )
+    assert oauth.fallback_keys_serve("T0MINE") and not oauth.fallback_keys_serve("T0STRANGER")
+    single = load_settings(_env_file=None, SLACK_BOT_TOKEN="xoxb-1", SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="x")
+    assert single.fallback_keys_serve("T0ANY")

@@ -37,6 +37,7 @@ from bot.slack.listeners.support import (
     tell,
     text_value,
 )
+from bot.slack.member_guard import member_problem, require_full_member
 from bot.slack.modal_state import AgentModalState, StateUnreadable
 from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
@@ -44,11 +45,13 @@ from bot.slack.text import escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
 from core.agents import AgentDraft, clean_name
+from core.audit import AuditAction
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
 from core.messages import COMMAND
 from storage.db import transaction
 from storage.repos import agents as agent_repo
+from storage.repos import audit
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +71,15 @@ def open_agent_modal(
     team_id: str,
     *,
     agent_name: str | None = None,
+    user_id: str,
     agent_id: int | None = None,
     new_name: str | None = None,
     channel_id: str | None = None,
     response_url: str | None = None,
 ) -> None:
-    """New agent (no name/id) or edit; raises Reply when the agent does not exist."""
+    """New agent (no name/id) or edit; raises Reply when the agent does not exist or
+    ``user_id`` is not a full member (bot/slack/member_guard.py)."""
+    require_full_member(ctx, client, team_id, user_id)
     with transaction(ctx.sessions) as s:
         agent = None
         if agent_id is not None:
@@ -89,9 +95,16 @@ def open_agent_modal(
 
 
 def confirm_delete(
-    ctx: AppContext, team_id: str, *, name: str | None = None, item_id: int | None = None
+    ctx: AppContext,
+    client: WebClient,
+    team_id: str,
+    user_id: str,
+    *,
+    name: str | None = None,
+    item_id: int | None = None,
 ) -> tuple[str, list[Block]]:
-    """The "are you sure?" message, naming the pipelines that use the agent."""
+    """The "are you sure?" message, naming the pipelines that use the agent (full members only)."""
+    require_full_member(ctx, client, team_id, user_id)
     with transaction(ctx.sessions) as s:
         agent = agent_repo.get_agent(s, team_id, item_id) if item_id is not None else find_agent(s, team_id, name or "")
         if agent is None:
@@ -100,12 +113,15 @@ def confirm_delete(
         return confirm_delete_message("agent", agent.id, agent.name, used)
 
 
-def delete_agent(ctx: AppContext, body: Mapping[str, Any]) -> str:
-    """Delete after the Delete button; says what happened (including an already-gone agent)."""
-    team_id = team_of(body)
+def delete_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> str:
+    """Delete after the Delete button (full members only; recorded in the audit trail); says
+    what happened (including an already-gone agent)."""
+    team_id, user_id = team_of(body), user_of(body)
     item_id = item_id_of(body)
     if item_id is None:
         return "That button is out of date. Run the command again."
+    if (problem := member_problem(ctx, client, team_id, user_id)) is not None:
+        return problem
     with transaction(ctx.sessions) as s:
         agent = agent_repo.get_agent(s, team_id, item_id)
         if agent is None:
@@ -113,6 +129,7 @@ def delete_agent(ctx: AppContext, body: Mapping[str, Any]) -> str:
         name = agent.name
         used = list(agent_repo.pipelines_using_agent(s, team_id, item_id))
         agent_repo.delete_agent(s, team_id, item_id)
+        audit.record(s, team_id, user_id, AuditAction.AGENT_DELETED, name, {"agent_id": item_id, "used_by": used})
     text = f"🗑️ Deleted the agent *{escape_mrkdwn(name)}*."
     if used:
         text += (
@@ -133,12 +150,13 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
             client,
             body.get("trigger_id") or "",
             team_id,
+            user_id=user_of(body),
             agent_id=item_id,
             channel_id=channel_of(body),
             response_url=body.get("response_url"),
         )
     elif what == "delete":
-        fallback, question = confirm_delete(ctx, team_id, item_id=item_id)
+        fallback, question = confirm_delete(ctx, client, team_id, user_of(body), item_id=item_id)
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
@@ -147,6 +165,8 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
     a follow-up to run after the ack)."""
     view = body["view"]
     team_id, user_id = team_of(body, context), user_of(body)
+    if (problem := member_problem(ctx, client, team_id, user_id)) is not None:
+        return {"response_action": "errors", "errors": {"name": problem}}, None
     try:
         state = AgentModalState.decode(view.get("private_metadata"))
     except StateUnreadable as exc:
@@ -189,21 +209,20 @@ def menu(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, res
 def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
     """Delete under the "delete X?" question: the question becomes the answer."""
     ack()
-    later(client, body, "deleting an agent", lambda: respond(text=delete_agent(ctx, body), replace_original=True))
+    later(
+        client, body, "deleting an agent", lambda: respond(text=delete_agent(ctx, client, body), replace_original=True)
+    )
 
 
 def new_from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
     """Home's *New agent*: the same modal as `/pipebot agent new`."""
     ack()
+    trigger_id, team_id, user_id = body.get("trigger_id") or "", team_of(body), user_of(body)
     later(
         client,
         body,
         "opening the agent form from Home",
-        open_agent_modal,
-        ctx,
-        client,
-        body.get("trigger_id") or "",
-        team_of(body),
+        lambda: open_agent_modal(ctx, client, trigger_id, team_id, user_id=user_id),
     )
 
 

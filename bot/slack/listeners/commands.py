@@ -34,6 +34,7 @@ from bot.slack.ack_reads import AckReads
 from bot.slack.blocks.agents import agents_message
 from bot.slack.blocks.common import DELETE_CANCEL
 from bot.slack.blocks.pipelines import pipelines_message
+from bot.slack.client import client_for
 from bot.slack.command_tokens import args_after_first_word
 from bot.slack.commands_text import (
     AGENT_DELETE,
@@ -76,10 +77,15 @@ def is_quick(cmd: Command) -> bool:
 
 
 def quick_answer(
-    ctx: AppContext, body: Mapping[str, Any], cmd: Command, reads: AckReads | None = None
+    ctx: AppContext,
+    body: Mapping[str, Any],
+    cmd: Command,
+    reads: AckReads | None = None,
+    client: WebClient | None = None,
 ) -> dict[str, Any]:
     """The reply to a quick command, as keyword arguments for ``ack()`` / ``respond()``.
-    ``reads``: the lean, time-bounded read path for the ack (bot/slack/ack_reads.py)."""
+    ``reads``: the lean, time-bounded read path for the ack (bot/slack/ack_reads.py);
+    ``client``: for the delete questions, which ask who is deleting (bot/slack/member_guard.py)."""
     team_id = team_of(body)
     if cmd.name == UNKNOWN:
         if cmd.error:
@@ -97,9 +103,13 @@ def quick_answer(
         return ephemeral(help_text(COMMAND))
     try:
         if cmd.name == AGENT_DELETE:
-            return ephemeral(*agents.confirm_delete(ctx, team_id, name=cmd.arg))
+            return ephemeral(
+                *agents.confirm_delete(ctx, _client(ctx, client, team_id), team_id, user_of(body), name=cmd.arg)
+            )
         if cmd.name == PIPELINE_DELETE:
-            return ephemeral(*pipelines.confirm_delete(ctx, team_id, name=cmd.arg))
+            return ephemeral(
+                *pipelines.confirm_delete(ctx, _client(ctx, client, team_id), team_id, user_of(body), name=cmd.arg)
+            )
         if cmd.name == AGENTS:
             if reads is not None:
                 return ephemeral(*agents_message(reads.agents(team_id)))
@@ -109,6 +119,11 @@ def quick_answer(
             return ephemeral(*pipelines_message(pipeline_repo.list_pipelines(s, team_id)))
     except Reply as exc:
         return ephemeral(str(exc))
+
+
+def _client(ctx: AppContext, client: WebClient | None, team_id: str) -> WebClient:
+    """The request's client (the listener passes it); the workspace's where none was given."""
+    return client if client is not None else client_for(ctx, team_id)
 
 
 def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cmd: Command, respond: Respond) -> None:
@@ -123,19 +138,47 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
         artifacts.handle_artifacts(ctx, client, dict(body), args_after_first_word(body.get("text") or ""))
     elif cmd.name == AGENT_NEW:
         agents.open_agent_modal(
-            ctx, client, trigger_id, team_id, new_name=cmd.arg, channel_id=channel_id, response_url=response_url
+            ctx,
+            client,
+            trigger_id,
+            team_id,
+            user_id=user_id,
+            new_name=cmd.arg,
+            channel_id=channel_id,
+            response_url=response_url,
         )
     elif cmd.name == AGENT_EDIT:
         agents.open_agent_modal(
-            ctx, client, trigger_id, team_id, agent_name=cmd.arg, channel_id=channel_id, response_url=response_url
+            ctx,
+            client,
+            trigger_id,
+            team_id,
+            user_id=user_id,
+            agent_name=cmd.arg,
+            channel_id=channel_id,
+            response_url=response_url,
         )
     elif cmd.name == PIPELINE_NEW:
         pipelines.open_pipeline_modal(
-            ctx, client, trigger_id, team_id, new_name=cmd.arg, channel_id=channel_id, response_url=response_url
+            ctx,
+            client,
+            trigger_id,
+            team_id,
+            user_id=user_id,
+            new_name=cmd.arg,
+            channel_id=channel_id,
+            response_url=response_url,
         )
     elif cmd.name == PIPELINE_EDIT:
         pipelines.open_pipeline_modal(
-            ctx, client, trigger_id, team_id, pipeline_name=cmd.arg, channel_id=channel_id, response_url=response_url
+            ctx,
+            client,
+            trigger_id,
+            team_id,
+            user_id=user_id,
+            pipeline_name=cmd.arg,
+            channel_id=channel_id,
+            response_url=response_url,
         )
     elif cmd.name == SETTINGS:
         settings.open_settings_modal(
@@ -180,7 +223,7 @@ def handle_command(
             answer = ephemeral(OOPS)
         ack(**answer)
         return
-    future = _reads.submit(quick_answer, ctx, body, cmd)
+    future = _reads.submit(quick_answer, ctx, body, cmd, client=client)
     try:
         answer = future.result(timeout=ACK_BUDGET)
     except FutureTimeout:

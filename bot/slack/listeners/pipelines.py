@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from sqlalchemy.exc import IntegrityError
 
+from bot.slack.admin import AdminCheckFailed, is_admin
 from bot.slack.blocks import pipelines as blocks
 from bot.slack.blocks.common import DELETE_PIPELINE, confirm_delete_message
 from bot.slack.blocks.home import HOME_EDIT_PIPELINE, HOME_NEW_PIPELINE
@@ -34,17 +35,20 @@ from bot.slack.listeners.support import (
     submission,
     tell,
 )
+from bot.slack.member_guard import member_problem, require_full_member
 from bot.slack.modal_state import StateUnreadable
 from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import pipelines as core_pipelines
 from core.agents import clean_name
+from core.audit import AuditAction
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
 from core.pipelines import PipelineDraft
 from storage.db import transaction
 from storage.repos import agents as agent_repo
+from storage.repos import audit
 from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
@@ -73,12 +77,15 @@ def open_pipeline_modal(
     team_id: str,
     *,
     pipeline_name: str | None = None,
+    user_id: str,
     pipeline_id: int | None = None,
     new_name: str | None = None,
     channel_id: str | None = None,
     response_url: str | None = None,
 ) -> None:
-    """The pipeline builder, new or prefilled from an existing pipeline (orphans flagged)."""
+    """The pipeline builder, new or prefilled from an existing pipeline (orphans flagged);
+    full members only (bot/slack/member_guard.py)."""
+    require_full_member(ctx, client, team_id, user_id)
     with transaction(ctx.sessions) as s:
         if pipeline_id is not None or pipeline_name is not None:
             pipeline = _by_id_or_name(s, team_id, pipeline_id, pipeline_name)
@@ -92,9 +99,16 @@ def open_pipeline_modal(
 
 
 def confirm_delete(
-    ctx: AppContext, team_id: str, *, name: str | None = None, item_id: int | None = None
+    ctx: AppContext,
+    client: WebClient,
+    team_id: str,
+    user_id: str,
+    *,
+    name: str | None = None,
+    item_id: int | None = None,
 ) -> tuple[str, list[Block]]:
-    """The "are you sure?" message for deleting a pipeline."""
+    """The "are you sure?" message for deleting a pipeline (full members only)."""
+    require_full_member(ctx, client, team_id, user_id)
     with transaction(ctx.sessions) as s:
         pipeline = _by_id_or_name(s, team_id, item_id, name)
         if pipeline is None:
@@ -102,18 +116,22 @@ def confirm_delete(
         return confirm_delete_message("pipeline", pipeline.id, pipeline.name, [])
 
 
-def delete_pipeline(ctx: AppContext, body: Mapping[str, Any]) -> str:
-    """Delete after the Delete button; says what happened (including an already-gone pipeline)."""
-    team_id = team_of(body)
+def delete_pipeline(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> str:
+    """Delete after the Delete button (full members only; recorded in the audit trail); says
+    what happened (including an already-gone pipeline)."""
+    team_id, user_id = team_of(body), user_of(body)
     item_id = item_id_of(body)
     if item_id is None:
         return "That button is out of date. Run the command again."
+    if (problem := member_problem(ctx, client, team_id, user_id)) is not None:
+        return problem
     with transaction(ctx.sessions) as s:
         pipeline = pipeline_repo.get_pipeline(s, team_id, item_id)
         if pipeline is None:
             return "That pipeline was already deleted."
         name = pipeline.name
         pipeline_repo.delete_pipeline(s, team_id, item_id)
+        audit.record(s, team_id, user_id, AuditAction.PIPELINE_DELETED, name, {"pipeline_id": item_id})
     return f"🗑️ Deleted the pipeline *{escape_mrkdwn(name)}*."
 
 
@@ -127,12 +145,13 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
             client,
             body.get("trigger_id") or "",
             team_id,
+            user_id=user_of(body),
             pipeline_id=item_id,
             channel_id=channel_of(body),
             response_url=body.get("response_url"),
         )
     elif what == "delete":
-        fallback, question = confirm_delete(ctx, team_id, item_id=item_id)
+        fallback, question = confirm_delete(ctx, client, team_id, user_of(body), item_id=item_id)
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
@@ -142,6 +161,8 @@ def save_pipeline(
     """Validate and save the builder; errors land on the step (or name/budget) they concern."""
     view = body["view"]
     team_id, user_id = team_of(body, context), user_of(body)
+    if (problem := member_problem(ctx, client, team_id, user_id)) is not None:
+        return {"response_action": "errors", "errors": {"name": problem}}, None
     try:
         form = blocks.PipelineForm.from_view(view)
     except StateUnreadable as exc:
@@ -159,9 +180,12 @@ def save_pipeline(
                     raise ValidationFailed({**exc.errors, **orphaned}) from None
                 raise ValidationFailed(orphaned)
             if form.pipeline_id:
+                _guard_budget(ctx, client, s, team_id, user_id, form.pipeline_id, draft)
                 pipeline = core_pipelines.update(s, team_id, form.pipeline_id, draft)
             else:
                 pipeline = core_pipelines.create(s, team_id, draft, user_id)
+                if pipeline.budget_usd is not None:
+                    _record_budget(s, team_id, user_id, pipeline.name, None, pipeline.budget_usd)
             line = blocks.pipeline_line(pipeline)
     except ValidationFailed as exc:
         errors: dict[str, str] = {}
@@ -186,6 +210,41 @@ def save_pipeline(
     return None, lambda client: tell(
         client, Actor(team_id, user_id, channel_id=form.channel_id, response_url=form.response_url), text
     )
+
+
+BUDGET_OWNER_ONLY = (
+    "Only the person who created this pipeline or a workspace admin can set, change or remove its budget. "
+    "Put the budget back as it was to save your other changes."
+)
+
+
+def _guard_budget(
+    ctx: AppContext, client: WebClient, s: Any, team_id: str, user_id: str, pipeline_id: int, draft: PipelineDraft
+) -> None:
+    """A budget change by someone else than the pipeline's creator or an admin is refused on
+    the budget field (ValidationFailed); an allowed change is recorded in the audit trail.
+    The steps may still be changed by any full member."""
+    existing = pipeline_repo.get_pipeline(s, team_id, pipeline_id)
+    if existing is None:
+        return  # core's update says it is gone
+    new_budget = core_pipelines.validate(s, team_id, draft, pipeline_id=pipeline_id)["budget_usd"]
+    if new_budget == existing.budget_usd:
+        return
+    if existing.created_by != user_id:
+        try:
+            allowed = is_admin(ctx, client, user_id, team_id)
+        except AdminCheckFailed as exc:
+            raise ValidationFailed({blocks.BUDGET_BLOCK: str(exc)}) from None
+        if not allowed:
+            raise ValidationFailed({blocks.BUDGET_BLOCK: BUDGET_OWNER_ONLY})
+    _record_budget(s, team_id, user_id, existing.name, existing.budget_usd, new_budget)
+
+
+def _record_budget(s: Any, team_id: str, user_id: str, name: str, old: Any, new: Any) -> None:
+    def money(v: Any) -> str | None:
+        return None if v is None else f"{v:.2f}"
+
+    audit.record(s, team_id, user_id, AuditAction.PIPELINE_BUDGET_CHANGED, name, {"old": money(old), "new": money(new)})
 
 
 def rebuild_pipeline_modal(
@@ -240,7 +299,12 @@ def menu(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, res
 def delete(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
     """Delete under the "delete X?" question: the question becomes the answer."""
     ack()
-    later(client, body, "deleting a pipeline", lambda: respond(text=delete_pipeline(ctx, body), replace_original=True))
+    later(
+        client,
+        body,
+        "deleting a pipeline",
+        lambda: respond(text=delete_pipeline(ctx, client, body), replace_original=True),
+    )
 
 
 def from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -249,12 +313,12 @@ def from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient
     editing = ((body.get("actions") or [{}])[0]).get("action_id") == HOME_EDIT_PIPELINE
     raw = action_value(body)
     pipeline_id = int(raw) if editing and raw.isdigit() else None
-    trigger_id, team_id = body.get("trigger_id") or "", team_of(body)
+    trigger_id, team_id, user_id = body.get("trigger_id") or "", team_of(body), user_of(body)
     later(
         client,
         body,
         "opening the pipeline builder from Home",
-        lambda: open_pipeline_modal(ctx, client, trigger_id, team_id, pipeline_id=pipeline_id),
+        lambda: open_pipeline_modal(ctx, client, trigger_id, team_id, user_id=user_id, pipeline_id=pipeline_id),
     )
 
 

@@ -1,4 +1,6 @@
-"""`/pipebot settings`: the provider-keys modal (admins only) and its submission.
+"""`/pipebot settings`: the provider keys and workspace limits modal (admins only) and its
+submission. Limits are checked by core/limits.py and saved with their audit event in the
+transaction that saves the keys.
 
 A ``view_submission`` must be answered within 3 s *with* its validation errors, and keys
 are checked with their provider before they are saved: a slow provider turns the modal
@@ -31,12 +33,14 @@ from bot.slack.listeners.support import (
 )
 from bot.slack.modal_state import SettingsState, StateUnreadable
 from bot.slack.payloads import Actor, team_of, user_of
-from core import credentials
+from core import credentials, limits
 from core.context import AppContext
 from core.errors import ValidationFailed
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
 from storage.db import transaction
 from storage.repos import credentials as credential_repo
+from storage.repos import workspaces as workspace_repo
+from storage.repos.workspaces import Limits
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,8 @@ def open_settings_modal(
     with transaction(ctx.sessions) as s:
         status = credentials.describe(s, ctx, team_id)
         stored = credential_repo.credential_hints(s, team_id)
-    view = blocks.settings_modal(status, stored, state=SettingsState(channel_id, response_url))
+        current = workspace_repo.limits(s, team_id)
+    view = blocks.settings_modal(status, stored, state=SettingsState(channel_id, response_url), limits=current)
     open_modal(client, trigger_id, view)
 
 
@@ -89,9 +94,12 @@ def _check_errors(futures: Mapping[str, Future[None]]) -> dict[str, str]:
     return errors
 
 
-def _apply_settings(ctx: AppContext, team_id: str, user_id: str, keys: Mapping[str, str], removes: set[str]) -> str:
+def _apply_settings(
+    ctx: AppContext, team_id: str, user_id: str, keys: Mapping[str, str], removes: set[str], new_limits: Limits
+) -> str:
     lines = []
     with transaction(ctx.sessions) as s:
+        lines.extend(limits.save_limits(s, team_id, user_id, new_limits))
         for provider, key in keys.items():
             credentials.save_key(s, ctx, team_id, provider, key, user_id)
             lines.append(f"Saved the {PROVIDER_NAMES[provider]} key (ends in …{key.strip()[-4:]}).")
@@ -112,6 +120,7 @@ class _Submission:
     to: Actor
     keys: dict[str, str]
     removes: set[str]
+    limits: Limits
 
 
 def _read_submission(
@@ -137,10 +146,21 @@ def _read_submission(
     keys = {p: text_value(values, blocks.key_block(p)).strip() for p in PROVIDER_IDS}
     keys = {p: k for p, k in keys.items() if k}
     removes = {p for p in PROVIDER_IDS if checked(values, blocks.remove_block(p))}
-    both = {blocks.key_block(p): "Paste a new key or tick Remove, not both." for p in keys.keys() & removes}
-    if both:
-        return both
-    return _Submission(team_id, user_id, state, to, keys, removes)
+    errors = {blocks.key_block(p): "Paste a new key or tick Remove, not both." for p in keys.keys() & removes}
+    try:
+        new_limits = limits.parse_limits(
+            text_value(values, blocks.DAILY_LIMIT_BLOCK),
+            text_value(values, blocks.PER_HOUR_BLOCK),
+            checked(values, blocks.PUBLIC_LINKS_BLOCK),
+        )
+    except ValidationFailed as exc:
+        errors.update({_LIMIT_BLOCKS[k]: v for k, v in exc.errors.items()})
+    if errors:
+        return errors
+    return _Submission(team_id, user_id, state, to, keys, removes, new_limits)
+
+
+_LIMIT_BLOCKS = {limits.DAILY_FIELD: blocks.DAILY_LIMIT_BLOCK, limits.PER_HOUR_FIELD: blocks.PER_HOUR_BLOCK}
 
 
 def _done_text(summary: str) -> str:
@@ -159,10 +179,10 @@ def _finish_checks(
             status = credentials.describe(s, ctx, sub.team_id)
             stored = credential_repo.credential_hints(s, sub.team_id)
         notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
-        again = blocks.settings_modal(status, stored, state=sub.state, notes=notes)
+        again = blocks.settings_modal(status, stored, state=sub.state, notes=notes, limits=sub.limits)
         c.views_update(view_id=view_id, view=again.to_dict())
         return
-    summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes)
+    summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes, sub.limits)
     c.views_update(view_id=view_id, view=info_modal("pipebot settings", _done_text(summary), close="Done").to_dict())
     tell(c, sub.to, _done_text(summary))
 
@@ -188,7 +208,7 @@ def save_settings(
         errors = _check_errors(futures)
         if errors:
             return {"response_action": "errors", "errors": errors}, None
-        summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes)
+        summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes, sub.limits)
         return None, lambda c: tell(c, sub.to, _done_text(summary))
 
     names = " and ".join(PROVIDER_NAMES[p] for p in sub.keys)

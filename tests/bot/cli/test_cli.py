@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
@@ -15,6 +16,8 @@ from cryptography.fernet import Fernet
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
+from storage.repos import workspaces as workspace_repo
+from tests.support.finished_runs import finished_run
 from tests.support.http_server import first_healthz, free_port
 from tests.support.runs import HAIKU, make_agent, make_pipeline, with_keys
 from tests.support.scratch_db import empty_database
@@ -137,6 +140,19 @@ def test_run_bad_input_and_wrong_team_say_what_to_fix(ctx, worker_env):
     assert missing.returncode == 2 and "PIPELINE" in missing.stderr
     with transaction(ctx.sessions) as s:  # none of these left a run behind
         assert artifact_repo.latest_artifacts(s, "T1") == []
+
+
+def test_run_over_the_daily_limit_is_refused_in_one_line(ctx, worker_env):
+    with_keys(ctx, "T1", "anthropic")
+    pipeline = make_pipeline(ctx, "T1", "Mine", [make_agent(ctx, "T1", "One", HAIKU)])
+    finished_run(ctx, "T1", pipeline, "spent", steps=[("One", "spent", "2.00", 10)])
+    with transaction(ctx.sessions) as s:
+        workspace_repo.set_limits(s, "T1", workspace_repo.Limits(daily_limit_usd=Decimal("2")))
+    out = _run(["run", "Mine", "--team", "T1", "--input", "hello"], worker_env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "daily limit of $2.00 ($2.00 spent today). The limit resets at 00:00 UTC, in" in out.stderr
+    with transaction(ctx.sessions) as s:
+        assert len(artifact_repo.latest_artifacts(s, "T1")) == 1  # only the earlier run
 
 
 def test_run_without_a_worker_says_so_and_stops_waiting(ctx, worker_env):

@@ -504,7 +504,14 @@ def test_settings_modal_for_admin_never_shows_keys(ctx: AppContext, slack: Slack
     dump = json.dumps(view, ensure_ascii=False)
     assert "secret-value" not in dump and "configured, ends in …9876" in dump
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
-    assert labels == ["Anthropic API key", "Remove the Anthropic key", "OpenAI API key"]
+    assert labels == [
+        "Anthropic API key",
+        "Remove the Anthropic key",
+        "OpenAI API key",
+        "Daily limit (USD)",
+        "Runs per person per hour",
+        "Links to runs",
+    ]
 
 
 def test_settings_submission_by_non_admin_is_refused(ctx: AppContext, slack: SlackServer) -> None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bot.slack.allowed_teams import INSTALL_REFUSED_TITLE, NOT_ALLOWED_TEXT
 from bot.slack.client import SlackNotConfigured, client_for
 from bot.slack.reporter_factory import _reporter
 from bot.web.server import build_app
@@ -194,3 +195,50 @@ def test_a_command_after_the_bot_token_is_revoked_is_answered_and_the_token_forg
     assert "not installed in this workspace any more" in r.text and "http://pipebot.test/slack/install" in r.text
     assert not any(c.token == token for c in fake_slack.calls()[before:])  # the revoked token was not tried
     assert rows(octx, STAYS) == {"slack_bots": 1, "slack_installations": 1}
+
+
+def test_allowed_teams_refuse_other_installs_and_requests(
+    _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(
+        _session_ctx.settings,
+        fake_slack,
+        SLACK_BOT_TOKEN=None,
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET=CLIENT_SECRET,
+        PIPEBOT_ALLOWED_TEAMS="T0ALLOWED",
+    )
+    octx = dataclasses.replace(_session_ctx, settings=settings)
+    refused, earlier = "T0REFUSED", "T0EARLIER"
+    install_workspace(octx, fake_slack, earlier, "Installed before the list")
+    try:
+        with serve(build_app(octx)) as url:
+            with httpx.Client(base_url=url, timeout=10) as http:
+                page = http.get("/slack/install")
+                state = page.headers["set-cookie"].split("slack-app-oauth-state=")[1].split(";")[0]
+                code = fake_slack.new_oauth_code(
+                    team_id=refused,
+                    team_name="<b>Stranger</b> Co",
+                    redirect_uri="http://pipebot.test/slack/oauth_redirect",
+                )
+                done = http.get(
+                    "/slack/oauth_redirect",
+                    params={"code": code, "state": state},
+                    headers={"Cookie": f"slack-app-oauth-state={state}"},
+                )
+            assert done.status_code == 403 and INSTALL_REFUSED_TITLE in done.text
+            assert "&lt;b&gt;Stranger&lt;/b&gt; Co" in done.text and "<b>Stranger" not in done.text
+            assert rows(octx, refused) == {"slack_bots": 0, "slack_installations": 0}
+            signer = SlackRequests(team_id=earlier, user_id="U0INSTALLER")
+            r = httpx.post(
+                url + "/slack/events",
+                content=(s := signer.slash_command("agents", response_url=fake_slack.new_response_url()))[0],
+                headers=s[1],
+                timeout=10,
+            )
+            assert r.status_code == 200 and NOT_ALLOWED_TEXT in r.text
+    finally:
+        with octx.engine.begin() as conn:
+            for table in ("slack_bots", "slack_installations"):
+                conn.execute(text(f"DELETE FROM {table} WHERE team_id IN (:a, :b)"), {"a": refused, "b": earlier})
+            conn.execute(text("DELETE FROM slack_oauth_states"))

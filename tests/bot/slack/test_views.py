@@ -8,6 +8,7 @@ also run through the fake Slack's validator, which checks what the SDK does not
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.slack.blocks import pipelines as pipeline_blocks
 from bot.slack.blocks import settings as settings_blocks
 from bot.slack.modal_state import AgentModalState
 from providers import catalog
+from storage.repos.workspaces import Limits
 from tests.fakes.slack.blocks import validate_blocks, validate_view
 from tests.fakes.slack.limits import MSG_BLOCKS_JSON_LIMIT, MSG_BLOCKS_LIMIT, OPTIONS_LIMIT
 from tests.support.slack_signing import state_from_view
@@ -226,13 +228,26 @@ def test_step_select_caps_at_100_agents_keeping_used_ones() -> None:
 def test_settings_never_prefill_keys() -> None:
     status = {"anthropic": "configured, ends in …1234", "openai": "not configured"}
     data = assert_valid_view(settings_blocks.settings_modal(status, {"anthropic"}))
-    assert labels(data) == ["Anthropic API key", "Remove the Anthropic key", "OpenAI API key"]
+    assert labels(data)[:3] == ["Anthropic API key", "Remove the Anthropic key", "OpenAI API key"]
     for provider in ("anthropic", "openai"):
         el = block(data, settings_blocks.key_block(provider))["element"]
         assert "initial_value" not in el
     assert "configured, ends in …1234" in block(data, "anthropic_key")["hint"]["text"]
     assert block(data, "anthropic_remove")["element"]["type"] == "checkboxes"
     assert not any(b.get("block_id") == "openai_remove" for b in data["blocks"])
+
+
+def test_settings_limits_show_as_they_are() -> None:
+    data = assert_valid_view(
+        settings_blocks.settings_modal({}, set(), limits=Limits(Decimal("12.5"), 7, public_links=True))
+    )
+    assert labels(data)[-3:] == ["Daily limit (USD)", "Runs per person per hour", "Links to runs"]
+    assert block(data, settings_blocks.DAILY_LIMIT_BLOCK)["element"]["initial_value"] == "12.50"
+    assert block(data, settings_blocks.PER_HOUR_BLOCK)["element"]["initial_value"] == "7"
+    assert block(data, settings_blocks.PUBLIC_LINKS_BLOCK)["element"]["initial_options"][0]["value"] == "on"
+    empty = assert_valid_view(settings_blocks.settings_modal({}, set()))
+    assert "initial_value" not in block(empty, settings_blocks.DAILY_LIMIT_BLOCK)["element"]
+    assert "initial_options" not in block(empty, settings_blocks.PUBLIC_LINKS_BLOCK)["element"]
 
 
 def test_settings_notes_show_under_field() -> None:

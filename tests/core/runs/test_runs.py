@@ -21,6 +21,7 @@ from storage.models import Artifact
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
+from storage.repos import workspaces as workspace_repo
 from tests.fakes.llm_base import Fault, ToolCallSpec, Turn
 from tests.support.runs import (
     GPT,
@@ -341,6 +342,20 @@ def test_budget_stops_the_run_before_the_next_step(ctx, worker_env, fake_anthrop
     drain(worker_env)
     done = _run(ctx, "T1", run.id)
     assert done.status == "failed" and done.error_kind == "budget_exceeded"
+    assert fake_anthropic.count("/v1/messages") == 1
+
+
+def test_the_daily_limit_stops_a_run_before_its_next_step(ctx, worker_env, fake_anthropic):
+    with_keys(ctx, "T1", "anthropic")
+    a = make_agent(ctx, "T1", "Costly", "anthropic:claude-opus-4-5")
+    make_pipeline(ctx, "T1", "Long", [a, a])
+    with transaction(ctx.sessions) as s:  # any first step reaches it
+        workspace_repo.set_limits(s, "T1", workspace_repo.Limits(daily_limit_usd=Decimal("0.00000001")))
+    run = start_run(ctx, "T1", "Long", "x" * 400)
+    drain(worker_env)
+    done = _run(ctx, "T1", run.id)
+    assert done.status == "failed" and done.error_kind == "budget_exceeded"
+    assert "daily limit of $0.00 was reached" in done.error_message and "before step 2" in done.error_message
     assert fake_anthropic.count("/v1/messages") == 1
 
 

@@ -1,4 +1,4 @@
-"""``api.test``, ``auth.test``, ``team.info``, ``users.info``: who is calling and who is who."""
+"""``api.test``, ``auth.test``, ``team.info``, ``users.info``, ``users.list``: who is calling and who is who."""
 
 from __future__ import annotations
 
@@ -53,3 +53,30 @@ class UsersMixin(SlackState):
         if user is None:
             raise ApiError("user_not_found")
         return {"user": json.loads(json.dumps(user))}
+
+    def _m_users_list(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
+        """The workspace's users (bots and deactivated ones included), paged as Slack pages
+        them: ``limit`` (at most 1000; Slack suggests 200) and an opaque ``cursor`` from the
+        previous page's ``response_metadata.next_cursor`` ("" on the last page)."""
+        team_id = params.get("team_id") or ctx["team"]["id"]
+        try:
+            limit = int(params.get("limit") or 0) or 1000
+        except (TypeError, ValueError):
+            raise ApiError("invalid_limit") from None
+        limit = max(1, min(limit, 1000))
+        cursor = str(params.get("cursor") or "")
+        try:
+            start = int(cursor.removeprefix("dXNlcjo"), 16) if cursor else 0
+        except ValueError:
+            raise ApiError("invalid_cursor") from None
+        with self._lock:
+            members = [u for u in self.users.values() if u.get("team_id") == team_id]
+        members.sort(key=lambda u: u["id"])
+        page = members[start : start + limit]
+        following = start + limit
+        next_cursor = f"dXNlcjo{following:x}" if following < len(members) else ""
+        return {
+            "members": json.loads(json.dumps(page)),
+            "cache_ts": 1700000000,
+            "response_metadata": {"next_cursor": next_cursor},
+        }

@@ -42,3 +42,14 @@ def test_tuning_defaults_and_values():
     )
     assert tuned.run_time_limit_s == 20 and tuned.PIPEBOT_QUEUE == "q2"
     assert tuned.PIPEBOT_DATA_DIR == Path("/srv/pipebot")
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
+def test_a_bad_retention_is_one_line_and_unset_keeps_for_ever(value):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS=value)
+    message = str(exc.value)
+    assert "PIPEBOT_RETENTION_DAYS must be a whole number of days" in message and "\n" not in message
+    assert load_settings(_env_file=None).PIPEBOT_RETENTION_DAYS is None
+    assert load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS="").PIPEBOT_RETENTION_DAYS is None
+    assert load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS="30").PIPEBOT_RETENTION_DAYS == 30

@@ -92,7 +92,7 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
                 if parent.version
                 else versions.latest_version(s, click.team_id, parent.artifact_id)
             )
-            if source is not None:
+            if source is not None and not source.content.get("deleted"):  # a deleted parent: pick another
                 step = f" from step {parent.step}" if parent.step else ""
                 pair = (source, latest, f"parent (version {source.number})", f"this branch{step}")
         if pair is None:

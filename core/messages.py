@@ -158,3 +158,24 @@ def daily_limit_near(limit: Decimal, spent: Decimal) -> str:
         f"New runs are refused once the limit is reached, until 00:00 UTC. "
         f"An admin can change the limit with `{COMMAND} settings`."
     )
+
+
+# ---- taking back (DESIGN §10) ------------------------------------------------------------------
+
+#: Re-run, Edit, Compare or a vote on a deleted result.
+RESULT_DELETED = "That run's result was deleted, so there is nothing left to re-run, edit, compare or rate."
+#: The requester's or an admin's Delete, clicked by someone else (or forged).
+DELETE_REFUSED = "Only the person who started this run, or a workspace admin, can delete its result."
+DELETE_CONFIRM = (
+    "Delete this run's result for everyone? Its output, input, versions and feedback are removed and "
+    "its links open a “deleted” notice. Branches made from it keep their own copies. This cannot be undone."
+)
+ALREADY_DELETED = "That result was deleted already."
+#: What the read_artifact tool answers for a deleted result.
+TOOL_RESULT_DELETED = "deleted: that artifact's result was deleted; its content is gone"
+
+
+def deleted_by(who: str, when: str) -> str:
+    """The tombstone's line; ``who`` is the surface's way of naming a person (a Slack
+    mention, a user id) and ``when`` a formatted date."""
+    return f"Deleted by {who} on {when}"

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     PIPEBOT_REAP_SECONDS: float = Field(default=10, gt=0)  # how often a worker looks for such runs
     PIPEBOT_QUEUE_STATUS_SECONDS: float = Field(default=3, gt=0)  # how often "Queued: N runs ahead" is refreshed
     PIPEBOT_DATA_DIR: Path = Path(".pipebot")  # embedded services' data and the local secret key
+    # Finished runs and their artifacts older than this many days are purged by the workers'
+    # maintenance (core/runs/retention.py); unset keeps them for ever.
+    PIPEBOT_RETENTION_DAYS: int | None = None
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -121,6 +124,18 @@ class Settings(BaseSettings):
                     "PIPEBOT_SECRET_KEY must be one or more comma-separated Fernet keys; create one with `pipebot keygen`"
                 ) from None
         return v
+
+    @field_validator("PIPEBOT_RETENTION_DAYS", mode="before")
+    @classmethod
+    def _retention_days(cls, v: Any) -> int | None:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        text = str(v).strip()
+        if isinstance(v, bool) or not text.isdigit() or int(text) < 1:
+            raise ValueError(
+                "PIPEBOT_RETENTION_DAYS must be a whole number of days, 1 or more (leave it unset to keep runs for ever)"
+            )
+        return int(text)
 
     @field_validator("PIPEBOT_ADMINS")
     @classmethod

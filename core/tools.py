@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.messages import TOOL_RESULT_DELETED
 from providers.types import ToolSpec
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def _read_artifact(ctx: ToolContext, args: dict[str, Any]) -> str:
     content = ctx.load_artifact(artifact_id)
     if content is None:
         raise ValueError(f"no artifact {artifact_id} in this workspace")
+    if content.get("deleted"):  # a tombstone: nothing of the run's text is left to read
+        return json.dumps({"deleted": True, "message": TOOL_RESULT_DELETED})
     slim = {k: content.get(k) for k in ("pipeline", "created_at", "input", "output", "status")}
     return json.dumps(slim, default=str)[:MAX_TOOL_OUTPUT]
 

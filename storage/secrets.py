@@ -17,7 +17,9 @@ class SecretBox:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("at least one Fernet key is required")
-        self._fernet = MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
+        fernets = [Fernet(k.encode() if isinstance(k, str) else k) for k in keys]
+        self._newest = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> bytes:
         return self._fernet.encrypt(plaintext.encode())
@@ -32,7 +34,17 @@ class SecretBox:
             ) from None
 
     def rotate(self, token: bytes) -> bytes:
+        """The same secret encrypted under the newest key; InvalidToken (cryptography's) when
+        no configured key opens it."""
         return self._fernet.rotate(bytes(token))
+
+    def is_newest(self, token: bytes) -> bool:
+        """Whether the newest key alone opens ``token`` (rotating it would change nothing)."""
+        try:
+            self._newest.decrypt(bytes(token))
+        except InvalidToken:
+            return False
+        return True
 
 
 def hint_for(secret: str) -> str:

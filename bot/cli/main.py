@@ -303,6 +303,26 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         services.close()
 
 
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Every stored secret re-encrypted under the newest PIPEBOT_SECRET_KEY (core/secret_rotation.py)."""
+    settings = load_settings()
+    if not settings.secret_keys:
+        raise ConfigError(
+            "PIPEBOT_SECRET_KEY is not set; put the new key first and the old ones after it, comma-separated"
+        )
+    from core.secret_rotation import rotate_all
+
+    ctx, services = _context(settings)
+    try:
+        report = rotate_all(ctx)
+    finally:
+        ctx.close()
+        services.close()
+    for line in report.summary():
+        print(f"pipebot: {line}", file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
 def _positive_int(value: str) -> int:
     try:
         n = int(value)
@@ -375,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("keygen", help="print a new PIPEBOT_SECRET_KEY")
     s.set_defaults(func=cmd_keygen)
+
+    s = sub.add_parser("rotate-key", help="re-encrypt stored secrets under the newest PIPEBOT_SECRET_KEY")
+    s.set_defaults(func=cmd_rotate_key)
     return p
 
 

@@ -39,6 +39,7 @@ from bot.slack.client import make_client, paced_request_client
 from bot.slack.hostile_text import clean_request_body
 from bot.slack.listeners import (
     agents,
+    artifact_delete,
     artifacts,
     cancel,
     commands,
@@ -145,6 +146,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     rerun.register(app, ctx)
     shortcut.register(app, ctx)
     artifacts.register(app, ctx)
+    artifact_delete.register(app, ctx)
     edit.register(app, ctx)
     compare.register(app, ctx)
     feedback.register(app, ctx)

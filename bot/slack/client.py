@@ -30,6 +30,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot.slack.ratelimit.budget import budget_for
 from bot.slack.ratelimit.paced import PacedWebClient
 from core.context import AppContext
+from storage.repos.stored_secrets import SEALED_PREFIX
 from storage.secrets import SecretBox
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 CLIENT_TIMEOUT = 15  # seconds per Web API call; Slack answers in well under a second
 OAUTH_STATE_TTL = 600  # seconds a /slack/install link stays usable
 
-_ENC = "fernet:"  # marks an encrypted token, so rows written before encryption still read
+_ENC = SEALED_PREFIX  # marks an encrypted token, so rows written before encryption still read
 _TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 
 

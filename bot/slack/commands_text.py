@@ -26,6 +26,7 @@ __all__ = [
     "AGENT_EDIT",
     "AGENT_NEW",
     "ARTIFACTS",
+    "AUDIT",
     "COMMANDS",
     "HELP",
     "PIPELINES",
@@ -56,6 +57,7 @@ PIPELINES = "pipelines"
 RUN = "run"
 ARTIFACTS = "artifacts"
 SETTINGS = "settings"
+AUDIT = "audit"
 UNKNOWN = "unknown"
 
 
@@ -80,11 +82,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(PIPELINE_DELETE, "pipeline delete NAME", "delete a pipeline (asks first)"),
     CommandSpec(ARTIFACTS, "artifacts [PIPELINE] [search WORDS…]", "latest results, with links"),
     CommandSpec(SETTINGS, "settings", "provider API keys (admins only)"),
+    CommandSpec(AUDIT, "audit", "who changed keys, limits and settings, or deleted what (admins only)"),
     CommandSpec(HELP, "help", "this list"),
 )
 _USAGE = {spec.name: spec.usage for spec in COMMANDS}
 
-_TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings")
+_TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings", "audit")
 _TOP_ALIASES = {
     "?": "help",
     "-h": "help",
@@ -189,7 +192,7 @@ def _parse(text: str, command: str) -> Command:
 
     if word == HELP:
         return Command(HELP, tuple(t.value for t in tokens))
-    if word in (AGENTS, PIPELINES, SETTINGS):
+    if word in (AGENTS, PIPELINES, SETTINGS, AUDIT):
         return Command(word, rest=raw_rest(text, first.end).strip())
     if word in ("agent", "pipeline"):
         return _parse_thing(word, list(tokens), command)

@@ -26,13 +26,15 @@ def build_home(ctx: AppContext, team_id: str) -> View:
         pipelines = list(pipeline_repo.list_pipelines(s, team_id))
         orphans = {p.id: {o.position for o in core_pipelines.orphans(p)} for p in pipelines}
         runs = list(run_repo.latest_runs(s, team_id, limit=msgs.HOME_RUNS_MAX))
-        artifacts, versions = {}, {}
+        artifacts, versions, deleted = {}, {}, set()
         for run in runs:
             if run.status in FINISHED:
                 art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
                 if art is not None:
                     artifacts[run.id], versions[run.id] = art.id, art.latest_version
-        return msgs.home_view(agents, pipelines, orphans, runs, artifacts, versions)
+                    if art.deleted_at is not None:
+                        deleted.add(run.id)
+        return msgs.home_view(agents, pipelines, orphans, runs, artifacts, versions, deleted)
 
 
 def publish_home(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:

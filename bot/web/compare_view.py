@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from bot.web.view import tombstone_line
 from core.artifacts.diff import Comparison, Delta, DiffOp, StepSide, compare
 from core.formatting import UNKNOWN, format_duration, format_tokens, format_usd
 from core.runs.artifact import Artifact
@@ -82,10 +83,12 @@ class ComparePage:
     right_versions: list[int]
     swap_href: str
     related: list[PickLink] = field(default_factory=list)
+    # One line per side whose result was deleted (there is nothing of it to compare).
+    deleted: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
-        return not self.output_changed and not any(s.changed for s in self.steps)
+        return not self.deleted and not self.output_changed and not any(s.changed for s in self.steps)
 
 
 def side_ops(ops: list[DiffOp], side: Side) -> list[DiffOp]:
@@ -188,6 +191,11 @@ def compare_page(
             )
         )
     title = left.pipeline_name or "Untitled pipeline"
+    deleted = [
+        f"The {name} side's result was deleted ({tombstone_line(art)}): there is nothing of it to compare."
+        for name, art in (("left", left), ("right", right))
+        if art.deleted
+    ]
     return ComparePage(
         title=f"Compare · {title} · pipebot",
         left=left_side,
@@ -204,4 +212,5 @@ def compare_page(
         right_versions=right_versions,
         swap_href=swap_href,
         related=related,
+        deleted=deleted,
     )

@@ -34,6 +34,7 @@ from bot.web.present import (
     usage_text,
 )
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_usd
+from core.messages import deleted_by
 from core.runs.artifact import Artifact
 
 __all__ = [
@@ -301,6 +302,11 @@ def render_artifact_markdown(artifact: Artifact | Mapping[str, Any]) -> str:
     out += ["| Field | Value |", "| --- | --- |"]
     out += [f"| {k} | {v} |" for k, v in rows]
     out.append("")
+
+    if a.deleted:  # a tombstone: the run's facts above, then who deleted it; nothing it said
+        who = (a.deleted_by or "").strip() or "someone"
+        out += [_md_inline(deleted_by(who, format_datetime(a.deleted_at))) + ".", ""]
+        return "\n".join(out).rstrip("\n") + "\n"
 
     if a.error:
         where = f" (step {a.error.step})" if a.error.step is not None else ""

@@ -24,6 +24,7 @@ from bot.web.present import (
     usage_text,
 )
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_tokens, format_usd, parse_datetime
+from core.messages import deleted_by
 from core.runs.artifact import Artifact, StepRecord, iso_text
 from storage.states import StepStatus
 
@@ -107,6 +108,8 @@ class ArtifactPage:
     json_href: str | None
     markdown_href: str | None
     steps: list[StepView] = field(default_factory=list)
+    # A deleted result's tombstone line ("Deleted by U… on …"); None for a live artifact.
+    deleted: str | None = None
 
     @property
     def headline_facts(self) -> list[str]:
@@ -184,6 +187,9 @@ def artifact_page(a: Artifact, *, slack_thread_url: str | None, json_url: str, m
             where = f"At step {a.error.step}" + (f" ({agent_title(step)})" if step else "")
         error = ErrorView(error_kind(a.error), a.error.message or "", where)
 
+    if a.deleted:  # a tombstone: what the run was, who deleted it; nothing it said
+        return _tombstone_page(a, pipeline, created)
+
     budget = MarkdownBudget(MARKDOWN_PAGE_LIMIT)
     empty = "No output: the run failed before producing one." if error else "No output."
     output = _output(a.output, empty, budget, md_href)
@@ -212,4 +218,35 @@ def artifact_page(a: Artifact, *, slack_thread_url: str | None, json_url: str, m
         json_href=safe_href(json_url),
         markdown_href=md_href,
         steps=steps,
+    )
+
+
+def tombstone_line(a: Artifact) -> str:
+    """ "Deleted by U0123 on 2026-12-07 14:05 UTC" (the web knows no names: the user id)."""
+    return deleted_by((a.deleted_by or "").strip() or "someone", format_datetime(a.deleted_at))
+
+
+def _tombstone_page(a: Artifact, pipeline: str, created: str) -> ArtifactPage:
+    """The page of a deleted result: the run's facts and the tombstone line, no links to
+    exports of content that is gone (the JSON still says it was deleted)."""
+    return ArtifactPage(
+        title=f"{pipeline} · deleted · pipebot",
+        pipeline=pipeline,
+        status=status(a.status),
+        created=created,
+        created_iso=iso_text(parse_datetime(a.when)),
+        cost=format_usd(a.cost_usd),
+        duration=format_duration(a.elapsed_ms()),
+        tokens=usage_text(a.total_usage()),
+        models=[_model(ref, display) for ref, display in a.models_used()],
+        requested_by=(a.requested_by or "").strip(),
+        run_id=(a.run_id or "").strip(),
+        input="",
+        error=None,
+        output=OutputView("Deleted."),
+        thread_href=None,
+        json_href=None,
+        markdown_href=None,
+        steps=[],
+        deleted=tombstone_line(a),
     )

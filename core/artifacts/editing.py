@@ -16,6 +16,7 @@ from core.artifacts import edit_links, messages
 from core.artifacts.versions import EditRefused, apply_edit, clean_note, current_text, parse_target
 from core.context import AppContext
 from core.links import signing_keys
+from core.messages import RESULT_DELETED
 from storage.db import transaction
 from storage.repos import artifact_versions as versions
 from storage.repos import edit_links as used_links
@@ -48,6 +49,8 @@ def _save(
     author: str,
     note: str | None,
 ) -> int:
+    if base.content.get("deleted"):
+        raise EditRefused(RESULT_DELETED)
     edit = parse_target(target)
     content = apply_edit(base.content, edit, text, base_version=base.number)
     return versions.save_version(
@@ -94,6 +97,8 @@ def open_editor(
         base = versions.get_version(s, link.team_id, link.artifact_id, link.base_version)
         if base is None:
             raise ArtifactNotFound(artifact_id)
+        if base.content.get("deleted"):
+            raise EditRefused(RESULT_DELETED)
         latest = versions.latest_version(s, link.team_id, link.artifact_id)
     text = current_text(base.content, parse_target(target))
     steps = [int(st["position"]) for st in base.content.get("steps") or []]

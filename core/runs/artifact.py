@@ -288,6 +288,11 @@ class Artifact(_Record):
     error: Annotated[RunError | None, BeforeValidator(_error)] = None
     steps: Annotated[list[StepRecord], BeforeValidator(_list_of(lambda v: isinstance(v, Mapping)))] = []
     branch: Annotated[Lineage | None, BeforeValidator(_mapping_or_none)] = None  # a branch run's
+    # A deleted result (core/artifacts/deletion.py): the content is a tombstone that keeps only
+    # what the run was (pipeline, status, dates, cost, models) and says who deleted it, when.
+    deleted: Annotated[bool | None, WrapValidator(_or_none)] = None
+    deleted_by: Text = None
+    deleted_at: Instant = None
 
     @classmethod
     def for_write(cls, **fields: Any) -> Artifact:

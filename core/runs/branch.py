@@ -16,6 +16,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from core import messages
 from core.context import AppContext
 from core.errors import RefusalKind, RunRejected
 from core.preflight import Plan, PlannedStep
@@ -104,6 +105,8 @@ def branch_source(s: Session, team_id: str, artifact_id: str, version: int | Non
             raise RunRejected(RefusalKind.VERSION_MISSING, version_missing(version))
         raise RunRejected(RefusalKind.NOT_FOUND, ARTIFACT_GONE)
     content = Artifact.from_content(row.content)
+    if content.deleted:
+        raise RunRejected(RefusalKind.NOT_FOUND, messages.RESULT_DELETED)
     pipeline_id = content.pipeline.id if content.pipeline else None
     pipeline = pipeline_repo.get_pipeline(s, team_id, pipeline_id) if pipeline_id is not None else None
     if pipeline is None:

@@ -9,6 +9,8 @@ PostgreSQL is the source of truth, Redis the dispatch. Two kinds of run need res
   again for a fresh attempt, or failed once its attempts are spent or its cancel was
   asked for.
 
+Each round also purges, when due, the finished runs retention expired (core/runs/retention.py).
+
 "Its job is gone" has one rule, :func:`job_gone`: none of the run's job ids (one per
 attempt) is waiting or running in RQ. Neither rescue runs a finished step twice: the
 executor resumes after the last finished step. Both are safe from many workers at once:
@@ -32,6 +34,7 @@ from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
 from core.runs.outcome import write_outcome
 from core.runs.queue import MAX_ATTEMPTS, enqueue, job_id
+from core.runs.retention import purge_when_due
 from core.timings import QUEUED_GRACE_S
 from storage.db import transaction
 from storage.repos import runs as run_repo
@@ -45,9 +48,15 @@ _PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.S
 
 def maintain_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str]:
     """One round: take over runs whose worker died, then enqueue queued runs whose job is
-    gone; returns the ids of the runs it touched."""
+    gone, then (when due) purge what retention expired; returns the ids of the runs it
+    rescued."""
     now = now or datetime.now(UTC)
-    return take_over_dead_runs(ctx, now=now) + requeue_lost_runs(ctx, now=now)
+    touched = take_over_dead_runs(ctx, now=now) + requeue_lost_runs(ctx, now=now)
+    try:
+        purge_when_due(ctx)
+    except Exception:  # noqa: BLE001 - rescuing runs matters more; the next round purges
+        log.exception("retention purge failed")
+    return touched
 
 
 def job_gone(ctx: AppContext, run_id: uuid.UUID | str, attempts: int) -> bool:

@@ -93,9 +93,9 @@ class VersionRow:
 
 _BUMP = text(
     "UPDATE artifacts SET latest_version = latest_version + 1 "
-    "WHERE team_id = :team AND id = :aid AND latest_version = :base RETURNING latest_version"
+    "WHERE team_id = :team AND id = :aid AND latest_version = :base AND deleted_at IS NULL RETURNING latest_version"
 )
-_CURRENT = text("SELECT latest_version FROM artifacts WHERE team_id = :team AND id = :aid")
+_CURRENT = text("SELECT latest_version, deleted_at FROM artifacts WHERE team_id = :team AND id = :aid")
 _INSERT = text(
     "INSERT INTO artifact_versions (team_id, artifact_id, number, content, edited, author, note) "
     "VALUES (:team, :aid, :number, :content, :edited, :author, :note)"
@@ -116,7 +116,7 @@ def save_version(
     """Save ``content`` as the version after ``base_version`` and return its number.
 
     The bump of ``latest_version`` is the lock: it succeeds only while the artifact's latest is
-    still ``base_version``. A second editor who started from the same version waits on the first
+    still ``base_version`` and its result was not deleted (core/artifacts/deletion.py). A second editor who started from the same version waits on the first
     one's row lock, then finds the condition false and gets :class:`VersionConflict` with the
     number the first one saved, carrying their own edit back.
     """
@@ -125,10 +125,10 @@ def save_version(
         raise ArtifactNotFound(str(artifact_id))
     number = s.execute(_BUMP, {"team": team_id, "aid": aid, "base": base_version}).scalar()
     if number is None:
-        current = s.execute(_CURRENT, {"team": team_id, "aid": aid}).scalar()
-        if current is None:
+        current = s.execute(_CURRENT, {"team": team_id, "aid": aid}).first()
+        if current is None or current.deleted_at is not None:  # a deleted result takes no edits
             raise ArtifactNotFound(str(artifact_id))
-        raise VersionConflict(int(current), content=content, edited=edited, note=note)
+        raise VersionConflict(int(current.latest_version), content=content, edited=edited, note=note)
     s.execute(
         _INSERT,
         {

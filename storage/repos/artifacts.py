@@ -90,6 +90,7 @@ ARTIFACT_LIST_COLUMNS = (
     Artifact.created_at,
     Artifact.created_by,
     Artifact.run_id,
+    Artifact.deleted_at,  # a deleted result is listed as "deleted" (core/artifacts/deletion.py)
 )
 
 

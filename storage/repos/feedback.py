@@ -25,12 +25,12 @@ class VoteCounts:
     down: int = 0
 
 
-# The vote is written only where the artifact and that version exist in this workspace; the
-# conflict clause keeps a row of another workspace (same key) untouched.
+# The vote is written only where the artifact and that version exist in this workspace (and
+# its result was not deleted); the conflict clause keeps a row of another workspace untouched.
 _UPSERT = text(
     "INSERT INTO artifact_feedback (team_id, artifact_id, version, user_id, vote) "
     "SELECT a.team_id, a.id, :version, :user, :vote FROM artifacts a "
-    "WHERE a.team_id = :team AND a.id = :aid AND :version BETWEEN 1 AND a.latest_version "
+    "WHERE a.team_id = :team AND a.id = :aid AND :version BETWEEN 1 AND a.latest_version AND a.deleted_at IS NULL "
     "ON CONFLICT (artifact_id, version, user_id) DO UPDATE SET vote = excluded.vote, updated_at = now() "
     "WHERE artifact_feedback.team_id = excluded.team_id"
 )

@@ -59,3 +59,14 @@ def test_fallback_keys_serve_listed_teams_only_in_oauth_mode() -> None:
     assert oauth.fallback_keys_serve("T0MINE") and not oauth.fallback_keys_serve("T0STRANGER")
     single = load_settings(_env_file=None, SLACK_BOT_TOKEN="xoxb-1", SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="x")
     assert single.fallback_keys_serve("T0ANY")
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
+def test_a_bad_retention_is_one_line_and_unset_keeps_for_ever(value):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS=value)
+    message = str(exc.value)
+    assert "PIPEBOT_RETENTION_DAYS must be a whole number of days" in message and "\n" not in message
+    assert load_settings(_env_file=None).PIPEBOT_RETENTION_DAYS is None
+    assert load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS="").PIPEBOT_RETENTION_DAYS is None
+    assert load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS="30").PIPEBOT_RETENTION_DAYS == 30

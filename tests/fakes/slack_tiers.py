@@ -46,7 +46,6 @@ TIERS = {
     "conversations.open": 3,
     "conversations.replies": 3,
     "users.info": 4,
-    "users.list": 2,
     "team.info": 3,
     "auth.test": 4,
     "views.open": 4,

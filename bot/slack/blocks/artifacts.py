@@ -15,6 +15,8 @@ from typing import Any
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    ButtonElement,
+    ConfirmObject,
     DividerBlock,
     PlainTextObject,
     SectionBlock,
@@ -39,6 +41,7 @@ from bot.slack.blocks.common import (
 from bot.slack.blocks.limits import SECTION_TEXT_LIMIT
 from bot.slack.text import clip, escape_mrkdwn, fit_message, split_for_stream
 from core.formatting import format_cost, format_duration
+from core.messages import DELETE_CONFIRM, deleted_by
 from storage.states import RunStatus, StepStatus
 
 ARTIFACT_MODAL_CALLBACK = "pipebot_artifact"
@@ -49,13 +52,19 @@ VIEW_ARTIFACT = "artifact_view"  # button value: the artifact id
 ARTIFACTS_PAGE = "artifacts_page"
 ARTIFACTS_PREVIOUS_PAGE = "artifacts_page_previous"
 OPEN_ARTIFACT_LINK = "artifact_open_link"  # URL buttons still send an action; it is only acked
-MODAL_OUTPUT_BUDGET = 8_700  # artifact modal: three sections of ≤ 2,900
+MODAL_OUTPUT_BUDGET = 8_700
+DELETE_ARTIFACT = "artifact_delete"  # the View modal's Delete, value: the artifact id
+DELETED_MARK = (
+    "_deleted_"  # where a list would show a deleted result's content  # artifact modal: three sections of ≤ 2,900
+)
 
 
 def artifact_line(row: Any, permalink: str | None, votes: Any = None) -> str:
     """One artifact in a list: date, pipeline, status, cost, 👍/👎 (``votes``: up, down), link."""
     emoji = STATUS_EMOJI.get(row.status, "•")
     parts = [f"{emoji} {name_md(row.pipeline_name)}", slack_date(row.created_at), row.status, format_cost(row.cost_usd)]
+    if getattr(row, "deleted_at", None) is not None:
+        parts.append(DELETED_MARK)
     if votes is not None and votes_text(votes.up, votes.down):
         parts.append(votes_text(votes.up, votes.down))
     line = " · ".join(parts)
@@ -96,8 +105,30 @@ def artifact_list_message(
     return clip(re.sub(r"[*]", "", title), SECTION_TEXT_LIMIT), blocks
 
 
-def artifact_modal(artifact: Any, permalink: str | None) -> View:
-    """A view-only modal: what ran, what it cost, the output cut to Slack's limits with the link."""
+def delete_button(artifact_id: Any) -> ButtonElement:
+    """*Delete*, behind Slack's own confirmation dialog (the listener checks who clicked)."""
+    confirm = ConfirmObject(
+        title="Delete this result?", text=DELETE_CONFIRM, confirm="Delete", deny="Keep it", style="danger"
+    )
+    element = button("Delete", DELETE_ARTIFACT, value=str(artifact_id), style="danger")
+    element.confirm = confirm
+    return element
+
+
+def _tombstone_blocks(artifact: Any, fields: list[Any]) -> list[Block]:
+    """What a deleted result's modal shows: the run's facts and who deleted it, when."""
+    who = f"<@{artifact.deleted_by}>" if artifact.deleted_by else "someone"
+    return [
+        SectionBlock(fields=fields),
+        DividerBlock(),
+        section(f"🗑️ {deleted_by(who, slack_date(artifact.deleted_at))}. Its output, input and versions are gone."),
+    ]
+
+
+def artifact_modal(artifact: Any, permalink: str | None, *, can_delete: bool = False) -> View:
+    """A view-only modal: what ran, what it cost, the output cut to Slack's limits with the link.
+    ``can_delete``: the viewer started the run or is an admin, so *Delete* is offered. A
+    deleted result shows its tombstone instead of content, and no buttons."""
     content = artifact.content or {}
     emoji = STATUS_EMOJI.get(artifact.status, "•")
     fields = [
@@ -110,6 +141,8 @@ def artifact_modal(artifact: Any, permalink: str | None) -> View:
     ]
     if artifact.created_by:
         fields.append(md(f"*Requested by*\n<@{artifact.created_by}>"))
+    if getattr(artifact, "deleted_at", None) is not None:
+        return _view(_tombstone_blocks(artifact, fields))
     blocks: list[Block] = [SectionBlock(fields=fields)]
     if content.get("input"):
         blocks.append(context(f"*Input:* {preview(content['input'], 500)}"))
@@ -140,7 +173,13 @@ def artifact_modal(artifact: Any, permalink: str | None) -> View:
     elements += lifecycle_buttons(
         artifact.id, getattr(artifact, "latest_version", None) or 1, edit=artifact.status == RunStatus.SUCCEEDED
     )
+    if can_delete:
+        elements.append(delete_button(artifact.id))
     blocks.append(ActionsBlock(elements=elements))
+    return _view(blocks)
+
+
+def _view(blocks: list[Block]) -> View:
     return View(
         type="modal",
         callback_id=ARTIFACT_MODAL_CALLBACK,

@@ -6,14 +6,14 @@ Pure builders; never more than Slack's 100 blocks per Home tab, whatever the wor
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.artifact_buttons import lifecycle_buttons
-from bot.slack.blocks.artifacts import VIEW_ARTIFACT
+from bot.slack.blocks.artifacts import DELETED_MARK, VIEW_ARTIFACT
 from bot.slack.blocks.common import (
     STATUS_EMOJI,
     button,
@@ -123,7 +123,11 @@ def _agent_blocks(agents: Sequence[Any]) -> list[Block]:
 
 
 def _run_blocks(
-    runs: Sequence[Any], artifact_ids: Mapping[Any, Any], artifact_versions: Mapping[Any, int], room: int
+    runs: Sequence[Any],
+    artifact_ids: Mapping[Any, Any],
+    artifact_versions: Mapping[Any, int],
+    room: int,
+    deleted: Collection[Any] = (),
 ) -> list[Block]:
     """The recent runs in at most ``room`` blocks: a run in flight with Cancel, a finished one
     with View and the lifecycle buttons of its artifact's latest version."""
@@ -138,13 +142,14 @@ def _run_blocks(
         )
         if run.requested_by:
             line += f" · <@{run.requested_by}>"
-        line += f"\n> {preview(run.input, 120)}"
+        gone = run.id in deleted  # a deleted result: nothing of its text is shown
+        line += f"\n> {DELETED_MARK}" if gone else f"\n> {preview(run.input, 120)}"
         art = artifact_ids.get(run.id)
         if run.status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING):
             blocks.append(section(line, accessory=cancel_button(str(run.id))))
             continue
         blocks.append(section(line, accessory=button("View", VIEW_ARTIFACT, value=str(art)) if art else None))
-        if art:
+        if art and not gone:
             version = artifact_versions.get(run.id, 1)
             blocks.append(
                 ActionsBlock(
@@ -162,12 +167,14 @@ def home_view(
     runs: Sequence[Any],
     artifact_ids: Mapping[Any, Any],
     artifact_versions: Mapping[Any, int] | None = None,
+    deleted: Collection[Any] = (),
 ) -> View:
     """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with
     View, *Edit*, *Re-run from…* and *Compare*.
 
     ``orphans``: pipeline id → positions whose agent was deleted; ``artifact_ids``: run id →
-    artifact id; ``artifact_versions``: run id → its artifact's latest version (1 if absent).
+    artifact id; ``artifact_versions``: run id → its artifact's latest version (1 if absent);
+    ``deleted``: run ids whose result was deleted (listed as deleted, with View only).
     Never more than 100 blocks: lists are capped and say how many are left out.
     """
     blocks: list[Block] = [*_intro_blocks(), DividerBlock(), HeaderBlock(text=f"Pipelines ({len(pipelines)})")]
@@ -181,5 +188,5 @@ def home_view(
     blocks += [DividerBlock(), HeaderBlock(text="Recent runs")]
     if not runs:
         blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))
-    blocks += _run_blocks(runs, artifact_ids, artifact_versions or {}, VIEW_BLOCKS_LIMIT - len(blocks))
+    blocks += _run_blocks(runs, artifact_ids, artifact_versions or {}, VIEW_BLOCKS_LIMIT - len(blocks), deleted)
     return View(type="home", blocks=blocks[:VIEW_BLOCKS_LIMIT])

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.blocks import artifacts as msgs
 from bot.slack.blocks.common import info_modal, one_line
 from bot.slack.commands_text import ARTIFACTS, parse_command
+from bot.slack.listeners.artifact_delete import may_delete_here
 from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, ack_only, tell, told
 from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
@@ -168,10 +169,14 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
     with transaction(ctx.sessions) as s:
         artifact = artifact_repo.get_artifact(s, team_id, artifact_id)
         link = artifact_permalink(ctx, team_id, str(artifact.id)) if artifact is not None else None
-        if artifact is None:
-            view = info_modal("Run result", "That artifact doesn't exist in this workspace any more.")
-        else:
-            view = msgs.artifact_modal(artifact, link)
+    if artifact is None:
+        view = info_modal("Run result", "That artifact doesn't exist in this workspace any more.")
+    else:
+        # Delete is offered to the run's requester and to admins (the click is checked again)
+        can_delete = artifact.deleted_at is None and may_delete_here(
+            ctx, client, team_id, user_of(body), artifact.created_by
+        )
+        view = msgs.artifact_modal(artifact, link, can_delete=can_delete)
     try:
         client.views_open(trigger_id=body.get("trigger_id") or "", view=view.to_dict())
     except SlackApiError as exc:

@@ -42,6 +42,7 @@ from bot.slack.commands_text import (
     AGENT_NEW,
     AGENTS,
     ARTIFACTS,
+    AUDIT,
     HELP,
     PIPELINE_DELETE,
     PIPELINE_EDIT,
@@ -54,9 +55,9 @@ from bot.slack.commands_text import (
     help_text,
     parse_command,
 )
-from bot.slack.listeners import agents, artifacts, pipelines, runs, settings
+from bot.slack.listeners import agents, artifacts, audit, pipelines, runs, settings
 from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
-from bot.slack.payloads import channel_of, team_of, user_of
+from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
 from core.messages import COMMAND
@@ -184,6 +185,8 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
         settings.open_settings_modal(
             ctx, client, trigger_id, team_id, user_id, channel_id=channel_id, response_url=response_url
         )
+    elif cmd.name == AUDIT:
+        audit.show_audit(ctx, client, Actor(team_id, user_id, channel_id=channel_id, response_url=response_url))
     else:  # a subcommand commands_text knows and this dispatcher does not
         respond(**ephemeral(help_text(COMMAND)))
 

@@ -40,6 +40,7 @@ from core.artifacts.diff import compare
 from core.context import AppContext
 from core.formatting import format_datetime
 from core.links import compare_permalink
+from core.messages import RESULT_DELETED
 from storage.db import transaction
 from storage.repos import artifact_versions as versions
 from storage.repos import lineage
@@ -77,6 +78,9 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
         if latest is None:
             tell(client, click, messages.ARTIFACT_GONE)
             return
+        if latest.content.get("deleted"):
+            tell(client, click, RESULT_DELETED)
+            return
         parent = lineage.parent_of(s, click.team_id, latest.artifact_id)
         if latest.number > 1:
             first = versions.get_version(s, click.team_id, latest.artifact_id, 1)
@@ -88,7 +92,7 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
                 if parent.version
                 else versions.latest_version(s, click.team_id, parent.artifact_id)
             )
-            if source is not None:
+            if source is not None and not source.content.get("deleted"):  # a deleted parent: pick another
                 step = f" from step {parent.step}" if parent.step else ""
                 pair = (source, latest, f"parent (version {source.number})", f"this branch{step}")
         if pair is None:
@@ -125,6 +129,8 @@ def pick(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
         right = versions.latest_version(s, team_id, clicked) if clicked else None
     if left is None or right is None:
         return {"response_action": "errors", "errors": {msgs.COMPARE_PICK_BLOCK: msgs.COMPARE_GONE}}, None
+    if left.content.get("deleted") or right.content.get("deleted"):
+        return {"response_action": "errors", "errors": {msgs.COMPARE_PICK_BLOCK: RESULT_DELETED}}, None
     when = format_datetime(left.content.get("created_at") or left.created_at)
     _, blocks = summary(ctx, team_id, left, right, f"run of {when}", "this run")
     return {"response_action": "update", "view": msgs.compare_modal(blocks).to_dict()}, None

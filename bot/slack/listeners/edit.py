@@ -37,6 +37,7 @@ from core.artifacts.editing import ArtifactNotFound, VersionConflict, new_link, 
 from core.artifacts.versions import EditRefused, clean_note, current_text, parse_target
 from core.context import AppContext
 from core.links import artifact_permalink
+from core.messages import RESULT_DELETED
 from storage.db import transaction
 from storage.repos import artifact_versions as versions
 
@@ -85,6 +86,9 @@ def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> No
             latest = versions.latest_version(s, click.team_id, ref[0])
     if ref is None or latest is None:
         tell(client, click, messages.ARTIFACT_GONE if ref else buttons.STALE_BUTTON)
+        return
+    if latest.content.get("deleted"):
+        tell(client, click, RESULT_DELETED)
         return
     artifact_id, name = str(latest.artifact_id), _pipeline_name(latest.content)
     parts = msgs.parts_of(latest.content)

@@ -34,10 +34,12 @@ from bot.slack.listeners.support import (
 from bot.slack.modal_state import SettingsState, StateUnreadable
 from bot.slack.payloads import Actor, team_of, user_of
 from core import credentials, limits
+from core.audit import AuditAction
 from core.context import AppContext
 from core.errors import ValidationFailed
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
 from storage.db import transaction
+from storage.repos import audit
 from storage.repos import credentials as credential_repo
 from storage.repos import workspaces as workspace_repo
 from storage.repos.workspaces import Limits
@@ -102,9 +104,14 @@ def _apply_settings(
         lines.extend(limits.save_limits(s, team_id, user_id, new_limits))
         for provider, key in keys.items():
             credentials.save_key(s, ctx, team_id, provider, key, user_id)
+            # the audit trail names the provider, never the key
+            audit.record(s, team_id, user_id, AuditAction.KEY_SAVED, PROVIDER_NAMES[provider], {"provider": provider})
             lines.append(f"Saved the {PROVIDER_NAMES[provider]} key (ends in …{key.strip()[-4:]}).")
         for provider in sorted(removes):
             if credential_repo.delete_credential(s, team_id, provider):
+                audit.record(
+                    s, team_id, user_id, AuditAction.KEY_REMOVED, PROVIDER_NAMES[provider], {"provider": provider}
+                )
                 lines.append(f"Removed the {PROVIDER_NAMES[provider]} key.")
     return " ".join(lines) or "Nothing changed."
 

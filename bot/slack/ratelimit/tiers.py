@@ -52,7 +52,6 @@ METHOD_TIERS: dict[str, int] = {
     "conversations.members": 4,
     "conversations.list": 2,
     "users.conversations": 3,
-    "users.list": 2,
     "conversations.open": 3,
     "conversations.replies": 3,
     "chat.update": 3,

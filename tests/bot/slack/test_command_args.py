@@ -11,6 +11,7 @@ from bot.slack.commands_text import (
     AGENT_NEW,
     AGENTS,
     ARTIFACTS,
+    AUDIT,
     COMMANDS,
     HELP,
     PIPELINE_DELETE,
@@ -230,6 +231,7 @@ def test_help_lists_every_subcommand() -> None:
         RUN,
         ARTIFACTS,
         SETTINGS,
+        AUDIT,
     }
 
 

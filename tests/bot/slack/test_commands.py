@@ -32,6 +32,7 @@ from core.budget import unpriced_models
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import agents as agent_repo
+from storage.repos import audit
 from storage.repos import credentials as credential_repo
 from storage.repos import pipelines as pipeline_repo
 from tests.fakes.fake_anthropic import FakeAnthropic
@@ -545,6 +546,11 @@ def test_settings_save_check_and_remove(ctx: AppContext, slack: SlackServer, cap
     assert submit(slack, view, {"anthropic_remove": ["remove"]}, user_id=ADMIN_ID) == {}
     with transaction(ctx.sessions) as s:
         assert set(credential_repo.credential_hints(s, TEAM_ID)) == {"openai"}
+        events = [(e.actor, e.action, e.subject, e.detail) for e in audit.latest(s, TEAM_ID)]
+    assert events == [  # the audit trail names the provider, never the key
+        (ADMIN_ID, "key_removed", "Anthropic", {"provider": "anthropic"}),
+        (ADMIN_ID, "key_saved", "OpenAI", {"provider": "openai"}),
+    ]
     for secret in (GOOD_OPENAI, "sk-bad-key-123456789", GOOD_ANTHROPIC):
         assert secret not in caplog.text
         assert secret[6:] not in caplog.text

@@ -294,6 +294,7 @@ def test_artifact_modal_and_home_carry_the_buttons_and_edit_opens_over_the_modal
         "Edit",
         "Re-run from…",
         "Compare",
+        "Delete",  # the viewer started the run
     ]
     pushes = len(fake.calls("views.push"))
     slack.post(

@@ -108,7 +108,8 @@ def test_wait_words() -> None:
 def test_the_daily_limit_refuses_new_runs_saying_when_it_resets(ctx, essay: int) -> None:
     _limits(ctx, daily="5")
     finished_run(ctx, "T1", essay, "one", steps=[("Drafter", "one", "3.00", 10)])
-    assert limits_problem(ctx.sessions(), "T1", "U1") is None  # $3 of $5
+    with ctx.sessions() as s:
+        assert limits_problem(s, "T1", "U1") is None  # $3 of $5
     finished_run(ctx, "T1", essay, "two", steps=[("Drafter", "two", "2.00", 10)])
     finished_run(ctx, "T1", essay, "yesterday", steps=[("Drafter", "y", "50", 10)], minutes_ago=60 * 25)
     before = _runs(ctx)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from core.artifacts import messages
 from core.artifacts.diff import Comparison, Delta, DiffOp, StepSide, compare
 from core.formatting import UNKNOWN, format_duration, format_tokens, format_usd
 from core.runs.artifact import Artifact
@@ -82,6 +83,8 @@ class ComparePage:
     right_versions: list[int]
     swap_href: str
     related: list[PickLink] = field(default_factory=list)
+    #: The page says why the diff is coarse (core/artifacts/diff.py gave up the word match).
+    coarse_notice: str | None = None
 
     @property
     def identical(self) -> bool:
@@ -204,4 +207,5 @@ def compare_page(
         right_versions=right_versions,
         swap_href=swap_href,
         related=related,
+        coarse_notice=messages.COMPARE_COARSE if c.coarse else None,
     )

@@ -16,6 +16,11 @@ VERSION_CONFLICT = (
 NO_VERSION = "This artifact has no version {version}."
 ARTIFACT_GONE = "This artifact was deleted, or belongs to another workspace."
 
+COMPARE_COARSE = (
+    "This comparison is coarse: the texts differ in too many places to compare word by word, "
+    "so some changed passages are shown removed and added whole."
+)
+
 EDIT_LINK_TAMPERED = "This edit link is not valid: open Edit again from Slack."
 EDIT_LINK_EXPIRED = "This edit link has expired (they work for a few minutes): open Edit again from Slack."
 EDIT_LINK_REUSED = "This edit link was used already: each link saves once. Open Edit again from Slack."

@@ -123,7 +123,7 @@ class Work:
         self.spent += n
 
 
-class _Matcher(SequenceMatcher):
+class _Matcher(SequenceMatcher[str]):
     """difflib's matcher, charging each longest-match search to a :class:`Work` before it
     runs. The charge is an upper bound of that search's probes: the positions it scans on
     both sides plus every candidate position of ``b`` its elements of ``a`` have (a prefix sum,
@@ -132,8 +132,11 @@ class _Matcher(SequenceMatcher):
     def __init__(self, a: list[str], b: list[str], *, autojunk: bool, work: Work) -> None:
         work.charge(MATCHER_SETUP + len(a) + len(b))  # building the index of b
         self._work = work
+        self._sizes = (len(a), len(b))
         super().__init__(None, a, b, autojunk=autojunk)
-        b2j = self.b2j
+        # difflib's index of b (element -> positions), without the junk autojunk dropped:
+        # what find_longest_match iterates over (not in typeshed's stub of the class)
+        b2j: dict[str, list[int]] = self.b2j  # type: ignore[attr-defined]
         prefix = [0]
         total = 0
         for x in a:
@@ -142,8 +145,8 @@ class _Matcher(SequenceMatcher):
         self._candidates = prefix
 
     def find_longest_match(self, alo: int = 0, ahi: int | None = None, blo: int = 0, bhi: int | None = None) -> Match:
-        ahi = len(self.a) if ahi is None else ahi
-        bhi = len(self.b) if bhi is None else bhi
+        ahi = self._sizes[0] if ahi is None else ahi
+        bhi = self._sizes[1] if bhi is None else bhi
         self._work.charge((ahi - alo) + (bhi - blo) + self._candidates[ahi] - self._candidates[alo])
         return super().find_longest_match(alo, ahi, blo, bhi)
 
@@ -280,10 +283,11 @@ def _lines(out: _Builder, a: str, b: str, work: Work) -> None:
     if len(la) <= 1 or len(lb) <= 1:
         _words(out, _tokens(a), _tokens(b), work)
         return
+    opcodes: list[tuple[str, int, int, int, int]]
     try:
         # autojunk: segments that recur everywhere (blank lines between paragraphs, a repeated
         # heading) anchor no match, only extend one; matching on them made a 200 KB pair 4x slower
-        opcodes = _Matcher(la, lb, autojunk=True, work=work).get_opcodes()
+        opcodes = list(_Matcher(la, lb, autojunk=True, work=work).get_opcodes())
     except _OverBudget:
         opcodes = _patience(la, lb)
     for tag, i1, i2, j1, j2 in opcodes:

@@ -144,8 +144,15 @@ class ChannelScope:
 SCOPE_MERGE_MAX = 32
 
 
-def _channels_param(scope: ChannelScope) -> Any:
-    return bindparam("scope_channels", sorted(scope.channels), type_=ARRAY(String))
+def _channels_param() -> Any:
+    """The scope's conversations as one text parameter split in SQL: handing over 470 ids
+    as an array parameter cost 4 ms of Python per statement (psycopg quotes each element),
+    four times the unscoped query. Slack's conversation ids are letters and digits."""
+    return cast(func.string_to_array(bindparam("scope_channels", type_=String), ","), ARRAY(String))
+
+
+def _channels_value(scope: ChannelScope | None) -> str:
+    return ",".join(sorted(scope.channels)) if scope is not None else ""
 
 
 def _in_scope(scope: ChannelScope, *, many: bool, column: Any = Artifact.channel_id) -> Any:
@@ -153,7 +160,7 @@ def _in_scope(scope: ChannelScope, *, many: bool, column: Any = Artifact.channel
     which the planner cannot look into: with 470 conversations inline, estimating how many
     rows each matches cost 5 to 8 ms of planning per statement (more than running it), and the
     plan it picks (walk the newest rows, filter) does not depend on the list anyway."""
-    channels: Any = _channels_param(scope)
+    channels: Any = _channels_param()
     if many:
         channels = cast(select(channels).scalar_subquery(), ARRAY(String))
     within = column == func.any(channels)
@@ -168,9 +175,7 @@ def _newest_per_channel(columns: Sequence[Any], where: Sequence[Any], rows: Any,
     """The ``rows`` newest of each conversation of a small scope (and of runs that posted
     nowhere, when ``unplaced``), as one subquery to merge: each part is a LIMIT read in index
     order from ix_artifacts_team_channel_created."""
-    chans = (
-        func.unnest(bindparam("scope_channels", type_=ARRAY(String))).table_valued("ch").render_derived(name="chans")
-    )
+    chans = func.unnest(_channels_param()).table_valued("ch").render_derived(name="chans")
     order = (Artifact.created_at.desc(), Artifact.id.desc())
     per = select(*columns).where(*where, Artifact.channel_id == chans.c.ch).order_by(*order).limit(rows).lateral("per")
     parts: list[Any] = [select(*per.c).select_from(chans.join(per, true()))]
@@ -202,7 +207,7 @@ def latest_artifacts(
     params = {
         "team_id": team_id,
         "pipeline_id": pipeline_id,
-        "scope_channels": sorted(scope.channels) if scope is not None else [],
+        "scope_channels": _channels_value(scope),
         "limit": limit,
         "offset": offset,
         "rows": limit + offset,
@@ -389,7 +394,7 @@ def search_artifacts(
         scope is not None and not _many(scope),
     )
     params = {
-        "scope_channels": sorted(scope.channels) if scope is not None else [],
+        "scope_channels": _channels_value(scope),
         "team_id": team_id,
         "pipeline_id": pipeline_id,
         "words": words,

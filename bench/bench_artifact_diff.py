@@ -5,19 +5,26 @@ and tail, segments first). That is the obvious word diff, and the one ours repla
 
 Prints p50/p99 per case (ours 30 calls, the baseline 5: it takes up to a second a call);
 the compare page's budget for the whole page is 300 ms at p99.
+
+Then the crafted inputs of issue 16 (the worst found, at the edit cap of 512 KB): CPU time of
+``compare`` (target < 1 s), beside the same code with no work budget, which is the previous
+algorithm (difflib's matcher by segments, then by words) on the same input. ``--quick`` skips
+the unbounded runs (they take up to a minute each).
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 import sys
+import time
 from difflib import SequenceMatcher
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import summary, timed  # noqa: E402
-from core.artifacts.diff import _TOKEN, compare, diff_words  # noqa: E402
+from core.artifacts.diff import _TOKEN, Work, compare, diff_words  # noqa: E402
 
 SIZE = 200_000
 RUNS, BASELINE_RUNS = 30, 5
@@ -63,6 +70,82 @@ def main() -> None:
     left = {"output": a, "steps": [{"position": 1, "output": a, "model": "m"}]}
     right = {"output": b, "steps": [{"position": 1, "output": b, "model": "m"}]}
     print(f"compare     {'one step + output, 20 changed':32s} {summary(timed(lambda: compare(left, right), RUNS))}")
+    bounded_cases("--quick" in sys.argv)
+
+
+CAP = 512 * 1024  # an edit's text (core/artifacts/editing.EDIT_TEXT_MAX_BYTES)
+
+
+def _distinct_lines(template: str = "line {i} says something distinct {j}\n") -> list[str]:
+    out: list[str] = []
+    n = 0
+    while n < CAP:
+        out.append(template.format(i=len(out), j=len(out) * 7919))
+        n += len(out[-1])
+    return out
+
+
+def _swapped(items: list[str]) -> list[str]:
+    return [items[i ^ 1] if (i ^ 1) < len(items) else items[i] for i in range(len(items))]
+
+
+def crafted() -> dict[str, tuple[str, str]]:
+    """The worst inputs found, each side at most 512 KB."""
+    lines = _distinct_lines()
+    sentences = _distinct_lines("Sentence {i} is here. ")
+    same = ["same line\n"] * (CAP // 10)
+    words = [f"w{i % 50}" for i in range(CAP // 5)]
+    return {
+        "neighbouring lines swapped (issue)": ("".join(lines), "".join(_swapped(lines))),
+        "sentences of one line swapped": ("".join(sentences), "".join(_swapped(sentences))),
+        "every line one word changed": ("".join(lines), "".join(x.replace("something", "anything") for x in lines)),
+        "repeated line, 1 in 7 changed": (
+            "".join(same),
+            "".join("other line\n" if i % 7 == 0 else x for i, x in enumerate(same)),
+        ),
+        "one line, a word in 3 changed": (
+            " ".join(words),
+            " ".join("X" if i % 3 == 0 else w for i, w in enumerate(words)),
+        ),
+        "lines reversed": ("".join(lines), "".join(reversed(lines))),
+        "alternating tokens, shifted": ("a b " * (CAP // 4), "b " + "a b " * (CAP // 4)),
+    }
+
+
+def _cpu(fn: object, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.process_time()
+        fn()  # type: ignore[operator]
+        out.append(time.process_time() - t0)
+    return out
+
+
+def bounded_cases(quick: bool) -> None:
+    print("\n-- crafted compares at the edit cap (512 KB a side): CPU seconds; target < 1 s")
+    print(f"{'case':40s} {'ours p50':>9s} {'ours max':>9s}  coarse  {'no budget (previous)':>21s}")
+    for name, (a, b) in crafted().items():
+        left, right = {"output": a, "steps": []}, {"output": b, "steps": []}
+        ours = _cpu(lambda left=left, right=right: compare(left, right), 5)
+        coarse = compare(left, right).coarse
+        if quick:
+            before = "skipped"
+        else:
+            unbounded = Work(limit=10**15, text_limit=10**15)
+            t0 = time.process_time()
+            diff_words(a, b, unbounded)
+            before = f"{time.process_time() - t0:8.2f} s"
+        print(f"{name:40s} {statistics.median(ours):8.3f}s {max(ours):8.3f}s  {str(coarse):6s}  {before:>21s}")
+    lines = _distinct_lines()
+    steps_l = ["".join(lines).replace("line", f"step{k}") for k in range(10)]
+    steps_r = ["".join(_swapped(lines)).replace("line", f"step{k}") for k in range(10)]
+    left = {"output": "".join(lines), "steps": [{"position": k + 1, "output": t} for k, t in enumerate(steps_l)]}
+    right = {
+        "output": "".join(_swapped(lines)),
+        "steps": [{"position": k + 1, "output": t} for k, t in enumerate(steps_r)],
+    }
+    ours = _cpu(lambda: compare(left, right), 3)
+    print(f"{'output + 10 steps, all 512 KB swapped':40s} {statistics.median(ours):8.3f}s {max(ours):8.3f}s  True")
 
 
 def _ratio(ours: list[float], base: list[float]) -> str:

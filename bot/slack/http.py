@@ -48,9 +48,15 @@ NOT_CONFIGURED = (
 
 
 SIGNATURE_MAX_AGE = 300  # seconds; Slack's own rule (and Bolt's) for X-Slack-Request-Timestamp
-# The largest body /slack/events reads. Slack's biggest payloads are view submissions: a modal
-# of 100 blocks, each input up to 3,000 characters, form-encoded, stays well under 2 MiB.
-BODY_MAX_BYTES = 2 * 1024 * 1024
+# The largest body /slack/events reads, checked before the signature or anything parses it.
+# Slack's biggest payloads are view submissions, which carry the whole view back (blocks and
+# state). pipebot's largest modal is the edit form: 3,000 characters of text shown and typed,
+# plus a 500-character note; even all 4-byte characters, form-encoded (3 bytes per byte)
+# twice over (initial value and state), that is about 100 KB. The pipeline form (10 steps) and
+# the agent form (a 3,000-character prompt) are smaller. 1 MiB leaves room for Slack's own
+# fields and stays far from the 300 MiB a client once streamed unsigned.
+BODY_MAX_BYTES = 1024 * 1024
+BODY_TOO_LARGE = "Request body too large: /slack/events reads at most 1 MiB."
 
 
 def _signature_ok(secret: str, headers: Any, raw: bytes) -> bool:
@@ -132,7 +138,7 @@ def bolt_endpoint(
         try:
             body = await capped_body(request, BODY_MAX_BYTES)
         except BodyTooLarge:
-            return PlainTextResponse("Request body too large", status_code=413)
+            return PlainTextResponse(BODY_TOO_LARGE, status_code=413)
         if request.method == "GET":
             bolt_request = to_bolt_request(request, b"")
             flow = app.oauth_flow

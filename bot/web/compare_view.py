@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Literal
 
 from bot.web.view import tombstone_line
+from core.artifacts import messages
 from core.artifacts.diff import Comparison, Delta, DiffOp, StepSide, compare
 from core.formatting import UNKNOWN, format_duration, format_tokens, format_usd
 from core.runs.artifact import Artifact
@@ -85,6 +86,8 @@ class ComparePage:
     related: list[PickLink] = field(default_factory=list)
     # One line per side whose result was deleted (there is nothing of it to compare).
     deleted: list[str] = field(default_factory=list)
+    #: The page says why the diff is coarse (core/artifacts/diff.py gave up the word match).
+    coarse_notice: str | None = None
 
     @property
     def identical(self) -> bool:
@@ -213,4 +216,5 @@ def compare_page(
         swap_href=swap_href,
         related=related,
         deleted=deleted,
+        coarse_notice=messages.COMPARE_COARSE if c.coarse else None,
     )

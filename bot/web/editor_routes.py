@@ -4,8 +4,17 @@ The token is an edit link (core/artifacts/edit_links.py): made for one Slack use
 artifact, valid for minutes, spent by the save. The page is a plain form (no script) that
 posts back here with the link's CSRF token; a save makes version N+1 through
 core/artifacts/editing.py and answers 303 to that version's permalink. Every refusal is a
-page that says why, and a refused save shows the person's text back, so nothing typed is
-lost. The URL carries the token: the responses are ``no-store`` and send no referrer.
+page that says why. The URL carries the token: the responses are ``no-store`` and send no
+referrer.
+
+What was posted is shown back only in the editor's own form, and only once the link and its
+CSRF token have checked out (an edit that is empty, unchanged, or met someone else's save):
+that text came from the person's own page. A refusal page (a link expired, used, forged, a
+form from elsewhere, a body or text over its cap) never contains the posted text: otherwise
+anyone could make this origin display a text of their choosing by posting it with a stale
+link. The browser's Back button still has what was typed.
+
+The form is read with a ceiling (:data:`MAX_FORM_BYTES`) before anything parses it.
 """
 
 from __future__ import annotations
@@ -22,13 +31,24 @@ from bot.web.editor_view import EditorPage, PartLink, RefusalPage, part_label
 from bot.web.pages import render_editor_html, render_not_found_html, render_refusal_html
 from bot.web.security import FORM_HEADERS
 from core.artifacts import edit_links, messages
-from core.artifacts.editing import ArtifactNotFound, Editor, VersionConflict, open_editor, save_from_link
+from core.artifacts.editing import (
+    EDIT_TEXT_MAX_LABEL,
+    ArtifactNotFound,
+    Editor,
+    EditTooLong,
+    VersionConflict,
+    open_editor,
+    save_from_link,
+)
 from core.artifacts.versions import EditRefused
 from core.context import AppContext
 from core.links import signing_keys, version_permalink
 
-#: The largest form accepted (the text of any output fits; past this it is not a real edit).
-MAX_FORM_BYTES = 16 * 1024 * 1024
+#: The largest form read, checked before anything parses it. A maximal edit
+#: (core/artifacts/editing.EDIT_TEXT_MAX_BYTES, 512 KB of UTF-8) is at most 1.5 MiB
+#: form-encoded (3 bytes per byte: ``%E2``), plus the note and the tokens: it always fits.
+MAX_FORM_BYTES = 2 * 1024 * 1024
+MAX_FORM_LABEL = "2 MiB"
 
 _HEADINGS = {
     edit_links.Reason.EXPIRED: "This edit link has expired",
@@ -73,10 +93,16 @@ def _page(
     )
 
 
-def _refused(err: edit_links.EditLinkError, text: str = "") -> Response:
-    page = RefusalPage(_HEADINGS.get(err.reason, "This edit link doesn't work"), str(err), text)
+def _refused(err: edit_links.EditLinkError) -> Response:
+    """A refused link: says why, never what was posted (see the module's docstring)."""
+    page = RefusalPage(_HEADINGS.get(err.reason, "This edit link doesn't work"), str(err))
     status = 410 if err.reason in (edit_links.Reason.EXPIRED, edit_links.Reason.REUSED) else 403
     return HTMLResponse(render_refusal_html(page), status_code=status, headers=FORM_HEADERS)
+
+
+def _too_large(message: str) -> Response:
+    page = RefusalPage("This edit is too large", message)
+    return HTMLResponse(render_refusal_html(page), status_code=413, headers=FORM_HEADERS)
 
 
 def _not_found() -> Response:
@@ -105,11 +131,7 @@ def editor_routes(ctx: AppContext) -> list[Route]:
         try:
             body = await capped_body(request, MAX_FORM_BYTES)
         except BodyTooLarge:
-            return HTMLResponse(
-                render_refusal_html(RefusalPage("This edit is too large", "Nothing was saved.")),
-                status_code=413,
-                headers=FORM_HEADERS,
-            )
+            return _too_large(messages.EDIT_FORM_TOO_LARGE.format(limit=MAX_FORM_LABEL, text_limit=EDIT_TEXT_MAX_LABEL))
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
 
         def field(name: str) -> str:
@@ -122,17 +144,18 @@ def editor_routes(ctx: AppContext) -> list[Route]:
                 save_from_link, ctx, token, artifact_id, csrf=csrf, target=target, text=text, note=note or None
             )
         except edit_links.EditLinkError as err:
-            # a form that did not come from this link gets nothing echoed back
-            return _refused(err, "" if err.reason is edit_links.Reason.CSRF else text)
+            return _refused(err)
         except ArtifactNotFound:
             return _not_found()
+        except EditTooLong as err:
+            return _too_large(str(err))
         except (VersionConflict, EditRefused) as err:
             try:
                 editor = await run_in_threadpool(open_editor, ctx, token, artifact_id, target=target)
             except edit_links.EditLinkError as again:
-                return _refused(again, text)
+                return _refused(again)
             except (EditRefused, ArtifactNotFound):
-                return _refused(edit_links.EditLinkError(edit_links.Reason.TAMPERED, str(err)), text)
+                return _refused(edit_links.EditLinkError(edit_links.Reason.TAMPERED, str(err)))
             if isinstance(err, VersionConflict):
                 latest_href = version_permalink(ctx, editor.link.team_id, editor.link.artifact_id, err.latest)
                 page = _page(

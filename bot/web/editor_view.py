@@ -45,9 +45,11 @@ class EditorPage:
 
 @dataclass(frozen=True)
 class RefusalPage:
+    """A refused link or save: a heading and why. It has no field for the posted text on
+    purpose: a refusal never shows it back (bot/web/editor_routes.py says why)."""
+
     heading: str
     message: str
-    text: str = ""
 
 
 def part_label(target: str) -> str:

@@ -22,7 +22,43 @@ from storage.repos import artifact_versions as versions
 from storage.repos import edit_links as used_links
 from storage.repos.artifact_versions import ArtifactNotFound, VersionConflict
 
-__all__ = ["ArtifactNotFound", "Editor", "VersionConflict", "new_link", "open_editor", "save_edit", "save_from_link"]
+__all__ = [
+    "EDIT_TEXT_MAX_BYTES",
+    "EDIT_TEXT_MAX_LABEL",
+    "ArtifactNotFound",
+    "EditTooLong",
+    "Editor",
+    "VersionConflict",
+    "edit_too_long",
+    "new_link",
+    "open_editor",
+    "save_edit",
+    "save_from_link",
+]
+
+#: The longest text an edit saves, counted in bytes of UTF-8 (not characters), so that the
+#: transports' ceilings follow from it: form-encoded, a byte is at most 3 (``%E2``), so a
+#: maximal edit is at most 1.5 MiB on the wire, inside the web editor's 2 MiB form
+#: (bot/web/editor_routes.MAX_FORM_BYTES). Slack's modal holds 3,000 characters, far below.
+#: It also bounds what a compare of two versions works on (core/artifacts/diff.py).
+EDIT_TEXT_MAX_BYTES = 512 * 1024
+EDIT_TEXT_MAX_LABEL = "512 KB (524,288 bytes of UTF-8)"
+
+
+class EditTooLong(EditRefused):
+    """An edit's text past :data:`EDIT_TEXT_MAX_BYTES`: refused before anything is read or
+    written, and (on the web) never shown back."""
+
+
+def edit_too_long(text: str) -> EditTooLong | None:
+    """The refusal for a text past the cap, or None. Cheap for any length: the UTF-8 size is
+    only computed when the character count does not already settle it."""
+    if len(text) <= EDIT_TEXT_MAX_BYTES // 4:
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= EDIT_TEXT_MAX_BYTES:
+        return None
+    return EditTooLong(messages.EDIT_TOO_LONG.format(size=size, limit=EDIT_TEXT_MAX_LABEL))
 
 
 @dataclass(frozen=True)
@@ -51,6 +87,9 @@ def _save(
 ) -> int:
     if base.content.get("deleted"):
         raise EditRefused(RESULT_DELETED)
+    too_long = edit_too_long(text)
+    if too_long is not None:
+        raise too_long
     edit = parse_target(target)
     content = apply_edit(base.content, edit, text, base_version=base.number)
     return versions.save_version(
@@ -71,7 +110,8 @@ def save_edit(
 ) -> int:
     """Save ``text`` as ``target``'s new text on top of ``base_version``; the new number.
 
-    Raises :class:`EditRefused` (empty, unchanged, no such step, note too long),
+    Raises :class:`EditRefused` (empty, unchanged, no such step, note too long; its subclass
+    :class:`EditTooLong` past :data:`EDIT_TEXT_MAX_BYTES`),
     :class:`ArtifactNotFound`, or :class:`VersionConflict` (someone saved meanwhile; it
     carries the edit back).
     """

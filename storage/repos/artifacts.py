@@ -9,7 +9,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, String, bindparam, func, literal_column, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
@@ -121,9 +135,54 @@ class ChannelScope:
     unplaced: bool
 
 
-def _in_scope(scope: ChannelScope) -> Any:
-    within = Artifact.channel_id == func.any(bindparam("scope_channels", sorted(scope.channels), type_=ARRAY(String)))
-    return or_(within, Artifact.channel_id.is_(None)) if scope.unplaced else within
+#: Up to this many conversations a scope is read conversation by conversation: each one's
+#: newest rows from ix_artifacts_team_channel_created (team, channel, created_at, id), merged.
+#: That costs (conversations × rows wanted) index entries whatever the workspace's size, where
+#: walking the workspace's newest rows and filtering would read past every other
+#: conversation's (a guest in 2 channels of 500: 56,000 rows for the 2,000 newest of theirs
+#: at 1M artifacts). Past it (a full member: the public channels and their own) the scope is
+#: filtered during the walk, since most rows pass (bench/bench_visibility.py).
+SCOPE_MERGE_MAX = 32
+
+
+def _channels_param() -> Any:
+    """The scope's conversations as one text parameter split in SQL: handing over 470 ids
+    as an array parameter cost 4 ms of Python per statement (psycopg quotes each element),
+    four times the unscoped query. Slack's conversation ids are letters and digits."""
+    return cast(func.string_to_array(bindparam("scope_channels", type_=String), ","), ARRAY(String))
+
+
+def _channels_value(scope: ChannelScope | None) -> str:
+    return ",".join(sorted(scope.channels)) if scope is not None else ""
+
+
+def _in_scope(scope: ChannelScope, *, many: bool, column: Any = Artifact.channel_id) -> Any:
+    """The scope as a filter. ``many``: the list is handed over as the result of a sub-select,
+    which the planner cannot look into: with 470 conversations inline, estimating how many
+    rows each matches cost 5 to 8 ms of planning per statement (more than running it), and the
+    plan it picks (walk the newest rows, filter) does not depend on the list anyway."""
+    channels: Any = _channels_param()
+    if many:
+        channels = cast(select(channels).scalar_subquery(), ARRAY(String))
+    within = column == func.any(channels)
+    return or_(within, column.is_(None)) if scope.unplaced else within
+
+
+def _many(scope: ChannelScope) -> bool:
+    return len(scope.channels) > SCOPE_MERGE_MAX
+
+
+def _newest_per_channel(columns: Sequence[Any], where: Sequence[Any], rows: Any, unplaced: bool) -> Any:
+    """The ``rows`` newest of each conversation of a small scope (and of runs that posted
+    nowhere, when ``unplaced``), as one subquery to merge: each part is a LIMIT read in index
+    order from ix_artifacts_team_channel_created."""
+    chans = func.unnest(_channels_param()).table_valued("ch").render_derived(name="chans")
+    order = (Artifact.created_at.desc(), Artifact.id.desc())
+    per = select(*columns).where(*where, Artifact.channel_id == chans.c.ch).order_by(*order).limit(rows).lateral("per")
+    parts: list[Any] = [select(*per.c).select_from(chans.join(per, true()))]
+    if unplaced:
+        parts.append(select(*columns).where(*where, Artifact.channel_id.is_(None)).order_by(*order).limit(rows))
+    return union_all(*parts).subquery("scoped") if len(parts) > 1 else parts[0].subquery("scoped")
 
 
 def latest_artifacts(
@@ -136,14 +195,52 @@ def latest_artifacts(
     offset: int = 0,
 ) -> Sequence[Any]:
     """Rows without the JSONB content: lists never need it and it can be large. ``scope``
-    None lists every conversation's artifacts (for code that shows no person anything)."""
-    stmt = select(*ARTIFACT_LIST_COLUMNS).where(Artifact.team_id == team_id)
-    if scope is not None:
-        stmt = stmt.where(_in_scope(scope))
-    if pipeline_id is not None:
-        stmt = stmt.where(Artifact.pipeline_id == pipeline_id)
-    stmt = stmt.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(limit).offset(offset)
-    return s.execute(stmt).all()
+    None lists every conversation's artifacts (for code that shows no person anything).
+
+    A scope of at most :data:`SCOPE_MERGE_MAX` conversations is read conversation by
+    conversation and merged (:func:`_newest_per_channel`); a larger one is filtered while
+    walking the workspace's newest rows."""
+    if scope is not None and not scope.channels and not scope.unplaced:
+        return []
+    stmt = _latest_statement(
+        pipeline_id is not None, None if scope is None else scope.unplaced, scope is not None and not _many(scope)
+    )
+    params = {
+        "team_id": team_id,
+        "pipeline_id": pipeline_id,
+        "scope_channels": _channels_value(scope),
+        "limit": limit,
+        "offset": offset,
+        "rows": limit + offset,
+    }
+    return s.execute(stmt, params).all()
+
+
+@functools.cache
+def _latest_statement(with_pipeline: bool, scope_unplaced: bool | None, few: bool) -> Any:
+    """latest_artifacts' statement, built once (bind parameters only): building the
+    conversation-by-conversation form per call cost 4 ms of Python, 20 times running it."""
+    where = [Artifact.team_id == bindparam("team_id", type_=String)]
+    if with_pipeline:
+        where.append(Artifact.pipeline_id == bindparam("pipeline_id", type_=BigInteger))
+    limit, offset = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+    if few and scope_unplaced is not None:
+        merged = _newest_per_channel(ARTIFACT_LIST_COLUMNS, where, bindparam("rows", type_=Integer), scope_unplaced)
+        return (
+            select(*(merged.c[c.key] for c in ARTIFACT_LIST_COLUMNS))
+            .order_by(merged.c.created_at.desc(), merged.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    if scope_unplaced is not None:
+        where.append(_in_scope(ChannelScope(frozenset(), scope_unplaced), many=True))
+    return (
+        select(*ARTIFACT_LIST_COLUMNS)
+        .where(*where)
+        .order_by(Artifact.created_at.desc(), Artifact.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
 
 
 #: How many of the newest artifacts in scope the first step of a search reads, in created_at
@@ -154,40 +251,102 @@ SEARCH_TIMEOUT_MS = 5000
 
 
 @functools.cache
-def _search_statements(with_pipeline: bool, scope_unplaced: bool | None) -> tuple[Any, Any]:
+def _search_statements(with_pipeline: bool, scope_unplaced: bool | None, few: bool = False) -> tuple[Any, Any]:
     """The two statements of search_artifacts, built once (bind parameters only): building and
-    compiling them per call cost more than running them for a frequent word."""
+    compiling them per call cost more than running them for a frequent word. ``few``: the
+    scope is small enough to be read conversation by conversation (SCOPE_MERGE_MAX)."""
     query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), bindparam("words", type_=String))
-    scope = [Artifact.team_id == bindparam("team_id", type_=String)]
+    where = [Artifact.team_id == bindparam("team_id", type_=String)]
     if with_pipeline:
-        scope.append(Artifact.pipeline_id == bindparam("pipeline_id", type_=BigInteger))
+        where.append(Artifact.pipeline_id == bindparam("pipeline_id", type_=BigInteger))
+    scope = list(where)
     if scope_unplaced is not None:
-        scope.append(_in_scope(ChannelScope(frozenset(), scope_unplaced)))
+        scope.append(_in_scope(ChannelScope(frozenset(), scope_unplaced), many=not few))
     names = [c.key for c in ARTIFACT_LIST_COLUMNS]
     limit = bindparam("limit", type_=Integer)
+    walk_rows = bindparam("walk_rows", type_=Integer)
 
-    recent = (
-        select(*ARTIFACT_LIST_COLUMNS, Artifact.output_tsv)
-        .where(*scope)
-        .order_by(Artifact.created_at.desc(), Artifact.id.desc())
-        .limit(bindparam("walk_rows", type_=Integer))
-        .subquery("recent")
-    )
-    walk = (
-        select(*(recent.c[n] for n in names))
-        .where(recent.c.output_tsv.op("@@")(query))
-        .order_by(recent.c.created_at.desc(), recent.c.id.desc())
-        .limit(limit)
-    )
-    matches = (
-        select(*ARTIFACT_LIST_COLUMNS)
-        .where(*scope, Artifact.output_tsv.op("@@")(query))
-        .cte("matches")
-        .prefix_with("MATERIALIZED")
-    )
-    indexed = (
-        select(*(matches.c[n] for n in names)).order_by(matches.c.created_at.desc(), matches.c.id.desc()).limit(limit)
-    )
+    if few and scope_unplaced is not None:
+        # the newest rows of each conversation, read from the index alone, merged; then only
+        # the walk_rows newest of them are fetched and checked
+        ids = _newest_per_channel([Artifact.id, Artifact.created_at], where, walk_rows, scope_unplaced)
+        newest = (
+            select(ids.c.id, ids.c.created_at)
+            .order_by(ids.c.created_at.desc(), ids.c.id.desc())
+            .limit(walk_rows)
+            .subquery("recent")
+        )
+        # a lateral lookup by primary key per id: joined otherwise, the planner hashed the
+        # 2,000 ids against every row of a frequent word (50 ms at 1M artifacts)
+        row = (
+            select(*ARTIFACT_LIST_COLUMNS)
+            .where(Artifact.id == newest.c.id, Artifact.output_tsv.op("@@")(query))
+            .lateral("hit")
+        )
+        walk = (
+            select(*(row.c[n] for n in names))
+            .select_from(newest.join(row, true()))
+            # the order of the merged ids, so the walk stops at ``limit`` hits
+            .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+            .limit(limit)
+        )
+    elif scope_unplaced is not None:
+        # a large scope: walk the workspace's newest rows and apply the scope only to the
+        # rows the words match. Checking each of 2,000 rows against 470 conversations cost
+        # more than reading them; and the answer is the same: when the walk fills the page,
+        # every newer match in scope was among the rows walked.
+        recent = (
+            select(*ARTIFACT_LIST_COLUMNS, Artifact.channel_id, Artifact.output_tsv)
+            .where(*where)
+            .order_by(Artifact.created_at.desc(), Artifact.id.desc())
+            .limit(walk_rows)
+            .subquery("recent")
+        )
+        walk = (
+            select(*(recent.c[n] for n in names))
+            .where(
+                recent.c.output_tsv.op("@@")(query),
+                _in_scope(ChannelScope(frozenset(), scope_unplaced), many=True, column=recent.c.channel_id),
+            )
+            .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+            .limit(limit)
+        )
+    else:
+        recent = (
+            select(*ARTIFACT_LIST_COLUMNS, Artifact.output_tsv)
+            .where(*scope)
+            .order_by(Artifact.created_at.desc(), Artifact.id.desc())
+            .limit(walk_rows)
+            .subquery("recent")
+        )
+        walk = (
+            select(*(recent.c[n] for n in names))
+            .where(recent.c.output_tsv.op("@@")(query))
+            .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+            .limit(limit)
+        )
+    if few or scope_unplaced is None:
+        matches = (
+            select(*ARTIFACT_LIST_COLUMNS)
+            .where(*scope, Artifact.output_tsv.op("@@")(query))
+            .cte("matches")
+            .prefix_with("MATERIALIZED")
+        )
+        indexed = select(*(matches.c[n] for n in names))
+    else:
+        # a large scope is applied to the matches, not in their CTE: given the list as a
+        # sub-select, the planner ANDed the word's bitmap with the conversation index's
+        # (885,000 entries for a full member: 0.5 s); most matches are in scope anyway
+        matches = (
+            select(*ARTIFACT_LIST_COLUMNS, Artifact.channel_id)
+            .where(*where, Artifact.output_tsv.op("@@")(query))
+            .cte("matches")
+            .prefix_with("MATERIALIZED")
+        )
+        indexed = select(*(matches.c[n] for n in names)).where(
+            _in_scope(ChannelScope(frozenset(), scope_unplaced), many=True, column=matches.c.channel_id)
+        )
+    indexed = indexed.order_by(matches.c.created_at.desc(), matches.c.id.desc()).limit(limit)
     return walk, indexed
 
 
@@ -228,9 +387,15 @@ def search_artifacts(
     :data:`SEARCH_TIMEOUT_MS` in a savepoint, and past it raises :class:`SearchTooBroad`, so no
     search can run away however large the table grows.
     """
-    walk, indexed = _search_statements(pipeline_id is not None, None if scope is None else scope.unplaced)
+    if scope is not None and not scope.channels and not scope.unplaced:
+        return []
+    walk, indexed = _search_statements(
+        pipeline_id is not None,
+        None if scope is None else scope.unplaced,
+        scope is not None and not _many(scope),
+    )
     params = {
-        "scope_channels": sorted(scope.channels) if scope is not None else [],
+        "scope_channels": _channels_value(scope),
         "team_id": team_id,
         "pipeline_id": pipeline_id,
         "words": words,

@@ -371,3 +371,54 @@ def test_lists_and_searches_keep_to_the_scope_of_conversations(ctx):
         nobody = ChannelScope(channels=frozenset(), unplaced=False)
         assert artifact_repo.latest_artifacts(s, "T1", scope=nobody) == []
         assert len(artifact_repo.latest_artifacts(s, "T1")) == 4  # no scope: everything (no person shown)
+
+
+def test_small_and_large_scopes_list_and_search_alike(ctx):
+    """Both plans of a scope (storage/repos/artifacts.py): up to SCOPE_MERGE_MAX
+    conversations read one by one and merged, past it filtered while walking (and, in a
+    search, applied to the matches). Each gives what the rule says, newest first, with a
+    pipeline, an offset, a search the walk answers and one only the index answers."""
+    from storage.repos.artifacts import SCOPE_MERGE_MAX, ChannelScope
+
+    channels = [f"C{i:02d}" for i in range(SCOPE_MERGE_MAX + 8)]
+    rows = []  # (id, channel, pipeline, words), newest first
+    with transaction(ctx.sessions) as s:
+        a = _agent(s, "T1")
+        pipes = [pipeline_repo.create_pipeline(s, "T1", name, [a.id]).id for name in ("One", "Two")]
+        for k in range(3 * len(channels)):
+            channel = None if k % 13 == 0 else channels[k % len(channels)]
+            words = "common words" + (" and a Northwind mention" if k % 9 == 0 else "")
+            pipe = pipes[k % 2]
+            art = _artifact(s, "T1", pipeline_repo.get_pipeline(s, "T1", pipe), words, age_s=k)
+            s.execute(text("UPDATE artifacts SET channel_id = :c WHERE id = :id"), {"c": channel, "id": art})
+            rows.append((art, channel, pipe, words))
+
+    def expected(scope, *, pipe=None, word=None):
+        return [
+            r[0]
+            for r in rows
+            if (r[1] in scope.channels or (r[1] is None and scope.unplaced))
+            and (pipe is None or r[2] == pipe)
+            and (word is None or word in r[3].lower())
+        ]
+
+    scopes = [
+        ChannelScope(frozenset(channels[:3]), unplaced=False),
+        ChannelScope(frozenset(channels[:3]), unplaced=True),
+        ChannelScope(frozenset(channels[: SCOPE_MERGE_MAX + 3]), unplaced=True),
+        ChannelScope(frozenset(channels[: SCOPE_MERGE_MAX + 3]), unplaced=False),
+    ]
+    with transaction(ctx.sessions) as s:
+        for scope in scopes:
+            assert [r.id for r in artifact_repo.latest_artifacts(s, "T1", scope=scope, limit=5, offset=2)] == (
+                expected(scope)[2:7]
+            )
+            assert [
+                r.id for r in artifact_repo.latest_artifacts(s, "T1", scope=scope, pipeline_id=pipes[1], limit=4)
+            ] == expected(scope, pipe=pipes[1])[:4]
+            common = artifact_repo.search_artifacts(s, "T1", "common", scope=scope, limit=3)
+            assert [r.id for r in common] == expected(scope, word="common")[:3]  # the walk fills the page
+            rare = artifact_repo.search_artifacts(s, "T1", "northwind", scope=scope, limit=50)
+            assert [r.id for r in rare] == expected(scope, word="northwind")  # the index answers
+            in_pipe = artifact_repo.search_artifacts(s, "T1", "northwind", scope=scope, pipeline_id=pipes[0])
+            assert [r.id for r in in_pipe] == expected(scope, pipe=pipes[0], word="northwind")[:10]

@@ -20,6 +20,7 @@ from bot.slack.blocks.artifact_buttons import OPEN_LINK
 from bot.slack.blocks.common import STATUS_EMOJI, button, context, form_modal, model_label, name_md, one_line, section
 from bot.slack.blocks.limits import OPTION_TEXT_LIMIT, SECTION_TEXT_LIMIT, SELECT_OPTIONS_LIMIT
 from bot.slack.text import clip, escape_mrkdwn
+from core.artifacts import messages
 from core.artifacts.diff import Comparison, Delta, DiffOp, StepComparison, StepSide
 from core.formatting import format_cost, format_datetime, format_duration, format_tokens, format_usd
 
@@ -125,6 +126,8 @@ def compare_summary(
     )
     head = f"🔍 {name_md(pipeline_name)}: {escape_mrkdwn(left_label)} → {escape_mrkdwn(right_label)}"
     blocks: list[Block] = [section(head), section(output)]
+    if comparison.coarse:
+        blocks.append(context(f"⚠️ {messages.COMPARE_COARSE}"))
     body = ""
     for line in lines:  # packed into few sections: 50 blocks per message
         line = clip(line, 1000)

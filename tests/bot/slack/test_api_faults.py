@@ -75,7 +75,7 @@ def test_rate_limited_views_open_still_opens_the_modal(ctx: AppContext, slack: S
 def test_users_info_ratelimited_during_the_admin_check(ctx: AppContext, slack: SlackServer, status: int) -> None:
     slack.fake.fail_next("users.info", "ratelimited", status=status, retry_after=0, times=5)
     reply = slack.command("settings", user_id=ADMIN_ID).text(timeout=30)  # 429s are waited out first
-    assert "couldn't check whether you are a workspace admin" in reply and "try again" in reply.lower()
+    assert "couldn't check who you are in Slack" in reply and "try again" in reply.lower()
 
 
 def test_very_long_command_input_starts_a_run_and_the_first_message_fits(

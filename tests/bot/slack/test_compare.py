@@ -260,3 +260,20 @@ def test_the_summary_fits_a_message_for_a_long_pipeline() -> None:
     assert len(rendered) <= 50 and len(dumped) < 12_000 and len(text) <= 3000
     assert "…and 20 more steps on the compare page." in dumped and "Long &lt;pipeline&gt;" in dumped
     assert "*Total* · $0.0400 → $0.0800 (+$0.0400)" in dumped
+
+
+def test_a_coarse_comparison_says_so_in_the_summary() -> None:
+    """The same distinct lines with each neighbouring pair swapped: past the diff's budget, so
+    the summary says the comparison is coarse; an ordinary edit's summary does not."""
+    lines = [f"line {i} says something distinct {i * 7919}\n" for i in range(12_000)]
+    left = {"output": "".join(lines), "steps": []}
+    right = {"output": "".join(lines[i ^ 1] for i in range(len(lines))), "steps": []}
+    coarse = compare(left, right)
+    assert coarse.coarse
+    _, blocks = compare_blocks.compare_summary("P", "version 1", "version 2", coarse, "http://pipebot.test/x")
+    dumped = json.dumps([b.to_dict() for b in blocks], ensure_ascii=False)
+    assert "This comparison is coarse: the texts differ in too many places to compare word by word" in dumped
+    fine = compare(left, {"output": left["output"].replace("line 5 ", "row 5 "), "steps": []})
+    assert not fine.coarse
+    _, blocks = compare_blocks.compare_summary("P", "version 1", "version 2", fine, "http://pipebot.test/x")
+    assert "coarse" not in json.dumps([b.to_dict() for b in blocks])

@@ -141,3 +141,26 @@ def test_a_chunked_body_past_the_ceiling_is_refused_before_its_signature(ctx: Ap
 
     r = slack.http.post(slack.url + "/slack/events", content=chunks(), headers={"Content-Type": "text/plain"})
     assert r.status_code == 413  # unsigned, but too large is said first: nothing past the ceiling was kept
+    assert "at most 1 MiB" in r.text
+
+
+def test_the_ceiling_is_one_mib_and_the_largest_modal_submission_fits_it(ctx: AppContext, slack: SlackServer) -> None:
+    """1 MiB is enough for what Slack sends us: the edit form full (11 parts, 3,000 four-byte
+    characters shown and typed, a 500-character note), form-encoded as Slack does, is a small
+    part of it and is let through; one byte past the ceiling is not."""
+    from bot.slack.blocks.edit import Part, edit_modal
+    from bot.slack.http import BODY_MAX_BYTES
+    from bot.slack.modal_state import EditState
+
+    assert BODY_MAX_BYTES == 1024 * 1024
+    text, note = "\U0001f600" * 3000, "é" * 500
+    parts = [Part("output", "Final output", 3000)] + [
+        Part(f"step:{n}", f"Step {n} · Writer", 3000) for n in range(1, 11)
+    ]
+    metadata = EditState("0" * 32, 9, "C" * 11, "1700000000.000100").encode()
+    view = edit_modal("P" * 80, 9, parts, selected="output", text=text, note=note, metadata=metadata).to_dict()
+    body, headers = slack.signer.view_submission(view, {"Text": text, "Note": note})
+    assert len(body) < BODY_MAX_BYTES // 4, len(body)
+    assert _post_raw(slack, body, headers).status_code != 413
+    over = b"x" * (BODY_MAX_BYTES + 1)
+    assert _post_raw(slack, over, {"Content-Type": "text/plain"}).status_code == 413

@@ -119,6 +119,21 @@ def test_long_outputs_are_compared_whole(ctx, web):
     save_version(ctx, "T1", aid, 1, content([right]))
     page = httpx.get(local(compare_url(ctx, "T1", aid, aid, left_version=1, right_version=2), web)).text
     assert "<ins>CHANGED</ins>" in page and "<del>word15000</del>" in page and "word19999" in page
+    assert "This comparison is coarse" not in page  # one word changed: compared word by word
+
+
+def test_a_compare_past_the_budget_says_it_is_coarse(ctx, web):
+    """The issue's crafting: the same distinct lines, each neighbouring pair swapped. The page
+    still shows both whole texts, and says the comparison is coarse."""
+    lines = [f"line {i} says something distinct {i * 7919}\n" for i in range(12_000)]
+    swapped = [lines[i ^ 1] for i in range(len(lines))]
+    left, right = "".join(lines), "".join(swapped)
+    aid, _ = make_artifact(ctx, "T1", content([left]))
+    save_version(ctx, "T1", aid, 1, content([right]))
+    r = httpx.get(local(compare_url(ctx, "T1", aid, aid, left_version=1, right_version=2), web), timeout=30)
+    assert r.status_code == 200
+    assert "This comparison is coarse: the texts differ in too many places to compare word by word" in r.text
+    assert "line 11999 says something distinct" in r.text
 
 
 # --------------------------------------------------------------------------- #

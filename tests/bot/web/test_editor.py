@@ -66,7 +66,7 @@ def test_save_makes_version_two_and_redirects_to_it_and_a_replay_is_refused(ctx,
     assert "Version 2 (latest)" in shown and "Note: shortened" in shown
     again = _post(url, form, text="a second save")
     assert again.status_code == 410 and messages.EDIT_LINK_REUSED.replace("'", "&#x27;") in again.text
-    assert "a second save" in again.text  # shown back to copy
+    assert "a second save" not in again.text  # a refusal never shows the posted text back
     reopened = httpx.get(url)
     assert reopened.status_code == 410 and "used already" in reopened.text
 
@@ -172,3 +172,76 @@ def test_editor_and_version_pages_run_no_script_in_chromium(ctx, web):
                 assert HOSTILE.split(">")[0] + ">" in report.text  # shown as text
             width = b.open(url, evaluate="document.documentElement.scrollWidth <= window.innerWidth").evaluated
             assert width is True
+
+
+MARKER = "zq-refused-marker-7741"
+
+
+def test_no_refusal_page_shows_the_posted_text(ctx, web):
+    """Expired, replayed, forged, from elsewhere, too large: the page says why and never
+    contains what was posted (else anyone could make this origin show their text)."""
+    aid, _ = make_artifact(ctx, "T1", content(["the output"]))
+    posted = f"{MARKER} {HOSTILE}"
+    expired = _editor_url(ctx, web, aid, now=time.time() - 3600)
+    url = _editor_url(ctx, web, aid)
+    form = _form(httpx.get(url).text)
+    expired_form = {**form, "action": "?t=" + expired.split("?t=")[1]}
+    answers = {
+        "expired": _post(expired, expired_form, text=posted),
+        "forged csrf": _post(url, {**form, "csrf": "x" * 24}, text=posted),
+        "no csrf": httpx.post(url, data={"target": "output", "text": posted}),
+        "bad form": httpx.post(url, content=b"\xff\xfe" + posted.encode(), headers={"Content-Type": "text/plain"}),
+        "too large": _post(url, form, text=posted + "x" * editing.EDIT_TEXT_MAX_BYTES),
+    }
+    assert _post(url, form, text="the genuine edit").status_code == 303
+    answers["replayed"] = _post(url, form, text=posted)
+    for case, r in answers.items():
+        assert r.status_code in (403, 410, 413), (case, r.status_code)
+        assert MARKER not in r.text and "zq-refused" not in r.text, case
+        assert "<script>alert" not in r.text, case
+
+
+def test_an_edit_past_512_kb_of_utf8_is_refused_naming_the_limit(ctx, web):
+    """The cap counts bytes of UTF-8: 262,145 two-byte characters are fewer characters than
+    the cap but more bytes, and are refused; the link stays unspent."""
+    aid, _ = make_artifact(ctx, "T1", content(["the output"]))
+    url = _editor_url(ctx, web, aid)
+    form = _form(httpx.get(url).text)
+    r = _post(url, form, text=MARKER + "é" * (editing.EDIT_TEXT_MAX_BYTES // 2))
+    assert r.status_code == 413
+    assert "This edit is too large" in r.text and "at most 512 KB (524,288 bytes of UTF-8)" in r.text
+    assert MARKER not in r.text
+    assert _post(url, form, text="short again").status_code == 303  # nothing was spent
+
+
+def test_a_maximal_edit_fits_the_form_even_when_every_byte_is_encoded(ctx, web):
+    """512 KB of three-byte characters is 1.5 MiB form-encoded: under the 2 MiB form cap, so
+    the largest edit allowed can always be sent."""
+    from bot.web.editor_routes import MAX_FORM_BYTES
+
+    assert MAX_FORM_BYTES == 2 * 1024 * 1024
+    aid, _ = make_artifact(ctx, "T1", content(["the output"]))
+    url = _editor_url(ctx, web, aid)
+    form = _form(httpx.get(url).text)
+    text = "€" * (editing.EDIT_TEXT_MAX_BYTES // 3) + "ab"
+    assert len(text.encode()) == editing.EDIT_TEXT_MAX_BYTES
+    r = _post(url, form, text=text, note="é" * 500)
+    assert r.status_code == 303, r.text[:300]
+    assert _output(ctx, "T1", aid, 2) == text
+
+
+def test_a_form_over_2_mib_is_refused_before_it_is_read(ctx, web):
+    aid, _ = make_artifact(ctx, "T1", content(["the output"]))
+    url = _editor_url(ctx, web, aid)
+    form = _form(httpx.get(url).text)
+    target = urlsplit(url)
+    action = f"{target.scheme}://{target.netloc}{target.path}{form['action']}"
+
+    def chunks():
+        yield f"csrf={form['csrf']}&target=output&text={MARKER}".encode()
+        for _ in range(2 * 1024 * 1024 // 65536 + 1):
+            yield b"x" * 65536
+
+    r = httpx.post(action, content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and "over 2 MiB" in r.text and MARKER not in r.text
+    assert _post(url, form, text="a real edit").status_code == 303

@@ -7,11 +7,11 @@ import random
 from decimal import Decimal
 
 from core.artifacts import diff as diffmod
-from core.artifacts.diff import DiffOp, compare, diff_words, side_text
+from core.artifacts.diff import DiffOp, Work, compare, diff_words, side_text
 
 
-def _both(a: str, b: str) -> list[DiffOp]:
-    ops = diff_words(a, b)
+def _both(a: str, b: str, work: Work | None = None) -> list[DiffOp]:
+    ops = diff_words(a, b, work)
     assert side_text(ops, "left") == a and side_text(ops, "right") == b
     assert all(op.text for op in ops)
     assert all(x.op != y.op for x, y in zip(ops, ops[1:], strict=False))  # neighbours merged
@@ -66,9 +66,11 @@ def test_two_long_outputs_are_diffed_word_by_word_where_they_differ():
         for i in rng.sample(range(len(words)), 20):
             words[i] = "CHANGED"
         b = " ".join(words)
-        ops = _both(a, b)
+        work = Work()
+        ops = _both(a, b, work)
         inserted = [op.text for op in ops if op.op == "insert"]
         assert len(inserted) <= 20 and all("CHANGED" in t and len(t) < 40 for t in inserted)
+        assert not work.coarse and work.spent < work.limit // 10  # ordinary edits use little of it
 
 
 def test_texts_with_nothing_in_common_are_one_deletion_and_one_insertion():
@@ -79,6 +81,97 @@ def test_texts_with_nothing_in_common_are_one_deletion_and_one_insertion():
     ops = _both(a, b)
     assert len(ops) <= 5
     assert len(diffmod._tokens(a)) > diffmod.EXACT_WORD_LIMIT
+
+
+# ---- bounded work: the crafted inputs ------------------------------------------------------------
+
+MAX_TEXT = 512 * 1024  # an edit's cap (core/artifacts/editing.EDIT_TEXT_MAX_BYTES); ASCII here
+
+
+def _distinct_lines(template: str = "line {i} says something distinct {j}\n") -> list[str]:
+    out, n = [], 0
+    while n < MAX_TEXT:
+        out.append(template.format(i=len(out), j=len(out) * 7919))
+        n += len(out[-1])
+    return out
+
+
+def _swapped(items: list[str]) -> list[str]:
+    return [items[i ^ 1] if (i ^ 1) < len(items) else items[i] for i in range(len(items))]
+
+
+def _crafted() -> dict[str, tuple[str, str]]:
+    lines = _distinct_lines()
+    sentences = _distinct_lines("Sentence {i} is here. ")
+    same = ["same line\n"] * (MAX_TEXT // 10)
+    every7 = [("other line\n" if i % 7 == 0 else x) for i, x in enumerate(same)]
+    words = [f"w{i % 50}" for i in range(MAX_TEXT // 5)]
+    return {
+        "neighbouring lines swapped (the issue's)": ("".join(lines), "".join(_swapped(lines))),
+        "lines reversed": ("".join(lines), "".join(reversed(lines))),
+        "sentences of one long line swapped": ("".join(sentences), "".join(_swapped(sentences))),
+        "every line has one word changed": (
+            "".join(lines),
+            "".join(x.replace("something", "anything") for x in lines),
+        ),
+        "one repeated line, one in 7 changed": ("".join(same), "".join(every7)),
+        "one line without breaks, a word in 3 changed": (
+            " ".join(words),
+            " ".join("X" if i % 3 == 0 else w for i, w in enumerate(words)),
+        ),
+        "alternating tokens, shifted": ("a b " * (MAX_TEXT // 4), "b " + "a b " * (MAX_TEXT // 4)),
+    }
+
+
+def test_crafted_inputs_within_the_caps_stay_within_the_work_budget_and_rejoin():
+    """Work is counted, not timed: every match the diff runs is charged to the budget before
+    it runs, so no input spends more than WORK_LIMIT probes; and a side's ops still join to
+    that text exactly however coarse the diff became."""
+    for name, (a, b) in _crafted().items():
+        work = Work()
+        _both(a, b, work)
+        assert work.spent <= diffmod.WORK_LIMIT, name
+        assert work.text_spent <= diffmod.TEXT_LIMIT, name
+
+
+def test_the_issues_crafting_takes_the_coarse_path_which_still_finds_the_lines_in_order():
+    """Neighbouring pairs swapped: difflib found one-line matches one pass at a time (seconds
+    of CPU). Past the budget the patience rule keeps the lines whose order agrees, so about
+    half the lines stay marked equal, the other half moved, each as one line."""
+    lines = _distinct_lines()
+    work = Work()
+    ops = _both("".join(lines), "".join(_swapped(lines)), work)
+    assert work.coarse
+    equal = sum(op.text.count("\n") for op in ops if op.op == "equal")
+    assert equal >= len(lines) // 2 - 1
+    assert max(len(op.text) for op in ops if op.op != "equal") < 100  # single lines, not blocks
+
+
+def test_a_compare_shares_one_budget_and_past_its_text_limit_cuts_only_head_and_tail():
+    """Ten steps of 512 KB each plus the output: one budget for all, the output first; texts
+    past TEXT_LIMIT keep their common head and tail and show the middle whole."""
+    lines = _distinct_lines()
+    left_steps = ["".join(lines).replace("line", f"step{k}") for k in range(10)]
+    right_steps = ["".join(_swapped(lines)).replace("line", f"step{k}") for k in range(10)]
+    left = {"output": "".join(lines), "steps": [{"position": k + 1, "output": t} for k, t in enumerate(left_steps)]}
+    right = {
+        "output": "".join(lines[:-1]) + "the last line changed\n",
+        "steps": [{"position": k + 1, "output": t} for k, t in enumerate(right_steps)],
+    }
+    cmp = compare(left, right)
+    assert cmp.coarse
+    assert sum(len(op.text) for op in cmp.output_diff if op.op != "equal") < 100  # the output: word by word
+    for step, a, b in zip(cmp.steps, left_steps, right_steps, strict=True):
+        assert side_text(step.diff, "left") == a and side_text(step.diff, "right") == b
+    quick = cmp.steps[-1].diff  # long past the text limit: head and tail only
+    assert [op.op for op in quick][:3] == ["equal", "delete", "insert"] and quick[0].text == "step9 "
+
+
+def test_an_ordinary_compare_is_not_coarse():
+    a = "".join(_distinct_lines()[:2000])
+    cmp = compare({"output": a}, {"output": a.replace("line 1000 ", "row 1000 ")})
+    assert not cmp.coarse
+    assert [op.text for op in cmp.output_diff if op.op != "equal"] == ["line", "row"]
 
 
 def _content(output, cost, tokens, duration, steps):

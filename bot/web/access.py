@@ -11,8 +11,9 @@ forwarded header that anyone could write.
 
 **Per page** a :class:`Gate` answers for the run(s) a page shows: open, sign in first, or
 hidden. Hidden gets exactly the 404 of a missing artifact, so a link to a run one may not see
-says nothing of it. A cached "no" is asked again of Slack once (``fresh=True``) before it
-stands: someone just invited to a channel sees its runs at once. The workspace setting
+says nothing of it. A cached "no" is asked again of Slack once (``fresh=True``; at most once
+per :data:`FRESH_EVERY_S` per person) before it stands: someone just invited to a channel
+sees its runs at once. The workspace setting
 *Anyone with the link can open public-channel runs* lets a signed link alone open a run of a
 public channel, nothing else. Lists on a page (branches, the compare picker) are filtered with
 :meth:`Gate.scope`, so they never name a run the page would refuse.
@@ -50,6 +51,10 @@ from storage.repos.artifacts import ChannelScope
 VIEWER_PREFIXES = ("/artifacts", "/compare", "/signin", "/signout")
 #: What an anonymous visitor's lists may show: nothing (a link opens one run, not its siblings).
 NOTHING = ChannelScope(channels=frozenset(), unplaced=False)
+#: A refusal from the cached membership is asked again of Slack at most once per person and
+#: workspace in this time: enough for "just invited" to work at once, and a page of hidden
+#: links cannot spend the workspace's Slack budget (users.conversations is Tier 3).
+FRESH_EVERY_S = 30
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -175,9 +180,17 @@ class Gate:
     def check_user(self, team_id: str, user_id: str, channel_id: str | None) -> bool:
         """Whether ``user_id`` (an edit link's person) sees a run of ``channel_id``."""
         source = slack_sight(self.ctx)
-        return source.sight(team_id, user_id).sees(team_id, channel_id) or source.sight(
-            team_id, user_id, fresh=True
-        ).sees(team_id, channel_id)
+        if source.sight(team_id, user_id).sees(team_id, channel_id):
+            return True
+        return self._may_refresh(team_id, user_id) and source.sight(team_id, user_id, fresh=True).sees(
+            team_id, channel_id
+        )
+
+    def _may_refresh(self, team_id: str, user_id: str) -> bool:
+        try:
+            return bool(self.ctx.redis.set(f"pipebot:web:fresh:{team_id}:{user_id}", 1, nx=True, ex=FRESH_EVERY_S))
+        except Exception:  # noqa: BLE001 - without Redis, the cached answer stands
+            return False
 
     def scope(self, team_id: str) -> ChannelScope | None:
         """The filter for the page's lists: None (everything) when sign-in is off."""
@@ -194,6 +207,8 @@ class Gate:
             return Verdict.OPEN
         if self._public_link(team_id, channel_id):
             return Verdict.OPEN
+        if (team_id, True) not in self._sights and not self._may_refresh(team_id, self.viewer.session.user_id):
+            return Verdict.HIDDEN
         return Verdict.OPEN if self._sight(team_id, fresh=True).sees(team_id, channel_id) else Verdict.HIDDEN
 
     def _sight(self, team_id: str, *, fresh: bool) -> Sight:

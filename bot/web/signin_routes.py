@@ -39,6 +39,8 @@ TOKEN_TIMEOUT_S = 10
 HOME_TEAM_TTL_S = 3600
 #: Slack's errors that mean the app's own configuration is wrong, not the person's sign-in.
 _CONFIG_ERRORS = frozenset({"bad_redirect_uri", "invalid_client_id", "bad_client_secret", "invalid_client"})
+#: Slack's errors that mean "not now": the person may simply try again.
+_BUSY = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
 
 class SignInFailed(Exception):
@@ -79,8 +81,8 @@ def home_team(ctx: AppContext) -> str | None:
 def serves(ctx: AppContext, team_id: str, user_id: str) -> bool:
     """Whether this deployment serves someone of ``team_id``: an installation exists (OAuth
     mode), or it is the bot token's workspace; in one-workspace mode also someone of another
-    organisation whom the workspace knows (a Slack Connect partner: the rule shows them only
-    the shared conversations they are in)."""
+    organisation who is in one of the workspace's conversations (a Slack Connect partner: the
+    rule shows them only the shared conversations they are in)."""
     if ctx.settings.slack_oauth_enabled:
         from bot.slack.client import installation_store
 
@@ -91,13 +93,16 @@ def serves(ctx: AppContext, team_id: str, user_id: str) -> bool:
     if team_id == home:
         return True
     from bot.slack.client import client_for
+    from bot.slack.membership import slack_sight
     from bot.slack.people import person
 
     try:
         who = person(ctx, client_for(ctx, home), home, user_id)
-    except Exception:  # noqa: BLE001 - PersonUnknown, Slack out of reach: not known there, not served
+        if who.gone or team_id not in who.team_ids:
+            return False
+        return bool(slack_sight(ctx).sight(home, user_id).channels)
+    except Exception:  # noqa: BLE001 - PersonUnknown, MembershipUnknown, Slack out of reach: not served
         return False
-    return not who.gone and team_id in who.team_ids
 
 
 def _exchange(ctx: AppContext, code: str, pending: oidc.Pending) -> oidc.Identity:
@@ -115,6 +120,14 @@ def _exchange(ctx: AppContext, code: str, pending: oidc.Pending) -> oidc.Identit
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
         log.warning("openid.connect.token refused: %s", error)
+        status = getattr(exc.response, "status_code", 200) or 200
+        if status >= 500 or status == 429 or error in _BUSY:
+            raise SignInFailed(
+                Notice(
+                    texts.SIGNIN_FAILED_TITLE, texts.SLACK_UNREACHABLE, texts.SIGN_IN_AGAIN, signin_path(pending.next)
+                ),
+                502,
+            ) from None
         if error in _CONFIG_ERRORS:
             raise SignInFailed(
                 Notice(texts.SIGNIN_FAILED_TITLE, texts.SLACK_REFUSED_CONFIG.format(error=error, callback=callback)),

@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from bot.slack.membership import MembershipUnknown, slack_sight
 from bot.web import texts
 from bot.web.notice import HEADERS, Notice, notice_response
+from bot.web.notice_view import WhoLine
 from bot.web.oidc import CALLBACK_PATH
 from bot.web.sessions import COOKIE_NAME, WebSession, open_session
 from core.artifacts import edit_links
@@ -100,15 +101,6 @@ class LoopbackGuard:
                 await refused(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-@dataclass(frozen=True)
-class WhoLine:
-    """The header line of a page: who is looking, and the link to sign in or out."""
-
-    text: str
-    link_text: str = ""
-    link_href: str = ""
 
 
 @dataclass(frozen=True)

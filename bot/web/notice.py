@@ -6,22 +6,15 @@ headers (no script, no referrer, not cached) and escaping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from starlette.responses import HTMLResponse
 
+from bot.web.notice_view import Notice
 from bot.web.pages import render_notice_html
 from bot.web.security import SECURITY_HEADERS
 
+__all__ = ["HEADERS", "Notice", "notice_response"]
+
 HEADERS = dict(SECURITY_HEADERS, **{"Cache-Control": "private, no-store"})
-
-
-@dataclass(frozen=True)
-class Notice:
-    heading: str
-    message: str
-    link_text: str = ""
-    link_href: str = ""
 
 
 def notice_response(notice: Notice, status: int) -> HTMLResponse:

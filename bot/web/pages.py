@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -20,13 +20,10 @@ from markupsafe import Markup
 from bot.web.compare_view import ComparePage
 from bot.web.editor_view import EditorPage, RefusalPage
 from bot.web.lineage_view import LifecycleView
+from bot.web.notice_view import Notice, WhoLine
 from bot.web.security import FORM_META_CSP, META_CSP, STYLESHEET
 from bot.web.view import artifact_page
 from core.runs.artifact import Artifact
-
-if TYPE_CHECKING:
-    from bot.web.access import WhoLine
-    from bot.web.notice import Notice
 
 __all__ = [
     "render_artifact_html",

@@ -207,7 +207,15 @@ class Gate:
         assert self.viewer.session is not None
         key = (team_id, fresh)
         if key not in self._sights:
-            sight = slack_sight(self.ctx).sight(team_id, self.viewer.session.user_id, fresh=fresh)
+            session = self.viewer.session
+            try:
+                sight = slack_sight(self.ctx).sight(team_id, session.user_id, fresh=fresh)
+            except MembershipUnknown:
+                if session.team_id == team_id:
+                    raise
+                # Someone of another workspace whom this one does not know (OAuth mode, a
+                # link of a workspace they are not in): they see nothing, as for a stranger.
+                sight = Sight(team_id, session.user_id, frozenset(), full_member=False)
             self._sights[key] = sight
             if fresh:  # the fresh answer is also the best one for the page's lists
                 self._sights[(team_id, False)] = sight

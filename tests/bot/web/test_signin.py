@@ -395,3 +395,12 @@ def test_a_loopback_page_says_it_is_served_to_this_computer_only(ctx: AppContext
         assert page.status_code == 200 and texts.LOOPBACK_ONLY in page.text
         signin = httpx.get(url + "/signin", params={"next": "/artifacts/x"})
         assert signin.status_code == 404 and texts.SIGNIN_OFF_TITLE in signin.text
+
+
+def test_slack_unable_to_say_who_sees_what_is_a_clear_page_showing_nothing(site: Site) -> None:
+    aid, _ = run_in(site, site.world.private)
+    cookie = site.sign_in(site.world.member)
+    site.fake.fail_next("users.conversations", "missing_scope")
+    page = site.get(artifact_permalink(site.ctx, TEAM_ID, aid), cookie)
+    assert page.status_code == 503 and "the output" not in page.text
+    assert "Slack said `missing_scope`" in page.text and "groups:read" in page.text

@@ -116,12 +116,12 @@ _SUMMARY = (
     "SELECT a.id, a.pipeline_name, a.status, a.cost_usd, a.models, a.created_at, a.created_by, "
     "a.latest_version, a.parent_version, a.branched_from_step, a.branch_changes FROM artifacts a "
 )
-_BRANCHES = (
+_BRANCHES_SQL = (
     _SUMMARY + "WHERE a.team_id = :team AND a.parent_artifact_id = :aid {scope}"
     "ORDER BY a.created_at DESC, a.id DESC LIMIT :limit"
 )
 # The same pipeline's newest artifacts, walking ix_artifacts_team_pipeline_created.
-_RELATED = (
+_RELATED_SQL = (
     _SUMMARY + "WHERE a.team_id = :team AND a.pipeline_id = "
     "(SELECT o.pipeline_id FROM artifacts o WHERE o.team_id = :team AND o.id = :aid) "
     "AND a.id <> :aid {scope}ORDER BY a.created_at DESC, a.id DESC LIMIT :limit"
@@ -141,6 +141,10 @@ def _statement(template: str, unplaced: bool | None) -> Any:
     if unplaced is not None:
         stmt = stmt.bindparams(bindparam("scope_channels", type_=ARRAY(String)))
     return stmt
+
+
+_BRANCHES = _statement(_BRANCHES_SQL, None)
+_RELATED = _statement(_RELATED_SQL, None)
 
 
 def _listed(
@@ -184,7 +188,7 @@ def list_branches(
     aid = parse_uuid(artifact_id)
     if aid is None:
         return []
-    return _listed(s, _BRANCHES, team_id, aid, limit, scope)
+    return _listed(s, _BRANCHES_SQL, team_id, aid, limit, scope)
 
 
 def related_artifacts(
@@ -201,4 +205,4 @@ def related_artifacts(
     aid = parse_uuid(artifact_id)
     if aid is None:
         return []
-    return _listed(s, _RELATED, team_id, aid, limit, scope)
+    return _listed(s, _RELATED_SQL, team_id, aid, limit, scope)

@@ -194,7 +194,18 @@ class Settings(BaseSettings):
 
     @property
     def slack_oauth_enabled(self) -> bool:
-        return bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
+        """Multi-workspace installs (``/slack/install``): a client id and secret and no
+        SLACK_BOT_TOKEN. With a bot token set, the client id and secret only serve Sign in
+        with Slack for that one workspace (DESIGN §10)."""
+        return bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET and not self.SLACK_BOT_TOKEN)
+
+    @property
+    def slack_signin_enabled(self) -> bool:
+        """Whether the web viewer can ask who is looking (Sign in with Slack): Slack accepts
+        only https redirect URLs, and the flow needs a Slack app's client id and secret.
+        Otherwise pages are served to this computer only (bot/web/access.py)."""
+        public = (self.PIPEBOT_PUBLIC_URL or "").strip().lower()
+        return public.startswith("https://") and bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
 
 
 def _split(value: str) -> list[str]:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,7 +42,9 @@ def _slack_limits(ctx: AppContext) -> dict[str, object]:
         return {"status": "error", "error": type(exc).__name__}
 
 
-def create_web_app(ctx: AppContext, *, extra_routes: list[Route] | None = None) -> Starlette:
+def create_web_app(
+    ctx: AppContext, *, extra_routes: list[Route] | None = None, middleware: list[Middleware] | None = None
+) -> Starlette:
     async def healthz(request: Request) -> Response:
         db, rd = await asyncio.gather(
             asyncio.to_thread(_check, lambda: ping(ctx.engine)),
@@ -55,6 +58,6 @@ def create_web_app(ctx: AppContext, *, extra_routes: list[Route] | None = None) 
 
     routes = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
     routes.extend(extra_routes or [])
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.ctx = ctx
     return app

@@ -4,7 +4,9 @@ The link is signed over both ids and their workspace (core/links.py), so it only
 artifacts of one workspace that someone was given together; anything else (a forged or
 altered link, ids of two workspaces, a missing version) gets the same 404 as a bad permalink.
 The related runs it offers are links signed the same way; the version picker is a GET form
-that keeps the signature (versions are not part of it: the link opens both artifacts).
+that keeps the signature (versions are not part of it: the link opens both artifacts). Where
+people sign in with Slack, the signed-in person must see both runs, and the picker offers
+only runs they may see (bot/web/access.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from bot.web.access import Gate, MembershipUnknown, Verdict, here_of, membership_unknown, refused, viewer_of
 from bot.web.compare_view import ComparePage, PickLink, SideView, compare_page
 from bot.web.loading import Loaded, load_version, read_conn, requested_version
 from bot.web.pages import render_compare_html, render_not_found_html
@@ -51,12 +54,19 @@ def _side(ctx: AppContext, loaded: Loaded, aid: str, other: str | None) -> SideV
     )
 
 
-def _related(ctx: AppContext, conn: Connection, team: str, left: str, right: str) -> list[PickLink]:
-    """Parent, branches, and the newest runs of the same pipeline, each a signed compare link."""
+def _related(ctx: AppContext, conn: Connection, team: str, left: str, right: str, gate: Gate) -> list[PickLink]:
+    """Parent, branches, and the newest runs of the same pipeline, each a signed compare link;
+    only those the viewer may see (``gate``)."""
     links: list[PickLink] = []
     seen = {right}
+    scope = gate.scope(team)
     parent = lineage.parent_of(conn, team, left)
-    if parent is not None and parent.artifact_id is not None and str(parent.artifact_id) not in seen:
+    if (
+        parent is not None
+        and parent.artifact_id is not None
+        and str(parent.artifact_id) not in seen
+        and gate.sees(conn, team, str(parent.artifact_id))
+    ):
         pid = str(parent.artifact_id)
         seen.add(pid)
         links.append(
@@ -64,7 +74,7 @@ def _related(ctx: AppContext, conn: Connection, team: str, left: str, right: str
                 f"The parent (version {parent.version})", compare_url(ctx, team, pid, left, left_version=parent.version)
             )
         )
-    for b in lineage.list_branches(conn, team, left, limit=RELATED_LIMIT):
+    for b in lineage.list_branches(conn, team, left, limit=RELATED_LIMIT, scope=scope):
         if str(b.id) not in seen:
             seen.add(str(b.id))
             links.append(
@@ -73,7 +83,7 @@ def _related(ctx: AppContext, conn: Connection, team: str, left: str, right: str
                     compare_url(ctx, team, left, str(b.id)),
                 )
             )
-    for r in lineage.related_artifacts(conn, team, left, limit=RELATED_LIMIT):
+    for r in lineage.related_artifacts(conn, team, left, limit=RELATED_LIMIT, scope=scope):
         if str(r.id) not in seen:
             seen.add(str(r.id))
             links.append(
@@ -89,7 +99,9 @@ def _related(ctx: AppContext, conn: Connection, team: str, left: str, right: str
 def compare_routes(ctx: AppContext) -> list[Route]:
     keys = signing_keys(ctx)
 
-    def build(left_raw: str, right_raw: str, sig: str | None, av: int | None, bv: int | None) -> ComparePage | None:
+    def build(
+        left_raw: str, right_raw: str, sig: str | None, av: int | None, bv: int | None, gate: Gate
+    ) -> ComparePage | Verdict | None:
         left, right = _canonical(left_raw), _canonical(right_raw)
         if left is None or right is None or av == 0 or bv == 0:
             return None
@@ -101,13 +113,16 @@ def compare_routes(ctx: AppContext) -> list[Route]:
             if not verify_compare(keys, a.team_id, left, right, sig):
                 return None
             team = a.team_id
+            verdict = gate.check(conn, team, [left, right])
+            if verdict is not Verdict.OPEN:
+                return verdict
             lv = [v.number for v in versions.list_versions(conn, team, left, limit=VERSION_LIMIT)]
             rv = (
                 lv
                 if left == right
                 else [v.number for v in versions.list_versions(conn, team, right, limit=VERSION_LIMIT)]
             )
-            related = _related(ctx, conn, team, left, right)
+            related = _related(ctx, conn, team, left, right, gate)
         return compare_page(
             a.artifact,
             b.artifact,
@@ -126,16 +141,27 @@ def compare_routes(ctx: AppContext) -> list[Route]:
 
     async def compare(request: Request) -> Response:
         q = request.query_params
-        page = await run_in_threadpool(
-            build,
-            request.path_params["left"],
-            request.path_params["right"],
-            q.get("s"),
-            requested_version(q.get("av")),
-            requested_version(q.get("bv")),
-        )
-        if page is None:
+        viewer = viewer_of(ctx, request)
+        try:
+            page = await run_in_threadpool(
+                build,
+                request.path_params["left"],
+                request.path_params["right"],
+                q.get("s"),
+                requested_version(q.get("av")),
+                requested_version(q.get("bv")),
+                Gate(ctx, viewer),
+            )
+        except MembershipUnknown as exc:
+            return membership_unknown(exc)
+
+        def not_found() -> Response:
             return HTMLResponse(render_not_found_html(), status_code=404, headers=FORM_HEADERS)
-        return HTMLResponse(render_compare_html(page), headers=FORM_HEADERS)
+
+        if page is None:
+            return not_found()
+        if isinstance(page, Verdict):
+            return refused(page, request, "", not_found)
+        return HTMLResponse(render_compare_html(page, viewer.who(here_of(request))), headers=FORM_HEADERS)
 
     return [Route("/artifacts/{left}/compare/{right}", compare, methods=["GET", "HEAD"])]

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.web.access import MembershipUnknown, Verdict, editor_verdict, membership_unknown, refused, viewer_of
 from bot.web.bodies import BodyTooLarge, capped_body
 from bot.web.editor_view import EditorPage, PartLink, RefusalPage, part_label
 from bot.web.pages import render_editor_html, render_not_found_html, render_refusal_html
@@ -177,6 +178,12 @@ def editor_routes(ctx: AppContext) -> list[Route]:
     async def edit(request: Request) -> Response:
         artifact_id = request.path_params["ident"]
         token = request.query_params.get("t") or ""
+        try:  # where people sign in: the link's person, signed in, still seeing the run
+            verdict = await run_in_threadpool(editor_verdict, ctx, viewer_of(ctx, request), token, artifact_id)
+        except MembershipUnknown as exc:
+            return membership_unknown(exc)
+        if verdict is not Verdict.OPEN:
+            return refused(verdict, request, "", _not_found)
         if request.method == "POST":
             return await save(request, artifact_id, token)
         return await show(request, artifact_id, token)

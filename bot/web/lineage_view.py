@@ -34,13 +34,15 @@ class VersionItem:
 
 @dataclass(frozen=True)
 class ParentView:
-    """Where a branch came from; ``href`` is None once the parent was deleted."""
+    """Where a branch came from; ``href`` is None once the parent was deleted, or when the
+    viewer may not see it (``hidden``: the page says so without naming it)."""
 
     href: str | None
     version: int | None
     step: int | None
     changes: list[str]
     compare_href: str | None
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,12 @@ def lifecycle_view(
     parent_href: Callable[[str, int | None], str],
     compare_href: Callable[..., str],
     artifact_id: str,
+    parent_visible: bool = True,
 ) -> LifecycleView:
     """The lifecycle part of the page. ``versions`` are storage's ``VersionInfo`` (newest
     first), ``parent`` its ``Parent``, ``branches`` its ``ArtifactSummary`` rows.
-    ``compare_href(left_id, right_id, av, bv)`` builds a signed compare link. It stays one
+    ``compare_href(left_id, right_id, av, bv)`` builds a signed compare link. ``branches``
+    are the ones the viewer may see; ``parent_visible`` False links no parent. It stays one
     function: one pass that lays out the page's lifecycle panel in display order.
     """
     items = [
@@ -141,13 +145,14 @@ def lifecycle_view(
     ]
     parent_view = None
     if parent is not None:
-        pid = str(parent.artifact_id) if parent.artifact_id else None
+        pid = str(parent.artifact_id) if parent.artifact_id and parent_visible else None
         parent_view = ParentView(
             href=parent_href(pid, parent.version) if pid else None,
             version=parent.version,
             step=parent.step,
             changes=change_lines(parent.changes),
             compare_href=compare_href(pid, artifact_id, parent.version, shown) if pid else None,
+            hidden=bool(parent.artifact_id) and not parent_visible,
         )
     branch_items = [
         BranchItem(

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from bot.web.compare_view import ComparePage
 from bot.web.editor_view import EditorPage, RefusalPage
 from bot.web.lineage_view import LifecycleView
+from bot.web.notice_view import Notice, WhoLine
 from bot.web.security import FORM_META_CSP, META_CSP, STYLESHEET
 from bot.web.view import artifact_page
 from core.runs.artifact import Artifact
@@ -29,6 +30,7 @@ __all__ = [
     "render_compare_html",
     "render_editor_html",
     "render_not_found_html",
+    "render_notice_html",
     "render_refusal_html",
 ]
 
@@ -60,6 +62,7 @@ def render_artifact_html(
     markdown_url: str,
     lifecycle: LifecycleView | None = None,
     slack_undelivered: str | None = None,
+    who: WhoLine | None = None,
 ) -> str:
     """The permalink page of one artifact, as a complete HTML document.
 
@@ -67,22 +70,23 @@ def render_artifact_html(
     content (a mapping) is read through :class:`~core.runs.artifact.Artifact` first.
     ``lifecycle`` adds the versions, lineage and feedback (the live page always has it).
     ``slack_undelivered`` names what of the run Slack never took (the thread is incomplete).
+    ``who`` is the header line saying who is looking (bot/web/access.py).
     """
     page = artifact_page(
         Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url, markdown_url=markdown_url
     )
-    return _ENV.get_template("artifact.html").render(page=page, life=lifecycle, undelivered=slack_undelivered)
+    return _ENV.get_template("artifact.html").render(page=page, life=lifecycle, undelivered=slack_undelivered, who=who)
 
 
-def render_compare_html(page: ComparePage) -> str:
+def render_compare_html(page: ComparePage, who: WhoLine | None = None) -> str:
     """The compare page of two artifacts or two versions (it has a GET form: serve it with
     :data:`bot.web.security.FORM_HEADERS`)."""
-    return _ENV.get_template("compare.html").render(page=page, form_page=True)
+    return _ENV.get_template("compare.html").render(page=page, form_page=True, who=who)
 
 
-def render_editor_html(page: EditorPage) -> str:
+def render_editor_html(page: EditorPage, who: WhoLine | None = None) -> str:
     """The web editor of one artifact (serve it with :data:`bot.web.security.FORM_HEADERS`)."""
-    return _ENV.get_template("editor.html").render(page=page, form_page=True)
+    return _ENV.get_template("editor.html").render(page=page, form_page=True, who=who)
 
 
 def render_refusal_html(page: RefusalPage) -> str:
@@ -93,3 +97,8 @@ def render_refusal_html(page: RefusalPage) -> str:
 def render_not_found_html() -> str:
     """The page for a missing artifact and a bad signature alike (they must look the same)."""
     return _ENV.get_template("not_found.html").render()
+
+
+def render_notice_html(page: Notice) -> str:
+    """A page that says one thing (a refusal, a failed or cancelled sign-in): bot/web/notice.py."""
+    return _ENV.get_template("notice.html").render(page=page)

@@ -1,9 +1,11 @@
-"""GET /artifacts/{id}[.json|.md]?s=SIG[&v=N] — the signed permalink is the only credential.
+"""GET /artifacts/{id}[.json|.md]?s=SIG[&v=N] — the signed permalink, then who is looking.
 
 A wrong signature and an unknown id get the same 404, so a link reveals nothing about
 artifacts it does not open, and another workspace's artifact never verifies. Without ``v``
 the page shows the latest version; ``v=N`` shows version N (the signature covers the
-artifact, so it opens every version). The compare page and the editor have their own
+artifact, so it opens every version). Where people sign in with Slack the link is not
+enough: the signed-in person must see the run's conversation, and the page lists only the
+branches they may see (bot/web/access.py). The compare page and the editor have their own
 modules (bot/web/compare_routes.py, bot/web/editor_routes.py).
 """
 
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.web.access import Gate, MembershipUnknown, Verdict, here_of, membership_unknown, refused, viewer_of
 from bot.web.compare_routes import compare_routes
 from bot.web.editor_routes import editor_routes
 from bot.web.lineage_view import LifecycleView, lifecycle_view
@@ -59,12 +62,14 @@ def _json_body(artifact: Artifact, number: int, latest: int) -> str:
     )
 
 
-def lifecycle(ctx: AppContext, conn: Connection, loaded: Loaded, artifact_id: str) -> LifecycleView:
-    """The versions, lineage and 👍/👎 of the shown version (four small indexed queries)."""
+def lifecycle(ctx: AppContext, conn: Connection, loaded: Loaded, artifact_id: str, gate: Gate) -> LifecycleView:
+    """The versions, lineage and 👍/👎 of the shown version (four small indexed queries), the
+    parent and branches only as far as the viewer may see them."""
     team = loaded.team_id
     listed = versions.list_versions(conn, team, artifact_id, limit=PAGE_VERSIONS)
     parent = lineage.parent_of(conn, team, artifact_id)
-    branches = lineage.list_branches(conn, team, artifact_id, limit=PAGE_BRANCHES)
+    branches = lineage.list_branches(conn, team, artifact_id, limit=PAGE_BRANCHES, scope=gate.scope(team))
+    parent_visible = bool(parent and parent.artifact_id and gate.sees(conn, team, str(parent.artifact_id)))
     votes = feedback.counts(conn, team, artifact_id, loaded.number)
 
     def parent_href(aid: str, version: int | None) -> str:
@@ -85,28 +90,46 @@ def lifecycle(ctx: AppContext, conn: Connection, loaded: Loaded, artifact_id: st
         parent_href=parent_href,
         compare_href=compare_href,
         artifact_id=artifact_id,
+        parent_visible=parent_visible,
     )
 
 
 def artifact_routes(ctx: AppContext) -> list[Route]:
     keys = signing_keys(ctx)
 
-    def load(artifact_id: str, number: int | None, sig: str | None, page: bool) -> tuple[Loaded, Any] | None:
+    def load(
+        artifact_id: str, number: int | None, sig: str | None, page: bool, gate: Gate
+    ) -> tuple[Loaded, Any] | Verdict | None:
         with read_conn(ctx) as conn:
             loaded = load_version(conn, keys, artifact_id, number, sig)
             if loaded is None:
                 return None
             canonical = str(uuid.UUID(artifact_id))
-            return loaded, (lifecycle(ctx, conn, loaded, canonical) if page else None)
+            verdict = gate.check(conn, loaded.team_id, [canonical])
+            if verdict is not Verdict.OPEN:
+                return verdict
+            return loaded, (lifecycle(ctx, conn, loaded, canonical, gate) if page else None)
 
     async def artifact(request: Request) -> Response:
         artifact_id, suffix = _split(request.path_params["ident"])
         number = requested_version(request.query_params.get("v"))
-        found = await run_in_threadpool(load, artifact_id, number, request.query_params.get("s"), suffix == "")
-        if found is None:
+        viewer = viewer_of(ctx, request)
+
+        def not_found() -> Response:
             if suffix == ".json":
                 return JSONResponse({"error": "not_found"}, status_code=404, headers=_HEADERS)
             return HTMLResponse(render_not_found_html(), status_code=404, headers=_HEADERS)
+
+        try:
+            found = await run_in_threadpool(
+                load, artifact_id, number, request.query_params.get("s"), suffix == "", Gate(ctx, viewer)
+            )
+        except MembershipUnknown as exc:
+            return membership_unknown(exc)
+        if found is None:
+            return not_found()
+        if isinstance(found, Verdict):
+            return refused(found, request, suffix, not_found)
         loaded, life = found
         team_id, art = loaded.team_id, loaded.artifact
         if suffix == ".json":
@@ -132,6 +155,7 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             markdown_url=other(".md"),
             lifecycle=life,
             slack_undelivered=loaded.slack_undelivered,
+            who=viewer.who(here_of(request)),
         )
         return HTMLResponse(html, headers=_HEADERS)
 

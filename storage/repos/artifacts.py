@@ -431,3 +431,16 @@ class SearchTooBroad(RuntimeError):
 
     def __init__(self, words: str) -> None:
         super().__init__(f"searching for {words!r} takes too long: add a rarer word, or drop the quotes")
+
+
+def channels_of(
+    s: Session | Connection, team_id: str, artifact_ids: Sequence[uuid.UUID | str]
+) -> dict[str, str | None]:
+    """The conversation each artifact ran in (``None``: it posted nowhere), by canonical id;
+    ids not found in the workspace are left out. One indexed query: the web viewer asks it for
+    the artifact(s) a page shows and for a branch's parent, to apply the visibility rule."""
+    ids = [aid for aid in (parse_uuid(a) for a in artifact_ids) if aid is not None]
+    if not ids:
+        return {}
+    rows = s.execute(select(Artifact.id, Artifact.channel_id).where(Artifact.team_id == team_id, Artifact.id.in_(ids)))
+    return {str(r.id): r.channel_id for r in rows}

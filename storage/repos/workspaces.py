@@ -56,8 +56,11 @@ def set_limits(s: Session, team_id: str, new: Limits) -> None:
 
 
 def public_links(s: Session, team_id: str) -> bool:
-    """Whether anyone holding a signed link may open this workspace's public-channel runs."""
-    return bool(s.scalar(select(Workspace.public_links).where(Workspace.team_id == team_id)))
+    """Whether the workspace lets a signed link alone open its public-channel runs (the
+    setting *Anyone with the link can open public-channel runs*; off, and for a workspace
+    with no row yet)."""
+    value = s.execute(select(Workspace.public_links).where(Workspace.team_id == team_id)).scalar()
+    return bool(value)
 
 
 def claim_limit_notice(s: Session, team_id: str, today: date) -> bool:

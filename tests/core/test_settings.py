@@ -70,3 +70,25 @@ def test_a_bad_retention_is_one_line_and_unset_keeps_for_ever(value):
     assert load_settings(_env_file=None).PIPEBOT_RETENTION_DAYS is None
     assert load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS="").PIPEBOT_RETENTION_DAYS is None
     assert load_settings(_env_file=None, PIPEBOT_RETENTION_DAYS="30").PIPEBOT_RETENTION_DAYS == 30
+
+
+@pytest.mark.parametrize(
+    ("public_url", "bot_token", "client", "oauth", "signin"),
+    [
+        ("https://pipebot.example", None, True, True, True),  # multi-workspace installs, and sign-in
+        ("https://pipebot.example", "xoxb-1", True, False, True),  # one workspace, sign-in for it
+        ("https://pipebot.example", "xoxb-1", False, False, False),  # no Slack app: no sign-in
+        ("http://localhost:3000", "xoxb-1", True, False, False),  # not https: Slack refuses the redirect
+        (None, None, True, True, False),
+    ],
+    ids=["oauth", "one-workspace", "no-client", "http", "no-public-url"],
+)
+def test_modes_of_the_slack_app_credentials(public_url, bot_token, client, oauth, signin):
+    s = load_settings(
+        _env_file=None,
+        PIPEBOT_PUBLIC_URL=public_url,
+        SLACK_BOT_TOKEN=bot_token,
+        SLACK_CLIENT_ID="1.2" if client else None,
+        SLACK_CLIENT_SECRET="s" if client else None,
+    )
+    assert (s.slack_oauth_enabled, s.slack_signin_enabled) == (oauth, signin)

@@ -52,6 +52,7 @@ TIERS = {
     "views.push": 4,
     "views.update": 4,
     "views.publish": 4,
+    "openid.connect.token": 4,
 }
 UNLIMITED = {"api.test", "oauth.v2.access"}
 

@@ -731,6 +731,62 @@ def test_oauth_v2_access_installs_a_workspace(fake: FakeSlack) -> None:
     assert error_of(anon.oauth_v2_access, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code) == "invalid_code"
 
 
+def test_sign_in_with_slack_authorize_and_openid_connect_token(fake: FakeSlack) -> None:
+    import base64
+    import hashlib
+
+    anon = WebClient(base_url=fake.url)
+    verifier = "v" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    callback = "https://app.test/signin/callback"
+
+    def authorize(**extra: str) -> dict[str, str]:
+        query = dict(
+            response_type="code",
+            scope="openid",
+            client_id=CLIENT_ID,
+            state="st",
+            nonce="nn",
+            redirect_uri=callback,
+            code_challenge=challenge,
+            code_challenge_method="S256",
+            **extra,
+        )
+        r = httpx.get(f"{fake.base}/openid/connect/authorize", params=query)
+        assert r.status_code == 302 and r.headers["location"].startswith(callback + "?")
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["location"]).query))
+
+    assert httpx.get(f"{fake.base}/openid/connect/authorize", params={"client_id": "nope"}).status_code == 400
+    fake.sign_in_as(ADMIN_ID)
+    back = authorize(team=TEAM_ID)
+    assert back["state"] == "st" and fake.authorize_requests[-1]["team"] == TEAM_ID
+    token = dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=callback)
+    assert (
+        error_of(anon.openid_connect_token, **dict(token, client_secret="x"), code=back["code"]) == "bad_client_secret"
+    )
+    back = authorize()
+    assert error_of(anon.openid_connect_token, **token, code=back["code"], code_verifier="w" * 50) == "invalid_code"
+    back = authorize()
+    wrong = dict(token, redirect_uri="https://evil.test/")
+    assert error_of(anon.openid_connect_token, **wrong, code=back["code"], code_verifier=verifier) == "bad_redirect_uri"
+    back = authorize()
+    r = anon.openid_connect_token(**token, code=back["code"], code_verifier=verifier)
+    assert r["token_type"] == "Bearer" and r["access_token"].startswith("xoxp-")
+    assert fake.last("openid.connect.token").headers["authorization"].startswith("Basic ")
+    payload = r["id_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["iss"] == "https://slack.com" and claims["aud"] == CLIENT_ID and claims["nonce"] == "nn"
+    assert claims["sub"] == ADMIN_ID == claims["https://slack.com/user_id"]
+    assert claims["https://slack.com/team_id"] == TEAM_ID and claims["exp"] > claims["iat"]
+    assert error_of(anon.openid_connect_token, **token, code=back["code"], code_verifier=verifier) == "invalid_code"
+    fake.refuse_consent()
+    r = httpx.get(
+        f"{fake.base}/openid/connect/authorize",
+        params=dict(client_id=CLIENT_ID, redirect_uri=callback, response_type="code", scope="openid", state="s2"),
+    )
+    assert "error=access_denied" in r.headers["location"] and "state=s2" in r.headers["location"]
+
+
 def test_response_url_takes_five_posts(fake: FakeSlack) -> None:
     url = fake.new_response_url(GENERAL, USER_ID)
     hook = WebhookClient(url)

@@ -371,6 +371,26 @@ def test_lists_and_searches_keep_to_the_scope_of_conversations(ctx):
         nobody = ChannelScope(channels=frozenset(), unplaced=False)
         assert artifact_repo.latest_artifacts(s, "T1", scope=nobody) == []
         assert len(artifact_repo.latest_artifacts(s, "T1")) == 4  # no scope: everything (no person shown)
+        # the compare picker and the branch list (storage/repos/lineage.py) keep to the same scope
+        from storage.repos import lineage
+
+        pub = made["CPUB"]
+        assert [r.id for r in lineage.related_artifacts(s, "T1", pub, scope=guest)] == []
+        assert [r.id for r in lineage.related_artifacts(s, "T1", pub, scope=member)] == [made["D1"], made[None]]
+        assert len(lineage.related_artifacts(s, "T1", pub)) == 3
+        for child in (made["GPRIV"], made["D1"]):
+            assert lineage.set_parent(
+                s, "T1", child, parent_artifact_id=pub, parent_version=1, branched_from_step=1, branch_changes=None
+            )
+        assert [r.id for r in lineage.list_branches(s, "T1", pub, scope=member)] == [made["D1"]]
+        assert lineage.list_branches(s, "T1", pub, scope=nobody) == []
+        assert {r.id for r in lineage.list_branches(s, "T1", pub)} == {made["GPRIV"], made["D1"]}
+        # the viewer reads where a run ran, per workspace
+        assert artifact_repo.channels_of(s, "T1", [pub, made[None], "not-a-uuid"]) == {
+            str(pub): "CPUB",
+            str(made[None]): None,
+        }
+        assert artifact_repo.channels_of(s, "T2", [pub]) == {}
 
 
 def test_small_and_large_scopes_list_and_search_alike(ctx):
@@ -422,3 +442,14 @@ def test_small_and_large_scopes_list_and_search_alike(ctx):
             assert [r.id for r in rare] == expected(scope, word="northwind")  # the index answers
             in_pipe = artifact_repo.search_artifacts(s, "T1", "northwind", scope=scope, pipeline_id=pipes[0])
             assert [r.id for r in in_pipe] == expected(scope, pipe=pipes[0], word="northwind")[:10]
+
+
+def test_public_links_is_off_unless_a_workspace_turns_it_on(ctx):
+    from storage.repos import workspaces
+
+    with transaction(ctx.sessions) as s:
+        assert workspaces.public_links(s, "T0NOROW") is False
+        workspaces.ensure_workspace(s, "T1")
+        assert workspaces.public_links(s, "T1") is False
+        s.execute(text("UPDATE workspaces SET public_links = true WHERE team_id = 'T1'"))
+        assert workspaces.public_links(s, "T1") is True

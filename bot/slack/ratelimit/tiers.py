@@ -67,6 +67,7 @@ METHOD_TIERS: dict[str, int] = {
     "views.update": 4,
     "views.publish": 4,
     "oauth.v2.access": 4,
+    "openid.connect.token": 4,  # Sign in with Slack's token exchange (bot/web/signin_routes.py)
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from bot.slack.allowed_teams import INSTALL_REFUSED_TITLE, NOT_ALLOWED_TEXT
 from bot.slack.client import SlackNotConfigured, client_for
+from bot.slack.oauth import oauth_settings
 from bot.slack.reporter_factory import _reporter
 from bot.web.server import build_app
 from core.context import AppContext
@@ -93,18 +94,41 @@ def test_revocation_cleans_the_workspace_and_others_keep_working(
     assert client_for(octx, STAYS).token.startswith(f"xoxb-{STAYS}")
 
 
-def test_oauth_mode_never_lends_the_single_workspace_token_to_another_workspace(
+def test_oauth_mode_never_lends_a_token_to_a_workspace_without_installation(
     _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack
 ):
-    """With client id/secret and SLACK_BOT_TOKEN both set, a workspace with no installation
-    (never installed, or uninstalled) gets no client, not the token of another workspace."""
+    """In OAuth mode a workspace with no installation (never installed, or uninstalled) gets
+    no client, not the token of another workspace."""
     settings = slack_settings(
-        _session_ctx.settings, fake_slack, SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET
+        _session_ctx.settings,
+        fake_slack,
+        SLACK_BOT_TOKEN=None,
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET=CLIENT_SECRET,
     )
-    assert settings.SLACK_BOT_TOKEN  # the single-workspace token is set as well
     octx = dataclasses.replace(_session_ctx, settings=settings)
     with pytest.raises(SlackNotConfigured, match="not installed in Slack workspace T0NEVER"):
         client_for(octx, "T0NEVER")
+
+
+def test_client_id_and_secret_beside_a_bot_token_serve_sign_in_not_installs(
+    _session_ctx: AppContext, ctx: AppContext, fake_slack: FakeSlack
+):
+    """DESIGN §10: with SLACK_BOT_TOKEN set, the client id and secret serve Sign in with Slack
+    for that one workspace; the app stays single-workspace (no /slack/install)."""
+    settings = slack_settings(
+        _session_ctx.settings,
+        fake_slack,
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET=CLIENT_SECRET,
+        PIPEBOT_PUBLIC_URL="https://pipebot.test",
+    )
+    assert settings.SLACK_BOT_TOKEN and not settings.slack_oauth_enabled and settings.slack_signin_enabled
+    octx = dataclasses.replace(_session_ctx, settings=settings)
+    assert oauth_settings(octx) is None
+    assert client_for(octx, "T0PIPEBOT").token == settings.SLACK_BOT_TOKEN
+    with serve(build_app(octx)) as url:
+        assert httpx.get(url + "/slack/install", timeout=10).status_code == 404
 
 
 def test_oauth_install_stores_encrypted_token_and_serves_the_team(

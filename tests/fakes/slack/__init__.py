@@ -57,7 +57,8 @@ Usage::
 
 Layout: one module per API family, each a mixin over :class:`~tests.fakes.slack.state.SlackState`
 (``server`` HTTP and recording, ``apps`` Socket Mode's apps.connections.open, ``workspace`` teams/users/channels, ``users``, ``conversations``,
-``chat``, ``unfurls``, ``streams``, ``views``, ``oauth``, ``response_urls``), Block Kit checks in
+``chat``, ``unfurls``, ``streams``, ``views``, ``oauth``, ``openid`` (Sign in with Slack: the
+authorize page and ``openid.connect.token``), ``response_urls``), Block Kit checks in
 ``blocks``, Slack's numbers in ``limits``. :class:`FakeSlack` is the one class tests use; a new
 family (Socket Mode, a rate limiter) is one more mixin in its bases.
 """
@@ -87,6 +88,7 @@ from tests.fakes.slack.limits import (
     USER_ID,
 )
 from tests.fakes.slack.oauth import OAuthMixin
+from tests.fakes.slack.openid import OpenIDMixin
 from tests.fakes.slack.records import Call
 from tests.fakes.slack.response_urls import ResponseUrlsMixin
 from tests.fakes.slack.server import ServerMixin
@@ -129,6 +131,7 @@ class FakeSlack(
     StreamsMixin,
     ViewsMixin,
     OAuthMixin,
+    OpenIDMixin,
     ResponseUrlsMixin,
 ):
     """A local Slack Web API with one workspace preloaded (see :mod:`tests.fakes.slack.limits`).

@@ -17,7 +17,7 @@ from tests.fakes.slack.state import SlackState
 
 _MAX_MESSAGES = 20  # response_metadata.messages kept per error
 # Methods that authenticate with client credentials, not a token.
-_NO_TOKEN_METHODS = {"oauth.v2.access", "api.test", "apps.connections.open"}
+_NO_TOKEN_METHODS = {"oauth.v2.access", "openid.connect.token", "api.test", "apps.connections.open"}
 
 
 class ServerMixin(SlackState):
@@ -186,6 +186,8 @@ class ServerMixin(SlackState):
         parsed = urllib.parse.urlsplit(path)
         if parsed.path.startswith("/response/"):
             return self._response_url(parsed.path.rsplit("/", 1)[-1], headers, body)
+        if parsed.path == "/openid/connect/authorize" and verb == "GET":
+            return self._authorize_page(parsed.query)  # Sign in with Slack (openid.py)
         if not parsed.path.startswith("/api/"):
             return 404, {"Content-Type": "text/plain"}, b"not found"
         method = parsed.path[len("/api/") :].strip("/")

@@ -78,6 +78,9 @@ class SlackState:
         self._stacks: dict[str, list[str]] = {}
         self._home: dict[str, str] = {}
         self._oauth_codes: dict[str, dict[str, Any]] = {}
+        self._oidc_codes: dict[str, dict[str, Any]] = {}  # Sign in with Slack (openid.py)
+        self.id_token_overrides: dict[str, Any] = {}
+        self.authorize_requests: list[dict[str, str]] = []
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._shared: dict[str, dict[str, Any]] = {}  # unfurl_id -> the shared links and where
         self._unfurls: list[dict[str, Any]] = []

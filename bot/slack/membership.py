@@ -106,6 +106,32 @@ class SlackSight:
         client = self._client(team_id)
         return frozenset(self._cached(f"pipebot:public-channels:{team_id}", fresh, lambda: self._public(client)))
 
+    def shared_outside(self, team_id: str, channel_id: str) -> bool:
+        """Whether ``channel_id`` is shared with another organisation or workspace
+        (``conversations.info``: ``is_shared``, ``is_ext_shared``, ``is_pending_ext_shared``),
+        cached like membership. A conversation Slack will not describe counts as shared."""
+        key = f"pipebot:shared:{team_id}:{channel_id}"
+        try:
+            raw = self._ctx.redis.get(key)
+            if raw is not None:
+                return bool(int(raw))
+        except Exception:  # noqa: BLE001 - a cache that cannot answer is asked around
+            log.debug("shared-channel cache unreadable", exc_info=True)
+        try:
+            with patience(MEMBERSHIP_PATIENCE_S):
+                chan = self._client(team_id).conversations_info(channel=channel_id)["channel"] or {}
+        except (SlackApiError, MembershipUnknown) as exc:
+            log.info("conversations.info of %s failed (%s): counted as shared", channel_id, exc)
+            return True
+        shared = any(
+            bool(chan.get(k)) for k in ("is_shared", "is_ext_shared", "is_pending_ext_shared", "is_org_shared")
+        )
+        try:
+            self._ctx.redis.set(key, int(shared), ex=MEMBERSHIP_TTL_S)
+        except Exception:  # noqa: BLE001 - the answer stands without the cache
+            log.debug("shared-channel cache unwritable", exc_info=True)
+        return shared
+
     def _mine(self, client: WebClient, user_id: str) -> set[str]:
         try:
             with patience(MEMBERSHIP_PATIENCE_S):

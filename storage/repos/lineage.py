@@ -8,6 +8,7 @@ can still say "branched from step 3 of a deleted artifact".
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 
+from storage.repos.artifacts import ChannelScope
 from storage.repos.common import parse_uuid
 
 __all__ = ["ArtifactSummary", "Parent", "list_branches", "parent_of", "related_artifacts", "set_parent"]
@@ -114,16 +116,40 @@ _SUMMARY = (
     "SELECT a.id, a.pipeline_name, a.status, a.cost_usd, a.models, a.created_at, a.created_by, "
     "a.latest_version, a.parent_version, a.branched_from_step, a.branch_changes FROM artifacts a "
 )
-_BRANCHES = text(
-    _SUMMARY + "WHERE a.team_id = :team AND a.parent_artifact_id = :aid "
+_BRANCHES = (
+    _SUMMARY + "WHERE a.team_id = :team AND a.parent_artifact_id = :aid {scope}"
     "ORDER BY a.created_at DESC, a.id DESC LIMIT :limit"
 )
 # The same pipeline's newest artifacts, walking ix_artifacts_team_pipeline_created.
-_RELATED = text(
+_RELATED = (
     _SUMMARY + "WHERE a.team_id = :team AND a.pipeline_id = "
     "(SELECT o.pipeline_id FROM artifacts o WHERE o.team_id = :team AND o.id = :aid) "
-    "AND a.id <> :aid ORDER BY a.created_at DESC, a.id DESC LIMIT :limit"
+    "AND a.id <> :aid {scope}ORDER BY a.created_at DESC, a.id DESC LIMIT :limit"
 )
+# The visibility rule as a filter (storage/repos/artifacts.ChannelScope, core/visibility.py):
+# runs of the conversations one may see, and those that posted nowhere when ``unplaced``.
+_SCOPES = {
+    None: "",
+    False: "AND a.channel_id = ANY(:scope_channels) ",
+    True: "AND (a.channel_id = ANY(:scope_channels) OR a.channel_id IS NULL) ",
+}
+
+
+@functools.cache
+def _statement(template: str, unplaced: bool | None) -> Any:
+    stmt = text(template.format(scope=_SCOPES[unplaced]))
+    if unplaced is not None:
+        stmt = stmt.bindparams(bindparam("scope_channels", type_=ARRAY(String)))
+    return stmt
+
+
+def _listed(
+    s: Session | Connection, template: str, team_id: str, aid: uuid.UUID, limit: int, scope: ChannelScope | None
+) -> list[ArtifactSummary]:
+    params: dict[str, Any] = {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}
+    if scope is not None:
+        params["scope_channels"] = sorted(scope.channels)
+    return _summaries(s.execute(_statement(template, None if scope is None else scope.unplaced), params))
 
 
 def _summaries(rows: Any) -> list[ArtifactSummary]:
@@ -146,21 +172,33 @@ def _summaries(rows: Any) -> list[ArtifactSummary]:
 
 
 def list_branches(
-    s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *, limit: int = 20
+    s: Session | Connection,
+    team_id: str,
+    artifact_id: uuid.UUID | str,
+    *,
+    limit: int = 20,
+    scope: ChannelScope | None = None,
 ) -> Sequence[ArtifactSummary]:
-    """Artifacts that branched from this one, newest first."""
+    """Artifacts that branched from this one, newest first; with ``scope``, only those of
+    conversations the viewer may see (a private branch is not even named)."""
     aid = parse_uuid(artifact_id)
     if aid is None:
         return []
-    return _summaries(s.execute(_BRANCHES, {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}))
+    return _listed(s, _BRANCHES, team_id, aid, limit, scope)
 
 
 def related_artifacts(
-    s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str, *, limit: int = 20
+    s: Session | Connection,
+    team_id: str,
+    artifact_id: uuid.UUID | str,
+    *,
+    limit: int = 20,
+    scope: ChannelScope | None = None,
 ) -> Sequence[ArtifactSummary]:
-    """The newest other artifacts of the same pipeline in the workspace, for a compare picker.
-    Empty when the artifact's pipeline was deleted (its artifacts no longer share an id)."""
+    """The newest other artifacts of the same pipeline in the workspace, for a compare picker;
+    with ``scope``, only those the viewer may see. Empty when the artifact's pipeline was
+    deleted (its artifacts no longer share an id)."""
     aid = parse_uuid(artifact_id)
     if aid is None:
         return []
-    return _summaries(s.execute(_RELATED, {"team": team_id, "aid": aid, "limit": max(1, min(limit, MAX_LIST))}))
+    return _listed(s, _RELATED, team_id, aid, limit, scope)

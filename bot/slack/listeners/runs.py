@@ -26,6 +26,7 @@ from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of, user_team_of
 from bot.slack.run_modal import stashed_input
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
+from bot.slack.seeing import NOT_YOURS, refusal
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.messages import COMMAND
@@ -37,6 +38,11 @@ from storage.repos import pipelines as pipeline_repo
 log = logging.getLogger(__name__)
 
 STASH_EXPIRED = "This form waited too long and the message's text is gone. Run the shortcut on the message again."
+#: A run modal whose conversation the requester may not post a run in (DESIGN §10).
+NOT_YOUR_CONVERSATION = (
+    "I can post a run only in a conversation you are in (and I am in too), or, for full "
+    "members of the workspace, in a public channel. Pick another one."
+)
 
 
 # ---- /pipebot run ---------------------------------------------------------------------------------
@@ -141,6 +147,12 @@ def submit_run_modal(
     else:
         report_to = ReportTo(_selected(values, msgs.CHANNEL_BLOCK, "selected_conversation") or user_id)
         post_errors_under = msgs.CHANNEL_BLOCK if msgs.CHANNEL_BLOCK in values else msgs.PIPELINE_BLOCK
+    # Where the run posts must be a conversation the requester sees (a guest's or an outside
+    # person's: one they are in); the state is untrusted, so the shortcut's channel is checked
+    # too. Their own DM from pipebot (no channel picked) is always theirs.
+    if report_to.channel_id and report_to.channel_id != user_id:
+        if (why := refusal(ctx, client, team_id, user_id, report_to.channel_id)) is not None:
+            return inline_error(post_errors_under, NOT_YOUR_CONVERSATION if why == NOT_YOURS else why)
     request = RunRequest(
         team_id,
         Origin.MESSAGE_SHORTCUT if state.from_message else Origin.RUN_MODAL,

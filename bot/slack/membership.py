@@ -97,8 +97,9 @@ class SlackSight:
             self._cached(f"pipebot:member-of:{team_id}:{user_id}", fresh, lambda: self._mine(client, user_id))
         )
         full = who.full_member_of(team_id)
-        if full:
-            channels |= self.public_channels(team_id, fresh=fresh)
+        if full:  # ``fresh`` re-reads the person's own conversations only: the workspace's list
+            # (Tier 2, shared by everyone) is re-read once its cache expires
+            channels |= self.public_channels(team_id)
         return Sight(team_id, user_id, frozenset(channels), full_member=full)
 
     def public_channels(self, team_id: str, *, fresh: bool = False) -> frozenset[str]:

@@ -35,7 +35,7 @@ class SlackReadRule:
             try:
                 for fresh in (False, True):
                     sight = source.sight(team_id, requester, fresh=fresh)
-                    public = source.public_channels(team_id, fresh=fresh)
+                    public = source.public_channels(team_id)
                     if may_carry(sight, run_channel, artifact_channel, public=public):
                         return True
             except MembershipUnknown as exc:

@@ -25,6 +25,8 @@ __all__ = ["NOT_YOURS", "MembershipUnknown", "artifact_refusal", "refusal", "see
 #: The one answer to an action on a run whose conversation the clicker cannot see (whoever
 #: they are: a colleague outside a private channel, a guest, someone of another organisation).
 NOT_YOURS = "You can only do that on results of conversations you are in."
+#: How often a refusal may ask Slack afresh for one person and conversation.
+RECHECK_EVERY_S = 30
 
 
 def source(ctx: AppContext, client: WebClient) -> SlackSight:
@@ -40,11 +42,17 @@ def sight_of(ctx: AppContext, client: WebClient, team_id: str, user_id: str, *, 
 
 def sees(ctx: AppContext, client: WebClient, team_id: str, user_id: str, channel_id: str | None) -> bool:
     """Whether ``user_id`` may see a run of ``team_id`` that ran in ``channel_id`` (None: it
-    posted nowhere): from the cache, and when that says no, once more from Slack."""
+    posted nowhere): from the cache, and when that says no, once more from Slack (at most
+    once per :data:`RECHECK_EVERY_S` for one person and conversation, so repeated clicks on
+    what they cannot see do not spend the workspace's Slack budget)."""
     found = source(ctx, client)
     if found.sight(team_id, user_id).sees(team_id, channel_id):
         return True
-    return found.sight(team_id, user_id, fresh=True).sees(team_id, channel_id)
+    try:
+        first = ctx.redis.set(f"pipebot:sight-recheck:{team_id}:{user_id}:{channel_id}", 1, nx=True, ex=RECHECK_EVERY_S)
+    except Exception:  # noqa: BLE001 - without Redis, ask Slack again
+        first = True
+    return bool(first) and found.sight(team_id, user_id, fresh=True).sees(team_id, channel_id)
 
 
 def refusal(ctx: AppContext, client: WebClient, team_id: str, user_id: str, channel_id: str | None) -> str | None:

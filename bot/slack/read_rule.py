@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from bot.slack.membership import MembershipUnknown, slack_sight
+from bot.slack.seeing import recheck_allowed
 from core.context import AppContext
 from core.visibility import ArtifactGate, may_carry, unattended_gate
 
@@ -33,11 +34,12 @@ class SlackReadRule:
         def gate(artifact_channel: str | None) -> bool:
             source = slack_sight(self._ctx)
             try:
-                for fresh in (False, True):
-                    sight = source.sight(team_id, requester, fresh=fresh)
-                    public = source.public_channels(team_id)
-                    if may_carry(sight, run_channel, artifact_channel, public=public):
-                        return True
+                public = source.public_channels(team_id)
+                if may_carry(source.sight(team_id, requester), run_channel, artifact_channel, public=public):
+                    return True
+                if recheck_allowed(self._ctx, team_id, requester, artifact_channel):
+                    sight = source.sight(team_id, requester, fresh=True)
+                    return may_carry(sight, run_channel, artifact_channel, public=public)
             except MembershipUnknown as exc:
                 log.info("read_artifact refused for %s: %s", requester, exc)
             return False

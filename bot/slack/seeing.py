@@ -20,7 +20,7 @@ from core.visibility import Sight
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 
-__all__ = ["NOT_YOURS", "MembershipUnknown", "artifact_refusal", "refusal", "sees", "sight_of"]
+__all__ = ["NOT_YOURS", "MembershipUnknown", "artifact_refusal", "recheck_allowed", "refusal", "sees", "sight_of"]
 
 #: The one answer to an action on a run whose conversation the clicker cannot see (whoever
 #: they are: a colleague outside a private channel, a guest, someone of another organisation).
@@ -48,11 +48,19 @@ def sees(ctx: AppContext, client: WebClient, team_id: str, user_id: str, channel
     found = source(ctx, client)
     if found.sight(team_id, user_id).sees(team_id, channel_id):
         return True
+    return recheck_allowed(ctx, team_id, user_id, channel_id) and found.sight(team_id, user_id, fresh=True).sees(
+        team_id, channel_id
+    )
+
+
+def recheck_allowed(ctx: AppContext, team_id: str, user_id: str, channel_id: str | None) -> bool:
+    """True at most once per :data:`RECHECK_EVERY_S` for one person and conversation: the
+    turn to ask Slack afresh before refusing."""
     try:
-        first = ctx.redis.set(f"pipebot:sight-recheck:{team_id}:{user_id}:{channel_id}", 1, nx=True, ex=RECHECK_EVERY_S)
+        key = f"pipebot:sight-recheck:{team_id}:{user_id}:{channel_id}"
+        return bool(ctx.redis.set(key, 1, nx=True, ex=RECHECK_EVERY_S))
     except Exception:  # noqa: BLE001 - without Redis, ask Slack again
-        first = True
-    return bool(first) and found.sight(team_id, user_id, fresh=True).sees(team_id, channel_id)
+        return True
 
 
 def refusal(ctx: AppContext, client: WebClient, team_id: str, user_id: str, channel_id: str | None) -> str | None:

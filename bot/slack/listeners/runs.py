@@ -43,6 +43,11 @@ NOT_YOUR_CONVERSATION = (
     "I can post a run only in a conversation you are in (and I am in too), or, for full "
     "members of the workspace, in a public channel. Pick another one."
 )
+#: The message shortcut's conversation is theirs: if it is not in their Sight, I am not in it.
+NOT_IN_THIS_CONVERSATION = (
+    "I can post a run only in a conversation we are both in: in a private channel or a group "
+    "DM, `/invite @pipebot` first."
+)
 
 
 # ---- /pipebot run ---------------------------------------------------------------------------------
@@ -152,7 +157,9 @@ def submit_run_modal(
     # too. Their own DM from pipebot (no channel picked) is always theirs.
     if report_to.channel_id and report_to.channel_id != user_id:
         if (why := refusal(ctx, client, team_id, user_id, report_to.channel_id)) is not None:
-            return inline_error(post_errors_under, NOT_YOUR_CONVERSATION if why == NOT_YOURS else why)
+            if why == NOT_YOURS:
+                why = NOT_IN_THIS_CONVERSATION if state.from_message else NOT_YOUR_CONVERSATION
+            return inline_error(post_errors_under, why)
     request = RunRequest(
         team_id,
         Origin.MESSAGE_SHORTCUT if state.from_message else Origin.RUN_MODAL,

@@ -85,7 +85,9 @@ class SlackSight:
             raise MembershipUnknown(str(exc)) from None
 
     def sight(self, team_id: str, user_id: str, *, fresh: bool = False) -> Sight:
-        """What ``user_id`` may see of ``team_id``; raises :class:`MembershipUnknown`."""
+        """What ``user_id`` may see of ``team_id``; raises :class:`MembershipUnknown`.
+        ``fresh`` re-reads the conversations they are in (what changes when someone joins);
+        the workspace's public channels come from their own cache."""
         client = self._client(team_id)
         try:
             who = person(self._ctx, client, team_id, user_id)

@@ -4,13 +4,16 @@ side of the one visibility rule (core/visibility.Sight), for listeners (DESIGN Â
 Why one module: every surface that shows or acts on a run (lists, the View modal, App Home,
 Re-run, Edit, Compare, Cancel, Feedback, the run modal's channel) asks the same question the
 same way: the person's Sight from Slack's membership (bot/slack/membership.py, cached
-briefly), and, before saying no, once more with ``fresh=True``, so someone who has just
-joined a conversation does not wait for the cache to expire. The answer is "yes", "no"
+briefly), and, before saying no, once more with ``fresh=True`` (at most once per
+:data:`RECHECK_EVERY_S` per person and conversation), so someone who has just joined a
+conversation does not wait for the cache to expire. The answer is "yes", "no"
 (:data:`NOT_YOURS`), or Slack's refusal to say (``MembershipUnknown``, whose message says
 what to fix).
 """
 
 from __future__ import annotations
+
+import logging
 
 from slack_sdk import WebClient
 
@@ -20,7 +23,18 @@ from core.visibility import Sight
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 
-__all__ = ["NOT_YOURS", "MembershipUnknown", "artifact_refusal", "recheck_allowed", "refusal", "sees", "sight_of"]
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "NOT_YOURS",
+    "MembershipUnknown",
+    "artifact_refusal",
+    "recheck_allowed",
+    "refusal",
+    "sees",
+    "sight_of",
+    "warm",
+]
 
 #: The one answer to an action on a run whose conversation the clicker cannot see (whoever
 #: they are: a colleague outside a private channel, a guest, someone of another organisation).
@@ -38,6 +52,15 @@ def source(ctx: AppContext, client: WebClient) -> SlackSight:
 def sight_of(ctx: AppContext, client: WebClient, team_id: str, user_id: str, *, fresh: bool = False) -> Sight:
     """What ``user_id`` may see of ``team_id`` (raises MembershipUnknown)."""
     return source(ctx, client).sight(team_id, user_id, fresh=fresh)
+
+
+def warm(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:
+    """Ask Slack now, after a modal opened, so that its submission (answered in the 3 s ack)
+    finds the person's Sight cached. A failure is for the submission to report."""
+    try:
+        sight_of(ctx, client, team_id, user_id)
+    except MembershipUnknown as exc:
+        log.info("could not warm the Sight of %s: %s", user_id, exc)
 
 
 def sees(ctx: AppContext, client: WebClient, team_id: str, user_id: str, channel_id: str | None) -> bool:

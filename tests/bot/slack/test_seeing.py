@@ -338,3 +338,23 @@ def test_an_outsider_acts_in_the_shared_channel_they_are_in(ctx, slack, scene):
     )
     view = json.dumps(fake.wait_for("views.open", count=count + 1).params["view"], ensure_ascii=False)
     assert NOT_YOURS not in view and "Re-run" in view
+
+
+def test_a_rerun_form_carrying_another_conversation_is_refused(ctx, slack, scene):
+    """The re-run modal's memory is untrusted: a crafted one naming a private channel makes
+    the colleague's submission an inline error, and nothing runs or posts there."""
+    world, fake, run = scene.world, slack.fake, scene.runs["Open"]
+    count = len(fake.calls("views.open"))
+    slack.post(click(slack.signer, fake, run.final or {}, RERUN_ACTION, channel=world.public, user_id=world.colleague))
+    view = fake.wait_for("views.open", count=count + 1).response["view"]
+    forged = dict(
+        view, private_metadata=json.dumps(dict(json.loads(view["private_metadata"]), channel_id=world.private))
+    )
+    posted = len(fake.messages(world.private))
+    agent = next(b for b in view["blocks"] if b.get("block_id") == "agent-1")["element"]["initial_option"]
+    r = slack.post(slack.signer.view_submission(forged, {"Step": "1", "Agent": agent}, user_id=world.colleague))
+    assert r.status_code == 200 and r.json()["response_action"] == "errors"
+    assert NOT_YOURS in json.dumps(r.json()["errors"])
+    assert len(fake.messages(world.private)) == posted
+    with transaction(ctx.sessions) as s:
+        assert not [r for r in run_repo.latest_runs(s, TEAM_ID, limit=100) if r.branch]

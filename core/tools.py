@@ -20,7 +20,9 @@ MAX_TOOL_OUTPUT = 20_000
 
 @dataclass(frozen=True)
 class ToolContext:
-    """What a tool may reach: the run's workspace, and the run's id for the log."""
+    """What a tool may reach: the run's workspace, and the run's id for the log.
+    ``load_artifact`` answers None for an artifact that is missing and for one this run may
+    not read (core/visibility.may_carry), alike, so the model cannot tell them apart."""
 
     team_id: str
     load_artifact: Callable[[str], dict[str, Any] | None]
@@ -44,7 +46,7 @@ def _read_artifact(ctx: ToolContext, args: dict[str, Any]) -> str:
         raise ValueError("artifact_id is required")
     content = ctx.load_artifact(artifact_id)
     if content is None:
-        raise ValueError(f"no artifact {artifact_id} in this workspace")
+        raise ValueError(f"no artifact {artifact_id} in this workspace that this run may read")
     if content.get("deleted"):  # a tombstone: nothing of the run's text is left to read
         return json.dumps({"deleted": True, "message": TOOL_RESULT_DELETED})
     slim = {k: content.get(k) for k in ("pipeline", "created_at", "input", "output", "status")}

@@ -13,6 +13,7 @@ the rule for one run and ``Sight.scope`` the same rule as a filter for lists and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,3 +55,52 @@ class SightSource(Protocol):
         """``fresh`` skips the cache: a run just started in a channel the person only now
         joined is refused once from the cache, then checked again against Slack."""
         ...
+
+
+def shows_where_pasted(
+    run_channel: str | None, pasted_in: str | None, *, run_public: bool, pasted_shared: bool
+) -> bool:
+    """Whether a run's content may show where its link was pasted (an unfurl), which everyone
+    in that conversation reads, whoever they are: in the run's own conversation; or, for a
+    run of a public channel, in a conversation not shared with another organisation (its
+    people could open that channel anyway). Anything else shows nothing of the run."""
+    if run_channel is None or pasted_in is None:
+        return False
+    if run_channel == pasted_in:
+        return True
+    return run_public and not pasted_shared
+
+
+def may_carry(
+    sight: Sight | None, run_channel: str | None, artifact_channel: str | None, *, public: frozenset[str]
+) -> bool:
+    """Whether a run of ``run_channel`` may read (and so repeat in its conversation) an
+    artifact of ``artifact_channel`` (the read_artifact tool). ``sight``: the run's
+    requester's; None for a run nobody in Slack asked for (the CLI), which reads only runs
+    of its own conversation or that posted nowhere. With a requester the artifact must be
+    one they see, and of the same conversation, a public channel (``public``) or nowhere
+    (seen by full members only), so no run carries a private conversation's content into
+    another."""
+    if sight is None:
+        return artifact_channel is None or artifact_channel == run_channel
+    if not sight.sees(sight.team_id, artifact_channel):
+        return False
+    return artifact_channel is None or artifact_channel == run_channel or artifact_channel in public
+
+
+#: Whether one run may read an artifact that ran in the given conversation (None: nowhere).
+ArtifactGate = Callable[[str | None], bool]
+
+
+class ReadRule(Protocol):
+    """The gate of one run's read_artifact tool, from the run's workspace, conversation and
+    requester. Built by the surface that knows people (bot/slack/read_rule.py, declared as a
+    ``pipebot.read_rules`` entry point: core knows no Slack)."""
+
+    def __call__(self, team_id: str, run_channel: str | None, requester: str | None) -> ArtifactGate: ...
+
+
+def unattended_gate(run_channel: str | None) -> ArtifactGate:
+    """The gate when nobody's Sight is known (no surface installed, or a run nobody in Slack
+    asked for): runs of the same conversation, or that posted nowhere."""
+    return lambda artifact_channel: may_carry(None, run_channel, artifact_channel, public=frozenset())

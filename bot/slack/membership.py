@@ -85,7 +85,9 @@ class SlackSight:
             raise MembershipUnknown(str(exc)) from None
 
     def sight(self, team_id: str, user_id: str, *, fresh: bool = False) -> Sight:
-        """What ``user_id`` may see of ``team_id``; raises :class:`MembershipUnknown`."""
+        """What ``user_id`` may see of ``team_id``; raises :class:`MembershipUnknown`.
+        ``fresh`` re-reads the conversations they are in (what changes when someone joins);
+        the workspace's public channels come from their own cache."""
         client = self._client(team_id)
         try:
             who = person(self._ctx, client, team_id, user_id)
@@ -97,14 +99,41 @@ class SlackSight:
             self._cached(f"pipebot:member-of:{team_id}:{user_id}", fresh, lambda: self._mine(client, user_id))
         )
         full = who.full_member_of(team_id)
-        if full:
-            channels |= self.public_channels(team_id, fresh=fresh)
+        if full:  # ``fresh`` re-reads the person's own conversations only: the workspace's list
+            # (Tier 2, shared by everyone) is re-read once its cache expires
+            channels |= self.public_channels(team_id)
         return Sight(team_id, user_id, frozenset(channels), full_member=full)
 
     def public_channels(self, team_id: str, *, fresh: bool = False) -> frozenset[str]:
         """The workspace's public channels (archived ones included)."""
         client = self._client(team_id)
         return frozenset(self._cached(f"pipebot:public-channels:{team_id}", fresh, lambda: self._public(client)))
+
+    def shared_outside(self, team_id: str, channel_id: str) -> bool:
+        """Whether ``channel_id`` is shared with another organisation or workspace
+        (``conversations.info``: ``is_shared``, ``is_ext_shared``, ``is_pending_ext_shared``),
+        cached like membership. A conversation Slack will not describe counts as shared."""
+        key = f"pipebot:shared:{team_id}:{channel_id}"
+        try:
+            raw = self._ctx.redis.get(key)
+            if raw is not None:
+                return bool(int(raw))
+        except Exception:  # noqa: BLE001 - a cache that cannot answer is asked around
+            log.debug("shared-channel cache unreadable", exc_info=True)
+        try:
+            with patience(MEMBERSHIP_PATIENCE_S):
+                chan = self._client(team_id).conversations_info(channel=channel_id)["channel"] or {}
+        except (SlackApiError, MembershipUnknown) as exc:
+            log.info("conversations.info of %s failed (%s): counted as shared", channel_id, exc)
+            return True
+        shared = any(
+            bool(chan.get(k)) for k in ("is_shared", "is_ext_shared", "is_pending_ext_shared", "is_org_shared")
+        )
+        try:
+            self._ctx.redis.set(key, int(shared), ex=MEMBERSHIP_TTL_S)
+        except Exception:  # noqa: BLE001 - the answer stands without the cache
+            log.debug("shared-channel cache unwritable", exc_info=True)
+        return shared
 
     def _mine(self, client: WebClient, user_id: str) -> set[str]:
         try:

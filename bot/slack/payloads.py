@@ -74,12 +74,10 @@ class Actor:
     response_url: str | None = None
     in_modal: bool = False
     on_home: bool = False
-    foreign: bool = False  # a person of another workspace (a channel shared with it)
 
 
 def actor_of(body: Mapping[str, Any]) -> Actor:
     """The Actor of any signed payload (its response_url left out: see Actor)."""
-    user = body.get("user") or {}
     team = team_of(body)
     container = body.get("container") or {}
     view = body.get("view") or {}
@@ -93,5 +91,4 @@ def actor_of(body: Mapping[str, Any]) -> Actor:
         thread_ts=message.get("thread_ts") or container.get("thread_ts"),
         in_modal=in_view and view.get("type") == "modal",
         on_home=in_view and view.get("type") == "home",
-        foreign=bool(user.get("team_id")) and user.get("team_id") != team,
     )

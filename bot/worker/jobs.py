@@ -1,7 +1,8 @@
-"""What the worker adds to each run: the Slack thread's reporter, and the admins' notice when
-the workspace's spend nears its daily limit. The RQ job itself is core.runs.job; it finds
-this factory through the ``pipebot.reporters`` entry point (pyproject.toml), so plain
-``rq worker`` posts to Slack too."""
+"""What the worker adds to each run: the Slack thread's reporter, the admins' notice when the
+workspace's spend nears its daily limit, and the rule of what its read_artifact tool may return
+(the requester's Sight from Slack). The RQ job itself is core.runs.job; it finds these factories
+through the ``pipebot.reporters`` and ``pipebot.read_rules`` entry points (pyproject.toml), so
+plain ``rq worker`` has them too."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 
 from core.context import AppContext
 from core.reporter import DeferredReporter, Reporter
+from core.visibility import ReadRule
 
 
 class SlackReporter(DeferredReporter):
@@ -30,3 +32,10 @@ class SlackReporter(DeferredReporter):
 
 def slack_thread_reporter(ctx: AppContext) -> Reporter:
     return SlackReporter(ctx)
+
+
+def slack_read_rule(ctx: AppContext) -> ReadRule:
+    """The read_artifact rule from Slack's membership (bot/slack/read_rule.py)."""
+    from bot.slack.read_rule import SlackReadRule
+
+    return SlackReadRule(ctx)

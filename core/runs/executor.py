@@ -10,6 +10,7 @@ core/runs/steps.py; closing the run core/runs/outcome.py. What the parts share i
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -34,6 +35,7 @@ from core.runs.steps import StepCall, StepFailed, call_agent, model_display
 from core.spend_notice import claim_notice
 from core.text import clean_text
 from core.tools import ToolContext
+from core.visibility import ArtifactGate, ReadRule, unattended_gate
 from providers.errors import ProviderError
 from providers.registry import parse_model_ref
 from storage.db import transaction
@@ -107,9 +109,15 @@ class _Stopped(Exception):
 
 
 def execute(
-    ctx: AppContext, team_id: str, run_id: str | uuid.UUID, reporter: Reporter | None = None
+    ctx: AppContext,
+    team_id: str,
+    run_id: str | uuid.UUID,
+    reporter: Reporter | None = None,
+    read_rule: ReadRule | None = None,
 ) -> RunOutcome | None:
-    """Run the pipeline of `run_id`; None when another worker owns it or it already finished."""
+    """Run the pipeline of `run_id`; None when another worker owns it or it already finished.
+    ``read_rule``: which artifacts its read_artifact tool may return (core/visibility.py;
+    None: only runs of its own conversation or that posted nowhere)."""
     rid = uuid.UUID(str(run_id))
     start = claim_and_load(ctx, team_id, rid)
     if start is None:
@@ -117,6 +125,12 @@ def execute(
         return None
     beat = _Heartbeat(ctx, team_id, rid)
     beat.start()
+    info = start.info
+    gate = (
+        read_rule(team_id, info.channel_id, info.requested_by)
+        if read_rule is not None
+        else unattended_gate(info.channel_id)
+    )
     run = RunContext(
         app=ctx,
         team_id=team_id,
@@ -124,7 +138,7 @@ def execute(
         info=start.info,
         reporter=SafeReporter(reporter or NullReporter()),
         deadline=time.monotonic() + ctx.settings.run_time_limit_s,
-        tools=ToolContext(team_id, lambda aid: _load_artifact(ctx, team_id, aid), run_id=str(rid)),
+        tools=ToolContext(team_id, functools.partial(_load_artifact, ctx, team_id, gate), run_id=str(rid)),
         cancel=CancelWatch(ctx, team_id, rid),
     )
     try:
@@ -345,7 +359,11 @@ def _fail(run: RunContext, kind: str, message: str, step: int | None = None) -> 
     return outcome
 
 
-def _load_artifact(ctx: AppContext, team_id: str, artifact_id: str) -> dict[str, Any] | None:
+def _load_artifact(ctx: AppContext, team_id: str, gate: ArtifactGate, artifact_id: str) -> dict[str, Any] | None:
+    """The artifact's content when ``gate`` lets this run read it (else None, as if missing)."""
     with transaction(ctx.sessions) as s:
         art = artifact_repo.get_artifact(s, team_id, artifact_id)
-        return dict(art.content) if art else None
+        if art is None:
+            return None
+        content, channel = dict(art.content), art.channel_id
+    return content if gate(channel) else None

@@ -29,12 +29,17 @@ from core.runs.executor import execute
 from core.runs.fair_share import WorkspaceSlot
 from core.settings import ConfigError, load_settings
 from core.timings import SLOT_WAIT_S
+from core.visibility import ArtifactGate, ReadRule
 from storage.repos import runs as runs_repo
 
 log = logging.getLogger(__name__)
 
 REPORTER_GROUP = "pipebot.reporters"
 ReporterFactory = Callable[[AppContext], Reporter]
+#: The read_artifact tool's rule comes the same way (core/visibility.ReadRule): core knows no
+#: Slack, and only the surface that knows people can say what a requester may see.
+READ_RULE_GROUP = "pipebot.read_rules"
+ReadRuleFactory = Callable[[AppContext], ReadRule]
 
 # A job that waits SLOT_WAIT_S (core/timings.py) for its workspace's slot goes to the back of
 # the queue, so that other workspaces' runs behind it go ahead (see core.runs.fair_share).
@@ -71,6 +76,27 @@ def reporter_factories() -> tuple[ReporterFactory, ...]:
     return tuple(factories)
 
 
+@functools.cache
+def read_rule_factories() -> tuple[ReadRuleFactory, ...]:
+    """The surfaces' read_artifact rules (none installed: core/visibility.unattended_gate)."""
+    return tuple(ep.load() for ep in entry_points(group=READ_RULE_GROUP))
+
+
+def read_rule_for(ctx: AppContext) -> ReadRule | None:
+    """Every installed rule must let a run read an artifact; None when none is installed."""
+    rules = [factory(ctx) for factory in read_rule_factories()]
+    if not rules:
+        return None
+    if len(rules) == 1:
+        return rules[0]
+
+    def every(team_id: str, run_channel: str | None, requester: str | None) -> ArtifactGate:
+        gates = [rule(team_id, run_channel, requester) for rule in rules]
+        return lambda channel: all(gate(channel) for gate in gates)
+
+    return every
+
+
 def reporters_for(ctx: AppContext) -> list[Reporter]:
     return [RedisEventReporter(ctx.redis), *(factory(ctx) for factory in reporter_factories())]
 
@@ -94,7 +120,9 @@ def execute_run_job(team_id: str, run_id: str) -> str | Retry | None:
         log.info("run %s waits its turn: its workspace is at its share and others' runs wait", run_id)
         return Retry(max=WAIT_TURNS)
     try:
-        outcome: RunOutcome | None = execute(ctx, team_id, run_id, SafeReporter(*reporters_for(ctx)))
+        outcome: RunOutcome | None = execute(
+            ctx, team_id, run_id, SafeReporter(*reporters_for(ctx)), read_rule=read_rule_for(ctx)
+        )
     finally:
         slot.release()
     return outcome.status if outcome else None

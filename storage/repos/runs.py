@@ -12,11 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, RowMapping, Table, func, select, text, update
+from sqlalchemy import Engine, Row, RowMapping, Table, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from storage.models import Pipeline, Run, RunStep
+from storage.repos.artifacts import ChannelScope
 from storage.repos.common import parse_uuid
 from storage.repos.workspaces import ensure_workspace
 from storage.states import FINISHED, RunStatus, StepStatus
@@ -51,8 +52,14 @@ def get_run_by_dedupe_key(s: Session, team_id: str, key: str) -> Run | None:
     return s.scalar(select(Run).where(Run.team_id == team_id, Run.dedupe_key == key))
 
 
-def latest_runs(s: Session, team_id: str, limit: int = 10) -> Sequence[Run]:
-    return s.scalars(select(Run).where(Run.team_id == team_id).order_by(Run.created_at.desc()).limit(limit)).all()
+def latest_runs(s: Session, team_id: str, limit: int = 10, *, scope: ChannelScope | None = None) -> Sequence[Run]:
+    """The newest runs; ``scope`` (core/visibility.Sight.scope) keeps those of the conversations
+    one person may see, as for artifact lists. None: every conversation's (no person reads it)."""
+    stmt = select(Run).where(Run.team_id == team_id)
+    if scope is not None:
+        within = Run.channel_id.in_(sorted(scope.channels))
+        stmt = stmt.where(or_(within, Run.channel_id.is_(None)) if scope.unplaced else within)
+    return s.scalars(stmt.order_by(Run.created_at.desc()).limit(limit)).all()
 
 
 def stale_running_runs(s: Session, older_than: datetime) -> Sequence[tuple[str, uuid.UUID]]:

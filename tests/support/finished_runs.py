@@ -178,11 +178,21 @@ def element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
 
 
 def guest_click(
-    signer: SlackRequests, message: dict[str, Any], action_id: str, trigger_id: str, guest_team: str = "T0GUEST"
+    signer: SlackRequests,
+    message: dict[str, Any],
+    action_id: str,
+    trigger_id: str,
+    *,
+    user_id: str,
+    guest_team: str,
+    channel: str = GENERAL,
 ) -> tuple[bytes, dict[str, str]]:
-    """A click by a person of another workspace on a message of a channel shared with it: the
-    payload names our workspace, the person's ``team_id`` theirs."""
-    body, _ = signer.block_actions(action_id=action_id, message=message, channel_id=GENERAL, trigger_id=trigger_id)
+    """A click by ``user_id``, a person of workspace ``guest_team`` (tests/support/people.py's
+    outsider), on a message of ``channel``: the payload names our workspace, the person's
+    ``team_id`` theirs, as Slack sends it from a Slack Connect channel."""
+    body, _ = signer.block_actions(
+        action_id=action_id, message=message, channel_id=channel, trigger_id=trigger_id, user_id=user_id
+    )
     payload = json.loads(urllib.parse.unquote(body.decode()[len("payload=") :]))
     payload["user"]["team_id"] = guest_team
     raw = b"payload=" + urllib.parse.quote(json.dumps(payload), safe="").encode("ascii")

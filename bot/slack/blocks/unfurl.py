@@ -21,6 +21,15 @@ from core.formatting import format_cost
 
 # ---- the unfurl card ----------------------------------------------------------------------------
 
+#: The card of a run whose content may not show where its link was pasted (DESIGN §10: "a
+#: private run's unfurl shows nothing of it", not even its pipeline's name).
+HIDDEN_CARD_TEXT = "A pipebot result — open the link to see it if you have access."
+
+
+def hidden_card() -> dict[str, Any]:
+    """A card that says nothing of the run: no name, status, date or buttons."""
+    return {"blocks": [SectionBlock(text=md(HIDDEN_CARD_TEXT)).to_dict()]}
+
 
 def unfurl_card(
     *,

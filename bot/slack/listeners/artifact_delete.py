@@ -23,6 +23,7 @@ from bot.slack.blocks import artifacts as msgs
 from bot.slack.blocks.common import info_modal, slack_date
 from bot.slack.listeners.support import action_value, show_view, tell, told
 from bot.slack.payloads import actor_of
+from bot.slack.seeing import refusal
 from core.artifacts.deletion import NotAllowed, delete_result
 from core.context import AppContext
 from core.links import artifact_permalink
@@ -57,20 +58,23 @@ def delete_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) 
     with transaction(ctx.sessions) as s:
         art = artifact_repo.get_artifact(s, click.team_id, artifact_id)
         created_by = art.created_by if art is not None else None
+        channel_id = art.channel_id if art is not None else None
     if art is None:
         tell(client, click, GONE)
         return
+    # Who may not see the run's conversation may not delete it either (the one rule, DESIGN §10).
+    if (why := refusal(ctx, client, click.team_id, click.user_id, channel_id)) is not None:
+        tell(client, click, why)
+        return
     admin = False
-    if click.foreign or not click.user_id:
-        admin = False
-    elif created_by != click.user_id:
+    if created_by != click.user_id:
         try:
             admin = is_admin(ctx, client, click.user_id, click.team_id)
         except AdminCheckFailed as exc:
             tell(client, click, str(exc))
             return
     try:
-        done = None if click.foreign else delete_result(ctx, click.team_id, artifact_id, click.user_id, admin=admin)
+        done = delete_result(ctx, click.team_id, artifact_id, click.user_id, admin=admin)
     except NotAllowed:
         done = None
     if done is None:

@@ -26,10 +26,12 @@ from bot.slack.listeners.artifact_delete import may_delete_here
 from bot.slack.listeners.support import TRIGGER_ERRORS, TRIGGER_EXPIRED, ack_only, tell, told
 from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
+from bot.slack.seeing import MembershipUnknown, sees, sight_of
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.links import artifact_permalink
 from core.messages import COMMAND
+from core.visibility import Sight
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import feedback
@@ -38,12 +40,24 @@ from storage.repos import pipelines as pipeline_repo
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+#: The list of someone who can see no conversation's runs at all (a guest in no channel the
+#: bot is in, someone of another organisation in no shared channel).
+NOTHING_VISIBLE = "There is nothing here you can see: pipebot lists only results of conversations you are in."
+ARTIFACT_MISSING = "That artifact doesn't exist in this workspace any more."
+
+
+def _sees_nothing(sight: Sight) -> bool:
+    return not sight.channels and not sight.full_member
 
 
 def list_page(
-    ctx: AppContext, team_id: str, *, pipeline_id: int | None, offset: int = 0
+    ctx: AppContext, sight: Sight, *, pipeline_id: int | None, offset: int = 0
 ) -> tuple[str, list[dict[str, Any]]]:
-    """One page of the latest artifacts (text, blocks), with Previous/Next buttons as needed."""
+    """One page of the latest artifacts ``sight`` may see (text, blocks), with Previous/Next
+    buttons as needed."""
+    if _sees_nothing(sight):
+        return NOTHING_VISIBLE, []
+    team_id = sight.team_id
     offset = max(0, offset)
     with transaction(ctx.sessions) as s:
         pipeline_name = None
@@ -53,7 +67,9 @@ def list_page(
                 return "That pipeline no longer exists.", []
             pipeline_name = pipeline.name
         rows = list(
-            artifact_repo.latest_artifacts(s, team_id, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset)
+            artifact_repo.latest_artifacts(
+                s, team_id, scope=sight.scope, pipeline_id=pipeline_id, limit=PAGE_SIZE + 1, offset=offset
+            )
         )
         votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows[:PAGE_SIZE]])
     more = len(rows) > PAGE_SIZE
@@ -62,7 +78,7 @@ def list_page(
     title = f"*Latest artifacts*{scope} ({offset + 1}–{offset + len(rows)})"
     if not rows:
         empty = (
-            f"No artifacts{scope} yet. Run a pipeline with `{COMMAND} run NAME your input…`."
+            f"No artifacts{scope} that you can see yet. Run a pipeline with `{COMMAND} run NAME your input…`."
             if offset == 0
             else "No more artifacts."
         )
@@ -85,14 +101,22 @@ def list_page(
 
 
 def search_page(
-    ctx: AppContext, team_id: str, words: str, *, pipeline_id: int | None, pipeline_name: str | None
+    ctx: AppContext, sight: Sight, words: str, *, pipeline_id: int | None, pipeline_name: str | None
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The 10 most recent artifacts whose output matches ``words`` (web-search syntax)."""
+    """The 10 most recent artifacts ``sight`` may see whose output matches ``words``
+    (web-search syntax)."""
+    if _sees_nothing(sight):
+        return NOTHING_VISIBLE, []
+    team_id = sight.team_id
     scope = f" of *{escape_mrkdwn(pipeline_name)}*" if pipeline_name else ""
     quoted = escape_mrkdwn(one_line(words, 100))
     try:
         with transaction(ctx.sessions) as s:
-            rows = list(artifact_repo.search_artifacts(s, team_id, words, pipeline_id=pipeline_id, limit=PAGE_SIZE))
+            rows = list(
+                artifact_repo.search_artifacts(
+                    s, team_id, words, scope=sight.scope, pipeline_id=pipeline_id, limit=PAGE_SIZE
+                )
+            )
             votes = feedback.counts_for_artifacts(s, team_id, [row.id for row in rows])
     except artifact_repo.SearchTooBroad:
         return (
@@ -106,7 +130,7 @@ def search_page(
         rows,
         lambda row: artifact_permalink(ctx, team_id, str(row.id)),
         title=title,
-        empty=f"No artifacts{scope} match “{quoted}”.",
+        empty=f"No artifacts{scope} that you can see match “{quoted}”.",
         votes=votes,
     )
     return text, [b.to_dict() for b in blocks]
@@ -125,6 +149,11 @@ def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], a
     if cmd.error:
         say(cmd.error)
         return
+    try:  # after the ack (commands.py): Slack's membership may take a few calls
+        sight = sight_of(ctx, client, team_id, asker.user_id)
+    except MembershipUnknown as exc:
+        say(str(exc))
+        return
     pipeline_id, pipeline_name = None, None
     if cmd.arg:
         with transaction(ctx.sessions) as s:
@@ -134,9 +163,9 @@ def handle_artifacts(ctx: AppContext, client: WebClient, body: dict[str, Any], a
                 return
             pipeline_id, pipeline_name = pipeline.id, pipeline.name
     if cmd.rest.strip():
-        text, blocks = search_page(ctx, team_id, cmd.rest.strip(), pipeline_id=pipeline_id, pipeline_name=pipeline_name)
+        text, blocks = search_page(ctx, sight, cmd.rest.strip(), pipeline_id=pipeline_id, pipeline_name=pipeline_name)
     else:
-        text, blocks = list_page(ctx, team_id, pipeline_id=pipeline_id)
+        text, blocks = list_page(ctx, sight, pipeline_id=pipeline_id)
     say(text, blocks)
 
 
@@ -145,8 +174,9 @@ def _action_value(body: Mapping[str, Any]) -> str:
     return str(actions[0].get("value") or "")
 
 
-def show_page(ctx: AppContext, body: Mapping[str, Any], respond: Respond) -> None:
-    """Previous/Next: replaces the list message in place."""
+def show_page(ctx: AppContext, client: WebClient, body: Mapping[str, Any], respond: Respond) -> None:
+    """Previous/Next: replaces the list message in place (after the ack: the clicker's Sight
+    may need Slack)."""
     try:
         value = json.loads(_action_value(body))
         pipeline_id = int(value["p"]) if value.get("p") is not None else None
@@ -158,25 +188,38 @@ def show_page(ctx: AppContext, body: Mapping[str, Any], respond: Respond) -> Non
             replace_original=False,
         )
         return
-    text, blocks = list_page(ctx, team_of(body), pipeline_id=pipeline_id, offset=offset)
+    try:
+        sight = sight_of(ctx, client, team_of(body), user_of(body))
+    except MembershipUnknown as exc:
+        respond(text=str(exc), response_type="ephemeral", replace_original=False)
+        return
+    text, blocks = list_page(ctx, sight, pipeline_id=pipeline_id, offset=offset)
     respond(text=text, blocks=blocks or None, response_type="ephemeral", replace_original=True)
 
 
 def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
-    """ "View": a read-only modal with the output (cut to fit) and the permalink."""
+    """ "View": a read-only modal with the output (cut to fit) and the permalink, for whoever
+    may see the run's conversation; anyone else reads what a missing artifact says."""
     team_id = team_of(body)
     artifact_id = _action_value(body)
+    link = None
     with transaction(ctx.sessions) as s:
         artifact = artifact_repo.get_artifact(s, team_id, artifact_id)
-        link = artifact_permalink(ctx, team_id, str(artifact.id)) if artifact is not None else None
-    if artifact is None:
-        view = info_modal("Run result", "That artifact doesn't exist in this workspace any more.")
-    else:
-        # Delete is offered to the run's requester and to admins (the click is checked again)
-        can_delete = artifact.deleted_at is None and may_delete_here(
-            ctx, client, team_id, user_of(body), artifact.created_by
-        )
-        view = msgs.artifact_modal(artifact, link, can_delete=can_delete)
+        try:
+            if artifact is not None and not sees(ctx, client, team_id, user_of(body), artifact.channel_id):
+                artifact = None  # the same answer as a missing one: nothing of it shows
+        except MembershipUnknown as exc:
+            view = info_modal("Run result", str(exc))
+        else:
+            if artifact is None:
+                view = info_modal("Run result", ARTIFACT_MISSING)
+            else:
+                link = artifact_permalink(ctx, team_id, str(artifact.id))
+                # Delete is offered to the run's requester and to admins (the click is checked again)
+                can_delete = artifact.deleted_at is None and may_delete_here(
+                    ctx, client, team_id, user_of(body), artifact.created_by
+                )
+                view = msgs.artifact_modal(artifact, link, can_delete=can_delete)
     try:
         client.views_open(trigger_id=body.get("trigger_id") or "", view=view.to_dict())
     except SlackApiError as exc:
@@ -188,10 +231,10 @@ def open_artifact(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
             tell(client, to, TRIGGER_EXPIRED + also)
 
 
-def page(ctx: AppContext, body: dict[str, Any], respond: Respond) -> None:
+def page(ctx: AppContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
     """Previous/Next page (lazily, after ack_only): the list replaced by that page."""
     try:
-        show_page(ctx, body, respond)
+        show_page(ctx, client, body, respond)
     except Exception:  # noqa: BLE001 - the list stays as it was
         log.exception("artifact paging failed")
 

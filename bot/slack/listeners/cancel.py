@@ -1,7 +1,8 @@
 """The Cancel button on a run's parent message and on App Home's recent runs.
 
-Only the person who started the run or an admin (bot/slack/admin.py: PIPEBOT_ADMINS and
-workspace admins) may cancel it; anyone else is told so, and nothing changes. The rules
+Only someone who may see the run's conversation (bot/slack/seeing.py) and is the person
+who started the run or an admin (bot/slack/admin.py: PIPEBOT_ADMINS and workspace admins)
+may cancel it; anyone else is told so, and nothing changes. The rules
 of what a cancel does live in core/runs/cancel.py: a queued run ends at once (its message
 says so here, since no worker will ever report on it), a running one is stopped by its
 worker, which then marks the message ❌ itself. Double clicks are harmless: the request is
@@ -30,6 +31,7 @@ from bot.slack.home_tab import publish_home
 from bot.slack.listeners.support import action_value, later, tell
 from bot.slack.payloads import actor_of, team_of, user_of
 from bot.slack.ratelimit.paced import is_rate_limited
+from bot.slack.seeing import refusal
 from core.context import AppContext
 from core.runs.cancel import KIND, CancelResult, cancel_run, cancelled_message
 from storage.db import transaction
@@ -82,6 +84,9 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) 
             return
         status, requester, name = run.status, run.requested_by, run.pipeline_name
         run_channel, thread_ts, input_text = run.channel_id, run.thread_ts, run.input
+    if (why := refusal(ctx, client, team_id, user_id, run_channel)) is not None:
+        say(why)
+        return
     if status in FINISHED:
         say(finished_text(name, status))
         return

@@ -23,7 +23,6 @@ from bot.slack.blocks import compare as msgs
 from bot.slack.blocks.common import name_md
 from bot.slack.blocks.limits import SELECT_OPTIONS_LIMIT
 from bot.slack.listeners.support import (
-    NOT_A_MEMBER,
     SaveResult,
     ack_only,
     action_value,
@@ -34,7 +33,8 @@ from bot.slack.listeners.support import (
     tell,
 )
 from bot.slack.modal_state import CompareState, StateUnreadable
-from bot.slack.payloads import Actor, actor_of, team_of
+from bot.slack.payloads import Actor, actor_of, team_of, user_of
+from bot.slack.seeing import MembershipUnknown, artifact_refusal, sight_of
 from core.artifacts import messages
 from core.artifacts.diff import compare
 from core.context import AppContext
@@ -64,12 +64,17 @@ def summary(
 def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> None:
     """*Compare* clicked: decide what to compare and answer, or open the picker."""
     click = actor_of(body)
-    if click.foreign:
-        tell(client, click, NOT_A_MEMBER)
-        return
     ref = buttons.parse_ref(action_value(body))
     if ref is None:
         tell(client, click, buttons.STALE_BUTTON)
+        return
+    try:  # the clicker must see this run, and the picker lists only runs they may see
+        sight = sight_of(ctx, client, click.team_id, click.user_id)
+    except MembershipUnknown as exc:
+        tell(client, click, str(exc))
+        return
+    if (why := artifact_refusal(ctx, client, click.team_id, click.user_id, ref[0])) is not None:
+        tell(client, click, why)
         return
     pair: tuple[VersionRow, VersionRow, str, str] | None = None
     candidates: list[Any] = []
@@ -97,7 +102,9 @@ def start_compare(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -
                 pair = (source, latest, f"parent (version {source.number})", f"this branch{step}")
         if pair is None:
             candidates = list(
-                lineage.related_artifacts(s, click.team_id, latest.artifact_id, limit=SELECT_OPTIONS_LIMIT)
+                lineage.related_artifacts(
+                    s, click.team_id, latest.artifact_id, limit=SELECT_OPTIONS_LIMIT, scope=sight.scope
+                )
             )
     if pair is not None:
         _deliver(client, click, *summary(ctx, click.team_id, *pair))
@@ -124,6 +131,8 @@ def pick(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
     except StateUnreadable as exc:
         return {"response_action": "errors", "errors": {msgs.COMPARE_PICK_BLOCK: str(exc)}}, None
     picked = selected_value((view.get("state") or {}).get("values") or {}, msgs.COMPARE_PICK_BLOCK)
+    if clicked and picked and (why := artifact_refusal(ctx, client, team_id, user_of(body), clicked, picked)):
+        return {"response_action": "errors", "errors": {msgs.COMPARE_PICK_BLOCK: why}}, None
     with transaction(ctx.sessions) as s:
         left = versions.latest_version(s, team_id, picked) if picked else None
         right = versions.latest_version(s, team_id, clicked) if clicked else None

@@ -10,8 +10,9 @@ use).
 
 Saving goes through core/artifacts/editing.save_edit: an empty edit, an edit that changes
 nothing, a note too long, and a version someone else saved meanwhile are inline errors that
-keep what was typed. A saved version is announced in the run's thread. Any member of the
-workspace may edit; people of another workspace (a shared channel) may not.
+keep what was typed. A saved version is announced in the run's thread. Whoever may see the
+run's conversation may edit (bot/slack/seeing.py: a guest or someone of another organisation
+only in the conversations they are in).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.blocks import artifact_buttons as buttons
 from bot.slack.blocks import edit as msgs
 from bot.slack.blocks.common import info_modal
-from bot.slack.listeners.support import NOT_A_MEMBER, SaveResult, action_value, later, show_view, submission, tell
+from bot.slack.listeners.support import SaveResult, action_value, later, show_view, submission, tell
 from bot.slack.modal_state import EditState, StateUnreadable
-from bot.slack.payloads import Actor, actor_of, team_of, user_of, user_team_of
+from bot.slack.payloads import Actor, actor_of, team_of, user_of
+from bot.slack.seeing import artifact_refusal
 from core.artifacts import messages
 from core.artifacts.editing import ArtifactNotFound, VersionConflict, new_link, save_edit
 from core.artifacts.versions import EditRefused, clean_note, current_text, parse_target
@@ -76,10 +78,10 @@ def open_edit(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> No
     """*Edit* clicked: the modal on the latest version, or the web editor's link when the final
     output is too long for Slack's input."""
     click = actor_of(body)
-    if click.foreign:
-        tell(client, click, NOT_A_MEMBER)
-        return
     ref = buttons.parse_ref(action_value(body))
+    if ref is not None and (why := artifact_refusal(ctx, client, click.team_id, click.user_id, ref[0])) is not None:
+        tell(client, click, why)
+        return
     latest = None
     if ref is not None:
         with transaction(ctx.sessions) as s:
@@ -135,10 +137,11 @@ def change_part(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
     click = actor_of(body)
     values = _state(view)
     key = action_value(body) or _selected_part(values)  # the option just picked
+    why = artifact_refusal(ctx, client, click.team_id, click.user_id, state.artifact_id)
     with transaction(ctx.sessions) as s:
-        base = versions.get_version(s, click.team_id, state.artifact_id, state.version)
+        base = versions.get_version(s, click.team_id, state.artifact_id, state.version) if why is None else None
     if base is None:
-        update: Any = info_modal("Edit result", messages.ARTIFACT_GONE)
+        update: Any = info_modal("Edit result", why or messages.ARTIFACT_GONE)
     else:
         parts = msgs.parts_of(base.content)
         part = next((p for p in parts if p.key == key), parts[0])
@@ -203,8 +206,8 @@ def save(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: B
         log.warning("edit modal with unreadable state: %s", exc.detail)
         return {"response_action": "errors", "errors": {block: str(exc)}}, None
     team_id, user_id = team_of(body, context), user_of(body)
-    if user_team_of(body) not in (None, team_id):
-        return {"response_action": "errors", "errors": {block: NOT_A_MEMBER}}, None
+    if (why := artifact_refusal(ctx, client, team_id, user_id, state.artifact_id)) is not None:
+        return {"response_action": "errors", "errors": {block: why}}, None
     artifact_id = state.artifact_id
     try:
         note = clean_note(_typed(values, msgs.EDIT_NOTE_BLOCK))

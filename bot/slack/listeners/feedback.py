@@ -15,10 +15,12 @@ from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot.slack.blocks import artifact_buttons as buttons
 from bot.slack.listeners.support import action_value, after_ack
 from bot.slack.payloads import actor_of
+from bot.slack.seeing import artifact_refusal
 from core.context import AppContext
 from storage.db import transaction
 from storage.repos import feedback
@@ -26,22 +28,26 @@ from storage.repos import feedback
 log = logging.getLogger(__name__)
 
 
-def record_vote(ctx: AppContext, body: Mapping[str, Any]) -> int | None:
-    """Apply one click; the vote now stored (None: cleared, or nothing to vote on)."""
+def record_vote(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> int | None:
+    """Apply one click; the vote now stored (None: cleared, or nothing to vote on). Only
+    whoever may see the run's conversation votes (bot/slack/seeing.py)."""
     click = actor_of(body)
     parsed = buttons.parse_feedback(action_value(body))
-    if parsed is None or click.foreign or not click.user_id:
-        log.info("ignored a feedback click (stale value or another workspace's person)")
+    if parsed is None or not click.user_id:
+        log.info("ignored a feedback click (stale value)")
         return None
     value, artifact_id, version = parsed
+    if (why := artifact_refusal(ctx, client, click.team_id, click.user_id, artifact_id)) is not None:
+        log.info("ignored a feedback click by %s: %s", click.user_id, why)
+        return None
     with transaction(ctx.sessions) as s:
         return feedback.toggle(s, click.team_id, artifact_id, version, click.user_id, value)
 
 
-def clicked(ctx: AppContext, ack: Ack, body: dict[str, Any]) -> None:
+def clicked(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
     """👍/👎: acked at once, the vote stored after the ack (a failure is logged)."""
     ack()
-    after_ack(record_vote, ctx, body)
+    after_ack(record_vote, ctx, client, body)
 
 
 def register(app: App, ctx: AppContext) -> None:

@@ -30,8 +30,9 @@ from bot.slack.blocks import home as msgs
 from bot.slack.home_tab import publish_home
 from bot.slack.listeners.support import after_ack, later
 from bot.slack.modal_state import RunModalState
-from bot.slack.payloads import team_of
+from bot.slack.payloads import team_of, user_of
 from bot.slack.run_modal import open_run_modal
+from bot.slack.seeing import warm
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def _open_run_modal(ctx: AppContext, body: dict[str, Any], client: WebClient) ->
         selected_id=_pipeline_id(body),
         pick_channel=True,
     )
+    warm(ctx, client, team_of(body), user_of(body))  # the submission checks the channel picked
 
 
 def register(app: App, ctx: AppContext) -> None:

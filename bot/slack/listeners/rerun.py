@@ -35,6 +35,7 @@ from bot.slack.listeners.support import (
 from bot.slack.modal_state import RerunState, StateUnreadable
 from bot.slack.payloads import channel_of, team_of, thread_of, user_of, user_team_of
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
+from bot.slack.seeing import artifact_refusal, refusal
 from core import credentials
 from core.context import AppContext
 from core.errors import RefusalKind, RunRejected
@@ -94,6 +95,9 @@ def open_rerun_modal(ctx: AppContext, client: WebClient, body: Mapping[str, Any]
         open_modal(client, body.get("trigger_id") or "", info_modal(TITLE, STALE_BUTTON))
         return
     artifact_id, version = parsed
+    if (why := artifact_refusal(ctx, client, team_id, user_of(body), artifact_id)) is not None:
+        open_modal(client, body.get("trigger_id") or "", info_modal(TITLE, why))
+        return
     with transaction(ctx.sessions) as s:
         try:
             src = branch_source(s, team_id, artifact_id, version)
@@ -117,6 +121,9 @@ def change_step(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) -> 
     except (StateUnreadable, ValueError):
         return
     team_id = team_of(body)
+    if (why := artifact_refusal(ctx, client, team_id, user_of(body), state.artifact_id)) is not None:
+        client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=info_modal(TITLE, why).to_dict())
+        return
     with transaction(ctx.sessions) as s:
         try:
             src = branch_source(s, team_id, state.artifact_id, state.version)
@@ -174,6 +181,13 @@ def submit_rerun(
         model=selected_value(values, msgs.MODEL_BLOCK) or None,
         input_text=text_value(values, msgs.input_block(shown)) or None,
     )
+    # The clicker must see the run it branches from; the branch then posts in that run's
+    # conversation, which they see too (the state's channel is the source run's: _where).
+    why = artifact_refusal(ctx, client, team_id, user_id, branch.artifact_id)
+    if why is None and state.channel_id:  # the modal's memory is untrusted: a crafted channel too
+        why = refusal(ctx, client, team_id, user_id, state.channel_id)
+    if why is not None:
+        return inline_error(msgs.STEP_BLOCK, why)
     with transaction(ctx.sessions) as s:
         try:
             pipeline_name = branch_source(s, team_id, branch.artifact_id, branch.version).content.pipeline_name

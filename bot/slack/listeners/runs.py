@@ -26,6 +26,7 @@ from bot.slack.name_match import not_found_hint
 from bot.slack.payloads import Actor, channel_of, team_of, user_of, user_team_of
 from bot.slack.run_modal import stashed_input
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
+from bot.slack.seeing import NOT_YOURS, refusal
 from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.messages import COMMAND
@@ -37,6 +38,16 @@ from storage.repos import pipelines as pipeline_repo
 log = logging.getLogger(__name__)
 
 STASH_EXPIRED = "This form waited too long and the message's text is gone. Run the shortcut on the message again."
+#: A run modal whose conversation the requester may not post a run in (DESIGN §10).
+NOT_YOUR_CONVERSATION = (
+    "I can post a run only in a conversation you are in (and I am in too), or, for full "
+    "members of the workspace, in a public channel. Pick another one."
+)
+#: The message shortcut's conversation is theirs: if it is not in their Sight, I am not in it.
+NOT_IN_THIS_CONVERSATION = (
+    "I can post a run only in a conversation we are both in: in a private channel or a group "
+    "DM, `/invite @pipebot` first."
+)
 
 
 # ---- /pipebot run ---------------------------------------------------------------------------------
@@ -141,6 +152,14 @@ def submit_run_modal(
     else:
         report_to = ReportTo(_selected(values, msgs.CHANNEL_BLOCK, "selected_conversation") or user_id)
         post_errors_under = msgs.CHANNEL_BLOCK if msgs.CHANNEL_BLOCK in values else msgs.PIPELINE_BLOCK
+    # Where the run posts must be a conversation the requester sees (a guest's or an outside
+    # person's: one they are in); the state is untrusted, so the shortcut's channel is checked
+    # too. Their own DM from pipebot (no channel picked) is always theirs.
+    if report_to.channel_id and report_to.channel_id != user_id:
+        if (why := refusal(ctx, client, team_id, user_id, report_to.channel_id)) is not None:
+            if why == NOT_YOURS:
+                why = NOT_IN_THIS_CONVERSATION if state.from_message else NOT_YOUR_CONVERSATION
+            return inline_error(post_errors_under, why)
     request = RunRequest(
         team_id,
         Origin.MESSAGE_SHORTCUT if state.from_message else Origin.RUN_MODAL,

@@ -18,8 +18,9 @@ from slack_sdk import WebClient
 from bot.slack.blocks.runs import MESSAGE_SHORTCUT
 from bot.slack.listeners.support import ack_only, told
 from bot.slack.modal_state import RunModalState
-from bot.slack.payloads import channel_of, team_of
+from bot.slack.payloads import channel_of, team_of, user_of
 from bot.slack.run_modal import open_run_modal
+from bot.slack.seeing import warm
 from bot.slack.text import decode_slack_text
 from core.context import AppContext
 
@@ -48,6 +49,7 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
         channel_name=(body.get("channel") or {}).get("name"),
     )
     open_run_modal(ctx, client, body.get("trigger_id") or "", team_of(body), state=state, input_text=text)
+    warm(ctx, client, team_of(body), user_of(body))  # the submission checks where it posts
 
 
 def shortcut(ctx: AppContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:

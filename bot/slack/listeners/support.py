@@ -52,7 +52,6 @@ TRIGGER_EXPIRED = (
 )
 
 
-NOT_A_MEMBER = "Only members of the workspace this result belongs to can do that."
 OOPS = "Something went wrong on pipebot's side (it has been logged). Please try again."
 # Work after the ack mostly waits: on the database, and on Slack's budget, where a run's first
 # message may wait its turn for minutes (bot/slack/delivery.py). Threads that wait cost little,

@@ -128,7 +128,7 @@ def test_for_one_pipeline_search_and_did_you_mean(ctx, slack, essay):
     assert "matching “otters”" in found[0] and len(found) == 3
     found = _sections(_command(slack, "artifacts essay search otters"))
     assert len(found) == 2 and "*Essay*" in found[1]
-    assert "No artifacts match “penguins”" in _command(slack, "artifacts search penguins")["text"]
+    assert "No artifacts that you can see match “penguins”" in _command(slack, "artifacts search penguins")["text"]
     assert "Did you mean *Essay*?" in _command(slack, "artifacts Esay")["text"]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from bot.slack.blocks import artifact_buttons
 from bot.slack.blocks import edit as edit_blocks
+from bot.slack.seeing import NOT_YOURS
 from core.artifacts import edit_links
 from core.artifacts.editing import save_edit
 from core.links import signing_keys
@@ -22,6 +23,7 @@ from storage.repos import artifact_versions as versions
 from storage.repos import artifacts as artifact_repo
 from tests.fakes.slack import GENERAL, TEAM_ID, USER_ID
 from tests.support.finished_runs import click, element, finished_run, guest_click
+from tests.support.people import OTHER_ORG, trust_world
 from tests.support.runs import (
     all_runs,
     drain,
@@ -256,9 +258,20 @@ def test_another_workspaces_artifact_or_person_cannot_edit(ctx, slack, essay):
     call = fake.wait_for("chat.postEphemeral", lambda c: "another workspace" in (c.params.get("text") or ""))
     assert call.params["user"] == USER_ID and "secret" not in json.dumps(call.params)
 
-    # a person of another workspace (a shared channel) clicking our result
-    slack.post(guest_click(slack.signer, mine.final, artifact_buttons.EDIT_ARTIFACT, fake.new_trigger_id()))
-    fake.wait_for("chat.postEphemeral", lambda c: "Only members" in (c.params.get("text") or ""))
+    # a person of another organisation clicking our result of #general (not shared with them)
+    world = trust_world(fake)
+    trigger = fake.new_trigger_id(user_id=world.outsider)
+    slack.post(
+        guest_click(
+            slack.signer,
+            mine.final,
+            artifact_buttons.EDIT_ARTIFACT,
+            trigger,
+            user_id=world.outsider,
+            guest_team=OTHER_ORG,
+        )
+    )
+    fake.wait_for("chat.postEphemeral", lambda c: NOT_YOURS in (c.params.get("text") or ""))
     assert len(fake.calls("views.open")) == opened
 
 

@@ -15,6 +15,7 @@ from storage.db import transaction
 from storage.repos import feedback
 from tests.fakes.slack import ADMIN_ID, GENERAL, OWNER_ID, TEAM_ID, USER_ID
 from tests.support.finished_runs import finished_run
+from tests.support.people import OTHER_ORG, trust_world
 from tests.support.runs import make_agent, make_pipeline
 from tests.support.slack_app import SlackServer
 from tests.support.waiting import wait_until
@@ -75,8 +76,13 @@ def _counts(ctx, artifact_id: str) -> feedback.VoteCounts:
         return feedback.counts(s, TEAM_ID, artifact_id, 1)
 
 
-def test_a_forged_or_foreign_vote_writes_nothing(ctx, essay):
+def test_a_forged_or_foreign_vote_writes_nothing(ctx, essay, fake_slack):
+    world = trust_world(fake_slack)
+    client = WebClient(token=fake_slack.token, base_url=fake_slack.url)
     mine = finished_run(ctx, TEAM_ID, essay, "Ours.")
+    private = finished_run(
+        ctx, TEAM_ID, essay, "Back room.", fake=fake_slack, channel=world.private, user_id=world.member
+    )
     other = make_pipeline(ctx, "T0OTHER", "Theirs", [make_agent(ctx, "T0OTHER", "A")])
     theirs = finished_run(ctx, "T0OTHER", other, "Theirs.")
 
@@ -91,14 +97,19 @@ def test_a_forged_or_foreign_vote_writes_nothing(ctx, essay):
         }
 
     member = {"id": USER_ID, "team_id": TEAM_ID}
-    assert record_vote(ctx, body(f"up:{theirs.artifact_id}:1", member)) is None  # another workspace's artifact
-    assert record_vote(ctx, body(f"up:{mine.artifact_id}:7", member)) is None  # no such version
-    assert record_vote(ctx, body("sideways:x:1", member)) is None
-    assert record_vote(ctx, body(f"up:{mine.artifact_id}:1", {"id": "U0GUEST", "team_id": "T0GUEST"})) is None
+    assert record_vote(ctx, client, body(f"up:{theirs.artifact_id}:1", member)) is None  # another workspace's
+    assert record_vote(ctx, client, body(f"up:{mine.artifact_id}:7", member)) is None  # no such version
+    assert record_vote(ctx, client, body("sideways:x:1", member)) is None
+    outsider = {"id": world.outsider, "team_id": OTHER_ORG}
+    assert record_vote(ctx, client, body(f"up:{mine.artifact_id}:1", outsider)) is None
+    # a run of a private channel: only its members vote on it
+    colleague = {"id": world.colleague, "team_id": TEAM_ID}
+    assert record_vote(ctx, client, body(f"up:{private.artifact_id}:1", colleague)) is None
     with transaction(ctx.sessions) as s:
         assert feedback.counts(s, "T0OTHER", theirs.artifact_id, 1) == feedback.VoteCounts()
-        assert feedback.counts_for_artifacts(s, TEAM_ID, [mine.artifact_id]) == {}
-    assert record_vote(ctx, body(f"down:{mine.artifact_id}:1", member)) == -1
+        assert feedback.counts_for_artifacts(s, TEAM_ID, [mine.artifact_id, private.artifact_id]) == {}
+    assert record_vote(ctx, client, body(f"down:{mine.artifact_id}:1", member)) == -1
+    assert record_vote(ctx, client, body(f"up:{private.artifact_id}:1", {"id": world.member, "team_id": TEAM_ID})) == 1
 
 
 def test_the_fake_checks_feedback_buttons_as_slack_does(fake_slack):

@@ -134,10 +134,10 @@ def test_artifacts_with_hostile_pipeline_and_search(
     _seed(ctx)
     sent = slack.command(f"artifacts AB search ot{bad}ters")
     assert sent.response.status_code == 200
-    assert "No artifacts of *AB* match" in slack.reply_text(sent.hook)
+    assert "No artifacts of *AB* that you can see match" in slack.reply_text(sent.hook)
     sent = slack.command(f"artifacts A{bad}B")
     reply = slack.reply_text(sent.hook)
-    assert ("No artifacts for *AB* yet" in reply) if bad == NUL else ("No pipeline named" in reply)
+    assert ("No artifacts for *AB* that you can see yet" in reply) if bad == NUL else ("No pipeline named" in reply)
 
 
 # ---- modal submissions ------------------------------------------------------------------------

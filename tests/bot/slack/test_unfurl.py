@@ -53,7 +53,7 @@ def _fields(card: dict[str, Any]) -> dict[str, str]:
 
 
 def test_own_permalink_unfurls_into_a_card_and_nothing_else_does(ctx, slack, essay):
-    done = finished_run(ctx, TEAM_ID, essay["essay"], "An essay.")
+    done = finished_run(ctx, TEAM_ID, essay["essay"], "An essay.", fake=slack.fake)  # a run of #general
     save_edit(ctx, TEAM_ID, done.artifact_id, base_version=1, target="output", text="A better essay.", author=USER_ID)
     foreign = make_pipeline(ctx, "T0OTHER", "Theirs", [make_agent(ctx, "T0OTHER", "A")])
     theirs = finished_run(ctx, "T0OTHER", foreign, "their secret")
@@ -121,7 +121,7 @@ def test_another_workspace_gets_no_card_for_our_permalink(ctx, slack, essay):
 
 
 def test_compare_on_the_card_answers_the_person_who_clicked(ctx, slack, essay):
-    done = finished_run(ctx, TEAM_ID, essay["essay"], "First.")
+    done = finished_run(ctx, TEAM_ID, essay["essay"], "First.", fake=slack.fake)
     save_edit(ctx, TEAM_ID, done.artifact_id, base_version=1, target="output", text="Second.", author=USER_ID)
     link = artifact_permalink(ctx, TEAM_ID, done.artifact_id)
     event, call = _share(slack, [link])

@@ -159,10 +159,12 @@ def limits_problem(
     return None
 
 
-def daily_limit_problem(s: Session, team_id: str, position: int, now: datetime | None = None) -> RunRejected | None:
-    """The daily limit before step ``position`` of a run already going (or just claimed)."""
+def daily_limit_problem(
+    s: Session, team_id: str, limit: Decimal | None, position: int, now: datetime | None = None
+) -> RunRejected | None:
+    """The daily limit ``limit`` (read when the run was claimed) before step ``position`` of a
+    run already going (or just claimed)."""
     now = now or datetime.now(UTC)
-    limit = workspace_repo.limits(s, team_id).daily_limit_usd
     if limit is None:
         return None
     spent = spend_repo.spent_since(s, team_id, utc_midnight(now))

@@ -31,15 +31,14 @@ class Notice:
     limit: Decimal
 
 
-def claim_notice(ctx: AppContext, team_id: str, now: datetime | None = None) -> Notice | None:
+def claim_notice(ctx: AppContext, team_id: str, limit: Decimal | None, now: datetime | None = None) -> Notice | None:
     """The notice to send when the workspace's spend today reached NOTICE_SHARE of its daily
-    limit and no one has claimed today's notice yet; None otherwise (no limit, under the
+    limit ``limit`` and no one has claimed today's notice yet; None otherwise (no limit, under the
     share, or already told today)."""
     now = now or datetime.now(UTC)
+    if limit is None:
+        return None
     with transaction(ctx.sessions) as s:
-        limit = workspace_repo.limits(s, team_id).daily_limit_usd
-        if limit is None:
-            return None
         spent = spend_repo.spent_since(s, team_id, utc_midnight(now))
         if spent < limit * NOTICE_SHARE:
             return None

@@ -23,6 +23,7 @@ from providers.registry import parse_model_ref
 from storage.db import Session, transaction
 from storage.models import Agent
 from storage.repos import runs as run_repo
+from storage.repos import workspaces as workspace_repo
 
 
 @dataclass
@@ -35,6 +36,9 @@ class RunStart:
     branch: BranchSpec | None = None  # a run from a step of an artifact: what it changes
     problem: RunRejected | None = None
     first: StepStart | None = None  # the first pending step, already recorded as running
+    # The workspace's daily limit when the run was claimed: a run started without one is not
+    # stopped by one set while it runs, and costs no query per step or at its close.
+    daily_limit: Decimal | None = None
 
 
 @dataclass
@@ -78,7 +82,8 @@ def claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> RunStart | 
         if start.problem is not None:
             return start
         pending = next((p for p in plan.steps if p.position not in done), None)
-        if pending is not None and (over := daily_limit_problem(s, team_id, pending.position)) is not None:
+        start.daily_limit = workspace_repo.limits(s, team_id).daily_limit_usd
+        if pending is not None and (over := daily_limit_problem(s, team_id, start.daily_limit, pending.position)):
             start.problem = over
             return start
         if pending is not None:

@@ -140,6 +140,7 @@ def execute(
         deadline=time.monotonic() + ctx.settings.run_time_limit_s,
         tools=ToolContext(team_id, functools.partial(_load_artifact, ctx, team_id, gate), run_id=str(rid)),
         cancel=CancelWatch(ctx, team_id, rid),
+        daily_limit=start.daily_limit,
     )
     try:
         return _execute(run, start)
@@ -180,8 +181,10 @@ def _execute(run: RunContext, start: RunStart) -> RunOutcome:
 def _notice_spend(run: RunContext) -> None:
     """Once a day, when the workspace's spend reached 80 % of its daily limit: tell its
     admins through the reporters (core/spend_notice.py). Never fails the run."""
+    if run.daily_limit is None:
+        return
     try:
-        notice = claim_notice(run.app, run.team_id)
+        notice = claim_notice(run.app, run.team_id, run.daily_limit)
     except Exception:  # noqa: BLE001 - the run is closed and paid for; the notice is best effort
         log.exception("could not check the daily limit notice of %s", run.team_id)
         return
@@ -223,8 +226,10 @@ def _run_steps(run: RunContext, start: RunStart) -> str:
 
 def _check_daily_limit(run: RunContext, position: int) -> None:
     """The workspace's daily limit, before a later step (the first was asked when claimed)."""
+    if run.daily_limit is None:
+        return
     with transaction(run.app.sessions) as s:
-        over = daily_limit_problem(s, run.team_id, position)
+        over = daily_limit_problem(s, run.team_id, run.daily_limit, position)
     if over is not None:
         raise _Stopped(over.kind, over.message, position)
 

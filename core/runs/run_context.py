@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from core.context import AppContext
@@ -27,6 +28,7 @@ class RunContext:
     deadline: float  # time.monotonic() past which the run stops
     tools: ToolContext
     cancel: CancelWatch | None = None
+    daily_limit: Decimal | None = None  # the workspace's, as the claim read it (core/runs/claim.py)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,11 @@ from tests.support.finished_runs import finished_run
 from tests.support.runs import make_agent, make_pipeline, with_keys
 
 
+def _limit(ctx) -> Decimal | None:
+    with transaction(ctx.sessions) as s:
+        return workspace_repo.limits(s, "T1").daily_limit_usd
+
+
 def _limits(ctx, daily: str | None = None, per_hour: int | None = None, public: bool = False) -> None:
     with transaction(ctx.sessions) as s:
         workspace_repo.set_limits(s, "T1", Limits(Decimal(daily) if daily else None, per_hour, public))
@@ -157,14 +162,14 @@ def test_runs_per_person_refuse_until_the_oldest_is_an_hour_old(ctx, essay: int)
 def test_the_notice_is_claimed_once_a_day_however_many_try_at_once(ctx, essay: int) -> None:
     _limits(ctx, daily="10")
     finished_run(ctx, "T1", essay, "one", steps=[("Drafter", "one", "7.99", 10)])
-    assert claim_notice(ctx, "T1") is None  # under 80 %
+    assert claim_notice(ctx, "T1", _limit(ctx)) is None  # under 80 %
     finished_run(ctx, "T1", essay, "two", steps=[("Drafter", "two", "0.01", 10)])
     gate = threading.Barrier(2)
     got: list[object] = []
 
     def attempt() -> None:
         gate.wait(10)
-        got.append(claim_notice(ctx, "T1"))
+        got.append(claim_notice(ctx, "T1", _limit(ctx)))
 
     threads = [threading.Thread(target=attempt) for _ in range(2)]
     for t in threads:
@@ -174,5 +179,7 @@ def test_the_notice_is_claimed_once_a_day_however_many_try_at_once(ctx, essay: i
     notices = [n for n in got if n is not None]
     assert len(got) == 2 and len(notices) == 1
     assert notices[0].spent == Decimal("8.00") and notices[0].limit == Decimal("10")
-    assert claim_notice(ctx, "T1") is None  # later the same day: already told
-    assert claim_notice(ctx, "T1", datetime.now(UTC) + timedelta(days=1)) is None  # tomorrow: nothing spent yet
+    assert claim_notice(ctx, "T1", _limit(ctx)) is None  # later the same day: already told
+    assert (
+        claim_notice(ctx, "T1", _limit(ctx), datetime.now(UTC) + timedelta(days=1)) is None
+    )  # tomorrow: nothing spent yet

@@ -14,17 +14,21 @@ another app, an old one or one from another sign-in is refused.
 
 The state is random, stored in Redis for :data:`STATE_TTL_S` with the nonce, the PKCE verifier
 and where to go next, and taken back with GETDEL: a state works once, and one Slack never saw
-(forged) or already used (replayed) finds nothing.
+(forged) or already used (replayed) finds nothing. The state is also bound to the browser that
+started the sign-in: ``/signin`` sets a short cookie holding :func:`state_binding` of it, and the
+callback requires that cookie (:func:`bound_to`), so a callback URL of someone else's sign-in
+opened in this browser (login CSRF) signs nobody in.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -43,6 +47,7 @@ CALLBACK_PATH = "/signin/callback"
 NEXT_PREFIXES = ("/artifacts/", "/compare")
 
 _STATE_KEY = "pipebot:signin:state:"
+_BINDING_LABEL = b"pipebot sign-in browser binding v1"
 
 
 class TokenUntrusted(Exception):
@@ -124,6 +129,29 @@ def start(r: redis.Redis, next_path: str) -> tuple[str, Pending]:
     pending = Pending(nonce=secrets.token_urlsafe(32), verifier=secrets.token_urlsafe(64), next=safe_next(next_path))
     r.set(_STATE_KEY + state, json.dumps(pending.__dict__), ex=STATE_TTL_S)
     return state, pending
+
+
+def _binding(secret: str, state: str) -> str:
+    key = hmac.new(secret.encode("utf-8"), _BINDING_LABEL, hashlib.sha256).digest()
+    mac = hmac.new(key, state.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+
+
+def state_binding(keys: Sequence[str], state: str) -> str:
+    """The keyed hash of ``state`` that ``/signin`` leaves in the browser (under a key derived
+    from the newest PIPEBOT_SECRET_KEY with its own label): not the state itself, so the cookie
+    alone cannot finish anyone's sign-in."""
+    if not keys:
+        raise ValueError("no PIPEBOT_SECRET_KEY: a sign-in cannot be bound to its browser")
+    return _binding(keys[0], state)
+
+
+def bound_to(keys: Sequence[str], state: str | None, cookie: str | None) -> bool:
+    """Whether ``cookie`` (the browser's) is the binding of ``state`` under any key of the
+    rotation list (a sign-in started just before a key change still finishes)."""
+    if not state or not cookie or len(cookie) > 100:
+        return False
+    return any(hmac.compare_digest(_binding(k, state), cookie) for k in keys)
 
 
 def take(r: redis.Redis, state: str | None) -> Pending | None:

@@ -28,6 +28,10 @@ from core.settings import Settings
 
 #: The session cookie's name.
 COOKIE_NAME = "pipebot_session"
+#: The cookie that binds a started sign-in to the browser that started it (login CSRF).
+SIGNIN_COOKIE = "pipebot_signin"
+#: Where that cookie is sent: the sign-in's own paths only.
+SIGNIN_COOKIE_PATH = "/signin"
 #: How long a sign-in lasts (a working day): then Slack is asked again.
 SESSION_TTL_S = 8 * 3600
 #: Cookies longer than this are not even tried (a browser sends at most ~4 KB anyway).
@@ -101,8 +105,25 @@ def cleared_cookie(settings: Settings) -> str:
     return f"{COOKIE_NAME}=; Max-Age=0; Path=/; HttpOnly{_secure(settings)}; SameSite=Lax"
 
 
+def signin_cookie(settings: Settings, value: str, max_age: int) -> str:
+    """The ``Set-Cookie`` value of ``/signin``: the state's keyed hash (bot/web/oidc.py
+    :func:`~bot.web.oidc.state_binding`), sent back only to ``/signin…`` for ``max_age`` seconds.
+    The callback requires it, so a callback URL made in someone else's browser (an attacker
+    signing a victim into the attacker's account) finds no matching cookie and signs nobody in."""
+    return f"{SIGNIN_COOKIE}={value}; Max-Age={max_age}; Path={SIGNIN_COOKIE_PATH}; HttpOnly{_secure(settings)}; SameSite=Lax"
+
+
+def cleared_signin_cookie(settings: Settings) -> str:
+    """The ``Set-Cookie`` value that forgets a started sign-in (the callback spends it)."""
+    return f"{SIGNIN_COOKIE}=; Max-Age=0; Path={SIGNIN_COOKIE_PATH}; HttpOnly{_secure(settings)}; SameSite=Lax"
+
+
 __all__ = [
     "COOKIE_NAME",
+    "SIGNIN_COOKIE",
+    "SIGNIN_COOKIE_PATH",
+    "cleared_signin_cookie",
+    "signin_cookie",
     "SESSION_TTL_S",
     "WebSession",
     "cleared_cookie",

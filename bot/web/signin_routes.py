@@ -2,14 +2,16 @@
 
 A separate OAuth flow from the app's install (Slack refuses to mix Sign in with Slack's
 ``openid`` scope with bot scopes): ``/signin`` sends the person to Slack's authorize page with
-a one-time state, a nonce and a PKCE challenge (bot/web/oidc.py); Slack sends them back to
+a one-time state, a nonce and a PKCE challenge (bot/web/oidc.py), and leaves in the browser a
+short cookie bound to that state, which the callback requires (login CSRF); Slack sends them back to
 ``/signin/callback`` with a code, which is exchanged at ``openid.connect.token`` for an id
 token naming their workspace and user. If this deployment serves that workspace, a sealed
 session cookie (bot/web/sessions.py) signs them in and they go back to the page they wanted.
 
 Every failure is a short page that says what happened and offers to sign in again, never a
 traceback: a cancelled consent, a used or forged state, Slack refusing the code, Slack out of
-reach, an id token that fails its checks, a workspace this pipebot does not serve.
+reach, an id token that fails its checks, a workspace this pipebot does not serve, a callback
+opened in another browser than the one that started the sign-in.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from starlette.routing import Route
 from bot.web import oidc, texts
 from bot.web.access import signin_path
 from bot.web.notice import HEADERS, Notice, notice_response
-from bot.web.sessions import WebSession, cleared_cookie, seal_session, session_cookie
+from bot.web.sessions import (
+    SIGNIN_COOKIE,
+    WebSession,
+    cleared_cookie,
+    cleared_signin_cookie,
+    seal_session,
+    session_cookie,
+    signin_cookie,
+)
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -182,7 +192,15 @@ def signin_routes(ctx: AppContext) -> list[Route]:
             verifier=pending.verifier,
             team=team,
         )
-        return RedirectResponse(url, status_code=302, headers=HEADERS)
+        response = RedirectResponse(url, status_code=302, headers=HEADERS)
+        binding = oidc.state_binding(ctx.keys, state)
+        response.headers.append("Set-Cookie", signin_cookie(settings, binding, oidc.STATE_TTL_S))
+        return response
+
+    def spent(response: Response) -> Response:
+        """Every callback spends the browser's started sign-in."""
+        response.headers.append("Set-Cookie", cleared_signin_cookie(settings))
+        return response
 
     async def callback(request: Request) -> Response:
         if not settings.slack_signin_enabled:
@@ -193,21 +211,25 @@ def signin_routes(ctx: AppContext) -> list[Route]:
             await run_in_threadpool(oidc.take, ctx.redis, q.get("state"))  # the state is spent either way
             if error == "access_denied":
                 page = Notice(texts.CANCELLED_TITLE, texts.CANCELLED, texts.SIGN_IN_AGAIN, signin_path("/"))
-                return notice_response(page, 400)
+                return spent(notice_response(page, 400))
             page = Notice(
                 texts.SIGNIN_FAILED_TITLE,
                 texts.SLACK_REFUSED.format(error=error[:100]),
                 texts.SIGN_IN_AGAIN,
                 signin_path("/"),
             )
-            return notice_response(page, 400)
+            return spent(notice_response(page, 400))
+        if not oidc.bound_to(ctx.keys, q.get("state"), request.cookies.get(SIGNIN_COOKIE)):
+            # Not this browser's sign-in (or its cookie expired): spend the state, sign nobody in.
+            await run_in_threadpool(oidc.take, ctx.redis, q.get("state"))
+            return spent(notice_response(_again(texts.SIGNIN_FAILED_TITLE, texts.STATE_GONE).notice, 400))
         try:
             session, next_path = await run_in_threadpool(_finish, ctx, q.get("state"), q.get("code"))
         except SignInFailed as failed:
-            return notice_response(failed.notice, failed.status)
+            return spent(notice_response(failed.notice, failed.status))
         response = RedirectResponse(next_path, status_code=302, headers=HEADERS)
         response.headers.append("Set-Cookie", session_cookie(settings, seal_session(ctx.keys, session)))
-        return response
+        return spent(response)
 
     async def signout(request: Request) -> Response:
         response = notice_response(Notice(texts.SIGNED_OUT_TITLE, texts.SIGNED_OUT), 200)

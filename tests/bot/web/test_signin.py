@@ -18,7 +18,7 @@ from starlette.requests import Request
 from bot.web import oidc, texts
 from bot.web.access import is_loopback, loopback_refusal
 from bot.web.server import build_app
-from bot.web.sessions import COOKIE_NAME, WebSession, seal_session
+from bot.web.sessions import COOKIE_NAME, SIGNIN_COOKIE, WebSession, seal_session
 from core.artifacts import editing
 from core.context import AppContext
 from core.links import artifact_permalink, compare_url
@@ -38,6 +38,7 @@ class Site:
     ctx: AppContext
     fake: FakeSlack
     world: TrustWorld
+    browser: str | None = None  # the sign-in cookie /signin left in "this browser"
 
     def get(self, link: str, cookie: str | None = None) -> httpx.Response:
         headers = {"Cookie": f"{COOKIE_NAME}={cookie}"} if cookie else {}
@@ -46,6 +47,7 @@ class Site:
     def start(self, next_path: str = "/artifacts/x") -> httpx.Response:
         r = httpx.get(self.url + "/signin", params={"next": next_path})
         assert r.status_code == 302, r.text
+        self.browser = cookie_of(r, SIGNIN_COOKIE)
         return r
 
     def authorize(self, user: str, next_path: str = "/artifacts/x") -> str:
@@ -55,8 +57,12 @@ class Site:
         assert consent.status_code == 302, consent.text
         return consent.headers["location"]
 
-    def callback(self, url: str) -> httpx.Response:
-        return httpx.get(local(url, self.url))
+    def callback(self, url: str, browser: str | None = "this") -> httpx.Response:
+        """Slack's redirect back, followed in the browser that started the sign-in (as a browser
+        sends the cookie /signin set), or with ``browser`` (None: no cookie at all)."""
+        cookie = self.browser if browser == "this" else browser
+        headers = {"Cookie": f"{SIGNIN_COOKIE}={cookie}"} if cookie else {}
+        return httpx.get(local(url, self.url), headers=headers)
 
     def sign_in(self, user: str) -> str:
         done = self.callback(self.authorize(user))
@@ -64,9 +70,16 @@ class Site:
         return cookie_of(done)
 
 
-def cookie_of(response: httpx.Response) -> str:
-    raw = response.headers["set-cookie"]
-    assert raw.startswith(COOKIE_NAME + "="), raw
+def set_cookie(response: httpx.Response, name: str = COOKIE_NAME) -> str | None:
+    """The ``Set-Cookie`` header of cookie ``name`` in ``response``, if any."""
+    found = [raw for raw in response.headers.get_list("set-cookie") if raw.startswith(name + "=")]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def cookie_of(response: httpx.Response, name: str = COOKIE_NAME) -> str:
+    raw = set_cookie(response, name)
+    assert raw is not None, response.headers
     return raw.split(";")[0].split("=", 1)[1]
 
 
@@ -117,6 +130,12 @@ def test_signing_in_opens_the_page_asked_for_with_a_sealed_cookie(site: Site) ->
         "n"
     ].replace("/", "%2F").replace("?", "%3F").replace("=", "%3D")
     start = httpx.get(site.url + first.headers["location"])
+    bound = set_cookie(start, SIGNIN_COOKIE) or ""
+    attributes = {a.strip().split("=")[0].lower() for a in bound.split(";")[1:]}
+    assert attributes == {"max-age", "path", "httponly", "secure", "samesite"}, bound
+    assert "Max-Age=600" in bound and "Path=/signin;" in bound and "SameSite=Lax" in bound
+    site.browser = cookie_of(start, SIGNIN_COOKIE)
+    assert q_state(start) not in bound  # a keyed hash of the state, not the state
     authorize = urlsplit(start.headers["location"])
     assert f"{authorize.scheme}://{authorize.netloc}" == site.fake.base
     assert authorize.path == "/openid/connect/authorize"
@@ -128,10 +147,11 @@ def test_signing_in_opens_the_page_asked_for_with_a_sealed_cookie(site: Site) ->
     consent = httpx.get(start.headers["location"])
     done = site.callback(consent.headers["location"])
     assert done.status_code == 302 and done.headers["location"] == f"{here.path}?{here.query}"
-    raw = done.headers["set-cookie"]
+    raw = set_cookie(done) or ""
     attributes = {a.strip().split("=")[0].lower() for a in raw.split(";")[1:]}
     assert attributes == {"max-age", "path", "httponly", "secure", "samesite"}, raw
     assert "Max-Age=28800" in raw and "Path=/" in raw and "SameSite=Lax" in raw
+    assert (set_cookie(done, SIGNIN_COOKIE) or "").startswith(f"{SIGNIN_COOKIE}=; Max-Age=0; Path=/signin")
     assert site.fake.last("openid.connect.token").ok
     page = site.get(link, cookie_of(done))
     assert page.status_code == 200 and "the output" in page.text
@@ -142,7 +162,8 @@ def test_signing_in_opens_the_page_asked_for_with_a_sealed_cookie(site: Site) ->
 def test_signing_out_clears_the_cookie(site: Site) -> None:
     r = httpx.get(site.url + "/signout")
     assert r.status_code == 200 and texts.SIGNED_OUT_TITLE in r.text
-    assert r.headers["set-cookie"].startswith(f"{COOKIE_NAME}=;") and "Max-Age=0" in r.headers["set-cookie"]
+    raw = set_cookie(r) or ""
+    assert raw.startswith(f"{COOKIE_NAME}=;") and "Max-Age=0" in raw
 
 
 # ---- who sees what ------------------------------------------------------------------------------
@@ -275,11 +296,31 @@ def test_the_editor_needs_the_link_person_signed_in_and_still_seeing_the_run(sit
 # ---- refusals of the sign-in itself ----------------------------------------------------------
 
 
+def q_state(response: httpx.Response) -> str:
+    return parse_qs(urlsplit(response.headers["location"]).query)["state"][0]
+
+
+def test_a_callback_in_another_browser_signs_nobody_in(site: Site) -> None:
+    """Login CSRF: a callback URL of someone's sign-in, opened in a browser that did not start
+    it (no cookie, or the cookie of another sign-in), is refused and spends the state."""
+    back = site.authorize(site.world.member)
+    r = site.callback(back, browser=None)
+    assert r.status_code == 400 and texts.STATE_GONE in r.text and set_cookie(r) is None
+    assert site.callback(back).status_code == 400  # spent: even the right browser cannot finish it
+    mine = site.authorize(site.world.member)
+    mine_cookie = site.browser
+    theirs = site.authorize(site.world.colleague)  # another sign-in (another browser's cookie)
+    r = site.callback(theirs, browser=mine_cookie)
+    assert r.status_code == 400 and texts.STATE_GONE in r.text and set_cookie(r) is None
+    forged = site.callback(mine, browser="A" * 43)
+    assert forged.status_code == 400 and set_cookie(forged) is None
+
+
 def test_a_replayed_or_forged_state_is_refused_clearly(site: Site) -> None:
     back = site.authorize(site.world.member)
     assert site.callback(back).status_code == 302
     replay = site.callback(back)
-    assert replay.status_code == 400 and texts.STATE_GONE in replay.text and "set-cookie" not in replay.headers
+    assert replay.status_code == 400 and texts.STATE_GONE in replay.text and set_cookie(replay) is None
     forged = httpx.get(site.url + "/signin/callback", params={"code": "1.abc", "state": "made-up"})
     assert forged.status_code == 400 and texts.STATE_GONE in forged.text
 
@@ -299,7 +340,7 @@ def test_an_id_token_that_fails_a_check_signs_nobody_in(site: Site, claims: dict
     site.fake.id_token_overrides.update(claims)
     r = site.callback(back)
     assert r.status_code == 400 and html.escape(texts.TOKEN_UNTRUSTED.format(reason=reason)) in r.text
-    assert "set-cookie" not in r.headers
+    assert set_cookie(r) is None
 
 
 def test_a_workspace_this_pipebot_does_not_serve_is_refused(site: Site) -> None:
@@ -308,7 +349,7 @@ def test_a_workspace_this_pipebot_does_not_serve_is_refused(site: Site) -> None:
     site.fake.add_user("U0STRANGER", "stranger", team_id="T0STRANGER")
     r = site.callback(site.authorize("U0STRANGER"))
     assert r.status_code == 403 and "does not serve your Slack workspace (T0STRANGER)" in r.text
-    assert "set-cookie" not in r.headers
+    assert set_cookie(r) is None
 
 
 def test_cancelling_at_slack_says_so(site: Site) -> None:
@@ -328,7 +369,7 @@ def test_slack_refusing_the_code_is_a_clear_page(site: Site, error: str, status:
     back = site.authorize(site.world.member)
     site.fake.fail_next("openid.connect.token", error)
     r = site.callback(back)
-    assert r.status_code == status and said in r.text and "set-cookie" not in r.headers
+    assert r.status_code == status and said in r.text and set_cookie(r) is None
 
 
 def test_slack_out_of_reach_is_a_clear_page(site: Site) -> None:

@@ -40,7 +40,7 @@ TEST_QUEUE = f"pipebot-test-{uuid.uuid4().hex[:8]}"
 # Fixtures shared by many modules live in plugin modules of their own, registered once here
 # (no star imports): slack_app (fake Slack + pipebot over HTTP) and runs (fake providers + real
 # worker processes).
-pytest_plugins = ["tests.support.slack_app", "tests.support.runs"]
+pytest_plugins = ["tests.support.slack_app", "tests.support.runs", "tests.support.signin"]
 
 
 # pytest-xdist runs each worker as a session of its own ("gw0", "gw1", ...; unset without -n).

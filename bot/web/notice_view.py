@@ -26,3 +26,13 @@ class WhoLine:
     text: str
     link_text: str = ""
     link_href: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteForm:
+    """The *Delete* form of a page (the artifact page's button, then the confirm page):
+    where it posts, its CSRF token, and on the confirm page where *Keep it* goes back to."""
+
+    action: str
+    csrf: str
+    back_href: str = ""

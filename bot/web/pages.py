@@ -17,10 +17,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from bot.web import texts
 from bot.web.compare_view import ComparePage
 from bot.web.editor_view import EditorPage, RefusalPage
 from bot.web.lineage_view import LifecycleView
-from bot.web.notice_view import Notice, WhoLine
+from bot.web.notice_view import DeleteForm, Notice, WhoLine
 from bot.web.security import FORM_META_CSP, META_CSP, STYLESHEET
 from bot.web.view import artifact_page
 from core.runs.artifact import Artifact
@@ -28,6 +29,7 @@ from core.runs.artifact import Artifact
 __all__ = [
     "render_artifact_html",
     "render_compare_html",
+    "render_delete_confirm_html",
     "render_editor_html",
     "render_not_found_html",
     "render_notice_html",
@@ -63,6 +65,7 @@ def render_artifact_html(
     lifecycle: LifecycleView | None = None,
     slack_undelivered: str | None = None,
     who: WhoLine | None = None,
+    delete_form: DeleteForm | None = None,
 ) -> str:
     """The permalink page of one artifact, as a complete HTML document.
 
@@ -71,11 +74,28 @@ def render_artifact_html(
     ``lifecycle`` adds the versions, lineage and feedback (the live page always has it).
     ``slack_undelivered`` names what of the run Slack never took (the thread is incomplete).
     ``who`` is the header line saying who is looking (bot/web/access.py).
+    ``delete_form`` adds the *Delete* button (then serve the page with
+    :data:`bot.web.security.FORM_HEADERS`: it has a form).
     """
     page = artifact_page(
         Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url, markdown_url=markdown_url
     )
-    return _ENV.get_template("artifact.html").render(page=page, life=lifecycle, undelivered=slack_undelivered, who=who)
+    return _ENV.get_template("artifact.html").render(
+        page=page,
+        life=lifecycle,
+        undelivered=slack_undelivered,
+        who=who,
+        delete_form=delete_form,
+        form_page=delete_form is not None,
+        texts=texts,
+    )
+
+
+def render_delete_confirm_html(form: DeleteForm, message: str, who: WhoLine | None = None) -> str:
+    """The confirm step of *Delete* (a form: serve it with :data:`bot.web.security.FORM_HEADERS`)."""
+    return _ENV.get_template("delete_confirm.html").render(
+        form=form, message=message, who=who, form_page=True, texts=texts
+    )
 
 
 def render_compare_html(page: ComparePage, who: WhoLine | None = None) -> str:

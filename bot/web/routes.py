@@ -5,7 +5,8 @@ artifacts it does not open, and another workspace's artifact never verifies. Wit
 the page shows the latest version; ``v=N`` shows version N (the signature covers the
 artifact, so it opens every version). Where people sign in with Slack the link is not
 enough: the signed-in person must see the run's conversation, and the page lists only the
-branches they may see (bot/web/access.py). The compare page and the editor have their own
+branches they may see (bot/web/access.py); the run's requester or an admin gets a *Delete*
+button there (bot/web/deleting.py, bot/web/delete_routes.py). The compare page and the editor have their own
 modules (bot/web/compare_routes.py, bot/web/editor_routes.py).
 """
 
@@ -23,12 +24,15 @@ from starlette.routing import Route
 
 from bot.web.access import Gate, MembershipUnknown, Verdict, here_of, membership_unknown, refused, viewer_of
 from bot.web.compare_routes import compare_routes
+from bot.web.delete_routes import delete_routes
+from bot.web.deleting import offer
 from bot.web.editor_routes import editor_routes
 from bot.web.lineage_view import LifecycleView, lifecycle_view
 from bot.web.loading import Loaded, load_version, read_conn, requested_version
 from bot.web.markdown import render_artifact_markdown
+from bot.web.notice_view import DeleteForm
 from bot.web.pages import render_artifact_html, render_not_found_html
-from bot.web.security import SECURITY_HEADERS
+from bot.web.security import FORM_HEADERS, SECURITY_HEADERS
 from core.context import AppContext
 from core.links import artifact_permalink, compare_url, signing_keys, version_permalink
 from core.runs.artifact import Artifact
@@ -99,7 +103,7 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
 
     def load(
         artifact_id: str, number: int | None, sig: str | None, page: bool, gate: Gate
-    ) -> tuple[Loaded, Any] | Verdict | None:
+    ) -> tuple[Loaded, Any, DeleteForm | None] | Verdict | None:
         with read_conn(ctx) as conn:
             loaded = load_version(conn, keys, artifact_id, number, sig)
             if loaded is None:
@@ -108,7 +112,11 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             verdict = gate.check(conn, loaded.team_id, [canonical])
             if verdict is not Verdict.OPEN:
                 return verdict
-            return loaded, (lifecycle(ctx, conn, loaded, canonical, gate) if page else None)
+            if not page:
+                return loaded, None, None
+            deletable = gate.viewer.signin and not loaded.artifact.deleted
+            form = offer(ctx, conn, gate.viewer.session, loaded.team_id, canonical, sig or "") if deletable else None
+            return loaded, lifecycle(ctx, conn, loaded, canonical, gate), form
 
     async def artifact(request: Request) -> Response:
         artifact_id, suffix = _split(request.path_params["ident"])
@@ -130,7 +138,7 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             return not_found()
         if isinstance(found, Verdict):
             return refused(found, request, suffix, not_found)
-        loaded, life = found
+        loaded, life, delete_form = found
         team_id, art = loaded.team_id, loaded.artifact
         if suffix == ".json":
             return Response(
@@ -156,7 +164,13 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             lifecycle=life,
             slack_undelivered=loaded.slack_undelivered,
             who=viewer.who(here_of(request)),
+            delete_form=delete_form,
         )
-        return HTMLResponse(html, headers=_HEADERS)
+        return HTMLResponse(html, headers=FORM_HEADERS if delete_form else _HEADERS)
 
-    return [Route("/artifacts/{ident}", artifact, methods=["GET", "HEAD"]), *compare_routes(ctx), *editor_routes(ctx)]
+    return [
+        Route("/artifacts/{ident}", artifact, methods=["GET", "HEAD"]),
+        *compare_routes(ctx),
+        *editor_routes(ctx),
+        *delete_routes(ctx),
+    ]

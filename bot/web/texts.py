@@ -52,5 +52,29 @@ SIGN_IN_AGAIN = "Sign in again"
 SIGNED_OUT_TITLE = "You are signed out"
 SIGNED_OUT = "pipebot's pages will ask you to sign in with Slack again."
 
+# ---- deleting a result from its page (bot/web/delete_routes.py) -------------------------------
+DELETE_BUTTON = "Delete…"
+DELETE_CONFIRM_TITLE = "Delete this result?"
+DELETE_CONFIRM_BUTTON = "Delete for everyone"
+KEEP_IT = "Keep it"
+OPEN_THE_PAGE = "Open the page"
+DELETE_FROM_SLACK_TITLE = "Delete it from Slack"
+DELETE_FROM_SLACK = (
+    "These pages are served without signing in, so they cannot tell who you are and nothing can be "
+    "deleted here. Delete it from Slack: View → Delete."
+)
+DELETE_REFUSED_TITLE = "You can't delete this result"
+DELETE_FORM_STALE_TITLE = "This delete was not sent from the page"
+DELETE_FORM_STALE = (
+    "Its check does not match this page and your sign-in (it came from elsewhere, or you signed in "
+    "again since). Nothing was deleted: open the page again and use its Delete button."
+)
+DELETE_CHECK_FAILED_TITLE = "I couldn't check who may delete this"
+DELETE_CHECK_FAILED = (
+    "Slack did not say whether you are a workspace admin ({reason}). Nothing was deleted; try again in a minute."
+)
+DELETE_TOO_LARGE_TITLE = "That is not a Delete form"
+DELETE_TOO_LARGE = "The request was larger than a Delete form ever is ({limit}). Nothing was deleted."
+
 # ---- checking with Slack --------------------------------------------------------------------
 MEMBERSHIP_UNKNOWN_TITLE = "I couldn't check what you can see"

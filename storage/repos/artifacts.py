@@ -444,3 +444,12 @@ def channels_of(
         return {}
     rows = s.execute(select(Artifact.id, Artifact.channel_id).where(Artifact.team_id == team_id, Artifact.id.in_(ids)))
     return {str(r.id): r.channel_id for r in rows}
+
+
+def created_by_of(s: Session | Connection, team_id: str, artifact_id: uuid.UUID | str) -> str | None:
+    """Who requested the artifact's run (``created_by``), None when unknown or not found: the
+    web viewer asks it to offer *Delete* to the requester without loading the content again."""
+    aid = parse_uuid(artifact_id)
+    if aid is None:
+        return None
+    return s.scalar(select(Artifact.created_by).where(Artifact.team_id == team_id, Artifact.id == aid))

@@ -65,10 +65,16 @@ def content(
 
 
 def make_artifact(
-    ctx: Any, team: str, body: dict[str, Any], *, pipeline_id: int | None = None, channel_id: str | None = None
+    ctx: Any,
+    team: str,
+    body: dict[str, Any],
+    *,
+    pipeline_id: int | None = None,
+    channel_id: str | None = None,
+    requested_by: str = "U1",
 ) -> tuple[str, int]:
-    """A stored artifact of ``body``, run in ``channel_id`` (None: posted nowhere); returns its
-    id and the pipeline id (reuse it for siblings)."""
+    """A stored artifact of ``body``, run in ``channel_id`` (None: posted nowhere) for
+    ``requested_by``; returns its id and the pipeline id (reuse it for siblings)."""
     with transaction(ctx.sessions) as s:
         if pipeline_id is None:
             agent = agent_repo.create_agent(
@@ -77,7 +83,7 @@ def make_artifact(
             pipeline = pipeline_repo.create_pipeline(s, team, f"Digest {uuid.uuid4().hex[:6]}", [agent.id])
         else:
             pipeline = pipeline_repo.get_pipeline(s, team, pipeline_id)
-        run = run_repo.create_run(s, team, pipeline, "the input", requested_by="U1", channel_id=channel_id)
+        run = run_repo.create_run(s, team, pipeline, "the input", requested_by=requested_by, channel_id=channel_id)
         aid = artifact_repo.insert_for_run(s, team, run, body, models=list(body.get("models") or []), cost_usd=None)
         return str(aid), int(pipeline.id)
 

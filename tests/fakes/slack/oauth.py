@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from typing import Any
 
@@ -39,17 +38,7 @@ class OAuthMixin(SlackState):
 
     # ----------------------------------------------------------------- OAuth
     def _m_oauth_v2_access(self, params: dict[str, Any], ctx: Any, call: Call) -> dict[str, Any]:
-        client_id, client_secret = params.get("client_id"), params.get("client_secret")
-        auth = call.headers.get("authorization", "")
-        if auth.lower().startswith("basic "):
-            try:
-                client_id, _, client_secret = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
-            except ValueError:
-                raise ApiError("invalid_client_id") from None
-        if client_id != self.client_id:
-            raise ApiError("invalid_client_id")
-        if client_secret != self.client_secret:
-            raise ApiError("bad_client_secret")
+        self._check_client(params, call)
         code = self._oauth_codes.pop(str(params.get("code") or ""), None)
         if code is None:
             raise ApiError("invalid_code")

@@ -85,17 +85,7 @@ class OpenIDMixin(SlackState):
         return 302, {"Location": redirect + sep + urllib.parse.urlencode(params)}, b""
 
     def _m_openid_connect_token(self, params: dict[str, Any], ctx: Any, call: Call) -> dict[str, Any]:
-        client_id, client_secret = params.get("client_id"), params.get("client_secret")
-        auth = call.headers.get("authorization", "")
-        if auth.lower().startswith("basic "):
-            try:
-                client_id, _, client_secret = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
-            except ValueError:
-                raise ApiError("invalid_client_id") from None
-        if client_id != self.client_id:
-            raise ApiError("invalid_client_id")
-        if client_secret != self.client_secret:
-            raise ApiError("bad_client_secret")
+        self._check_client(params, call)
         code = self._oidc_codes.pop(str(params.get("code") or ""), None)
         if code is None:
             raise ApiError("invalid_code")

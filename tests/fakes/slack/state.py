@@ -3,6 +3,7 @@ who may post where, what a message may hold, how a message is stored and threade
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import secrets
@@ -104,6 +105,21 @@ class SlackState:
         missing = [n for n in names if params.get(n) in (None, "")]
         if missing:
             raise ApiError("invalid_arguments", [f"[ERROR] missing required field: {n}" for n in missing])
+
+    def _check_client(self, params: Mapping[str, Any], call: Call) -> None:
+        """The app's client credentials, by HTTP Basic auth or as parameters (Slack takes
+        both on its OAuth methods), or the error Slack gives."""
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        auth = call.headers.get("authorization", "")
+        if auth.lower().startswith("basic "):
+            try:
+                client_id, _, client_secret = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
+            except ValueError:
+                raise ApiError("invalid_client_id") from None
+        if client_id != self.client_id:
+            raise ApiError("invalid_client_id")
+        if client_secret != self.client_secret:
+            raise ApiError("bad_client_secret")
 
     def _resolve_channel(self, ref: Any) -> dict[str, Any]:
         if not ref or not isinstance(ref, str):

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from bench._common import SERVER, pct  # noqa: E402
+from bench._common import SERVER, bulk_load_artifacts, pct  # noqa: E402
 
 # --------------------------------------------------------------------------- #
 # Realistic content
@@ -367,13 +367,6 @@ def build(name: str, n: int) -> None:
             )
         conn.execute("ANALYZE bench_slot; ANALYZE bench_para; ANALYZE bench_req; ANALYZE bench_agent")
 
-        # Load without the secondary indexes, then rebuild them exactly as the migrations defined them.
-        defs = conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'artifacts' AND indexname LIKE 'ix\\_%'"
-        ).fetchall()
-        for iname, _ in defs:
-            conn.execute(f'DROP INDEX "{iname}"')
-
         # One artifact per g, in time order over the last 400 days (append-only, like production).
         # Each g picks (by multiplicative hashing) a pipeline slot, 3 paragraphs for the final output,
         # 1 for the first step's draft, a request text; 6% of runs fail (half of them before any step).
@@ -445,19 +438,7 @@ def build(name: str, n: int) -> None:
           JOIN bench_para p3 ON p3.i = (gg.h / 23) % {N_PARAGRAPHS}
         ) x
         """
-        batch = 100_000
-        for lo in range(1, n + 1, batch):
-            hi = min(n, lo + batch - 1)
-            t0 = time.perf_counter()
-            conn.execute(insert.format(lo=lo, hi=hi))  # no parameters: '%' is the modulo operator
-            print(f"  loaded {hi:>9,} artifacts ({time.perf_counter() - t0:5.1f} s for this batch)", flush=True)
-        for iname, idef in defs:
-            t0 = time.perf_counter()
-            conn.execute(idef)
-            print(f"  built {iname} ({time.perf_counter() - t0:5.1f} s)", flush=True)
-        t0 = time.perf_counter()
-        conn.execute("VACUUM (ANALYZE) artifacts")
-        print(f"  vacuum analyze ({time.perf_counter() - t0:5.1f} s)", flush=True)
+        bulk_load_artifacts(conn, insert, n)
     print(f"built {name} with {n:,} artifacts in {time.perf_counter() - t_start:.0f} s", flush=True)
 
 

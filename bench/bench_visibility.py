@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from bench._common import SERVER, pct  # noqa: E402
+from bench._common import SERVER, bulk_load_artifacts, pct  # noqa: E402
 from bench.bench_artifacts_viewer import (  # noqa: E402
     N_PARAGRAPHS,
     N_REQUESTS,
@@ -125,12 +125,6 @@ def build(name: str, n: int) -> None:
                 cp.write_row((i, request_text(rng)))
         conn.execute("ANALYZE bench_pipe; ANALYZE bench_chan; ANALYZE bench_para; ANALYZE bench_req")
 
-        defs = conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'artifacts' AND indexname LIKE 'ix\\_%'"
-        ).fetchall()
-        for iname, _ in defs:
-            conn.execute(f'DROP INDEX "{iname}"')
-
         # One artifact per g, in time order over the last 400 days; h (multiplicative hashing)
         # picks the conversation slot, the pipeline, the request and 3 paragraphs of output.
         insert = f"""
@@ -152,19 +146,7 @@ def build(name: str, n: int) -> None:
         JOIN bench_para p2 ON p2.i = (gg.h / 19) % {N_PARAGRAPHS}
         JOIN bench_para p3 ON p3.i = (gg.h / 23) % {N_PARAGRAPHS}
         """
-        batch = 100_000
-        for lo in range(1, n + 1, batch):
-            hi = min(n, lo + batch - 1)
-            t0 = time.perf_counter()
-            conn.execute(insert.format(lo=lo, hi=hi))  # no parameters: '%' is the modulo operator
-            print(f"  loaded {hi:>9,} artifacts ({time.perf_counter() - t0:5.1f} s for this batch)", flush=True)
-        for iname, idef in defs:
-            t0 = time.perf_counter()
-            conn.execute(idef)
-            print(f"  built {iname} ({time.perf_counter() - t0:5.1f} s)", flush=True)
-        t0 = time.perf_counter()
-        conn.execute("VACUUM (ANALYZE) artifacts")
-        print(f"  vacuum analyze ({time.perf_counter() - t0:5.1f} s)", flush=True)
+        bulk_load_artifacts(conn, insert, n)
     print(f"built {name} with {n:,} artifacts in {time.perf_counter() - t_start:.0f} s", flush=True)
 
 

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +279,19 @@ def existing_count(url: str) -> int:
             return conn.execute("SELECT count(*) FROM artifacts").fetchone()[0]
     except psycopg.Error:
         return -1
+
+
+def ready_database(name: str, n: int, *, rebuild: bool, build: Callable[[str, int], None]) -> tuple[str, str]:
+    """The bench database ``name`` with ``n`` artifacts: reused when it has them (building 1M
+    takes minutes), else built by ``build``; its (SQLAlchemy, psycopg) URLs."""
+    sa_url, url = db_urls(name)
+    count = existing_count(url) if database_exists(name) and not rebuild else -1
+    if count != n:
+        print(f"building {name} ({n:,} artifacts; reused by later runs, --rebuild to redo, --drop to remove)")
+        build(name, n)
+    else:
+        print(f"reusing {name} ({count:,} artifacts; --rebuild to regenerate, --drop to remove)")
+    return sa_url, url
 
 
 def alembic_version(url: str) -> str | None:
@@ -556,13 +570,7 @@ def main() -> None:
         drop_database(name)
         print(f"dropped {name}")
         return
-    sa_url, url = db_urls(name)
-    count = existing_count(url) if database_exists(name) and not args.rebuild else -1
-    if count != n:
-        print(f"building {name} ({n:,} artifacts; reused by later runs, --rebuild to redo, --drop to remove)")
-        build(name, n)
-    else:
-        print(f"reusing {name} ({count:,} artifacts; --rebuild to regenerate, --drop to remove)")
+    sa_url, url = ready_database(name, n, rebuild=args.rebuild, build=build)
     before = alembic_version(url)
     t0 = time.perf_counter()
     migrate(sa_url)

@@ -45,12 +45,11 @@ from bench.bench_artifacts_viewer import (  # noqa: E402
     N_REQUESTS,
     PIPELINE_NAMES,
     Captured,
-    database_exists,
     db_urls,
     drop_database,
-    existing_count,
     migrate,
     paragraph,
+    ready_database,
     request_text,
 )
 
@@ -164,13 +163,7 @@ def main() -> None:
         drop_database(name)
         print(f"dropped {name}")
         return
-    sa_url, url = db_urls(name)
-    count = existing_count(url) if database_exists(name) and not args.rebuild else -1
-    if count != n:
-        print(f"building {name} ({n:,} artifacts; reused by later runs, --rebuild to redo, --drop to remove)")
-        build(name, n)
-    else:
-        print(f"reusing {name} ({count:,} artifacts; --rebuild to regenerate, --drop to remove)")
+    sa_url, url = ready_database(name, n, rebuild=args.rebuild, build=build)
     migrate(sa_url)
     if args.build_only:
         return

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.people import PersonUnknown, person
+from bot.slack.people import PersonUnknown, person, slack_said
 from bot.slack.ratelimit.budget import patience
 from core.context import AppContext
 from core.visibility import Sight
@@ -41,21 +41,13 @@ ALL_TYPES = "public_channel,private_channel,mpim,im"
 #: Most pages of one list read (1,000 conversations each): a bound, not a limit anyone meets.
 MAX_PAGES = 50
 
-_BUSY = ("ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout")
-
 
 class MembershipUnknown(Exception):
     """Slack would not say which conversations someone can see; the message says what to fix."""
 
 
 def _unknown(exc: SlackApiError) -> MembershipUnknown:
-    error = exc.response.get("error") if exc.response is not None else "unknown_error"
-    if error == "missing_scope":
-        hint = " The app needs the channels:read, groups:read, im:read and mpim:read scopes: reinstall it from the manifest."
-    elif error in _BUSY:
-        hint = " Slack is busy right now; please try again in a minute."
-    else:
-        hint = ""
+    error, hint = slack_said(exc, "the channels:read, groups:read, im:read and mpim:read scopes")
     return MembershipUnknown(f"I couldn't check which conversations you are in (Slack said `{error}`).{hint}")
 
 

@@ -30,6 +30,18 @@ PERSON_PATIENCE_S = 1.5
 _BUSY = ("ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout")
 
 
+def slack_said(exc: SlackApiError, needs: str) -> tuple[str, str]:
+    """Slack's error name, and what to do about it: reinstall for ``needs`` (the scopes) when
+    one is missing, try later when Slack is busy. Shared by the lookups of who someone is and of
+    which conversations they are in (bot/slack/membership.py)."""
+    error = str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
+    if error == "missing_scope":
+        return error, f" The app needs {needs}: reinstall it from the manifest."
+    if error in _BUSY:
+        return error, " Slack is busy right now; please try again in a minute."
+    return error, ""
+
+
 class PersonUnknown(Exception):
     """Slack would not say who the user is; the message says what to fix."""
 
@@ -86,13 +98,7 @@ def person(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> Pe
         with patience(PERSON_PATIENCE_S):
             user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else "unknown_error"
-        if error == "missing_scope":
-            hint = " The app needs the users:read scope: reinstall it from the manifest."
-        elif error in _BUSY:
-            hint = " Slack is busy right now; please try again in a minute."
-        else:
-            hint = ""
+        error, hint = slack_said(exc, "the users:read scope")
         raise PersonUnknown(f"I couldn't check who you are in Slack (Slack said `{error}`).{hint}") from None
     found = _from_slack(user)
     try:

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.slack.delivery import is_transient
 from bot.web import oidc, texts
 from bot.web.access import signin_path
 from bot.web.notice import HEADERS, Notice, notice_response
@@ -50,7 +51,6 @@ HOME_TEAM_TTL_S = 3600
 #: Slack's errors that mean the app's own configuration is wrong, not the person's sign-in.
 _CONFIG_ERRORS = frozenset({"bad_redirect_uri", "invalid_client_id", "bad_client_secret", "invalid_client"})
 #: Slack's errors that mean "not now": the person may simply try again.
-_BUSY = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
 
 class SignInFailed(Exception):
@@ -130,8 +130,7 @@ def _exchange(ctx: AppContext, code: str, pending: oidc.Pending) -> oidc.Identit
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
         log.warning("openid.connect.token refused: %s", error)
-        status = getattr(exc.response, "status_code", 200) or 200
-        if status >= 500 or status == 429 or error in _BUSY:
+        if is_transient(exc):  # Slack busy or briefly broken (bot/slack/delivery.py's one rule)
             raise SignInFailed(
                 Notice(
                     texts.SIGNIN_FAILED_TITLE, texts.SLACK_UNREACHABLE, texts.SIGN_IN_AGAIN, signin_path(pending.next)

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # Finished runs and their artifacts older than this many days are purged by the workers'
     # maintenance (core/runs/retention.py); unset keeps them for ever.
     PIPEBOT_RETENTION_DAYS: int | None = None
+    # Files a run takes in (DESIGN §11), checked from Slack's file object before any download.
+    PIPEBOT_MAX_FILES: int = Field(default=10, ge=0)  # files one run takes
+    PIPEBOT_MAX_FILE_MB: float = Field(default=20, gt=0)  # the largest single file
+    PIPEBOT_MAX_RUN_FILES_MB: float = Field(default=50, gt=0)  # all of one run's files together
+    PIPEBOT_MAX_PDF_PAGES: int = Field(default=100, gt=0)  # pages of one PDF
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -38,6 +38,10 @@ class ModelInfo:
     temperature_range: tuple[float, float] | None = None
     supports_streaming: bool = True
     supports_prompt_cache: bool = False
+    # What a model reads besides text (DESIGN §11): images (png, jpeg, gif, webp) and PDFs as
+    # documents. False for an unknown model: a file is then refused or sent as text.
+    supports_images: bool = False
+    supports_pdf: bool = False
     deprecated: bool = False  # still callable, headed for retirement: menus may hide it
     known: bool = True  # False when these are conservative defaults for an unknown id
 
@@ -67,6 +71,8 @@ def _claude(
         temperature_range=None,
         supports_streaming=True,
         supports_prompt_cache=True,
+        supports_images=True,
+        supports_pdf=True,
         deprecated=deprecated,
     )
 
@@ -93,6 +99,8 @@ def _gpt(
         temperature_range=(0.0, 2.0) if temperature else None,
         supports_streaming=True,
         supports_prompt_cache=True,  # OpenAI caches long prefixes automatically
+        supports_images=True,
+        supports_pdf=True,
         deprecated=deprecated,
     )
 

@@ -82,7 +82,27 @@ class OpaquePart:
     data: dict[str, Any]
 
 
-Part = TextPart | ToolCall | ToolResult | OpaquePart
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image the model looks at: ``data`` is the base64 of its bytes, sent inline (never
+    through a provider's file-upload API). ``media_type``: image/png, jpeg, gif or webp."""
+
+    media_type: str
+    data: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A PDF the model reads as a document (for a model whose catalog entry says
+    ``supports_pdf``); ``data`` is the base64 of its bytes."""
+
+    media_type: str
+    data: str
+    name: str = ""
+
+
+Part = TextPart | ImagePart | DocumentPart | ToolCall | ToolResult | OpaquePart
 
 
 @dataclass(slots=True)

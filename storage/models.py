@@ -98,6 +98,8 @@ class Agent(Base):
     temperature: Mapped[float | None] = mapped_column()
     max_output_tokens: Mapped[int | None] = mapped_column(Integer)
     tools: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    # "Sees the run's files": a later step's agent gets the run's files too (step 1 always does).
+    sees_files: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"), default=False)
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
@@ -171,6 +173,9 @@ class Run(Base):
     # A run from a step of an artifact (core/runs/branch.py): its source, the step it starts
     # from and what that step uses instead (migration 0006). NULL for an ordinary run.
     branch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The thread whose earlier messages reach step 1 (DESIGN §11, migration 0010):
+    # {"ref": ThreadRef, "messages": [ThreadMessage…] once fetched, "left_out": n}. NULL: none.
+    thread: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     steps: Mapped[list[RunStep]] = relationship(
         back_populates="run", order_by="RunStep.position", cascade="all, delete-orphan", lazy="selectin"
@@ -204,6 +209,39 @@ class RunStep(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     run: Mapped[Run] = relationship(back_populates="steps")
+
+
+class RunFile(Base):
+    """A file a run takes in (DESIGN §11): recorded from Slack's description when the run is
+    requested, its bytes stored once downloaded (``stored_at``), in ``run_file_chunks`` so a
+    large file is written and read a piece at a time. A resumed run, a re-run from a step and
+    a compare read these, never Slack's copy; deleting the result or the run removes them."""
+
+    __tablename__ = "run_files"
+    __table_args__ = (UniqueConstraint("run_id", "position", name="uq_run_files_run_position"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)  # 1-based, the order they were shared
+    slack_file_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    mimetype: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # core.inputs.rules.FileKind
+    size: Mapped[int | None] = mapped_column(BigInteger)  # as described; the stored size once downloaded
+    url: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    extracted_text: Mapped[str | None] = mapped_column(Text)  # a PDF's text (pypdf), or a text file's
+    pages: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _now()
+
+
+class RunFileChunk(Base):
+    __tablename__ = "run_file_chunks"
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("run_files.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 #: The text full-text search looks at: the run's final output only, not the input or the steps'

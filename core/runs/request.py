@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from core.inputs.refs import FileRef, ThreadRef
+
 __all__ = ["INPUT_MAX", "BranchFrom", "Origin", "ReportTo", "RunRequest", "input_too_long"]
 
 INPUT_MAX = 100_000  # characters of input a run takes
@@ -87,6 +89,11 @@ class RunRequest:
     dedupe_key: str | None = None
     branch: BranchFrom | None = None
     run_id: uuid.UUID | None = None
+    # What the run takes in besides its text (DESIGN §11): the shared files (checked from
+    # their description before anything is downloaded) and the thread whose earlier
+    # messages reach step 1. The worker fetches both once and keeps them with the run.
+    files: tuple[FileRef, ...] = ()
+    thread: ThreadRef | None = None
 
     @property
     def recipient_team_id(self) -> str:

@@ -41,3 +41,8 @@ class StepRequest:
     key: str
     plan: StepPlan
     timeout: float
+    # What reaches the model besides ``user_input`` (DESIGN §11): for step 1 the thread's
+    # earlier messages, marked as context; the run's files (images, documents, their text)
+    # for step 1 and for an agent that sees the run's files. Built by core/inputs/parts.py.
+    context: str | None = None
+    attachments: tuple[Any, ...] = ()

@@ -232,6 +232,9 @@ class StepRecord(_Record):
     # A branch's step taken over from its source (no model call, no cost here), and what it
     # cost in the source; absent on every other step.
     reused: Annotated[bool | None, WrapValidator(_or_none)] = None
+    # The run's files this step's model got (by name), and those it read as extracted text.
+    files: Names = []
+    text_extracted_from: Names = []
     original_cost_usd: Money = None
 
     @property
@@ -263,6 +266,40 @@ class Lineage(_Record):
     changes: Annotated[dict[str, Any] | None, BeforeValidator(_mapping_or_none)] = None
 
 
+class FileRecord(_Record):
+    """A file the run took in (DESIGN §11): what it was, and whether the model read a PDF's
+    extracted text instead of the document. ``position`` names its stored bytes (the page's
+    download link, ``/artifacts/{id}/files/{position}``)."""
+
+    position: Int = None
+    name: Text = None
+    mimetype: Text = None
+    kind: Text = None  # image, pdf or text (core/inputs/rules.FileKind)
+    size: Int = None
+    sha256: Text = None
+    text_extracted: Annotated[bool | None, WrapValidator(_or_none)] = None
+    pages: Int = None
+
+
+class ThreadLine(_Record):
+    """One earlier message of the thread, as step 1 read it."""
+
+    author: Text = None
+    text: Text = None
+    ts: Text = None
+    file_names: Names = []
+
+
+class ThreadContext(_Record):
+    """The thread's earlier messages step 1 read as context; ``left_out``: older messages
+    past the limits (50 messages, 20,000 characters; the newest are kept)."""
+
+    channel_id: Text = None
+    thread_ts: Text = None
+    messages: Annotated[list[ThreadLine], BeforeValidator(_list_of(lambda v: isinstance(v, Mapping)))] = []
+    left_out: Int = None
+
+
 class Artifact(_Record):
     """The content of one artifact, as the executor writes it."""
 
@@ -288,6 +325,8 @@ class Artifact(_Record):
     error: Annotated[RunError | None, BeforeValidator(_error)] = None
     steps: Annotated[list[StepRecord], BeforeValidator(_list_of(lambda v: isinstance(v, Mapping)))] = []
     branch: Annotated[Lineage | None, BeforeValidator(_mapping_or_none)] = None  # a branch run's
+    files: Annotated[list[FileRecord], BeforeValidator(_list_of(lambda v: isinstance(v, Mapping)))] = []
+    thread: Annotated[ThreadContext | None, BeforeValidator(_mapping_or_none)] = None
     # A deleted result (core/artifacts/deletion.py): the content is a tombstone that keeps only
     # what the run was (pipeline, status, dates, cost, models) and says who deleted it, when.
     deleted: Annotated[bool | None, WrapValidator(_or_none)] = None

@@ -17,7 +17,17 @@ from .errors import (
     parse_retry_after,
     should_retry_header,
 )
-from .types import Message, OpaquePart, StopReason, TextPart, ToolCall, ToolResult, Usage
+from .types import (
+    DocumentPart,
+    ImagePart,
+    Message,
+    OpaquePart,
+    StopReason,
+    TextPart,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 
 PROVIDER_ID = "anthropic"
 
@@ -97,7 +107,29 @@ def map_error(exc: BaseException) -> ProviderError | None:
     return None
 
 
+def image_block(part: ImagePart) -> dict[str, Any]:
+    """An image as a base64 ``image`` block. ``part.data`` goes in as the same string
+    object: a 5 MB file's base64 is ~7 MB, and the SDK's own JSON encoding is the one
+    copy it needs."""
+    return {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
+
+
+def document_block(part: DocumentPart) -> dict[str, Any]:
+    """A PDF as a base64 ``document`` block, titled with its file name when it has one
+    (the model can then name the file it read)."""
+    block: dict[str, Any] = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": part.data},
+    }
+    if part.name:
+        block["title"] = part.name
+    return block
+
+
 def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """Our messages as Messages API turns, parts kept in order (text, images and
+    documents interleave as given). Images and documents are sent in user turns only:
+    the API refuses a document in an assistant turn, and an assistant never says one."""
     out: list[dict[str, Any]] = []
     for m in messages:
         parts = m.parts
@@ -118,6 +150,12 @@ def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
                 if part.is_error:
                     block["is_error"] = True
                 results.append(block)
+            elif type(part) is ImagePart:
+                if m.role == "user":
+                    blocks.append(image_block(part))
+            elif type(part) is DocumentPart:
+                if m.role == "user":
+                    blocks.append(document_block(part))
             elif type(part) is OpaquePart and part.provider == PROVIDER_ID:
                 blocks.append(part.data)  # e.g. a signed thinking block, exactly as received
         content = results + blocks if results else blocks

@@ -22,6 +22,8 @@ from .errors import (
     should_retry_header,
 )
 from .types import (
+    DocumentPart,
+    ImagePart,
     Message,
     OpaquePart,
     Part,
@@ -184,6 +186,38 @@ def _text_message(role: str, texts: list[str]) -> dict[str, Any]:
     return {"role": role, "content": "\n\n".join(texts)}
 
 
+def input_image(part: ImagePart) -> dict[str, Any]:
+    """An image as an ``input_image`` content item with a data URL. ``detail`` is
+    required by the SDK's TypedDict and OpenAI's published spec; "auto" lets the API
+    choose. The data URL is the one copy of the base64 the wire format forces on us."""
+    return {"type": "input_image", "detail": "auto", "image_url": f"data:{part.media_type};base64,{part.data}"}
+
+
+def input_file(part: DocumentPart) -> dict[str, Any]:
+    """A PDF as an ``input_file`` content item: the API wants a ``filename`` beside
+    ``file_data``, so a nameless part gets a neutral one."""
+    return {
+        "type": "input_file",
+        "filename": part.name or "document.pdf",
+        "file_data": f"data:application/pdf;base64,{part.data}",
+    }
+
+
+def _user_content(parts: list[Part]) -> list[dict[str, Any]]:
+    """A user turn's words, images and documents as one message's content list, in
+    the parts' order (so "this image:" stays next to its image)."""
+    content: list[dict[str, Any]] = []
+    for part in parts:
+        if type(part) is TextPart:
+            if part.text:
+                content.append({"type": "input_text", "text": part.text})
+        elif type(part) is ImagePart:
+            content.append(input_image(part))
+        elif type(part) is DocumentPart:
+            content.append(input_file(part))
+    return content
+
+
 def _function_call(call: ToolCall) -> dict[str, Any]:
     # No "id" (the fc_ item id): with one, the API requires the call's reasoning item.
     return {"type": "function_call", "call_id": call.id, "name": call.name, "arguments": json.dumps(call.arguments)}
@@ -246,10 +280,13 @@ def to_input_items(messages: list[Message], *, reasoning: bool = True) -> list[d
         texts: list[str] = []
         calls: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
+        media = False
         for part in parts:
             if type(part) is TextPart:
                 if part.text:
                     texts.append(part.text)
+            elif type(part) is ImagePart or type(part) is DocumentPart:
+                media = True
             elif type(part) is ToolCall:
                 calls.append(_function_call(part))
             elif type(part) is ToolResult:
@@ -257,7 +294,9 @@ def to_input_items(messages: list[Message], *, reasoning: bool = True) -> list[d
         # A user turn: the results answering the calls first (they must follow the
         # calls), then any new words. Opaque parts never belong to a user turn.
         items.extend(results)
-        if texts:
+        if media:
+            items.append({"role": m.role, "content": _user_content(parts)})
+        elif texts:
             items.append(_text_message(m.role, texts))
         items.extend(calls)
     return items

@@ -70,11 +70,15 @@ from .llm_base import (
     sse,
     words,
 )
+from .llm_media import IMAGE_MEDIA_TYPES, IMAGE_TOKENS, PDF_PAGE_TOKENS, decode_base64, pdf_pages, sniff_image
 
-__all__ = ["FakeAnthropic", "FakeModel", "Fault", "Turn", "CURRENT_VERSION"]
+__all__ = ["FakeAnthropic", "FakeModel", "Fault", "Turn", "CURRENT_VERSION", "MAX_REQUEST_BYTES"]
 
 CURRENT_VERSION = "2026-10-21"
 KNOWN_VERSIONS = ("2023-01-01", "2023-06-01", CURRENT_VERSION)
+#: The Messages endpoint's request size limit (the vision docs' 32 MB; the PDF page's
+#: 128 MB is newer and conflicting, so the stricter one is checked).
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 _BODY_FIELDS = frozenset(
     {
@@ -173,9 +177,13 @@ class FakeAnthropic(FakeLLMServer):
         models: tuple[FakeModel, ...] | list[FakeModel] = DEFAULT_MODELS,
         cache_min_tokens: int = 1024,
         max_page_size: int = 1000,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
+        self.max_request_bytes = max_request_bytes
+        self.image_tokens = IMAGE_TOKENS  # input tokens counted per image
+        self.pdf_page_tokens = PDF_PAGE_TOKENS  # input tokens counted per PDF page
         self.api_keys = api_keys
         self.models: list[FakeModel] = list(models)
         self.cache_min_tokens = cache_min_tokens
@@ -321,6 +329,8 @@ class FakeAnthropic(FakeLLMServer):
     # ---- messages ------------------------------------------------------------
 
     def _messages(self, req: RecordedRequest, headers: dict[str, str]) -> HTTPReply | SSEReply:
+        if len(req.body) > self.max_request_bytes:
+            raise _Invalid("Request exceeds the maximum allowed number of bytes.", 413, "request_too_large")
         version = req.header("anthropic-version")
         if not version:
             raise _Invalid("anthropic-version: header is required")
@@ -354,9 +364,11 @@ class FakeAnthropic(FakeLLMServer):
         system_text, system_cached = self._check_system(body.get("system"))
         tools_text = self._check_tools(body.get("tools"))
         thinking_on = model.thinking or (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
-        messages_text, last_user = self._check_messages(body["messages"], thinking_on)
+        messages_text, last_user, media_tokens = self._check_messages(body["messages"], thinking_on)
 
-        prompt_tokens = estimate_tokens(system_text) + estimate_tokens(tools_text) + estimate_tokens(messages_text)
+        prompt_tokens = (
+            estimate_tokens(system_text) + estimate_tokens(tools_text) + estimate_tokens(messages_text) + media_tokens
+        )
         if prompt_tokens > model.max_input_tokens:
             raise _Invalid(f"prompt is too long: {prompt_tokens} tokens > {model.max_input_tokens} maximum")
 
@@ -639,14 +651,16 @@ class FakeAnthropic(FakeLLMServer):
                 raise _Invalid(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
         return json.dumps(tools)
 
-    def _check_messages(self, messages: Any, thinking_on: bool = False) -> tuple[str, str]:
-        """Validate the conversation; return (all prompt text, last user text)."""
+    def _check_messages(self, messages: Any, thinking_on: bool = False) -> tuple[str, str, int]:
+        """Validate the conversation; return (all prompt text, last user text, image and
+        PDF tokens)."""
         if not isinstance(messages, list):
             raise _Invalid("messages: Input should be a valid list")
         if not messages:
             raise _Invalid("messages: at least one message is required")
         texts: list[str] = []
         last_user = ""
+        media_tokens = 0
         prev_tool_uses: list[str] = []
         prev_role: str | None = None
         for i, msg in enumerate(messages):
@@ -705,7 +719,16 @@ class FakeAnthropic(FakeLLMServer):
                         raise _Invalid(f"{where}: thinking blocks can only be in assistant messages")
                     if block.get("signature") != sign_thinking(block.get("thinking", "")):
                         raise _Invalid(f"{where}: Invalid `signature` in `thinking` block")
-                elif btype in ("image", "document", "redacted_thinking", "search_result"):
+                elif btype == "image":
+                    media_tokens += self._check_image(block, where)
+                elif btype == "document":
+                    if role != "user":
+                        raise _Invalid(f"{where}: document blocks are only allowed in user messages")
+                    doc_tokens, doc_text = self._check_document(block, where)
+                    media_tokens += doc_tokens
+                    if doc_text:
+                        texts.append(doc_text)
+                elif btype in ("redacted_thinking", "search_result"):
                     pass
                 else:
                     raise _Invalid(
@@ -731,7 +754,65 @@ class FakeAnthropic(FakeLLMServer):
                 f"messages.{len(messages) - 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
                 f"{', '.join(prev_tool_uses)}. Each `tool_use` block must have a corresponding `tool_result` block in the next message."
             )
-        return "\n".join(texts), last_user
+        return "\n".join(texts), last_user, media_tokens
+
+    def _check_image(self, block: dict[str, Any], where: str) -> int:
+        """An image block as the API checks it (source kind, media type, base64, and
+        bytes that are what the media type says); its tokens."""
+        source = self._source(block, where, "image", ("base64", "url", "file"))
+        if source["type"] == "base64":
+            media_type = source.get("media_type")
+            if media_type not in IMAGE_MEDIA_TYPES:
+                raise _Invalid(
+                    f"{where}.image.source.base64.media_type: Input should be "
+                    "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
+                )
+            raw = decode_base64(source.get("data"))
+            if raw is None:
+                raise _Invalid(f"{where}.image.source.base64.data: The image data is not valid base64.")
+            if sniff_image(raw) != media_type:
+                raise _Invalid(
+                    f"{where}.image.source.base64.data: Image does not match the provided media type {media_type}"
+                )
+        return self.image_tokens
+
+    def _check_document(self, block: dict[str, Any], where: str) -> tuple[int, str]:
+        """A document block as the API checks it (a base64 source must be a real PDF);
+        its page tokens, and its text when it is a plain-text document."""
+        source = self._source(block, where, "document", ("base64", "text", "content", "url", "file"))
+        title = block.get("title")
+        if title is not None and not isinstance(title, str):
+            raise _Invalid(f"{where}.document.title: Input should be a valid string")
+        if source["type"] == "text":
+            data = source.get("data")
+            if not isinstance(data, str):
+                raise _Invalid(f"{where}.document.source.text.data: Field required")
+            return 0, data
+        if source["type"] != "base64":
+            return self.pdf_page_tokens, ""
+        if source.get("media_type") != "application/pdf":
+            raise _Invalid(f"{where}.document.source.base64.media_type: Input should be 'application/pdf'")
+        raw = decode_base64(source.get("data"))
+        if raw is None or not raw.startswith(b"%PDF"):
+            raise _Invalid(f"{where}.document.source.base64.data: The PDF specified was not valid.")
+        return pdf_pages(raw) * self.pdf_page_tokens, ""
+
+    @staticmethod
+    def _source(block: dict[str, Any], where: str, kind: str, tags: tuple[str, ...]) -> dict[str, Any]:
+        source = block.get("source")
+        if not isinstance(source, dict):
+            raise _Invalid(f"{where}.{kind}.source: Field required")
+        tag = source.get("type")
+        if tag not in tags:
+            expected = ", ".join(f"'{t}'" for t in tags)
+            raise _Invalid(
+                f"{where}.{kind}.source: Input tag '{tag}' found using 'type' does not match any of the "
+                f"expected tags: {expected}"
+            )
+        need = {"url": "url", "file": "file_id"}.get(tag)
+        if need is not None and not isinstance(source.get(need), str):
+            raise _Invalid(f"{where}.{kind}.source.{tag}.{need}: Field required")
+        return source
 
     @staticmethod
     def _check_thinking_first(messages: list[Any], thinking_on: bool) -> None:

@@ -95,8 +95,20 @@ from .llm_base import (
     sse,
     words,
 )
+from .llm_media import (
+    IMAGE_MEDIA_TYPES,
+    IMAGE_TOKENS,
+    PDF_PAGE_TOKENS,
+    decode_base64,
+    parse_data_url,
+    pdf_pages,
+    sniff_image,
+)
 
 __all__ = ["FakeOpenAI", "FakeOpenAIModel", "Fault", "Turn"]
+
+#: ``input_image.detail``: required, one of these (SDK 3.x ImageDetail).
+IMAGE_DETAILS = ("low", "high", "auto", "original")
 
 _PARAMS = frozenset(
     {
@@ -244,6 +256,8 @@ class FakeOpenAI(FakeLLMServer):
         self._cache: set[str] = set()
         self._cache_lock = threading.Lock()
         self.reasoning_per_item = False  # a reasoning item before every output item
+        self.image_tokens = IMAGE_TOKENS  # input tokens counted per image
+        self.pdf_page_tokens = PDF_PAGE_TOKENS  # input tokens counted per PDF page
         self._secret = secrets.token_bytes(16)  # signs the encrypted_content this fake issues
         self._fc_reasoning: dict[str, str] = {}  # fc_ item id → the rs_ item that preceded it
         self._stored_reasoning: set[str] = set()  # rs_ ids produced under store: true
@@ -443,9 +457,11 @@ class FakeOpenAI(FakeLLMServer):
         include = self._check_include(body.get("include"), model)
         store = body.get("store", True) is not False
         tools_text = self._check_tools(body.get("tools"))
-        input_text, last_user = self._check_input(body.get("input"), store)
+        input_text, last_user, media_tokens = self._check_input(body.get("input"), store)
 
-        prompt_tokens = estimate_tokens(instructions) + estimate_tokens(tools_text) + estimate_tokens(input_text)
+        prompt_tokens = (
+            estimate_tokens(instructions) + estimate_tokens(tools_text) + estimate_tokens(input_text) + media_tokens
+        )
         if prompt_tokens > model.context:
             raise _Invalid(
                 "Your input exceeds the context window of this model. Please adjust your input and try again.",
@@ -830,17 +846,19 @@ class FakeOpenAI(FakeLLMServer):
             return item.get("role") == "assistant"
         return itype not in ("function_call_output", "item_reference")
 
-    def _check_input(self, items: Any, store: bool = True) -> tuple[str, str]:
+    def _check_input(self, items: Any, store: bool = True) -> tuple[str, str, int]:
+        """Validate ``input``; return (all its text, the last user text, image and file tokens)."""
         if items is None:
             raise _Invalid("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
         if isinstance(items, str):
-            return items, items
+            return items, items, 0
         if not isinstance(items, list):
             raise _Invalid(
                 "Invalid type for 'input': expected a string or an array.", param="input", code="invalid_type"
             )
         texts: list[str] = []
         last_user = ""
+        media_tokens = 0
         calls: set[str] = set()
         reasoning_ids: set[str] = set()
         for i, item in enumerate(items):
@@ -862,6 +880,7 @@ class FakeOpenAI(FakeLLMServer):
                     text = content
                 elif isinstance(content, list):
                     text = "".join(c.get("text", "") for c in content if isinstance(c, dict))
+                    media_tokens += self._check_content(i, role, content)
                 else:
                     raise _Invalid(
                         f"Missing required parameter: 'input[{i}].content'.",
@@ -916,4 +935,120 @@ class FakeOpenAI(FakeLLMServer):
                 pass
             else:
                 raise _Invalid(f"Invalid value: '{itype}'.", param=f"input[{i}].type", code="invalid_value")
-        return "\n".join(texts), last_user
+        return "\n".join(texts), last_user, media_tokens
+
+    # ---- images and files ------------------------------------------------------
+
+    def _check_content(self, i: int, role: str, content: list[Any]) -> int:
+        """A message's content list: images and files only in input roles, each checked
+        as the API does; their tokens (OpenAI reports them inside input_tokens)."""
+        tokens = 0
+        for j, part in enumerate(content):
+            ptype = part.get("type") if isinstance(part, dict) else None
+            if ptype not in ("input_image", "input_file"):
+                continue
+            where = f"input[{i}].content[{j}]"
+            if role == "assistant":
+                raise _Invalid(
+                    f"Invalid value: '{ptype}'. Supported values are: 'output_text' and 'refusal'.",
+                    param=f"{where}.type",
+                    code="invalid_value",
+                )
+            assert isinstance(part, dict)
+            tokens += self._check_image(part, where) if ptype == "input_image" else self._check_file(part, where)
+        return tokens
+
+    def _check_image(self, part: dict[str, Any], where: str) -> int:
+        detail = part.get("detail")
+        if detail is None:
+            raise _Invalid(
+                f"Missing required parameter: '{where}.detail'.",
+                param=f"{where}.detail",
+                code="missing_required_parameter",
+            )
+        if detail not in IMAGE_DETAILS:
+            raise _Invalid(
+                f"Invalid value: '{detail}'. Supported values are: 'low', 'high', 'auto', and 'original'.",
+                param=f"{where}.detail",
+                code="invalid_value",
+            )
+        url = part.get("image_url")
+        if url is None and part.get("file_id") is None:
+            raise _Invalid(
+                f"Missing required parameter: '{where}.image_url'. Provide one of 'image_url' or 'file_id'.",
+                param=f"{where}.image_url",
+                code="missing_required_parameter",
+            )
+        if isinstance(url, str) and url.startswith("data:"):
+            param = f"{where}.image_url"
+            parsed = parse_data_url(url)
+            if parsed is None or parsed[0] not in IMAGE_MEDIA_TYPES:
+                got = f"unsupported MIME type '{parsed[0]}'" if parsed else "a data URL that is not base64"
+                raise _Invalid(
+                    f"Invalid '{param}'. Expected a base64-encoded data URL with an image MIME type "
+                    f"(e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got {got}.",
+                    param=param,
+                    code="invalid_value",
+                )
+            raw = decode_base64(parsed[1])
+            if raw is None:
+                raise _Invalid(
+                    f"Invalid '{param}'. Expected a base64-encoded data URL with an image MIME type, "
+                    "but got a value with invalid base64 data.",
+                    param=param,
+                    code="invalid_value",
+                )
+            if sniff_image(raw) is None:
+                raise _Invalid(
+                    "You uploaded an unsupported image. Please make sure your image has of one the following "
+                    "formats: ['png', 'jpeg', 'gif', 'webp'].",
+                    param=param,
+                    code="invalid_image_format",
+                )
+        elif url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+            raise _Invalid(
+                f"Invalid '{where}.image_url'. Expected a valid URL, but got a value with an invalid format.",
+                param=f"{where}.image_url",
+                code="invalid_value",
+            )
+        return self.image_tokens
+
+    def _check_file(self, part: dict[str, Any], where: str) -> int:
+        detail = part.get("detail")
+        if detail is not None and detail not in ("low", "high", "auto"):
+            raise _Invalid(
+                f"Invalid value: '{detail}'. Supported values are: 'low', 'high', and 'auto'.",
+                param=f"{where}.detail",
+                code="invalid_value",
+            )
+        data = part.get("file_data")
+        if data is None:
+            if part.get("file_id") is None and part.get("file_url") is None:
+                raise _Invalid(
+                    f"Missing required parameter: '{where}.file_data'. Provide one of 'file_data', 'file_id' or 'file_url'.",
+                    param=f"{where}.file_data",
+                    code="missing_required_parameter",
+                )
+            return self.pdf_page_tokens
+        if not isinstance(part.get("filename"), str) or not part["filename"]:
+            raise _Invalid(
+                f"Missing required parameter: '{where}.filename'.",
+                param=f"{where}.filename",
+                code="missing_required_parameter",
+            )
+        param = f"{where}.file_data"
+        parsed = parse_data_url(data)
+        raw = decode_base64(parsed[1]) if parsed is not None else None
+        if parsed is None or raw is None:
+            raise _Invalid(
+                f"Invalid '{param}'. Expected a base64-encoded data URL (e.g. 'data:application/pdf;base64,...').",
+                param=param,
+                code="invalid_value",
+            )
+        if parsed[0] == "application/pdf":
+            if not raw.startswith(b"%PDF"):
+                raise _Invalid(
+                    f"Invalid '{param}'. The file is not a valid PDF.", param=param, code="invalid_file_format"
+                )
+            return pdf_pages(raw) * self.pdf_page_tokens
+        return estimate_tokens(raw.decode("utf-8", "replace"))

@@ -43,6 +43,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .llm_media import media_in
+
 __all__ = [
     "Fault",
     "FakeLLMServer",
@@ -77,6 +79,15 @@ class RecordedRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def images(self) -> list[tuple[str, bytes]]:
+        """The request's images in order, ``(media_type, decoded bytes)``, whichever API
+        it was for (Anthropic image blocks, OpenAI input_image data URLs)."""
+        return media_in(self.json)[0]
+
+    def documents(self) -> list[tuple[str, bytes]]:
+        """The request's documents (PDFs) in order, ``(media_type, decoded bytes)``."""
+        return media_in(self.json)[1]
 
 
 @dataclass

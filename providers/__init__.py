@@ -11,7 +11,9 @@ from .pricing import price
 from .registry import PROVIDER_IDS, PROVIDER_NAMES, get_provider, model_ref, parse_model_ref
 from .types import (
     ChatRequest,
+    DocumentPart,
     Done,
+    ImagePart,
     Message,
     OpaquePart,
     Response,
@@ -30,8 +32,10 @@ __all__ = [
     "PROVIDER_IDS",
     "PROVIDER_NAMES",
     "ChatRequest",
+    "DocumentPart",
     "Done",
     "ErrorKind",
+    "ImagePart",
     "Message",
     "ModelInfo",
     "OpaquePart",

@@ -14,6 +14,10 @@ Mapping, both ways:
   content block and emitted as one ToolCallEvent at ``content_block_stop``; an
   ``error`` event after HTTP 200 (e.g. ``overloaded_error``) becomes a retryable
   ProviderError; a stream that ends without ``message_stop`` is a connection error.
+* ``ImagePart`` → ``image`` block, ``DocumentPart`` → ``document`` block (titled with
+  the file name), both with a base64 source, inline, in user turns only (a document in
+  an assistant turn is a 400). A body over 32 MB is a 413 ``request_too_large``: a
+  bad request, not retried. Image and PDF tokens are in ``input_tokens``.
 * usage: Anthropic's ``input_tokens`` excludes cache tokens; ours includes them.
 
 The SDK's own retries are off (``max_retries=0``): providers/retry.py is the one loop.

@@ -23,6 +23,11 @@ Mapping notes:
 * usage: OpenAI's ``input_tokens`` already includes ``cached_tokens`` (and cache
   writes), which is our convention too.
 * ``max_output_tokens`` below 16 is rejected by the API, so it is raised to 16.
+* ``ImagePart`` → ``input_image`` with a base64 data URL and ``detail: "auto"`` (the
+  SDK's TypedDict and OpenAI's spec require ``detail``); ``DocumentPart`` →
+  ``input_file`` with ``filename`` and a ``file_data`` data URL. They go inline, never
+  through the Files API, in one user message with the turn's words, in order. Image and
+  PDF tokens are inside ``input_tokens`` and priced as input.
 * reasoning items: with ``store=False`` nothing lives on OpenAI's side, so a reasoning
   model's reasoning survives a tool loop only if we ask for it encrypted
   (``include=["reasoning.encrypted_content"]``, reasoning models only: the others

@@ -21,6 +21,13 @@ What it checks, as the real API does (answers in Anthropic's error format
   ``tool_result`` answers a ``tool_use`` of the previous one; tools need a valid
   name and an object ``input_schema``; a prompt over the model's context window is
   400 "prompt is too long: N tokens > M maximum".
+* ``image`` and ``document`` blocks (tests/fakes/anthropic_media.py): source ``base64``,
+  ``url`` or ``file``; a base64 image's ``media_type`` one of jpeg/png/gif/webp, its data
+  valid base64 whose first bytes are that type ("Image does not match the provided media
+  type"); a base64 document is ``application/pdf`` and starts with ``%PDF``; no document
+  in an assistant turn. A body over 32 MB is 413 ``request_too_large``. Each image adds
+  ``image_tokens`` (1,600) and each PDF page ``pdf_page_tokens`` (1,500) to the input
+  tokens; ``fake.last.images()`` / ``.documents()`` give what arrived, decoded.
 
 Replies: ``Turn`` → a Message (JSON) or a stream of ``message_start``,
 ``content_block_start/delta/stop`` (``thinking_delta`` + ``signature_delta``,
@@ -58,6 +65,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .anthropic_media import check_document, check_image
 from .llm_base import (
     FakeLLMServer,
     Fault,
@@ -70,7 +78,7 @@ from .llm_base import (
     sse,
     words,
 )
-from .llm_media import IMAGE_MEDIA_TYPES, IMAGE_TOKENS, PDF_PAGE_TOKENS, decode_base64, pdf_pages, sniff_image
+from .llm_media import IMAGE_TOKENS, PDF_PAGE_TOKENS, Refused
 
 __all__ = ["FakeAnthropic", "FakeModel", "Fault", "Turn", "CURRENT_VERSION", "MAX_REQUEST_BYTES"]
 
@@ -720,11 +728,17 @@ class FakeAnthropic(FakeLLMServer):
                     if block.get("signature") != sign_thinking(block.get("thinking", "")):
                         raise _Invalid(f"{where}: Invalid `signature` in `thinking` block")
                 elif btype == "image":
-                    media_tokens += self._check_image(block, where)
+                    try:
+                        media_tokens += check_image(block, where, self.image_tokens)
+                    except Refused as refused:
+                        raise _Invalid(refused.message) from None
                 elif btype == "document":
                     if role != "user":
                         raise _Invalid(f"{where}: document blocks are only allowed in user messages")
-                    doc_tokens, doc_text = self._check_document(block, where)
+                    try:
+                        doc_tokens, doc_text = check_document(block, where, self.pdf_page_tokens)
+                    except Refused as refused:
+                        raise _Invalid(refused.message) from None
                     media_tokens += doc_tokens
                     if doc_text:
                         texts.append(doc_text)
@@ -755,64 +769,6 @@ class FakeAnthropic(FakeLLMServer):
                 f"{', '.join(prev_tool_uses)}. Each `tool_use` block must have a corresponding `tool_result` block in the next message."
             )
         return "\n".join(texts), last_user, media_tokens
-
-    def _check_image(self, block: dict[str, Any], where: str) -> int:
-        """An image block as the API checks it (source kind, media type, base64, and
-        bytes that are what the media type says); its tokens."""
-        source = self._source(block, where, "image", ("base64", "url", "file"))
-        if source["type"] == "base64":
-            media_type = source.get("media_type")
-            if media_type not in IMAGE_MEDIA_TYPES:
-                raise _Invalid(
-                    f"{where}.image.source.base64.media_type: Input should be "
-                    "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
-                )
-            raw = decode_base64(source.get("data"))
-            if raw is None:
-                raise _Invalid(f"{where}.image.source.base64.data: The image data is not valid base64.")
-            if sniff_image(raw) != media_type:
-                raise _Invalid(
-                    f"{where}.image.source.base64.data: Image does not match the provided media type {media_type}"
-                )
-        return self.image_tokens
-
-    def _check_document(self, block: dict[str, Any], where: str) -> tuple[int, str]:
-        """A document block as the API checks it (a base64 source must be a real PDF);
-        its page tokens, and its text when it is a plain-text document."""
-        source = self._source(block, where, "document", ("base64", "text", "content", "url", "file"))
-        title = block.get("title")
-        if title is not None and not isinstance(title, str):
-            raise _Invalid(f"{where}.document.title: Input should be a valid string")
-        if source["type"] == "text":
-            data = source.get("data")
-            if not isinstance(data, str):
-                raise _Invalid(f"{where}.document.source.text.data: Field required")
-            return 0, data
-        if source["type"] != "base64":
-            return self.pdf_page_tokens, ""
-        if source.get("media_type") != "application/pdf":
-            raise _Invalid(f"{where}.document.source.base64.media_type: Input should be 'application/pdf'")
-        raw = decode_base64(source.get("data"))
-        if raw is None or not raw.startswith(b"%PDF"):
-            raise _Invalid(f"{where}.document.source.base64.data: The PDF specified was not valid.")
-        return pdf_pages(raw) * self.pdf_page_tokens, ""
-
-    @staticmethod
-    def _source(block: dict[str, Any], where: str, kind: str, tags: tuple[str, ...]) -> dict[str, Any]:
-        source = block.get("source")
-        if not isinstance(source, dict):
-            raise _Invalid(f"{where}.{kind}.source: Field required")
-        tag = source.get("type")
-        if tag not in tags:
-            expected = ", ".join(f"'{t}'" for t in tags)
-            raise _Invalid(
-                f"{where}.{kind}.source: Input tag '{tag}' found using 'type' does not match any of the "
-                f"expected tags: {expected}"
-            )
-        need = {"url": "url", "file": "file_id"}.get(tag)
-        if need is not None and not isinstance(source.get(need), str):
-            raise _Invalid(f"{where}.{kind}.source.{tag}.{need}: Field required")
-        return source
 
     @staticmethod
     def _check_thinking_first(messages: list[Any], thinking_on: bool) -> None:

@@ -37,6 +37,14 @@ header on every response):
   this fake produced after a reasoning item needs that reasoning item earlier in
   ``input`` (400 "Item 'fc_…' of type 'function_call' was provided without its
   required 'reasoning' item: 'rs_…'.").
+* ``input_image`` / ``input_file`` content (tests/fakes/openai_media.py): ``detail``
+  required, one of low/high/auto/original; a data URL must carry an image media type,
+  valid base64 and image bytes (else ``invalid_image_format``); a file needs
+  ``filename`` with ``file_data`` (a data URL; a PDF must start with ``%PDF``), or
+  ``file_id`` / ``file_url``; neither in an assistant message. Every 400 has the API's
+  ``param``. Each image adds ``image_tokens`` (1,600) and each PDF page
+  ``pdf_page_tokens`` (1,500) inside ``input_tokens``; ``fake.last.images()`` /
+  ``.documents()`` give what arrived, decoded.
 
 Replies: ``Turn`` → a Response object (JSON) or the Responses SSE stream
 (``response.created`` / ``in_progress`` / ``output_item.added`` /
@@ -95,20 +103,11 @@ from .llm_base import (
     sse,
     words,
 )
-from .llm_media import (
-    IMAGE_MEDIA_TYPES,
-    IMAGE_TOKENS,
-    PDF_PAGE_TOKENS,
-    decode_base64,
-    parse_data_url,
-    pdf_pages,
-    sniff_image,
-)
+from .llm_media import IMAGE_TOKENS, PDF_PAGE_TOKENS, Refused
+from .openai_media import check_content
 
 __all__ = ["FakeOpenAI", "FakeOpenAIModel", "Fault", "Turn"]
 
-#: ``input_image.detail``: required, one of these (SDK 3.x ImageDetail).
-IMAGE_DETAILS = ("low", "high", "auto", "original")
 
 _PARAMS = frozenset(
     {
@@ -880,7 +879,10 @@ class FakeOpenAI(FakeLLMServer):
                     text = content
                 elif isinstance(content, list):
                     text = "".join(c.get("text", "") for c in content if isinstance(c, dict))
-                    media_tokens += self._check_content(i, role, content)
+                    try:
+                        media_tokens += check_content(i, role, content, self.image_tokens, self.pdf_page_tokens)
+                    except Refused as refused:
+                        raise _Invalid(refused.message, param=refused.param, code=refused.code) from None
                 else:
                     raise _Invalid(
                         f"Missing required parameter: 'input[{i}].content'.",
@@ -936,119 +938,3 @@ class FakeOpenAI(FakeLLMServer):
             else:
                 raise _Invalid(f"Invalid value: '{itype}'.", param=f"input[{i}].type", code="invalid_value")
         return "\n".join(texts), last_user, media_tokens
-
-    # ---- images and files ------------------------------------------------------
-
-    def _check_content(self, i: int, role: str, content: list[Any]) -> int:
-        """A message's content list: images and files only in input roles, each checked
-        as the API does; their tokens (OpenAI reports them inside input_tokens)."""
-        tokens = 0
-        for j, part in enumerate(content):
-            ptype = part.get("type") if isinstance(part, dict) else None
-            if ptype not in ("input_image", "input_file"):
-                continue
-            where = f"input[{i}].content[{j}]"
-            if role == "assistant":
-                raise _Invalid(
-                    f"Invalid value: '{ptype}'. Supported values are: 'output_text' and 'refusal'.",
-                    param=f"{where}.type",
-                    code="invalid_value",
-                )
-            assert isinstance(part, dict)
-            tokens += self._check_image(part, where) if ptype == "input_image" else self._check_file(part, where)
-        return tokens
-
-    def _check_image(self, part: dict[str, Any], where: str) -> int:
-        detail = part.get("detail")
-        if detail is None:
-            raise _Invalid(
-                f"Missing required parameter: '{where}.detail'.",
-                param=f"{where}.detail",
-                code="missing_required_parameter",
-            )
-        if detail not in IMAGE_DETAILS:
-            raise _Invalid(
-                f"Invalid value: '{detail}'. Supported values are: 'low', 'high', 'auto', and 'original'.",
-                param=f"{where}.detail",
-                code="invalid_value",
-            )
-        url = part.get("image_url")
-        if url is None and part.get("file_id") is None:
-            raise _Invalid(
-                f"Missing required parameter: '{where}.image_url'. Provide one of 'image_url' or 'file_id'.",
-                param=f"{where}.image_url",
-                code="missing_required_parameter",
-            )
-        if isinstance(url, str) and url.startswith("data:"):
-            param = f"{where}.image_url"
-            parsed = parse_data_url(url)
-            if parsed is None or parsed[0] not in IMAGE_MEDIA_TYPES:
-                got = f"unsupported MIME type '{parsed[0]}'" if parsed else "a data URL that is not base64"
-                raise _Invalid(
-                    f"Invalid '{param}'. Expected a base64-encoded data URL with an image MIME type "
-                    f"(e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got {got}.",
-                    param=param,
-                    code="invalid_value",
-                )
-            raw = decode_base64(parsed[1])
-            if raw is None:
-                raise _Invalid(
-                    f"Invalid '{param}'. Expected a base64-encoded data URL with an image MIME type, "
-                    "but got a value with invalid base64 data.",
-                    param=param,
-                    code="invalid_value",
-                )
-            if sniff_image(raw) is None:
-                raise _Invalid(
-                    "You uploaded an unsupported image. Please make sure your image has of one the following "
-                    "formats: ['png', 'jpeg', 'gif', 'webp'].",
-                    param=param,
-                    code="invalid_image_format",
-                )
-        elif url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
-            raise _Invalid(
-                f"Invalid '{where}.image_url'. Expected a valid URL, but got a value with an invalid format.",
-                param=f"{where}.image_url",
-                code="invalid_value",
-            )
-        return self.image_tokens
-
-    def _check_file(self, part: dict[str, Any], where: str) -> int:
-        detail = part.get("detail")
-        if detail is not None and detail not in ("low", "high", "auto"):
-            raise _Invalid(
-                f"Invalid value: '{detail}'. Supported values are: 'low', 'high', and 'auto'.",
-                param=f"{where}.detail",
-                code="invalid_value",
-            )
-        data = part.get("file_data")
-        if data is None:
-            if part.get("file_id") is None and part.get("file_url") is None:
-                raise _Invalid(
-                    f"Missing required parameter: '{where}.file_data'. Provide one of 'file_data', 'file_id' or 'file_url'.",
-                    param=f"{where}.file_data",
-                    code="missing_required_parameter",
-                )
-            return self.pdf_page_tokens
-        if not isinstance(part.get("filename"), str) or not part["filename"]:
-            raise _Invalid(
-                f"Missing required parameter: '{where}.filename'.",
-                param=f"{where}.filename",
-                code="missing_required_parameter",
-            )
-        param = f"{where}.file_data"
-        parsed = parse_data_url(data)
-        raw = decode_base64(parsed[1]) if parsed is not None else None
-        if parsed is None or raw is None:
-            raise _Invalid(
-                f"Invalid '{param}'. Expected a base64-encoded data URL (e.g. 'data:application/pdf;base64,...').",
-                param=param,
-                code="invalid_value",
-            )
-        if parsed[0] == "application/pdf":
-            if not raw.startswith(b"%PDF"):
-                raise _Invalid(
-                    f"Invalid '{param}'. The file is not a valid PDF.", param=param, code="invalid_file_format"
-                )
-            return pdf_pages(raw) * self.pdf_page_tokens
-        return estimate_tokens(raw.decode("utf-8", "replace"))

@@ -18,6 +18,7 @@ __all__ = [
     "IMAGE_MEDIA_TYPES",
     "IMAGE_TOKENS",
     "PDF_PAGE_TOKENS",
+    "Refused",
     "decode_base64",
     "media_in",
     "parse_data_url",
@@ -33,6 +34,18 @@ IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 #: tests can see media in usage and cost.
 IMAGE_TOKENS = 1_600
 PDF_PAGE_TOKENS = 1_500
+
+
+class Refused(Exception):
+    """A block the API refuses: what its 400 says (``param`` and ``code`` for OpenAI's
+    error JSON). Each fake turns it into its own error answer."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
 
 _PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 _DATA_URL = re.compile(r"data:([^;,]*);base64,")

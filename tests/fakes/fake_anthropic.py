@@ -25,7 +25,8 @@ What it checks, as the real API does (answers in Anthropic's error format
   ``url`` or ``file``; a base64 image's ``media_type`` one of jpeg/png/gif/webp, its data
   valid base64 whose first bytes are that type ("Image does not match the provided media
   type"); a base64 document is ``application/pdf`` and starts with ``%PDF``; no document
-  in an assistant turn. A body over 32 MB is 413 ``request_too_large``. Each image adds
+  in an assistant turn; at most 100 images (600 above a 200k context) and 100 PDF
+  pages (600 from a 1M context). A body over 32 MB is 413 ``request_too_large``. Each image adds
   ``image_tokens`` (1,600) and each PDF page ``pdf_page_tokens`` (1,500) to the input
   tokens; ``fake.last.images()`` / ``.documents()`` give what arrived, decoded.
 
@@ -65,7 +66,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .anthropic_media import check_document, check_image
+from .anthropic_media import check_counts, check_document, check_image
 from .llm_base import (
     FakeLLMServer,
     Fault,
@@ -372,7 +373,12 @@ class FakeAnthropic(FakeLLMServer):
         system_text, system_cached = self._check_system(body.get("system"))
         tools_text = self._check_tools(body.get("tools"))
         thinking_on = model.thinking or (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
-        messages_text, last_user, media_tokens = self._check_messages(body["messages"], thinking_on)
+        messages_text, last_user, images, pages = self._check_messages(body["messages"], thinking_on)
+        try:
+            check_counts(images, pages, model.max_input_tokens)
+        except Refused as refused:
+            raise _Invalid(refused.message) from None
+        media_tokens = images * self.image_tokens + pages * self.pdf_page_tokens
 
         prompt_tokens = (
             estimate_tokens(system_text) + estimate_tokens(tools_text) + estimate_tokens(messages_text) + media_tokens
@@ -659,16 +665,16 @@ class FakeAnthropic(FakeLLMServer):
                 raise _Invalid(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
         return json.dumps(tools)
 
-    def _check_messages(self, messages: Any, thinking_on: bool = False) -> tuple[str, str, int]:
-        """Validate the conversation; return (all prompt text, last user text, image and
-        PDF tokens)."""
+    def _check_messages(self, messages: Any, thinking_on: bool = False) -> tuple[str, str, int, int]:
+        """Validate the conversation; return (all prompt text, last user text, images,
+        PDF pages)."""
         if not isinstance(messages, list):
             raise _Invalid("messages: Input should be a valid list")
         if not messages:
             raise _Invalid("messages: at least one message is required")
         texts: list[str] = []
         last_user = ""
-        media_tokens = 0
+        images = pages = 0
         prev_tool_uses: list[str] = []
         prev_role: str | None = None
         for i, msg in enumerate(messages):
@@ -729,17 +735,18 @@ class FakeAnthropic(FakeLLMServer):
                         raise _Invalid(f"{where}: Invalid `signature` in `thinking` block")
                 elif btype == "image":
                     try:
-                        media_tokens += check_image(block, where, self.image_tokens)
+                        check_image(block, where)
                     except Refused as refused:
                         raise _Invalid(refused.message) from None
+                    images += 1
                 elif btype == "document":
                     if role != "user":
                         raise _Invalid(f"{where}: document blocks are only allowed in user messages")
                     try:
-                        doc_tokens, doc_text = check_document(block, where, self.pdf_page_tokens)
+                        doc_pages, doc_text = check_document(block, where)
                     except Refused as refused:
                         raise _Invalid(refused.message) from None
-                    media_tokens += doc_tokens
+                    pages += doc_pages
                     if doc_text:
                         texts.append(doc_text)
                 elif btype in ("redacted_thinking", "search_result"):
@@ -768,7 +775,7 @@ class FakeAnthropic(FakeLLMServer):
                 f"messages.{len(messages) - 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
                 f"{', '.join(prev_tool_uses)}. Each `tool_use` block must have a corresponding `tool_result` block in the next message."
             )
-        return "\n".join(texts), last_user, media_tokens
+        return "\n".join(texts), last_user, images, pages
 
     @staticmethod
     def _check_thinking_first(messages: list[Any], thinking_on: bool) -> None:

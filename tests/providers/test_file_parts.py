@@ -5,6 +5,7 @@ their tokens and record what they got. Nothing of ours is mocked.
 
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -204,6 +205,25 @@ def test_media_never_goes_into_an_assistant_turn(env: Env) -> None:
     assert env.fake.last.images() == [] and env.fake.last.documents() == []
 
 
+def test_a_5_mb_pdf_costs_at_most_one_copy_of_its_base64() -> None:
+    """Measured: Anthropic's blocks cost nothing next to the data; OpenAI's one data URL
+    per part is the only copy (no re-encoding, no joins of the data)."""
+    part = DocumentPart("application/pdf", b64(b"%PDF-1.7\n" + b"x" * (5 * 1024 * 1024)), "big.pdf")
+    size = len(part.data)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        to_wire_messages([Message("user", [TextPart("Read it."), part])])
+        anthropic_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        to_input_items([Message("user", [TextPart("Read it."), part])])
+        openai_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert anthropic_peak < 64 * 1024
+    assert size < openai_peak < size + 64 * 1024
+
+
 def test_the_base64_is_not_copied_on_the_way_to_the_sdk() -> None:
     """A 5 MB PDF is ~7 MB of base64: Anthropic's blocks hold the part's own string."""
     image, document = ImagePart("image/png", b64(PNG)), DocumentPart("application/pdf", b64(PDF), "a.pdf")
@@ -386,4 +406,24 @@ def test_fake_openai_refuses_bad_input_image_and_input_file(fakes: dict[str, Fak
     r = client.responses.create(model=MODEL["openai"], input=[{"role": "user", "content": content}])  # type: ignore[typeddict-item,list-item,misc]
     assert r.status == "completed" and fake.last.status == 200
     assert len(fake.last.images()) == 4 and len(fake.last.documents()) == 1
+    assert not fake.errors
+
+
+def test_fake_anthropic_counts_images_and_pdf_pages_per_request(fakes: dict[str, FakeLLMServer]) -> None:
+    """100 images on 200k-context models (600 on others); 100 PDF pages under a 1M
+    context: what Settings' PIPEBOT_MAX_PDF_PAGES keeps a run under."""
+    fake = fakes["anthropic"]
+    fake.reset()
+    small = Env("anthropic", fake, "claude-haiku-4-5")  # 200k context
+    large = Env("anthropic", fake, MODEL["anthropic"])  # 1M context
+    many = [ImagePart("image/png", b64(PNG)) for _ in range(101)]
+    with pytest.raises(ProviderError) as exc:
+        small.call([*many, TextPart("Which differ?")])
+    assert exc.value.kind is ErrorKind.BAD_REQUEST and "maximum of 100" in exc.value.message
+    assert large.call([*many, TextPart("Which differ?")]).usage.input_tokens > 101 * IMAGE_TOKENS
+    thick = DocumentPart("application/pdf", b64(pdf_bytes(pages=101)), "thick.pdf")
+    with pytest.raises(ProviderError) as exc:
+        small.call([thick, TextPart("Summarise.")])
+    assert exc.value.message == "A maximum of 100 PDF pages may be provided."
+    assert large.call([thick, TextPart("Summarise.")]).usage.input_tokens > 101 * PDF_PAGE_TOKENS
     assert not fake.errors

@@ -107,6 +107,10 @@ def map_error(exc: BaseException) -> ProviderError | None:
     return None
 
 
+#: A document block's ``title`` may hold 1-500 characters; a longer file name is cut.
+TITLE_MAX = 500
+
+
 def image_block(part: ImagePart) -> dict[str, Any]:
     """An image as a base64 ``image`` block. ``part.data`` goes in as the same string
     object: a 5 MB file's base64 is ~7 MB, and the SDK's own JSON encoding is the one
@@ -122,7 +126,7 @@ def document_block(part: DocumentPart) -> dict[str, Any]:
         "source": {"type": "base64", "media_type": "application/pdf", "data": part.data},
     }
     if part.name:
-        block["title"] = part.name
+        block["title"] = part.name[:TITLE_MAX]
     return block
 
 

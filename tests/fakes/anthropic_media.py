@@ -39,6 +39,8 @@ def check_document(block: dict[str, Any], where: str) -> tuple[int, str]:
     title = block.get("title")
     if title is not None and not isinstance(title, str):
         raise Refused(f"{where}.document.title: Input should be a valid string")
+    if isinstance(title, str) and not 1 <= len(title) <= 500:
+        raise Refused(f"{where}.document.title: String should have between 1 and 500 characters")
     if source["type"] == "text":
         data = source.get("data")
         if not isinstance(data, str):

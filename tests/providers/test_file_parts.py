@@ -137,6 +137,8 @@ def test_anthropic_blocks_are_the_documented_shapes(fakes: dict[str, FakeLLMServ
     ]
     env.call([DocumentPart("application/pdf", b64(PDF))])  # no name: no title
     assert "title" not in user_content(env)[0]
+    env.call([DocumentPart("application/pdf", b64(PDF), "n" * 600 + ".pdf")])  # the API takes 500 at most
+    assert user_content(env)[0]["title"] == "n" * 500
 
 
 def test_openai_items_carry_detail_and_filename(fakes: dict[str, FakeLLMServer]) -> None:
@@ -315,6 +317,7 @@ def test_fake_anthropic_refuses_bad_image_and_document_blocks(fakes: dict[str, F
     assert "The PDF specified was not valid" in anthropic_400(fake, [doc])
     doc = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": b64(PDF)}}
     assert "only allowed in user messages" in anthropic_400(fake, [doc], role="assistant")
+    assert "500 characters" in anthropic_400(fake, [{**doc, "title": "t" * 501}])
     # what the API documents is accepted: url and file sources, titled base64 PDFs
     client = anthropic.Anthropic(api_key=KEY, base_url=fake.url, max_retries=0)
     client.messages.create(

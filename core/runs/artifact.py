@@ -210,6 +210,7 @@ class AgentSnapshot(_Record):
     temperature: Float = None
     max_output_tokens: Int = None
     tools: Names = []
+    sees_files: Annotated[bool | None, WrapValidator(_or_none)] = None  # "Sees the run's files"
     updated_at: Instant = None
 
 

@@ -244,9 +244,17 @@ def image_not_supported(position: int, agent_name: str, model_display: str, name
     )
 
 
-def input_unavailable(detail: str) -> str:
-    """A file or the thread could not be fetched (the source says what and what to do)."""
-    return f"pipebot could not fetch this run's input: {detail}"
+def file_unavailable(name: str, detail: str) -> str:
+    """A file could not be downloaded; ``detail``, the source's words, says what to do."""
+    return f"pipebot could not download {name}: {detail}"
+
+
+def thread_unavailable(detail: str) -> str:
+    return f"pipebot could not read the thread's earlier messages: {detail}"
+
+
+#: A worker without a surface that can fetch files and threads (none installed).
+NO_INPUT_SOURCE = "pipebot could not fetch this run's files or thread: no Slack connection is installed in this worker."
 
 
 #: What marks a thread's earlier messages as context, before them in step 1's request.

@@ -73,9 +73,7 @@ def gather(
 
 def _needed(source: InputSource | None) -> InputSource:
     if source is None:  # a deployment without a surface that can fetch (no Slack installed)
-        raise InputProblem(
-            FailureKind.INPUT_UNAVAILABLE, messages.input_unavailable("no input source is installed in this worker.")
-        )
+        raise InputProblem(FailureKind.INPUT_UNAVAILABLE, messages.NO_INPUT_SOURCE)
     return source
 
 
@@ -105,7 +103,7 @@ def _store(ctx: AppContext, team_id: str, f: StoredFile, source: InputSource) ->
         except _TooLarge:
             raise InputProblem(FailureKind.BAD_FILE, messages.file_grew_past_limit(f.name, limit_mb)) from None
         except InputUnavailable as exc:
-            raise InputProblem(FailureKind.INPUT_UNAVAILABLE, messages.input_unavailable(str(exc))) from None
+            raise InputProblem(FailureKind.INPUT_UNAVAILABLE, messages.file_unavailable(f.name, str(exc))) from None
         sha256 = writer.close()
         text, pages = _read(s, f, ctx.settings.PIPEBOT_MAX_PDF_PAGES)
         file_repo.mark_stored(s, f.id, size=writer.size, sha256=sha256, extracted_text=text, pages=pages)
@@ -136,7 +134,7 @@ def _fetch_thread(
     try:
         found = source.thread(team_id, ref)
     except InputUnavailable as exc:
-        raise InputProblem(FailureKind.INPUT_UNAVAILABLE, messages.input_unavailable(str(exc))) from None
+        raise InputProblem(FailureKind.INPUT_UNAVAILABLE, messages.thread_unavailable(str(exc))) from None
     kept, left_out = keep_newest([type(m)(clean_text(m.author), clean_text(m.text), m.ts, m.file_names) for m in found])
     stored = thread_json(ref, kept, left_out)
     with transaction(ctx.sessions) as s:

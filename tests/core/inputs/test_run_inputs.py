@@ -16,7 +16,7 @@ from core.artifacts.deletion import delete_result
 from core.inputs.parts import step_inputs
 from core.inputs.refs import ThreadMessage, ThreadRef
 from core.inputs.stored import stored_files
-from core.runs.artifact import Artifact
+from core.runs.artifact import Artifact, same_files
 from core.runs.executor import execute
 from core.runs.intake import start_branch, start_run
 from providers.types import DocumentPart, ImagePart, TextPart
@@ -223,12 +223,12 @@ def test_a_file_that_cannot_be_downloaded_fails_the_run_with_what_to_do(ctx, fak
     _one_step(ctx)
     data, refs = _files()
     run = start_run(ctx, "T1", "P", "x", files=refs)
-    source = ServedInputs(
-        data, unavailable={"F2": "report.pdf is in a channel pipebot is not in: invite @pipebot to the channel."}
-    )
+    source = ServedInputs(data, unavailable={"F2": "it is in a channel pipebot is not in: invite @pipebot to it."})
     outcome = _run(ctx, fake_anthropic, fake_openai, run.id, source)
     assert outcome is not None and outcome.status == "failed" and outcome.error_kind == "input_unavailable"
-    assert "invite @pipebot to the channel" in outcome.error_message and "report.pdf" in outcome.error_message
+    assert outcome.error_message == (
+        "pipebot could not download report.pdf: it is in a channel pipebot is not in: invite @pipebot to it."
+    )
     assert fake_anthropic.count() == 0
     assert [(st.status, st.error_kind) for st in read_steps(ctx, run.id)] == [("failed", "input_unavailable")]
     assert read_run(ctx, "T1", run.id).status == "failed"
@@ -304,7 +304,11 @@ def test_a_rerun_from_step_two_copies_the_files_and_downloads_nothing(ctx, fake_
     step3 = fake_anthropic.calls()[1].json["messages"][0]["content"]
     assert isinstance(step3, str)  # its input alone: no files for an agent that does not see them
     branched = Artifact.from_content(read_artifact(ctx, "T1", branch.id).content)
-    assert [f.sha256 for f in branched.files] == [f.sha256 for f in art.files]
+    assert same_files(branched, art) and len(branched.files) == 3
+    assert [st.agent.sees_files for st in branched.steps] == [False, True, False]  # the snapshot says it
+    with transaction(ctx.sessions) as s:
+        copied = file_repo.file_at(s, branch.id, 3)
+        assert copied is not None and file_repo.read_bytes(s, copied.id) == CSV
     assert branched.thread is not None and [m.text for m in branched.thread.messages] == ["use the Q3 numbers"]
 
 
@@ -344,7 +348,11 @@ def test_a_thread_that_cannot_be_read_fails_the_run(ctx, fake_anthropic, fake_op
     source = ServedInputs(thread_unavailable="pipebot is not in that channel: invite @pipebot to the channel.")
     outcome = _run(ctx, fake_anthropic, fake_openai, run.id, source)
     assert outcome is not None and outcome.error_kind == "input_unavailable"
-    assert "invite @pipebot" in outcome.error_message and fake_anthropic.count() == 0
+    assert outcome.error_message == (
+        "pipebot could not read the thread's earlier messages: "
+        "pipebot is not in that channel: invite @pipebot to the channel."
+    )
+    assert fake_anthropic.count() == 0
 
 
 def test_deleting_the_result_removes_the_files_and_the_thread(ctx, fake_anthropic, fake_openai):

@@ -26,9 +26,17 @@ from core.credentials import effective_key
 from core.errors import RunRejected
 from core.inputs.gather import InputProblem, gather, needs_gathering
 from core.inputs.parts import FIRST_STEP, StepInputs, step_inputs, unreadable_file
+from core.inputs.rules import FileKind
 from core.inputs.source import InputSource, input_source_for
 from core.inputs.stored import StoredFile
-from core.preflight import PlannedStep, budget_problem, daily_limit_problem, model_name, sees_files
+from core.preflight import (
+    PlannedStep,
+    budget_problem,
+    daily_limit_problem,
+    model_name,
+    model_reads_images,
+    sees_files,
+)
 from core.reporter import NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
@@ -240,7 +248,11 @@ def _step_inputs(run: RunContext, start: RunStart, position: int, snap: dict[str
     has_thread = first and bool((start.thread or {}).get("messages"))
     if not (start.files and sees) and not has_thread:
         return StepInputs()
-    problem = unreadable_file(start.files, snap["model"], sees, model_name(snap["model"]))
+    model = snap["model"]
+    problem = unreadable_file(start.files, model, sees, model_name(model))
+    image = next((f.name for f in start.files if f.kind == FileKind.IMAGE), None) if sees else None
+    if problem is None and image is not None and not model_reads_images(model):  # the agent changed mid-run
+        problem = messages.image_not_supported(position, snap.get("name") or "", model_name(model), image)
     if problem is not None:
         raise RunRejected(FailureKind.UNSUPPORTED_FILE, problem)
     with transaction(run.app.sessions) as s:

@@ -45,7 +45,9 @@ class InputProblem(Exception):
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, seen: int) -> None:
+        super().__init__(seen)
+        self.seen = seen
 
 
 def needs_gathering(files: Sequence[StoredFile], thread: dict[str, Any] | None) -> bool:
@@ -65,7 +67,8 @@ def gather(
     now stored is returned. Raises InputProblem."""
     for f in files:
         if not f.stored:
-            _store(ctx, team_id, f, _needed(source))
+            others = sum(g.size or 0 for g in files if g.stored)
+            _store(ctx, team_id, f, _needed(source), others)
     if not fetched(thread):
         thread = _fetch_thread(ctx, team_id, rid, thread or {}, _needed(source))
     return thread
@@ -86,22 +89,31 @@ def _limited(write: Callable[[bytes], None], limit: float) -> Callable[[bytes], 
         nonlocal seen
         seen += len(data)
         if seen > limit:
-            raise _TooLarge
+            raise _TooLarge(seen)
         write(data)
 
     return guarded
 
 
-def _store(ctx: AppContext, team_id: str, f: StoredFile, source: InputSource) -> None:
+def _store(ctx: AppContext, team_id: str, f: StoredFile, source: InputSource, others: int) -> None:
+    """Download one file into its chunks, read what a model may read instead, mark it
+    stored: one transaction. ``others``: bytes of the run's files already stored (the run's
+    total limit holds for what actually came, not only for what Slack said)."""
     ref = FileRef(f.slack_file_id or "", f.name, f.mimetype, "", f.size, f.url)
-    limit_mb = ctx.settings.PIPEBOT_MAX_FILE_MB
+    file_mb, run_mb = ctx.settings.PIPEBOT_MAX_FILE_MB, ctx.settings.PIPEBOT_MAX_RUN_FILES_MB
+    limit = min(file_mb * MB, run_mb * MB - others)
     with transaction(ctx.sessions) as s:
         writer = file_repo.ChunkWriter(s, f.id)
         writer.reset()  # an earlier attempt's pieces, if it died mid-way
         try:
-            source.download(team_id, ref, _limited(writer.write, limit_mb * MB))
-        except _TooLarge:
-            raise InputProblem(FailureKind.BAD_FILE, messages.file_grew_past_limit(f.name, limit_mb)) from None
+            source.download(team_id, ref, _limited(writer.write, limit))
+        except _TooLarge as over:
+            said = (
+                messages.file_grew_past_limit(f.name, file_mb)
+                if limit >= file_mb * MB
+                else messages.files_too_large_together(others + over.seen, run_mb)
+            )
+            raise InputProblem(FailureKind.BAD_FILE, said) from None
         except InputUnavailable as exc:
             raise InputProblem(FailureKind.INPUT_UNAVAILABLE, messages.file_unavailable(f.name, str(exc))) from None
         sha256 = writer.close()

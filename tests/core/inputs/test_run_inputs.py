@@ -386,3 +386,19 @@ def test_retention_purges_the_files_with_their_run(ctx, fake_anthropic, fake_ope
     with transaction(ctx.sessions) as s:
         assert s.scalar(select(func.count()).select_from(RunFile)) == 0
         assert s.scalar(select(func.count()).select_from(RunFileChunk)) == 0
+
+
+def test_files_that_came_larger_than_the_run_total_stop_the_download(ctx, fake_anthropic, fake_openai):
+    _one_step(ctx)
+    small = b"a" * 1000
+    refs = (file_ref("F1", "one.txt", small, "text/plain"), file_ref("F2", "two.txt", small, "text/plain"))
+    run = start_run(ctx, "T1", "P", "x", files=refs)
+    grown = b"b" * (700 * 1024)  # each within the 1 MB file limit, both over the 1 MB run total
+    with runner(ctx, fake_anthropic, fake_openai, PIPEBOT_MAX_FILE_MB="1", PIPEBOT_MAX_RUN_FILES_MB="1") as app:
+        outcome = execute(app, "T1", run.id, inputs=ServedInputs({"F1": grown, "F2": grown}))
+    assert outcome is not None and outcome.error_kind == "bad_file"
+    assert outcome.error_message.startswith("The files come to 1.") and "up to 1 MB of files per run" in (
+        outcome.error_message
+    )
+    assert [r.stored_at is not None for r in _file_rows(ctx, run.id)] == [True, False]
+    assert fake_anthropic.count() == 0

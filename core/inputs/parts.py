@@ -19,6 +19,7 @@ from core import messages
 from core.inputs.rules import FileKind, image_media_type
 from core.inputs.stored import StoredFile
 from core.inputs.thread import context_text
+from core.preflight import model_name, model_reads_images
 from providers import catalog
 from providers.types import DocumentPart, ImagePart, Part, TextPart
 from storage.db import Session
@@ -63,12 +64,18 @@ def plan_files(files: Sequence[StoredFile], model_ref: str, sees: bool) -> list[
     return [FilePlan(f, f.kind == FileKind.PDF and not reads_pdf) for f in sorted(files, key=lambda f: f.position)]
 
 
-def unreadable_file(files: Sequence[StoredFile], model_ref: str, sees: bool, model_name: str) -> str | None:
-    """Why a step cannot take the run's files once they are stored: a PDF without a text
-    layer for a model that does not read PDFs (None: it can)."""
+def unreadable_file(
+    files: Sequence[StoredFile], model_ref: str, sees: bool, *, position: int, agent_name: str
+) -> str | None:
+    """Why a step cannot take the run's stored files (None: it can): a PDF without a text
+    layer for a model that does not read PDFs, or an image for one that does not look at
+    images (the agent may have changed since the run was requested)."""
+    shown = model_name(model_ref)
     for plan in plan_files(files, model_ref, sees):
         if plan.as_text and not (plan.file.extracted_text or "").strip():
-            return messages.pdf_no_text(plan.file.name, model_name)
+            return messages.pdf_no_text(plan.file.name, shown)
+        if plan.file.kind == FileKind.IMAGE and not model_reads_images(model_ref):
+            return messages.image_not_supported(position, agent_name, shown, plan.file.name)
     return None
 
 

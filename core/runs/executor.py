@@ -26,17 +26,9 @@ from core.credentials import effective_key
 from core.errors import RunRejected
 from core.inputs.gather import InputProblem, gather, needs_gathering
 from core.inputs.parts import FIRST_STEP, StepInputs, step_inputs, unreadable_file
-from core.inputs.rules import FileKind
 from core.inputs.source import InputSource, input_source_for
 from core.inputs.stored import StoredFile
-from core.preflight import (
-    PlannedStep,
-    budget_problem,
-    daily_limit_problem,
-    model_name,
-    model_reads_images,
-    sees_files,
-)
+from core.preflight import PlannedStep, budget_problem, daily_limit_problem, sees_files
 from core.reporter import NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
@@ -223,7 +215,8 @@ def _gather_inputs(run: RunContext, start: RunStart, inputs: InputSource | None)
             if p.position in start.done:
                 continue
             sees = sees_files(start.plan, p.position)
-            if (problem := unreadable_file(start.files, p.model, sees, model_name(p.model))) is not None:
+            problem = unreadable_file(start.files, p.model, sees, position=p.position, agent_name=p.agent_name)
+            if problem is not None:
                 raise InputProblem(FailureKind.UNSUPPORTED_FILE, problem)
     except InputProblem as exc:
         _fail_running_step(run.app, run.rid, exc.kind, exc.message)
@@ -248,12 +241,8 @@ def _step_inputs(run: RunContext, start: RunStart, position: int, snap: dict[str
     has_thread = first and bool((start.thread or {}).get("messages"))
     if not (start.files and sees) and not has_thread:
         return StepInputs()
-    model = snap["model"]
-    problem = unreadable_file(start.files, model, sees, model_name(model))
-    image = next((f.name for f in start.files if f.kind == FileKind.IMAGE), None) if sees else None
-    if problem is None and image is not None and not model_reads_images(model):  # the agent changed mid-run
-        problem = messages.image_not_supported(position, snap.get("name") or "", model_name(model), image)
-    if problem is not None:
+    problem = unreadable_file(start.files, snap["model"], sees, position=position, agent_name=snap.get("name") or "")
+    if problem is not None:  # the agent changed since the run was claimed
         raise RunRejected(FailureKind.UNSUPPORTED_FILE, problem)
     with transaction(run.app.sessions) as s:
         return step_inputs(s, start.files, snap["model"], first=first, sees=sees, thread=start.thread)

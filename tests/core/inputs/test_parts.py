@@ -55,7 +55,19 @@ def test_pdfs_go_as_text_only_to_models_that_do_not_read_pdfs():
 
 def test_a_scan_is_unreadable_only_for_a_step_that_gets_it_as_text():
     scan = [_file(1, "scan.pdf", "pdf", "")]
-    assert unreadable_file(scan, "anthropic:claude-haiku-4-5", True, "Claude Haiku 4.5") is None
-    assert unreadable_file(scan, "anthropic:claude-textonly-1", False, "x") is None
-    said = unreadable_file(scan, "anthropic:claude-textonly-1", True, "claude-textonly-1")
-    assert said is not None and said.startswith("scan.pdf has no text layer (a scan?) and claude-textonly-1")
+    where = {"position": 2, "agent_name": "Reader"}
+    assert unreadable_file(scan, "anthropic:claude-haiku-4-5", True, **where) is None
+    assert unreadable_file(scan, "anthropic:claude-textonly-1", False, **where) is None
+    said = unreadable_file(scan, "anthropic:claude-textonly-1", True, **where)
+    assert said is not None and said.startswith(
+        "scan.pdf has no text layer (a scan?) and anthropic:claude-textonly-1 does not"
+    )
+
+
+def test_an_image_is_unreadable_for_a_model_that_does_not_look_at_images():
+    image = [_file(1, "shot.png", "image")]
+    assert unreadable_file(image, "openai:gpt-5.4-mini", True, position=2, agent_name="Reader") is None
+    said = unreadable_file(image, "anthropic:claude-textonly-1", True, position=2, agent_name="Reader")
+    assert said is not None and said.startswith(
+        "Step 2 (Reader) uses anthropic:claude-textonly-1, which does not read images"
+    )

@@ -32,6 +32,8 @@ class AgentDraft:
     temperature: float | str | None = None
     max_output_tokens: int | str | None = None
     tools: list[str] = field(default_factory=list)
+    # "Sees the run's files": a later step's agent gets the run's files too (step 1 always does).
+    sees_files: bool = False
 
 
 def clean_name(raw: str | None) -> str:
@@ -83,6 +85,7 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
         "temperature": temperature,
         "max_output_tokens": max_tokens,
         "tools": list(dict.fromkeys(draft.tools)),
+        "sees_files": bool(draft.sees_files),
     }
 
 
@@ -173,5 +176,6 @@ def snapshot(agent: Agent) -> dict[str, Any]:
         "temperature": agent.temperature,
         "max_output_tokens": agent.max_output_tokens,
         "tools": list(agent.tools or []),
+        "sees_files": bool(agent.sees_files),
         "updated_at": iso_text(agent.updated_at),
     }

@@ -17,7 +17,7 @@ the requester must fix reaches them alone instead of as a failed run in a channe
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +27,7 @@ from core.budget import unpriced_budget_problem
 from core.context import AppContext
 from core.credentials import run_keys
 from core.errors import RefusalKind, RunRejected
+from providers import catalog
 from providers.registry import parse_model_ref
 from storage.db import Session
 from storage.models import Agent
@@ -123,6 +124,49 @@ def budget_problem(budget: Decimal | None, spent: Decimal, position: int) -> Run
 def check_pipeline(s: Session, ctx: AppContext, team_id: str, pipeline_id: int) -> RunRejected | None:
     """Whether a new run of the pipeline could start now (two statements: plan, keys)."""
     return check(load_plan(s, team_id, pipeline_id), run_keys(s, ctx, team_id))
+
+
+def sees_files(plan: Plan, position: int) -> bool:
+    """Whether step ``position`` gets the run's files: the first step always, a later one
+    when its agent (as it is now) has "Sees the run's files" on."""
+    if plan.steps and position == plan.steps[0].position:
+        return True
+    agent = plan.agents.get(position)
+    return bool(agent is not None and agent.sees_files)
+
+
+def model_reads_images(model_ref: str) -> bool:
+    """The catalog's word on images (an unknown model: no)."""
+    try:
+        return catalog.resolve(model_ref).supports_images
+    except ValueError:
+        return False
+
+
+def model_name(model_ref: str) -> str:
+    """The catalog's name for a model (the reference itself when unknown)."""
+    try:
+        info = catalog.lookup(model_ref) if model_ref else None
+    except ValueError:
+        info = None
+    return info.display_name if info is not None else model_ref
+
+
+def files_capability_problem(plan: Plan, image_names: Sequence[str], done: Collection[int] = ()) -> RunRejected | None:
+    """A step waiting to run that would get an image its model cannot look at (DESIGN §11),
+    named with the model and the file. PDFs always pass: a model without PDF input reads
+    their extracted text (a PDF without text is found once it is downloaded). Asked by intake
+    and again when the executor claims the run (the agents may have changed since)."""
+    if not image_names:
+        return None
+    for p in plan.steps:
+        if p.position in done or not sees_files(plan, p.position) or model_reads_images(p.model):
+            continue
+        return RunRejected(
+            FailureKind.UNSUPPORTED_FILE,
+            messages.image_not_supported(p.position, p.agent_name, model_name(p.model), image_names[0]),
+        )
+    return None
 
 
 def utc_midnight(now: datetime) -> datetime:

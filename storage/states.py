@@ -52,6 +52,12 @@ class FailureKind(StrEnum):
     PIPELINE_DELETED = "pipeline_deleted"
     REFUSAL = "refusal"
     EMPTY_OUTPUT = "empty_output"
+    # What a run takes in (DESIGN §11): a file or thread that could not be fetched, a file
+    # pipebot could not read (a password, a damaged PDF, too many pages), a file a step's
+    # model cannot take (an image for a model without image input, a scan for one without PDFs).
+    INPUT_UNAVAILABLE = "input_unavailable"
+    BAD_FILE = "bad_file"
+    UNSUPPORTED_FILE = "unsupported_file"
 
 
 def check_in(enum: type[StrEnum]) -> str:

@@ -3,7 +3,8 @@
 The requester of the run or an admin may delete it. What is left is a tombstone: the
 artifact row keeps what the run was (pipeline, status, dates, cost, models) so lists and
 spend still add up, and its content says who deleted it and when; the output, the input,
-every version, every vote and every step's text are gone. Every reader of an artifact goes
+every version, every vote, every step's text, the thread's messages and the files shared
+with the run (DESIGN §11) are gone. Every reader of an artifact goes
 through the content (core/runs/artifact.Artifact.deleted), so each shows the tombstone
 instead. Branches keep their own copies (they were separate runs).
 

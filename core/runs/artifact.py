@@ -46,15 +46,19 @@ __all__ = [
     "USAGE_KEYS",
     "AgentSnapshot",
     "Artifact",
+    "FileRecord",
     "Lineage",
     "PipelineRef",
     "RunError",
     "SlackThread",
     "StepError",
     "StepRecord",
+    "ThreadContext",
+    "ThreadLine",
     "TokenUsage",
     "decimal_text",
     "iso_text",
+    "same_files",
 ]
 
 #: The content version the executor writes today.
@@ -210,6 +214,7 @@ class AgentSnapshot(_Record):
     temperature: Float = None
     max_output_tokens: Int = None
     tools: Names = []
+    sees_files: Annotated[bool | None, WrapValidator(_or_none)] = None  # "Sees the run's files"
     updated_at: Instant = None
 
 
@@ -391,3 +396,9 @@ class Artifact(_Record):
 
     def step_at(self, position: int) -> StepRecord | None:
         return next((s for s in self.steps if s.position == position), None)
+
+
+def same_files(a: Artifact, b: Artifact) -> bool:
+    """Whether two runs took the same files (by content, in the same order): what a compare
+    says about their inputs besides the text. Names may differ; the bytes decide."""
+    return [f.sha256 for f in a.files] == [f.sha256 for f in b.files]

@@ -30,6 +30,7 @@ from storage.models import Run
 from storage.repos import agents as agent_repo
 from storage.repos import artifact_versions as version_repo
 from storage.repos import pipelines as pipeline_repo
+from storage.repos import run_files as file_repo
 from storage.repos import runs as run_repo
 from storage.states import FailureKind, StepStatus
 
@@ -185,7 +186,13 @@ def record_branch(s: Session, request: RunRequest) -> Run:
     pipeline = pipeline_repo.get_pipeline(s, request.team_id, src.pipeline_id) if src.pipeline_id else None
     assert pipeline is not None  # branch_source found it in this transaction
     run_input = (spec.input if spec.from_step == 1 and spec.input else None) or src.content.input or ""
-    run = run_repo.create_run(s, request.team_id, pipeline, run_input, branch=spec.to_json(), **request.run_columns())
+    source_run = run_repo.get_run(s, request.team_id, src.content.run_id) if src.content.run_id else None
+    inputs = {"thread": source_run.thread} if source_run is not None and source_run.thread else {}
+    run = run_repo.create_run(
+        s, request.team_id, pipeline, run_input, branch=spec.to_json(), **inputs, **request.run_columns()
+    )
+    if source_run is not None:  # its files, bytes included, copied inside PostgreSQL: nothing from Slack
+        file_repo.copy_files(s, source_run.id, run.id)
     run_repo.add_reused_steps(
         s,
         run.id,

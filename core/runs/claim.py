@@ -6,7 +6,7 @@ which runs the steps from here."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,9 @@ from core import agents as agents_mod
 from core.context import AppContext
 from core.credentials import run_keys
 from core.errors import RunRejected
-from core.preflight import Plan, check, daily_limit_problem, load_plan
+from core.inputs.rules import FileKind
+from core.inputs.stored import StoredFile, stored_files
+from core.preflight import Plan, check, daily_limit_problem, files_capability_problem, load_plan
 from core.reporter import RunInfo, StepPlan
 from core.runs.branch import branch_plan
 from core.runs.branch_spec import BranchSpec
@@ -22,6 +24,7 @@ from core.runs.steps import model_display
 from providers.registry import parse_model_ref
 from storage.db import Session, transaction
 from storage.models import Agent
+from storage.repos import run_files as file_repo
 from storage.repos import runs as run_repo
 from storage.repos import workspaces as workspace_repo
 
@@ -39,6 +42,10 @@ class RunStart:
     # The workspace's daily limit when the run was claimed: a run started without one is not
     # stopped by one set while it runs, and costs no query per step or at its close.
     daily_limit: Decimal | None = None
+    # What the run takes in (DESIGN §11): its files (rows without bytes; read only when it
+    # has any) and its thread context ({"ref"} until fetched, then with "messages").
+    files: list[StoredFile] = field(default_factory=list)
+    thread: dict[str, Any] | None = None
 
 
 @dataclass
@@ -77,8 +84,12 @@ def claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> RunStart | 
             resumed_from=len(done),
             reused={p: branch.original_cost(p) for p in done if branch.reused(p)} if branch else {},
         )
-        start = RunStart(info, plan, done, branch)
-        start.problem = check(plan, keys, done, spent_on(done))
+        start = RunStart(info, plan, done, branch, thread=run["thread"])
+        if run["has_files"]:
+            start.files = stored_files(file_repo.files_of(s, rid))
+        start.problem = check(plan, keys, done, spent_on(done)) or files_capability_problem(
+            plan, [f.name for f in start.files if f.kind == FileKind.IMAGE], done
+        )
         if start.problem is not None:
             return start
         pending = next((p for p in plan.steps if p.position not in done), None)

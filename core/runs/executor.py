@@ -24,7 +24,11 @@ from core import messages
 from core.context import AppContext
 from core.credentials import effective_key
 from core.errors import RunRejected
-from core.preflight import PlannedStep, budget_problem, daily_limit_problem
+from core.inputs.gather import InputProblem, gather, needs_gathering
+from core.inputs.parts import FIRST_STEP, StepInputs, step_inputs, unreadable_file
+from core.inputs.source import InputSource, input_source_for
+from core.inputs.stored import StoredFile
+from core.preflight import PlannedStep, budget_problem, daily_limit_problem, sees_files
 from core.reporter import NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
@@ -114,10 +118,13 @@ def execute(
     run_id: str | uuid.UUID,
     reporter: Reporter | None = None,
     read_rule: ReadRule | None = None,
+    inputs: InputSource | None = None,
 ) -> RunOutcome | None:
     """Run the pipeline of `run_id`; None when another worker owns it or it already finished.
     ``read_rule``: which artifacts its read_artifact tool may return (core/visibility.py;
-    None: only runs of its own conversation or that posted nowhere)."""
+    None: only runs of its own conversation or that posted nowhere). ``inputs``: where the
+    run's files and thread are fetched from (None: the installed source, asked only when the
+    run has something to fetch)."""
     rid = uuid.UUID(str(run_id))
     start = claim_and_load(ctx, team_id, rid)
     if start is None:
@@ -143,7 +150,7 @@ def execute(
         daily_limit=start.daily_limit,
     )
     try:
-        return _execute(run, start)
+        return _execute(run, start, inputs)
     except Exception as exc:  # noqa: BLE001 - a bug or an outage must not leave the run "running"
         log.exception("run %s stopped by an unexpected error", rid)
         try:
@@ -166,13 +173,15 @@ def _fail_unexpectedly(run: RunContext, exc: Exception) -> RunOutcome:
     return _fail(run, kind, message)
 
 
-def _execute(run: RunContext, start: RunStart) -> RunOutcome:
+def _execute(run: RunContext, start: RunStart, inputs: InputSource | None) -> RunOutcome:
     run.reporter.run_started(run.info)
     try:
+        if start.problem is None:
+            _gather_inputs(run, start, inputs)
         output = _run_steps(run, start)
     except _Stopped as stop:
-        return _fail(run, stop.kind, stop.message, stop.position)
-    outcome = write_outcome(run.app, run.team_id, run.rid, status=RunStatus.SUCCEEDED, output=output)
+        return _fail(run, stop.kind, stop.message, stop.position, files=start.files)
+    outcome = write_outcome(run.app, run.team_id, run.rid, status=RunStatus.SUCCEEDED, output=output, files=start.files)
     run.reporter.run_finished(run.info, outcome)
     _notice_spend(run)
     return outcome
@@ -190,6 +199,53 @@ def _notice_spend(run: RunContext) -> None:
         return
     if notice is not None:
         run.reporter.daily_limit_near(run.team_id, notice.spent, notice.limit)
+
+
+def _gather_inputs(run: RunContext, start: RunStart, inputs: InputSource | None) -> None:
+    """Before the first model call: the run's files and thread fetched and stored (nothing
+    for a run without any, or one an earlier attempt gathered), then every step waiting to
+    run asked whether it can read them. Raises _Stopped, with the step already recorded as
+    running (by the claim) failed too."""
+    pending = next((p.position for p in start.plan.steps if p.position not in start.done), None)
+    try:
+        if needs_gathering(start.files, start.thread):
+            source = inputs if inputs is not None else _installed_source(run.app)
+            start.thread = gather(run.app, run.team_id, run.rid, start.files, start.thread, source)
+        for p in start.plan.steps:
+            if p.position in start.done:
+                continue
+            sees = sees_files(start.plan, p.position)
+            problem = unreadable_file(start.files, p.model, sees, position=p.position, agent_name=p.agent_name)
+            if problem is not None:
+                raise InputProblem(FailureKind.UNSUPPORTED_FILE, problem)
+    except InputProblem as exc:
+        _fail_running_step(run.app, run.rid, exc.kind, exc.message)
+        raise _Stopped(exc.kind, exc.message, pending) from None
+
+
+def _installed_source(ctx: AppContext) -> InputSource | None:
+    """The surface's source (core/inputs/source.py), loaded only by a run that has something
+    to fetch; one that cannot be loaded fails that run (gather says so), not every run."""
+    try:
+        return input_source_for(ctx)
+    except Exception:  # noqa: BLE001 - a broken surface install must not crash the worker
+        log.exception("could not load the installed input source")
+        return None
+
+
+def _step_inputs(run: RunContext, start: RunStart, position: int, snap: dict[str, Any]) -> StepInputs:
+    """What the step gets besides its input (core/inputs/parts.py): read from the run's
+    stored files only when it gets any, so a run without files pays no statement here."""
+    first = position == FIRST_STEP
+    sees = first or bool(snap.get("sees_files"))
+    has_thread = first and bool((start.thread or {}).get("messages"))
+    if not (start.files and sees) and not has_thread:
+        return StepInputs()
+    problem = unreadable_file(start.files, snap["model"], sees, position=position, agent_name=snap.get("name") or "")
+    if problem is not None:  # the agent changed since the run was claimed
+        raise RunRejected(FailureKind.UNSUPPORTED_FILE, problem)
+    with transaction(run.app.sessions) as s:
+        return step_inputs(s, start.files, snap["model"], first=first, sees=sees, thread=start.thread)
 
 
 def _run_steps(run: RunContext, start: RunStart) -> str:
@@ -217,7 +273,7 @@ def _run_steps(run: RunContext, start: RunStart) -> str:
         if run.cancel is not None and (by := run.cancel.requested()) is not None:  # asked between two steps
             _record_step_failure(run.app, step.step_id, CANCELLED, cancelled_message(by), 0)
             raise _Stopped(CANCELLED, cancelled_message(by), p.position)
-        call = _run_step(run, p, step, current)
+        call = _run_step(run, start, p, step, current)
         _finish_step(run, p, step, call)
         spent += call.cost_usd or Decimal(0)
         current = call.output
@@ -246,7 +302,7 @@ def _start_later_step(run: RunContext, p: PlannedStep, current: str) -> StepStar
     raise _Stopped(FailureKind.ORPHANED_STEP, messages.orphaned_step(p.position, p.agent_name), p.position)
 
 
-def _run_step(run: RunContext, p: PlannedStep, step: StepStart, current: str) -> StepCall:
+def _run_step(run: RunContext, start: RunStart, p: PlannedStep, step: StepStart, current: str) -> StepCall:
     """Call the step's model: what it produced and cost, with its latency; a failure is
     recorded on the step and stops the run (_Stopped). A cancelled run's step keeps what
     the model had written and what it cost so far."""
@@ -264,7 +320,9 @@ def _run_step(run: RunContext, p: PlannedStep, step: StepStart, current: str) ->
         if not step.key:
             raise RunRejected(FailureKind.MISSING_KEY, messages.missing_key(provider_id))
         timeout = max(1.0, min(run.app.settings.PIPEBOT_PROVIDER_TIMEOUT_SECONDS, run.deadline - time.monotonic()))
-        call = call_agent(run, StepRequest(snap, current, step.key, plan, timeout))
+        extra = _step_inputs(run, start, p.position, snap)
+        request = StepRequest(snap, current, step.key, plan, timeout, extra.context, extra.attachments)
+        call = call_agent(run, request)
     except RunCancelled as exc:
         raise failed(CANCELLED, str(exc), str(exc), output=exc.output, call=exc.call) from None
     except ProviderError as exc:
@@ -347,8 +405,11 @@ def _fail_running_step(ctx: AppContext, rid: uuid.UUID, kind: str, message: str)
         run_repo.fail_running_steps(s, rid, kind, clean_text(message)[:4000])
 
 
-def _fail(run: RunContext, kind: str, message: str, step: int | None = None) -> RunOutcome:
-    """Close the run as failed (its artifact written) and tell its reporters."""
+def _fail(
+    run: RunContext, kind: str, message: str, step: int | None = None, *, files: list[StoredFile] | None = None
+) -> RunOutcome:
+    """Close the run as failed (its artifact written) and tell its reporters. ``files``: the
+    run's files as the executor knows them (None: read them)."""
     log.info("run %s failed: %s: %s", run.rid, kind, message)
     outcome = write_outcome(
         run.app,
@@ -358,6 +419,7 @@ def _fail(run: RunContext, kind: str, message: str, step: int | None = None) -> 
         error_kind=kind,
         error_message=clean_text(message),
         error_step=step,
+        files=files,
     )
     run.reporter.run_finished(run.info, outcome)
     _notice_spend(run)

@@ -25,7 +25,8 @@ from core import messages
 from core import pipelines as pipelines_mod
 from core.context import AppContext
 from core.errors import NotFound, RefusalKind, RunRejected
-from core.preflight import check_pipeline, limits_problem
+from core.inputs.rules import FileKind, files_problem, image_media_type, kind_of
+from core.preflight import check_pipeline, files_capability_problem, limits_problem, load_plan
 from core.runs.branch import prepare_branch, record_branch
 from core.runs.queue import enqueue_new_run
 from core.runs.request import INPUT_MAX, BranchFrom, Origin, RunRequest, input_too_long
@@ -33,6 +34,7 @@ from core.text import clean_text
 from storage.db import IntegrityError, Session, transaction
 from storage.models import Pipeline, Run
 from storage.repos import pipelines as pipeline_repo
+from storage.repos import run_files as file_repo
 from storage.repos import runs as run_repo
 
 __all__ = ["CLAIM_TTL_S", "Place", "Submission", "check", "start_branch", "start_run", "submit", "submitted"]
@@ -94,14 +96,21 @@ def check(ctx: AppContext, request: RunRequest, *, preflight: bool = True) -> No
             prepare_branch(s, request.team_id, request.branch)
             return
         _input(request)
+        if (problem_text := files_problem(request.files, ctx.settings)) is not None:
+            raise RunRejected(RefusalKind.BAD_INPUT, problem_text)
         pipeline = _pipeline(s, request)
         if preflight and (problem := check_pipeline(s, ctx, request.team_id, pipeline.id)) is not None:
+            raise problem
+        images = [f.name for f in request.files if kind_of(f) == FileKind.IMAGE]
+        if images and (problem := files_capability_problem(load_plan(s, request.team_id, pipeline.id), images)):
             raise problem
 
 
 def _input(request: RunRequest) -> str:
+    """The run's text; empty is fine for a run of shared files or of a thread (the files or
+    the thread are then what the first step reads)."""
     text = clean_text(request.input_text or "").strip()
-    if not text:
+    if not text and not request.files and request.thread is None:
         raise RunRejected(RefusalKind.BAD_INPUT, f"Give the run some input: `{messages.COMMAND} run NAME your text…`")
     if len(text) > INPUT_MAX:
         raise RunRejected(RefusalKind.BAD_INPUT, input_too_long(len(text)))
@@ -145,9 +154,28 @@ def _record(ctx: AppContext, request: RunRequest) -> tuple[Run, bool]:
 
 
 def _record_run(s: Session, request: RunRequest) -> Run:
+    """The run row, its files as described (their bytes come when the worker gathers them)
+    and the thread whose messages it will fetch, in the caller's transaction."""
     text = _input(request)
     pipeline = _pipeline(s, request)
-    return run_repo.create_run(s, request.team_id, pipeline, text, **request.run_columns())
+    thread = {"thread": {"ref": request.thread.to_json()}} if request.thread is not None else {}
+    run = run_repo.create_run(s, request.team_id, pipeline, text, **thread, **request.run_columns())
+    for position, ref in enumerate(request.files, start=1):
+        kind = kind_of(ref)
+        assert kind is not None  # check() refused any other
+        mimetype = image_media_type(ref.mimetype, ref.name, ref.filetype) if kind == FileKind.IMAGE else ref.mimetype
+        file_repo.add_file(
+            s,
+            run.id,
+            position,
+            slack_file_id=ref.file_id or None,
+            name=clean_text(ref.name or ref.file_id),
+            mimetype=(mimetype or "")[:200],
+            kind=kind.value,
+            size=ref.size,
+            url=ref.url,
+        )
+    return run
 
 
 def _claim_key(dedupe_key: str) -> str:

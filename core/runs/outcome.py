@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from core.context import AppContext
+from core.inputs.parts import FIRST_STEP, plan_files
+from core.inputs.stored import StoredFile, stored_files
 from core.links import artifact_permalink, thread_url
 from core.reporter import RunOutcome, StepResult
 from core.runs.artifact import CURRENT_VERSION, USAGE_KEYS, Artifact
@@ -23,11 +25,49 @@ from storage.db import transaction
 from storage.models import RunStep
 from storage.repos import artifacts as artifact_repo
 from storage.repos import lineage as lineage_repo
+from storage.repos import run_files as file_repo
 from storage.repos import runs as run_repo
 from storage.states import RunStatus, StepStatus
 
 
-def _step_fields(st: RunStep, branch: BranchSpec | None) -> dict[str, Any]:
+def _file_fields(st: RunStep, files: Sequence[StoredFile]) -> dict[str, Any]:
+    """Which of the run's files the step's model got, and which as extracted text: decided
+    as the executor decided it (core/inputs/parts.plan_files), from the step's snapshot."""
+    snap = st.agent_snapshot or {}
+    sees = st.position == FIRST_STEP or bool(snap.get("sees_files"))
+    plans = plan_files(files, st.model or "", sees)
+    if not plans:
+        return {}
+    return {"files": [p.file.name for p in plans], "text_extracted_from": [p.file.name for p in plans if p.as_text]}
+
+
+def _file_record(f: StoredFile) -> dict[str, Any]:
+    return {
+        "position": f.position,
+        "name": f.name,
+        "mimetype": f.mimetype,
+        "kind": f.kind,
+        "size": f.size,
+        "sha256": f.sha256,
+        "text_extracted": bool(f.extracted_text) if f.kind == "pdf" else None,
+        "pages": f.pages,
+    }
+
+
+def _thread_fields(thread: Any) -> dict[str, Any] | None:
+    """The artifact's thread context: the messages step 1 read (none before they were fetched)."""
+    if not isinstance(thread, dict):
+        return None
+    ref: dict[str, Any] = thread["ref"] if isinstance(thread.get("ref"), dict) else {}
+    return {
+        "channel_id": ref.get("channel_id"),
+        "thread_ts": ref.get("thread_ts"),
+        "messages": list(thread.get("messages") or []),
+        "left_out": thread.get("left_out"),
+    }
+
+
+def _step_fields(st: RunStep, branch: BranchSpec | None, files: Sequence[StoredFile] = ()) -> dict[str, Any]:
     """One step of the artifact; a branch's reused step says so, with what it cost in the
     source (it costs nothing here)."""
     fields: dict[str, Any] = {
@@ -44,6 +84,7 @@ def _step_fields(st: RunStep, branch: BranchSpec | None) -> dict[str, Any]:
         "price_version": st.price_version,
         "latency_ms": st.latency_ms,
         "error": {"kind": st.error_kind, "message": st.error_message} if st.error_kind else None,
+        **_file_fields(st, files),
     }
     if branch is not None and branch.reused(st.position):
         fields.update(reused=True, original_cost_usd=branch.original_cost(st.position))
@@ -51,7 +92,12 @@ def _step_fields(st: RunStep, branch: BranchSpec | None) -> dict[str, Any]:
 
 
 def _artifact(
-    run: Any, steps: Sequence[RunStep], total: Decimal | None, usage: Usage, error_step: int | None
+    run: Any,
+    steps: Sequence[RunStep],
+    total: Decimal | None,
+    usage: Usage,
+    error_step: int | None,
+    files: Sequence[StoredFile] = (),
 ) -> Artifact:
     """The run's artifact, built through the model (which refuses a field it does not name)."""
     branch = BranchSpec.from_json(getattr(run, "branch", None))
@@ -88,8 +134,12 @@ def _artifact(
             if run.status == RunStatus.FAILED
             else None
         ),
-        "steps": [_step_fields(st, branch) for st in steps],
+        "steps": [_step_fields(st, branch, files) for st in steps],
     }
+    if files:
+        fields["files"] = [_file_record(f) for f in files]
+    if (thread := _thread_fields(getattr(run, "thread", None))) is not None:
+        fields["thread"] = thread
     if branch is not None:
         fields["branch"] = branch.lineage()
     return Artifact.for_write(**fields)
@@ -122,9 +172,11 @@ def write_outcome(
     error_kind: str | None = None,
     error_message: str | None = None,
     error_step: int | None = None,
+    files: Sequence[StoredFile] | None = None,
 ) -> RunOutcome:
     """Close the run and write its one artifact, in one transaction (the artifact insert is
-    idempotent on run_id, so a second call changes nothing)."""
+    idempotent on run_id, so a second call changes nothing). ``files``: the run's files as
+    the executor knows them (None: read here, as the reaper does)."""
     with transaction(ctx.sessions) as s:
         if status is not None:  # a run that already ended keeps how it ended
             run_repo.close(
@@ -133,7 +185,9 @@ def write_outcome(
         steps = run_repo.steps_of(s, rid)
         total, usage = _cost_and_usage(steps)
         run = run_repo.set_cost(s, team_id, rid, total)
-        artifact = _artifact(run, steps, total, usage, error_step)
+        if files is None:
+            files = stored_files(file_repo.files_of(s, rid))
+        artifact = _artifact(run, steps, total, usage, error_step, files)
         models = artifact.models
         artifact_id = artifact_repo.insert_for_run(
             s, team_id, run, artifact.to_content(), models=models, cost_usd=total

@@ -75,7 +75,7 @@ def call_agent(run: RunContext, step: StepRequest) -> StepCall:
         DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
     )
     tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
-    messages = [Message(role="user", parts=[TextPart(step.user_input)])]
+    messages = [Message(role="user", parts=_first_turn(step))]
     call = StepCall(output="", usage=Usage(0, 0))
     response = None
     for round_no in range(MAX_TOOL_ROUNDS + 1):
@@ -103,6 +103,17 @@ def call_agent(run: RunContext, step: StepRequest) -> StepCall:
     assert response is not None  # the loop runs at least once, and each round answers or raises
     call.output = _usable_text(response, call, max_out)
     return call
+
+
+def _first_turn(step: StepRequest) -> list[Part]:
+    """One user turn: the context (step 1: the thread, marked as such), the files, then the
+    input; empty text left out (the APIs reject empty text blocks). A run of files alone
+    has no input text."""
+    parts: list[Part] = [TextPart(step.context)] if step.context else []
+    parts += step.attachments
+    if step.user_input or not parts:
+        parts.append(TextPart(step.user_input))
+    return parts
 
 
 def _tool_results(run: RunContext, response: Response) -> list[Part]:

@@ -25,6 +25,7 @@ __all__ = [
     "add_file",
     "copy_files",
     "delete_files",
+    "file_at",
     "files_of",
     "iter_chunks",
     "mark_stored",
@@ -46,6 +47,11 @@ def add_file(s: Session, run_id: uuid.UUID, position: int, **values: Any) -> Run
 def files_of(s: Session, run_id: uuid.UUID) -> Sequence[RunFile]:
     """The run's files in the order they were shared."""
     return s.scalars(select(RunFile).where(RunFile.run_id == run_id).order_by(RunFile.position)).all()
+
+
+def file_at(s: Session, run_id: uuid.UUID, position: int) -> RunFile | None:
+    """One of the run's files by its position (the artifact page's download link names it so)."""
+    return s.scalar(select(RunFile).where(RunFile.run_id == run_id, RunFile.position == position))
 
 
 class ChunkWriter:

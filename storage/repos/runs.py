@@ -103,7 +103,7 @@ _CLAIM = text(
     f"WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = '{RunStatus.QUEUED.value}' OR "
     f"(status = '{RunStatus.RUNNING.value}' AND heartbeat_at < now() - make_interval(secs => :stale))) "
     "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id, "
-    "branch"
+    "branch, thread, EXISTS (SELECT 1 FROM run_files f WHERE f.run_id = runs.id) AS has_files"
 )
 
 _HEARTBEAT = text(
@@ -129,6 +129,13 @@ def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) 
     one claimant ever wins and a cancelled run never starts. Returns
     what the executor needs of the run, or None when it is not claimable."""
     return s.execute(_CLAIM, {"t": team_id, "id": run_id, "stale": stale_after_s}).mappings().first()
+
+
+def set_thread(s: Session, run_id: uuid.UUID, thread: dict[str, Any] | None) -> None:
+    """The run's thread context (DESIGN §11) as fetched: ``{"ref", "messages", "left_out"}``."""
+    s.execute(
+        update(Run).where(Run.id == run_id).values(thread=thread), execution_options={"synchronize_session": False}
+    )
 
 
 def heartbeat(engine: Engine, team_id: str, run_id: uuid.UUID) -> None:

@@ -63,9 +63,14 @@ _TOMBSTONE = (
     text("DELETE FROM edit_link_uses WHERE team_id = :team AND artifact_id = :aid"),
 )
 _CLEAR_RUN = (
-    text("UPDATE runs SET input = '', output = NULL, error_message = NULL WHERE team_id = :team AND id = :run"),
+    text(
+        "UPDATE runs SET input = '', output = NULL, error_message = NULL, thread = NULL "
+        "WHERE team_id = :team AND id = :run"
+    ),
     # usage and cost stay, so the workspace's spend still adds up
     text("UPDATE run_steps SET input = '', output = NULL, error_message = NULL WHERE run_id = :run"),
+    # the files people shared, bytes and all (their chunks go with them: ON DELETE CASCADE)
+    text("DELETE FROM run_files WHERE run_id = :run"),
 )
 
 
@@ -80,7 +85,7 @@ def tombstone(
 ) -> None:
     """Replace the artifact's content by ``content`` (the tombstone) and remove everything
     else it held: its versions, its votes, its edit links' uses, the run's and its steps'
-    text. The caller holds the row lock (:func:`lock_for_delete`)."""
+    text, the thread's messages and the run's files. The caller holds the row lock (:func:`lock_for_delete`)."""
     params = {"team": team_id, "aid": target.artifact_id, "content": content, "at": at, "by": by}
     for stmt in _TOMBSTONE:
         s.execute(stmt, params)

@@ -244,6 +244,15 @@ def image_not_supported(position: int, agent_name: str, model_display: str, name
     )
 
 
+def request_too_large(position: int, agent_name: str, model_display: str, inline: int, limit: int) -> str:
+    mb = 1_000_000
+    return (
+        f"Step {position} ({agent_name}) uses {model_display}, whose provider takes at most {limit // mb} MB in one "
+        f"request, and the images and PDFs come to {inline / mb:.1f} MB before encoding (a third more once "
+        "encoded). Share fewer or smaller files."
+    )
+
+
 def file_unavailable(name: str, detail: str) -> str:
     """A file could not be downloaded; ``detail``, the source's words, says what to do."""
     return f"pipebot could not download {name}: {detail}"

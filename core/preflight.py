@@ -27,6 +27,7 @@ from core.budget import unpriced_budget_problem
 from core.context import AppContext
 from core.credentials import run_keys
 from core.errors import RefusalKind, RunRejected
+from core.inputs.rules import FileKind
 from providers import catalog
 from providers.registry import parse_model_ref
 from storage.db import Session
@@ -152,21 +153,50 @@ def model_name(model_ref: str) -> str:
     return info.display_name if info is not None else model_ref
 
 
-def files_capability_problem(plan: Plan, image_names: Sequence[str], done: Collection[int] = ()) -> RunRejected | None:
-    """A step waiting to run that would get an image its model cannot look at (DESIGN §11),
-    named with the model and the file. PDFs always pass: a model without PDF input reads
-    their extracted text (a PDF without text is found once it is downloaded). Asked by intake
-    and again when the executor claims the run (the agents may have changed since)."""
-    if not image_names:
+def files_capability_problem(
+    plan: Plan, files: Sequence[tuple[str, str, int | None]], done: Collection[int] = ()
+) -> RunRejected | None:
+    """A step waiting to run that would get a file its model cannot take (DESIGN §11), named
+    with the model and the file: an image for a model that does not look at images, or more
+    file bytes than the model's provider takes in one request (Anthropic: 32 MB, base64
+    included). PDFs otherwise pass: a model without PDF input reads their extracted text (a
+    PDF without text is found once it is downloaded). ``files``: (name, kind, size in bytes).
+    Asked by intake and again when the executor claims the run (the agents may have changed)."""
+    if not files:
         return None
+    images = [name for name, kind, _ in files if kind == FileKind.IMAGE]
     for p in plan.steps:
-        if p.position in done or not sees_files(plan, p.position) or model_reads_images(p.model):
+        if p.position in done or not sees_files(plan, p.position):
             continue
-        return RunRejected(
-            FailureKind.UNSUPPORTED_FILE,
-            messages.image_not_supported(p.position, p.agent_name, model_name(p.model), image_names[0]),
-        )
+        if images and not model_reads_images(p.model):
+            return RunRejected(
+                FailureKind.UNSUPPORTED_FILE,
+                messages.image_not_supported(p.position, p.agent_name, model_name(p.model), images[0]),
+            )
+        if (over := _request_bytes_problem(p.position, p.agent_name, p.model, files)) is not None:
+            return over
     return None
+
+
+def _request_bytes_problem(
+    position: int, agent_name: str, model_ref: str, files: Sequence[tuple[str, str, int | None]]
+) -> RunRejected | None:
+    """Images and PDFs travel inline as base64 (4/3 of their size); a provider with a request
+    size limit would refuse the whole call, so it is said before anything is downloaded."""
+    try:
+        info = catalog.resolve(model_ref)
+    except ValueError:
+        return None
+    limit = catalog.REQUEST_BYTES_LIMIT.get(info.provider)
+    inline = sum(
+        size or 0 for _, kind, size in files if kind == FileKind.IMAGE or (kind == FileKind.PDF and info.supports_pdf)
+    )
+    if limit is None or (inline * 4 + 2) // 3 + catalog.REQUEST_HEADROOM_BYTES <= limit:
+        return None
+    return RunRejected(
+        FailureKind.UNSUPPORTED_FILE,
+        messages.request_too_large(position, agent_name, model_name(model_ref), inline, limit),
+    )
 
 
 def utc_midnight(now: datetime) -> datetime:

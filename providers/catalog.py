@@ -105,6 +105,13 @@ def _gpt(
     )
 
 
+#: The most one request may carry, by provider, where the provider documents it: files go
+#: inline as base64, so this bounds a step's images and PDFs. Anthropic: 32 MB on the
+#: Messages API (its vision page; the PDF page says more, the lower figure is the safe one).
+REQUEST_BYTES_LIMIT: dict[str, int] = {"anthropic": 32_000_000}
+#: What a request carries besides its files (prompt, input, thread, JSON): kept free.
+REQUEST_HEADROOM_BYTES = 1_000_000
+
 # Ordered for display: newest/best first within each provider.
 _CATALOG: tuple[ModelInfo, ...] = (
     # ---- Anthropic -----------------------------------------------------------

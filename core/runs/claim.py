@@ -14,7 +14,6 @@ from core import agents as agents_mod
 from core.context import AppContext
 from core.credentials import run_keys
 from core.errors import RunRejected
-from core.inputs.rules import FileKind
 from core.inputs.stored import StoredFile, stored_files
 from core.preflight import Plan, check, daily_limit_problem, files_capability_problem, load_plan
 from core.reporter import RunInfo, StepPlan
@@ -88,7 +87,7 @@ def claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> RunStart | 
         if run["has_files"]:
             start.files = stored_files(file_repo.files_of(s, rid))
         start.problem = check(plan, keys, done, spent_on(done)) or files_capability_problem(
-            plan, [f.name for f in start.files if f.kind == FileKind.IMAGE], done
+            plan, [(f.name, f.kind, f.size) for f in start.files], done
         )
         if start.problem is not None:
             return start

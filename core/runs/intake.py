@@ -101,8 +101,8 @@ def check(ctx: AppContext, request: RunRequest, *, preflight: bool = True) -> No
         pipeline = _pipeline(s, request)
         if preflight and (problem := check_pipeline(s, ctx, request.team_id, pipeline.id)) is not None:
             raise problem
-        images = [f.name for f in request.files if kind_of(f) == FileKind.IMAGE]
-        if images and (problem := files_capability_problem(load_plan(s, request.team_id, pipeline.id), images)):
+        files = [(f.name, str(kind_of(f) or ""), f.size) for f in request.files]
+        if files and (problem := files_capability_problem(load_plan(s, request.team_id, pipeline.id), files)):
             raise problem
 
 

@@ -122,3 +122,20 @@ def test_a_request_of_files_alone_needs_no_text_and_records_each_file(ctx):
     with pytest.raises(RunRejected) as empty:
         start_run(ctx, "T1", "P", "  ")
     assert empty.value.kind == RefusalKind.BAD_INPUT
+
+
+def test_files_over_anthropics_request_size_are_refused_for_a_claude_step_but_not_for_openai(ctx):
+    """Anthropic takes 32 MB a request, base64 included (NOTES §5): 2 PDFs of 12 MB are
+    within every file limit but would be refused by the API, so the run is refused first."""
+    with_keys(ctx, "T1", "anthropic")
+    with_keys(ctx, "T1", "openai")
+    make_pipeline(ctx, "T1", "Claude", [make_agent(ctx, "T1", "Reader", HAIKU)])
+    make_pipeline(ctx, "T1", "GPT", [make_agent(ctx, "T1", "Other", "openai:gpt-6.2-sol")])
+    files = tuple(file_ref(f"F{i}", f"part{i}.pdf", None, "application/pdf", size=12 * MB) for i in (1, 2))
+    with pytest.raises(RunRejected) as refused:
+        start_run(ctx, "T1", "Claude", "read both", files=files)
+    assert refused.value.kind == "unsupported_file"
+    assert "Step 1 (Reader)" in refused.value.message and "at most 32 MB" in refused.value.message
+    assert _counts(ctx) == (0, 0)
+    run = start_run(ctx, "T1", "GPT", "read both", files=files)
+    assert run.status == "queued"

@@ -22,6 +22,7 @@ display name (``users.info``, cached in Redis).
 from __future__ import annotations
 
 import logging
+import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -173,11 +174,13 @@ class SlackInputSource:
             and m.get("subtype") not in ("channel_join", "channel_leave", "message_deleted")
             and (ref.before_ts is None or float(m.get("ts") or 0) < float(ref.before_ts))
         ]
-        names = self._names(team_id, client, (m.get("user") for m in found), bot_user_id)
+        authors = [m.get("user") for m in found]
+        mentioned = [uid for m in found for uid in _MENTION.findall(str(m.get("text") or ""))]
+        names = self._names(team_id, client, [*authors, *mentioned], bot_user_id)
         out = []
         for m in found:
             ours = bool(bot_user_id and m.get("user") == bot_user_id) or bool(bot_id and m.get("bot_id") == bot_id)
-            text = _result_text(m) if ours else str(m.get("text") or "")
+            text = _result_text(m) if ours else _named(str(m.get("text") or ""), names)
             files = tuple(str(f.get("name") or f.get("title") or "file") for f in m.get("files") or [] if f)
             author = names.get(str(m.get("user") or "")) or _bot_name(m) or "someone"
             out.append(ThreadMessage(author, decode_slack_text(text), str(m.get("ts") or ""), files))
@@ -233,6 +236,14 @@ class SlackInputSource:
                 break
             names[uid] = display_name(self._ctx, client, team_id, uid)
         return names
+
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+
+
+def _named(text: str, names: Mapping[str, str]) -> str:
+    """``<@U123>`` as Slack's ``<@U123|name>``, so decoding shows ``@name`` (people by display name)."""
+    return _MENTION.sub(lambda m: f"<@{m.group(1)}|{names[m.group(1)]}>" if m.group(1) in names else m.group(0), text)
 
 
 def _bot_name(message: Mapping[str, Any]) -> str:

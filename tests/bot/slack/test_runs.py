@@ -315,7 +315,11 @@ def test_message_shortcut_with_a_long_message_keeps_its_text(ctx, slack, essay):
     text = "Long report. " * 600
     msg = {"type": "message", "user": USER_ID, "ts": f"{time.time():.6f}", "text": text}
     view = _shortcut(slack, msg)
-    assert [b.get("label", {}).get("text") for b in view["blocks"] if b["type"] == "input"] == ["Pipeline", "Extra instructions", "Thread"]
+    assert [b.get("label", {}).get("text") for b in view["blocks"] if b["type"] == "input"] == [
+        "Pipeline",
+        "Extra instructions",
+        "Thread",
+    ]
     assert "7,800 characters" in json.dumps(view["blocks"])
     response = slack.post(slack.signer.view_submission(view, {"Pipeline": str(essay["pipeline"])}))
     assert response.status_code == 200, response.text

@@ -162,7 +162,7 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
-def sees_files_field(on: bool) -> dict[str, bool]:
+def sees_files_field(on: bool) -> dict[str, Any]:
     """``sees_files`` for AgentDraft, once core's draft has the field (the core branch adds it:
     until both are merged, the checkbox is shown but not stored)."""
     return {"sees_files": on} if "sees_files" in {f.name for f in dataclasses.fields(AgentDraft)} else {}
@@ -180,14 +180,14 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
     except StateUnreadable as exc:
         return {"response_action": "errors", "errors": {"name": str(exc)}}, None
     values = (view.get("state") or {}).get("values") or {}
-    fields = dict(
+    draft = AgentDraft(
         name=text_value(values, "name"),
         system_prompt=text_value(values, "system_prompt"),
         model=selected_value(values, "model"),
         temperature=text_value(values, "temperature") or None,
         max_output_tokens=text_value(values, "max_output_tokens") or None,
     )
-    draft = AgentDraft(**fields, **sees_files_field(checked(values, blocks.SEES_FILES_BLOCK)))
+    draft = dataclasses.replace(draft, **sees_files_field(checked(values, blocks.SEES_FILES_BLOCK)))
     agent_id = state.agent_id
     try:
         with transaction(ctx.sessions) as s:

@@ -9,6 +9,10 @@ file rules): the assertions on ``runs.thread``, ``run_files`` and the refused .e
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -17,8 +21,11 @@ from bot.slack.chat_text import MENTION_HELP, MENTION_USAGE
 from storage.db import transaction
 from storage.repos import run_files as file_repo
 from tests.fakes.slack import BOT_USER_ID, GENERAL, TEAM_ID, USER_ID
+from tests.fakes.slack_socket_mode import APP_TOKEN
+from tests.support.http_server import free_port
 from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
 from tests.support.slack_app import SlackServer, message_text
+from tests.support.slack_signing import SlackRequests
 from tests.support.waiting import wait_until
 
 AT = f"<@{BOT_USER_ID}>"
@@ -151,3 +158,33 @@ def test_another_apps_mention_is_ignored(ctx, slack, digest):
     assert _told(slack, _sent(slack, fake.mention_event(f"{AT} help"))) == MENTION_HELP  # a later one is answered
     assert not [m for m in fake.ephemerals(GENERAL) if m.get("thread_ts") == bot_event["ts"]]
     assert not all_runs(ctx, TEAM_ID)
+
+
+def test_a_mention_over_socket_mode_is_answered(ctx, base_env, fake_slack, tmp_path):
+    """The same event delivered the Socket Mode way (an ``events_api`` envelope to a real
+    `pipebot serve` process) is acked and answered in its thread."""
+    env = dict(
+        base_env,
+        SLACK_API_URL=fake_slack.url,
+        SLACK_BOT_TOKEN=fake_slack.token,
+        SLACK_SIGNING_SECRET="unused-in-socket-mode",
+        SLACK_APP_TOKEN=APP_TOKEN,
+    )
+    cmd = [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(free_port())]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: fake_slack.socket_mode.connected or proc.poll() is not None, 30, "a Socket Mode connection")
+        assert proc.poll() is None, proc.communicate()
+        event = fake_slack.mention_event(f"{AT} help")
+        body, _ = SlackRequests("unused").event(event)
+        envelope_id = fake_slack.socket_mode.deliver("events_api", json.loads(body))
+        assert fake_slack.socket_mode.ack(envelope_id)["envelope_id"] == envelope_id
+
+        def told() -> list[dict[str, Any]]:
+            return [m for m in fake_slack.ephemerals(GENERAL, USER_ID) if m.get("thread_ts") == event["ts"]]
+
+        wait_until(lambda: bool(told()), 15, "the help in the mention's thread")
+        assert told()[0]["text"] == MENTION_HELP
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)

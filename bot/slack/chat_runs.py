@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.slack.chat_text import MENTION_USAGE, no_input_text
+from bot.slack.chat_text import DM_USAGE, MENTION_USAGE, no_input_text
 from bot.slack.command_tokens import ArgumentError
 from bot.slack.commands_text import parse_run_args
 from bot.slack.file_refs import FileNotUsable, file_refs
@@ -80,7 +80,7 @@ def run_from_chat(ctx: AppContext, client: WebClient, msg: ChatMessage, args_tex
             say(str(err))
             return
         if not name:
-            say(MENTION_USAGE if msg.origin is Origin.MENTION else f"Which pipeline should I run? {MENTION_USAGE}")
+            say(DM_USAGE if msg.origin is Origin.DM else MENTION_USAGE)
             return
         pipeline = pipeline_repo.get_pipeline_by_name(s, msg.team_id, " ".join(name.split()))
         if pipeline is None:
@@ -96,7 +96,7 @@ def run_from_chat(ctx: AppContext, client: WebClient, msg: ChatMessage, args_tex
     thread = ThreadRef(msg.channel_id, msg.thread_ts or "", before_ts=msg.ts) if msg.in_thread else None
     input_text = decode_slack_text(raw_input).strip()
     if not input_text and not files and thread is None:
-        say(no_input_text(escape_mrkdwn(pipeline_name), in_thread=False))
+        say(no_input_text(escape_mrkdwn(pipeline_name), in_dm=msg.origin is Origin.DM))
         return
     if msg.origin is not Origin.DM and (why := refusal(ctx, client, msg.team_id, msg.user_id, msg.channel_id)):
         say(why)

@@ -13,6 +13,7 @@ from core.messages import COMMAND
 __all__ = [
     "DM_FRIENDLY",
     "DM_HELP",
+    "DM_USAGE",
     "MENTION_HELP",
     "MENTION_USAGE",
     "ChatCommand",
@@ -33,16 +34,15 @@ DM_HELP = (
     f"`{COMMAND} pipelines` lists the pipelines; `{COMMAND} help` shows everything else."
 )
 DM_FRIENDLY = "Hi! I run pipelines: send `run NAME your input…`, or `help` to see what I can do."
+DM_USAGE = "Which pipeline should I run? Send `run NAME your input…` (attach files if you like)."
 
 _LEADING_MENTION = re.compile(r"^\s*(?:<@[UW][A-Z0-9]+(?:\|[^>]*)?>[\s,:]*)+", re.IGNORECASE)
 
 
-def no_input_text(pipeline: str, *, in_thread: bool) -> str:
+def no_input_text(pipeline: str, *, in_dm: bool) -> str:
     """A run with no text, no files and no thread to read (mrkdwn; ``pipeline`` escaped)."""
-    hint = "" if in_thread else " (or attach files)"
-    return (
-        f"What should *{pipeline}* run on? Put your input after the name{hint}: `@pipebot run {pipeline} your input…`"
-    )
+    example = f"run {pipeline} your input…" if in_dm else f"@pipebot run {pipeline} your input…"
+    return f"What should *{pipeline}* run on? Put your input after the name (or attach files): `{example}`"
 
 
 @dataclass(frozen=True)

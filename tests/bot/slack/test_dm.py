@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.chat_text import DM_FRIENDLY, DM_HELP
+from bot.slack.chat_text import DM_FRIENDLY, DM_HELP, DM_USAGE
 from storage.db import transaction
 from storage.repos import run_files as file_repo
 from tests.fakes.slack import TEAM_ID, USER_ID
@@ -89,3 +89,12 @@ def test_edits_deletions_bots_and_retries_start_nothing(ctx, slack, digest):
     assert run.input == "only once"
     answers = _answers(slack, base["ts"])
     assert answers.count(DM_FRIENDLY) == 1 and answers[-1] == DM_HELP
+
+
+def test_run_without_a_name_or_input_says_how(ctx, slack, digest):
+    first = _send(slack, slack.fake.dm_event("run"))
+    assert _answers(slack, first["ts"]) == [DM_USAGE]
+    second = _send(slack, slack.fake.dm_event("run Digest"))
+    [answer] = _answers(slack, second["ts"])
+    assert answer.startswith("What should *Digest* run on?") and "`run Digest your input…`" in answer
+    assert not all_runs(ctx, TEAM_ID)

@@ -188,3 +188,9 @@ def test_a_mention_over_socket_mode_is_answered(ctx, base_env, fake_slack, tmp_p
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=15)
+
+
+def test_a_mention_with_nothing_to_run_on_says_how(ctx, slack, digest):
+    told = _told(slack, _sent(slack, slack.fake.mention_event(f"{AT} run Digest")))
+    assert told.startswith("What should *Digest* run on?") and "@pipebot run Digest" in told
+    assert not all_runs(ctx, TEAM_ID)

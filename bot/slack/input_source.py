@@ -84,6 +84,22 @@ def allowed_url(url: str, api_url: str) -> bool:
     )
 
 
+def _is_html(resp: httpx.Response) -> bool:
+    return resp.headers.get("content-type", "").split(";", 1)[0].strip().lower() == "text/html"
+
+
+def _html_file(ref: FileRef) -> bool:
+    return ref.mimetype.split(";", 1)[0].strip().lower() == "text/html" or ref.filetype.lower() == "html"
+
+
+def _ts(value: object) -> float:
+    """A message ts as a number (0 for anything that is not one: it sorts first)."""
+    try:
+        return float(str(value))
+    except ValueError:
+        return 0.0
+
+
 def is_own_progress(message: Mapping[str, Any], bot_user_id: str | None, bot_id: str | None) -> bool:
     """A message pipebot posted that is not a result: its run-started/status message, its
     progress or stream reply, a note. Results carry :data:`RESULT_MARK` (a block id, and the
@@ -137,9 +153,13 @@ class SlackInputSource:
                                 raise InputUnavailable(download_failed(ref.name))
                             continue
                         self._check(ref, resp)
+                        got = 0
                         for chunk in resp.iter_bytes():
                             if chunk:
+                                got += len(chunk)
                                 write(chunk)
+                        if _is_html(resp) and ref.size is not None and got != ref.size:
+                            raise InputUnavailable(download_failed(ref.name))  # a login page, not the file
                         return
         except httpx.HTTPError as exc:
             log.info("download of file %s failed: %s", ref.file_id, type(exc).__name__)
@@ -155,9 +175,9 @@ class SlackInputSource:
         if resp.status_code != 200:
             log.info("download of file %s: HTTP %s", ref.file_id, resp.status_code)
             raise InputUnavailable(download_failed(ref.name))
-        if resp.headers.get("content-type", "").split(";", 1)[0].strip().lower() == "text/html":
-            # Slack's login page: the token may not see the file (NOTES §1). An HTML file
-            # shared on purpose is text/html too, but Slack serves those as text/plain.
+        if _is_html(resp) and not _html_file(ref):
+            # Slack's login page: the token may not see the file (NOTES §1). A shared HTML file
+            # is text/html too: it is taken only when its size is the file object's (above).
             raise InputUnavailable(download_failed(ref.name))
 
     # ---- threads -------------------------------------------------------------------------------
@@ -172,7 +192,7 @@ class SlackInputSource:
             for m in self._replies(client, ref)
             if not is_own_progress(m, bot_user_id, bot_id)
             and m.get("subtype") not in ("channel_join", "channel_leave", "message_deleted")
-            and (ref.before_ts is None or float(m.get("ts") or 0) < float(ref.before_ts))
+            and (ref.before_ts is None or _ts(m.get("ts")) < _ts(ref.before_ts))
         ]
         authors = [m.get("user") for m in found]
         mentioned = [uid for m in found for uid in _MENTION.findall(str(m.get("text") or ""))]

@@ -7,7 +7,7 @@ from bot.slack.chat_text import ChatCommand, parse_chat_command
 
 def test_mentions_and_dms_read_the_same_way():
     assert parse_chat_command("<@U0PIPEBOT> run Digest the week") == ChatCommand("run", "Digest the week")
-    assert parse_chat_command("<@U0PIPEBOT|pipebot>: RUN  \"Weekly digest\"  a\nb") == ChatCommand(
+    assert parse_chat_command('<@U0PIPEBOT|pipebot>: RUN  "Weekly digest"  a\nb') == ChatCommand(
         "run", '"Weekly digest"  a\nb'
     )
     assert parse_chat_command("run\nDigest") == ChatCommand("run", "Digest")

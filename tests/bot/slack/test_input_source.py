@@ -208,3 +208,12 @@ def test_results_are_marked_and_progress_is_not():
     assert is_own_progress({"bot_id": "B1", "text": "⏳ step 1 of 2"}, "U1", "B1")
     assert not is_own_progress({"bot_id": "B2", "text": "another app"}, "U1", "B1")
     assert not is_own_progress({"user": USER_ID, "text": "a person"}, "U1", "B1")
+
+
+def test_a_shared_html_file_is_taken_but_a_login_page_in_its_place_is_not(ctx, slack):
+    page = b"<!doctype html><html><body><h1>Release notes</h1></body></html>"
+    shared = slack.fake.add_file(page, "notes.html", mimetype="text/html", filetype="html")
+    assert b"".join(_download(slack, _ref(shared))) == page
+    hidden = slack.fake.add_file(page, "elsewhere.html", mimetype="text/html", filetype="html", channel=RANDOM)
+    with pytest.raises(InputUnavailable, match="invite @pipebot"):
+        _download(slack, _ref(hidden))  # Slack's login page, not the file: its size differs

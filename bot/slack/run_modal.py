@@ -41,6 +41,7 @@ def open_run_modal(
     input_text: str | None = None,
     pick_channel: bool = False,
     file_names: tuple[str, ...] = (),
+    offer_thread: bool = False,
 ) -> None:
     """Open the pick-a-pipeline modal. Message text longer than a modal input may hold (3,000)
     waits in Redis and is shown as a preview instead of an editable field. An expired
@@ -74,6 +75,7 @@ def open_run_modal(
             pick_channel=pick_channel,
             file_names=file_names,
             from_message=state.from_message,
+            offer_thread=offer_thread,
         )
     open_modal(client, trigger_id, view)
 

@@ -327,8 +327,8 @@ def _pipeline_field(pipelines: Sequence[Any], orphaned_ids: set[int], selected_i
     )
 
 
-def _message_fields() -> list[Block]:
-    return [
+def _message_fields(offer_thread: bool) -> list[Block]:
+    extra: list[Block] = [
         InputBlock(
             block_id=EXTRA_BLOCK,
             label=EXTRA_LABEL,
@@ -339,7 +339,12 @@ def _message_fields() -> list[Block]:
                 max_length=PLAIN_TEXT_INPUT_LIMIT,
                 placeholder="Anything the pipeline should know or do this time",
             ),
-        ),
+        )
+    ]
+    if not offer_thread:
+        return extra
+    return [
+        *extra,
         InputBlock(
             block_id=THREAD_BLOCK,
             label="Thread",
@@ -378,11 +383,13 @@ def run_modal(
     pick_channel: bool = False,
     file_names: Sequence[str] = (),
     from_message: bool = False,
+    offer_thread: bool = False,
 ) -> View:
     """Pick a pipeline (≤ 100 options) and confirm the input; ``metadata`` says where results go.
 
     From the message shortcut (``from_message``) it also lists the message's files (the input
-    may then be empty), takes optional **Extra instructions** and offers **Include the thread**."""
+    may then be empty), takes optional **Extra instructions** and, for a message in a thread
+    (``offer_thread``), offers **Include the thread**."""
     blocks: list[Block] = [_pipeline_field(pipelines, orphaned_ids, selected_id)]
     if input_editable:
         blocks.append(
@@ -405,7 +412,7 @@ def run_modal(
         shown = ", ".join(escape_mrkdwn(one_line(n, 80)) for n in file_names)
         blocks.append(context(f"*Files:* {shown}"))
     if from_message:
-        blocks += _message_fields()
+        blocks += _message_fields(offer_thread)
     if pick_channel:
         blocks.append(
             InputBlock(

@@ -64,8 +64,16 @@ def open_from_message(ctx: AppContext, client: WebClient, body: Mapping[str, Any
         file_ids=ids,
     )
     names = tuple(str(f.get("name") or f.get("title") or "a file") for f in files if f.get("id"))
+    in_thread = bool(message.get("thread_ts") or message.get("reply_count"))
     open_run_modal(
-        ctx, client, body.get("trigger_id") or "", team_of(body), state=state, input_text=text, file_names=names
+        ctx,
+        client,
+        body.get("trigger_id") or "",
+        team_of(body),
+        state=state,
+        input_text=text,
+        file_names=names,
+        offer_thread=in_thread,
     )
     warm(ctx, client, team_of(body), user_of(body))  # the submission checks where it posts
 

@@ -295,7 +295,7 @@ def test_message_shortcut_runs_on_the_message_in_its_thread(ctx, slack, essay):
     }
     view = _shortcut(slack, msg)
     inputs = [b for b in view["blocks"] if b["type"] == "input"]
-    assert [b["label"]["text"] for b in inputs] == ["Pipeline", "Input", "Extra instructions", "Thread"]
+    assert [b["label"]["text"] for b in inputs] == ["Pipeline", "Input", "Extra instructions"]
     assert inputs[1]["element"]["initial_value"] == "Please summarise: otters & <b>"
     response = slack.post(
         slack.signer.view_submission(
@@ -318,7 +318,6 @@ def test_message_shortcut_with_a_long_message_keeps_its_text(ctx, slack, essay):
     assert [b.get("label", {}).get("text") for b in view["blocks"] if b["type"] == "input"] == [
         "Pipeline",
         "Extra instructions",
-        "Thread",
     ]
     assert "7,800 characters" in json.dumps(view["blocks"])
     response = slack.post(slack.signer.view_submission(view, {"Pipeline": str(essay["pipeline"])}))

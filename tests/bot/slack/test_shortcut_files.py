@@ -101,3 +101,13 @@ def test_a_message_without_text_or_files_is_refused(ctx, slack, digest):
     [reply] = slack.replies(hook)
     assert reply["text"] == "That message has no text or files to run a pipeline on."
     assert len(slack.fake.calls("views.open")) == count
+
+
+def test_include_the_thread_is_offered_only_for_a_message_in_a_thread(ctx, slack, digest):
+    lone = slack.fake.post_as_user(GENERAL, "A message of its own")
+    view, _ = _shortcut(slack, lone)
+    labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
+    assert labels == ["Pipeline", "Input", "Extra instructions"]
+    slack.fake.post_as_user(GENERAL, "a reply", thread_ts=lone["ts"])
+    view, _ = _shortcut(slack, slack.fake.message(GENERAL, lone["ts"]))  # now the first message of a thread
+    assert [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"][-1] == "Thread"

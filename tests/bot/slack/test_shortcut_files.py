@@ -17,7 +17,7 @@ import pytest
 from bot.slack.blocks.runs import EXTRA_LABEL, INCLUDE_THREAD
 from storage.db import transaction
 from storage.repos import run_files as file_repo
-from tests.fakes.slack import GENERAL, TEAM_ID
+from tests.fakes.slack import GENERAL, RANDOM, TEAM_ID
 from tests.fakes.slack.files import stub_of
 from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
 from tests.support.slack_app import SlackServer
@@ -111,3 +111,23 @@ def test_include_the_thread_is_offered_only_for_a_message_in_a_thread(ctx, slack
     slack.fake.post_as_user(GENERAL, "a reply", thread_ts=lone["ts"])
     view, _ = _shortcut(slack, slack.fake.message(GENERAL, lone["ts"]))  # now the first message of a thread
     assert [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"][-1] == "Thread"
+
+
+def test_files_in_a_channel_pipebot_is_not_in_say_invite(ctx, slack, digest):
+    fake = slack.fake
+    doc = fake.add_file(b"numbers", "q3.csv", mimetype="text/csv", filetype="csv", channel=RANDOM)
+    message = fake.post_as_user(RANDOM, "", files=[doc])
+    count = len(fake.calls("views.open"))
+    signed = slack.signer.message_action(
+        "run_on_message",
+        message,
+        channel_id=RANDOM,
+        trigger_id=fake.new_trigger_id(),
+        response_url=fake.new_response_url(RANDOM),
+    )
+    assert slack.post(signed).status_code == 200
+    view = fake.wait_for("views.open", count=count + 1).response["view"]
+    body = slack.post(slack.signer.view_submission(view, {"Pipeline": str(digest)})).json()
+    assert body["response_action"] == "errors"
+    assert body["errors"]["pipeline"].startswith("pipebot can't see a file of that message: invite @pipebot")
+    assert all_runs(ctx, TEAM_ID) == [] and not fake.downloads(doc["id"])

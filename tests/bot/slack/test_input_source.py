@@ -9,8 +9,9 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.slack.blocks import runs as msgs
+from bot.slack.file_download import allowed_url
 from bot.slack.file_refs import FileNotUsable, file_refs, file_refs_by_id
-from bot.slack.input_source import SlackInputSource, allowed_url, slack_input_source
+from bot.slack.input_source import SlackInputSource, slack_input_source
 from core.inputs.refs import FileRef, ThreadRef
 from core.inputs.source import InputUnavailable, input_source_for
 from core.reporter import RunOutcome
@@ -201,7 +202,7 @@ def test_a_thread_whose_first_message_is_gone(ctx, slack):
 
 
 def test_results_are_marked_and_progress_is_not():
-    from bot.slack.input_source import is_own_progress
+    from bot.slack.thread_reader import is_own_progress
 
     result = {"bot_id": "B1", "blocks": _result_blocks("out")}
     assert not is_own_progress(result, "U1", "B1")

@@ -218,3 +218,17 @@ def test_a_shared_html_file_is_taken_but_a_login_page_in_its_place_is_not(ctx, s
     hidden = slack.fake.add_file(page, "elsewhere.html", mimetype="text/html", filetype="html", channel=RANDOM)
     with pytest.raises(InputUnavailable, match="invite @pipebot"):
         _download(slack, _ref(hidden))  # Slack's login page, not the file: its size differs
+
+
+def test_redirects_are_followed_only_to_allowed_hosts(ctx, slack):
+    fake = slack.fake
+    obj = fake.add_file(b"moved bytes", "moved.txt")
+    fake.redirect_file(obj["id"], obj["url_private"] + "/moved/")  # the same host: followed
+    assert b"".join(_download(slack, _ref(obj))) == b"moved bytes"
+    assert [d.status for d in fake.downloads(obj["id"])] == [302, 200]
+    assert all(d.headers["authorization"] == f"Bearer {fake.token}" for d in fake.downloads(obj["id"]))
+    away = fake.add_file(b"x", "away.txt")
+    fake.redirect_file(away["id"], "https://evil.example/steal")
+    with pytest.raises(InputUnavailable, match="couldn't download away.txt"):
+        _download(slack, _ref(away))
+    assert [d.status for d in fake.downloads(away["id"])] == [302]  # nothing sent on to the other host

@@ -128,6 +128,11 @@ class FilesMixin(SlackState):
         with self._lock:
             self._file_store()[file_id]["deleted"] = True
 
+    def redirect_file(self, file_id: str, location: str) -> None:
+        """Answer the file's URL with ``302 Location: location`` (a file host moving it)."""
+        with self._lock:
+            self._files[file_id]["redirect"] = location
+
     def file_object(self, file_id: str) -> dict[str, Any]:
         with self._lock:
             return dict(self._file_store()[file_id]["obj"])
@@ -165,6 +170,9 @@ class FilesMixin(SlackState):
             auth = headers.get("authorization", "")
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
             info = self.tokens.get(token)
+            if entry is not None and entry.get("redirect") and "/moved/" not in path:
+                self._downloads.append(Download(path, dict(headers), 302, "text/plain", fid))
+                return 302, {"Content-Type": "text/plain", "Location": entry["redirect"]}, b""
             if entry is None or entry["deleted"]:
                 status, ctype, body = 404, "text/plain", b"file not found"
             elif info is None or info["revoked"] or not self._bot_sees_file(entry, info["team_id"]):

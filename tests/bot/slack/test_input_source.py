@@ -5,6 +5,8 @@ without pipebot's own progress, with display names."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from slack_sdk import WebClient
 
@@ -12,12 +14,13 @@ from bot.slack.blocks import runs as msgs
 from bot.slack.file_download import allowed_url
 from bot.slack.file_refs import FileNotUsable, file_refs, file_refs_by_id
 from bot.slack.input_source import SlackInputSource, slack_input_source
+from bot.slack.thread_reader import is_own_progress
 from core.inputs.refs import FileRef, ThreadRef
 from core.inputs.source import InputUnavailable, input_source_for
 from core.reporter import RunOutcome
-from tests.fakes.slack import ADMIN_ID, GENERAL, RANDOM, TEAM_ID, USER_ID
+from tests.fakes.slack import ADMIN_ID, CLIENT_ID, CLIENT_SECRET, GENERAL, RANDOM, TEAM_ID, USER_ID
 from tests.fakes.slack.files import stub_of
-from tests.support.slack_app import SlackServer
+from tests.support.slack_app import SlackServer, install_workspace, slack_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 800  # ~200 KB: several chunks
 
@@ -202,8 +205,6 @@ def test_a_thread_whose_first_message_is_gone(ctx, slack):
 
 
 def test_results_are_marked_and_progress_is_not():
-    from bot.slack.thread_reader import is_own_progress
-
     result = {"bot_id": "B1", "blocks": _result_blocks("out")}
     assert not is_own_progress(result, "U1", "B1")
     assert is_own_progress({"bot_id": "B1", "text": "⏳ step 1 of 2"}, "U1", "B1")
@@ -232,3 +233,26 @@ def test_redirects_are_followed_only_to_allowed_hosts(ctx, slack):
     with pytest.raises(InputUnavailable, match="couldn't download away.txt"):
         _download(slack, _ref(away))
     assert [d.status for d in fake.downloads(away["id"])] == [302]  # nothing sent on to the other host
+
+
+def test_an_oauth_workspace_downloads_with_its_own_bot_token(ctx, slack):
+    """Multi-workspace installs: the token comes from the installation store, per workspace."""
+    settings = slack_settings(
+        ctx.settings, slack.fake, SLACK_BOT_TOKEN=None, SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET
+    )
+    oauth_ctx = dataclasses.replace(ctx, settings=settings)
+    token = install_workspace(oauth_ctx, slack.fake, "T0SECOND", "Second")
+    slack.fake.add_channel("C0SECOND", "second-general", is_member=True, team_id="T0SECOND")
+    obj = slack.fake.add_file(
+        b"their bytes", "theirs.txt", channel="C0SECOND", team_id="T0SECOND", user_id="U0BOTT0SECOND"
+    )
+    chunks: list[bytes] = []
+    SlackInputSource(oauth_ctx).download("T0SECOND", _ref(obj), chunks.append)
+    assert b"".join(chunks) == b"their bytes"
+    assert (
+        slack.fake.downloads(obj["id"])[-1].headers["authorization"]
+        == f"Bearer {token}"
+        != f"Bearer {slack.fake.token}"
+    )
+    with pytest.raises(InputUnavailable, match="not installed"):
+        SlackInputSource(oauth_ctx).download("T0NOTHERE", _ref(obj), chunks.append)

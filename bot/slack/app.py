@@ -44,9 +44,11 @@ from bot.slack.listeners import (
     cancel,
     commands,
     compare,
+    dm,
     edit,
     feedback,
     home,
+    mentions,
     pipelines,
     rerun,
     runs,
@@ -145,6 +147,8 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     runs.register(app, ctx)
     rerun.register(app, ctx)
     shortcut.register(app, ctx)
+    mentions.register(app, ctx)
+    dm.register(app, ctx)
     artifacts.register(app, ctx)
     artifact_delete.register(app, ctx)
     edit.register(app, ctx)

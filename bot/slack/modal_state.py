@@ -94,7 +94,9 @@ class ModalState:
 class RunModalState(ModalState):
     """The run modal (bot/slack/listeners/runs.py). From the message shortcut: the message's
     conversation and thread, where the results go; from App Home the modal has a channel
-    picker instead. ``stash``: the Redis key of a message too long for the input field."""
+    picker instead. ``stash``: the Redis key of a message too long for the input field.
+    ``file_ids``: the message's files, completed with ``files.info`` on submission (the
+    payload's file objects may be Slack Connect stubs, and would not fit here anyway)."""
 
     from_message: bool = False
     channel_id: str | None = None
@@ -102,6 +104,7 @@ class RunModalState(ModalState):
     message_ts: str | None = None
     channel_name: str | None = None
     stash: str | None = None
+    file_ids: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,12 @@ BOT_SCOPES = (
     "groups:read",
     "im:read",
     "mpim:read",
+    "app_mentions:read",
+    "files:read",
+    "im:history",
+    "channels:history",
+    "groups:history",
+    "mpim:history",
 )
 NOT_INSTALLED = "pipebot is not installed in this workspace any more: ask an admin to reinstall it at {url}"
 

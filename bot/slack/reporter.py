@@ -291,13 +291,21 @@ class SlackRunReporter:
 
     def _post_final(self, outcome: RunOutcome) -> None:
         text, blocks = msgs.final_message(self._pipeline, outcome)
+        # The mark lets a later run reading this thread keep the result (bot/slack/input_source.py).
+        mark = {"event_type": msgs.RESULT_MARK, "event_payload": {"run_id": str(self._run_id or "")}}
         try:
-            deliver(lambda: self._post(text=text, blocks=[b.to_dict() for b in blocks]), **self._what("result"))
+            deliver(
+                lambda: self._post(text=text, blocks=[b.to_dict() for b in blocks], metadata=mark),
+                **self._what("result"),
+            )
         except SlackApiError as exc:
             if _error(exc) not in _BLOCK_ERRORS:
                 raise
             log.warning("Slack refused the result blocks (%s); posting plain text", _error(exc))
-            deliver(lambda: self._post(text=msgs.final_text_only(self._pipeline, outcome)), **self._what("result"))
+            deliver(
+                lambda: self._post(text=msgs.final_text_only(self._pipeline, outcome), metadata=mark),
+                **self._what("result"),
+            )
 
     def _what(self, what: str) -> dict[str, Any]:
         return {"what": what, "run_id": self._run_id}

@@ -40,6 +40,8 @@ def open_run_modal(
     selected_id: int | None = None,
     input_text: str | None = None,
     pick_channel: bool = False,
+    file_names: tuple[str, ...] = (),
+    offer_thread: bool = False,
 ) -> None:
     """Open the pick-a-pipeline modal. Message text longer than a modal input may hold (3,000)
     waits in Redis and is shown as a preview instead of an editable field. An expired
@@ -71,6 +73,9 @@ def open_run_modal(
             input_editable=editable,
             input_note=note,
             pick_channel=pick_channel,
+            file_names=file_names,
+            from_message=state.from_message,
+            offer_thread=offer_thread,
         )
     open_modal(client, trigger_id, view)
 

@@ -1074,3 +1074,81 @@ def test_a_real_bolt_app_accepts_the_requests_and_talks_to_the_fake(fake: FakeSl
         assert http.post("/slack/events", content=bad[0], headers=bad[1]).status_code == 401
     body, headers = slack.url_verification("abc")
     assert http.post("/slack/events", content=body, headers=headers).json() == {"challenge": "abc"}
+
+
+# ---- files, downloads, conversations.replies and the events that carry files ----------------------
+
+
+def test_files_info_answers_what_the_bot_may_see(fake: FakeSlack, client: WebClient) -> None:
+    from tests.fakes.slack.files import stub_of
+
+    obj = fake.add_file(b"hello", "a b.txt")
+    assert obj["id"].startswith("F") and obj["mode"] == "hosted" and obj["size"] == 5
+    assert obj["channels"] == [GENERAL] and obj["url_private"].startswith(f"{fake.base}/files-pri/{TEAM_ID}-")
+    assert client.files_info(file=obj["id"])["file"]["name"] == "a b.txt"
+    assert stub_of(obj) == {
+        "id": obj["id"],
+        "mode": "file_access",
+        "file_access": "check_file_info",
+        "created": 0,
+        "timestamp": 0,
+        "user": "",
+    }
+    hidden = fake.add_file(b"x", "hidden.txt", channel=RANDOM)
+    assert error_of(client.files_info, file=hidden["id"]) == "file_not_found"
+    fake.delete_file(obj["id"])
+    assert error_of(client.files_info, file=obj["id"]) == "file_not_found"
+    assert error_of(client.files_info, file="F0NOPE") == "file_not_found"
+
+
+def test_downloads_need_the_bot_token_and_stream(fake: FakeSlack) -> None:
+    data = bytes(range(256)) * 1000
+    obj = fake.add_file(data, "blob.bin", mimetype="application/octet-stream", filetype="binary")
+    with httpx.stream("GET", obj["url_private"], headers={"Authorization": f"Bearer {fake.token}"}) as r:
+        assert r.status_code == 200 and r.headers.get("transfer-encoding") == "chunked"
+        assert b"".join(r.iter_bytes()) == data
+    for headers in ({}, {"Authorization": "Bearer xoxb-wrong"}):
+        r = httpx.get(obj["url_private_download"], headers=headers)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html") and data not in r.content
+    hidden = fake.add_file(b"secret", "s.txt", channel=RANDOM)
+    r = httpx.get(hidden["url_private"], headers={"Authorization": f"Bearer {fake.token}"})
+    assert r.headers["content-type"].startswith("text/html")
+    fake.delete_file(obj["id"])
+    assert httpx.get(obj["url_private"], headers={"Authorization": f"Bearer {fake.token}"}).status_code == 404
+    assert [d.status for d in fake.downloads(obj["id"])] == [200, 200, 200, 404]
+
+
+def test_conversations_replies_pages_a_thread(fake: FakeSlack, client: WebClient) -> None:
+    root = fake.post_as_user(GENERAL, "root")
+    replies = fake.fill_thread(GENERAL, root["ts"], 25)
+    client.chat_postMessage(
+        channel=GENERAL, thread_ts=root["ts"], text="marked", metadata={"event_type": "x", "event_payload": {}}
+    )
+    first = client.conversations_replies(channel=GENERAL, ts=root["ts"], limit=10)
+    assert [m["ts"] for m in first["messages"]] == [root["ts"], *replies[:9]]
+    assert first["has_more"] is True and first["response_metadata"]["next_cursor"]
+    seen = list(first["messages"])
+    cursor = first["response_metadata"]["next_cursor"]
+    while cursor:
+        page = client.conversations_replies(channel=GENERAL, ts=root["ts"], limit=10, cursor=cursor)
+        seen += page["messages"]
+        cursor = page["response_metadata"]["next_cursor"]
+    assert len(seen) == 27 and "metadata" not in seen[-1]
+    with_meta = client.conversations_replies(channel=GENERAL, ts=replies[3], include_all_metadata=True, limit=1000)
+    assert with_meta["messages"][-1]["metadata"]["event_type"] == "x"  # any reply's ts names its thread
+    before = client.conversations_replies(channel=GENERAL, ts=root["ts"], latest=replies[2])
+    assert [m["ts"] for m in before["messages"]] == [root["ts"], replies[0], replies[1]]
+    assert error_of(client.conversations_replies, channel=RANDOM, ts=root["ts"]) == "not_in_channel"
+    assert error_of(client.conversations_replies, channel=GENERAL, ts="1.000001") == "thread_not_found"
+
+
+def test_events_that_carry_files(fake: FakeSlack) -> None:
+    png = fake.add_file(b"png", "p.png", mimetype="image/png", filetype="png")
+    root = fake.post_as_user(GENERAL, "root")
+    mention = fake.mention_event(f"<@{BOT_USER_ID}> run Digest", thread_ts=root["ts"], files=[png], stub_files=True)
+    assert mention["type"] == "app_mention" and mention["thread_ts"] == root["ts"]
+    assert mention["files"] == [{**mention["files"][0], "mode": "file_access"}] and "name" not in mention["files"][0]
+    assert fake.message(GENERAL, mention["ts"])["files"][0]["name"] == "p.png"  # stored whole
+    dm = fake.dm_event("run Digest hi", files=[png])
+    assert dm["channel_type"] == "im" and dm["subtype"] == "file_share" and dm["files"][0]["name"] == "p.png"
+    assert fake.messages(dm["channel"])[-1]["text"] == "run Digest hi"

@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
+    CheckboxesElement,
     InputBlock,
     NumberInputElement,
     Option,
@@ -49,7 +50,7 @@ from providers.catalog import ModelInfo
 from providers.registry import PROVIDER_NAMES
 
 AGENT_CALLBACK = "pipebot_agent_save"
-AGENT_FIELDS = ("name", "system_prompt", "model", "temperature", "max_output_tokens")
+AGENT_FIELDS = ("name", "system_prompt", "model", "temperature", "max_output_tokens", "sees_files")
 AGENT_MENU = "pipebot_agent_menu"  # overflow on an agent in the list: edit / delete
 PROMPT_MAX = PLAIN_TEXT_INPUT_LIMIT
 
@@ -57,8 +58,30 @@ PROMPT_MAX = PLAIN_TEXT_INPUT_LIMIT
 # ---- the model menu ----------------------------------------------------------------------
 
 
+SEES_FILES_BLOCK = "sees_files"  # the agent modal's "Sees the run's files" (Agent.sees_files)
+SEES_FILES = "on"  # its one option's value
+TAKES_TEXT_ONLY = "Takes text only: files are sent as text where possible"
+
+
+def inputs_line(info: ModelInfo | None) -> str:
+    """Which inputs a model takes, for people choosing it (providers.catalog says; a model the
+    catalog does not know takes text only)."""
+    images, pdfs = bool(info and info.supports_images), bool(info and info.supports_pdf)
+    if images and pdfs:
+        return "Takes text, images and PDFs"
+    if images:
+        return "Takes text and images: PDFs are sent as their text"
+    if pdfs:
+        return "Takes text and PDFs: images can't be sent to it"
+    return TAKES_TEXT_ONLY
+
+
+def _inputs_tag(info: ModelInfo) -> str:
+    return "images, PDFs" if info.supports_images and info.supports_pdf else "text only"
+
+
 def _model_option(info: ModelInfo) -> Option:
-    detail = info.id
+    detail = f"{info.id} · {_inputs_tag(info)}"
     if info.supports_temperature and info.temperature_range:
         lo, hi = info.temperature_range
         detail += f" · temperature {lo:g}–{hi:g}"
@@ -230,6 +253,29 @@ def _tuning_blocks(providers: Sequence[str], temperature: float | None, max_toke
     ]
 
 
+def _info(ref: str) -> ModelInfo | None:
+    try:
+        return catalog.lookup(ref)
+    except ValueError:
+        return None
+
+
+def _sees_files_block(on: bool) -> InputBlock:
+    """Step 1 always gets the run's files; a later step's agent only when this is on."""
+    option = Option(
+        value=SEES_FILES,
+        text="Sees the run's files",
+        description="In a later step too, this agent gets the files the run was given",
+    )
+    return InputBlock(
+        block_id=SEES_FILES_BLOCK,
+        label="Files",
+        optional=True,
+        element=CheckboxesElement(action_id=INPUT, options=[option], initial_options=[option] if on else None),
+        hint="The first step always gets them. Images and PDFs go to models that take them.",
+    )
+
+
 def agent_modal(
     providers: Sequence[str], *, agent: Any = None, name: str | None = None, state: AgentModalState | None = None
 ) -> View:
@@ -246,12 +292,14 @@ def agent_modal(
     blocks = _identity_blocks(
         getattr(agent, "name", None) or name or None, getattr(agent, "system_prompt", None) or None
     )
+    current_info = _info(current_model) if current_model else None
+    takes = f"{inputs_line(current_info)}. " if current_info else ""
     blocks.append(
         InputBlock(
             block_id="model",
             label="Model",
             element=select,
-            hint="Only providers with an API key in this workspace are listed.",
+            hint=f"{takes}Only providers with an API key in this workspace are listed.",
         )
     )
     if current_model and not preselected:
@@ -262,6 +310,7 @@ def agent_modal(
             )
         )
     blocks += _tuning_blocks(providers, getattr(agent, "temperature", None), getattr(agent, "max_output_tokens", None))
+    blocks.append(_sees_files_block(bool(getattr(agent, "sees_files", False))))
     return form_modal(
         AGENT_CALLBACK,
         "Edit agent" if agent is not None else "New agent",

@@ -18,6 +18,7 @@ from typing import Any
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    CheckboxesElement,
     ConversationFilter,
     ConversationSelectElement,
     InputBlock,
@@ -68,7 +69,14 @@ RUN_MODAL_CALLBACK = "pipebot_run_modal"  # the pick-a-pipeline modal (shortcut 
 PIPELINE_BLOCK = "pipeline"
 INPUT_BLOCK = "input"
 CHANNEL_BLOCK = "channel"
+EXTRA_BLOCK = "extra"  # the message shortcut's "Extra instructions"
+THREAD_BLOCK = "thread"  # the message shortcut's "Include the thread"
+INCLUDE_THREAD = "include_thread"  # that checkbox's option value
+EXTRA_LABEL = "Extra instructions"
 FIELD = "value"  # action_id of every input in the run modal
+#: Marks pipebot's result messages (the footer's block id, and the message metadata's event
+#: type), so a thread read as a run's context keeps them and leaves out progress and status.
+RESULT_MARK = "pipebot_result"
 RUN_CANCEL = "run_cancel"  # the Cancel button (value: the run id), message and Home
 CANCEL_LABEL = "Cancel"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
@@ -240,6 +248,7 @@ def final_message(
     """
     permalink = permalink or getattr(outcome, "permalink", None)
     footer = context(_footer(outcome, permalink))
+    footer.block_id = RESULT_MARK
     succeeded = outcome.status == RunStatus.SUCCEEDED
     artifact_id = getattr(outcome, "artifact_id", None)
     elements = [button("Open artifact", OPEN_ARTIFACT_LINK, url=permalink)] if permalink else []
@@ -318,6 +327,50 @@ def _pipeline_field(pipelines: Sequence[Any], orphaned_ids: set[int], selected_i
     )
 
 
+def _message_fields(offer_thread: bool) -> list[Block]:
+    extra: list[Block] = [
+        InputBlock(
+            block_id=EXTRA_BLOCK,
+            label=EXTRA_LABEL,
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=FIELD,
+                multiline=True,
+                max_length=PLAIN_TEXT_INPUT_LIMIT,
+                placeholder="Anything the pipeline should know or do this time",
+            ),
+        )
+    ]
+    if not offer_thread:
+        return extra
+    return [
+        *extra,
+        InputBlock(
+            block_id=THREAD_BLOCK,
+            label="Thread",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=FIELD,
+                options=[
+                    Option(
+                        value=INCLUDE_THREAD,
+                        text="Include the thread",
+                        description="The thread's earlier messages reach the first step as context",
+                    )
+                ],
+            ),
+        ),
+    ]
+
+
+def with_extra_instructions(input_text: str, extra: str) -> str:
+    """The run's input with the shortcut's extra instructions appended, labelled as such."""
+    extra = extra.strip()
+    if not extra:
+        return input_text
+    return f"{input_text.rstrip()}\n\n{EXTRA_LABEL}:\n{extra}" if input_text.strip() else f"{EXTRA_LABEL}:\n{extra}"
+
+
 def run_modal(
     pipelines: Sequence[Any],
     orphaned_ids: set[int],
@@ -328,14 +381,22 @@ def run_modal(
     input_editable: bool = True,
     input_note: str | None = None,
     pick_channel: bool = False,
+    file_names: Sequence[str] = (),
+    from_message: bool = False,
+    offer_thread: bool = False,
 ) -> View:
-    """Pick a pipeline (≤ 100 options) and confirm the input; ``metadata`` says where results go."""
+    """Pick a pipeline (≤ 100 options) and confirm the input; ``metadata`` says where results go.
+
+    From the message shortcut (``from_message``) it also lists the message's files (the input
+    may then be empty), takes optional **Extra instructions** and, for a message in a thread
+    (``offer_thread``), offers **Include the thread**."""
     blocks: list[Block] = [_pipeline_field(pipelines, orphaned_ids, selected_id)]
     if input_editable:
         blocks.append(
             InputBlock(
                 block_id=INPUT_BLOCK,
                 label="Input",
+                optional=bool(file_names) or from_message,
                 element=PlainTextInputElement(
                     action_id=FIELD,
                     multiline=True,
@@ -347,6 +408,11 @@ def run_modal(
         )
     if input_note:
         blocks.append(context(input_note))
+    if file_names:
+        shown = ", ".join(escape_mrkdwn(one_line(n, 80)) for n in file_names)
+        blocks.append(context(f"*Files:* {shown}"))
+    if from_message:
+        blocks += _message_fields(offer_thread)
     if pick_channel:
         blocks.append(
             InputBlock(

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from bot.slack.blocks import runs as msgs
 from bot.slack.command_tokens import ArgumentError
 from bot.slack.commands_text import parse_run_args
+from bot.slack.file_refs import FileNotUsable, file_refs_by_id
 from bot.slack.listeners.support import SaveResult, inline_error, submission, tell
 from bot.slack.modal_state import RunModalState, StateUnreadable
 from bot.slack.name_match import not_found_hint
@@ -27,8 +28,9 @@ from bot.slack.payloads import Actor, channel_of, team_of, user_of, user_team_of
 from bot.slack.run_modal import stashed_input
 from bot.slack.run_start import CANNOT_POST, Refusal, dedupe_key_for, start_from_slack
 from bot.slack.seeing import NOT_YOURS, refusal
-from bot.slack.text import escape_mrkdwn
+from bot.slack.text import escape_mrkdwn, unescape_slack
 from core.context import AppContext
+from core.inputs.refs import FileRef, ThreadRef
 from core.messages import COMMAND
 from core.runs.intake import PIPELINE_GONE
 from core.runs.request import Origin, ReportTo, RunRequest
@@ -135,12 +137,28 @@ def submit_run_modal(
     raw_id = _selected(values, msgs.PIPELINE_BLOCK, "selected_option")
     if not raw_id or not str(raw_id).isdigit():
         return inline_error(msgs.PIPELINE_BLOCK, "Pick a pipeline.")
+    include_thread = msgs.INCLUDE_THREAD in [
+        (o or {}).get("value") for o in _selected(values, msgs.THREAD_BLOCK, "selected_options") or []
+    ]
+    has_files = any(state.file_ids)
     if msgs.INPUT_BLOCK in values:
         input_text = _selected(values, msgs.INPUT_BLOCK, "value") or ""
-        if not input_text.strip():
+        if not input_text.strip() and not has_files and not include_thread:
             return inline_error(msgs.INPUT_BLOCK, "Give the run some input.")
     elif not (input_text := stashed_input(ctx, state)):
         return inline_error(msgs.PIPELINE_BLOCK, STASH_EXPIRED)
+    input_text = msgs.with_extra_instructions(input_text, _selected(values, msgs.EXTRA_BLOCK, "value") or "")
+    files: tuple[FileRef, ...] = ()
+    if has_files:
+        try:
+            files = file_refs_by_id(client, [f for f in state.file_ids if f])
+        except FileNotUsable as exc:
+            return inline_error(msgs.PIPELINE_BLOCK, unescape_slack(str(exc)))
+    thread = None
+    if state.from_message and include_thread and state.channel_id and state.thread_ts:
+        # A reply: the thread's messages before it. The thread's first message: its replies.
+        before = state.message_ts if state.message_ts != state.thread_ts else None
+        thread = ThreadRef(state.channel_id, state.thread_ts, before_ts=before)
     with transaction(ctx.sessions) as s:
         pipeline = pipeline_repo.get_pipeline(s, team_id, int(raw_id))
         if pipeline is None:
@@ -170,15 +188,16 @@ def submit_run_modal(
         requester_team_id=user_team_of(body),
         report_to=report_to,
         dedupe_key=dedupe_key_for(team_id, "view", view.get("id")),
+        files=files,
+        thread=thread,
     )
 
     def refused(refusal: Refusal) -> SaveResult:
         return inline_error(post_errors_under if refusal.kind == CANNOT_POST else msgs.PIPELINE_BLOCK, refusal.text)
 
     refusals: list[Refusal] = []
-    start_from_slack(
-        ctx, client, request, shown_input=input_text, tell=refusals.append, channel_name=state.channel_name
-    )
+    shown = input_text or (f"(files: {', '.join(f.name for f in files)})" if files else "(the thread)")
+    start_from_slack(ctx, client, request, shown_input=shown, tell=refusals.append, channel_name=state.channel_name)
     return refused(refusals[0]) if refusals else (None, None)
 
 

@@ -295,7 +295,7 @@ def test_message_shortcut_runs_on_the_message_in_its_thread(ctx, slack, essay):
     }
     view = _shortcut(slack, msg)
     inputs = [b for b in view["blocks"] if b["type"] == "input"]
-    assert [b["label"]["text"] for b in inputs] == ["Pipeline", "Input"]
+    assert [b["label"]["text"] for b in inputs] == ["Pipeline", "Input", "Extra instructions"]
     assert inputs[1]["element"]["initial_value"] == "Please summarise: otters & <b>"
     response = slack.post(
         slack.signer.view_submission(
@@ -315,7 +315,10 @@ def test_message_shortcut_with_a_long_message_keeps_its_text(ctx, slack, essay):
     text = "Long report. " * 600
     msg = {"type": "message", "user": USER_ID, "ts": f"{time.time():.6f}", "text": text}
     view = _shortcut(slack, msg)
-    assert [b.get("label", {}).get("text") for b in view["blocks"] if b["type"] == "input"] == ["Pipeline"]
+    assert [b.get("label", {}).get("text") for b in view["blocks"] if b["type"] == "input"] == [
+        "Pipeline",
+        "Extra instructions",
+    ]
     assert "7,800 characters" in json.dumps(view["blocks"])
     response = slack.post(slack.signer.view_submission(view, {"Pipeline": str(essay["pipeline"])}))
     assert response.status_code == 200, response.text

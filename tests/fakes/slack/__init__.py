@@ -57,7 +57,8 @@ Usage::
 
 Layout: one module per API family, each a mixin over :class:`~tests.fakes.slack.state.SlackState`
 (``server`` HTTP and recording, ``apps`` Socket Mode's apps.connections.open, ``workspace`` teams/users/channels, ``users``, ``conversations``,
-``chat``, ``unfurls``, ``streams``, ``views``, ``oauth``, ``openid`` (Sign in with Slack: the
+``chat``, ``files`` (files.info, downloads of url_private, people's messages and the events
+that carry files), ``conversations.replies`` in ``conversations``, ``unfurls``, ``streams``, ``views``, ``oauth``, ``openid`` (Sign in with Slack: the
 authorize page and ``openid.connect.token``), ``response_urls``), Block Kit checks in
 ``blocks``, Slack's numbers in ``limits``. :class:`FakeSlack` is the one class tests use; a new
 family (Socket Mode, a rate limiter) is one more mixin in its bases.
@@ -70,6 +71,7 @@ from collections.abc import Iterator
 from tests.fakes.slack.apps import AppsMixin
 from tests.fakes.slack.chat import ChatMixin
 from tests.fakes.slack.conversations import ConversationsMixin
+from tests.fakes.slack.files import FilesMixin
 from tests.fakes.slack.limits import (
     ADMIN_ID,
     APP_ID,
@@ -121,6 +123,7 @@ __all__ = [
 
 
 class FakeSlack(
+    FilesMixin,
     AppsMixin,
     ServerMixin,
     WorkspaceMixin,

@@ -150,3 +150,46 @@ class ConversationsMixin(SlackState):
             ]
         page, cursor = _page(found, params, limit)
         return {"channels": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _m_conversations_replies(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
+        """A thread, parent first then replies oldest first, as Slack pages it: ``limit`` at
+        most 1000, ``latest``/``oldest`` (exclusive unless ``inclusive``), ``has_more`` and
+        ``response_metadata.next_cursor``. The bot must be in the conversation; message
+        metadata only with ``include_all_metadata``."""
+        chan = self._resolve_channel(params.get("channel"))
+        if not chan.get("is_member"):
+            raise ApiError("channel_not_found" if chan.get("is_private") else "not_in_channel")
+        ts = str(params.get("ts") or "")
+        if not ts:
+            raise ApiError("invalid_arguments", ["[ERROR] missing required field: ts"])
+        limit = _limit(params, 1000, 1000)
+        inclusive = str(params.get("inclusive") or "").lower() in ("1", "true")
+        latest, oldest = params.get("latest"), params.get("oldest")
+        with_metadata = str(params.get("include_all_metadata") or "").lower() in ("1", "true")
+
+        def within(m: dict[str, Any]) -> bool:
+            t = float(m["ts"])
+            if latest not in (None, "") and (t > float(latest) or (t == float(latest) and not inclusive)):
+                return False
+            if oldest not in (None, "") and (t < float(oldest) or (t == float(oldest) and not inclusive)):
+                return False
+            return True
+
+        with self._lock:
+            msgs = self._messages.get(chan["id"], [])
+            parent = next((m for m in msgs if m["ts"] == ts), None)
+            if parent is None:
+                raise ApiError("thread_not_found")
+            root = parent.get("thread_ts") or ts
+            thread = [m for m in msgs if m["ts"] == root or m.get("thread_ts") == root]
+            thread.sort(key=lambda m: float(m["ts"]))
+            found = []
+            for m in thread:
+                if not within(m):
+                    continue
+                out = {k: v for k, v in m.items() if not k.startswith("_")}
+                if not with_metadata:
+                    out.pop("metadata", None)
+                found.append(out)
+        page, cursor = _page(found, params, limit)
+        return {"messages": page, "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor}}

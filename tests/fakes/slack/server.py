@@ -26,6 +26,10 @@ class ServerMixin(SlackState):
     def stop_socket_mode(self) -> None:
         """Overridden by the Socket Mode family (apps.py)."""
 
+    def _download(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        """Overridden by the files family (files.py)."""
+        return 404, {"Content-Type": "text/plain"}, b"not found"
+
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> Self:
         """Bind 127.0.0.1 on a free port and serve from a daemon thread."""
@@ -180,10 +184,10 @@ class ServerMixin(SlackState):
                 self._cond.wait(left)
 
     # ================================================================= request handling
-    def _dispatch(
-        self, verb: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
+    def _dispatch(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         parsed = urllib.parse.urlsplit(path)
+        if parsed.path.startswith("/files-pri/") and verb == "GET":
+            return self._download(parsed.path, headers)  # a file's url_private (files.py)
         if parsed.path.startswith("/response/"):
             return self._response_url(parsed.path.rsplit("/", 1)[-1], headers, body)
         if parsed.path == "/openid/connect/authorize" and verb == "GET":

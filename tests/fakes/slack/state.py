@@ -85,6 +85,8 @@ class SlackState:
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._shared: dict[str, dict[str, Any]] = {}  # unfurl_id -> the shared links and where
         self._unfurls: list[dict[str, Any]] = []
+        self._files: dict[str, dict[str, Any]] = {}  # file id -> object, bytes, team, deleted (files.py)
+        self._downloads: list[Any] = []  # GETs of file URLs (files.Download)
         self._seed()
 
     # ----------------------------------------------------------------- ids and triggers

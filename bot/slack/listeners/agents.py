@@ -7,7 +7,6 @@ private_metadata, so a crafted value can only name rows of the caller's workspac
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from functools import partial
@@ -162,12 +161,6 @@ def menu_action(ctx: AppContext, client: WebClient, body: Mapping[str, Any], res
         respond(text=fallback, blocks=block_dicts(question), response_type="ephemeral", replace_original=False)
 
 
-def sees_files_field(on: bool) -> dict[str, Any]:
-    """``sees_files`` for AgentDraft, once core's draft has the field (the core branch adds it:
-    until both are merged, the checkbox is shown but not stored)."""
-    return {"sees_files": on} if "sees_files" in {f.name for f in dataclasses.fields(AgentDraft)} else {}
-
-
 def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
     """Validate and save the agent modal. Returns (ack kwargs for errors, or None to close;
     a follow-up to run after the ack)."""
@@ -186,8 +179,8 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
         model=selected_value(values, "model"),
         temperature=text_value(values, "temperature") or None,
         max_output_tokens=text_value(values, "max_output_tokens") or None,
+        sees_files=checked(values, blocks.SEES_FILES_BLOCK),
     )
-    draft = dataclasses.replace(draft, **sees_files_field(checked(values, blocks.SEES_FILES_BLOCK)))
     agent_id = state.agent_id
     try:
         with transaction(ctx.sessions) as s:

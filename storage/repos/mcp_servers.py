@@ -1,0 +1,72 @@
+"""The MCP servers a workspace registered (DESIGN §12): name, URL, the token encrypted like a
+provider key (storage/secrets.SecretBox), and whether each call asks a person first.
+
+Every function takes the workspace and filters by it. The token leaves this module only
+through ``server_token`` (decrypted for the worker's call); nothing else reads the column."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import McpServer
+from storage.repos.workspaces import ensure_workspace
+from storage.secrets import SecretBox
+
+
+def add_server(
+    s: Session,
+    team_id: str,
+    *,
+    name: str,
+    url: str,
+    token: str | None,
+    ask: str,
+    box: SecretBox,
+    created_by: str | None = None,
+) -> McpServer:
+    """Insert a server; a name the workspace already uses (any case) raises IntegrityError
+    (storage.db re-exports it), so two admins adding the same name at once get one row."""
+    ensure_workspace(s, team_id)
+    row = McpServer(
+        team_id=team_id,
+        name=name,
+        url=url,
+        token_ciphertext=box.encrypt(token) if token else None,
+        ask=ask,
+        created_by=created_by,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def list_servers(s: Session, team_id: str) -> Sequence[McpServer]:
+    return s.scalars(select(McpServer).where(McpServer.team_id == team_id).order_by(func.lower(McpServer.name))).all()
+
+
+def get_server_by_name(s: Session, team_id: str, name: str) -> McpServer | None:
+    return s.scalar(
+        select(McpServer).where(McpServer.team_id == team_id, func.lower(McpServer.name) == name.strip().lower())
+    )
+
+
+def remove_server(s: Session, team_id: str, name: str) -> McpServer | None:
+    """Delete the server named ``name`` (any case); the removed row, or None if there was none."""
+    row = get_server_by_name(s, team_id, name)
+    if row is None:
+        return None
+    s.delete(row)
+    s.flush()
+    return row
+
+
+def server_token(s: Session, team_id: str, server_id: int, box: SecretBox) -> str | None:
+    """The decrypted token of one server (None: it has none, or no such server here).
+    SecretError (storage.secrets) when PIPEBOT_SECRET_KEY no longer opens it."""
+    ciphertext = s.scalar(
+        select(McpServer.token_ciphertext).where(McpServer.team_id == team_id, McpServer.id == server_id)
+    )
+    return box.decrypt(ciphertext) if ciphertext is not None else None

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Reading any one answer stops past this many bytes (a tool result is cut to the result cap;
-#: anyway; this bounds the memory a single answer can take before it is cut).
+#: Reading any one answer stops past this many bytes: the memory one answer may take before
+#: it is cut to the result cap. SDK servers often send a result twice (as text and as
+#: structured content), so this holds a 5 MB result whole enough to cut.
 MAX_ANSWER_BYTES = 16_000_000
 #: Listing stops after this many tools (pages are followed until then).
 MAX_LISTED_TOOLS = 1000
@@ -200,9 +201,7 @@ def _pieces(result: mcp_types.CallToolResult) -> Iterable[str]:
         if isinstance(item, mcp_types.TextContent):
             any_text = True
             yield item.text
-        elif isinstance(item, mcp_types.EmbeddedResource) and isinstance(
-            item.resource, mcp_types.TextResourceContents
-        ):
+        elif isinstance(item, mcp_types.EmbeddedResource) and isinstance(item.resource, mcp_types.TextResourceContents):
             any_text = True
             yield item.resource.text
         elif isinstance(item, mcp_types.ResourceLink):

@@ -87,7 +87,7 @@ def check_url(url: str, allowed_hosts: Iterable[str], resolve: Resolver = system
         for address in addresses:
             reason = refused_because(address)
             if reason:
-                raise UrlRefused(texts.url_private(host, str(address), reason))
+                raise UrlRefused(texts.url_private(host, _written(address), reason))
     return CheckedUrl(url, scheme, host, port, str(addresses[0]), allowed)
 
 
@@ -103,6 +103,12 @@ def _addresses(host: str, port: int, resolve: Resolver) -> list[IPAddress]:
     if not found:
         raise UrlRefused(texts.url_unresolved(host))
     return found
+
+
+def _written(address: IPAddress) -> str:
+    """An IPv4-mapped IPv6 address the way people write it (::ffff:127.0.0.1)."""
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return f"::ffff:{mapped}" if mapped is not None else str(address)
 
 
 def refused_because(address: IPAddress) -> str | None:
@@ -121,8 +127,10 @@ def refused_because(address: IPAddress) -> str | None:
         return texts.REASON_MULTICAST
     if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
         return texts.REASON_CGNAT
+    if address.is_reserved:
+        return texts.REASON_RESERVED
     if address.is_private:
         return texts.REASON_PRIVATE
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return texts.REASON_RESERVED
     return None

@@ -70,3 +70,7 @@ def server_token(s: Session, team_id: str, server_id: int, box: SecretBox) -> st
         select(McpServer.token_ciphertext).where(McpServer.team_id == team_id, McpServer.id == server_id)
     )
     return box.decrypt(ciphertext) if ciphertext is not None else None
+
+
+def server_exists(s: Session, team_id: str, server_id: int) -> bool:
+    return s.scalar(select(McpServer.id).where(McpServer.team_id == team_id, McpServer.id == server_id)) is not None

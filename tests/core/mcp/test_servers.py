@@ -72,7 +72,9 @@ def test_names_are_unique_per_workspace_whatever_the_case(mcp_ctx):
     servers.add_server(mcp_ctx, "T1", name="Tickets", **add)
     with pytest.raises(ValidationFailed) as failed:
         servers.add_server(mcp_ctx, "T1", name="  tickets ", **add)
-    assert failed.value.errors == {"name": "This workspace already has an MCP server called “tickets”. Pick another name."}
+    assert failed.value.errors == {
+        "name": "This workspace already has an MCP server called “tickets”. Pick another name."
+    }
     servers.add_server(mcp_ctx, "T2", name="tickets", **add)  # another workspace may
 
 

@@ -49,6 +49,13 @@ def no_server(name: str) -> str:
     return f"There is no MCP server called “{name}” in this workspace. `{COMMAND} mcp` lists them."
 
 
+def token_unreadable(name: str) -> str:
+    return (
+        f"The token saved for the MCP server “{name}” cannot be decrypted (PIPEBOT_SECRET_KEY changed). "
+        f"An admin can remove the server and add it again with its token (`{COMMAND} mcp`)."
+    )
+
+
 # --- a removed server, said by the run that stops on it ---
 def removed_server(name: str) -> str:
     return (

@@ -27,6 +27,7 @@ from core.mcp.client import CallResult, Endpoint, McpLimits, call_tool, list_too
 from core.mcp.names import display_name, model_tool_name
 from core.mcp.urls import Resolver, system_resolver
 from providers.types import ToolSpec
+from storage.secrets import SecretError
 
 MCP_PREFIX = "mcp:"
 MAX_OFFERED_TOOLS = 100
@@ -101,7 +102,11 @@ def load_toolset(
     limits = limits or McpLimits.from_settings(ctx.settings)
     toolset = McpToolset()
     for name in server_names:
-        found = servers.endpoint(ctx, team_id, name, resolve)
+        try:
+            found = servers.endpoint(ctx, team_id, name, resolve)
+        except SecretError:
+            toolset.notes.append(texts.token_unreadable(name))
+            continue
         if found is None:
             toolset.missing.append(name)
             continue

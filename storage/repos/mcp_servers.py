@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import McpServer
+from storage.repos.stored_secrets import StoredSecret
 from storage.repos.workspaces import ensure_workspace
 from storage.secrets import SecretBox
 
@@ -74,3 +75,29 @@ def server_token(s: Session, team_id: str, server_id: int, box: SecretBox) -> st
 
 def server_exists(s: Session, team_id: str, server_id: int) -> bool:
     return s.scalar(select(McpServer.id).where(McpServer.team_id == team_id, McpServer.id == server_id)) is not None
+
+
+def token_secrets(s: Session) -> Sequence[StoredSecret]:
+    """Every MCP server token, as ``pipebot rotate-key`` reads stored secrets
+    (storage/repos/stored_secrets.py); the ciphertext only."""
+    rows = s.execute(
+        select(McpServer.id, McpServer.team_id, McpServer.name, McpServer.token_ciphertext)
+        .where(McpServer.token_ciphertext.is_not(None))
+        .order_by(McpServer.id)
+    )
+    return [
+        StoredSecret(
+            "mcp_servers",
+            "token_ciphertext",
+            r.id,
+            r.team_id,
+            f"the token of MCP server {r.name}",
+            bytes(r.token_ciphertext),
+        )
+        for r in rows
+    ]
+
+
+def replace_token_ciphertext(s: Session, server_id: int, ciphertext: bytes) -> None:
+    """Store the same token encrypted anew (rotation)."""
+    s.execute(update(McpServer).where(McpServer.id == server_id).values(token_ciphertext=ciphertext))

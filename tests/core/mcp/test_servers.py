@@ -15,6 +15,7 @@ from core.mcp import servers
 from storage.db import transaction
 from storage.repos import audit
 from storage.repos import mcp_servers as repo
+from storage.secrets import SecretBox, new_key
 
 TOKEN = "mcp-secret-token-Zq81xW"
 
@@ -125,3 +126,20 @@ def test_the_url_is_checked_with_the_resolver_given(mcp_ctx):
             resolve=to_metadata,
         )
     assert "sneaky.example.com (169.254.169.254)" in failed.value.errors["url"]
+
+
+def test_tokens_are_found_and_resealed_for_key_rotation(mcp_ctx):
+    newer = new_key()
+    servers.add_server(
+        mcp_ctx, "T1", name="Tickets", url="http://127.0.0.1:9/mcp", token=TOKEN, ask="never", user_id="U1"
+    )
+    servers.add_server(mcp_ctx, "T1", name="Open", url="http://127.0.0.1:9/mcp", token=None, ask="never", user_id="U1")
+    rotated = SecretBox([newer, *mcp_ctx.keys])
+    with transaction(mcp_ctx.sessions) as s:
+        found = repo.token_secrets(s)
+        assert [(x.table, x.team_id, x.what) for x in found] == [
+            ("mcp_servers", "T1", "the token of MCP server Tickets")
+        ]
+        repo.replace_token_ciphertext(s, found[0].id, rotated.rotate(found[0].token))
+    with transaction(mcp_ctx.sessions) as s:
+        assert repo.server_token(s, "T1", found[0].id, SecretBox([newer])) == TOKEN

@@ -5,6 +5,7 @@ server) answered as an error result naming what is wrong."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from core.mcp import servers
@@ -16,6 +17,7 @@ from core.mcp.tools import (
     selected_servers,
     server_selector,
 )
+from storage.secrets import SecretBox, new_key
 from tests.support.mcp_server import TOKEN, serve_mcp
 
 PROVIDER_NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -138,3 +140,15 @@ def test_names_fit_the_providers_rule_and_people_read_them_whole():
         "Tickets",
         "Wiki",
     ]
+
+
+def test_a_token_the_keys_no_longer_open_is_said_not_raised(mcp_ctx, mcp_server):
+    _add(mcp_ctx, mcp_server.url)
+    other_keys = dataclasses.replace(mcp_ctx, box=SecretBox([new_key()]))
+    toolset = load_toolset(other_keys, "T1", ["Tickets"])
+    assert toolset.tools == {} and toolset.missing == []
+    assert toolset.notes == [
+        "The token saved for the MCP server “Tickets” cannot be decrypted (PIPEBOT_SECRET_KEY changed). "
+        "An admin can remove the server and add it again with its token (`/pipebot mcp`)."
+    ]
+    assert mcp_server.seen.authorizations == []

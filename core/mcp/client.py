@@ -218,13 +218,12 @@ def _capped_text(pieces: Iterable[str], cap: int) -> tuple[str, int]:
     kept: list[str] = []
     size = total = 0
     for i, piece in enumerate(pieces):
-        part_len = len(piece) + (1 if i else 0)
-        total += part_len
-        if size < cap:
-            part = ("\n" if i else "") + piece[: cap - size]
-            kept.append(part[: cap - size])
-            size += len(kept[-1])
+        for part in ("\n", piece) if i else (piece,):
+            total += len(part)
+            if size < cap:
+                kept.append(part[: cap - size])  # a slice: never more than the room left is copied
+                size += len(kept[-1])
     text = "".join(kept)
     if total > cap:
-        text = f"{text}\n{texts.truncated(len(text), total)}"
+        text = f"{text}\n{texts.truncated(size, total)}"
     return text, total

@@ -18,6 +18,7 @@ from core.mcp.tools import (
     server_selector,
 )
 from storage.secrets import SecretBox, new_key
+from tests.core.mcp.conftest import with_settings
 from tests.support.mcp_server import TOKEN, serve_mcp
 
 PROVIDER_NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -152,3 +153,22 @@ def test_a_token_the_keys_no_longer_open_is_said_not_raised(mcp_ctx, mcp_server)
         "An admin can remove the server and add it again with its token (`/pipebot mcp`)."
     ]
     assert mcp_server.seen.authorizations == []
+
+
+def test_the_timeout_setting_reaches_a_runs_call(mcp_ctx, mcp_server):
+    short = with_settings(mcp_ctx, PIPEBOT_MCP_TIMEOUT_SECONDS=0.5, PIPEBOT_MCP_RESULT_MAX_CHARS=100)
+    _add(short, mcp_server.url)
+    toolset = load_toolset(short, "T1", ["Tickets"])
+    slow = run_mcp_tool(short, "T1", toolset, "tickets__slow", {"seconds": 30})
+    assert slow.is_error and slow.content == "Tickets did not answer within 0.5 s."
+    assert slow.record["error"] == slow.content
+    big = run_mcp_tool(short, "T1", toolset, "tickets__huge", {"size": 1000})
+    assert not big.is_error and big.content.startswith("x" * 100 + "\n[truncated: the tool returned 1,000 characters")
+
+
+def test_several_text_pieces_are_joined_and_cut_within_the_cap():
+    from core.mcp.client import _capped_text
+
+    assert _capped_text(["ab", "cd"], 10) == ("ab\ncd", 5)
+    text, total = _capped_text(["ab", "cdef"], 4)
+    assert total == 7 and text == "ab\nc\n[truncated: the tool returned 7 characters; the first 4 are shown]"

@@ -7,6 +7,7 @@ typo in their environment.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,12 @@ class Settings(BaseSettings):
     PIPEBOT_MAX_FILE_MB: float = Field(default=20, gt=0)  # the largest single file
     PIPEBOT_MAX_RUN_FILES_MB: float = Field(default=50, gt=0)  # all of one run's files together
     PIPEBOT_MAX_PDF_PAGES: int = Field(default=100, gt=0)  # pages of one PDF
+    # MCP servers (DESIGN §12, core/mcp/): hosts whose URLs may be plain http and may resolve
+    # to private, loopback or link-local addresses (comma-separated host names or IPs).
+    PIPEBOT_MCP_ALLOWED_HOSTS: str = ""
+    PIPEBOT_MCP_TIMEOUT_SECONDS: float = Field(default=30, gt=0)  # one MCP operation (list or call), start to end
+    PIPEBOT_MCP_RESULT_MAX_CHARS: int = Field(default=20_000, ge=100)  # a tool result reaching the model
+    PIPEBOT_MCP_TOOLS_CACHE_MINUTES: float = Field(default=5, ge=0)  # a server's tool list kept in Redis
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -160,6 +167,22 @@ class Settings(BaseSettings):
                 )
         return v
 
+    @field_validator("PIPEBOT_MCP_ALLOWED_HOSTS")
+    @classmethod
+    def _mcp_hosts(cls, v: str) -> str:
+        for host in _split(v):
+            if not _plain_host(host):
+                raise ValueError(
+                    f"PIPEBOT_MCP_ALLOWED_HOSTS must be comma-separated host names or IP addresses, without "
+                    f"scheme, port or path, like tools.internal,10.0.0.5 (got {host!r})"
+                )
+        return v
+
+    @cached_property
+    def mcp_allowed_hosts(self) -> frozenset[str]:
+        """Lower-case, without a trailing dot or IPv6 brackets, as core/mcp/urls.py compares them."""
+        return frozenset(h.lower().rstrip(".").strip("[]") for h in _split(self.PIPEBOT_MCP_ALLOWED_HOSTS))
+
     @cached_property
     def fallback_key_teams(self) -> frozenset[str]:
         return frozenset(_split(self.PIPEBOT_FALLBACK_KEY_TEAMS))
@@ -211,6 +234,15 @@ class Settings(BaseSettings):
         Otherwise pages are served to this computer only (bot/web/access.py)."""
         public = (self.PIPEBOT_PUBLIC_URL or "").strip().lower()
         return public.startswith("https://") and bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
+
+
+def _plain_host(host: str) -> bool:
+    """A host name or an IP address alone: no scheme, port, path, user or spaces."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return not any(c in host for c in ":/@?# \t")
 
 
 def _split(value: str) -> list[str]:

@@ -86,6 +86,32 @@ class ProviderCredential(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+#: How an MCP server's tool calls are approved (DESIGN §12): "never" asks nobody, "every_call"
+#: waits for a person on each call. Migration 0011 spells the same check.
+MCP_ASK_VALUES = ("never", "every_call")
+
+
+class McpServer(Base):
+    """An MCP server a workspace registered (DESIGN §12). The token is Fernet ciphertext like a
+    provider key's (storage/secrets.SecretBox), NULL for a server without one; unlike a
+    provider key not even a hint of it is kept, since nothing ever shows it back."""
+
+    __tablename__ = "mcp_servers"
+    __table_args__ = (
+        Index("uq_mcp_servers_team_lower_name", "team_id", text("lower(name)"), unique=True),
+        CheckConstraint("ask IN ('never', 'every_call')", name="ask"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(40), nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ask: Mapped[str] = mapped_column(String(16), nullable=False, server_default="never", default="never")
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _now()
+
+
 class Agent(Base):
     __tablename__ = "agents"
     __table_args__ = (Index("uq_agents_team_lower_name", "team_id", text("lower(name)"), unique=True),)
@@ -205,6 +231,10 @@ class RunStep(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     error_kind: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # The step's tool calls in the order made (DESIGN §12, migration 0011): each
+    # {"name", "server", "tool", "arguments", "result_excerpt", "duration_ms", "error", "fee_usd"}.
+    # NULL: none recorded.
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     started_at: Mapped[datetime] = _now()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -3,7 +3,7 @@
 
 PIPEBOT_SECRET_KEY is a comma-separated list, newest first: the newest encrypts, all of them
 decrypt (storage/secrets.SecretBox). Rotation is cryptography's ``MultiFernet.rotate`` over
-every provider key and every sealed Slack token. A secret no configured key opens is named
+every provider key, every sealed Slack token and every MCP server's token. A secret no configured key opens is named
 (workspace and what it is) and left exactly as it was, so nothing is lost and adding the
 missing key back and rotating again still works. Running it twice is harmless: the second run
 finds everything under the newest key already.
@@ -18,6 +18,7 @@ from cryptography.fernet import InvalidToken
 from core.context import AppContext
 from core.messages import provider_name
 from storage.db import transaction
+from storage.repos import mcp_servers as mcp_repo
 from storage.repos import stored_secrets as repo
 
 __all__ = ["Rotation", "rotate_all"]
@@ -29,6 +30,7 @@ class Rotation:
 
     provider_keys: int = 0
     slack_tokens: int = 0
+    mcp_tokens: int = 0
     already: int = 0
     unreadable: list[str] = field(default_factory=list)
 
@@ -45,7 +47,8 @@ class Rotation:
         ]
         keys = f"{self.provider_keys} provider key{'s' if self.provider_keys != 1 else ''}"
         tokens = f"{self.slack_tokens} Slack token{'s' if self.slack_tokens != 1 else ''}"
-        done = f"re-encrypted {keys} and {tokens} under the newest key"
+        mcp = f"{self.mcp_tokens} MCP server token{'s' if self.mcp_tokens != 1 else ''}"
+        done = f"re-encrypted {keys}, {tokens} and {mcp} under the newest key"
         if self.already:
             done += f" ({self.already} already were)"
         if self.ok:
@@ -58,6 +61,8 @@ class Rotation:
 def _name(secret: repo.StoredSecret) -> str:
     if secret.table == "provider_credentials":
         return f"the {provider_name(secret.what)} key of workspace {secret.team_id}"
+    if secret.table == "mcp_servers":
+        return f"{secret.what} of workspace {secret.team_id}"
     return f"the Slack {secret.what} of workspace {secret.team_id or '(unknown)'}"
 
 
@@ -65,7 +70,7 @@ def rotate_all(ctx: AppContext) -> Rotation:
     """Re-encrypt every stored secret under the newest key, in one transaction."""
     report = Rotation()
     with transaction(ctx.sessions) as s:
-        for secret in [*repo.provider_secrets(s), *repo.slack_secrets(s)]:
+        for secret in [*repo.provider_secrets(s), *repo.slack_secrets(s), *mcp_repo.token_secrets(s)]:
             if ctx.box.is_newest(secret.token):
                 report.already += 1
                 continue
@@ -77,6 +82,8 @@ def rotate_all(ctx: AppContext) -> Rotation:
             repo.update_secret(s, secret, token)
             if secret.table == "provider_credentials":
                 report.provider_keys += 1
+            elif secret.table == "mcp_servers":
+                report.mcp_tokens += 1
             else:
                 report.slack_tokens += 1
     return report

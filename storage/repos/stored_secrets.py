@@ -67,6 +67,9 @@ def update_secret(s: Session, secret: StoredSecret, token: bytes) -> None:
     if secret.table == "provider_credentials":
         s.execute(text("UPDATE provider_credentials SET ciphertext = :t WHERE id = :id"), {"t": token, "id": secret.id})
         return
+    if secret.table == "mcp_servers":
+        s.execute(text("UPDATE mcp_servers SET token_ciphertext = :t WHERE id = :id"), {"t": token, "id": secret.id})
+        return
     columns = _SLACK_TABLES[secret.table]
     if secret.column not in columns:
         raise ValueError(f"not a token column: {secret.table}.{secret.column}")

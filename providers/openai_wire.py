@@ -13,6 +13,7 @@ import httpx2
 import openai
 
 from .catalog import ModelInfo
+from .openai_server_tools import is_search_part
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -253,6 +254,9 @@ def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: 
             if reasoning and _is_reasoning_part(part):
                 flush_text()
                 held.append(dict(part.data))
+            elif is_search_part(part):  # a web search, back where it was (a reasoning item may lead to it)
+                flush_text()
+                emit(dict(part.data))
         elif type(part) is ToolResult:  # not expected in an assistant turn; keep it answerable
             flush_text()
             items.append(_function_call_output(part))

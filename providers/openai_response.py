@@ -125,11 +125,14 @@ def response_from(
     # A refusal content part is the model's own words of refusal: they are the reason
     # (Anthropic's stop_details in its terms), not an answer that goes down a pipeline.
     detail, text = (text, "") if raw_stop == "refusal" and text else (None, text)
+    usage = usage_from(resp.usage)
+    # OpenAI's usage has no count of searches: each completed call is one (the fee's unit).
+    usage.web_searches = sum(1 for c in turn.server if c.status == "completed")
     return Response(
         text=text,
         tool_calls=calls,
         stop_reason=stop,
-        usage=usage_from(resp.usage),
+        usage=usage,
         model=resp.model,
         request_id=request_id,
         raw_usage=usage_dict(resp.usage),

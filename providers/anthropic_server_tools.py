@@ -62,9 +62,13 @@ def _search_lines(content: list[Any]) -> list[str]:
     return lines
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _fetch_lines(content: dict[str, Any]) -> list[str]:
-    document = content.get("content") if isinstance(content.get("content"), dict) else {}
-    source = document.get("source") if isinstance(document.get("source"), dict) else {}
+    document = _dict(content.get("content"))
+    source = _dict(document.get("source"))
     lines = [str(content.get("url") or ""), str(document.get("title") or "")]
     if source.get("type") == "text" and isinstance(source.get("data"), str):
         lines.append(source["data"])

@@ -43,8 +43,10 @@ def definitions(names: Iterable[str]) -> list[dict[str, Any]]:
 
 def call_of_item(item: dict[str, Any]) -> ServerToolCall:
     """A ``web_search_call`` item as the use it reports."""
-    action = item.get("action") if isinstance(item.get("action"), dict) else {}
-    sources = action.get("sources") if isinstance(action.get("sources"), list) else []
+    raw_action = item.get("action")
+    action: dict[str, Any] = raw_action if isinstance(raw_action, dict) else {}
+    raw_sources = action.get("sources")
+    sources: list[Any] = raw_sources if isinstance(raw_sources, list) else []
     shown = {k: v for k, v in action.items() if k != "sources" and v is not None}
     status = str(item.get("status") or "")
     if status == "completed":

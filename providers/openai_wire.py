@@ -13,7 +13,6 @@ import httpx2
 import openai
 
 from .catalog import ModelInfo
-from .openai_server_tools import is_search_part
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -22,6 +21,7 @@ from .errors import (
     parse_retry_after,
     should_retry_header,
 )
+from .openai_server_tools import is_search_part
 from .types import (
     DocumentPart,
     ImagePart,

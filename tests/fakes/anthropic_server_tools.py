@@ -91,7 +91,13 @@ def _result_content(spec: ServerToolSpec) -> Any:
         return {"type": f"{RESULT_TYPES[spec.name]}_error", "error_code": spec.error_code}
     if spec.name == "web_search":
         return [
-            {"type": "web_search_result", "url": url, "title": title, "encrypted_content": encrypted(url), "page_age": None}
+            {
+                "type": "web_search_result",
+                "url": url,
+                "title": title,
+                "encrypted_content": encrypted(url),
+                "page_age": None,
+            }
             for title, url in spec.results
         ]
     title, url = spec.results[0] if spec.results else ("", str(spec.input.get("url", "")))
@@ -154,4 +160,6 @@ def check_sent_back(
         )
     sent = issued.get(use_id)
     if sent is not None and block != sent:
-        raise ToolRefused(f"{where}: the content of `{btype}` {use_id} was altered (encrypted content cannot be verified)")
+        raise ToolRefused(
+            f"{where}: the content of `{btype}` {use_id} was altered (encrypted content cannot be verified)"
+        )

@@ -110,6 +110,4 @@ def check_input_item(i: int, item: dict[str, Any]) -> None:
         raise SearchRefused(f"Invalid value: '{item['status']}'.", f"input[{i}].status", "invalid_value")
     action = item["action"]
     if not isinstance(action, dict) or action.get("type") not in _ACTIONS:
-        raise SearchRefused(
-            f"Invalid value for 'input[{i}].action.type'.", f"input[{i}].action.type", "invalid_value"
-        )
+        raise SearchRefused(f"Invalid value for 'input[{i}].action.type'.", f"input[{i}].action.type", "invalid_value")

@@ -412,3 +412,22 @@ def test_usage_keeps_its_old_shape_without_server_tools() -> None:
     both = Usage(5, 2, web_searches=1) + Usage(1, 1, web_searches=2, web_fetches=1)
     assert Usage.from_dict(both.to_dict()) == both
     assert (both.web_searches, both.web_fetches) == (3, 1)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_on_a_thinking_model_the_turn_still_starts_with_its_thinking(claude: Env, mode: str) -> None:
+    """The API refuses a tool loop whose assistant turn does not start with its signed
+    thinking block; the server tool blocks come after it, where the model wrote them."""
+    claude.model = "claude-fable-5-2"
+    claude.fake.enqueue(
+        Turn(text="And the time.", server_tools=[SEARCH], tool_calls=[ToolCallSpec("current_time", {})]),
+        Turn(text="Done."),
+    )
+    first, _ = claude.call(mode, claude.request(tools=[NOW]))
+    results = Message.tool_results([ToolResult(first.tool_calls[0].id, "12:00")])
+
+    second, _ = claude.call(mode, claude.request(Message.user("News?"), first.to_message(), results, tools=[NOW]))
+
+    assert second.text == "Done."
+    kinds = [b["type"] for b in claude.fake.last.json["messages"][1]["content"]]
+    assert kinds == ["thinking", "server_tool_use", "web_search_tool_result", "text", "tool_use"]

@@ -431,3 +431,20 @@ def test_on_a_thinking_model_the_turn_still_starts_with_its_thinking(claude: Env
     assert second.text == "Done."
     kinds = [b["type"] for b in claude.fake.last.json["messages"][1]["content"]]
     assert kinds == ["thinking", "server_tool_use", "web_search_tool_result", "text", "tool_use"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_fetch_that_failed_is_reported_with_its_code(claude: Env, mode: str) -> None:
+    failed = ServerToolSpec("web_fetch", {"url": "https://example.com/private"}, error_code="url_not_accessible")
+    claude.fake.enqueue(Turn(text="That page is out of reach.", server_tools=[failed]))
+
+    response, _ = claude.call(mode, claude.request(server_tools=("web_fetch",)))
+
+    [use] = response.server_tool_calls
+    assert (use.name, use.query, use.status, use.error) == (
+        "web_fetch",
+        "https://example.com/private",
+        "error",
+        "url_not_accessible",
+    )
+    assert response.usage.web_fetches == 0 and response.text == "That page is out of reach."

@@ -9,6 +9,7 @@ from .catalog import ModelInfo, lookup, models_for, resolve
 from .errors import ErrorKind, ProviderError
 from .pricing import price
 from .registry import PROVIDER_IDS, PROVIDER_NAMES, get_provider, model_ref, parse_model_ref
+from .server_tools import SERVER_TOOL_NAMES, WEB_FETCH, WEB_SEARCH
 from .types import (
     ChatRequest,
     DocumentPart,
@@ -17,6 +18,8 @@ from .types import (
     Message,
     OpaquePart,
     Response,
+    ServerToolCall,
+    ServerToolEvent,
     StreamEvent,
     TextDelta,
     TextPart,
@@ -42,6 +45,9 @@ __all__ = [
     "Provider",
     "ProviderError",
     "Response",
+    "SERVER_TOOL_NAMES",
+    "ServerToolCall",
+    "ServerToolEvent",
     "StreamEvent",
     "TextDelta",
     "TextPart",
@@ -51,6 +57,8 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "UsageEvent",
+    "WEB_FETCH",
+    "WEB_SEARCH",
     "get_provider",
     "lookup",
     "model_ref",

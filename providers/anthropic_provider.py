@@ -19,6 +19,11 @@ Mapping, both ways:
   an assistant turn is a 400). A body over 32 MB is a 413 ``request_too_large``: a
   bad request, not retried. Image and PDF tokens are in ``input_tokens``.
 * usage: Anthropic's ``input_tokens`` excludes cache tokens; ours includes them.
+* server tools (``ChatRequest.server_tools``): ``web_search`` / ``web_fetch`` tool
+  definitions beside the custom tools; their ``server_tool_use`` and result blocks are
+  kept as OpaquePart in the turn's order (``Response.parts``) and read into
+  ``Response.server_tool_calls``; ``usage.server_tool_use`` counts the requests. A
+  ``pause_turn`` is continued by providers/base.py (providers/continuation.py).
 
 The SDK's own retries are off (``max_retries=0``): providers/retry.py is the one loop.
 """
@@ -32,6 +37,7 @@ import anthropic
 import httpx2
 
 from . import catalog
+from .anthropic_server_tools import SERVER_BLOCKS, ServerCalls, definitions
 from .anthropic_stream import StreamAssembler
 from .anthropic_wire import (
     OPAQUE_BLOCKS,
@@ -47,7 +53,7 @@ from .base import BaseProvider, StreamState, usage_dict
 from .catalog import ModelInfo
 from .errors import mapped_errors
 from .params import Prepared
-from .types import ChatRequest, OpaquePart, Response, StreamEvent, ToolCall
+from .types import ChatRequest, OpaquePart, Part, Response, StreamEvent, TextPart, ToolCall
 
 
 class AnthropicProvider(BaseProvider):
@@ -85,10 +91,12 @@ class AnthropicProvider(BaseProvider):
                 params["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
             else:
                 params["system"] = system
-        if p.tools:
-            params["tools"] = [
-                {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in p.tools
-            ]
+        tools: list[dict[str, Any]] = [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in p.tools
+        ]
+        tools += definitions(p.server_tools)
+        if tools:
+            params["tools"] = tools
         # p.temperature is always None here: no Claude model accepts one under this
         # API version (catalog), and unknown models default to no temperature.
         return params
@@ -101,14 +109,23 @@ class AnthropicProvider(BaseProvider):
         texts: list[str] = []
         calls: list[ToolCall] = []
         opaque: list[OpaquePart] = []
+        parts: list[Part] = []  # the turn in order: server tool blocks sit between texts
+        server = ServerCalls()
         for block in msg.content:
             btype = block.type
             if btype == "text":
                 texts.append(block.text)
+                parts.append(TextPart(block.text))
             elif btype == "tool_use":
-                calls.append(tool_call_of(block.id, block.name, block.input))
+                call = tool_call_of(block.id, block.name, block.input)
+                calls.append(call)
+                parts.append(call)
             elif btype in OPAQUE_BLOCKS:
-                opaque.append(OpaquePart(PROVIDER_ID, block.to_dict()))
+                part = OpaquePart(PROVIDER_ID, block.to_dict())
+                opaque.append(part)
+                parts.append(part)
+                if btype in SERVER_BLOCKS:
+                    server.add(part.data)
         return Response(
             text="".join(texts),
             tool_calls=calls,
@@ -122,7 +139,9 @@ class AnthropicProvider(BaseProvider):
             provider=PROVIDER_ID,
             raw_stop_reason=msg.stop_reason,
             opaque=opaque,
+            parts=parts if server.calls else None,
             stop_detail=stop_detail(getattr(msg, "stop_details", None)),
+            server_tool_calls=server.calls,
         )
 
     # ---- stream --------------------------------------------------------------

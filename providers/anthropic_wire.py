@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from .anthropic_server_tools import SERVER_BLOCKS, request_counts
 from .errors import (
     ErrorKind,
     ProviderError,
@@ -54,8 +55,9 @@ _KIND_BY_TYPE = {
     "request_too_large": ErrorKind.BAD_REQUEST,
 }
 
-# Blocks the API wants back unchanged in the next request (thinking, with signatures).
-OPAQUE_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+# Blocks the API wants back unchanged in the next request: thinking (with signatures) and
+# the server tools' uses and results (providers/anthropic_server_tools.py).
+OPAQUE_BLOCKS = frozenset({"thinking", "redacted_thinking", *SERVER_BLOCKS})
 
 # 429s that waiting a minute will not fix: the organisation's spend cap.
 _NOT_TRANSIENT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
@@ -188,12 +190,28 @@ def tool_call_of(block_id: str, name: str, value: Any, raw: str | None = None) -
 def usage_of(u: Any) -> Usage:
     cache_read = u.cache_read_input_tokens or 0
     cache_write = u.cache_creation_input_tokens or 0
-    return Usage((u.input_tokens or 0) + cache_read + cache_write, u.output_tokens or 0, cache_read, cache_write)
+    server = getattr(u, "server_tool_use", None)
+    searches = (server.web_search_requests or 0) if server is not None else 0
+    fetches = (server.web_fetch_requests or 0) if server is not None else 0
+    return Usage(
+        (u.input_tokens or 0) + cache_read + cache_write,
+        u.output_tokens or 0,
+        cache_read,
+        cache_write,
+        searches,
+        fetches,
+    )
 
 
 def usage_from_raw(d: dict[str, Any]) -> Usage:
     cache_read = d.get("cache_read_input_tokens") or 0
     cache_write = d.get("cache_creation_input_tokens") or 0
+    searches, fetches = request_counts(d)
     return Usage(
-        (d.get("input_tokens") or 0) + cache_read + cache_write, d.get("output_tokens") or 0, cache_read, cache_write
+        (d.get("input_tokens") or 0) + cache_read + cache_write,
+        d.get("output_tokens") or 0,
+        cache_read,
+        cache_write,
+        searches,
+        fetches,
     )

@@ -2,26 +2,30 @@
 
 ``BaseProvider`` owns what must behave the same on every provider: fitting
 parameters to the model, the single retry loop, the rule that a stream is retried
-only while nothing has been yielded, pricing, and the event order of a stream
-(content events, then ``UsageEvent``, then ``Done`` last). An implementation only
-maps one request and one response to and from its SDK.
+only while nothing has been yielded, pricing (server tool fees included), the event
+order of a stream (content events, then ``UsageEvent``, then ``Done`` last), and a paused
+turn continued (``pause_turn``, providers/continuation.py). An implementation only maps
+one request and one response to and from its SDK.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import httpx2
 
 from . import catalog, pricing
 from .catalog import ModelInfo
+from .continuation import MAX_ROUNDS, continued, merge
 from .errors import ErrorKind, ProviderError
 from .http import shared_ssl_context
 from .params import Prepared, prepare
 from .retry import RetryPolicy
-from .types import ChatRequest, Done, Response, StreamEvent, ToolCall, UsageEvent
+from .server_tools import WEB_SEARCH
+from .types import ChatRequest, Done, Response, ServerToolCall, StreamEvent, ToolCall, UsageEvent
 
 
 @runtime_checkable
@@ -40,21 +44,23 @@ class Provider(Protocol):
 class StreamState:
     """Shared between one streaming attempt and the retry loop around it.
 
-    An implementation appends every text chunk to ``texts`` and every tool call to
-    ``calls`` *before* yielding it, so "has anything been yielded?" is just "is
-    anything there?", at no cost per event; it sets ``response`` when complete.
+    An implementation appends every text chunk to ``texts``, every tool call to
+    ``calls`` and every server tool event to ``server`` *before* yielding it, so "has
+    anything been yielded?" is just "is anything there?", at no cost per event; it sets
+    ``response`` when complete.
     """
 
-    __slots__ = ("response", "texts", "calls")
+    __slots__ = ("response", "texts", "calls", "server")
 
     def __init__(self) -> None:
         self.response: Response | None = None
         self.texts: list[str] = []
         self.calls: list[ToolCall] = []
+        self.server: list[ServerToolCall] = []
 
     @property
     def yielded(self) -> bool:
-        return bool(self.texts) or bool(self.calls)
+        return bool(self.texts) or bool(self.calls) or bool(self.server)
 
 
 class BaseProvider:
@@ -127,19 +133,55 @@ class BaseProvider:
 
     def _finish(self, response: Response, req: ChatRequest, p: Prepared) -> Response:
         response.provider = self.id
-        cost, version = pricing.price(self.id, response.model or req.model, response.usage, fallback_model_id=req.model)
+        model = response.model or req.model
+        cost, version = pricing.price(self.id, model, response.usage, fallback_model_id=req.model)
         response.cost_usd = cost
         response.price_version = version
         notes = list(p.notes)
         if cost is None:
-            notes.append(f"no price data for {self.id}:{response.model or req.model}; cost unknown")
+            notes.append(f"no price data for {self.id}:{model}; cost unknown")
         response.notes = notes
+        self._fees(response.server_tool_calls, model, req.model)
         return response
 
+    def _fees(self, calls: list[ServerToolCall], model: str, fallback: str) -> None:
+        """Each server tool use's own fee: a search that came back is billed per request,
+        a failed one and a fetch are not (their pages are tokens, already in the cost)."""
+        if not calls:
+            return
+        fee = pricing.web_search_fee(self.id, model)
+        if fee is None and fallback != model:
+            fee = pricing.web_search_fee(self.id, fallback)
+        for call in calls:
+            if call.name == WEB_SEARCH and call.status == "completed":
+                call.fee_usd = fee
+            elif call.status != "running":
+                call.fee_usd = pricing.ZERO
+
     def complete(self, req: ChatRequest) -> Response:
+        """One answer; a paused turn (``pause_turn``) is continued up to MAX_ROUNDS calls
+        and comes back as one Response. A failure in a later round carries the earlier
+        rounds in ``error.partial`` (what they cost is spent)."""
         info, p = self._prepare(req)
-        response = self.retry.run(lambda: self._complete_once(req, info, p), req.deadline)
-        return self._finish(response, req, p)
+        current = req
+        response: Response | None = None
+        for round_no in range(1, MAX_ROUNDS + 1):
+            try:
+                part = self.retry.run(functools.partial(self._complete_once, current, info, p), req.deadline)
+            except ProviderError as error:
+                if response is not None and error.partial is None:
+                    error.partial = response
+                raise
+            part = self._finish(part, current, p)
+            response = part if response is None else merge(response, part)
+            if part.stop_reason != "pause_turn":
+                break
+            if round_no == MAX_ROUNDS:
+                response.notes.append(_paused_note())
+                break
+            current = continued(current, part)
+        assert response is not None  # the loop runs at least once, and each round answers or raises
+        return response
 
     def stream(self, req: ChatRequest) -> Iterator[StreamEvent]:
         """Stream a response: TextDelta / ToolCallEvent as they arrive, then
@@ -150,6 +192,28 @@ class BaseProvider:
         return self._stream(req, info, p)
 
     def _stream(self, req: ChatRequest, info: ModelInfo, p: Prepared) -> Iterator[StreamEvent]:
+        """The rounds of one turn (more than one when the provider paused it), then
+        UsageEvent and Done once, with the rounds merged."""
+        current = req
+        response: Response | None = None
+        for round_no in range(1, MAX_ROUNDS + 1):
+            part = yield from self._stream_round(current, info, p, response)
+            response = part if response is None else merge(response, part)
+            if part.stop_reason != "pause_turn":
+                break
+            if round_no == MAX_ROUNDS:
+                response.notes.append(_paused_note())
+                break
+            current = continued(current, part)
+        assert response is not None  # the loop runs at least once, and each round answers or raises
+        yield UsageEvent(response.usage)
+        yield Done(response)
+
+    def _stream_round(
+        self, req: ChatRequest, info: ModelInfo, p: Prepared, earlier: Response | None
+    ) -> Generator[StreamEvent, None, Response]:
+        """One streamed call, retried while nothing of it was yielded; returns its priced
+        Response. A failure carries ``earlier`` rounds merged into ``error.partial``."""
         policy = self.retry
         attempt = 1
         while True:
@@ -166,14 +230,14 @@ class BaseProvider:
                 ):
                     if error.partial is not None and error.partial.price_version is None:
                         self._finish(error.partial, req, p)  # what was received, priced
+                    if earlier is not None:
+                        error.partial = earlier if error.partial is None else merge(earlier, error.partial)
                     raise
                 attempt += 1
         response = state.response
         if response is None:  # an implementation bug, not a provider failure
             raise RuntimeError(f"{self.id} stream ended without a response")
-        self._finish(response, req, p)
-        yield UsageEvent(response.usage)
-        yield Done(response)
+        return self._finish(response, req, p)
 
     def list_models(self) -> list[ModelInfo]:
         """The chat models this key can use, as ModelInfo (catalog entries where
@@ -187,6 +251,10 @@ class BaseProvider:
     def validate_key(self) -> None:
         """Raise ProviderError (kind ``auth``) when the key is refused; cheap call."""
         self.retry.run(self._validate_key_once)
+
+
+def _paused_note() -> str:
+    return f"the provider paused its turn {MAX_ROUNDS} times; the answer may be unfinished"
 
 
 def usage_dict(obj: Any) -> dict[str, Any]:

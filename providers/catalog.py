@@ -42,6 +42,11 @@ class ModelInfo:
     # documents. False for an unknown model: a file is then refused or sent as text.
     supports_images: bool = False
     supports_pdf: bool = False
+    # The provider's own server tools (DESIGN §12): Claude models have web search and web
+    # fetch; OpenAI's have web search only (the Responses API has no fetch tool). False for
+    # an unknown model: asking for one is then refused before any request.
+    supports_web_search: bool = False
+    supports_web_fetch: bool = False
     deprecated: bool = False  # still callable, headed for retirement: menus may hide it
     known: bool = True  # False when these are conservative defaults for an unknown id
 
@@ -73,6 +78,8 @@ def _claude(
         supports_prompt_cache=True,
         supports_images=True,
         supports_pdf=True,
+        supports_web_search=True,
+        supports_web_fetch=True,
         deprecated=deprecated,
     )
 
@@ -101,6 +108,8 @@ def _gpt(
         supports_prompt_cache=True,  # OpenAI caches long prefixes automatically
         supports_images=True,
         supports_pdf=True,
+        supports_web_search=True,
+        supports_web_fetch=False,  # OpenAI has no fetch tool
         deprecated=deprecated,
     )
 

@@ -39,6 +39,11 @@ Mapping notes:
   are not persisted when `store` is set to false"). In a stream the finished item is
   the one in ``response.output_item.done`` (``output_item.added`` may carry an
   incomplete ``encrypted_content``); ``response.completed`` repeats it.
+* server tools (``ChatRequest.server_tools``): ``web_search`` only, as
+  ``{"type": "web_search"}`` with ``include=["web_search_call.action.sources"]``; each
+  ``web_search_call`` item is read into ``Response.server_tool_calls`` and kept as an
+  OpaquePart in output order, sent back in the next round (providers/openai_server_tools.py,
+  which also says why ``user_location`` stays unset).
 * ``function_call`` items go back without their ``fc_`` item ``id``: with an id, the
   API insists on finding the reasoning item that preceded the call.
 
@@ -58,6 +63,7 @@ from .base import BaseProvider, StreamState
 from .catalog import ModelInfo
 from .errors import mapped_errors
 from .openai_response import response_from
+from .openai_server_tools import SEARCH_SOURCES, definitions
 from .openai_stream import StreamAssembler
 from .openai_wire import (
     ENCRYPTED_REASONING,
@@ -95,21 +101,27 @@ class OpenAIProvider(BaseProvider):
             "input": to_input_items(req.messages, reasoning=reasoning),
             "store": False,
         }
-        if reasoning:
-            params["include"] = [ENCRYPTED_REASONING]
+        include = [ENCRYPTED_REASONING] if reasoning else []
+        server_tools = definitions(p.server_tools)
+        if server_tools:
+            include.append(SEARCH_SOURCES)
+        if include:
+            params["include"] = include
         if req.system:
             params["instructions"] = req.system
-        if p.tools:
-            params["tools"] = [
-                {
-                    "type": "function",
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.input_schema,
-                    "strict": False,
-                }
-                for t in p.tools
-            ]
+        tools: list[dict[str, Any]] = [
+            {
+                "type": "function",
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.input_schema,
+                "strict": False,
+            }
+            for t in p.tools
+        ]
+        tools += server_tools
+        if tools:
+            params["tools"] = tools
         if p.temperature is not None:
             params["temperature"] = p.temperature
         if p.max_output_tokens is not None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from .base import usage_dict
+from .openai_server_tools import ITEM_TYPE, call_of_item, search_part
 from .openai_wire import PROVIDER_ID, call_from_item, error_from_code, reasoning_part, stop_reason, usage_from
-from .types import OpaquePart, Part, Response, TextPart, ToolCall
+from .types import OpaquePart, Part, Response, ServerToolCall, TextPart, ToolCall
 
 
 class _Turn:
@@ -30,6 +31,7 @@ class _Turn:
         self.collected: list[str] = []
         self.opaque: list[OpaquePart] = []
         self.parts: list[Part] = []  # the assistant turn in output order
+        self.server: list[ServerToolCall] = []  # web searches, in output order
         self._streamed_reasoning = streamed_reasoning
 
     def walk(self, output: Any) -> None:
@@ -43,6 +45,8 @@ class _Turn:
                 self.parts.append(call)
             elif itype == "reasoning":
                 self._reasoning(index, item)
+            elif itype == ITEM_TYPE:
+                self._search(item)
         streamed = self._streamed_reasoning
         if streamed:  # finished in the stream, missing from response.completed
             self.opaque.extend(p for p in map(reasoning_part, streamed.values()) if p is not None)
@@ -59,6 +63,13 @@ class _Turn:
                 self.refused = True
         if len(self.collected) > start:
             self.parts.append(TextPart("".join(self.collected[start:])))
+
+    def _search(self, item: Any) -> None:
+        data = item.to_dict()
+        self.server.append(call_of_item(data))
+        part = search_part(data)
+        self.opaque.append(part)
+        self.parts.append(part)
 
     def _reasoning(self, index: int, item: Any) -> None:
         streamed = self._streamed_reasoning
@@ -114,11 +125,14 @@ def response_from(
     # A refusal content part is the model's own words of refusal: they are the reason
     # (Anthropic's stop_details in its terms), not an answer that goes down a pipeline.
     detail, text = (text, "") if raw_stop == "refusal" and text else (None, text)
+    usage = usage_from(resp.usage)
+    # OpenAI's usage has no count of searches: each completed call is one (the fee's unit).
+    usage.web_searches = sum(1 for c in turn.server if c.status == "completed")
     return Response(
         text=text,
         tool_calls=calls,
         stop_reason=stop,
-        usage=usage_from(resp.usage),
+        usage=usage,
         model=resp.model,
         request_id=request_id,
         raw_usage=usage_dict(resp.usage),
@@ -129,4 +143,5 @@ def response_from(
         stop_detail=detail,
         opaque=turn.opaque,
         parts=_ordered(turn, calls, text),
+        server_tool_calls=turn.server,
     )

@@ -7,7 +7,9 @@ Each server-sent event updates the assembler and yields what a reader sees at on
 as one ToolCallEvent at ``response.output_item.done`` (the done item's own arguments win;
 the fragments are used only when it has none). A ``reasoning`` item is kept as it is in
 ``output_item.done`` (``output_item.added``'s ``encrypted_content`` may be incomplete).
-``response.completed``/``response.incomplete`` carry the final response;
+A ``web_search_call`` item is a ServerToolEvent when it is added (``running``) and when it
+is done (``completed`` or ``error``); the final response's output is where the Response
+reads it from. ``response.completed``/``response.incomplete`` carry the final response;
 ``response.failed`` and ``error`` raise. A stream that ends without a final response was
 cut, and ``finish`` says so.
 
@@ -23,8 +25,9 @@ from typing import Any
 from .base import StreamState
 from .errors import ErrorKind, ProviderError
 from .openai_response import response_from
+from .openai_server_tools import ITEM_TYPE, call_of_item
 from .openai_wire import PROVIDER_ID, call_from_item, error_from_code
-from .types import Response, StreamEvent, TextDelta, ToolCallEvent, Usage
+from .types import Response, ServerToolEvent, StreamEvent, TextDelta, ToolCallEvent, Usage
 
 
 class StreamAssembler:
@@ -52,6 +55,8 @@ class StreamAssembler:
             item = event.item
             if item.type == "function_call":
                 self._pending[event.output_index] = (item.call_id, item.name, [])
+            elif item.type == ITEM_TYPE:
+                return self._search(item)
         elif etype == "response.output_item.done":
             return self._item_done(event)
         elif etype in ("response.completed", "response.incomplete"):
@@ -84,6 +89,13 @@ class StreamAssembler:
         elif item.type == "reasoning":
             # the finished item: output_item.added's encrypted_content may be incomplete
             self._reasoning[event.output_index] = item
+        elif item.type == ITEM_TYPE:
+            yield from self._search(item)
+
+    def _search(self, item: Any) -> Iterator[StreamEvent]:
+        call = call_of_item(item.to_dict())
+        self.state.server.append(call)
+        yield ServerToolEvent(call)
 
     def partial(self) -> Response:
         """What arrived before the stream broke off (the retry loop decides what to do)."""

@@ -21,6 +21,7 @@ from .errors import (
     parse_retry_after,
     should_retry_header,
 )
+from .openai_server_tools import is_search_part
 from .types import (
     DocumentPart,
     ImagePart,
@@ -253,6 +254,9 @@ def _assistant_items(parts: list[Part], items: list[dict[str, Any]], reasoning: 
             if reasoning and _is_reasoning_part(part):
                 flush_text()
                 held.append(dict(part.data))
+            elif is_search_part(part):  # a web search, back where it was (a reasoning item may lead to it)
+                flush_text()
+                emit(dict(part.data))
         elif type(part) is ToolResult:  # not expected in an assistant turn; keep it answerable
             flush_text()
             items.append(_function_call_output(part))

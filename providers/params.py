@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from . import server_tools
 from .catalog import ModelInfo
 from .types import ChatRequest, ToolSpec
 
@@ -26,6 +27,8 @@ class Prepared:
     max_output_tokens: int | None
     tools: list[ToolSpec]
     notes: list[str] = field(default_factory=list)
+    #: The server tools asked for, checked against the model (providers/server_tools.py).
+    server_tools: tuple[str, ...] = ()
 
 
 def prepare(
@@ -71,6 +74,12 @@ def prepare(
         notes.append(f"{len(tools)} tool(s) dropped: {info.display_name} does not accept tools")
         tools = []
 
+    # Unlike a parameter, a server tool the model lacks is not dropped with a note: the
+    # agent was built to look things up, and a quiet answer without looking is wrong.
+    wanted = server_tools.check(req.server_tools, info)
+
     for note in notes:
         log.info("%s: %s", info.ref, note)
-    return Prepared(temperature=temperature, max_output_tokens=max_out, tools=list(tools), notes=notes)
+    return Prepared(
+        temperature=temperature, max_output_tokens=max_out, tools=list(tools), notes=notes, server_tools=wanted
+    )

@@ -5,10 +5,15 @@ and writes, which it prices at their own rates. The price-data version returned
 beside each cost lets a cost be recomputed or audited later; genai-prices exposes
 no data version of its own, so it is the package version (plus the snapshot time
 if someone switched on its auto-updater).
+
+Server tool fees: web search is billed per request ($10 per 1,000 on both providers in the
+snapshot, ``web_searches_kcount``), so ``Usage.web_searches`` goes into the calculation and
+the cost includes it. Web fetch has no fee of its own (its pages are input tokens).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from decimal import Decimal
@@ -20,6 +25,9 @@ from genai_prices import data_snapshot
 from .types import Usage
 
 log = logging.getLogger("providers.pricing")
+
+#: A fee that is known to be nothing (a fetch, a failed search).
+ZERO = Decimal(0)
 
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
@@ -46,6 +54,7 @@ def price(
         output_tokens=usage.output_tokens,
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
+        web_searches=usage.web_searches,
     )
     version = price_version()
     for candidate in (model_id, fallback_model_id):
@@ -66,6 +75,14 @@ def price(
     if first:
         log.warning("no price data for %s:%s in %s; cost left unknown", provider_id, model_id, version)
     return None, version
+
+
+@functools.lru_cache(maxsize=256)
+def web_search_fee(provider_id: str, model_id: str) -> Decimal | None:
+    """What one web search costs on this model beyond its tokens, from the same price data
+    as the cost (so a call's fees add up to what ``price`` counted); None when unpriced."""
+    cost, _ = price(provider_id, model_id, Usage(web_searches=1))
+    return cost
 
 
 def is_priced(provider_id: str, model_id: str) -> bool:

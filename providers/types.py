@@ -13,6 +13,11 @@ Conventions that hold on every provider:
 * ``Usage.input_tokens`` INCLUDES cache-read and cache-write tokens (the
   genai-prices convention); Anthropic reports them apart, OpenAI inside, and each
   provider normalises once.
+* Server tools (web search, web fetch) run on the provider's side within one call:
+  asked for by name in ``ChatRequest.server_tools``, reported per call in
+  ``Response.server_tool_calls`` (and as ``ServerToolEvent`` in a stream), their
+  blocks kept as ``OpaquePart`` in the turn's own order so they go back unchanged,
+  and their fees counted in ``Usage.web_searches`` and so in the cost.
 """
 
 from __future__ import annotations
@@ -156,20 +161,33 @@ class ToolSpec:
 
 @dataclass(slots=True)
 class Usage:
-    """Token usage. ``input_tokens`` includes cache reads and writes."""
+    """Token usage. ``input_tokens`` includes cache reads and writes.
+
+    ``web_searches`` / ``web_fetches`` count the provider's server tool requests of the
+    call: searches are billed per request (genai-prices prices them with the tokens), so
+    they live beside the tokens and every sum of usages sums them too."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    web_searches: int = 0
+    web_fetches: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {
+        """The four token counts always; the server tool counts only when there were any,
+        so a step without tools stores the shape it always had."""
+        d = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cache_read_tokens": self.cache_read_tokens,
             "cache_write_tokens": self.cache_write_tokens,
         }
+        if self.web_searches:
+            d["web_searches"] = self.web_searches
+        if self.web_fetches:
+            d["web_fetches"] = self.web_fetches
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Usage:
@@ -178,6 +196,8 @@ class Usage:
             int(d.get("output_tokens", 0)),
             int(d.get("cache_read_tokens", 0)),
             int(d.get("cache_write_tokens", 0)),
+            int(d.get("web_searches", 0)),
+            int(d.get("web_fetches", 0)),
         )
 
     def __add__(self, other: Usage) -> Usage:
@@ -188,6 +208,8 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cache_read_tokens + other.cache_read_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
+            self.web_searches + other.web_searches,
+            self.web_fetches + other.web_fetches,
         )
 
     @property
@@ -209,6 +231,53 @@ class ChatRequest:
     #: ``time.monotonic()`` by which the call must be over: no retry waits past it
     #: (a run's time budget). None: the retry policy's own limits only.
     deadline: float | None = None
+    #: The provider's own tools the model may use within this call, by neutral name
+    #: (``providers.server_tools``: ``web_search``, ``web_fetch``). One the model lacks is
+    #: a bad request before any HTTP.
+    server_tools: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class ServerToolCall:
+    """One use of a provider's server tool within a call, for the step's record and the
+    thread's plan ("Web search: <query>").
+
+    ``status``: ``completed``, ``error`` (the tool answered with an error, which the
+    model saw: reported, never raised) or ``running`` (seen started, no result yet, e.g.
+    in a stream event or a paused turn). ``fee_usd``: what this use costs on top of the
+    tokens (a search's per-request fee; 0 for a fetch or a failed search; None when the
+    model is unpriced)."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+    status: str = "completed"
+    error: str | None = None
+    result_excerpt: str = ""
+    fee_usd: Decimal | None = None
+
+    @property
+    def query(self) -> str:
+        """What the call was about, in a few words: the search query, or the URL fetched."""
+        for key in ("query", "url"):
+            value = self.input.get(key)
+            if isinstance(value, str) and value:
+                return value
+        queries = self.input.get("queries")
+        if isinstance(queries, list) and queries:
+            return "; ".join(str(q) for q in queries)
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "input": self.input,
+            "status": self.status,
+            "error": self.error,
+            "result_excerpt": self.result_excerpt,
+            "fee_usd": None if self.fee_usd is None else str(self.fee_usd),
+        }
 
 
 @dataclass(slots=True)
@@ -233,6 +302,11 @@ class Response:
     #: Why the output stopped, in the provider's words, when it says more than the stop
     #: reason (Anthropic's refusal ``stop_details``: category and explanation).
     stop_detail: str | None = None
+    #: The provider's server tools used in this call (web search, web fetch), in order.
+    server_tool_calls: list[ServerToolCall] = field(default_factory=list)
+    #: How many calls to the provider made this response: more than 1 when a paused turn
+    #: (``pause_turn``) was continued.
+    rounds: int = 1
 
     def to_message(self) -> Message:
         """The assistant turn to append to the conversation (for tool loops); keeps
@@ -260,6 +334,8 @@ class Response:
             "price_version": self.price_version,
             "request_id": self.request_id,
             "notes": list(self.notes),
+            "server_tool_calls": [c.to_dict() for c in self.server_tool_calls],
+            "rounds": self.rounds,
         }
 
 
@@ -286,13 +362,22 @@ class UsageEvent:
 
 
 @dataclass(slots=True)
+class ServerToolEvent:
+    """A server tool use seen in a stream: once when it starts (``status`` ``running``,
+    its input complete) and once when its result arrives (``completed`` or ``error``), so
+    a live plan can show "Web search: <query>" while the provider works."""
+
+    call: ServerToolCall
+
+
+@dataclass(slots=True)
 class Done:
     """Always the last event of a successful stream; carries the full Response."""
 
     response: Response
 
 
-StreamEvent = TextDelta | ToolCallEvent | UsageEvent | Done
+StreamEvent = TextDelta | ToolCallEvent | ServerToolEvent | UsageEvent | Done
 
 
 def parse_tool_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:

@@ -21,6 +21,10 @@ What it checks, as the real API does (answers in Anthropic's error format
   ``tool_result`` answers a ``tool_use`` of the previous one; tools need a valid
   name and an object ``input_schema``; a prompt over the model's context window is
   400 "prompt is too long: N tokens > M maximum".
+* server tools (tests/fakes/anthropic_server_tools.py): ``web_search_*`` / ``web_fetch_*``
+  definitions checked field by field, an unknown tool type refused with the API's 400;
+  ``server_tool_use`` and result blocks sent back only in assistant turns, each result
+  answering an earlier use and unchanged from what this fake issued.
 * ``image`` and ``document`` blocks (tests/fakes/anthropic_media.py): source ``base64``,
   ``url`` or ``file``; a base64 image's ``media_type`` one of jpeg/png/gif/webp, its data
   valid base64 whose first bytes are that type ("Image does not match the provided media
@@ -33,6 +37,9 @@ What it checks, as the real API does (answers in Anthropic's error format
 Replies: ``Turn`` → a Message (JSON) or a stream of ``message_start``,
 ``content_block_start/delta/stop`` (``thinking_delta`` + ``signature_delta``,
 ``text_delta``, ``input_json_delta``), ``ping``, ``message_delta``, ``message_stop``.
+``Turn(server_tools=[ServerToolSpec(...)])`` puts ``server_tool_use`` + result blocks
+(search results, a fetched page, or an error object) before the text, counted in
+``usage.server_tool_use``; ``Turn(stop_reason="pause_turn")`` pauses the turn.
 Models whose adaptive thinking is always on (Fable, Mythos, Opus 5.5) start every
 reply with a signed ``thinking`` block, and, as the real API, refuse a tool loop
 whose last assistant turn does not start with it, or whose signature was altered. Usage is estimated at ~4 chars/token; a system
@@ -67,6 +74,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .anthropic_media import check_counts, check_document, check_image
+from .anthropic_server_tools import (
+    RESULT_TYPES,
+    ToolRefused,
+    check_sent_back,
+    check_server_tool,
+    request_counts,
+    server_blocks,
+)
 from .llm_base import (
     FakeLLMServer,
     Fault,
@@ -199,6 +214,7 @@ class FakeAnthropic(FakeLLMServer):
         self.max_page_size = max_page_size
         self._cache: set[str] = set()
         self._cache_lock = threading.Lock()
+        self.issued_results: dict[str, dict[str, Any]] = {}  # server tool use id → the result block sent out
 
     @property
     def url(self) -> str:
@@ -214,6 +230,7 @@ class FakeAnthropic(FakeLLMServer):
         super().reset()
         with self._cache_lock:
             self._cache.clear()
+            self.issued_results.clear()
 
     # ---- errors --------------------------------------------------------------
 
@@ -371,7 +388,7 @@ class FakeAnthropic(FakeLLMServer):
                 f"max_tokens: {max_tokens} > {model.max_tokens}, which is the maximum allowed number of output tokens for {model_id}"
             )
         system_text, system_cached = self._check_system(body.get("system"))
-        tools_text = self._check_tools(body.get("tools"))
+        tools_text, offered = self._check_tools(body.get("tools"))
         thinking_on = model.thinking or (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
         messages_text, last_user, images, pages = self._check_messages(body["messages"], thinking_on)
         try:
@@ -406,7 +423,7 @@ class FakeAnthropic(FakeLLMServer):
             turn = Turn(
                 **{**turn.__dict__, "text": turn.text[: max_tokens * 4], "stop_reason": "max_tokens", "deltas": None}
             )
-        content = self._content(turn, model)
+        content = self._content(turn, model, offered)
         out_tokens = (
             sum(
                 estimate_tokens(b["text"])
@@ -414,6 +431,8 @@ class FakeAnthropic(FakeLLMServer):
                 else estimate_tokens(b["thinking"])
                 if b["type"] == "thinking"
                 else estimate_tokens(json.dumps(b["input"]))
+                if "input" in b
+                else 0  # a server tool's result is read by the model, not written by it
                 for b in content
             )
             or 1
@@ -427,6 +446,8 @@ class FakeAnthropic(FakeLLMServer):
             output_tokens=out_tokens,
             service_tier="standard",
         )
+        if turn.server_tools:
+            usage["server_tool_use"] = request_counts(turn.server_tools)
         if turn.usage:
             usage.update(turn.usage)
         headers.update(turn.headers)
@@ -447,13 +468,23 @@ class FakeAnthropic(FakeLLMServer):
             message["stop_details"] = turn.stop_details
         return self.json_reply(200, message, headers, turn.delay)
 
-    def _content(self, turn: Turn, model: FakeModel | None = None) -> list[dict[str, Any]]:
+    def _content(
+        self, turn: Turn, model: FakeModel | None = None, offered: frozenset[str] = frozenset()
+    ) -> list[dict[str, Any]]:
         content: list[dict[str, Any]] = []
         thought = turn.thinking
         if thought is None and model is not None and model.thinking:
             thought = "The user wants an answer; I will give it plainly."
         if thought:
             content.append({"type": "thinking", "thinking": thought, "signature": sign_thinking(thought)})
+        for spec in turn.server_tools:
+            if spec.name not in offered:
+                raise ValueError(f"the script uses server tool {spec.name!r}, which the request did not offer")
+            for block in server_blocks(spec):
+                if block["type"] in RESULT_TYPES.values():
+                    with self._cache_lock:
+                        self.issued_results[block["tool_use_id"]] = block
+                content.append(block)
         if turn.text:
             content.append({"type": "text", "text": turn.text})
         for call in turn.tool_calls:
@@ -549,6 +580,10 @@ class FakeAnthropic(FakeLLMServer):
                 )
                 for piece in turn.deltas if turn.deltas is not None else words(block["text"]):
                     events.append(head + json.dumps(piece).encode() + b"}}\n\n")
+            elif block["type"] in RESULT_TYPES.values():  # a result arrives whole, in its start event
+                events.append(
+                    sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+                )
             else:
                 events.append(
                     sse(
@@ -557,7 +592,7 @@ class FakeAnthropic(FakeLLMServer):
                             "type": "content_block_start",
                             "index": index,
                             "content_block": {
-                                "type": "tool_use",
+                                "type": block["type"],  # tool_use or server_tool_use: input by deltas
                                 "id": block["id"],
                                 "name": block["name"],
                                 "input": {},
@@ -596,6 +631,7 @@ class FakeAnthropic(FakeLLMServer):
                         "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
                         "cache_read_input_tokens": usage["cache_read_input_tokens"],
                         "output_tokens": usage["output_tokens"],
+                        **({"server_tool_use": usage["server_tool_use"]} if "server_tool_use" in usage else {}),
                     },
                 },
             )
@@ -641,15 +677,27 @@ class FakeAnthropic(FakeLLMServer):
             texts.append(block["text"])
         return "".join(texts), cached
 
-    def _check_tools(self, tools: Any) -> str:
+    def _check_tools(self, tools: Any) -> tuple[str, frozenset[str]]:
+        """Validate ``tools``; return their JSON (for token counts) and the server tools offered."""
         if tools is None:
-            return ""
+            return "", frozenset()
         if not isinstance(tools, list):
             raise _Invalid("tools: Input should be a valid list")
         names: set[str] = set()
+        server: set[str] = set()
         for i, tool in enumerate(tools):
             if not isinstance(tool, dict):
                 raise _Invalid(f"tools.{i}: Input should be a valid dictionary")
+            if tool.get("type", "custom") != "custom":
+                try:
+                    server_name = check_server_tool(i, tool)
+                except ToolRefused as refused:
+                    raise _Invalid(refused.message) from None
+                if server_name in names:
+                    raise _Invalid(f"tools: Tool names must be unique. Duplicate name: {server_name}")
+                names.add(server_name)
+                server.add(server_name)
+                continue
             name = tool.get("name")
             if not isinstance(name, str) or not name:
                 raise _Invalid(f"tools.{i}.custom.name: Field required")
@@ -663,7 +711,7 @@ class FakeAnthropic(FakeLLMServer):
                 raise _Invalid(f"tools.{i}.custom.input_schema: Field required")
             if schema.get("type") != "object":
                 raise _Invalid(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
-        return json.dumps(tools)
+        return json.dumps(tools), frozenset(server)
 
     def _check_messages(self, messages: Any, thinking_on: bool = False) -> tuple[str, str, int, int]:
         """Validate the conversation; return (all prompt text, last user text, images,
@@ -677,6 +725,9 @@ class FakeAnthropic(FakeLLMServer):
         images = pages = 0
         prev_tool_uses: list[str] = []
         prev_role: str | None = None
+        server_uses: set[str] = set()  # server tool use ids seen so far
+        with self._cache_lock:
+            issued = dict(self.issued_results)
         for i, msg in enumerate(messages):
             if not isinstance(msg, dict):
                 raise _Invalid(f"messages.{i}: Input should be a valid dictionary")
@@ -749,6 +800,12 @@ class FakeAnthropic(FakeLLMServer):
                     pages += doc_pages
                     if doc_text:
                         texts.append(doc_text)
+                elif btype in ("server_tool_use", *RESULT_TYPES.values()):
+                    try:
+                        check_sent_back(where, role, block, server_uses, issued)
+                    except ToolRefused as refused:
+                        raise _Invalid(refused.message) from None
+                    texts.append(json.dumps(block.get("input", block.get("content"))))
                 elif btype in ("redacted_thinking", "search_result"):
                     pass
                 else:

@@ -21,6 +21,9 @@ header on every response):
   must answer a ``function_call`` earlier in ``input`` ("No tool call found for
   function call output with call_id ..."); a prompt over the context window → 400
   ``context_length_exceeded``.
+* web search (tests/fakes/openai_web_search.py): the ``web_search`` tool's fields checked,
+  an unknown tool type refused (400 ``invalid_value``); ``web_search_call`` items sent back
+  in ``input`` need ``id``, ``status`` and ``action``.
 * ``include``: known values only; ``reasoning.encrypted_content`` on a model that does
   not reason → 400 "Encrypted content is not supported with this model." (``param:
   include``).
@@ -56,7 +59,8 @@ it; in a stream its ``output_item.added`` carries a truncated ``encrypted_conten
 ``output_item.done`` / ``response.completed`` the whole one. With
 ``fake.reasoning_per_item = True`` a reasoning item precedes every output item (as
 models that reason between a preamble and their calls do). A turn's tool calls come
-out as separate ``function_call`` items, each with its own ``call_id`` and argument
+out as separate ``function_call`` items (its ``server_tools`` as ``web_search_call`` items
+before the message, with ``action.sources`` when ``include`` asks), each with its own ``call_id`` and argument
 deltas; ``ToolCallSpec.arguments`` may be a raw (even malformed) string. Usage is
 estimated at ~4 chars/token, ``input_tokens`` including ``cached_tokens``: an
 ``instructions`` + tools prefix of at least ``cache_min_tokens`` is cached on first
@@ -105,6 +109,7 @@ from .llm_base import (
 )
 from .llm_media import IMAGE_TOKENS, PDF_PAGE_TOKENS, Refused
 from .openai_media import check_content
+from .openai_web_search import SOURCES, SearchRefused, check_input_item, check_tool, search_item
 
 __all__ = ["FakeOpenAI", "FakeOpenAIModel", "Fault", "Turn"]
 
@@ -455,7 +460,7 @@ class FakeOpenAI(FakeLLMServer):
             )
         include = self._check_include(body.get("include"), model)
         store = body.get("store", True) is not False
-        tools_text = self._check_tools(body.get("tools"))
+        tools_text, searchable = self._check_tools(body.get("tools"))
         input_text, last_user, media_tokens = self._check_input(body.get("input"), store)
 
         prompt_tokens = (
@@ -480,7 +485,9 @@ class FakeOpenAI(FakeLLMServer):
         turn = scripted if isinstance(scripted, Turn) else self.default_turn(req, model_id, last_user)
         reply_model = turn.model or model.snapshot or model.id
         headers.update(turn.headers)
-        output = self._output(turn, model.reasoning, ENCRYPTED_REASONING in include, store)
+        if turn.server_tools and not searchable:
+            raise ValueError("the script uses web search, which the request did not offer")
+        output = self._output(turn, model.reasoning, ENCRYPTED_REASONING in include, store, SOURCES in include)
         out_tokens = max(1, sum(estimate_tokens(self._item_text(it)) for it in output))
         status = "completed"
         incomplete = None
@@ -538,7 +545,9 @@ class FakeOpenAI(FakeLLMServer):
             return item["arguments"]
         return ""
 
-    def _output(self, turn: Turn, reasoning: bool, encrypted: bool = False, store: bool = True) -> list[dict[str, Any]]:
+    def _output(
+        self, turn: Turn, reasoning: bool, encrypted: bool = False, store: bool = True, sources: bool = False
+    ) -> list[dict[str, Any]]:
         output: list[dict[str, Any]] = []
         last_reasoning: list[str] = []  # the latest reasoning item's id, if any
 
@@ -556,6 +565,12 @@ class FakeOpenAI(FakeLLMServer):
 
         if reasoning:
             think()
+        for spec in turn.server_tools:
+            if spec.name != "web_search":
+                raise ValueError(f"OpenAI has no {spec.name} tool; the script cannot use it")
+            if reasoning and self.reasoning_per_item and output[-1]["type"] != "reasoning":
+                think()
+            output.append(search_item(spec, sources))
         if turn.text or turn.refusal:
             if reasoning and self.reasoning_per_item and output[-1]["type"] != "reasoning":
                 think()
@@ -685,6 +700,11 @@ class FakeOpenAI(FakeLLMServer):
                         part=dict(part, text=text),
                     )
                 emit("response.output_item.done", output_index=index, item=item)
+            elif itype == "web_search_call":
+                emit("response.output_item.added", output_index=index, item=dict(item, status="in_progress"))
+                for phase in ("in_progress", "searching", "completed"):
+                    emit(f"response.web_search_call.{phase}", item_id=item["id"], output_index=index)
+                emit("response.output_item.done", output_index=index, item=item)
             elif itype == "function_call":
                 emit(
                     "response.output_item.added",
@@ -726,9 +746,11 @@ class FakeOpenAI(FakeLLMServer):
 
     # ---- validation ----------------------------------------------------------
 
-    def _check_tools(self, tools: Any) -> str:
+    def _check_tools(self, tools: Any) -> tuple[str, bool]:
+        """Validate ``tools``; return their JSON (for token counts) and whether web search is offered."""
+        searchable = False
         if tools is None:
-            return ""
+            return "", searchable
         if not isinstance(tools, list):
             raise _Invalid("Invalid type for 'tools': expected an array.", param="tools", code="invalid_type")
         for i, tool in enumerate(tools):
@@ -739,7 +761,11 @@ class FakeOpenAI(FakeLLMServer):
                     code="missing_required_parameter",
                 )
             if tool["type"] != "function":
-                continue  # built-in tools: accepted, never called by this fake
+                try:
+                    searchable = check_tool(i, tool) or searchable
+                except SearchRefused as refused:
+                    raise _Invalid(refused.message, param=refused.param, code=refused.code) from None
+                continue
             if not tool.get("name"):
                 raise _Invalid(
                     f"Missing required parameter: 'tools[{i}].name'.",
@@ -753,7 +779,7 @@ class FakeOpenAI(FakeLLMServer):
                     param=f"tools[{i}].parameters",
                     code="invalid_function_parameters",
                 )
-        return json.dumps(tools)
+        return json.dumps(tools), searchable
 
     @staticmethod
     def _check_include(include: Any, model: FakeOpenAIModel) -> list[str]:
@@ -933,6 +959,11 @@ class FakeOpenAI(FakeLLMServer):
                         param="input",
                     )
                 reasoning_ids.add(item_id)
+            elif itype == "web_search_call":
+                try:
+                    check_input_item(i, item)
+                except SearchRefused as refused:
+                    raise _Invalid(refused.message, param=refused.param, code=refused.code) from None
             elif itype == "item_reference":
                 pass
             else:

@@ -11,7 +11,8 @@ early.
 Scripting. ``enqueue(...)`` queues entries consumed in order by the next requests
 to a path (by default the generation endpoint):
 
-* ``Turn(text=..., tool_calls=[...], ...)`` - a model reply, rendered as JSON or as
+* ``Turn(text=..., tool_calls=[...], server_tools=[ServerToolSpec(...)], ...)`` - a model
+  reply (``server_tools``: the provider's own web search / fetch, used before the text), rendered as JSON or as
   an SSE stream depending on the request's ``stream`` flag; a turn can also break
   its stream (``error_after=N`` sends an SSE error event after N events,
   ``cut_after=N`` drops the connection after N events) or be slow (``delay``,
@@ -51,6 +52,7 @@ __all__ = [
     "HTTPReply",
     "RecordedRequest",
     "SSEReply",
+    "ServerToolSpec",
     "ToolCallSpec",
     "Turn",
     "estimate_tokens",
@@ -101,6 +103,29 @@ class ToolCallSpec:
 
 
 @dataclass
+class ServerToolSpec:
+    """A use of the provider's own server tool that the fake model makes, with its result.
+
+    ``name``: ``web_search`` (both fakes) or ``web_fetch`` (Anthropic). ``input``: what the
+    model asked (``{"query": ...}``, ``{"url": ...}``). ``results``: the pages found, as
+    ``(title, url)``; for a fetch the first is the page, ``page_text`` its text.
+    ``error_code``: the tool failed (Anthropic ``web_search_tool_result_error`` /
+    ``web_fetch_tool_result_error``; OpenAI a ``failed`` call). ``before``: words the model
+    says before this use (Anthropic: a text block of its own). ``answered=False``: the turn
+    paused before the result (Anthropic ``pause_turn``). A request that did not offer the
+    tool is a script error (the fake answers 500)."""
+
+    name: str = "web_search"
+    input: dict[str, Any] = field(default_factory=lambda: {"query": "pipebot"})
+    results: list[tuple[str, str]] = field(default_factory=lambda: [("Pipebot", "https://example.com/pipebot")])
+    page_text: str = "Pipebot chains agents into pipelines."
+    error_code: str | None = None
+    before: str = ""
+    answered: bool = True
+    id: str | None = None
+
+
+@dataclass
 class Turn:
     text: str = ""
     tool_calls: list[ToolCallSpec] = field(default_factory=list)
@@ -122,6 +147,7 @@ class Turn:
     stop_details: dict[str, Any] | None = (
         None  # Anthropic: e.g. {"type": "refusal", "category": ..., "explanation": ...}
     )
+    server_tools: list[ServerToolSpec] = field(default_factory=list)  # provider-side uses, before the text
 
 
 @dataclass

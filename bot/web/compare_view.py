@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from bot.web.inputs_view import files_line, thread_line
 from bot.web.view import tombstone_line
 from core.artifacts import messages
 from core.artifacts.diff import Comparison, Delta, DiffOp, StepSide, compare
@@ -88,6 +89,8 @@ class ComparePage:
     deleted: list[str] = field(default_factory=list)
     #: The page says why the diff is coarse (core/artifacts/diff.py gave up the word match).
     coarse_notice: str | None = None
+    #: Whether the two runs took in the same files and thread context (bot/web/inputs_view.py).
+    inputs: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -217,4 +220,5 @@ def compare_page(
         related=related,
         deleted=deleted,
         coarse_notice=messages.COMPARE_COARSE if c.coarse else None,
+        inputs=[] if deleted else [files_line(left, right), thread_line(left, right)],
     )

@@ -23,6 +23,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from bot.web.inputs_view import file_views, thread_view
 from bot.web.present import (
     agent_title,
     error_kind,
@@ -268,6 +269,27 @@ def _md_verbatim(text: str | None) -> str:
     return t
 
 
+def _md_inputs(a: Artifact) -> list[str]:
+    """The Files and Thread context sections: each file's name, type, size and full sha256
+    (no links: the export is read away from the page's signed link), then the thread's
+    messages, each author's words fenced so they cannot reshape the document."""
+    out: list[str] = []
+    files = file_views(a, None)
+    if files:
+        out += [f"## Files ({len(files)})", ""]
+        for f in files:
+            sha = f" · sha256 {_md_code(f.sha256)}" if f.sha256 else ""
+            out.append(f"- **{_md_inline(f.name)}** · {_md_inline(f.facts)}{sha}")
+        out.append("")
+    thread = thread_view(a)
+    if thread is not None:
+        out += ["## Thread context", "", f"_{_md_inline(thread.summary)}_", ""]
+        for line in thread.lines:
+            named = f" (files: {_md_inline(', '.join(line.file_names))})" if line.file_names else ""
+            out += [f"**{_md_inline(line.author)}**{named}", "", _md_fence(line.text), ""]
+    return out
+
+
 def render_artifact_markdown(artifact: Artifact | Mapping[str, Any]) -> str:
     """The artifact as a standalone Markdown document, with the same content as the page.
 
@@ -317,6 +339,7 @@ def render_artifact_markdown(artifact: Artifact | Mapping[str, Any]) -> str:
 
     if (a.input or "").strip():
         out += ["## Input", "", _md_fence(a.input), ""]
+    out += _md_inputs(a)
 
     output = _md_verbatim(a.output)
     out += ["## Output", "", output if output.strip() else "_No output._", ""]
@@ -336,6 +359,10 @@ def render_artifact_markdown(artifact: Artifact | Mapping[str, Any]) -> str:
         temperature = temperature_text(agent.temperature if agent else None)
         if temperature is not None:
             out.append(f"- Temperature: {_md_inline(temperature)}")
+        if s.files:
+            out.append(f"- Files: {_md_inline(', '.join(s.files))}")
+        if s.text_extracted_from:
+            out.append(f"- Text extracted from: {_md_inline(', '.join(s.text_extracted_from))}")
         if s.error:
             out.append(f"- Error: **{_md_inline(error_kind(s.error))}** {_md_inline(s.error.message)}".rstrip())
         out.append("")

@@ -11,7 +11,7 @@ equivalent: both are safe, and this keeps the page's escaped text exactly as it 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -66,6 +66,7 @@ def render_artifact_html(
     slack_undelivered: str | None = None,
     who: WhoLine | None = None,
     delete_form: DeleteForm | None = None,
+    file_href: Callable[[int], str] | None = None,
 ) -> str:
     """The permalink page of one artifact, as a complete HTML document.
 
@@ -76,9 +77,14 @@ def render_artifact_html(
     ``who`` is the header line saying who is looking (bot/web/access.py).
     ``delete_form`` adds the *Delete* button (then serve the page with
     :data:`bot.web.security.FORM_HEADERS`: it has a form).
+    ``file_href(position)`` links the run's files (and shows its images) from the page.
     """
     page = artifact_page(
-        Artifact.from_content(artifact), slack_thread_url=slack_thread_url, json_url=json_url, markdown_url=markdown_url
+        Artifact.from_content(artifact),
+        slack_thread_url=slack_thread_url,
+        json_url=json_url,
+        markdown_url=markdown_url,
+        file_href=file_href,
     )
     return _ENV.get_template("artifact.html").render(
         page=page,

@@ -6,8 +6,9 @@ the page shows the latest version; ``v=N`` shows version N (the signature covers
 artifact, so it opens every version). Where people sign in with Slack the link is not
 enough: the signed-in person must see the run's conversation, and the page lists only the
 branches they may see (bot/web/access.py); the run's requester or an admin gets a *Delete*
-button there (bot/web/deleting.py, bot/web/delete_routes.py). The compare page and the editor have their own
-modules (bot/web/compare_routes.py, bot/web/editor_routes.py).
+button there (bot/web/deleting.py, bot/web/delete_routes.py). The compare page, the editor and
+the run's files have their own modules (bot/web/compare_routes.py, bot/web/editor_routes.py,
+bot/web/file_routes.py); the page links the files with the signature it was opened with.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.web.compare_routes import compare_routes
 from bot.web.delete_routes import delete_routes
 from bot.web.deleting import offer
 from bot.web.editor_routes import editor_routes
+from bot.web.file_routes import file_path, file_routes
 from bot.web.lineage_view import LifecycleView, lifecycle_view
 from bot.web.loading import Loaded, load_version, read_conn, requested_version
 from bot.web.markdown import render_artifact_markdown
@@ -151,6 +153,11 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
                 render_artifact_markdown(art), media_type="text/markdown; charset=utf-8", headers=md_headers
             )
 
+        sig = request.query_params.get("s") or ""
+
+        def file_href(position: int) -> str:
+            return file_path(str(uuid.UUID(artifact_id)), position, sig)
+
         def other(fmt: str) -> str:
             if number is None:
                 return artifact_permalink(ctx, team_id, artifact_id, fmt)
@@ -165,6 +172,7 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
             slack_undelivered=loaded.slack_undelivered,
             who=viewer.who(here_of(request)),
             delete_form=delete_form,
+            file_href=file_href,
         )
         return HTMLResponse(html, headers=FORM_HEADERS if delete_form else _HEADERS)
 
@@ -173,4 +181,5 @@ def artifact_routes(ctx: AppContext) -> list[Route]:
         *compare_routes(ctx),
         *editor_routes(ctx),
         *delete_routes(ctx),
+        *file_routes(ctx),
     ]

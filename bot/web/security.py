@@ -35,13 +35,14 @@ STYLE_HASH: str = "sha256-" + base64.b64encode(hashlib.sha256(_CSS_BYTES).digest
 
 _POLICY = (
     "default-src 'none'; script-src 'none'; "
-    f"style-src '{STYLE_HASH}'; img-src data:; "
+    f"style-src '{STYLE_HASH}'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'none'"
 )
 
 #: Content-Security-Policy header for the artifact pages. No script source at all; only
 #: our own stylesheet (by hash); images only as ``data:`` (the favicon, inline rasters in
-#: Markdown); no forms, no ``<base>``, no framing (clickjacking).
+#: Markdown) or from this site (a run's images, bot/web/file_routes.py, which serves only
+#: raster types inline); no forms, no ``<base>``, no framing (clickjacking).
 CSP: str = _POLICY + "; frame-ancestors 'none'"
 
 #: The same policy for the ``<meta>`` tag (defence in depth if a proxy drops the header).

@@ -8,8 +8,10 @@ escapes; the one exception is :attr:`OutputView.html`, the sanitised Markdown re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.web.inputs_view import FileView, ThreadView, file_views, thread_view
 from bot.web.markdown import MARKDOWN_PAGE_LIMIT, MarkdownBudget, render_bounded
 from bot.web.present import (
     Status,
@@ -80,6 +82,9 @@ class StepView:
     input: str
     system_prompt: str
     open: bool
+    # The run's files this step's model got, and those it read as extracted text (by name).
+    files: list[str] = field(default_factory=list)
+    text_extracted_from: list[str] = field(default_factory=list)
 
     @property
     def facts(self) -> str:
@@ -110,6 +115,9 @@ class ArtifactPage:
     steps: list[StepView] = field(default_factory=list)
     # A deleted result's tombstone line ("Deleted by U… on …"); None for a live artifact.
     deleted: str | None = None
+    # What the run took in (DESIGN §11): its files and the thread's earlier messages.
+    files: list[FileView] = field(default_factory=list)
+    thread: ThreadView | None = None
 
     @property
     def headline_facts(self) -> list[str]:
@@ -160,15 +168,26 @@ def _step(
         input=s.input or "",
         system_prompt=(agent.system_prompt or "") if agent else "",
         open=(s.status or "").lower() == StepStatus.FAILED or (failed_position is not None and pos == failed_position),
+        files=list(s.files),
+        text_extracted_from=list(s.text_extracted_from),
     )
 
 
-def artifact_page(a: Artifact, *, slack_thread_url: str | None, json_url: str, markdown_url: str) -> ArtifactPage:
+def artifact_page(
+    a: Artifact,
+    *,
+    slack_thread_url: str | None,
+    json_url: str,
+    markdown_url: str,
+    file_href: Callable[[int], str] | None = None,
+) -> ArtifactPage:
     """Everything the artifact template shows.
 
     ``slack_thread_url`` is the link back to the run's thread; when ``None`` the
     artifact's own ``slack.thread_url`` is used if it is an http(s) URL. The Markdown
-    budget is spent final output first, then the steps in order.
+    budget is spent final output first, then the steps in order. ``file_href(position)``
+    is the signed link to one of the run's files (None: the files are listed without links
+    or images). A deleted result lists no files: they went with it.
     """
     pipeline = pipeline_title(a.pipeline_name)
     when = parse_datetime(a.when)
@@ -218,6 +237,8 @@ def artifact_page(a: Artifact, *, slack_thread_url: str | None, json_url: str, m
         json_href=safe_href(json_url),
         markdown_href=md_href,
         steps=steps,
+        files=file_views(a, file_href),
+        thread=thread_view(a),
     )
 
 

@@ -364,7 +364,7 @@ def test_csp_constants() -> None:
         "script-src 'none'",
         "base-uri 'none'",
         "form-action 'none'",
-        "img-src data:",
+        "img-src 'self' data:;",
     ):
         assert directive in CSP and directive in META_CSP
     assert "frame-ancestors 'none'" in CSP

@@ -36,7 +36,7 @@ from core.context import AppContext
 from core.links import signing_keys
 from storage.db import Session
 from storage.repos import artifacts as artifact_repo
-from storage.repos.run_files import files_of, iter_chunks
+from storage.repos.run_files import file_at, iter_chunks
 
 __all__ = ["file_path", "file_routes"]
 
@@ -69,7 +69,7 @@ def _open_file(ctx: AppContext, team_id: str, artifact_id: str, position: int) -
     try:
         row = artifact_repo.get_artifact(session, team_id, artifact_id)
         run_id = row.run_id if row is not None else None
-        found = next((f for f in files_of(session, run_id) if f.position == position), None) if run_id else None
+        found = file_at(session, run_id, position) if run_id else None
         if found is None or found.stored_at is None:
             session.close()
             return None

@@ -58,7 +58,6 @@ __all__ = [
     "TokenUsage",
     "decimal_text",
     "iso_text",
-    "same_files",
 ]
 
 #: The content version the executor writes today.
@@ -396,9 +395,3 @@ class Artifact(_Record):
 
     def step_at(self, position: int) -> StepRecord | None:
         return next((s for s in self.steps if s.position == position), None)
-
-
-def same_files(a: Artifact, b: Artifact) -> bool:
-    """Whether two runs took the same files (by content, in the same order): what a compare
-    says about their inputs besides the text. Names may differ; the bytes decide."""
-    return [f.sha256 for f in a.files] == [f.sha256 for f in b.files]

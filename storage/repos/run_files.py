@@ -24,7 +24,6 @@ __all__ = [
     "ChunkWriter",
     "add_file",
     "copy_files",
-    "delete_files",
     "file_at",
     "files_of",
     "iter_chunks",
@@ -158,11 +157,3 @@ def copy_files(s: Session, source_run_id: uuid.UUID, target_run_id: uuid.UUID) -
         {"source": source_run_id, "target": target_run_id},
     ).scalar_one()
     return int(copied)
-
-
-def delete_files(s: Session, run_ids: Sequence[uuid.UUID]) -> int:
-    """Remove the runs' files and their bytes (a deleted result, retention)."""
-    if not run_ids:
-        return 0
-    result = s.execute(delete(RunFile).where(RunFile.run_id.in_(list(run_ids))))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import urllib.parse
 from collections.abc import Callable
 
@@ -24,6 +26,7 @@ from bot.slack.client import client_for
 from core.context import AppContext
 from core.inputs.refs import FileRef
 from core.inputs.source import InputUnavailable
+from providers.http import shared_ssl_context
 
 __all__ = ["allowed_url", "download_file"]
 
@@ -88,30 +91,48 @@ def download_file(ctx: AppContext, team_id: str, ref: FileRef, write: Callable[[
         raise InputUnavailable(f"pipebot couldn't download {ref.name}: {exc}") from None
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        with httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=False) as http:
-            for _ in range(MAX_REDIRECTS + 1):
-                with http.stream("GET", url, headers=headers) as resp:
-                    if resp.is_redirect:
-                        url = urllib.parse.urljoin(url, resp.headers.get("location", ""))
-                        if not allowed_url(url, api_url):
-                            log.warning("file %s redirected off Slack's hosts: %r", ref.file_id, url[:200])
-                            raise InputUnavailable(download_failed(ref.name))
-                        continue
-                    _check(ref, resp)
-                    got = 0
-                    for chunk in resp.iter_bytes():
-                        if chunk:
-                            got += len(chunk)
-                            write(chunk)
-                    if _is_html(resp) and ref.size is not None and got != ref.size:
-                        raise InputUnavailable(download_failed(ref.name))  # a login page, not the file
-                    return
+        http = _http()
+        for _ in range(MAX_REDIRECTS + 1):
+            with http.stream("GET", url, headers=headers) as resp:
+                if resp.is_redirect:
+                    url = urllib.parse.urljoin(url, resp.headers.get("location", ""))
+                    if not allowed_url(url, api_url):
+                        log.warning("file %s redirected off Slack's hosts: %r", ref.file_id, url[:200])
+                        raise InputUnavailable(download_failed(ref.name))
+                    continue
+                _check(ref, resp)
+                got = 0
+                for chunk in resp.iter_bytes():
+                    if chunk:
+                        got += len(chunk)
+                        write(chunk)
+                if _is_html(resp) and ref.size is not None and got != ref.size:
+                    raise InputUnavailable(download_failed(ref.name))  # a login page, not the file
+                return
     except httpx.HTTPError as exc:
         log.info("download of file %s failed: %s", ref.file_id, type(exc).__name__)
         raise InputUnavailable(
             f"pipebot couldn't download {ref.name}: Slack's file server did not answer; try again."
         ) from None
     raise InputUnavailable(download_failed(ref.name))
+
+
+_clients: dict[int, httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """One client per process for every download: its TLS context (the CA bundle takes tens
+    of milliseconds to load) and its kept-alive connections to Slack's file host are paid
+    once, not per file. Keyed by process id: a forked work horse builds its own rather than
+    share its parent's sockets."""
+    pid = os.getpid()
+    with _clients_lock:
+        client = _clients.get(pid)
+        if client is None:
+            client = httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=False, verify=shared_ssl_context())
+            _clients[pid] = client
+        return client
 
 
 def _check(ref: FileRef, resp: httpx.Response) -> None:

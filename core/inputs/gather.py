@@ -12,8 +12,10 @@ is called.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core import messages
@@ -45,9 +47,9 @@ class InputProblem(Exception):
 
 
 class _TooLarge(Exception):
-    def __init__(self, seen: int) -> None:
+    def __init__(self, seen: int, *, whole_run: bool) -> None:
         super().__init__(seen)
-        self.seen = seen
+        self.seen, self.whole_run = seen, whole_run
 
 
 def needs_gathering(files: Sequence[StoredFile], thread: dict[str, Any] | None) -> bool:
@@ -64,14 +66,33 @@ def gather(
     source: InputSource | None,
 ) -> dict[str, Any] | None:
     """Fetch and store what is missing; ``files`` are updated in place; the run's thread as
-    now stored is returned. Raises InputProblem."""
-    for f in files:
-        if not f.stored:
-            others = sum(g.size or 0 for g in files if g.stored)
-            _store(ctx, team_id, f, _needed(source), others)
-    if not fetched(thread):
-        thread = _fetch_thread(ctx, team_id, rid, thread or {}, _needed(source))
-    return thread
+    now stored is returned. Raises InputProblem.
+
+    The files and the thread are fetched at once (up to DOWNLOADS_AT_ONCE at a time): a run
+    with a PDF and two images waits for the slowest of them, not for their sum."""
+    missing = [f for f in files if not f.stored]
+    wants_thread = not fetched(thread)
+    if not missing and not wants_thread:
+        return thread
+    got = _needed(source)
+    budget = _Budget(ctx.settings.PIPEBOT_MAX_RUN_FILES_MB * MB, sum(f.size or 0 for f in files if f.stored))
+    with ThreadPoolExecutor(max_workers=min(DOWNLOADS_AT_ONCE, len(missing) + wants_thread)) as pool:
+        stored = [pool.submit(_store, ctx, team_id, f, got, budget) for f in missing]
+        fetching = pool.submit(_fetch_thread, ctx, team_id, rid, thread or {}, got) if wants_thread else None
+        try:
+            for done in stored:
+                done.result()
+            return fetching.result() if fetching is not None else thread
+        except BaseException:
+            budget.stop()  # the others stop at their next piece: the run fails anyway
+            raise
+
+
+DOWNLOADS_AT_ONCE = 4  # one run's files and thread fetched at once
+#: Downloads in flight in one worker process, all runs together: each holds a database
+#: connection while it streams, and the worker's pool keeps 10 beyond one per run slot
+#: (bot/worker/main.py), so 8 never starve a run of its own connection.
+_PROCESS_DOWNLOADS = threading.BoundedSemaphore(8)
 
 
 def _needed(source: InputSource | None) -> InputSource:
@@ -80,38 +101,62 @@ def _needed(source: InputSource | None) -> InputSource:
     return source
 
 
-def _limited(write: Callable[[bytes], None], limit: float) -> Callable[[bytes], None]:
-    """``write``, stopping the download once more than ``limit`` bytes came (Slack's size
-    was checked before; a file that grew since must not fill the database)."""
+class _Budget:
+    """The run's total of file bytes, shared by its parallel downloads (Slack's sizes were
+    checked before; a file that grew since must not fill the database)."""
+
+    def __init__(self, limit: float, already: int) -> None:
+        self.limit, self.total, self._stopped = limit, already, False
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> None:
+        with self._lock:
+            if self._stopped:
+                raise _Stopped
+            self.total += n
+            if self.total > self.limit:
+                raise _TooLarge(self.total, whole_run=True)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+
+
+class _Stopped(Exception):
+    """Another input of the run failed: this download stops where it is."""
+
+
+def _limited(write: Callable[[bytes], None], limit: float, budget: _Budget) -> Callable[[bytes], None]:
+    """``write``, stopping the download once the file passes ``limit`` bytes or the run's
+    files together pass theirs."""
     seen = 0
 
     def guarded(data: bytes) -> None:
         nonlocal seen
         seen += len(data)
         if seen > limit:
-            raise _TooLarge(seen)
+            raise _TooLarge(seen, whole_run=False)
+        budget.take(len(data))
         write(data)
 
     return guarded
 
 
-def _store(ctx: AppContext, team_id: str, f: StoredFile, source: InputSource, others: int) -> None:
+def _store(ctx: AppContext, team_id: str, f: StoredFile, source: InputSource, budget: _Budget) -> None:
     """Download one file into its chunks, read what a model may read instead, mark it
-    stored: one transaction. ``others``: bytes of the run's files already stored (the run's
-    total limit holds for what actually came, not only for what Slack said)."""
+    stored: one transaction."""
     ref = FileRef(f.slack_file_id or "", f.name, f.mimetype, "", f.size, f.url)
     file_mb, run_mb = ctx.settings.PIPEBOT_MAX_FILE_MB, ctx.settings.PIPEBOT_MAX_RUN_FILES_MB
-    limit = min(file_mb * MB, run_mb * MB - others)
-    with transaction(ctx.sessions) as s:
+    with _PROCESS_DOWNLOADS, transaction(ctx.sessions) as s:
         writer = file_repo.ChunkWriter(s, f.id)
         writer.reset()  # an earlier attempt's pieces, if it died mid-way
         try:
-            source.download(team_id, ref, _limited(writer.write, limit))
+            source.download(team_id, ref, _limited(writer.write, file_mb * MB, budget))
         except _TooLarge as over:
             said = (
-                messages.file_grew_past_limit(f.name, file_mb)
-                if limit >= file_mb * MB
-                else messages.files_too_large_together(others + over.seen, run_mb)
+                messages.files_too_large_together(over.seen, run_mb)
+                if over.whole_run
+                else messages.file_grew_past_limit(f.name, file_mb)
             )
             raise InputProblem(FailureKind.BAD_FILE, said) from None
         except InputUnavailable as exc:

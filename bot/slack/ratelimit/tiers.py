@@ -46,6 +46,7 @@ METHOD_TIERS: dict[str, int] = {
     "auth.test": 4,
     "team.info": 3,
     "users.info": 4,
+    "files.info": 4,
     "users.list": 2,
     "conversations.info": 3,
     "conversations.join": 3,

@@ -77,7 +77,7 @@ def test_a_run_with_an_image_a_pdf_and_a_csv_stores_each_once_and_step_one_gets_
     source = ServedInputs(data)
     outcome = _run(ctx, fake_anthropic, fake_openai, run.id, source)
     assert outcome is not None and outcome.status == "succeeded", outcome
-    assert source.downloads == ["F1", "F2", "F3"]
+    assert sorted(source.downloads) == ["F1", "F2", "F3"]  # fetched at once, each once
 
     rows = _file_rows(ctx, run.id)
     assert [(r.name, r.kind, r.size, r.sha256) for r in rows] == [
@@ -262,7 +262,7 @@ def test_a_resumed_run_does_not_download_stored_files_again(ctx, fake_anthropic,
         pass
     else:
         raise AssertionError("the worker did not die")
-    assert first.downloads == ["F1", "F2", "F3"]
+    assert sorted(first.downloads) == ["F1", "F2", "F3"]
     assert [r.stored_at is not None for r in _file_rows(ctx, run.id)] == [True, True, False]
     with transaction(ctx.sessions) as s:  # its heartbeat stopped long ago: the run is up for taking
         s.execute(text("UPDATE runs SET heartbeat_at = now() - interval '1 hour' WHERE id = :id"), {"id": run.id})

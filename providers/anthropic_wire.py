@@ -114,10 +114,10 @@ TITLE_MAX = 500
 
 
 def image_block(part: ImagePart) -> dict[str, Any]:
-    """An image as a base64 ``image`` block. ``part.data`` goes in as the same string
-    object: a 5 MB file's base64 is ~7 MB, and the SDK's own JSON encoding is the one
-    copy it needs."""
-    return {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
+    """An image as a base64 ``image`` block. The base64 goes in as one string object (read
+    now when the part holds a loader): a 5 MB file's base64 is ~7 MB, and the SDK's own
+    JSON encoding is the one copy it needs."""
+    return {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.b64()}}
 
 
 def document_block(part: DocumentPart) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def document_block(part: DocumentPart) -> dict[str, Any]:
     (the model can then name the file it read)."""
     block: dict[str, Any] = {
         "type": "document",
-        "source": {"type": "base64", "media_type": "application/pdf", "data": part.data},
+        "source": {"type": "base64", "media_type": "application/pdf", "data": part.b64()},
     }
     if part.name:
         block["title"] = part.name[:TITLE_MAX]

@@ -191,7 +191,7 @@ def input_image(part: ImagePart) -> dict[str, Any]:
     """An image as an ``input_image`` content item with a data URL. ``detail`` is
     required by the SDK's TypedDict and OpenAI's published spec; "auto" lets the API
     choose. The data URL is the one copy of the base64 the wire format forces on us."""
-    return {"type": "input_image", "detail": "auto", "image_url": f"data:{part.media_type};base64,{part.data}"}
+    return {"type": "input_image", "detail": "auto", "image_url": f"data:{part.media_type};base64,{part.b64()}"}
 
 
 def input_file(part: DocumentPart) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def input_file(part: DocumentPart) -> dict[str, Any]:
     return {
         "type": "input_file",
         "filename": part.name or "document.pdf",
-        "file_data": f"data:application/pdf;base64,{part.data}",
+        "file_data": f"data:application/pdf;base64,{part.b64()}",
     }
 
 

@@ -23,6 +23,7 @@ Conventions that hold on every provider:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -87,24 +88,37 @@ class OpaquePart:
     data: dict[str, Any]
 
 
+#: A file's base64 text, or a function that reads it when a request is built. Core passes a
+#: function: a step then holds a file's bytes only while its request is being written, not
+#: for the whole time the model takes to answer (24 runs with an 8 MB PDF each would
+#: otherwise keep 200 MB alive), and a retry reads them again from where they are stored.
+Base64 = str | Callable[[], str]
+
+
 @dataclass(frozen=True, slots=True)
 class ImagePart:
-    """An image the model looks at: ``data`` is the base64 of its bytes, sent inline (never
-    through a provider's file-upload API). ``media_type``: image/png, jpeg, gif or webp."""
+    """An image the model looks at, sent inline as base64 (never through a provider's
+    file-upload API). ``media_type``: image/png, jpeg, gif or webp."""
 
     media_type: str
-    data: str
+    data: Base64
     name: str = ""
+
+    def b64(self) -> str:
+        return self.data if isinstance(self.data, str) else self.data()
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentPart:
     """A PDF the model reads as a document (for a model whose catalog entry says
-    ``supports_pdf``); ``data`` is the base64 of its bytes."""
+    ``supports_pdf``), sent inline as base64."""
 
     media_type: str
-    data: str
+    data: Base64
     name: str = ""
+
+    def b64(self) -> str:
+        return self.data if isinstance(self.data, str) else self.data()
 
 
 Part = TextPart | ImagePart | DocumentPart | ToolCall | ToolResult | OpaquePart

@@ -11,6 +11,7 @@ a step got, and which as text, is decided by :func:`plan_files` alone, so the ar
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +23,19 @@ from core.inputs.thread import context_text
 from core.preflight import model_name, model_reads_images
 from providers import catalog
 from providers.types import DocumentPart, ImagePart, Part, TextPart
-from storage.db import Session
+from storage.db import SessionFactory, transaction
 from storage.repos import run_files as file_repo
 
-__all__ = ["FIRST_STEP", "FilePlan", "StepInputs", "base64_of", "plan_files", "step_inputs", "unreadable_file"]
+__all__ = [
+    "FIRST_STEP",
+    "FilePlan",
+    "StepInputs",
+    "base64_of",
+    "plan_files",
+    "step_inputs",
+    "stored_base64",
+    "unreadable_file",
+]
 
 #: The step that always gets the run's files and its thread (positions are 1-based).
 FIRST_STEP = 1
@@ -93,19 +103,27 @@ def base64_of(chunks: Iterable[bytes]) -> str:
     return "".join(out)
 
 
-def _part(s: Session, plan: FilePlan) -> Part:
+def stored_base64(sessions: SessionFactory, file_id: int) -> str:
+    """A stored file's base64, read when a request is being built (see providers.types.Base64:
+    the step does not hold it while the model answers)."""
+    with transaction(sessions) as s:
+        return base64_of(file_repo.iter_chunks(s, file_id))
+
+
+def _part(sessions: SessionFactory, plan: FilePlan) -> Part:
     f = plan.file
+    load = functools.partial(stored_base64, sessions, f.id)
     if f.kind == FileKind.IMAGE:
-        return ImagePart(image_media_type(f.mimetype, f.name), base64_of(file_repo.iter_chunks(s, f.id)), f.name)
+        return ImagePart(image_media_type(f.mimetype, f.name), load, f.name)
     if f.kind == FileKind.PDF and not plan.as_text:
-        return DocumentPart("application/pdf", base64_of(file_repo.iter_chunks(s, f.id)), f.name)
+        return DocumentPart("application/pdf", load, f.name)
     if f.kind == FileKind.PDF:
         return TextPart(f"{messages.extracted_text_of(f.name)}\n{f.extracted_text or ''}")
     return TextPart(f"{messages.text_file(f.name)}\n{f.extracted_text or ''}")
 
 
 def step_inputs(
-    s: Session,
+    sessions: SessionFactory,
     files: Sequence[StoredFile],
     model_ref: str,
     *,
@@ -113,12 +131,12 @@ def step_inputs(
     sees: bool,
     thread: dict[str, Any] | None,
 ) -> StepInputs:
-    """Step's context (step 1: the thread) and attachments, bytes read from the run's
-    stored files in ``s``."""
+    """Step's context (step 1: the thread) and attachments; a file's bytes are read from the
+    run's stored files each time a request carrying them is built."""
     plans = plan_files(files, model_ref, sees)
     return StepInputs(
         context=context_text(thread) if first else None,
-        attachments=tuple(_part(s, p) for p in plans),
+        attachments=tuple(_part(sessions, p) for p in plans),
         files=[p.file.name for p in plans],
         text_extracted_from=[p.file.name for p in plans if p.as_text],
     )

@@ -244,8 +244,7 @@ def _step_inputs(run: RunContext, start: RunStart, position: int, snap: dict[str
     problem = unreadable_file(start.files, snap["model"], sees, position=position, agent_name=snap.get("name") or "")
     if problem is not None:  # the agent changed since the run was claimed
         raise RunRejected(FailureKind.UNSUPPORTED_FILE, problem)
-    with transaction(run.app.sessions) as s:
-        return step_inputs(s, start.files, snap["model"], first=first, sees=sees, thread=start.thread)
+    return step_inputs(run.app.sessions, start.files, snap["model"], first=first, sees=sees, thread=start.thread)
 
 
 def _run_steps(run: RunContext, start: RunStart) -> str:

@@ -90,11 +90,12 @@ def test_a_run_with_an_image_a_pdf_and_a_csv_stores_each_once_and_step_one_gets_
 
     # What step 1 is given (the parts the providers turn into image/document blocks).
     with transaction(ctx.sessions) as s:
-        parts = step_inputs(s, stored_files(file_repo.files_of(s, run.id)), HAIKU, first=True, sees=True, thread=None)
+        stored = stored_files(file_repo.files_of(s, run.id))
+    parts = step_inputs(ctx.sessions, stored, HAIKU, first=True, sees=True, thread=None)
     image, document, csv = parts.attachments
     assert isinstance(image, ImagePart) and image.media_type == "image/png"
-    assert base64.b64decode(image.data) == PNG_1X1
-    assert isinstance(document, DocumentPart) and base64.b64decode(document.data) == data["F2"]
+    assert base64.b64decode(image.b64()) == PNG_1X1  # read from PostgreSQL when the request is built
+    assert isinstance(document, DocumentPart) and base64.b64decode(document.b64()) == data["F2"]
     assert isinstance(csv, TextPart) and csv.text == "File sales.csv:\n" + CSV.decode()
     assert parts.text_extracted_from == []
 

@@ -70,7 +70,7 @@ def downgrade() -> None:
     op.drop_index("ix_approvals_pending_due", table_name="approvals")
     op.drop_index("ix_approvals_run_position", table_name="approvals")
     op.drop_table("approvals")
-    op.execute("DELETE FROM run_steps WHERE status = 'waiting'")
+    op.execute("UPDATE run_steps SET status = 'failed', error_kind = 'approval_timed_out' WHERE status = 'waiting'")
     op.drop_constraint(op.f("ck_run_steps_status"), "run_steps", type_="check")
     op.create_check_constraint(op.f("ck_run_steps_status"), "run_steps", _STEP_STATUSES_BEFORE)
     op.execute("DELETE FROM pipeline_steps WHERE kind = 'approval'")

@@ -9,7 +9,6 @@ what every surface reads (:func:`view_of`)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from core import messages
 from core.reporter import ApprovalView, RunInfo, StepPlan
@@ -48,11 +47,9 @@ def request_approval(
     timeout_hours: int,
     requested_by: str | None,
     output: str,
-    now: datetime | None = None,
 ) -> ApprovalView:
     """Record the waiting step and its request and set the run waiting, all or nothing;
     NotWaiting when a cancel was asked for first (nothing is recorded then)."""
-    now = now or datetime.now(UTC)
     with transaction(sessions) as s:
         run_repo.record_waiting_step(
             s, rid, position, snapshot=approval_snapshot(approvers, timeout_hours), step_input=output
@@ -66,7 +63,6 @@ def request_approval(
             requested_by=requested_by,
             output_shown=output,
             timeout_hours=timeout_hours,
-            due_at=now + timedelta(hours=timeout_hours),
         )
         if not run_repo.set_waiting(s, team_id, rid):
             raise NotWaiting(str(rid))

@@ -31,7 +31,7 @@ def create(
     requested_by: str | None,
     output_shown: str,
     timeout_hours: int,
-    due_at: datetime,
+    due_at: datetime | None = None,
     kind: str = ApprovalKind.STEP,
     payload: dict[str, Any] | None = None,
 ) -> Approval:
@@ -46,7 +46,8 @@ def create(
         requested_by=requested_by,
         output_shown=output_shown,
         timeout_hours=timeout_hours,
-        due_at=due_at,
+        # None: ``timeout_hours`` after the request, both on the database's clock
+        due_at=due_at if due_at is not None else func.now() + func.make_interval(0, 0, 0, 0, timeout_hours),
     )
     s.add(row)
     s.flush()

@@ -20,7 +20,7 @@ from core.pipelines import PipelineDraft
 from core.preflight import check, load_plan
 from core.runs.approvals import DecisionResult, decide, expire_due
 from core.runs.artifact import Artifact as Content
-from core.runs.cancel import CancelResult, cancel_run
+from core.runs.cancel import CancelResult, cancel_run, cancelled_message
 from core.runs.fair_share import slots_key
 from core.runs.intake import start_branch, start_run
 from core.runs.maintenance import maintain_runs, requeue_lost_runs, take_over_dead_runs
@@ -289,7 +289,7 @@ def test_cancel_while_waiting_ends_the_run_and_the_approval(ctx, worker_env, fak
     answer = cancel_run(ctx, "T1", run.id, "U1")
     assert answer.result == CancelResult.CANCELLED and answer.permalink
     done = read_run(ctx, "T1", run.id)
-    assert (done.status, done.error_kind, done.error_message) == ("failed", "cancelled", "cancelled by <@U1>")
+    assert (done.status, done.error_kind, done.error_message) == ("failed", "cancelled", cancelled_message("U1"))
     row = approvals_of(ctx, run.id)[0]
     assert (row.status, row.decided_by) == ("cancelled", "U1")
     after = decide(ctx, "T1", approval.id, "U1", "approve", reporter=Recorder())

@@ -45,7 +45,17 @@ from storage.repos import approvals as approval_repo
 from storage.repos import runs as run_repo
 from storage.states import ApprovalKind, ApprovalStatus, FailureKind, RunStatus
 
-__all__ = ["Decision", "DecisionResult", "Verdict", "decide", "expire_due", "may_decide"]
+__all__ = [
+    "Decision",
+    "DecisionResult",
+    "Verdict",
+    "approval_view",
+    "decide",
+    "expire_due",
+    "may_decide",
+    "pending_approval",
+    "record_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -268,3 +278,38 @@ def expire_due(ctx: AppContext, *, now: datetime | None = None, reporter: Report
         log.info("run %s: approval %s not given in time", rid, aid)
         ended.append(str(rid))
     return ended
+
+
+def approval_view(ctx: AppContext, team_id: str, approval_id: str | uuid.UUID) -> ApprovalView | None:
+    """The approval as it is now (a modal prefilling Edit & approve reads it); None: no such."""
+    try:
+        aid = uuid.UUID(str(approval_id))
+    except ValueError:
+        return None
+    with transaction(ctx.sessions) as s:
+        row = approval_repo.get(s, team_id, aid)
+        return view_of(row) if row is not None else None
+
+
+def pending_approval(ctx: AppContext, team_id: str, run_id: str | uuid.UUID) -> ApprovalView | None:
+    """The request a waiting run waits on (None: it waits on nothing)."""
+    try:
+        rid = uuid.UUID(str(run_id))
+    except ValueError:
+        return None
+    with transaction(ctx.sessions) as s:
+        row = approval_repo.pending_of_run(s, team_id, rid)
+        return view_of(row) if row is not None else None
+
+
+def record_message(
+    ctx: AppContext, team_id: str, approval_id: str | uuid.UUID, channel_id: str, message_ts: str
+) -> bool:
+    """Where the surface showed the request (its buttons), so it can update them when the
+    approval is decided, times out or is cancelled; False when the approval is gone."""
+    try:
+        aid = uuid.UUID(str(approval_id))
+    except ValueError:
+        return False
+    with transaction(ctx.sessions) as s:
+        return approval_repo.set_message(s, team_id, aid, channel_id, message_ts)

@@ -44,6 +44,7 @@ from core.runs.queue import MAX_ATTEMPTS, enqueue, job_id
 from core.runs.retention import purge_when_due
 from core.timings import QUEUED_GRACE_S
 from storage.db import transaction
+from storage.repos import approvals as approval_repo
 from storage.repos import runs as run_repo
 from storage.repos.run_queue import queued_runs
 from storage.states import FailureKind, RunStatus
@@ -117,7 +118,7 @@ def take_over_dead_runs(ctx: AppContext, *, now: datetime | None = None) -> list
             requeue: int | None = None
             if run.cancel_requested_by is not None:  # its worker died after the cancel: it ends now
                 run_repo.mark_given_up(run, CANCELLED, cancelled_message(run.cancel_requested_by))
-            elif run.attempts >= MAX_ATTEMPTS:
+            elif run.attempts - approval_repo.approved_count(s, run_id) >= MAX_ATTEMPTS:  # approvals resume freely
                 run_repo.mark_given_up(run, FailureKind.WORKER_LOST, messages.worker_lost(run.attempts))
             else:
                 run_repo.mark_requeued(run)

@@ -131,3 +131,16 @@ def set_message(s: Session, team_id: str, approval_id: uuid.UUID, channel_id: st
         .returning(Approval.id)
     ).first()
     return res is not None
+
+
+def approved_count(s: Session, run_id: uuid.UUID) -> int:
+    """How many times the run was approved and so queued again: each such resume is an
+    attempt (a claim) that no lost worker caused."""
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(Approval)
+            .where(Approval.run_id == run_id, Approval.status == ApprovalStatus.APPROVED)
+        )
+        or 0
+    )

@@ -18,7 +18,7 @@ from core import messages, pipelines
 from core.errors import ValidationFailed
 from core.pipelines import PipelineDraft
 from core.preflight import check, load_plan
-from core.runs.approvals import DecisionResult, decide, expire_due
+from core.runs.approvals import DecisionResult, approval_view, decide, expire_due, pending_approval, record_message
 from core.runs.artifact import Artifact as Content
 from core.runs.cancel import CancelResult, cancel_run, cancelled_message
 from core.runs.fair_share import slots_key
@@ -160,6 +160,12 @@ def test_a_waiting_run_frees_its_slot_and_approve_goes_on_with_the_output_so_far
 
 def test_edit_and_approve_goes_on_with_the_edited_text(ctx, worker_env, fake_anthropic):
     run, approval = _waiting_run(ctx, worker_env, fake_anthropic)
+    shown = pending_approval(ctx, "T1", run.id)
+    assert shown is not None and shown.approval_id == str(approval.id) and shown.output == "draft about otters"
+    assert record_message(ctx, "T1", approval.id, "C1", "171.000") and not record_message(ctx, "T1", "x", "C1", "1")
+    placed = approval_view(ctx, "T1", approval.id)
+    assert placed is not None and (placed.channel_id, placed.message_ts) == ("C1", "171.000")
+    assert approval_view(ctx, "T2", approval.id) is None  # another workspace's
     empty = decide(ctx, "T1", approval.id, "U1", "approve", text="  \n ", reporter=Recorder())
     assert (empty.result, empty.message) == (DecisionResult.EMPTY_TEXT, messages.APPROVAL_EMPTY_TEXT)
     assert approvals_of(ctx, run.id)[0].status == "pending"

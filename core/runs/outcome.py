@@ -28,7 +28,7 @@ from storage.repos import artifacts as artifact_repo
 from storage.repos import lineage as lineage_repo
 from storage.repos import run_files as file_repo
 from storage.repos import runs as run_repo
-from storage.states import ApprovalKind, RunStatus, StepStatus
+from storage.states import ApprovalKind, RunStatus, StepKind, StepStatus
 
 
 def _file_fields(st: RunStep, files: Sequence[StoredFile]) -> dict[str, Any]:
@@ -212,7 +212,11 @@ def write_outcome(
         run = run_repo.set_cost(s, team_id, rid, total)
         if files is None:
             files = stored_files(file_repo.files_of(s, rid))
-        approvals = {a.position: a for a in approval_repo.of_run(s, rid) if a.kind == ApprovalKind.STEP}
+        approvals = (  # read only for a run that had an approval step: no statement for the others
+            {a.position: a for a in approval_repo.of_run(s, rid) if a.kind == ApprovalKind.STEP}
+            if any((st.agent_snapshot or {}).get("kind") == StepKind.APPROVAL for st in steps)
+            else {}
+        )
         artifact = _artifact(run, steps, total, usage, error_step, files, approvals)
         models = artifact.models
         artifact_id = artifact_repo.insert_for_run(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from redis import Redis
 
-from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
+from core.reporter import ApprovalView, RunInfo, RunOutcome, StepPlan, StepResult
 
 
 def channel(run_id: str) -> str:
@@ -20,6 +21,8 @@ def channel(run_id: str) -> str:
 def _default(o: Any) -> Any:
     if isinstance(o, Decimal):
         return format(o, "f")
+    if isinstance(o, datetime):
+        return o.isoformat()
     raise TypeError(type(o).__name__)
 
 
@@ -53,3 +56,9 @@ class RedisEventReporter:
 
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
         self._publish(info, "run_finished", outcome=asdict(outcome))
+
+    def approval_requested(self, info: RunInfo, approval: ApprovalView) -> None:
+        self._publish(info, "approval_requested", approval=asdict(approval))
+
+    def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
+        self._publish(info, "approval_decided", approval=asdict(approval))

@@ -280,3 +280,64 @@ def extracted_text_of(name: str) -> str:
 
 def text_file(name: str) -> str:
     return f"File {name}:"
+
+
+# ---- a person in the loop (DESIGN §12) ----------------------------------------------------
+
+#: How an approval step is shown in a pipeline's step list, a run's plan and its artifact.
+APPROVAL_STEP = "Approval"
+APPROVAL_FIRST_STEP = (
+    "An approval can't be the first step: there is nothing to approve yet. Put an agent step before it."
+)
+APPROVAL_EMPTY_TEXT = "The edited text is empty. Write the text the next step should get, or press Approve instead."
+APPROVAL_NOT_FOUND = "That approval request no longer exists; its run may have been deleted."
+
+
+def approval_timeout_range(low: int, high: int) -> str:
+    return f"Timeout must be a whole number of hours from {low} to {high}, such as 24."
+
+
+def approval_approvers_invalid(value: str) -> str:
+    return f"“{value}” is not a Slack user. Pick approvers from the list, or leave it empty for whoever starts the run."
+
+
+def hours_words(hours: int) -> str:
+    return f"{hours} h"
+
+
+def approval_not_allowed(approvers: list[str], requested_by: str | None) -> str:
+    """Someone who may not decide pressed a button: who may."""
+    if approvers:
+        return "Only " + ", ".join(f"<@{u}>" for u in approvers) + " can decide on this approval."
+    if requested_by:
+        return f"Only <@{requested_by}>, who started this run, can decide on this approval."
+    return "Only a workspace admin can decide on this approval."
+
+
+def approval_already(status: str, by: str | None, when: str | None) -> str:
+    """A decision that came second: what happened first, and who did it."""
+    who = f" by <@{by}>" if by else ""
+    at = f" at {when}" if when else ""
+    if status == "timed_out":
+        return f"Too late: this approval was not given in time and the run ended{at}."
+    if status == "cancelled":
+        return f"This run was cancelled{who}{at}; there is nothing left to approve."
+    return f"Already {status}{who}{at}."
+
+
+def approval_too_late(hours: int) -> str:
+    return f"Too late: this approval had to be given within {hours_words(hours)}; the run ends as not approved."
+
+
+def rejected_by(user: str, reason: str | None) -> str:
+    """Why a rejected run failed (its error message)."""
+    why = (reason or "").strip()
+    return f"rejected by <@{user}>" + (f": {why}" if why else "")
+
+
+def not_approved_in_time(hours: int) -> str:
+    return f"not approved in time ({hours_words(hours)})"
+
+
+def run_not_waiting(status: str) -> str:
+    return f"This run is not waiting for an approval any more (it is {status})."

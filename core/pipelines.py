@@ -1,7 +1,10 @@
-"""Pipelines: ordered steps that reference agents by id (a live link, not a copy)."""
+"""Pipelines: ordered steps that reference agents by id (a live link, not a copy), or ask a
+person to approve what the steps before produced (an approval step, DESIGN §12)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -11,18 +14,82 @@ from core.agents import clean_name, name_error
 from core.budget import unpriced_budget_problem
 from core.errors import NotFound, ValidationFailed
 from storage.db import Session
-from storage.models import Pipeline
+from storage.models import Pipeline, PipelineStep
 from storage.repos import agents as agent_repo
 from storage.repos import pipelines as pipeline_repo
+from storage.states import StepKind
 
 MAX_STEPS = 10
+
+#: An approval step's timeout: hours, default a day, at most a month.
+APPROVAL_TIMEOUT_DEFAULT_H = 24
+APPROVAL_TIMEOUT_MIN_H = 1
+APPROVAL_TIMEOUT_MAX_H = 720
+
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    """A step where the run waits for a person. ``approvers``: Slack user ids (empty:
+    whoever started the run)."""
+
+    approvers: tuple[str, ...] = ()
+    timeout_hours: int = APPROVAL_TIMEOUT_DEFAULT_H
+
+    @property
+    def name(self) -> str:
+        return messages.APPROVAL_STEP
+
+
+#: One step of a draft: an agent's id, None for a step left empty, or an approval step.
+DraftStep = int | None | ApprovalStep
 
 
 @dataclass
 class PipelineDraft:
     name: str
-    agent_ids: list[int | None]  # None: a step left empty (or still pointing at a deleted agent)
+    agent_ids: Sequence[DraftStep]  # None: a step left empty (or still pointing at a deleted agent)
     budget_usd: str | Decimal | None = None
+
+
+def approval_step(approvers: Sequence[str] | None = None, timeout_hours: str | int | None = None) -> ApprovalStep:
+    """An approval step from what a form gave (ValidationFailed keyed ``approvers`` or
+    ``timeout_hours``): hours a whole number within the allowed range, approvers Slack ids."""
+    errors: dict[str, str] = {}
+    hours = APPROVAL_TIMEOUT_DEFAULT_H
+    if timeout_hours not in (None, ""):
+        try:
+            hours = int(str(timeout_hours).strip())
+        except ValueError:
+            hours = 0
+        if not APPROVAL_TIMEOUT_MIN_H <= hours <= APPROVAL_TIMEOUT_MAX_H:
+            errors["timeout_hours"] = messages.approval_timeout_range(APPROVAL_TIMEOUT_MIN_H, APPROVAL_TIMEOUT_MAX_H)
+    people = tuple(dict.fromkeys(str(u).strip() for u in approvers or () if str(u).strip()))
+    if bad := next((u for u in people if not _SLACK_USER.match(u)), None):
+        errors["approvers"] = messages.approval_approvers_invalid(bad)
+    if errors:
+        raise ValidationFailed(errors)
+    return ApprovalStep(people, hours)
+
+
+def is_approval(step: PipelineStep) -> bool:
+    return step.kind == StepKind.APPROVAL
+
+
+def step_label(step: PipelineStep) -> str:
+    """How a step is named in the pipeline's step list: its agent, or "Approval"."""
+    return messages.APPROVAL_STEP if is_approval(step) else step.agent_name
+
+
+def draft_steps(pipeline: Pipeline) -> list[DraftStep]:
+    """The pipeline's steps as a draft holds them (a deleted agent's step: None)."""
+    return [
+        ApprovalStep(tuple(st.approvers or ()), st.timeout_hours or APPROVAL_TIMEOUT_DEFAULT_H)
+        if is_approval(st)
+        else st.agent_id
+        for st in pipeline.steps
+    ]
 
 
 @dataclass(frozen=True)
@@ -35,7 +102,7 @@ class Orphan:
 
 
 def orphans(pipeline: Pipeline) -> list[Orphan]:
-    return [Orphan(st.position, st.agent_name) for st in pipeline.steps if st.agent_id is None]
+    return [Orphan(st.position, st.agent_name) for st in pipeline.steps if st.agent_id is None and not is_approval(st)]
 
 
 def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int | None = None) -> dict[str, Any]:
@@ -56,7 +123,10 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
         errors[f"step_{MAX_STEPS + 1}"] = f"A pipeline can have at most {MAX_STEPS} steps."
     known = {a.id: a.model for a in agent_repo.list_agents(s, team_id)}
     for i, agent_id in enumerate(steps[:MAX_STEPS], 1):
-        if agent_id is None:
+        if isinstance(agent_id, ApprovalStep):
+            if i == 1:
+                errors["step_1"] = messages.APPROVAL_FIRST_STEP
+        elif agent_id is None:
             errors[f"step_{i}"] = f"Pick an agent for step {i}."
         elif agent_id not in known:
             errors[f"step_{i}"] = f"The agent picked for step {i} no longer exists. Pick another."
@@ -70,7 +140,7 @@ def validate(s: Session, team_id: str, draft: PipelineDraft, *, pipeline_id: int
             errors["budget_usd"] = (
                 "Budget must be an amount in US dollars between 0 and 10000, such as 0.50, or left empty."
             )
-    models = [known[a] for a in steps[:MAX_STEPS] if a in known]
+    models = [known[a] for a in steps[:MAX_STEPS] if isinstance(a, int) and a in known]
     if "budget_usd" not in errors and (problem := unpriced_budget_problem(budget, models)):
         errors["budget_usd"] = problem
     if errors:
@@ -93,6 +163,25 @@ def update(s: Session, team_id: str, pipeline_id: int, draft: PipelineDraft) -> 
     if p is None:
         raise NotFound("That pipeline no longer exists; it may have been deleted.")
     return p
+
+
+def add_approval(
+    s: Session,
+    team_id: str,
+    pipeline_id: int,
+    step: ApprovalStep,
+    *,
+    position: int | None = None,
+) -> Pipeline:
+    """*Add approval* in the builder: ``step`` inserted at ``position`` (1-based; None: at
+    the end), checked with the pipeline's other rules (never first, at most MAX_STEPS)."""
+    p = pipeline_repo.get_pipeline(s, team_id, pipeline_id)
+    if p is None:
+        raise NotFound("That pipeline no longer exists; it may have been deleted.")
+    steps = draft_steps(p)
+    at = len(steps) if position is None else max(0, min(position - 1, len(steps)))
+    steps.insert(at, step)
+    return update(s, team_id, pipeline_id, PipelineDraft(p.name, steps, p.budget_usd))
 
 
 def find(s: Session, team_id: str, name: str) -> Pipeline:

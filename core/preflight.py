@@ -35,15 +35,24 @@ from storage.models import Agent
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import spend as spend_repo
 from storage.repos import workspaces as workspace_repo
-from storage.states import FailureKind
+from storage.states import FailureKind, StepKind
 
 
 @dataclass(frozen=True)
 class PlannedStep:
     position: int
-    agent_id: int | None  # None: the agent was deleted (the step keeps its last name)
+    agent_id: int | None  # None: the agent was deleted (the step keeps its last name), or an approval
     agent_name: str
     model: str = ""
+    kind: str = StepKind.AGENT
+    # An approval step's (DESIGN §12): who may approve (empty: the requester), how long it waits.
+    approvers: tuple[str, ...] = ()
+    timeout_hours: int = 24
+
+    @property
+    def is_approval(self) -> bool:
+        """An approval step needs no agent, model or key: a person answers it."""
+        return self.kind == StepKind.APPROVAL
 
 
 @dataclass
@@ -73,6 +82,18 @@ def load_plan(s: Session, team_id: str, pipeline_id: int | None) -> Plan:
     for row in rows:
         if row.position is None:  # a pipeline without steps
             continue
+        if row.kind == StepKind.APPROVAL:
+            plan.steps.append(
+                PlannedStep(
+                    row.position,
+                    None,
+                    messages.APPROVAL_STEP,
+                    kind=StepKind.APPROVAL,
+                    approvers=tuple(row.approvers or ()),
+                    timeout_hours=row.timeout_hours or 24,
+                )
+            )
+            continue
         agent = row.Agent if row.agent_id is not None else None
         plan.steps.append(
             PlannedStep(
@@ -96,18 +117,23 @@ def check(
         return RunRejected(FailureKind.PIPELINE_DELETED, messages.PIPELINE_DELETED)
     if not plan.steps:
         return RunRejected(FailureKind.EMPTY_PIPELINE, messages.EMPTY_PIPELINE)
+    if plan.steps[0].is_approval:
+        return RunRejected(FailureKind.APPROVAL_FIRST, messages.APPROVAL_FIRST_STEP)
     pending = [p for p in plan.steps if p.position not in done]
-    orphans = [p for p in pending if p.agent_id is None]
+    orphans = [p for p in pending if p.agent_id is None and not p.is_approval]
     if orphans:
         return Orphaned(orphans)
     for p in pending:
+        if p.is_approval:
+            continue
         try:
             provider_id, _ = parse_model_ref(p.model)
         except ValueError:
             return RunRejected(FailureKind.UNKNOWN_MODEL, messages.unknown_model(p.agent_name))
         if not keys.get(provider_id):
             return RunRejected(FailureKind.MISSING_KEY, messages.missing_key(provider_id))
-    if pending and (unpriced := unpriced_budget_problem(plan.budget, [p.model for p in pending])):
+    models = [p.model for p in pending if not p.is_approval]
+    if models and (unpriced := unpriced_budget_problem(plan.budget, models)):
         return RunRejected(FailureKind.UNPRICED_BUDGET, unpriced)
     if pending and (problem := budget_problem(plan.budget, spent, pending[0].position)) is not None:
         return problem
@@ -166,7 +192,7 @@ def files_capability_problem(
         return None
     images = [name for name, kind, _ in files if kind == FileKind.IMAGE]
     for p in plan.steps:
-        if p.position in done or not sees_files(plan, p.position):
+        if p.position in done or p.is_approval or not sees_files(plan, p.position):
             continue
         if images and not model_reads_images(p.model):
             return RunRejected(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -51,6 +52,33 @@ class StepResult:
 
 
 @dataclass(frozen=True)
+class ApprovalView:
+    """An approval request as a surface shows it (DESIGN §12): the output so far with
+    Approve / Edit & approve / Reject (or a tool call with Allow / Deny), then how it was
+    decided. ``approval_id`` is what the buttons carry back to core.runs.approvals.decide."""
+
+    approval_id: str
+    run_id: str
+    team_id: str
+    position: int
+    kind: str  # storage.states.ApprovalKind
+    status: str  # storage.states.ApprovalStatus
+    approvers: list[str]  # empty: whoever started the run (``requested_by``)
+    requested_by: str | None
+    output: str  # the output so far, as shown to the approvers
+    timeout_hours: int
+    requested_at: datetime
+    due_at: datetime
+    payload: dict[str, Any] | None = None  # a tool call's {"server", "tool", "arguments"}
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    edited: bool = False
+    channel_id: str | None = None  # where the surface showed it (set by the surface)
+    message_ts: str | None = None
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     run_id: str
     status: str  # RunStatus.SUCCEEDED | RunStatus.FAILED (storage/states.py)
@@ -80,7 +108,14 @@ class Reporter(Protocol):
 # asked again from the start: what was reported for it since step_started is void; and
 #     def daily_limit_near(self, team_id: str, spent: Decimal, limit: Decimal) -> None
 # called at most once a day per workspace, after a run closed, when the workspace's spend
-# today reached 80 % of its daily limit (core/spend_notice.py): tell its admins.
+# today reached 80 % of its daily limit (core/spend_notice.py): tell its admins; and
+#     def approval_requested(self, info: RunInfo, approval: ApprovalView) -> None
+# called when the run stops to wait for a person (the run is ``waiting``, its worker gone
+# on to other runs): show the output so far with the buttons; and
+#     def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None
+# called when the request was approved, rejected, timed out or cancelled: update the
+# buttons. A rejected or timed-out run then gets run_finished; an approved one is queued
+# again and reports run_started (resumed_from > 0) when a worker takes it.
 
 
 class NullReporter:
@@ -97,6 +132,12 @@ class NullReporter:
         pass
 
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        pass
+
+    def approval_requested(self, info: RunInfo, approval: ApprovalView) -> None:
+        pass
+
+    def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
         pass
 
 
@@ -137,6 +178,12 @@ class SafeReporter:
     def daily_limit_near(self, team_id: str, spent: Decimal, limit: Decimal) -> None:
         self._call("daily_limit_near", team_id, spent, limit)
 
+    def approval_requested(self, info: RunInfo, approval: ApprovalView) -> None:
+        self._call("approval_requested", info, approval)
+
+    def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
+        self._call("approval_decided", info, approval)
+
 
 class DeferredReporter:
     """A reporter made from the run itself when it starts: what it needs (the Slack thread,
@@ -147,8 +194,10 @@ class DeferredReporter:
     def __init__(self, build: Callable[[RunInfo], Reporter | None]) -> None:
         self._build = build
         self._inner: Reporter | None = None
+        self._started = False
 
     def run_started(self, info: RunInfo) -> None:
+        self._started = True
         self._inner = self._build(info)
         if self._inner is not None:
             self._inner.run_started(info)
@@ -171,5 +220,19 @@ class DeferredReporter:
             self._inner.step_finished(info, result)
 
     def run_finished(self, info: RunInfo, outcome: RunOutcome) -> None:
+        if self._inner is None and not self._started:
+            self._inner = self._build(info)  # a waiting run closed without a worker (rejected, timed out)
         if self._inner is not None:
             self._inner.run_finished(info, outcome)
+
+    def approval_requested(self, info: RunInfo, approval: ApprovalView) -> None:
+        method = getattr(self._inner, "approval_requested", None)
+        if method is not None:
+            method(info, approval)
+
+    def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
+        if self._inner is None and not self._started:
+            self._inner = self._build(info)  # decided where no run started: built from the run itself
+        method = getattr(self._inner, "approval_decided", None)
+        if method is not None:
+            method(info, approval)

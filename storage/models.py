@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.states import RunStatus, StepStatus, check_in
+from storage.states import ApprovalKind, ApprovalStatus, RunStatus, StepKind, StepStatus, check_in
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -150,13 +150,25 @@ class Pipeline(Base):
 
 class PipelineStep(Base):
     __tablename__ = "pipeline_steps"
-    __table_args__ = (UniqueConstraint("pipeline_id", "position", name="uq_pipeline_steps_pipeline_position"),)
+    __table_args__ = (
+        UniqueConstraint("pipeline_id", "position", name="uq_pipeline_steps_pipeline_position"),
+        CheckConstraint(check_in(StepKind, "kind"), name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
     agent_name: Mapped[str] = mapped_column(String(80), nullable=False)
+    # An approval step (migration 0012; DESIGN §12) has no agent: who may approve (Slack user
+    # ids; empty: whoever started the run) and how long it waits.
+    kind: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default=StepKind.AGENT.value, default=StepKind.AGENT.value
+    )
+    approvers: Mapped[list[str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb"), default=list
+    )
+    timeout_hours: Mapped[int | None] = mapped_column(Integer)
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="steps")
 
@@ -239,6 +251,47 @@ class RunStep(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     run: Mapped[Run] = relationship(back_populates="steps")
+
+
+class Approval(Base):
+    """A person asked to let a run go on (DESIGN §12): an approval step, or one tool call.
+
+    The run waits in PostgreSQL alone (status ``waiting``), so this row is the whole state:
+    workers and Redis may restart meanwhile. Every decision is one conditional UPDATE on
+    ``status = 'pending'``, so two clicks, a click and a cancel, or two workers' timeout
+    rounds have exactly one winner."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        CheckConstraint(check_in(ApprovalStatus), name="status"),
+        CheckConstraint(check_in(ApprovalKind, "kind"), name="kind"),
+        Index("ix_approvals_run_position", "run_id", "position"),
+        Index(
+            "ix_approvals_pending_due", "due_at", postgresql_where=text(f"status = '{ApprovalStatus.PENDING.value}'")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default=ApprovalKind.STEP.value)
+    # A tool call's {"server", "tool", "arguments"}; NULL for an approval step.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=ApprovalStatus.PENDING.value)
+    approvers: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    requested_by: Mapped[str | None] = mapped_column(String(32))  # who started the run
+    output_shown: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    timeout_hours: Mapped[int] = mapped_column(Integer, nullable=False)
+    requested_at: Mapped[datetime] = _now()
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    edited_text: Mapped[str | None] = mapped_column(Text)
+    # Where the surface showed the request (set by it later), so it can update the buttons.
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class RunFile(Base):

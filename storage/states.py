@@ -13,8 +13,9 @@ from enum import StrEnum
 
 
 class RunStatus(StrEnum):
-    """Where a run is (DESIGN §5/§12). ``waiting``: paused on something outside the run
-    (an approval, a file); nothing sets it yet, the database already accepts it."""
+    """Where a run is (DESIGN §5/§12). ``waiting``: paused for a person (an approval step,
+    core/runs/approvals.py); it holds no worker, no workspace slot and no RQ job, and lives
+    in PostgreSQL alone until someone decides or its approval times out."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -28,9 +29,11 @@ FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
 
 
 class StepStatus(StrEnum):
-    """Where one step of a run is: recorded as running when it starts, then one of the ends."""
+    """Where one step of a run is: recorded as running when it starts, then one of the ends.
+    ``waiting``: an approval step asked a person and has no answer yet."""
 
     RUNNING = "running"
+    WAITING = "waiting"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -58,8 +61,37 @@ class FailureKind(StrEnum):
     INPUT_UNAVAILABLE = "input_unavailable"
     BAD_FILE = "bad_file"
     UNSUPPORTED_FILE = "unsupported_file"
+    # A person in the loop (DESIGN §12): an approver said no, or nobody answered in time.
+    REJECTED = "rejected"
+    APPROVAL_TIMED_OUT = "approval_timed_out"
+    APPROVAL_FIRST = "approval_first"
 
 
-def check_in(enum: type[StrEnum]) -> str:
+class StepKind(StrEnum):
+    """What a pipeline step is: an agent's model call, or a person's approval (DESIGN §12)."""
+
+    AGENT = "agent"
+    APPROVAL = "approval"
+
+
+class ApprovalKind(StrEnum):
+    """What an approval asks about: an approval step, or one tool call of a server marked
+    "Ask before calling: every call" (its payload holds the tool and its arguments)."""
+
+    STEP = "step"
+    TOOL_CALL = "tool_call"
+
+
+class ApprovalStatus(StrEnum):
+    """An approval request's life: pending until decided, timed out or cancelled, once."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+def check_in(enum: type[StrEnum], column: str = "status") -> str:
     """The SQL of a CHECK that a column holds one of ``enum``'s values."""
-    return "status IN (" + ", ".join(f"'{m.value}'" for m in enum) + ")"
+    return f"{column} IN (" + ", ".join(f"'{m.value}'" for m in enum) + ")"

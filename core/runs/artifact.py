@@ -51,6 +51,7 @@ __all__ = [
     "PipelineRef",
     "RunError",
     "SlackThread",
+    "StepApproval",
     "StepError",
     "StepRecord",
     "ThreadContext",
@@ -217,6 +218,23 @@ class AgentSnapshot(_Record):
     updated_at: Instant = None
 
 
+class StepApproval(_Record):
+    """How an approval step was decided (DESIGN §12): who, when, whether the text was
+    edited (the step's output is then the edited text; ``original_output`` what was shown),
+    and the reason of a rejection."""
+
+    status: Text = None
+    approvers: Names = []
+    requested_at: Instant = None
+    due_at: Instant = None
+    timeout_hours: Int = None
+    decided_by: Text = None
+    decided_at: Instant = None
+    edited: Annotated[bool | None, WrapValidator(_or_none)] = None
+    original_output: Text = None
+    reason: Text = None
+
+
 class StepRecord(_Record):
     """One step of the run: what went in, what came out, what it cost."""
 
@@ -240,6 +258,8 @@ class StepRecord(_Record):
     files: Names = []
     text_extracted_from: Names = []
     original_cost_usd: Money = None
+    # An approval step's request and its decision; absent on an agent's step.
+    approval: Annotated[StepApproval | None, BeforeValidator(_mapping_or_none)] = None
 
     @property
     def model_ref(self) -> str:

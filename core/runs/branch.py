@@ -5,7 +5,9 @@ over from the source artifact (or from one of its versions, whose content holds 
 outputs): they are recorded as finished steps at no cost when the run is created, so the
 executor resumes after them as it resumes any run, and no attempt ever calls a model for
 them. From ``from_step`` on it is queued, streamed, resumable and shares the workspace's
-slots like any run. What the step uses instead (another agent of the workspace, another
+slots like any run. An approval step is never taken over: a branch past one reuses only the
+steps before it, so the branch asks its approvers again and runs the steps after it again
+(what was approved gated them). What the step uses instead (another agent of the workspace, another
 model, another input) is kept on the run (core/runs/branch_spec.py); the artifact the run
 writes records its parent, the version, the step and what changed.
 """
@@ -32,7 +34,7 @@ from storage.repos import artifact_versions as version_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import run_files as file_repo
 from storage.repos import runs as run_repo
-from storage.states import FailureKind, StepStatus
+from storage.states import FailureKind, StepKind, StepStatus
 
 __all__ = [
     "BranchSource",
@@ -157,7 +159,7 @@ def prepare_branch(s: Session, team_id: str, branch: BranchFrom) -> tuple[Branch
     if model is not None and (not model.strip() or _known_model(model) is None):
         raise RunRejected(FailureKind.UNKNOWN_MODEL, MODEL_UNKNOWN)
     src = branch_source(s, team_id, branch.artifact_id, branch.version)
-    reused = _check_step(src, from_step)
+    reused = _before_approval(_check_step(src, from_step))
     agent = None
     if branch.agent_id is not None:
         agent = agent_repo.get_agent(s, team_id, branch.agent_id)
@@ -210,6 +212,24 @@ def record_branch(s: Session, request: RunRequest) -> Run:
     )
     log.info("run %s branches artifact %s v%d from step %d", run.id, spec.artifact_id, spec.version, spec.from_step)
     return run
+
+
+def is_approval_record(step: StepRecord) -> bool:
+    """Whether an artifact's step was an approval step (its decision, or its snapshot, says so)."""
+    if step.approval is not None:
+        return True
+    extra = (step.agent.model_extra or {}) if step.agent is not None else {}
+    return extra.get("kind") == StepKind.APPROVAL
+
+
+def _before_approval(reused: list[StepRecord]) -> list[StepRecord]:
+    """The reused steps up to the first approval step (which the branch asks again)."""
+    out: list[StepRecord] = []
+    for st in reused:
+        if is_approval_record(st):
+            break
+        out.append(st)
+    return out
 
 
 def check_branch(ctx: AppContext, team_id: str, **branch: Any) -> None:

@@ -65,8 +65,10 @@ class BranchSpec:
         )
 
     def reused(self, position: int) -> bool:
-        """Whether the step at ``position`` was taken over from the source (never run here)."""
-        return position < self.from_step
+        """Whether the step at ``position`` was taken over from the source (never run here):
+        those before ``from_step``, but none from an approval step on (core/runs/branch.py),
+        which the branch asks and runs again."""
+        return position < self.from_step and (position in self.original_costs or not self.original_costs)
 
     def original_cost(self, position: int) -> Decimal | None:
         raw = self.original_costs.get(position)

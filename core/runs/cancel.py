@@ -12,6 +12,9 @@ in any process sees it, and PostgreSQL alone decides:
   "cancelled by …". A non-streaming call cannot be interrupted: it ends first, is kept
   as a finished step, and the run stops before the next one. Finished steps stay in the
   artifact and nothing is called again (a failed run is never retried);
+* a **waiting** run (it paused for an approval, DESIGN §12) is closed at once too, in the
+  same transaction, and its pending approval is marked cancelled: a click on Approve that
+  comes after is told "this run was cancelled" (core/runs/approvals.py);
 * a **finished** run is left as it ended.
 
 Who may cancel (the requester or an admin) is the surface's rule: admins are a Slack
@@ -36,6 +39,7 @@ from core.context import AppContext
 from core.runs.cancel_watch import CLI_USER, KIND, CancelWatch, RunCancelled, cancelled_message
 from core.runs.outcome import write_outcome
 from storage.db import transaction
+from storage.repos import approvals as approval_repo
 from storage.repos import runs as run_repo
 from storage.states import FINISHED, RunStatus
 
@@ -54,7 +58,7 @@ __all__ = [
 
 
 class CancelResult(enum.Enum):
-    CANCELLED = "cancelled"  # it was queued: closed now, it never starts
+    CANCELLED = "cancelled"  # it was queued or waiting: closed now, it never (re)starts
     STOPPING = "stopping"  # it is running: its worker stops it within seconds
     ALREADY_REQUESTED = "already"  # someone asked before (a double click)
     FINISHED = "finished"  # it had ended already
@@ -70,7 +74,9 @@ class CancelAnswer:
 
 
 def cancel_run(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, by: str) -> CancelAnswer:
-    """Record ``by``'s request to cancel the run and close it now if it is still queued."""
+    """Record ``by``'s request to cancel the run and close it now if it is still queued or
+    waits for an approval (the run's row is locked first, then its approval, as a decision
+    does, so a click and a cancel have one winner)."""
     try:
         rid = uuid.UUID(str(run_id))
     except ValueError:
@@ -80,6 +86,9 @@ def cancel_run(ctx: AppContext, team_id: str, run_id: uuid.UUID | str, by: str) 
         closed = status == RunStatus.QUEUED and run_repo.close_cancelled_queued(
             s, team_id, rid, kind=KIND, message=cancelled_message(by)
         )
+        if status == RunStatus.WAITING:
+            closed = run_repo.close_waiting(s, team_id, rid, kind=KIND, message=cancelled_message(by))
+            approval_repo.cancel_pending(s, team_id, rid, by)
         run = run_repo.get_run(s, team_id, rid)
         if run is None:
             return CancelAnswer(CancelResult.NOT_FOUND)

@@ -96,7 +96,7 @@ def claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> RunStart | 
         if pending is not None and (over := daily_limit_problem(s, team_id, start.daily_limit, pending.position)):
             start.problem = over
             return start
-        if pending is not None:
+        if pending is not None and not pending.is_approval:  # an approval step is the executor's to ask
             start.first = start_step(
                 s,
                 rid,

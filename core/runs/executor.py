@@ -4,7 +4,9 @@ is when its step starts, record every step, and write exactly one artifact.
 Idempotent by construction: a finished step is committed before the next begins, and a
 re-run (after a killed worker) skips every finished step, so none is paid for twice.
 Claiming the run and reading what it needs is core/runs/claim.py; one step's model call
-core/runs/steps.py; closing the run core/runs/outcome.py. What the parts share is one
+core/runs/steps.py; closing the run core/runs/outcome.py. An approval step ends the
+execution without ending the run: the run waits, in PostgreSQL only, for a person
+(core/runs/approval_request.py, then core/runs/approvals.py queues it again). What the parts share is one
 ``RunContext`` (core/runs/run_context.py).
 """
 
@@ -29,7 +31,8 @@ from core.inputs.parts import FIRST_STEP, StepInputs, step_inputs, unreadable_fi
 from core.inputs.source import InputSource, input_source_for
 from core.inputs.stored import StoredFile
 from core.preflight import PlannedStep, budget_problem, daily_limit_problem, sees_files
-from core.reporter import NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
+from core.reporter import ApprovalView, NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
+from core.runs.approval_request import NotWaiting, request_approval
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
 from core.runs.claim import RunStart, StepStart, claim_and_load, current_input, spent_on, start_step
@@ -102,6 +105,14 @@ def warm_statements(ctx: AppContext, team_id: str, rid: uuid.UUID) -> None:
         s.rollback()
 
 
+class _Waiting(Exception):  # noqa: N818 - not an error: the run paused for a person
+    """The run reached an approval step and now waits (recorded); the execution ends here."""
+
+    def __init__(self, approval: ApprovalView) -> None:
+        super().__init__(approval.approval_id)
+        self.approval = approval
+
+
 class _Stopped(Exception):
     """The run stops here: why (an error kind and a message for people) and at which step
     position (None: before any). Raised where the reason is found, turned into the failed
@@ -124,7 +135,8 @@ def execute(
     ``read_rule``: which artifacts its read_artifact tool may return (core/visibility.py;
     None: only runs of its own conversation or that posted nowhere). ``inputs``: where the
     run's files and thread are fetched from (None: the installed source, asked only when the
-    run has something to fetch)."""
+    run has something to fetch). None too when the run reached an approval step: it waits,
+    holding nothing, until core.runs.approvals decides it."""
     rid = uuid.UUID(str(run_id))
     start = claim_and_load(ctx, team_id, rid)
     if start is None:
@@ -173,7 +185,7 @@ def _fail_unexpectedly(run: RunContext, exc: Exception) -> RunOutcome:
     return _fail(run, kind, message)
 
 
-def _execute(run: RunContext, start: RunStart, inputs: InputSource | None) -> RunOutcome:
+def _execute(run: RunContext, start: RunStart, inputs: InputSource | None) -> RunOutcome | None:
     run.reporter.run_started(run.info)
     try:
         if start.problem is None:
@@ -181,6 +193,10 @@ def _execute(run: RunContext, start: RunStart, inputs: InputSource | None) -> Ru
         output = _run_steps(run, start)
     except _Stopped as stop:
         return _fail(run, stop.kind, stop.message, stop.position, files=start.files)
+    except _Waiting as waiting:
+        log.info("run %s waits for approval %s", run.rid, waiting.approval.approval_id)
+        run.reporter.approval_requested(run.info, waiting.approval)
+        return None
     outcome = write_outcome(run.app, run.team_id, run.rid, status=RunStatus.SUCCEEDED, output=output, files=start.files)
     run.reporter.run_finished(run.info, outcome)
     _notice_spend(run)
@@ -212,7 +228,7 @@ def _gather_inputs(run: RunContext, start: RunStart, inputs: InputSource | None)
             source = inputs if inputs is not None else _installed_source(run.app)
             start.thread = gather(run.app, run.team_id, run.rid, start.files, start.thread, source)
         for p in start.plan.steps:
-            if p.position in start.done:
+            if p.position in start.done or p.is_approval:
                 continue
             sees = sees_files(start.plan, p.position)
             problem = unreadable_file(start.files, p.model, sees, position=p.position, agent_name=p.agent_name)
@@ -259,6 +275,8 @@ def _run_steps(run: RunContext, start: RunStart) -> str:
     for p in start.plan.steps:
         if p.position in done:
             continue
+        if p.is_approval:
+            raise _Waiting(_ask(run, p, current))
         if time.monotonic() > run.deadline:
             raise _Stopped(
                 FailureKind.TIME_LIMIT, messages.time_limit(run.app.settings.run_time_limit_s, p.position), p.position
@@ -277,6 +295,27 @@ def _run_steps(run: RunContext, start: RunStart) -> str:
         spent += call.cost_usd or Decimal(0)
         current = call.output
     return current
+
+
+def _ask(run: RunContext, p: PlannedStep, current: str) -> ApprovalView:
+    """Record the approval step as waiting, with ``current`` (the output so far) shown to
+    its approvers; a cancel asked for first ends the run instead (_Stopped)."""
+    if run.cancel is not None and (by := run.cancel.requested()) is not None:
+        raise _Stopped(CANCELLED, cancelled_message(by), p.position)
+    try:
+        return request_approval(
+            run.app.sessions,
+            team_id=run.team_id,
+            rid=run.rid,
+            position=p.position,
+            approvers=p.approvers,
+            timeout_hours=p.timeout_hours,
+            requested_by=run.info.requested_by,
+            output=current,
+        )
+    except NotWaiting:
+        by = run_repo.cancel_requested_by(run.app.engine, run.team_id, run.rid) or "?"
+        raise _Stopped(CANCELLED, cancelled_message(by), p.position) from None
 
 
 def _check_daily_limit(run: RunContext, position: int) -> None:

@@ -9,6 +9,12 @@ PostgreSQL is the source of truth, Redis the dispatch. Two kinds of run need res
   again for a fresh attempt, or failed once its attempts are spent or its cancel was
   asked for.
 
+A **waiting** run (paused for an approval, DESIGN §12) needs neither rescue: it has no
+job and no heartbeat on purpose, and both rules above look only at queued and running
+runs. Each round ends the waiting runs whose approval is past due instead
+(core/runs/approvals.expire_due: failed, "not approved in time"; exactly once across
+workers).
+
 Each round also purges, when due, the finished runs retention expired (core/runs/retention.py).
 
 "Its job is gone" has one rule, :func:`job_gone`: none of the run's job ids (one per
@@ -30,6 +36,7 @@ from rq.job import Job, JobStatus
 
 from core import messages
 from core.context import AppContext
+from core.runs.approvals import expire_due
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
 from core.runs.outcome import write_outcome
@@ -37,6 +44,7 @@ from core.runs.queue import MAX_ATTEMPTS, enqueue, job_id
 from core.runs.retention import purge_when_due
 from core.timings import QUEUED_GRACE_S
 from storage.db import transaction
+from storage.repos import approvals as approval_repo
 from storage.repos import runs as run_repo
 from storage.repos.run_queue import queued_runs
 from storage.states import FailureKind, RunStatus
@@ -48,10 +56,14 @@ _PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.S
 
 def maintain_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str]:
     """One round: take over runs whose worker died, then enqueue queued runs whose job is
-    gone, then (when due) purge what retention expired; returns the ids of the runs it
-    rescued."""
+    gone, then end waiting runs whose approval is past due, then (when due) purge what
+    retention expired; returns the ids of the runs it rescued or ended."""
     now = now or datetime.now(UTC)
     touched = take_over_dead_runs(ctx, now=now) + requeue_lost_runs(ctx, now=now)
+    try:
+        touched += expire_due(ctx, now=now)
+    except Exception:  # noqa: BLE001 - the next round tries again; rescues matter as much
+        log.exception("approval timeouts failed")
     try:
         purge_when_due(ctx)
     except Exception:  # noqa: BLE001 - rescuing runs matters more; the next round purges
@@ -106,7 +118,7 @@ def take_over_dead_runs(ctx: AppContext, *, now: datetime | None = None) -> list
             requeue: int | None = None
             if run.cancel_requested_by is not None:  # its worker died after the cancel: it ends now
                 run_repo.mark_given_up(run, CANCELLED, cancelled_message(run.cancel_requested_by))
-            elif run.attempts >= MAX_ATTEMPTS:
+            elif run.attempts - approval_repo.approved_count(s, run_id) >= MAX_ATTEMPTS:  # approvals resume freely
                 run_repo.mark_given_up(run, FailureKind.WORKER_LOST, messages.worker_lost(run.attempts))
             else:
                 run_repo.mark_requeued(run)

@@ -7,7 +7,7 @@ too often) close runs here, so the artifact has one format and one writer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,12 +22,13 @@ from core.runs.branch_spec import BranchSpec
 from core.runs.steps import model_display
 from providers.types import Usage
 from storage.db import transaction
-from storage.models import RunStep
+from storage.models import Approval, RunStep
+from storage.repos import approvals as approval_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import lineage as lineage_repo
 from storage.repos import run_files as file_repo
 from storage.repos import runs as run_repo
-from storage.states import RunStatus, StepStatus
+from storage.states import ApprovalKind, RunStatus, StepKind, StepStatus
 
 
 def _file_fields(st: RunStep, files: Sequence[StoredFile]) -> dict[str, Any]:
@@ -67,9 +68,30 @@ def _thread_fields(thread: Any) -> dict[str, Any] | None:
     }
 
 
-def _step_fields(st: RunStep, branch: BranchSpec | None, files: Sequence[StoredFile] = ()) -> dict[str, Any]:
+def _approval_fields(row: Approval) -> dict[str, Any]:
+    """An approval step's request and decision, as the artifact records them."""
+    return {
+        "status": row.status,
+        "approvers": list(row.approvers or []),
+        "requested_at": row.requested_at,
+        "due_at": row.due_at,
+        "timeout_hours": row.timeout_hours,
+        "decided_by": row.decided_by,
+        "decided_at": row.decided_at,
+        "edited": row.edited_text is not None,
+        "original_output": row.output_shown if row.edited_text is not None else None,
+        "reason": row.reason,
+    }
+
+
+def _step_fields(
+    st: RunStep,
+    branch: BranchSpec | None,
+    files: Sequence[StoredFile] = (),
+    approvals: Mapping[int, Approval] | None = None,
+) -> dict[str, Any]:
     """One step of the artifact; a branch's reused step says so, with what it cost in the
-    source (it costs nothing here)."""
+    source (it costs nothing here); an approval step says who decided, when and how."""
     fields: dict[str, Any] = {
         "position": st.position,
         "status": st.status,
@@ -88,6 +110,8 @@ def _step_fields(st: RunStep, branch: BranchSpec | None, files: Sequence[StoredF
     }
     if branch is not None and branch.reused(st.position):
         fields.update(reused=True, original_cost_usd=branch.original_cost(st.position))
+    if approvals and (row := approvals.get(st.position)) is not None:
+        fields["approval"] = _approval_fields(row)
     return fields
 
 
@@ -98,6 +122,7 @@ def _artifact(
     usage: Usage,
     error_step: int | None,
     files: Sequence[StoredFile] = (),
+    approvals: Mapping[int, Approval] | None = None,
 ) -> Artifact:
     """The run's artifact, built through the model (which refuses a field it does not name)."""
     branch = BranchSpec.from_json(getattr(run, "branch", None))
@@ -117,7 +142,7 @@ def _artifact(
         "finished_at": run.finished_at,
         "duration_ms": int((finished_at - (run.started_at or run.created_at)).total_seconds() * 1000),
         "cost_usd": total,
-        "models": list(dict.fromkeys(st.model for st in steps)),
+        "models": list(dict.fromkeys(st.model for st in steps if st.model)),  # an approval has none
         "usage": usage.to_dict(),
         "attempts": run.attempts,
         "slack": (
@@ -134,7 +159,7 @@ def _artifact(
             if run.status == RunStatus.FAILED
             else None
         ),
-        "steps": [_step_fields(st, branch, files) for st in steps],
+        "steps": [_step_fields(st, branch, files, approvals) for st in steps],
     }
     if files:
         fields["files"] = [_file_record(f) for f in files]
@@ -187,7 +212,12 @@ def write_outcome(
         run = run_repo.set_cost(s, team_id, rid, total)
         if files is None:
             files = stored_files(file_repo.files_of(s, rid))
-        artifact = _artifact(run, steps, total, usage, error_step, files)
+        approvals = (  # read only for a run that had an approval step: no statement for the others
+            {a.position: a for a in approval_repo.of_run(s, rid) if a.kind == ApprovalKind.STEP}
+            if any((st.agent_snapshot or {}).get("kind") == StepKind.APPROVAL for st in steps)
+            else {}
+        )
+        artifact = _artifact(run, steps, total, usage, error_step, files, approvals)
         models = artifact.models
         artifact_id = artifact_repo.insert_for_run(
             s, team_id, run, artifact.to_content(), models=models, cost_usd=total

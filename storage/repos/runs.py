@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, RowMapping, Table, func, or_, select, text, update
+from sqlalchemy import Engine, Integer, Row, RowMapping, Table, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -183,6 +183,82 @@ def start_step(
     ).scalar_one()
 
 
+def record_waiting_step(
+    s: Session, run_id: uuid.UUID, position: int, *, snapshot: dict[str, Any], step_input: str
+) -> int:
+    """Record an approval step as waiting for a person (no agent, no model); its id."""
+    fields = {
+        "status": StepStatus.WAITING,
+        "agent_id": None,
+        "agent_snapshot": snapshot,
+        "model": "",
+        "input": step_input,
+    }
+    return s.execute(
+        pg_insert(RunStep)
+        .values(run_id=run_id, position=position, **fields)
+        .on_conflict_do_update(
+            constraint="uq_run_steps_run_position", set_={**fields, **_STEP_RESET, "started_at": func.now()}
+        )
+        .returning(RunStep.id)
+    ).scalar_one()
+
+
+def set_waiting(s: Session, team_id: str, run_id: uuid.UUID) -> bool:
+    """A running run now waits for a person: it holds no worker, so it has no heartbeat
+    (nobody takes it over) and no job (nobody enqueues it). False when someone asked to
+    cancel it meanwhile: then it must not wait."""
+    row = s.execute(
+        update(Run)
+        .where(
+            Run.team_id == team_id,
+            Run.id == run_id,
+            Run.status == RunStatus.RUNNING,
+            Run.cancel_requested_at.is_(None),
+        )
+        .values(status=RunStatus.WAITING, heartbeat_at=None)
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return row is not None
+
+
+def resume_waiting(s: Session, team_id: str, run_id: uuid.UUID) -> int | None:
+    """A waiting run goes back to the queue (its approval was given): its attempts so far
+    (the next job's id derives from them), or None when it is not waiting any more."""
+    return s.execute(
+        update(Run)
+        .where(
+            Run.team_id == team_id,
+            Run.id == run_id,
+            Run.status == RunStatus.WAITING,
+            Run.cancel_requested_at.is_(None),
+        )
+        .values(status=RunStatus.QUEUED, heartbeat_at=func.now())
+        .returning(Run.attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+
+
+def finish_waiting_step(s: Session, run_id: uuid.UUID, position: int, *, output: str) -> bool:
+    """An approval step that was approved: finished, with the output the next step gets, at
+    no cost (a person is free), so the run's total stays known."""
+    row = s.execute(
+        update(RunStep)
+        .where(RunStep.run_id == run_id, RunStep.position == position, RunStep.status == StepStatus.WAITING)
+        .values(
+            status=StepStatus.SUCCEEDED,
+            output=output,
+            cost_usd=0,
+            latency_ms=(func.extract("epoch", func.now() - RunStep.started_at) * 1000).cast(Integer),
+            finished_at=func.now(),
+        )
+        .returning(RunStep.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return row is not None
+
+
 def finish_step(s: Session, step_id: int, **values: Any) -> None:
     """Close a step with its status and whatever it produced (output, usage, cost, error)."""
     s.execute(
@@ -254,7 +330,8 @@ def mark_given_up(run: Run, kind: str, message: str) -> None:
 
 _REQUEST_CANCEL = text(
     "UPDATE runs SET cancel_requested_by = :by, cancel_requested_at = now() "
-    f"WHERE team_id = :t AND id = :id AND status IN ('{RunStatus.QUEUED.value}', '{RunStatus.RUNNING.value}') AND cancel_requested_at IS NULL "
+    f"WHERE team_id = :t AND id = :id AND status IN ('{RunStatus.QUEUED.value}', '{RunStatus.RUNNING.value}', "
+    f"'{RunStatus.WAITING.value}') AND cancel_requested_at IS NULL "
     "RETURNING status"
 )
 
@@ -262,6 +339,11 @@ _CLOSE_QUEUED_CANCELLED = text(
     f"UPDATE runs SET status = '{RunStatus.FAILED.value}', error_kind = :kind, error_message = :message, finished_at = now() "
     f"WHERE team_id = :t AND id = :id AND status = '{RunStatus.QUEUED.value}' AND cancel_requested_at IS NOT NULL "
     "RETURNING id"
+)
+
+_CLOSE_WAITING = text(
+    f"UPDATE runs SET status = '{RunStatus.FAILED.value}', error_kind = :kind, error_message = :message, finished_at = now() "
+    f"WHERE team_id = :t AND id = :id AND status = '{RunStatus.WAITING.value}' RETURNING id"
 )
 
 _CANCEL_REQUESTED = text("SELECT cancel_requested_by FROM runs WHERE team_id = :t AND id = :id")
@@ -280,6 +362,21 @@ def close_cancelled_queued(s: Session, team_id: str, run_id: uuid.UUID, *, kind:
         s.execute(_CLOSE_QUEUED_CANCELLED, {"t": team_id, "id": run_id, "kind": kind, "message": message}).first()
         is not None
     )
+
+
+def close_waiting(s: Session, team_id: str, run_id: uuid.UUID, *, kind: str, message: str) -> bool:
+    """End a run that waits for a person (cancelled, rejected, timed out), and its waiting
+    step with it; False when it is not waiting (it went on, or ended, first)."""
+    closed = s.execute(_CLOSE_WAITING, {"t": team_id, "id": run_id, "kind": kind, "message": message}).first()
+    if closed is None:
+        return False
+    s.execute(
+        update(RunStep)
+        .where(RunStep.run_id == run_id, RunStep.status == StepStatus.WAITING)
+        .values(status=StepStatus.FAILED, error_kind=kind, error_message=message, finished_at=func.now()),
+        execution_options={"synchronize_session": False},
+    )
+    return True
 
 
 def cancel_requested_by(engine: Engine, team_id: str, run_id: uuid.UUID) -> str | None:

@@ -19,6 +19,7 @@ import redis
 from rq.exceptions import StopRequested
 
 from bot.worker.command_channel import ForkWorker, InProcessWorker
+from bot.worker.memory import return_big_buffers
 from bot.worker.queue_position import start_queue_status
 from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
@@ -148,6 +149,7 @@ def run_worker(
     concurrency = concurrency or ctx.settings.PIPEBOT_WORKER_CONCURRENCY
     if mode == "threads":
         ctx = sized_for(ctx, concurrency)
+        return_big_buffers()
     preload()
     from core.runs import job
 

@@ -166,32 +166,32 @@ def start_step(
 ) -> int:
     """Record the step as running and return its id; a retry of the step replaces the row its
     failed attempt left (one row per run and position)."""
-    fields = {
-        "status": StepStatus.RUNNING,
-        "agent_id": agent_id,
-        "agent_snapshot": agent_snapshot,
-        "model": model,
-        "input": step_input,
-    }
-    return s.execute(
-        pg_insert(RunStep)
-        .values(run_id=run_id, position=position, **fields)
-        .on_conflict_do_update(
-            constraint="uq_run_steps_run_position", set_={**fields, **_STEP_RESET, "started_at": func.now()}
-        )
-        .returning(RunStep.id)
-    ).scalar_one()
+    return _put_step(s, run_id, position, StepStatus.RUNNING, agent_id, agent_snapshot, model, step_input)
 
 
 def record_waiting_step(
     s: Session, run_id: uuid.UUID, position: int, *, snapshot: dict[str, Any], step_input: str
 ) -> int:
     """Record an approval step as waiting for a person (no agent, no model); its id."""
+    return _put_step(s, run_id, position, StepStatus.WAITING, None, snapshot, "", step_input)
+
+
+def _put_step(
+    s: Session,
+    run_id: uuid.UUID,
+    position: int,
+    status: StepStatus,
+    agent_id: int | None,
+    snapshot: dict[str, Any],
+    model: str,
+    step_input: str,
+) -> int:
+    """The step's row as it starts (inserted, or an earlier attempt's row reset): its id."""
     fields = {
-        "status": StepStatus.WAITING,
-        "agent_id": None,
+        "status": status,
+        "agent_id": agent_id,
         "agent_snapshot": snapshot,
-        "model": "",
+        "model": model,
         "input": step_input,
     }
     return s.execute(

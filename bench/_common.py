@@ -1,14 +1,17 @@
-"""Shared set-up for benchmarks: a scratch database on the local PostgreSQL (or BENCH_DATABASE_URL)."""
+"""Shared set-up for benchmarks: a scratch database on the local PostgreSQL (or BENCH_DATABASE_URL),
+timing summaries, and a process tree's peak memory."""
 
 from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import psutil
 import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
@@ -77,3 +80,36 @@ def bulk_load_artifacts(conn: psycopg.Connection, insert: str, n: int) -> None:
     t0 = time.perf_counter()
     conn.execute("VACUUM (ANALYZE) artifacts")
     print(f"  vacuum analyze ({time.perf_counter() - t0:5.1f} s)", flush=True)
+
+
+class PeakMemory(threading.Thread):
+    """The memory of a process and its children (work horses), sampled every ``every``
+    seconds; ``stop()`` returns the peak. ``pss`` counts pages shared between a worker and
+    the children it forked once (RSS would count them in each)."""
+
+    def __init__(self, pid: int, *, pss: bool = False, every: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.pss, self.every = pid, pss, every
+        self.peak, self._halt = 0, threading.Event()
+
+    def current(self) -> int:
+        root = psutil.Process(self.pid)
+        total = 0
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss if self.pss else p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every):
+            try:
+                self.peak = max(self.peak, self.current())
+            except psutil.NoSuchProcess:
+                return
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join(2)
+        return self.peak

@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bench._common import scratch_database  # noqa: E402
+from bench._common import PeakMemory, scratch_database  # noqa: E402
 from core.context import AppContext  # noqa: E402
 from core.runs.intake import start_run  # noqa: E402
 from core.settings import load_settings  # noqa: E402
@@ -63,34 +61,6 @@ def _serve(conn: Any) -> None:
     fake.stop()
 
 
-class PeakPSS(threading.Thread):
-    """Samples the PSS of a process and its children (work horses) every 100 ms."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak, self._halt = pid, 0, threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.wait(0.1):
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root] + root.children(recursive=True)
-                total = 0
-                for p in procs:
-                    try:
-                        total += p.memory_full_info().pss
-                    except psutil.NoSuchProcess:
-                        pass
-                self.peak = max(self.peak, total)
-            except psutil.NoSuchProcess:
-                return
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join(2)
-        return self.peak
-
-
 def _finished(ctx: AppContext, ids: list[Any]) -> int:
     with transaction(ctx.sessions) as s:
         return int(s.scalar(select(func.count()).select_from(Artifact).where(Artifact.run_id.in_(ids))) or 0)
@@ -107,7 +77,7 @@ def _round(ctx: AppContext, redis: Redis, cmd: list[str], env: dict[str, str], n
                 raise RuntimeError("the worker did not start")
             time.sleep(0.1)
         time.sleep(1)
-        pss = PeakPSS(proc.pid)
+        pss = PeakMemory(proc.pid, pss=True, every=0.1)
         pss.start()
         t0 = time.monotonic()
         ids = [start_run(ctx, TEAM, "Two steps", f"input {i}").id for i in range(n)]

@@ -36,7 +36,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,11 +46,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import psutil  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
 
-from bench._common import pct, scratch_database  # noqa: E402
+from bench._common import PeakMemory, pct, scratch_database  # noqa: E402
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 QUEUE = "pipebot-bench-files"
@@ -142,36 +140,6 @@ def _serve_model(conn: Any, arrivals: Any) -> None:
 
 
 # ---- the worker and its memory ----------------------------------------------------------------
-
-
-class PeakRSS(threading.Thread):
-    """The RSS of a process and its children, sampled every 50 ms; the peak."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak, self._halt = pid, 0, threading.Event()
-
-    def current(self) -> int:
-        root = psutil.Process(self.pid)
-        total = 0
-        for p in [root, *root.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        return total
-
-    def run(self) -> None:
-        while not self._halt.wait(0.05):
-            try:
-                self.peak = max(self.peak, self.current())
-            except psutil.NoSuchProcess:
-                return
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join(2)
-        return self.peak
 
 
 @contextmanager
@@ -368,7 +336,7 @@ def peak_memory(
     label: str,
 ) -> tuple[int, int]:
     """(idle RSS, peak RSS) of the worker while n runs are in flight at once."""
-    rss = PeakRSS(proc.pid)
+    rss = PeakMemory(proc.pid)
     idle = rss.current()
     views = [shortcut.open(shortcut.message(f"What changed? bench-run-{label}-{i}", files)) for i in range(n)]
     rss.start()

@@ -402,5 +402,7 @@ def test_files_that_came_larger_than_the_run_total_stop_the_download(ctx, fake_a
     assert outcome.error_message.startswith("The files come to 1.") and "up to 1 MB of files per run" in (
         outcome.error_message
     )
-    assert [r.stored_at is not None for r in _file_rows(ctx, run.id)] == [True, False]
+    # The two download at once: the one whose bytes pass the total stops; the other may have
+    # finished first, or be stopped too. Never both stored, and no model is called.
+    assert not all(r.stored_at is not None for r in _file_rows(ctx, run.id))
     assert fake_anthropic.count() == 0

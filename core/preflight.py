@@ -170,15 +170,6 @@ def model_reads_images(model_ref: str) -> bool:
         return False
 
 
-def model_name(model_ref: str) -> str:
-    """The catalog's name for a model (the reference itself when unknown)."""
-    try:
-        info = catalog.lookup(model_ref) if model_ref else None
-    except ValueError:
-        info = None
-    return info.display_name if info is not None else model_ref
-
-
 def files_capability_problem(
     plan: Plan, files: Sequence[tuple[str, str, int | None]], done: Collection[int] = ()
 ) -> RunRejected | None:
@@ -197,7 +188,7 @@ def files_capability_problem(
         if images and not model_reads_images(p.model):
             return RunRejected(
                 FailureKind.UNSUPPORTED_FILE,
-                messages.image_not_supported(p.position, p.agent_name, model_name(p.model), images[0]),
+                messages.image_not_supported(p.position, p.agent_name, catalog.display_name(p.model), images[0]),
             )
         if (over := _request_bytes_problem(p.position, p.agent_name, p.model, files)) is not None:
             return over
@@ -221,7 +212,7 @@ def _request_bytes_problem(
         return None
     return RunRejected(
         FailureKind.UNSUPPORTED_FILE,
-        messages.request_too_large(position, agent_name, model_name(model_ref), inline, limit),
+        messages.request_too_large(position, agent_name, catalog.display_name(model_ref), inline, limit),
     )
 
 

@@ -257,6 +257,16 @@ def lookup(ref: str) -> ModelInfo | None:
     return find(provider, model_id)
 
 
+def display_name(ref: str) -> str:
+    """The catalog's name for a model reference; the reference itself when the catalog does
+    not know it or it is not a ``provider:model_id`` at all (what people read must not fail)."""
+    try:
+        info = lookup(ref) if ref else None
+    except ValueError:
+        info = None
+    return info.display_name if info is not None else ref
+
+
 def models_for(provider_id: str, *, include_deprecated: bool = True) -> list[ModelInfo]:
     """A provider's catalog models, newest/best first."""
     return [m for m in _CATALOG if m.provider == provider_id and (include_deprecated or not m.deprecated)]

@@ -20,7 +20,7 @@ from core import messages
 from core.inputs.rules import FileKind, image_media_type
 from core.inputs.stored import StoredFile
 from core.inputs.thread import context_text
-from core.preflight import model_name, model_reads_images
+from core.preflight import model_reads_images
 from providers import catalog
 from providers.types import DocumentPart, ImagePart, Part, TextPart
 from storage.db import SessionFactory, transaction
@@ -80,7 +80,7 @@ def unreadable_file(
     """Why a step cannot take the run's stored files (None: it can): a PDF without a text
     layer for a model that does not read PDFs, or an image for one that does not look at
     images (the agent may have changed since the run was requested)."""
-    shown = model_name(model_ref)
+    shown = catalog.display_name(model_ref)
     for plan in plan_files(files, model_ref, sees):
         if plan.as_text and not (plan.file.extracted_text or "").strip():
             return messages.pdf_no_text(plan.file.name, shown)

@@ -12,7 +12,7 @@ import uuid
 
 from core import messages
 from core.reporter import ApprovalView, RunInfo, StepPlan
-from core.runs.steps import model_display
+from providers import catalog
 from storage.db import Session, SessionFactory, transaction
 from storage.models import Approval, Run, RunStep
 from storage.repos import approvals as approval_repo
@@ -108,7 +108,7 @@ def run_info_of(s: Session, run: Run) -> RunInfo:
         thread_ts=run.thread_ts,
         recipient_team_id=run.recipient_team_id,
         steps=[
-            StepPlan(st.position, (st.agent_snapshot or {}).get("name", ""), st.model, model_display(st.model))
+            StepPlan(st.position, (st.agent_snapshot or {}).get("name", ""), st.model, catalog.display_name(st.model))
             for st in steps
         ],
         resumed_from=sum(1 for st in steps if st.status == StepStatus.SUCCEEDED),

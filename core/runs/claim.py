@@ -19,7 +19,7 @@ from core.preflight import Plan, check, daily_limit_problem, files_capability_pr
 from core.reporter import RunInfo, StepPlan
 from core.runs.branch import branch_plan
 from core.runs.branch_spec import BranchSpec
-from core.runs.steps import model_display
+from providers import catalog
 from providers.registry import parse_model_ref
 from storage.db import Session, transaction
 from storage.models import Agent
@@ -79,7 +79,7 @@ def claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> RunStart | 
             channel_id=run["channel_id"],
             thread_ts=run["thread_ts"],
             recipient_team_id=run["recipient_team_id"],
-            steps=[StepPlan(p.position, p.agent_name, p.model, model_display(p.model)) for p in plan.steps],
+            steps=[StepPlan(p.position, p.agent_name, p.model, catalog.display_name(p.model)) for p in plan.steps],
             resumed_from=len(done),
             reused={p: branch.original_cost(p) for p in done if branch.reused(p)} if branch else {},
         )

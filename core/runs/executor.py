@@ -38,11 +38,12 @@ from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
 from core.runs.claim import RunStart, StepStart, claim_and_load, current_input, spent_on, start_step
 from core.runs.outcome import write_outcome
 from core.runs.run_context import RunContext, StepRequest
-from core.runs.steps import StepCall, StepFailed, call_agent, model_display
+from core.runs.steps import StepCall, StepFailed, call_agent
 from core.spend_notice import claim_notice
 from core.text import clean_text
 from core.tools import ToolContext
 from core.visibility import ArtifactGate, ReadRule, unattended_gate
+from providers import catalog
 from providers.errors import ProviderError
 from providers.registry import parse_model_ref
 from storage.db import transaction
@@ -345,8 +346,8 @@ def _run_step(run: RunContext, start: RunStart, p: PlannedStep, step: StepStart,
     recorded on the step and stops the run (_Stopped). A cancelled run's step keeps what
     the model had written and what it cost so far."""
     snap, provider_id = step.snap, step.provider_id
-    plan = StepPlan(p.position, snap["name"], snap["model"], model_display(snap["model"]))
-    named = f"Step {p.position} ({snap['name']}, {model_display(snap['model'])})"
+    plan = StepPlan(p.position, snap["name"], snap["model"], catalog.display_name(snap["model"]))
+    named = f"Step {p.position} ({snap['name']}, {catalog.display_name(snap['model'])})"
     run.reporter.step_started(run.info, plan)
     t0 = time.monotonic()
 
@@ -366,7 +367,7 @@ def _run_step(run: RunContext, start: RunStart, p: PlannedStep, step: StepStart,
     except ProviderError as exc:
         kind = exc.kind.value
         shown = messages.provider_failure(
-            p.position, snap["name"], model_display(snap["model"]), provider_id, kind, exc.message
+            p.position, snap["name"], catalog.display_name(snap["model"]), provider_id, kind, exc.message
         )
         raise failed(kind, str(exc), shown) from None
     except StepFailed as exc:

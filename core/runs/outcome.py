@@ -19,7 +19,7 @@ from core.links import artifact_permalink, thread_url
 from core.reporter import RunOutcome, StepResult
 from core.runs.artifact import CURRENT_VERSION, USAGE_KEYS, Artifact
 from core.runs.branch_spec import BranchSpec
-from core.runs.steps import model_display
+from providers import catalog
 from providers.types import Usage
 from storage.db import transaction
 from storage.models import Approval, RunStep
@@ -97,7 +97,7 @@ def _step_fields(
         "status": st.status,
         "agent": st.agent_snapshot,
         "model": st.model,
-        "model_display": model_display(st.model),
+        "model_display": catalog.display_name(st.model),
         "input": st.input,
         "output": st.output,
         "usage": st.usage,

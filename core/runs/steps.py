@@ -54,14 +54,6 @@ class StepFailed(Exception):
         self.kind, self.message, self.output, self.call = kind, message, output, call
 
 
-def model_display(model_ref: str) -> str:
-    """The catalog's name for a model reference (the reference itself when unknown)."""
-    if not model_ref:
-        return ""
-    info = catalog.lookup(model_ref)
-    return info.display_name if info else model_ref
-
-
 def call_agent(run: RunContext, step: StepRequest) -> StepCall:
     """One step: stream the reply, run requested tools, loop a bounded number of rounds.
 

@@ -79,6 +79,20 @@ class ApprovalView:
 
 
 @dataclass(frozen=True)
+class ToolCallView:
+    """One tool call as a live plan shows it (DESIGN §12): a task under its step,
+    "Web search: <query>" or "Tickets · lookup_ticket", with its status. ``call_id`` is
+    stable for the call, so a surface updates the task it showed when the call started."""
+
+    call_id: str
+    position: int  # the step making the call
+    label: str  # "Web search", "Tickets · lookup_ticket", "Current time"
+    detail: str = ""  # what it is about, in a few words: the query, the URL (plain text)
+    status: str = "running"  # running | done | error | waiting (for an Allow / Deny)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     run_id: str
     status: str  # RunStatus.SUCCEEDED | RunStatus.FAILED (storage/states.py)
@@ -115,7 +129,9 @@ class Reporter(Protocol):
 #     def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None
 # called when the request was approved, rejected, timed out or cancelled: update the
 # buttons. A rejected or timed-out run then gets run_finished; an approved one is queued
-# again and reports run_started (resumed_from > 0) when a worker takes it.
+# again and reports run_started (resumed_from > 0) when a worker takes it; and
+#     def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None
+# called when a step's tool call starts and again when it ends (same ``call_id``).
 
 
 class NullReporter:
@@ -138,6 +154,9 @@ class NullReporter:
         pass
 
     def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
+        pass
+
+    def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None:
         pass
 
 
@@ -183,6 +202,9 @@ class SafeReporter:
 
     def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
         self._call("approval_decided", info, approval)
+
+    def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None:
+        self._call("tool_call", info, step, call)
 
 
 class DeferredReporter:
@@ -236,3 +258,8 @@ class DeferredReporter:
         method = getattr(self._inner, "approval_decided", None)
         if method is not None:
             method(info, approval)
+
+    def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None:
+        method = getattr(self._inner, "tool_call", None)
+        if method is not None:
+            method(info, step, call)

@@ -278,6 +278,8 @@ class Approval(Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False, default=ApprovalKind.STEP.value)
     # A tool call's {"server", "tool", "arguments"}; NULL for an approval step.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # A paused tool call's step, to go on from (core/runs/step_state.py); never shown.
+    resume_state: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=ApprovalStatus.PENDING.value)
     approvers: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     requested_by: Mapped[str | None] = mapped_column(String(32))  # who started the run

@@ -65,6 +65,8 @@ class FailureKind(StrEnum):
     REJECTED = "rejected"
     APPROVAL_TIMED_OUT = "approval_timed_out"
     APPROVAL_FIRST = "approval_first"
+    # An agent's tool that cannot be reached: its MCP server was removed (DESIGN §12).
+    TOOL_UNAVAILABLE = "tool_unavailable"
 
 
 class StepKind(StrEnum):

@@ -8,18 +8,35 @@ what every surface reads (:func:`view_of`)."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 from core import messages
+from core.mcp.tools import McpTool
+from core.pipelines import APPROVAL_TIMEOUT_DEFAULT_H
 from core.reporter import ApprovalView, RunInfo, StepPlan
+from core.runs.step_state import ToolDecision
 from providers import catalog
 from storage.db import Session, SessionFactory, transaction
 from storage.models import Approval, Run, RunStep
 from storage.repos import approvals as approval_repo
 from storage.repos import runs as run_repo
-from storage.states import StepKind, StepStatus
+from storage.states import ApprovalKind, ApprovalStatus, StepKind, StepStatus
 
-__all__ = ["NotWaiting", "approval_snapshot", "request_approval", "run_info_of", "view_of"]
+__all__ = [
+    "NotWaiting",
+    "approval_snapshot",
+    "request_approval",
+    "request_tool_approval",
+    "run_info_of",
+    "tool_decision",
+    "view_of",
+]
+
+#: How much of a tool call's arguments its request shows (the approver reads them).
+ARGUMENTS_SHOWN_CHARS = 2000
+_DECIDED = (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED)
 
 
 class NotWaiting(Exception):
@@ -67,6 +84,70 @@ def request_approval(
         if not run_repo.set_waiting(s, team_id, rid):
             raise NotWaiting(str(rid))
         return view_of(row)
+
+
+def request_tool_approval(
+    sessions: SessionFactory,
+    *,
+    team_id: str,
+    rid: uuid.UUID,
+    position: int,
+    step_id: int,
+    requested_by: str | None,
+    tool: McpTool,
+    arguments: dict[str, Any],
+    call_id: str,
+    said: str,
+    state: dict[str, Any],
+    spent: dict[str, Any],
+) -> ApprovalView:
+    """A step stops at a tool call of a server that asks before every call: the step set
+    waiting with what it cost so far (a rejected or timed-out run still counts it), the
+    request recorded with the tool, its arguments and where the step goes on from, the run
+    set waiting; all or nothing. NotWaiting when a cancel was asked for first."""
+    with transaction(sessions) as s:
+        run_repo.finish_step(s, step_id, status=StepStatus.WAITING, **spent)
+        row = approval_repo.create(
+            s,
+            team_id=team_id,
+            run_id=rid,
+            position=position,
+            approvers=(),
+            requested_by=requested_by,
+            output_shown=said,
+            timeout_hours=APPROVAL_TIMEOUT_DEFAULT_H,
+            kind=ApprovalKind.TOOL_CALL,
+            payload={
+                "server": tool.server,
+                "tool": tool.tool,
+                "label": tool.label,
+                "arguments": _shown(arguments),
+                "call_id": call_id,
+            },
+        )
+        row.resume_state = state
+        if not run_repo.set_waiting(s, team_id, rid):
+            raise NotWaiting(str(rid))
+        return view_of(row)
+
+
+def tool_decision(sessions: SessionFactory, rid: uuid.UUID, position: int) -> ToolDecision | None:
+    """How the step at ``position`` goes on after a person allowed or denied its paused
+    call: the newest decided tool-call request of the step (a step that paused twice goes
+    on from its second), or None for a step that never paused."""
+    with sessions() as s:
+        row = approval_repo.latest_tool_call(s, rid, position)
+        if row is None or row.resume_state is None or row.status not in _DECIDED:
+            return None
+        call_id = str((row.payload or {}).get("call_id") or "")
+        allowed = row.status == ApprovalStatus.APPROVED
+        return ToolDecision(dict(row.resume_state), call_id, allowed, row.decided_by or "")
+
+
+def _shown(arguments: dict[str, Any]) -> Any:
+    """The arguments as the request shows them: the whole JSON, or its first part when long."""
+    text = json.dumps(arguments, default=str)
+    return arguments if len(text) <= ARGUMENTS_SHOWN_CHARS else text[:ARGUMENTS_SHOWN_CHARS] + "…"
 
 
 def view_of(row: Approval) -> ApprovalView:

@@ -196,7 +196,9 @@ def _decide(
             if row.status == ApprovalStatus.PENDING:  # past due; maintenance closes the run
                 return Decision(DecisionResult.TIMED_OUT, messages.approval_too_late(row.timeout_hours), view_of(row))
             return _already(row)
-        if status == ApprovalStatus.APPROVED:
+        if won.kind == ApprovalKind.TOOL_CALL:  # Allow or Deny: either way the step goes on
+            attempts = _resume(s, team_id, won)
+        elif status == ApprovalStatus.APPROVED:
             attempts = _approve(s, team_id, won, edited)
         else:
             attempts = None
@@ -216,8 +218,13 @@ class _NotWaiting(Exception):
 def _approve(s: Session, team_id: str, row: Approval, edited: str | None) -> int:
     """The approval step finished with its output, the run queued again: its attempts."""
     if not run_repo.finish_waiting_step(s, row.run_id, row.position, output=edited or row.output_shown):
-        if row.kind == ApprovalKind.STEP:
-            raise _NotWaiting(RunStatus.WAITING.value)
+        raise _NotWaiting(RunStatus.WAITING.value)
+    return _resume(s, team_id, row)
+
+
+def _resume(s: Session, team_id: str, row: Approval) -> int:
+    """The run queued again (a tool call's step goes on from where it paused, with the
+    decision: core/runs/approval_request.tool_decision): its attempts."""
     attempts = run_repo.resume_waiting(s, team_id, row.run_id)
     if attempts is None:
         raise _NotWaiting(RunStatus.FAILED.value)
@@ -240,8 +247,9 @@ def _after(
             enqueue(ctx, team_id, view.run_id, attempt=attempts)
         except RedisError as exc:  # queued in PostgreSQL: maintenance enqueues it when Redis is back
             log.warning("run %s approved but not enqueued (%s); maintenance will", view.run_id, type(exc).__name__)
-        log.info("run %s approved by %s; queued again", view.run_id, view.decided_by)
-        return Decision(DecisionResult.APPROVED, "", view)
+        log.info("run %s decided (%s) by %s; queued again", view.run_id, view.status, view.decided_by)
+        denied = view.status == ApprovalStatus.REJECTED  # a tool call denied: the run goes on without it
+        return Decision(DecisionResult.REJECTED if denied else DecisionResult.APPROVED, "", view)
     outcome = write_outcome(ctx, team_id, uuid.UUID(view.run_id), error_step=view.position)
     reporter.run_finished(info, outcome)
     log.info("run %s rejected by %s", view.run_id, view.decided_by)

@@ -30,15 +30,17 @@ from core.inputs.gather import InputProblem, gather, needs_gathering
 from core.inputs.parts import FIRST_STEP, StepInputs, step_inputs, unreadable_file
 from core.inputs.source import InputSource, input_source_for
 from core.inputs.stored import StoredFile
+from core.mcp.tools import selected_servers
 from core.preflight import PlannedStep, budget_problem, daily_limit_problem, sees_files
 from core.reporter import ApprovalView, NullReporter, Reporter, RunOutcome, SafeReporter, StepPlan, StepResult
-from core.runs.approval_request import NotWaiting, request_approval
+from core.runs.approval_request import NotWaiting, request_approval, request_tool_approval, tool_decision
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import CancelWatch, RunCancelled, cancelled_message
 from core.runs.claim import RunStart, StepStart, claim_and_load, current_input, spent_on, start_step
 from core.runs.outcome import write_outcome
 from core.runs.run_context import RunContext, StepRequest
-from core.runs.steps import StepCall, StepFailed, call_agent
+from core.runs.step_state import StateUnreadable
+from core.runs.steps import StepCall, StepFailed, ToolApprovalNeeded, call_agent
 from core.spend_notice import claim_notice
 from core.text import clean_text
 from core.tools import ToolContext
@@ -319,6 +321,37 @@ def _ask(run: RunContext, p: PlannedStep, current: str) -> ApprovalView:
         raise _Stopped(CANCELLED, cancelled_message(by), p.position) from None
 
 
+def _ask_tool(run: RunContext, p: PlannedStep, step: StepStart, paused: ToolApprovalNeeded) -> ApprovalView:
+    """Record the step as waiting for Allow / Deny of one tool call, with what it cost so far
+    and where it goes on from; a cancel asked for first ends the run instead (_Stopped)."""
+    call = paused.call
+    try:
+        return request_tool_approval(
+            run.app.sessions,
+            team_id=run.team_id,
+            rid=run.rid,
+            position=p.position,
+            step_id=step.step_id,
+            requested_by=run.info.requested_by,
+            tool=paused.tool,
+            arguments=paused.tc.arguments,
+            call_id=paused.tc.id,
+            said=paused.said,
+            state=paused.state,
+            spent={
+                "usage": call.usage.to_dict(),
+                "raw_usage": call.raw_usage,
+                "cost_usd": call.cost_usd,
+                "price_version": call.price_version,
+                "tool_calls": call.tool_calls or None,
+            },
+        )
+    except NotWaiting:
+        by = run_repo.cancel_requested_by(run.app.engine, run.team_id, run.rid) or "?"
+        _record_step_failure(run.app, step.step_id, CANCELLED, cancelled_message(by), 0, call=call)
+        raise _Stopped(CANCELLED, cancelled_message(by), p.position) from None
+
+
 def _check_daily_limit(run: RunContext, position: int) -> None:
     """The workspace's daily limit, before a later step (the first was asked when claimed)."""
     if run.daily_limit is None:
@@ -360,8 +393,14 @@ def _run_step(run: RunContext, start: RunStart, p: PlannedStep, step: StepStart,
             raise RunRejected(FailureKind.MISSING_KEY, messages.missing_key(provider_id))
         timeout = max(1.0, min(run.app.settings.PIPEBOT_PROVIDER_TIMEOUT_SECONDS, run.deadline - time.monotonic()))
         extra = _step_inputs(run, start, p.position, snap)
-        request = StepRequest(snap, current, step.key, plan, timeout, extra.context, extra.attachments)
+        asks = bool(selected_servers(snap.get("tools") or []))  # only MCP tools may have paused a step
+        resume = tool_decision(run.app.sessions, run.rid, p.position) if asks else None
+        request = StepRequest(snap, current, step.key, plan, timeout, extra.context, extra.attachments, resume)
         call = call_agent(run, request)
+    except ToolApprovalNeeded as paused:
+        raise _Waiting(_ask_tool(run, p, step, paused)) from None
+    except StateUnreadable as exc:
+        raise failed(FailureKind.INTERNAL_ERROR, str(exc), f"{named}: {exc}") from None
     except RunCancelled as exc:
         raise failed(CANCELLED, str(exc), str(exc), output=exc.output, call=exc.call) from None
     except ProviderError as exc:
@@ -393,6 +432,7 @@ def _finish_step(run: RunContext, p: PlannedStep, step: StepStart, call: StepCal
             raw_usage=call.raw_usage,
             cost_usd=call.cost_usd,
             price_version=call.price_version,
+            tool_calls=call.tool_calls or None,
         )
     result = StepResult(
         p.position,
@@ -426,6 +466,7 @@ def _record_step_failure(
             raw_usage=call.raw_usage,
             cost_usd=call.cost_usd,
             price_version=call.price_version,
+            tool_calls=call.tool_calls or None,
         )
     with transaction(ctx.sessions) as s:
         run_repo.finish_step(

@@ -13,6 +13,7 @@ from typing import Any
 from core.context import AppContext
 from core.reporter import RunInfo, SafeReporter, StepPlan
 from core.runs.cancel_watch import CancelWatch
+from core.runs.step_state import ToolDecision
 from core.tools import ToolContext
 
 
@@ -46,3 +47,5 @@ class StepRequest:
     # for step 1 and for an agent that sees the run's files. Built by core/inputs/parts.py.
     context: str | None = None
     attachments: tuple[Any, ...] = ()
+    # A step that paused for a tool call's Allow / Deny goes on from here (core/runs/step_state.py).
+    resume: ToolDecision | None = None

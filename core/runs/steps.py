@@ -11,17 +11,32 @@ from decimal import Decimal
 from typing import Any
 
 from core.credentials import base_url
-from core.reporter import StepPlan
+from core.mcp.tools import McpTool
+from core.reporter import StepPlan, ToolCallView
+from core.runs import step_state
 from core.runs.cancel_watch import RunCancelled
 from core.runs.run_context import RunContext, StepRequest
+from core.runs.step_state import Conversation, Spent, ToolDecision
+from core.runs.step_tools import StepTools, answer, approval_for, server_record, server_view, step_tools
 from core.text import clean_text
 from core.timings import STREAM_RETRY_DELAY_S, STREAM_RETRY_MAX_WAIT_S
-from core.tools import MAX_TOOL_ROUNDS, TOOLS, run_tool
+from core.tools import MAX_TOOL_ROUNDS
 from providers import catalog
 from providers.base import Provider
 from providers.errors import ErrorKind, ProviderError
 from providers.registry import get_provider, parse_model_ref
-from providers.types import ChatRequest, Done, Message, Part, Response, TextDelta, TextPart, ToolResult, Usage
+from providers.types import (
+    ChatRequest,
+    Done,
+    Message,
+    Part,
+    Response,
+    ServerToolEvent,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 from storage.states import FailureKind
 
 log = logging.getLogger(__name__)
@@ -43,6 +58,7 @@ class StepCall:
     price_version: str | None = None
     rounds: int = 0
     latency_ms: int = 0  # the whole step's, set by the executor
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # core/tool_calls.py records
 
 
 class StepFailed(Exception):
@@ -54,47 +70,110 @@ class StepFailed(Exception):
         self.kind, self.message, self.output, self.call = kind, message, output, call
 
 
+class ToolApprovalNeeded(Exception):  # noqa: N818 - not an error: the step pauses for a person
+    """The model called a tool of a server that asks before every call (DESIGN §12): the step
+    stops here, its conversation kept (``state``, core/runs/step_state.py) with what it cost
+    so far (``call``), and the run waits for Allow / Deny on ``tool`` called as ``tc``."""
+
+    def __init__(self, tool: McpTool, tc: ToolCall, state: dict[str, Any], call: StepCall, said: str) -> None:
+        super().__init__(tool.label)
+        self.tool, self.tc, self.state, self.call, self.said = tool, tc, state, call, said
+
+
 def call_agent(run: RunContext, step: StepRequest) -> StepCall:
     """One step: stream the reply, run requested tools, loop a bounded number of rounds.
 
     The run's cancel watch is asked between stream events and between rounds; a cancelled
-    run's step raises RunCancelled carrying what it had written and what it cost so far."""
+    run's step raises RunCancelled carrying what it had written and what it cost so far. A
+    call that needs a person's Allow raises ToolApprovalNeeded; the step then goes on from
+    ``step.resume`` when the run is taken up again."""
     snap = step.snap
     provider_id, model_id = parse_model_ref(snap["model"])
     model = catalog.resolve(snap["model"])
-    provider = get_provider(provider_id, step.key, base_url=base_url(run.app, provider_id), timeout=step.timeout)
     max_out = snap.get("max_output_tokens") or min(
         DEFAULT_MAX_OUTPUT_TOKENS, model.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
     )
-    tools = [TOOLS[n].spec for n in snap.get("tools") or [] if n in TOOLS] if model.supports_tools else []
-    messages = [Message(role="user", parts=_first_turn(step))]
+    tools = step_tools(run, list(snap.get("tools") or []), model)
+    if (problem := tools.problem()) is not None:
+        raise StepFailed(FailureKind.TOOL_UNAVAILABLE, problem)
+    provider = get_provider(provider_id, step.key, base_url=base_url(run.app, provider_id), timeout=step.timeout)
     call = StepCall(output="", usage=Usage(0, 0))
-    response = None
-    for round_no in range(MAX_TOOL_ROUNDS + 1):
-        req = ChatRequest(
-            model=model_id,
-            system=snap.get("system_prompt") or None,
-            messages=messages,
-            tools=tools if round_no < MAX_TOOL_ROUNDS else [],
-            temperature=snap.get("temperature"),
-            max_output_tokens=max_out,
-            deadline=run.deadline,
-        )
-        try:
+    conv, decided = Conversation(), step.resume
+    if decided is not None:
+        conv, spent = step_state.load(decided.state)
+        _restore(call, spent)
+    first = Message(role="user", parts=_first_turn(step))
+    response: Response | None = None
+    try:
+        while True:
+            if conv.pending:
+                _answer_pending(run, step, tools, conv, call, decided)
+                decided = None
+                conv.later.append(Message(role="user", parts=list(conv.answered)))
+                conv.pending, conv.answered = [], []
+                conv.round_no += 1
+                if run.cancel is not None:
+                    run.cancel.check(clean_text(response.text if response is not None else ""))
+            last = conv.round_no >= MAX_TOOL_ROUNDS
+            req = ChatRequest(
+                model=model_id,
+                system=snap.get("system_prompt") or None,
+                messages=[first, *conv.later],
+                tools=[] if last else tools.specs,
+                temperature=snap.get("temperature"),
+                max_output_tokens=max_out,
+                deadline=run.deadline,
+                server_tools=() if last else tools.server_tools,
+            )
             response = _one_round(run, step.plan, provider, req, model.supports_streaming, call)
             _count(call, response)
-            if not response.tool_calls:
+            call.tool_calls += [dict(server_record(c)) for c in response.server_tool_calls]
+            if not response.tool_calls or last:
                 break
-            messages.append(response.to_message())  # keeps signed thinking blocks the API wants back
-            messages.append(Message(role="user", parts=_tool_results(run, response)))
-            if run.cancel is not None:
-                run.cancel.check(clean_text(response.text))
-        except RunCancelled as exc:
-            exc.call = call
-            raise
-    assert response is not None  # the loop runs at least once, and each round answers or raises
+            conv.later.append(response.to_message())  # keeps signed thinking blocks the API wants back
+            conv.pending = list(response.tool_calls)
+    except RunCancelled as exc:
+        exc.call = call
+        raise
     call.output = _usable_text(response, call, max_out)
     return call
+
+
+def _answer_pending(
+    run: RunContext,
+    step: StepRequest,
+    tools: StepTools,
+    conv: Conversation,
+    call: StepCall,
+    decided: ToolDecision | None,
+) -> None:
+    """Answer the last turn's calls not answered yet, in order; the one a person decided
+    (``decided``) as they said. A call that needs a person's Allow stops the step there."""
+    position = step.plan.position
+    for tc in conv.pending[len(conv.answered) :]:
+        if decided is not None and tc.id == decided.call_id:
+            result, record = answer(run, step.plan, tools, tc, denied_by=None if decided.allowed else decided.by)
+            record["approval"] = {"verdict": "allowed" if decided.allowed else "denied", "by": decided.by}
+            decided = None
+        elif (tool := approval_for(tools, tc)) is not None:
+            label = tool.label
+            run.reporter.tool_call(run.info, step.plan, ToolCallView(tc.id, position, label, "", "waiting"))
+            said = "".join(p.text for p in conv.later[-1].parts if isinstance(p, TextPart)) if conv.later else ""
+            state = step_state.dump(conv, _spent(call))
+            raise ToolApprovalNeeded(tool, tc, state, call, clean_text(said))
+        else:
+            result, record = answer(run, step.plan, tools, tc)
+        conv.answered.append(result)
+        call.tool_calls.append(dict(record))
+
+
+def _spent(call: StepCall) -> Spent:
+    return Spent(call.usage, call.raw_usage, call.cost_usd, call.price_version, call.rounds, call.tool_calls)
+
+
+def _restore(call: StepCall, spent: Spent) -> None:
+    call.usage, call.raw_usage, call.cost_usd = spent.usage, spent.raw_usage, spent.cost_usd
+    call.price_version, call.rounds, call.tool_calls = spent.price_version, spent.rounds, spent.tool_calls
 
 
 def _first_turn(step: StepRequest) -> list[Part]:
@@ -106,17 +185,6 @@ def _first_turn(step: StepRequest) -> list[Part]:
     if step.user_input or not parts:
         parts.append(TextPart(step.user_input))
     return parts
-
-
-def _tool_results(run: RunContext, response: Response) -> list[Part]:
-    results: list[Part] = []
-    for tc in response.tool_calls:
-        if tc.arguments_error:
-            results.append(ToolResult(tc.id, f"invalid arguments: {tc.arguments_error}", True))
-            continue
-        content, is_error = run_tool(run.tools, tc.name, tc.arguments)
-        results.append(ToolResult(tc.id, content, is_error))
-    return results
 
 
 def _usable_text(response: Response, call: StepCall, max_out: int) -> str:
@@ -192,6 +260,8 @@ def _one_round(
                 if isinstance(ev, TextDelta):
                     written.append(ev.text)
                     reporter.text_delta(info, step, ev.text)
+                elif isinstance(ev, ServerToolEvent):
+                    reporter.tool_call(info, step, server_view(ev.call, step.position))
                 elif isinstance(ev, Done):
                     response = ev.response
                 if cancel is not None and response is None and cancel.requested() is not None:

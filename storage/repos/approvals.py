@@ -66,6 +66,16 @@ def of_run(s: Session, run_id: uuid.UUID) -> Sequence[Approval]:
     ).all()
 
 
+def latest_tool_call(s: Session, run_id: uuid.UUID, position: int) -> Approval | None:
+    """The newest tool-call request of a run's step (core/runs/approval_request.tool_decision)."""
+    return s.scalars(
+        select(Approval)
+        .where(Approval.run_id == run_id, Approval.position == position, Approval.kind == ApprovalKind.TOOL_CALL)
+        .order_by(Approval.requested_at.desc())
+        .limit(1)
+    ).first()
+
+
 def pending_of_run(s: Session, team_id: str, run_id: uuid.UUID) -> Approval | None:
     return s.scalar(
         select(Approval).where(

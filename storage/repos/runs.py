@@ -120,6 +120,7 @@ _STEP_RESET = {
     "error_kind": None,
     "error_message": None,
     "finished_at": None,
+    "tool_calls": None,
 }
 
 

@@ -65,7 +65,14 @@ __all__ = [
 CURRENT_VERSION = 1
 
 #: The token counts every provider's usage is reduced to (providers.types.Usage's fields).
-USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "web_searches",  # the provider's server tool requests (DESIGN §12), each with a fee
+    "web_fetches",
+)
 
 #: The validation context of the write path: unknown keys are refused.
 _WRITE = {"write": True}
@@ -158,6 +165,8 @@ class TokenUsage(_Record):
     output_tokens: Int = None
     cache_read_tokens: Int = None
     cache_write_tokens: Int = None
+    web_searches: Int = None
+    web_fetches: Int = None
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         def add(a: int | None, b: int | None) -> int | None:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.mcp import texts
 from core.mcp.servers import ASK_EVERY_CALL
 from core.mcp.tools import McpTool, McpToolset, load_toolset, run_mcp_tool, selected_servers
 from core.reporter import StepPlan, ToolCallView
@@ -102,6 +103,9 @@ def answer(
         mcp = run_mcp_tool(run.app, run.team_id, tools.mcp, tc.name, tc.arguments)
         content, is_error = mcp.content, mcp.is_error
         record = {"kind": MCP, "label": label, **mcp.record}  # type: ignore[typeddict-item]
+    elif tc.name not in TOOLS:  # one the model made up
+        content, is_error = texts.unknown_tool(tc.name[:100]), True
+        record = _record(BUILTIN, tc, label, content, is_error, 0)
     else:
         content, is_error = run_tool(run.tools, tc.name, tc.arguments)
         record = _record(_kind(tools, tc.name), tc, label, content, is_error, _ms(started))

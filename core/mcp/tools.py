@@ -25,6 +25,7 @@ from core.context import AppContext
 from core.mcp import cache, servers, texts
 from core.mcp.client import CallResult, Endpoint, McpLimits, call_tool, list_tools
 from core.mcp.names import display_name, model_tool_name
+from core.mcp.sessions import StepSessions
 from core.mcp.urls import Resolver, system_resolver
 from providers.types import ToolSpec
 from storage.secrets import SecretError
@@ -151,8 +152,9 @@ def run_mcp_tool(
     arguments: dict[str, Any] | str | None,
     *,
     limits: McpLimits | None = None,
+    sessions: StepSessions | None = None,
 ) -> McpCall:
-    """Run the call the model asked for. Every failure (a tool the model invented, arguments
+    """Run the call the model asked for (on the step's open ``sessions`` when given). Every failure (a tool the model invented, arguments
     that are not a JSON object, a removed server, the server's own errors) is an error result
     the model reads, never an exception."""
     limits = limits or McpLimits.from_settings(ctx.settings)
@@ -164,7 +166,11 @@ def run_mcp_tool(
         return _refused(model_name, tool, arguments, texts.bad_arguments(problem or "missing"))
     if not servers.still_registered(ctx, team_id, tool.server_id):
         return _refused(model_name, tool, args, texts.removed_server(tool.server))
-    result = call_tool(toolset.endpoints[tool.server_id], tool.tool, args, limits)
+    endpoint = toolset.endpoints[tool.server_id]
+    if sessions is not None:
+        result = sessions.call(endpoint, tool.tool, args)
+    else:
+        result = call_tool(endpoint, tool.tool, args, limits)
     return McpCall(result.text, result.is_error, _record(model_name, tool, args, result))
 
 

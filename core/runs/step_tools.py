@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.mcp import texts
+from core.mcp.client import McpLimits
 from core.mcp.servers import ASK_EVERY_CALL
+from core.mcp.sessions import StepSessions
 from core.mcp.tools import McpTool, McpToolset, load_toolset, run_mcp_tool, selected_servers
 from core.reporter import StepPlan, ToolCallView
 from core.runs.run_context import RunContext
@@ -43,6 +45,11 @@ class StepTools:
     specs: list[ToolSpec] = field(default_factory=list)
     server_tools: tuple[str, ...] = ()
     mcp: McpToolset | None = None
+    sessions: StepSessions | None = None  # open while the step runs; ``close`` ends them
+
+    def close(self) -> None:
+        if self.sessions is not None:
+            self.sessions.close()
 
     def problem(self) -> str | None:
         """Why the step cannot run at all: a selected MCP server was removed."""
@@ -61,9 +68,11 @@ def step_tools(run: RunContext, names: list[str], model: ModelInfo) -> StepTools
     specs = [TOOLS[n].spec for n in names if n in TOOLS]
     servers = selected_servers(names)
     mcp = load_toolset(run.app, run.team_id, servers) if servers else None
-    if mcp is not None:
+    sessions = None
+    if mcp is not None and mcp.tools:
         specs += mcp.specs()
-    return StepTools(specs, server, mcp)
+        sessions = StepSessions(McpLimits.from_settings(run.app.settings))
+    return StepTools(specs, server, mcp, sessions)
 
 
 def approval_for(tools: StepTools, tc: ToolCall) -> McpTool | None:
@@ -100,7 +109,7 @@ def answer(
         content, is_error = f"invalid arguments: {tc.arguments_error}", True
         record = _record(_kind(tools, tc.name), tc, label, content, True, 0)
     elif tools.mcp is not None and tools.mcp.owns(tc.name):
-        mcp = run_mcp_tool(run.app, run.team_id, tools.mcp, tc.name, tc.arguments)
+        mcp = run_mcp_tool(run.app, run.team_id, tools.mcp, tc.name, tc.arguments, sessions=tools.sessions)
         content, is_error = mcp.content, mcp.is_error
         record = {"kind": MCP, "label": label, **mcp.record}  # type: ignore[typeddict-item]
     elif tc.name not in TOOLS:  # one the model made up

@@ -135,6 +135,8 @@ def call_agent(run: RunContext, step: StepRequest) -> StepCall:
     except RunCancelled as exc:
         exc.call = call
         raise
+    finally:
+        tools.close()
     call.output = _usable_text(response, call, max_out)
     return call
 

@@ -453,7 +453,8 @@ def agent_line(agent: Any) -> str:
 
 def agents_message(agents: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot agents`: (fallback text, block dicts); each agent with an Edit/Delete menu.
-    ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens."""
+    ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens
+    (and tools, shown by label when set)."""
     return list_message(
         "agent",
         [agent_line(a) for a in agents],

@@ -325,14 +325,11 @@ def tools_select(
     """The **Tools** ``multi_static_select`` (built in, the web, one group per MCP server),
     and the agent's tools it cannot show (a removed server, a name no longer known), which
     saving the form drops."""
-    groups = [
-        OptionGroup(
-            label=agent_tools.GROUP_BUILT_IN,
-            options=[Option(value=e, text=agent_tools.label(e)) for e in agent_tools.BUILT_IN],
-        ),
-        OptionGroup(
-            label=agent_tools.GROUP_WEB,
-            options=[
+    menu: list[tuple[str, list[Option]]] = [
+        (agent_tools.GROUP_BUILT_IN, [Option(value=e, text=agent_tools.label(e)) for e in agent_tools.BUILT_IN]),
+        (
+            agent_tools.GROUP_WEB,
+            [
                 Option(value=e, text=agent_tools.label(e), description=_web_description(providers, e))
                 for e in agent_tools.SERVER
             ],
@@ -340,8 +337,9 @@ def tools_select(
     ]
     for server in menu_servers(servers, current):
         if (option := _server_option(server)) is not None:
-            groups.append(OptionGroup(label=clip(server.name, OPTION_TEXT_LIMIT), options=[option]))
-    by_value = {str(o.value).lower(): o for g in groups for o in g.options}
+            menu.append((clip(server.name, OPTION_TEXT_LIMIT), [option]))
+    groups = [OptionGroup(label=label, options=options) for label, options in menu]
+    by_value = {str(o.value).lower(): o for _, options in menu for o in options}
     initial: list[Option] = []
     missing: list[str] = []
     for entry in current:

@@ -1,7 +1,7 @@
 """Agents: validation with messages a user can act on, and their lifecycle.
 
 Errors are keyed by the modal field they belong to (`name`, `system_prompt`, `model`,
-`temperature`, `max_output_tokens`), so the Slack layer can show each inline.
+`temperature`, `max_output_tokens`, `tools`), so the Slack layer can show each inline.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from core import agent_tools
 from core.errors import NotFound, ValidationFailed
 from core.runs.artifact import iso_text
 from core.text import clean_text
@@ -19,6 +20,7 @@ from providers.registry import parse_model_ref
 from storage.db import Session
 from storage.models import Agent
 from storage.repos import agents as agent_repo
+from storage.repos import mcp_servers as mcp_repo
 
 NAME_MAX = 80
 PROMPT_MAX = 3000
@@ -71,11 +73,7 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
     temperature = _checked_temperature(draft.temperature, info, errors)
     max_tokens = _checked_max_tokens(draft.max_output_tokens, info, errors)
 
-    from core.tools import TOOLS
-
-    unknown = [t for t in draft.tools if t not in TOOLS]
-    if unknown:
-        errors["tools"] = f"Unknown tool(s): {', '.join(unknown)}."
+    tools = _checked_tools(s, team_id, draft.tools, info, errors)
     if errors:
         raise ValidationFailed(errors)
     return {
@@ -84,7 +82,7 @@ def validate(s: Session, team_id: str, draft: AgentDraft, *, agent_id: int | Non
         "model": f"{info.provider}:{info.id}" if info else model,
         "temperature": temperature,
         "max_output_tokens": max_tokens,
-        "tools": list(dict.fromkeys(draft.tools)),
+        "tools": tools,
         "sees_files": bool(draft.sees_files),
     }
 
@@ -113,6 +111,20 @@ def _checked_model(model: str, errors: dict[str, str]) -> ModelInfo | None:
     if info is None:
         errors["model"] = f"“{model}” is not a model pipebot knows. Pick one from the menu."
     return info
+
+
+def _checked_tools(
+    s: Session, team_id: str, raw: list[str], info: ModelInfo | None, errors: dict[str, str]
+) -> list[str]:
+    """The tools, checked against the workspace's MCP servers and the model (core/agent_tools)."""
+    entries = [str(t) for t in raw or []]
+    servers: dict[str, str] = {}
+    if any(agent_tools.is_mcp(e) for e in entries):
+        servers = {row.name.lower(): row.name for row in mcp_repo.list_servers(s, team_id)}
+    tools, problems = agent_tools.check(entries, info, servers)
+    if problems:
+        errors["tools"] = " ".join(problems)
+    return tools
 
 
 def _checked_temperature(raw: Any, info: ModelInfo | None, errors: dict[str, str]) -> float | None:

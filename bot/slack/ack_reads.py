@@ -68,8 +68,8 @@ class AckReads:
         raise AssertionError("unreachable")
 
     def agents(self, team_id: str) -> Sequence[Row[Any]]:
-        """The workspace's agents for the list (id, name, model, temperature, max_output_tokens),
-        by name, case-insensitively."""
+        """The workspace's agents for the list (id, name, model, temperature, max_output_tokens,
+        tools), by name, case-insensitively."""
         return self._rows(lambda conn: agent_repo.agent_list_rows(conn, team_id))
 
     def close(self) -> None:

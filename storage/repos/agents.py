@@ -18,14 +18,14 @@ def list_agents(s: Session, team_id: str) -> Sequence[Agent]:
 
 
 _AGENT_LIST = (
-    select(Agent.id, Agent.name, Agent.model, Agent.temperature, Agent.max_output_tokens)
+    select(Agent.id, Agent.name, Agent.model, Agent.temperature, Agent.max_output_tokens, Agent.tools)
     .where(Agent.team_id == bindparam("team_id"))
     .order_by(func.lower(Agent.name))
 )
 
 
 def agent_list_rows(conn: Connection, team_id: str) -> Sequence[Any]:
-    """What a list of agents shows (id, name, model, temperature, max output tokens), in
+    """What a list of agents shows (id, name, model, temperature, max output tokens, tools), in
     list_agents' order, as plain rows: one Core statement for the slash command's ack path."""
     return conn.execute(_AGENT_LIST, {"team_id": team_id}).all()
 

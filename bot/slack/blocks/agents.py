@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
     OptionGroup,
     PlainTextInputElement,
     PlainTextObject,
+    StaticMultiSelectElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -44,13 +45,16 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.modal_state import AgentModalState
 from bot.slack.text import clip, escape_mrkdwn
+from core import agent_tools
+from core.agent_tools import ServerChoice
+from core.mcp.tools import server_selector
 from core.messages import COMMAND
-from providers import catalog
+from providers import catalog, server_tools
 from providers.catalog import ModelInfo
 from providers.registry import PROVIDER_NAMES
 
 AGENT_CALLBACK = "pipebot_agent_save"
-AGENT_FIELDS = ("name", "system_prompt", "model", "temperature", "max_output_tokens", "sees_files")
+AGENT_FIELDS = ("name", "system_prompt", "model", "temperature", "max_output_tokens", "tools", "sees_files")
 AGENT_MENU = "pipebot_agent_menu"  # overflow on an agent in the list: edit / delete
 PROMPT_MAX = PLAIN_TEXT_INPUT_LIMIT
 
@@ -82,6 +86,8 @@ def _inputs_tag(info: ModelInfo) -> str:
 
 def _model_option(info: ModelInfo) -> Option:
     detail = f"{info.id} · {_inputs_tag(info)}"
+    if web := agent_tools.web_tag(info):
+        detail += f" · {web}"
     if info.supports_temperature and info.temperature_range:
         lo, hi = info.temperature_range
         detail += f" · temperature {lo:g}–{hi:g}"
@@ -276,11 +282,110 @@ def _sees_files_block(on: bool) -> InputBlock:
     )
 
 
+# ---- the Tools menu -----------------------------------------------------------------------
+
+TOOLS_BLOCK = "tools"
+#: The options every menu has (built-in and web tools): the rest of the 100 is for servers.
+_FIXED_OPTIONS = len(agent_tools.BUILT_IN) + len(agent_tools.SERVER)
+
+
+def _web_description(providers: Sequence[str], entry: str) -> str | None:
+    """Which providers' models have a web tool, when not all of the menu's do."""
+    having = [p for p in providers if any(server_tools.supports(m, entry) for m in catalog.models_for(p))]
+    if not providers or len(having) == len(providers):
+        return None
+    if not having:
+        return "None of the models here has it"
+    return clip(f"{join_words([PROVIDER_NAMES.get(p, p) for p in having])} models only", OPTION_TEXT_LIMIT)
+
+
+def _server_option(server: ServerChoice) -> Option | None:
+    value = server_selector(server.name)
+    if len(value) > OPTION_VALUE_LIMIT:  # a value cut short would name another server
+        return None
+    count = agent_tools.tool_count_text(server.tool_count) if server.tool_count is not None else None
+    return Option(value=value, text=clip(agent_tools.all_tools_of(server.name), OPTION_TEXT_LIMIT), description=count)
+
+
+def menu_servers(
+    servers: Sequence[ServerChoice], selected: Sequence[str], limit: int = SELECT_OPTIONS_LIMIT - _FIXED_OPTIONS
+) -> list[ServerChoice]:
+    """The servers that get a group, at most ``limit``: those the agent uses first, so an
+    edit can show them selected, then the others in the order given."""
+    chosen = {e.lower() for e in selected}
+    first = [sv for sv in servers if server_selector(sv.name).lower() in chosen]
+    rest = [sv for sv in servers if server_selector(sv.name).lower() not in chosen]
+    keep = {id(sv) for sv in (first + rest)[:limit]}
+    return [sv for sv in servers if id(sv) in keep]
+
+
+def tools_select(
+    providers: Sequence[str], current: Sequence[str], servers: Sequence[ServerChoice]
+) -> tuple[StaticMultiSelectElement, list[str]]:
+    """The **Tools** ``multi_static_select`` (built in, the web, one group per MCP server),
+    and the agent's tools it cannot show (a removed server, a name no longer known), which
+    saving the form drops."""
+    menu: list[tuple[str, list[Option]]] = [
+        (agent_tools.GROUP_BUILT_IN, [Option(value=e, text=agent_tools.label(e)) for e in agent_tools.BUILT_IN]),
+        (
+            agent_tools.GROUP_WEB,
+            [
+                Option(value=e, text=agent_tools.label(e), description=_web_description(providers, e))
+                for e in agent_tools.SERVER
+            ],
+        ),
+    ]
+    for server in menu_servers(servers, current):
+        if (option := _server_option(server)) is not None:
+            menu.append((clip(server.name, OPTION_TEXT_LIMIT), [option]))
+    groups = [OptionGroup(label=label, options=options) for label, options in menu]
+    by_value = {str(o.value).lower(): o for _, options in menu for o in options}
+    initial: list[Option] = []
+    missing: list[str] = []
+    for entry in current:
+        option = by_value.get(entry.lower())
+        if option is None:
+            missing.append(entry)
+        elif option not in initial:
+            initial.append(option)
+    select = StaticMultiSelectElement(
+        action_id=INPUT, placeholder="Pick tools", option_groups=groups, initial_options=initial or None
+    )
+    return select, missing
+
+
+def tools_blocks(providers: Sequence[str], current: Sequence[str], servers: Sequence[ServerChoice]) -> list[Block]:
+    """The optional **Tools** input, and a line under it naming the agent's tools that are gone."""
+    select, missing = tools_select(providers, current, servers)
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=TOOLS_BLOCK,
+            label="Tools",
+            optional=True,
+            element=select,
+            hint=(
+                "Optional. Web search and fetch are the model provider's own tools (a fee per use). "
+                f"An admin adds MCP servers with `{COMMAND} mcp add`."
+            ),
+        )
+    ]
+    if missing:
+        names = [agent_tools.mcp_server_name(e) if agent_tools.is_mcp(e) else e for e in missing]
+        blocks.append(context(f"⚠️ {escape_mrkdwn(agent_tools.removed_servers_note(names))}"))
+    return blocks
+
+
 def agent_modal(
-    providers: Sequence[str], *, agent: Any = None, name: str | None = None, state: AgentModalState | None = None
+    providers: Sequence[str],
+    *,
+    agent: Any = None,
+    name: str | None = None,
+    state: AgentModalState | None = None,
+    servers: Sequence[ServerChoice] = (),
 ) -> View:
     """The agent form. ``agent`` (with name, system_prompt, model, temperature,
-    max_output_tokens) prefills an edit; ``name`` prefills a new one (`agent new Foo`).
+    max_output_tokens, tools) prefills an edit; ``name`` prefills a new one (`agent new Foo`);
+    ``servers``: the workspace's MCP servers, one group each in **Tools**.
 
     Block ids are the field names core.agents uses for its errors, so a ValidationFailed
     maps straight onto ``response_action: errors``.
@@ -293,7 +398,7 @@ def agent_modal(
         getattr(agent, "name", None) or name or None, getattr(agent, "system_prompt", None) or None
     )
     current_info = _info(current_model) if current_model else None
-    takes = f"{inputs_line(current_info)}. " if current_info else ""
+    takes = f"{inputs_line(current_info)}. {agent_tools.web_line(current_info)}. " if current_info else ""
     blocks.append(
         InputBlock(
             block_id="model",
@@ -310,6 +415,7 @@ def agent_modal(
             )
         )
     blocks += _tuning_blocks(providers, getattr(agent, "temperature", None), getattr(agent, "max_output_tokens", None))
+    blocks += tools_blocks(providers, list(getattr(agent, "tools", None) or []), servers)
     blocks.append(_sees_files_block(bool(getattr(agent, "sees_files", False))))
     return form_modal(
         AGENT_CALLBACK,
@@ -331,16 +437,22 @@ def _max_tokens(value: int | None) -> str:
     return "default max tokens" if value is None else f"max {value:,} tokens"
 
 
+def _tools(entries: Sequence[str] | None) -> str:
+    return f" · tools: {escape_mrkdwn(agent_tools.labels(entries))}" if entries else ""
+
+
 def agent_line(agent: Any) -> str:
     return (
         f"*{escape_mrkdwn(agent.name)}* — {escape_mrkdwn(model_label(agent.model))} · "
         f"{_temperature(agent.temperature)} · {_max_tokens(agent.max_output_tokens)}"
+        f"{_tools(getattr(agent, 'tools', None))}"
     )
 
 
 def agents_message(agents: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """`/pipebot agents`: (fallback text, block dicts); each agent with an Edit/Delete menu.
-    ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens."""
+    ``agents``: ORM rows or anything with id, name, model, temperature, max_output_tokens
+    (and tools, shown by label when set)."""
     return list_message(
         "agent",
         [agent_line(a) for a in agents],

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.slack.blocks import agents as blocks
 from bot.slack.blocks.common import (
     DELETE_AGENT,
+    INPUT,
     confirm_delete_message,
 )
 from bot.slack.blocks.home import HOME_NEW_AGENT
@@ -45,14 +46,18 @@ from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import escape_mrkdwn
 from core import agents as core_agents
 from core import credentials
+from core.agent_tools import ServerChoice
 from core.agents import AgentDraft, clean_name
 from core.audit import AuditAction
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
+from core.mcp import cache as mcp_cache
+from core.mcp.client import ToolListing
 from core.messages import COMMAND
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import audit
+from storage.repos import mcp_servers as mcp_repo
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +96,29 @@ def open_agent_modal(
             agent = find_agent(s, team_id, agent_name)
         providers = credentials.available_providers(s, ctx, team_id)
         state = AgentModalState(agent.id if agent else None, channel_id, response_url)
-        view = blocks.agent_modal(providers, agent=agent, name=new_name, state=state)
+        servers = tool_servers(ctx, team_id, [(row.id, row.name) for row in mcp_repo.list_servers(s, team_id)])
+        view = blocks.agent_modal(providers, agent=agent, name=new_name, state=state, servers=servers)
     open_modal(client, trigger_id, view)
+
+
+def tool_servers(ctx: AppContext, team_id: str, rows: list[tuple[int, str]]) -> list[ServerChoice]:
+    """The workspace's MCP servers for the Tools menu, each with its tool count when a cached
+    listing has it. Never a connection: a trigger_id lives 3 s, and a slow or dead server
+    must not keep the form from opening."""
+    return [ServerChoice(name, cached_tool_count(ctx, team_id, server_id)) for server_id, name in rows]
+
+
+def cached_tool_count(ctx: AppContext, team_id: str, server_id: int) -> int | None:
+    """How many tools the server's cached listing holds, None when nothing is cached (the
+    listing asked for then is an error one, which the cache never keeps)."""
+    listing = mcp_cache.cached_listing(ctx, team_id, server_id, lambda: ToolListing(error="not cached"))
+    return None if listing.error is not None else len(listing.tools)
+
+
+def selected_values(values: Mapping[str, Any], block_id: str) -> list[str]:
+    """The values picked in a multi select (none: an empty list)."""
+    options = ((values.get(block_id) or {}).get(INPUT) or {}).get("selected_options") or []
+    return [str(o.get("value")) for o in options if isinstance(o, Mapping) and o.get("value")]
 
 
 def confirm_delete(
@@ -180,6 +206,7 @@ def save_agent(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cont
         temperature=text_value(values, "temperature") or None,
         max_output_tokens=text_value(values, "max_output_tokens") or None,
         sees_files=checked(values, blocks.SEES_FILES_BLOCK),
+        tools=selected_values(values, blocks.TOOLS_BLOCK),
     )
     agent_id = state.agent_id
     try:

@@ -77,7 +77,7 @@ def agent(**kw: Any) -> SimpleNamespace:
 
 def test_agent_modal_fields_and_ids() -> None:
     data = assert_valid_view(agent_blocks.agent_modal(["anthropic"], state=AgentModalState(None, "C1", "https://x")))
-    assert labels(data) == ["Name", "System prompt", "Model", "Temperature", "Max output tokens", "Files"]
+    assert labels(data) == ["Name", "System prompt", "Model", "Temperature", "Max output tokens", "Tools", "Files"]
     assert [b["block_id"] for b in data["blocks"] if b["type"] == "input"] == list(agent_blocks.AGENT_FIELDS)
     prompt = block(data, "system_prompt")["element"]
     assert prompt["multiline"] is True and prompt["max_length"] == 3000

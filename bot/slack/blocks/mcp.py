@@ -24,12 +24,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.common import INPUT, blocks_size, button, context, form_modal, info_modal, section
-from bot.slack.blocks.limits import HINT_TEXT_LIMIT, MESSAGE_BLOCKS_JSON_BUDGET
+from bot.slack.blocks.limits import HINT_TEXT_LIMIT, MESSAGE_BLOCKS_JSON_BUDGET, PLAIN_TEXT_INPUT_LIMIT
 from bot.slack.modal_state import McpFormState
 from bot.slack.text import clip, escape_mrkdwn
 from core.mcp import texts
 from core.mcp.manage import ServerView
 from core.mcp.servers import ASK_EVERY_CALL, ASK_NEVER, NAME_MAX, TOKEN_MAX
+from core.mcp.urls import MAX_URL_LENGTH
 
 MCP_ADD_CALLBACK = "pipebot_mcp_add"
 MCP_ADD = "pipebot_mcp_add_open"
@@ -147,7 +148,7 @@ def add_modal(
                 hint=clip("The server's MCP endpoint (streamable HTTP), https://…", HINT_TEXT_LIMIT),
                 element=PlainTextInputElement(
                     action_id=INPUT,
-                    max_length=2000,
+                    max_length=MAX_URL_LENGTH,
                     placeholder="https://tools.example.com/mcp",
                     initial_value=url or None,
                 ),
@@ -163,7 +164,9 @@ def add_modal(
                     "Sent as Authorization: Bearer. Encrypted at rest and never shown again. Empty: no token.",
                     HINT_TEXT_LIMIT,
                 ),
-                element=PlainTextInputElement(action_id=INPUT, max_length=TOKEN_MAX, placeholder="Paste the token"),
+                element=PlainTextInputElement(
+                    action_id=INPUT, max_length=min(TOKEN_MAX, PLAIN_TEXT_INPUT_LIMIT), placeholder="Paste the token"
+                ),
             ),
         ),
         (

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -33,6 +33,7 @@ from bot.slack.admin import AdminCheckFailed, is_admin
 from bot.slack.blocks import mcp as blocks
 from bot.slack.commands_text import MCP, MCP_ADD, MCP_REMOVE, MCP_TEST
 from bot.slack.listeners.support import (
+    OOPS,
     Reply,
     SaveResult,
     field_errors,
@@ -50,13 +51,12 @@ from bot.slack.text import escape_mrkdwn
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
 from core.mcp import manage, servers, texts
-from core.mcp.client import ToolListing
-from core.mcp.servers import ServerDraft, ServerInfo
+from core.mcp.servers import ServerInfo
 
 log = logging.getLogger(__name__)
 
-PROBE_BUDGET = 1.8  # seconds a submission waits for the server's tool list before "checking…"
-_probes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pipebot-mcp-probe")
+PROBE_BUDGET = 1.8  # seconds a submission waits for its checks and tool list before "checking…"
+_attempts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pipebot-mcp-add")
 
 
 def _require_admin(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:
@@ -158,13 +158,17 @@ def _on_click(ctx: AppContext, doing: str, work: Any, ack: Ack, body: dict[str, 
 
 @dataclass(frozen=True)
 class _Submission:
-    """A form that passed its own checks: who, where to answer, and the server to list."""
+    """A form sent by an admin: who, where to answer, and the values as typed (the token
+    kept out of any repr)."""
 
     team_id: str
     user_id: str
     state: McpFormState
     to: Actor
-    draft: ServerDraft
+    name: str
+    url: str
+    ask: str
+    token: str = field(repr=False)
 
 
 def _plain(errors: Mapping[str, str]) -> dict[str, str]:
@@ -175,6 +179,7 @@ def _plain(errors: Mapping[str, str]) -> dict[str, str]:
 def _read(
     ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None
 ) -> _Submission | dict[str, str]:
+    """The submission, or the errors to show: an unreadable form, someone not an admin."""
     view = body["view"]
     team_id, user_id = team_of(body, context), user_of(body)
     try:
@@ -186,45 +191,46 @@ def _read(
     except Reply as exc:
         return {blocks.NAME_BLOCK: str(exc)}
     values = (view.get("state") or {}).get("values") or {}
-    try:
-        draft = servers.check_draft(
-            ctx,
-            team_id,
-            name=text_value(values, blocks.NAME_BLOCK),
-            url=text_value(values, blocks.URL_BLOCK),
-            token=text_value(values, blocks.TOKEN_BLOCK),
-            ask=selected_value(values, blocks.ASK_BLOCK),
-        )
-    except ValidationFailed as exc:
-        return field_errors(exc.errors, blocks.FIELDS, blocks.NAME_BLOCK)
-    to = Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url)
-    return _Submission(team_id, user_id, state, to, draft)
+    return _Submission(
+        team_id,
+        user_id,
+        state,
+        Actor(team_id, user_id, channel_id=state.channel_id, response_url=state.response_url),
+        name=text_value(values, blocks.NAME_BLOCK),
+        url=text_value(values, blocks.URL_BLOCK),
+        ask=selected_value(values, blocks.ASK_BLOCK),
+        token=text_value(values, blocks.TOKEN_BLOCK),
+    )
 
 
-def _conclude(ctx: AppContext, sub: _Submission, listing: ToolListing) -> str | dict[str, str]:
-    """Save the server if its tools were listed: the sentence saying so, or the errors by field."""
-    if listing.error is not None:
-        return {manage.failed_field(sub.draft, listing): listing.error}
+def _attempt(ctx: AppContext, sub: _Submission) -> str | dict[str, str]:
+    """Check the form (the URL rule resolves the host: DNS can be slow too), list the
+    server's tools once with its token, and save it if that worked: the sentence saying so,
+    or the errors by field. Nothing is connected to before the checks pass."""
     try:
-        info = manage.save_probed(ctx, sub.team_id, sub.draft, listing, sub.user_id)
+        draft = servers.check_draft(ctx, sub.team_id, name=sub.name, url=sub.url, token=sub.token, ask=sub.ask)
+        listing = manage.probe(ctx, draft)
+        if listing.error is not None:
+            return {manage.failed_field(draft, listing): listing.error}
+        info = manage.save_probed(ctx, sub.team_id, draft, listing, sub.user_id)
     except ValidationFailed as exc:
         return field_errors(exc.errors, blocks.FIELDS, blocks.NAME_BLOCK)
     return manage.added_text(info, listing)
 
 
-def _finish(ctx: AppContext, sub: _Submission, probe: Future[ToolListing], view_id: str | None, c: WebClient) -> None:
-    """After the ack: wait for the listing, then show the form again with the reason under its
-    field (nothing saved, the token not prefilled) or "added", and tell the admin."""
+def _finish(
+    ctx: AppContext, sub: _Submission, attempt: Future[str | dict[str, str]], view_id: str | None, c: WebClient
+) -> None:
+    """After the ack: wait for the attempt, then show the form again with the reason under
+    its field (nothing saved, the token not prefilled) or "added", and tell the admin."""
     try:
-        outcome = _conclude(ctx, sub, probe.result())
+        outcome = attempt.result()
     except Exception:  # noqa: BLE001 - the "checking…" view must not stay up forever
         log.exception("adding an MCP server failed")
-        outcome = {blocks.NAME_BLOCK: texts.failed(sub.draft.name, "an error on pipebot's side")}
+        outcome = {blocks.NAME_BLOCK: OOPS}
     if isinstance(outcome, dict):
         notes = {k: f"{v} {texts.NOT_SAVED}" for k, v in outcome.items()}
-        again = blocks.add_modal(
-            sub.state, name=sub.draft.name, url=sub.draft.checked.url, ask=sub.draft.ask, notes=notes
-        )
+        again = blocks.add_modal(sub.state, name=sub.name, url=sub.url, ask=sub.ask, notes=notes)
         c.views_update(view_id=view_id, view=again.to_dict())
         return
     c.views_update(view_id=view_id, view=blocks.done_modal(outcome).to_dict())
@@ -232,19 +238,19 @@ def _finish(ctx: AppContext, sub: _Submission, probe: Future[ToolListing], view_
 
 
 def save_server(ctx: AppContext, client: WebClient, body: Mapping[str, Any], context: BoltContext | None) -> SaveResult:
-    """Check the form, list the server's tools once (with its token), then save it."""
+    """Check the form, list the server's tools once (with its token), then save it; within
+    ``PROBE_BUDGET`` the outcome is in the ack, else it follows by ``views.update``."""
     sub = _read(ctx, client, body, context)
     if not isinstance(sub, _Submission):
         return {"response_action": "errors", "errors": _plain(sub)}, None
-    probe = _probes.submit(manage.probe, ctx, sub.draft)
+    attempt = _attempts.submit(_attempt, ctx, sub)
     try:
-        listing = probe.result(timeout=PROBE_BUDGET)
+        outcome = attempt.result(timeout=PROBE_BUDGET)
     except FutureTimeout:
         view_id = body["view"].get("id")
         return {"response_action": "update", "view": blocks.checking_modal().to_dict()}, partial(
-            _finish, ctx, sub, probe, view_id
+            _finish, ctx, sub, attempt, view_id
         )
-    outcome = _conclude(ctx, sub, listing)
     if isinstance(outcome, dict):
         return {"response_action": "errors", "errors": _plain(outcome)}, None
     return None, lambda c: tell(c, sub.to, f"✅ {_said(outcome)}")

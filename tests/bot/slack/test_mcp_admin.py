@@ -9,6 +9,7 @@ views the app opened or updated) and what is stored; and that the token never re
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.slack.blocks import mcp as mcp_blocks
+from bot.slack.commands_text import parse_command
 from core.context import AppContext
 from core.mcp import servers
 from storage.db import transaction
@@ -162,8 +164,9 @@ def click(slack: SlackServer, message: dict[str, Any], action_id: str, value: st
 
 
 def test_add_lists_the_tools_and_stores_the_token_encrypted(
-    ctx: AppContext, slack: SlackServer, mcp_server: RunningServer
+    ctx: AppContext, slack: SlackServer, mcp_server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     view = open_form(slack)
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
     assert labels == ["Name", "URL", "Token", "Ask before calling"]
@@ -180,6 +183,7 @@ def test_add_lists_the_tools_and_stores_the_token_encrypted(
             (ADMIN_ID, "mcp_server_added", "Tickets")
         ]
     assert_token_never_sent_to_slack(slack, [view["_response_url"]])
+    assert TOKEN not in caplog.text
 
 
 def test_a_name_already_used_is_an_inline_error(ctx: AppContext, slack: SlackServer, mcp_server: RunningServer) -> None:
@@ -396,3 +400,20 @@ def test_help_lists_mcp_and_a_missing_name_says_how(ctx: AppContext, slack: Slac
     assert "`/pipebot mcp add`" in slack.command("help").text()
     assert "Which MCP server? Usage: `/pipebot mcp test NAME`" in slack.command("mcp test", user_id=ADMIN_ID).text()
     assert "I don't know `mcp frob`" in slack.command("mcp frob", user_id=ADMIN_ID).text()
+
+
+@pytest.mark.parametrize(
+    ("typed", "name", "args"),
+    [
+        ("mcp", "mcp", ()),
+        ("MCP list", "mcp", ()),
+        ("mcp add", "mcp add", ()),
+        ("mcp new", "mcp add", ()),
+        ('mcp test "Ticket desk"', "mcp test", ("Ticket desk",)),
+        ("mcp remove Ticket desk", "mcp remove", ("Ticket desk",)),
+        ("mcp rm Tickets", "mcp remove", ("Tickets",)),
+    ],
+)
+def test_mcp_subcommands_parse(typed: str, name: str, args: tuple[str, ...]) -> None:
+    cmd = parse_command(typed)
+    assert (cmd.name, cmd.args, cmd.error) == (name, args, None)

@@ -13,15 +13,20 @@ import logging
 import socket
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from bot.slack.blocks import mcp as mcp_blocks
+from bot.slack.blocks.common import blocks_size
 from bot.slack.commands_text import parse_command
 from core.context import AppContext
 from core.mcp import servers
+from core.mcp.client import RemoteTool, ToolListing
+from core.mcp.manage import ServerView
+from core.mcp.servers import ServerInfo
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import audit
@@ -417,3 +422,20 @@ def test_help_lists_mcp_and_a_missing_name_says_how(ctx: AppContext, slack: Slac
 def test_mcp_subcommands_parse(typed: str, name: str, args: tuple[str, ...]) -> None:
     cmd = parse_command(typed)
     assert (cmd.name, cmd.args, cmd.error) == (name, args, None)
+
+
+def test_a_long_list_stays_within_slacks_limits_and_escapes_what_servers_say() -> None:
+    tools = tuple(RemoteTool(f"<!channel>tool_{i:03d}", "", {}) for i in range(500))
+    views = [
+        ServerView(
+            ServerInfo(i, f"Server {i}", f"https://s{i}.example.com/mcp", "never", True, "U1", datetime.now(UTC)),
+            ToolListing(tools) if i % 2 else ToolListing(error="<@U123> said no & left"),
+        )
+        for i in range(60)
+    ]
+    text, message = mcp_blocks.servers_message(views, {"server 1": ["Triage"] * 100})
+    dicts = [b.to_dict() for b in message]  # the models check Slack's per-element limits
+    assert len(dicts) <= 50 and blocks_size(message) <= 12_000
+    dump = json.dumps(dicts)
+    assert "<!channel>" not in dump and "<@U123>" not in dump and "&lt;@U123&gt; said no &amp; left" in dump
+    assert "more not shown here" in dump and dicts[-1]["elements"][0]["action_id"] == mcp_blocks.MCP_ADD

@@ -48,6 +48,7 @@ from bot.slack.listeners import (
     edit,
     feedback,
     home,
+    mcp_servers,
     mentions,
     pipelines,
     rerun,
@@ -144,6 +145,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     agents.register(app, ctx)
     pipelines.register(app, ctx)
     settings.register(app, ctx)
+    mcp_servers.register(app, ctx)
     runs.register(app, ctx)
     rerun.register(app, ctx)
     shortcut.register(app, ctx)

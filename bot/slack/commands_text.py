@@ -29,6 +29,11 @@ __all__ = [
     "AUDIT",
     "COMMANDS",
     "HELP",
+    "MCP",
+    "MCP_ADD",
+    "MCP_COMMANDS",
+    "MCP_REMOVE",
+    "MCP_TEST",
     "PIPELINES",
     "PIPELINE_DELETE",
     "PIPELINE_EDIT",
@@ -58,6 +63,11 @@ RUN = "run"
 ARTIFACTS = "artifacts"
 SETTINGS = "settings"
 AUDIT = "audit"
+MCP = "mcp"
+MCP_ADD = "mcp add"
+MCP_TEST = "mcp test"
+MCP_REMOVE = "mcp remove"
+MCP_COMMANDS = (MCP, MCP_ADD, MCP_TEST, MCP_REMOVE)
 UNKNOWN = "unknown"
 
 
@@ -82,12 +92,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(PIPELINE_DELETE, "pipeline delete NAME", "delete a pipeline (asks first)"),
     CommandSpec(ARTIFACTS, "artifacts [PIPELINE] [search WORDS…]", "latest results, with links"),
     CommandSpec(SETTINGS, "settings", "provider API keys (admins only)"),
+    CommandSpec(MCP, "mcp", "MCP servers and their tools: list, test, remove (admins only)"),
+    CommandSpec(MCP_ADD, "mcp add", "register an MCP server, so agents can use its tools (admins only)"),
+    CommandSpec(MCP_TEST, "mcp test NAME", "check an MCP server answers (admins only)"),
+    CommandSpec(MCP_REMOVE, "mcp remove NAME", "remove an MCP server (admins only)"),
     CommandSpec(AUDIT, "audit", "who changed keys, limits and settings, or deleted what (admins only)"),
     CommandSpec(HELP, "help", "this list"),
 )
 _USAGE = {spec.name: spec.usage for spec in COMMANDS}
 
-_TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings", "audit")
+_TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings", "audit", "mcp")
 _TOP_ALIASES = {
     "?": "help",
     "-h": "help",
@@ -196,6 +210,8 @@ def _parse(text: str, command: str) -> Command:
         return Command(word, rest=raw_rest(text, first.end).strip())
     if word in ("agent", "pipeline"):
         return _parse_thing(word, list(tokens), command)
+    if word == MCP:
+        return _parse_mcp(list(tokens), command)
     if word == RUN:
         name, rest = parse_run_args(text[first.end :], ())
         if not name.strip():
@@ -254,6 +270,32 @@ def _parse_thing(thing: str, tokens: list[Token], command: str) -> Command:
         return Command(name, (target,) if target else ())
     if not target:
         return Command(name, error=f"Which {thing}? Usage: {_usage(name, command)}")
+    return Command(name, (target,))
+
+
+_MCP_ACTIONS = {"add": MCP_ADD, "new": MCP_ADD, "test": MCP_TEST, "check": MCP_TEST}
+_MCP_ACTIONS.update({w: MCP_REMOVE for w in ("remove", "rm", "delete", "del")})
+_MCP_ACTIONS.update({w: MCP for w in ("list", "ls")})
+
+
+def _parse_mcp(tokens: list[Token], command: str) -> Command:
+    """``mcp`` (the list), ``mcp add``, ``mcp test NAME``, ``mcp remove NAME``."""
+    if not tokens:
+        return Command(MCP)
+    name = _MCP_ACTIONS.get(tokens[0].value.lower())
+    if name is None:
+        usage = ", ".join(_usage(n, command) for n in MCP_COMMANDS)
+        return Command(
+            UNKNOWN,
+            (f"mcp {tokens[0].value}",),
+            error=f"I don't know `mcp {tokens[0].value}`. Try {usage}.",
+            suggestions=tuple(f"mcp {a}" for a in did_you_mean(tokens[0].value, ("add", "test", "remove"))),
+        )
+    if name in (MCP, MCP_ADD):
+        return Command(name)
+    target = _name_from(tokens[1:])
+    if not target:
+        return Command(name, error=f"Which MCP server? Usage: {_usage(name, command)}")
     return Command(name, (target,))
 
 

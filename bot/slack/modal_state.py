@@ -22,6 +22,7 @@ __all__ = [
     "AgentModalState",
     "CompareState",
     "EditState",
+    "McpFormState",
     "ModalState",
     "PipelineModalState",
     "RerunState",
@@ -167,6 +168,17 @@ class PipelineModalState(ModalState):
 @dataclass(frozen=True)
 class SettingsState(ModalState):
     """The settings modal: where the command came from, for the confirmation (never a key)."""
+
+    droppable: ClassVar[tuple[str, ...]] = ("response_url",)
+
+    channel_id: str | None = None
+    response_url: str | None = None
+
+
+@dataclass(frozen=True)
+class McpFormState(ModalState):
+    """The form adding an MCP server: where the command came from, for the confirmation
+    (never the token: Slack echoes this back in every payload)."""
 
     droppable: ClassVar[tuple[str, ...]] = ("response_url",)
 

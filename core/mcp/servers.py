@@ -9,7 +9,7 @@ is set, and ``endpoint`` (the worker's) is the one place it is decrypted."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.audit import AuditAction
@@ -17,7 +17,7 @@ from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
 from core.mcp import cache, texts
 from core.mcp.client import Endpoint
-from core.mcp.urls import Resolver, UrlRefused, check_url, system_resolver
+from core.mcp.urls import CheckedUrl, Resolver, UrlRefused, check_url, system_resolver
 from storage.db import IntegrityError, transaction
 from storage.models import MCP_ASK_VALUES, McpServer
 from storage.repos import audit
@@ -48,7 +48,18 @@ def _info(row: McpServer) -> ServerInfo:
     )
 
 
-def add_server(
+@dataclass(frozen=True)
+class ServerDraft:
+    """A form's values that passed every check but the connection: the name tidied, the
+    token stripped (None: none), the URL as the rule approved it. Its repr leaves the token out."""
+
+    name: str
+    checked: CheckedUrl
+    token: str | None = field(repr=False)
+    ask: str
+
+
+def check_draft(
     ctx: AppContext,
     team_id: str,
     *,
@@ -56,12 +67,12 @@ def add_server(
     url: str,
     token: str | None,
     ask: str,
-    user_id: str,
     resolve: Resolver = system_resolver,
-) -> ServerInfo:
-    """Check and save a server, and record who added it. ValidationFailed keyed by the form's
-    fields (``name``, ``url``, ``token``, ``ask``) for anything wrong, the URL rule included;
-    nothing is connected to here (the form's *Test* lists the tools)."""
+) -> ServerDraft:
+    """The form's checks without saving: ValidationFailed keyed by the form's fields (``name``,
+    ``url``, ``token``, ``ask``), the URL rule and a name the workspace already uses included.
+    Why apart from ``add_server``: the Slack form lists the server's tools between the two,
+    and nothing may be connected to before these pass."""
     name = " ".join(name.split())
     token = (token or "").strip() or None
     errors: dict[str, str] = {}
@@ -75,12 +86,36 @@ def add_server(
         errors["token"] = texts.TOKEN_MALFORMED
     if ask not in MCP_ASK_VALUES:
         errors["ask"] = texts.ASK_UNKNOWN
+    checked: CheckedUrl | None = None
     try:
         checked = check_url(url, ctx.settings.mcp_allowed_hosts, resolve)
     except UrlRefused as exc:
         errors["url"] = str(exc)
-    if errors:
+    if "name" not in errors:
+        with transaction(ctx.sessions) as s:
+            if repo.get_server_by_name(s, team_id, name) is not None:
+                errors["name"] = texts.name_taken(name)
+    if errors or checked is None:
         raise ValidationFailed(errors)
+    return ServerDraft(name, checked, token, ask)
+
+
+def add_server(
+    ctx: AppContext,
+    team_id: str,
+    *,
+    name: str,
+    url: str,
+    token: str | None,
+    ask: str,
+    user_id: str,
+    resolve: Resolver = system_resolver,
+) -> ServerInfo:
+    """Check and save a server, and record who added it. ValidationFailed keyed by the form's
+    fields (``name``, ``url``, ``token``, ``ask``) for anything wrong, the URL rule included;
+    nothing is connected to here (the form lists the tools before it saves)."""
+    draft = check_draft(ctx, team_id, name=name, url=url, token=token, ask=ask, resolve=resolve)
+    name, checked, token = draft.name, draft.checked, draft.token
     try:
         with transaction(ctx.sessions) as s:
             if repo.get_server_by_name(s, team_id, name) is not None:

@@ -121,3 +121,55 @@ def not_on_server(server: str, tool: str) -> str:
 
 def bad_arguments(detail: str) -> str:
     return f"The tool's arguments must be a JSON object: {detail}"
+
+
+# --- `/pipebot mcp`: the admins' registry in Slack (bot/slack/listeners/mcp_servers.py) ---
+ADMINS_ONLY = (
+    "Only workspace admins and owners (and people listed in PIPEBOT_ADMINS by whoever runs pipebot) "
+    f"can add, test or remove MCP servers. Ask one of them to run `{COMMAND} mcp`."
+)
+NO_SERVERS = (
+    f"This workspace has no MCP servers yet. `{COMMAND} mcp add` (or *Add a server*) registers one, "
+    "so agents can use its tools."
+)
+ASK_LABELS = {"never": "never", "every_call": "every call"}
+CHECKING = "⏳ Listing the server's tools to check it answers… this can take a few seconds."
+NOT_SAVED = "Nothing was saved; paste the token again if it has one."
+STALE_SERVER = f"That MCP server is no longer registered. `{COMMAND} mcp` lists the servers."
+MISSING_NAME = f"Which MCP server? Usage: `{COMMAND} mcp test NAME` or `{COMMAND} mcp remove NAME`."
+REMOVE_CONFIRM_TITLE = "Remove this server?"
+
+
+def tool_names(names: list[str], shown: int = 5) -> str:
+    """ "lookup_ticket, slow, …": the first few tool names, for one line."""
+    head = ", ".join(names[:shown])
+    return head + (", …" if len(names) > shown else "")
+
+
+def added(name: str, names: list[str]) -> str:
+    count = len(names)
+    tools = f" ({tool_names(names)})" if names else ""
+    return f"Added {name}: {count:,} tool{'' if count == 1 else 's'}{tools}."
+
+
+def answers(name: str, count: int, ms: int) -> str:
+    return f"{name} answers: {count:,} tool{'' if count == 1 else 's'} in {ms:,} ms."
+
+
+def removed(name: str, agents: list[str]) -> str:
+    said = f"Removed the MCP server {name}."
+    if not agents:
+        return said
+    who = ", ".join(agents)
+    return (
+        f"{said} The agent{'s' if len(agents) > 1 else ''} {who} selected its tools: their runs will fail "
+        f"until the tool is removed from them (`{COMMAND} agent edit NAME`, Tools)."
+    )
+
+
+def remove_question(name: str, agents: list[str]) -> str:
+    if not agents:
+        return f"Remove the MCP server {name}? Agents can no longer use its tools."
+    return (
+        f"Remove the MCP server {name}? {', '.join(agents)} use its tools; their runs will fail until it is taken out."
+    )

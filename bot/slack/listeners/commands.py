@@ -44,6 +44,7 @@ from bot.slack.commands_text import (
     ARTIFACTS,
     AUDIT,
     HELP,
+    MCP_COMMANDS,
     PIPELINE_DELETE,
     PIPELINE_EDIT,
     PIPELINE_NEW,
@@ -55,7 +56,7 @@ from bot.slack.commands_text import (
     help_text,
     parse_command,
 )
-from bot.slack.listeners import agents, artifacts, audit, pipelines, runs, settings
+from bot.slack.listeners import agents, artifacts, audit, mcp_servers, pipelines, runs, settings
 from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import decode_slack_text
@@ -187,6 +188,9 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
         )
     elif cmd.name == AUDIT:
         audit.show_audit(ctx, client, Actor(team_id, user_id, channel_id=channel_id, response_url=response_url))
+    elif cmd.name in MCP_COMMANDS:
+        to = Actor(team_id, user_id, trigger_id=trigger_id, channel_id=channel_id, response_url=response_url)
+        mcp_servers.handle_command(ctx, client, to, cmd.name, cmd.arg)
     else:  # a subcommand commands_text knows and this dispatcher does not
         respond(**ephemeral(help_text(COMMAND)))
 

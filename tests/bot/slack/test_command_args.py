@@ -14,6 +14,7 @@ from bot.slack.commands_text import (
     AUDIT,
     COMMANDS,
     HELP,
+    MCP_COMMANDS,
     PIPELINE_DELETE,
     PIPELINE_EDIT,
     PIPELINE_NEW,
@@ -232,6 +233,7 @@ def test_help_lists_every_subcommand() -> None:
         ARTIFACTS,
         SETTINGS,
         AUDIT,
+        *MCP_COMMANDS,
     }
 
 

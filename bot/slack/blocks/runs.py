@@ -196,6 +196,42 @@ def task_chunk(step: StepView) -> Any:
     return TaskUpdateChunk(id=f"step-{step.position}", title=task_title(step), status=step.status, output=output)
 
 
+@dataclass
+class ToolTaskView:
+    """What the thread shows for one tool call (DESIGN §12): a task of the plan, updated in
+    place by ``call_id`` (core.reporter.ToolCallView says when it starts and ends)."""
+
+    call_id: str
+    position: int  # the step making the call
+    label: str  # "Web search", "Tickets · lookup_ticket"
+    detail: str = ""  # the query, the URL (untrusted: the model wrote it)
+    status: str = "in_progress"  # pending | in_progress | complete | error
+    note: str = ""  # the error, or why it waits
+
+
+#: A tool call's status (core.reporter.ToolCallView.status) as a plan task's: Slack has no
+#: "waiting", and a call waiting for Allow / Deny has not run yet.
+TOOL_TASK_STATUS = {"running": "in_progress", "done": "complete", "error": "error", "waiting": "pending"}
+TOOL_WAITING_NOTE = "Waiting for Allow / Deny"
+
+
+def tool_task_title(task: ToolTaskView) -> str:
+    """ "Web search: pizza near me" / "Tickets · lookup_ticket": plain text, mentions defused."""
+    label = one_line(task.label, 80) or "Tool"
+    detail = one_line(task.detail, TASK_TITLE_LIMIT) if task.detail else ""
+    return clip(safe_markdown(f"{label}: {detail}" if detail else label), TASK_TITLE_LIMIT)
+
+
+def tool_task_chunk(task: ToolTaskView) -> Any:
+    """A TaskUpdateChunk for a tool call (id ``tool-<call_id>``, apart from the steps' ids)."""
+    from slack_sdk.models.messages.chunk import TaskUpdateChunk
+
+    note = clip(safe_markdown(one_line(task.note, TASK_TEXT_LIMIT)), TASK_TEXT_LIMIT) if task.note else None
+    return TaskUpdateChunk(
+        id=f"tool-{task.call_id[:100]}", title=tool_task_title(task), status=task.status, output=note
+    )
+
+
 def plan_title(pipeline_name: str, steps: int) -> str:
     return clip(f"{one_line(pipeline_name, 80)} · {steps} step{'s' if steps != 1 else ''}", TASK_TITLE_LIMIT)
 
@@ -203,10 +239,32 @@ def plan_title(pipeline_name: str, steps: int) -> str:
 _STEP_ICON = {"pending": "◻️", "in_progress": "⏳", "complete": "✅", "error": "❌"}
 
 
+#: Tool calls listed under a step in the chat.update fallback (the latest; the rest counted).
+TOOL_LINES_PER_STEP = 5
+
+
+def _tool_lines(tools: Sequence[ToolTaskView]) -> list[str]:
+    shown = list(tools)[-TOOL_LINES_PER_STEP:]
+    lines = []
+    if len(tools) > len(shown):
+        lines.append(f"      ↳ …{len(tools) - len(shown)} earlier tool calls")
+    for t in shown:
+        line = f"      ↳ {_STEP_ICON.get(t.status, '◻️')} {escape_mrkdwn(tool_task_title(t))}"
+        if t.note:
+            line += f" — {escape_mrkdwn(one_line(t.note, TASK_TEXT_LIMIT))}"
+        lines.append(line)
+    return lines
+
+
 def progress_message(
-    pipeline_name: str, steps: Sequence[StepView], *, finished: str | None = None
+    pipeline_name: str,
+    steps: Sequence[StepView],
+    *,
+    finished: str | None = None,
+    tools: Sequence[ToolTaskView] = (),
 ) -> tuple[str, list[Block]]:
-    """The progress reply used when chat streaming is not available (edited with chat.update)."""
+    """The progress reply used when chat streaming is not available (edited with chat.update);
+    each step's tool calls are lines under it."""
     done = sum(1 for st in steps if st.status == "complete")
     if finished == RunStatus.SUCCEEDED:
         head = f"✅ {name_md(pipeline_name)}: all {len(steps)} steps done"
@@ -222,7 +280,9 @@ def progress_message(
         elif st.status == "in_progress":
             line += " — running…"
         lines.append(line)
-    return clip(re.sub(r"[*]", "", head), SECTION_TEXT_LIMIT), [section(head), section("\n".join(lines) or "no steps")]
+        lines += _tool_lines([t for t in tools if t.position == st.position])
+    body = clip("\n".join(lines), SECTION_TEXT_LIMIT) or "no steps"
+    return clip(re.sub(r"[*]", "", head), SECTION_TEXT_LIMIT), [section(head), section(body)]
 
 
 # ---- the final message in the thread -----------------------------------------------------

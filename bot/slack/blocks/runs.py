@@ -32,6 +32,7 @@ from slack_sdk.models.views import View
 from bot.slack.blocks.artifact_buttons import feedback_block, lifecycle_buttons
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
 from bot.slack.blocks.common import (
+    STATUS_EMOJI,
     blocks_size,
     button,
     context,
@@ -59,7 +60,7 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
-from core.messages import COMMAND
+from core.messages import COMMAND, status_words
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
 from storage.states import RunStatus
@@ -79,6 +80,7 @@ FIELD = "value"  # action_id of every input in the run modal
 RESULT_MARK = "pipebot_result"
 RUN_CANCEL = "run_cancel"  # the Cancel button (value: the run id), message and Home
 CANCEL_LABEL = "Cancel"
+WAITING_IN_THREAD = "The approval and what it waits on are in the thread 🧵"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
@@ -127,11 +129,11 @@ def parent_message(
     cancelled_by: str | None = None,
 ) -> tuple[str, list[Block]]:
     """The message that opens the run's thread; "Queued: N runs ahead" while it waits, then
-    running, then ✅/❌ when the run ends. A queued or running run with a ``run_id`` has a
-    Cancel button.
+    running (or waiting for approval, DESIGN §12), then ✅/❌ when the run ends. A queued,
+    running or waiting run with a ``run_id`` has a Cancel button (Cancel works while waiting).
 
-    ``status``: queued (``ahead`` runs before it) | running | succeeded | failed | rejected
-    (the run could not start).
+    ``status``: queued (``ahead`` runs before it) | running | waiting | succeeded | failed |
+    rejected (the run could not start).
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
@@ -147,16 +149,20 @@ def parent_message(
             head += f": {preview(reason, 300)}"
     elif status == RunStatus.QUEUED:
         head = f"⏳ {queued_text(ahead or 0)} · {name}{who}"
+    elif status == RunStatus.WAITING:
+        head = f"{STATUS_EMOJI[RunStatus.WAITING]} {name}{who} is {status_words(status)}"
     else:
         head = f"⏳ Running {name}{who}…"
     if permalink:
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}"
-    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
+    if status == RunStatus.WAITING and in_thread:
+        note += f"\n{WAITING_IN_THREAD}"
+    elif status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
         note += "\nProgress and results in the thread 🧵"
     blocks.append(context(note))
-    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and run_id:
+    if status in (RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.WAITING) and run_id:
         blocks.append(ActionsBlock(block_id="run_actions", elements=[cancel_button(run_id)]))
     fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
     return clip(fallback, SECTION_TEXT_LIMIT), blocks

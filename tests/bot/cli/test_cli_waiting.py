@@ -1,0 +1,45 @@
+"""`pipebot run` on a pipeline with an approval step (DESIGN §12): when the run stops for a
+person the command says so (for what, from whom, where, until when) and exits 4 instead of
+following a run that may wait for hours; the run stays waiting, holding no worker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from storage.db import transaction
+from storage.repos import runs as run_repo
+from tests.support.approvals import agent_approval_agent
+from tests.support.runs import drain
+
+PIPEBOT = [sys.executable, "-m", "bot.cli.main"]
+
+
+def test_run_that_waits_for_approval_says_whom_and_exits_cleanly(ctx, worker_env, fake_anthropic):
+    agent_approval_agent(ctx, "T1", approvers=("U0APPROVER", "U0BOSS"), hours=6)
+    fake_anthropic.reply("draft about otters")
+    proc = subprocess.Popen(
+        PIPEBOT + ["run", "Reviewed", "--team", "T1", "--input", "write about otters", "--queue-timeout", "120"],
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stderr.readline()  # printed once it listens for the run's events
+        assert "queued" in first, first
+        drain(worker_env)  # a real worker runs step 1 and stops at the approval
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 4, err
+    assert "Traceback" not in err and out == ""  # no output yet: nothing printed as if it were the result
+    assert "is waiting at step 2 for approval from U0APPROVER, U0BOSS" in err
+    assert "it has no Slack thread to show the buttons in" in err  # a CLI run has no thread
+    assert "unless decided by 20" in err and "UTC it ends as not approved" in err
+    assert "this command stops following it here" in err
+    assert "▶ step 1: Reviewed drafter" in err  # what ran before it is shown as usual
+    with transaction(ctx.sessions) as s:
+        [run] = run_repo.latest_runs(s, "T1")
+        assert run.status == "waiting"

@@ -99,7 +99,11 @@ def tool_calls_diff(
     position: int, left: Mapping[str, Any] | None, right: Mapping[str, Any] | None
 ) -> ToolCallsDiff | None:
     """How one step's calls differ between two artifacts' steps (None for a missing step);
-    None when neither side made any, so that runs without tools read as they always did."""
+    None when neither side made any, so that runs without tools read as they always did, and
+    when a branch took the step over from its source (``reused``: it made no call of its own,
+    so there is nothing to set against the source's)."""
+    if any((step or {}).get("reused") for step in (left, right)):
+        return None
     lc, rc = _calls(left), _calls(right)
     if not lc and not rc:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html as html_mod
 
+from bot.web.markdown import render_artifact_markdown
 from bot.web.pages import render_artifact_html
 from tests.support.artifact_data import URLS, make_artifact
 from tests.support.tool_call_data import SCRIPT, mcp_call, web_search
@@ -64,3 +65,19 @@ def test_arguments_are_pretty_json_and_odd_records_do_not_break_the_page() -> No
     assert html_mod.escape('{\n  "a": [\n    1\n  ],\n  "b": 2\n}') in first
     assert "not json {" in first
     assert "Tool calls (4)" in first and first.count('class="tool-call"') == 4
+
+
+def test_the_markdown_export_lists_the_calls_fenced() -> None:
+    art = make_artifact()
+    art["steps"][0]["tool_calls"] = [
+        mcp_call(arguments={"q": "```\n# injected heading"}, result="# not a heading", error="boom"),
+        web_search("pizza"),
+    ]
+    md = render_artifact_markdown(art)
+    step1 = md.split("### Step 1", 1)[1].split("### Step 2", 1)[0]
+    assert "#### Tool calls (2)" in step1
+    assert "1. **Tickets · lookup\\_ticket** (Tickets · lookup\\_ticket) · MCP · 1.2 s" in step1
+    assert "2. **Web search: pizza** (Web search) · web · fee $0.0100" in step1
+    assert "\n# injected heading" not in step1  # JSON keeps the newline escaped, inside its fence
+    assert "```text\n# not a heading\n```" in step1  # the result fenced: no heading of the document
+    assert "### Step 2" in md and "Tool calls" not in md.split("### Step 2", 1)[1]

@@ -53,6 +53,8 @@ def test_different_calls_are_counted_and_named_per_side() -> None:
     assert other_args.only_left == ["Web search: a"] and other_args.only_right == ["Web search: b"]
     one_side = tool_calls_diff(3, None, {"tool_calls": [mcp_call()]})
     assert one_side is not None and one_side.text == "0 tool calls vs 1"
+    # a branch's step taken over from its source made no call: nothing to set against the source's
+    assert tool_calls_diff(1, left, {"reused": True, "output": "x"}) is None
 
 
 def test_the_slack_summary_says_where_tool_calls_differ() -> None:

@@ -202,6 +202,23 @@ def _waiting(run: Run, approval: dict[str, Any]) -> int:
     return 4
 
 
+def _tool_line(call: dict[str, Any]) -> str | None:
+    """A tool call once it ended or stopped for Allow / Deny (its start would only repeat
+    it): "  ↳ ✓ Web search: pizza". Plain text from the model: control characters dropped."""
+    status = call.get("status")
+    if status not in ("done", "error", "waiting"):
+        return None
+    label = " ".join(str(call.get("label") or "tool").split())
+    detail = " ".join(str(call.get("detail") or "").split())[:120]
+    what = "".join(ch for ch in (f"{label}: {detail}" if detail else label) if ch.isprintable())
+    if status == "error":
+        error = "".join(ch for ch in " ".join(str(call.get("error") or "failed").split()) if ch.isprintable())
+        return f"\n  ↳ ✗ {what}: {error[:300]}"
+    if status == "waiting":
+        return f"\n  ↳ ⏸ {what}: waiting for Allow / Deny"
+    return f"\n  ↳ ✓ {what}"
+
+
 def _print_event(ev: dict[str, Any], streaming: bool) -> bool:
     """One progress event on stderr; returns whether a step's text is streaming."""
     kind = ev["event"]
@@ -212,6 +229,10 @@ def _print_event(ev: dict[str, Any], streaming: bool) -> bool:
     if kind == "text_delta" and streaming:
         sys.stderr.write(ev["text"])
         sys.stderr.flush()
+    elif kind == "tool_call":
+        line = _tool_line(ev.get("call") or {})
+        if line:
+            _print(line, err=True)
     elif kind == "step_retrying":
         _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
     elif kind == "step_finished":

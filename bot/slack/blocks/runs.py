@@ -85,7 +85,8 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 def queued_text(ahead: int) -> str:
-    """How a waiting run says where it is in the queue (see core.runs.cancel for what N counts)."""
+    """How a queued run says where it is in the queue (see core.runs.cancel for what N counts;
+    a run waiting for approval holds no place in it)."""
     return f"Queued: {ahead} run{'' if ahead == 1 else 's'} ahead"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from redis import Redis
 
-from core.reporter import ApprovalView, RunInfo, RunOutcome, StepPlan, StepResult
+from core.reporter import ApprovalView, RunInfo, RunOutcome, StepPlan, StepResult, ToolCallView
 
 
 def channel(run_id: str) -> str:
@@ -62,3 +62,6 @@ class RedisEventReporter:
 
     def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
         self._publish(info, "approval_decided", approval=asdict(approval))
+
+    def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None:
+        self._publish(info, "tool_call", call=asdict(call))

@@ -341,3 +341,41 @@ def not_approved_in_time(hours: int) -> str:
 
 def run_not_waiting(status: str) -> str:
     return f"This run is not waiting for an approval any more (it is {status})."
+
+
+# ---- a run's status as people read it (DESIGN §5, §12) ------------------------------------------
+
+_STATUS_WORDS = {
+    "queued": "queued",
+    "running": "running",
+    "waiting": "waiting for approval",
+    "succeeded": "succeeded",
+    "failed": "failed",
+}
+
+
+def status_words(status: str | None) -> str:
+    """A run's status in a sentence or a list ("waiting for approval"); an unknown one as stored."""
+    s = (status or "").strip()
+    return _STATUS_WORDS.get(s.lower(), s or "unknown")
+
+
+def waiting_for_whom(approvers: list[str], requested_by: str | None) -> str:
+    """Who may decide a waiting run's approval, in plain text (user ids, no mentions)."""
+    if approvers:
+        return ", ".join(approvers)
+    if requested_by and requested_by != "cli":
+        return f"{requested_by}, who started the run"
+    return "a workspace admin"
+
+
+def cli_waiting(run_id: str, position: int | None, what: str, who: str, thread_url: str | None, due: str | None) -> str:
+    """`pipebot run` on a run that stopped for a person: what it waits for, from whom, where,
+    until when, and that following it ends here (the run is not lost)."""
+    at = f" at step {position}" if position else ""
+    where = f" in its Slack thread: {thread_url}" if thread_url else " (it has no Slack thread to show the buttons in)"
+    until = f"; unless decided by {due} it ends as not approved" if due else ""
+    return (
+        f"pipebot: run {run_id} is waiting{at} for {what} from {who}{where}{until}. It needs no worker meanwhile "
+        "and goes on when they decide; this command stops following it here."
+    )

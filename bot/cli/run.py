@@ -1,16 +1,26 @@
-"""`pipebot run`: start a run through the queue and follow it live over Redis pub/sub."""
+"""`pipebot run`: start a run through the queue and follow it live over Redis pub/sub.
+
+Exit codes: 0 the run succeeded (or was only enqueued), 1 it failed, 2 it could not start,
+3 following it stopped (no worker took it, or ``--timeout`` passed), 4 it waits for a
+person (an approval, DESIGN §12): it holds no worker then and may wait for hours, so the
+command says for whom and where, and stops following it instead of hanging.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
 from core.events import channel
-from core.formatting import format_cost, format_duration, format_tokens
+from core.formatting import format_cost, format_datetime, format_duration, format_tokens
+from core.links import thread_url
+from core.messages import cli_waiting, waiting_for_whom
+from core.runs.approvals import pending_approval
 from core.runs.intake import submit, submitted
 from core.runs.queue import run_queue
 from core.runs.request import Origin, RunRequest
@@ -129,6 +139,8 @@ def _watch(ctx: AppContext, pubsub: PubSub, team_id: str, run: Run, timeout: flo
         msg = pubsub.get_message(timeout=CLI_PROGRESS_POLL_S)
         if msg is not None:
             ev = json.loads(msg["data"])
+            if ev["event"] == "approval_requested":
+                return _waiting(run, ev.get("approval") or {})
             if ev["event"] == "run_finished":
                 o = ev["outcome"]
                 return _final(
@@ -148,6 +160,9 @@ def _watch(ctx: AppContext, pubsub: PubSub, team_id: str, run: Run, timeout: flo
             art = None
             if current is not None and current.status in FINISHED:
                 art = artifact_repo.get_artifact_for_run(s, team_id, run.id)
+        if current is not None and current.status == RunStatus.WAITING:  # the event came before we listened
+            view = pending_approval(ctx, team_id, run.id)
+            return _waiting(run, asdict(view) if view is not None else {})
         if current is not None and current.status in FINISHED:
             art_id = str(art.id) if art else None
             return _final(ctx, team_id, current.status, current.output, current.error_message, art_id)
@@ -162,6 +177,48 @@ def _watch(ctx: AppContext, pubsub: PubSub, team_id: str, run: Run, timeout: flo
     return None
 
 
+def _waiting(run: Run, approval: dict[str, Any]) -> int:
+    """The run stopped for a person: say for what, whom and where, and stop following (4)."""
+    payload = approval.get("payload") or {}
+    if approval.get("kind") == "tool_call" and isinstance(payload, dict):
+        tool = " · ".join(str(p) for p in (payload.get("server"), payload.get("tool")) if p)
+        what = f"Allow / Deny of the tool call {tool}" if tool else "Allow / Deny of a tool call"
+    else:
+        what = "approval"
+    who = waiting_for_whom([str(u) for u in approval.get("approvers") or []], approval.get("requested_by"))
+    due = approval.get("due_at")
+    _print("", err=True)
+    _print(
+        cli_waiting(
+            str(run.id),
+            approval.get("position"),
+            what,
+            who,
+            thread_url(run.channel_id, run.thread_ts, run.team_id),
+            format_datetime(due) if due else None,
+        ),
+        err=True,
+    )
+    return 4
+
+
+def _tool_line(call: dict[str, Any]) -> str | None:
+    """A tool call once it ended or stopped for Allow / Deny (its start would only repeat
+    it): "  ↳ ✓ Web search: pizza". Plain text from the model: control characters dropped."""
+    status = call.get("status")
+    if status not in ("done", "error", "waiting"):
+        return None
+    label = " ".join(str(call.get("label") or "tool").split())
+    detail = " ".join(str(call.get("detail") or "").split())[:120]
+    what = "".join(ch for ch in (f"{label}: {detail}" if detail else label) if ch.isprintable())
+    if status == "error":
+        error = "".join(ch for ch in " ".join(str(call.get("error") or "failed").split()) if ch.isprintable())
+        return f"\n  ↳ ✗ {what}: {error[:300]}"
+    if status == "waiting":
+        return f"\n  ↳ ⏸ {what}: waiting for Allow / Deny"
+    return f"\n  ↳ ✓ {what}"
+
+
 def _print_event(ev: dict[str, Any], streaming: bool) -> bool:
     """One progress event on stderr; returns whether a step's text is streaming."""
     kind = ev["event"]
@@ -172,6 +229,10 @@ def _print_event(ev: dict[str, Any], streaming: bool) -> bool:
     if kind == "text_delta" and streaming:
         sys.stderr.write(ev["text"])
         sys.stderr.flush()
+    elif kind == "tool_call":
+        line = _tool_line(ev.get("call") or {})
+        if line:
+            _print(line, err=True)
     elif kind == "step_retrying":
         _print(f"\n↻ step {ev['position']} broke off ({ev['reason']}); asking again from the start", err=True)
     elif kind == "step_finished":

@@ -41,7 +41,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import stream as live
-from bot.slack.blocks.runs import StepView
+from bot.slack.blocks.runs import StepView, ToolTaskView
 from bot.slack.progress_gate import RATELIMIT_PAUSE_S, Bucket, error_code, kind_of
 from bot.slack.progress_stream import StreamCalls
 from bot.slack.ratelimit.budget import as_progress, patience
@@ -59,6 +59,7 @@ CLOSE_JOIN_S = 60.0
 PACER_IDLE_S = 600.0  # the pacer thread ends after this long with nothing to send
 CLOSE_CALLS_MAX = 50  # calls that may finish a stream (pieces of text, renewals)
 CLOSE_PATIENCE_S = 30.0  # each closing call waits this long for its turn in the shared budget
+TOOL_TASKS_MAX = 40  # tool calls shown as tasks of one plan; later ones only update the step's own
 
 
 class ProgressReply(StreamCalls):
@@ -97,6 +98,8 @@ class ProgressReply(StreamCalls):
         self._pipeline = ""
         self._views: dict[int, StepView] = {}
         self._dirty: dict[int, StepView] = {}  # task changes not yet sent
+        self._tools: dict[str, ToolTaskView] = {}  # tool calls by call_id, in the order made
+        self._dirty_tools: dict[str, ToolTaskView] = {}  # ...their changes not yet sent
         self._changed = False  # update mode: something to render
         self._pending = ""  # escaped markdown not yet accepted by Slack
         self._queued = 0  # characters ever queued
@@ -151,6 +154,16 @@ class ProgressReply(StreamCalls):
             self._changed = True
             self._wake()
 
+    def tool(self, task: ToolTaskView) -> None:
+        """A tool call started or ended: its task, updated in place by ``call_id``. Like any
+        task change it waits for the next call the pacer makes (no call of its own)."""
+        with self._cond:
+            if task.call_id not in self._tools and len(self._tools) >= TOOL_TASKS_MAX:
+                return
+            self._tools[task.call_id] = self._dirty_tools[task.call_id] = dataclasses.replace(task)
+            self._changed = True
+            self._wake()
+
     def text(self, step: StepView, delta: str) -> None:
         """Words the model just wrote for ``step``."""
         if not delta:
@@ -194,6 +207,10 @@ class ProgressReply(StreamCalls):
         with self._cond:
             for v in steps:
                 self._views[v.position] = self._dirty[v.position] = dataclasses.replace(v)
+            for t in list(self._tools.values()):  # a call whose end was never told ended with the run
+                if t.status in ("in_progress", "pending"):
+                    ended = dataclasses.replace(t, status="complete" if finished == "succeeded" else "error")
+                    self._tools[t.call_id] = self._dirty_tools[t.call_id] = ended
             for pos, carry in list(self._carry.items()):
                 self._queue(carry, pos)
             self._carry.clear()
@@ -222,7 +239,7 @@ class ProgressReply(StreamCalls):
 
     def _has_work(self) -> bool:
         if self.mode == "stream":
-            return bool(self._pending or self._dirty or self.stream_ts is None)
+            return bool(self._pending or self._dirty or self._dirty_tools or self.stream_ts is None)
         return self._changed
 
     def _run(self) -> None:
@@ -265,7 +282,12 @@ class ProgressReply(StreamCalls):
             if view is not None and view.status != "in_progress":
                 view = None
             text, blocks = live.live_progress_message(
-                self._pipeline, steps, view, "".join(self._live.get(pos or 0, [])), finished=finished
+                self._pipeline,
+                steps,
+                view,
+                "".join(self._live.get(pos or 0, [])),
+                finished=finished,
+                tools=list(self._tools.values()),
             )
             progress_ts = self.progress_ts
         payload = [b.to_dict() for b in blocks]

@@ -23,7 +23,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.slack.blocks import stream as live
-from bot.slack.blocks.runs import StepView, task_chunk
+from bot.slack.blocks.runs import StepView, ToolTaskView, task_chunk, tool_task_chunk
 from bot.slack.progress_gate import RATELIMIT_PAUSE_S, Bucket, error_code, kind_of
 from bot.slack.ratelimit.paced import is_rate_limited
 from bot.slack.ratelimit.paced import retry_after as _retry_after
@@ -51,6 +51,8 @@ class StreamCalls:
     _pipeline: str
     _views: dict[int, StepView]
     _dirty: dict[int, StepView]
+    _tools: dict[str, ToolTaskView]
+    _dirty_tools: dict[str, ToolTaskView]
     _changed: bool
     _pending: str
     _accepted: int
@@ -58,8 +60,14 @@ class StreamCalls:
     _stream_started: float
     _failures: int
 
-    def _chunks(self, piece: str, tasks: Sequence[StepView]) -> list[Any]:
-        return ([live.markdown_chunk(piece)] if piece else []) + [task_chunk(v) for v in tasks]
+    def _chunks(self, piece: str, tasks: Sequence[StepView | ToolTaskView]) -> list[Any]:
+        return ([live.markdown_chunk(piece)] if piece else []) + [
+            tool_task_chunk(v) if isinstance(v, ToolTaskView) else task_chunk(v) for v in tasks
+        ]
+
+    def _all_tasks(self) -> list[StepView | ToolTaskView]:
+        """Every task of the plan: the steps in order, then the tool calls in the order made."""
+        return [*(self._views[k] for k in sorted(self._views)), *self._tools.values()]
 
     def _deliver(self, *, stop: bool = False) -> bool:
         """Send the next piece of pending text and the task changes in one call (the last
@@ -77,7 +85,7 @@ class StreamCalls:
             piece = live.next_piece(self._pending)
             if stop and len(piece) < len(self._pending):
                 stop = False  # more than one call's worth is left: this one is an append
-            tasks = list(self._dirty.values())
+            tasks: list[StepView | ToolTaskView] = [*self._dirty.values(), *self._dirty_tools.values()]
             ts = self.stream_ts
             assert ts is not None  # the pacer delivers only in "stream" mode, once a stream is open
             self._append_gate.take()
@@ -104,11 +112,14 @@ class StreamCalls:
             self._accept(len(piece), tasks)
         return stop
 
-    def _accept(self, n: int, tasks: Sequence[StepView]) -> None:
+    def _accept(self, n: int, tasks: Sequence[StepView | ToolTaskView]) -> None:
         self._pending = self._pending[n:]
         self._accepted += n
-        for v in tasks:
-            if self._dirty.get(v.position) is v:  # not changed again meanwhile
+        for v in tasks:  # not changed again meanwhile
+            if isinstance(v, ToolTaskView):
+                if self._dirty_tools.get(v.call_id) is v:
+                    del self._dirty_tools[v.call_id]
+            elif self._dirty.get(v.position) is v:
                 del self._dirty[v.position]
 
     def _step_at(self, offset: int) -> tuple[int, int] | None:
@@ -136,8 +147,10 @@ class StreamCalls:
         False when Slack refused streaming."""
         with self._cond:
             piece = live.next_piece(self._pending, live.APPEND_MARKDOWN_LIMIT - len(lead))
-            tasks = [self._views[k] for k in sorted(self._views)]
-            chunks = live.plan_chunks(self._pipeline, tasks)
+            steps = [self._views[k] for k in sorted(self._views)]
+            tools = list(self._tools.values())
+            tasks: list[StepView | ToolTaskView] = [*steps, *tools]
+            chunks = live.plan_chunks(self._pipeline, steps, tools)
             if lead or piece:
                 chunks.append(live.markdown_chunk(lead + piece))
         try:
@@ -182,7 +195,7 @@ class StreamCalls:
                 self.client.chat_stopStream(
                     channel=self.channel_id,
                     ts=self.stream_ts,
-                    chunks=self._chunks("", [self._views[k] for k in sorted(self._views)]),
+                    chunks=self._chunks("", self._all_tasks()),
                 )
             except Exception as exc:  # noqa: BLE001 - it may have ended already; the new one carries on
                 log.info("chat.stopStream of an old stream failed in %s (%s)", self.channel_id, error_code(exc))
@@ -199,4 +212,5 @@ class StreamCalls:
         self.mode = "update"
         self._pending = ""
         self._dirty.clear()
+        self._dirty_tools.clear()
         self._changed = True

@@ -41,9 +41,10 @@ from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
 from bot.slack.delivery import deliver
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
+from bot.slack.tool_tasks import tool_task
 from core.context import AppContext
 from core.messages import reused_step
-from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult
+from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult, ToolCallView
 from storage.states import RunStatus
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,13 @@ class SlackRunReporter:
             view = self._steps.get(step.position)
             if view is not None and self.progress.mode is not None:
                 self.progress.retrying(view)
+
+    @_never_raises
+    def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None:
+        """A tool call started or ended: a task of the plan, updated in place by its call_id,
+        sent with the next progress call (no Slack call of its own, bot/slack/progress.py)."""
+        if self.progress.mode is not None:
+            self.progress.tool(tool_task(call))
 
     @_never_raises
     def step_finished(self, info: RunInfo, result: StepResult) -> None:

@@ -16,6 +16,7 @@ from bot.web.inputs_view import files_line, thread_line
 from bot.web.view import tombstone_line
 from core.artifacts import messages
 from core.artifacts.diff import Comparison, Delta, DiffOp, StepSide, compare
+from core.artifacts.tool_call_diff import ToolCallsDiff
 from core.formatting import UNKNOWN, format_duration, format_tokens, format_usd
 from core.runs.artifact import Artifact
 
@@ -52,6 +53,8 @@ class StepCompareView:
     right_ops: list[DiffOp]
     changed: bool
     facts_changed: list[str]
+    # How the step's tool calls differ (None: neither side made any).
+    tool_calls: ToolCallsDiff | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,11 @@ class ComparePage:
 
     @property
     def identical(self) -> bool:
-        return not self.deleted and not self.output_changed and not any(s.changed for s in self.steps)
+        return (
+            not self.deleted
+            and not self.output_changed
+            and not any(s.changed or (s.tool_calls is not None and not s.tool_calls.same) for s in self.steps)
+        )
 
 
 def side_ops(ops: list[DiffOp], side: Side) -> list[DiffOp]:
@@ -194,6 +201,7 @@ def compare_page(
                 right_ops=side_ops(st.diff, "right"),
                 changed=st.changed,
                 facts_changed=_facts_changed(lv, rv),
+                tool_calls=st.tool_calls,
             )
         )
     title = left.pipeline_name or "Untitled pipeline"

@@ -34,6 +34,7 @@ from bot.web.present import (
     temperature_text,
     usage_text,
 )
+from bot.web.tool_calls_view import tool_call_rows
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_usd
 from core.messages import deleted_by
 from core.runs.artifact import Artifact
@@ -290,6 +291,25 @@ def _md_inputs(a: Artifact) -> list[str]:
     return out
 
 
+def _md_tool_calls(records: list[dict[str, Any]]) -> list[str]:
+    """A step's tool calls (bot/web/tool_calls_view.py, as on the page): each call's summary
+    and facts, then its arguments, result and error fenced (what a model or a server wrote)."""
+    calls = tool_call_rows(records)
+    if not calls:
+        return []
+    out = [f"#### Tool calls ({len(calls)})", ""]
+    for n, c in enumerate(calls, start=1):
+        facts = f" · {_md_inline(c.facts)}" if c.facts else ""
+        out += [f"{n}. **{_md_inline(c.summary)}** ({_md_inline(c.label)}){facts}", ""]
+        if c.arguments:
+            out += ["Arguments:", "", _md_fence(c.arguments), ""]
+        if c.result:
+            out += ["Result:", "", _md_fence(c.result), ""]
+        if c.error:
+            out += ["Error:", "", _md_fence(c.error), ""]
+    return out
+
+
 def render_artifact_markdown(artifact: Artifact | Mapping[str, Any]) -> str:
     """The artifact as a standalone Markdown document, with the same content as the page.
 
@@ -369,6 +389,7 @@ def render_artifact_markdown(artifact: Artifact | Mapping[str, Any]) -> str:
         if agent and (agent.system_prompt or "").strip():
             out += ["#### System prompt", "", _md_fence(agent.system_prompt), ""]
         out += ["#### Input", "", _md_fence(s.input) if (s.input or "").strip() else "_None._", ""]
+        out += _md_tool_calls(s.tool_calls)
         step_out = _md_verbatim(s.output)
         out += ["#### Output", "", step_out if step_out.strip() else "_No output._", ""]
 

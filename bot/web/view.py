@@ -25,6 +25,7 @@ from bot.web.present import (
     temperature_text,
     usage_text,
 )
+from bot.web.tool_calls_view import ToolCallRow, tool_call_rows
 from core.formatting import UNKNOWN, format_datetime, format_duration, format_tokens, format_usd, parse_datetime
 from core.messages import deleted_by
 from core.runs.artifact import Artifact, StepRecord, iso_text
@@ -85,6 +86,8 @@ class StepView:
     # The run's files this step's model got, and those it read as extracted text (by name).
     files: list[str] = field(default_factory=list)
     text_extracted_from: list[str] = field(default_factory=list)
+    # The step's tool calls in the order made (bot/web/tool_calls_view.py).
+    tool_calls: list[ToolCallRow] = field(default_factory=list)
 
     @property
     def facts(self) -> str:
@@ -170,6 +173,7 @@ def _step(
         open=(s.status or "").lower() == StepStatus.FAILED or (failed_position is not None and pos == failed_position),
         files=list(s.files),
         text_extracted_from=list(s.text_extracted_from),
+        tool_calls=tool_call_rows(s.tool_calls),
     )
 
 

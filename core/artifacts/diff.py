@@ -38,6 +38,8 @@ from decimal import Decimal, InvalidOperation
 from difflib import Match, SequenceMatcher
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
+from core.artifacts.tool_call_diff import ToolCallsDiff, tool_calls_diff
+
 __all__ = [
     "WORK_LIMIT",
     "Comparison",
@@ -404,6 +406,8 @@ class StepComparison:
     left: StepSide | None
     right: StepSide | None
     diff: list[DiffOp]
+    # How the step's tool calls differ (core/artifacts/tool_call_diff.py); None: no calls on either side.
+    tool_calls: ToolCallsDiff | None = None
 
     @property
     def changed(self) -> bool:
@@ -490,6 +494,7 @@ def compare(left: dict[str, Any], right: dict[str, Any]) -> Comparison:
                 left=_side(ls) if ls else None,
                 right=_side(rs) if rs else None,
                 diff=diff_once((ls or {}).get("output"), (rs or {}).get("output")),
+                tool_calls=tool_calls_diff(position, ls, rs),
             )
         )
     lu, ru = left.get("usage") or {}, right.get("usage") or {}

@@ -269,6 +269,10 @@ class StepRecord(_Record):
     original_cost_usd: Money = None
     # An approval step's request and its decision; absent on an agent's step.
     approval: Annotated[StepApproval | None, BeforeValidator(_mapping_or_none)] = None
+    # The step's tool calls in the order made (core/tool_calls.ToolCallRecord, DESIGN §12):
+    # kept as the JSON objects the step stored, since every reader goes through
+    # core/tool_calls; absent on a step that made none.
+    tool_calls: Annotated[list[dict[str, Any]], BeforeValidator(_list_of(lambda v: isinstance(v, Mapping)))] = []
 
     @property
     def model_ref(self) -> str:

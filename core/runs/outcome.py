@@ -91,7 +91,8 @@ def _step_fields(
     approvals: Mapping[int, Approval] | None = None,
 ) -> dict[str, Any]:
     """One step of the artifact; a branch's reused step says so, with what it cost in the
-    source (it costs nothing here); an approval step says who decided, when and how."""
+    source (it costs nothing here); an approval step says who decided, when and how; a step
+    that called tools lists each call (core/tool_calls.ToolCallRecord)."""
     fields: dict[str, Any] = {
         "position": st.position,
         "status": st.status,
@@ -112,6 +113,8 @@ def _step_fields(
         fields.update(reused=True, original_cost_usd=branch.original_cost(st.position))
     if approvals and (row := approvals.get(st.position)) is not None:
         fields["approval"] = _approval_fields(row)
+    if st.tool_calls:  # none made: the key stays out, as in artifacts written before tools
+        fields["tool_calls"] = [dict(c) for c in st.tool_calls if isinstance(c, Mapping)]
     return fields
 
 

@@ -79,8 +79,9 @@ def _step_line(step: StepComparison) -> str:
     who = right or left
     assert who is not None
     head = f"Step {step.position} · {escape_mrkdwn(one_line(who.agent or '?', 60))}"
+    tools = f" · 🛠️ {escape_mrkdwn(step.tool_calls.text)}" if step.tool_calls is not None else ""
     if left is None or right is None:
-        return f"➕ {head}: only on the {'right' if left is None else 'left'}"
+        return f"➕ {head}: only on the {'right' if left is None else 'left'}{tools}"
     changed = step.changed
     parts = [f"{'✏️' if changed else '▫️'} {head}: {'changed' if changed else 'unchanged'}"]
     if changed:
@@ -94,7 +95,7 @@ def _step_line(step: StepComparison) -> str:
     parts.append(_cost_delta(Delta(left.cost_usd, right.cost_usd)) + reused)
     parts.append(_int_delta(Delta(_tokens(left), _tokens(right)), format_tokens) + " tokens")
     parts.append(_int_delta(Delta(left.latency_ms, right.latency_ms), format_duration))
-    return " · ".join(parts)
+    return " · ".join(parts) + tools
 
 
 def _sum(a: int | None, b: int | None) -> int | None:

@@ -28,7 +28,7 @@ from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.blocks.runs import cancel_button
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost
-from core.messages import COMMAND
+from core.messages import COMMAND, status_words
 from storage.states import RunStatus
 
 HOME_RUN_PIPELINE = "home_run_pipeline"  # button value: the pipeline id
@@ -137,7 +137,7 @@ def _run_blocks(
             break
         emoji = STATUS_EMOJI.get(run.status, "•")
         line = (
-            f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {run.status}"
+            f"{emoji} {name_md(run.pipeline_name)} · {slack_date(run.created_at)} · {status_words(run.status)}"
             f" · {format_cost(run.cost_usd)}"
         )
         if run.requested_by:

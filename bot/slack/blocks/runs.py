@@ -32,6 +32,7 @@ from slack_sdk.models.views import View
 from bot.slack.blocks.artifact_buttons import feedback_block, lifecycle_buttons
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
 from bot.slack.blocks.common import (
+    STATUS_EMOJI,
     blocks_size,
     button,
     context,
@@ -59,7 +60,7 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
-from core.messages import COMMAND
+from core.messages import COMMAND, status_words
 from core.runs.cancel_watch import KIND as CANCELLED
 from core.runs.cancel_watch import cancelled_message
 from storage.states import RunStatus
@@ -79,11 +80,13 @@ FIELD = "value"  # action_id of every input in the run modal
 RESULT_MARK = "pipebot_result"
 RUN_CANCEL = "run_cancel"  # the Cancel button (value: the run id), message and Home
 CANCEL_LABEL = "Cancel"
+WAITING_IN_THREAD = "The approval and what it waits on are in the thread 🧵"
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 def queued_text(ahead: int) -> str:
-    """How a waiting run says where it is in the queue (see core.runs.cancel for what N counts)."""
+    """How a queued run says where it is in the queue (see core.runs.cancel for what N counts;
+    a run waiting for approval holds no place in it)."""
     return f"Queued: {ahead} run{'' if ahead == 1 else 's'} ahead"
 
 
@@ -127,11 +130,11 @@ def parent_message(
     cancelled_by: str | None = None,
 ) -> tuple[str, list[Block]]:
     """The message that opens the run's thread; "Queued: N runs ahead" while it waits, then
-    running, then ✅/❌ when the run ends. A queued or running run with a ``run_id`` has a
-    Cancel button.
+    running (or waiting for approval, DESIGN §12), then ✅/❌ when the run ends. A queued,
+    running or waiting run with a ``run_id`` has a Cancel button (Cancel works while waiting).
 
-    ``status``: queued (``ahead`` runs before it) | running | succeeded | failed | rejected
-    (the run could not start).
+    ``status``: queued (``ahead`` runs before it) | running | waiting | succeeded | failed |
+    rejected (the run could not start).
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
@@ -147,16 +150,20 @@ def parent_message(
             head += f": {preview(reason, 300)}"
     elif status == RunStatus.QUEUED:
         head = f"⏳ {queued_text(ahead or 0)} · {name}{who}"
+    elif status == RunStatus.WAITING:
+        head = f"{STATUS_EMOJI[RunStatus.WAITING]} {name}{who} is {status_words(status)}"
     else:
         head = f"⏳ Running {name}{who}…"
     if permalink:
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}"
-    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
+    if status == RunStatus.WAITING and in_thread:
+        note += f"\n{WAITING_IN_THREAD}"
+    elif status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
         note += "\nProgress and results in the thread 🧵"
     blocks.append(context(note))
-    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and run_id:
+    if status in (RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.WAITING) and run_id:
         blocks.append(ActionsBlock(block_id="run_actions", elements=[cancel_button(run_id)]))
     fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
     return clip(fallback, SECTION_TEXT_LIMIT), blocks
@@ -196,6 +203,42 @@ def task_chunk(step: StepView) -> Any:
     return TaskUpdateChunk(id=f"step-{step.position}", title=task_title(step), status=step.status, output=output)
 
 
+@dataclass
+class ToolTaskView:
+    """What the thread shows for one tool call (DESIGN §12): a task of the plan, updated in
+    place by ``call_id`` (core.reporter.ToolCallView says when it starts and ends)."""
+
+    call_id: str
+    position: int  # the step making the call
+    label: str  # "Web search", "Tickets · lookup_ticket"
+    detail: str = ""  # the query, the URL (untrusted: the model wrote it)
+    status: str = "in_progress"  # pending | in_progress | complete | error
+    note: str = ""  # the error, or why it waits
+
+
+#: A tool call's status (core.reporter.ToolCallView.status) as a plan task's: Slack has no
+#: "waiting", and a call waiting for Allow / Deny has not run yet.
+TOOL_TASK_STATUS = {"running": "in_progress", "done": "complete", "error": "error", "waiting": "pending"}
+TOOL_WAITING_NOTE = "Waiting for Allow / Deny"
+
+
+def tool_task_title(task: ToolTaskView) -> str:
+    """ "Web search: pizza near me" / "Tickets · lookup_ticket": plain text, mentions defused."""
+    label = one_line(task.label, 80) or "Tool"
+    detail = one_line(task.detail, TASK_TITLE_LIMIT) if task.detail else ""
+    return clip(safe_markdown(f"{label}: {detail}" if detail else label), TASK_TITLE_LIMIT)
+
+
+def tool_task_chunk(task: ToolTaskView) -> Any:
+    """A TaskUpdateChunk for a tool call (id ``tool-<call_id>``, apart from the steps' ids)."""
+    from slack_sdk.models.messages.chunk import TaskUpdateChunk
+
+    note = clip(safe_markdown(one_line(task.note, TASK_TEXT_LIMIT)), TASK_TEXT_LIMIT) if task.note else None
+    return TaskUpdateChunk(
+        id=f"tool-{task.call_id[:100]}", title=tool_task_title(task), status=task.status, output=note
+    )
+
+
 def plan_title(pipeline_name: str, steps: int) -> str:
     return clip(f"{one_line(pipeline_name, 80)} · {steps} step{'s' if steps != 1 else ''}", TASK_TITLE_LIMIT)
 
@@ -203,10 +246,32 @@ def plan_title(pipeline_name: str, steps: int) -> str:
 _STEP_ICON = {"pending": "◻️", "in_progress": "⏳", "complete": "✅", "error": "❌"}
 
 
+#: Tool calls listed under a step in the chat.update fallback (the latest; the rest counted).
+TOOL_LINES_PER_STEP = 5
+
+
+def _tool_lines(tools: Sequence[ToolTaskView]) -> list[str]:
+    shown = list(tools)[-TOOL_LINES_PER_STEP:]
+    lines = []
+    if len(tools) > len(shown):
+        lines.append(f"      ↳ …{len(tools) - len(shown)} earlier tool calls")
+    for t in shown:
+        line = f"      ↳ {_STEP_ICON.get(t.status, '◻️')} {escape_mrkdwn(tool_task_title(t))}"
+        if t.note:
+            line += f" — {escape_mrkdwn(one_line(t.note, TASK_TEXT_LIMIT))}"
+        lines.append(line)
+    return lines
+
+
 def progress_message(
-    pipeline_name: str, steps: Sequence[StepView], *, finished: str | None = None
+    pipeline_name: str,
+    steps: Sequence[StepView],
+    *,
+    finished: str | None = None,
+    tools: Sequence[ToolTaskView] = (),
 ) -> tuple[str, list[Block]]:
-    """The progress reply used when chat streaming is not available (edited with chat.update)."""
+    """The progress reply used when chat streaming is not available (edited with chat.update);
+    each step's tool calls are lines under it."""
     done = sum(1 for st in steps if st.status == "complete")
     if finished == RunStatus.SUCCEEDED:
         head = f"✅ {name_md(pipeline_name)}: all {len(steps)} steps done"
@@ -222,7 +287,9 @@ def progress_message(
         elif st.status == "in_progress":
             line += " — running…"
         lines.append(line)
-    return clip(re.sub(r"[*]", "", head), SECTION_TEXT_LIMIT), [section(head), section("\n".join(lines) or "no steps")]
+        lines += _tool_lines([t for t in tools if t.position == st.position])
+    body = clip("\n".join(lines), SECTION_TEXT_LIMIT) or "no steps"
+    return clip(re.sub(r"[*]", "", head), SECTION_TEXT_LIMIT), [section(head), section(body)]
 
 
 # ---- the final message in the thread -----------------------------------------------------

@@ -17,7 +17,15 @@ from slack_sdk.models.blocks import Block, MarkdownBlock
 from slack_sdk.models.messages.chunk import MarkdownTextChunk, PlanUpdateChunk
 
 from bot.slack.blocks.common import safe_markdown
-from bot.slack.blocks.runs import StepView, plan_title, progress_message, task_chunk, task_title
+from bot.slack.blocks.runs import (
+    StepView,
+    ToolTaskView,
+    plan_title,
+    progress_message,
+    task_chunk,
+    task_title,
+    tool_task_chunk,
+)
 from bot.slack.text import ELLIPSIS, PRACTICAL_MESSAGE_LIMIT, STREAM_CHUNK_LIMIT, split_for_stream
 
 APPEND_MARKDOWN_LIMIT = STREAM_CHUNK_LIMIT  # markdown per start/append/stop call
@@ -67,9 +75,13 @@ def markdown_chunk(text: str) -> MarkdownTextChunk:
     return MarkdownTextChunk(text=text)
 
 
-def plan_chunks(pipeline_name: str, steps: Sequence[StepView]) -> list[Any]:
+def plan_chunks(pipeline_name: str, steps: Sequence[StepView], tools: Sequence[ToolTaskView] = ()) -> list[Any]:
     """Everything a (new) stream needs to show the whole plan: its title and every task."""
-    return [PlanUpdateChunk(title=plan_title(pipeline_name, len(steps))), *[task_chunk(v) for v in steps]]
+    return [
+        PlanUpdateChunk(title=plan_title(pipeline_name, len(steps))),
+        *[task_chunk(v) for v in steps],
+        *[tool_task_chunk(t) for t in tools],
+    ]
 
 
 def live_tail(text: str, limit: int) -> str:
@@ -103,10 +115,11 @@ def live_progress_message(
     *,
     finished: str | None = None,
     limit: int = PRACTICAL_MESSAGE_LIMIT,
+    tools: Sequence[ToolTaskView] = (),
 ) -> tuple[str, list[Block]]:
     """The fallback progress reply (edited with chat.update) with the words the running
     step has written so far: its tail, so the whole message stays within ``limit``."""
-    fallback, blocks = progress_message(pipeline_name, steps, finished=finished)
+    fallback, blocks = progress_message(pipeline_name, steps, finished=finished, tools=tools)
     if finished is not None or live is None or not text.strip():
         return fallback, blocks
     used = sum(len(_text_of(b)) for b in blocks)

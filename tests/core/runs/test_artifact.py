@@ -110,8 +110,8 @@ def test_the_write_path_refuses_a_field_the_model_does_not_name() -> None:
     with pytest.raises(ValidationError, match="tags"):
         Artifact.for_write(**make_artifact(tags=["x"]))
     nested = make_artifact()
-    nested["steps"][1]["tool_calls"] = []
-    with pytest.raises(ValidationError, match="tool_calls"):
+    nested["steps"][1]["retries"] = []
+    with pytest.raises(ValidationError, match="retries"):
         Artifact.for_write(**nested)
     nested = make_artifact()
     nested["slack"]["permalink"] = "https://x"

@@ -97,6 +97,8 @@ class AnthropicProvider(BaseProvider):
         tools += definitions(p.server_tools)
         if tools:
             params["tools"] = tools
+            if req.tool_choice == "none":
+                params["tool_choice"] = {"type": "none"}
         # p.temperature is always None here: no Claude model accepts one under this
         # API version (catalog), and unknown models default to no temperature.
         return params

@@ -122,6 +122,8 @@ class OpenAIProvider(BaseProvider):
         tools += server_tools
         if tools:
             params["tools"] = tools
+            if req.tool_choice == "none":
+                params["tool_choice"] = "none"
         if p.temperature is not None:
             params["temperature"] = p.temperature
         if p.max_output_tokens is not None:

@@ -249,6 +249,10 @@ class ChatRequest:
     #: (``providers.server_tools``: ``web_search``, ``web_fetch``). One the model lacks is
     #: a bad request before any HTTP.
     server_tools: tuple[str, ...] = ()
+    #: ``none``: the model may not call a tool this time (a tool loop's last round). The
+    #: tools are still sent: a conversation holding tool calls must define them
+    #: (Anthropic answers 400 otherwise).
+    tool_choice: Literal["auto", "none"] = "auto"
 
 
 @dataclass(slots=True)

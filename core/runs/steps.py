@@ -119,11 +119,12 @@ def call_agent(run: RunContext, step: StepRequest) -> StepCall:
                 model=model_id,
                 system=snap.get("system_prompt") or None,
                 messages=[first, *conv.later],
-                tools=[] if last else tools.specs,
+                tools=tools.specs,
                 temperature=snap.get("temperature"),
                 max_output_tokens=max_out,
                 deadline=run.deadline,
-                server_tools=() if last else tools.server_tools,
+                server_tools=tools.server_tools,
+                tool_choice="none" if last else "auto",
             )
             response = _one_round(run, step.plan, provider, req, model.supports_streaming, call)
             _count(call, response)

@@ -232,3 +232,25 @@ def test_a_denied_call_gives_the_model_a_refusal_and_the_run_goes_on(mctx, fake_
     assert result.get("is_error") and "denied" in json.dumps(result)
     (step,) = read_steps(mctx, run.id)
     assert step.tool_calls[0]["approval"] == {"verdict": "denied", "by": "U9"}
+
+
+def test_the_last_round_keeps_the_tools_defined_but_lets_the_model_call_none(mctx, fake_anthropic):
+    """A model that keeps calling tools gets MAX_TOOL_ROUNDS rounds of them; the next request
+    still defines the tools (its history holds tool calls) with tool_choice none."""
+    from core.tools import MAX_TOOL_ROUNDS
+
+    with_keys(mctx, "T1", "anthropic")
+    make_pipeline(mctx, "T1", "Clock", [_agent_with_tools(mctx, "T1", ["current_time"])])
+    for _ in range(MAX_TOOL_ROUNDS):
+        fake_anthropic.reply_tool_calls([("current_time", {})])
+    fake_anthropic.reply("It is late.")
+    run = start_run(mctx, "T1", "Clock", "what time is it?", requested_by="U1")
+    outcome = execute(mctx, "T1", run.id, ToolRecorder())
+    assert outcome is not None and outcome.status == "succeeded" and outcome.output == "It is late."
+    requests = fake_anthropic.requests
+    assert len(requests) == MAX_TOOL_ROUNDS + 1
+    assert all("tool_choice" not in r.json for r in requests[:-1])
+    last = requests[-1].json
+    assert last["tool_choice"] == {"type": "none"} and [t["name"] for t in last["tools"]] == ["current_time"]
+    (step,) = read_steps(mctx, run.id)
+    assert len(step.tool_calls) == MAX_TOOL_ROUNDS

@@ -130,8 +130,8 @@ def parent_message(
     running, then ✅/❌ when the run ends. A queued or running run with a ``run_id`` has a
     Cancel button.
 
-    ``status``: queued (``ahead`` runs before it) | running | succeeded | failed | rejected
-    (the run could not start).
+    ``status``: queued (``ahead`` runs before it) | running | waiting (for an approval, with
+    Cancel too) | succeeded | failed | rejected (the run could not start).
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
@@ -147,16 +147,20 @@ def parent_message(
             head += f": {preview(reason, 300)}"
     elif status == RunStatus.QUEUED:
         head = f"⏳ {queued_text(ahead or 0)} · {name}{who}"
+    elif status == RunStatus.WAITING:
+        head = f"⏸️ {name}{who} waits for approval"
     else:
         head = f"⏳ Running {name}{who}…"
     if permalink:
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}"
-    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
+    if status == RunStatus.WAITING and in_thread:
+        note += "\nApprove or reject it in the thread 🧵"
+    elif status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
         note += "\nProgress and results in the thread 🧵"
     blocks.append(context(note))
-    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and run_id:
+    if status in (RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.WAITING) and run_id:
         blocks.append(ActionsBlock(block_id="run_actions", elements=[cancel_button(run_id)]))
     fallback = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", head)  # notifications show labels, not URLs
     return clip(fallback, SECTION_TEXT_LIMIT), blocks

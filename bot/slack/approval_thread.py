@@ -32,7 +32,9 @@ def post_request(
     the thread); the message's ts, None when Slack never took it."""
     text, blocks = msgs.approval_message(pipeline_name, approval)
     try:
-        resp = deliver(lambda: post(text=text, blocks=[b.to_dict() for b in blocks]), what="the approval", run_id=run_id)
+        resp = deliver(
+            lambda: post(text=text, blocks=[b.to_dict() for b in blocks]), what="the approval", run_id=run_id
+        )
     except SlackApiError as exc:
         log.warning("could not post approval %s: %s", approval.approval_id, exc.response.get("error"))
         return None

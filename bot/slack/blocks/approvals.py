@@ -65,7 +65,7 @@ def _who(users: list[str]) -> str:
 
 
 def waiting_for(approval: ApprovalView) -> str:
-    """"Waiting for @a or @b, until <date>" (the run's starter when nobody is named; a tool
+    """ "Waiting for @a or @b, until <date>" (the run's starter when nobody is named; a tool
     call: the starter or an admin)."""
     if approval.kind == ApprovalKind.TOOL_CALL:
         people = f"{_who([approval.requested_by])} or an admin" if approval.requested_by else "an admin"
@@ -96,7 +96,7 @@ def decided_line(approval: ApprovalView) -> str | None:
 
 
 def tool_label(payload: dict[str, Any] | None) -> str:
-    """"Tickets · lookup_ticket" (plain text)."""
+    """ "Tickets · lookup_ticket" (plain text)."""
     payload = payload or {}
     return f"{payload.get('server') or 'tool'} · {payload.get('tool') or '?'}"
 
@@ -125,7 +125,9 @@ def _output_blocks(output: str) -> list[Block]:
     shown = fit_markdown(safe_markdown(output), None, OUTPUT_SHOWN_MAX)
     blocks: list[Block] = [MarkdownBlock(text=shown)]
     if len(shown) < len(output):
-        blocks.append(context(f"Cut here: the whole output ({len(output):,} characters) will be in the run's artifact."))
+        blocks.append(
+            context(f"Cut here: the whole output ({len(output):,} characters) will be in the run's artifact.")
+        )
     return blocks
 
 

@@ -229,7 +229,10 @@ def _approval_blocks(form: PipelineForm, pos: int, pick: ApprovalPick) -> list[B
             label=HOURS_LABEL,
             optional=True,
             element=PlainTextInputElement(
-                action_id=INPUT, max_length=6, initial_value=pick.hours or None, placeholder=str(APPROVAL_TIMEOUT_DEFAULT_H)
+                action_id=INPUT,
+                max_length=6,
+                initial_value=pick.hours or None,
+                placeholder=str(APPROVAL_TIMEOUT_DEFAULT_H),
             ),
             hint=(
                 f"Whole hours, {APPROVAL_TIMEOUT_MIN_H} to {APPROVAL_TIMEOUT_MAX_H}; not approved by then, the run fails."

@@ -12,6 +12,7 @@ server's listener or a worker's maintenance round, finds the message to update.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import approvals as msgs
 from bot.slack.delivery import deliver
+from core.context import AppContext
 from core.reporter import ApprovalView
+from core.runs.approval_request import view_of
+from storage.db import transaction
+from storage.repos import approvals as approval_repo
+from storage.states import ApprovalStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +64,15 @@ def show_decision(client: WebClient, pipeline_name: str, approval: ApprovalView,
         log.info("could not update approval %s: %s", approval.approval_id, exc.response.get("error"))
         return False
     return True
+
+
+def show_cancelled(ctx: AppContext, client: WebClient, team_id: str, run_id: uuid.UUID, pipeline_name: str) -> int:
+    """A waiting run was cancelled (bot/slack/listeners/cancel.py): no reporter hears of it, so
+    its request's message is updated here ("Cancelled by @x", buttons gone). How many were."""
+    with transaction(ctx.sessions) as s:
+        views = [
+            view_of(row)
+            for row in approval_repo.of_run(s, run_id)
+            if row.team_id == team_id and row.status == ApprovalStatus.CANCELLED and row.message_ts
+        ]
+    return sum(show_decision(client, pipeline_name, v, run_id=str(run_id)) for v in views)

@@ -10,17 +10,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from slack_sdk import WebClient
+
 from bot.slack.blocks import approvals as approval_blocks
 from bot.slack.blocks import pipelines as pipeline_blocks
+from bot.slack.blocks.runs import parent_message
+from bot.slack.reporter_factory import slack_reporter_for
 from core import messages
+from core.runs.approval_request import run_info_of, view_of
 from storage.db import transaction
+from storage.repos import approvals as approval_repo
 from storage.repos import pipelines as pipeline_repo
-from tests.fakes.slack import ADMIN_ID, GENERAL, TEAM_ID, USER_ID
+from storage.repos import runs as run_repo
+from tests.fakes.slack import ADMIN_ID, GENERAL, OWNER_ID, TEAM_ID, USER_ID
 from tests.support.approvals import agent_approval_agent, approvals_of
 from tests.support.finished_runs import click, element
 from tests.support.runs import all_runs, drain, make_agent, make_pipeline, read_run, read_steps, with_keys
 from tests.support.slack_app import SlackServer
-from tests.support.slack_signing import find_element
 from tests.support.waiting import wait_until
 
 APPROVER = ADMIN_ID  # named as the approval step's approver; USER_ID starts the runs
@@ -81,11 +87,14 @@ def test_builder_adds_an_approval_step_checks_it_saves_it_and_edits_it_prefilled
         )
         assert answer["response_action"] == "errors"
         assert answer["errors"] == {blocks["Timeout (hours)"]: messages.approval_timeout_range(1, 720)}
-    assert _submit(
-        slack,
-        view,
-        {"Name": "Reviewed", "Step 1": str(a), "Approvers": [APPROVER], "Timeout (hours)": "48", "Step 3": str(b)},
-    ) == {}
+    assert (
+        _submit(
+            slack,
+            view,
+            {"Name": "Reviewed", "Step 1": str(a), "Approvers": [APPROVER], "Timeout (hours)": "48", "Step 3": str(b)},
+        )
+        == {}
+    )
     with transaction(ctx.sessions) as s:
         p = pipeline_repo.get_pipeline_by_name(s, TEAM_ID, "reviewed")
         assert [(st.kind, st.agent_id, st.approvers, st.timeout_hours) for st in p.steps] == [
@@ -181,9 +190,7 @@ def _ephemeral_to(slack: SlackServer, user_id: str, count: int) -> dict[str, Any
     return slack.fake.ephemerals(GENERAL, user_id)[count - 1]
 
 
-def test_a_waiting_run_shows_its_request_and_approve_by_an_approver_goes_on(
-    ctx, slack, worker_env, fake_anthropic
-):
+def test_a_waiting_run_shows_its_request_and_approve_by_an_approver_goes_on(ctx, slack, worker_env, fake_anthropic):
     fake = slack.fake
     env = dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token)
     run, approval, request = _waiting_run(ctx, slack, env, fake_anthropic, draft="Otters <!channel> & *friends*")
@@ -234,9 +241,7 @@ def test_a_waiting_run_shows_its_request_and_approve_by_an_approver_goes_on(
     assert "✅" in fake.message(GENERAL, run.thread_ts)["text"]
 
 
-def test_edit_and_approve_goes_on_with_the_edited_text_and_refuses_empty_text(
-    ctx, slack, worker_env, fake_anthropic
-):
+def test_edit_and_approve_goes_on_with_the_edited_text_and_refuses_empty_text(ctx, slack, worker_env, fake_anthropic):
     fake = slack.fake
     env = dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token)
     run, approval, request = _waiting_run(ctx, slack, env, fake_anthropic)
@@ -291,3 +296,92 @@ def test_reject_with_a_reason_fails_the_run_and_updates_the_request(ctx, slack, 
     slack.post(click(slack.signer, fake, request, approval_blocks.APPROVE, user_id=APPROVER))
     assert _ephemeral_to(slack, APPROVER, 1)["text"].startswith(f"Already rejected by <@{APPROVER}>")
     assert fake_anthropic.count() == calls and read_run(ctx, TEAM_ID, run.id).status == "failed"
+
+
+def test_cancel_while_waiting_closes_the_request_and_a_later_click_is_told(ctx, slack, worker_env, fake_anthropic):
+    fake = slack.fake
+    env = dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token)
+    run, approval, request = _waiting_run(ctx, slack, env, fake_anthropic)
+    parent = fake.message(GENERAL, run.thread_ts)
+    r = slack.post(click(slack.signer, fake, parent, "run_cancel", user_id=USER_ID, value=str(run.id)))
+    assert r.status_code == 200
+    wait_until(lambda: read_run(ctx, TEAM_ID, run.id).status == "failed", 10, "the run cancelled")
+    wait_until(lambda: "Cancelled by" in _current(slack, request)["text"], 10, "the request updated")
+    assert not [b for b in _current(slack, request)["blocks"] if b["type"] == "actions"]
+    slack.post(click(slack.signer, fake, request, approval_blocks.APPROVE, user_id=APPROVER))
+    assert _ephemeral_to(slack, APPROVER, 1)["text"].startswith(f"This run was cancelled by <@{USER_ID}>")
+    assert read_run(ctx, TEAM_ID, run.id).status == "failed"
+
+
+# ---- a tool call waiting for Allow / Deny ----------------------------------------------------
+
+
+def _waiting_tool_call(ctx, slack: SlackServer, starter: str) -> tuple[Any, Any, dict[str, Any]]:
+    """A run waiting on a tool call's approval (as the executor leaves it), shown in its thread
+    by the Slack reporter the worker would use."""
+    with_keys(ctx, TEAM_ID, "anthropic")
+    pid = make_pipeline(ctx, TEAM_ID, "Support", [make_agent(ctx, TEAM_ID, "Helper")])
+    client = WebClient(token=slack.fake.token, base_url=slack.fake.url)
+    text, blocks = parent_message("Support", starter, "ticket 7?", status="running")
+    parent_ts = client.chat_postMessage(channel=GENERAL, text=text, blocks=[b.to_dict() for b in blocks])["ts"]
+    args = {"id": 7, "note": "<!channel> ```break out``` & more"}
+    with transaction(ctx.sessions) as s:
+        pipeline = pipeline_repo.get_pipeline(s, TEAM_ID, pid)
+        run = run_repo.create_run(
+            s,
+            TEAM_ID,
+            pipeline,
+            "ticket 7?",
+            requested_by=starter,
+            source="slack",
+            channel_id=GENERAL,
+            thread_ts=parent_ts,
+        )
+        run.status = "waiting"
+        row = approval_repo.create(
+            s,
+            team_id=TEAM_ID,
+            run_id=run.id,
+            position=1,
+            approvers=(),
+            requested_by=starter,
+            output_shown="",
+            timeout_hours=1,
+            kind="tool_call",
+            payload={"server": "Tickets", "tool": "lookup_ticket", "arguments": args},
+        )
+        view, info = view_of(row), run_info_of(s, run)
+    reporter = slack_reporter_for(slack.ctx, TEAM_ID, str(run.id))  # the server's, with Slack set
+    assert reporter is not None
+    reporter.approval_requested(info, view)  # type: ignore[attr-defined]
+    (approval,) = approvals_of(ctx, run.id)
+    return run, approval, slack.fake.message(GENERAL, approval.message_ts)
+
+
+def test_a_tool_call_shows_tool_and_arguments_and_allow_is_for_the_starter_or_an_admin(ctx, slack):
+    run, approval, request = _waiting_tool_call(ctx, slack, starter=OWNER_ID)
+    shown = json.dumps(request["blocks"], ensure_ascii=False)
+    assert "*Tickets · lookup_ticket*" in shown
+    assert "&lt;!channel&gt;" in shown and "<!channel>" not in shown and "``\u200b`break out" in shown
+    assert f"Waiting for <@{OWNER_ID}> or an admin" in shown
+    actions = next(b for b in request["blocks"] if b.get("block_id") == approval_blocks.ACTIONS_BLOCK)
+    assert [(el["text"]["text"], el["value"]) for el in actions["elements"]] == [
+        ("Allow", str(approval.id)),
+        ("Deny", str(approval.id)),
+    ]
+    # a member who neither started the run nor is an admin
+    slack.post(click(slack.signer, slack.fake, request, approval_blocks.ALLOW, user_id=USER_ID))
+    assert _ephemeral_to(slack, USER_ID, 1)["text"] == messages.approval_not_allowed([], OWNER_ID)
+    assert approvals_of(ctx, run.id)[0].status == "pending"
+    # an admin denies: the request says so, the run ends
+    slack.post(click(slack.signer, slack.fake, request, approval_blocks.DENY, user_id=ADMIN_ID))
+    wait_until(lambda: "Denied by" in _current(slack, request)["text"], 10, "the request updated")
+    assert f"❌ Denied by <@{ADMIN_ID}>" in json.dumps(_current(slack, request)["blocks"], ensure_ascii=False)
+    assert approvals_of(ctx, run.id)[0].status == "rejected"
+
+
+def test_a_tool_call_allowed_by_its_starter(ctx, slack):
+    run, approval, request = _waiting_tool_call(ctx, slack, starter=USER_ID)
+    slack.post(click(slack.signer, slack.fake, request, approval_blocks.ALLOW, user_id=USER_ID))
+    wait_until(lambda: "Allowed by" in _current(slack, request)["text"], 10, "the request updated")
+    assert (approvals_of(ctx, run.id)[0].status, read_run(ctx, TEAM_ID, run.id).status) == ("approved", "queued")

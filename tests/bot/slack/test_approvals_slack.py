@@ -8,6 +8,7 @@ second click, and the request's message updated once decided."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -18,6 +19,7 @@ from bot.slack.blocks.runs import parent_message
 from bot.slack.reporter_factory import slack_reporter_for
 from core import messages
 from core.runs.approval_request import run_info_of, view_of
+from core.runs.approvals import expire_due
 from storage.db import transaction
 from storage.repos import approvals as approval_repo
 from storage.repos import pipelines as pipeline_repo
@@ -185,9 +187,13 @@ def _open_form(slack: SlackServer, request: dict[str, Any], action_id: str, user
     return call.response["view"]
 
 
-def _ephemeral_to(slack: SlackServer, user_id: str, count: int) -> dict[str, Any]:
-    wait_until(lambda: len(slack.fake.ephemerals(GENERAL, user_id)) >= count, 10, f"ephemeral #{count}")
-    return slack.fake.ephemerals(GENERAL, user_id)[count - 1]
+def _told(slack: SlackServer, request: dict[str, Any], action_id: str, user_id: str) -> dict[str, Any]:
+    """Click ``action_id`` on the request as ``user_id``: the ephemeral they are told (acked at once)."""
+    before = len(slack.fake.ephemerals(GENERAL, user_id))
+    r = slack.post(click(slack.signer, slack.fake, request, action_id, user_id=user_id))
+    assert r.status_code == 200 and not r.content, r.text
+    wait_until(lambda: len(slack.fake.ephemerals(GENERAL, user_id)) > before, 10, "an ephemeral to the clicker")
+    return slack.fake.ephemerals(GENERAL, user_id)[before]
 
 
 def test_a_waiting_run_shows_its_request_and_approve_by_an_approver_goes_on(ctx, slack, worker_env, fake_anthropic):
@@ -210,9 +216,7 @@ def test_a_waiting_run_shows_its_request_and_approve_by_an_approver_goes_on(ctx,
     assert element(parent["blocks"], "run_cancel")["value"] == str(run.id)  # Cancel works while waiting
 
     # the run's starter is not the approver: told so, privately, in the thread; nothing changes
-    r = slack.post(click(slack.signer, fake, request, approval_blocks.APPROVE, user_id=USER_ID))
-    assert r.status_code == 200 and not r.content
-    told = _ephemeral_to(slack, USER_ID, 1)
+    told = _told(slack, request, approval_blocks.APPROVE, USER_ID)
     assert told["text"] == messages.approval_not_allowed([APPROVER], USER_ID)
     assert told.get("thread_ts") == run.thread_ts
     assert read_run(ctx, TEAM_ID, run.id).status == "waiting"
@@ -229,8 +233,7 @@ def test_a_waiting_run_shows_its_request_and_approve_by_an_approver_goes_on(ctx,
     assert not [b for b in updated["blocks"] if b["type"] == "actions"]
 
     # a second click: "already approved by", nothing else
-    slack.post(click(slack.signer, fake, request, approval_blocks.APPROVE, user_id=APPROVER))
-    again = _ephemeral_to(slack, APPROVER, 1)
+    again = _told(slack, request, approval_blocks.APPROVE, APPROVER)
     assert again["text"].startswith(f"Already approved by <@{APPROVER}>")
 
     fake_anthropic.reply("published otters")
@@ -248,8 +251,9 @@ def test_edit_and_approve_goes_on_with_the_edited_text_and_refuses_empty_text(ct
 
     # a non-approver gets no form
     opened = len(fake.calls("views.open"))
-    slack.post(click(slack.signer, fake, request, approval_blocks.EDIT_APPROVE, user_id=USER_ID))
-    assert _ephemeral_to(slack, USER_ID, 1)["text"] == messages.approval_not_allowed([APPROVER], USER_ID)
+    assert _told(slack, request, approval_blocks.EDIT_APPROVE, USER_ID)["text"] == messages.approval_not_allowed(
+        [APPROVER], USER_ID
+    )
     assert len(fake.calls("views.open")) == opened
 
     view = _open_form(slack, request, approval_blocks.EDIT_APPROVE)
@@ -293,8 +297,9 @@ def test_reject_with_a_reason_fails_the_run_and_updates_the_request(ctx, slack, 
     assert "rejected by" in fake.message(GENERAL, run.thread_ts)["text"]
 
     # too late to approve now: told, nothing paid
-    slack.post(click(slack.signer, fake, request, approval_blocks.APPROVE, user_id=APPROVER))
-    assert _ephemeral_to(slack, APPROVER, 1)["text"].startswith(f"Already rejected by <@{APPROVER}>")
+    assert _told(slack, request, approval_blocks.APPROVE, APPROVER)["text"].startswith(
+        f"Already rejected by <@{APPROVER}>"
+    )
     assert fake_anthropic.count() == calls and read_run(ctx, TEAM_ID, run.id).status == "failed"
 
 
@@ -308,17 +313,27 @@ def test_cancel_while_waiting_closes_the_request_and_a_later_click_is_told(ctx, 
     wait_until(lambda: read_run(ctx, TEAM_ID, run.id).status == "failed", 10, "the run cancelled")
     wait_until(lambda: "Cancelled by" in _current(slack, request)["text"], 10, "the request updated")
     assert not [b for b in _current(slack, request)["blocks"] if b["type"] == "actions"]
-    slack.post(click(slack.signer, fake, request, approval_blocks.APPROVE, user_id=APPROVER))
-    assert _ephemeral_to(slack, APPROVER, 1)["text"].startswith(f"This run was cancelled by <@{USER_ID}>")
+    assert _told(slack, request, approval_blocks.APPROVE, APPROVER)["text"].startswith(
+        f"This run was cancelled by <@{USER_ID}>"
+    )
     assert read_run(ctx, TEAM_ID, run.id).status == "failed"
 
 
 # ---- a tool call waiting for Allow / Deny ----------------------------------------------------
 
 
-def _waiting_tool_call(ctx, slack: SlackServer, starter: str) -> tuple[Any, Any, dict[str, Any]]:
-    """A run waiting on a tool call's approval (as the executor leaves it), shown in its thread
-    by the Slack reporter the worker would use."""
+def _shown_waiting(
+    ctx,
+    slack: SlackServer,
+    starter: str,
+    *,
+    kind: str = "tool_call",
+    output: str = "",
+    approvers: tuple[str, ...] = (),
+    due_at: datetime | None = None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """A run waiting on an approval (a tool call's by default) as the executor leaves it, shown
+    in its thread by the Slack reporter the worker would use: (run, approval row, message)."""
     with_keys(ctx, TEAM_ID, "anthropic")
     pid = make_pipeline(ctx, TEAM_ID, "Support", [make_agent(ctx, TEAM_ID, "Helper")])
     client = WebClient(token=slack.fake.token, base_url=slack.fake.url)
@@ -342,13 +357,14 @@ def _waiting_tool_call(ctx, slack: SlackServer, starter: str) -> tuple[Any, Any,
             s,
             team_id=TEAM_ID,
             run_id=run.id,
-            position=1,
-            approvers=(),
+            position=2 if kind == "step" else 1,
+            approvers=approvers,
             requested_by=starter,
-            output_shown="",
+            output_shown=output,
             timeout_hours=1,
-            kind="tool_call",
-            payload={"server": "Tickets", "tool": "lookup_ticket", "arguments": args},
+            kind=kind,
+            payload={"server": "Tickets", "tool": "lookup_ticket", "arguments": args} if kind == "tool_call" else None,
+            due_at=due_at,
         )
         view, info = view_of(row), run_info_of(s, run)
     reporter = slack_reporter_for(slack.ctx, TEAM_ID, str(run.id))  # the server's, with Slack set
@@ -359,7 +375,7 @@ def _waiting_tool_call(ctx, slack: SlackServer, starter: str) -> tuple[Any, Any,
 
 
 def test_a_tool_call_shows_tool_and_arguments_and_allow_is_for_the_starter_or_an_admin(ctx, slack):
-    run, approval, request = _waiting_tool_call(ctx, slack, starter=OWNER_ID)
+    run, approval, request = _shown_waiting(ctx, slack, starter=OWNER_ID)
     shown = json.dumps(request["blocks"], ensure_ascii=False)
     assert "*Tickets · lookup_ticket*" in shown
     assert "&lt;!channel&gt;" in shown and "<!channel>" not in shown and "``\u200b`break out" in shown
@@ -370,18 +386,48 @@ def test_a_tool_call_shows_tool_and_arguments_and_allow_is_for_the_starter_or_an
         ("Deny", str(approval.id)),
     ]
     # a member who neither started the run nor is an admin
-    slack.post(click(slack.signer, slack.fake, request, approval_blocks.ALLOW, user_id=USER_ID))
-    assert _ephemeral_to(slack, USER_ID, 1)["text"] == messages.approval_not_allowed([], OWNER_ID)
+    assert _told(slack, request, approval_blocks.ALLOW, USER_ID)["text"] == messages.approval_not_allowed([], OWNER_ID)
     assert approvals_of(ctx, run.id)[0].status == "pending"
     # an admin denies: the request says so, the run ends
     slack.post(click(slack.signer, slack.fake, request, approval_blocks.DENY, user_id=ADMIN_ID))
     wait_until(lambda: "Denied by" in _current(slack, request)["text"], 10, "the request updated")
     assert f"❌ Denied by <@{ADMIN_ID}>" in json.dumps(_current(slack, request)["blocks"], ensure_ascii=False)
     assert approvals_of(ctx, run.id)[0].status == "rejected"
+    # the run's result and ❌ come last (after the decision's transactions)
+    wait_until(lambda: "❌" in slack.fake.message(GENERAL, run.thread_ts)["text"], 10, "the parent marked failed")
+    assert read_run(ctx, TEAM_ID, run.id).status == "failed"
 
 
 def test_a_tool_call_allowed_by_its_starter(ctx, slack):
-    run, approval, request = _waiting_tool_call(ctx, slack, starter=USER_ID)
+    run, approval, request = _shown_waiting(ctx, slack, starter=USER_ID)
     slack.post(click(slack.signer, slack.fake, request, approval_blocks.ALLOW, user_id=USER_ID))
     wait_until(lambda: "Allowed by" in _current(slack, request)["text"], 10, "the request updated")
     assert (approvals_of(ctx, run.id)[0].status, read_run(ctx, TEAM_ID, run.id).status) == ("approved", "queued")
+
+
+# ---- long output, too late --------------------------------------------------------------------
+
+
+def test_long_output_is_cut_in_the_request_and_edit_and_approve_says_why_not(ctx, slack):
+    long_output = "Otters hold hands. " * 400  # 7,600 characters: more than a Slack input holds
+    run, approval, request = _shown_waiting(ctx, slack, USER_ID, kind="step", output=long_output)
+    md = next(b for b in request["blocks"] if b["type"] == "markdown")["text"]
+    assert len(md) <= approval_blocks.OUTPUT_SHOWN_MAX and md.startswith("Otters hold hands.")
+    assert f"{len(long_output.strip()):,} characters" in json.dumps(request["blocks"])
+    opened = len(slack.fake.calls("views.open"))
+    told = _told(slack, request, approval_blocks.EDIT_APPROVE, USER_ID)["text"]
+    assert told == approval_blocks.too_long_to_edit(long_output) and "7,600 characters" in told
+    assert "waits for approval of step 1's output" in json.dumps(request["blocks"])
+    assert len(slack.fake.calls("views.open")) == opened
+    assert approvals_of(ctx, run.id)[0].status == "pending"
+
+
+def test_after_the_timeout_a_click_is_told_and_the_request_says_not_approved_in_time(ctx, slack):
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    run, approval, request = _shown_waiting(ctx, slack, USER_ID, kind="step", output="late draft", due_at=past)
+    assert _told(slack, request, approval_blocks.APPROVE, USER_ID)["text"] == messages.approval_too_late(1)
+    assert approvals_of(ctx, run.id)[0].status == "pending"  # maintenance closes it
+    assert expire_due(slack.ctx) == [str(run.id)]
+    wait_until(lambda: "Not approved in time" in _current(slack, request)["text"], 10, "the request updated")
+    assert not [b for b in _current(slack, request)["blocks"] if b["type"] == "actions"]
+    assert read_run(ctx, TEAM_ID, run.id).status == "failed"

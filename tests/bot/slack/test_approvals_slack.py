@@ -231,6 +231,7 @@ def test_a_waiting_run_shows_its_request_and_approve_by_an_approver_goes_on(ctx,
     updated = _current(slack, request)
     assert f"✅ Approved by <@{APPROVER}>" in json.dumps(updated["blocks"], ensure_ascii=False)
     assert not [b for b in updated["blocks"] if b["type"] == "actions"]
+    wait_until(lambda: "Running" in fake.message(GENERAL, run.thread_ts)["text"], 10, "the parent running again")
 
     # a second click: "already approved by", nothing else
     again = _told(slack, request, approval_blocks.APPROVE, APPROVER)

@@ -39,6 +39,7 @@ from bot.slack.client import make_client, paced_request_client
 from bot.slack.hostile_text import clean_request_body
 from bot.slack.listeners import (
     agents,
+    approvals,
     artifact_delete,
     artifacts,
     cancel,
@@ -159,6 +160,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     unfurl.register(app, ctx)
     home.register(app, ctx)
     cancel.register(app, ctx)
+    approvals.register(app, ctx)
     _register_fallbacks(app, ctx)
 
 

@@ -20,6 +20,7 @@ from bot.slack.blocks.common import encode_metadata
 __all__ = [
     "STATE_UNREADABLE",
     "AgentModalState",
+    "ApprovalState",
     "CompareState",
     "EditState",
     "McpFormState",
@@ -154,7 +155,8 @@ class AgentModalState(ModalState):
 class PipelineModalState(ModalState):
     """The pipeline builder: the pipeline edited (None: a new one), the form's revision (a new
     one per rebuild, so Slack shows fresh step selects), where the command came from, and the
-    name of each step's deleted agent (None for a step whose agent exists)."""
+    name of each step's deleted agent (None for a step whose agent exists), and each step's
+    kind (storage.states.StepKind: "agent" or "approval"; an approval step's inputs differ)."""
 
     droppable: ClassVar[tuple[str, ...]] = ("response_url",)
 
@@ -163,6 +165,17 @@ class PipelineModalState(ModalState):
     channel_id: str | None = None
     response_url: str | None = None
     deleted_agents: tuple[str | None, ...] = ()
+    step_kinds: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalState(ModalState):
+    """The Edit & approve and Reject modals: the approval decided, and the run's thread, where
+    a refusal is told (ephemeral) after the modal closed."""
+
+    approval_id: str
+    channel_id: str | None = None
+    thread_ts: str | None = None
 
 
 @dataclass(frozen=True)

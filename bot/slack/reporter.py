@@ -14,6 +14,11 @@ What a person sees in the thread under the run's parent message:
 3. the parent message edited to ✅ or ❌. A run whose message said "Queued: N runs ahead"
    (bot/slack/parent_status.py) has it switched back to running when it starts.
 
+A run that reaches an approval step (DESIGN §12) ends its progress reply there, posts the
+request with its buttons (bot/slack/approval_thread.py) and marks the parent message
+waiting; when the request is decided its message loses its buttons and says how, and an
+approved run's parent message says running again (its next worker posts a new progress reply).
+
 Slack's rate limits: every call draws on the workspace's shared budget (bot/slack/
 ratelimit/). The result, the ✅/❌ and the switch back to running are delivered through
 bot/slack/delivery.py (they wait their turn and are retried, bounded); the progress reply
@@ -32,20 +37,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import parent_status
+from bot.slack import approval_thread, parent_status
 from bot.slack.blocks import runs as msgs
 from bot.slack.delivery import deliver
 from bot.slack.progress import APPEND_INTERVAL_S, STREAM_RENEW_AFTER_S, UPDATE_INTERVAL_S, ProgressReply
 from bot.slack.tool_tasks import tool_task
 from core.context import AppContext
 from core.messages import reused_step
-from core.reporter import RunInfo, RunOutcome, StepPlan, StepResult, ToolCallView
-from storage.states import RunStatus
+from core.reporter import ApprovalView, RunInfo, RunOutcome, StepPlan, StepResult, ToolCallView
+from storage.states import ApprovalStatus, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ log = logging.getLogger(__name__)
 POST_INTERVAL_S = 0.0
 RUNNING_MARK_PATIENCE_S = 10.0  # under the message's lock (parent_status.LOCK_TTL_S is 15 s)
 STATUS_TS_TTL_S = 2 * 86400  # how long the ts of a run's status message is remembered
+WAITING_NOTE = "waiting for approval"
 # Errors after which a retry with plain text (no blocks) is worth it.
 _BLOCK_ERRORS = ("msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long")
 
@@ -111,6 +118,7 @@ class SlackRunReporter:
         redis: Any = None,
         run_id: str | None = None,
         on_undelivered: Callable[[str], None] | None = None,
+        on_approval_shown: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.client = client
         self.channel_id = channel_id
@@ -121,6 +129,7 @@ class SlackRunReporter:
         self.post_interval = post_interval
         self._redis, self._run_id = redis, run_id  # for the parent message's queued state
         self.on_undelivered = on_undelivered
+        self.on_approval_shown = on_approval_shown  # (approval id, channel, ts): remember the message
         self.progress = ProgressReply(
             client,
             channel_id=channel_id,
@@ -260,6 +269,61 @@ class SlackRunReporter:
                             self._finish_progress(outcome)
                     except Exception:  # noqa: BLE001 - the result and the ✅/❌ matter more than the plan
                         log.exception("finishing the progress reply failed in %s", self.channel_id)
+
+    # ---- approvals (optional reporter events, core/reporter.py) -------------------------------
+    @_never_raises
+    def approval_requested(self, info: RunInfo, approval: ApprovalView) -> None:
+        """The run waits: its progress reply ends with the approval step waiting, the request
+        goes into the thread with its buttons, the parent message says waiting."""
+        with self._lock:
+            pipeline = self._pipeline = self._pipeline or info.pipeline_name
+            view = self._steps.get(approval.position)
+            if view is not None:
+                view.status, view.note = "in_progress", WAITING_NOTE
+            try:
+                if self.progress.mode is not None:
+                    self.progress.close(self._ordered(), RunStatus.WAITING)
+            except Exception:  # noqa: BLE001 - the request matters more than the plan
+                log.exception("closing the progress reply before an approval failed in %s", self.channel_id)
+        ts = approval_thread.post_request(self._post, pipeline, approval, run_id=self._run_id)
+        if ts is None:
+            self._undelivered("its approval request")
+        elif self.on_approval_shown is not None:
+            self.on_approval_shown(approval.approval_id, self.channel_id, ts)
+        self._show_parent(info, RunStatus.WAITING)
+
+    @_never_raises
+    def approval_decided(self, info: RunInfo, approval: ApprovalView) -> None:
+        """The request's message says how it ended (no buttons); an approved run is queued again,
+        so its parent message no longer says waiting. A rejected or timed-out run gets
+        run_finished next (❌); a cancelled one was marked by the Cancel button."""
+        approval_thread.show_decision(self.client, info.pipeline_name, approval, run_id=self._run_id)
+        if approval.status == ApprovalStatus.APPROVED:
+            self._show_parent(info, RunStatus.RUNNING)
+
+    def _show_parent(self, info: RunInfo, status: str) -> None:
+        """The parent (status) message as ``status`` says, under the message's lock."""
+        text, blocks = msgs.parent_message(
+            info.pipeline_name,
+            info.requested_by,
+            info.input,
+            status=status,
+            run_id=info.run_id,
+            in_thread=self.status_ts == self.thread_ts,
+        )
+        held: AbstractContextManager[Any] = (
+            parent_status.message_lock(self._redis, info.run_id) if self._redis is not None else nullcontext()
+        )
+        with held:
+            try:
+                deliver(
+                    lambda: self.client.chat_update(
+                        channel=self.channel_id, ts=self.status_ts, text=text, blocks=[b.to_dict() for b in blocks]
+                    ),
+                    **self._what(f"the {status} mark"),
+                )
+            except SlackApiError as exc:
+                log.info("could not mark the run's message %s %s: %s", self.status_ts, status, _error(exc))
 
     # ---- progress ------------------------------------------------------------------------------
     def _step(self, position: int, agent_name: str, model_display: str) -> msgs.StepView:

@@ -12,6 +12,7 @@ from bot.slack import parent_status
 from bot.slack.reporter import SlackRunReporter
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo
+from core.runs.approvals import record_message
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
@@ -78,7 +79,14 @@ def _reporter(
         redis=ctx.redis,
         run_id=str(run_id),
         on_undelivered=functools.partial(_note_undelivered, ctx, team_id, str(run_id)),
+        on_approval_shown=functools.partial(_remember_approval, ctx, team_id),
     )
+
+
+def _remember_approval(ctx: AppContext, team_id: str, approval_id: str, channel_id: str, ts: str) -> None:
+    """Where the request's buttons are, so whoever decides it can update them."""
+    if not record_message(ctx, team_id, approval_id, channel_id, ts):
+        log.info("approval %s was gone before its message could be remembered", approval_id)
 
 
 def _note_undelivered(ctx: AppContext, team_id: str, run_id: str, what: str) -> None:

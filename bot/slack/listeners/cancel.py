@@ -22,7 +22,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import parent_status
+from bot.slack import approval_thread, parent_status
 from bot.slack.admin import AdminCheckFailed, is_admin
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.common import name_md
@@ -106,6 +106,8 @@ def cancel_clicked(ctx: AppContext, client: WebClient, body: Mapping[str, Any]) 
             mark_cancelled(
                 ctx, client, run_id, run_channel, thread_ts, name, requester, input_text, user_id, answer.permalink
             )
+        if status == RunStatus.WAITING:  # its approval request loses its buttons
+            approval_thread.show_cancelled(ctx, client, team_id, run_id, name)
     elif answer.result is CancelResult.STOPPING:
         say(stopping_text(name))
     elif answer.result is CancelResult.ALREADY_REQUESTED:

@@ -1,5 +1,5 @@
 """Pipelines in Slack: `/pipebot pipeline new|edit|delete`, the builder modal (Add step,
-Remove a step, its submission), and the Edit/Delete… menu and Delete button of the list.
+Add approval, Remove a step, its submission), and the Edit/Delete… menu and Delete button of the list.
 
 Tenancy: the team id always comes from the signed payload, never from button values or
 private_metadata.
@@ -45,7 +45,7 @@ from core.agents import clean_name
 from core.audit import AuditAction
 from core.context import AppContext
 from core.errors import NotFound, ValidationFailed
-from core.pipelines import PipelineDraft
+from core.pipelines import DraftStep, PipelineDraft
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import audit
@@ -167,10 +167,18 @@ def save_pipeline(
         form = blocks.PipelineForm.from_view(view)
     except StateUnreadable as exc:
         return {"response_action": "errors", "errors": {"name": str(exc)}}, None
-    draft = PipelineDraft(name=form.name, agent_ids=[st.agent_id for st in form.steps], budget_usd=form.budget or None)
+    try:
+        steps = draft_steps(form)
+    except ValidationFailed as exc:
+        return {"response_action": "errors", "errors": exc.errors}, None
+    draft = PipelineDraft(name=form.name, agent_ids=steps, budget_usd=form.budget or None)
     # A step whose agent was deleted must be re-picked (or removed with "Remove a step"):
     # core would quietly drop it when it is the last one.
-    orphaned = {f"step_{i}": "" for i, st in enumerate(form.steps, 1) if st.agent_id is None and st.deleted_name}
+    orphaned = {
+        f"step_{i}": ""
+        for i, st in enumerate(form.steps, 1)
+        if st.agent_id is None and st.deleted_name and st.approval is None
+    }
     try:
         with transaction(ctx.sessions) as s:
             if orphaned:
@@ -212,6 +220,25 @@ def save_pipeline(
     )
 
 
+def draft_steps(form: blocks.PipelineForm) -> list[DraftStep]:
+    """The builder's rows as core.pipelines takes them: agent ids, or approval steps checked by
+    core's rule (ValidationFailed keyed by the offending input's block id, for every step at once)."""
+    steps: list[DraftStep] = []
+    errors: dict[str, str] = {}
+    for pos, st in enumerate(form.steps, 1):
+        if st.approval is None:
+            steps.append(st.agent_id)
+            continue
+        try:
+            steps.append(core_pipelines.approval_step(st.approval.approvers, st.approval.hours))
+        except ValidationFailed as exc:
+            blocks_of = {"approvers": form.step_block(pos), "timeout_hours": form.hours_block(pos)}
+            errors.update({blocks_of.get(key, form.step_block(pos)): message for key, message in exc.errors.items()})
+    if errors:
+        raise ValidationFailed(errors)
+    return steps
+
+
 BUDGET_OWNER_ONLY = (
     "Only the person who created this pipeline or a workspace admin can set, change or remove its budget. "
     "Put the budget back as it was to save your other changes."
@@ -248,10 +275,16 @@ def _record_budget(s: Any, team_id: str, user_id: str, name: str, old: Any, new:
 
 
 def rebuild_pipeline_modal(
-    ctx: AppContext, client: WebClient, body: Mapping[str, Any], *, add: bool = False, remove: int | None = None
+    ctx: AppContext,
+    client: WebClient,
+    body: Mapping[str, Any],
+    *,
+    add: bool = False,
+    remove: int | None = None,
+    approval: bool = False,
 ) -> None:
-    """Add step / remove a step: rebuild the builder from the view's state (so picks made
-    so far survive) and views.update it (hash-guarded against double clicks)."""
+    """Add step / Add approval / remove a step: rebuild the builder from the view's state (so
+    picks made so far survive) and views.update it (hash-guarded against double clicks)."""
     view = body["view"]
     team_id = team_of(body)
     try:
@@ -260,7 +293,7 @@ def rebuild_pipeline_modal(
         log.warning("pipeline builder with unreadable state: %s", exc.detail)
         return
     if add and len(form.steps) < blocks.MAX_STEPS:
-        form.steps.append(blocks.StepPick())
+        form.steps.append(blocks.StepPick(approval=blocks.ApprovalPick() if approval else None))
     if remove is not None and 1 <= remove <= len(form.steps) and len(form.steps) > 1:
         del form.steps[remove - 1]
     form.rev += 1
@@ -278,6 +311,17 @@ def add_step(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient)
     """*Add a step*: the builder rebuilt with one more step."""
     ack()
     later(client, body, "adding a step", lambda: rebuild_pipeline_modal(ctx, client, body, add=True))
+
+
+def add_approval(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """*Add approval*: the builder rebuilt with an approval step at the end (DESIGN §12)."""
+    ack()
+    later(
+        client,
+        body,
+        "adding an approval step",
+        lambda: rebuild_pipeline_modal(ctx, client, body, add=True, approval=True),
+    )
 
 
 def remove_step(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -323,10 +367,11 @@ def from_home(ctx: AppContext, ack: Ack, body: dict[str, Any], client: WebClient
 
 
 def register(app: App, ctx: AppContext) -> None:
-    """The builder's submission and buttons, the list's menu, the Delete button and Home's
+    """The builder's submission and buttons (Add step, Add approval, Remove a step), the list's menu, the Delete button and Home's
     *New pipeline* and *Edit*."""
     app.view(blocks.PIPELINE_CALLBACK)(submission(ctx, save_pipeline, "name"))
     app.action(blocks.ADD_STEP)(partial(add_step, ctx))
+    app.action(blocks.ADD_APPROVAL)(partial(add_approval, ctx))
     app.action(blocks.REMOVE_STEP)(partial(remove_step, ctx))
     app.action(blocks.PIPELINE_MENU)(partial(menu, ctx))
     app.action(DELETE_PIPELINE)(partial(delete, ctx))

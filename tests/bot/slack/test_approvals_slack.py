@@ -389,14 +389,13 @@ def test_a_tool_call_shows_tool_and_arguments_and_allow_is_for_the_starter_or_an
     # a member who neither started the run nor is an admin
     assert _told(slack, request, approval_blocks.ALLOW, USER_ID)["text"] == messages.approval_not_allowed([], OWNER_ID)
     assert approvals_of(ctx, run.id)[0].status == "pending"
-    # an admin denies: the request says so, the run ends
+    # an admin denies: the request says so, and the run goes on (the model reads a refusal as
+    # the tool's result: tests/core/runs/test_step_tools.py runs that part with a real worker)
     slack.post(click(slack.signer, slack.fake, request, approval_blocks.DENY, user_id=ADMIN_ID))
     wait_until(lambda: "Denied by" in _current(slack, request)["text"], 10, "the request updated")
     assert f"❌ Denied by <@{ADMIN_ID}>" in json.dumps(_current(slack, request)["blocks"], ensure_ascii=False)
     assert approvals_of(ctx, run.id)[0].status == "rejected"
-    # the run's result and ❌ come last (after the decision's transactions)
-    wait_until(lambda: "❌" in slack.fake.message(GENERAL, run.thread_ts)["text"], 10, "the parent marked failed")
-    assert read_run(ctx, TEAM_ID, run.id).status == "failed"
+    assert read_run(ctx, TEAM_ID, run.id).status == "queued"
 
 
 def test_a_tool_call_allowed_by_its_starter(ctx, slack):

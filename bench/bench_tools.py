@@ -441,10 +441,10 @@ def _start_waiting(ctx: AppContext, prefix: str, n: int) -> dict[str, uuid.UUID]
 
 def _approve(
     ctx: AppContext, ed: Edge, approvals: dict[str, uuid.UUID], *, paced: bool
-) -> tuple[dict[str, float], float]:
+) -> tuple[dict[str, float], tuple[float, float]]:
     """Approve each (as the starter); paced: one at a time, each once the last one's Publisher
-    asked its model. (ms from decide() returning to that request per mark, seconds from the
-    first decide() returning to the last request)."""
+    asked its model. (ms from decide() returning to that request per mark, (seconds from the
+    first decide() returning to the last one, and to the last request))."""
     ed.clear()
     decided: dict[str, float] = {}
     for mark, aid in approvals.items():
@@ -457,7 +457,9 @@ def _approve(
     return _latencies(ed, decided)
 
 
-def _fresh(ctx: AppContext, ed: Edge, prefix: str, n: int, *, paced: bool) -> tuple[dict[str, float], float]:
+def _fresh(
+    ctx: AppContext, ed: Edge, prefix: str, n: int, *, paced: bool
+) -> tuple[dict[str, float], tuple[float, float]]:
     """The baseline: ``n`` fresh one-step runs, start_run() returning to their model request."""
     ed.clear()
     started: dict[str, float] = {}
@@ -479,14 +481,15 @@ def _wait_request(ed: Edge, mark: str, timeout: float = 60) -> None:
     time.sleep(0.05)  # its run ends before the next starts
 
 
-def _latencies(ed: Edge, marks: dict[str, float], timeout: float = 600) -> tuple[dict[str, float], float]:
+def _latencies(ed: Edge, marks: dict[str, float], timeout: float = 600) -> tuple[dict[str, float], tuple[float, float]]:
     deadline = time.monotonic() + timeout
     while len(lat := _first_request_after(requests := ed.requests(), marks)) < len(marks):
         if time.monotonic() > deadline:
             break
         time.sleep(0.1)
     last = max((started for started, _, found in requests if any(m in marks for m in found)), default=0.0)
-    return lat, last - min(marks.values())
+    first = min(marks.values())
+    return lat, (max(marks.values()) - first, last - first)
 
 
 def approval_part(ctx: AppContext, env: dict[str, str], redis: Redis, ed: Edge) -> list[str]:
@@ -539,8 +542,9 @@ def approval_part(ctx: AppContext, env: dict[str, str], redis: Redis, ed: Edge) 
     out.append(_lat("decide() returned -> Publisher's model request", list(approve_lat.values()), WAITING))
     out.append(_lat("baseline: start_run() -> a fresh one-step run's", list(fresh_lat.values()), WAITING))
     out.append(
-        f"  first decide() to the last Publisher request {approve_span:.2f} s, worker CPU "
-        f"{(cpu1 - cpu0) / WAITING * 1000:.1f} ms per resumed run; baseline: {fresh_span:.2f} s, "
+        f"  {WAITING} decide() in {approve_span[0]:.2f} s, the last Publisher request {approve_span[1]:.2f} s after "
+        f"the first returned, worker CPU {(cpu1 - cpu0) / WAITING * 1000:.1f} ms per resumed run\n"
+        f"  baseline: {WAITING} start_run() in {fresh_span[0]:.2f} s, the last request after {fresh_span[1]:.2f} s, "
         f"{(cpu2 - cpu1) / WAITING * 1000:.1f} ms per fresh run"
     )
     out.append(f"  one at a time ({PACED} more runs, each approved once the last one's next step began):")

@@ -18,7 +18,8 @@
    the person who started them) with the same worker running, and the time from each
    ``decide()`` returning to the fake model's request for the Publisher step is printed
    beside a baseline: 200 fresh one-step runs started back to back on the same worker,
-   ``start_run()`` returning to the model's request.
+   ``start_run()`` returning to the model's request; then both again one at a time
+   (BENCH_TOOLS_PACED more runs, each once the last one's model request came).
 
 The fake Anthropic API and the MCP server run in a child process (their threads do not
 share the benchmark's or the worker's GIL); its clock is the same ``time.monotonic()``.

@@ -165,13 +165,17 @@ def test_pipeline_modal_steps_and_controls() -> None:
     step2 = block(data, "step_2-r0")["element"]
     assert step2["initial_option"]["value"] == "2"
     controls = next(b for b in data["blocks"] if b["type"] == "actions")
-    assert [e["action_id"] for e in controls["elements"]] == [pipeline_blocks.ADD_STEP, pipeline_blocks.REMOVE_STEP]
+    assert [e["action_id"] for e in controls["elements"]] == [
+        pipeline_blocks.ADD_STEP,
+        pipeline_blocks.ADD_APPROVAL,
+        pipeline_blocks.REMOVE_STEP,
+    ]
 
 
 def test_one_step_has_no_remove_and_ten_have_no_add() -> None:
     one = assert_valid_view(pipeline_blocks.pipeline_modal(AGENTS, pipeline_blocks.PipelineForm()))
     controls = next(b for b in one["blocks"] if b["type"] == "actions")
-    assert [e["action_id"] for e in controls["elements"]] == [pipeline_blocks.ADD_STEP]
+    assert [e["action_id"] for e in controls["elements"]] == [pipeline_blocks.ADD_STEP, pipeline_blocks.ADD_APPROVAL]
     ten = assert_valid_view(
         pipeline_blocks.pipeline_modal(AGENTS, pipeline_blocks.PipelineForm(steps=[pipeline_blocks.StepPick(1)] * 10))
     )
@@ -299,15 +303,18 @@ def test_list_blocks_respect_limits_the_sdk_checks() -> None:
 
 def test_pipelines_message_marks_orphans() -> None:
     ok = SimpleNamespace(
-        id=1, name="Fine", budget_usd=None, steps=[SimpleNamespace(position=1, agent_id=1, agent_name="A")]
+        id=1,
+        name="Fine",
+        budget_usd=None,
+        steps=[SimpleNamespace(position=1, agent_id=1, agent_name="A", kind="agent")],
     )
     bad = SimpleNamespace(
         id=2,
         name="Broken",
         budget_usd="0.50",
         steps=[
-            SimpleNamespace(position=1, agent_id=1, agent_name="A"),
-            SimpleNamespace(position=2, agent_id=None, agent_name="Gone"),
+            SimpleNamespace(position=1, agent_id=1, agent_name="A", kind="agent"),
+            SimpleNamespace(position=2, agent_id=None, agent_name="Gone", kind="agent"),
         ],
     )
     _, blocks = pipeline_blocks.pipelines_message([ok, bad])

@@ -18,3 +18,5 @@ class AuditAction(StrEnum):
     RUN_DELETED = "run_deleted"
     MCP_SERVER_ADDED = "mcp_server_added"
     MCP_SERVER_REMOVED = "mcp_server_removed"
+    SCHEDULE_CREATED = "schedule_created"
+    SCHEDULE_DELETED = "schedule_deleted"

@@ -131,7 +131,10 @@ class Reporter(Protocol):
 # buttons. A rejected or timed-out run then gets run_finished; an approved one is queued
 # again and reports run_started (resumed_from > 0) when a worker takes it; and
 #     def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None
-# called when a step's tool call starts and again when it ends (same ``call_id``).
+# called when a step's tool call starts and again when it ends (same ``call_id``); and
+#     def tell_user(self, team_id: str, user_id: str, text: str) -> None
+# called to tell one person something outside any run's thread (their schedule paused
+# itself: core/schedules/fire.py): a surface sends it privately (Slack: a DM).
 
 
 class NullReporter:
@@ -205,6 +208,9 @@ class SafeReporter:
 
     def tool_call(self, info: RunInfo, step: StepPlan, call: ToolCallView) -> None:
         self._call("tool_call", info, step, call)
+
+    def tell_user(self, team_id: str, user_id: str, text: str) -> None:
+        self._call("tell_user", team_id, user_id, text)
 
 
 class DeferredReporter:

@@ -70,6 +70,8 @@ class Workspace(Base):
     public_links: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     # The UTC day admins were last told that 80 % of the daily limit was spent.
     limit_notice_on: Mapped[date | None] = mapped_column(Date)
+    # The admins' shortest schedule interval in minutes (DESIGN §13; NULL: 1).
+    min_schedule_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class ProviderCredential(Base):
@@ -89,6 +91,38 @@ class ProviderCredential(Base):
 #: How an MCP server's tool calls are approved (DESIGN §12): "never" asks nobody, "every_call"
 #: waits for a person on each call. Migration 0011 spells the same check.
 MCP_ASK_VALUES = ("never", "every_call")
+
+
+class Schedule(Base):
+    """A pipeline that runs itself on a cron in a time zone (DESIGN §13; migration 0014).
+    The row is the whole state: maintenance takes due rows with SKIP LOCKED and moves
+    ``next_fire_at`` on in the same transaction (core/schedules/fire.py)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        Index("ix_schedules_team", "team_id", "created_at"),
+        Index("ix_schedules_due", "next_fire_at", postgresql_where=text("paused_at IS NULL")),
+        Index("ix_schedules_pending", "pending_fire_at", postgresql_where=text("pending_fire_at IS NOT NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    pipeline_id: Mapped[int | None] = mapped_column(ForeignKey("pipelines.id", ondelete="SET NULL"))
+    pipeline_name: Mapped[str] = mapped_column(String(80), nullable=False)
+    cron: Mapped[str] = mapped_column(String(120), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    input: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    digest: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    created_by: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _now()
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    next_fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pending_fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pending_missed: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    last_fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class McpServer(Base):
@@ -214,6 +248,9 @@ class Run(Base):
     # The thread whose earlier messages reach step 1 (DESIGN §11, migration 0010):
     # {"ref": ThreadRef, "messages": [ThreadMessage…] once fetched, "left_out": n}. NULL: none.
     thread: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # What started a run nobody typed (DESIGN §13): {"kind": "schedule", "id", "name", "by",
+    # "fire_at", "missed"}, shown in its parent message and on its page. NULL: a person.
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     steps: Mapped[list[RunStep]] = relationship(
         back_populates="run", order_by="RunStep.position", cascade="all, delete-orphan", lazy="selectin"

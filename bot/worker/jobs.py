@@ -29,6 +29,11 @@ class SlackReporter(DeferredReporter):
 
         notify_admins(self._ctx, team_id, spent, limit)
 
+    def tell_user(self, team_id: str, user_id: str, text: str) -> None:
+        from bot.slack.client import client_for
+
+        client_for(self._ctx, team_id).chat_postMessage(channel=user_id, text=text)
+
 
 def slack_thread_reporter(ctx: AppContext) -> Reporter:
     return SlackReporter(ctx)

@@ -94,6 +94,9 @@ class RunRequest:
     # messages reach step 1. The worker fetches both once and keeps them with the run.
     files: tuple[FileRef, ...] = ()
     thread: ThreadRef | None = None
+    # What started a run nobody typed (DESIGN §13), kept as ``runs.origin``: {"kind":
+    # "schedule", "id", "by", "fire_at", "missed"} or a trigger's; None for a person's run.
+    origin_detail: dict[str, object] | None = None
 
     @property
     def recipient_team_id(self) -> str:
@@ -108,6 +111,7 @@ class RunRequest:
             "channel_id": self.report_to.channel_id,
             "thread_ts": self.report_to.thread_ts,
             "recipient_team_id": self.recipient_team_id,
+            "origin": self.origin_detail,
             "dedupe_key": self.dedupe_key,
             **({"id": self.run_id} if self.run_id is not None else {}),
         }

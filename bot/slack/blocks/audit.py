@@ -28,6 +28,8 @@ ACTION_TEXT: dict[str, str] = {
     AuditAction.RUN_DELETED: "deleted a run's result",
     AuditAction.MCP_SERVER_ADDED: "added an MCP server",
     AuditAction.MCP_SERVER_REMOVED: "removed an MCP server",
+    AuditAction.SCHEDULE_CREATED: "made a schedule",
+    AuditAction.SCHEDULE_DELETED: "deleted a schedule",
 }
 #: Events packed into one section (50 events stay well inside a message's 50 blocks).
 PER_SECTION = 10

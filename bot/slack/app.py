@@ -52,6 +52,7 @@ from bot.slack.listeners import (
     pipelines,
     rerun,
     runs,
+    schedules,
     settings,
     shortcut,
     unfurl,
@@ -157,6 +158,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     unfurl.register(app, ctx)
     home.register(app, ctx)
     cancel.register(app, ctx)
+    schedules.register(app, ctx)
     _register_fallbacks(app, ctx)
 
 

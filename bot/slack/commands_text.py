@@ -34,6 +34,8 @@ __all__ = [
     "PIPELINE_EDIT",
     "PIPELINE_NEW",
     "RUN",
+    "SCHEDULES",
+    "SCHEDULE_NEW",
     "SETTINGS",
     "UNKNOWN",
     "Command",
@@ -58,6 +60,8 @@ RUN = "run"
 ARTIFACTS = "artifacts"
 SETTINGS = "settings"
 AUDIT = "audit"
+SCHEDULE_NEW = "schedule new"
+SCHEDULES = "schedules"
 UNKNOWN = "unknown"
 
 
@@ -81,13 +85,27 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(PIPELINE_EDIT, "pipeline edit NAME", "edit a pipeline"),
     CommandSpec(PIPELINE_DELETE, "pipeline delete NAME", "delete a pipeline (asks first)"),
     CommandSpec(ARTIFACTS, "artifacts [PIPELINE] [search WORDS…]", "latest results, with links"),
+    CommandSpec(SCHEDULE_NEW, "schedule new", "run a pipeline on a cron, posting in a channel"),
+    CommandSpec(SCHEDULES, "schedules", "list schedules: pause, resume, delete"),
     CommandSpec(SETTINGS, "settings", "provider API keys (admins only)"),
     CommandSpec(AUDIT, "audit", "who changed keys, limits and settings, or deleted what (admins only)"),
     CommandSpec(HELP, "help", "this list"),
 )
 _USAGE = {spec.name: spec.usage for spec in COMMANDS}
 
-_TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings", "audit")
+_TOP = (
+    "help",
+    "agent",
+    "agents",
+    "pipeline",
+    "pipelines",
+    "run",
+    "artifacts",
+    "settings",
+    "audit",
+    "schedule",
+    "schedules",
+)
 _TOP_ALIASES = {
     "?": "help",
     "-h": "help",
@@ -196,6 +214,8 @@ def _parse(text: str, command: str) -> Command:
         return Command(word, rest=raw_rest(text, first.end).strip())
     if word in ("agent", "pipeline"):
         return _parse_thing(word, list(tokens), command)
+    if word in ("schedule", SCHEDULES):
+        return _parse_schedule(word, list(tokens), command)
     if word == RUN:
         name, rest = parse_run_args(text[first.end :], ())
         if not name.strip():
@@ -255,6 +275,21 @@ def _parse_thing(thing: str, tokens: list[Token], command: str) -> Command:
     if not target:
         return Command(name, error=f"Which {thing}? Usage: {_usage(name, command)}")
     return Command(name, (target,))
+
+
+def _parse_schedule(word: str, tokens: list[Token], command: str) -> Command:
+    """``schedule new`` opens the form; ``schedules`` (and ``schedule list``) lists them."""
+    action = _ACTION_ALIASES.get(tokens[0].value.lower(), tokens[0].value.lower()) if tokens else ""
+    if (word == SCHEDULES and not tokens) or action == "list":
+        return Command(SCHEDULES)
+    if action == "new":
+        return Command(SCHEDULE_NEW)
+    return Command(
+        UNKNOWN,
+        (" ".join([word, *(t.value for t in tokens[:1])]),),
+        error=f"Try {_usage(SCHEDULE_NEW, command)} or {_usage(SCHEDULES, command)}.",
+        suggestions=(SCHEDULE_NEW, SCHEDULES),
+    )
 
 
 def help_text(command: str = COMMAND, *, unknown: str | None = None, suggestions: Sequence[str] = ()) -> str:

@@ -192,7 +192,7 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
             ctx, client, trigger_id, team_id, user_id, channel_id=channel_id, response_url=response_url
         )
     elif cmd.name == SCHEDULES:
-        schedules.show_schedules(ctx, team_id, respond)
+        schedules.show_schedules(ctx, client, team_id, user_id, respond)
     elif cmd.name == AUDIT:
         audit.show_audit(ctx, client, Actor(team_id, user_id, channel_id=channel_id, response_url=response_url))
     else:  # a subcommand commands_text knows and this dispatcher does not

@@ -38,7 +38,7 @@ from bot.slack.listeners.support import (
 )
 from bot.slack.payloads import Actor, team_of, user_of
 from bot.slack.people import PersonUnknown, person
-from bot.slack.seeing import NOT_YOURS, refusal, warm
+from bot.slack.seeing import NOT_YOURS, MembershipUnknown, refusal, sight_of, warm
 from core.context import AppContext
 from core.errors import ValidationFailed
 from core.messages import COMMAND
@@ -186,14 +186,28 @@ def _check_times(ctx: AppContext, team_id: str, draft: ScheduleDraft) -> None:
 # ---- /pipebot schedules and its buttons ---------------------------------------------------------
 
 
-def list_message(ctx: AppContext, team_id: str, note: str | None = None) -> dict[str, Any]:
-    """The list as an ephemeral reply (``respond`` / ``ack`` keyword arguments)."""
-    text, shown = blocks.schedules_message(store.list_schedules(ctx, team_id), note)
+def visible_schedules(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> list[ScheduleView]:
+    """The workspace's schedules whose channel the person can see (DESIGN §10), and their own
+    whatever Slack says (when it will not say, only their own)."""
+    views = store.list_schedules(ctx, team_id)
+    try:
+        sight = sight_of(ctx, client, team_id, user_id)
+    except MembershipUnknown:
+        return [v for v in views if v.created_by == user_id]
+    return [v for v in views if v.created_by == user_id or sight.sees(team_id, v.channel_id)]
+
+
+def list_message(
+    ctx: AppContext, client: WebClient, team_id: str, user_id: str, note: str | None = None
+) -> dict[str, Any]:
+    """The list as an ephemeral reply (``respond`` keyword arguments)."""
+    text, shown = blocks.schedules_message(visible_schedules(ctx, client, team_id, user_id), note)
     return ephemeral(text, shown)
 
 
-def show_schedules(ctx: AppContext, team_id: str, respond: Respond) -> None:
-    respond(**list_message(ctx, team_id))
+def show_schedules(ctx: AppContext, client: WebClient, team_id: str, user_id: str, respond: Respond) -> None:
+    """`/pipebot schedules`."""
+    respond(**list_message(ctx, client, team_id, user_id))
 
 
 Change = Callable[..., ScheduleView]
@@ -224,7 +238,7 @@ def change_schedule(
         except ScheduleRefused as exc:
             respond(text=str(exc), response_type="ephemeral", replace_original=False)
             return
-        respond(**list_message(ctx, team_id, done(view.pipeline_name)), replace_original=True)
+        respond(**list_message(ctx, client, team_id, user_id, done(view.pipeline_name)), replace_original=True)
 
     later(client, body, "changing a schedule", work)
 

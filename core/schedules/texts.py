@@ -69,7 +69,9 @@ INPUT_HINT = "What each run works on. Optional when the channel's messages are a
 DIGEST_OPTION = "Add the channel's messages since the last run"
 DIGEST_DESCRIPTION = "Each run reads what was posted in the channel since the run before (a digest)."
 INPUT_OR_DIGEST = "Give the runs some input, or tick “Add the channel's messages since the last run”."
-NOT_IN_CHANNEL = "I'm not in that channel, so I could not post the runs there. Invite me with /invite @pipebot, or pick another."
+NOT_IN_CHANNEL = (
+    "I'm not in that channel, so I could not post the runs there. Invite me with /invite @pipebot, or pick another."
+)
 CHANNEL_ARCHIVED = "That channel is archived. Pick another one."
 NO_PIPELINES = "There are no pipelines in this workspace yet. Create one first with `{command} pipeline new`."
 NONE_YET = "No schedules yet. `{command} schedule new` makes one."
@@ -95,4 +97,6 @@ def paused(name: str) -> str:
 
 def resumed(name: str) -> str:
     return f"Resumed the schedule of “{name}”."
+
+
 DIGEST_LATER = "Stored with the schedule; the runs do not read the channel yet."

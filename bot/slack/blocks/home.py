@@ -24,9 +24,9 @@ from bot.slack.blocks.common import (
     section,
     slack_date,
 )
-from bot.slack.blocks.schedules import home_lines
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.blocks.runs import cancel_button
+from bot.slack.blocks.schedules import home_lines
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost
 from core.messages import COMMAND

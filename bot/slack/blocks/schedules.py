@@ -105,7 +105,6 @@ def schedule_modal(
         InputBlock(
             block_id=INPUT_BLOCK,
             label="Input",
-            optional=True,
             hint=texts.INPUT_HINT,
             element=PlainTextInputElement(action_id=INPUT, multiline=True, max_length=PLAIN_TEXT_INPUT_LIMIT),
         ),

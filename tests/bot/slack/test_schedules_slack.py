@@ -4,6 +4,7 @@ interval, and a due schedule fired by a real `pipebot worker` whose first messag
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,15 +14,19 @@ import pytest
 from sqlalchemy import update
 
 from bot.slack.blocks import schedules as blocks
+from bot.slack.origin_text import origin_line
+from bot.slack.reporter_factory import slack_reporter_from_info
 from core.context import AppContext
+from core.reporter import RunInfo
 from core.schedules import store, texts
+from core.schedules.fire import fire_due
 from core.schedules.store import ScheduleDraft
 from storage.db import transaction
 from storage.models import Schedule
 from storage.repos import schedules as schedule_repo
 from tests.fakes.slack import ADMIN_ID, TEAM_ID, USER_ID, FakeSlack
 from tests.fakes.slack.limits import GENERAL, PRIVATE, RANDOM
-from tests.support.runs import all_runs, make_agent, make_pipeline, start_worker, stop_worker, with_keys
+from tests.support.runs import all_runs, make_agent, make_pipeline, read_run, start_worker, stop_worker, with_keys
 from tests.support.slack_app import SlackServer, message_text
 from tests.support.waiting import wait_until
 
@@ -88,6 +93,7 @@ def test_the_form_has_its_fields_the_creators_zone_and_the_commands_channel(
     assert _block(view, blocks.CHANNEL_BLOCK)["element"]["initial_conversation"] == GENERAL
     digest_option = _block(view, blocks.DIGEST_BLOCK)["element"]["options"][0]
     assert digest_option["text"]["text"] == texts.DIGEST_OPTION
+    assert digest_option["description"]["text"] == texts.DIGEST_LATER  # says it does not read the channel yet
 
 
 @pytest.mark.parametrize(
@@ -97,7 +103,7 @@ def test_the_form_has_its_fields_the_creators_zone_and_the_commands_channel(
         ({"Cron": "* * * * * *"}, blocks.CRON_BLOCK, "do not take seconds"),
         ({"Time zone": "Mars/Olympus_Mons"}, blocks.TIMEZONE_BLOCK, "not a time zone pipebot knows"),
         ({"Channel": PRIVATE}, blocks.CHANNEL_BLOCK, "/invite @pipebot"),
-        ({"Input": ""}, blocks.INPUT_BLOCK, "Give the runs some input"),
+        ({"Input": "", "Digest": [blocks.DIGEST_VALUE]}, blocks.INPUT_BLOCK, "Give the runs some input"),
     ],
     ids=["minute-61", "six-fields", "unknown-zone", "bot-not-in-channel", "no-input"],
 )
@@ -224,6 +230,17 @@ def test_the_paused_reason_is_listed(ctx: AppContext, slack: SlackServer, digest
     assert "⏸️" in text and "the pipeline was deleted" in text
 
 
+def test_app_home_lists_the_schedules(ctx: AppContext, slack: SlackServer, digest: int) -> None:
+    _make(ctx, digest)
+    count = len(slack.fake.calls("views.publish"))
+    assert slack.post(slack.signer.app_home_opened(USER_ID)).status_code == 200
+    home = slack.fake.wait_for("views.publish", count=count + 1).response["view"]["blocks"]
+    headers = [b["text"]["text"] for b in home if b["type"] == "header"]
+    assert "Schedules (1)" in headers
+    shown = json.dumps(home)
+    assert "*Digest*" in shown and "0 9 * * 1-5" in shown
+
+
 # ---- the admins' setting ------------------------------------------------------------------------
 
 
@@ -239,6 +256,73 @@ def test_the_shortest_interval_is_an_admin_setting(ctx: AppContext, slack: Slack
     assert "Shortest schedule interval: 15 minutes." in slack.reply_text(view["_response_url"])
     again = slack.open_modal("settings", user_id=ADMIN_ID)
     assert '"initial_value": "15"' in json.dumps(again)
+
+
+# ---- a self-started run's first message, posted once ------------------------------------------
+
+
+def _scheduled_run_info(ctx: AppContext, pipeline_id: int) -> RunInfo:
+    """A due schedule fired (maintenance's own call, no worker): the run as a claim reads it."""
+    sid = _make(ctx, pipeline_id)
+    with transaction(ctx.sessions) as s:
+        s.execute(update(Schedule).where(Schedule.id == sid).values(next_fire_at=datetime.now(UTC)))
+    [run_id] = fire_due(ctx)
+    run = read_run(ctx, TEAM_ID, run_id)
+    return RunInfo(
+        run_id=str(run.id),
+        team_id=TEAM_ID,
+        pipeline_name=run.pipeline_name,
+        input=run.input,
+        requested_by=run.requested_by,
+        source=run.source,
+        channel_id=run.channel_id,
+        thread_ts=run.thread_ts,
+        recipient_team_id=run.recipient_team_id,
+        steps=[],
+        origin=run.origin,
+    )
+
+
+def test_the_first_message_is_posted_once_whoever_builds_the_reporter(
+    ctx: AppContext, slack: SlackServer, digest: int
+) -> None:
+    fake = slack.fake
+    info = _scheduled_run_info(ctx, digest)
+    assert info.thread_ts is None and info.origin and info.origin["kind"] == "schedule"
+    posts = len(fake.calls("chat.postMessage"))
+    first = slack_reporter_from_info(slack.ctx, info)
+    assert first is not None
+    thread_ts = read_run(ctx, TEAM_ID, info.run_id).thread_ts
+    assert thread_ts and first.thread_ts == thread_ts  # type: ignore[attr-defined]
+    parent = fake.message(GENERAL, thread_ts)
+    assert f"⏰ *Digest* scheduled by <@{USER_ID}>" in message_text(parent)
+    assert any(el.get("action_id") for b in parent["blocks"] if b["type"] == "actions" for el in b["elements"])
+    # A second attempt that read the run before the thread was recorded posts, loses, and
+    # takes its message back; one that read it after (a restarted worker's claim) posts nothing.
+    second = slack_reporter_from_info(slack.ctx, info)
+    assert second is not None and second.thread_ts == thread_ts  # type: ignore[attr-defined]
+    [loser] = fake.calls("chat.postMessage")[posts + 1 :]
+    assert [c.params["ts"] for c in fake.calls("chat.delete")][-1:] == [loser.response["ts"]]
+    restarted = dataclasses.replace(info, thread_ts=thread_ts)
+    assert slack_reporter_from_info(slack.ctx, restarted) is not None
+    assert len(fake.calls("chat.postMessage")) == posts + 2
+    assert read_run(ctx, TEAM_ID, info.run_id).thread_ts == thread_ts
+
+
+def test_a_run_a_person_started_without_a_thread_gets_no_message(ctx: AppContext, slack: SlackServer) -> None:
+    info = RunInfo(
+        "00000000-0000-0000-0000-000000000001", TEAM_ID, "Digest", "x", USER_ID, "cli", GENERAL, None, None, []
+    )
+    posts = len(slack.fake.calls("chat.postMessage"))
+    assert slack_reporter_from_info(slack.ctx, info) is None
+    assert len(slack.fake.calls("chat.postMessage")) == posts
+
+
+def test_the_origin_line_escapes_what_it_is_given() -> None:
+    line = origin_line({"kind": "schedule", "by": "<!channel>", "missed": 3}, "A & <b>")
+    assert line is not None and "<!channel>" not in line and "A &amp; &lt;b&gt;" in line
+    assert "3 earlier times" in line
+    assert origin_line(None, "Digest") is None and origin_line({}, "Digest") is None
 
 
 # ---- end to end: a due schedule fired by a real worker ------------------------------------------

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
@@ -23,6 +24,7 @@ from bot.slack.origin_text import origin_line
 from bot.slack.reporter import SlackRunReporter
 from bot.slack.run_post import CannotPost, delete_quietly, post_run_message
 from core.context import AppContext
+from core.schedules import texts
 from core.reporter import Reporter, RunInfo
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
@@ -135,12 +137,23 @@ def _open_thread(
         posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks])
     except CannotPost as exc:
         log.warning("run %s cannot post its first message in %s: %s", run_id, channel_id, exc)
+        _tell_starter(client, requested_by, texts.cannot_post_run(pipeline_name, channel_id, str(exc)))
         return None
     with transaction(ctx.sessions) as s:
         thread_ts = run_repo.set_thread_ts_once(s, team_id, uuid.UUID(str(run_id)), posted.ts)
     if thread_ts != posted.ts:  # another attempt opened the thread first: report there
         delete_quietly(client, posted.channel, posted.ts)
     return thread_ts
+
+
+def _tell_starter(client: WebClient, user_id: str | None, text: str) -> None:
+    """A DM to whoever the run runs for (a schedule's creator): nobody else would hear of it."""
+    if not user_id:
+        return
+    try:
+        client.chat_postMessage(channel=user_id, text=text)
+    except SlackApiError as exc:
+        log.info("could not tell %s that a run could not post: %s", user_id, exc.response.get("error"))
 
 
 def _note_undelivered(ctx: AppContext, team_id: str, run_id: str, what: str) -> None:

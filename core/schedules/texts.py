@@ -53,6 +53,11 @@ def paused_failed_start(name: str, why: str) -> str:
     return f"Your schedule of “{name}” is paused: its run could not start ({why}). `{COMMAND} schedules` to resume it."
 
 
+def cannot_post_run(name: str, channel_id: str, why: str) -> str:
+    """To a schedule's creator (mrkdwn ``why`` from Slack's surface): its run ran unseen."""
+    return f"Your scheduled run of “{name}” could not post in <#{channel_id}>, so its result is not in Slack: {why}"
+
+
 def caught_up(missed: int) -> str:
     return f"Caught up: {missed:,} earlier time{'s' if missed != 1 else ''} passed while no worker was running."
 

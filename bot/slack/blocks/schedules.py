@@ -171,7 +171,7 @@ def schedules_message(views: Sequence[ScheduleView], note: str | None = None) ->
         head = f"{escape_mrkdwn(note)}\n{head}"
     blocks: list[Block] = [section(head)]
     for view in views[:LIST_MAX]:
-        blocks += [section(schedule_line(view)), _buttons(view)]
+        blocks += [section(clip(schedule_line(view), 2900)), _buttons(view)]
     if len(views) > LIST_MAX:
         blocks[0] = section(f"{head} · showing the first {LIST_MAX}")
     return f"{texts.LIST_TITLE} ({len(views)})", blocks

@@ -309,6 +309,21 @@ def test_the_first_message_is_posted_once_whoever_builds_the_reporter(
     assert read_run(ctx, TEAM_ID, info.run_id).thread_ts == thread_ts
 
 
+def test_a_scheduled_run_that_cannot_post_tells_its_creator(ctx: AppContext, slack: SlackServer, digest: int) -> None:
+    view, _ = store.create(ctx, TEAM_ID, USER_ID, ScheduleDraft(digest, "0 9 * * *", "UTC", PRIVATE, "the week"))
+    with transaction(ctx.sessions) as s:  # the bot was removed from the channel after it was made
+        s.execute(update(Schedule).where(Schedule.id == view.id).values(next_fire_at=datetime.now(UTC)))
+    [run_id] = fire_due(ctx)
+    run = read_run(ctx, TEAM_ID, run_id)
+    info = RunInfo(
+        str(run.id), TEAM_ID, "Digest", run.input, USER_ID, run.source, PRIVATE, None, None, [], origin=run.origin
+    )
+    assert slack_reporter_from_info(slack.ctx, info) is None
+    [dm] = [c for c in slack.fake.calls("chat.postMessage") if c.params.get("channel") == USER_ID][-1:]
+    assert "could not post in" in dm.params["text"] and "/invite @pipebot" in dm.params["text"]
+    assert read_run(ctx, TEAM_ID, run_id).thread_ts is None
+
+
 def test_a_run_a_person_started_without_a_thread_gets_no_message(ctx: AppContext, slack: SlackServer) -> None:
     info = RunInfo(
         "00000000-0000-0000-0000-000000000001", TEAM_ID, "Digest", "x", USER_ID, "cli", GENERAL, None, None, []

@@ -24,8 +24,8 @@ from bot.slack.origin_text import origin_line
 from bot.slack.reporter import SlackRunReporter
 from bot.slack.run_post import CannotPost, delete_quietly, post_run_message
 from core.context import AppContext
-from core.schedules import texts
 from core.reporter import Reporter, RunInfo
+from core.schedules import texts
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo

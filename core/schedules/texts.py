@@ -70,10 +70,10 @@ CRON_HINT = (
 )
 TIMEZONE_HINT = "The cron's times are in this zone (daylight saving included), e.g. Europe/Berlin."
 CHANNEL_HINT = "The runs post here, each in a thread of its own. Private channels: invite @pipebot first."
-INPUT_HINT = "What each run works on, e.g. “Summarise yesterday's incidents for the team.”"
+INPUT_HINT = "What each run works on. Optional when the channel's messages are added."
 DIGEST_OPTION = "Add the channel's messages since the last run"
-DIGEST_DESCRIPTION = "Each run reads what was posted in the channel since the run before (a digest)."
-INPUT_NEEDED = "Give the runs some input: what each run works on."
+DIGEST_DESCRIPTION = "Each run reads what was posted in the channel since the run before."
+INPUT_OR_DIGEST = "Give the runs some input, or tick “Add the channel's messages since the last run”."
 NOT_IN_CHANNEL = (
     "I'm not in that channel, so I could not post the runs there. Invite me with /invite @pipebot, or pick another."
 )
@@ -102,6 +102,3 @@ def paused(name: str) -> str:
 
 def resumed(name: str) -> str:
     return f"Resumed the schedule of “{name}”."
-
-
-DIGEST_LATER = "Stored with the schedule; the runs do not read the channel yet."

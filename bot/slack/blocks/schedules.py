@@ -59,9 +59,7 @@ LIST_MAX = 24
 HOME_MAX = 10
 
 
-def schedule_modal(
-    pipelines: Sequence[Any], *, timezone: str, channel_id: str | None, metadata: str, digest_works: bool = False
-) -> View:
+def schedule_modal(pipelines: Sequence[Any], *, timezone: str, channel_id: str | None, metadata: str) -> View:
     """The form: Pipeline, Cron, Time zone (the creator's, filled in), Channel (where the
     command came from), Input, and the digest checkbox."""
     shown = list(pipelines)[:SELECT_OPTIONS_LIMIT]
@@ -69,7 +67,7 @@ def schedule_modal(
     digest = Option(
         value=DIGEST_VALUE,
         text=clip(texts.DIGEST_OPTION, OPTION_TEXT_LIMIT),
-        description=clip(texts.DIGEST_DESCRIPTION if digest_works else texts.DIGEST_LATER, OPTION_TEXT_LIMIT),
+        description=clip(texts.DIGEST_DESCRIPTION, OPTION_TEXT_LIMIT),
     )
     blocks: list[Block] = [
         InputBlock(
@@ -105,6 +103,7 @@ def schedule_modal(
         InputBlock(
             block_id=INPUT_BLOCK,
             label="Input",
+            optional=True,
             hint=texts.INPUT_HINT,
             element=PlainTextInputElement(action_id=INPUT, multiline=True, max_length=PLAIN_TEXT_INPUT_LIMIT),
         ),

@@ -160,8 +160,8 @@ def save_schedule(
         digest=checked(values, blocks.DIGEST_BLOCK),
     )
     errors: dict[str, str] = {}
-    if not draft.input.strip():  # the digest does not read the channel yet: every run needs input
-        errors[blocks.INPUT_BLOCK] = texts.INPUT_NEEDED
+    if not draft.input.strip() and not draft.digest:  # a digest's runs read the channel instead
+        errors[blocks.INPUT_BLOCK] = texts.INPUT_OR_DIGEST
     if channel_id and (why := _channel_problem(ctx, client, team_id, user_id, channel_id)) is not None:
         errors[blocks.CHANNEL_BLOCK] = why
     try:

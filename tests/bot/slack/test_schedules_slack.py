@@ -93,7 +93,7 @@ def test_the_form_has_its_fields_the_creators_zone_and_the_commands_channel(
     assert _block(view, blocks.CHANNEL_BLOCK)["element"]["initial_conversation"] == GENERAL
     digest_option = _block(view, blocks.DIGEST_BLOCK)["element"]["options"][0]
     assert digest_option["text"]["text"] == texts.DIGEST_OPTION
-    assert digest_option["description"]["text"] == texts.DIGEST_LATER  # says it does not read the channel yet
+    assert digest_option["description"]["text"] == texts.DIGEST_DESCRIPTION
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_the_form_has_its_fields_the_creators_zone_and_the_commands_channel(
         ({"Cron": "* * * * * *"}, blocks.CRON_BLOCK, "do not take seconds"),
         ({"Time zone": "Mars/Olympus_Mons"}, blocks.TIMEZONE_BLOCK, "not a time zone pipebot knows"),
         ({"Channel": PRIVATE}, blocks.CHANNEL_BLOCK, "/invite @pipebot"),
-        ({"Input": "", "Digest": [blocks.DIGEST_VALUE]}, blocks.INPUT_BLOCK, "Give the runs some input"),
+        ({"Input": ""}, blocks.INPUT_BLOCK, "Give the runs some input"),
     ],
     ids=["minute-61", "six-fields", "unknown-zone", "bot-not-in-channel", "no-input"],
 )
@@ -371,3 +371,32 @@ def test_a_due_schedule_runs_and_its_thread_names_it(
         message_text(m) + json.dumps(m.get("chunks") or []) for m in fake.replies(GENERAL, run.thread_ts)
     )
     assert "the week in one line" in replies
+
+
+def test_a_digest_reads_the_channels_messages_since_the_last_run(
+    ctx: AppContext, slack: SlackServer, digest: int, worker_env: dict[str, str], fake_anthropic: Any
+) -> None:
+    fake = slack.fake
+    fake_anthropic.reply("two things happened")
+    view, _ = store.create(ctx, TEAM_ID, USER_ID, ScheduleDraft(digest, "0 9 * * *", "UTC", GENERAL, "", digest=True))
+    fake.post_as_user(GENERAL, "old news from before the last run", user_id=OTHER)
+    last = datetime.now(UTC)
+    fake.post_as_user(GENERAL, "fresh news: the deploy went out", user_id=OTHER)
+    reply = fake.post_as_user(GENERAL, "the start of a thread counts", user_id=OTHER, thread_ts=None)
+    fake.post_as_user(GENERAL, "threaded aside", user_id=OTHER, thread_ts=reply["ts"])
+    with transaction(ctx.sessions) as s:
+        s.execute(
+            update(Schedule)
+            .where(Schedule.id == view.id)
+            .values(last_fire_at=last, next_fire_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    worker = start_worker(dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token))
+    try:
+        wait_until(lambda: [r.status for r in all_runs(ctx, TEAM_ID)] == ["succeeded"], 60, "the digest run to finish")
+    finally:
+        stop_worker(worker)
+    sent = json.dumps(fake_anthropic.requests[-1].json)
+    assert "fresh news: the deploy went out" in sent and "the start of a thread counts" in sent
+    assert "old news from before the last run" not in sent and "threaded aside" not in sent
+    history = fake.calls("conversations.history")[-1].params
+    assert float(history["oldest"]) == pytest.approx(last.timestamp(), abs=1e-3)

@@ -54,6 +54,7 @@ from bot.slack.listeners import (
     pipelines,
     rerun,
     runs,
+    schedules,
     settings,
     shortcut,
     unfurl,
@@ -161,6 +162,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     home.register(app, ctx)
     cancel.register(app, ctx)
     approvals.register(app, ctx)
+    schedules.register(app, ctx)
     _register_fallbacks(app, ctx)
 
 

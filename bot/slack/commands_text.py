@@ -39,6 +39,8 @@ __all__ = [
     "PIPELINE_EDIT",
     "PIPELINE_NEW",
     "RUN",
+    "SCHEDULES",
+    "SCHEDULE_NEW",
     "SETTINGS",
     "UNKNOWN",
     "Command",
@@ -68,6 +70,8 @@ MCP_ADD = "mcp add"
 MCP_TEST = "mcp test"
 MCP_REMOVE = "mcp remove"
 MCP_COMMANDS = (MCP, MCP_ADD, MCP_TEST, MCP_REMOVE)
+SCHEDULE_NEW = "schedule new"
+SCHEDULES = "schedules"
 UNKNOWN = "unknown"
 
 
@@ -91,6 +95,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(PIPELINE_EDIT, "pipeline edit NAME", "edit a pipeline"),
     CommandSpec(PIPELINE_DELETE, "pipeline delete NAME", "delete a pipeline (asks first)"),
     CommandSpec(ARTIFACTS, "artifacts [PIPELINE] [search WORDS…]", "latest results, with links"),
+    CommandSpec(SCHEDULE_NEW, "schedule new", "run a pipeline on a cron, posting in a channel"),
+    CommandSpec(SCHEDULES, "schedules", "list schedules: pause, resume, delete"),
     CommandSpec(SETTINGS, "settings", "provider API keys (admins only)"),
     CommandSpec(MCP, "mcp", "MCP servers and their tools: list, test, remove (admins only)"),
     CommandSpec(MCP_ADD, "mcp add", "register an MCP server, so agents can use its tools (admins only)"),
@@ -101,7 +107,20 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 _USAGE = {spec.name: spec.usage for spec in COMMANDS}
 
-_TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings", "audit", "mcp")
+_TOP = (
+    "help",
+    "agent",
+    "agents",
+    "pipeline",
+    "pipelines",
+    "run",
+    "artifacts",
+    "settings",
+    "audit",
+    "schedule",
+    "schedules",
+    "mcp",
+)
 _TOP_ALIASES = {
     "?": "help",
     "-h": "help",
@@ -212,6 +231,8 @@ def _parse(text: str, command: str) -> Command:
         return _parse_thing(word, list(tokens), command)
     if word == MCP:
         return _parse_mcp(list(tokens), command)
+    if word in ("schedule", SCHEDULES):
+        return _parse_schedule(word, list(tokens), command)
     if word == RUN:
         name, rest = parse_run_args(text[first.end :], ())
         if not name.strip():
@@ -297,6 +318,21 @@ def _parse_mcp(tokens: list[Token], command: str) -> Command:
     if not target:
         return Command(name, error=f"Which MCP server? Usage: {_usage(name, command)}")
     return Command(name, (target,))
+
+
+def _parse_schedule(word: str, tokens: list[Token], command: str) -> Command:
+    """``schedule new`` opens the form; ``schedules`` (and ``schedule list``) lists them."""
+    action = _ACTION_ALIASES.get(tokens[0].value.lower(), tokens[0].value.lower()) if tokens else ""
+    if (word == SCHEDULES and not tokens) or action == "list":
+        return Command(SCHEDULES)
+    if action == "new":
+        return Command(SCHEDULE_NEW)
+    return Command(
+        UNKNOWN,
+        (" ".join([word, *(t.value for t in tokens[:1])]),),
+        error=f"Try {_usage(SCHEDULE_NEW, command)} or {_usage(SCHEDULES, command)}.",
+        suggestions=(SCHEDULE_NEW, SCHEDULES),
+    )
 
 
 def help_text(command: str = COMMAND, *, unknown: str | None = None, suggestions: Sequence[str] = ()) -> str:

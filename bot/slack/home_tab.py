@@ -15,12 +15,14 @@ from bot.slack.blocks import home as msgs
 from bot.slack.seeing import MembershipUnknown, sight_of
 from core import pipelines as core_pipelines
 from core.context import AppContext
+from core.schedules import store as schedule_store
 from core.visibility import Sight
 from storage.db import transaction
 from storage.repos import agents as agent_repo
 from storage.repos import artifacts as artifact_repo
 from storage.repos import pipelines as pipeline_repo
 from storage.repos import runs as run_repo
+from storage.repos import schedules as schedule_repo
 from storage.states import FINISHED
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,12 @@ def build_home(ctx: AppContext, sight: Sight) -> View:
                     artifacts[run.id], versions[run.id] = art.id, art.latest_version
                     if art.deleted_at is not None:
                         deleted.add(run.id)
-        return msgs.home_view(agents, pipelines, orphans, runs, artifacts, versions, deleted)
+        schedules = [
+            v
+            for v in map(schedule_store.view_of, schedule_repo.of_team(s, team_id))
+            if sight.sees(team_id, v.channel_id)  # DESIGN §10: no more than they can see
+        ]
+        return msgs.home_view(agents, pipelines, orphans, runs, artifacts, versions, deleted, schedules)
 
 
 def publish_home(ctx: AppContext, client: WebClient, team_id: str, user_id: str) -> None:

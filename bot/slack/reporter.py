@@ -119,8 +119,10 @@ class SlackRunReporter:
         run_id: str | None = None,
         on_undelivered: Callable[[str], None] | None = None,
         on_approval_shown: Callable[[str, str, str], None] | None = None,
+        origin: str | None = None,
     ) -> None:
         self.client = client
+        self.origin = origin  # a self-started run's origin line, kept in every parent update
         self.channel_id = channel_id
         self.thread_ts = thread_ts
         self.status_ts = status_ts or thread_ts
@@ -190,6 +192,7 @@ class SlackRunReporter:
                 status=RunStatus.RUNNING,
                 run_id=self._run_id,
                 in_thread=self.status_ts == self.thread_ts,
+                origin=self.origin,
             )
             try:
                 deliver(
@@ -396,6 +399,7 @@ class SlackRunReporter:
             reason=outcome.error_message,
             error_kind=outcome.error_kind,
             cancelled_by=outcome.cancelled_by,
+            origin=self.origin,
         )
         try:
             deliver(

@@ -1,18 +1,32 @@
 """Which reporter a run gets: the Slack thread's, built for the run from what PostgreSQL and
 Redis know of it (its channel, thread, requester, status message), with the client of its
 workspace. Kept apart from the reporter itself (bot/slack/reporter.py), which only talks to
-Slack."""
+Slack.
+
+A run that started itself (a schedule: DESIGN §13) has a channel but no thread: nobody posted
+its first message. The worker posts it here, naming the run's origin, once: its ts is recorded
+on the run only where none is (storage/repos/runs.set_thread_ts_once), so a retried or resumed
+attempt finds the thread and reports there; a message that lost that race is deleted."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import uuid
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.slack import parent_status
+from bot.slack.blocks import runs as msgs
+from bot.slack.origin_text import origin_line
 from bot.slack.reporter import SlackRunReporter
+from bot.slack.run_post import CannotPost, delete_quietly, post_run_message
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo
 from core.runs.approvals import record_message
+from core.schedules import texts
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
 from storage.repos import runs as run_repo
@@ -32,14 +46,24 @@ def slack_reporter_for(ctx: AppContext, team_id: str, run_id: str) -> Reporter |
             run.requested_by,
             run.recipient_team_id,
         )
-    return _reporter(ctx, team_id, run_id, channel_id, thread_ts, requested_by, recipient_team)
+        origin, pipeline_name, input_text = run.origin, run.pipeline_name, run.input
+    return _reporter(
+        ctx, team_id, run_id, channel_id, thread_ts, requested_by, recipient_team, (origin, pipeline_name, input_text)
+    )
 
 
 def slack_reporter_from_info(ctx: AppContext, info: RunInfo) -> Reporter | None:
     """The same, from the run as the executor read it when it claimed the run: the RQ job
     (core/runs/job.py) builds its reporter this way, without another database round trip."""
     return _reporter(
-        ctx, info.team_id, info.run_id, info.channel_id, info.thread_ts, info.requested_by, info.recipient_team_id
+        ctx,
+        info.team_id,
+        info.run_id,
+        info.channel_id,
+        info.thread_ts,
+        info.requested_by,
+        info.recipient_team_id,
+        (info.origin, info.pipeline_name, info.input),
     )
 
 
@@ -51,10 +75,14 @@ def _reporter(
     thread_ts: str | None,
     requested_by: str | None,
     recipient_team: str | None,
+    started_by: tuple[dict[str, Any] | None, str, str] = (None, "", ""),
 ) -> Reporter | None:
     """Called in the work horse; the client comes from bot.slack.client.client_for, so
-    multi-workspace installs use each workspace's token."""
-    if not channel_id or not thread_ts:
+    multi-workspace installs use each workspace's token. ``started_by``: the run's origin,
+    pipeline name and input, for a self-started run's first message."""
+    origin, pipeline_name, input_text = started_by
+    line = origin_line(origin, pipeline_name)
+    if not channel_id or (not thread_ts and line is None):
         return None
     recipient_team = recipient_team or team_id
     try:
@@ -64,6 +92,12 @@ def _reporter(
     except Exception as exc:  # noqa: BLE001 - Slack not configured here: the run still runs
         log.warning("run %s has a Slack thread but no Slack client: %s", run_id, exc)
         return None
+    if not thread_ts:
+        thread_ts = _open_thread(
+            ctx, client, team_id, run_id, channel_id, requested_by, pipeline_name, input_text, line
+        )
+        if thread_ts is None:
+            return None
     status_ts = None
     try:
         status_ts = parent_status.status_ts(ctx.redis, run_id)
@@ -80,6 +114,7 @@ def _reporter(
         run_id=str(run_id),
         on_undelivered=functools.partial(_note_undelivered, ctx, team_id, str(run_id)),
         on_approval_shown=functools.partial(_remember_approval, ctx, team_id),
+        origin=line,
     )
 
 
@@ -87,6 +122,46 @@ def _remember_approval(ctx: AppContext, team_id: str, approval_id: str, channel_
     """Where the request's buttons are, so whoever decides it can update them."""
     if not record_message(ctx, team_id, approval_id, channel_id, ts):
         log.info("approval %s was gone before its message could be remembered", approval_id)
+
+
+def _open_thread(
+    ctx: AppContext,
+    client: WebClient,
+    team_id: str,
+    run_id: str,
+    channel_id: str,
+    requested_by: str | None,
+    pipeline_name: str,
+    input_text: str,
+    line: str | None,
+) -> str | None:
+    """Post a self-started run's first message and record its ts as the run's thread; the
+    thread to report in (None: Slack would not take the message; the run runs, unreported,
+    and the artifact keeps its result)."""
+    text, blocks = msgs.parent_message(
+        pipeline_name, requested_by, input_text, run_id=str(run_id), origin=line, in_thread=True
+    )
+    try:
+        posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks])
+    except CannotPost as exc:
+        log.warning("run %s cannot post its first message in %s: %s", run_id, channel_id, exc)
+        _tell_starter(client, requested_by, texts.cannot_post_run(pipeline_name, channel_id, str(exc)))
+        return None
+    with transaction(ctx.sessions) as s:
+        thread_ts = run_repo.set_thread_ts_once(s, team_id, uuid.UUID(str(run_id)), posted.ts)
+    if thread_ts != posted.ts:  # another attempt opened the thread first: report there
+        delete_quietly(client, posted.channel, posted.ts)
+    return thread_ts
+
+
+def _tell_starter(client: WebClient, user_id: str | None, text: str) -> None:
+    """A DM to whoever the run runs for (a schedule's creator): nobody else would hear of it."""
+    if not user_id:
+        return
+    try:
+        client.chat_postMessage(channel=user_id, text=text)
+    except SlackApiError as exc:
+        log.info("could not tell %s that a run could not post: %s", user_id, exc.response.get("error"))
 
 
 def _note_undelivered(ctx: AppContext, team_id: str, run_id: str, what: str) -> None:

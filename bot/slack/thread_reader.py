@@ -82,7 +82,7 @@ class ThreadReader:
         bot_user_id, bot_id = self._identity(team_id, client)
         found = [
             m
-            for m in self._replies(client, ref)
+            for m in (self._history(client, ref) if ref.since_ts else self._replies(client, ref))
             if not is_own_progress(m, bot_user_id, bot_id)
             and m.get("subtype") not in ("channel_join", "channel_leave", "message_deleted")
             and (ref.before_ts is None or _ts(m.get("ts")) < _ts(ref.before_ts))
@@ -125,6 +125,25 @@ class ThreadReader:
             "thread %s/%s has more than %d pages; reading the first ones", ref.channel_id, ref.thread_ts, MAX_PAGES
         )
         return messages
+
+    def _history(self, client: WebClient, ref: ThreadRef) -> list[dict[str, Any]]:
+        """A digest's messages: the channel's top-level messages after ``ref.since_ts``, oldest
+        first (``conversations.history`` pages newest first)."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            args: dict[str, Any] = {"channel": ref.channel_id, "oldest": ref.since_ts, "limit": PAGE_SIZE}
+            if cursor:
+                args["cursor"] = cursor
+            try:
+                page = client.conversations_history(**args)
+            except SlackApiError as exc:
+                raise InputUnavailable(_thread_refused(exc)) from None
+            messages.extend(m for m in page.get("messages") or [] if isinstance(m, dict))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor or not page.get("has_more", True):
+                break
+        return sorted(messages, key=lambda m: _ts(m.get("ts")))
 
     def _identity(self, team_id: str, client: WebClient) -> tuple[str | None, str | None]:
         """pipebot's own user and bot ids in the workspace (auth.test, once per source)."""

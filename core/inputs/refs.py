@@ -45,15 +45,26 @@ class ThreadRef:
     channel_id: str
     thread_ts: str
     before_ts: str | None = None
+    # A schedule's digest (DESIGN §13): the channel's own messages after this ts (its history,
+    # not a thread's replies); ``thread_ts`` is then the same ts.
+    since_ts: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"channel_id": self.channel_id, "thread_ts": self.thread_ts, "before_ts": self.before_ts}
+        out = {"channel_id": self.channel_id, "thread_ts": self.thread_ts, "before_ts": self.before_ts}
+        if self.since_ts:
+            out["since_ts"] = self.since_ts
+        return out
 
     @classmethod
     def from_json(cls, value: Any) -> ThreadRef | None:
         if not isinstance(value, dict) or not value.get("channel_id") or not value.get("thread_ts"):
             return None
-        return cls(str(value["channel_id"]), str(value["thread_ts"]), value.get("before_ts") or None)
+        return cls(
+            str(value["channel_id"]),
+            str(value["thread_ts"]),
+            value.get("before_ts") or None,
+            str(value["since_ts"]) if value.get("since_ts") else None,
+        )
 
 
 @dataclass(frozen=True)

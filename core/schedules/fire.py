@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from core.context import AppContext
 from core.errors import QueueUnavailable, RunRejected
+from core.inputs.refs import ThreadRef
 from core.reporter import SafeReporter
 from core.runs.intake import submit
 from core.runs.request import Origin, ReportTo, RunRequest
@@ -51,6 +52,8 @@ class Fire:
     created_by: str
     fire_at: datetime
     missed: int
+    digest: bool = False
+    since: datetime | None = None  # a digest reads the channel's messages after this
 
     @property
     def run_id(self) -> uuid.UUID:
@@ -84,16 +87,17 @@ def _take(ctx: AppContext, now: datetime, limit: int) -> tuple[list[Fire], list[
     with transaction(ctx.sessions) as s:
         for row in repo.take_due(s, now, limit):
             if row.pending_fire_at is not None:  # a fire an earlier round took but did not finish
-                fires.append(_fire(row, row.pending_fire_at, row.pending_missed))
+                fires.append(_fire(row, row.pending_fire_at, row.pending_missed, row.last_fire_at))
                 continue
             if row.pipeline_id is None:
                 row.paused_at, row.paused_reason = now, texts.paused_pipeline_gone(row.pipeline_name)
                 gone.append((row.team_id, row.created_by, row.paused_reason))
                 continue
             latest, missed = _latest_due(row, now)
+            since = row.last_fire_at or row.created_at
             row.pending_fire_at, row.pending_missed, row.last_fire_at = latest, missed, latest
             row.next_fire_at = cron.next_after(row.cron, row.timezone, now)
-            fires.append(_fire(row, latest, missed))
+            fires.append(_fire(row, latest, missed, since))
     return fires, gone
 
 
@@ -109,7 +113,7 @@ def _latest_due(row: Schedule, now: datetime) -> tuple[datetime, int]:
     return latest, missed
 
 
-def _fire(row: Schedule, fire_at: datetime, missed: int) -> Fire:
+def _fire(row: Schedule, fire_at: datetime, missed: int, since: datetime | None) -> Fire:
     return Fire(
         row.id,
         row.team_id,
@@ -120,6 +124,8 @@ def _fire(row: Schedule, fire_at: datetime, missed: int) -> Fire:
         row.created_by,
         fire_at,
         missed,
+        row.digest,
+        since,
     )
 
 
@@ -142,6 +148,7 @@ def _start(ctx: AppContext, fire: Fire, told: SafeReporter) -> str | None:
         dedupe_key=fire.dedupe_key,
         run_id=fire.run_id,
         origin_detail=origin,
+        thread=_digest(fire),
     )
     run_id: str | None = None
     try:
@@ -160,6 +167,15 @@ def _start(ctx: AppContext, fire: Fire, told: SafeReporter) -> str | None:
     with transaction(ctx.sessions) as s:
         repo.clear_pending(s, fire.schedule_id, fire.fire_at, uuid.UUID(run_id) if run_id else None)
     return run_id
+
+
+def _digest(fire: Fire) -> ThreadRef | None:
+    """A digest's context: the channel's messages since the schedule's previous run (its
+    creation, for the first), read by the worker like a thread's (core/inputs)."""
+    if not fire.digest or fire.since is None:
+        return None
+    ts = f"{fire.since.timestamp():.6f}"
+    return ThreadRef(fire.channel_id, ts, since_ts=ts)
 
 
 def _pause(ctx: AppContext, fire: Fire, why: str) -> None:

@@ -191,6 +191,12 @@ def set_min_minutes(ctx: AppContext, team_id: str, minutes: int | None) -> None:
         repo.set_min_minutes(s, team_id, minutes)
 
 
+def min_minutes(ctx: AppContext, team_id: str) -> int:
+    """The workspace's shortest interval between a schedule's runs (the admin's setting)."""
+    with transaction(ctx.sessions) as s:
+        return repo.min_minutes(s, team_id) or DEFAULT_MIN_MINUTES
+
+
 def _checked(expr: str, tz: str) -> tuple[str, object]:
     try:
         cron.zone(tz)

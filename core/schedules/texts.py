@@ -53,5 +53,52 @@ def paused_failed_start(name: str, why: str) -> str:
     return f"Your schedule of “{name}” is paused: its run could not start ({why}). `{COMMAND} schedules` to resume it."
 
 
+def cannot_post_run(name: str, channel_id: str, why: str) -> str:
+    """To a schedule's creator (mrkdwn ``why`` from Slack's surface): its run ran unseen."""
+    return f"Your scheduled run of “{name}” could not post in <#{channel_id}>, so its result is not in Slack: {why}"
+
+
 def caught_up(missed: int) -> str:
     return f"Caught up: {missed:,} earlier time{'s' if missed != 1 else ''} passed while no worker was running."
+
+
+# ---- Slack's form, list and parent message (bot/slack/blocks/schedules.py) -----------------------
+MODAL_TITLE = "New schedule"
+CRON_HINT = (
+    "5 fields: minute hour day-of-month month day-of-week. 0 9 * * 1-5 is 9:00 Monday to Friday; "
+    "*/30 * * * * every half hour; 0 8 1 * * 8:00 on the 1st of each month."
+)
+TIMEZONE_HINT = "The cron's times are in this zone (daylight saving included), e.g. Europe/Berlin."
+CHANNEL_HINT = "The runs post here, each in a thread of its own. Private channels: invite @pipebot first."
+INPUT_HINT = "What each run works on. Optional when the channel's messages are added."
+DIGEST_OPTION = "Add the channel's messages since the last run"
+DIGEST_DESCRIPTION = "Each run reads what was posted in the channel since the run before."
+INPUT_OR_DIGEST = "Give the runs some input, or tick “Add the channel's messages since the last run”."
+NOT_IN_CHANNEL = (
+    "I'm not in that channel, so I could not post the runs there. Invite me with /invite @pipebot, or pick another."
+)
+CHANNEL_ARCHIVED = "That channel is archived. Pick another one."
+NO_PIPELINES = "There are no pipelines in this workspace yet. Create one first with `{command} pipeline new`."
+NONE_YET = "No schedules yet. `{command} schedule new` makes one."
+LIST_TITLE = "Schedules"
+DELETE_CONFIRM_TITLE = "Delete this schedule?"
+DELETE_CONFIRM_TEXT = "It stops running. Runs it already made stay."
+MIN_MINUTES_LABEL = "Shortest schedule interval (minutes)"
+MIN_MINUTES_HINT = "Schedules may run at most once every this many minutes (1 to 1440). Empty: 1."
+MIN_MINUTES_ERROR = "Enter a whole number of minutes from 1 to 1440, such as 15, or leave it empty for 1."
+
+
+def paused_note(reason: str | None) -> str:
+    return f"paused: {reason}" if reason else "paused"
+
+
+def deleted(name: str) -> str:
+    return f"Deleted the schedule of “{name}”."
+
+
+def paused(name: str) -> str:
+    return f"Paused the schedule of “{name}”."
+
+
+def resumed(name: str) -> str:
+    return f"Resumed the schedule of “{name}”."

@@ -103,7 +103,7 @@ _CLAIM = text(
     f"WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = '{RunStatus.QUEUED.value}' OR "
     f"(status = '{RunStatus.RUNNING.value}' AND heartbeat_at < now() - make_interval(secs => :stale))) "
     "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id, "
-    "branch, thread, EXISTS (SELECT 1 FROM run_files f WHERE f.run_id = runs.id) AS has_files"
+    "branch, thread, origin, EXISTS (SELECT 1 FROM run_files f WHERE f.run_id = runs.id) AS has_files"
 )
 
 _HEARTBEAT = text(
@@ -130,6 +130,18 @@ def claim(s: Session, team_id: str, run_id: uuid.UUID, *, stale_after_s: float) 
     one claimant ever wins and a cancelled run never starts. Returns
     what the executor needs of the run, or None when it is not claimable."""
     return s.execute(_CLAIM, {"t": team_id, "id": run_id, "stale": stale_after_s}).mappings().first()
+
+
+def set_thread_ts_once(s: Session, team_id: str, run_id: uuid.UUID, thread_ts: str) -> str | None:
+    """Record the thread a self-started run's first message opened, only where none is
+    recorded yet; the run's thread as it now stands (another's, if one was there first)."""
+    s.execute(
+        update(Run)
+        .where(Run.team_id == team_id, Run.id == run_id, Run.thread_ts.is_(None))
+        .values(thread_ts=thread_ts)
+        .execution_options(synchronize_session=False)
+    )
+    return s.scalar(select(Run.thread_ts).where(Run.team_id == team_id, Run.id == run_id))
 
 
 def set_thread(s: Session, run_id: uuid.UUID, thread: dict[str, Any] | None) -> None:

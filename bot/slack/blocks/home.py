@@ -26,6 +26,7 @@ from bot.slack.blocks.common import (
 )
 from bot.slack.blocks.limits import VIEW_BLOCKS_LIMIT
 from bot.slack.blocks.runs import cancel_button
+from bot.slack.blocks.schedules import home_lines
 from bot.slack.text import clip, escape_mrkdwn
 from core.formatting import format_cost
 from core.messages import COMMAND, status_words
@@ -168,6 +169,7 @@ def home_view(
     artifact_ids: Mapping[Any, Any],
     artifact_versions: Mapping[Any, int] | None = None,
     deleted: Collection[Any] = (),
+    schedules: Sequence[Any] | None = None,
 ) -> View:
     """The App Home tab: pipelines (⚠️ when orphaned) with Run/Edit, agents, recent runs with
     View, *Edit*, *Re-run from…* and *Compare*.
@@ -179,12 +181,14 @@ def home_view(
     """
     blocks: list[Block] = [*_intro_blocks(), DividerBlock(), HeaderBlock(text=f"Pipelines ({len(pipelines)})")]
     # agents header/sections/context, runs header, runs with their buttons, notes
-    tail_reserve = 6 + 1 + 2 * HOME_RUNS_MAX + 2
+    tail_reserve = 6 + 1 + 2 * HOME_RUNS_MAX + 2 + (3 if schedules is not None else 0)
     if not pipelines:
         blocks.append(section(f"No pipelines yet. Chain agents into one with `{COMMAND} pipeline new`."))
     room = max(0, (VIEW_BLOCKS_LIMIT - len(blocks) - tail_reserve - 1) // 2)
     blocks += _pipeline_blocks(pipelines, orphans, room)
     blocks += [DividerBlock(), HeaderBlock(text=f"Agents ({len(agents)})"), *_agent_blocks(agents)]
+    if schedules is not None:  # DESIGN §13: a short section; `/pipebot schedules` changes them
+        blocks += [DividerBlock(), HeaderBlock(text=f"Schedules ({len(schedules)})"), section(home_lines(schedules))]
     blocks += [DividerBlock(), HeaderBlock(text="Recent runs")]
     if not runs:
         blocks.append(section(f"No runs yet. Try `{COMMAND} run NAME your input…` in a channel."))

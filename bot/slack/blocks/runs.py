@@ -128,6 +128,7 @@ def parent_message(
     ahead: int | None = None,
     error_kind: str | None = None,
     cancelled_by: str | None = None,
+    origin: str | None = None,
 ) -> tuple[str, list[Block]]:
     """The message that opens the run's thread; "Queued: N runs ahead" while it waits, then
     running (or waiting for approval, DESIGN §12), then ✅/❌ when the run ends. A queued,
@@ -157,7 +158,9 @@ def parent_message(
     if permalink:
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
-    note = f"> {preview(input_text)}"
+    note = f"> {preview(input_text)}" if input_text.strip() or not origin else ""
+    if origin:  # a self-started run names where it came from (bot/slack/origin_text.py), mrkdwn
+        note = f"{origin}\n{note}".rstrip()
     if status == RunStatus.WAITING and in_thread:
         note += f"\n{WAITING_IN_THREAD}"
     elif status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:

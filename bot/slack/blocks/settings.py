@@ -27,6 +27,7 @@ from bot.slack.blocks.limits import (
 )
 from bot.slack.modal_state import SettingsState
 from bot.slack.text import clip, escape_mrkdwn
+from core.schedules import texts as schedule_texts
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
 from storage.repos.workspaces import Limits
 
@@ -36,6 +37,7 @@ PER_HOUR_BLOCK = "runs_per_person_hour"
 PUBLIC_LINKS_BLOCK = "public_links"
 PUBLIC_LINKS_OPTION = "on"
 PUBLIC_LINKS_TEXT = "Anyone with the link can open public-channel runs"
+MIN_SCHEDULE_BLOCK = "min_schedule_minutes"
 
 
 def key_block(provider: str) -> str:
@@ -56,6 +58,7 @@ def settings_modal(
     state: SettingsState | None = None,
     notes: Mapping[str, str] | None = None,
     limits: Limits | None = None,
+    min_schedule_minutes: int | None = None,
 ) -> View:
     """Provider keys, never shown back: each hint says only whether a key is configured and
     its last four characters. A blank field keeps the stored key; Remove deletes it.
@@ -103,6 +106,7 @@ def settings_modal(
                 )
             )
     blocks.extend(limit_blocks(limits or Limits()))
+    blocks.append(min_schedule_block(min_schedule_minutes))
     return form_modal(SETTINGS_CALLBACK, "pipebot settings", "Save", (state or SettingsState()).encode(), blocks)
 
 
@@ -151,3 +155,16 @@ def limit_blocks(limits: Limits) -> list[Block]:
             ),
         ),
     ]
+
+
+def min_schedule_block(minutes: int | None) -> InputBlock:
+    """**Shortest schedule interval (minutes)** (DESIGN §13): crons more frequent are refused."""
+    return InputBlock(
+        block_id=MIN_SCHEDULE_BLOCK,
+        label=schedule_texts.MIN_MINUTES_LABEL,
+        optional=True,
+        hint=clip(schedule_texts.MIN_MINUTES_HINT, HINT_TEXT_LIMIT),
+        element=PlainTextInputElement(
+            action_id=INPUT, max_length=5, placeholder="1", initial_value=str(minutes) if minutes else None
+        ),
+    )

@@ -37,6 +37,8 @@ from core import credentials, limits
 from core.audit import AuditAction
 from core.context import AppContext
 from core.errors import ValidationFailed
+from core.schedules import store as schedule_store
+from core.schedules import texts as schedule_texts
 from providers.registry import PROVIDER_IDS, PROVIDER_NAMES
 from storage.db import transaction
 from storage.repos import audit
@@ -46,6 +48,7 @@ from storage.repos.workspaces import Limits
 
 log = logging.getLogger(__name__)
 
+MIN_SCHEDULE_MAX = 1440  # minutes: a day
 KEY_CHECK_BUDGET = 1.8  # seconds a settings submission waits for the provider before "checking…"
 _key_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pipebot-key-check")
 
@@ -71,7 +74,13 @@ def open_settings_modal(
         status = credentials.describe(s, ctx, team_id)
         stored = credential_repo.credential_hints(s, team_id)
         current = workspace_repo.limits(s, team_id)
-    view = blocks.settings_modal(status, stored, state=SettingsState(channel_id, response_url), limits=current)
+    view = blocks.settings_modal(
+        status,
+        stored,
+        state=SettingsState(channel_id, response_url),
+        limits=current,
+        min_schedule_minutes=schedule_store.min_minutes(ctx, team_id),
+    )
     open_modal(client, trigger_id, view)
 
 
@@ -97,9 +106,19 @@ def _check_errors(futures: Mapping[str, Future[None]]) -> dict[str, str]:
 
 
 def _apply_settings(
-    ctx: AppContext, team_id: str, user_id: str, keys: Mapping[str, str], removes: set[str], new_limits: Limits
+    ctx: AppContext,
+    team_id: str,
+    user_id: str,
+    keys: Mapping[str, str],
+    removes: set[str],
+    new_limits: Limits,
+    min_minutes: int | None = None,
 ) -> str:
     lines = []
+    shortest = min_minutes or schedule_store.DEFAULT_MIN_MINUTES  # empty: the default
+    if shortest != schedule_store.min_minutes(ctx, team_id):
+        schedule_store.set_min_minutes(ctx, team_id, min_minutes)
+        lines.append(f"Shortest schedule interval: {shortest} minute{'s' if shortest != 1 else ''}.")
     with transaction(ctx.sessions) as s:
         lines.extend(limits.save_limits(s, team_id, user_id, new_limits))
         for provider, key in keys.items():
@@ -128,6 +147,7 @@ class _Submission:
     keys: dict[str, str]
     removes: set[str]
     limits: Limits
+    min_minutes: int | None = None
 
 
 def _read_submission(
@@ -162,9 +182,20 @@ def _read_submission(
         )
     except ValidationFailed as exc:
         errors.update({_LIMIT_BLOCKS[k]: v for k, v in exc.errors.items()})
+    min_minutes = _min_minutes(text_value(values, blocks.MIN_SCHEDULE_BLOCK))
+    if min_minutes == 0:
+        errors[blocks.MIN_SCHEDULE_BLOCK] = schedule_texts.MIN_MINUTES_ERROR
     if errors:
         return errors
-    return _Submission(team_id, user_id, state, to, keys, removes, new_limits)
+    return _Submission(team_id, user_id, state, to, keys, removes, new_limits, min_minutes or None)
+
+
+def _min_minutes(typed: str) -> int | None:
+    """The shortest schedule interval typed: None when empty (1), 0 when not 1–1440."""
+    text = typed.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and 1 <= int(text) <= MIN_SCHEDULE_MAX else 0
 
 
 _LIMIT_BLOCKS = {limits.DAILY_FIELD: blocks.DAILY_LIMIT_BLOCK, limits.PER_HOUR_FIELD: blocks.PER_HOUR_BLOCK}
@@ -186,10 +217,12 @@ def _finish_checks(
             status = credentials.describe(s, ctx, sub.team_id)
             stored = credential_repo.credential_hints(s, sub.team_id)
         notes = {k: f"{v} Nothing was saved; paste the key again." for k, v in errors.items()}
-        again = blocks.settings_modal(status, stored, state=sub.state, notes=notes, limits=sub.limits)
+        again = blocks.settings_modal(
+            status, stored, state=sub.state, notes=notes, limits=sub.limits, min_schedule_minutes=sub.min_minutes
+        )
         c.views_update(view_id=view_id, view=again.to_dict())
         return
-    summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes, sub.limits)
+    summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes, sub.limits, sub.min_minutes)
     c.views_update(view_id=view_id, view=info_modal("pipebot settings", _done_text(summary), close="Done").to_dict())
     tell(c, sub.to, _done_text(summary))
 
@@ -215,7 +248,7 @@ def save_settings(
         errors = _check_errors(futures)
         if errors:
             return {"response_action": "errors", "errors": errors}, None
-        summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes, sub.limits)
+        summary = _apply_settings(ctx, sub.team_id, sub.user_id, sub.keys, sub.removes, sub.limits, sub.min_minutes)
         return None, lambda c: tell(c, sub.to, _done_text(summary))
 
     names = " and ".join(PROVIDER_NAMES[p] for p in sub.keys)

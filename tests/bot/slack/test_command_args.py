@@ -20,6 +20,8 @@ from bot.slack.commands_text import (
     PIPELINE_NEW,
     PIPELINES,
     RUN,
+    SCHEDULE_NEW,
+    SCHEDULES,
     SETTINGS,
     UNKNOWN,
     Command,
@@ -234,6 +236,8 @@ def test_help_lists_every_subcommand() -> None:
         SETTINGS,
         AUDIT,
         *MCP_COMMANDS,
+        SCHEDULE_NEW,
+        SCHEDULES,
     }
 
 
@@ -244,3 +248,21 @@ def test_help_for_an_unknown_word_escapes_it() -> None:
     text = help_text(unknown="agnets", suggestions=("agents",))
     assert text.startswith("I don't know `agnets`. Did you mean `/pipebot agents`?")
     assert help_text("/pb").count("`/pb ") == len(COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("schedule new", SCHEDULE_NEW),
+        ("schedule create", SCHEDULE_NEW),
+        ("schedules", SCHEDULES),
+        ("schedule list", SCHEDULES),
+    ],
+)
+def test_schedule_commands_parse(text: str, name: str) -> None:
+    assert parse_command(text) == Command(name)
+
+
+def test_a_schedule_command_without_an_action_says_what_to_type() -> None:
+    cmd = parse_command("schedule frobnicate")
+    assert cmd.name == UNKNOWN and "`/pipebot schedule new`" in (cmd.error or "")

@@ -512,6 +512,7 @@ def test_settings_modal_for_admin_never_shows_keys(ctx: AppContext, slack: Slack
         "Daily limit (USD)",
         "Runs per person per hour",
         "Links to runs",
+        "Shortest schedule interval (minutes)",
     ]
 
 

@@ -245,7 +245,12 @@ def test_settings_limits_show_as_they_are() -> None:
     data = assert_valid_view(
         settings_blocks.settings_modal({}, set(), limits=Limits(Decimal("12.5"), 7, public_links=True))
     )
-    assert labels(data)[-3:] == ["Daily limit (USD)", "Runs per person per hour", "Links to runs"]
+    assert labels(data)[-4:] == [
+        "Daily limit (USD)",
+        "Runs per person per hour",
+        "Links to runs",
+        "Shortest schedule interval (minutes)",
+    ]
     assert block(data, settings_blocks.DAILY_LIMIT_BLOCK)["element"]["initial_value"] == "12.50"
     assert block(data, settings_blocks.PER_HOUR_BLOCK)["element"]["initial_value"] == "7"
     assert block(data, settings_blocks.PUBLIC_LINKS_BLOCK)["element"]["initial_options"][0]["value"] == "on"

@@ -151,6 +151,33 @@ class ConversationsMixin(SlackState):
         page, cursor = _page(found, params, limit)
         return {"channels": page, "response_metadata": {"next_cursor": cursor}}
 
+    def _m_conversations_history(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
+        """A channel's top-level messages (thread replies left out), newest first, as Slack
+        pages them: ``limit`` at most 1000, ``latest``/``oldest`` (exclusive unless
+        ``inclusive``), ``has_more`` and ``response_metadata.next_cursor``. The bot must be in it."""
+        chan = self._resolve_channel(params.get("channel"))
+        if not chan.get("is_member"):
+            raise ApiError("channel_not_found" if chan.get("is_private") else "not_in_channel")
+        limit = _limit(params, 100, 1000)
+        inclusive = str(params.get("inclusive") or "").lower() in ("1", "true")
+        latest, oldest = params.get("latest"), params.get("oldest")
+
+        def within(m: dict[str, Any]) -> bool:
+            t = float(m["ts"])
+            if latest not in (None, "") and (t > float(latest) or (t == float(latest) and not inclusive)):
+                return False
+            return oldest in (None, "") or t > float(oldest) or (t == float(oldest) and inclusive)
+
+        with self._lock:
+            top = [
+                {k: v for k, v in m.items() if not k.startswith("_")}
+                for m in self._messages.get(chan["id"], [])
+                if m.get("thread_ts") in (None, m["ts"]) and within(m)
+            ]
+        top.sort(key=lambda m: float(m["ts"]), reverse=True)
+        page, cursor = _page(top, params, limit)
+        return {"messages": page, "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor}}
+
     def _m_conversations_replies(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
         """A thread, parent first then replies oldest first, as Slack pages it: ``limit`` at
         most 1000, ``latest``/``oldest`` (exclusive unless ``inclusive``), ``has_more`` and

@@ -125,6 +125,35 @@ class Schedule(Base):
     last_run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
+#: What starts a trigger's run (DESIGN §13).
+TRIGGER_KINDS = ("reaction", "message", "webhook")
+
+
+class Trigger(Base):
+    """A pipeline that runs on a reaction, a new message or a webhook (migration 0015)."""
+
+    __tablename__ = "triggers"
+    __table_args__ = (
+        Index("ix_triggers_team_kind", "team_id", "kind"),
+        CheckConstraint("kind IN ('reaction', 'message', 'webhook')", name="kind"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    pipeline_id: Mapped[int | None] = mapped_column(ForeignKey("pipelines.id", ondelete="SET NULL"))
+    pipeline_name: Mapped[str] = mapped_column(String(80), nullable=False)
+    emoji: Mapped[str | None] = mapped_column(String(100))
+    matching: Mapped[str | None] = mapped_column(String(200))
+    channels: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    runs_per_hour: Mapped[int] = mapped_column(Integer, nullable=False, default=30, server_default="30")
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _now()
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class McpServer(Base):
     """An MCP server a workspace registered (DESIGN §12). The token is Fernet ciphertext like a
     provider key's (storage/secrets.SecretBox), NULL for a server without one; unlike a

@@ -3,7 +3,7 @@ and whoever shows it escapes it."""
 
 from __future__ import annotations
 
-from core.messages import COMMAND
+from core.messages import COMMAND, wait_words
 
 UNAUTHORIZED = (
     "Unknown webhook or wrong secret. Send the trigger's secret as `Authorization: Bearer SECRET` "
@@ -30,7 +30,14 @@ def cannot_run(why: str) -> str:
 
 
 def limited(why: str) -> str:
-    return f"The workspace's limits refuse another run now: {why}"
+    return f"The workspace's limits refuse another run now. {why}"
+
+
+def creator_rate(wait_s: float) -> str:
+    return (
+        "A webhook's runs count as its creator's, who started this workspace's limit of runs per "
+        f"person in the last hour. Try again in {wait_words(wait_s)}."
+    )
 
 
 def unsupported_charset(charset: str) -> str:

@@ -237,7 +237,8 @@ def _refusal(ctx: AppContext, trigger: TriggerView, exc: RunRejected) -> HookRef
         wait = (utc_midnight(now) + timedelta(days=1) - now).total_seconds()
         return HookRefused(Refusal.LIMITED, texts.limited(exc.message), max(1, int(wait) + 1))
     if exc.kind == RefusalKind.PERSON_RATE:
-        return HookRefused(Refusal.LIMITED, texts.limited(exc.message), _person_free_in(ctx, trigger))
+        wait_s = _person_free_in(ctx, trigger)
+        return HookRefused(Refusal.LIMITED, texts.creator_rate(wait_s), wait_s)
     if exc.kind == RefusalKind.NOT_FOUND:
         return HookRefused(Refusal.PIPELINE_GONE, texts.pipeline_gone(trigger.pipeline_name))
     if exc.kind == RefusalKind.BAD_INPUT:

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from core.triggers import store
 from core.triggers.store import TriggerDraft
 from storage.db import transaction
 from storage.models import Run
+from storage.repos import credentials as credential_repo
 from storage.repos import pipelines as pipeline_repo
 from tests.fakes.slack import TEAM_ID
 from tests.support.http_server import free_port, serve
@@ -189,6 +191,16 @@ def test_a_replayed_idempotency_key_gets_the_same_202_and_one_run(ctx, site):
     assert len(all_runs(ctx, TEAM)) == 3 and run_queue(ctx).count == 3
 
 
+def test_one_key_sent_many_times_at_once_starts_one_run_and_every_answer_names_it(ctx, site):
+    hook = _hook(ctx)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _post(site, hook, **{"Idempotency-Key": "burst"}), range(8)))
+    assert {r.status_code for r in answers} == {202}
+    assert len({r.json()["run_id"] for r in answers}) == 1
+    (run,) = all_runs(ctx, TEAM)
+    assert str(run.id) == answers[0].json()["run_id"] and run_queue(ctx).count == 1
+
+
 def test_a_key_older_than_24_hours_starts_a_new_run_which_its_replays_then_get(ctx, site):
     hook = _hook(ctx)
     first = _post(site, hook, **{"Idempotency-Key": "nightly"}).json()["run_id"]
@@ -301,13 +313,23 @@ def test_a_paused_trigger_or_a_deleted_pipeline_gets_409_and_no_run(ctx, site):
     assert all_runs(ctx, TEAM) == []
 
 
+def test_a_pipeline_that_cannot_run_now_gets_409_naming_why_and_no_run(ctx, site):
+    hook = _hook(ctx)
+    with transaction(ctx.sessions) as s:
+        credential_repo.delete_credential(s, TEAM, "anthropic")
+    r = _post(site, hook)
+    assert r.status_code == 409 and r.json()["error"] == "cannot_run"
+    assert "Anthropic" in r.json()["message"]
+    assert all_runs(ctx, TEAM) == []
+
+
 def test_the_workspaces_hourly_limit_gets_429_with_retry_after(ctx, site):
     hook = _hook(ctx)
     with transaction(ctx.sessions) as s:
         limits.save_limits(s, TEAM, "U0", limits.parse_limits(None, "1", False))
     assert _post(site, hook).status_code == 202
     r = _post(site, hook)
-    assert r.status_code == 429 and r.json()["error"] == "limited"
+    assert r.status_code == 429 and r.json()["error"] == "limited" and "creator" in r.json()["message"]
     assert 1 <= int(r.headers["retry-after"]) <= 3601
     assert len(all_runs(ctx, TEAM)) == 1
 

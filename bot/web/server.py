@@ -14,12 +14,13 @@ from bot.web.access import LoopbackGuard
 from bot.web.app import create_web_app
 from bot.web.routes import artifact_routes
 from bot.web.signin_routes import signin_routes
+from bot.web.webhook_routes import webhook_routes
 from core.context import AppContext
 
 
 def build_app(ctx: AppContext) -> Starlette:
     return create_web_app(
         ctx,
-        extra_routes=[*artifact_routes(ctx), *signin_routes(ctx), *slack_routes(ctx)],
+        extra_routes=[*artifact_routes(ctx), *signin_routes(ctx), *webhook_routes(ctx), *slack_routes(ctx)],
         middleware=[Middleware(LoopbackGuard, settings=ctx.settings)],
     )

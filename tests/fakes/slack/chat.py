@@ -1,4 +1,4 @@
-"""``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.getPermalink`` and reading
+"""``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``, ``chat.getPermalink`` and reading
 messages back."""
 
 from __future__ import annotations
@@ -103,6 +103,18 @@ class ChatMixin(SlackState):
             msg["metadata"] = params["metadata"]
         msg["edited"] = {"user": ctx["team"]["bot_user_id"], "ts": self._next_ts()}
         return {"channel": chan["id"], "ts": msg["ts"], "text": msg.get("text", ""), "message": self._public(msg)}
+
+    def _m_chat_delete(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
+        """Slack's rule: a bot token deletes only its own messages (else cant_delete_message)."""
+        chan = self._resolve_channel(params.get("channel"))
+        if chan["is_private"] and not chan["is_member"]:
+            raise ApiError("channel_not_found")
+        msg = self._find_message(chan, params.get("ts"))
+        if msg.get("bot_id") != ctx["team"]["bot_id"]:
+            raise ApiError("cant_delete_message")
+        with self._lock:
+            self._messages[chan["id"]] = [m for m in self._messages.get(chan["id"], []) if m["ts"] != msg["ts"]]
+        return {"channel": chan["id"], "ts": msg["ts"]}
 
     def _m_chat_getPermalink(self, params: dict[str, Any], ctx: dict[str, Any], call: Call) -> dict[str, Any]:
         chan = self._resolve_channel(params.get("channel"))

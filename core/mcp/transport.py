@@ -16,8 +16,6 @@ approved, reads at most a set number of bytes of any answer, and notes what it s
 
 from __future__ import annotations
 
-import functools
-import ssl
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
@@ -25,6 +23,7 @@ import httpcore2
 import httpx2
 
 from core.mcp.urls import CheckedUrl
+from providers.http import shared_ssl_context
 
 
 @dataclass
@@ -87,21 +86,15 @@ class _CappedStream(httpx2.AsyncByteStream):
         await self._inner.aclose()
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context per process: building one reads the CA bundle (about 35 ms here), and
-    each operation's client would otherwise build two. A context is safe to share between
-    threads and event loops; it holds settings, not connections."""
-    return httpx2.create_ssl_context(trust_env=False)
-
-
 class _PinnedTransport(httpx2.AsyncHTTPTransport):
     def __init__(self, checked: CheckedUrl, max_bytes: int, seen: Seen) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False, retries=0)
+        # One TLS context per process, the providers' (building one reads the CA bundle, about
+        # 20 ms; each operation would otherwise build two): it holds settings, not connections.
+        super().__init__(verify=shared_ssl_context(), trust_env=False, retries=0)
         # The pool httpx2 builds cannot take a network backend; this one is the same pool
         # with the pinned backend (httpx2 only ever uses the pool through this attribute).
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
+            ssl_context=shared_ssl_context(),
             network_backend=_PinnedBackend(checked.host, checked.address),
         )
         self._max_bytes, self._seen = max_bytes, seen

@@ -54,6 +54,8 @@ from bot.slack.listeners import (
     runs,
     settings,
     shortcut,
+    trigger_events,
+    triggers,
     unfurl,
 )
 from bot.slack.oauth import not_installed_text, oauth_flow
@@ -148,6 +150,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     rerun.register(app, ctx)
     shortcut.register(app, ctx)
     mentions.register(app, ctx)
+    trigger_events.register(app, ctx)  # before dm: both take `message` events (channels here)
     dm.register(app, ctx)
     artifacts.register(app, ctx)
     artifact_delete.register(app, ctx)
@@ -157,6 +160,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     unfurl.register(app, ctx)
     home.register(app, ctx)
     cancel.register(app, ctx)
+    triggers.register(app, ctx)
     _register_fallbacks(app, ctx)
 
 

@@ -35,6 +35,8 @@ __all__ = [
     "PIPELINE_NEW",
     "RUN",
     "SETTINGS",
+    "TRIGGERS",
+    "TRIGGER_NEW",
     "UNKNOWN",
     "Command",
     "CommandSpec",
@@ -58,6 +60,8 @@ RUN = "run"
 ARTIFACTS = "artifacts"
 SETTINGS = "settings"
 AUDIT = "audit"
+TRIGGER_NEW = "trigger new"
+TRIGGERS = "triggers"
 UNKNOWN = "unknown"
 
 
@@ -81,13 +85,27 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(PIPELINE_EDIT, "pipeline edit NAME", "edit a pipeline"),
     CommandSpec(PIPELINE_DELETE, "pipeline delete NAME", "delete a pipeline (asks first)"),
     CommandSpec(ARTIFACTS, "artifacts [PIPELINE] [search WORDS…]", "latest results, with links"),
+    CommandSpec(TRIGGER_NEW, "trigger new", "run a pipeline on a reaction, a new message or a webhook"),
+    CommandSpec(TRIGGERS, "triggers", "list triggers; pause, resume or delete them"),
     CommandSpec(SETTINGS, "settings", "provider API keys (admins only)"),
     CommandSpec(AUDIT, "audit", "who changed keys, limits and settings, or deleted what (admins only)"),
     CommandSpec(HELP, "help", "this list"),
 )
 _USAGE = {spec.name: spec.usage for spec in COMMANDS}
 
-_TOP = ("help", "agent", "agents", "pipeline", "pipelines", "run", "artifacts", "settings", "audit")
+_TOP = (
+    "help",
+    "agent",
+    "agents",
+    "pipeline",
+    "pipelines",
+    "run",
+    "artifacts",
+    "settings",
+    "audit",
+    "trigger",
+    "triggers",
+)
 _TOP_ALIASES = {
     "?": "help",
     "-h": "help",
@@ -196,6 +214,8 @@ def _parse(text: str, command: str) -> Command:
         return Command(word, rest=raw_rest(text, first.end).strip())
     if word in ("agent", "pipeline"):
         return _parse_thing(word, list(tokens), command)
+    if word in ("trigger", TRIGGERS):
+        return _parse_trigger(word, [t.value.lower() for t in tokens], command)
     if word == RUN:
         name, rest = parse_run_args(text[first.end :], ())
         if not name.strip():
@@ -224,6 +244,18 @@ def _parse(text: str, command: str) -> Command:
     if action in _ACTIONS:  # "agnet new" -> "agent new", not "agents"
         guesses = [f"{g} {action}" for g in guesses if g in ("agent", "pipeline")] or guesses
     return Command(UNKNOWN, (first.value,), suggestions=tuple(guesses))
+
+
+def _parse_trigger(word: str, rest: list[str], command: str) -> Command:
+    """``trigger new`` (aliases: create, add) and ``triggers`` / ``trigger list``; a trigger is
+    changed from the list's buttons, so nothing else is taken."""
+    action = _ACTION_ALIASES.get(rest[0], rest[0]) if rest else ("list" if word == TRIGGERS else "")
+    if word == "trigger" and action == "new" and len(rest) == 1:
+        return Command(TRIGGER_NEW)
+    if action == "list" and len(rest) <= 1:
+        return Command(TRIGGERS)
+    usage = f"{_usage(TRIGGER_NEW, command)} or {_usage(TRIGGERS, command)}"
+    return Command(UNKNOWN, (f"{word} {' '.join(rest)}".strip(),), error=f"Try {usage}.", suggestions=(TRIGGER_NEW,))
 
 
 def _parse_thing(thing: str, tokens: list[Token], command: str) -> Command:

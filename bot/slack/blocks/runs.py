@@ -10,7 +10,7 @@ against the ~13k characters Slack accepts in practice).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,6 +31,7 @@ from slack_sdk.models.views import View
 
 from bot.slack.blocks.artifact_buttons import feedback_block, lifecycle_buttons
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
+from bot.slack.blocks.origin import origin_line
 from bot.slack.blocks.common import (
     blocks_size,
     button,
@@ -125,13 +126,15 @@ def parent_message(
     ahead: int | None = None,
     error_kind: str | None = None,
     cancelled_by: str | None = None,
+    origin: Mapping[str, Any] | None = None,
 ) -> tuple[str, list[Block]]:
     """The message that opens the run's thread; "Queued: N runs ahead" while it waits, then
     running, then ✅/❌ when the run ends. A queued or running run with a ``run_id`` has a
     Cancel button.
 
     ``status``: queued (``ahead`` runs before it) | running | succeeded | failed | rejected
-    (the run could not start).
+    (the run could not start). ``origin``: what started a run nobody typed (its line comes
+    from bot/slack/blocks/origin.py).
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
@@ -153,6 +156,8 @@ def parent_message(
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}"
+    if started_by := origin_line(origin):
+        note = f"{started_by}\n{note}"
     if status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:
         note += "\nProgress and results in the thread 🧵"
     blocks.append(context(note))

@@ -50,12 +50,14 @@ from bot.slack.commands_text import (
     PIPELINES,
     RUN,
     SETTINGS,
+    TRIGGER_NEW,
+    TRIGGERS,
     UNKNOWN,
     Command,
     help_text,
     parse_command,
 )
-from bot.slack.listeners import agents, artifacts, audit, pipelines, runs, settings
+from bot.slack.listeners import agents, artifacts, audit, pipelines, runs, settings, triggers
 from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import decode_slack_text
@@ -185,6 +187,12 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
         settings.open_settings_modal(
             ctx, client, trigger_id, team_id, user_id, channel_id=channel_id, response_url=response_url
         )
+    elif cmd.name == TRIGGER_NEW:
+        triggers.open_trigger_modal(
+            ctx, client, trigger_id, team_id, user_id, channel_id=channel_id, response_url=response_url
+        )
+    elif cmd.name == TRIGGERS:
+        triggers.show_triggers(ctx, team_id, respond)
     elif cmd.name == AUDIT:
         audit.show_audit(ctx, client, Actor(team_id, user_id, channel_id=channel_id, response_url=response_url))
     else:  # a subcommand commands_text knows and this dispatcher does not

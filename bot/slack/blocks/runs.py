@@ -31,7 +31,6 @@ from slack_sdk.models.views import View
 
 from bot.slack.blocks.artifact_buttons import feedback_block, lifecycle_buttons
 from bot.slack.blocks.artifacts import OPEN_ARTIFACT_LINK
-from bot.slack.blocks.origin import origin_line
 from bot.slack.blocks.common import (
     blocks_size,
     button,
@@ -58,6 +57,7 @@ from bot.slack.blocks.limits import (
     TASK_TEXT_LIMIT,
     TASK_TITLE_LIMIT,
 )
+from bot.slack.blocks.origin import origin_line
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
 from core.messages import COMMAND

@@ -63,7 +63,9 @@ def _submit(slack: SlackServer, view: dict[str, Any], values: dict[str, Any], **
 def _choose_kind(slack: SlackServer, view: dict[str, Any], kind: str) -> dict[str, Any]:
     """Pick **When**: the app rebuilds the modal (views.update); the view as Slack now shows it."""
     count = len(slack.fake.calls("views.update"))
-    r = slack.post(slack.signer.block_actions(action_id=blocks.KIND_ACTION, value=kind, view=view, values={"When": kind}))
+    r = slack.post(
+        slack.signer.block_actions(action_id=blocks.KIND_ACTION, value=kind, view=view, values={"When": kind})
+    )
     assert r.status_code == 200, r.text
     call = slack.fake.wait_for("views.update", count=count + 1)
     assert call.ok, (call.error, call.response)
@@ -119,7 +121,9 @@ def test_a_webhook_needs_one_channel_and_shows_its_secret_once(ctx, slack, diges
     form = _choose_kind(slack, slack.open_modal("trigger new"), "webhook")
     two = _submit(slack, form, {"Pipeline": str(digest), "When": "webhook", "Channel": [GENERAL, "C0RANDOM"]})
     assert two["errors"] == {blocks.CHANNELS_BLOCK: texts.WEBHOOK_ONE_CHANNEL}
-    done = _submit(slack, form, {"Pipeline": str(digest), "When": "webhook", "Name": "CI deploys", "Channel": [GENERAL]})
+    done = _submit(
+        slack, form, {"Pipeline": str(digest), "When": "webhook", "Name": "CI deploys", "Channel": [GENERAL]}
+    )
     assert done["response_action"] == "update"
     [trigger] = store.list_triggers(ctx, TEAM_ID)
     shown = json.dumps(done["view"])
@@ -147,7 +151,10 @@ def test_guests_may_not_make_triggers(ctx, slack, digest):
 def test_bad_runs_per_hour_and_no_pipeline_are_said_under_their_fields(ctx, slack, digest):
     form = _choose_kind(slack, slack.open_modal("trigger new"), MESSAGE)
     answer = _submit(slack, form, {"When": MESSAGE, "Runs per hour": "lots"})
-    assert answer["errors"] == {blocks.PIPELINE_BLOCK: texts.PIPELINE_MISSING, blocks.PER_HOUR_BLOCK: texts.RUNS_PER_HOUR}
+    assert answer["errors"] == {
+        blocks.PIPELINE_BLOCK: texts.PIPELINE_MISSING,
+        blocks.PER_HOUR_BLOCK: texts.RUNS_PER_HOUR,
+    }
 
 
 def test_help_lists_both_commands(ctx, slack):

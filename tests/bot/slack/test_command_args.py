@@ -20,6 +20,8 @@ from bot.slack.commands_text import (
     PIPELINES,
     RUN,
     SETTINGS,
+    TRIGGER_NEW,
+    TRIGGERS,
     UNKNOWN,
     Command,
     help_text,
@@ -232,6 +234,8 @@ def test_help_lists_every_subcommand() -> None:
         ARTIFACTS,
         SETTINGS,
         AUDIT,
+        TRIGGER_NEW,
+        TRIGGERS,
     }
 
 

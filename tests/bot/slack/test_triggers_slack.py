@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.slack.blocks import triggers as blocks
+from bot.slack.commands_text import TRIGGER_NEW, TRIGGERS, UNKNOWN, parse_command
 from bot.slack.trigger_runs import changed
 from core.triggers import store, texts
 from core.triggers.store import MESSAGE, REACTION, TriggerDraft
@@ -350,3 +351,21 @@ def test_a_burst_starts_exactly_the_runs_per_hour(ctx, slack, digest):
     wait_until(lambda: any("limit of 5 runs" in (m.get("text") or "") for m in fake.messages(dm)), 10, "the DM")
     assert len(_runs(ctx)) == 5
     assert sum("limit of 5 runs" in (m.get("text") or "") for m in fake.messages(dm)) == 1  # once per hour
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [
+        ("trigger new", TRIGGER_NEW),
+        ("Trigger create", TRIGGER_NEW),
+        ("triggers", TRIGGERS),
+        ("trigger list", TRIGGERS),
+    ],
+)
+def test_the_trigger_commands_parse(typed: str, name: str) -> None:
+    assert parse_command(typed).name == name and parse_command(typed).error is None
+
+
+def test_a_trigger_command_it_does_not_know_says_what_to_type() -> None:
+    cmd = parse_command("trigger edit memo")
+    assert cmd.name == UNKNOWN and cmd.error and "trigger new" in cmd.error and "triggers" in cmd.error

@@ -138,6 +138,7 @@ class SlackRunReporter:
         self._pipeline = ""
         self._requested_by: str | None = None
         self._input = ""
+        self._origin: dict[str, Any] | None = None
         self._last_post = 0.0
         self._running_mark: threading.Thread | None = None
 
@@ -150,6 +151,7 @@ class SlackRunReporter:
             self._pipeline = info.pipeline_name
             self._requested_by = info.requested_by
             self._input = info.input
+            self._origin = info.origin
             for sp in info.steps:
                 view = msgs.StepView(sp.position, sp.agent_name, sp.model_display or msgs.model_label(sp.model))
                 if sp.position in info.reused:
@@ -180,6 +182,7 @@ class SlackRunReporter:
                 status=RunStatus.RUNNING,
                 run_id=self._run_id,
                 in_thread=self.status_ts == self.thread_ts,
+                origin=self._origin,
             )
             try:
                 deliver(
@@ -324,6 +327,7 @@ class SlackRunReporter:
             reason=outcome.error_message,
             error_kind=outcome.error_kind,
             cancelled_by=outcome.cancelled_by,
+            origin=self._origin,
         )
         try:
             deliver(

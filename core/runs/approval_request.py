@@ -193,4 +193,5 @@ def run_info_of(s: Session, run: Run) -> RunInfo:
             for st in steps
         ],
         resumed_from=sum(1 for st in steps if st.status == StepStatus.SUCCEEDED),
+        origin=run.origin,
     )

@@ -82,6 +82,7 @@ def claim_and_load(ctx: AppContext, team_id: str, rid: uuid.UUID) -> RunStart | 
             steps=[StepPlan(p.position, p.agent_name, p.model, catalog.display_name(p.model)) for p in plan.steps],
             resumed_from=len(done),
             reused={p: branch.original_cost(p) for p in done if branch.reused(p)} if branch else {},
+            origin=run["origin"],
         )
         start = RunStart(info, plan, done, branch, thread=run["thread"])
         if run["has_files"]:

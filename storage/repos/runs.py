@@ -103,7 +103,7 @@ _CLAIM = text(
     f"WHERE team_id = :t AND id = :id AND cancel_requested_at IS NULL AND (status = '{RunStatus.QUEUED.value}' OR "
     f"(status = '{RunStatus.RUNNING.value}' AND heartbeat_at < now() - make_interval(secs => :stale))) "
     "RETURNING pipeline_id, pipeline_name, input, requested_by, source, channel_id, thread_ts, recipient_team_id, "
-    "branch, thread, EXISTS (SELECT 1 FROM run_files f WHERE f.run_id = runs.id) AS has_files"
+    "branch, thread, origin, EXISTS (SELECT 1 FROM run_files f WHERE f.run_id = runs.id) AS has_files"
 )
 
 _HEARTBEAT = text(

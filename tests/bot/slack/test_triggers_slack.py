@@ -24,7 +24,7 @@ from core.triggers.store import MESSAGE, REACTION, TriggerDraft
 from storage.db import transaction
 from storage.repos import triggers as trigger_repo
 from tests.fakes.slack import ADMIN_ID, BOT_ID, GENERAL, TEAM_ID, USER_ID
-from tests.support.runs import all_runs, make_agent, make_pipeline, with_keys
+from tests.support.runs import all_runs, drain, make_agent, make_pipeline, with_keys
 from tests.support.slack_app import SlackServer, message_text
 from tests.support.waiting import wait_until
 
@@ -369,3 +369,19 @@ def test_the_trigger_commands_parse(typed: str, name: str) -> None:
 def test_a_trigger_command_it_does_not_know_says_what_to_type() -> None:
     cmd = parse_command("trigger edit memo")
     assert cmd.name == UNKNOWN and cmd.error and "trigger new" in cmd.error and "triggers" in cmd.error
+
+
+def test_a_reaction_run_completes_in_the_thread_and_keeps_naming_its_origin(ctx, slack, digest, worker_env):
+    """With a real worker: the ✅ that replaces the first message still says what started it."""
+    fake = slack.fake
+    _trigger(ctx, digest, emoji="memo", channels=(GENERAL,))
+    message = fake.post_as_user(GENERAL, "Summarise: the migration finished at 03:00")
+    _send(slack, fake.reaction_event(message, "memo", user_id=OTHER))
+    wait_until(lambda: len(_runs(ctx)) >= 1, 10, "the run to be recorded")
+    worker = drain(dict(worker_env, SLACK_API_URL=fake.url, SLACK_BOT_TOKEN=fake.token))
+    assert "Traceback" not in worker.stderr, worker.stderr[-3000:]
+    [run] = _runs(ctx)
+    assert run.status == "succeeded"
+    status = message_text(fake.replies(GENERAL, message["ts"])[0])
+    assert status.startswith("✅") and f"triggered by :memo: from <@{OTHER}>" in status
+    assert len(fake.replies(GENERAL, message["ts"])) >= 2  # the result follows in the same thread

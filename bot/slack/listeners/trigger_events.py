@@ -184,17 +184,20 @@ def handle_message(
         def told(text: str, trigger: TriggerView = trigger) -> None:
             log.info("message trigger %s did not start a run on %s: %s", trigger.id, msg.ts, text)
 
-        start_triggered_run(
-            ctx,
-            client,
-            trigger,
-            msg,
-            origin=Origin.MESSAGE_TRIGGER,
-            detail=detail,
-            requested_by=trigger.created_by,
-            dedupe_key=key,
-            tell=told,
-        )
+        try:
+            start_triggered_run(
+                ctx,
+                client,
+                trigger,
+                msg,
+                origin=Origin.MESSAGE_TRIGGER,
+                detail=detail,
+                requested_by=trigger.created_by,
+                dedupe_key=key,
+                tell=told,
+            )
+        except Exception:  # noqa: BLE001 - one trigger's failure does not keep the others from running
+            log.exception("message trigger %s failed on %s in %s", trigger.id, msg.ts, msg.channel_id)
 
 
 def _skipped(ctx: AppContext, client: WebClient, trigger: TriggerView, msg: TriggeredMessage) -> None:

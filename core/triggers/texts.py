@@ -57,3 +57,10 @@ def runs_skipped(pipeline: str, channel_ref: str, per_hour: int) -> str:
         f"messages in {channel_ref} are skipped until the hour is over. Raise Runs per hour by making "
         "the trigger again if that is too few."
     )
+
+
+def not_in_channels(channel_refs: str, *, webhook: bool) -> str:
+    """``channel_refs``: the channels as the surface names them."""
+    if webhook:
+        return f"pipebot is not in {channel_refs} and cannot join a private channel: invite @pipebot there first."
+    return f"pipebot is not in {channel_refs}, so it never sees messages there: invite @pipebot there first."

@@ -35,6 +35,7 @@ from bot.slack.listeners.support import (
 )
 from bot.slack.payloads import Actor, team_of, user_of
 from bot.slack.people import PersonUnknown, person
+from bot.slack.ratelimit.budget import patience
 from bot.slack.text import escape_mrkdwn
 from bot.slack.trigger_runs import changed
 from core.context import AppContext
@@ -46,6 +47,8 @@ from storage.repos import pipelines as pipeline_repo
 
 log = logging.getLogger(__name__)
 
+CHANNELS_CHECKED = 5  # picked channels looked up on save (conversations.info, Tier 3)
+CHANNEL_CHECK_PATIENCE_S = 0.4  # per lookup: the submission must answer within 3 s
 _EMOJI = re.compile(r"[a-z0-9_+'\-]{1,100}")
 
 #: core's error keys → the modal's blocks (a key with no block shown lands on Pipeline)
@@ -139,6 +142,9 @@ def save_trigger(
     well_formed = bool(_EMOJI.fullmatch(emoji))  # a malformed name gets core's error instead
     if not is_guest and form.kind == REACTION and well_formed and not emoji_exists(ctx, client, team_id, emoji):
         return _errors({blocks.EMOJI_BLOCK: texts.emoji_unknown(emoji)})
+    if not is_guest and (missing := _channels_without_pipebot(client, form)):
+        refs = ", ".join(dict.fromkeys(missing))
+        return _errors({blocks.CHANNELS_BLOCK: texts.not_in_channels(refs, webhook=form.kind == WEBHOOK)})
     try:
         view, secret = store.create(ctx, team_id, user_id, draft, is_guest=is_guest)
     except TriggerRefused as exc:
@@ -158,6 +164,26 @@ def save_trigger(
     text = f"✅ Made the trigger: {blocks.trigger_line(view)}"
     to = Actor(team_id, user_id, channel_id=form.channel_id, response_url=form.response_url)
     return None, lambda client: tell(client, to, text)
+
+
+def _channels_without_pipebot(client: WebClient, form: blocks.TriggerForm) -> list[str]:
+    """The picked channels (``#name``) a trigger could never work in: for a reaction or a
+    message, one pipebot is not in (Slack sends it no events from there); for a webhook, a
+    private one it was not invited to (a public one it joins when it posts). Checked for the
+    first few picks only (a modal has 3 s); Slack failing to say counts as fine."""
+    missing = []
+    for channel_id in form.channels[:CHANNELS_CHECKED]:
+        try:
+            with patience(CHANNEL_CHECK_PATIENCE_S):
+                channel = client.conversations_info(channel=channel_id)["channel"]
+        except SlackApiError as exc:
+            if exc.response.get("error") == "channel_not_found":  # private, pipebot not in it
+                missing.append("a private channel")
+            continue
+        if channel.get("is_member") or (form.kind == WEBHOOK and not channel.get("is_private")):
+            continue
+        missing.append(f"#{channel.get('name') or channel_id}")
+    return missing
 
 
 def _errors(errors: dict[str, str]) -> SaveResult:

@@ -23,7 +23,7 @@ from core.triggers import store, texts
 from core.triggers.store import MESSAGE, REACTION, TriggerDraft
 from storage.db import transaction
 from storage.repos import triggers as trigger_repo
-from tests.fakes.slack import ADMIN_ID, BOT_ID, GENERAL, TEAM_ID, USER_ID
+from tests.fakes.slack import ADMIN_ID, BOT_ID, GENERAL, PRIVATE, TEAM_ID, USER_ID
 from tests.support.runs import all_runs, drain, make_agent, make_pipeline, with_keys
 from tests.support.slack_app import SlackServer, message_text
 from tests.support.waiting import wait_until
@@ -138,6 +138,23 @@ def test_a_webhook_needs_one_channel_and_shows_its_secret_once(ctx, slack, diges
     listed = slack.command("triggers").text()
     assert "CI deploys" in listed and secret not in listed
     assert all(secret not in json.dumps(c.params) for c in fake.calls() if c.method != "views.open")
+
+
+def test_channels_pipebot_is_not_in_are_refused(ctx, slack, digest):
+    fake = slack.fake
+    quiet = "C0QUIET" + str(int(time.time() * 1000) % 100000)
+    fake.add_channel(quiet, "quiet", is_member=False)
+    view = slack.open_modal("trigger new")
+    answer = _submit(slack, view, {"Pipeline": str(digest), "When": REACTION, "Emoji": "memo", "Channels": [quiet]})
+    assert answer["errors"][blocks.CHANNELS_BLOCK] == texts.not_in_channels("#quiet", webhook=False)
+    form = _choose_kind(slack, slack.open_modal("trigger new"), "webhook")
+    answer = _submit(slack, form, {"Pipeline": str(digest), "When": "webhook", "Channel": [PRIVATE]})
+    assert "invite @pipebot" in answer["errors"][blocks.CHANNELS_BLOCK]
+    assert (
+        _submit(slack, form, {"Pipeline": str(digest), "When": "webhook", "Channel": [quiet]})["response_action"]
+        == "update"
+    )
+    assert [t.channels for t in store.list_triggers(ctx, TEAM_ID)] == [[quiet]]  # a public one it joins to post
 
 
 def test_guests_may_not_make_triggers(ctx, slack, digest):

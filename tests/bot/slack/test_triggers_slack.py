@@ -402,3 +402,17 @@ def test_a_reaction_run_completes_in_the_thread_and_keeps_naming_its_origin(ctx,
     status = message_text(fake.replies(GENERAL, message["ts"])[0])
     assert status.startswith("✅") and f"triggered by :memo: from <@{OTHER}>" in status
     assert len(fake.replies(GENERAL, message["ts"])) >= 2  # the result follows in the same thread
+
+
+def test_a_paused_trigger_starts_nothing_until_resumed(ctx, slack, digest):
+    fake = slack.fake
+    trigger = _trigger(ctx, digest, emoji="memo")
+    _send(slack, fake.reaction_event(fake.post_as_user(GENERAL, "warm the cache"), "tada"))  # the list is cached
+    store.pause(ctx, TEAM_ID, trigger.id, USER_ID)
+    changed(ctx, TEAM_ID)  # as the list's Pause does: counts at once, cache or not
+    _send(slack, fake.reaction_event(fake.post_as_user(GENERAL, "while paused"), "memo"))
+    store.resume(ctx, TEAM_ID, trigger.id, USER_ID)
+    changed(ctx, TEAM_ID)
+    _send(slack, fake.reaction_event(fake.post_as_user(GENERAL, "after resuming"), "memo"))
+    wait_until(lambda: len(_runs(ctx)) >= 1, 10, "the run after resuming")
+    assert [r.input for r in _runs(ctx)] == ["after resuming"]

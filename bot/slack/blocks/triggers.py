@@ -199,16 +199,6 @@ def trigger_modal(pipelines: Sequence[tuple[int, str]], form: TriggerForm) -> Vi
     return form_modal(TRIGGER_CALLBACK, "New trigger", "Save", form.metadata(), blocks)
 
 
-def no_pipelines_modal() -> View:
-    return View(
-        type="modal",
-        callback_id=SECRET_CALLBACK,
-        title=modal_title("New trigger"),
-        close="Close",
-        blocks=[section(escape_mrkdwn(texts.NO_PIPELINES))],
-    )
-
-
 def webhook_created_view(view: TriggerView, url: str, secret: str) -> View:
     """Shown once, in place of the form: the URL, the secret and a curl line. The secret is in
     this view only (never in private_metadata, never in a message)."""

@@ -358,16 +358,20 @@ def test_a_burst_starts_exactly_the_runs_per_hour(ctx, slack, digest):
     fake = slack.fake
     trigger = _trigger(ctx, digest, kind=MESSAGE, runs_per_hour=5, channels=(GENERAL,))
     events = [fake.message_event(fake.post_as_user(GENERAL, f"alert {i}")) for i in range(20)]
+    first_window = int(time.time() // 3600)
     with ThreadPoolExecutor(max_workers=10) as pool:
         list(pool.map(lambda e: _send(slack, e), events))
-    window = int(time.time() // 3600)
-    counter = f"pipebot:trigger:runs:{trigger.id}:{window}"
-    wait_until(lambda: int(ctx.redis.get(counter) or 0) >= 20, 20, "every message to be counted")
+    windows = range(first_window, int(time.time() // 3600) + 1)  # one, unless the hour turned meanwhile
+    counters = [f"pipebot:trigger:runs:{trigger.id}:{w}" for w in windows]
+    wait_until(lambda: sum(int(ctx.redis.get(c) or 0) for c in counters) >= 20, 20, "every message to be counted")
     wait_until(lambda: len(_runs(ctx)) >= 5, 20, "the capped runs")
     dm = fake.dm_channel(USER_ID)
     wait_until(lambda: any("limit of 5 runs" in (m.get("text") or "") for m in fake.messages(dm)), 10, "the DM")
-    assert len(_runs(ctx)) == 5
-    assert sum("limit of 5 runs" in (m.get("text") or "") for m in fake.messages(dm)) == 1  # once per hour
+    skipped = sum("limit of 5 runs" in (m.get("text") or "") for m in fake.messages(dm))
+    if len(windows) == 1:
+        assert len(_runs(ctx)) == 5 and skipped == 1  # exactly the cap; told once per hour
+    else:  # the hour turned during the burst: each hour holds its own cap
+        assert 5 <= len(_runs(ctx)) <= 10 and 1 <= skipped <= 2
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,7 @@ class RunInfo:
     resumed_from: int = 0  # number of steps already finished by an earlier attempt
     # A branch's steps taken over from its source artifact: position -> what it cost there
     reused: dict[int, Decimal | None] = field(default_factory=dict)
-    # Where a self-started run came from (runs.origin: {"kind": "schedule", ...}); None when a
-    # person started it. A surface names it in the run's first message (DESIGN §13).
+    # What started a run nobody typed (runs.origin, DESIGN §13): its first message names it
     origin: dict[str, Any] | None = None
 
 

@@ -57,6 +57,8 @@ from bot.slack.listeners import (
     schedules,
     settings,
     shortcut,
+    trigger_events,
+    triggers,
     unfurl,
 )
 from bot.slack.oauth import not_installed_text, oauth_flow
@@ -152,6 +154,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     rerun.register(app, ctx)
     shortcut.register(app, ctx)
     mentions.register(app, ctx)
+    trigger_events.register(app, ctx)  # before dm: both take `message` events (channels here)
     dm.register(app, ctx)
     artifacts.register(app, ctx)
     artifact_delete.register(app, ctx)
@@ -163,6 +166,7 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     cancel.register(app, ctx)
     approvals.register(app, ctx)
     schedules.register(app, ctx)
+    triggers.register(app, ctx)
     _register_fallbacks(app, ctx)
 
 

@@ -42,6 +42,8 @@ __all__ = [
     "SCHEDULES",
     "SCHEDULE_NEW",
     "SETTINGS",
+    "TRIGGERS",
+    "TRIGGER_NEW",
     "UNKNOWN",
     "Command",
     "CommandSpec",
@@ -72,6 +74,8 @@ MCP_REMOVE = "mcp remove"
 MCP_COMMANDS = (MCP, MCP_ADD, MCP_TEST, MCP_REMOVE)
 SCHEDULE_NEW = "schedule new"
 SCHEDULES = "schedules"
+TRIGGER_NEW = "trigger new"
+TRIGGERS = "triggers"
 UNKNOWN = "unknown"
 
 
@@ -97,6 +101,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(ARTIFACTS, "artifacts [PIPELINE] [search WORDS…]", "latest results, with links"),
     CommandSpec(SCHEDULE_NEW, "schedule new", "run a pipeline on a cron, posting in a channel"),
     CommandSpec(SCHEDULES, "schedules", "list schedules: pause, resume, delete"),
+    CommandSpec(TRIGGER_NEW, "trigger new", "run a pipeline on a reaction, a new message or a webhook"),
+    CommandSpec(TRIGGERS, "triggers", "list triggers; pause, resume or delete them"),
     CommandSpec(SETTINGS, "settings", "provider API keys (admins only)"),
     CommandSpec(MCP, "mcp", "MCP servers and their tools: list, test, remove (admins only)"),
     CommandSpec(MCP_ADD, "mcp add", "register an MCP server, so agents can use its tools (admins only)"),
@@ -120,6 +126,8 @@ _TOP = (
     "schedule",
     "schedules",
     "mcp",
+    "trigger",
+    "triggers",
 )
 _TOP_ALIASES = {
     "?": "help",
@@ -233,6 +241,8 @@ def _parse(text: str, command: str) -> Command:
         return _parse_mcp(list(tokens), command)
     if word in ("schedule", SCHEDULES):
         return _parse_schedule(word, list(tokens), command)
+    if word in ("trigger", TRIGGERS):
+        return _parse_trigger(word, [t.value.lower() for t in tokens], command)
     if word == RUN:
         name, rest = parse_run_args(text[first.end :], ())
         if not name.strip():
@@ -261,6 +271,18 @@ def _parse(text: str, command: str) -> Command:
     if action in _ACTIONS:  # "agnet new" -> "agent new", not "agents"
         guesses = [f"{g} {action}" for g in guesses if g in ("agent", "pipeline")] or guesses
     return Command(UNKNOWN, (first.value,), suggestions=tuple(guesses))
+
+
+def _parse_trigger(word: str, rest: list[str], command: str) -> Command:
+    """``trigger new`` (aliases: create, add) and ``triggers`` / ``trigger list``; a trigger is
+    changed from the list's buttons, so nothing else is taken."""
+    action = _ACTION_ALIASES.get(rest[0], rest[0]) if rest else ("list" if word == TRIGGERS else "")
+    if word == "trigger" and action == "new" and len(rest) == 1:
+        return Command(TRIGGER_NEW)
+    if action == "list" and len(rest) <= 1:
+        return Command(TRIGGERS)
+    usage = f"{_usage(TRIGGER_NEW, command)} or {_usage(TRIGGERS, command)}"
+    return Command(UNKNOWN, (f"{word} {' '.join(rest)}".strip(),), error=f"Try {usage}.", suggestions=(TRIGGER_NEW,))
 
 
 def _parse_thing(thing: str, tokens: list[Token], command: str) -> Command:

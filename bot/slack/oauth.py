@@ -37,6 +37,8 @@ BOT_SCOPES = (
     "channels:history",
     "groups:history",
     "mpim:history",
+    "reactions:read",
+    "emoji:read",
 )
 NOT_INSTALLED = "pipebot is not installed in this workspace any more: ask an admin to reinstall it at {url}"
 

@@ -36,7 +36,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar, cast
 
@@ -119,10 +119,9 @@ class SlackRunReporter:
         run_id: str | None = None,
         on_undelivered: Callable[[str], None] | None = None,
         on_approval_shown: Callable[[str, str, str], None] | None = None,
-        origin: str | None = None,
+        origin: Mapping[str, Any] | None = None,
     ) -> None:
         self.client = client
-        self.origin = origin  # a self-started run's origin line, kept in every parent update
         self.channel_id = channel_id
         self.thread_ts = thread_ts
         self.status_ts = status_ts or thread_ts
@@ -150,6 +149,7 @@ class SlackRunReporter:
         self._pipeline = ""
         self._requested_by: str | None = None
         self._input = ""
+        self._origin: Mapping[str, Any] | None = origin  # runs.origin: named in every parent update
         self._last_post = 0.0
         self._running_mark: threading.Thread | None = None
 
@@ -162,6 +162,7 @@ class SlackRunReporter:
             self._pipeline = info.pipeline_name
             self._requested_by = info.requested_by
             self._input = info.input
+            self._origin = info.origin or self._origin
             for sp in info.steps:
                 view = msgs.StepView(sp.position, sp.agent_name, sp.model_display or msgs.model_label(sp.model))
                 if sp.position in info.reused:
@@ -192,7 +193,7 @@ class SlackRunReporter:
                 status=RunStatus.RUNNING,
                 run_id=self._run_id,
                 in_thread=self.status_ts == self.thread_ts,
-                origin=self.origin,
+                origin=self._origin,
             )
             try:
                 deliver(
@@ -399,7 +400,7 @@ class SlackRunReporter:
             reason=outcome.error_message,
             error_kind=outcome.error_kind,
             cancelled_by=outcome.cancelled_by,
-            origin=self.origin,
+            origin=self._origin,
         )
         try:
             deliver(

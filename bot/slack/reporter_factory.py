@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -20,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
-from bot.slack.origin_text import origin_line
+from bot.slack.blocks.origin import origin_line
 from bot.slack.reporter import SlackRunReporter
 from bot.slack.run_post import CannotPost, delete_quietly, post_run_message
 from core.context import AppContext
@@ -81,7 +82,7 @@ def _reporter(
     multi-workspace installs use each workspace's token. ``started_by``: the run's origin,
     pipeline name and input, for a self-started run's first message."""
     origin, pipeline_name, input_text = started_by
-    line = origin_line(origin, pipeline_name)
+    line = origin_line(origin)
     if not channel_id or (not thread_ts and line is None):
         return None
     recipient_team = recipient_team or team_id
@@ -94,7 +95,7 @@ def _reporter(
         return None
     if not thread_ts:
         thread_ts = _open_thread(
-            ctx, client, team_id, run_id, channel_id, requested_by, pipeline_name, input_text, line
+            ctx, client, team_id, run_id, channel_id, requested_by, pipeline_name, input_text, origin
         )
         if thread_ts is None:
             return None
@@ -114,7 +115,7 @@ def _reporter(
         run_id=str(run_id),
         on_undelivered=functools.partial(_note_undelivered, ctx, team_id, str(run_id)),
         on_approval_shown=functools.partial(_remember_approval, ctx, team_id),
-        origin=line,
+        origin=origin,
     )
 
 
@@ -133,13 +134,13 @@ def _open_thread(
     requested_by: str | None,
     pipeline_name: str,
     input_text: str,
-    line: str | None,
+    origin: Mapping[str, Any] | None,
 ) -> str | None:
     """Post a self-started run's first message and record its ts as the run's thread; the
     thread to report in (None: Slack would not take the message; the run runs, unreported,
     and the artifact keeps its result)."""
     text, blocks = msgs.parent_message(
-        pipeline_name, requested_by, input_text, run_id=str(run_id), origin=line, in_thread=True
+        pipeline_name, requested_by, input_text, run_id=str(run_id), origin=origin, in_thread=True
     )
     try:
         posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks])

@@ -104,7 +104,12 @@ def start_from_slack(
 
     def place(req: RunRequest) -> RunRequest:
         text, blocks = msgs.parent_message(
-            req.pipeline_name, req.requested_by, shown_input, in_thread=not thread, run_id=str(run_id)
+            req.pipeline_name,
+            req.requested_by,
+            shown_input,
+            in_thread=not thread,
+            run_id=str(run_id),
+            origin=req.origin_detail,
         )
         blocks_json = [b.to_dict() for b in blocks]
         if on_long_wait is not None:

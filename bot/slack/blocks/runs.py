@@ -10,7 +10,7 @@ against the ~13k characters Slack accepts in practice).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -58,6 +58,7 @@ from bot.slack.blocks.limits import (
     TASK_TEXT_LIMIT,
     TASK_TITLE_LIMIT,
 )
+from bot.slack.blocks.origin import origin_line
 from bot.slack.text import clip, escape_mrkdwn, fit_message
 from core.formatting import format_cost, format_duration, format_tokens
 from core.messages import COMMAND, status_words
@@ -128,14 +129,15 @@ def parent_message(
     ahead: int | None = None,
     error_kind: str | None = None,
     cancelled_by: str | None = None,
-    origin: str | None = None,
+    origin: Mapping[str, Any] | None = None,
 ) -> tuple[str, list[Block]]:
     """The message that opens the run's thread; "Queued: N runs ahead" while it waits, then
     running (or waiting for approval, DESIGN §12), then ✅/❌ when the run ends. A queued,
     running or waiting run with a ``run_id`` has a Cancel button (Cancel works while waiting).
 
     ``status``: queued (``ahead`` runs before it) | running | waiting | succeeded | failed |
-    rejected (the run could not start).
+    rejected (the run could not start). ``origin``: what started a run nobody typed (its line
+    comes from bot/slack/blocks/origin.py).
     """
     who = f" for <@{user_id}>" if user_id else ""
     name = name_md(pipeline_name)
@@ -159,8 +161,8 @@ def parent_message(
         head += f" · {link(permalink, 'artifact')}"
     blocks: list[Block] = [section(head)]
     note = f"> {preview(input_text)}" if input_text.strip() or not origin else ""
-    if origin:  # a self-started run names where it came from (bot/slack/origin_text.py), mrkdwn
-        note = f"{origin}\n{note}".rstrip()
+    if started_by := origin_line(origin):  # a self-started run names where it came from
+        note = f"{started_by}\n{note}".rstrip()
     if status == RunStatus.WAITING and in_thread:
         note += f"\n{WAITING_IN_THREAD}"
     elif status in (RunStatus.RUNNING, RunStatus.QUEUED) and in_thread:

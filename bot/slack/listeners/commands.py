@@ -53,12 +53,14 @@ from bot.slack.commands_text import (
     SCHEDULE_NEW,
     SCHEDULES,
     SETTINGS,
+    TRIGGER_NEW,
+    TRIGGERS,
     UNKNOWN,
     Command,
     help_text,
     parse_command,
 )
-from bot.slack.listeners import agents, artifacts, audit, mcp_servers, pipelines, runs, schedules, settings
+from bot.slack.listeners import agents, artifacts, audit, mcp_servers, pipelines, runs, schedules, settings, triggers
 from bot.slack.listeners.support import OOPS, Reply, ephemeral, later
 from bot.slack.payloads import Actor, channel_of, team_of, user_of
 from bot.slack.text import decode_slack_text
@@ -194,6 +196,12 @@ def slow_command(ctx: AppContext, client: WebClient, body: Mapping[str, Any], cm
         )
     elif cmd.name == SCHEDULES:
         schedules.show_schedules(ctx, client, team_id, user_id, respond)
+    elif cmd.name == TRIGGER_NEW:
+        triggers.open_trigger_modal(
+            ctx, client, trigger_id, team_id, user_id, channel_id=channel_id, response_url=response_url
+        )
+    elif cmd.name == TRIGGERS:
+        triggers.show_triggers(ctx, team_id, respond)
     elif cmd.name == AUDIT:
         audit.show_audit(ctx, client, Actor(team_id, user_id, channel_id=channel_id, response_url=response_url))
     elif cmd.name in MCP_COMMANDS:

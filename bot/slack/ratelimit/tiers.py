@@ -55,6 +55,8 @@ METHOD_TIERS: dict[str, int] = {
     "users.conversations": 3,
     "conversations.open": 3,
     "conversations.replies": 3,
+    "conversations.history": 3,  # the message a reaction trigger runs on
+    "emoji.list": 2,  # a reaction trigger's emoji exists (bot/slack/emoji_check.py)
     "chat.update": 3,
     "chat.delete": 3,
     "chat.postEphemeral": 4,

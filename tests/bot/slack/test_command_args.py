@@ -23,6 +23,8 @@ from bot.slack.commands_text import (
     SCHEDULE_NEW,
     SCHEDULES,
     SETTINGS,
+    TRIGGER_NEW,
+    TRIGGERS,
     UNKNOWN,
     Command,
     help_text,
@@ -238,6 +240,8 @@ def test_help_lists_every_subcommand() -> None:
         *MCP_COMMANDS,
         SCHEDULE_NEW,
         SCHEDULES,
+        TRIGGER_NEW,
+        TRIGGERS,
     }
 
 

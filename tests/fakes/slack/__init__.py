@@ -59,7 +59,8 @@ Layout: one module per API family, each a mixin over :class:`~tests.fakes.slack.
 (``server`` HTTP and recording, ``apps`` Socket Mode's apps.connections.open, ``workspace`` teams/users/channels, ``users``, ``conversations``,
 ``chat``, ``files`` (files.info, downloads of url_private, people's messages and the events
 that carry files), ``conversations.replies`` in ``conversations``, ``unfurls``, ``streams``, ``views``, ``oauth``, ``openid`` (Sign in with Slack: the
-authorize page and ``openid.connect.token``), ``response_urls``), Block Kit checks in
+authorize page and ``openid.connect.token``), ``response_urls``, ``triggers`` (conversations.history, emoji.list, reaction and channel
+message events)), Block Kit checks in
 ``blocks``, Slack's numbers in ``limits``. :class:`FakeSlack` is the one class tests use; a new
 family (Socket Mode, a rate limiter) is one more mixin in its bases.
 """
@@ -95,6 +96,7 @@ from tests.fakes.slack.records import Call
 from tests.fakes.slack.response_urls import ResponseUrlsMixin
 from tests.fakes.slack.server import ServerMixin
 from tests.fakes.slack.streams import StreamsMixin
+from tests.fakes.slack.triggers import TriggersMixin
 from tests.fakes.slack.unfurls import UnfurlsMixin
 from tests.fakes.slack.users import UsersMixin
 from tests.fakes.slack.views import ViewsMixin
@@ -136,6 +138,7 @@ class FakeSlack(
     OAuthMixin,
     OpenIDMixin,
     ResponseUrlsMixin,
+    TriggersMixin,
 ):
     """A local Slack Web API with one workspace preloaded (see :mod:`tests.fakes.slack.limits`).
 

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     PIPEBOT_HEARTBEAT_SECONDS: float = Field(default=5, gt=0)  # how often a running run proves its worker alive
     PIPEBOT_STALE_AFTER_SECONDS: float = Field(default=30, gt=0)  # no heartbeat for longer: its worker is gone
     PIPEBOT_REAP_SECONDS: float = Field(default=10, gt=0)  # how often a worker looks for such runs
+    # How often a worker looks for due schedules (DESIGN §13: a fire starts within 15 s of its time).
+    PIPEBOT_SCHEDULE_SECONDS: float = Field(default=2, gt=0)
     PIPEBOT_QUEUE_STATUS_SECONDS: float = Field(default=3, gt=0)  # how often "Queued: N runs ahead" is refreshed
     PIPEBOT_DATA_DIR: Path = Path(".pipebot")  # embedded services' data and the local secret key
     # Finished runs and their artifacts older than this many days are purged by the workers'

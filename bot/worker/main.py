@@ -25,6 +25,7 @@ from bot.worker.threaded import ThreadedWorker
 from core.context import AppContext
 from core.runs.maintenance import maintain_runs
 from core.runs.queue import run_queue
+from core.schedules.fire import fire_all_due
 from core.timings import REDIS_RECONNECT_MAX_S, RQ_MAINTENANCE_INTERVAL_S
 from storage.db import make_engine, make_sessionmaker
 
@@ -88,6 +89,23 @@ def start_maintenance(ctx: AppContext, stop: threading.Event, every: float | Non
             maintain(ctx)
 
     t = threading.Thread(target=loop, name="pipebot-maintenance", daemon=True)
+    t.start()
+    return t
+
+
+def start_schedules(ctx: AppContext, stop: threading.Event, every: float | None = None) -> threading.Thread:
+    """Fire due schedules every few seconds (every worker: the rows are taken with SKIP LOCKED,
+    so each fire time runs once however many look; core/schedules/fire.py)."""
+    every = every or ctx.settings.PIPEBOT_SCHEDULE_SECONDS
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                fire_all_due(ctx)
+            except Exception:  # noqa: BLE001 - a fire not taken stays due; the next round takes it
+                log.exception("firing schedules failed")
+
+    t = threading.Thread(target=loop, name="pipebot-schedules", daemon=True)
     t.start()
     return t
 
@@ -159,6 +177,7 @@ def run_worker(
     maintain(ctx)  # a worker that starts after a crash or an outage picks up the pieces at once
     stop = threading.Event()
     start_maintenance(ctx, stop)
+    start_schedules(ctx, stop)
     start_queue_status(ctx, stop)
     if mode == "fork":
         ctx.engine.dispose()  # nothing pooled crosses the fork

@@ -42,7 +42,6 @@ from core.runs.cancel_watch import cancelled_message
 from core.runs.outcome import write_outcome
 from core.runs.queue import MAX_ATTEMPTS, enqueue, job_id
 from core.runs.retention import purge_when_due
-from core.schedules.fire import fire_due
 from core.timings import QUEUED_GRACE_S
 from storage.db import transaction
 from storage.repos import approvals as approval_repo
@@ -57,19 +56,15 @@ _PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.S
 
 def maintain_runs(ctx: AppContext, *, now: datetime | None = None) -> list[str]:
     """One round: take over runs whose worker died, then enqueue queued runs whose job is
-    gone, then end waiting runs whose approval is past due, then start the runs of due
-    schedules, then (when due) purge what retention expired; returns the ids of the runs it
-    rescued, ended or started."""
+    gone, then end waiting runs whose approval is past due, then (when due) purge what
+    retention expired; returns the ids of the runs it rescued or ended. Due schedules have
+    a loop of their own (bot/worker/main.start_schedules), on a shorter period."""
     now = now or datetime.now(UTC)
     touched = take_over_dead_runs(ctx, now=now) + requeue_lost_runs(ctx, now=now)
     try:
         touched += expire_due(ctx, now=now)
     except Exception:  # noqa: BLE001 - the next round tries again; rescues matter as much
         log.exception("approval timeouts failed")
-    try:
-        touched += fire_due(ctx, now=now)
-    except Exception:  # noqa: BLE001 - a fire not taken stays due; the next round takes it
-        log.exception("firing schedules failed")
     try:
         purge_when_due(ctx)
     except Exception:  # noqa: BLE001 - rescuing runs matters more; the next round purges

@@ -221,7 +221,7 @@ def test_a_refused_run_pauses_its_schedule_and_tells_why(ctx):
 
 def test_two_real_workers_fire_a_due_schedule_once(ctx, worker_env):
     view = _schedule(ctx, _pipeline(ctx))
-    env = dict(worker_env, PIPEBOT_REAP_SECONDS="0.3")
+    env = dict(worker_env, PIPEBOT_SCHEDULE_SECONDS="0.3")
     workers = [start_worker(env), start_worker(env)]
     try:
         _due(ctx, view.id, datetime.now(UTC) - timedelta(seconds=1))

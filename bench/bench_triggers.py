@@ -152,7 +152,9 @@ def _requests(messages: list[dict[str, Any]], seconds: float, retries: float) ->
             "client_msg_id": m["client_msg_id"],
             "blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": []}]}],
         }
-        body, headers = signer.event(event, event_id="Ev" + uuid.uuid4().hex[:10].upper(), event_time=int(float(m["ts"])))
+        body, headers = signer.event(
+            event, event_id="Ev" + uuid.uuid4().hex[:10].upper(), event_time=int(float(m["ts"]))
+        )
         url = "http://127.0.0.1/slack/events"  # the Host line is not checked
         out.append(Send(i * step, _raw(url, body, headers), False))
         if every and i % every == every // 2:
@@ -239,14 +241,15 @@ def _windows(trigger_id: str) -> int:
     return sum(1 for _ in redis.Redis.from_url(REDIS).scan_iter(f"pipebot:trigger:runs:{trigger_id}:*"))
 
 
-def _runs(database_url: str) -> list[tuple[str, str | None, str | None]]:
+def _runs(database_url: str) -> list[tuple[str, str | None, str | None, float]]:
     import psycopg
 
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT thread_ts, dedupe_key, status FROM runs WHERE origin->>'kind' = 'message' ORDER BY created_at"
+            "SELECT thread_ts, dedupe_key, status, extract(epoch FROM created_at) FROM runs"
+            " WHERE origin->>'kind' = 'message' ORDER BY created_at"
         ).fetchall()
-    return [(str(r[0]), r[1], r[2]) for r in rows]
+    return [(str(r[0]), r[1], r[2], float(r[3])) for r in rows]
 
 
 # ---- report ----------------------------------------------------------------------------------
@@ -299,7 +302,16 @@ def main() -> None:
                 ports[kind] = _free_port()
                 procs.append(
                     subprocess.Popen(
-                        [sys.executable, __file__, "--serve", kind, "--port", str(ports[kind]), "--slack-url", info["url"]],
+                        [
+                            sys.executable,
+                            __file__,
+                            "--serve",
+                            kind,
+                            "--port",
+                            str(ports[kind]),
+                            "--slack-url",
+                            info["url"],
+                        ],
                         env=env,
                     )
                 )
@@ -312,11 +324,11 @@ def main() -> None:
             quiet = [dict(m, channel=QUIET, ts=f"{float(m['ts']) - 1e5:.6f}") for m in info["messages"][:30]]
             results: dict[str, tuple[list[float], list[float], dict[str, int]]] = {}
             cpu: dict[str, float] = {}
-            settled = last_run = 0.0
+            settled = began = 0.0
             for kind in ("bare", "pipebot"):
                 asyncio.run(_paced(ports[kind], _requests(quiet, 1.0, 0)))
                 before = _cpu_seconds(pids[kind])
-                t0 = time.monotonic()
+                t0, began = time.monotonic(), time.time()
                 results[kind] = asyncio.run(_paced(ports[kind], sends))
                 took = time.monotonic() - t0
                 if kind == "pipebot":
@@ -330,7 +342,7 @@ def main() -> None:
                     while time.monotonic() < deadline + args.settle:
                         now_runs = len(_runs(database_url))
                         if now_runs != seen:
-                            seen, quiet_since, last_run = now_runs, time.monotonic(), time.monotonic() - t0
+                            seen, quiet_since = now_runs, time.monotonic()
                         if now_runs >= want or time.monotonic() - quiet_since > 15:
                             break
                         time.sleep(0.5)
@@ -339,6 +351,7 @@ def main() -> None:
             fake.stdin.close()  # type: ignore[union-attr]
             posted: dict[str, Any] = json.loads(fake.stdout.readline())  # type: ignore[union-attr]
             runs = _runs(database_url)
+            last_run = max((r[3] for r in runs), default=began) - began
             counted, windows = _counted(trigger_id), _windows(trigger_id)
 
             n = len(sends)
@@ -359,8 +372,8 @@ def main() -> None:
                 statuses = results[kind][2]
                 bad = sum(c for s, c in statuses.items() if s != "200")
                 print(f"{kind:8s} answers {dict(sorted(statuses.items()))}: not 200 = {bad} (target 0)")
-            distinct = len({thread for thread, _, _ in runs})
-            keys = len({key for _, key, _ in runs})
+            distinct = len({r[0] for r in runs})
+            keys = len({r[1] for r in runs})
             cap = CAP * windows
             print(
                 f"pipebot counted {counted} of {args.messages} messages against the cap in {settled:.1f} s "
@@ -370,7 +383,7 @@ def main() -> None:
             print(
                 f"runs recorded for the trigger {len(runs)} (target exactly the cap, {cap}: "
                 f"{'met' if len(runs) == cap else 'NOT met'}), for {distinct} distinct messages, {keys} distinct "
-                f"dedupe keys (doubles: {len(runs) - distinct}), statuses {sorted({s for _, _, s in runs})}"
+                f"dedupe keys (doubles: {len(runs) - distinct}), statuses {sorted({r[2] for r in runs})}"
             )
             threads = posted["threads"]
             print(

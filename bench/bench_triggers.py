@@ -74,7 +74,7 @@ def serve(kind: str, port: int, slack_url: str) -> None:
         settings = load_settings(
             _env_file=None, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_url, SLACK_BOT_TOKEN="xoxb-fake-bot-token"
         )
-        ctx = AppContext.create(settings, settings.DATABASE_URL, settings.REDIS_URL, settings.secret_keys)
+        ctx = AppContext.create(settings, str(settings.DATABASE_URL), str(settings.REDIS_URL), settings.secret_keys)
         app = build_app(ctx)
     else:
         from concurrent.futures import ThreadPoolExecutor
@@ -209,8 +209,9 @@ async def _paced(port: int, sends: list[Send]) -> tuple[list[float], list[float]
 # ---- the scratch workspace -------------------------------------------------------------------
 
 
-def _seed(database_url: str, secret_key: str) -> str:
-    """An agent, a pipeline, an Anthropic key and one message trigger on C1; the trigger's id."""
+def _seed(database_url: str, secret_key: str, cap: int) -> str:
+    """An agent, a pipeline, an Anthropic key and one message trigger on C1 with ``cap`` runs
+    per hour; the trigger's id."""
     from bot.slack.trigger_runs import changed
     from core.context import AppContext
     from core.settings import load_settings
@@ -223,8 +224,10 @@ def _seed(database_url: str, secret_key: str) -> str:
     ctx = AppContext.create(settings, database_url, REDIS, settings.secret_keys)
     with_keys(ctx, TEAM_ID, "anthropic")
     pipeline = make_pipeline(ctx, TEAM_ID, "Alert triage", [make_agent(ctx, TEAM_ID, "Triage")])
-    trigger, _ = store.create(ctx, TEAM_ID, USER_ID, TriggerDraft(MESSAGE, pipeline, channels=(CHANNEL,)))
-    assert trigger.runs_per_hour == CAP, trigger
+    trigger, _ = store.create(
+        ctx, TEAM_ID, USER_ID, TriggerDraft(MESSAGE, pipeline, channels=(CHANNEL,), runs_per_hour=cap)
+    )
+    assert trigger.runs_per_hour == cap, trigger
     changed(ctx, TEAM_ID)
     ctx.close()
     return trigger.id
@@ -271,6 +274,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="the burst's length (paced evenly)")
     p.add_argument("--retries", type=float, default=0.1, help="share of events Slack sends again")
     p.add_argument("--retry-after", type=float, default=1.0, help="seconds from an event to its retry")
+    p.add_argument("--cap", type=int, default=CAP, help="the trigger's Runs per hour (default 30)")
     p.add_argument("--settle", type=float, default=120.0, help="seconds to wait for every message to be counted")
     p.add_argument("--serve", choices=["pipebot", "bare"])
     p.add_argument("--port", type=int)
@@ -287,7 +291,7 @@ def main() -> None:
     secret_key = new_key()
     procs: list[subprocess.Popen[str]] = []
     with scratch_database("pipebot_bench_triggers") as (database_url, _engine):
-        trigger_id = _seed(database_url, secret_key)
+        trigger_id = _seed(database_url, secret_key, args.cap)
         env = dict(
             os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS, PIPEBOT_SECRET_KEY=secret_key, PYTHONPATH=str(ROOT)
         )
@@ -317,6 +321,7 @@ def main() -> None:
                             info["url"],
                         ],
                         env=env,
+                        text=True,
                     )
                 )
                 pids[kind] = procs[-1].pid
@@ -342,8 +347,8 @@ def main() -> None:
                     settled = time.monotonic() - t0
                     # Runs within the cap start after their ack, one Slack post each (paced
                     # by Slack's limits): wait for the last, or for nothing new in 15 s.
-                    want, seen, quiet_since = CAP * _windows(trigger_id), -1, time.monotonic()
-                    while time.monotonic() < deadline + args.settle:
+                    want, seen, quiet_since = args.cap * _windows(trigger_id), -1, time.monotonic()
+                    while time.monotonic() < deadline + args.settle + 2 * want:
                         now_runs = len(_runs(database_url))
                         if now_runs != seen:
                             seen, quiet_since = now_runs, time.monotonic()
@@ -379,7 +384,7 @@ def main() -> None:
                 print(f"{kind:8s} answers {dict(sorted(statuses.items()))}: not 200 = {bad} (target 0)")
             distinct = len({r[0] for r in runs})
             keys = len({r[1] for r in runs})
-            cap = CAP * windows
+            cap = args.cap * windows
             print(
                 f"pipebot counted {counted} of {args.messages} messages against the cap in {settled:.1f} s "
                 f"({windows} hour window{'s' if windows != 1 else ''}; target {args.messages}: each once, none lost); "
@@ -388,7 +393,7 @@ def main() -> None:
             print(
                 f"runs recorded for the trigger {len(runs)} (target exactly the cap, {cap}: "
                 f"{'met' if len(runs) == cap else 'NOT met'}), for {distinct} distinct messages, {keys} distinct "
-                f"dedupe keys (doubles: {len(runs) - distinct}), statuses {sorted({r[2] for r in runs})}"
+                f"dedupe keys (doubles: {len(runs) - distinct}), statuses {sorted({str(r[2]) for r in runs})}"
             )
             threads = posted["threads"]
             print(

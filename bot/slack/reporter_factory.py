@@ -27,6 +27,7 @@ from bot.slack.run_post import CannotPost, delete_quietly, post_run_message
 from core.context import AppContext
 from core.reporter import Reporter, RunInfo
 from core.runs.approvals import record_message
+from core.schedules import store as schedule_store
 from core.schedules import texts
 from storage.db import transaction
 from storage.repos import artifacts as artifact_repo
@@ -146,7 +147,12 @@ def _open_thread(
         posted = post_run_message(client, channel_id, text, [b.to_dict() for b in blocks])
     except CannotPost as exc:
         log.warning("run %s cannot post its first message in %s: %s", run_id, channel_id, exc)
-        _tell_starter(client, requested_by, texts.cannot_post_run(pipeline_name, channel_id, str(exc)))
+        told = texts.cannot_post_run(pipeline_name, channel_id, str(exc))
+        if origin is not None and origin.get("kind") == "schedule" and origin.get("id"):
+            paused = texts.paused_cannot_post(pipeline_name, channel_id, str(exc))
+            if schedule_store.pause_itself(ctx, team_id, str(origin["id"]), paused):
+                told = paused
+        _tell_starter(client, requested_by, told)
         return None
     with transaction(ctx.sessions) as s:
         thread_ts = run_repo.set_thread_ts_once(s, team_id, uuid.UUID(str(run_id)), posted.ts)

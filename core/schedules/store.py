@@ -174,6 +174,21 @@ def resume(
         return view_of(row)
 
 
+def pause_itself(ctx: AppContext, team_id: str, schedule_id: str, reason: str) -> bool:
+    """A schedule that cannot do its job (its channel took no message) stops, saying why;
+    False when it is gone or paused already."""
+    try:
+        sid = uuid.UUID(str(schedule_id))
+    except ValueError:
+        return False
+    with transaction(ctx.sessions) as s:
+        row = repo.get(s, team_id, sid)
+        if row is None or row.paused_at is not None:
+            return False
+        row.paused_at, row.paused_reason = datetime.now(UTC), reason
+        return True
+
+
 def delete(ctx: AppContext, team_id: str, schedule_id: str, user_id: str, *, is_admin: bool = False) -> ScheduleView:
     with transaction(ctx.sessions) as s:
         row = _mine(s, team_id, schedule_id, user_id, is_admin)

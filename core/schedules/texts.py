@@ -58,6 +58,15 @@ def cannot_post_run(name: str, channel_id: str, why: str) -> str:
     return f"Your scheduled run of “{name}” could not post in <#{channel_id}>, so its result is not in Slack: {why}"
 
 
+def paused_cannot_post(name: str, channel_id: str, why: str) -> str:
+    """To a schedule's creator when its channel took no message (archived, deleted, pipebot
+    removed): the run ran unseen, and the schedule pauses rather than run unseen again."""
+    return (
+        f"{cannot_post_run(name, channel_id, why)}\nThe schedule is paused so it does not run unseen again; "
+        f"resume it with `{COMMAND} schedules` once pipebot can post there."
+    )
+
+
 def caught_up(missed: int) -> str:
     return f"Caught up: {missed:,} earlier time{'s' if missed != 1 else ''} passed while no worker was running."
 

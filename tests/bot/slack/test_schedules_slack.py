@@ -309,7 +309,9 @@ def test_the_first_message_is_posted_once_whoever_builds_the_reporter(
     assert read_run(ctx, TEAM_ID, info.run_id).thread_ts == thread_ts
 
 
-def test_a_scheduled_run_that_cannot_post_tells_its_creator(ctx: AppContext, slack: SlackServer, digest: int) -> None:
+def test_a_schedule_whose_channel_takes_no_message_pauses_and_tells_its_creator(
+    ctx: AppContext, slack: SlackServer, digest: int
+) -> None:
     view, _ = store.create(ctx, TEAM_ID, USER_ID, ScheduleDraft(digest, "0 9 * * *", "UTC", PRIVATE, "the week"))
     with transaction(ctx.sessions) as s:  # the bot was removed from the channel after it was made
         s.execute(update(Schedule).where(Schedule.id == view.id).values(next_fire_at=datetime.now(UTC)))
@@ -321,7 +323,14 @@ def test_a_scheduled_run_that_cannot_post_tells_its_creator(ctx: AppContext, sla
     assert slack_reporter_from_info(slack.ctx, info) is None
     [dm] = [c for c in slack.fake.calls("chat.postMessage") if c.params.get("channel") == USER_ID][-1:]
     assert "could not post in" in dm.params["text"] and "/invite @pipebot" in dm.params["text"]
+    assert "The schedule is paused" in dm.params["text"]
     assert read_run(ctx, TEAM_ID, run_id).thread_ts is None
+    [row] = store.list_schedules(ctx, TEAM_ID)
+    assert row.paused and "could not post" in (row.paused_reason or "")
+    # it does not fire again until someone resumes it
+    with transaction(ctx.sessions) as s:
+        s.execute(update(Schedule).where(Schedule.id == view.id).values(next_fire_at=datetime.now(UTC)))
+    assert fire_due(ctx) == []
 
 
 def test_a_run_a_person_started_without_a_thread_gets_no_message(ctx: AppContext, slack: SlackServer) -> None:

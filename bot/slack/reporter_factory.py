@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack import parent_status
 from bot.slack.blocks import runs as msgs
 from bot.slack.blocks.origin import origin_line
+from bot.slack.people import PersonUnknown, person
 from bot.slack.reporter import SlackRunReporter
 from bot.slack.run_post import CannotPost, delete_quietly, post_run_message
 from core.context import AppContext
@@ -95,6 +96,8 @@ def _reporter(
         log.warning("run %s has a Slack thread but no Slack client: %s", run_id, exc)
         return None
     if not thread_ts:
+        if _creator_gone(ctx, client, team_id, requested_by, origin, pipeline_name):
+            return None
         thread_ts = _open_thread(
             ctx, client, team_id, run_id, channel_id, requested_by, pipeline_name, input_text, origin
         )
@@ -159,6 +162,29 @@ def _open_thread(
     if thread_ts != posted.ts:  # another attempt opened the thread first: report there
         delete_quietly(client, posted.channel, posted.ts)
     return thread_ts
+
+
+def _creator_gone(
+    ctx: AppContext,
+    client: WebClient,
+    team_id: str,
+    requested_by: str | None,
+    origin: Mapping[str, Any] | None,
+    pipeline_name: str,
+) -> bool:
+    """A schedule whose creator left the workspace (deactivated) pauses itself rather than
+    post in their name: True then (nothing is posted; an admin sees why in the list). Slack
+    not answering who they are is not a reason to stop."""
+    if origin is None or origin.get("kind") != "schedule" or not origin.get("id") or not requested_by:
+        return False
+    try:
+        gone = person(ctx, client, team_id, requested_by).gone
+    except PersonUnknown:
+        return False
+    if gone:
+        log.info("schedule %s pauses: its creator %s is no longer in the workspace", origin["id"], requested_by)
+        schedule_store.pause_itself(ctx, team_id, str(origin["id"]), texts.paused_creator_gone(pipeline_name))
+    return gone
 
 
 def _tell_starter(client: WebClient, user_id: str | None, text: str) -> None:

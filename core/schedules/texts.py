@@ -67,6 +67,13 @@ def paused_cannot_post(name: str, channel_id: str, why: str) -> str:
     )
 
 
+def paused_creator_gone(name: str) -> str:
+    return (
+        f"The schedule of “{name}” is paused: the person who made it is no longer in this workspace. "
+        f"Someone else can make it again with `{COMMAND} schedule new`."
+    )
+
+
 def caught_up(missed: int) -> str:
     return f"Caught up: {missed:,} earlier time{'s' if missed != 1 else ''} passed while no worker was running."
 

@@ -333,6 +333,25 @@ def test_a_schedule_whose_channel_takes_no_message_pauses_and_tells_its_creator(
     assert fire_due(ctx) == []
 
 
+def test_a_schedule_whose_creator_left_pauses_and_posts_nothing(
+    ctx: AppContext, slack: SlackServer, digest: int
+) -> None:
+    view, _ = store.create(ctx, TEAM_ID, USER_ID, ScheduleDraft(digest, "0 9 * * *", "UTC", GENERAL, "the week"))
+    slack.fake.set_user(USER_ID, deleted=True)  # deactivated after making it
+    with transaction(ctx.sessions) as s:
+        s.execute(update(Schedule).where(Schedule.id == view.id).values(next_fire_at=datetime.now(UTC)))
+    [run_id] = fire_due(ctx)
+    run = read_run(ctx, TEAM_ID, run_id)
+    info = RunInfo(
+        str(run.id), TEAM_ID, "Digest", run.input, USER_ID, run.source, GENERAL, None, None, [], origin=run.origin
+    )
+    posts = len(slack.fake.calls("chat.postMessage"))
+    assert slack_reporter_from_info(slack.ctx, info) is None
+    assert len(slack.fake.calls("chat.postMessage")) == posts  # nothing posted in their name
+    [row] = store.list_schedules(ctx, TEAM_ID)
+    assert row.paused and "no longer in this workspace" in (row.paused_reason or "")
+
+
 def test_a_run_a_person_started_without_a_thread_gets_no_message(ctx: AppContext, slack: SlackServer) -> None:
     info = RunInfo(
         "00000000-0000-0000-0000-000000000001", TEAM_ID, "Digest", "x", USER_ID, "cli", GENERAL, None, None, []

@@ -100,7 +100,9 @@ def test_fair_share_caps_one_workspace_while_another_goes_ahead(ctx, worker_env,
     b_last_claimed = max(_run(ctx, "TB", r.id).started_at for r in b_runs).timestamp()
     b_last_claimed -= time.time() - time.monotonic()  # the fake's times are monotonic, same machine
     a_while_b_waited = [c for c in a_calls if c.started_at < b_last_claimed]
-    assert a_while_b_waited and _max_overlap(a_while_b_waited) <= 2
+    # (on a loaded machine B may be claimed before any of A's calls reaches the model: then
+    # no call of A started while B waited, and the last assertion says B did not wait for A)
+    assert _max_overlap(a_while_b_waited) <= 2
     # B, enqueued behind all of A, did not wait for A to finish: it ran beside A's runs
     assert max(c.started_at for c in b_calls) < max(c.started_at for c in a_calls)
     assert _max_overlap(a_calls + b_calls) >= 3

@@ -336,14 +336,16 @@ def test_a_schedule_whose_channel_takes_no_message_pauses_and_tells_its_creator(
 def test_a_schedule_whose_creator_left_pauses_and_posts_nothing(
     ctx: AppContext, slack: SlackServer, digest: int
 ) -> None:
-    view, _ = store.create(ctx, TEAM_ID, USER_ID, ScheduleDraft(digest, "0 9 * * *", "UTC", GENERAL, "the week"))
-    slack.fake.set_user(USER_ID, deleted=True)  # deactivated after making it
+    leaver = "U0SCHEDLEAVER"  # a user of this test alone: who Slack says someone is stays cached a while
+    slack.fake.add_user(leaver, "leaver")
+    view, _ = store.create(ctx, TEAM_ID, leaver, ScheduleDraft(digest, "0 9 * * *", "UTC", GENERAL, "the week"))
+    slack.fake.set_user(leaver, deleted=True)  # deactivated after making it
     with transaction(ctx.sessions) as s:
         s.execute(update(Schedule).where(Schedule.id == view.id).values(next_fire_at=datetime.now(UTC)))
     [run_id] = fire_due(ctx)
     run = read_run(ctx, TEAM_ID, run_id)
     info = RunInfo(
-        str(run.id), TEAM_ID, "Digest", run.input, USER_ID, run.source, GENERAL, None, None, [], origin=run.origin
+        str(run.id), TEAM_ID, "Digest", run.input, leaver, run.source, GENERAL, None, None, [], origin=run.origin
     )
     posts = len(slack.fake.calls("chat.postMessage"))
     assert slack_reporter_from_info(slack.ctx, info) is None

@@ -13,9 +13,13 @@ page answered): a surface escapes it where it shows it.
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypedDict
 
 BUILTIN, MCP, WEB = "builtin", "mcp", "web"
+#: How much of a call's arguments and of its result (or error) a record keeps.
+RECORD_ARGUMENTS_CHARS = 2000
+RECORD_RESULT_CHARS = 500
 
 
 class ToolCallRecord(TypedDict, total=False):
@@ -30,6 +34,13 @@ class ToolCallRecord(TypedDict, total=False):
     error: str | None
     fee_usd: str | None  # a Decimal as a string; None: no fee, or unpriced
     approval: dict[str, Any] | None  # an every-call server's Allow / Deny: {"verdict", "by"}
+
+
+def excerpt(value: Any, limit: int) -> Any:
+    """``value`` as it is when its JSON (or text) fits in ``limit`` characters, else its first
+    ``limit`` characters with "…": a record keeps the start of long arguments, not all of them."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return value if len(text) <= limit else text[:limit] + "…"
 
 
 def summary(record: dict[str, Any]) -> str:

@@ -27,14 +27,12 @@ from core.mcp.client import CallResult, Endpoint, McpLimits, call_tool, list_too
 from core.mcp.names import display_name, model_tool_name
 from core.mcp.sessions import StepSessions
 from core.mcp.urls import Resolver, system_resolver
+from core.tool_calls import RECORD_ARGUMENTS_CHARS, RECORD_RESULT_CHARS, excerpt
 from providers.types import ToolSpec
 from storage.secrets import SecretError
 
 MCP_PREFIX = "mcp:"
 MAX_OFFERED_TOOLS = 100
-#: How much of a call's arguments and result the step's record keeps.
-RECORD_ARGUMENTS_CHARS = 2000
-RECORD_RESULT_CHARS = 500
 MAX_DESCRIPTION_CHARS = 1000
 
 
@@ -187,19 +185,12 @@ def _arguments(raw: dict[str, Any] | str | None) -> tuple[dict[str, Any] | None,
     return raw, None
 
 
-def _excerpt(value: Any, limit: int) -> Any:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if len(text) <= limit:
-        return value
-    return text[:limit] + "…"
-
-
 def _record(model_name: str, tool: McpTool, args: Any, result: CallResult) -> dict[str, Any]:
     return {
         "name": model_name,
         "server": tool.server,
         "tool": tool.tool,
-        "arguments": _excerpt(args, RECORD_ARGUMENTS_CHARS),
+        "arguments": excerpt(args, RECORD_ARGUMENTS_CHARS),
         "result_excerpt": result.text[:RECORD_RESULT_CHARS],
         "duration_ms": result.duration_ms,
         "error": result.text[:RECORD_RESULT_CHARS] if result.is_error else None,
@@ -212,7 +203,7 @@ def _refused(model_name: str, tool: McpTool | None, args: Any, sentence: str) ->
         "name": model_name[:100],
         "server": tool.server if tool else None,
         "tool": tool.tool if tool else None,
-        "arguments": _excerpt(args, RECORD_ARGUMENTS_CHARS) if args is not None else None,
+        "arguments": excerpt(args, RECORD_ARGUMENTS_CHARS) if args is not None else None,
         "result_excerpt": "",
         "duration_ms": 0,
         "error": sentence,

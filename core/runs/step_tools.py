@@ -12,7 +12,6 @@ names it, and the step pauses for a person (core/runs/steps.py, ToolApprovalNeed
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,15 +23,13 @@ from core.mcp.sessions import StepSessions
 from core.mcp.tools import McpTool, McpToolset, load_toolset, run_mcp_tool, selected_servers
 from core.reporter import StepPlan, ToolCallView
 from core.runs.run_context import RunContext
-from core.tool_calls import BUILTIN, MCP, WEB, ToolCallRecord
+from core.tool_calls import BUILTIN, MCP, RECORD_ARGUMENTS_CHARS, RECORD_RESULT_CHARS, WEB, ToolCallRecord, excerpt
 from core.tools import TOOLS, run_tool
 from providers import server_tools as web
 from providers.catalog import ModelInfo
 from providers.types import ServerToolCall, ToolCall, ToolResult, ToolSpec
 
 #: How much of a built-in call's arguments and result the record keeps (as MCP's do).
-RECORD_ARGUMENTS_CHARS = 2000
-RECORD_RESULT_CHARS = 500
 #: What the model reads when a person denied its call (DESIGN §12: a refusal as the result).
 DENIED = "The person asked to allow this tool call denied it. Do not call it again; go on without it."
 
@@ -160,11 +157,6 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _excerpt(value: Any, limit: int) -> Any:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return value if len(text) <= limit else text[:limit] + "…"
-
-
 def _record(kind: str, tc: ToolCall, label: str, content: str, is_error: bool, ms: int) -> ToolCallRecord:
     return {
         "kind": kind,
@@ -172,7 +164,7 @@ def _record(kind: str, tc: ToolCall, label: str, content: str, is_error: bool, m
         "label": label,
         "server": None,
         "tool": tc.name[:100],
-        "arguments": _excerpt(
+        "arguments": excerpt(
             tc.arguments if not tc.arguments_error else (tc.raw_arguments or ""), RECORD_ARGUMENTS_CHARS
         ),
         "result_excerpt": content[:RECORD_RESULT_CHARS],
